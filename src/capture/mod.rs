@@ -1,0 +1,75 @@
+//! Packet sources: the only place that talks to libpcap.
+//!
+//! A [`PacketSource`] yields [`RawPacket`]s one at a time, numbered from 1 in capture order, with
+//! nanosecond timestamps. Files (pcap and pcapng, or `-` for standard input) and live interfaces
+//! share the interface; an optional BPF filter applies to both.
+
+mod file;
+mod live;
+
+pub use file::FileSource;
+pub use live::{LiveSource, list_interfaces};
+
+use crate::packet::LinkType;
+use crate::time::Timestamp;
+use serde::Serialize;
+
+/// One packet as captured.
+#[derive(Clone, Copy, Debug)]
+pub struct RawPacket<'a> {
+    /// 1-based number in the capture (after the BPF filter, as tcpdump/tshark number them with
+    /// the same filter).
+    pub number: u64,
+    /// Capture timestamp.
+    pub ts: Timestamp,
+    /// Length of the packet on the wire.
+    pub wire_len: u32,
+    /// The captured bytes (`data.len()` is the captured length, at most `wire_len`).
+    pub data: &'a [u8],
+}
+
+/// What reading the next packet gave.
+#[derive(Debug)]
+pub enum Next<'a> {
+    /// A packet.
+    Packet(RawPacket<'a>),
+    /// A live capture's read timeout passed with no packet (lets the caller check for shutdown).
+    Timeout,
+    /// No more packets.
+    End(EndOfInput),
+}
+
+/// Why the input ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EndOfInput {
+    /// The file ended cleanly (or the live capture was stopped).
+    Clean,
+    /// The file ended in the middle of a packet record, or libpcap could not read on; the packets
+    /// before were analysed.
+    Truncated {
+        /// libpcap's message.
+        message: String,
+    },
+}
+
+/// Counters from libpcap for live captures.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CaptureStats {
+    /// Packets received by the filter (libpcap `ps_recv`).
+    pub received: u64,
+    /// Packets dropped because the buffer was full (libpcap `ps_drop`).
+    pub dropped: u64,
+    /// Packets dropped by the interface or driver (libpcap `ps_ifdrop`).
+    pub if_dropped: u64,
+}
+
+/// A source of packets.
+pub trait PacketSource {
+    /// The link type of every packet.
+    fn link_type(&self) -> LinkType;
+    /// Reads the next packet.
+    fn next_packet(&mut self) -> Next<'_>;
+    /// libpcap's counters (zero for files).
+    fn capture_stats(&mut self) -> CaptureStats;
+}

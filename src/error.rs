@@ -1,0 +1,86 @@
+//! Errors of the tool itself (not findings about the traffic). Each says what to do about it.
+
+use crate::packet::LinkType;
+use std::path::PathBuf;
+
+/// A failure that stops wsscope (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The input file could not be opened.
+    #[error("cannot open {}: {source}", path.display())]
+    Open {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The input is a directory.
+    #[error("{} is a directory; give a pcap or pcapng file", path.display())]
+    IsADirectory {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The input is not a capture file libpcap can read.
+    #[error("{} is not a pcap or pcapng capture ({message}); convert it with `editcap -F pcap IN OUT` or check the path", path.display())]
+    NotACapture {
+        /// The path.
+        path: PathBuf,
+        /// libpcap's message.
+        message: String,
+    },
+    /// The capture's link type is not decoded by wsscope.
+    #[error(
+        "{input}: link type {link} is not supported; supported: Ethernet (with VLAN tags), Linux cooked v1/v2, BSD loopback, raw IP"
+    )]
+    UnsupportedLinkType {
+        /// File or interface.
+        input: String,
+        /// The link type.
+        link: LinkType,
+    },
+    /// The BPF filter did not compile.
+    #[error("invalid capture filter {filter:?}: {message}")]
+    Filter {
+        /// The filter text.
+        filter: String,
+        /// libpcap's message.
+        message: String,
+    },
+    /// No permission to capture.
+    #[error(
+        "no permission to capture on {interface} ({message}); run with sudo, or grant the binary the capabilities once: sudo setcap cap_net_raw,cap_net_admin=eip $(command -v wsscope)"
+    )]
+    Permission {
+        /// The interface.
+        interface: String,
+        /// libpcap's message.
+        message: String,
+    },
+    /// The interface does not exist.
+    #[error("no interface named {name:?}; available: {}", if available.is_empty() { "none found (are you allowed to capture?)".to_string() } else { available.join(", ") })]
+    UnknownInterface {
+        /// What was asked for.
+        name: String,
+        /// What exists.
+        available: Vec<String>,
+    },
+    /// Another libpcap failure.
+    #[error("capture error on {input}: {message}")]
+    Capture {
+        /// File or interface.
+        input: String,
+        /// libpcap's message.
+        message: String,
+    },
+    /// Writing output failed.
+    #[error("cannot write {what}: {source}")]
+    Output {
+        /// What was being written.
+        what: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A command-line value is invalid.
+    #[error("{0}")]
+    Usage(String),
+}

@@ -1,0 +1,24 @@
+//! wsscope: a passive WebSocket protocol analyzer.
+//!
+//! Module map (the core does no I/O; the edges own libpcap, files and the terminal):
+//!
+//! | module | role |
+//! |---|---|
+//! | [`capture`] | edge: pcap/pcapng files, standard input and live interfaces via libpcap |
+//! | [`packet`] | core: one packet → one TCP segment view (etherparse), IPv4 defragmentation |
+//! | [`tcp`] | core: connection table and per-direction reassembly → ordered bytes, gaps, FIN/RST |
+//! | [`limits`] | core: every resource limit with its default |
+//! | [`time`] | core: packet timestamps, the only clock of the core |
+//! | [`streams`] | edge: the `streams` command — per-connection reassembly summary and byte dumps |
+//! | [`cli`], [`config`], [`error`] | edge: command line, validated configuration, tool errors |
+
+pub mod capture;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod limits;
+pub mod packet;
+pub mod pipeline;
+pub mod streams;
+pub mod tcp;
+pub mod time;

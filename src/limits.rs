@@ -1,0 +1,52 @@
+//! Resource limits. Every limit has a name, a default, a command-line flag and a visible effect
+//! when it is hit, so memory stays bounded on any input.
+
+use std::time::Duration;
+
+/// Limits of the TCP stream engine and IP defragmentation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TcpLimits {
+    /// Connections tracked at once (default 100 000). When full, closed connections are dropped
+    /// first, then the least recently active eighth of the open ones is evicted; each evicted
+    /// connection closes with reason `evicted` (`--max-connections`).
+    pub max_connections: usize,
+    /// Out-of-order bytes buffered per direction behind a hole (default 4 MiB). When exceeded,
+    /// the first hole becomes a gap with reason `buffer_limit` (`--max-buffered-per-direction`).
+    pub max_buffered_per_direction: usize,
+    /// Out-of-order segments buffered per direction (default 4096); same effect
+    /// (`--max-buffered-segments`).
+    pub max_buffered_segments: usize,
+    /// Out-of-order bytes buffered by all connections together (default 256 MiB); same effect on
+    /// the direction that crosses it (`--max-buffered-total`).
+    pub max_buffered_total: usize,
+    /// A connection with no packet for this long (packet time) is closed with reason `idle`
+    /// (default 10 minutes; `--idle-timeout`).
+    pub idle_timeout: Duration,
+    /// How long a closed connection is remembered to absorb late retransmissions and ACKs
+    /// (default 30 s); packets in that time are counted, not treated as a new connection.
+    pub closed_linger: Duration,
+    /// Recently delivered segments per direction remembered (as 64-bit hashes) to check that
+    /// retransmissions carry the same bytes (default 32; 0 disables the check).
+    pub retransmission_fingerprints: usize,
+    /// IPv4 datagrams being reassembled from fragments at once (default 1024); beyond it the
+    /// oldest is dropped and counted (`--max-fragmented-datagrams`).
+    pub max_fragmented_datagrams: usize,
+    /// A fragmented datagram not completed within this time is dropped and counted (default 30 s).
+    pub fragment_timeout: Duration,
+}
+
+impl Default for TcpLimits {
+    fn default() -> Self {
+        TcpLimits {
+            max_connections: 100_000,
+            max_buffered_per_direction: 4 << 20,
+            max_buffered_segments: 4096,
+            max_buffered_total: 256 << 20,
+            idle_timeout: Duration::from_secs(600),
+            closed_linger: Duration::from_secs(30),
+            retransmission_fingerprints: 32,
+            max_fragmented_datagrams: 1024,
+            fragment_timeout: Duration::from_secs(30),
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! Link-layer dispatch: from a link type and packet bytes to etherparse's lax slices.
+
+use super::PacketError;
+use etherparse::{EtherType, LaxSlicedPacket, LinuxSllHeaderSlice, LinuxSllProtocolType};
+use std::fmt;
+
+/// A pcap link type (the `LINKTYPE_*` value of the file header, or libpcap's DLT for live capture).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LinkType(pub u32);
+
+impl LinkType {
+    /// BSD loopback, address family in the capturing host's byte order.
+    pub const NULL: LinkType = LinkType(0);
+    /// Ethernet II, with optional 802.1Q / 802.1ad tags.
+    pub const ETHERNET: LinkType = LinkType(1);
+    /// Raw IP as written by some platforms' live capture (DLT_RAW is 12 on most, 14 on OpenBSD).
+    pub const DLT_RAW_12: LinkType = LinkType(12);
+    /// Raw IP (OpenBSD's DLT_RAW).
+    pub const DLT_RAW_14: LinkType = LinkType(14);
+    /// Raw IPv4 or IPv6.
+    pub const RAW: LinkType = LinkType(101);
+    /// OpenBSD loopback, address family in network byte order.
+    pub const LOOP: LinkType = LinkType(108);
+    /// Linux cooked capture v1 (`tcpdump -i any` before libpcap 1.10).
+    pub const LINUX_SLL: LinkType = LinkType(113);
+    /// Raw IPv4.
+    pub const IPV4: LinkType = LinkType(228);
+    /// Raw IPv6.
+    pub const IPV6: LinkType = LinkType(229);
+    /// Linux cooked capture v2 (`tcpdump -i any` with libpcap ≥ 1.10).
+    pub const LINUX_SLL2: LinkType = LinkType(276);
+
+    /// True for the link types wsscope decodes.
+    pub fn is_supported(self) -> bool {
+        matches!(self.0, 0 | 1 | 12 | 14 | 101 | 108 | 113 | 228 | 229 | 276)
+    }
+
+    /// A readable name (the libpcap `LINKTYPE_` name without the prefix).
+    pub fn name(self) -> &'static str {
+        match self.0 {
+            0 => "NULL (BSD loopback)",
+            1 => "ETHERNET",
+            12 | 14 | 101 => "RAW",
+            108 => "LOOP (OpenBSD loopback)",
+            113 => "LINUX_SLL",
+            228 => "IPV4",
+            229 => "IPV6",
+            276 => "LINUX_SLL2",
+            105 => "IEEE802_11",
+            127 => "IEEE802_11_RADIOTAP",
+            147..=162 => "USER",
+            192 => "PPI",
+            220 => "USB_LINUX_MMAPPED",
+            249 => "NETLINK",
+            _ => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for LinkType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.name(), self.0)
+    }
+}
+
+/// Length of the Linux cooked capture v2 header.
+const SLL2_LEN: usize = 20;
+/// Length of the BSD loopback header.
+const NULL_LEN: usize = 4;
+
+/// Slices a packet down to its transport layer. `Ok(None)` means "not an IP packet".
+pub(super) fn slice(
+    link: LinkType,
+    data: &[u8],
+) -> Result<Option<LaxSlicedPacket<'_>>, PacketError> {
+    let sliced = match link {
+        LinkType::ETHERNET => {
+            LaxSlicedPacket::from_ethernet(data).map_err(|e| malformed("Ethernet", e))?
+        }
+        LinkType::LINUX_SLL => {
+            let sll =
+                LinuxSllHeaderSlice::from_slice(data).map_err(|e| malformed("Linux SLL", e))?;
+            let rest = data.get(sll.slice().len()..).unwrap_or(&[]);
+            match sll.protocol_type() {
+                LinuxSllProtocolType::EtherType(et) => LaxSlicedPacket::from_ether_type(et, rest),
+                _ => return Ok(None),
+            }
+        }
+        LinkType::LINUX_SLL2 => {
+            // Linux cooked v2: protocol type (BE u16), reserved, ifindex, ARPHRD, packet type, addr len, addr[8].
+            let (Some(proto), Some(rest)) = (data.get(..2), data.get(SLL2_LEN..)) else {
+                return Err(PacketError::Malformed {
+                    layer: "Linux SLL2",
+                    detail: "shorter than 20 bytes".into(),
+                });
+            };
+            LaxSlicedPacket::from_ether_type(
+                EtherType(u16::from_be_bytes([proto[0], proto[1]])),
+                rest,
+            )
+        }
+        LinkType::NULL | LinkType::LOOP => {
+            // The address family's byte order depends on the capturing host; the IP version nibble
+            // does not, so dispatch on that.
+            let Some(rest) = data.get(NULL_LEN..) else {
+                return Err(PacketError::Malformed {
+                    layer: "loopback",
+                    detail: "shorter than 4 bytes".into(),
+                });
+            };
+            return from_ip(rest);
+        }
+        LinkType::RAW
+        | LinkType::DLT_RAW_12
+        | LinkType::DLT_RAW_14
+        | LinkType::IPV4
+        | LinkType::IPV6 => {
+            return from_ip(data);
+        }
+        other => return Err(PacketError::UnsupportedLinkType(other.0)),
+    };
+    Ok(Some(sliced))
+}
+
+fn from_ip(data: &[u8]) -> Result<Option<LaxSlicedPacket<'_>>, PacketError> {
+    match data.first().map(|b| b >> 4) {
+        Some(4 | 6) => LaxSlicedPacket::from_ip(data).map(Some).map_err(|e| malformed("IP", e)),
+        _ => Ok(None),
+    }
+}
+
+fn malformed(layer: &'static str, e: impl fmt::Display) -> PacketError {
+    PacketError::Malformed { layer, detail: e.to_string() }
+}

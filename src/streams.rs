@@ -1,0 +1,335 @@
+//! The `streams` command: a per-connection summary of TCP reassembly, optionally dumping each
+//! direction's bytes to files.
+
+use crate::cli::StreamsFormat;
+use crate::error::Error;
+use crate::pipeline::RunSummary;
+use crate::tcp::{
+    Anomaly, CloseReason, ConnId, ConnInfo, DirStats, Direction, GapReason, RoleSource,
+    StreamEvent, StreamSink,
+};
+use crate::time::Timestamp;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+/// Gaps and anomalies kept per connection for the report (the counts are always exact).
+const MAX_LISTED: usize = 100;
+
+/// A gap as listed in the output.
+#[derive(Clone, Debug, Serialize)]
+pub struct GapRecord {
+    /// Direction.
+    pub direction: Direction,
+    /// Stream offset of the first missing byte.
+    pub offset: u64,
+    /// Missing bytes.
+    pub len: u64,
+    /// Raw TCP sequence number of the first missing byte.
+    pub seq: u32,
+    /// Why.
+    pub reason: GapReason,
+    /// Packet number that made the gap certain.
+    pub packet: u64,
+}
+
+/// An anomaly as listed in the output.
+#[derive(Clone, Debug, Serialize)]
+pub struct AnomalyRecord {
+    /// Direction.
+    pub direction: Direction,
+    /// Packet number.
+    pub packet: u64,
+    /// What.
+    #[serde(flatten)]
+    pub anomaly: Anomaly,
+}
+
+/// One connection's reassembly summary.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConnSummary {
+    /// Connection id.
+    pub id: ConnId,
+    /// Client `ip:port`.
+    pub client: String,
+    /// Server `ip:port`.
+    pub server: String,
+    /// How the roles were decided.
+    pub role: RoleSource,
+    /// First packet number.
+    pub first_packet: u64,
+    /// First packet time (seconds since the epoch).
+    pub start: f64,
+    /// Time of the closing event.
+    pub end: f64,
+    /// Why the connection ended.
+    pub close: Option<CloseReason>,
+    /// Which side sent a RST, if any.
+    pub rst_from: Option<Direction>,
+    /// Per direction: counters.
+    pub client_to_server: DirSummary,
+    /// Per direction: counters.
+    pub server_to_client: DirSummary,
+    /// Gaps (the first 100).
+    pub gaps: Vec<GapRecord>,
+    /// Anomalies (the first 100).
+    pub anomalies: Vec<AnomalyRecord>,
+}
+
+/// One direction's summary.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct DirSummary {
+    /// Whether the direction ended with a FIN.
+    pub fin: bool,
+    /// Counters.
+    #[serde(flatten)]
+    pub stats: DirStats,
+}
+
+/// Collects stream events into summaries and prints them as connections close.
+pub struct StreamsSink<W: Write> {
+    out: W,
+    format: StreamsFormat,
+    open: HashMap<ConnId, ConnSummary>,
+    done: Vec<ConnSummary>,
+    write_dir: Option<PathBuf>,
+    files: HashMap<(ConnId, Direction), BufWriter<File>>,
+    error: Option<Error>,
+}
+
+impl<W: Write> StreamsSink<W> {
+    /// A sink printing to `out`. With `write_dir`, stream bytes are written there.
+    pub fn new(out: W, format: StreamsFormat, write_dir: Option<PathBuf>) -> Result<Self, Error> {
+        if let Some(d) = &write_dir {
+            std::fs::create_dir_all(d)
+                .map_err(|e| Error::Output { what: d.display().to_string(), source: e })?;
+        }
+        Ok(StreamsSink {
+            out,
+            format,
+            open: HashMap::new(),
+            done: Vec::new(),
+            write_dir,
+            files: HashMap::new(),
+            error: None,
+        })
+    }
+
+    fn open_conn(&mut self, info: &ConnInfo) {
+        let s = ConnSummary {
+            id: info.id,
+            client: info.client.to_string(),
+            server: info.server.to_string(),
+            role: info.role,
+            first_packet: info.first.packet,
+            start: info.first.ts.as_secs_f64(),
+            end: info.first.ts.as_secs_f64(),
+            close: None,
+            rst_from: None,
+            client_to_server: DirSummary::default(),
+            server_to_client: DirSummary::default(),
+            gaps: Vec::new(),
+            anomalies: Vec::new(),
+        };
+        if self.format == StreamsFormat::Text {
+            let role = match info.role {
+                RoleSource::Syn => "",
+                RoleSource::SynAck => " (SYN not captured)",
+                RoleSource::Guess => " (handshake not captured; roles guessed from ports)",
+            };
+            self.print(format_args!("#{} open   {} → {}{}", info.id, s.client, s.server, role));
+        }
+        self.open.insert(info.id, s);
+    }
+
+    fn write_bytes(&mut self, conn: ConnId, dir: Direction, data: &[u8]) {
+        let Some(dir_path) = &self.write_dir else { return };
+        if self.error.is_some() {
+            return;
+        }
+        let file = match self.files.entry((conn, dir)) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                let path = dir_path.join(format!("conn-{conn}-{dir}.bin"));
+                match File::create(&path) {
+                    Ok(f) => v.insert(BufWriter::new(f)),
+                    Err(e) => {
+                        self.error =
+                            Some(Error::Output { what: path.display().to_string(), source: e });
+                        return;
+                    }
+                }
+            }
+        };
+        if let Err(e) = file.write_all(data) {
+            self.error = Some(Error::Output {
+                what: format!("stream bytes of connection {conn}"),
+                source: e,
+            });
+        }
+    }
+
+    fn close_conn(
+        &mut self,
+        conn: ConnId,
+        reason: CloseReason,
+        stats: &[DirStats; 2],
+        ts: Timestamp,
+    ) {
+        let Some(mut s) = self.open.remove(&conn) else { return };
+        s.close = Some(reason);
+        s.end = ts.as_secs_f64();
+        s.client_to_server.stats = stats[0];
+        s.server_to_client.stats = stats[1];
+        for dir in Direction::BOTH {
+            if let Some(mut f) = self.files.remove(&(conn, dir))
+                && let Err(e) = f.flush()
+            {
+                self.error.get_or_insert(Error::Output {
+                    what: format!("stream bytes of connection {conn}"),
+                    source: e,
+                });
+            }
+        }
+        match self.format {
+            StreamsFormat::Text => {
+                let line = text_line(&s);
+                self.print(format_args!("{line}"));
+            }
+            StreamsFormat::Json => self.done.push(s),
+        }
+    }
+
+    fn print(&mut self, args: std::fmt::Arguments<'_>) {
+        if self.error.is_none()
+            && let Err(e) = writeln!(self.out, "{args}")
+        {
+            self.error = Some(Error::Output { what: "standard output".into(), source: e });
+        }
+    }
+
+    /// Prints the totals (text) or the whole document (JSON) and returns the first write error.
+    pub fn finish(mut self, input: &str, summary: &RunSummary) -> Result<(), Error> {
+        match self.format {
+            StreamsFormat::Text => {
+                let p = &summary.packets;
+                let t = &summary.tcp;
+                self.print(format_args!(
+                    "{input}: {} packets ({} TCP, {} other, {} malformed, {} cut by snaplen), {} connections",
+                    p.packets, p.tcp_segments, p.other, p.malformed, p.snaplen_truncated, t.connections
+                ));
+                if let crate::capture::EndOfInput::Truncated { message } = &summary.end_of_input {
+                    self.print(format_args!("warning: input ended early: {message}"));
+                }
+            }
+            StreamsFormat::Json => {
+                #[derive(Serialize)]
+                struct Doc<'a> {
+                    input: &'a str,
+                    #[serde(flatten)]
+                    summary: &'a RunSummary,
+                    connections: &'a [ConnSummary],
+                }
+                let doc = Doc { input, summary, connections: &self.done };
+                if self.error.is_none() {
+                    let r = serde_json::to_writer_pretty(&mut self.out, &doc)
+                        .map_err(std::io::Error::from)
+                        .and_then(|_| writeln!(self.out));
+                    if let Err(e) = r {
+                        self.error =
+                            Some(Error::Output { what: "standard output".into(), source: e });
+                    }
+                }
+            }
+        }
+        if let Err(e) = self.out.flush() {
+            self.error.get_or_insert(Error::Output { what: "standard output".into(), source: e });
+        }
+        self.error.map_or(Ok(()), Err)
+    }
+}
+
+impl<W: Write> StreamSink for StreamsSink<W> {
+    fn on_stream_event(&mut self, event: StreamEvent<'_>) {
+        match event {
+            StreamEvent::Open(info) => self.open_conn(info),
+            StreamEvent::Data { conn, dir, data, .. } => self.write_bytes(conn, dir, data),
+            StreamEvent::Gap { conn, dir, offset, len, seq, reason, at } => {
+                if let Some(s) = self.open.get_mut(&conn)
+                    && s.gaps.len() < MAX_LISTED
+                {
+                    s.gaps.push(GapRecord {
+                        direction: dir,
+                        offset,
+                        len,
+                        seq,
+                        reason,
+                        packet: at.packet,
+                    });
+                }
+            }
+            StreamEvent::Fin { conn, dir, .. } => {
+                if let Some(s) = self.open.get_mut(&conn) {
+                    match dir {
+                        Direction::ClientToServer => s.client_to_server.fin = true,
+                        Direction::ServerToClient => s.server_to_client.fin = true,
+                    }
+                }
+            }
+            StreamEvent::Rst { conn, dir, .. } => {
+                if let Some(s) = self.open.get_mut(&conn) {
+                    s.rst_from = Some(dir);
+                }
+            }
+            StreamEvent::Anomaly { conn, dir, anomaly, at } => {
+                if let Some(s) = self.open.get_mut(&conn)
+                    && s.anomalies.len() < MAX_LISTED
+                {
+                    s.anomalies.push(AnomalyRecord { direction: dir, packet: at.packet, anomaly });
+                }
+            }
+            StreamEvent::Close { conn, reason, stats, at } => {
+                self.close_conn(conn, reason, stats, at.ts)
+            }
+        }
+    }
+}
+
+fn text_line(s: &ConnSummary) -> String {
+    let dir = |d: &DirSummary| {
+        let mut t = format!("{} B", d.stats.delivered_bytes);
+        if d.stats.gaps > 0 {
+            t += &format!(", {} gap(s) {} B missing", d.stats.gaps, d.stats.gap_bytes);
+        }
+        if d.stats.retransmitted_bytes > 0 {
+            t += &format!(", {} B retransmitted", d.stats.retransmitted_bytes);
+        }
+        if d.stats.mismatches > 0 {
+            t += &format!(", {} CONFLICTING retransmission(s)", d.stats.mismatches);
+        }
+        t
+    };
+    let close = match (s.close, s.rst_from) {
+        (Some(CloseReason::Rst), Some(Direction::ClientToServer)) => "reset by client".to_string(),
+        (Some(CloseReason::Rst), Some(Direction::ServerToClient)) => "reset by server".to_string(),
+        (Some(CloseReason::Fin), _) => "closed".to_string(),
+        (Some(CloseReason::EndOfCapture), _) => "open at end of capture".to_string(),
+        (Some(r), _) => serde_json::to_value(r)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        (None, _) => String::new(),
+    };
+    format!(
+        "#{} close  {} → {}  {:.3}s  {}  ↑ {}  ↓ {}",
+        s.id,
+        s.client,
+        s.server,
+        (s.end - s.start).max(0.0),
+        close,
+        dir(&s.client_to_server),
+        dir(&s.server_to_client)
+    )
+}

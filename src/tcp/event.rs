@@ -1,0 +1,219 @@
+//! What the stream engine tells its consumer: the sans-IO boundary towards the analyzer.
+//!
+//! The consumer sees byte ranges of each direction in stream order, exactly once, each with the
+//! timestamp and packet number of the segment that carried it; holes appear as explicit
+//! [`StreamEvent::Gap`]s, so the consumer always knows where bytes are missing. It never sees
+//! packets and never does I/O.
+
+use super::flow::{ConnId, Direction, RoleSource};
+use crate::time::Timestamp;
+use serde::Serialize;
+use std::net::SocketAddr;
+
+/// Where something happened: the time and the 1-based packet number (as Wireshark numbers them).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PacketRef {
+    /// Packet timestamp.
+    #[serde(skip)]
+    pub ts: Timestamp,
+    /// 1-based number of the packet in the capture.
+    pub packet: u64,
+}
+
+/// A connection as first seen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnInfo {
+    /// The connection's id.
+    pub id: ConnId,
+    /// Client endpoint (sent the SYN, or guessed — see `role`).
+    pub client: SocketAddr,
+    /// Server endpoint.
+    pub server: SocketAddr,
+    /// How the client/server roles were decided.
+    pub role: RoleSource,
+    /// The packet that created the connection.
+    pub first: PacketRef,
+}
+
+/// Why bytes are missing from a stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GapReason {
+    /// Bytes after the hole were captured and the peer acknowledged the hole: the capture lost them.
+    Lost,
+    /// The packet was cut by the capture's snapshot length.
+    Snaplen,
+    /// Too many out-of-order bytes or segments were buffered behind the hole (a limit was hit).
+    BufferLimit,
+    /// The connection ended (FIN, RST, idle timeout, eviction, end of capture) with the hole open.
+    ConnectionEnd,
+    /// The peer acknowledged bytes that were never captured, and nothing after them was seen.
+    /// The range may include the sequence number of a FIN that was not captured.
+    AckedUnseen,
+}
+
+/// How a connection left the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseReason {
+    /// Both directions ended with FIN.
+    Fin,
+    /// An endpoint sent RST.
+    Rst,
+    /// No packet for longer than the idle timeout.
+    Idle,
+    /// Evicted because the connection limit was reached.
+    Evicted,
+    /// A new SYN reused the 4-tuple while this connection was still open.
+    Reused,
+    /// The capture ended with the connection still open.
+    EndOfCapture,
+}
+
+/// Something odd in a direction's segments that is not a hole.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Anomaly {
+    /// A retransmission carried different bytes than the first copy seen for the same sequence
+    /// numbers. The first copy was delivered; this one was dropped.
+    RetransmissionMismatch {
+        /// Stream offset of the first byte of the conflicting range.
+        offset: u64,
+        /// Length of the conflicting range.
+        len: u64,
+    },
+    /// Bytes arrived after their range had been declared a gap; they were not delivered.
+    LateData {
+        /// Stream offset of the late bytes.
+        offset: u64,
+        /// Number of late bytes.
+        len: u64,
+    },
+    /// Bytes beyond the FIN's sequence number; dropped.
+    DataAfterFin {
+        /// Stream offset of the first byte after the FIN.
+        offset: u64,
+        /// Number of bytes dropped.
+        len: u64,
+    },
+}
+
+/// Per-direction counters, reported when a connection closes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DirStats {
+    /// Segments seen in this direction (including pure ACKs).
+    pub segments: u64,
+    /// Bytes delivered to the consumer.
+    pub delivered_bytes: u64,
+    /// Number of gaps.
+    pub gaps: u64,
+    /// Bytes missing (sum of gap lengths).
+    pub gap_bytes: u64,
+    /// Bytes received again for ranges already delivered or buffered.
+    pub retransmitted_bytes: u64,
+    /// Retransmitted bytes that could be compared with the first copy and matched.
+    pub verified_retransmitted_bytes: u64,
+    /// Number of retransmissions whose bytes differed from the first copy.
+    pub mismatches: u64,
+    /// Segments that arrived ahead of a hole and were buffered.
+    pub out_of_order_segments: u64,
+    /// TCP keep-alive probes (ignored).
+    pub keepalives: u64,
+    /// Bytes that arrived after their range was declared a gap.
+    pub late_bytes: u64,
+    /// Bytes before the first byte of the stream as first seen (capture started mid-stream).
+    pub before_start_bytes: u64,
+    /// Bytes after the FIN.
+    pub after_fin_bytes: u64,
+}
+
+/// One thing the stream engine reports. Borrowed data lives until the sink returns.
+#[derive(Debug)]
+pub enum StreamEvent<'a> {
+    /// A new connection.
+    Open(&'a ConnInfo),
+    /// The next bytes of a direction, in order. `offset` is the stream offset of `data[0]`.
+    Data {
+        /// Connection.
+        conn: ConnId,
+        /// Direction.
+        dir: Direction,
+        /// Stream offset of the first byte.
+        offset: u64,
+        /// The bytes (borrowed from the packet when it arrived in order).
+        data: &'a [u8],
+        /// The segment that carried these bytes.
+        at: PacketRef,
+    },
+    /// Bytes `[offset, offset + len)` of a direction will never be delivered.
+    Gap {
+        /// Connection.
+        conn: ConnId,
+        /// Direction.
+        dir: Direction,
+        /// Stream offset of the first missing byte.
+        offset: u64,
+        /// Number of missing bytes.
+        len: u64,
+        /// Raw TCP sequence number of the first missing byte (to find it in Wireshark).
+        seq: u32,
+        /// Why the bytes are missing.
+        reason: GapReason,
+        /// The packet whose arrival (or the end) made the gap certain.
+        at: PacketRef,
+    },
+    /// The direction ended with a FIN; every byte before it was delivered or reported as a gap.
+    Fin {
+        /// Connection.
+        conn: ConnId,
+        /// Direction.
+        dir: Direction,
+        /// Stream offset of the FIN (the direction's length).
+        offset: u64,
+        /// The FIN's packet.
+        at: PacketRef,
+    },
+    /// The endpoint sending in `dir` reset the connection.
+    Rst {
+        /// Connection.
+        conn: ConnId,
+        /// Direction of the RST segment.
+        dir: Direction,
+        /// The RST's packet.
+        at: PacketRef,
+    },
+    /// Something odd that is not a hole.
+    Anomaly {
+        /// Connection.
+        conn: ConnId,
+        /// Direction.
+        dir: Direction,
+        /// What happened.
+        anomaly: Anomaly,
+        /// The packet that showed it.
+        at: PacketRef,
+    },
+    /// The connection is finished; no more events for it follow.
+    Close {
+        /// Connection.
+        conn: ConnId,
+        /// Why it closed.
+        reason: CloseReason,
+        /// Counters per direction, indexed by [`Direction::index`].
+        stats: &'a [DirStats; 2],
+        /// The packet that closed it (or the last packet of the capture).
+        at: PacketRef,
+    },
+}
+
+/// Receives stream events (the push model: the engine drives, the sink consumes).
+pub trait StreamSink {
+    /// Handles one event.
+    fn on_stream_event(&mut self, event: StreamEvent<'_>);
+}
+
+impl<F: FnMut(StreamEvent<'_>)> StreamSink for F {
+    fn on_stream_event(&mut self, event: StreamEvent<'_>) {
+        self(event)
+    }
+}

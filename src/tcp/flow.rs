@@ -1,0 +1,118 @@
+//! Connection identity: endpoints, canonical flow keys, connection ids and directions.
+
+use serde::Serialize;
+use std::fmt;
+use std::net::SocketAddr;
+
+/// Which way bytes travel on a connection.
+///
+/// The client is the endpoint that sent the SYN; without a SYN it is decided by the heuristics in
+/// [`crate::tcp::table`] and reported through [`RoleSource`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Bytes sent by the client.
+    ClientToServer,
+    /// Bytes sent by the server.
+    ServerToClient,
+}
+
+impl Direction {
+    /// Both directions, client to server first.
+    pub const BOTH: [Direction; 2] = [Direction::ClientToServer, Direction::ServerToClient];
+
+    /// The other direction.
+    pub fn opposite(self) -> Direction {
+        match self {
+            Direction::ClientToServer => Direction::ServerToClient,
+            Direction::ServerToClient => Direction::ClientToServer,
+        }
+    }
+
+    /// 0 for client-to-server, 1 for server-to-client (for per-direction arrays).
+    pub fn index(self) -> usize {
+        match self {
+            Direction::ClientToServer => 0,
+            Direction::ServerToClient => 1,
+        }
+    }
+
+    /// The snake_case name used in every output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::ClientToServer => "client_to_server",
+            Direction::ServerToClient => "server_to_client",
+        }
+    }
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A connection's number: 1 for the first connection seen in a capture, increasing in order of
+/// first packet. Stable for a given capture and set of options.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct ConnId(pub u64);
+
+impl fmt::Display for ConnId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// How the engine decided which endpoint is the client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleSource {
+    /// The client sent a SYN that was captured.
+    Syn,
+    /// Only the server's SYN-ACK was captured.
+    SynAck,
+    /// No handshake was captured: the endpoint with the higher (ephemeral-looking) port is taken
+    /// as the client, or the sender of the first packet when the ports are equal.
+    Guess,
+}
+
+/// The two endpoints of a TCP connection in canonical order, so both directions of a
+/// connection map to the same key.
+///
+/// Invariant: `lo <= hi`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    lo: SocketAddr,
+    hi: SocketAddr,
+}
+
+impl FlowKey {
+    /// The key of the connection carrying a packet from `src` to `dst`.
+    pub fn new(src: SocketAddr, dst: SocketAddr) -> Self {
+        if src <= dst { FlowKey { lo: src, hi: dst } } else { FlowKey { lo: dst, hi: src } }
+    }
+}
+
+/// Formats an endpoint as `ip:port`, with brackets for IPv6 (`[::1]:443`).
+pub fn endpoint_string(addr: &SocketAddr) -> String {
+    addr.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flow_key_is_the_same_for_both_directions() {
+        let a: SocketAddr = "10.0.0.1:40000".parse().unwrap();
+        let b: SocketAddr = "10.0.0.2:80".parse().unwrap();
+        assert_eq!(FlowKey::new(a, b), FlowKey::new(b, a));
+    }
+
+    #[test]
+    fn ipv6_endpoints_use_brackets() {
+        let a: SocketAddr = "[::1]:9001".parse().unwrap();
+        assert_eq!(endpoint_string(&a), "[::1]:9001");
+    }
+}

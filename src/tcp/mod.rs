@@ -1,0 +1,22 @@
+//! TCP stream reassembly: segments in, per-direction ordered byte streams with explicit gaps out.
+//!
+//! [`Table`] is the entry point: feed it [`crate::packet::Segment`]s in capture order and it pushes
+//! [`StreamEvent`]s into a [`StreamSink`]. See [`stream`] for the guarantees of one direction.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod assembler;
+pub mod event;
+pub mod flow;
+pub mod seq;
+mod stream;
+pub mod table;
+
+pub use event::{
+    Anomaly, CloseReason, ConnInfo, DirStats, GapReason, PacketRef, StreamEvent, StreamSink,
+};
+pub use flow::{ConnId, Direction, FlowKey, RoleSource};
+pub use table::{Table, TableStats};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,443 @@
+//! One direction of a TCP connection: turns segments into in-order bytes, gaps and a FIN.
+//!
+//! Guarantees, for any sequence of segments:
+//! - every stream byte is reported at most once, in increasing offset order, either as data or as
+//!   part of a gap; offsets never go backwards and never repeat;
+//! - bytes that arrive in order are handed on without being copied; only segments that must wait
+//!   behind a hole are copied into the [`Assembler`];
+//! - when two copies of the same sequence numbers differ, the first copy seen wins and the
+//!   difference is reported (against buffered bytes exactly, against delivered bytes through
+//!   per-segment fingerprints of the last few delivered segments);
+//! - buffering is bounded by [`TcpLimits`]; hitting a limit turns the oldest hole into a gap.
+//!
+//! A hole becomes a gap only when it is certain the bytes will not come: the peer acknowledged
+//! past it and later bytes were captured (the capture lost them), a limit was hit, or the
+//! connection ended.
+
+use super::assembler::{Assembler, Chunk};
+use super::event::{Anomaly, DirStats, GapReason, PacketRef, StreamEvent, StreamSink};
+use super::flow::{ConnId, Direction};
+use super::seq::SeqSpace;
+use crate::limits::TcpLimits;
+use std::collections::VecDeque;
+use std::ops::Range;
+
+/// The parts of a TCP segment one direction cares about.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SegData<'a> {
+    pub seq: u32,
+    pub syn: bool,
+    pub fin: bool,
+    /// Captured payload bytes.
+    pub payload: &'a [u8],
+    /// Payload bytes on the wire after `payload` that the capture did not keep (snaplen).
+    pub missing: u32,
+}
+
+/// Everything a direction needs from its connection and table while handling one segment.
+pub(crate) struct Ctx<'c, S: StreamSink> {
+    pub conn: ConnId,
+    pub dir: Direction,
+    pub at: PacketRef,
+    pub sink: &'c mut S,
+    pub limits: &'c TcpLimits,
+    /// Out-of-order bytes buffered by all connections of the table.
+    pub buffered_total: &'c mut usize,
+}
+
+/// How many recent gaps are remembered to recognise late data.
+const RECENT_GAPS: usize = 8;
+/// Acknowledgments further than this beyond the next expected byte are ignored as implausible.
+const MAX_ACK_AHEAD: u64 = 1 << 30;
+
+#[derive(Clone, Copy, Debug)]
+struct Fingerprint {
+    start: u64,
+    end: u64,
+    hash: u64,
+}
+
+/// State of one direction.
+///
+/// Invariants: every buffered chunk starts after `next`; `fin_at`, once set, never changes;
+/// `next <= fin_at` when both are set.
+#[derive(Debug, Default)]
+pub(crate) struct HalfStream {
+    space: Option<SeqSpace>,
+    next: u64,
+    fin_at: Option<u64>,
+    fin_packet: PacketRef,
+    fin_delivered: bool,
+    peer_ack: Option<u64>,
+    chunks: Assembler,
+    prints: VecDeque<Fingerprint>,
+    recent_gaps: VecDeque<Range<u64>>,
+    pub stats: DirStats,
+}
+
+impl HalfStream {
+    /// True once the FIN was delivered (all bytes before it accounted for).
+    pub fn fin_delivered(&self) -> bool {
+        self.fin_delivered
+    }
+
+    /// The ISN + 1 (or first sequence number seen), if known.
+    pub fn base_seq(&self) -> Option<u32> {
+        self.space.map(SeqSpace::base)
+    }
+
+    /// Handles a segment sent in this direction.
+    pub fn on_segment<S: StreamSink>(&mut self, seg: SegData<'_>, ctx: &mut Ctx<'_, S>) {
+        self.stats.segments += 1;
+        let space = match self.space {
+            Some(s) => s,
+            None if seg.syn => *self.space.insert(SeqSpace::new(seg.seq.wrapping_add(1))),
+            None if !seg.payload.is_empty() || seg.missing > 0 || seg.fin => {
+                *self.space.insert(SeqSpace::new(seg.seq))
+            }
+            None => return,
+        };
+        let data_seq = if seg.syn { seg.seq.wrapping_add(1) } else { seg.seq };
+        let total = seg.payload.len() as u64 + u64::from(seg.missing);
+        let start = space.offset_of(data_seq, self.next);
+        // RFC 9293 §3.8.4: a keep-alive probe carries seq = next - 1 and zero or one garbage byte.
+        if !seg.syn && !seg.fin && total <= 1 && self.next > 0 && start == self.next as i64 - 1 {
+            self.stats.keepalives += 1;
+            return;
+        }
+        let end = start.saturating_add(total as i64);
+        if seg.fin && end >= 0 && self.fin_at.is_none() && end as u64 >= self.next {
+            self.fin_at = Some(end as u64);
+            self.fin_packet = ctx.at;
+        }
+        if total > 0 && end > 0 {
+            self.accept(start, seg.payload, u64::from(seg.missing), ctx);
+        } else if total > 0 {
+            self.stats.before_start_bytes += total;
+        }
+        self.settle(ctx);
+    }
+
+    /// Handles an acknowledgment number sent by the peer for this direction's bytes.
+    /// `syn_ack` is true when the acknowledging segment is a SYN-ACK (it then fixes offset 0).
+    pub fn on_peer_ack<S: StreamSink>(&mut self, ack: u32, syn_ack: bool, ctx: &mut Ctx<'_, S>) {
+        let space = match self.space {
+            Some(s) => s,
+            None if syn_ack => *self.space.insert(SeqSpace::new(ack)),
+            None => return,
+        };
+        let off = space.offset_of(ack, self.next);
+        let Ok(off) = u64::try_from(off) else { return };
+        if off > self.next.saturating_add(MAX_ACK_AHEAD) {
+            return;
+        }
+        if self.peer_ack.is_none_or(|p| off > p) {
+            self.peer_ack = Some(off);
+            self.settle(ctx);
+        }
+    }
+
+    /// The connection is over: turns every remaining hole into a gap and delivers what is buffered.
+    pub fn flush<S: StreamSink>(&mut self, ctx: &mut Ctx<'_, S>) {
+        loop {
+            self.drain_ready(ctx);
+            match self.chunks.first_offset() {
+                Some(first) => {
+                    self.declare_gap(first - self.next, GapReason::ConnectionEnd, ctx.at, ctx)
+                }
+                None => break,
+            }
+        }
+        match (self.fin_at, self.peer_ack) {
+            (Some(fin), _) if fin > self.next => {
+                self.declare_gap(fin - self.next, GapReason::ConnectionEnd, ctx.at, ctx);
+                self.try_fin(ctx);
+            }
+            (None, Some(ack)) if ack > self.next + 1 => {
+                self.declare_gap(ack - self.next, GapReason::AckedUnseen, ctx.at, ctx)
+            }
+            _ => {}
+        }
+    }
+
+    /// Takes the range `[start, start + payload.len() + missing)` of a segment (start may be
+    /// negative or behind `next`; `end > 0`).
+    fn accept<S: StreamSink>(
+        &mut self,
+        start: i64,
+        payload: &[u8],
+        missing: u64,
+        ctx: &mut Ctx<'_, S>,
+    ) {
+        let mut piece = Piece { start: 0, data: payload, missing };
+        if start < 0 {
+            let cut = start.unsigned_abs();
+            self.stats.before_start_bytes += cut;
+            piece = piece.skip(cut);
+        } else {
+            piece.start = start as u64;
+        }
+        // Bytes already delivered (or declared lost): a retransmission.
+        if piece.start < self.next {
+            let old = (self.next - piece.start).min(piece.len());
+            self.stats.retransmitted_bytes += old;
+            let captured = &piece.data[..piece.data.len().min(old as usize)];
+            self.check_retransmission(piece.start, captured, ctx);
+            piece = piece.skip(old);
+        }
+        if let Some(fin) = self.fin_at
+            && piece.end() > fin
+        {
+            let from = piece.start.max(fin);
+            let n = piece.end() - from;
+            self.stats.after_fin_bytes += n;
+            self.anomaly(Anomaly::DataAfterFin { offset: from, len: n }, ctx);
+            piece = piece.truncate(from - piece.start);
+        }
+        if piece.len() == 0 {
+            return;
+        }
+        if piece.start == self.next && self.chunks.is_empty() {
+            // The common case: in order, nothing buffered. No copy.
+            self.deliver(piece.data, ctx.at, ctx);
+            self.declare_gap(piece.missing, GapReason::Snaplen, ctx.at, ctx);
+        } else {
+            self.merge(piece, ctx);
+        }
+    }
+
+    /// Slow path: the piece overlaps buffered chunks or lies beyond a hole.
+    fn merge<S: StreamSink>(&mut self, piece: Piece<'_>, ctx: &mut Ctx<'_, S>) {
+        let (uncovered, overlapped, conflicts) =
+            self.chunks.split(piece.start, piece.len(), piece.data);
+        self.stats.retransmitted_bytes += overlapped;
+        self.stats.verified_retransmitted_bytes += overlapped.min(piece.data.len() as u64);
+        for c in conflicts {
+            self.stats.mismatches += 1;
+            self.anomaly(
+                Anomaly::RetransmissionMismatch {
+                    offset: c.range.start,
+                    len: c.range.end - c.range.start,
+                },
+                ctx,
+            );
+        }
+        if uncovered.first().is_some_and(|r| r.start > self.next) {
+            self.stats.out_of_order_segments += 1;
+        }
+        for r in uncovered {
+            let part = piece.skip(r.start - piece.start).truncate(r.end - r.start);
+            if part.start == self.next {
+                self.deliver(part.data, ctx.at, ctx);
+                self.declare_gap(part.missing, GapReason::Snaplen, ctx.at, ctx);
+                self.drain_ready(ctx);
+                continue;
+            }
+            if !part.data.is_empty() {
+                *ctx.buffered_total += part.data.len();
+                self.chunks.insert(Chunk {
+                    offset: part.start,
+                    len: part.data.len() as u64,
+                    data: Some(part.data.to_vec()),
+                    at: ctx.at,
+                });
+            }
+            if part.missing > 0 {
+                let offset = part.start + part.data.len() as u64;
+                self.chunks.insert(Chunk { offset, len: part.missing, data: None, at: ctx.at });
+            }
+        }
+    }
+
+    /// Compares bytes that arrived again for an already delivered range `[start, start + data.len())`.
+    fn check_retransmission<S: StreamSink>(
+        &mut self,
+        start: u64,
+        data: &[u8],
+        ctx: &mut Ctx<'_, S>,
+    ) {
+        let end = start + data.len() as u64;
+        let late: Vec<Range<u64>> = self
+            .recent_gaps
+            .iter()
+            .filter_map(|g| {
+                let (a, b) = (g.start.max(start), g.end.min(end));
+                (a < b).then_some(a..b)
+            })
+            .collect();
+        for r in late {
+            self.stats.late_bytes += r.end - r.start;
+            self.anomaly(Anomaly::LateData { offset: r.start, len: r.end - r.start }, ctx);
+        }
+        let mut mismatches = Vec::new();
+        for fp in self.prints.iter().filter(|fp| fp.start >= start && fp.end <= end) {
+            let slice = &data[(fp.start - start) as usize..(fp.end - start) as usize];
+            self.stats.verified_retransmitted_bytes += fp.end - fp.start;
+            if xxhash_rust::xxh3::xxh3_64(slice) != fp.hash {
+                mismatches.push(fp.start..fp.end);
+            }
+        }
+        for r in mismatches {
+            self.stats.mismatches += 1;
+            self.anomaly(
+                Anomaly::RetransmissionMismatch { offset: r.start, len: r.end - r.start },
+                ctx,
+            );
+        }
+    }
+
+    /// After any change: delivers what became contiguous, turns acknowledged or over-limit holes
+    /// into gaps, and delivers the FIN when its turn comes.
+    fn settle<S: StreamSink>(&mut self, ctx: &mut Ctx<'_, S>) {
+        loop {
+            self.drain_ready(ctx);
+            let target = match (self.chunks.first_offset(), self.fin_at) {
+                (Some(first), _) => first,
+                (None, Some(fin)) if fin > self.next => fin,
+                _ => break,
+            };
+            let over_limit = !self.chunks.is_empty()
+                && (self.chunks.bytes() > ctx.limits.max_buffered_per_direction
+                    || self.chunks.count() > ctx.limits.max_buffered_segments
+                    || *ctx.buffered_total > ctx.limits.max_buffered_total);
+            if self.peer_ack.is_some_and(|ack| ack >= target) {
+                self.declare_gap(target - self.next, GapReason::Lost, ctx.at, ctx);
+            } else if over_limit {
+                self.declare_gap(target - self.next, GapReason::BufferLimit, ctx.at, ctx);
+            } else {
+                break;
+            }
+        }
+        self.try_fin(ctx);
+    }
+
+    /// Delivers buffered chunks that start at `next`.
+    fn drain_ready<S: StreamSink>(&mut self, ctx: &mut Ctx<'_, S>) {
+        while self.chunks.first_offset() == Some(self.next) {
+            let Some(chunk) = self.chunks.pop_front() else { break };
+            match chunk.data {
+                Some(data) => {
+                    *ctx.buffered_total = ctx.buffered_total.saturating_sub(data.len());
+                    self.deliver(&data, chunk.at, ctx);
+                }
+                None => self.declare_gap(chunk.len, GapReason::Snaplen, chunk.at, ctx),
+            }
+        }
+        self.try_fin(ctx);
+    }
+
+    fn try_fin<S: StreamSink>(&mut self, ctx: &mut Ctx<'_, S>) {
+        if !self.fin_delivered && self.fin_at == Some(self.next) && self.chunks.is_empty() {
+            self.fin_delivered = true;
+            let at = self.fin_packet;
+            ctx.sink.on_stream_event(StreamEvent::Fin {
+                conn: ctx.conn,
+                dir: ctx.dir,
+                offset: self.next,
+                at,
+            });
+        }
+    }
+
+    fn deliver<S: StreamSink>(&mut self, data: &[u8], at: PacketRef, ctx: &mut Ctx<'_, S>) {
+        if data.is_empty() {
+            return;
+        }
+        let offset = self.next;
+        let end = offset + data.len() as u64;
+        if ctx.limits.retransmission_fingerprints > 0 {
+            if self.prints.len() >= ctx.limits.retransmission_fingerprints {
+                self.prints.pop_front();
+            }
+            self.prints.push_back(Fingerprint {
+                start: offset,
+                end,
+                hash: xxhash_rust::xxh3::xxh3_64(data),
+            });
+        }
+        self.next = end;
+        self.stats.delivered_bytes += data.len() as u64;
+        ctx.sink.on_stream_event(StreamEvent::Data {
+            conn: ctx.conn,
+            dir: ctx.dir,
+            offset,
+            data,
+            at,
+        });
+    }
+
+    fn declare_gap<S: StreamSink>(
+        &mut self,
+        len: u64,
+        reason: GapReason,
+        at: PacketRef,
+        ctx: &mut Ctx<'_, S>,
+    ) {
+        if len == 0 {
+            return;
+        }
+        let offset = self.next;
+        let seq = self.space.map_or(0, |s| s.seq_of(offset));
+        self.next += len;
+        self.stats.gaps += 1;
+        self.stats.gap_bytes += len;
+        if self.recent_gaps.len() >= RECENT_GAPS {
+            self.recent_gaps.pop_front();
+        }
+        self.recent_gaps.push_back(offset..self.next);
+        ctx.sink.on_stream_event(StreamEvent::Gap {
+            conn: ctx.conn,
+            dir: ctx.dir,
+            offset,
+            len,
+            seq,
+            reason,
+            at,
+        });
+    }
+
+    fn anomaly<S: StreamSink>(&mut self, anomaly: Anomaly, ctx: &mut Ctx<'_, S>) {
+        ctx.sink.on_stream_event(StreamEvent::Anomaly {
+            conn: ctx.conn,
+            dir: ctx.dir,
+            anomaly,
+            at: ctx.at,
+        });
+    }
+}
+
+/// A range of a segment: captured bytes followed by `missing` uncaptured ones.
+#[derive(Clone, Copy, Debug)]
+struct Piece<'a> {
+    start: u64,
+    data: &'a [u8],
+    missing: u64,
+}
+
+impl<'a> Piece<'a> {
+    fn len(&self) -> u64 {
+        self.data.len() as u64 + self.missing
+    }
+
+    fn end(&self) -> u64 {
+        self.start + self.len()
+    }
+
+    /// Drops the first `n` bytes (saturating).
+    fn skip(self, n: u64) -> Piece<'a> {
+        let n = n.min(self.len());
+        let from_data = n.min(self.data.len() as u64) as usize;
+        Piece {
+            start: self.start + n,
+            data: &self.data[from_data..],
+            missing: self.missing - (n - from_data as u64),
+        }
+    }
+
+    /// Keeps the first `n` bytes (saturating).
+    fn truncate(self, n: u64) -> Piece<'a> {
+        let n = n.min(self.len());
+        let keep = n.min(self.data.len() as u64) as usize;
+        Piece { start: self.start, data: &self.data[..keep], missing: n - keep as u64 }
+    }
+}

@@ -1,0 +1,333 @@
+//! The connection table: segments in, per-direction stream events out.
+//!
+//! Connections are created on a SYN or on the first segment of an unknown 4-tuple (mid-stream
+//! pickup), closed on FIN in both directions or RST, and removed after an idle timeout, when the
+//! connection limit forces an eviction, or at the end of the capture. All timing uses packet
+//! time, and every sweep handles connections in id order, so a replay always yields the same
+//! events in the same order.
+
+use super::event::{CloseReason, ConnInfo, DirStats, PacketRef, StreamEvent, StreamSink};
+use super::flow::{ConnId, Direction, FlowKey, RoleSource};
+use super::stream::{Ctx, HalfStream, SegData};
+use crate::limits::TcpLimits;
+use crate::packet::Segment;
+use crate::time::Timestamp;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// How often (in packet time) idle and closed connections are swept.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Counters of the table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TableStats {
+    /// Connections opened.
+    pub connections: u64,
+    /// Most connections tracked at once.
+    pub max_concurrent: u64,
+    /// Connections closed by FIN in both directions.
+    pub closed_fin: u64,
+    /// Connections closed by RST.
+    pub closed_rst: u64,
+    /// Connections closed by the idle timeout.
+    pub closed_idle: u64,
+    /// Connections evicted by the connection limit.
+    pub evicted: u64,
+    /// Connections replaced by a new SYN on the same 4-tuple while open.
+    pub reused: u64,
+    /// Connections still open at the end of the capture.
+    pub open_at_end: u64,
+    /// Times the connection limit was hit.
+    pub connection_limit_hits: u64,
+    /// Segments for a connection after it closed (late retransmissions, final ACKs).
+    pub segments_after_close: u64,
+}
+
+#[derive(Debug)]
+struct Conn {
+    info: ConnInfo,
+    halves: [HalfStream; 2],
+    last_seen: Timestamp,
+    closed_at: Option<Timestamp>,
+}
+
+/// TCP connections being tracked.
+#[derive(Debug)]
+pub struct Table {
+    conns: HashMap<FlowKey, Conn>,
+    limits: TcpLimits,
+    next_id: u64,
+    buffered_total: usize,
+    next_sweep: Option<Timestamp>,
+    last: PacketRef,
+    stats: TableStats,
+}
+
+impl Table {
+    /// An empty table with the given limits.
+    pub fn new(limits: TcpLimits) -> Self {
+        Table {
+            conns: HashMap::new(),
+            limits,
+            next_id: 1,
+            buffered_total: 0,
+            next_sweep: None,
+            last: PacketRef::default(),
+            stats: TableStats::default(),
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> TableStats {
+        self.stats
+    }
+
+    /// Connections currently tracked (open or lingering after close).
+    pub fn len(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// True when no connection is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.conns.is_empty()
+    }
+
+    /// Out-of-order bytes buffered by all connections.
+    pub fn buffered_bytes(&self) -> usize {
+        self.buffered_total
+    }
+
+    /// Handles one TCP segment captured at `at`.
+    pub fn on_segment<S: StreamSink>(&mut self, seg: &Segment<'_>, at: PacketRef, sink: &mut S) {
+        self.last = at;
+        self.advance_time(at.ts, sink);
+        let key = FlowKey::new(seg.src, seg.dst);
+        let syn_only = seg.flags.syn && !seg.flags.ack;
+        let replace = match self.conns.get_mut(&key) {
+            None => false,
+            Some(conn) if conn.closed_at.is_some() => {
+                if !syn_only {
+                    self.stats.segments_after_close += 1;
+                    conn.last_seen = at.ts;
+                    return;
+                }
+                true
+            }
+            Some(conn) => {
+                // A SYN with a new ISN from the client of an open connection: the 4-tuple was reused.
+                let client_base = conn.halves[Direction::ClientToServer.index()].base_seq();
+                let is_reuse = syn_only
+                    && seg.src == conn.info.client
+                    && client_base.is_some_and(|b| b != seg.seq.wrapping_add(1));
+                if is_reuse {
+                    self.stats.reused += 1;
+                    close(
+                        conn,
+                        CloseReason::Reused,
+                        at,
+                        &self.limits,
+                        &mut self.buffered_total,
+                        sink,
+                    );
+                }
+                is_reuse
+            }
+        };
+        if replace {
+            self.conns.remove(&key);
+        }
+        if !self.conns.contains_key(&key) {
+            self.make_room(at, sink);
+            let info = self.new_conn_info(seg, at);
+            sink.on_stream_event(StreamEvent::Open(&info));
+            self.conns.insert(
+                key,
+                Conn { info, halves: Default::default(), last_seen: at.ts, closed_at: None },
+            );
+            self.stats.connections += 1;
+            self.stats.max_concurrent = self.stats.max_concurrent.max(self.conns.len() as u64);
+        }
+        let Some(conn) = self.conns.get_mut(&key) else { return };
+        conn.last_seen = at.ts;
+        let dir = if seg.src == conn.info.client {
+            Direction::ClientToServer
+        } else {
+            Direction::ServerToClient
+        };
+        let id = conn.info.id;
+        if seg.flags.rst {
+            sink.on_stream_event(StreamEvent::Rst { conn: id, dir, at });
+            self.stats.closed_rst += 1;
+            close(conn, CloseReason::Rst, at, &self.limits, &mut self.buffered_total, sink);
+            return;
+        }
+        let [c2s, s2c] = &mut conn.halves;
+        let (mine, peer) = match dir {
+            Direction::ClientToServer => (c2s, s2c),
+            Direction::ServerToClient => (s2c, c2s),
+        };
+        let data = SegData {
+            seq: seg.seq,
+            syn: seg.flags.syn,
+            fin: seg.flags.fin,
+            payload: seg.payload,
+            missing: seg.missing,
+        };
+        let limits = &self.limits;
+        let mut ctx = Ctx {
+            conn: id,
+            dir,
+            at,
+            sink: &mut *sink,
+            limits,
+            buffered_total: &mut self.buffered_total,
+        };
+        mine.on_segment(data, &mut ctx);
+        if seg.flags.ack {
+            let mut ctx = Ctx {
+                conn: id,
+                dir: dir.opposite(),
+                at,
+                sink: &mut *sink,
+                limits,
+                buffered_total: &mut self.buffered_total,
+            };
+            peer.on_peer_ack(seg.ack, seg.flags.syn, &mut ctx);
+        }
+        if conn.halves.iter().all(HalfStream::fin_delivered) {
+            self.stats.closed_fin += 1;
+            close(conn, CloseReason::Fin, at, &self.limits, &mut self.buffered_total, sink);
+        }
+    }
+
+    /// Lets packet time pass: closes idle connections and forgets closed ones whose linger time
+    /// is over. Called for every segment; live captures also call it when no packet comes.
+    pub fn advance_time<S: StreamSink>(&mut self, now: Timestamp, sink: &mut S) {
+        match self.next_sweep {
+            Some(t) if now < t => return,
+            None => {
+                self.next_sweep = Some(now.saturating_add(SWEEP_INTERVAL));
+                return;
+            }
+            Some(_) => self.next_sweep = Some(now.saturating_add(SWEEP_INTERVAL)),
+        }
+        let at = PacketRef { ts: now, packet: self.last.packet };
+        let (idle, linger) = (self.limits.idle_timeout, self.limits.closed_linger);
+        self.conns.retain(|_, c| c.closed_at.is_none_or(|t| now.saturating_since(t) <= linger));
+        let mut victims: Vec<(ConnId, FlowKey)> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.closed_at.is_none() && now.saturating_since(c.last_seen) > idle)
+            .map(|(k, c)| (c.info.id, *k))
+            .collect();
+        victims.sort_unstable_by_key(|v| v.0);
+        for (_, key) in victims {
+            if let Some(mut c) = self.conns.remove(&key) {
+                self.stats.closed_idle += 1;
+                close(&mut c, CloseReason::Idle, at, &self.limits, &mut self.buffered_total, sink);
+            }
+        }
+    }
+
+    /// The capture ended: every open connection is flushed and closed, in id order.
+    pub fn finish<S: StreamSink>(&mut self, sink: &mut S) {
+        let at = self.last;
+        let mut open: Vec<(ConnId, FlowKey)> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.closed_at.is_none())
+            .map(|(k, c)| (c.info.id, *k))
+            .collect();
+        open.sort_unstable_by_key(|v| v.0);
+        for (_, key) in open {
+            if let Some(mut c) = self.conns.remove(&key) {
+                self.stats.open_at_end += 1;
+                close(
+                    &mut c,
+                    CloseReason::EndOfCapture,
+                    at,
+                    &self.limits,
+                    &mut self.buffered_total,
+                    sink,
+                );
+            }
+        }
+        self.conns.clear();
+    }
+
+    /// Makes room for one more connection when the table is full.
+    fn make_room<S: StreamSink>(&mut self, at: PacketRef, sink: &mut S) {
+        if self.conns.len() < self.limits.max_connections {
+            return;
+        }
+        self.stats.connection_limit_hits += 1;
+        self.conns.retain(|_, c| c.closed_at.is_none());
+        if self.conns.len() < self.limits.max_connections {
+            return;
+        }
+        let mut open: Vec<(Timestamp, ConnId, FlowKey)> =
+            self.conns.iter().map(|(k, c)| (c.last_seen, c.info.id, *k)).collect();
+        let n = (open.len() / 8).max(1);
+        if n < open.len() {
+            open.select_nth_unstable_by_key(n, |v| (v.0, v.1));
+            open.truncate(n);
+        }
+        open.sort_unstable_by_key(|v| (v.0, v.1));
+        for (_, _, key) in open {
+            if let Some(mut c) = self.conns.remove(&key) {
+                self.stats.evicted += 1;
+                close(
+                    &mut c,
+                    CloseReason::Evicted,
+                    at,
+                    &self.limits,
+                    &mut self.buffered_total,
+                    sink,
+                );
+            }
+        }
+    }
+
+    fn new_conn_info(&mut self, seg: &Segment<'_>, at: PacketRef) -> ConnInfo {
+        let id = ConnId(self.next_id);
+        self.next_id += 1;
+        let (client, server, role) = match (seg.flags.syn, seg.flags.ack) {
+            (true, false) => (seg.src, seg.dst, RoleSource::Syn),
+            (true, true) => (seg.dst, seg.src, RoleSource::SynAck),
+            // No handshake seen: ephemeral ports are usually the higher ones.
+            _ if seg.dst.port() > seg.src.port() => (seg.dst, seg.src, RoleSource::Guess),
+            _ => (seg.src, seg.dst, RoleSource::Guess),
+        };
+        ConnInfo { id, client, server, role, first: at }
+    }
+}
+
+/// Flushes both directions and reports the close. The connection stays in the table (lingering)
+/// unless the caller removed it.
+fn close<S: StreamSink>(
+    conn: &mut Conn,
+    reason: CloseReason,
+    at: PacketRef,
+    limits: &TcpLimits,
+    buffered_total: &mut usize,
+    sink: &mut S,
+) {
+    if conn.closed_at.is_some() {
+        return;
+    }
+    for dir in Direction::BOTH {
+        let mut ctx = Ctx {
+            conn: conn.info.id,
+            dir,
+            at,
+            sink: &mut *sink,
+            limits,
+            buffered_total: &mut *buffered_total,
+        };
+        conn.halves[dir.index()].flush(&mut ctx);
+    }
+    conn.closed_at = Some(at.ts);
+    let stats: [DirStats; 2] = [conn.halves[0].stats, conn.halves[1].stats];
+    sink.on_stream_event(StreamEvent::Close { conn: conn.info.id, reason, stats: &stats, at });
+}

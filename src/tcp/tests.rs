@@ -1,0 +1,515 @@
+//! Tests of the stream engine on segments built in memory: one test per rule.
+
+use super::*;
+use crate::limits::TcpLimits;
+use crate::packet::{Segment, TcpFlags};
+use crate::time::Timestamp;
+use proptest::prelude::*;
+use std::time::Duration;
+
+const C: &str = "10.0.0.1:40000";
+const S: &str = "10.0.0.2:8080";
+const C2S: Direction = Direction::ClientToServer;
+const S2C: Direction = Direction::ServerToClient;
+
+/// Owned copy of a [`StreamEvent`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Ev {
+    Open(u64, RoleSource),
+    Data(u64, Direction, u64, Vec<u8>),
+    Gap(u64, Direction, u64, u64, GapReason),
+    Fin(u64, Direction, u64),
+    Rst(u64, Direction),
+    Anomaly(u64, Direction, Anomaly),
+    Close(u64, CloseReason),
+}
+
+struct Harness {
+    table: Table,
+    events: Vec<Ev>,
+    packet: u64,
+    ts: Timestamp,
+}
+
+impl Harness {
+    fn new() -> Self {
+        Self::with_limits(TcpLimits::default())
+    }
+
+    fn with_limits(limits: TcpLimits) -> Self {
+        Harness {
+            table: Table::new(limits),
+            events: Vec::new(),
+            packet: 0,
+            ts: Timestamp::from_secs_nanos(1000, 0),
+        }
+    }
+
+    /// Feeds one segment; `flags` uses tcpdump letters: S, F, R, P, and `.` for ACK.
+    fn seg(&mut self, src: &str, dst: &str, seq: u32, ack: u32, flags: &str, payload: &[u8]) {
+        self.seg_cut(src, dst, seq, ack, flags, payload, 0);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn seg_cut(
+        &mut self,
+        src: &str,
+        dst: &str,
+        seq: u32,
+        ack: u32,
+        flags: &str,
+        payload: &[u8],
+        missing: u32,
+    ) {
+        self.packet += 1;
+        self.ts = self.ts.saturating_add(Duration::from_millis(1));
+        let seg = Segment {
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            seq,
+            ack,
+            flags: TcpFlags {
+                syn: flags.contains('S'),
+                ack: flags.contains('.'),
+                fin: flags.contains('F'),
+                rst: flags.contains('R'),
+                psh: flags.contains('P'),
+            },
+            window: 65535,
+            payload,
+            missing,
+        };
+        let events = &mut self.events;
+        self.table.on_segment(
+            &seg,
+            PacketRef { ts: self.ts, packet: self.packet },
+            &mut |e: StreamEvent<'_>| events.push(own(e)),
+        );
+    }
+
+    fn wait(&mut self, d: Duration) {
+        self.ts = self.ts.saturating_add(d);
+    }
+
+    fn finish(&mut self) {
+        let events = &mut self.events;
+        self.table.finish(&mut |e: StreamEvent<'_>| events.push(own(e)));
+    }
+
+    /// All bytes delivered for `dir` of connection `conn`, checking offsets are contiguous with gaps.
+    fn stream(&self, conn: u64, dir: Direction) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut next = 0u64;
+        for e in &self.events {
+            match e {
+                Ev::Data(c, d, off, data) if *c == conn && *d == dir => {
+                    assert_eq!(*off, next, "data offsets must be contiguous");
+                    out.extend_from_slice(data);
+                    next += data.len() as u64;
+                }
+                Ev::Gap(c, d, off, len, _) if *c == conn && *d == dir => {
+                    assert_eq!(*off, next, "gap offsets must be contiguous");
+                    next += len;
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    fn gaps(&self) -> Vec<Ev> {
+        self.events.iter().filter(|e| matches!(e, Ev::Gap(..))).cloned().collect()
+    }
+
+    fn anomalies(&self) -> Vec<Ev> {
+        self.events.iter().filter(|e| matches!(e, Ev::Anomaly(..))).cloned().collect()
+    }
+
+    fn closes(&self) -> Vec<Ev> {
+        self.events.iter().filter(|e| matches!(e, Ev::Close(..))).cloned().collect()
+    }
+
+    /// SYN, SYN-ACK, ACK with client ISN `ci` and server ISN `si`.
+    fn handshake(&mut self, ci: u32, si: u32) {
+        self.seg(C, S, ci, 0, "S", b"");
+        self.seg(S, C, si, ci.wrapping_add(1), "S.", b"");
+        self.seg(C, S, ci.wrapping_add(1), si.wrapping_add(1), ".", b"");
+    }
+}
+
+fn own(e: StreamEvent<'_>) -> Ev {
+    match e {
+        StreamEvent::Open(i) => Ev::Open(i.id.0, i.role),
+        StreamEvent::Data { conn, dir, offset, data, .. } => {
+            Ev::Data(conn.0, dir, offset, data.to_vec())
+        }
+        StreamEvent::Gap { conn, dir, offset, len, reason, .. } => {
+            Ev::Gap(conn.0, dir, offset, len, reason)
+        }
+        StreamEvent::Fin { conn, dir, offset, .. } => Ev::Fin(conn.0, dir, offset),
+        StreamEvent::Rst { conn, dir, .. } => Ev::Rst(conn.0, dir),
+        StreamEvent::Anomaly { conn, dir, anomaly, .. } => Ev::Anomaly(conn.0, dir, anomaly),
+        StreamEvent::Close { conn, reason, .. } => Ev::Close(conn.0, reason),
+    }
+}
+
+#[test]
+fn in_order_data_is_delivered_without_buffering() {
+    let mut h = Harness::new();
+    h.handshake(1000, 5000);
+    h.seg(C, S, 1001, 5001, ".P", b"hello ");
+    assert_eq!(h.table.buffered_bytes(), 0);
+    h.seg(C, S, 1007, 5001, ".P", b"world");
+    h.seg(S, C, 5001, 1012, ".P", b"ok");
+    assert_eq!(h.stream(1, C2S), b"hello world");
+    assert_eq!(h.stream(1, S2C), b"ok");
+    assert_eq!(h.events[0], Ev::Open(1, RoleSource::Syn));
+    assert!(h.gaps().is_empty());
+}
+
+#[test]
+fn out_of_order_segments_are_delivered_in_order() {
+    let mut h = Harness::new();
+    h.handshake(1000, 5000);
+    h.seg(C, S, 1001, 5001, ".", b"aaaa");
+    h.seg(C, S, 1009, 5001, ".", b"cccc");
+    assert_eq!(h.table.buffered_bytes(), 4);
+    h.seg(C, S, 1005, 5001, ".", b"bbbb");
+    h.seg(C, S, 1013, 5001, ".", b"dddd");
+    assert_eq!(h.stream(1, C2S), b"aaaabbbbccccdddd");
+    assert_eq!(h.table.buffered_bytes(), 0);
+}
+
+#[test]
+fn identical_retransmission_is_delivered_once() {
+    let mut h = Harness::new();
+    h.handshake(1000, 5000);
+    h.seg(C, S, 1001, 5001, ".", b"abcdef");
+    h.seg(C, S, 1001, 5001, ".", b"abcdef");
+    h.seg(C, S, 1007, 5001, ".", b"gh");
+    assert_eq!(h.stream(1, C2S), b"abcdefgh");
+    assert!(h.anomalies().is_empty());
+}
+
+#[test]
+fn partial_overlap_delivers_only_the_new_bytes() {
+    let mut h = Harness::new();
+    h.handshake(1000, 5000);
+    h.seg(C, S, 1001, 5001, ".", b"abcdef");
+    h.seg(C, S, 1004, 5001, ".", b"defghi");
+    assert_eq!(h.stream(1, C2S), b"abcdefghi");
+    assert!(h.anomalies().is_empty());
+}
+
+#[test]
+fn conflicting_retransmission_of_delivered_bytes_is_reported_and_first_copy_wins() {
+    let mut h = Harness::new();
+    h.handshake(1000, 5000);
+    h.seg(C, S, 1001, 5001, ".", b"abcdef");
+    h.seg(C, S, 1001, 5001, ".", b"abXdef");
+    assert_eq!(h.stream(1, C2S), b"abcdef");
+    assert_eq!(
+        h.anomalies(),
+        vec![Ev::Anomaly(1, C2S, Anomaly::RetransmissionMismatch { offset: 0, len: 6 })]
+    );
+}
+
+#[test]
+fn conflicting_overlap_with_a_buffered_segment_is_reported_exactly() {
+    let mut h = Harness::new();
+    h.handshake(1000, 5000);
+    h.seg(C, S, 1011, 5001, ".", b"KLMNOP"); // offsets 10..16, behind a hole
+    h.seg(C, S, 1009, 5001, ".", b"jkXmn"); // offsets 8..13: "jk" is new, "Xmn" conflicts with "KLM"
+    h.seg(C, S, 1001, 5001, ".", b"abcdefgh");
+    assert_eq!(h.stream(1, C2S), b"abcdefghjkKLMNOP");
+    assert_eq!(
+        h.anomalies(),
+        vec![Ev::Anomaly(1, C2S, Anomaly::RetransmissionMismatch { offset: 10, len: 3 })]
+    );
+}
+
+#[test]
+fn hole_acked_by_the_peer_becomes_a_gap_when_later_data_arrives() {
+    let mut h = Harness::new();
+    h.handshake(1000, 5000);
+    h.seg(C, S, 1001, 5001, ".", b"aaaa");
+    // 1005..1009 lost by the capture; the server acknowledged it.
+    h.seg(S, C, 5001, 1009, ".", b"");
+    h.seg(C, S, 1009, 5001, ".", b"cccc");
+    assert_eq!(h.gaps(), vec![Ev::Gap(1, C2S, 4, 4, GapReason::Lost)]);
+    assert_eq!(h.stream(1, C2S), b"aaaacccc");
+}
+
+#[test]
+fn hole_without_acknowledgment_waits_until_the_connection_ends() {
+    let mut h = Harness::new();
+    h.handshake(1000, 5000);
+    h.seg(C, S, 1001, 5001, ".", b"aaaa");
+    h.seg(C, S, 1009, 5001, ".", b"cccc");
+    assert!(h.gaps().is_empty());
+    h.finish();
+    assert_eq!(h.gaps(), vec![Ev::Gap(1, C2S, 4, 4, GapReason::ConnectionEnd)]);
+    assert_eq!(h.stream(1, C2S), b"aaaacccc");
+    assert_eq!(h.closes(), vec![Ev::Close(1, CloseReason::EndOfCapture)]);
+}
+
+#[test]
+fn sequence_numbers_wrap_around_2_pow_32() {
+    let mut h = Harness::new();
+    h.handshake(0xFFFF_FFF0, 0xFFFF_FFFF);
+    h.seg(C, S, 0xFFFF_FFF1, 0, ".", b"0123456789"); // crosses 2^32 inside the segment
+    h.seg(C, S, 0xFFFF_FFFB, 0, ".", b"abcdef");
+    h.seg(S, C, 0, 5, ".", b"server");
+    assert_eq!(h.stream(1, C2S), b"0123456789abcdef");
+    assert_eq!(h.stream(1, S2C), b"server");
+}
+
+#[test]
+fn fin_after_a_hole_is_delivered_once_the_hole_is_filled() {
+    let mut h = Harness::new();
+    h.handshake(1000, 5000);
+    h.seg(C, S, 1005, 5001, "F.", b"end");
+    h.seg(C, S, 1001, 5001, ".", b"the ");
+    assert_eq!(h.stream(1, C2S), b"the end");
+    assert!(h.events.contains(&Ev::Fin(1, C2S, 7)));
+}
+
+#[test]
+fn both_fins_close_the_connection() {
+    let mut h = Harness::new();
+    h.handshake(1000, 5000);
+    h.seg(C, S, 1001, 5001, "F.", b"");
+    h.seg(S, C, 5001, 1002, "F.", b"");
+    h.seg(C, S, 1002, 5002, ".", b"");
+    assert_eq!(h.closes(), vec![Ev::Close(1, CloseReason::Fin)]);
+    assert_eq!(h.table.stats().segments_after_close, 1);
+}
+
+#[test]
+fn keepalive_probe_is_neither_delivered_nor_a_mismatch() {
+    let mut h = Harness::new();
+    h.handshake(1000, 5000);
+    h.seg(C, S, 1001, 5001, ".", b"abc");
+    h.seg(C, S, 1003, 5001, ".", b"\0"); // seq = next - 1, one garbage byte
+    h.seg(C, S, 1003, 5001, ".", b""); // zero-length keep-alive
+    h.seg(C, S, 1004, 5001, ".", b"d");
+    assert_eq!(h.stream(1, C2S), b"abcd");
+    assert!(h.anomalies().is_empty());
+}
+
+#[test]
+fn zero_window_probe_byte_is_delivered_once() {
+    let mut h = Harness::new();
+    h.handshake(1000, 5000);
+    h.seg(C, S, 1001, 5001, ".", b"abc");
+    h.seg(C, S, 1004, 5001, ".", b"d"); // probe into a zero window
+    h.seg(C, S, 1004, 5001, ".", b"defg"); // resent with more data once the window opens
+    assert_eq!(h.stream(1, C2S), b"abcdefg");
+    assert!(h.anomalies().is_empty());
+}
+
+#[test]
+fn rst_closes_the_connection_and_flushes_holes() {
+    let mut h = Harness::new();
+    h.handshake(1000, 5000);
+    h.seg(C, S, 1001, 5001, ".", b"aa");
+    h.seg(C, S, 1005, 5001, ".", b"cc");
+    h.seg(S, C, 5001, 1003, "R.", b"");
+    assert_eq!(h.stream(1, C2S), b"aacc");
+    assert!(h.events.contains(&Ev::Rst(1, S2C)));
+    assert_eq!(h.closes(), vec![Ev::Close(1, CloseReason::Rst)]);
+    assert_eq!(h.gaps(), vec![Ev::Gap(1, C2S, 2, 2, GapReason::ConnectionEnd)]);
+}
+
+#[test]
+fn mid_stream_pickup_guesses_roles_from_ports() {
+    let mut h = Harness::new();
+    h.seg(S, C, 7000, 3000, ".P", b"from server");
+    h.seg(C, S, 3000, 7011, ".P", b"from client");
+    assert_eq!(h.events[0], Ev::Open(1, RoleSource::Guess));
+    assert_eq!(h.stream(1, C2S), b"from client");
+    assert_eq!(h.stream(1, S2C), b"from server");
+}
+
+#[test]
+fn syn_ack_without_syn_fixes_both_stream_starts() {
+    let mut h = Harness::new();
+    h.seg(S, C, 5000, 1001, "S.", b"");
+    h.seg(C, S, 1001, 5001, ".", b"");
+    h.seg(C, S, 1005, 5001, ".", b"late"); // 1001..1005 missing and acknowledged below
+    h.seg(S, C, 5001, 1009, ".", b"");
+    assert_eq!(h.events[0], Ev::Open(1, RoleSource::SynAck));
+    assert_eq!(h.gaps(), vec![Ev::Gap(1, C2S, 0, 4, GapReason::Lost)]);
+    assert_eq!(h.stream(1, C2S), b"late");
+}
+
+#[test]
+fn new_syn_on_a_closed_4_tuple_is_a_new_connection() {
+    let mut h = Harness::new();
+    h.handshake(1000, 5000);
+    h.seg(C, S, 1001, 5001, "F.", b"one");
+    h.seg(S, C, 5001, 1005, "F.", b"");
+    h.wait(Duration::from_secs(2));
+    h.handshake(90_000, 70_000);
+    h.seg(C, S, 90_001, 70_001, ".", b"two");
+    h.finish();
+    assert_eq!(h.stream(1, C2S), b"one");
+    assert_eq!(h.stream(2, C2S), b"two");
+    assert_eq!(
+        h.closes(),
+        vec![Ev::Close(1, CloseReason::Fin), Ev::Close(2, CloseReason::EndOfCapture)]
+    );
+}
+
+#[test]
+fn new_syn_with_another_isn_on_an_open_4_tuple_replaces_the_connection() {
+    let mut h = Harness::new();
+    h.handshake(1000, 5000);
+    h.handshake(90_000, 70_000);
+    assert_eq!(h.closes(), vec![Ev::Close(1, CloseReason::Reused)]);
+    assert_eq!(h.table.stats().reused, 1);
+}
+
+#[test]
+fn buffer_limit_turns_the_first_hole_into_a_gap() {
+    let limits = TcpLimits { max_buffered_per_direction: 8, ..TcpLimits::default() };
+    let mut h = Harness::with_limits(limits);
+    h.handshake(1000, 5000);
+    h.seg(C, S, 1005, 5001, ".", b"bbbb");
+    h.seg(C, S, 1013, 5001, ".", b"dddd");
+    assert!(h.gaps().is_empty());
+    h.seg(C, S, 1021, 5001, ".", b"ffff"); // 12 bytes buffered > 8
+    assert_eq!(h.gaps()[0], Ev::Gap(1, C2S, 0, 4, GapReason::BufferLimit));
+    assert!(h.table.buffered_bytes() <= 8);
+}
+
+#[test]
+fn segment_count_limit_turns_the_first_hole_into_a_gap() {
+    let limits = TcpLimits { max_buffered_segments: 2, ..TcpLimits::default() };
+    let mut h = Harness::with_limits(limits);
+    h.handshake(1000, 5000);
+    for i in 0..3u32 {
+        h.seg(C, S, 1003 + 4 * i, 5001, ".", b"xx");
+    }
+    assert_eq!(h.gaps(), vec![Ev::Gap(1, C2S, 0, 2, GapReason::BufferLimit)]);
+}
+
+#[test]
+fn connection_limit_evicts_the_least_recently_active() {
+    let limits = TcpLimits { max_connections: 2, ..TcpLimits::default() };
+    let mut h = Harness::with_limits(limits);
+    h.seg("10.0.0.1:1", S, 1, 0, "S", b"");
+    h.seg("10.0.0.1:2", S, 1, 0, "S", b"");
+    h.seg("10.0.0.1:1", S, 2, 0, ".", b"x"); // conn 1 is now the most recent
+    h.seg("10.0.0.1:3", S, 1, 0, "S", b"");
+    assert_eq!(h.closes(), vec![Ev::Close(2, CloseReason::Evicted)]);
+    assert_eq!(h.table.stats().evicted, 1);
+    assert_eq!(h.table.len(), 2);
+}
+
+#[test]
+fn idle_connections_close_by_packet_time() {
+    let limits = TcpLimits { idle_timeout: Duration::from_secs(60), ..TcpLimits::default() };
+    let mut h = Harness::with_limits(limits);
+    h.handshake(1000, 5000);
+    h.wait(Duration::from_secs(61));
+    h.seg("10.9.9.9:1", S, 1, 0, "S", b"");
+    h.wait(Duration::from_secs(2));
+    h.seg("10.9.9.9:1", S, 2, 0, ".", b"");
+    assert_eq!(h.closes(), vec![Ev::Close(1, CloseReason::Idle)]);
+}
+
+#[test]
+fn bytes_cut_by_snaplen_are_a_gap_and_the_stream_continues() {
+    let mut h = Harness::new();
+    h.handshake(1000, 5000);
+    h.seg_cut(C, S, 1001, 5001, ".", b"abcd", 6);
+    h.seg(C, S, 1011, 5001, ".", b"next");
+    assert_eq!(h.gaps(), vec![Ev::Gap(1, C2S, 4, 6, GapReason::Snaplen)]);
+    assert_eq!(h.stream(1, C2S), b"abcdnext");
+}
+
+#[test]
+fn late_data_for_a_declared_gap_is_reported_not_delivered() {
+    let mut h = Harness::new();
+    h.handshake(1000, 5000);
+    h.seg(S, C, 5001, 1005, ".", b"");
+    h.seg(C, S, 1005, 5001, ".", b"bbbb");
+    h.seg(C, S, 1001, 5001, ".", b"aaaa");
+    assert_eq!(h.stream(1, C2S), b"bbbb");
+    assert_eq!(h.anomalies(), vec![Ev::Anomaly(1, C2S, Anomaly::LateData { offset: 0, len: 4 })]);
+}
+
+#[test]
+fn data_after_fin_is_reported_and_dropped() {
+    let mut h = Harness::new();
+    h.handshake(1000, 5000);
+    h.seg(C, S, 1001, 5001, "F.", b"ab");
+    h.seg(C, S, 1003, 5001, ".", b"zz");
+    assert_eq!(h.stream(1, C2S), b"ab");
+    assert_eq!(
+        h.anomalies(),
+        vec![Ev::Anomaly(1, C2S, Anomaly::DataAfterFin { offset: 2, len: 2 })]
+    );
+}
+
+#[test]
+fn bytes_acknowledged_but_never_captured_are_reported_at_the_end() {
+    let mut h = Harness::new();
+    h.handshake(1000, 5000);
+    h.seg(C, S, 1001, 5001, ".", b"ab");
+    h.seg(S, C, 5001, 1013, ".", b"");
+    h.finish();
+    assert_eq!(h.gaps(), vec![Ev::Gap(1, C2S, 2, 10, GapReason::AckedUnseen)]);
+}
+
+#[test]
+fn an_uncaptured_fin_alone_is_not_a_gap() {
+    let mut h = Harness::new();
+    h.handshake(1000, 5000);
+    h.seg(C, S, 1001, 5001, ".", b"ab");
+    h.seg(S, C, 5001, 1004, ".", b""); // acknowledges a FIN at 1003 that was not captured
+    h.finish();
+    assert!(h.gaps().is_empty());
+}
+
+#[test]
+fn data_before_the_first_captured_byte_is_counted_not_delivered() {
+    let mut h = Harness::new();
+    h.seg(C, S, 2000, 9000, ".", b"second");
+    h.seg(C, S, 1994, 9000, ".", b"first-");
+    h.finish();
+    assert_eq!(h.stream(1, C2S), b"second");
+}
+
+proptest! {
+    /// Any segmentation of a stream, delivered in any order with duplicates, reassembles to the
+    /// original bytes with no gap and no anomaly.
+    #[test]
+    fn any_order_and_duplication_reassembles_the_original(
+        data in proptest::collection::vec(any::<u8>(), 1..400),
+        cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..20),
+        order in proptest::collection::vec(any::<prop::sample::Index>(), 0..40),
+        isn in any::<u32>(),
+    ) {
+        let mut points: Vec<usize> = cuts.iter().map(|i| i.index(data.len())).collect();
+        points.push(0);
+        points.push(data.len());
+        points.sort_unstable();
+        points.dedup();
+        let segments: Vec<(usize, usize)> = points.windows(2).map(|w| (w[0], w[1])).collect();
+        // A random sequence of segment indices (with repeats), then every segment once, so all bytes arrive.
+        let mut schedule: Vec<usize> = order.iter().map(|i| i.index(segments.len())).collect();
+        schedule.extend(0..segments.len());
+        let mut h = Harness::new();
+        h.handshake(isn, 5000);
+        for i in schedule {
+            let (a, b) = segments[i];
+            h.seg(C, S, isn.wrapping_add(1).wrapping_add(a as u32), 0, "", &data[a..b]);
+        }
+        h.finish();
+        prop_assert_eq!(h.stream(1, C2S), data);
+        prop_assert!(h.gaps().is_empty());
+        prop_assert!(h.anomalies().is_empty());
+    }
+}
