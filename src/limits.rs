@@ -25,9 +25,14 @@ pub struct TcpLimits {
     /// How long a closed connection is remembered to absorb late retransmissions and ACKs
     /// (default 30 s); packets in that time are counted, not treated as a new connection.
     pub closed_linger: Duration,
-    /// Recently delivered segments per direction remembered (as 64-bit hashes) to check that
-    /// retransmissions carry the same bytes (default 32; 0 disables the check).
-    pub retransmission_fingerprints: usize,
+    /// Delivered bytes per direction kept until the peer acknowledges them, to check that
+    /// retransmissions carry the same bytes as the first copy (default 64 KiB; 0 disables the
+    /// check). Retransmitted bytes no longer held are counted as unverified, never as matching.
+    pub retransmission_history: usize,
+    /// Of those, how many already acknowledged bytes are still kept per direction (default
+    /// 1 KiB), so that a spurious or forged retransmission of just-acknowledged bytes is checked
+    /// too. An idle connection holds at most this much per direction.
+    pub retransmission_history_acked: usize,
     /// IPv4 datagrams being reassembled from fragments at once (default 1024); beyond it the
     /// oldest is dropped and counted (`--max-fragmented-datagrams`).
     pub max_fragmented_datagrams: usize,
@@ -44,7 +49,8 @@ impl Default for TcpLimits {
             max_buffered_total: 256 << 20,
             idle_timeout: Duration::from_secs(600),
             closed_linger: Duration::from_secs(30),
-            retransmission_fingerprints: 32,
+            retransmission_history: 64 << 10,
+            retransmission_history_acked: 1 << 10,
             max_fragmented_datagrams: 1024,
             fragment_timeout: Duration::from_secs(30),
         }

@@ -1,1 +1,5 @@
-//! Integration tests (one binary).
+//! Integration tests, one binary: fixture-driven tests over the captures in `testdata/`.
+
+mod crafted;
+mod real;
+mod util;

@@ -6,8 +6,10 @@
 //! - bytes that arrive in order are handed on without being copied; only segments that must wait
 //!   behind a hole are copied into the [`Assembler`];
 //! - when two copies of the same sequence numbers differ, the first copy seen wins and the
-//!   difference is reported (against buffered bytes exactly, against delivered bytes through
-//!   per-segment fingerprints of the last few delivered segments);
+//!   difference is reported with its exact range — against buffered bytes, and against delivered
+//!   bytes still held in a bounded history: every byte the peer has not acknowledged yet (the
+//!   bytes a sender legitimately retransmits) plus the last few acknowledged ones (where
+//!   spurious retransmissions and overlap-based evasion land);
 //! - buffering is bounded by [`TcpLimits`]; hitting a limit turns the oldest hole into a gap.
 //!
 //! A hole becomes a gap only when it is certain the bytes will not come: the peer acknowledged
@@ -50,17 +52,11 @@ const RECENT_GAPS: usize = 8;
 /// Acknowledgments further than this beyond the next expected byte are ignored as implausible.
 const MAX_ACK_AHEAD: u64 = 1 << 30;
 
-#[derive(Clone, Copy, Debug)]
-struct Fingerprint {
-    start: u64,
-    end: u64,
-    hash: u64,
-}
-
 /// State of one direction.
 ///
 /// Invariants: every buffered chunk starts after `next`; `fin_at`, once set, never changes;
-/// `next <= fin_at` when both are set.
+/// `next <= fin_at` when both are set; `history` holds the delivered bytes
+/// `[history_start, next)` (it ends at `next`, and is emptied by a gap).
 #[derive(Debug, Default)]
 pub(crate) struct HalfStream {
     space: Option<SeqSpace>,
@@ -70,7 +66,8 @@ pub(crate) struct HalfStream {
     fin_delivered: bool,
     peer_ack: Option<u64>,
     chunks: Assembler,
-    prints: VecDeque<Fingerprint>,
+    history: VecDeque<u8>,
+    history_start: u64,
     recent_gaps: VecDeque<Range<u64>>,
     pub stats: DirStats,
 }
@@ -133,6 +130,7 @@ impl HalfStream {
         }
         if self.peer_ack.is_none_or(|p| off > p) {
             self.peer_ack = Some(off);
+            self.trim_history(off, ctx.limits.retransmission_history_acked);
             self.settle(ctx);
         }
     }
@@ -269,21 +267,37 @@ impl HalfStream {
             self.stats.late_bytes += r.end - r.start;
             self.anomaly(Anomaly::LateData { offset: r.start, len: r.end - r.start }, ctx);
         }
-        let mut mismatches = Vec::new();
-        for fp in self.prints.iter().filter(|fp| fp.start >= start && fp.end <= end) {
-            let slice = &data[(fp.start - start) as usize..(fp.end - start) as usize];
-            self.stats.verified_retransmitted_bytes += fp.end - fp.start;
-            if xxhash_rust::xxh3::xxh3_64(slice) != fp.hash {
-                mismatches.push(fp.start..fp.end);
+        // Compare with the delivered bytes still held: [history_start, next).
+        let (a, b) = (start.max(self.history_start), end.min(self.next));
+        if a < b {
+            let (h0, d0) = ((a - self.history_start) as usize, (a - start) as usize);
+            let n = (b - a) as usize;
+            let held = self.history.range(h0..h0 + n);
+            let new = &data[d0..d0 + n];
+            let mut first = None;
+            let mut last = 0;
+            for (i, (x, y)) in held.zip(new).enumerate() {
+                if x != y {
+                    first.get_or_insert(i);
+                    last = i;
+                }
+            }
+            self.stats.verified_retransmitted_bytes += n as u64;
+            if let Some(first) = first {
+                self.stats.mismatches += 1;
+                let offset = a + first as u64;
+                self.anomaly(Anomaly::RetransmissionMismatch { offset, len: (last - first + 1) as u64 }, ctx);
             }
         }
-        for r in mismatches {
-            self.stats.mismatches += 1;
-            self.anomaly(
-                Anomaly::RetransmissionMismatch { offset: r.start, len: r.end - r.start },
-                ctx,
-            );
-        }
+    }
+
+    /// Forgets delivered bytes before `offset` (the peer acknowledged them), except the last
+    /// `keep_acked` delivered bytes.
+    fn trim_history(&mut self, offset: u64, keep_acked: usize) {
+        let offset = offset.min(self.next.saturating_sub(keep_acked as u64));
+        let n = offset.saturating_sub(self.history_start).min(self.history.len() as u64);
+        self.history.drain(..n as usize);
+        self.history_start += n;
     }
 
     /// After any change: delivers what became contiguous, turns acknowledged or over-limit holes
@@ -345,17 +359,18 @@ impl HalfStream {
         }
         let offset = self.next;
         let end = offset + data.len() as u64;
-        if ctx.limits.retransmission_fingerprints > 0 {
-            if self.prints.len() >= ctx.limits.retransmission_fingerprints {
-                self.prints.pop_front();
-            }
-            self.prints.push_back(Fingerprint {
-                start: offset,
-                end,
-                hash: xxhash_rust::xxh3::xxh3_64(data),
-            });
+        let cap = ctx.limits.retransmission_history;
+        if cap > 0 {
+            let keep = data.len().min(cap);
+            self.history.extend(&data[data.len() - keep..]);
+            let excess = self.history.len().saturating_sub(cap);
+            self.history.drain(..excess);
         }
+        self.history_start = end - self.history.len() as u64;
         self.next = end;
+        if let Some(ack) = self.peer_ack {
+            self.trim_history(ack, ctx.limits.retransmission_history_acked);
+        }
         self.stats.delivered_bytes += data.len() as u64;
         ctx.sink.on_stream_event(StreamEvent::Data {
             conn: ctx.conn,
@@ -379,6 +394,8 @@ impl HalfStream {
         let offset = self.next;
         let seq = self.space.map_or(0, |s| s.seq_of(offset));
         self.next += len;
+        self.history.clear();
+        self.history_start = self.next;
         self.stats.gaps += 1;
         self.stats.gap_bytes += len;
         if self.recent_gaps.len() >= RECENT_GAPS {

@@ -208,10 +208,48 @@ fn conflicting_retransmission_of_delivered_bytes_is_reported_and_first_copy_wins
     h.seg(C, S, 1001, 5001, ".", b"abcdef");
     h.seg(C, S, 1001, 5001, ".", b"abXdef");
     assert_eq!(h.stream(1, C2S), b"abcdef");
-    assert_eq!(
-        h.anomalies(),
-        vec![Ev::Anomaly(1, C2S, Anomaly::RetransmissionMismatch { offset: 0, len: 6 })]
-    );
+    assert_eq!(h.anomalies(), vec![Ev::Anomaly(1, C2S, Anomaly::RetransmissionMismatch { offset: 2, len: 1 })]);
+}
+
+#[test]
+fn conflicting_partial_overlap_with_delivered_bytes_is_reported_exactly() {
+    let mut h = Harness::new();
+    h.handshake(1000, 5000);
+    h.seg(C, S, 1001, 5001, ".", b"0123456789");
+    h.seg(C, S, 1011, 5001, ".", b"abcdefghij");
+    h.seg(C, S, 1016, 5001, ".", b"XXXXXnew"); // overlaps "fghij" with different bytes
+    assert_eq!(h.stream(1, C2S), b"0123456789abcdefghijnew");
+    assert_eq!(h.anomalies(), vec![Ev::Anomaly(1, C2S, Anomaly::RetransmissionMismatch { offset: 15, len: 5 })]);
+}
+
+#[test]
+fn acknowledged_bytes_beyond_the_acked_tail_are_not_held_and_count_as_unverified() {
+    let limits = TcpLimits { retransmission_history_acked: 2, ..TcpLimits::default() };
+    let mut h = Harness::with_limits(limits);
+    h.handshake(1000, 5000);
+    h.seg(C, S, 1001, 5001, ".", b"abcdef");
+    h.seg(S, C, 5001, 1007, ".", b"");
+    h.seg(C, S, 1001, 5001, ".", b"XXXXef"); // differs only where no longer held
+    assert!(h.anomalies().is_empty());
+    let mut stats = None;
+    h.table.finish(&mut |e: StreamEvent<'_>| {
+        if let StreamEvent::Close { stats: s, .. } = e {
+            stats = Some(*s);
+        }
+    });
+    let stats = stats.unwrap();
+    assert_eq!(stats[0].retransmitted_bytes, 6);
+    assert_eq!(stats[0].verified_retransmitted_bytes, 2);
+}
+
+#[test]
+fn conflicting_retransmission_of_just_acknowledged_bytes_is_reported() {
+    let mut h = Harness::new();
+    h.handshake(1000, 5000);
+    h.seg(C, S, 1001, 5001, ".", b"abcdef");
+    h.seg(S, C, 5001, 1007, ".", b"");
+    h.seg(C, S, 1004, 5001, ".", b"XYZ");
+    assert_eq!(h.anomalies(), vec![Ev::Anomaly(1, C2S, Anomaly::RetransmissionMismatch { offset: 3, len: 3 })]);
 }
 
 #[test]
