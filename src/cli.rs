@@ -54,6 +54,15 @@ pub struct InputArgs {
     /// Snapshot length for live capture, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 262_144)]
     pub snaplen: i32,
+
+    /// Stop after reading this many packets (after the filter), like tcpdump -c.
+    #[arg(short = 'c', long = "count", value_name = "N")]
+    pub count: Option<u64>,
+
+    /// Stop a live capture after this long (wall clock), e.g. 30s, 5m. Ctrl-C also stops it
+    /// cleanly, with every result flushed.
+    #[arg(long, value_name = "DURATION")]
+    pub duration: Option<String>,
 }
 
 /// Limits of the stream engine. Sizes accept K, M, G suffixes (powers of 1024).

@@ -20,13 +20,17 @@ pub enum Input {
     },
 }
 
-/// The input plus its filter.
+/// The input plus its filter and stop conditions.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Source {
     /// Where packets come from.
     pub input: Input,
     /// BPF filter.
     pub filter: Option<String>,
+    /// Stop after this many packets.
+    pub max_packets: Option<u64>,
+    /// Stop after this much wall-clock time.
+    pub duration: Option<Duration>,
 }
 
 impl Source {
@@ -45,7 +49,16 @@ impl Source {
             }
             _ => return Err(Error::Usage("give a capture FILE or -i IFACE (not both)".into())),
         };
-        Ok(Source { input, filter: a.filter.clone().filter(|f| !f.trim().is_empty()) })
+        let duration = a.duration.as_deref().map(|d| parse_duration("duration", d)).transpose()?;
+        if a.count == Some(0) {
+            return Err(Error::Usage("--count must be at least 1".into()));
+        }
+        Ok(Source {
+            input,
+            filter: a.filter.clone().filter(|f| !f.trim().is_empty()),
+            max_packets: a.count,
+            duration,
+        })
     }
 
     /// A short description for messages (`file.pcap`, `-i eth0`).

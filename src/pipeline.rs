@@ -2,13 +2,16 @@
 //!
 //! File mode runs on one thread with no channels, so its output is deterministic.
 
-use crate::capture::{CaptureStats, EndOfInput, FileSource, LiveSource, Next, PacketSource};
+use crate::capture::{
+    CaptureStats, EndOfInput, FileSource, Interrupt, LiveSource, Next, PacketSource,
+};
 use crate::config::{Input, Source};
 use crate::error::Error;
 use crate::limits::TcpLimits;
 use crate::packet::{Decoded, PacketDecoder, PacketStats};
 use crate::tcp::{PacketRef, StreamSink, Table, TableStats};
 use serde::Serialize;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// What a run saw, besides the events.
@@ -34,28 +37,66 @@ pub fn open(source: &Source) -> Result<Box<dyn PacketSource>, Error> {
     })
 }
 
+/// When to stop reading before the input ends. Shared with the threads that may ask for a stop
+/// (Ctrl-C, a timer).
+#[derive(Default)]
+pub struct Stop {
+    requested: AtomicBool,
+    /// Stop after this many packets.
+    pub max_packets: Option<u64>,
+    interrupt: OnceLock<Interrupt>,
+}
+
+impl Stop {
+    /// Stops after `max_packets` packets, or when asked.
+    pub fn new(max_packets: Option<u64>) -> Self {
+        Stop { max_packets, ..Default::default() }
+    }
+
+    /// Asks the running [`drive`] to stop, waking a blocked live read.
+    pub fn request(&self) {
+        self.requested.store(true, Ordering::Relaxed);
+        if let Some(i) = self.interrupt.get() {
+            i.interrupt();
+        }
+    }
+
+    /// True once a stop was asked for.
+    pub fn is_requested(&self) -> bool {
+        self.requested.load(Ordering::Relaxed)
+    }
+}
+
 /// Reads every packet of `source`, pushing stream events into `sink`, until the input ends or
-/// `stop` is set; then flushes every open connection.
+/// `stop` says so; then flushes every open connection.
 pub fn drive<S: StreamSink>(
     source: &mut dyn PacketSource,
     limits: &TcpLimits,
-    stop: &AtomicBool,
+    stop: &Stop,
     sink: &mut S,
 ) -> RunSummary {
     let mut decoder = PacketDecoder::new(limits);
     let mut table = Table::new(limits.clone());
     let link = source.link_type();
+    if let Some(i) = source.interrupt_handle() {
+        let _ = stop.interrupt.set(i);
+    }
     let end = loop {
-        if stop.load(Ordering::Relaxed) {
+        if stop.is_requested() {
             break EndOfInput::Clean;
         }
         match source.next_packet() {
             Next::Packet(p) => {
+                if stop.max_packets.is_some_and(|max| p.number >= max) {
+                    stop.request();
+                }
                 if let Ok(Decoded::Tcp(seg)) = decoder.decode(link, p.data, p.ts) {
                     table.on_segment(&seg, PacketRef { ts: p.ts, packet: p.number }, sink);
                 }
             }
             Next::Timeout => {}
+            // A stop request interrupts a blocked live read, which then reports an end of input.
+            Next::End(_) if stop.is_requested() => break EndOfInput::Clean,
             Next::End(e) => break e,
         }
     };

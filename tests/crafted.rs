@@ -69,7 +69,8 @@ fn every_crafted_capture_reassembles_as_expected() {
     assert!(expects.len() >= 20, "crafted captures missing: found {}", expects.len());
     let mut failures = Vec::new();
     for exp_path in &expects {
-        let exp: Expect = serde_json::from_str(&std::fs::read_to_string(exp_path).unwrap()).unwrap();
+        let exp: Expect =
+            serde_json::from_str(&std::fs::read_to_string(exp_path).unwrap()).unwrap();
         let stem = exp_path.file_name().unwrap().to_str().unwrap().trim_end_matches(".expect.json");
         let capture = ["pcap", "pcapng"]
             .iter()
@@ -77,7 +78,8 @@ fn every_crafted_capture_reassembles_as_expected() {
             .find(|p| p.exists())
             .unwrap_or_else(|| panic!("no capture for {stem}"));
         let run = run_capture(&capture);
-        let mut fail = |msg: String| failures.push(format!("{} ({}): {msg}", exp.case, exp.description));
+        let mut fail =
+            |msg: String| failures.push(format!("{} ({}): {msg}", exp.case, exp.description));
         let truncated = matches!(run.summary.end_of_input, EndOfInput::Truncated { .. });
         if truncated != exp.file_truncated {
             fail(format!("file_truncated: got {truncated}"));
@@ -87,13 +89,21 @@ fn every_crafted_capture_reassembles_as_expected() {
             continue;
         }
         for (got, want) in run.conns.values().zip(&exp.connections) {
-            if (got.client.as_str(), got.server.as_str()) != (want.client.as_str(), want.server.as_str()) {
-                fail(format!("roles {} → {}, expected {} → {}", got.client, got.server, want.client, want.server));
+            if (got.client.as_str(), got.server.as_str())
+                != (want.client.as_str(), want.server.as_str())
+            {
+                fail(format!(
+                    "roles {} → {}, expected {} → {}",
+                    got.client, got.server, want.client, want.server
+                ));
             }
             if (got.role == Some(RoleSource::Syn)) != want.syn_seen {
                 fail(format!("role source {:?} but syn_seen={}", got.role, want.syn_seen));
             }
-            for (dir, w) in [(Direction::ClientToServer, &want.client_to_server), (Direction::ServerToClient, &want.server_to_client)] {
+            for (dir, w) in [
+                (Direction::ClientToServer, &want.client_to_server),
+                (Direction::ServerToClient, &want.server_to_client),
+            ] {
                 let i = dir.index();
                 let bytes = hex::encode(&got.bytes[i]);
                 if bytes != w.delivered_hex {
@@ -119,17 +129,25 @@ fn every_crafted_capture_reassembles_as_expected() {
                 .anomalies
                 .iter()
                 .filter_map(|(d, a)| match a {
-                    Anomaly::RetransmissionMismatch { offset, len } => Some((d.to_string(), *offset, *len)),
+                    Anomaly::RetransmissionMismatch { offset, len } => {
+                        Some((d.to_string(), *offset, *len))
+                    }
                     _ => None,
                 })
                 .collect();
-            let want_mismatches: Vec<(String, u64, u64)> =
-                want.retransmission_mismatches.iter().map(|m| (m.direction.clone(), m.offset, m.len)).collect();
+            let want_mismatches: Vec<(String, u64, u64)> = want
+                .retransmission_mismatches
+                .iter()
+                .map(|m| (m.direction.clone(), m.offset, m.len))
+                .collect();
             if got_mismatches != want_mismatches {
                 fail(format!("mismatches {got_mismatches:?}, expected {want_mismatches:?}"));
             }
-            let unexpected: Vec<_> =
-                got.anomalies.iter().filter(|(_, a)| !matches!(a, Anomaly::RetransmissionMismatch { .. })).collect();
+            let unexpected: Vec<_> = got
+                .anomalies
+                .iter()
+                .filter(|(_, a)| !matches!(a, Anomaly::RetransmissionMismatch { .. }))
+                .collect();
             if !unexpected.is_empty() {
                 fail(format!("unexpected anomalies {unexpected:?}"));
             }

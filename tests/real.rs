@@ -39,19 +39,39 @@ fn real_sessions_reassemble_byte_identical_to_what_the_endpoints_sent() {
     for path in truths {
         let truth: Truth = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let run = run_capture(&dir.join(&truth.pcap));
-        assert_eq!(run.conns.len(), truth.connections.len(), "{}: connection count", truth.scenario);
+        assert_eq!(
+            run.conns.len(),
+            truth.connections.len(),
+            "{}: connection count",
+            truth.scenario
+        );
         for want in &truth.connections {
             let got = run
                 .conns
                 .values()
                 .find(|c| c.client == want.client && c.server == want.server)
-                .unwrap_or_else(|| panic!("{}: no connection {} → {}", truth.scenario, want.client, want.server));
+                .unwrap_or_else(|| {
+                    panic!("{}: no connection {} → {}", truth.scenario, want.client, want.server)
+                });
             assert_eq!(got.role, Some(RoleSource::Syn), "{}: handshake captured", truth.scenario);
-            for (d, w) in [(Direction::ClientToServer, &want.client_to_server), (Direction::ServerToClient, &want.server_to_client)] {
+            for (d, w) in [
+                (Direction::ClientToServer, &want.client_to_server),
+                (Direction::ServerToClient, &want.server_to_client),
+            ] {
                 let bytes = &got.bytes[d.index()];
-                assert!(got.gaps[d.index()].is_empty(), "{} {d}: gaps {:?}", truth.scenario, got.gaps[d.index()]);
+                assert!(
+                    got.gaps[d.index()].is_empty(),
+                    "{} {d}: gaps {:?}",
+                    truth.scenario,
+                    got.gaps[d.index()]
+                );
                 assert_eq!(bytes.len() as u64, w.tcp_bytes, "{} {d}: length", truth.scenario);
-                assert_eq!(hex::encode(Sha256::digest(bytes)), w.tcp_sha256, "{} {d}: sha256", truth.scenario);
+                assert_eq!(
+                    hex::encode(Sha256::digest(bytes)),
+                    w.tcp_sha256,
+                    "{} {d}: sha256",
+                    truth.scenario
+                );
                 checked += 1;
             }
             assert!(got.anomalies.is_empty(), "{}: {:?}", truth.scenario, got.anomalies);

@@ -1,6 +1,6 @@
 //! Live capture from a network interface through libpcap.
 
-use super::{CaptureStats, EndOfInput, Next, PacketSource, RawPacket};
+use super::{CaptureStats, EndOfInput, Interrupt, Next, PacketSource, RawPacket};
 use crate::error::Error;
 use crate::packet::LinkType;
 use crate::time::Timestamp;
@@ -89,5 +89,9 @@ impl PacketSource for LiveSource {
                 if_dropped: s.if_dropped.into(),
             })
             .unwrap_or_default()
+    }
+
+    fn interrupt_handle(&mut self) -> Option<Interrupt> {
+        Some(Interrupt(self.cap.breakloop_handle()))
     }
 }

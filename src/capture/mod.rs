@@ -64,6 +64,17 @@ pub struct CaptureStats {
     pub if_dropped: u64,
 }
 
+/// Wakes a source blocked waiting for packets so the reader can see a stop request
+/// (libpcap's `pcap_breakloop`). Safe to call from any thread, any number of times.
+pub struct Interrupt(pcap::BreakLoop);
+
+impl Interrupt {
+    /// Interrupts the blocked read, if any.
+    pub fn interrupt(&self) {
+        self.0.breakloop();
+    }
+}
+
 /// A source of packets.
 pub trait PacketSource {
     /// The link type of every packet.
@@ -72,4 +83,8 @@ pub trait PacketSource {
     fn next_packet(&mut self) -> Next<'_>;
     /// libpcap's counters (zero for files).
     fn capture_stats(&mut self) -> CaptureStats;
+    /// A handle that wakes a blocked read (live capture); `None` when reads never block.
+    fn interrupt_handle(&mut self) -> Option<Interrupt> {
+        None
+    }
 }

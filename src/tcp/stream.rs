@@ -286,7 +286,10 @@ impl HalfStream {
             if let Some(first) = first {
                 self.stats.mismatches += 1;
                 let offset = a + first as u64;
-                self.anomaly(Anomaly::RetransmissionMismatch { offset, len: (last - first + 1) as u64 }, ctx);
+                self.anomaly(
+                    Anomaly::RetransmissionMismatch { offset, len: (last - first + 1) as u64 },
+                    ctx,
+                );
             }
         }
     }

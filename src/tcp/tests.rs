@@ -208,7 +208,10 @@ fn conflicting_retransmission_of_delivered_bytes_is_reported_and_first_copy_wins
     h.seg(C, S, 1001, 5001, ".", b"abcdef");
     h.seg(C, S, 1001, 5001, ".", b"abXdef");
     assert_eq!(h.stream(1, C2S), b"abcdef");
-    assert_eq!(h.anomalies(), vec![Ev::Anomaly(1, C2S, Anomaly::RetransmissionMismatch { offset: 2, len: 1 })]);
+    assert_eq!(
+        h.anomalies(),
+        vec![Ev::Anomaly(1, C2S, Anomaly::RetransmissionMismatch { offset: 2, len: 1 })]
+    );
 }
 
 #[test]
@@ -219,7 +222,10 @@ fn conflicting_partial_overlap_with_delivered_bytes_is_reported_exactly() {
     h.seg(C, S, 1011, 5001, ".", b"abcdefghij");
     h.seg(C, S, 1016, 5001, ".", b"XXXXXnew"); // overlaps "fghij" with different bytes
     assert_eq!(h.stream(1, C2S), b"0123456789abcdefghijnew");
-    assert_eq!(h.anomalies(), vec![Ev::Anomaly(1, C2S, Anomaly::RetransmissionMismatch { offset: 15, len: 5 })]);
+    assert_eq!(
+        h.anomalies(),
+        vec![Ev::Anomaly(1, C2S, Anomaly::RetransmissionMismatch { offset: 15, len: 5 })]
+    );
 }
 
 #[test]
@@ -249,7 +255,10 @@ fn conflicting_retransmission_of_just_acknowledged_bytes_is_reported() {
     h.seg(C, S, 1001, 5001, ".", b"abcdef");
     h.seg(S, C, 5001, 1007, ".", b"");
     h.seg(C, S, 1004, 5001, ".", b"XYZ");
-    assert_eq!(h.anomalies(), vec![Ev::Anomaly(1, C2S, Anomaly::RetransmissionMismatch { offset: 3, len: 3 })]);
+    assert_eq!(
+        h.anomalies(),
+        vec![Ev::Anomaly(1, C2S, Anomaly::RetransmissionMismatch { offset: 3, len: 3 })]
+    );
 }
 
 #[test]

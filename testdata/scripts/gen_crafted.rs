@@ -554,7 +554,10 @@ impl Trace {
                 Precision::Nano => frac,
             };
             let hdr = PacketHeader {
-                ts: libc::timeval { tv_sec: secs as libc::time_t, tv_usec: sub as libc::suseconds_t },
+                ts: libc::timeval {
+                    tv_sec: secs as libc::time_t,
+                    tv_usec: sub as libc::suseconds_t,
+                },
                 caplen: caplen as u32,
                 len: f.data.len() as u32,
             };

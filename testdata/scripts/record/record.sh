@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Regenerate testdata/captures/real/: real WebSocket sessions on loopback,
+# captured with tcpdump, plus endpoint-logged ground truth (*.truth.json).
+#
+#   sudo testdata/scripts/record/record.sh            # all scenarios
+#   sudo testdata/scripts/record/record.sh py-basic   # only some
+#
+# Needs root (tcpdump on lo), tcpdump, tshark, python3 (with venv), node + npm.
+# On Debian, missing tools are installed with apt-get (set WSSCOPE_NO_APT=1 to
+# refuse).  The Python venv lives in $WSSCOPE_RECORD_CACHE (default
+# ~/.cache/wsscope-record), `ws` is installed with `npm ci` into a temp dir;
+# nothing is installed into the repository.  All traffic is on 127.0.0.1/::1.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../../.." && pwd)
+OUT=$REPO/testdata/captures/real
+CACHE=${WSSCOPE_RECORD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/wsscope-record}
+START=$(date +%s)
+
+say() { echo "[record.sh] $*"; }
+
+if [ "$(id -u)" != 0 ]; then
+  say "must run as root (tcpdump on lo)"; exit 1
+fi
+
+# ------------------------------------------------------------------ tools
+missing=()
+command -v tcpdump >/dev/null || missing+=(tcpdump)
+command -v tshark >/dev/null || missing+=(tshark)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+command -v python3 >/dev/null || missing+=(python3)
+if command -v python3 >/dev/null && ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+  missing+=(python3-venv)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "${WSSCOPE_NO_APT:-0}" = 1 ] || ! command -v apt-get >/dev/null; then
+    say "missing: ${missing[*]}"; exit 1
+  fi
+  say "installing with apt-get: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  timeout 600 apt-get update -qq
+  timeout 600 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# ------------------------------------------------------------------ python venv (cached)
+VENV=$CACHE/venv
+STAMP=$(cat "$HERE/requirements.txt" | sha256sum | cut -c1-16)-$(python3 -c 'import sys; print(sys.version.split()[0])')
+if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$VENV/.stamp" 2>/dev/null)" != "$STAMP" ]; then
+  say "creating venv in $VENV"
+  rm -rf "$VENV"
+  mkdir -p "$CACHE"
+  python3 -m venv "$VENV"
+  timeout 300 "$VENV/bin/pip" install -q --disable-pip-version-check -r "$HERE/requirements.txt"
+  echo "$STAMP" > "$VENV/.stamp"
+fi
+
+# ------------------------------------------------------------------ node ws (temp dir)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/wsscope-record.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+mkdir "$WORK/node"
+cp "$HERE/package.json" "$HERE/package-lock.json" "$WORK/node/"
+(cd "$WORK/node" && timeout 300 npm ci --prefer-offline --no-audit --no-fund --loglevel=error >/dev/null)
+export NODE_PATH=$WORK/node/node_modules
+export PYTHONDONTWRITEBYTECODE=1
+
+say "websockets $("$VENV/bin/python" -c 'import websockets; print(websockets.__version__)')," \
+    "ws $(node -p "require('ws/package.json').version"), node $(node --version)," \
+    "$(tcpdump --version 2>&1 | head -1), $(tshark --version 2>/dev/null | head -1)"
+
+# ------------------------------------------------------------------ record + verify
+mkdir -p "$OUT"
+# record.py bounds each scenario to 20 s itself; this is the outer safety net.
+timeout -k 10 240 "$VENV/bin/python" "$HERE/record.py" --out "$OUT" --work "$WORK" "$@"
+timeout -k 10 240 "$VENV/bin/python" "$HERE/verify_with_tshark.py" "$OUT"
+
+say "done in $(( $(date +%s) - START )) s"
