@@ -798,8 +798,15 @@ fn disagreements(doc: &StreamsDoc, t: &Totals) -> Vec<String> {
     expect("late_bytes", both(|d| d.late_bytes), 0);
     expect("out_of_order_segments", both(|d| d.out_of_order_segments), t.reordered);
     expect("retransmitted_bytes", both(|d| d.retransmitted_bytes), t.retransmitted_bytes);
+    // Retransmitted bytes beyond the per-direction history cap cannot be compared; wsscope must
+    // say so (verified < retransmitted), never claim more than it checked.
     let verified = both(|d| d.verified_retransmitted_bytes);
-    expect("verified_retransmitted_bytes", verified, t.retransmitted_bytes);
+    if verified > t.retransmitted_bytes {
+        out.push(format!(
+            "verified_retransmitted_bytes {verified} > retransmitted {}",
+            t.retransmitted_bytes
+        ));
+    }
     if doc.end_of_input.kind != "clean" {
         out.push(format!("end_of_input: {}", doc.end_of_input.kind));
     }

@@ -26,13 +26,17 @@ pub struct TcpLimits {
     /// (default 30 s); packets in that time are counted, not treated as a new connection.
     pub closed_linger: Duration,
     /// Delivered bytes per direction kept until the peer acknowledges them, to check that
-    /// retransmissions carry the same bytes as the first copy (default 64 KiB; 0 disables the
+    /// retransmissions carry the same bytes as the first copy (default 16 KiB; 0 disables the
     /// check). Retransmitted bytes no longer held are counted as unverified, never as matching.
     pub retransmission_history: usize,
     /// Of those, how many already acknowledged bytes are still kept per direction (default
     /// 1 KiB), so that a spurious or forged retransmission of just-acknowledged bytes is checked
     /// too. An idle connection holds at most this much per direction.
     pub retransmission_history_acked: usize,
+    /// Delivered bytes held for retransmission checks by all connections together (default
+    /// 64 MiB); beyond it, directions stop keeping history and their retransmissions count as
+    /// unverified.
+    pub max_history_total: usize,
     /// IPv4 datagrams being reassembled from fragments at once (default 1024); beyond it the
     /// oldest is dropped and counted (`--max-fragmented-datagrams`).
     pub max_fragmented_datagrams: usize,
@@ -49,8 +53,9 @@ impl Default for TcpLimits {
             max_buffered_total: 256 << 20,
             idle_timeout: Duration::from_secs(600),
             closed_linger: Duration::from_secs(30),
-            retransmission_history: 64 << 10,
+            retransmission_history: 16 << 10,
             retransmission_history_acked: 1 << 10,
+            max_history_total: 64 << 20,
             max_fragmented_datagrams: 1024,
             fragment_timeout: Duration::from_secs(30),
         }

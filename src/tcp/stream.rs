@@ -36,6 +36,15 @@ pub(crate) struct SegData<'a> {
     pub missing: u32,
 }
 
+/// Bytes held by all connections of a table, checked against the table-wide limits.
+#[derive(Debug, Default)]
+pub(crate) struct Budget {
+    /// Out-of-order bytes buffered (against `max_buffered_total`).
+    pub buffered: usize,
+    /// Delivered bytes held for retransmission checks (against `max_history_total`).
+    pub history: usize,
+}
+
 /// Everything a direction needs from its connection and table while handling one segment.
 pub(crate) struct Ctx<'c, S: StreamSink> {
     pub conn: ConnId,
@@ -43,12 +52,13 @@ pub(crate) struct Ctx<'c, S: StreamSink> {
     pub at: PacketRef,
     pub sink: &'c mut S,
     pub limits: &'c TcpLimits,
-    /// Out-of-order bytes buffered by all connections of the table.
-    pub buffered_total: &'c mut usize,
+    pub budget: &'c mut Budget,
 }
 
 /// How many recent gaps are remembered to recognise late data.
 const RECENT_GAPS: usize = 8;
+/// A history buffer larger than this is shrunk when it is less than a quarter full.
+const SHRINK_ABOVE: usize = 4096;
 /// Acknowledgments further than this beyond the next expected byte are ignored as implausible.
 const MAX_ACK_AHEAD: u64 = 1 << 30;
 
@@ -130,13 +140,20 @@ impl HalfStream {
         }
         if self.peer_ack.is_none_or(|p| off > p) {
             self.peer_ack = Some(off);
-            self.trim_history(off, ctx.limits.retransmission_history_acked);
+            self.trim_history(off, ctx.limits.retransmission_history_acked, ctx.budget);
             self.settle(ctx);
         }
     }
 
-    /// The connection is over: turns every remaining hole into a gap and delivers what is buffered.
+    /// The connection is over: turns every remaining hole into a gap and delivers what is
+    /// buffered, then frees the retransmission history.
     pub fn flush<S: StreamSink>(&mut self, ctx: &mut Ctx<'_, S>) {
+        self.flush_holes(ctx);
+        self.forget_history(ctx.budget);
+        self.history = VecDeque::new();
+    }
+
+    fn flush_holes<S: StreamSink>(&mut self, ctx: &mut Ctx<'_, S>) {
         loop {
             self.drain_ready(ctx);
             match self.chunks.first_offset() {
@@ -232,7 +249,7 @@ impl HalfStream {
                 continue;
             }
             if !part.data.is_empty() {
-                *ctx.buffered_total += part.data.len();
+                ctx.budget.buffered += part.data.len();
                 self.chunks.insert(Chunk {
                     offset: part.start,
                     len: part.data.len() as u64,
@@ -295,12 +312,25 @@ impl HalfStream {
     }
 
     /// Forgets delivered bytes before `offset` (the peer acknowledged them), except the last
-    /// `keep_acked` delivered bytes.
-    fn trim_history(&mut self, offset: u64, keep_acked: usize) {
+    /// `keep_acked` delivered bytes. Gives memory back when the history is mostly empty.
+    fn trim_history(&mut self, offset: u64, keep_acked: usize, budget: &mut Budget) {
         let offset = offset.min(self.next.saturating_sub(keep_acked as u64));
         let n = offset.saturating_sub(self.history_start).min(self.history.len() as u64);
         self.history.drain(..n as usize);
         self.history_start += n;
+        budget.history -= n as usize;
+        if self.history.capacity() > SHRINK_ABOVE
+            && self.history.len() < self.history.capacity() / 4
+        {
+            self.history.shrink_to(self.history.len() * 2);
+        }
+    }
+
+    /// Empties the history (after a gap, or when the connection ends).
+    fn forget_history(&mut self, budget: &mut Budget) {
+        budget.history -= self.history.len();
+        self.history.clear();
+        self.history_start = self.next;
     }
 
     /// After any change: delivers what became contiguous, turns acknowledged or over-limit holes
@@ -316,7 +346,7 @@ impl HalfStream {
             let over_limit = !self.chunks.is_empty()
                 && (self.chunks.bytes() > ctx.limits.max_buffered_per_direction
                     || self.chunks.count() > ctx.limits.max_buffered_segments
-                    || *ctx.buffered_total > ctx.limits.max_buffered_total);
+                    || ctx.budget.buffered > ctx.limits.max_buffered_total);
             if self.peer_ack.is_some_and(|ack| ack >= target) {
                 self.declare_gap(target - self.next, GapReason::Lost, ctx.at, ctx);
             } else if over_limit {
@@ -334,7 +364,7 @@ impl HalfStream {
             let Some(chunk) = self.chunks.pop_front() else { break };
             match chunk.data {
                 Some(data) => {
-                    *ctx.buffered_total = ctx.buffered_total.saturating_sub(data.len());
+                    ctx.budget.buffered = ctx.budget.buffered.saturating_sub(data.len());
                     self.deliver(&data, chunk.at, ctx);
                 }
                 None => self.declare_gap(chunk.len, GapReason::Snaplen, chunk.at, ctx),
@@ -362,17 +392,24 @@ impl HalfStream {
         }
         let offset = self.next;
         let end = offset + data.len() as u64;
+        // Keep at most `retransmission_history` bytes: drop what the new bytes push out before
+        // adding them, so the buffer never grows past the cap; store nothing while the
+        // table-wide history budget is spent (those bytes then count as unverified).
         let cap = ctx.limits.retransmission_history;
-        if cap > 0 {
-            let keep = data.len().min(cap);
-            self.history.extend(&data[data.len() - keep..]);
-            let excess = self.history.len().saturating_sub(cap);
+        let keep = data.len().min(cap);
+        if keep > 0 && ctx.budget.history + keep <= ctx.limits.max_history_total {
+            let excess = (self.history.len() + keep).saturating_sub(cap);
             self.history.drain(..excess);
+            self.history.extend(&data[data.len() - keep..]);
+            ctx.budget.history = ctx.budget.history + keep - excess;
+        } else {
+            ctx.budget.history -= self.history.len();
+            self.history.clear();
         }
-        self.history_start = end - self.history.len() as u64;
         self.next = end;
+        self.history_start = end - self.history.len() as u64;
         if let Some(ack) = self.peer_ack {
-            self.trim_history(ack, ctx.limits.retransmission_history_acked);
+            self.trim_history(ack, ctx.limits.retransmission_history_acked, ctx.budget);
         }
         self.stats.delivered_bytes += data.len() as u64;
         ctx.sink.on_stream_event(StreamEvent::Data {
@@ -397,8 +434,7 @@ impl HalfStream {
         let offset = self.next;
         let seq = self.space.map_or(0, |s| s.seq_of(offset));
         self.next += len;
-        self.history.clear();
-        self.history_start = self.next;
+        self.forget_history(ctx.budget);
         self.stats.gaps += 1;
         self.stats.gap_bytes += len;
         if self.recent_gaps.len() >= RECENT_GAPS {

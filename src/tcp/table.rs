@@ -8,12 +8,12 @@
 
 use super::event::{CloseReason, ConnInfo, DirStats, PacketRef, StreamEvent, StreamSink};
 use super::flow::{ConnId, Direction, FlowKey, RoleSource};
-use super::stream::{Ctx, HalfStream, SegData};
+use super::stream::{Budget, Ctx, HalfStream, SegData};
 use crate::limits::TcpLimits;
 use crate::packet::Segment;
 use crate::time::Timestamp;
+use foldhash::HashMap;
 use serde::Serialize;
-use std::collections::HashMap;
 use std::time::Duration;
 
 /// How often (in packet time) idle and closed connections are swept.
@@ -58,7 +58,7 @@ pub struct Table {
     conns: HashMap<FlowKey, Conn>,
     limits: TcpLimits,
     next_id: u64,
-    buffered_total: usize,
+    budget: Budget,
     next_sweep: Option<Timestamp>,
     last: PacketRef,
     stats: TableStats,
@@ -68,10 +68,10 @@ impl Table {
     /// An empty table with the given limits.
     pub fn new(limits: TcpLimits) -> Self {
         Table {
-            conns: HashMap::new(),
+            conns: HashMap::default(),
             limits,
             next_id: 1,
-            buffered_total: 0,
+            budget: Budget::default(),
             next_sweep: None,
             last: PacketRef::default(),
             stats: TableStats::default(),
@@ -95,7 +95,12 @@ impl Table {
 
     /// Out-of-order bytes buffered by all connections.
     pub fn buffered_bytes(&self) -> usize {
-        self.buffered_total
+        self.budget.buffered
+    }
+
+    /// Delivered bytes held by all connections for retransmission checks.
+    pub fn history_bytes(&self) -> usize {
+        self.budget.history
     }
 
     /// Handles one TCP segment captured at `at`.
@@ -104,101 +109,47 @@ impl Table {
         self.advance_time(at.ts, sink);
         let key = FlowKey::new(seg.src, seg.dst);
         let syn_only = seg.flags.syn && !seg.flags.ack;
-        let replace = match self.conns.get_mut(&key) {
-            None => false,
-            Some(conn) if conn.closed_at.is_some() => {
-                if !syn_only {
+        // The common case costs one lookup: a segment of an open connection.
+        if let Some(conn) = self.conns.get_mut(&key) {
+            match conn.closed_at {
+                None if !(syn_only && is_reuse(conn, seg)) => {
+                    on_conn_segment(
+                        conn,
+                        seg,
+                        at,
+                        &self.limits,
+                        &mut self.budget,
+                        &mut self.stats,
+                        sink,
+                    );
+                    return;
+                }
+                None => {
+                    self.stats.reused += 1;
+                    close(conn, CloseReason::Reused, at, &self.limits, &mut self.budget, sink);
+                }
+                Some(_) if !syn_only => {
                     self.stats.segments_after_close += 1;
                     conn.last_seen = at.ts;
                     return;
                 }
-                true
+                Some(_) => {}
             }
-            Some(conn) => {
-                // A SYN with a new ISN from the client of an open connection: the 4-tuple was reused.
-                let client_base = conn.halves[Direction::ClientToServer.index()].base_seq();
-                let is_reuse = syn_only
-                    && seg.src == conn.info.client
-                    && client_base.is_some_and(|b| b != seg.seq.wrapping_add(1));
-                if is_reuse {
-                    self.stats.reused += 1;
-                    close(
-                        conn,
-                        CloseReason::Reused,
-                        at,
-                        &self.limits,
-                        &mut self.buffered_total,
-                        sink,
-                    );
-                }
-                is_reuse
-            }
-        };
-        if replace {
             self.conns.remove(&key);
         }
-        if !self.conns.contains_key(&key) {
-            self.make_room(at, sink);
-            let info = self.new_conn_info(seg, at);
-            sink.on_stream_event(StreamEvent::Open(&info));
-            self.conns.insert(
-                key,
-                Conn { info, halves: Default::default(), last_seen: at.ts, closed_at: None },
-            );
-            self.stats.connections += 1;
-            self.stats.max_concurrent = self.stats.max_concurrent.max(self.conns.len() as u64);
-        }
-        let Some(conn) = self.conns.get_mut(&key) else { return };
-        conn.last_seen = at.ts;
-        let dir = if seg.src == conn.info.client {
-            Direction::ClientToServer
-        } else {
-            Direction::ServerToClient
-        };
-        let id = conn.info.id;
-        if seg.flags.rst {
-            sink.on_stream_event(StreamEvent::Rst { conn: id, dir, at });
-            self.stats.closed_rst += 1;
-            close(conn, CloseReason::Rst, at, &self.limits, &mut self.buffered_total, sink);
-            return;
-        }
-        let [c2s, s2c] = &mut conn.halves;
-        let (mine, peer) = match dir {
-            Direction::ClientToServer => (c2s, s2c),
-            Direction::ServerToClient => (s2c, c2s),
-        };
-        let data = SegData {
-            seq: seg.seq,
-            syn: seg.flags.syn,
-            fin: seg.flags.fin,
-            payload: seg.payload,
-            missing: seg.missing,
-        };
-        let limits = &self.limits;
-        let mut ctx = Ctx {
-            conn: id,
-            dir,
-            at,
-            sink: &mut *sink,
-            limits,
-            buffered_total: &mut self.buffered_total,
-        };
-        mine.on_segment(data, &mut ctx);
-        if seg.flags.ack {
-            let mut ctx = Ctx {
-                conn: id,
-                dir: dir.opposite(),
-                at,
-                sink: &mut *sink,
-                limits,
-                buffered_total: &mut self.buffered_total,
-            };
-            peer.on_peer_ack(seg.ack, seg.flags.syn, &mut ctx);
-        }
-        if conn.halves.iter().all(HalfStream::fin_delivered) {
-            self.stats.closed_fin += 1;
-            close(conn, CloseReason::Fin, at, &self.limits, &mut self.buffered_total, sink);
-        }
+        self.make_room(at, sink);
+        let info = self.new_conn_info(seg, at);
+        sink.on_stream_event(StreamEvent::Open(&info));
+        self.stats.connections += 1;
+        let conn = self.conns.entry(key).insert_entry(Conn {
+            info,
+            halves: Default::default(),
+            last_seen: at.ts,
+            closed_at: None,
+        });
+        let conn = conn.into_mut();
+        on_conn_segment(conn, seg, at, &self.limits, &mut self.budget, &mut self.stats, sink);
+        self.stats.max_concurrent = self.stats.max_concurrent.max(self.conns.len() as u64);
     }
 
     /// Lets packet time pass: closes idle connections and forgets closed ones whose linger time
@@ -225,7 +176,7 @@ impl Table {
         for (_, key) in victims {
             if let Some(mut c) = self.conns.remove(&key) {
                 self.stats.closed_idle += 1;
-                close(&mut c, CloseReason::Idle, at, &self.limits, &mut self.buffered_total, sink);
+                close(&mut c, CloseReason::Idle, at, &self.limits, &mut self.budget, sink);
             }
         }
     }
@@ -243,14 +194,7 @@ impl Table {
         for (_, key) in open {
             if let Some(mut c) = self.conns.remove(&key) {
                 self.stats.open_at_end += 1;
-                close(
-                    &mut c,
-                    CloseReason::EndOfCapture,
-                    at,
-                    &self.limits,
-                    &mut self.buffered_total,
-                    sink,
-                );
+                close(&mut c, CloseReason::EndOfCapture, at, &self.limits, &mut self.budget, sink);
             }
         }
         self.conns.clear();
@@ -277,14 +221,7 @@ impl Table {
         for (_, _, key) in open {
             if let Some(mut c) = self.conns.remove(&key) {
                 self.stats.evicted += 1;
-                close(
-                    &mut c,
-                    CloseReason::Evicted,
-                    at,
-                    &self.limits,
-                    &mut self.buffered_total,
-                    sink,
-                );
+                close(&mut c, CloseReason::Evicted, at, &self.limits, &mut self.budget, sink);
             }
         }
     }
@@ -303,6 +240,68 @@ impl Table {
     }
 }
 
+/// A SYN with a new ISN from the client of an open connection: the 4-tuple was reused.
+fn is_reuse(conn: &Conn, seg: &Segment<'_>) -> bool {
+    let client_base = conn.halves[Direction::ClientToServer.index()].base_seq();
+    seg.src == conn.info.client && client_base.is_some_and(|b| b != seg.seq.wrapping_add(1))
+}
+
+/// Hands a segment of an open connection to its two directions.
+fn on_conn_segment<S: StreamSink>(
+    conn: &mut Conn,
+    seg: &Segment<'_>,
+    at: PacketRef,
+    limits: &TcpLimits,
+    budget: &mut Budget,
+    stats: &mut TableStats,
+    sink: &mut S,
+) {
+    conn.last_seen = at.ts;
+    let dir = if seg.src == conn.info.client {
+        Direction::ClientToServer
+    } else {
+        Direction::ServerToClient
+    };
+    let id = conn.info.id;
+    if seg.flags.rst {
+        sink.on_stream_event(StreamEvent::Rst { conn: id, dir, at });
+        stats.closed_rst += 1;
+        close(conn, CloseReason::Rst, at, limits, budget, sink);
+        return;
+    }
+    let [c2s, s2c] = &mut conn.halves;
+    let (mine, peer) = match dir {
+        Direction::ClientToServer => (c2s, s2c),
+        Direction::ServerToClient => (s2c, c2s),
+    };
+    let data = SegData {
+        seq: seg.seq,
+        syn: seg.flags.syn,
+        fin: seg.flags.fin,
+        payload: seg.payload,
+        missing: seg.missing,
+    };
+    mine.on_segment(
+        data,
+        &mut Ctx { conn: id, dir, at, sink: &mut *sink, limits, budget: &mut *budget },
+    );
+    if seg.flags.ack {
+        let mut ctx = Ctx {
+            conn: id,
+            dir: dir.opposite(),
+            at,
+            sink: &mut *sink,
+            limits,
+            budget: &mut *budget,
+        };
+        peer.on_peer_ack(seg.ack, seg.flags.syn, &mut ctx);
+    }
+    if conn.halves.iter().all(HalfStream::fin_delivered) {
+        stats.closed_fin += 1;
+        close(conn, CloseReason::Fin, at, limits, budget, sink);
+    }
+}
+
 /// Flushes both directions and reports the close. The connection stays in the table (lingering)
 /// unless the caller removed it.
 fn close<S: StreamSink>(
@@ -310,21 +309,15 @@ fn close<S: StreamSink>(
     reason: CloseReason,
     at: PacketRef,
     limits: &TcpLimits,
-    buffered_total: &mut usize,
+    budget: &mut Budget,
     sink: &mut S,
 ) {
     if conn.closed_at.is_some() {
         return;
     }
     for dir in Direction::BOTH {
-        let mut ctx = Ctx {
-            conn: conn.info.id,
-            dir,
-            at,
-            sink: &mut *sink,
-            limits,
-            buffered_total: &mut *buffered_total,
-        };
+        let mut ctx =
+            Ctx { conn: conn.info.id, dir, at, sink: &mut *sink, limits, budget: &mut *budget };
         conn.halves[dir.index()].flush(&mut ctx);
     }
     conn.closed_at = Some(at.ts);

@@ -529,6 +529,45 @@ fn data_before_the_first_captured_byte_is_counted_not_delivered() {
     assert_eq!(h.stream(1, C2S), b"second");
 }
 
+#[test]
+fn history_is_freed_when_a_connection_closes() {
+    let mut h = Harness::new();
+    h.handshake(1000, 5000);
+    h.seg(C, S, 1001, 5001, ".", &[7u8; 3000]);
+    h.seg(S, C, 5001, 4001, ".", b"ok");
+    assert!(h.table.history_bytes() > 0);
+    h.seg(C, S, 4001, 5003, "F.", b"");
+    h.seg(S, C, 5003, 4002, "F.", b"");
+    assert_eq!(h.table.history_bytes(), 0);
+}
+
+#[test]
+fn history_keeps_at_most_the_per_direction_cap() {
+    let limits = TcpLimits { retransmission_history: 100, ..TcpLimits::default() };
+    let mut h = Harness::with_limits(limits);
+    h.handshake(1000, 5000);
+    h.seg(C, S, 1001, 5001, ".", &[1u8; 80]);
+    h.seg(C, S, 1081, 5001, ".", &[2u8; 80]);
+    assert_eq!(h.table.history_bytes(), 100);
+    // A conflicting copy of the newest 100 bytes is caught; older bytes are unverified.
+    h.seg(C, S, 1061, 5001, ".", &[3u8; 100]);
+    assert_eq!(
+        h.anomalies(),
+        vec![Ev::Anomaly(1, C2S, Anomaly::RetransmissionMismatch { offset: 60, len: 100 })]
+    );
+}
+
+#[test]
+fn table_wide_history_budget_stops_keeping_history() {
+    let limits = TcpLimits { max_history_total: 10, ..TcpLimits::default() };
+    let mut h = Harness::with_limits(limits);
+    h.handshake(1000, 5000);
+    h.seg(C, S, 1001, 5001, ".", &[1u8; 50]);
+    assert_eq!(h.table.history_bytes(), 0);
+    h.seg(C, S, 1001, 5001, ".", &[2u8; 50]);
+    assert!(h.anomalies().is_empty(), "nothing held, so nothing can be compared");
+}
+
 proptest! {
     /// Any segmentation of a stream, delivered in any order with duplicates, reassembles to the
     /// original bytes with no gap and no anomaly.
@@ -558,5 +597,7 @@ proptest! {
         prop_assert_eq!(h.stream(1, C2S), data);
         prop_assert!(h.gaps().is_empty());
         prop_assert!(h.anomalies().is_empty());
+        prop_assert_eq!(h.table.buffered_bytes(), 0);
+        prop_assert_eq!(h.table.history_bytes(), 0);
     }
 }
