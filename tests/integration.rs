@@ -1,5 +1,6 @@
 //! Integration tests, one binary: fixture-driven tests over the captures in `testdata/`.
 
+mod cli;
 mod crafted;
 mod live;
 mod real;

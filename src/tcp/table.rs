@@ -324,3 +324,16 @@ fn close<S: StreamSink>(
     let stats: [DirStats; 2] = [conn.halves[0].stats, conn.halves[1].stats];
     sink.on_stream_event(StreamEvent::Close { conn: conn.info.id, reason, stats: &stats, at });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docs/ARCHITECTURE.md quotes the per-connection cost; keep it honest.
+    #[test]
+    fn connection_state_stays_small() {
+        let per_conn = std::mem::size_of::<Conn>() + std::mem::size_of::<FlowKey>();
+        eprintln!("per-connection state: {per_conn} bytes");
+        assert!(per_conn <= 896, "a connection costs {per_conn} bytes before any buffered data");
+    }
+}

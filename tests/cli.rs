@@ -1,0 +1,155 @@
+//! The `wsscope` binary as a user meets it: errors that say what to do, exit codes, stdin,
+//! stop conditions and byte dumps.
+
+use crate::util::testdata;
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn wsscope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wsscope")).args(args).output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn missing_file_is_a_usage_error_naming_the_path() {
+    let o = wsscope(&["streams", "/nonexistent/capture.pcap"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("cannot open /nonexistent/capture.pcap"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_file_that_is_not_a_capture_says_so() {
+    let readme = testdata("../README.md");
+    let o = wsscope(&["streams", readme.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("is not a pcap or pcapng capture"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_directory_is_refused() {
+    let o = wsscope(&["streams", testdata("captures").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("is a directory"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_filter_that_does_not_compile_shows_libpcaps_message() {
+    let f = testdata("captures/crafted/inorder.pcap");
+    let o = wsscope(&["streams", f.to_str().unwrap(), "-f", "tcp portt 80"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("invalid capture filter \"tcp portt 80\""), "{}", stderr(&o));
+}
+
+#[test]
+fn an_unknown_interface_lists_the_real_ones() {
+    let o = wsscope(&["streams", "-i", "no-such-if0"]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(e.contains("no interface named \"no-such-if0\""), "{e}");
+    assert!(e.contains("lo"), "{e}");
+}
+
+#[test]
+fn bad_limit_values_are_refused_with_examples() {
+    let f = testdata("captures/crafted/inorder.pcap");
+    let o = wsscope(&["streams", f.to_str().unwrap(), "--max-buffered-total", "lots"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("is not a size (examples: 65536, 64K, 4M, 1G)"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_bpf_filter_selects_connections_as_in_tcpdump() {
+    let f = testdata("captures/crafted/vlan.pcap");
+    // Each `vlan` keyword steps over one tag: one for 802.1Q, two for QinQ.
+    for (filter, client) in [
+        ("vlan and host 10.0.0.1", "10.0.0.1:40000"),
+        ("vlan and vlan and host 10.0.1.1", "10.0.1.1:40001"),
+    ] {
+        let o = wsscope(&["streams", f.to_str().unwrap(), "-f", filter, "--format", "json"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let clients: Vec<&str> = doc["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["client"].as_str().unwrap())
+            .collect();
+        assert_eq!(clients, vec![client], "filter {filter:?}");
+    }
+}
+
+#[test]
+fn standard_input_is_read_with_a_dash() {
+    let bytes = std::fs::read(testdata("captures/real/py-basic.pcap")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wsscope"))
+        .args(["streams", "-", "--format", "json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&bytes).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["connections"].as_array().unwrap().len(), 1);
+    assert_eq!(doc["input"], "-");
+}
+
+#[test]
+fn count_stops_after_n_packets_and_still_reports() {
+    let f = testdata("captures/crafted/inorder.pcap");
+    let o = wsscope(&["streams", f.to_str().unwrap(), "-c", "5", "--format", "json"]);
+    assert!(o.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["packets"]["packets"], 5);
+    assert_eq!(doc["connections"][0]["close"], "end_of_capture");
+}
+
+#[test]
+fn write_dir_dumps_each_direction_byte_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = testdata("captures/real/py-large.pcap");
+    let o = wsscope(&["streams", f.to_str().unwrap(), "--write-dir", dir.path().to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let truth: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(testdata("captures/real/py-large.truth.json")).unwrap(),
+    )
+    .unwrap();
+    for d in ["client_to_server", "server_to_client"] {
+        let bytes = std::fs::read(dir.path().join(format!("conn-1-{d}.bin"))).unwrap();
+        assert_eq!(
+            hex::encode(Sha256::digest(&bytes)),
+            truth["connections"][0][d]["tcp_sha256"].as_str().unwrap()
+        );
+    }
+}
+
+#[test]
+fn truncated_file_warns_and_reports_what_it_read() {
+    let f = testdata("captures/crafted/truncated_file.pcap");
+    let o = wsscope(&["streams", f.to_str().unwrap()]);
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("warning: input ended early"), "{out}");
+    assert!(out.contains("8 packets"), "{out}");
+}
+
+#[test]
+fn help_explains_the_streams_command_with_examples() {
+    let o = wsscope(&["streams", "--help"]);
+    let h = String::from_utf8_lossy(&o.stdout);
+    for needle in [
+        "--write-dir",
+        "--filter",
+        "--max-connections",
+        "[default: 4M]",
+        "Examples:",
+        "tcpdump -i lo -w -",
+    ] {
+        assert!(h.contains(needle), "--help lacks {needle:?}:\n{h}");
+    }
+}
