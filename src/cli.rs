@@ -92,6 +92,15 @@ pub struct LimitArgs {
     /// IPv4 datagrams reassembled from fragments at once.
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub max_fragmented_datagrams: usize,
+
+    /// Delivered bytes kept per direction until acknowledged, to check that retransmissions
+    /// carry the same bytes (0 turns the check off).
+    #[arg(long, value_name = "SIZE", default_value = "16K")]
+    pub retransmission_history: String,
+
+    /// Delivered bytes kept for that check by all connections together.
+    #[arg(long, value_name = "SIZE", default_value = "64M")]
+    pub max_history_total: String,
 }
 
 /// Output format of `streams`.

@@ -97,6 +97,8 @@ pub struct StreamsSink<W: Write> {
     write_dir: Option<PathBuf>,
     files: HashMap<(ConnId, Direction), BufWriter<File>>,
     error: Option<Error>,
+    /// Gaps forced by a buffering limit (reported in the totals).
+    limit_gaps: u64,
 }
 
 impl<W: Write> StreamsSink<W> {
@@ -114,6 +116,7 @@ impl<W: Write> StreamsSink<W> {
             write_dir,
             files: HashMap::new(),
             error: None,
+            limit_gaps: 0,
         })
     }
 
@@ -220,6 +223,31 @@ impl<W: Write> StreamsSink<W> {
                     "{input}: {} packets ({} TCP, {} other, {} malformed, {} cut by snaplen), {} connections",
                     p.packets, p.tcp_segments, p.other, p.malformed, p.snaplen_truncated, t.connections
                 ));
+                let mut limits = Vec::new();
+                if t.evicted > 0 {
+                    limits.push(format!("{} connection(s) evicted (--max-connections)", t.evicted));
+                }
+                if self.limit_gaps > 0 {
+                    limits.push(format!(
+                        "{} gap(s) forced by buffering limits (--max-buffered-*)",
+                        self.limit_gaps
+                    ));
+                }
+                if p.dropped_datagrams > 0 {
+                    limits.push(format!(
+                        "{} fragmented datagram(s) dropped (--max-fragmented-datagrams)",
+                        p.dropped_datagrams
+                    ));
+                }
+                if p.incomplete_datagrams > 0 {
+                    self.print(format_args!(
+                        "warning: {} fragmented IPv4 datagram(s) never completed (fragments missing from the capture)",
+                        p.incomplete_datagrams
+                    ));
+                }
+                if !limits.is_empty() {
+                    self.print(format_args!("limits reached: {}", limits.join("; ")));
+                }
                 if let crate::capture::EndOfInput::Truncated { message } = &summary.end_of_input {
                     self.print(format_args!("warning: input ended early: {message}"));
                 }
@@ -257,6 +285,9 @@ impl<W: Write> StreamSink for StreamsSink<W> {
             StreamEvent::Open(info) => self.open_conn(info),
             StreamEvent::Data { conn, dir, data, .. } => self.write_bytes(conn, dir, data),
             StreamEvent::Gap { conn, dir, offset, len, seq, reason, at } => {
+                if reason == GapReason::BufferLimit {
+                    self.limit_gaps += 1;
+                }
                 if let Some(s) = self.open.get_mut(&conn)
                     && s.gaps.len() < MAX_LISTED
                 {
@@ -302,6 +333,9 @@ fn text_line(s: &ConnSummary) -> String {
         let mut t = format!("{} B", d.stats.delivered_bytes);
         if d.stats.gaps > 0 {
             t += &format!(", {} gap(s) {} B missing", d.stats.gaps, d.stats.gap_bytes);
+        }
+        if d.stats.late_bytes > 0 {
+            t += &format!(", {} B arrived after being declared lost", d.stats.late_bytes);
         }
         if d.stats.retransmitted_bytes > 0 {
             t += &format!(", {} B retransmitted", d.stats.retransmitted_bytes);

@@ -153,3 +153,14 @@ fn help_explains_the_streams_command_with_examples() {
         assert!(h.contains(needle), "--help lacks {needle:?}:\n{h}");
     }
 }
+
+#[test]
+fn hitting_a_limit_is_reported() {
+    let f = testdata("captures/crafted/reorder.pcap");
+    let o = wsscope(&["streams", f.to_str().unwrap(), "--max-buffered-per-direction", "1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("1 gap(s) 45 B missing"), "{out}");
+    assert!(out.contains("45 B arrived after being declared lost"), "{out}");
+    assert!(out.contains("limits reached: 1 gap(s) forced by buffering limits"), "{out}");
+}

@@ -168,6 +168,7 @@ fn garbage_packets_are_counted_and_the_valid_connection_survives() {
 fn fragments_are_reassembled_and_a_missing_fragment_is_dropped() {
     let run = run_capture(&testdata("captures/crafted/ipv4_frag.pcap"));
     assert_eq!(run.summary.packets.reassembled_datagrams, 1, "{:?}", run.summary.packets);
+    assert_eq!(run.summary.packets.incomplete_datagrams, 1, "{:?}", run.summary.packets);
     assert!(run.summary.packets.ipv4_fragments >= 5);
 }
 

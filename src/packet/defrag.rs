@@ -75,6 +75,11 @@ impl Defragmenter {
         self.dropped
     }
 
+    /// Datagrams waiting for fragments.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
     /// Adds a fragment; returns the datagram's payload once every fragment has arrived.
     pub fn add(&mut self, key: FragKey, frag: Fragment<'_>, ts: Timestamp) -> Option<Vec<u8>> {
         self.expire(ts);

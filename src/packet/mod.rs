@@ -104,6 +104,8 @@ pub struct PacketStats {
     pub reassembled_datagrams: u64,
     /// Fragmented datagrams dropped (timeout, limit, or inconsistent fragments).
     pub dropped_datagrams: u64,
+    /// Fragmented datagrams still missing fragments (at the end of the capture: never completed).
+    pub incomplete_datagrams: u64,
     /// IPv6 fragments (not reassembled; counted and skipped).
     pub ipv6_fragments: u64,
 }
@@ -133,6 +135,7 @@ impl PacketDecoder {
     pub fn stats(&self) -> PacketStats {
         let mut s = self.stats;
         s.dropped_datagrams = self.defrag.dropped();
+        s.incomplete_datagrams = self.defrag.pending() as u64;
         s
     }
 
@@ -282,5 +285,130 @@ fn layer_name(layer: etherparse::err::Layer) -> &'static str {
         Layer::Ethernet2Header => "Ethernet",
         Layer::VlanHeader => "VLAN",
         _ => "packet",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etherparse::PacketBuilder;
+
+    fn ts() -> Timestamp {
+        Timestamp::from_nanos(0)
+    }
+
+    fn ipv4_tcp(payload: &[u8]) -> Vec<u8> {
+        let b = PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .tcp(40000, 80, 1234, 65535)
+            .ack(99)
+            .psh();
+        let mut v = Vec::new();
+        b.write(&mut v, payload).unwrap();
+        v
+    }
+
+    fn decode_tcp(link: LinkType, data: &[u8]) -> (String, String, u32, Vec<u8>, u32) {
+        let mut d = PacketDecoder::new(&TcpLimits::default());
+        match d.decode(link, data, ts()).unwrap() {
+            Decoded::Tcp(s) => {
+                (s.src.to_string(), s.dst.to_string(), s.seq, s.payload.to_vec(), s.missing)
+            }
+            other => panic!("not TCP: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn ethernet_ipv4_tcp_is_decoded_without_copying() {
+        let b = PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .tcp(40000, 80, 1234, 65535);
+        let mut v = Vec::new();
+        b.write(&mut v, b"hello").unwrap();
+        let mut d = PacketDecoder::new(&TcpLimits::default());
+        let Ok(Decoded::Tcp(s)) = d.decode(LinkType::ETHERNET, &v, ts()) else { panic!() };
+        assert_eq!(s.payload, b"hello");
+        assert!(
+            std::ptr::eq(s.payload.as_ptr(), v[v.len() - 5..].as_ptr()),
+            "payload must borrow the packet"
+        );
+        assert_eq!((s.src.to_string(), s.seq, s.missing), ("10.0.0.1:40000".into(), 1234, 0));
+    }
+
+    #[test]
+    fn linux_cooked_v2_carries_its_protocol_in_the_first_two_bytes() {
+        let mut pkt = vec![0x08, 0x00, 0, 0, 0, 0, 0, 1, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0];
+        pkt.extend(ipv4_tcp(b"x"));
+        assert_eq!(decode_tcp(LinkType::LINUX_SLL2, &pkt).3, b"x");
+    }
+
+    #[test]
+    fn bsd_loopback_works_in_either_byte_order() {
+        for af in [[2, 0, 0, 0], [0, 0, 0, 2]] {
+            let mut pkt = af.to_vec();
+            pkt.extend(ipv4_tcp(b"lo"));
+            assert_eq!(decode_tcp(LinkType::NULL, &pkt).3, b"lo");
+        }
+    }
+
+    #[test]
+    fn raw_ipv6_is_decoded() {
+        let b = PacketBuilder::ipv6([0; 16], [1; 16], 64).tcp(5, 6, 7, 100);
+        let mut v = Vec::new();
+        b.write(&mut v, b"six").unwrap();
+        let (src, _, seq, payload, _) = decode_tcp(LinkType::RAW, &v);
+        assert_eq!((src.as_str(), seq, payload.as_slice()), ("[::]:5", 7, &b"six"[..]));
+    }
+
+    #[test]
+    fn snaplen_cut_payload_reports_the_missing_bytes() {
+        let full = ipv4_tcp(&[b'a'; 100]);
+        let cut = &full[..full.len() - 60];
+        let (_, _, _, payload, missing) = decode_tcp(LinkType::RAW, cut);
+        assert_eq!((payload.len(), missing), (40, 60));
+    }
+
+    #[test]
+    fn udp_and_arp_are_other_not_errors() {
+        let b = PacketBuilder::ipv4([1, 1, 1, 1], [2, 2, 2, 2], 9).udp(1, 2);
+        let mut v = Vec::new();
+        b.write(&mut v, b"dns?").unwrap();
+        let mut d = PacketDecoder::new(&TcpLimits::default());
+        assert!(matches!(d.decode(LinkType::RAW, &v, ts()), Ok(Decoded::Other)));
+        let arp = [0xffu8; 6]
+            .iter()
+            .chain(&[2u8; 6])
+            .chain(&[0x08, 0x06])
+            .chain(&[0u8; 28])
+            .copied()
+            .collect::<Vec<_>>();
+        assert!(matches!(d.decode(LinkType::ETHERNET, &arp, ts()), Ok(Decoded::Other)));
+        assert_eq!(d.stats().other, 2);
+    }
+
+    #[test]
+    fn garbage_is_an_error_value_never_a_panic() {
+        let mut d = PacketDecoder::new(&TcpLimits::default());
+        for junk in [&[][..], &[0x45], &[0x45, 0, 0, 10, 0, 0, 0, 0, 64, 6], &[0xff; 13]] {
+            let _ = d.decode(LinkType::ETHERNET, junk, ts());
+            let _ = d.decode(LinkType::RAW, junk, ts());
+            let _ = d.decode(LinkType::LINUX_SLL, junk, ts());
+            let _ = d.decode(LinkType::LINUX_SLL2, junk, ts());
+        }
+        let mut bad_tcp = ipv4_tcp(b"");
+        bad_tcp[32] = 0x10; // TCP data offset 1 (4 bytes): invalid
+        assert!(matches!(
+            d.decode(LinkType::RAW, &bad_tcp, ts()),
+            Err(PacketError::Malformed { layer: "TCP", .. })
+        ));
+    }
+
+    #[test]
+    fn unsupported_link_type_is_named() {
+        let mut d = PacketDecoder::new(&TcpLimits::default());
+        assert_eq!(
+            d.decode(LinkType(147), b"x", ts()).unwrap_err(),
+            PacketError::UnsupportedLinkType(147)
+        );
+        assert_eq!(LinkType(127).to_string(), "IEEE802_11_RADIOTAP (127)");
     }
 }
