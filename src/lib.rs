@@ -12,13 +12,17 @@
 //! | [`streams`] | edge: the `streams` command — per-connection reassembly summary and byte dumps |
 //! | [`cli`], [`config`], [`error`] | edge: command line, validated configuration, tool errors |
 
+pub mod analyzer;
 pub mod capture;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod event;
+pub mod http;
 pub mod limits;
 pub mod packet;
 pub mod pipeline;
 pub mod streams;
 pub mod tcp;
 pub mod time;
+pub mod ws;

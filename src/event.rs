@@ -1,0 +1,229 @@
+//! The one event type that flows from the analyzer to every sink (text, NDJSON, report, TUI).
+//!
+//! Events are owned (they may cross threads) and serialisable; payloads are capped by the
+//! configured limits. Every event names its connection; everything that happened at a place in
+//! a stream carries the packet number and stream offset, so it can be found in Wireshark.
+
+use crate::analyzer::checks::{CheckId, Severity};
+use crate::http::{RequestInfo, ResponseInfo};
+use crate::tcp::{CloseReason, ConnId, Direction, GapReason, RoleSource};
+use crate::time::Timestamp;
+use crate::ws::{CloseCode, OpCode};
+use serde::Serialize;
+use std::net::SocketAddr;
+
+/// Where in a capture something happened.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Position {
+    /// 1-based packet number of the segment that carried the first byte.
+    pub packet: u64,
+    /// Packet timestamp.
+    #[serde(serialize_with = "ser_ts")]
+    pub ts: Timestamp,
+    /// Offset in the direction's TCP byte stream (0 = first byte after the SYN).
+    pub offset: u64,
+}
+
+fn ser_ts<S: serde::Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(ts.as_secs_f64())
+}
+
+/// A payload as shown to users: text when it is valid UTF-8 text, bytes otherwise.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Payload {
+    /// A text message's (or close reason's) UTF-8 content.
+    Text(String),
+    /// Binary content (serialised as base64 by the JSON sinks).
+    Bytes(#[serde(serialize_with = "ser_b64")] Vec<u8>),
+    /// The content could not be recovered (cannot inflate, bytes missing from the capture).
+    Unavailable,
+}
+
+fn ser_b64<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    use base64::Engine;
+    s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(b))
+}
+
+/// How a connection's opening handshake went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandshakeOutcome {
+    /// 101 Switching Protocols: frames follow.
+    Upgraded,
+    /// Any other status: the upgrade was refused.
+    Refused,
+    /// The request was seen but no response before the connection ended.
+    NoResponse,
+}
+
+/// The close frame of one direction.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CloseFrameInfo {
+    /// The close code, if the payload had one.
+    pub code: Option<CloseCode>,
+    /// The reason (lossy UTF-8 when it was invalid).
+    pub reason: String,
+    /// Where it was sent.
+    pub at: Position,
+}
+
+/// One thing the analyzer reports.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// A TCP connection was seen for the first time.
+    Connection {
+        /// Connection id.
+        connection: ConnId,
+        /// Client endpoint.
+        client: SocketAddr,
+        /// Server endpoint.
+        server: SocketAddr,
+        /// How client and server were told apart.
+        role: RoleSource,
+        /// First packet.
+        packet: u64,
+        /// First packet time.
+        #[serde(serialize_with = "ser_ts")]
+        ts: Timestamp,
+    },
+    /// An opening handshake (or its absence, for mid-stream pickup).
+    Handshake {
+        /// Connection id.
+        connection: ConnId,
+        /// Whether the handshake was captured at all.
+        seen: bool,
+        /// The request, when seen.
+        request: Option<Box<RequestInfo>>,
+        /// The response, when seen.
+        response: Option<Box<ResponseInfo>>,
+        /// Whether Sec-WebSocket-Accept matched the key (None when not both seen).
+        accept_valid: Option<bool>,
+        /// Outcome.
+        outcome: HandshakeOutcome,
+    },
+    /// One WebSocket frame (emitted when frame events are asked for).
+    Frame {
+        /// Connection id.
+        connection: ConnId,
+        /// Direction.
+        direction: Direction,
+        /// FIN bit.
+        fin: bool,
+        /// RSV1..3 as bits 2..0.
+        rsv: u8,
+        /// Opcode.
+        opcode: OpCode,
+        /// The masking key, when masked.
+        mask: Option<[u8; 4]>,
+        /// Payload length as declared.
+        payload_length: u64,
+        /// Header length in bytes (2..=14).
+        header_length: u8,
+        /// Where the frame header starts.
+        at: Position,
+    },
+    /// One complete message (data or control), after reassembly and decompression.
+    Message {
+        /// Connection id.
+        connection: ConnId,
+        /// Direction.
+        direction: Direction,
+        /// Opcode of the first frame.
+        opcode: OpCode,
+        /// Payload length after decompression (the application's length).
+        length: u64,
+        /// Payload bytes on the wire (sum of frame payload lengths).
+        wire_length: u64,
+        /// Whether the message was compressed (permessage-deflate).
+        compressed: bool,
+        /// Number of frames.
+        fragments: u32,
+        /// Where the first frame starts.
+        first: Position,
+        /// Where the last frame starts.
+        last: Position,
+        /// The payload (capped by --max-message-size).
+        payload: Payload,
+        /// True when `payload` holds less than `length` bytes.
+        truncated: bool,
+        /// For close frames: code and reason.
+        close: Option<CloseFrameInfo>,
+        /// For a pong answering a ping: the round trip from that ping, in seconds.
+        rtt: Option<f64>,
+    },
+    /// A rule was broken, or the capture lost information.
+    Finding {
+        /// Connection id.
+        connection: ConnId,
+        /// Stable id.
+        code: CheckId,
+        /// Severity.
+        severity: Severity,
+        /// Source of the rule.
+        rfc: &'static str,
+        /// Direction, when it concerns one.
+        direction: Option<Direction>,
+        /// Where.
+        at: Position,
+        /// Human explanation with the specifics.
+        message: String,
+    },
+    /// Bytes missing from a direction's stream.
+    Gap {
+        /// Connection id.
+        connection: ConnId,
+        /// Direction.
+        direction: Direction,
+        /// Missing byte count.
+        length: u64,
+        /// Raw TCP sequence number of the first missing byte.
+        seq: u32,
+        /// Why.
+        reason: GapReason,
+        /// Where (offset = first missing byte).
+        at: Position,
+    },
+    /// The connection is over.
+    End {
+        /// Connection id.
+        connection: ConnId,
+        /// How the TCP connection ended.
+        reason: CloseReason,
+        /// Which side sent the first close frame.
+        closed_first_by: Option<Direction>,
+        /// Whether both sides exchanged close frames.
+        clean: bool,
+        /// Time of the end.
+        #[serde(serialize_with = "ser_ts")]
+        ts: Timestamp,
+    },
+}
+
+impl Event {
+    /// The connection an event belongs to.
+    pub fn connection(&self) -> ConnId {
+        match self {
+            Event::Connection { connection, .. }
+            | Event::Handshake { connection, .. }
+            | Event::Frame { connection, .. }
+            | Event::Message { connection, .. }
+            | Event::Finding { connection, .. }
+            | Event::Gap { connection, .. }
+            | Event::End { connection, .. } => *connection,
+        }
+    }
+}
+
+/// Receives analyzer events (the push model).
+pub trait EventSink {
+    /// Handles one event.
+    fn event(&mut self, event: Event);
+}
+
+impl<F: FnMut(Event)> EventSink for F {
+    fn event(&mut self, event: Event) {
+        self(event)
+    }
+}

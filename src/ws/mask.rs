@@ -1,0 +1,76 @@
+//! Unmasking (RFC 6455 §5.3): payload byte i is XORed with key[i mod 4].
+//!
+//! [`unmask`] works a machine word at a time and carries the mask phase across chunks, so a
+//! frame's payload can be unmasked piece by piece as it arrives. [`unmask_scalar`] is the obvious
+//! byte loop it is tested against.
+
+/// XORs `buf` with `key`, starting at mask position `phase` (0..=3 — the number of payload bytes
+/// of this frame already unmasked, mod 4). Returns the phase after `buf`.
+pub fn unmask(buf: &mut [u8], key: [u8; 4], phase: usize) -> usize {
+    let phase = phase & 3;
+    let rotated = [key[phase], key[(phase + 1) & 3], key[(phase + 2) & 3], key[(phase + 3) & 3]];
+    let word = u64::from_ne_bytes([
+        rotated[0], rotated[1], rotated[2], rotated[3], rotated[0], rotated[1], rotated[2],
+        rotated[3],
+    ]);
+    let mut chunks = buf.chunks_exact_mut(8);
+    for chunk in &mut chunks {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(chunk);
+        chunk.copy_from_slice(&(u64::from_ne_bytes(b) ^ word).to_ne_bytes());
+    }
+    // A whole number of words keeps the phase; the tail continues from it.
+    for (i, byte) in chunks.into_remainder().iter_mut().enumerate() {
+        *byte ^= rotated[i & 3];
+    }
+    (phase + buf.len()) & 3
+}
+
+/// The reference implementation: one byte at a time.
+pub fn unmask_scalar(buf: &mut [u8], key: [u8; 4], phase: usize) -> usize {
+    for (i, byte) in buf.iter_mut().enumerate() {
+        *byte ^= key[(phase + i) & 3];
+    }
+    (phase + buf.len()) & 3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn fast_unmask_equals_scalar_for_every_length_and_phase() {
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        for len in 0..=64usize {
+            for phase in 0..=3usize {
+                let data: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+                let (mut a, mut b) = (data.clone(), data.clone());
+                assert_eq!(unmask(&mut a, key, phase), unmask_scalar(&mut b, key, phase));
+                assert_eq!(a, b, "len {len} phase {phase}");
+            }
+        }
+    }
+
+    #[test]
+    fn rfc_6455_section_5_7_masked_hello() {
+        // 0x81 0x85 0x37 0xfa 0x21 0x3d 0x7f 0x9f 0x4d 0x51 0x58 → "Hello"
+        let mut payload = [0x7f, 0x9f, 0x4d, 0x51, 0x58];
+        unmask(&mut payload, [0x37, 0xfa, 0x21, 0x3d], 0);
+        assert_eq!(&payload, b"Hello");
+    }
+
+    proptest! {
+        #[test]
+        fn unmasking_in_pieces_equals_unmasking_whole(data in proptest::collection::vec(any::<u8>(), 0..300), key in any::<[u8; 4]>(), cut in any::<prop::sample::Index>()) {
+            let mut whole = data.clone();
+            unmask_scalar(&mut whole, key, 0);
+            let mut pieces = data.clone();
+            let at = cut.index(pieces.len() + 1);
+            let (a, b) = pieces.split_at_mut(at);
+            let phase = unmask(a, key, 0);
+            unmask(b, key, phase);
+            prop_assert_eq!(pieces, whole);
+        }
+    }
+}
