@@ -3,10 +3,14 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod close;
+pub mod decoder;
 pub mod deflate;
 pub mod header;
 pub mod mask;
 pub mod opcode;
+pub mod resync;
+pub mod utf8;
 
 pub use header::{FrameHeader, Parsed};
 pub use opcode::{CloseCode, CloseCodeClass, OpCode};

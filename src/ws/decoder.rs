@@ -1,0 +1,245 @@
+//! Streaming frame decoder for one direction: bytes in, frame headers and payload pieces out.
+//!
+//! State carried between calls is small and explicit: up to 14 bytes of a header split across
+//! pieces, and the payload bytes still expected for the current frame. Payload bytes are passed
+//! through as slices of the input (still masked), never copied here. A gap inside a payload keeps
+//! the decoder in sync (the frame's length says where the next header is); a gap that crosses a
+//! frame boundary, or a header that cannot be followed (64-bit length with the MSB set), loses
+//! sync and the caller must find the next frame boundary (see [`super::resync`]).
+
+use super::header::{FrameHeader, MAX_HEADER_LEN, Parsed};
+
+/// What the decoder found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum FrameItem<'a> {
+    /// A frame header starting at stream offset `offset`.
+    Header {
+        /// The header.
+        header: FrameHeader,
+        /// Stream offset of its first byte.
+        offset: u64,
+    },
+    /// Payload bytes of the current frame (masked as on the wire).
+    Payload(&'a [u8]),
+    /// `n` payload bytes of the current frame are missing from the capture.
+    PayloadGap(u64),
+    /// The current frame's payload is complete.
+    End,
+}
+
+/// Decoder state for one direction.
+///
+/// Invariant: `carry_len > 0` only while a header is incomplete, and then `remaining == 0`.
+#[derive(Debug)]
+pub struct FrameDecoder {
+    carry: [u8; MAX_HEADER_LEN],
+    carry_len: usize,
+    /// Stream offset where the carried header starts.
+    carry_offset: u64,
+    /// Payload bytes of the current frame not yet seen; `None` between frames.
+    remaining: Option<u64>,
+    /// Stream offset of the next byte to be fed.
+    offset: u64,
+}
+
+/// The decoder cannot find the next frame header by itself any more.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyncLost {
+    /// Stream offset where sync was lost (the first byte not understood).
+    pub offset: u64,
+}
+
+impl FrameDecoder {
+    /// A decoder whose first byte is at stream offset `offset` and is the start of a frame.
+    pub fn new(offset: u64) -> Self {
+        FrameDecoder {
+            carry: [0; MAX_HEADER_LEN],
+            carry_len: 0,
+            carry_offset: offset,
+            remaining: None,
+            offset,
+        }
+    }
+
+    /// Stream offset of the next byte expected.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// True between frames (nothing carried, no payload pending).
+    pub fn at_frame_boundary(&self) -> bool {
+        self.remaining.is_none() && self.carry_len == 0
+    }
+
+    /// Decodes `data` (the bytes at the decoder's offset), calling `on` for every item.
+    pub fn feed(
+        &mut self,
+        mut data: &[u8],
+        on: &mut impl FnMut(FrameItem<'_>),
+    ) -> Result<(), SyncLost> {
+        while !data.is_empty() {
+            if let Some(rem) = self.remaining {
+                let n = usize::try_from(rem).unwrap_or(usize::MAX).min(data.len());
+                let (payload, rest) = data.split_at(n);
+                on(FrameItem::Payload(payload));
+                self.offset += n as u64;
+                data = rest;
+                self.finish_payload(rem - n as u64, on);
+                continue;
+            }
+            // Parse a header, joining a carried prefix when there is one.
+            let (parsed, from_carry) = if self.carry_len > 0 {
+                let take = (MAX_HEADER_LEN - self.carry_len).min(data.len());
+                let mut joined = [0u8; MAX_HEADER_LEN];
+                joined[..self.carry_len].copy_from_slice(&self.carry[..self.carry_len]);
+                joined[self.carry_len..self.carry_len + take].copy_from_slice(&data[..take]);
+                (FrameHeader::parse(&joined[..self.carry_len + take]), true)
+            } else {
+                (FrameHeader::parse(data), false)
+            };
+            match parsed {
+                Parsed::NeedMore(_) => {
+                    // Keep the partial header (at most 13 bytes) for the next piece.
+                    if !from_carry {
+                        self.carry_offset = self.offset;
+                    }
+                    self.carry[self.carry_len..self.carry_len + data.len()].copy_from_slice(data);
+                    self.carry_len += data.len();
+                    self.offset += data.len() as u64;
+                    return Ok(());
+                }
+                Parsed::Done(header, len) => {
+                    let (start, used_from_data) = if from_carry {
+                        (self.carry_offset, len - self.carry_len)
+                    } else {
+                        (self.offset, len)
+                    };
+                    self.carry_len = 0;
+                    self.offset += used_from_data as u64;
+                    data = &data[used_from_data..];
+                    if header.length_msb_set() {
+                        on(FrameItem::Header { header, offset: start });
+                        return Err(SyncLost { offset: self.offset });
+                    }
+                    on(FrameItem::Header { header, offset: start });
+                    self.finish_payload(header.payload_len, on);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `len` bytes at the decoder's offset are missing. Inside a payload the decoder stays in
+    /// sync; otherwise sync is lost.
+    pub fn gap(&mut self, len: u64, on: &mut impl FnMut(FrameItem<'_>)) -> Result<(), SyncLost> {
+        match self.remaining {
+            Some(rem) if len <= rem && self.carry_len == 0 => {
+                on(FrameItem::PayloadGap(len));
+                self.offset += len;
+                self.finish_payload(rem - len, on);
+                Ok(())
+            }
+            _ => {
+                let lost_at = self.offset;
+                self.offset += len;
+                Err(SyncLost { offset: lost_at })
+            }
+        }
+    }
+
+    fn finish_payload(&mut self, remaining: u64, on: &mut impl FnMut(FrameItem<'_>)) {
+        if remaining == 0 {
+            self.remaining = None;
+            on(FrameItem::End);
+        } else {
+            self.remaining = Some(remaining);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ws::OpCode;
+
+    /// Owned copy of the items, with payload pieces joined.
+    fn decode_in_pieces(stream: &[u8], cuts: &[usize]) -> Vec<String> {
+        let mut d = FrameDecoder::new(0);
+        let mut out: Vec<String> = Vec::new();
+        let mut payload = Vec::new();
+        let mut on = |item: FrameItem<'_>| match item {
+            FrameItem::Header { header, offset } => {
+                out.push(format!("H{offset}:{}:{}", header.opcode, header.payload_len))
+            }
+            FrameItem::Payload(p) => payload.extend_from_slice(p),
+            FrameItem::PayloadGap(n) => out.push(format!("gap{n}")),
+            FrameItem::End => {
+                out.push(format!("E:{}", String::from_utf8_lossy(&std::mem::take(&mut payload))))
+            }
+        };
+        let mut last = 0;
+        for &c in cuts.iter().chain(std::iter::once(&stream.len())) {
+            d.feed(&stream[last..c], &mut on).unwrap();
+            last = c;
+        }
+        out
+    }
+
+    fn stream() -> Vec<u8> {
+        let mut s = vec![0x81, 0x05];
+        s.extend(b"Hello");
+        s.extend([0x89, 0x00]); // empty ping
+        s.extend([0x82, 0x7E, 0x00, 0x80]);
+        s.extend([b'x'; 128]);
+        s
+    }
+
+    #[test]
+    fn frames_decode_the_same_whole_or_split_at_every_byte() {
+        let s = stream();
+        let whole = decode_in_pieces(&s, &[]);
+        assert_eq!(whole[0], "H0:text:5");
+        assert_eq!(whole[1], "E:Hello");
+        assert_eq!(whole[2], "H7:ping:0");
+        assert_eq!(whole[4], "H9:binary:128");
+        for cut in 0..=s.len() {
+            assert_eq!(decode_in_pieces(&s, &[cut]), whole, "cut at {cut}");
+        }
+        let every: Vec<usize> = (1..s.len()).collect();
+        assert_eq!(decode_in_pieces(&s, &every), whole);
+    }
+
+    #[test]
+    fn a_gap_inside_a_payload_keeps_sync() {
+        let mut d = FrameDecoder::new(0);
+        let mut items = Vec::new();
+        let mut on = |i: FrameItem<'_>| items.push(format!("{i:?}"));
+        d.feed(&[0x82, 0x0A, 1, 2], &mut on).unwrap();
+        d.gap(5, &mut on).unwrap();
+        d.feed(&[8, 9, 10, 0x81, 0x00], &mut on).unwrap();
+        assert!(items.iter().any(|i| i == "PayloadGap(5)"));
+        assert!(items.last().unwrap().contains("End"));
+        assert!(d.at_frame_boundary());
+    }
+
+    #[test]
+    fn a_gap_across_a_frame_boundary_loses_sync() {
+        let mut d = FrameDecoder::new(0);
+        let mut on = |_: FrameItem<'_>| {};
+        d.feed(&[0x82, 0x02, 1], &mut on).unwrap();
+        assert_eq!(d.gap(5, &mut on), Err(SyncLost { offset: 3 }));
+    }
+
+    #[test]
+    fn a_64_bit_length_with_the_msb_set_loses_sync_after_reporting_the_header() {
+        let mut d = FrameDecoder::new(0);
+        let mut headers = Vec::new();
+        let r = d.feed(&[0x82, 0x7F, 0x80, 0, 0, 0, 0, 0, 0, 1, 0xAA], &mut |i: FrameItem<'_>| {
+            if let FrameItem::Header { header, .. } = i {
+                headers.push(header.opcode)
+            }
+        });
+        assert_eq!(headers, vec![OpCode::Binary]);
+        assert_eq!(r, Err(SyncLost { offset: 10 }));
+    }
+}
