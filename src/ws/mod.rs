@@ -6,6 +6,7 @@
 pub mod close;
 pub mod decoder;
 pub mod deflate;
+pub mod direction;
 pub mod header;
 pub mod mask;
 pub mod opcode;
@@ -14,3 +15,8 @@ pub mod utf8;
 
 pub use header::{FrameHeader, Parsed};
 pub use opcode::{CloseCode, CloseCodeClass, OpCode};
+
+#[cfg(test)]
+mod direction_tests;
+#[cfg(test)]
+pub(crate) mod testenc;

@@ -38,56 +38,87 @@ pub enum Found {
         /// Whether the chain's frames are masked.
         masked: bool,
     },
-    /// No boundary is certain yet; more data may confirm one.
-    NotYet,
+    /// No boundary is certain yet; more data may confirm one. Offsets before `resume_from`
+    /// were ruled out for good and need not be searched again.
+    NotYet {
+        /// First offset that may still turn out to be a boundary.
+        resume_from: usize,
+    },
+}
+
+/// A candidate offset's verdict.
+enum Verdict {
+    Accept(bool),
+    Reject,
+    Undecided,
 }
 
 /// Searches `buf` for the first offset where a chain of plausible headers starts.
 pub fn find_boundary(buf: &[u8], expect: Expect) -> Found {
-    for start in 0..buf.len() {
-        if let Some(masked) = chain_from(buf, start, expect) {
-            return Found::At { offset: start, masked };
-        }
-    }
-    Found::NotYet
+    find_boundary_from(buf, 0, expect)
 }
 
-/// If a convincing chain starts at `start`, whether its frames are masked.
-fn chain_from(buf: &[u8], start: usize, expect: Expect) -> Option<bool> {
+/// Like [`find_boundary`], skipping offsets before `from` (ruled out by an earlier search of a
+/// prefix of `buf`).
+pub fn find_boundary_from(buf: &[u8], from: usize, expect: Expect) -> Found {
+    let mut resume_from = None;
+    for start in from..buf.len() {
+        match chain_from(buf, start, expect) {
+            Verdict::Accept(masked) => return Found::At { offset: start, masked },
+            Verdict::Undecided => {
+                resume_from.get_or_insert(start);
+            }
+            Verdict::Reject => {}
+        }
+    }
+    Found::NotYet { resume_from: resume_from.unwrap_or(buf.len()) }
+}
+
+/// Whether a convincing chain starts at `start` (and whether its frames are masked).
+fn chain_from(buf: &[u8], start: usize, expect: Expect) -> Verdict {
     let mut pos = start;
     let mut frames = 0;
     let mut masked = expect.masked;
     let mut in_message = None::<bool>;
     loop {
-        let rest = buf.get(pos..)?;
+        let Some(rest) = buf.get(pos..) else { return Verdict::Reject };
         if rest.is_empty() {
-            // The chain ends exactly where the data ends.
-            return (frames >= MIN_FRAMES_AT_END).then_some(masked.unwrap_or(false));
+            // The chain ends exactly where the data ends: convincing with enough frames, else
+            // more data may extend it.
+            return if frames >= MIN_FRAMES_AT_END {
+                Verdict::Accept(masked.unwrap_or(false))
+            } else {
+                Verdict::Undecided
+            };
         }
         let Parsed::Done(h, hl) = FrameHeader::parse(rest) else {
-            // A header cut by the end of the data: undecided.
-            return None;
+            // A header cut by the end of the data.
+            return Verdict::Undecided;
         };
         let is_masked = h.mask.is_some();
         if masked.is_some_and(|m| m != is_masked)
             || !plausible(&h, expect.rsv_allowed, &mut in_message)
         {
-            return None;
+            return Verdict::Reject;
         }
-        let next = (pos + hl).checked_add(usize::try_from(h.payload_len).ok()?)?;
-        if let Some(payload) = buf.get(pos + hl..next) {
-            if !payload_plausible(&h, payload) {
-                return None;
-            }
+        let Some(next) =
+            usize::try_from(h.payload_len).ok().and_then(|l| (pos + hl).checked_add(l))
+        else {
+            return Verdict::Reject;
+        };
+        if let Some(payload) = buf.get(pos + hl..next)
+            && !payload_plausible(&h, payload)
+        {
+            return Verdict::Reject;
         }
         masked = Some(is_masked);
         frames += 1;
         if frames >= MIN_FRAMES {
-            return Some(is_masked);
+            return Verdict::Accept(is_masked);
         }
         if next > buf.len() {
-            // The payload runs past the data seen so far: cannot confirm yet.
-            return None;
+            // The payload runs past the data seen so far.
+            return Verdict::Undecided;
         }
         pos = next;
     }
@@ -180,7 +211,10 @@ mod tests {
     fn two_frames_ending_exactly_at_the_end_of_the_data_are_accepted() {
         let mut buf = vec![0xde, 0xad];
         buf.extend(text(b"hello", Some([1, 2, 3, 4])));
-        assert_eq!(find_boundary(&buf, CLIENT), Found::NotYet, "one frame alone is not enough");
+        assert!(
+            matches!(find_boundary(&buf, CLIENT), Found::NotYet { .. }),
+            "one frame alone is not enough"
+        );
         buf.extend(text(b"world", Some([5, 6, 7, 8])));
         assert_eq!(find_boundary(&buf, CLIENT), Found::At { offset: 2, masked: true });
     }
@@ -188,13 +222,13 @@ mod tests {
     #[test]
     fn text_frames_must_hold_utf8() {
         let buf: Vec<u8> = (0..MIN_FRAMES).flat_map(|_| text(&[0xff, 0xfe, 0xfd], None)).collect();
-        assert_eq!(find_boundary(&buf, SERVER), Found::NotYet);
+        assert!(matches!(find_boundary(&buf, SERVER), Found::NotYet { .. }));
     }
 
     #[test]
     fn masking_must_match_the_direction() {
         let buf: Vec<u8> = (0..MIN_FRAMES).flat_map(|_| text(b"hi", None)).collect();
-        assert_eq!(find_boundary(&buf, CLIENT), Found::NotYet);
+        assert!(matches!(find_boundary(&buf, CLIENT), Found::NotYet { .. }));
         let any = Expect { masked: None, rsv_allowed: 0 };
         assert_eq!(find_boundary(&buf, any), Found::At { offset: 0, masked: false });
     }
@@ -203,7 +237,7 @@ mod tests {
     fn a_frame_running_past_the_data_is_not_yet_confirmed() {
         let mut buf = text(b"hi", None);
         buf.extend([0x82, 0x7E, 0x10, 0x00, 1, 2, 3]); // 4096-byte frame, 3 bytes seen
-        assert_eq!(find_boundary(&buf, SERVER), Found::NotYet);
+        assert!(matches!(find_boundary(&buf, SERVER), Found::NotYet { .. }));
     }
 
     #[test]
@@ -221,7 +255,7 @@ mod tests {
                 })
                 .collect();
             for e in [CLIENT, SERVER] {
-                if find_boundary(&buf, e) != Found::NotYet {
+                if !matches!(find_boundary(&buf, e), Found::NotYet { .. }) {
                     false_positives += 1;
                 }
             }

@@ -1,0 +1,403 @@
+//! Tests of [`super::direction`]: one per rule, plus split-anywhere properties.
+
+use super::direction::{DirConfig, DirectionDecoder, WsOut};
+use super::testenc::{frame, frame_with_encoding};
+use crate::event::Payload;
+use crate::tcp::PacketRef;
+use crate::time::Timestamp;
+use proptest::prelude::*;
+
+const KEY: Option<[u8; 4]> = Some([0x37, 0xfa, 0x21, 0x3d]);
+
+fn client() -> DirConfig {
+    DirConfig {
+        from_client: true,
+        deflate: None,
+        rsv_allowed: 0,
+        from_start: true,
+        max_message: 1 << 20,
+        max_inflate: 8 << 20,
+        max_resync: 64 << 10,
+    }
+}
+
+fn server() -> DirConfig {
+    DirConfig { from_client: false, ..client() }
+}
+
+/// A compact, comparable rendering of what a direction reported.
+fn render(out: &WsOut) -> String {
+    match out {
+        WsOut::Frame { header, .. } => {
+            format!("frame {} fin={} len={}", header.opcode, header.fin, header.payload_len)
+        }
+        WsOut::Message(m) => {
+            let p = match &m.payload {
+                Payload::Text(t) => format!("text:{t}"),
+                Payload::Bytes(b) => format!("bytes:{}", hex::encode(b)),
+                Payload::Unavailable => "unavailable".to_string(),
+            };
+            format!(
+                "message {} len={} wire={} frags={} compressed={} truncated={} {p}{}",
+                m.opcode,
+                m.length,
+                m.wire_length,
+                m.fragments,
+                m.compressed,
+                m.truncated,
+                m.close
+                    .as_ref()
+                    .map(|(c, r)| format!(" close={:?}:{r}", c.map(|c| c.0)))
+                    .unwrap_or_default()
+            )
+        }
+        WsOut::Finding { check, .. } => format!("finding {check}"),
+    }
+}
+
+fn run_pieces(cfg: DirConfig, pieces: &[&[u8]]) -> Vec<String> {
+    let mut d = DirectionDecoder::new(cfg, 0);
+    let mut out = Vec::new();
+    let mut off = 0u64;
+    for (i, p) in pieces.iter().enumerate() {
+        let at = PacketRef { ts: Timestamp::from_nanos(i as i64), packet: i as u64 + 1 };
+        d.feed(off, p, at, &mut |o| out.push(render(&o)));
+        off += p.len() as u64;
+    }
+    d.finish(off, PacketRef::default(), &mut |o| out.push(render(&o)));
+    out
+}
+
+fn run(cfg: DirConfig, stream: &[u8]) -> Vec<String> {
+    run_pieces(cfg, &[stream])
+}
+
+fn findings(out: &[String]) -> Vec<String> {
+    out.iter().filter(|l| l.starts_with("finding")).cloned().collect()
+}
+
+fn messages(out: &[String]) -> Vec<String> {
+    out.iter().filter(|l| l.starts_with("message")).cloned().collect()
+}
+
+#[test]
+fn masked_client_text_is_unmasked() {
+    let out = run(client(), &frame(true, 0, 1, KEY, b"Hello"));
+    assert_eq!(
+        messages(&out),
+        vec!["message text len=5 wire=5 frags=1 compressed=false truncated=false text:Hello"]
+    );
+    assert!(findings(&out).is_empty(), "{out:?}");
+}
+
+#[test]
+fn client_frame_unmasked_is_reported() {
+    assert_eq!(
+        findings(&run(client(), &frame(true, 0, 2, None, b"x"))),
+        vec!["finding client_frame_unmasked"]
+    );
+}
+
+#[test]
+fn server_frame_masked_is_reported() {
+    assert_eq!(
+        findings(&run(server(), &frame(true, 0, 2, KEY, b"x"))),
+        vec!["finding server_frame_masked"]
+    );
+}
+
+#[test]
+fn reserved_bits_without_extension_are_reported() {
+    assert_eq!(
+        findings(&run(server(), &frame(true, 0b010, 2, None, b"x"))),
+        vec!["finding reserved_bits_set"]
+    );
+    assert_eq!(
+        findings(&run(server(), &frame(true, 0b100, 2, None, b"x"))),
+        vec!["finding reserved_bits_set"]
+    );
+}
+
+#[test]
+fn reserved_opcode_is_reported_and_skipped() {
+    let mut s = frame(true, 0, 3, None, b"???");
+    s.extend(frame(true, 0, 1, None, b"after"));
+    let out = run(server(), &s);
+    assert_eq!(findings(&out), vec!["finding reserved_opcode"]);
+    assert_eq!(messages(&out).len(), 1);
+}
+
+#[test]
+fn non_minimal_length_is_a_warning_and_the_message_decodes() {
+    let out = run(server(), &frame_with_encoding(true, 0, 1, None, b"short", 1));
+    assert_eq!(findings(&out), vec!["finding non_minimal_length"]);
+    assert!(messages(&out)[0].ends_with("text:short"));
+}
+
+#[test]
+fn sixty_four_bit_length_with_msb_set_is_reported_and_sync_is_lost() {
+    let s = [0x82, 0x7F, 0x80, 0, 0, 0, 0, 0, 0, 1, 0xAA, 0xBB];
+    let f = findings(&run(server(), &s));
+    assert!(f.contains(&"finding length_msb_set".to_string()), "{f:?}");
+    assert!(f.contains(&"finding frame_sync_lost".to_string()), "{f:?}");
+}
+
+#[test]
+fn control_frame_over_125_bytes_is_reported() {
+    assert_eq!(
+        findings(&run(server(), &frame(true, 0, 9, None, &[0; 126]))),
+        vec!["finding control_frame_too_long"]
+    );
+}
+
+#[test]
+fn fragmented_control_frame_is_reported() {
+    assert_eq!(
+        findings(&run(server(), &frame(false, 0, 9, None, b"p"))),
+        vec!["finding control_frame_fragmented"]
+    );
+}
+
+#[test]
+fn continuation_without_a_message_is_reported() {
+    assert_eq!(
+        findings(&run(server(), &frame(true, 0, 0, None, b"orphan"))),
+        vec!["finding unexpected_continuation"]
+    );
+}
+
+#[test]
+fn new_message_before_the_previous_finished_is_reported() {
+    let mut s = frame(false, 0, 1, None, b"first ");
+    s.extend(frame(true, 0, 1, None, b"second"));
+    let out = run(server(), &s);
+    let f = findings(&out);
+    assert!(f.contains(&"finding message_interrupted".to_string()), "{f:?}");
+    let m = messages(&out);
+    assert!(m[0].ends_with("truncated=true text:first ") && m[1].ends_with("text:second"), "{m:?}");
+}
+
+#[test]
+fn fragments_with_an_interleaved_ping_reassemble() {
+    let mut s = frame(false, 0, 1, KEY, b"Hel");
+    s.extend(frame(true, 0, 9, KEY, b"ping!"));
+    s.extend(frame(false, 0, 0, KEY, b"lo, "));
+    s.extend(frame(true, 0, 0, KEY, b"world"));
+    let out = run(client(), &s);
+    assert!(findings(&out).is_empty(), "{out:?}");
+    assert_eq!(
+        messages(&out),
+        vec![
+            "message ping len=5 wire=5 frags=1 compressed=false truncated=false bytes:70696e6721",
+            "message text len=12 wire=12 frags=3 compressed=false truncated=false text:Hello, world",
+        ]
+    );
+}
+
+#[test]
+fn utf8_split_across_fragments_is_valid() {
+    let euro = "€".as_bytes();
+    let mut s = frame(false, 0, 1, None, &euro[..1]);
+    s.extend(frame(true, 0, 0, None, &euro[1..]));
+    let out = run(server(), &s);
+    assert!(findings(&out).is_empty(), "{out:?}");
+    assert!(messages(&out)[0].ends_with("text:€"));
+}
+
+#[test]
+fn text_that_is_not_utf8_is_reported_and_shown_as_bytes() {
+    let out = run(server(), &frame(true, 0, 1, None, b"\xff\xfe"));
+    assert_eq!(findings(&out), vec!["finding text_not_utf8"]);
+    assert!(messages(&out)[0].ends_with("bytes:fffe"));
+}
+
+#[test]
+fn close_frame_code_and_reason_are_decoded() {
+    let out = run(client(), &frame(true, 0, 8, KEY, b"\x03\xe8bye"));
+    assert!(messages(&out)[0].ends_with("close=Some(1000):bye"), "{out:?}");
+}
+
+#[test]
+fn close_rules_are_checked() {
+    assert_eq!(
+        findings(&run(server(), &frame(true, 0, 8, None, b"\x03"))),
+        vec!["finding close_payload_one_byte"]
+    );
+    assert_eq!(
+        findings(&run(server(), &frame(true, 0, 8, None, b"\x03\xed"))),
+        vec!["finding close_code_invalid"]
+    );
+}
+
+#[test]
+fn data_after_close_is_reported() {
+    let mut s = frame(true, 0, 8, None, b"\x03\xe8");
+    s.extend(frame(true, 0, 1, None, b"late"));
+    assert_eq!(findings(&run(server(), &s)), vec!["finding data_after_close"]);
+}
+
+#[test]
+fn message_over_the_size_limit_is_kept_up_to_the_limit() {
+    let cfg = DirConfig { max_message: 4, ..server() };
+    let out = run(cfg, &frame(true, 0, 1, None, b"abcdefgh"));
+    assert_eq!(findings(&out), vec!["finding message_too_large"]);
+    assert_eq!(
+        messages(&out)[0],
+        "message text len=8 wire=8 frags=1 compressed=false truncated=true text:abcd"
+    );
+}
+
+fn deflate_server() -> DirConfig {
+    DirConfig { deflate: Some(false), rsv_allowed: 0b100, ..server() }
+}
+
+#[test]
+fn rfc_7692_compressed_messages_share_the_window() {
+    let mut s = frame(true, 0b100, 1, None, &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+    s.extend(frame(true, 0b100, 1, None, &[0xf2, 0x00, 0x11, 0x00, 0x00]));
+    let out = run(deflate_server(), &s);
+    assert!(findings(&out).is_empty(), "{out:?}");
+    assert_eq!(
+        messages(&out),
+        vec![
+            "message text len=5 wire=7 frags=1 compressed=true truncated=false text:Hello",
+            "message text len=5 wire=5 frags=1 compressed=true truncated=false text:Hello",
+        ]
+    );
+}
+
+#[test]
+fn compressed_message_split_over_frames_inflates() {
+    let mut s = frame(false, 0b100, 1, None, &[0xf2, 0x48, 0xcd]);
+    s.extend(frame(true, 0, 0, None, &[0xc9, 0xc9, 0x07, 0x00]));
+    let out = run(deflate_server(), &s);
+    assert_eq!(
+        messages(&out),
+        vec!["message text len=5 wire=7 frags=2 compressed=true truncated=false text:Hello"]
+    );
+}
+
+#[test]
+fn rsv1_on_a_continuation_frame_is_misplaced() {
+    let mut s = frame(false, 0b100, 1, None, &[0xf2, 0x48, 0xcd]);
+    s.extend(frame(true, 0b100, 0, None, &[0xc9, 0xc9, 0x07, 0x00]));
+    assert_eq!(findings(&run(deflate_server(), &s)), vec!["finding compressed_bit_misplaced"]);
+}
+
+#[test]
+fn rsv1_on_a_control_frame_is_misplaced() {
+    assert_eq!(
+        findings(&run(deflate_server(), &frame(true, 0b100, 9, None, b""))),
+        vec!["finding compressed_bit_misplaced"]
+    );
+}
+
+#[test]
+fn gap_inside_a_payload_marks_that_message_incomplete_and_the_next_decodes() {
+    let first = frame(true, 0, 2, None, &[7; 100]);
+    let second = frame(true, 0, 1, None, b"next");
+    let mut d = DirectionDecoder::new(server(), 0);
+    let mut out = Vec::new();
+    let at = PacketRef::default();
+    d.feed(0, &first[..40], at, &mut |o| out.push(render(&o)));
+    d.gap(40, 30, at, &mut |o| out.push(render(&o)));
+    d.feed(70, &first[70..], at, &mut |o| out.push(render(&o)));
+    d.feed(first.len() as u64, &second, at, &mut |o| out.push(render(&o)));
+    assert_eq!(findings(&out), vec!["finding capture_gap"]);
+    let m = messages(&out);
+    assert!(m[0].contains("unavailable") && m[0].contains("wire=100"), "{m:?}");
+    assert!(m[1].ends_with("text:next"));
+}
+
+#[test]
+fn gap_across_a_frame_boundary_resyncs_on_later_frames() {
+    let mut s = frame(true, 0, 1, None, b"one");
+    let cut_from = s.len() - 1;
+    s.extend(frame(true, 0, 1, None, b"two"));
+    let resume = s.len() - 2;
+    for w in ["three", "four", "five", "six"] {
+        s.extend(frame(true, 0, 1, None, w.as_bytes()));
+    }
+    let mut d = DirectionDecoder::new(server(), 0);
+    let mut out = Vec::new();
+    let at = PacketRef::default();
+    d.feed(0, &s[..cut_from], at, &mut |o| out.push(render(&o)));
+    d.gap(cut_from as u64, (resume - cut_from) as u64, at, &mut |o| out.push(render(&o)));
+    d.feed(resume as u64, &s[resume..], at, &mut |o| out.push(render(&o)));
+    d.finish(s.len() as u64, at, &mut |o| out.push(render(&o)));
+    let texts: Vec<&String> = out.iter().filter(|l| l.contains("text:")).collect();
+    assert_eq!(texts.len(), 5, "{out:?}");
+    assert!(
+        texts[0].ends_with("truncated=true text:on"),
+        "the cut message shows its start: {out:?}"
+    );
+    assert!(texts[1].ends_with("text:three"));
+    assert_eq!(findings(&out), vec!["finding capture_gap", "finding frame_sync_lost"]);
+}
+
+#[test]
+fn mid_stream_pickup_finds_the_first_whole_frame() {
+    let mut s = b"...end of a message".to_vec();
+    for w in ["a", "b", "c", "d"] {
+        s.extend(frame(true, 0, 1, KEY, w.as_bytes()));
+    }
+    let cfg = DirConfig { from_start: false, ..client() };
+    let out = run(cfg, &s);
+    let texts: Vec<&String> = out.iter().filter(|l| l.contains("text:")).collect();
+    assert_eq!(texts.len(), 4, "{out:?}");
+}
+
+#[test]
+fn compressed_message_without_its_context_is_missing_context_never_garbage() {
+    let mut s = Vec::new();
+    for _ in 0..4 {
+        s.extend(frame(true, 0b100, 1, None, &[0xf2, 0x00, 0x11, 0x00, 0x00]));
+    }
+    let cfg = DirConfig { from_start: false, ..deflate_server() };
+    let out = run(cfg, &s);
+    assert!(findings(&out).iter().all(|f| f == "finding inflate_missing_context"), "{out:?}");
+    assert!(messages(&out).iter().all(|m| m.contains("unavailable")), "{out:?}");
+}
+
+/// An arbitrary frame: (fin, opcode choice, masked, payload).
+fn arb_stream() -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(
+        (any::<bool>(), 0..4u8, proptest::collection::vec(any::<u8>(), 0..300)),
+        1..12,
+    )
+    .prop_map(|frames| {
+        let mut s = Vec::new();
+        for (fin, op, payload) in frames {
+            let opcode = [0u8, 1, 2, 9][op as usize];
+            let payload =
+                if opcode == 9 { payload[..payload.len().min(125)].to_vec() } else { payload };
+            s.extend(frame(fin || opcode == 9, 0, opcode, KEY, &payload));
+        }
+        s
+    })
+}
+
+proptest! {
+    /// Any frame sequence, split at random points, decodes to the same output as whole.
+    #[test]
+    fn any_split_gives_identical_events(stream in arb_stream(), cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..8)) {
+        let whole = run(client(), &stream);
+        let mut points: Vec<usize> = cuts.iter().map(|i| i.index(stream.len() + 1)).collect();
+        points.sort_unstable();
+        let mut pieces = Vec::new();
+        let mut last = 0;
+        for p in points {
+            pieces.push(&stream[last..p]);
+            last = p;
+        }
+        pieces.push(&stream[last..]);
+        prop_assert_eq!(run_pieces(client(), &pieces), whole);
+    }
+
+    /// Garbage never panics, whatever the configuration.
+    #[test]
+    fn garbage_never_panics(data in proptest::collection::vec(any::<u8>(), 0..2000), from_start in any::<bool>(), deflate in any::<bool>()) {
+        let cfg = DirConfig { from_start, deflate: deflate.then_some(false), rsv_allowed: if deflate { 4 } else { 0 }, ..client() };
+        let _ = run(cfg, &data);
+    }
+}

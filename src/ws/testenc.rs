@@ -1,0 +1,48 @@
+//! Test-only frame encoder (RFC 6455 §5.2), minimal length encoding unless asked otherwise.
+
+use super::mask::unmask_scalar;
+
+/// Encodes one frame.
+pub fn frame(fin: bool, rsv: u8, opcode: u8, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
+    let len = payload.len() as u64;
+    let enc = if len < 126 {
+        0
+    } else if len <= 0xFFFF {
+        1
+    } else {
+        2
+    };
+    frame_with_encoding(fin, rsv, opcode, mask, payload, enc)
+}
+
+/// Encodes one frame with the length written in encoding 0 (7-bit), 1 (16-bit) or 2 (64-bit).
+pub fn frame_with_encoding(
+    fin: bool,
+    rsv: u8,
+    opcode: u8,
+    mask: Option<[u8; 4]>,
+    payload: &[u8],
+    enc: u8,
+) -> Vec<u8> {
+    let mut f = vec![(u8::from(fin) << 7) | (rsv << 4) | (opcode & 0xF)];
+    let m = if mask.is_some() { 0x80 } else { 0 };
+    let len = payload.len() as u64;
+    match enc {
+        0 => f.push(m | len as u8),
+        1 => {
+            f.push(m | 126);
+            f.extend((len as u16).to_be_bytes());
+        }
+        _ => {
+            f.push(m | 127);
+            f.extend(len.to_be_bytes());
+        }
+    }
+    let mut p = payload.to_vec();
+    if let Some(k) = mask {
+        f.extend(k);
+        unmask_scalar(&mut p, k, 0);
+    }
+    f.extend(p);
+    f
+}
