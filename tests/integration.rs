@@ -3,5 +3,6 @@
 mod cli;
 mod crafted;
 mod live;
+mod messages;
 mod real;
 mod util;

@@ -1,3 +1,144 @@
-//! The analyzer: per-connection WebSocket sessions on top of the stream engine.
+//! The analyzer: turns the stream engine's per-direction bytes into WebSocket events.
+//!
+//! [`Analyzer`] is a [`StreamSink`]: the stream engine pushes stream events into it, it keeps a
+//! [`session::Session`] per connection, and it pushes [`Event`]s into the sink it was given. It is
+//! the only producer of events. No I/O happens here.
 
 pub mod checks;
+pub mod session;
+
+use crate::event::{Event, EventSink};
+use crate::tcp::{Anomaly, ConnId, StreamEvent, StreamSink};
+use serde::Serialize;
+use session::Session;
+use std::collections::HashMap;
+
+/// Limits and options of the analyzer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnalyzerConfig {
+    /// Payload bytes kept per message in events (default 1 MiB; `--max-message-size`). Longer
+    /// messages are counted and validated in full, and reported with `truncated: true`.
+    pub max_message: usize,
+    /// Bytes one compressed message may inflate to (default 64 MiB; `--max-inflate-size`).
+    /// Beyond it inflation stops and `decompression_limit` is reported.
+    pub max_inflate: u64,
+    /// Longest HTTP head accepted (default 64 KiB).
+    pub max_http_head: usize,
+    /// Bytes buffered per direction while looking for frames without a handshake (default
+    /// 256 KiB).
+    pub max_resync: usize,
+    /// Emit one event per frame as well as per message.
+    pub emit_frames: bool,
+    /// Ports decoded as WebSocket even without a captured handshake (`--ws-port`).
+    pub ws_ports: Vec<u16>,
+}
+
+impl Default for AnalyzerConfig {
+    fn default() -> Self {
+        AnalyzerConfig {
+            max_message: 1 << 20,
+            max_inflate: 64 << 20,
+            max_http_head: 64 << 10,
+            max_resync: 256 << 10,
+            emit_frames: false,
+            ws_ports: Vec::new(),
+        }
+    }
+}
+
+/// Counters of the analyzer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct AnalyzerStats {
+    /// TCP connections seen.
+    pub tcp_connections: u64,
+    /// Connections that were WebSocket (or WebSocket upgrade attempts).
+    pub websocket_connections: u64,
+}
+
+/// Per-connection analysis on top of the stream engine.
+pub struct Analyzer<S: EventSink> {
+    cfg: AnalyzerConfig,
+    sessions: HashMap<ConnId, Session>,
+    sink: S,
+    stats: AnalyzerStats,
+}
+
+impl<S: EventSink> Analyzer<S> {
+    /// An analyzer pushing events into `sink`.
+    pub fn new(cfg: AnalyzerConfig, sink: S) -> Self {
+        Analyzer { cfg, sessions: HashMap::new(), sink, stats: AnalyzerStats::default() }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> AnalyzerStats {
+        self.stats
+    }
+
+    /// The sink (to finish it).
+    pub fn into_sink(self) -> S {
+        self.sink
+    }
+
+    /// The sink, borrowed.
+    pub fn sink_mut(&mut self) -> &mut S {
+        &mut self.sink
+    }
+}
+
+impl<S: EventSink> StreamSink for Analyzer<S> {
+    fn on_stream_event(&mut self, event: StreamEvent<'_>) {
+        let cfg = &self.cfg;
+        match event {
+            StreamEvent::Open(info) => {
+                self.stats.tcp_connections += 1;
+                self.sessions.insert(info.id, Session::new(info, cfg));
+            }
+            StreamEvent::Data { conn, dir, offset, data, at } => {
+                if let Some(s) = self.sessions.get_mut(&conn) {
+                    s.on_data(dir, offset, data, at, cfg, &mut self.sink);
+                }
+            }
+            StreamEvent::Gap { conn, dir, offset, len, seq, reason, at } => {
+                if let Some(s) = self.sessions.get_mut(&conn) {
+                    s.on_gap(dir, offset, len, seq, reason, at, cfg, &mut self.sink);
+                }
+            }
+            StreamEvent::Anomaly {
+                conn,
+                dir,
+                anomaly: Anomaly::RetransmissionMismatch { offset, len },
+                at,
+            } => {
+                if let Some(s) = self.sessions.get_mut(&conn) {
+                    s.on_conflict(dir, offset, len, at, &mut self.sink);
+                }
+            }
+            StreamEvent::Anomaly { .. } | StreamEvent::Fin { .. } | StreamEvent::Rst { .. } => {}
+            StreamEvent::Close { conn, reason, stats, at } => {
+                if let Some(mut s) = self.sessions.remove(&conn) {
+                    let ends = [
+                        stats[0].delivered_bytes + stats[0].gap_bytes,
+                        stats[1].delivered_bytes + stats[1].gap_bytes,
+                    ];
+                    s.finish(reason, at, ends, cfg, &mut self.sink);
+                    if s.is_websocket() {
+                        self.stats.websocket_connections += 1;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Collects every event (for tests and small captures).
+#[derive(Debug, Default)]
+pub struct Collect(pub Vec<Event>);
+
+impl EventSink for Collect {
+    fn event(&mut self, event: Event) {
+        self.0.push(event);
+    }
+}
+
+#[cfg(test)]
+mod tests;

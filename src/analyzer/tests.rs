@@ -1,0 +1,326 @@
+//! Session tests on stream events built in memory: handshake shapes, keep-alive, refusals,
+//! mid-stream pickup, closing and ping/pong bookkeeping.
+
+use super::{Analyzer, AnalyzerConfig, Collect};
+use crate::event::{Event, HandshakeOutcome, Payload};
+use crate::http::accept_for;
+use crate::tcp::{
+    CloseReason, ConnId, ConnInfo, DirStats, Direction, PacketRef, RoleSource, StreamEvent,
+    StreamSink,
+};
+use crate::time::Timestamp;
+use crate::ws::testenc::frame;
+
+const C2S: Direction = Direction::ClientToServer;
+const S2C: Direction = Direction::ServerToClient;
+const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+const MASK: Option<[u8; 4]> = Some([1, 2, 3, 4]);
+
+struct Conn {
+    a: Analyzer<Collect>,
+    off: [u64; 2],
+    packet: u64,
+}
+
+impl Conn {
+    fn new(role: RoleSource) -> Self {
+        Self::with(role, AnalyzerConfig::default())
+    }
+
+    fn with(role: RoleSource, cfg: AnalyzerConfig) -> Self {
+        let mut a = Analyzer::new(cfg, Collect::default());
+        let info = ConnInfo {
+            id: ConnId(1),
+            client: "10.0.0.1:50000".parse().unwrap(),
+            server: "10.0.0.2:8080".parse().unwrap(),
+            role,
+            first: PacketRef { ts: Timestamp::from_nanos(0), packet: 1 },
+        };
+        a.on_stream_event(StreamEvent::Open(&info));
+        Conn { a, off: [0; 2], packet: 1 }
+    }
+
+    fn send(&mut self, dir: Direction, bytes: &[u8]) {
+        self.packet += 1;
+        let at = PacketRef {
+            ts: Timestamp::from_nanos(self.packet as i64 * 1_000_000),
+            packet: self.packet,
+        };
+        let offset = self.off[dir.index()];
+        self.a.on_stream_event(StreamEvent::Data { conn: ConnId(1), dir, offset, data: bytes, at });
+        self.off[dir.index()] += bytes.len() as u64;
+    }
+
+    fn close(mut self) -> Vec<Event> {
+        let stats = [
+            DirStats { delivered_bytes: self.off[0], ..Default::default() },
+            DirStats { delivered_bytes: self.off[1], ..Default::default() },
+        ];
+        let at = PacketRef { ts: Timestamp::from_nanos(1 << 40), packet: self.packet + 1 };
+        self.a.on_stream_event(StreamEvent::Close {
+            conn: ConnId(1),
+            reason: CloseReason::Fin,
+            stats: &stats,
+            at,
+        });
+        self.a.into_sink().0
+    }
+}
+
+fn request(extra: &str) -> String {
+    format!(
+        "GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\nOrigin: http://example.com\r\n{extra}\r\n"
+    )
+}
+
+fn response(extra: &str) -> String {
+    format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: {}\r\n{extra}\r\n",
+        accept_for(KEY)
+    )
+}
+
+fn codes(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(
+            |e| if let Event::Finding { code, .. } = e { Some(code.to_string()) } else { None },
+        )
+        .collect()
+}
+
+fn texts(events: &[Event]) -> Vec<(Direction, String)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message { direction, payload: Payload::Text(t), .. } => {
+                Some((*direction, t.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn clean_close(c: &mut Conn) {
+    c.send(C2S, &frame(true, 0, 8, MASK, b"\x03\xe8"));
+    c.send(S2C, &frame(true, 0, 8, None, b"\x03\xe8"));
+}
+
+#[test]
+fn a_plain_session_is_upgraded_decoded_and_closed_cleanly() {
+    let mut c = Conn::new(RoleSource::Syn);
+    c.send(C2S, request("").as_bytes());
+    c.send(S2C, response("").as_bytes());
+    c.send(C2S, &frame(true, 0, 1, MASK, b"hi"));
+    c.send(S2C, &frame(true, 0, 1, None, b"hello"));
+    clean_close(&mut c);
+    let ev = c.close();
+    assert!(codes(&ev).is_empty(), "{:?}", codes(&ev));
+    assert!(matches!(
+        ev[1],
+        Event::Handshake { outcome: HandshakeOutcome::Upgraded, accept_valid: Some(true), .. }
+    ));
+    assert_eq!(texts(&ev), vec![(C2S, "hi".into()), (S2C, "hello".into())]);
+    assert!(matches!(ev.last(), Some(Event::End { clean: true, closed_first_by: Some(C2S), .. })));
+}
+
+#[test]
+fn handshake_split_at_every_byte_and_coalesced_with_frames_decodes_the_same() {
+    let req = request("");
+    let mut resp = response("").into_bytes();
+    resp.extend(frame(true, 0, 1, None, b"first frame in the same segment"));
+    for cut in 0..resp.len() {
+        let mut c = Conn::new(RoleSource::Syn);
+        let r = req.as_bytes();
+        c.send(C2S, &r[..cut.min(r.len())]);
+        c.send(C2S, &r[cut.min(r.len())..]);
+        c.send(S2C, &resp[..cut]);
+        c.send(S2C, &resp[cut..]);
+        let ev = c.close();
+        assert_eq!(texts(&ev), vec![(S2C, "first frame in the same segment".into())], "cut {cut}");
+    }
+}
+
+#[test]
+fn keep_alive_requests_before_the_upgrade_are_skipped_bodies_included() {
+    let mut c = Conn::new(RoleSource::Syn);
+    c.send(C2S, b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nabcde");
+    c.send(S2C, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+    c.send(C2S, b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+    c.send(S2C, b"HTTP/1.1 204 No Content\r\n\r\n");
+    c.send(C2S, request("").as_bytes());
+    c.send(S2C, response("").as_bytes());
+    c.send(S2C, &frame(true, 0, 1, None, b"after keep-alive"));
+    let ev = c.close();
+    assert_eq!(texts(&ev), vec![(S2C, "after keep-alive".into())]);
+}
+
+#[test]
+fn a_refused_upgrade_is_reported_and_http_goes_on() {
+    let mut c = Conn::new(RoleSource::Syn);
+    c.send(C2S, request("").as_bytes());
+    c.send(S2C, b"HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno");
+    c.send(C2S, b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n");
+    c.send(S2C, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    let ev = c.close();
+    assert!(
+        ev.iter().any(|e| matches!(e, Event::Handshake { outcome: HandshakeOutcome::Refused, .. }))
+    );
+    assert_eq!(codes(&ev), vec!["upgrade_refused"]);
+    assert!(!ev.iter().any(|e| matches!(e, Event::Message { .. })));
+}
+
+#[test]
+fn a_wrong_accept_key_is_an_error_and_frames_are_still_decoded() {
+    let mut c = Conn::new(RoleSource::Syn);
+    c.send(C2S, request("").as_bytes());
+    c.send(S2C, response("").replace(&accept_for(KEY), "AAAAAAAAAAAAAAAAAAAAAAAAAAA=").as_bytes());
+    c.send(S2C, &frame(true, 0, 1, None, b"still decoded"));
+    let ev = c.close();
+    assert!(ev.iter().any(|e| matches!(e, Event::Handshake { accept_valid: Some(false), .. })));
+    assert!(codes(&ev).contains(&"accept_key_invalid".to_string()));
+    assert_eq!(texts(&ev), vec![(S2C, "still decoded".into())]);
+}
+
+#[test]
+fn request_violations_follow_the_handshake_event() {
+    let mut c = Conn::new(RoleSource::Syn);
+    c.send(
+        C2S,
+        request("").replace("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8").as_bytes(),
+    );
+    c.send(S2C, response("").as_bytes());
+    let ev = c.close();
+    let hs = ev.iter().position(|e| matches!(e, Event::Handshake { .. })).unwrap();
+    let f = ev.iter().position(|e| matches!(e, Event::Finding { .. })).unwrap();
+    assert!(hs < f);
+    assert!(codes(&ev).contains(&"request_version_not13".to_string()), "{:?}", codes(&ev));
+}
+
+#[test]
+fn an_upgrade_request_without_a_response_is_reported() {
+    let mut c = Conn::new(RoleSource::Syn);
+    c.send(C2S, request("").as_bytes());
+    let ev = c.close();
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Event::Handshake { outcome: HandshakeOutcome::NoResponse, .. }))
+    );
+}
+
+#[test]
+fn plain_http_and_other_protocols_are_not_announced() {
+    let mut c = Conn::new(RoleSource::Syn);
+    c.send(C2S, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    c.send(S2C, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    assert!(c.close().is_empty());
+    let mut c = Conn::new(RoleSource::Syn);
+    c.send(C2S, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03");
+    assert!(c.close().is_empty());
+}
+
+#[test]
+fn mid_stream_pickup_finds_frames_and_says_the_handshake_was_not_seen() {
+    let mut c = Conn::new(RoleSource::Guess);
+    c.send(S2C, b"tail of an earlier server frame");
+    for i in 0..4 {
+        c.send(C2S, &frame(true, 0, 1, MASK, format!("c{i}").as_bytes()));
+        c.send(S2C, &frame(true, 0, 1, None, format!("s{i}").as_bytes()));
+    }
+    let ev = c.close();
+    assert!(ev.iter().any(|e| matches!(e, Event::Handshake { seen: false, .. })));
+    assert!(codes(&ev).contains(&"handshake_not_seen".to_string()), "{:?}", codes(&ev));
+    let t = texts(&ev);
+    assert_eq!(t.iter().filter(|(d, _)| *d == C2S).count(), 4, "{t:?}");
+    assert_eq!(t.iter().filter(|(d, _)| *d == S2C).count(), 4, "{t:?}");
+}
+
+#[test]
+fn mid_stream_pickup_learns_the_client_from_masking_when_ports_mislead() {
+    // The TCP layer guessed wrong: what it calls the server sends masked frames.
+    let mut c = Conn::new(RoleSource::Guess);
+    for i in 0..4 {
+        c.send(S2C, &frame(true, 0, 1, MASK, format!("from the real client {i}").as_bytes()));
+    }
+    let ev = c.close();
+    match &ev[0] {
+        Event::Connection { client, .. } => assert_eq!(client.to_string(), "10.0.0.2:8080"),
+        other => panic!("{other:?}"),
+    }
+    assert!(texts(&ev).iter().all(|(d, _)| *d == C2S));
+    assert!(!codes(&ev).contains(&"client_frame_unmasked".to_string()), "{:?}", codes(&ev));
+}
+
+#[test]
+fn pong_answering_a_ping_has_a_round_trip_time_and_unsolicited_pongs_are_noted() {
+    let mut c = Conn::new(RoleSource::Syn);
+    c.send(C2S, request("").as_bytes());
+    c.send(S2C, response("").as_bytes());
+    c.send(S2C, &frame(true, 0, 9, None, b"t1"));
+    c.send(C2S, &frame(true, 0, 10, MASK, b"t1"));
+    c.send(C2S, &frame(true, 0, 10, MASK, b"out of the blue"));
+    let ev = c.close();
+    let rtts: Vec<Option<f64>> = ev
+        .iter()
+        .filter_map(|e| {
+            if let Event::Message { rtt, opcode, .. } = e {
+                (opcode.name() == "pong").then_some(*rtt)
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert_eq!(rtts.len(), 2);
+    assert!((rtts[0].unwrap() - 0.001).abs() < 1e-9, "{rtts:?}");
+    assert_eq!(rtts[1], None);
+    assert!(codes(&ev).contains(&"pong_unsolicited".to_string()));
+}
+
+#[test]
+fn an_unanswered_close_and_a_missing_close_are_reported() {
+    let mut c = Conn::new(RoleSource::Syn);
+    c.send(C2S, request("").as_bytes());
+    c.send(S2C, response("").as_bytes());
+    c.send(S2C, &frame(true, 0, 8, None, b"\x03\xe9bye"));
+    let ev = c.close();
+    assert!(codes(&ev).contains(&"close_not_answered".to_string()));
+    assert!(matches!(ev.last(), Some(Event::End { clean: false, closed_first_by: Some(S2C), .. })));
+
+    let mut c = Conn::new(RoleSource::Syn);
+    c.send(C2S, request("").as_bytes());
+    c.send(S2C, response("").as_bytes());
+    assert!(codes(&c.close()).contains(&"closed_without_close_frame".to_string()));
+}
+
+#[test]
+fn permessage_deflate_negotiated_in_the_handshake_is_used() {
+    let mut c = Conn::new(RoleSource::Syn);
+    c.send(
+        C2S,
+        request("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n")
+            .as_bytes(),
+    );
+    c.send(S2C, response("Sec-WebSocket-Extensions: permessage-deflate\r\n").as_bytes());
+    c.send(S2C, &frame(true, 0b100, 1, None, &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]));
+    c.send(S2C, &frame(true, 0b100, 1, None, &[0xf2, 0x00, 0x11, 0x00, 0x00]));
+    let ev = c.close();
+    assert_eq!(texts(&ev), vec![(S2C, "Hello".into()), (S2C, "Hello".into())]);
+    assert!(
+        !codes(&ev).iter().any(|c| c.contains("deflate") || c.contains("reserved")),
+        "{:?}",
+        codes(&ev)
+    );
+}
+
+#[test]
+fn a_port_named_by_the_user_is_decoded_without_a_handshake() {
+    let cfg = AnalyzerConfig { ws_ports: vec![8080], ..Default::default() };
+    let mut c = Conn::with(RoleSource::Syn, cfg);
+    for i in 0..4 {
+        c.send(C2S, &frame(true, 0, 1, MASK, format!("m{i}").as_bytes()));
+    }
+    let ev = c.close();
+    assert_eq!(texts(&ev).len(), 4, "{ev:?}");
+}
