@@ -6,18 +6,63 @@ use std::path::PathBuf;
 /// Passive WebSocket protocol analyzer.
 ///
 /// wsscope reads packets from pcap/pcapng files or a live interface, reassembles TCP streams,
-/// and (as the analyzer lands) decodes the WebSocket connections inside them.
+/// finds WebSocket handshakes on any port, decodes every frame and message (unmasking,
+/// fragments, permessage-deflate) and checks both sides against RFC 6455 and RFC 7692.
+///
+/// Without a subcommand it prints the conversation as text:
+///
+///   wsscope capture.pcap            every handshake, message and finding
+///   wsscope -i lo -f 'tcp port 8080'   the same, live
+///
+/// Exit status: 0 success; 1 findings at or above --fail-on; 2 usage or input error.
 #[derive(Debug, Parser)]
-#[command(name = "wsscope", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "wsscope",
+    version,
+    propagate_version = true,
+    args_conflicts_with_subcommands = true
+)]
+#[command(after_help = "Subcommands have their own --help, e.g. `wsscope report --help`.")]
 pub struct Cli {
-    /// What to do.
+    /// What to do (default: print the conversation as text).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+
+    /// Options of the default text view.
+    #[command(flatten)]
+    pub view: ViewArgs,
 }
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Analyse captures and print one JSON report for CI: summary, connections, findings.
+    ///
+    /// The report is a versioned JSON document (docs/json-format.md, schema in
+    /// docs/schema/report.schema.json). The exit status says whether findings reached
+    /// --fail-on, so a CI job can capture traffic during its tests and fail on violations:
+    ///
+    ///   tcpdump -i lo -w ws.pcap 'tcp port 8080' & ... run the tests ...; kill %1
+    ///   wsscope report ws.pcap --fail-on error --junit wsscope.xml > wsscope.json
+    ///
+    /// Examples:
+    ///   wsscope report capture.pcap
+    ///   wsscope report a.pcap b.pcapng --fail-on warning -o report.json
+    ///   wsscope report -i lo --duration 30s -f 'tcp port 8080'
+    Report(ReportArgs),
+
+    /// Write every event (handshakes, messages, findings, gaps) as it happens.
+    ///
+    /// NDJSON (the default) streams one JSON object per line while reading, so it can be piped
+    /// live: `wsscope export -i lo | jq 'select(.type == "message")'`. The first line is a
+    /// `begin` object with the schema version; the last a `summary`.
+    ///
+    /// Examples:
+    ///   wsscope export capture.pcap > events.ndjson
+    ///   wsscope export capture.pcap --frames --max-payload 256
+    ///   wsscope export capture.pcap --format json
+    Export(ExportArgs),
+
     /// Reassemble the TCP streams of a capture and summarise every connection.
     ///
     /// One line (or JSON object) per connection, printed when it closes: bytes per direction,
@@ -30,21 +75,20 @@ pub enum Command {
     ///   wsscope streams capture.pcapng -f 'tcp port 8080' --format json
     ///   tcpdump -i lo -w - | wsscope streams -
     Streams(StreamsArgs),
+
+    /// List every check wsscope performs, with its severity and RFC section.
+    Checks,
 }
 
-/// Where packets come from, plus the BPF filter.
+/// Where packets come from, plus the BPF filter and when to stop.
 #[derive(Debug, Args)]
 pub struct InputArgs {
-    /// Capture file (pcap or pcapng); `-` reads standard input.
-    #[arg(
-        value_name = "FILE",
-        required_unless_present = "interface",
-        conflicts_with = "interface"
-    )]
-    pub file: Option<PathBuf>,
+    /// Capture file(s), pcap or pcapng; `-` reads standard input.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
 
     /// Capture live from this interface instead of reading a file (needs capture permission).
-    #[arg(short = 'i', long, value_name = "IFACE")]
+    #[arg(short = 'i', long, value_name = "IFACE", conflicts_with = "files")]
     pub interface: Option<String>,
 
     /// BPF capture filter, as in tcpdump (e.g. 'tcp port 8080').
@@ -63,6 +107,25 @@ pub struct InputArgs {
     /// cleanly, with every result flushed.
     #[arg(long, value_name = "DURATION")]
     pub duration: Option<String>,
+}
+
+/// How WebSocket traffic is decoded.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Decoding")]
+pub struct DecodeArgs {
+    /// Decode connections on this port as WebSocket even when no handshake was captured
+    /// (repeatable). Handshakes are found on any port without it.
+    #[arg(long = "ws-port", value_name = "PORT")]
+    pub ws_ports: Vec<u16>,
+
+    /// Payload bytes kept per message; longer messages are counted and checked in full and
+    /// reported with truncated: true.
+    #[arg(long, value_name = "SIZE", default_value = "1M")]
+    pub max_message_size: String,
+
+    /// Bytes one compressed message may inflate to before inflation stops (decompression bombs).
+    #[arg(long, value_name = "SIZE", default_value = "64M")]
+    pub max_inflate_size: String,
 }
 
 /// Limits of the stream engine. Sizes accept K, M, G suffixes (powers of 1024).
@@ -101,6 +164,123 @@ pub struct LimitArgs {
     /// Delivered bytes kept for that check by all connections together.
     #[arg(long, value_name = "SIZE", default_value = "64M")]
     pub max_history_total: String,
+}
+
+/// When to use colour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// When standard output is a terminal and NO_COLOR is not set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Severity threshold for the exit status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// Exit 1 when any error finding was reported.
+    Error,
+    /// Exit 1 on warnings or errors.
+    Warning,
+    /// Exit 1 on any finding, informational ones included.
+    Info,
+    /// Never exit 1 because of findings.
+    Never,
+}
+
+/// Output and exit-status options shared by the analysis commands.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Output")]
+pub struct OutputArgs {
+    /// Colour in text output (NO_COLOR in the environment means never, for auto).
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    /// Print less: no progress, no notices on standard error.
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Print more (text view: one line per frame as well).
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+/// The default text view (`wsscope FILE`, `wsscope -i IFACE`).
+#[derive(Debug, Args)]
+pub struct ViewArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Exit 1 when findings at or above this severity were reported.
+    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = FailOn::Never, help_heading = "Output")]
+    pub fail_on: FailOn,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// `wsscope report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+    /// Exit 1 when findings at or above this severity were reported.
+    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = FailOn::Error, help_heading = "Output")]
+    pub fail_on: FailOn,
+    /// Also write a JUnit XML file: a test case per connection, a failure per finding at or
+    /// above --fail-on.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub junit: Option<PathBuf>,
+    /// Write the report here instead of standard output.
+    #[arg(short = 'o', long, value_name = "FILE", help_heading = "Output")]
+    pub output_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Formats of `export`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// One JSON object per line, streamed while reading.
+    Ndjson,
+    /// One JSON document with every event (buffered until the end).
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+/// `wsscope export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ExportFormat::Ndjson, help_heading = "Output")]
+    pub format: ExportFormat,
+    /// Also write one event per frame.
+    #[arg(long, help_heading = "Output")]
+    pub frames: bool,
+    /// Cut payloads in the output to this many bytes (for sharing logs); messages are still
+    /// decoded and checked in full.
+    #[arg(long, value_name = "BYTES", help_heading = "Output")]
+    pub max_payload: Option<usize>,
+    /// Exit 1 when findings at or above this severity were reported.
+    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = FailOn::Never, help_heading = "Output")]
+    pub fail_on: FailOn,
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// Output format of `streams`.

@@ -1,8 +1,11 @@
 //! Validated configuration built from the raw command line.
 
-use crate::cli::{InputArgs, LimitArgs};
+use crate::analyzer::AnalyzerConfig;
+use crate::analyzer::checks::Severity;
+use crate::cli::{ColorChoice, DecodeArgs, FailOn, InputArgs, LimitArgs, OutputArgs};
 use crate::error::Error;
 use crate::limits::TcpLimits;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -34,31 +37,50 @@ pub struct Source {
 }
 
 impl Source {
-    /// Builds the source from the flags.
-    pub fn from_args(a: &InputArgs) -> Result<Source, Error> {
-        let input = match (&a.file, &a.interface) {
-            (Some(f), None) => Input::File(f.clone()),
-            (None, Some(i)) => {
+    /// Builds the sources from the flags: one per file, or the live interface. `many` allows more
+    /// than one file.
+    pub fn from_args(a: &InputArgs, many: bool) -> Result<Vec<Source>, Error> {
+        let duration = a.duration.as_deref().map(|d| parse_duration("duration", d)).transpose()?;
+        if a.count == Some(0) {
+            return Err(Error::Usage("--count must be at least 1".into()));
+        }
+        let filter = a.filter.clone().filter(|f| !f.trim().is_empty());
+        let inputs = match (&a.files[..], &a.interface) {
+            ([], Some(i)) => {
                 if a.snaplen <= 0 {
                     return Err(Error::Usage(format!(
                         "--snaplen must be positive, got {}",
                         a.snaplen
                     )));
                 }
-                Input::Live { interface: i.clone(), snaplen: a.snaplen }
+                vec![Input::Live { interface: i.clone(), snaplen: a.snaplen }]
             }
-            _ => return Err(Error::Usage("give a capture FILE or -i IFACE (not both)".into())),
+            ([], None) => {
+                return Err(Error::Usage(
+                    "give a capture FILE (or - for standard input), or -i IFACE to capture live; see --help".into(),
+                ));
+            }
+            (files, None) => {
+                if files.len() > 1 && !many {
+                    return Err(Error::Usage(
+                        "this command reads one FILE; `wsscope report` takes several".into(),
+                    ));
+                }
+                if a.duration.is_some() {
+                    return Err(Error::Usage(
+                        "--duration applies to live capture (-i); use --count for files".into(),
+                    ));
+                }
+                files.iter().cloned().map(Input::File).collect()
+            }
+            (_, Some(_)) => {
+                return Err(Error::Usage("give capture FILEs or -i IFACE, not both".into()));
+            }
         };
-        let duration = a.duration.as_deref().map(|d| parse_duration("duration", d)).transpose()?;
-        if a.count == Some(0) {
-            return Err(Error::Usage("--count must be at least 1".into()));
-        }
-        Ok(Source {
-            input,
-            filter: a.filter.clone().filter(|f| !f.trim().is_empty()),
-            max_packets: a.count,
-            duration,
-        })
+        Ok(inputs
+            .into_iter()
+            .map(|input| Source { input, filter: filter.clone(), max_packets: a.count, duration })
+            .collect())
     }
 
     /// A short description for messages (`file.pcap`, `-i eth0`).
@@ -66,6 +88,65 @@ impl Source {
         match &self.input {
             Input::File(p) => p.display().to_string(),
             Input::Live { interface, .. } => format!("-i {interface}"),
+        }
+    }
+}
+
+impl DecodeArgs {
+    /// The analyzer's settings.
+    pub fn to_config(&self, emit_frames: bool) -> Result<AnalyzerConfig, Error> {
+        let max_message = parse_size("max-message-size", &self.max_message_size)?;
+        let max_inflate = parse_size("max-inflate-size", &self.max_inflate_size)? as u64;
+        if max_inflate == 0 {
+            return Err(Error::Usage("--max-inflate-size must be at least 1".into()));
+        }
+        Ok(AnalyzerConfig {
+            max_message,
+            max_inflate,
+            emit_frames,
+            ws_ports: self.ws_ports.clone(),
+            ..Default::default()
+        })
+    }
+}
+
+impl OutputArgs {
+    /// Whether text output is coloured: --color, then NO_COLOR, then whether stdout is a terminal.
+    pub fn use_color(&self) -> bool {
+        match self.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::io::stdout().is_terminal()
+            }
+        }
+    }
+
+    /// Whether progress may be drawn on standard error.
+    pub fn show_progress(&self) -> bool {
+        !self.quiet && std::io::stderr().is_terminal()
+    }
+}
+
+impl FailOn {
+    /// The lowest severity that makes the exit status 1.
+    pub fn threshold(self) -> Option<Severity> {
+        match self {
+            FailOn::Error => Some(Severity::Error),
+            FailOn::Warning => Some(Severity::Warning),
+            FailOn::Info => Some(Severity::Info),
+            FailOn::Never => None,
+        }
+    }
+
+    /// The flag value as typed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailOn::Error => "error",
+            FailOn::Warning => "warning",
+            FailOn::Info => "info",
+            FailOn::Never => "never",
         }
     }
 }

@@ -13,12 +13,13 @@ use serde::Serialize;
 use std::net::SocketAddr;
 
 /// Where in a capture something happened.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Position {
     /// 1-based packet number of the segment that carried the first byte.
     pub packet: u64,
     /// Packet timestamp.
     #[serde(serialize_with = "ser_ts")]
+    #[schemars(with = "f64")]
     pub ts: Timestamp,
     /// Offset in the direction's TCP byte stream (0 = first byte after the SYN).
     pub offset: u64,
@@ -29,13 +30,17 @@ fn ser_ts<S: serde::Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error>
 }
 
 /// A payload as shown to users: text when it is valid UTF-8 text, bytes otherwise.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Payload {
     /// A text message's (or close reason's) UTF-8 content.
     Text(String),
     /// Binary content (serialised as base64 by the JSON sinks).
-    Bytes(#[serde(serialize_with = "ser_b64")] Vec<u8>),
+    Bytes(
+        #[serde(serialize_with = "ser_b64")]
+        #[schemars(with = "String")]
+        Vec<u8>,
+    ),
     /// The content could not be recovered (cannot inflate, bytes missing from the capture).
     Unavailable,
 }
@@ -46,7 +51,7 @@ fn ser_b64<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
 }
 
 /// How a connection's opening handshake went.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HandshakeOutcome {
     /// 101 Switching Protocols: frames follow.
@@ -58,7 +63,7 @@ pub enum HandshakeOutcome {
 }
 
 /// The close frame of one direction.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct CloseFrameInfo {
     /// The close code, if the payload had one.
     pub code: Option<CloseCode>,
@@ -69,7 +74,7 @@ pub struct CloseFrameInfo {
 }
 
 /// One thing the analyzer reports.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     /// A TCP connection was seen for the first time.
@@ -86,6 +91,7 @@ pub enum Event {
         packet: u64,
         /// First packet time.
         #[serde(serialize_with = "ser_ts")]
+        #[schemars(with = "f64")]
         ts: Timestamp,
     },
     /// An opening handshake (or its absence, for mid-stream pickup).
@@ -197,11 +203,25 @@ pub enum Event {
         clean: bool,
         /// Time of the end.
         #[serde(serialize_with = "ser_ts")]
+        #[schemars(with = "f64")]
         ts: Timestamp,
     },
 }
 
 impl Event {
+    /// The connection an event belongs to, mutable (sinks renumber connections across inputs).
+    pub fn connection_mut(&mut self) -> &mut ConnId {
+        match self {
+            Event::Connection { connection, .. }
+            | Event::Handshake { connection, .. }
+            | Event::Frame { connection, .. }
+            | Event::Message { connection, .. }
+            | Event::Finding { connection, .. }
+            | Event::Gap { connection, .. }
+            | Event::End { connection, .. } => connection,
+        }
+    }
+
     /// The connection an event belongs to.
     pub fn connection(&self) -> ConnId {
         match self {

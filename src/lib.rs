@@ -9,6 +9,12 @@
 //! | [`tcp`] | core: connection table and per-direction reassembly → ordered bytes, gaps, FIN/RST |
 //! | [`limits`] | core: every resource limit with its default |
 //! | [`time`] | core: packet timestamps, the only clock of the core |
+//! | [`http`] | core: HTTP/1.1 upgrade detection, handshake validation (httparse) |
+//! | [`ws`] | core: RFC 6455 frames and messages, RFC 7692 permessage-deflate |
+//! | [`analyzer`] | core: per-connection sessions; the only producer of [`event::Event`]s; the check catalogue |
+//! | [`event`] | core: the one event type every output consumes |
+//! | [`sink`] | edge: text, NDJSON, JSON, report, JUnit — formatting only |
+//! | [`pipeline`], [`run`] | edge: source → stream engine → analyzer → sinks; exit status |
 //! | [`streams`] | edge: the `streams` command — per-connection reassembly summary and byte dumps |
 //! | [`cli`], [`config`], [`error`] | edge: command line, validated configuration, tool errors |
 
@@ -22,6 +28,8 @@ pub mod http;
 pub mod limits;
 pub mod packet;
 pub mod pipeline;
+pub mod run;
+pub mod sink;
 pub mod streams;
 pub mod tcp;
 pub mod time;

@@ -1,17 +1,22 @@
-//! wsscope's entry point: parse the command line, run, map the outcome to an exit code.
+//! wsscope's entry point: parse the command line, run, map the outcome to an exit code
+//! (0 success, 1 findings at or above --fail-on, 2 usage or input error; a closed output pipe
+//! is a success).
 
 use clap::Parser;
+use std::io::{BufWriter, Write};
 use std::process::ExitCode;
-use std::sync::Arc;
-use wsscope::cli::{Cli, Command};
+use wsscope::analyzer::checks::CheckId;
+use wsscope::cli::{Cli, Command, ExportFormat, StreamsArgs};
 use wsscope::config::{Input, Source};
 use wsscope::error::Error;
+use wsscope::run::{self, RunConfig};
+use wsscope::sink::{json::Json, junit, ndjson::Ndjson, report::ReportFormat, text::Text};
 use wsscope::{pipeline, streams};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
-        Ok(code) => code,
+    match dispatch(cli) {
+        Ok(code) => ExitCode::from(code),
         Err(Error::Output { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {
             ExitCode::SUCCESS
         }
@@ -22,44 +27,128 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<ExitCode, Error> {
+fn dispatch(cli: Cli) -> Result<u8, Error> {
+    let stdout = || BufWriter::new(std::io::stdout().lock());
     match cli.command {
-        Command::Streams(args) => {
-            let source = Source::from_args(&args.input)?;
-            let limits = args.limits.to_limits()?;
-            let mut packets = pipeline::open(&source)?;
-            if let Input::Live { interface, .. } = &source.input {
-                let filter =
-                    source.filter.as_deref().map(|f| format!(", filter {f:?}")).unwrap_or_default();
-                eprintln!(
-                    "wsscope: listening on {interface}, link type {}{filter} (Ctrl-C to stop)",
-                    packets.link_type()
-                );
+        None => {
+            let v = cli.view;
+            let sources = Source::from_args(&v.input, false)?;
+            let live = sources.iter().any(|s| matches!(s.input, Input::Live { .. }));
+            let cfg = RunConfig {
+                progress: v.output.show_progress() && !live,
+                notices: !v.output.quiet,
+                limits: v.limits.to_limits()?,
+                analyzer: v.decode.to_config(v.output.verbose)?,
+                sources,
+                max_payload: None,
+            };
+            let text = Text::new(stdout(), v.output.use_color(), v.output.verbose, live);
+            let outcome = run::run(cfg, text)?;
+            Ok(outcome.exit_status(v.fail_on.threshold()))
+        }
+        Some(Command::Report(a)) => {
+            let sources = Source::from_args(&a.input, true)?;
+            let cfg = RunConfig {
+                progress: a.output.show_progress(),
+                notices: !a.output.quiet,
+                limits: a.limits.to_limits()?,
+                analyzer: a.decode.to_config(false)?,
+                sources,
+                max_payload: None,
+            };
+            let outcome = run::run(cfg, ReportFormat::new(a.fail_on.as_str()))?;
+            let status = outcome.exit_status(a.fail_on.threshold());
+            let report = outcome.format.into_report(status);
+            if let Some(path) = &a.junit {
+                std::fs::write(path, junit::render(&report, a.fail_on.threshold()))
+                    .map_err(|e| Error::Output { what: path.display().to_string(), source: e })?;
             }
-            let stop = stop_conditions(&source);
-            let out = std::io::BufWriter::new(std::io::stdout().lock());
-            let mut sink = streams::StreamsSink::new(out, args.format, args.write_dir)?;
-            let summary = pipeline::drive(packets.as_mut(), &limits, &stop, &mut sink);
-            sink.finish(&source.describe(), &summary)?;
-            Ok(ExitCode::SUCCESS)
+            match &a.output_file {
+                Some(path) => {
+                    let f = std::fs::File::create(path).map_err(|e| Error::Output {
+                        what: path.display().to_string(),
+                        source: e,
+                    })?;
+                    ReportFormat::write(&report, BufWriter::new(f)).map_err(|e| Error::Output {
+                        what: path.display().to_string(),
+                        source: e,
+                    })?;
+                }
+                None => ReportFormat::write(&report, stdout())
+                    .map_err(|e| Error::Output { what: "standard output".into(), source: e })?,
+            }
+            Ok(status)
+        }
+        Some(Command::Export(a)) => {
+            let sources = Source::from_args(&a.input, false)?;
+            let live = sources.iter().any(|s| matches!(s.input, Input::Live { .. }));
+            let cfg = RunConfig {
+                progress: a.output.show_progress() && !live,
+                notices: !a.output.quiet,
+                limits: a.limits.to_limits()?,
+                analyzer: a.decode.to_config(a.frames)?,
+                sources,
+                max_payload: a.max_payload,
+            };
+            let threshold = a.fail_on.threshold();
+            let status = match a.format {
+                ExportFormat::Ndjson => {
+                    run::run(cfg, Ndjson::new(stdout(), live))?.exit_status(threshold)
+                }
+                ExportFormat::Json => run::run(cfg, Json::new(stdout()))?.exit_status(threshold),
+                ExportFormat::Text => {
+                    let text = Text::new(
+                        stdout(),
+                        a.output.use_color(),
+                        a.frames || a.output.verbose,
+                        live,
+                    );
+                    run::run(cfg, text)?.exit_status(threshold)
+                }
+            };
+            Ok(status)
+        }
+        Some(Command::Streams(a)) => streams_command(a),
+        Some(Command::Checks) => {
+            let mut out = stdout();
+            let w = |out: &mut BufWriter<_>| -> std::io::Result<()> {
+                writeln!(out, "{:<36} {:<8} {:<34} what", "code", "severity", "source")?;
+                for c in CheckId::ALL {
+                    let i = c.info();
+                    writeln!(
+                        out,
+                        "{:<36} {:<8} {:<34} {}",
+                        c.to_string(),
+                        i.severity.as_str(),
+                        i.rfc,
+                        i.summary
+                    )?;
+                }
+                out.flush()
+            };
+            w(&mut out).map_err(|e| Error::Output { what: "standard output".into(), source: e })?;
+            Ok(0)
         }
     }
 }
 
-/// Stop conditions: --count, --duration (a timer thread), and Ctrl-C, which stops reading so that
-/// every open connection is still flushed and reported.
-fn stop_conditions(source: &Source) -> Arc<pipeline::Stop> {
-    let stop = Arc::new(pipeline::Stop::new(source.max_packets));
-    let on_signal = Arc::clone(&stop);
-    // A second Ctrl-C while flushing falls through to the default handler's exit, since the
-    // handler only sets the flag; failing to install it only loses the clean flush.
-    let _ = ctrlc::set_handler(move || on_signal.request());
-    if let Some(d) = source.duration {
-        let on_timer = Arc::clone(&stop);
-        std::thread::spawn(move || {
-            std::thread::sleep(d);
-            on_timer.request();
-        });
+fn streams_command(a: StreamsArgs) -> Result<u8, Error> {
+    let mut sources = Source::from_args(&a.input, false)?;
+    let source = sources.remove(0);
+    let limits = a.limits.to_limits()?;
+    let mut packets = pipeline::open(&source)?;
+    if let Input::Live { interface, .. } = &source.input {
+        let filter =
+            source.filter.as_deref().map(|f| format!(", filter {f:?}")).unwrap_or_default();
+        eprintln!(
+            "wsscope: listening on {interface}, link type {}{filter} (Ctrl-C to stop)",
+            packets.link_type()
+        );
     }
-    stop
+    let stop = run::stop_conditions(std::slice::from_ref(&source));
+    let out = BufWriter::new(std::io::stdout().lock());
+    let mut sink = streams::StreamsSink::new(out, a.format, a.write_dir)?;
+    let summary = pipeline::drive(packets.as_mut(), &limits, &stop, &mut sink);
+    sink.finish(&source.describe(), &summary)?;
+    Ok(0)
 }

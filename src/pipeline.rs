@@ -12,10 +12,10 @@ use crate::packet::{Decoded, PacketDecoder, PacketStats};
 use crate::tcp::{PacketRef, StreamSink, Table, TableStats};
 use serde::Serialize;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// What a run saw, besides the events.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct RunSummary {
     /// How the input ended.
     pub end_of_input: EndOfInput,
@@ -45,6 +45,10 @@ pub struct Stop {
     /// Stop after this many packets.
     pub max_packets: Option<u64>,
     interrupt: OnceLock<Interrupt>,
+    /// Progress for a display thread: packets and captured bytes read so far.
+    pub packets_read: AtomicU64,
+    /// Captured bytes read so far (plus 16 per record header, as in a pcap file).
+    pub bytes_read: AtomicU64,
 }
 
 impl Stop {
@@ -81,6 +85,7 @@ pub fn drive<S: StreamSink>(
     if let Some(i) = source.interrupt_handle() {
         let _ = stop.interrupt.set(i);
     }
+    let mut read_bytes = 0u64;
     let end = loop {
         if stop.is_requested() {
             break EndOfInput::Clean;
@@ -89,6 +94,11 @@ pub fn drive<S: StreamSink>(
             Next::Packet(p) => {
                 if stop.max_packets.is_some_and(|max| p.number >= max) {
                     stop.request();
+                }
+                read_bytes += p.data.len() as u64 + 16;
+                if p.number % 1024 == 0 {
+                    stop.packets_read.store(p.number, Ordering::Relaxed);
+                    stop.bytes_read.store(read_bytes, Ordering::Relaxed);
                 }
                 if let Ok(Decoded::Tcp(seg)) = decoder.decode(link, p.data, p.ts) {
                     table.on_segment(&seg, PacketRef { ts: p.ts, packet: p.number }, sink);

@@ -47,7 +47,7 @@ impl Default for AnalyzerConfig {
 }
 
 /// Counters of the analyzer.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct AnalyzerStats {
     /// TCP connections seen.
     pub tcp_connections: u64,

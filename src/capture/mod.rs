@@ -40,7 +40,7 @@ pub enum Next<'a> {
 }
 
 /// Why the input ended.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EndOfInput {
     /// The file ended cleanly (or the live capture was stopped).
@@ -54,7 +54,7 @@ pub enum EndOfInput {
 }
 
 /// Counters from libpcap for live captures.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct CaptureStats {
     /// Packets received by the filter (libpcap `ps_recv`).
     pub received: u64,

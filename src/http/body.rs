@@ -635,6 +635,17 @@ mod tests {
 
     proptest::proptest! {
         #[test]
+        fn any_bytes_are_skipped_or_rejected_without_panicking(
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+        ) {
+            let mut skipper = BodySkipper::new(BodyKind::Chunked);
+            if let Ok(p) = skipper.skip(&data) {
+                proptest::prop_assert!(p.consumed <= data.len());
+                proptest::prop_assert!(p.done || p.consumed == data.len());
+            }
+        }
+
+        #[test]
         fn chunked_body_cut_at_random_points_ends_at_the_same_byte(
             sizes in proptest::collection::vec(0usize..40, 0..6),
             cuts in proptest::collection::vec(0usize..400, 0..8),

@@ -831,4 +831,16 @@ mod tests {
     fn other_accepted_extension_is_not_negotiated_here() {
         assert_eq!(negotiate_deflate(&offers(&["x-foo"]), &ext("x-foo")), (None, vec![]));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_field_value_parses_or_errs_without_panicking(value in "[ -~\t]{0,40}|\\PC{0,20}") {
+            if let Ok(list) = parse_extensions(&[&value]) {
+                for ext in &list {
+                    let _ = check_offers(std::slice::from_ref(ext));
+                    let _ = negotiate_deflate(&list, ext);
+                }
+            }
+        }
+    }
 }

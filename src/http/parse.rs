@@ -119,7 +119,19 @@ const METHODS: &[&[u8]] =
 ///
 /// `Some(true)`: it does; `Some(false)`: it cannot; `None`: `buf` is a proper prefix of
 /// `METHOD ` (empty included), so more bytes are needed to tell.
+///
+/// Empty lines (CRLF or LF) before the method are skipped, as [`parse_request`] skips them
+/// (RFC 9112 §2.2: some clients send an extra CRLF after a request body).
 pub fn looks_like_request_start(buf: &[u8]) -> Option<bool> {
+    let mut buf = buf;
+    loop {
+        buf = match buf {
+            [b'\r', b'\n', rest @ ..] | [b'\n', rest @ ..] => rest,
+            [b'\r'] => return None,
+            [b'\r', ..] => return Some(false),
+            _ => break,
+        };
+    }
     let mut undecided = false;
     for method in METHODS {
         match buf.strip_prefix(*method) {
@@ -333,6 +345,16 @@ mod tests {
                 String::from_utf8_lossy(buf)
             );
         }
+    }
+
+    #[test]
+    fn request_start_after_empty_lines_is_recognised() {
+        assert_eq!(looks_like_request_start(b"\r\n\nGET / HTTP/1.1"), Some(true));
+        for buf in [&b"\r"[..], b"\r\n", b"\n\r", b"\r\nGE"] {
+            assert_eq!(looks_like_request_start(buf), None, "{buf:?}");
+        }
+        assert_eq!(looks_like_request_start(b"\rGET / HTTP/1.1"), Some(false));
+        assert_eq!(looks_like_request_start(b"\r\n\x81\x00"), Some(false));
     }
 
     #[test]

@@ -4,7 +4,7 @@ use crate::analyzer::checks::CheckId;
 use serde::Serialize;
 
 /// One extension from `Sec-WebSocket-Extensions`, with its parameters in order.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Extension {
     /// Extension token, e.g. `permessage-deflate` (case preserved as sent).
     pub name: String,
@@ -26,7 +26,7 @@ pub struct DeflateParams {
 }
 
 /// What the upgrade request said.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct RequestInfo {
     /// Method (GET).
     pub method: String,
@@ -55,7 +55,7 @@ pub struct RequestInfo {
 }
 
 /// What the response to the upgrade request said.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ResponseInfo {
     /// Status code.
     pub status: u16,

@@ -86,7 +86,7 @@ pub enum PacketError {
 }
 
 /// Counters of what the decoder saw.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct PacketStats {
     /// Packets given to the decoder.
     pub packets: u64,

@@ -36,7 +36,7 @@ pub struct ConnInfo {
 }
 
 /// Why bytes are missing from a stream.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GapReason {
     /// Bytes after the hole were captured and the peer acknowledged the hole: the capture lost them.
@@ -53,7 +53,7 @@ pub enum GapReason {
 }
 
 /// How a connection left the table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CloseReason {
     /// Both directions ended with FIN.
@@ -99,7 +99,7 @@ pub enum Anomaly {
 }
 
 /// Per-direction counters, reported when a connection closes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct DirStats {
     /// Segments seen in this direction (including pure ACKs).
     pub segments: u64,

@@ -8,7 +8,9 @@ use std::net::SocketAddr;
 ///
 /// The client is the endpoint that sent the SYN; without a SYN it is decided by the heuristics in
 /// [`crate::tcp::table`] and reported through [`RoleSource`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// Bytes sent by the client.
@@ -54,7 +56,9 @@ impl fmt::Display for Direction {
 
 /// A connection's number: 1 for the first connection seen in a capture, increasing in order of
 /// first packet. Stable for a given capture and set of options.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema,
+)]
 #[serde(transparent)]
 pub struct ConnId(pub u64);
 
@@ -65,7 +69,7 @@ impl fmt::Display for ConnId {
 }
 
 /// How the engine decided which endpoint is the client.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RoleSource {
     /// The client sent a SYN that was captured.

@@ -20,7 +20,7 @@ use std::time::Duration;
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Counters of the table.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct TableStats {
     /// Connections opened.
     pub connections: u64,

@@ -80,8 +80,24 @@ impl Serialize for OpCode {
     }
 }
 
+impl schemars::JsonSchema for OpCode {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "OpCode".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "Frame opcode: continuation, text, binary, close, ping, pong, or reserved_0x3..reserved_0xf",
+            "pattern": "^(continuation|text|binary|close|ping|pong|reserved_0x[3-7b-f])$"
+        })
+    }
+}
+
 /// A close code (RFC 6455 §7.4). Any u16 is representable.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema,
+)]
 #[serde(transparent)]
 pub struct CloseCode(pub u16);
 

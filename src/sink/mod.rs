@@ -1,0 +1,203 @@
+//! Output sinks: they only format. The analyzer drives; every sink receives the same events.
+//!
+//! [`Output`] adapts any [`Format`] to the analyzer's [`EventSink`]: it numbers connections
+//! across several inputs, counts findings per severity for the exit status, cuts payloads when
+//! asked, and turns the first write error into a stop request (so `wsscope export … | head`
+//! ends promptly).
+
+pub mod json;
+pub mod junit;
+pub mod ndjson;
+pub mod report;
+pub mod text;
+
+use crate::analyzer::AnalyzerStats;
+use crate::analyzer::checks::Severity;
+use crate::event::{Event, EventSink, Payload};
+use crate::pipeline::{RunSummary, Stop};
+use crate::tcp::ConnId;
+use serde::Serialize;
+use std::io;
+use std::sync::Arc;
+
+/// Version of every JSON output (report, NDJSON, JSON). Bumped on any incompatible change,
+/// recorded in CHANGELOG.md.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The tool, as named in JSON outputs.
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Tool {
+    /// Always "wsscope".
+    pub name: String,
+    /// The version that wrote the output.
+    pub version: String,
+}
+
+impl Default for Tool {
+    fn default() -> Self {
+        Tool { name: "wsscope".into(), version: env!("CARGO_PKG_VERSION").into() }
+    }
+}
+
+/// One input as the sinks see it.
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputInfo {
+    /// File path, `-` for standard input, or `-i IFACE`.
+    pub name: String,
+    /// Link type, e.g. `ETHERNET (1)`.
+    pub link_type: String,
+}
+
+/// What an output format does with the run.
+pub trait Format {
+    /// An input starts.
+    fn begin(&mut self, input: &InputInfo) -> io::Result<()>;
+    /// One event (connections already numbered across inputs).
+    fn event(&mut self, event: &Event) -> io::Result<()>;
+    /// An input ended.
+    fn end(
+        &mut self,
+        input: &InputInfo,
+        summary: &RunSummary,
+        analyzer: &AnalyzerStats,
+    ) -> io::Result<()>;
+    /// Everything is done.
+    fn finish(&mut self) -> io::Result<()>;
+}
+
+/// Adapts a [`Format`] to the analyzer.
+pub struct Output<F: Format> {
+    format: F,
+    stop: Arc<Stop>,
+    error: Option<io::Error>,
+    /// Added to connection ids of the current input.
+    offset: u64,
+    /// Highest connection id seen in the current input.
+    max_id: u64,
+    /// Findings per severity (info, warning, error).
+    findings: [u64; 3],
+    max_payload: Option<usize>,
+}
+
+impl<F: Format> Output<F> {
+    /// Wraps `format`; a write error requests `stop`.
+    pub fn new(format: F, stop: Arc<Stop>, max_payload: Option<usize>) -> Self {
+        Output { format, stop, error: None, offset: 0, max_id: 0, findings: [0; 3], max_payload }
+    }
+
+    /// Starts an input.
+    pub fn begin(&mut self, input: &InputInfo) {
+        self.offset += self.max_id;
+        self.max_id = 0;
+        let r = self.format.begin(input);
+        self.check(r);
+    }
+
+    /// Ends an input.
+    pub fn end(&mut self, input: &InputInfo, summary: &RunSummary, analyzer: &AnalyzerStats) {
+        let r = self.format.end(input, summary, analyzer);
+        self.check(r);
+    }
+
+    /// Finishes the output; returns the first write error, if any.
+    pub fn finish(mut self) -> io::Result<(F, [u64; 3])> {
+        if self.error.is_none() {
+            let r = self.format.finish();
+            self.check(r);
+        }
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok((self.format, self.findings)),
+        }
+    }
+
+    /// Findings counted so far: [info, warning, error].
+    pub fn findings(&self) -> [u64; 3] {
+        self.findings
+    }
+
+    fn check(&mut self, r: io::Result<()>) {
+        if let Err(e) = r {
+            self.error.get_or_insert(e);
+            self.stop.request();
+        }
+    }
+}
+
+impl<F: Format> EventSink for Output<F> {
+    fn event(&mut self, mut event: Event) {
+        if self.error.is_some() {
+            return;
+        }
+        let id = event.connection_mut();
+        self.max_id = self.max_id.max(id.0);
+        *id = ConnId(id.0 + self.offset);
+        if let Event::Finding { severity, .. } = &event {
+            self.findings[match severity {
+                Severity::Info => 0,
+                Severity::Warning => 1,
+                Severity::Error => 2,
+            }] += 1;
+        }
+        if let (Some(max), Event::Message { payload, truncated, .. }) =
+            (self.max_payload, &mut event)
+        {
+            *truncated |= cut_payload(payload, max);
+        }
+        let r = self.format.event(&event);
+        self.check(r);
+    }
+}
+
+/// Cuts a payload to at most `max` bytes (text at a character boundary); true if it was cut.
+pub fn cut_payload(payload: &mut Payload, max: usize) -> bool {
+    match payload {
+        Payload::Text(t) if t.len() > max => {
+            let mut end = max;
+            while !t.is_char_boundary(end) {
+                end -= 1;
+            }
+            t.truncate(end);
+            true
+        }
+        Payload::Bytes(b) if b.len() > max => {
+            b.truncate(max);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Whether `findings` ([info, warning, error]) reach `threshold`.
+pub fn reaches(findings: [u64; 3], threshold: Option<Severity>) -> bool {
+    match threshold {
+        None => false,
+        Some(Severity::Info) => findings.iter().sum::<u64>() > 0,
+        Some(Severity::Warning) => findings[1] + findings[2] > 0,
+        Some(Severity::Error) => findings[2] > 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_are_cut_at_character_boundaries() {
+        let mut p = Payload::Text("h€llo".into());
+        assert!(cut_payload(&mut p, 3));
+        assert_eq!(p, Payload::Text("h".into()));
+        let mut p = Payload::Bytes(vec![1, 2, 3]);
+        assert!(!cut_payload(&mut p, 3));
+    }
+
+    #[test]
+    fn exit_threshold_counts_what_is_at_or_above_it() {
+        assert!(reaches([0, 1, 0], Some(Severity::Warning)));
+        assert!(!reaches([5, 0, 0], Some(Severity::Warning)));
+        assert!(reaches([5, 0, 0], Some(Severity::Info)));
+        assert!(!reaches([0, 0, 9], None));
+    }
+}

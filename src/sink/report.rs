@@ -1,0 +1,563 @@
+//! The CI report: one JSON document with a summary and one entry per WebSocket connection
+//! (docs/json-format.md, docs/schema/report.schema.json).
+//!
+//! Built by folding events; memory is proportional to the connections and their findings
+//! (findings and gaps listed per connection are capped, the counts are always exact).
+
+use super::{Format, InputInfo, SCHEMA_VERSION, Tool};
+use crate::analyzer::AnalyzerStats;
+use crate::analyzer::checks::{CheckId, Severity};
+use crate::event::{Event, HandshakeOutcome, Position};
+use crate::http::{Extension, RequestInfo, ResponseInfo};
+use crate::pipeline::RunSummary;
+use crate::tcp::{CloseReason, ConnId, Direction, GapReason};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+/// Findings and gaps listed per connection (the counts stay exact).
+const MAX_LISTED: usize = 1000;
+
+/// The report document.
+#[derive(Debug, Default, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    /// Version of this format.
+    pub schema_version: u32,
+    /// The writer.
+    pub tool: Tool,
+    /// Each input with its counters.
+    pub inputs: Vec<super::json::InputSummary>,
+    /// Totals over every input.
+    pub summary: Summary,
+    /// WebSocket connections (and upgrade attempts), in order of first packet.
+    pub connections: Vec<ConnectionReport>,
+    /// The exit status decision.
+    pub exit: ExitDecision,
+}
+
+/// Totals.
+#[derive(Debug, Default, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Summary {
+    /// Packets read.
+    pub packets: u64,
+    /// TCP connections seen.
+    pub tcp_connections: u64,
+    /// WebSocket connections and upgrade attempts.
+    pub websocket_connections: u64,
+    /// Upgrades that succeeded (101), including connections found without a handshake.
+    pub upgraded: u64,
+    /// Upgrades refused by the server.
+    pub refused: u64,
+    /// Messages (data and control).
+    pub messages: u64,
+    /// Application payload bytes (after decompression).
+    pub message_bytes: u64,
+    /// Gaps in WebSocket streams.
+    pub gaps: u64,
+    /// Findings per severity.
+    pub findings: SeverityCounts,
+    /// Findings per check.
+    pub findings_by_code: BTreeMap<CheckId, u64>,
+}
+
+/// Counts per severity.
+#[derive(Clone, Copy, Debug, Default, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SeverityCounts {
+    /// Errors.
+    pub error: u64,
+    /// Warnings.
+    pub warning: u64,
+    /// Informational.
+    pub info: u64,
+}
+
+/// The exit status and why.
+#[derive(Debug, Default, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExitDecision {
+    /// The --fail-on level.
+    pub fail_on: String,
+    /// 0 (nothing at or above the level) or 1.
+    pub status: u8,
+}
+
+/// One connection.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionReport {
+    /// Id, unique in the report (matches `connection` in export events of the same input).
+    pub id: ConnId,
+    /// Client `ip:port`.
+    pub client: String,
+    /// Server `ip:port`.
+    pub server: String,
+    /// Which input (index into `inputs`).
+    pub input: usize,
+    /// First packet number.
+    pub first_packet: u64,
+    /// Time of the first packet (seconds since the epoch).
+    pub start: f64,
+    /// Time of the end (or of the last event).
+    pub end: f64,
+    /// `end - start`, seconds.
+    pub duration: f64,
+    /// The opening handshake.
+    pub handshake: HandshakeReport,
+    /// Messages per direction.
+    pub messages: PerDirection<MessageCounts>,
+    /// Ping/pong round trips.
+    pub ping_rtt: RttSummary,
+    /// How it closed.
+    pub close: CloseReport,
+    /// Bytes missing from the capture (first 1000).
+    pub gaps: Vec<GapReport>,
+    /// Findings (first 1000; `findings_total` counts all).
+    pub findings: Vec<FindingReport>,
+    /// Number of findings.
+    pub findings_total: u64,
+}
+
+/// The handshake as reported.
+#[derive(Debug, Default, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HandshakeReport {
+    /// Whether it was captured (false for mid-stream pickup).
+    pub seen: bool,
+    /// upgraded, refused or no_response.
+    pub outcome: Option<HandshakeOutcome>,
+    /// Request target.
+    pub path: Option<String>,
+    /// Host header.
+    pub host: Option<String>,
+    /// Origin header.
+    pub origin: Option<String>,
+    /// User-Agent header.
+    pub user_agent: Option<String>,
+    /// Sec-WebSocket-Key.
+    pub key: Option<String>,
+    /// Whether Sec-WebSocket-Accept matched (null when it could not be checked).
+    pub accept_valid: Option<bool>,
+    /// Response status.
+    pub status: Option<u16>,
+    /// Response reason phrase.
+    pub reason: Option<String>,
+    /// Subprotocols offered by the client.
+    pub offered_subprotocols: Vec<String>,
+    /// Subprotocol selected by the server.
+    pub subprotocol: Option<String>,
+    /// Extensions offered by the client.
+    pub offered_extensions: Vec<Extension>,
+    /// Extensions accepted by the server, with parameters.
+    pub extensions: Vec<Extension>,
+    /// Request packet number.
+    pub request_packet: Option<u64>,
+    /// Response packet number.
+    pub response_packet: Option<u64>,
+}
+
+/// A value per direction.
+#[derive(Debug, Default, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PerDirection<T> {
+    /// Client to server.
+    pub client_to_server: T,
+    /// Server to client.
+    pub server_to_client: T,
+}
+
+impl<T> PerDirection<T> {
+    fn get_mut(&mut self, d: Direction) -> &mut T {
+        match d {
+            Direction::ClientToServer => &mut self.client_to_server,
+            Direction::ServerToClient => &mut self.server_to_client,
+        }
+    }
+}
+
+/// Message counters of one direction.
+#[derive(Debug, Default, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessageCounts {
+    /// Data messages (text + binary).
+    pub data: u64,
+    /// Text messages.
+    pub text: u64,
+    /// Binary messages.
+    pub binary: u64,
+    /// Pings.
+    pub ping: u64,
+    /// Pongs.
+    pub pong: u64,
+    /// Close frames.
+    pub close: u64,
+    /// Application bytes of data messages (after decompression).
+    pub bytes: u64,
+    /// Payload bytes of data messages on the wire.
+    pub wire_bytes: u64,
+    /// Compressed data messages.
+    pub compressed: u64,
+    /// Fragmented data messages.
+    pub fragmented: u64,
+}
+
+/// Round trips of pongs that answered pings.
+#[derive(Debug, Default, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RttSummary {
+    /// Answered pings.
+    pub count: u64,
+    /// Shortest, seconds.
+    pub min: Option<f64>,
+    /// Mean, seconds.
+    pub mean: Option<f64>,
+    /// Longest, seconds.
+    pub max: Option<f64>,
+}
+
+/// The closing handshake.
+#[derive(Debug, Default, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloseReport {
+    /// Who sent the first close frame.
+    pub closed_first_by: Option<Direction>,
+    /// Both sides sent a close frame.
+    pub clean: bool,
+    /// The client's close code.
+    pub client_code: Option<u16>,
+    /// The client's close reason.
+    pub client_reason: Option<String>,
+    /// The server's close code.
+    pub server_code: Option<u16>,
+    /// The server's close reason.
+    pub server_reason: Option<String>,
+    /// How the TCP connection ended.
+    pub tcp: Option<CloseReason>,
+}
+
+/// A gap.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GapReport {
+    /// Direction.
+    pub direction: Direction,
+    /// Missing bytes.
+    pub length: u64,
+    /// Stream offset of the first missing byte.
+    pub offset: u64,
+    /// Raw TCP sequence number of the first missing byte.
+    pub seq: u32,
+    /// Why.
+    pub reason: GapReason,
+    /// Packet number that made it certain.
+    pub packet: u64,
+}
+
+/// A finding.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FindingReport {
+    /// Stable id.
+    pub code: CheckId,
+    /// Severity.
+    pub severity: Severity,
+    /// Source of the rule.
+    pub rfc: String,
+    /// Direction, when it concerns one.
+    pub direction: Option<Direction>,
+    /// Packet number.
+    pub packet: u64,
+    /// Stream offset.
+    pub offset: u64,
+    /// Time (seconds since the epoch).
+    pub ts: f64,
+    /// What happened.
+    pub message: String,
+}
+
+/// Builds the report from events.
+pub struct ReportBuilder {
+    report: Report,
+    index: BTreeMap<ConnId, usize>,
+    rtts: BTreeMap<ConnId, Vec<f64>>,
+    input: usize,
+}
+
+impl ReportBuilder {
+    /// An empty report deciding its exit status with `fail_on`.
+    pub fn new(fail_on: &str) -> Self {
+        let report = Report {
+            schema_version: SCHEMA_VERSION,
+            tool: Tool::default(),
+            exit: ExitDecision { fail_on: fail_on.to_string(), status: 0 },
+            ..Default::default()
+        };
+        ReportBuilder { report, index: BTreeMap::new(), rtts: BTreeMap::new(), input: 0 }
+    }
+
+    /// The report so far, with round-trip summaries computed.
+    pub fn into_report(mut self, exit_status: u8) -> Report {
+        for (id, rtts) in &self.rtts {
+            if let Some(c) = self.index.get(id).and_then(|i| self.report.connections.get_mut(*i)) {
+                let n = rtts.len() as f64;
+                c.ping_rtt = RttSummary {
+                    count: rtts.len() as u64,
+                    min: rtts.iter().copied().reduce(f64::min),
+                    mean: (n > 0.0).then(|| rtts.iter().sum::<f64>() / n),
+                    max: rtts.iter().copied().reduce(f64::max),
+                };
+            }
+        }
+        self.report.exit.status = exit_status;
+        self.report
+    }
+
+    fn conn(&mut self, id: ConnId) -> Option<&mut ConnectionReport> {
+        self.index.get(&id).and_then(|i| self.report.connections.get_mut(*i))
+    }
+
+    /// Folds one event.
+    pub fn fold(&mut self, e: &Event) {
+        let s = &mut self.report.summary;
+        match e {
+            Event::Connection { connection, client, server, packet, ts, .. } => {
+                s.websocket_connections += 1;
+                self.index.insert(*connection, self.report.connections.len());
+                self.report.connections.push(ConnectionReport {
+                    id: *connection,
+                    client: client.to_string(),
+                    server: server.to_string(),
+                    input: self.input,
+                    first_packet: *packet,
+                    start: ts.as_secs_f64(),
+                    end: ts.as_secs_f64(),
+                    duration: 0.0,
+                    handshake: HandshakeReport::default(),
+                    messages: PerDirection::default(),
+                    ping_rtt: RttSummary::default(),
+                    close: CloseReport::default(),
+                    gaps: Vec::new(),
+                    findings: Vec::new(),
+                    findings_total: 0,
+                });
+            }
+            Event::Handshake { connection, seen, request, response, accept_valid, outcome } => {
+                match outcome {
+                    HandshakeOutcome::Upgraded => s.upgraded += 1,
+                    HandshakeOutcome::Refused => s.refused += 1,
+                    HandshakeOutcome::NoResponse => {}
+                }
+                if let Some(c) = self.conn(*connection) {
+                    c.handshake = handshake_report(
+                        *seen,
+                        request.as_deref(),
+                        response.as_deref(),
+                        *accept_valid,
+                        *outcome,
+                    );
+                }
+            }
+            Event::Message {
+                connection,
+                direction,
+                opcode,
+                length,
+                wire_length,
+                compressed,
+                fragments,
+                last,
+                close,
+                rtt,
+                ..
+            } => {
+                s.messages += 1;
+                s.message_bytes += length;
+                let (ts, rtt) = (last.ts.as_secs_f64(), *rtt);
+                if let Some(c) = self.conn(*connection) {
+                    c.end = c.end.max(ts);
+                    let m = c.messages.get_mut(*direction);
+                    match opcode.name().as_str() {
+                        "text" => m.text += 1,
+                        "binary" => m.binary += 1,
+                        "ping" => m.ping += 1,
+                        "pong" => m.pong += 1,
+                        "close" => m.close += 1,
+                        _ => {}
+                    }
+                    if !opcode.is_control() {
+                        m.data += 1;
+                        m.bytes += length;
+                        m.wire_bytes += wire_length;
+                        m.compressed += u64::from(*compressed);
+                        m.fragmented += u64::from(*fragments > 1);
+                    }
+                    if let Some(cl) = close {
+                        let code = cl.code.map(|c| c.0);
+                        match direction {
+                            Direction::ClientToServer => {
+                                c.close.client_code = code;
+                                c.close.client_reason = Some(cl.reason.clone());
+                            }
+                            Direction::ServerToClient => {
+                                c.close.server_code = code;
+                                c.close.server_reason = Some(cl.reason.clone());
+                            }
+                        }
+                    }
+                }
+                if let Some(r) = rtt {
+                    self.rtts.entry(*connection).or_default().push(r);
+                }
+            }
+            Event::Finding { connection, code, severity, rfc, direction, at, message } => {
+                match severity {
+                    Severity::Error => s.findings.error += 1,
+                    Severity::Warning => s.findings.warning += 1,
+                    Severity::Info => s.findings.info += 1,
+                }
+                *s.findings_by_code.entry(*code).or_default() += 1;
+                if let Some(c) = self.conn(*connection) {
+                    c.findings_total += 1;
+                    if c.findings.len() < MAX_LISTED {
+                        c.findings
+                            .push(finding_report(*code, *severity, rfc, *direction, at, message));
+                    }
+                }
+            }
+            Event::Gap { connection, direction, length, seq, reason, at } => {
+                s.gaps += 1;
+                if let Some(c) = self.conn(*connection)
+                    && c.gaps.len() < MAX_LISTED
+                {
+                    c.gaps.push(GapReport {
+                        direction: *direction,
+                        length: *length,
+                        offset: at.offset,
+                        seq: *seq,
+                        reason: *reason,
+                        packet: at.packet,
+                    });
+                }
+            }
+            Event::End { connection, reason, closed_first_by, clean, ts } => {
+                if let Some(c) = self.conn(*connection) {
+                    c.end = ts.as_secs_f64().max(c.start);
+                    c.duration = c.end - c.start;
+                    c.close.tcp = Some(*reason);
+                    c.close.closed_first_by = *closed_first_by;
+                    c.close.clean = *clean;
+                }
+            }
+            Event::Frame { .. } => {}
+        }
+    }
+}
+
+fn handshake_report(
+    seen: bool,
+    req: Option<&RequestInfo>,
+    resp: Option<&ResponseInfo>,
+    accept_valid: Option<bool>,
+    outcome: HandshakeOutcome,
+) -> HandshakeReport {
+    HandshakeReport {
+        seen,
+        outcome: Some(outcome),
+        path: req.map(|r| r.path.clone()),
+        host: req.and_then(|r| r.host.clone()),
+        origin: req.and_then(|r| r.origin.clone()),
+        user_agent: req.and_then(|r| r.user_agent.clone()),
+        key: req.and_then(|r| r.key.clone()),
+        accept_valid,
+        status: resp.map(|r| r.status),
+        reason: resp.map(|r| r.reason.clone()),
+        offered_subprotocols: req.map(|r| r.protocols.clone()).unwrap_or_default(),
+        subprotocol: resp.and_then(|r| r.protocol.clone()),
+        offered_extensions: req.map(|r| r.extensions.clone()).unwrap_or_default(),
+        extensions: resp.map(|r| r.extensions.clone()).unwrap_or_default(),
+        request_packet: req.map(|r| r.packet),
+        response_packet: resp.map(|r| r.packet),
+    }
+}
+
+fn finding_report(
+    code: CheckId,
+    severity: Severity,
+    rfc: &str,
+    direction: Option<Direction>,
+    at: &Position,
+    message: &str,
+) -> FindingReport {
+    FindingReport {
+        code,
+        severity,
+        rfc: rfc.to_string(),
+        direction,
+        packet: at.packet,
+        offset: at.offset,
+        ts: at.ts.as_secs_f64(),
+        message: message.to_string(),
+    }
+}
+
+/// The report format: folds events, writes the document at the end.
+pub struct ReportFormat {
+    builder: Option<ReportBuilder>,
+}
+
+impl ReportFormat {
+    /// A report deciding its exit status with `fail_on`.
+    pub fn new(fail_on: &str) -> Self {
+        ReportFormat { builder: Some(ReportBuilder::new(fail_on)) }
+    }
+
+    /// The finished report.
+    pub fn into_report(self, exit_status: u8) -> Report {
+        self.builder.unwrap_or_else(|| ReportBuilder::new("error")).into_report(exit_status)
+    }
+
+    /// Writes `report` as pretty JSON.
+    pub fn write(report: &Report, mut out: impl Write) -> io::Result<()> {
+        serde_json::to_writer_pretty(&mut out, report)?;
+        out.write_all(b"\n")?;
+        out.flush()
+    }
+}
+
+impl Format for ReportFormat {
+    fn begin(&mut self, _input: &InputInfo) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn event(&mut self, event: &Event) -> io::Result<()> {
+        if let Some(b) = &mut self.builder {
+            b.fold(event);
+        }
+        Ok(())
+    }
+
+    fn end(
+        &mut self,
+        input: &InputInfo,
+        summary: &RunSummary,
+        analyzer: &AnalyzerStats,
+    ) -> io::Result<()> {
+        if let Some(b) = &mut self.builder {
+            b.report.summary.packets += summary.packets.packets;
+            b.report.summary.tcp_connections += analyzer.tcp_connections;
+            b.report.inputs.push(super::json::InputSummary {
+                input: input.clone(),
+                summary: summary.clone(),
+                analyzer: *analyzer,
+            });
+            b.input += 1;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

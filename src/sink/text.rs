@@ -1,0 +1,269 @@
+//! Human-readable output, one line per handshake, message, finding, gap and end — the default
+//! view, and `export --format text`.
+//!
+//! Payload previews escape every control character, so a capture cannot drive the terminal.
+
+use super::{Format, InputInfo};
+use crate::analyzer::AnalyzerStats;
+use crate::analyzer::checks::Severity;
+use crate::event::{Event, HandshakeOutcome, Payload};
+use crate::pipeline::RunSummary;
+use crate::tcp::Direction;
+use crate::time::Timestamp;
+use std::io::{self, Write};
+
+/// Characters of payload shown per message (unless verbose).
+const PREVIEW: usize = 120;
+
+/// Writes text.
+pub struct Text<W: Write> {
+    out: W,
+    color: bool,
+    verbose: bool,
+    /// Time of the first event, for relative times.
+    t0: Option<Timestamp>,
+    line_buffered: bool,
+}
+
+impl<W: Write> Text<W> {
+    /// Text to `out`.
+    pub fn new(out: W, color: bool, verbose: bool, line_buffered: bool) -> Self {
+        Text { out, color, verbose, t0: None, line_buffered }
+    }
+
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
+    }
+
+    fn rel(&mut self, ts: Timestamp) -> String {
+        let t0 = *self.t0.get_or_insert(ts);
+        let d = ts.as_nanos().saturating_sub(t0.as_nanos());
+        format!("{:>11.6}", d as f64 / 1e9)
+    }
+
+    fn arrow(&self, d: Direction) -> String {
+        match d {
+            Direction::ClientToServer => self.paint("36", "→"),
+            Direction::ServerToClient => self.paint("35", "←"),
+        }
+    }
+}
+
+impl<W: Write> Format for Text<W> {
+    fn begin(&mut self, input: &InputInfo) -> io::Result<()> {
+        let line = self.paint("1", &format!("── {} ({})", input.name, input.link_type));
+        writeln!(self.out, "{line}")
+    }
+
+    fn event(&mut self, e: &Event) -> io::Result<()> {
+        let line = match e {
+            Event::Connection { connection, client, server, ts, .. } => {
+                let t = self.rel(*ts);
+                format!("{t} #{connection} {} {client} ⇄ {server}", self.paint("1", "connection"))
+            }
+            Event::Handshake { connection, seen: false, .. } => {
+                format!("{:>11} #{connection} handshake not captured (frames found mid-stream)", "")
+            }
+            Event::Handshake { connection, request, response, accept_valid, outcome, .. } => {
+                let req = request
+                    .as_ref()
+                    .map(|r| {
+                        format!(
+                            "GET {} host={}",
+                            printable(&r.path, 200),
+                            printable(r.host.as_deref().unwrap_or("-"), 100)
+                        )
+                    })
+                    .unwrap_or_default();
+                let resp = match (outcome, response) {
+                    (HandshakeOutcome::NoResponse, _) | (_, None) => "no response".to_string(),
+                    (_, Some(r)) => format!("{} {}", r.status, printable(&r.reason, 80)),
+                };
+                let accept = match accept_valid {
+                    Some(true) => " accept ✓".to_string(),
+                    Some(false) => self.paint("31", " accept ✗"),
+                    None => String::new(),
+                };
+                let ext: Vec<String> = response
+                    .iter()
+                    .flat_map(|r| r.extensions.iter().map(|e| printable(&e.name, 60)))
+                    .collect();
+                let proto = response
+                    .as_ref()
+                    .and_then(|r| r.protocol.as_deref())
+                    .map(|p| format!(" protocol={}", printable(p, 60)));
+                format!(
+                    "{:>11} #{connection} {req} → {resp}{accept}{}{}",
+                    "",
+                    proto.unwrap_or_default(),
+                    if ext.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" extensions={}", ext.join(","))
+                    }
+                )
+            }
+            Event::Frame {
+                connection, direction, fin, rsv, opcode, payload_length, at, ..
+            } => {
+                if !self.verbose {
+                    return Ok(());
+                }
+                let t = self.rel(at.ts);
+                let a = self.arrow(*direction);
+                format!(
+                    "{t} #{connection} {a}   frame {opcode} fin={} rsv={rsv:03b} len={payload_length}",
+                    u8::from(*fin)
+                )
+            }
+            Event::Message {
+                connection,
+                direction,
+                opcode,
+                length,
+                wire_length,
+                compressed,
+                fragments,
+                first,
+                payload,
+                truncated,
+                close,
+                rtt,
+                ..
+            } => {
+                let t = self.rel(first.ts);
+                let a = self.arrow(*direction);
+                let mut meta = format!("{length} B");
+                if *compressed {
+                    meta += &format!(" ({wire_length} B deflated)");
+                }
+                if *fragments > 1 {
+                    meta += &format!(" in {fragments} frames");
+                }
+                if let Some(r) = rtt {
+                    meta += &format!(" rtt {:.3} ms", r * 1e3);
+                }
+                let max = if self.verbose { usize::MAX } else { PREVIEW };
+                let body = match (close, payload) {
+                    (Some(c), _) => format!(
+                        "{} {}",
+                        c.code.map(|c| c.to_string()).unwrap_or_else(|| "(no code)".into()),
+                        quote(&c.reason, max)
+                    ),
+                    (None, Payload::Text(s)) => quote(s, max),
+                    (None, Payload::Bytes(b)) => hex_preview(b, max / 3),
+                    (None, Payload::Unavailable) => "(content unavailable)".into(),
+                };
+                let cut = if *truncated { " …" } else { "" };
+                format!("{t} #{connection} {a} {:<6} {meta}  {body}{cut}", opcode.name())
+            }
+            Event::Finding { connection, code, severity, rfc, direction, at, message } => {
+                let sev = match severity {
+                    Severity::Error => self.paint("1;31", "ERROR"),
+                    Severity::Warning => self.paint("33", "WARN "),
+                    Severity::Info => self.paint("34", "info "),
+                };
+                let a = direction.map(|d| self.arrow(d)).unwrap_or_else(|| " ".into());
+                format!(
+                    "{:>11} #{connection} {a} {sev} {code}: {} [{rfc}; packet {}]",
+                    "",
+                    printable(message, 400),
+                    at.packet
+                )
+            }
+            Event::Gap { connection, direction, length, reason, at, .. } => {
+                let a = self.arrow(*direction);
+                let g = self.paint("33", "GAP  ");
+                format!(
+                    "{:>11} #{connection} {a} {g} {length} bytes missing at offset {} ({reason:?}, packet {})",
+                    "", at.offset, at.packet
+                )
+            }
+            Event::End { connection, reason, closed_first_by, clean, ts } => {
+                let t = self.rel(*ts);
+                let who = match closed_first_by {
+                    Some(Direction::ClientToServer) => "closed by the client",
+                    Some(Direction::ServerToClient) => "closed by the server",
+                    None => "no close frame",
+                };
+                format!(
+                    "{t} #{connection} end: {who}, {}, TCP {reason:?}",
+                    if *clean { "clean" } else { "not clean" }
+                )
+            }
+        };
+        writeln!(self.out, "{line}")?;
+        if self.line_buffered {
+            self.out.flush()?;
+        }
+        Ok(())
+    }
+
+    fn end(
+        &mut self,
+        input: &InputInfo,
+        summary: &RunSummary,
+        analyzer: &AnalyzerStats,
+    ) -> io::Result<()> {
+        let p = &summary.packets;
+        writeln!(
+            self.out,
+            "── {}: {} packets, {} TCP connections, {} WebSocket",
+            input.name, p.packets, analyzer.tcp_connections, analyzer.websocket_connections
+        )?;
+        if let crate::capture::EndOfInput::Truncated { message } = &summary.end_of_input {
+            writeln!(self.out, "warning: input ended early: {message}")?;
+        }
+        if summary.capture.dropped + summary.capture.if_dropped > 0 {
+            writeln!(
+                self.out,
+                "warning: libpcap dropped {} packets ({} by the interface)",
+                summary.capture.dropped, summary.capture.if_dropped
+            )?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Escapes control characters (and cuts at `max` characters).
+pub fn printable(s: &str, max: usize) -> String {
+    let mut o = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i >= max {
+            o.push('…');
+            break;
+        }
+        match ch {
+            '\n' => o.push_str("\\n"),
+            '\r' => o.push_str("\\r"),
+            '\t' => o.push_str("\\t"),
+            c if c.is_control() => o.push_str(&c.escape_unicode().to_string()),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+fn quote(s: &str, max: usize) -> String {
+    format!("\"{}\"", printable(s, max))
+}
+
+fn hex_preview(b: &[u8], max: usize) -> String {
+    let shown: Vec<String> = b.iter().take(max).map(|x| format!("{x:02x}")).collect();
+    format!("[{}{}]", shown.join(" "), if b.len() > max { " …" } else { "" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn terminal_escapes_in_payloads_are_neutralised() {
+        assert_eq!(printable("a\x1b[2Jb\n", 100), "a\\u{1b}[2Jb\\n");
+        assert_eq!(printable("abcdef", 3), "abc…");
+    }
+}
