@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 
 /// Where in a capture something happened.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Position {
     /// 1-based packet number of the segment that carried the first byte.
     pub packet: u64,
@@ -64,6 +65,7 @@ pub enum HandshakeOutcome {
 
 /// The close frame of one direction.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CloseFrameInfo {
     /// The close code, if the payload had one.
     pub code: Option<CloseCode>,
@@ -75,7 +77,7 @@ pub struct CloseFrameInfo {
 
 /// One thing the analyzer reports.
 #[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Event {
     /// A TCP connection was seen for the first time.
     Connection {

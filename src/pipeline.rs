@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// What a run saw, besides the events.
 #[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RunSummary {
     /// How the input ended.
     pub end_of_input: EndOfInput,

@@ -2,6 +2,7 @@
 
 mod cli;
 mod crafted;
+mod json_contract;
 mod live;
 mod messages;
 mod real;

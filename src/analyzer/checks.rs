@@ -203,6 +203,24 @@ impl fmt::Display for CheckId {
     }
 }
 
+/// The catalogue as a Markdown document (`docs/checks.md` is exactly this).
+pub fn catalogue_markdown() -> String {
+    let mut md = String::from(
+        "# wsscope checks\n\n\
+         Every finding wsscope reports, generated from `src/analyzer/checks.rs` (a test keeps this \
+         file in sync; `wsscope checks` prints the same table).\n\n\
+         Severity: **error** — a peer broke a MUST of the RFCs; **warning** — legal but suspicious, \
+         likely to break peers, or the capture lost information; **info** — worth showing, not wrong. \
+         `report --fail-on LEVEL` exits 1 when a finding at or above LEVEL was reported.\n\n\
+         | code | severity | source | what triggers it |\n|---|---|---|---|\n",
+    );
+    for c in CheckId::ALL {
+        let i = c.info();
+        md.push_str(&format!("| `{c}` | {} | {} | {} |\n", i.severity, i.rfc, i.summary));
+    }
+    md
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -48,6 +48,7 @@ impl Default for AnalyzerConfig {
 
 /// Counters of the analyzer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AnalyzerStats {
     /// TCP connections seen.
     pub tcp_connections: u64,

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 /// One extension from `Sec-WebSocket-Extensions`, with its parameters in order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Extension {
     /// Extension token, e.g. `permessage-deflate` (case preserved as sent).
     pub name: String,
@@ -27,6 +28,7 @@ pub struct DeflateParams {
 
 /// What the upgrade request said.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RequestInfo {
     /// Method (GET).
     pub method: String,
@@ -56,6 +58,7 @@ pub struct RequestInfo {
 
 /// What the response to the upgrade request said.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ResponseInfo {
     /// Status code.
     pub status: u16,

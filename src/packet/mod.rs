@@ -87,6 +87,7 @@ pub enum PacketError {
 
 /// Counters of what the decoder saw.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PacketStats {
     /// Packets given to the decoder.
     pub packets: u64,

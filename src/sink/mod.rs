@@ -9,6 +9,7 @@ pub mod json;
 pub mod junit;
 pub mod ndjson;
 pub mod report;
+pub mod schema;
 pub mod text;
 
 use crate::analyzer::AnalyzerStats;

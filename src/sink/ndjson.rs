@@ -35,6 +35,16 @@ pub enum Envelope<'a> {
     },
 }
 
+/// Any line of the NDJSON output (for the JSON Schema): an envelope or an event.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum Line<'a> {
+    /// `begin` or `summary`.
+    Envelope(Envelope<'a>),
+    /// An event.
+    Event(Event),
+}
+
 /// Writes NDJSON.
 pub struct Ndjson<W: Write> {
     out: W,

@@ -21,6 +21,7 @@ const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Counters of the table.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TableStats {
     /// Connections opened.
     pub connections: u64,

@@ -98,3 +98,109 @@ pub fn files_ending(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     v.sort();
     v
 }
+
+/// Writes a pcap with one TCP connection (handshake, the given payloads in order, FIN/FIN)
+/// between 10.0.0.1:50000 (client) and 10.0.0.2:8080, one segment per payload.
+pub fn write_session_pcap(path: &Path, exchanges: &[(Direction, Vec<u8>)]) {
+    use etherparse::PacketBuilder;
+    use pcap::{Capture, Linktype, Packet, PacketHeader};
+    let cap = Capture::dead(Linktype::ETHERNET).unwrap();
+    let mut out = cap.savefile(path).unwrap();
+    let mut seq = [1000u32, 5000u32];
+    let mut t = 1_700_000_000_000_000u64;
+    let mut write = |from_client: bool,
+                     seq: u32,
+                     ack: u32,
+                     syn: bool,
+                     fin: bool,
+                     has_ack: bool,
+                     payload: &[u8]| {
+        let (src, dst, sp, dp) = if from_client {
+            ([10, 0, 0, 1], [10, 0, 0, 2], 50000, 8080)
+        } else {
+            ([10, 0, 0, 2], [10, 0, 0, 1], 8080, 50000)
+        };
+        let mut b =
+            PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4(src, dst, 64).tcp(sp, dp, seq, 65535);
+        if syn {
+            b = b.syn();
+        }
+        if fin {
+            b = b.fin();
+        }
+        if has_ack {
+            b = b.ack(ack);
+        }
+        let mut v = Vec::new();
+        b.write(&mut v, payload).unwrap();
+        t += 1000;
+        let hdr = PacketHeader {
+            ts: libc::timeval {
+                tv_sec: (t / 1_000_000) as libc::time_t,
+                tv_usec: (t % 1_000_000) as libc::suseconds_t,
+            },
+            caplen: v.len() as u32,
+            len: v.len() as u32,
+        };
+        out.write(&Packet::new(&hdr, &v));
+    };
+    write(true, seq[0], 0, true, false, false, b"");
+    write(false, seq[1], seq[0] + 1, true, false, true, b"");
+    seq[0] += 1;
+    seq[1] += 1;
+    write(true, seq[0], seq[1], false, false, true, b"");
+    for (d, payload) in exchanges {
+        let i = d.index();
+        let from_client = *d == Direction::ClientToServer;
+        write(from_client, seq[i], seq[1 - i], false, false, true, payload);
+        seq[i] = seq[i].wrapping_add(payload.len() as u32);
+    }
+    write(true, seq[0], seq[1], false, true, true, b"");
+    write(false, seq[1], seq[0] + 1, false, true, true, b"");
+    write(true, seq[0] + 1, seq[1] + 1, false, false, true, b"");
+    out.flush().unwrap();
+}
+
+/// A WebSocket frame (minimal length encoding).
+pub fn ws_frame(fin: bool, opcode: u8, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![(u8::from(fin) << 7) | opcode];
+    let m = if mask.is_some() { 0x80 } else { 0 };
+    match payload.len() {
+        n if n < 126 => f.push(m | n as u8),
+        n if n <= 0xFFFF => {
+            f.push(m | 126);
+            f.extend((n as u16).to_be_bytes());
+        }
+        n => {
+            f.push(m | 127);
+            f.extend((n as u64).to_be_bytes());
+        }
+    }
+    let mut p = payload.to_vec();
+    if let Some(k) = mask {
+        f.extend(k);
+        for (i, b) in p.iter_mut().enumerate() {
+            *b ^= k[i % 4];
+        }
+    }
+    f.extend(p);
+    f
+}
+
+/// An upgrade request and the matching 101 for the RFC 6455 §1.3 key.
+pub fn ws_handshake() -> [(Direction, Vec<u8>); 2] {
+    [
+        (
+            Direction::ClientToServer,
+            b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: http://example.com\r\n\r\n"
+                .to_vec(),
+        ),
+        (
+            Direction::ServerToClient,
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+                .to_vec(),
+        ),
+    ]
+}

@@ -1,0 +1,239 @@
+//! The JSON outputs are a contract: versioned, documented in docs/, validated here.
+//!
+//! - `docs/schema/*.json` and `docs/checks.md` are exactly what the code generates;
+//! - every output of every capture in `testdata/` validates against its schema (the schemas
+//!   forbid unknown fields, like `deny_unknown_fields`);
+//! - the report of every real capture equals its committed golden file;
+//! - exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or input error.
+//!
+//! `WSSCOPE_BLESS=1 cargo test` rewrites the generated docs and the goldens.
+
+use crate::util::{files_ending, testdata, write_session_pcap, ws_frame, ws_handshake};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use wsscope::tcp::Direction;
+
+fn bless() -> bool {
+    std::env::var_os("WSSCOPE_BLESS").is_some()
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs the binary from the repository root (so paths in outputs are relative and stable).
+fn wsscope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wsscope")).current_dir(root()).args(args).output().unwrap()
+}
+
+/// Compares `actual` with the file at `path` (or rewrites it when blessing), with a framed diff.
+fn golden(path: &Path, actual: &str) {
+    if bless() {
+        std::fs::write(path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(path)
+        .unwrap_or_else(|_| panic!("{} missing; run with WSSCOPE_BLESS=1", path.display()));
+    if expected != actual {
+        let first = expected.lines().zip(actual.lines()).position(|(a, b)| a != b).unwrap_or(0);
+        panic!(
+            "{} differs (WSSCOPE_BLESS=1 rewrites it).\n--- expected, from line {} ---\n{}\n--- actual ---\n{}\n",
+            path.display(),
+            first + 1,
+            expected.lines().skip(first).take(8).collect::<Vec<_>>().join("\n"),
+            actual.lines().skip(first).take(8).collect::<Vec<_>>().join("\n"),
+        );
+    }
+}
+
+fn schema(name: &str) -> jsonschema::Validator {
+    let s: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("docs/schema").join(name)).unwrap(),
+    )
+    .unwrap();
+    jsonschema::validator_for(&s).unwrap()
+}
+
+fn assert_valid(v: &jsonschema::Validator, doc: &Value, what: &str) {
+    let errors: Vec<String> =
+        v.iter_errors(doc).map(|e| format!("{e} at {}", e.instance_path)).take(5).collect();
+    assert!(errors.is_empty(), "{what} does not match its schema:\n{}", errors.join("\n"));
+}
+
+/// Every capture shipped in testdata, as paths relative to the repository root.
+fn captures() -> Vec<String> {
+    let mut all = Vec::new();
+    for dir in ["captures/crafted", "captures/real", "captures/derived"] {
+        let d = testdata(dir);
+        if !d.exists() {
+            continue;
+        }
+        for ext in [".pcap", ".pcapng"] {
+            for p in files_ending(&d, ext) {
+                all.push(p.strip_prefix(root()).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    all
+}
+
+#[test]
+fn generated_docs_are_in_sync_with_the_code() {
+    for (name, text) in wsscope::sink::schema::all() {
+        golden(&root().join("docs/schema").join(name), &text);
+    }
+    golden(&root().join("docs/checks.md"), &wsscope::analyzer::checks::catalogue_markdown());
+}
+
+#[test]
+fn every_report_validates_and_real_captures_match_their_goldens() {
+    let v = schema("report.schema.json");
+    for cap in captures() {
+        let o = wsscope(&["report", &cap, "--fail-on", "never"]);
+        assert_eq!(o.status.code(), Some(0), "{cap}: {}", String::from_utf8_lossy(&o.stderr));
+        let text = String::from_utf8(o.stdout).unwrap();
+        let doc: Value = serde_json::from_str(&text).unwrap();
+        assert_valid(&v, &doc, &format!("report of {cap}"));
+        assert_eq!(doc["schema_version"], 1);
+        if cap.starts_with("testdata/captures/real/") {
+            let name = Path::new(&cap).file_stem().unwrap().to_string_lossy().into_owned();
+            golden(&testdata("golden").join(format!("{name}.report.json")), &text);
+        }
+    }
+}
+
+#[test]
+fn every_ndjson_line_and_json_export_validates() {
+    let line = schema("ndjson-line.schema.json");
+    let doc_schema = schema("export-json.schema.json");
+    for cap in captures() {
+        let o = wsscope(&["export", &cap, "--frames"]);
+        assert!(o.status.success(), "{cap}");
+        let text = String::from_utf8(o.stdout).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines.first().is_some_and(|l| l.contains(r#""type":"begin""#)),
+            "{cap}: first line"
+        );
+        assert!(
+            lines.last().is_some_and(|l| l.contains(r#""type":"summary""#)),
+            "{cap}: last line"
+        );
+        for (i, l) in lines.iter().enumerate() {
+            assert_valid(
+                &line,
+                &serde_json::from_str(l).unwrap(),
+                &format!("{cap} line {}", i + 1),
+            );
+        }
+        let o = wsscope(&["export", &cap, "--format", "json"]);
+        assert_valid(
+            &doc_schema,
+            &serde_json::from_slice(&o.stdout).unwrap(),
+            &format!("{cap} --format json"),
+        );
+    }
+}
+
+#[test]
+fn a_clean_session_exits_0_and_info_findings_count_only_with_fail_on_info() {
+    let cap = "testdata/captures/real/py-basic.pcap";
+    assert_eq!(wsscope(&["report", cap]).status.code(), Some(0));
+    // The Python client sends no Origin header: an informational finding.
+    assert_eq!(wsscope(&["report", cap, "--fail-on", "info"]).status.code(), Some(1));
+    assert_eq!(wsscope(&["export", cap]).status.code(), Some(0));
+}
+
+#[test]
+fn a_protocol_violation_exits_1_and_is_in_the_report_and_junit() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("unmasked.pcap");
+    let mut ex = ws_handshake().to_vec();
+    ex.push((Direction::ClientToServer, ws_frame(true, 1, None, b"unmasked from the client")));
+    write_session_pcap(&pcap, &ex);
+    let junit = dir.path().join("junit.xml");
+    let o = wsscope(&["report", pcap.to_str().unwrap(), "--junit", junit.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["exit"]["status"], 1);
+    assert_eq!(doc["connections"][0]["findings"][0]["code"], "client_frame_unmasked");
+    assert_eq!(doc["connections"][0]["findings"][0]["rfc"], "RFC 6455 §5.1, §5.3");
+    let xml = std::fs::read_to_string(junit).unwrap();
+    assert!(xml.contains(r#"<failure type="client_frame_unmasked""#), "{xml}");
+    assert!(xml.contains(r#"tests="1" failures="1""#), "{xml}");
+    assert_eq!(
+        wsscope(&["report", pcap.to_str().unwrap(), "--fail-on", "never"]).status.code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn a_refused_upgrade_is_an_outcome_not_a_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("refused.pcap");
+    let [req, _] = ws_handshake();
+    write_session_pcap(
+        &pcap,
+        &[
+            req,
+            (
+                Direction::ServerToClient,
+                b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n".to_vec(),
+            ),
+        ],
+    );
+    let o = wsscope(&["report", pcap.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["summary"]["refused"], 1);
+    assert_eq!(doc["connections"][0]["handshake"]["outcome"], "refused");
+    assert_eq!(doc["connections"][0]["handshake"]["status"], 403);
+    assert_eq!(doc["connections"][0]["findings"][0]["code"], "upgrade_refused");
+}
+
+#[test]
+fn a_truncated_capture_is_reported_and_analysed_up_to_the_cut() {
+    let o = wsscope(&["report", "testdata/captures/crafted/truncated_file.pcap"]);
+    assert_eq!(o.status.code(), Some(0));
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["inputs"][0]["end_of_input"]["kind"], "truncated");
+    assert_eq!(doc["inputs"][0]["packets"]["packets"], 8);
+}
+
+#[test]
+fn input_errors_exit_2_before_any_output() {
+    for args in [
+        vec!["report", "README.md"],
+        vec!["report", "/nonexistent.pcap"],
+        vec!["report", "testdata/captures/real/py-basic.pcap", "/nonexistent.pcap"],
+        vec!["export"],
+        vec!["report", "testdata/captures/real/py-basic.pcap", "--max-message-size", "huge"],
+    ] {
+        let o = wsscope(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(o.stdout.is_empty(), "{args:?} wrote output before failing");
+        assert!(String::from_utf8_lossy(&o.stderr).starts_with("wsscope: error: "), "{args:?}");
+    }
+}
+
+#[test]
+fn several_inputs_number_connections_uniquely() {
+    let cap = "testdata/captures/real/py-basic.pcap";
+    let doc: Value = serde_json::from_slice(&wsscope(&["report", cap, cap]).stdout).unwrap();
+    let ids: Vec<u64> =
+        doc["connections"].as_array().unwrap().iter().map(|c| c["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids, vec![1, 2]);
+    assert_eq!(doc["connections"][1]["input"], 1);
+}
+
+#[test]
+fn max_payload_cuts_payloads_for_sharing() {
+    let o = wsscope(&["export", "testdata/captures/real/py-basic.pcap", "--max-payload", "4"]);
+    for l in String::from_utf8(o.stdout).unwrap().lines() {
+        let v: Value = serde_json::from_str(l).unwrap();
+        if let Some(t) = v["payload"]["text"].as_str() {
+            assert!(t.len() <= 4, "{l}");
+        }
+    }
+}
