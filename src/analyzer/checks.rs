@@ -113,8 +113,10 @@ checks! {
     SubprotocolNotOffered => (Error, "RFC 6455 §4.1 client rule 6", "the server selected a subprotocol the client did not offer, or more than one"),
     /// The server selected an extension the client did not offer.
     ExtensionNotOffered => (Error, "RFC 6455 §4.1 client rule 5, §9.1", "the server selected an extension the client did not offer"),
-    /// permessage-deflate parameters invalid in the offer or the response.
-    DeflateParameterInvalid => (Error, "RFC 7692 §7.1", "invalid permessage-deflate parameter (unknown, repeated, out of range, or not allowed by the offer)"),
+    /// A `Sec-WebSocket-Extensions` header that does not follow the extension grammar.
+    ExtensionsHeaderMalformed => (Error, "RFC 6455 §9.1", "a Sec-WebSocket-Extensions header does not follow the extension grammar (its extensions are ignored)"),
+    /// permessage-deflate parameters invalid in the offer or the response, or it was accepted twice.
+    DeflateParameterInvalid => (Error, "RFC 7692 §5, §7.1", "invalid permessage-deflate parameter (unknown, repeated, out of range, not allowed by the offer), or permessage-deflate accepted twice"),
     /// HTTP that could not be parsed on a connection that looked like a WebSocket upgrade.
     HttpMalformed => (Error, "RFC 9112 §2", "an HTTP message could not be parsed"),
     /// The client sent bytes after the upgrade request before the server's 101.

@@ -39,7 +39,7 @@ fn protocol_list(headers: &[(String, String)]) -> Vec<String> {
 }
 
 /// The extensions of every well-formed `Sec-WebSocket-Extensions` field, and one
-/// [`CheckId::HttpMalformed`] per malformed field (whose extensions are then unknown).
+/// [`CheckId::ExtensionsHeaderMalformed`] per malformed field (whose extensions are then unknown).
 fn extension_list(headers: &[(String, String)]) -> (Vec<Extension>, Vec<Violation>) {
     let mut list = Vec::new();
     let mut violations = Vec::new();
@@ -47,7 +47,7 @@ fn extension_list(headers: &[(String, String)]) -> (Vec<Extension>, Vec<Violatio
         match parse_extensions(&[value]) {
             Ok(mut parsed) => list.append(&mut parsed),
             Err(e) => violations.push(violation(
-                CheckId::HttpMalformed,
+                CheckId::ExtensionsHeaderMalformed,
                 format!("Sec-WebSocket-Extensions is malformed (RFC 6455 §9.1): {e}"),
             )),
         }
@@ -117,7 +117,7 @@ fn key_problem(key: &str) -> Option<String> {
 /// - Exactly one `Sec-WebSocket-Key` (§11.3.1), the base64 encoding of 16 bytes (§4.1 (7)).
 /// - Exactly one `Sec-WebSocket-Version` (§11.3.5), with value 13 (§4.1 (9)).
 /// - `Origin` absent: info only (§4.1 (8), §10.2).
-/// - `Sec-WebSocket-Extensions` well-formed (§9.1, reported as [`CheckId::HttpMalformed`]) and its
+/// - `Sec-WebSocket-Extensions` well-formed (§9.1, [`CheckId::ExtensionsHeaderMalformed`]) and its
 ///   permessage-deflate offers valid (RFC 7692 §7.1, see [`check_offers`]).
 pub fn check_request(head: &RequestHead) -> Vec<Violation> {
     let h = &head.headers;
@@ -217,7 +217,7 @@ pub fn response_info(head: &ResponseHead, packet: u64) -> ResponseInfo {
 /// - an extension the client did not offer by name (client rule 5, §9.1);
 /// - permessage-deflate problems, via [`negotiate_deflate`] (RFC 7692 §7.1), and
 ///   permessage-deflate accepted twice (both would use RSV1, RFC 7692 §5);
-/// - a malformed `Sec-WebSocket-Extensions` ([`CheckId::HttpMalformed`]).
+/// - a malformed `Sec-WebSocket-Extensions` ([`CheckId::ExtensionsHeaderMalformed`]).
 ///
 /// `Negotiated.protocol` is the first selected subprotocol even when it was not offered: the
 /// server will speak it. `Negotiated.deflate` is set whenever permessage-deflate was accepted.
@@ -733,7 +733,7 @@ Sec-WebSocket-Extensions: permessage-deflate\r\n\
         let v = request_violations(&bytes);
         assert_only(
             &v,
-            CheckId::HttpMalformed,
+            CheckId::ExtensionsHeaderMalformed,
             "Sec-WebSocket-Extensions is malformed (RFC 6455 §9.1): expected a parameter name at the end of \"permessage-deflate;\"",
         );
         let names: Vec<String> =
@@ -1067,14 +1067,14 @@ Sec-WebSocket-Extensions: permessage-deflate\r\n\
     }
 
     #[test]
-    fn response_malformed_extensions_header_is_http_malformed() {
+    fn response_malformed_extensions_header_is_reported() {
         let res = edit(
             NODE_101,
             &["Sec-WebSocket-Extensions"],
             &["Sec-WebSocket-Extensions: permessage-deflate; a=\"b"],
         );
         let (negotiated, _, v) = respond(NODE, &res);
-        assert_eq!(checks(&v), vec![CheckId::HttpMalformed]);
+        assert_eq!(checks(&v), vec![CheckId::ExtensionsHeaderMalformed]);
         assert_eq!(negotiated.deflate, None);
     }
 
