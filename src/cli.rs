@@ -3,18 +3,22 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+/// What `wsscope --help` says first.
+const LONG_ABOUT: &str = "\
+Passive WebSocket protocol analyzer.
+
+wsscope reads packets from pcap/pcapng files or a live interface, reassembles TCP streams, finds
+WebSocket handshakes on any port, decodes every frame and message (unmasking, fragments,
+permessage-deflate) and checks both sides against RFC 6455 and RFC 7692.
+
+Without a subcommand it prints the conversation as text:
+
+  wsscope capture.pcap                 every handshake, message and finding
+  wsscope -i lo -f 'tcp port 8080'     the same, live
+
+Exit status: 0 success; 1 findings at or above --fail-on; 2 usage or input error.";
+
 /// Passive WebSocket protocol analyzer.
-///
-/// wsscope reads packets from pcap/pcapng files or a live interface, reassembles TCP streams,
-/// finds WebSocket handshakes on any port, decodes every frame and message (unmasking,
-/// fragments, permessage-deflate) and checks both sides against RFC 6455 and RFC 7692.
-///
-/// Without a subcommand it prints the conversation as text:
-///
-///   wsscope capture.pcap            every handshake, message and finding
-///   wsscope -i lo -f 'tcp port 8080'   the same, live
-///
-/// Exit status: 0 success; 1 findings at or above --fail-on; 2 usage or input error.
 #[derive(Debug, Parser)]
 #[command(
     name = "wsscope",
@@ -22,6 +26,7 @@ use std::path::PathBuf;
     propagate_version = true,
     args_conflicts_with_subcommands = true
 )]
+#[command(long_about = LONG_ABOUT)]
 #[command(after_help = "Subcommands have their own --help, e.g. `wsscope report --help`.")]
 pub struct Cli {
     /// What to do (default: print the conversation as text).
@@ -49,6 +54,7 @@ pub enum Command {
     ///   wsscope report capture.pcap
     ///   wsscope report a.pcap b.pcapng --fail-on warning -o report.json
     ///   wsscope report -i lo --duration 30s -f 'tcp port 8080'
+    #[command(verbatim_doc_comment)]
     Report(ReportArgs),
 
     /// Write every event (handshakes, messages, findings, gaps) as it happens.
@@ -61,6 +67,7 @@ pub enum Command {
     ///   wsscope export capture.pcap > events.ndjson
     ///   wsscope export capture.pcap --frames --max-payload 256
     ///   wsscope export capture.pcap --format json
+    #[command(verbatim_doc_comment)]
     Export(ExportArgs),
 
     /// Reassemble the TCP streams of a capture and summarise every connection.
@@ -74,6 +81,7 @@ pub enum Command {
     ///   wsscope streams testdata/captures/real/py-basic.pcap
     ///   wsscope streams capture.pcapng -f 'tcp port 8080' --format json
     ///   tcpdump -i lo -w - | wsscope streams -
+    #[command(verbatim_doc_comment)]
     Streams(StreamsArgs),
 
     /// List every check wsscope performs, with its severity and RFC section.

@@ -229,6 +229,11 @@ impl<W: Write> Format for Text<W> {
     }
 }
 
+/// The snake_case name a value has in JSON outputs.
+fn snake(v: &impl serde::Serialize) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
 /// Escapes control characters (and cuts at `max` characters).
 pub fn printable(s: &str, max: usize) -> String {
     let mut o = String::new();
