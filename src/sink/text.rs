@@ -175,8 +175,11 @@ impl<W: Write> Format for Text<W> {
                 let a = self.arrow(*direction);
                 let g = self.paint("33", "GAP  ");
                 format!(
-                    "{:>11} #{connection} {a} {g} {length} bytes missing at offset {} ({reason:?}, packet {})",
-                    "", at.offset, at.packet
+                    "{:>11} #{connection} {a} {g} {length} bytes missing at offset {} ({}, packet {})",
+                    "",
+                    at.offset,
+                    snake(reason),
+                    at.packet
                 )
             }
             Event::End { connection, reason, closed_first_by, clean, ts } => {
@@ -187,8 +190,9 @@ impl<W: Write> Format for Text<W> {
                     None => "no close frame",
                 };
                 format!(
-                    "{t} #{connection} end: {who}, {}, TCP {reason:?}",
-                    if *clean { "clean" } else { "not clean" }
+                    "{t} #{connection} end: {who}, {}, TCP {}",
+                    if *clean { "clean" } else { "not clean" },
+                    snake(reason)
                 )
             }
         };
