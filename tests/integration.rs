@@ -6,4 +6,5 @@ mod json_contract;
 mod live;
 mod messages;
 mod real;
+mod tshark_diff;
 mod util;

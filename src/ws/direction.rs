@@ -382,6 +382,11 @@ impl DirectionDecoder {
                     {
                         m.holey = true;
                         m.wire_length += n;
+                        // Uncompressed, the missing bytes are application bytes too; compressed,
+                        // what they would have inflated to is unknown.
+                        if !m.compressed {
+                            m.length += n;
+                        }
                     }
                 }
             }

@@ -305,7 +305,7 @@ fn gap_inside_a_payload_marks_that_message_incomplete_and_the_next_decodes() {
     d.feed(first.len() as u64, &second, at, &mut |o| out.push(render(&o)));
     assert_eq!(findings(&out), vec!["finding capture_gap"]);
     let m = messages(&out);
-    assert!(m[0].contains("unavailable") && m[0].contains("wire=100"), "{m:?}");
+    assert!(m[0].contains("unavailable") && m[0].contains("len=100 wire=100"), "{m:?}");
     assert!(m[1].ends_with("text:next"));
 }
 

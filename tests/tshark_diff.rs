@@ -1,0 +1,206 @@
+//! Differential test against tshark (Wireshark's dissector): for every real and derived capture,
+//! wsscope and tshark must agree, per connection and direction, on the frames — opcode, FIN and
+//! payload length, in order — wherever tshark decodes the connection. Where wsscope sees more
+//! (mid-stream pickup, which tshark cannot do), the test says so explicitly.
+//!
+//! Needs `tshark` (installed by `.ci/run`); set WSSCOPE_SKIP_TSHARK=1 to skip where it is missing.
+
+use crate::util::{files_ending, testdata};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+/// (client port, direction) → frames as (opcode, fin, payload length).
+type Frames = BTreeMap<(u16, &'static str), Vec<(u8, bool, u64)>>;
+
+fn tshark_frames(pcap: &Path, server_port: u16) -> Frames {
+    let o = Command::new("tshark")
+        .arg("-r")
+        .arg(pcap)
+        .args(["-o", "tcp.reassemble_out_of_order:TRUE"])
+        .args(["-d", &format!("tcp.port=={server_port},http"), "-Y", "websocket", "-T", "fields"])
+        .args([
+            "-e",
+            "tcp.srcport",
+            "-e",
+            "tcp.dstport",
+            "-e",
+            "websocket.fin",
+            "-e",
+            "websocket.opcode",
+        ])
+        .args(["-e", "websocket.payload_length", "-e", "websocket.payload_length_ext_16"])
+        .args(["-e", "websocket.payload_length_ext_64", "-E", "occurrence=a", "-E", "aggregator=,"])
+        .output()
+        .expect("tshark is not installed (apt-get install tshark, or WSSCOPE_SKIP_TSHARK=1)");
+    assert!(o.status.success(), "tshark failed: {}", String::from_utf8_lossy(&o.stderr));
+    let mut frames = Frames::new();
+    for line in String::from_utf8_lossy(&o.stdout).lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        let (src, dst): (u16, u16) = (f[0].parse().unwrap(), f[1].parse().unwrap());
+        let (client, dir) =
+            if src == server_port { (dst, "server_to_client") } else { (src, "client_to_server") };
+        // The 7-bit length field says 126 or 127 when the 16- or 64-bit extension holds it; the
+        // extensions are listed (in frame order) only for the frames that have them.
+        let mut ext16 = f[5].split(',').filter(|x| !x.is_empty());
+        let mut ext64 = f[6].split(',').filter(|x| !x.is_empty());
+        for ((fin, op), len) in f[2].split(',').zip(f[3].split(',')).zip(f[4].split(',')) {
+            let fin = fin == "1" || fin == "True";
+            let len: u64 = match len {
+                "126" => ext16.next().unwrap().parse().unwrap(),
+                "127" => ext64.next().unwrap().parse().unwrap(),
+                l => l.parse().unwrap(),
+            };
+            frames.entry((client, dir)).or_default().push((op.parse().unwrap(), fin, len));
+        }
+    }
+    frames
+}
+
+fn wsscope_frames(pcap: &Path) -> Frames {
+    let o = Command::new(env!("CARGO_BIN_EXE_wsscope"))
+        .arg("export")
+        .arg(pcap)
+        .arg("--frames")
+        .output()
+        .unwrap();
+    let mut clients = BTreeMap::new();
+    let mut frames = Frames::new();
+    for line in String::from_utf8(o.stdout).unwrap().lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        match v["type"].as_str() {
+            Some("connection") => {
+                let client = v["client"].as_str().unwrap();
+                let port: u16 = client.rsplit(':').next().unwrap().parse().unwrap();
+                clients.insert(v["connection"].as_u64().unwrap(), port);
+            }
+            Some("frame") => {
+                let port = clients[&v["connection"].as_u64().unwrap()];
+                let dir = if v["direction"] == "client_to_server" {
+                    "client_to_server"
+                } else {
+                    "server_to_client"
+                };
+                let op = match v["opcode"].as_str().unwrap() {
+                    "continuation" => 0,
+                    "text" => 1,
+                    "binary" => 2,
+                    "close" => 8,
+                    "ping" => 9,
+                    "pong" => 10,
+                    other => {
+                        u8::from_str_radix(other.trim_start_matches("reserved_0x"), 16).unwrap()
+                    }
+                };
+                frames.entry((port, dir)).or_default().push((
+                    op,
+                    v["fin"].as_bool().unwrap(),
+                    v["payload_length"].as_u64().unwrap(),
+                ));
+            }
+            _ => {}
+        }
+    }
+    frames
+}
+
+#[test]
+fn wsscope_and_tshark_agree_on_every_frame_tshark_decodes() {
+    if std::env::var_os("WSSCOPE_SKIP_TSHARK").is_some() {
+        eprintln!("skipped: WSSCOPE_SKIP_TSHARK is set");
+        return;
+    }
+    let mut problems = Vec::new();
+    let mut report = Vec::new();
+    let truths = files_ending(&testdata("captures/real"), ".truth.json")
+        .into_iter()
+        .chain(files_ending(&testdata("captures/derived"), ".truth.json"));
+    for truth_path in truths {
+        let truth: Value =
+            serde_json::from_str(&std::fs::read_to_string(&truth_path).unwrap()).unwrap();
+        let pcap = truth_path.parent().unwrap().join(truth["pcap"].as_str().unwrap());
+        let name = pcap.file_name().unwrap().to_string_lossy().into_owned();
+        let server_port: u16 = match truth["server_port"].as_u64() {
+            Some(p) => p as u16,
+            None => truth["connections"][0]["server"]
+                .as_str()
+                .unwrap()
+                .rsplit(':')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap(),
+        };
+        let ours = wsscope_frames(&pcap);
+        let theirs = tshark_frames(&pcap, server_port);
+        // tshark stops decoding a direction at the first byte the capture lost; wsscope reports
+        // the gap and carries on. With lost bytes, tshark's frames must be a prefix of ours.
+        let lossy =
+            truth["connections"].as_array().unwrap().iter().any(|c| {
+                c["messages"].as_array().is_some_and(|m| m.iter().any(|m| m["lost"] == true))
+            });
+        let (mut agree, mut only_ours) = (0, 0);
+        for (key, frames) in &ours {
+            match theirs.get(key) {
+                Some(t) if t == frames => agree += frames.len(),
+                Some(t) if lossy && frames.starts_with(t) => {
+                    agree += t.len();
+                    only_ours += frames.len() - t.len();
+                }
+                Some(t) => {
+                    let first = t
+                        .iter()
+                        .zip(frames)
+                        .position(|(a, b)| a != b)
+                        .unwrap_or(t.len().min(frames.len()));
+                    problems.push(format!(
+                        "{name} client port {} {}: tshark {} frames, wsscope {}; first difference at frame {first}: tshark {:?}, wsscope {:?}",
+                        key.0,
+                        key.1,
+                        t.len(),
+                        frames.len(),
+                        t.get(first),
+                        frames.get(first)
+                    ));
+                }
+                None => only_ours += frames.len(),
+            }
+        }
+        for key in theirs.keys().filter(|k| !ours.contains_key(k)) {
+            problems.push(format!(
+                "{name}: tshark decodes client port {} {} but wsscope reports nothing",
+                key.0, key.1
+            ));
+        }
+        let handshake_seen = truth["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["handshake"]["seen"].as_bool() != Some(false));
+        if only_ours > 0 && handshake_seen && !lossy {
+            problems.push(format!("{name}: {only_ours} frames only wsscope decodes, although the handshake was captured"));
+        }
+        let why = if lossy {
+            "after bytes the capture lost: tshark stops there"
+        } else {
+            "no handshake in the capture: tshark cannot find the frames"
+        };
+        report.push(format!(
+            "{name}: {agree} frames agree{}",
+            if only_ours > 0 {
+                format!(", {only_ours} decoded only by wsscope ({why})")
+            } else {
+                String::new()
+            }
+        ));
+    }
+    eprintln!("{}", report.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} disagreement(s) with tshark:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    assert!(report.len() >= 5);
+}
