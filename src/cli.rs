@@ -115,6 +115,10 @@ pub struct InputArgs {
     /// cleanly, with every result flushed.
     #[arg(long, value_name = "DURATION")]
     pub duration: Option<String>,
+
+    /// Also write the packets read (after the filter) to this pcap file, like tcpdump -w.
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    pub write: Option<PathBuf>,
 }
 
 /// How WebSocket traffic is decoded.
@@ -224,9 +228,15 @@ pub struct ViewArgs {
     pub decode: DecodeArgs,
     #[command(flatten)]
     pub output: OutputArgs,
-    /// Exit 1 when findings at or above this severity were reported.
+    /// Exit 1 when findings at or above this severity were reported (text view).
     #[arg(long, value_enum, value_name = "LEVEL", default_value_t = FailOn::Never, help_heading = "Output")]
     pub fail_on: FailOn,
+    /// Print text instead of opening the terminal UI (the default when output is not a terminal).
+    #[arg(long, help_heading = "Output")]
+    pub text: bool,
+    /// Full message payloads the terminal UI keeps in memory; beyond it, only previews.
+    #[arg(long, value_name = "SIZE", default_value = "256M", help_heading = "Output")]
+    pub payload_budget: String,
     #[command(flatten)]
     pub limits: LimitArgs,
 }

@@ -34,6 +34,8 @@ pub struct Source {
     pub max_packets: Option<u64>,
     /// Stop after this much wall-clock time.
     pub duration: Option<Duration>,
+    /// Write the packets read to this pcap file.
+    pub write: Option<PathBuf>,
 }
 
 impl Source {
@@ -61,6 +63,11 @@ impl Source {
                 ));
             }
             (files, None) => {
+                if files.len() > 1 && a.write.is_some() {
+                    return Err(Error::Usage(
+                        "-w writes the packets of one input; give one FILE".into(),
+                    ));
+                }
                 if files.len() > 1 && !many {
                     return Err(Error::Usage(
                         "this command reads one FILE; `wsscope report` takes several".into(),
@@ -79,7 +86,13 @@ impl Source {
         };
         Ok(inputs
             .into_iter()
-            .map(|input| Source { input, filter: filter.clone(), max_packets: a.count, duration })
+            .map(|input| Source {
+                input,
+                filter: filter.clone(),
+                max_packets: a.count,
+                duration,
+                write: a.write.clone(),
+            })
             .collect())
     }
 

@@ -33,4 +33,5 @@ pub mod sink;
 pub mod streams;
 pub mod tcp;
 pub mod time;
+pub mod ui;
 pub mod ws;

@@ -3,7 +3,7 @@
 //! is a success).
 
 use clap::Parser;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
 use wsscope::analyzer::checks::CheckId;
 use wsscope::cli::{Cli, Command, ExportFormat, StreamsArgs};
@@ -34,6 +34,25 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             let v = cli.view;
             let sources = Source::from_args(&v.input, false)?;
             let live = sources.iter().any(|s| matches!(s.input, Input::Live { .. }));
+            let interactive = std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
+            if interactive && !v.text {
+                let cfg = RunConfig {
+                    progress: false,
+                    notices: false,
+                    limits: v.limits.to_limits()?,
+                    analyzer: v.decode.to_config(true)?,
+                    sources,
+                    max_payload: None,
+                };
+                let opts = wsscope::ui::UiOptions {
+                    color: v.output.use_color(),
+                    payload_budget: wsscope::config::parse_size(
+                        "payload-budget",
+                        &v.payload_budget,
+                    )?,
+                };
+                return wsscope::ui::run(cfg, opts);
+            }
             let cfg = RunConfig {
                 progress: v.output.show_progress() && !live,
                 notices: !v.output.quiet,

@@ -29,7 +29,7 @@ pub struct RunSummary {
 }
 
 /// Opens the source described by `source`.
-pub fn open(source: &Source) -> Result<Box<dyn PacketSource>, Error> {
+pub fn open(source: &Source) -> Result<Box<dyn PacketSource + Send>, Error> {
     Ok(match &source.input {
         Input::File(path) => Box::new(FileSource::open(path, source.filter.as_deref())?),
         Input::Live { interface, snaplen } => {
@@ -111,6 +111,8 @@ pub fn drive<S: StreamSink>(
             Next::End(e) => break e,
         }
     };
+    stop.bytes_read.store(read_bytes, Ordering::Relaxed);
+    stop.packets_read.store(decoder.stats().packets, Ordering::Relaxed);
     table.finish(sink);
     RunSummary {
         end_of_input: end,

@@ -6,9 +6,11 @@
 
 mod file;
 mod live;
+mod tee;
 
 pub use file::FileSource;
 pub use live::{LiveSource, list_interfaces};
+pub use tee::TeeSource;
 
 use crate::packet::LinkType;
 use crate::time::Timestamp;

@@ -1,0 +1,296 @@
+//! The terminal UI (ratatui + crossterm).
+//!
+//! Threads: a worker reads packets and runs the analyzer, sending batches of events over a
+//! bounded channel; the UI thread folds them into [`state::AppState`] and redraws from it with
+//! pure render functions. In live capture the worker never waits for the UI: when the channel is
+//! full the batch is dropped and counted (shown in the status bar with libpcap's own drops). A
+//! file is read as fast as the UI takes events — nothing is dropped.
+//!
+//! The terminal is restored on exit, on Ctrl-C and on panic (ratatui's init installs the hook).
+
+pub mod input;
+pub mod state;
+pub mod view;
+
+use crate::config::{Input, Source};
+use crate::error::Error;
+use crate::event::{Event, EventSink};
+use crate::pipeline::{self, Stop};
+use crate::run::RunConfig;
+use ratatui::crossterm::event::{self as ct, DisableMouseCapture, EnableMouseCapture};
+use ratatui::crossterm::execute;
+use state::{AppState, Effect};
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::time::{Duration, Instant};
+
+/// Events per batch sent to the UI.
+const BATCH: usize = 512;
+/// Batches in flight.
+const CHANNEL: usize = 256;
+/// Longest the UI spends folding events before it redraws and reads keys.
+const FOLD_BUDGET: Duration = Duration::from_millis(30);
+
+/// What the worker sends.
+enum UiMsg {
+    Events(Vec<Event>),
+    Done { pcap_dropped: u64 },
+}
+
+/// Sends events in batches; in live capture drops a batch rather than wait.
+struct Sender {
+    tx: SyncSender<UiMsg>,
+    batch: Vec<Event>,
+    live: bool,
+    last: Instant,
+    dropped: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Sender {
+    fn flush(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.batch);
+        let n = batch.len() as u64;
+        if self.live {
+            if let Err(TrySendError::Full(_)) = self.tx.try_send(UiMsg::Events(batch)) {
+                self.dropped.fetch_add(n, Ordering::Relaxed);
+            }
+        } else {
+            let _ = self.tx.send(UiMsg::Events(batch));
+        }
+        self.last = Instant::now();
+    }
+}
+
+impl EventSink for Sender {
+    fn event(&mut self, e: Event) {
+        self.batch.push(e);
+        if self.batch.len() >= BATCH
+            || (self.live && self.last.elapsed() > Duration::from_millis(50))
+        {
+            self.flush();
+        }
+    }
+}
+
+/// Options of the UI besides the run.
+pub struct UiOptions {
+    /// Colours.
+    pub color: bool,
+    /// Bytes of full payloads kept.
+    pub payload_budget: usize,
+}
+
+/// Runs the UI until the user quits. Returns the exit status (0).
+pub fn run(mut cfg: RunConfig, opts: UiOptions) -> Result<u8, Error> {
+    let source: Source = cfg.sources.remove(0);
+    let mut packets = pipeline::open(&source)?;
+    let live = matches!(source.input, Input::Live { .. });
+    let total_bytes = match &source.input {
+        Input::File(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
+        Input::Live { .. } => 0,
+    };
+    let stop = crate::run::stop_conditions(std::slice::from_ref(&source));
+    let (tx, rx) = sync_channel(CHANNEL);
+    let dropped = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let worker = {
+        let stop = Arc::clone(&stop);
+        let dropped = Arc::clone(&dropped);
+        let limits = cfg.limits.clone();
+        let analyzer_cfg = cfg.analyzer.clone();
+        std::thread::spawn(move || {
+            let sender =
+                Sender { tx: tx.clone(), batch: Vec::new(), live, last: Instant::now(), dropped };
+            let mut analyzer = crate::analyzer::Analyzer::new(analyzer_cfg, sender);
+            let summary = pipeline::drive(packets.as_mut(), &limits, &stop, &mut analyzer);
+            let mut sender = analyzer.into_sink();
+            sender.flush();
+            let pcap_dropped = summary.capture.dropped + summary.capture.if_dropped;
+            let _ = tx.send(UiMsg::Done { pcap_dropped });
+        })
+    };
+    let mut state = AppState::new(opts.payload_budget);
+    state.color = opts.color;
+    state.capture.live = live;
+    state.capture.total_bytes = total_bytes;
+    let result = ui_loop(&mut state, &rx, &stop, &dropped);
+    stop.request();
+    // Unblock a worker waiting on a full channel, then wait for it.
+    drop(rx);
+    let _ = worker.join();
+    result.map(|()| 0)
+}
+
+fn ui_loop(
+    state: &mut AppState,
+    rx: &Receiver<UiMsg>,
+    stop: &Arc<Stop>,
+    dropped: &Arc<std::sync::atomic::AtomicU64>,
+) -> Result<(), Error> {
+    let term_err = |e: std::io::Error| Error::Output { what: "the terminal".into(), source: e };
+    let mut terminal = ratatui::try_init().map_err(term_err)?;
+    let _ = execute!(std::io::stdout(), EnableMouseCapture);
+    let restore = || {
+        let _ = execute!(std::io::stdout(), DisableMouseCapture);
+        ratatui::restore();
+    };
+    let mut dirty = true;
+    let mut last_rate = (Instant::now(), 0u64, 0u64);
+    let outcome = loop {
+        // Fold what arrived, within a time budget.
+        let start = Instant::now();
+        while start.elapsed() < FOLD_BUDGET {
+            match rx.try_recv() {
+                Ok(UiMsg::Events(batch)) => {
+                    for e in &batch {
+                        state.apply(e);
+                    }
+                    dirty = true;
+                }
+                Ok(UiMsg::Done { pcap_dropped }) => {
+                    state.capture.done = true;
+                    state.capture.pcap_dropped = pcap_dropped;
+                    dirty = true;
+                }
+                Err(_) => break,
+            }
+        }
+        let packets = stop.packets_read.load(Ordering::Relaxed);
+        let bytes = stop.bytes_read.load(Ordering::Relaxed);
+        if packets != state.capture.packets || bytes != state.capture.bytes {
+            state.capture.packets = packets;
+            state.capture.bytes = bytes;
+            dirty = true;
+        }
+        state.capture.ui_dropped = dropped.load(Ordering::Relaxed);
+        let elapsed = last_rate.0.elapsed();
+        if elapsed >= Duration::from_secs(1) {
+            let secs = elapsed.as_secs_f64();
+            state.capture.packets_per_sec = packets.saturating_sub(last_rate.1) as f64 / secs;
+            state.capture.messages_per_sec =
+                state.total_messages.saturating_sub(last_rate.2) as f64 / secs;
+            last_rate = (Instant::now(), packets, state.total_messages);
+            dirty = true;
+        }
+        if dirty {
+            let size = terminal.size().map_err(term_err)?;
+            let areas =
+                view::layout(ratatui::layout::Rect::new(0, 0, size.width, size.height), state);
+            state.page = view::inner_rows(areas.messages, false).max(1);
+            state.keep_msg_visible();
+            state.keep_conn_visible(view::inner_rows(areas.conns, true));
+            terminal.draw(|f| view::draw(f, state)).map_err(term_err)?;
+            dirty = false;
+        }
+        if !ct::poll(Duration::from_millis(40)).map_err(term_err)? {
+            continue;
+        }
+        let size = terminal.size().map_err(term_err)?;
+        let areas = view::layout(ratatui::layout::Rect::new(0, 0, size.width, size.height), state);
+        let action = match ct::read().map_err(term_err)? {
+            ct::Event::Key(k) => input::key_action(k, &state.prompt),
+            ct::Event::Mouse(m) => input::mouse_action(m, &areas),
+            ct::Event::Resize(..) => {
+                dirty = true;
+                None
+            }
+            _ => None,
+        };
+        let Some(action) = action else { continue };
+        dirty = true;
+        match state.handle(action) {
+            Effect::Quit => break Ok(()),
+            Effect::None => {}
+            effect => state.notice = Some(save(state, effect)),
+        }
+    };
+    restore();
+    outcome
+}
+
+/// Carries out a save request; returns the message for the status bar.
+fn save(state: &AppState, effect: Effect) -> String {
+    let conn = state.selected_conn();
+    let id = conn.map_or(0, |c| c.id.0);
+    let result = match effect {
+        Effect::SavePayload => match state.selected_row().map(|r| &r.kind) {
+            Some(state::RowKind::Message { payload: Some(p), text, .. }) => {
+                let name = format!(
+                    "wsscope-conn{id}-msg{}.{}",
+                    state.msg_sel + 1,
+                    if *text { "txt" } else { "bin" }
+                );
+                std::fs::write(&name, p).map(|()| name)
+            }
+            _ => return "no payload to save for this row".into(),
+        },
+        Effect::SaveConnection | Effect::SaveView => {
+            let Some(ci) = state.selected_conn_index() else {
+                return "no connection selected".into();
+            };
+            let whole = effect == Effect::SaveConnection;
+            let name = format!("wsscope-conn{id}-{}.ndjson", if whole { "all" } else { "view" });
+            let rows = state.rows.get(ci).map(Vec::as_slice).unwrap_or(&[]);
+            let indices: Vec<usize> =
+                if whole { (0..rows.len()).collect() } else { state.view_cached().to_vec() };
+            write_rows(&name, id, rows, &indices).map(|()| name)
+        }
+        Effect::None | Effect::Quit => return String::new(),
+    };
+    match result {
+        Ok(name) => format!("saved {name}"),
+        Err(e) => format!("could not save: {e}"),
+    }
+}
+
+fn write_rows(
+    name: &str,
+    conn: u64,
+    rows: &[state::MsgRow],
+    indices: &[usize],
+) -> std::io::Result<()> {
+    use base64::Engine;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(name)?);
+    for r in indices.iter().filter_map(|i| rows.get(*i)) {
+        let mut v = serde_json::json!({
+            "connection": conn,
+            "direction": r.dir,
+            "packet": r.at.packet,
+            "offset": r.at.offset,
+            "ts": r.at.ts.as_secs_f64(),
+        });
+        match &r.kind {
+            state::RowKind::Message { opcode, length, payload, text, truncated, .. } => {
+                v["type"] = "message".into();
+                v["opcode"] = opcode.name().into();
+                v["length"] = (*length).into();
+                v["payload"] = match payload {
+                    Some(p) if *text => serde_json::json!({ "text": String::from_utf8_lossy(p) }),
+                    Some(p) => {
+                        serde_json::json!({ "bytes": base64::engine::general_purpose::STANDARD.encode(p) })
+                    }
+                    None => "unavailable".into(),
+                };
+                v["truncated"] = (*truncated || payload.is_none()).into();
+            }
+            state::RowKind::Finding { code, severity, rfc, message } => {
+                v["type"] = "finding".into();
+                v["code"] = code.to_string().into();
+                v["severity"] = severity.as_str().into();
+                v["rfc"] = (*rfc).into();
+                v["message"] = message.clone().into();
+            }
+            state::RowKind::Gap { length } => {
+                v["type"] = "gap".into();
+                v["length"] = (*length).into();
+            }
+        }
+        serde_json::to_writer(&mut out, &v)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}

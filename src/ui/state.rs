@@ -1,0 +1,1019 @@
+//! The TUI's state: events folded into connection and message rows, plus selection, filters,
+//! scrolling and modes. Pure: no terminal, no I/O — every method is unit-tested, and rendering
+//! reads this state only.
+//!
+//! Memory: a message row keeps a short preview; full payloads are kept while the payload budget
+//! lasts (`--tui-payload-budget`), so a million messages fit in a few hundred MiB.
+
+use crate::analyzer::checks::{CheckId, Severity};
+use crate::event::{Event, HandshakeOutcome, Payload, Position};
+use crate::http::{RequestInfo, ResponseInfo};
+use crate::tcp::{CloseReason, ConnId, Direction};
+use crate::time::Timestamp;
+use crate::ws::OpCode;
+use regex::Regex;
+use std::collections::HashMap;
+
+/// Characters kept as a message's one-line preview.
+const PREVIEW_CHARS: usize = 160;
+
+/// What a connection is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnState {
+    /// Upgrade requested, no answer yet.
+    Handshaking,
+    /// Upgraded (or found without a handshake), not closed.
+    Open,
+    /// Refused by the server.
+    Refused,
+    /// Over.
+    Closed,
+}
+
+/// One connection row.
+#[derive(Clone, Debug)]
+pub struct ConnRow {
+    /// Id.
+    pub id: ConnId,
+    /// Client `ip:port`.
+    pub client: String,
+    /// Server `ip:port`.
+    pub server: String,
+    /// Host header.
+    pub host: String,
+    /// Request path.
+    pub path: String,
+    /// Selected subprotocol.
+    pub subprotocol: String,
+    /// Accepted extensions, comma-separated.
+    pub extensions: String,
+    /// State.
+    pub state: ConnState,
+    /// Whether the handshake was captured.
+    pub handshake_seen: bool,
+    /// Close codes (client, server).
+    pub close_codes: (Option<u16>, Option<u16>),
+    /// How the TCP connection ended.
+    pub tcp_end: Option<CloseReason>,
+    /// Messages and bytes client → server.
+    pub up: (u64, u64),
+    /// Messages and bytes server → client.
+    pub down: (u64, u64),
+    /// Findings.
+    pub findings: u64,
+    /// Worst finding severity.
+    pub worst: Option<Severity>,
+    /// First and last activity.
+    pub first_ts: Timestamp,
+    /// Last activity.
+    pub last_ts: Timestamp,
+    /// Handshake request and response, for the detail pane.
+    pub request: Option<Box<RequestInfo>>,
+    /// Response.
+    pub response: Option<Box<ResponseInfo>>,
+    /// Sec-WebSocket-Accept verdict.
+    pub accept_valid: Option<bool>,
+}
+
+/// A frame of a fragmented message (kept for expansion in the detail pane).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameInfo {
+    /// Opcode.
+    pub opcode: OpCode,
+    /// FIN.
+    pub fin: bool,
+    /// RSV bits.
+    pub rsv: u8,
+    /// Masking key.
+    pub mask: Option<[u8; 4]>,
+    /// Payload length.
+    pub len: u64,
+    /// Header position.
+    pub at: Position,
+}
+
+/// What a row of the messages view is.
+#[derive(Clone, Debug)]
+pub enum RowKind {
+    /// A message.
+    Message {
+        /// Opcode.
+        opcode: OpCode,
+        /// Application length.
+        length: u64,
+        /// Wire length.
+        wire: u64,
+        /// Compressed.
+        compressed: bool,
+        /// Frames.
+        fragments: u32,
+        /// Text (vs binary) content.
+        text: bool,
+        /// Full payload, if within the budget.
+        payload: Option<Box<[u8]>>,
+        /// Content unavailable (gap, cannot inflate).
+        unavailable: bool,
+        /// Payload cut (size limit).
+        truncated: bool,
+        /// Round trip of a pong.
+        rtt: Option<f64>,
+        /// Close code and reason.
+        close: Option<(Option<u16>, String)>,
+        /// The frames, for fragmented messages.
+        frames: Vec<FrameInfo>,
+    },
+    /// A finding.
+    Finding {
+        /// Check.
+        code: CheckId,
+        /// Severity.
+        severity: Severity,
+        /// RFC section.
+        rfc: &'static str,
+        /// Explanation.
+        message: String,
+    },
+    /// Missing bytes.
+    Gap {
+        /// Missing byte count.
+        length: u64,
+    },
+}
+
+/// One row of the messages view.
+#[derive(Clone, Debug)]
+pub struct MsgRow {
+    /// Direction (None for connection-wide findings).
+    pub dir: Option<Direction>,
+    /// Where.
+    pub at: Position,
+    /// One-line preview (control characters escaped).
+    pub preview: Box<str>,
+    /// What it is.
+    pub kind: RowKind,
+}
+
+impl MsgRow {
+    /// True for findings and gaps.
+    pub fn is_notice(&self) -> bool {
+        !matches!(self.kind, RowKind::Message { .. })
+    }
+}
+
+/// Which pane has the keyboard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Focus {
+    /// The connections table.
+    Connections,
+    /// The messages of the selected connection.
+    Messages,
+    /// The detail of the selected message.
+    Detail,
+}
+
+/// Opcode quick filter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpFilter {
+    /// Everything.
+    All,
+    /// Text and binary messages.
+    Data,
+    /// Control frames.
+    Control,
+}
+
+/// How connections are ordered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortKey {
+    /// Order of appearance.
+    First,
+    /// Most recently active first.
+    Activity,
+    /// Most messages first.
+    Messages,
+    /// Most findings first.
+    Findings,
+}
+
+/// Text being typed in the search prompt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Prompt {
+    /// No prompt.
+    None,
+    /// `/` search.
+    Search(String),
+}
+
+/// Capture-side counters shown in the status bar.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CaptureStatus {
+    /// Packets read.
+    pub packets: u64,
+    /// Bytes read.
+    pub bytes: u64,
+    /// File size (0 for live).
+    pub total_bytes: u64,
+    /// libpcap drops (buffer, interface).
+    pub pcap_dropped: u64,
+    /// Events the UI could not keep up with (live).
+    pub ui_dropped: u64,
+    /// Packets per second (live).
+    pub packets_per_sec: f64,
+    /// Messages per second (live).
+    pub messages_per_sec: f64,
+    /// Reading is finished.
+    pub done: bool,
+    /// Live capture.
+    pub live: bool,
+}
+
+/// A user intention, from a key or the mouse.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Quit.
+    Quit,
+    /// Move the selection.
+    Up,
+    /// Move the selection.
+    Down,
+    /// A page up.
+    PageUp,
+    /// A page down.
+    PageDown,
+    /// First row.
+    Home,
+    /// Last row (and follow).
+    End,
+    /// Next pane.
+    NextPane,
+    /// Previous pane.
+    PrevPane,
+    /// Open the detail / go into the messages.
+    Enter,
+    /// Close overlay / back.
+    Back,
+    /// Start a search.
+    SearchStart,
+    /// Type into the prompt.
+    PromptChar(char),
+    /// Delete in the prompt.
+    PromptBackspace,
+    /// Apply the prompt.
+    PromptSubmit,
+    /// Next search match.
+    NextMatch,
+    /// Previous search match.
+    PrevMatch,
+    /// Cycle the direction filter.
+    CycleDirection,
+    /// Cycle the opcode filter.
+    CycleOpcode,
+    /// Toggle findings only.
+    ToggleFindingsOnly,
+    /// Jump to the next finding.
+    NextFinding,
+    /// Jump to the previous finding.
+    PrevFinding,
+    /// Absolute / relative time.
+    ToggleTime,
+    /// Pause / resume (live).
+    TogglePause,
+    /// Follow new messages.
+    ToggleFollow,
+    /// Cycle connection sorting.
+    CycleSort,
+    /// Show or hide the help overlay.
+    ToggleHelp,
+    /// Select a row with the mouse: pane-relative row.
+    ClickConnections(u16),
+    /// Select a message row with the mouse.
+    ClickMessages(u16),
+    /// Scroll the focused pane.
+    ScrollUp,
+    /// Scroll the focused pane.
+    ScrollDown,
+    /// Save the selected message's payload.
+    SavePayload,
+    /// Save the selected connection as NDJSON.
+    SaveConnection,
+    /// Save the filtered messages as NDJSON.
+    SaveView,
+}
+
+/// A request the UI loop carries out (file writes happen outside the pure state).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Nothing to do.
+    None,
+    /// Quit the UI.
+    Quit,
+    /// Save the selected message's payload.
+    SavePayload,
+    /// Save the selected connection.
+    SaveConnection,
+    /// Save the filtered view.
+    SaveView,
+}
+
+/// The whole UI state.
+pub struct AppState {
+    /// Connections in order of appearance.
+    pub conns: Vec<ConnRow>,
+    index: HashMap<ConnId, usize>,
+    /// Rows per connection (messages, findings, gaps in order).
+    pub rows: Vec<Vec<MsgRow>>,
+    /// Data frames seen per (connection, direction) not yet attached to a message.
+    pending_frames: HashMap<(ConnId, Direction), Vec<FrameInfo>>,
+    /// Which pane has the keyboard.
+    pub focus: Focus,
+    /// Selected connection (index into `conn_order()`).
+    pub conn_sel: usize,
+    /// Selected row in the filtered messages of the selected connection.
+    pub msg_sel: usize,
+    /// First visible message row (index into the filtered view).
+    pub msg_offset: usize,
+    /// First visible connection row.
+    pub conn_offset: usize,
+    /// Scroll offset in the detail pane.
+    pub detail_scroll: u16,
+    /// Keep the selection on the newest message.
+    pub follow: bool,
+    /// Direction filter.
+    pub dir_filter: Option<Direction>,
+    /// Opcode filter.
+    pub op_filter: OpFilter,
+    /// Only findings and gaps.
+    pub findings_only: bool,
+    /// Search pattern.
+    pub search: Option<Regex>,
+    /// The prompt being typed.
+    pub prompt: Prompt,
+    /// Help overlay shown.
+    pub show_help: bool,
+    /// Times relative to the connection start (else absolute).
+    pub relative_time: bool,
+    /// Live view paused: new events are kept but the view does not move.
+    pub paused: bool,
+    /// Connection order.
+    pub sort: SortKey,
+    /// Capture counters.
+    pub capture: CaptureStatus,
+    /// A one-line message for the status bar (saved file, bad regex…).
+    pub notice: Option<String>,
+    /// Bytes of full payloads kept so far, and the budget.
+    pub payload_bytes: usize,
+    /// Budget for full payloads.
+    pub payload_budget: usize,
+    /// Total messages.
+    pub total_messages: u64,
+    /// Rows visible in the messages pane (set from the layout, for paging).
+    pub page: usize,
+    /// Use colours.
+    pub color: bool,
+    /// Filtered view of the selected connection (indices into its rows), rebuilt when dirty.
+    view: Vec<usize>,
+    view_conn: Option<usize>,
+    view_len_seen: usize,
+    view_dirty: bool,
+}
+
+impl AppState {
+    /// An empty state keeping full payloads up to `payload_budget` bytes.
+    pub fn new(payload_budget: usize) -> Self {
+        AppState {
+            conns: Vec::new(),
+            index: HashMap::new(),
+            rows: Vec::new(),
+            pending_frames: HashMap::new(),
+            focus: Focus::Connections,
+            conn_sel: 0,
+            msg_sel: 0,
+            msg_offset: 0,
+            conn_offset: 0,
+            detail_scroll: 0,
+            follow: true,
+            dir_filter: None,
+            op_filter: OpFilter::All,
+            findings_only: false,
+            search: None,
+            prompt: Prompt::None,
+            show_help: false,
+            relative_time: true,
+            paused: false,
+            sort: SortKey::First,
+            capture: CaptureStatus::default(),
+            notice: None,
+            payload_bytes: 0,
+            payload_budget,
+            total_messages: 0,
+            page: 10,
+            color: true,
+            view: Vec::new(),
+            view_conn: None,
+            view_len_seen: 0,
+            view_dirty: true,
+        }
+    }
+
+    // ── Folding events ──────────────────────────────────────────────────────────────────────
+
+    /// Folds one event into the state.
+    pub fn apply(&mut self, e: &Event) {
+        match e {
+            Event::Connection { connection, client, server, ts, .. } => {
+                self.index.insert(*connection, self.conns.len());
+                self.conns.push(ConnRow {
+                    id: *connection,
+                    client: client.to_string(),
+                    server: server.to_string(),
+                    host: String::new(),
+                    path: String::new(),
+                    subprotocol: String::new(),
+                    extensions: String::new(),
+                    state: ConnState::Handshaking,
+                    handshake_seen: true,
+                    close_codes: (None, None),
+                    tcp_end: None,
+                    up: (0, 0),
+                    down: (0, 0),
+                    findings: 0,
+                    worst: None,
+                    first_ts: *ts,
+                    last_ts: *ts,
+                    request: None,
+                    response: None,
+                    accept_valid: None,
+                });
+                self.rows.push(Vec::new());
+            }
+            Event::Handshake { connection, seen, request, response, accept_valid, outcome } => {
+                let Some(c) = self.conn_mut(*connection) else { return };
+                c.handshake_seen = *seen;
+                c.state = match outcome {
+                    HandshakeOutcome::Upgraded => ConnState::Open,
+                    HandshakeOutcome::Refused => ConnState::Refused,
+                    HandshakeOutcome::NoResponse => ConnState::Handshaking,
+                };
+                if let Some(r) = request {
+                    c.host = r.host.clone().unwrap_or_default();
+                    c.path = r.path.clone();
+                }
+                if let Some(r) = response {
+                    c.subprotocol = r.protocol.clone().unwrap_or_default();
+                    c.extensions =
+                        r.extensions.iter().map(|e| e.name.clone()).collect::<Vec<_>>().join(",");
+                }
+                c.request = request.clone();
+                c.response = response.clone();
+                c.accept_valid = *accept_valid;
+            }
+            Event::Frame {
+                connection,
+                direction,
+                fin,
+                rsv,
+                opcode,
+                mask,
+                payload_length,
+                at,
+                ..
+            } => {
+                if !opcode.is_control() {
+                    let f = FrameInfo {
+                        opcode: *opcode,
+                        fin: *fin,
+                        rsv: *rsv,
+                        mask: *mask,
+                        len: *payload_length,
+                        at: *at,
+                    };
+                    self.pending_frames.entry((*connection, *direction)).or_default().push(f);
+                }
+            }
+            Event::Message {
+                connection,
+                direction,
+                opcode,
+                length,
+                wire_length,
+                compressed,
+                fragments,
+                first,
+                payload,
+                truncated,
+                close,
+                rtt,
+                ..
+            } => {
+                self.total_messages += 1;
+                let frames = if opcode.is_control() {
+                    Vec::new()
+                } else {
+                    let f =
+                        self.pending_frames.remove(&(*connection, *direction)).unwrap_or_default();
+                    if *fragments > 1 { f } else { Vec::new() }
+                };
+                let (text, bytes, unavailable) = match payload {
+                    Payload::Text(t) => (true, t.as_bytes(), false),
+                    Payload::Bytes(b) => (false, b.as_slice(), false),
+                    Payload::Unavailable => (false, &[][..], true),
+                };
+                let close = close.as_ref().map(|c| (c.code.map(|c| c.0), c.reason.clone()));
+                let preview = preview(*opcode, text, bytes, unavailable, close.as_ref());
+                let kept = if self.payload_bytes + bytes.len() <= self.payload_budget {
+                    self.payload_bytes += bytes.len();
+                    Some(bytes.to_vec().into_boxed_slice())
+                } else {
+                    None
+                };
+                let Some(i) = self.index.get(connection).copied() else { return };
+                if let Some(c) = self.conns.get_mut(i) {
+                    c.last_ts = c.last_ts.max(first.ts);
+                    let counter = match direction {
+                        Direction::ClientToServer => &mut c.up,
+                        Direction::ServerToClient => &mut c.down,
+                    };
+                    counter.0 += 1;
+                    counter.1 += length;
+                    if let Some((code, _)) = &close {
+                        match direction {
+                            Direction::ClientToServer => c.close_codes.0 = *code,
+                            Direction::ServerToClient => c.close_codes.1 = *code,
+                        }
+                    }
+                }
+                self.push_row(
+                    i,
+                    MsgRow {
+                        dir: Some(*direction),
+                        at: *first,
+                        preview,
+                        kind: RowKind::Message {
+                            opcode: *opcode,
+                            length: *length,
+                            wire: *wire_length,
+                            compressed: *compressed,
+                            fragments: *fragments,
+                            text,
+                            payload: kept,
+                            unavailable,
+                            truncated: *truncated,
+                            rtt: *rtt,
+                            close,
+                            frames,
+                        },
+                    },
+                );
+            }
+            Event::Finding { connection, code, severity, rfc, direction, at, message } => {
+                let Some(i) = self.index.get(connection).copied() else { return };
+                if let Some(c) = self.conns.get_mut(i) {
+                    c.findings += 1;
+                    c.worst = c.worst.max(Some(*severity));
+                }
+                let preview =
+                    crate::sink::text::printable(&format!("{code}: {message}"), PREVIEW_CHARS)
+                        .into();
+                self.push_row(
+                    i,
+                    MsgRow {
+                        dir: *direction,
+                        at: *at,
+                        preview,
+                        kind: RowKind::Finding {
+                            code: *code,
+                            severity: *severity,
+                            rfc,
+                            message: message.clone(),
+                        },
+                    },
+                );
+            }
+            Event::Gap { connection, direction, length, at, .. } => {
+                let Some(i) = self.index.get(connection).copied() else { return };
+                let preview = format!("{length} bytes missing from the capture").into();
+                self.push_row(
+                    i,
+                    MsgRow {
+                        dir: Some(*direction),
+                        at: *at,
+                        preview,
+                        kind: RowKind::Gap { length: *length },
+                    },
+                );
+            }
+            Event::End { connection, reason, ts, .. } => {
+                self.pending_frames.retain(|(c, _), _| c != connection);
+                let Some(c) = self.conn_mut(*connection) else { return };
+                if c.state != ConnState::Refused {
+                    c.state = ConnState::Closed;
+                }
+                c.tcp_end = Some(*reason);
+                c.last_ts = c.last_ts.max(*ts);
+            }
+        }
+    }
+
+    fn conn_mut(&mut self, id: ConnId) -> Option<&mut ConnRow> {
+        self.index.get(&id).and_then(|i| self.conns.get_mut(*i))
+    }
+
+    fn push_row(&mut self, conn: usize, row: MsgRow) {
+        if let Some(rows) = self.rows.get_mut(conn) {
+            rows.push(row);
+        }
+        if self.selected_conn_index() == Some(conn) {
+            self.refresh_view();
+            if self.follow && !self.paused && self.focus != Focus::Detail {
+                self.msg_sel = self.view.len().saturating_sub(1);
+                self.keep_msg_visible();
+            }
+        }
+    }
+
+    // ── Derived views ───────────────────────────────────────────────────────────────────────
+
+    /// Connection indices in display order.
+    pub fn conn_order(&self) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.conns.len()).collect();
+        match self.sort {
+            SortKey::First => {}
+            SortKey::Activity => order.sort_by_key(|i| std::cmp::Reverse(self.conns[*i].last_ts)),
+            SortKey::Messages => order
+                .sort_by_key(|i| std::cmp::Reverse(self.conns[*i].up.0 + self.conns[*i].down.0)),
+            SortKey::Findings => order.sort_by_key(|i| {
+                std::cmp::Reverse((self.conns[*i].worst, self.conns[*i].findings))
+            }),
+        }
+        order
+    }
+
+    /// The index (into `conns`) of the selected connection.
+    pub fn selected_conn_index(&self) -> Option<usize> {
+        if self.sort == SortKey::First {
+            return (self.conn_sel < self.conns.len()).then_some(self.conn_sel);
+        }
+        self.conn_order().get(self.conn_sel).copied()
+    }
+
+    /// The selected connection.
+    pub fn selected_conn(&self) -> Option<&ConnRow> {
+        self.selected_conn_index().and_then(|i| self.conns.get(i))
+    }
+
+    /// Whether a row passes the filters.
+    fn visible(&self, r: &MsgRow) -> bool {
+        if self.findings_only && !r.is_notice() {
+            return false;
+        }
+        if let (Some(d), Some(rd)) = (self.dir_filter, r.dir)
+            && d != rd
+        {
+            return false;
+        }
+        if let RowKind::Message { opcode, .. } = &r.kind {
+            match self.op_filter {
+                OpFilter::All => {}
+                OpFilter::Data if opcode.is_control() => return false,
+                OpFilter::Control if !opcode.is_control() => return false,
+                _ => {}
+            }
+        }
+        true
+    }
+
+    /// Rebuilds the filtered view when needed (incrementally when rows were only appended).
+    fn refresh_view(&mut self) {
+        let conn = self.selected_conn_index();
+        let len = conn.and_then(|c| self.rows.get(c)).map_or(0, Vec::len);
+        if self.view_dirty || self.view_conn != conn || len < self.view_len_seen {
+            self.view.clear();
+            self.view_len_seen = 0;
+            self.view_conn = conn;
+            self.view_dirty = false;
+        }
+        if let Some(rows) = conn.and_then(|c| self.rows.get(c)) {
+            for (i, r) in rows.iter().enumerate().skip(self.view_len_seen) {
+                if self.visible(r) {
+                    self.view.push(i);
+                }
+            }
+        }
+        self.view_len_seen = len;
+    }
+
+    /// The filtered rows of the selected connection (indices into its rows).
+    pub fn view(&mut self) -> &[usize] {
+        self.refresh_view();
+        &self.view
+    }
+
+    /// The filtered view, as last built (for rendering from `&self`).
+    pub fn view_cached(&self) -> &[usize] {
+        &self.view
+    }
+
+    /// The selected message row.
+    pub fn selected_row(&self) -> Option<&MsgRow> {
+        let conn = self.selected_conn_index()?;
+        let i = *self.view.get(self.msg_sel)?;
+        self.rows.get(conn)?.get(i)
+    }
+
+    /// Does a row match the search pattern?
+    pub fn matches(&self, r: &MsgRow) -> bool {
+        let Some(re) = &self.search else { return false };
+        if re.is_match(&r.preview) {
+            return true;
+        }
+        match &r.kind {
+            RowKind::Message { payload: Some(p), .. } => re.is_match(&String::from_utf8_lossy(p)),
+            RowKind::Finding { message, .. } => re.is_match(message),
+            _ => false,
+        }
+    }
+
+    // ── Actions ─────────────────────────────────────────────────────────────────────────────
+
+    /// Handles a user action; returns what the loop must do outside the state.
+    pub fn handle(&mut self, a: Action) -> Effect {
+        self.refresh_view();
+        if let Prompt::Search(text) = &mut self.prompt {
+            match a {
+                Action::PromptChar(c) => text.push(c),
+                Action::PromptBackspace => {
+                    text.pop();
+                }
+                Action::PromptSubmit => {
+                    let pattern = std::mem::take(text);
+                    self.prompt = Prompt::None;
+                    self.set_search(&pattern);
+                }
+                Action::Back | Action::Quit => self.prompt = Prompt::None,
+                _ => {}
+            }
+            return Effect::None;
+        }
+        if self.show_help {
+            if matches!(a, Action::ToggleHelp | Action::Back | Action::Quit) {
+                self.show_help = false;
+            }
+            return Effect::None;
+        }
+        self.notice = None;
+        match a {
+            Action::Quit => return Effect::Quit,
+            Action::ToggleHelp => self.show_help = true,
+            Action::Up | Action::ScrollUp => self.move_sel(-1),
+            Action::Down | Action::ScrollDown => self.move_sel(1),
+            Action::PageUp => self.move_sel(-(self.page.max(1) as i64)),
+            Action::PageDown => self.move_sel(self.page.max(1) as i64),
+            Action::Home => self.move_sel(i64::MIN / 2),
+            Action::End => {
+                self.move_sel(i64::MAX / 2);
+                if self.focus == Focus::Messages {
+                    self.follow = true;
+                }
+            }
+            Action::NextPane => {
+                self.focus = match self.focus {
+                    Focus::Connections => Focus::Messages,
+                    Focus::Messages => Focus::Detail,
+                    Focus::Detail => Focus::Connections,
+                }
+            }
+            Action::PrevPane => {
+                self.focus = match self.focus {
+                    Focus::Connections => Focus::Detail,
+                    Focus::Messages => Focus::Connections,
+                    Focus::Detail => Focus::Messages,
+                }
+            }
+            Action::Enter => {
+                self.focus = match self.focus {
+                    Focus::Connections => Focus::Messages,
+                    _ => Focus::Detail,
+                };
+                self.detail_scroll = 0;
+            }
+            Action::Back => {
+                self.focus = match self.focus {
+                    Focus::Detail => Focus::Messages,
+                    _ => Focus::Connections,
+                }
+            }
+            Action::SearchStart => self.prompt = Prompt::Search(String::new()),
+            Action::NextMatch => self.jump(1, |s, r| s.matches(r), "no match"),
+            Action::PrevMatch => self.jump(-1, |s, r| s.matches(r), "no match"),
+            Action::NextFinding => self.jump(1, |_, r| r.is_notice(), "no more findings"),
+            Action::PrevFinding => self.jump(-1, |_, r| r.is_notice(), "no earlier finding"),
+            Action::CycleDirection => {
+                self.dir_filter = match self.dir_filter {
+                    None => Some(Direction::ClientToServer),
+                    Some(Direction::ClientToServer) => Some(Direction::ServerToClient),
+                    Some(Direction::ServerToClient) => None,
+                };
+                self.filters_changed();
+            }
+            Action::CycleOpcode => {
+                self.op_filter = match self.op_filter {
+                    OpFilter::All => OpFilter::Data,
+                    OpFilter::Data => OpFilter::Control,
+                    OpFilter::Control => OpFilter::All,
+                };
+                self.filters_changed();
+            }
+            Action::ToggleFindingsOnly => {
+                self.findings_only = !self.findings_only;
+                self.filters_changed();
+            }
+            Action::ToggleTime => self.relative_time = !self.relative_time,
+            Action::TogglePause => self.paused = !self.paused,
+            Action::ToggleFollow => self.follow = !self.follow,
+            Action::CycleSort => {
+                let id = self.selected_conn().map(|c| c.id);
+                self.sort = match self.sort {
+                    SortKey::First => SortKey::Activity,
+                    SortKey::Activity => SortKey::Messages,
+                    SortKey::Messages => SortKey::Findings,
+                    SortKey::Findings => SortKey::First,
+                };
+                // Keep the same connection selected.
+                if let Some(id) = id {
+                    let order = self.conn_order();
+                    self.conn_sel = order.iter().position(|i| self.conns[*i].id == id).unwrap_or(0);
+                }
+            }
+            Action::ClickConnections(row) => {
+                self.focus = Focus::Connections;
+                let target = self.conn_offset + row as usize;
+                if target < self.conns.len() {
+                    self.select_conn(target);
+                }
+            }
+            Action::ClickMessages(row) => {
+                self.focus = Focus::Messages;
+                let target = self.msg_offset + row as usize;
+                if target < self.view.len() {
+                    self.msg_sel = target;
+                    self.follow = false;
+                }
+            }
+            Action::SavePayload => return Effect::SavePayload,
+            Action::SaveConnection => return Effect::SaveConnection,
+            Action::SaveView => return Effect::SaveView,
+            Action::PromptChar(_) | Action::PromptBackspace | Action::PromptSubmit => {}
+        }
+        Effect::None
+    }
+
+    fn set_search(&mut self, pattern: &str) {
+        if pattern.is_empty() {
+            self.search = None;
+            return;
+        }
+        match Regex::new(pattern) {
+            Ok(re) => {
+                self.search = Some(re);
+                self.focus = Focus::Messages;
+                self.jump(1, |s, r| s.matches(r), "no match");
+            }
+            Err(e) => {
+                self.notice =
+                    Some(format!("invalid regex: {}", e.to_string().lines().last().unwrap_or("")))
+            }
+        }
+    }
+
+    fn filters_changed(&mut self) {
+        let keep =
+            self.selected_conn_index().and_then(|c| self.view.get(self.msg_sel).map(|i| (c, *i)));
+        self.view_dirty = true;
+        self.refresh_view();
+        self.msg_sel = match keep {
+            Some((_, row)) => {
+                self.view.partition_point(|i| *i < row).min(self.view.len().saturating_sub(1))
+            }
+            None => 0,
+        };
+        self.keep_msg_visible();
+    }
+
+    /// Moves the selection of the focused pane by `delta` rows.
+    fn move_sel(&mut self, delta: i64) {
+        match self.focus {
+            Focus::Connections => {
+                let n = self.conns.len() as i64;
+                let target =
+                    (self.conn_sel as i64).saturating_add(delta).clamp(0, (n - 1).max(0)) as usize;
+                self.select_conn(target);
+            }
+            Focus::Messages => {
+                let n = self.view.len() as i64;
+                self.msg_sel =
+                    (self.msg_sel as i64).saturating_add(delta).clamp(0, (n - 1).max(0)) as usize;
+                // Scrolling away from the end pauses following; reaching the end resumes it.
+                self.follow = n > 0 && self.msg_sel as i64 == n - 1;
+                self.keep_msg_visible();
+            }
+            Focus::Detail => {
+                self.detail_scroll =
+                    (i64::from(self.detail_scroll) + delta).clamp(0, i64::from(u16::MAX)) as u16;
+            }
+        }
+    }
+
+    fn select_conn(&mut self, sel: usize) {
+        if sel != self.conn_sel {
+            self.conn_sel = sel;
+            self.refresh_view();
+            self.msg_sel = if self.follow { self.view.len().saturating_sub(1) } else { 0 };
+            self.msg_offset = 0;
+            self.detail_scroll = 0;
+            self.keep_msg_visible();
+        }
+        if self.conn_sel < self.conn_offset {
+            self.conn_offset = self.conn_sel;
+        }
+    }
+
+    /// Moves to the next (`dir` 1) or previous (-1) row matching `pred`, wrapping around.
+    fn jump(&mut self, dir: i64, pred: impl Fn(&AppState, &MsgRow) -> bool, none: &str) {
+        let Some(conn) = self.selected_conn_index() else { return };
+        let n = self.view.len();
+        if n == 0 {
+            return;
+        }
+        for step in 1..=n {
+            let i = (self.msg_sel as i64 + dir * step as i64).rem_euclid(n as i64) as usize;
+            let Some(row) =
+                self.view.get(i).and_then(|r| self.rows.get(conn).and_then(|rows| rows.get(*r)))
+            else {
+                continue;
+            };
+            if pred(self, row) {
+                self.msg_sel = i;
+                self.focus = Focus::Messages;
+                self.follow = false;
+                self.keep_msg_visible();
+                return;
+            }
+        }
+        self.notice = Some(none.to_string());
+    }
+
+    /// Scrolls the messages pane so that the selection is visible.
+    pub fn keep_msg_visible(&mut self) {
+        let page = self.page.max(1);
+        if self.msg_sel < self.msg_offset {
+            self.msg_offset = self.msg_sel;
+        } else if self.msg_sel >= self.msg_offset + page {
+            self.msg_offset = self.msg_sel + 1 - page;
+        }
+    }
+
+    /// Scrolls the connections pane so that the selection is visible in `rows` rows.
+    pub fn keep_conn_visible(&mut self, rows: usize) {
+        let rows = rows.max(1);
+        if self.conn_sel < self.conn_offset {
+            self.conn_offset = self.conn_sel;
+        } else if self.conn_sel >= self.conn_offset + rows {
+            self.conn_offset = self.conn_sel + 1 - rows;
+        }
+    }
+}
+
+/// A one-line preview of a message.
+fn preview(
+    opcode: OpCode,
+    text: bool,
+    bytes: &[u8],
+    unavailable: bool,
+    close: Option<&(Option<u16>, String)>,
+) -> Box<str> {
+    use crate::sink::text::printable;
+    if unavailable {
+        return "(content unavailable)".into();
+    }
+    if let Some((code, reason)) = close {
+        return format!(
+            "{} {}",
+            code.map_or("(no code)".to_string(), |c| c.to_string()),
+            printable(reason, 100)
+        )
+        .into();
+    }
+    if text {
+        let head = &bytes[..bytes.len().min(PREVIEW_CHARS * 4)];
+        return printable(&String::from_utf8_lossy(head), PREVIEW_CHARS).into();
+    }
+    let _ = opcode;
+    // Binary: printable ASCII when it mostly is, else hex.
+    let head = &bytes[..bytes.len().min(48)];
+    let printable_share = head.iter().filter(|b| b.is_ascii_graphic() || **b == b' ').count();
+    if !head.is_empty() && printable_share * 10 >= head.len() * 9 {
+        printable(&String::from_utf8_lossy(head), 48).into()
+    } else {
+        head.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ").into()
+    }
+}

@@ -1,0 +1,116 @@
+//! The connections table.
+
+use super::{fg, inner_rows, pane, selected};
+use crate::analyzer::checks::Severity;
+use crate::ui::state::{AppState, ConnState, Focus};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::widgets::{Cell, Row, Table};
+
+pub fn draw(f: &mut Frame<'_>, area: Rect, s: &AppState) {
+    let focused = s.focus == Focus::Connections;
+    let order = s.conn_order();
+    let rows_fit = inner_rows(area, true);
+    // Narrow terminals drop the subprotocol, extension and duration columns.
+    let wide = area.width >= 140;
+    let title = format!(" connections ({}) — sort: {:?} ", s.conns.len(), s.sort).to_lowercase();
+    let rows: Vec<Row> = order
+        .iter()
+        .enumerate()
+        .skip(s.conn_offset)
+        .take(rows_fit)
+        .filter_map(|(pos, i)| s.conns.get(*i).map(|c| (pos, c)))
+        .map(|(pos, c)| {
+            let state = match (c.state, c.close_codes) {
+                (ConnState::Handshaking, _) => "handshake".to_string(),
+                (ConnState::Open, _) => "open".to_string(),
+                (ConnState::Refused, _) => "refused".to_string(),
+                (ConnState::Closed, (a, b)) => match a.or(b) {
+                    Some(code) => format!("closed {code}"),
+                    None => "closed".to_string(),
+                },
+            };
+            let target = format!("{}{}", c.host, c.path);
+            let findings_style = match c.worst {
+                Some(Severity::Error) => fg(s, Color::Red).add_modifier(Modifier::BOLD),
+                Some(Severity::Warning) => fg(s, Color::Yellow),
+                _ => Style::default(),
+            };
+            let dur = c.last_ts.saturating_since(c.first_ts).as_secs_f64();
+            let mut cells = vec![
+                Cell::from(format!("#{}", c.id)),
+                Cell::from(format!("{} → {}", c.client, c.server)),
+                Cell::from(if c.handshake_seen { target } else { "(mid-stream)".into() }),
+            ];
+            if wide {
+                cells.push(Cell::from(c.subprotocol.clone()));
+                cells.push(Cell::from(c.extensions.clone()));
+            }
+            cells.extend([
+                Cell::from(state),
+                Cell::from(format!("{}/{}", c.up.0, c.down.0)),
+                Cell::from(human_bytes(c.up.1 + c.down.1)),
+                Cell::from(c.findings.to_string()).style(findings_style),
+            ]);
+            if wide {
+                cells.push(Cell::from(format!("{dur:.1}s")));
+            }
+            let row = Row::new(cells);
+            if pos == s.conn_sel { row.style(selected(s, focused)) } else { row }
+        })
+        .collect();
+    let (header, widths): (Vec<&str>, Vec<Constraint>) = if wide {
+        (
+            vec![
+                "id",
+                "client → server",
+                "host/path",
+                "proto",
+                "ext",
+                "state",
+                "msgs ↑/↓",
+                "bytes",
+                "find",
+                "dur",
+            ],
+            vec![
+                Constraint::Length(5),
+                Constraint::Length(47),
+                Constraint::Fill(1),
+                Constraint::Length(10),
+                Constraint::Length(18),
+                Constraint::Length(11),
+                Constraint::Length(11),
+                Constraint::Length(8),
+                Constraint::Length(5),
+                Constraint::Length(7),
+            ],
+        )
+    } else {
+        (
+            vec!["id", "client → server", "host/path", "state", "msgs ↑/↓", "bytes", "find"],
+            vec![
+                Constraint::Length(4),
+                Constraint::Fill(3),
+                Constraint::Fill(2),
+                Constraint::Length(11),
+                Constraint::Length(9),
+                Constraint::Length(8),
+                Constraint::Length(4),
+            ],
+        )
+    };
+    let header = Row::new(header).style(Style::default().add_modifier(Modifier::BOLD));
+    f.render_widget(Table::new(rows, widths).header(header).block(pane(title, focused, s)), area);
+}
+
+/// 1234 → "1.2 kB".
+pub fn human_bytes(n: u64) -> String {
+    match n {
+        0..1_000 => format!("{n} B"),
+        1_000..1_000_000 => format!("{:.1} kB", n as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", n as f64 / 1e6),
+        _ => format!("{:.1} GB", n as f64 / 1e9),
+    }
+}

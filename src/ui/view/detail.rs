@@ -1,0 +1,229 @@
+//! The detail pane: the selected message (text wrapped, JSON pretty-printed, hex dump for
+//! binary, frames of a fragmented message, findings with their RFC section), or the selected
+//! connection's handshake when no message is selected.
+
+use super::{fg, pane};
+use crate::sink::text::printable;
+use crate::ui::state::{AppState, ConnRow, Focus, MsgRow, RowKind};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+/// Bytes shown in a hex dump.
+const HEX_MAX: usize = 4096;
+
+pub fn draw(f: &mut Frame<'_>, area: Rect, s: &AppState) {
+    let focused = s.focus == Focus::Detail;
+    let (title, lines) = match (s.focus, s.selected_row(), s.selected_conn()) {
+        (Focus::Connections, _, Some(c)) | (_, None, Some(c)) => {
+            (format!(" connection #{} ", c.id), connection_lines(s, c))
+        }
+        (_, Some(r), _) => (" message ".to_string(), message_lines(s, r)),
+        _ => (" detail ".to_string(), vec![Line::raw("no connection selected")]),
+    };
+    let p = Paragraph::new(lines)
+        .block(pane(title, focused, s))
+        .wrap(Wrap { trim: false })
+        .scroll((s.detail_scroll, 0));
+    f.render_widget(p, area);
+}
+
+fn bold(s: &str) -> Span<'static> {
+    Span::styled(s.to_string(), Style::default().add_modifier(Modifier::BOLD))
+}
+
+fn kv(k: &str, v: String) -> Line<'static> {
+    Line::from(vec![bold(k), Span::raw(" "), Span::raw(v)])
+}
+
+fn connection_lines(s: &AppState, c: &ConnRow) -> Vec<Line<'static>> {
+    let mut l = vec![kv("client", c.client.clone()), kv("server", c.server.clone())];
+    match (&c.request, &c.response) {
+        (None, None) => l.push(Line::raw("handshake not captured (frames found mid-stream)")),
+        (req, resp) => {
+            if let Some(r) = req {
+                l.push(Line::raw(""));
+                l.push(Line::from(bold("request")));
+                l.push(Line::raw(printable(
+                    &format!("{} {} HTTP/{}", r.method, r.path, r.http_version),
+                    400,
+                )));
+                for (k, v) in &r.headers {
+                    l.push(Line::raw(printable(&format!("{k}: {v}"), 400)));
+                }
+            }
+            l.push(Line::raw(""));
+            match resp {
+                Some(r) => {
+                    l.push(Line::from(bold("response")));
+                    l.push(Line::raw(printable(
+                        &format!("HTTP/{} {} {}", r.http_version, r.status, r.reason),
+                        400,
+                    )));
+                    for (k, v) in &r.headers {
+                        l.push(Line::raw(printable(&format!("{k}: {v}"), 400)));
+                    }
+                }
+                None => l.push(Line::raw("no response captured")),
+            }
+            l.push(Line::raw(""));
+            let verdict = match c.accept_valid {
+                Some(true) => {
+                    Span::styled("Sec-WebSocket-Accept matches the key ✓", fg(s, Color::Green))
+                }
+                Some(false) => {
+                    Span::styled("Sec-WebSocket-Accept does NOT match the key ✗", fg(s, Color::Red))
+                }
+                None => Span::raw("Sec-WebSocket-Accept not checked (key or accept missing)"),
+            };
+            l.push(Line::from(verdict));
+        }
+    }
+    l.push(Line::raw(""));
+    l.push(kv("messages ↑", format!("{} ({} B)", c.up.0, c.up.1)));
+    l.push(kv("messages ↓", format!("{} ({} B)", c.down.0, c.down.1)));
+    l.push(kv("findings", c.findings.to_string()));
+    l
+}
+
+fn message_lines(s: &AppState, r: &MsgRow) -> Vec<Line<'static>> {
+    let mut l = vec![
+        kv("packet", format!("{} (stream offset {})", r.at.packet, r.at.offset)),
+        kv("time", r.at.ts.to_string()),
+    ];
+    match &r.kind {
+        RowKind::Finding { code, severity, rfc, message } => {
+            l.push(kv("finding", format!("{code} ({severity})")));
+            l.push(kv("rule", rfc.to_string()));
+            l.push(Line::raw(""));
+            l.push(Line::raw(printable(message, 2000)));
+        }
+        RowKind::Gap { length } => {
+            l.push(kv(
+                "gap",
+                format!("{length} bytes of this direction are missing from the capture"),
+            ));
+        }
+        RowKind::Message {
+            opcode,
+            length,
+            wire,
+            compressed,
+            fragments,
+            text,
+            payload,
+            unavailable,
+            truncated,
+            rtt,
+            close,
+            frames,
+        } => {
+            l.push(kv("opcode", opcode.name()));
+            l.push(kv(
+                "length",
+                format!(
+                    "{length} B{}",
+                    if *compressed {
+                        format!(" ({wire} B on the wire, permessage-deflate)")
+                    } else {
+                        String::new()
+                    }
+                ),
+            ));
+            if *fragments > 1 {
+                l.push(kv("frames", fragments.to_string()));
+                for (i, fr) in frames.iter().enumerate() {
+                    l.push(Line::raw(format!(
+                        "  {i:>3}: {} fin={} rsv={:03b} len={} mask={} packet {}",
+                        fr.opcode,
+                        u8::from(fr.fin),
+                        fr.rsv,
+                        fr.len,
+                        fr.mask
+                            .map(|m| format!("{:02x}{:02x}{:02x}{:02x}", m[0], m[1], m[2], m[3]))
+                            .unwrap_or_else(|| "-".into()),
+                        fr.at.packet
+                    )));
+                }
+            }
+            if let Some(t) = rtt {
+                l.push(kv("round trip", format!("{:.3} ms", t * 1e3)));
+            }
+            if let Some((code, reason)) = close {
+                l.push(kv(
+                    "close code",
+                    code.map_or("(none)".into(), |c| crate::ws::CloseCode(c).to_string()),
+                ));
+                l.push(kv("reason", printable(reason, 400)));
+            }
+            l.push(Line::raw(""));
+            if *unavailable {
+                l.push(Line::raw("content unavailable: bytes are missing from the capture, or it could not be inflated"));
+            } else {
+                match payload {
+                    None => l.push(Line::raw(
+                        "(payload not kept: the UI payload budget is used up; the preview was:)",
+                    )),
+                    Some(p) if *text => l.extend(text_lines(p)),
+                    Some(p) => l.extend(hex_lines(p)),
+                }
+                if *truncated {
+                    l.push(Line::raw("… (truncated)"));
+                }
+            }
+        }
+    }
+    // Findings reported at this message's position.
+    if let (Some(conn), RowKind::Message { .. }) = (s.selected_conn_index(), &r.kind) {
+        let here: Vec<&MsgRow> = s.rows.get(conn).map_or(Vec::new(), |rows| {
+            rows.iter()
+                .filter(|x| x.is_notice() && x.at.offset == r.at.offset && x.dir == r.dir)
+                .collect()
+        });
+        if !here.is_empty() {
+            l.push(Line::raw(""));
+            l.push(Line::from(bold("findings here")));
+            for x in here {
+                if let RowKind::Finding { code, rfc, message, .. } = &x.kind {
+                    l.push(Line::raw(printable(&format!("{code} [{rfc}]: {message}"), 600)));
+                }
+            }
+        }
+    }
+    l
+}
+
+/// Text, pretty-printed when it parses as JSON.
+fn text_lines(p: &[u8]) -> Vec<Line<'static>> {
+    let t = String::from_utf8_lossy(p);
+    let shown = match serde_json::from_str::<serde_json::Value>(&t) {
+        Ok(v) if v.is_object() || v.is_array() => {
+            serde_json::to_string_pretty(&v).unwrap_or_else(|_| t.to_string())
+        }
+        _ => t.to_string(),
+    };
+    shown.lines().map(|line| Line::raw(printable(line, 10_000))).collect()
+}
+
+/// A classic hex dump: offset, 16 bytes, ASCII.
+fn hex_lines(p: &[u8]) -> Vec<Line<'static>> {
+    let mut l: Vec<Line<'static>> = p
+        .chunks(16)
+        .take(HEX_MAX / 16)
+        .enumerate()
+        .map(|(i, c)| {
+            let hex: Vec<String> = c.iter().map(|b| format!("{b:02x}")).collect();
+            let ascii: String = c
+                .iter()
+                .map(|b| if b.is_ascii_graphic() || *b == b' ' { *b as char } else { '.' })
+                .collect();
+            Line::raw(format!("{:08x}  {:<48} {ascii}", i * 16, hex.join(" ")))
+        })
+        .collect();
+    if p.len() > HEX_MAX {
+        l.push(Line::raw(format!("… {} more bytes", p.len() - HEX_MAX)));
+    }
+    l
+}

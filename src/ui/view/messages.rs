@@ -1,0 +1,105 @@
+//! The messages of the selected connection: one line per message, finding or gap. Only the
+//! visible window is built, so a connection with a million messages draws as fast as one with ten.
+
+use super::{fg, inner_rows, pane, selected};
+use crate::analyzer::checks::Severity;
+use crate::tcp::Direction;
+use crate::ui::state::{AppState, Focus, MsgRow, OpFilter, RowKind};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{List, ListItem};
+
+pub fn draw(f: &mut Frame<'_>, area: Rect, s: &AppState) {
+    let focused = s.focus == Focus::Messages;
+    let view = s.view_cached();
+    let conn = s.selected_conn_index();
+    let rows = conn.and_then(|c| s.rows.get(c));
+    let t0 = s.selected_conn().map(|c| c.first_ts.as_nanos()).unwrap_or(0);
+    let mut filters = Vec::new();
+    if let Some(d) = s.dir_filter {
+        filters.push(if d == Direction::ClientToServer { "→ only" } else { "← only" });
+    }
+    match s.op_filter {
+        OpFilter::All => {}
+        OpFilter::Data => filters.push("data"),
+        OpFilter::Control => filters.push("control"),
+    }
+    if s.findings_only {
+        filters.push("findings");
+    }
+    let follow = if s.follow { " · following" } else { "" };
+    let title = format!(
+        " messages {}/{}{}{} ",
+        if view.is_empty() { 0 } else { s.msg_sel + 1 },
+        view.len(),
+        if filters.is_empty() { String::new() } else { format!(" [{}]", filters.join(", ")) },
+        follow
+    );
+    let fit = inner_rows(area, false);
+    let width = area.width.saturating_sub(2) as usize;
+    let items: Vec<ListItem> = view
+        .iter()
+        .enumerate()
+        .skip(s.msg_offset)
+        .take(fit)
+        .filter_map(|(pos, i)| rows.and_then(|r| r.get(*i)).map(|r| (pos, r)))
+        .map(|(pos, r)| {
+            let line = row_line(s, r, t0, width);
+            let item = ListItem::new(line);
+            if pos == s.msg_sel { item.style(selected(s, focused)) } else { item }
+        })
+        .collect();
+    f.render_widget(List::new(items).block(pane(title, focused, s)), area);
+}
+
+fn row_line<'a>(s: &AppState, r: &'a MsgRow, t0: i64, width: usize) -> Line<'a> {
+    let time = if s.relative_time {
+        format!("{:>10.6}", (r.at.ts.as_nanos() - t0) as f64 / 1e9)
+    } else {
+        format!("{:>10.6}", r.at.ts.as_nanos().rem_euclid(86_400_000_000_000) as f64 / 1e9)
+    };
+    let (arrow, dir_style) = match r.dir {
+        Some(Direction::ClientToServer) => ("→", fg(s, Color::Cyan)),
+        Some(Direction::ServerToClient) => ("←", fg(s, Color::Magenta)),
+        None => ("·", Style::default()),
+    };
+    let mut spans =
+        vec![Span::raw(time), Span::raw(" "), Span::styled(arrow, dir_style), Span::raw(" ")];
+    match &r.kind {
+        RowKind::Message { opcode, length, wire, compressed, fragments, rtt, .. } => {
+            let size = if *compressed { format!("{length}/{wire}z") } else { format!("{length}") };
+            let mut meta = format!("{:<6} {size:>9}", opcode.name());
+            if *fragments > 1 {
+                meta += &format!(" ×{fragments}");
+            }
+            if let Some(t) = rtt {
+                meta += &format!(" {:.1}ms", t * 1e3);
+            }
+            spans.push(Span::styled(meta, dir_style));
+            spans.push(Span::raw("  "));
+        }
+        RowKind::Finding { severity, .. } => {
+            let (label, st) = match severity {
+                Severity::Error => ("ERROR ", fg(s, Color::Red).add_modifier(Modifier::BOLD)),
+                Severity::Warning => ("WARN  ", fg(s, Color::Yellow)),
+                Severity::Info => ("info  ", fg(s, Color::Blue)),
+            };
+            spans.push(Span::styled(label, st));
+        }
+        RowKind::Gap { .. } => {
+            spans.push(Span::styled("GAP   ", fg(s, Color::Yellow).add_modifier(Modifier::BOLD)))
+        }
+    }
+    let used: usize = spans.iter().map(|sp| sp.content.chars().count()).sum();
+    let room = width.saturating_sub(used);
+    let preview: String = r.preview.chars().take(room).collect();
+    let pstyle = if s.matches(r) {
+        fg(s, Color::Green).add_modifier(Modifier::BOLD)
+    } else {
+        Style::default()
+    };
+    spans.push(Span::styled(preview, pstyle));
+    Line::from(spans)
+}

@@ -1,0 +1,67 @@
+//! The status bar: capture progress and rates, drops, totals, the search prompt, notices.
+
+use super::fg;
+use crate::ui::state::{AppState, Prompt};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+pub fn draw(f: &mut Frame<'_>, area: Rect, s: &AppState) {
+    let line = match &s.prompt {
+        Prompt::Search(t) => Line::from(vec![
+            Span::styled("/", Style::default().add_modifier(Modifier::BOLD)),
+            Span::raw(t.clone()),
+            Span::raw("▏"),
+        ]),
+        Prompt::None => {
+            let c = &s.capture;
+            let mut parts: Vec<Span> = Vec::new();
+            let source = if c.live {
+                if s.paused {
+                    "PAUSED".to_string()
+                } else {
+                    format!("live {:.0} pkt/s {:.0} msg/s", c.packets_per_sec, c.messages_per_sec)
+                }
+            } else if c.done {
+                "done".to_string()
+            } else if c.total_bytes > 0 {
+                format!(
+                    "reading {:.0}%",
+                    (c.bytes as f64 / c.total_bytes as f64 * 100.0).min(100.0)
+                )
+            } else {
+                "reading".to_string()
+            };
+            parts.push(Span::styled(
+                format!(" {source} "),
+                Style::default().add_modifier(Modifier::REVERSED),
+            ));
+            parts.push(Span::raw(format!(
+                " {} packets · {} connections · {} messages",
+                c.packets,
+                s.conns.len(),
+                s.total_messages
+            )));
+            if c.pcap_dropped + c.ui_dropped > 0 {
+                parts.push(Span::styled(
+                    format!(
+                        " · dropped: {} by libpcap, {} events by the UI",
+                        c.pcap_dropped, c.ui_dropped
+                    ),
+                    fg(s, Color::Red),
+                ));
+            }
+            if let Some(re) = &s.search {
+                parts.push(Span::raw(format!(" · /{}", re.as_str())));
+            }
+            match &s.notice {
+                Some(n) => parts.push(Span::styled(format!(" · {n}"), fg(s, Color::Yellow))),
+                None => parts.push(Span::raw(" · ? help")),
+            }
+            Line::from(parts)
+        }
+    };
+    f.render_widget(Paragraph::new(line), area);
+}
