@@ -7,4 +7,5 @@ mod live;
 mod messages;
 mod real;
 mod tshark_diff;
+mod tui;
 mod util;

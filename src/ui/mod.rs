@@ -294,3 +294,6 @@ fn write_rows(
     }
     out.flush()
 }
+
+#[cfg(test)]
+mod tests;

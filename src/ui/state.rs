@@ -962,6 +962,11 @@ impl AppState {
         self.notice = Some(none.to_string());
     }
 
+    /// Selects the first row of the view whose preview contains `needle` (tests, scripted use).
+    pub fn jump_to_text(&mut self, needle: &str) {
+        self.jump(1, |_, r| r.preview.contains(needle), "not found");
+    }
+
     /// Scrolls the messages pane so that the selection is visible.
     pub fn keep_msg_visible(&mut self) {
         let page = self.page.max(1);

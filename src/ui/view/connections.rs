@@ -31,7 +31,12 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &AppState) {
                     None => "closed".to_string(),
                 },
             };
-            let target = format!("{}{}", c.host, c.path);
+            // The path says more than a Host that only repeats the server's address.
+            let target = if c.host.is_empty() || c.host == c.server {
+                c.path.clone()
+            } else {
+                format!("{} {}", c.path, c.host)
+            };
             let findings_style = match c.worst {
                 Some(Severity::Error) => fg(s, Color::Red).add_modifier(Modifier::BOLD),
                 Some(Severity::Warning) => fg(s, Color::Yellow),
@@ -40,7 +45,11 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &AppState) {
             let dur = c.last_ts.saturating_since(c.first_ts).as_secs_f64();
             let mut cells = vec![
                 Cell::from(format!("#{}", c.id)),
-                Cell::from(format!("{} → {}", c.client, c.server)),
+                Cell::from(if wide {
+                    format!("{} → {}", c.client, c.server)
+                } else {
+                    endpoints(&c.client, &c.server)
+                }),
                 Cell::from(if c.handshake_seen { target } else { "(mid-stream)".into() }),
             ];
             if wide {
@@ -92,17 +101,25 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &AppState) {
             vec!["id", "client → server", "host/path", "state", "msgs ↑/↓", "bytes", "find"],
             vec![
                 Constraint::Length(4),
-                Constraint::Fill(3),
+                Constraint::Fill(5),
                 Constraint::Fill(2),
                 Constraint::Length(11),
                 Constraint::Length(9),
-                Constraint::Length(8),
+                Constraint::Length(7),
                 Constraint::Length(4),
             ],
         )
     };
     let header = Row::new(header).style(Style::default().add_modifier(Modifier::BOLD));
     f.render_widget(Table::new(rows, widths).header(header).block(pane(title, focused, s)), area);
+}
+
+/// `10.0.0.1:5000 → :80` when both ends share the address (narrow terminals).
+fn endpoints(client: &str, server: &str) -> String {
+    match (client.rsplit_once(':'), server.rsplit_once(':')) {
+        (Some((ca, _)), Some((sa, sp))) if ca == sa => format!("{client} → :{sp}"),
+        _ => format!("{client} → {server}"),
+    }
 }
 
 /// 1234 → "1.2 kB".

@@ -1,0 +1,251 @@
+//! TUI tests: the pure state on scripted events, and plain-text snapshots of whole screens on
+//! ratatui's `TestBackend` at 80×24 and 160×48 (insta; `INSTA_UPDATE=always` rewrites them).
+
+use super::state::{Action, AppState, Effect, Focus, OpFilter, RowKind};
+use super::view;
+use crate::analyzer::{Analyzer, AnalyzerConfig, Collect};
+use crate::capture::FileSource;
+use crate::event::Event;
+use crate::limits::TcpLimits;
+use crate::pipeline::{self, Stop};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use std::path::Path;
+
+fn events(capture: &str) -> Vec<Event> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(capture);
+    let mut src = FileSource::open(&path, None).unwrap();
+    let cfg = AnalyzerConfig { emit_frames: true, ..Default::default() };
+    let mut a = Analyzer::new(cfg, Collect::default());
+    pipeline::drive(&mut src, &TcpLimits::default(), &Stop::default(), &mut a);
+    a.into_sink().0
+}
+
+fn state(capture: &str) -> AppState {
+    let mut s = AppState::new(64 << 20);
+    s.color = false;
+    for e in events(capture) {
+        s.apply(&e);
+    }
+    s.capture.done = true;
+    s.capture.packets = 42;
+    s
+}
+
+/// Renders the state as the UI loop does (layout-driven paging first) and returns the screen.
+fn screen(s: &mut AppState, w: u16, h: u16) -> String {
+    let areas = view::layout(ratatui::layout::Rect::new(0, 0, w, h), s);
+    s.page = view::inner_rows(areas.messages, false).max(1);
+    s.keep_msg_visible();
+    s.keep_conn_visible(view::inner_rows(areas.conns, true));
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| view::draw(f, s)).unwrap();
+    let buf = t.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..h {
+        let line: String = (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect();
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+// ── State ───────────────────────────────────────────────────────────────────────────────────
+
+#[test]
+fn events_fold_into_connections_and_rows() {
+    let s = state("testdata/captures/real/py-close-codes.pcap");
+    assert_eq!(s.conns.len(), 5);
+    assert_eq!(s.conns[2].close_codes, (Some(1008), Some(1008)));
+    assert_eq!(s.total_messages, 20);
+    assert!(s.rows[0].iter().any(|r| matches!(r.kind, RowKind::Finding { .. })));
+}
+
+#[test]
+fn following_keeps_the_newest_message_selected_until_the_user_scrolls_up() {
+    let mut s = state("testdata/captures/real/py-basic.pcap");
+    s.handle(Action::Enter);
+    let n = s.view().len();
+    assert_eq!(s.msg_sel, n - 1);
+    assert!(s.follow);
+    s.handle(Action::Up);
+    assert!(!s.follow, "scrolling away pauses following");
+    s.handle(Action::End);
+    assert!(s.follow);
+}
+
+#[test]
+fn filters_narrow_the_view_and_keep_the_selection_close() {
+    let mut s = state("testdata/captures/real/py-basic.pcap");
+    s.handle(Action::Enter);
+    let all = s.view().len();
+    s.handle(Action::CycleDirection);
+    let up = s.view().len();
+    assert!(up < all && up > 0);
+    s.handle(Action::CycleDirection);
+    s.handle(Action::CycleDirection);
+    s.handle(Action::CycleOpcode);
+    assert_eq!(s.op_filter, OpFilter::Data);
+    assert!(s.view().len() < all);
+    s.handle(Action::CycleOpcode);
+    s.handle(Action::CycleOpcode);
+    s.handle(Action::ToggleFindingsOnly);
+    assert_eq!(s.view().len(), 1, "py-basic has one finding (no Origin)");
+}
+
+#[test]
+fn search_is_a_regex_over_payloads_and_n_jumps_between_matches() {
+    let mut s = state("testdata/captures/real/py-basic.pcap");
+    s.handle(Action::Enter);
+    s.handle(Action::SearchStart);
+    for c in "w.rld".chars() {
+        s.handle(Action::PromptChar(c));
+    }
+    s.handle(Action::PromptSubmit);
+    let first = s.msg_sel;
+    assert!(
+        s.selected_row().unwrap().preview.contains("wörld"),
+        "{:?}",
+        s.selected_row().map(|r| &r.preview)
+    );
+    s.handle(Action::NextMatch);
+    assert_ne!(s.msg_sel, first);
+    assert!(s.selected_row().unwrap().preview.contains("wörld"));
+    s.handle(Action::SearchStart);
+    s.handle(Action::PromptChar('('));
+    s.handle(Action::PromptSubmit);
+    assert!(s.notice.as_deref().unwrap_or("").starts_with("invalid regex"));
+}
+
+#[test]
+fn jump_to_next_finding_wraps_and_says_when_there_is_none() {
+    let mut s = state("testdata/captures/derived/lost-segment.pcap");
+    s.handle(Action::Enter);
+    s.handle(Action::Home);
+    s.handle(Action::NextFinding);
+    assert!(s.selected_row().unwrap().is_notice());
+    let mut clean = state("testdata/captures/real/chromium-deflate.pcap");
+    clean.handle(Action::Enter);
+    clean.handle(Action::NextFinding);
+    assert_eq!(clean.notice.as_deref(), Some("no more findings"));
+}
+
+#[test]
+fn typing_q_in_the_search_prompt_does_not_quit_and_esc_leaves_it() {
+    let mut s = state("testdata/captures/real/py-basic.pcap");
+    s.handle(Action::SearchStart);
+    assert_eq!(s.handle(Action::PromptChar('q')), Effect::None);
+    s.handle(Action::Back);
+    assert_eq!(s.handle(Action::Quit), Effect::Quit);
+}
+
+#[test]
+fn fragmented_messages_keep_their_frames() {
+    let s = state("testdata/captures/real/py-fragments.pcap");
+    let frames = s.rows[0]
+        .iter()
+        .filter_map(|r| match &r.kind {
+            RowKind::Message { fragments, frames, .. } if *fragments > 1 => {
+                Some((*fragments, frames.len()))
+            }
+            _ => None,
+        })
+        .collect::<Vec<_>>();
+    assert!(!frames.is_empty());
+    assert!(frames.iter().all(|(n, f)| *n as usize == *f), "{frames:?}");
+}
+
+#[test]
+fn payloads_beyond_the_budget_keep_only_a_preview() {
+    let mut s = AppState::new(10);
+    for e in events("testdata/captures/real/py-basic.pcap") {
+        s.apply(&e);
+    }
+    assert!(s.payload_bytes <= 10);
+    let kept = s.rows[0]
+        .iter()
+        .filter(|r| matches!(&r.kind, RowKind::Message { payload: Some(_), .. }))
+        .count();
+    let dropped = s.rows[0]
+        .iter()
+        .filter(|r| matches!(&r.kind, RowKind::Message { payload: None, .. }))
+        .count();
+    assert!(kept > 0 && dropped > 0);
+}
+
+#[test]
+fn control_characters_in_payloads_are_escaped_in_previews() {
+    let mut s = state("testdata/captures/real/py-basic.pcap");
+    let evil = Event::Message {
+        connection: crate::tcp::ConnId(1),
+        direction: crate::tcp::Direction::ServerToClient,
+        opcode: crate::ws::OpCode::Text,
+        length: 9,
+        wire_length: 9,
+        compressed: false,
+        fragments: 1,
+        first: Default::default(),
+        last: Default::default(),
+        payload: crate::event::Payload::Text("\x1b[2J\x07bell".into()),
+        truncated: false,
+        close: None,
+        rtt: None,
+    };
+    s.apply(&evil);
+    let last = s.rows[0].last().unwrap();
+    assert!(!last.preview.contains('\x1b'), "{:?}", last.preview);
+    assert!(screen(&mut s, 80, 24).chars().all(|c| c == '\n' || !c.is_control()));
+}
+
+// ── Snapshots ───────────────────────────────────────────────────────────────────────────────
+
+#[test]
+fn snapshot_connections_and_messages_80x24() {
+    let mut s = state("testdata/captures/real/py-close-codes.pcap");
+    s.handle(Action::Down);
+    insta::assert_snapshot!(screen(&mut s, 80, 24));
+}
+
+#[test]
+fn snapshot_wide_with_json_detail_160x48() {
+    let mut s = state("testdata/captures/real/py-node-deflate.pcap");
+    s.handle(Action::Enter);
+    s.handle(Action::Home);
+    s.handle(Action::Down);
+    s.handle(Action::Down);
+    s.handle(Action::Down);
+    insta::assert_snapshot!(screen(&mut s, 160, 48));
+}
+
+#[test]
+fn snapshot_binary_hex_detail_80x24() {
+    let mut s = state("testdata/captures/real/py-basic.pcap");
+    s.handle(Action::Enter);
+    s.handle(Action::Home);
+    s.jump_to_text("0f 0e 0d");
+    s.handle(Action::Enter);
+    assert_eq!(s.focus, Focus::Detail);
+    insta::assert_snapshot!(screen(&mut s, 80, 24));
+}
+
+#[test]
+fn snapshot_findings_and_gaps_inline_160x48() {
+    let mut s = state("testdata/captures/derived/lost-segment.pcap");
+    s.handle(Action::Enter);
+    insta::assert_snapshot!(screen(&mut s, 160, 48));
+}
+
+#[test]
+fn snapshot_handshake_detail_of_a_bad_accept_160x48() {
+    let mut s = state("testdata/captures/real/bad-accept.pcap");
+    s.handle(Action::NextPane);
+    s.handle(Action::PrevPane);
+    insta::assert_snapshot!(screen(&mut s, 160, 48));
+}
+
+#[test]
+fn snapshot_help_overlay_80x24() {
+    let mut s = state("testdata/captures/real/py-basic.pcap");
+    s.handle(Action::ToggleHelp);
+    insta::assert_snapshot!(screen(&mut s, 80, 24));
+}

@@ -1,0 +1,100 @@
+//! The terminal UI end to end: the real binary in tmux, driven with send-keys and read with
+//! capture-pane, as a person would use it. Needs tmux (installed by .ci/run); set
+//! WSSCOPE_SKIP_TMUX=1 to skip where it is missing.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    session: String,
+}
+
+impl Tmux {
+    fn start(args: &[&str]) -> Tmux {
+        let session = format!("wsscope-test-{}", std::process::id());
+        let cmd = std::iter::once(env!("CARGO_BIN_EXE_wsscope"))
+            .chain(args.iter().copied())
+            .map(|a| format!("'{a}'"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let ok = Command::new("tmux")
+            .args(["new-session", "-d", "-s", &session, "-x", "120", "-y", "32"])
+            .arg(format!("cd {}; TERM=xterm-256color {cmd}", env!("CARGO_MANIFEST_DIR")))
+            .status()
+            .expect("tmux is not installed (apt-get install tmux, or WSSCOPE_SKIP_TMUX=1)");
+        assert!(ok.success());
+        Tmux { session }
+    }
+
+    fn screen(&self) -> String {
+        let o = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.session])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            Command::new("tmux").args(["send-keys", "-t", &self.session, k]).status().unwrap();
+            std::thread::sleep(Duration::from_millis(60));
+        }
+    }
+
+    /// Waits (at most 10 s) until the screen contains `needle`.
+    fn wait_for(&self, needle: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(needle) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "screen never showed {needle:?}:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn alive(&self) -> bool {
+        Command::new("tmux")
+            .args(["has-session", "-t", &self.session])
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["kill-session", "-t", &self.session]).status();
+    }
+}
+
+#[test]
+fn open_select_read_search_and_quit_in_a_real_terminal() {
+    if std::env::var_os("WSSCOPE_SKIP_TMUX").is_some() {
+        eprintln!("skipped: WSSCOPE_SKIP_TMUX is set");
+        return;
+    }
+    let t = Tmux::start(&["testdata/captures/real/py-close-codes.pcap"]);
+    let s = t.wait_for("connections (5)");
+    assert!(s.contains("done"), "{s}");
+    // Select connection 3 and open its messages, then the first message's detail.
+    t.keys(&["Down", "Down", "Enter", "Home", "Down", "Enter"]);
+    let s = t.wait_for("┌ message");
+    assert!(s.contains("hello from connection 2"), "{s}");
+    // Search the payloads with a regex.
+    t.keys(&["Escape", "/", "acc.s", "Enter"]);
+    let s = t.wait_for("/acc.s");
+    assert!(s.contains("accès refusé"), "{s}");
+    // The help overlay, then quit.
+    t.keys(&["?"]);
+    t.wait_for("keys — ? or Esc to close");
+    t.keys(&["Escape", "q"]);
+    let start = Instant::now();
+    while t.alive() {
+        assert!(start.elapsed() < Duration::from_secs(5), "wsscope did not quit on q");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
