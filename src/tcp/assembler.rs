@@ -61,6 +61,11 @@ impl Assembler {
         self.bytes
     }
 
+    /// One past the last buffered byte.
+    pub fn last_end(&self) -> Option<u64> {
+        self.chunks.back().map(Chunk::end)
+    }
+
     /// Offset of the first buffered chunk.
     pub fn first_offset(&self) -> Option<u64> {
         self.chunks.front().map(|c| c.offset)

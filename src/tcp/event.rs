@@ -125,6 +125,8 @@ pub struct DirStats {
     pub before_start_bytes: u64,
     /// Bytes after the FIN.
     pub after_fin_bytes: u64,
+    /// FINs ignored because bytes beyond them had already been captured.
+    pub ignored_fins: u64,
 }
 
 /// One thing the stream engine reports. Borrowed data lives until the sink returns.

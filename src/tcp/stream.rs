@@ -114,8 +114,14 @@ impl HalfStream {
         }
         let end = start.saturating_add(total as i64);
         if seg.fin && end >= 0 && self.fin_at.is_none() && end as u64 >= self.next {
-            self.fin_at = Some(end as u64);
-            self.fin_packet = ctx.at;
+            // The first copy seen wins: a FIN before bytes already buffered beyond it contradicts
+            // them and is ignored (counted), so `next <= fin_at` always holds.
+            if self.chunks.last_end().is_some_and(|e| e > end as u64) {
+                self.stats.ignored_fins += 1;
+            } else {
+                self.fin_at = Some(end as u64);
+                self.fin_packet = ctx.at;
+            }
         }
         if total > 0 && end > 0 {
             self.accept(start, seg.payload, u64::from(seg.missing), ctx);
@@ -201,6 +207,7 @@ impl HalfStream {
             piece = piece.skip(old);
         }
         if let Some(fin) = self.fin_at
+            && piece.len() > 0
             && piece.end() > fin
         {
             let from = piece.start.max(fin);

@@ -520,6 +520,24 @@ fn an_uncaptured_fin_alone_is_not_a_gap() {
     assert!(h.gaps().is_empty());
 }
 
+/// Found by the `stream_table` fuzz target: a FIN that arrives after later bytes were buffered.
+#[test]
+fn a_fin_contradicting_buffered_bytes_is_ignored_and_the_stream_stays_consistent() {
+    let mut h = Harness::new();
+    h.handshake(1000, 5000);
+    h.seg(C, S, 1101, 5001, ".", &[b'b'; 100]); // [100,200) buffered behind a hole
+    h.seg(C, S, 1051, 5001, "F.", b""); // a bare FIN at offset 50
+    h.seg(C, S, 1001, 5001, ".", &[b'a'; 100]); // [0,100) fills the hole
+    h.seg(S, C, 5001, 1201, ".", b"");
+    h.seg(C, S, 1101, 5001, ".", &[b'b'; 100]); // retransmission
+    h.finish();
+    let mut want = vec![b'a'; 100];
+    want.extend([b'b'; 100]);
+    assert_eq!(h.stream(1, C2S), want);
+    assert!(h.gaps().is_empty(), "{:?}", h.gaps());
+    assert!(h.anomalies().is_empty(), "{:?}", h.anomalies());
+}
+
 #[test]
 fn data_before_the_first_captured_byte_is_counted_not_delivered() {
     let mut h = Harness::new();

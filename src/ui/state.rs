@@ -92,6 +92,17 @@ pub struct FrameInfo {
     pub at: Position,
 }
 
+/// Details most messages do not have.
+#[derive(Clone, Debug, Default)]
+pub struct Extra {
+    /// Round trip of a pong.
+    pub rtt: Option<f64>,
+    /// Close code and reason.
+    pub close: Option<(Option<u16>, String)>,
+    /// The frames, for fragmented messages.
+    pub frames: Vec<FrameInfo>,
+}
+
 /// What a row of the messages view is.
 #[derive(Clone, Debug)]
 pub enum RowKind {
@@ -115,12 +126,8 @@ pub enum RowKind {
         unavailable: bool,
         /// Payload cut (size limit).
         truncated: bool,
-        /// Round trip of a pong.
-        rtt: Option<f64>,
-        /// Close code and reason.
-        close: Option<(Option<u16>, String)>,
-        /// The frames, for fragmented messages.
-        frames: Vec<FrameInfo>,
+        /// Rarely present details (boxed to keep rows small).
+        extra: Option<Box<Extra>>,
     },
     /// A finding.
     Finding {
@@ -558,9 +565,8 @@ impl AppState {
                             payload: kept,
                             unavailable,
                             truncated: *truncated,
-                            rtt: *rtt,
-                            close,
-                            frames,
+                            extra: (rtt.is_some() || close.is_some() || !frames.is_empty())
+                                .then(|| Box::new(Extra { rtt: *rtt, close, frames })),
                         },
                     },
                 );

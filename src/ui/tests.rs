@@ -145,8 +145,8 @@ fn fragmented_messages_keep_their_frames() {
     let frames = s.rows[0]
         .iter()
         .filter_map(|r| match &r.kind {
-            RowKind::Message { fragments, frames, .. } if *fragments > 1 => {
-                Some((*fragments, frames.len()))
+            RowKind::Message { fragments, extra, .. } if *fragments > 1 => {
+                Some((*fragments, extra.as_ref().map_or(0, |x| x.frames.len())))
             }
             _ => None,
         })

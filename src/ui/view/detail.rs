@@ -116,10 +116,11 @@ fn message_lines(s: &AppState, r: &MsgRow) -> Vec<Line<'static>> {
             payload,
             unavailable,
             truncated,
-            rtt,
-            close,
-            frames,
+            extra,
         } => {
+            let no_extra = crate::ui::state::Extra::default();
+            let x = extra.as_deref().unwrap_or(&no_extra);
+            let (rtt, close, frames) = (&x.rtt, &x.close, &x.frames);
             l.push(kv("opcode", opcode.name()));
             l.push(kv(
                 "length",
@@ -175,10 +176,15 @@ fn message_lines(s: &AppState, r: &MsgRow) -> Vec<Line<'static>> {
             }
         }
     }
-    // Findings reported at this message's position.
-    if let (Some(conn), RowKind::Message { .. }) = (s.selected_conn_index(), &r.kind) {
+    // Findings reported at this message's position: they are emitted right around it, so a
+    // small window of rows is enough (the pane must not scan a million rows per frame).
+    let selected = s.view_cached().get(s.msg_sel).copied();
+    if let (Some(conn), Some(i), RowKind::Message { .. }) =
+        (s.selected_conn_index(), selected, &r.kind)
+    {
         let here: Vec<&MsgRow> = s.rows.get(conn).map_or(Vec::new(), |rows| {
-            rows.iter()
+            rows[i.saturating_sub(16)..(i + 17).min(rows.len())]
+                .iter()
                 .filter(|x| x.is_notice() && x.at.offset == r.at.offset && x.dir == r.dir)
                 .collect()
         });

@@ -39,11 +39,13 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &AppState) {
     );
     let fit = inner_rows(area, false);
     let width = area.width.saturating_sub(2) as usize;
-    let items: Vec<ListItem> = view
+    // Only the visible window is touched: slicing, not iterating from the start.
+    let start = s.msg_offset.min(view.len());
+    let window = &view[start..(start + fit).min(view.len())];
+    let items: Vec<ListItem> = window
         .iter()
         .enumerate()
-        .skip(s.msg_offset)
-        .take(fit)
+        .map(|(k, i)| (start + k, i))
         .filter_map(|(pos, i)| rows.and_then(|r| r.get(*i)).map(|r| (pos, r)))
         .map(|(pos, r)| {
             let line = row_line(s, r, t0, width);
@@ -68,7 +70,8 @@ fn row_line<'a>(s: &AppState, r: &'a MsgRow, t0: i64, width: usize) -> Line<'a> 
     let mut spans =
         vec![Span::raw(time), Span::raw(" "), Span::styled(arrow, dir_style), Span::raw(" ")];
     match &r.kind {
-        RowKind::Message { opcode, length, wire, compressed, fragments, rtt, .. } => {
+        RowKind::Message { opcode, length, wire, compressed, fragments, extra, .. } => {
+            let rtt = extra.as_ref().and_then(|x| x.rtt);
             let size = if *compressed { format!("{length}/{wire}z") } else { format!("{length}") };
             let mut meta = format!("{:<6} {size:>9}", opcode.name());
             if *fragments > 1 {
