@@ -205,7 +205,7 @@ impl Session {
             }
             Phase::Probe(p) => {
                 p.buf[dir.index()].push(offset, data, at);
-                self.run_probe(cfg, sink);
+                self.run_probe(false, cfg, sink);
             }
             Phase::WebSocket(ws) => {
                 let mut outs = Vec::new();
@@ -304,6 +304,11 @@ impl Session {
         cfg: &AnalyzerConfig,
         sink: &mut impl EventSink,
     ) {
+        // A connection still being searched for frames gets a last search over the finished
+        // streams (where a chain ending at the end of the data is final).
+        if matches!(self.phase, Phase::Probe(_)) {
+            self.run_probe(true, cfg, sink);
+        }
         let phase = std::mem::replace(&mut self.phase, Phase::Ignored);
         match phase {
             Phase::Http(mut h) => {
@@ -367,7 +372,7 @@ impl Session {
                     Decision::Requests(d) => d,
                     Decision::NotHttp => {
                         self.not_http(cfg);
-                        self.run_probe(cfg, sink);
+                        self.run_probe(false, cfg, sink);
                         return;
                     }
                     Decision::Undecided => return,
@@ -645,12 +650,12 @@ impl Session {
 
     // ── Mid-stream pickup ─────────────────────────────────────────────────────────────────────
 
-    fn run_probe(&mut self, cfg: &AnalyzerConfig, sink: &mut impl EventSink) {
+    fn run_probe(&mut self, complete: bool, cfg: &AnalyzerConfig, sink: &mut impl EventSink) {
         let Phase::Probe(p) = &mut self.phase else { return };
         let any = Expect { masked: None, rsv_allowed: 0b100 };
         let found: Vec<(Direction, usize, bool)> = Direction::BOTH
             .iter()
-            .filter_map(|d| match resync::find_boundary(&p.buf[d.index()].bytes, any) {
+            .filter_map(|d| match resync::find_boundary(&p.buf[d.index()].bytes, any, complete) {
                 Found::At { offset, masked } => Some((*d, offset, masked)),
                 Found::NotYet { .. } => None,
             })

@@ -127,11 +127,10 @@ impl Inflater {
                 sink(self.out.get(..made).unwrap_or(&[]));
             }
             match status {
-                Err(e) => {
-                    return Err(
-                        self.fail(e.message().unwrap_or("invalid deflate data").to_string())
-                    );
-                }
+                // zlib's own message text depends on where the input was split (zlib-rs reports
+                // the same bad data as "invalid distance too far back" or as "repeated call with
+                // bad state"); reports must not, so the class alone describes it.
+                Err(_) => return Err(self.fail()),
                 Ok(_) if self.produced > limit => {
                     self.failed = true;
                     self.context_known = false;
@@ -152,13 +151,15 @@ impl Inflater {
         }
     }
 
-    fn fail(&mut self, message: String) -> InflateError {
+    fn fail(&mut self) -> InflateError {
         self.failed = true;
         if self.context_known() {
             self.context_known = false;
-            InflateError::Corrupt(message)
+            InflateError::Corrupt("the data is not valid DEFLATE".to_string())
         } else {
-            InflateError::MissingContext(message)
+            InflateError::MissingContext(
+                "a back-reference reaches before the data the capture has".to_string(),
+            )
         }
     }
 }

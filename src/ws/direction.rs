@@ -209,7 +209,7 @@ impl DirectionDecoder {
             }
             Mode::Resync { buf, .. } => {
                 buf.extend_from_slice(data);
-                self.try_resync(at, out);
+                self.try_resync(at, false, out);
             }
         }
     }
@@ -255,6 +255,10 @@ impl DirectionDecoder {
     /// fitted a frame boundary are reported.
     pub fn finish(&mut self, offset: u64, at: PacketRef, out: &mut impl FnMut(WsOut)) {
         let pos = Position { packet: at.packet, ts: at.ts, offset };
+        // Nothing more will come: a chain ending exactly at the end of the data now counts.
+        if matches!(self.mode, Mode::Resync { .. }) {
+            self.try_resync(at, true, out);
+        }
         if self.frame.is_some() || self.msg.is_some() {
             self.abandon_message(pos, Cut::EndOfStream, out);
         }
@@ -311,12 +315,12 @@ impl DirectionDecoder {
                     skipped: 0,
                     after_gap: false,
                 };
-                self.try_resync(at, out);
+                self.try_resync(at, false, out);
             }
         }
     }
 
-    fn try_resync(&mut self, at: PacketRef, out: &mut impl FnMut(WsOut)) {
+    fn try_resync(&mut self, at: PacketRef, complete: bool, out: &mut impl FnMut(WsOut)) {
         let Mode::Resync { buf, start, resume, skipped, after_gap } = &mut self.mode else {
             return;
         };
@@ -332,7 +336,7 @@ impl DirectionDecoder {
                 self.cfg.rsv_allowed | 0b100
             },
         };
-        match resync::find_boundary_from(buf, *resume, expect) {
+        match resync::find_boundary_from(buf, *resume, expect, complete) {
             Found::At { offset, masked } => {
                 let total_skipped = *skipped + offset as u64;
                 let frame_start = *start + offset as u64;

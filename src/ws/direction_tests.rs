@@ -401,3 +401,47 @@ proptest! {
         let _ = run(cfg, &data);
     }
 }
+
+#[test]
+fn probe_fuzz_case() {
+    let data = std::fs::read("/tmp/wscrash.bin").unwrap();
+    let (sel, seed, stream) = (data[0], data[1], &data[2..]);
+    let deflate = sel & 2 != 0;
+    let cfg = DirConfig {
+        from_client: sel & 1 != 0,
+        deflate: deflate.then_some(sel & 16 != 0),
+        rsv_allowed: if deflate { 4 } else { 0 },
+        from_start: sel & 4 != 0,
+        max_message: 4096,
+        max_inflate: 1 << 16,
+        max_resync: 8192,
+    };
+    let mut x = u64::from(seed) | 0x9E37_79B9_0000_0000;
+    let mut cuts: Vec<usize> = (0..(seed % 8))
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x as usize) % (stream.len() + 1)
+        })
+        .collect();
+    cuts.sort_unstable();
+    cuts.dedup();
+    eprintln!("len {} cuts {cuts:?}", stream.len());
+    let mut pieces = Vec::new();
+    let mut last = 0;
+    for &c in &cuts {
+        pieces.push(&stream[last..c]);
+        last = c;
+    }
+    pieces.push(&stream[last..]);
+    let split = run_pieces(cfg.clone(), &pieces);
+    let whole = run(cfg, stream);
+    for l in split
+        .iter()
+        .filter(|l| l.contains("sync"))
+        .chain(whole.iter().filter(|l| l.contains("sync")))
+    {
+        eprintln!("{l}");
+    }
+}

@@ -12,8 +12,8 @@ use super::opcode::OpCode;
 
 /// Frames a chain needs to be accepted unless it ends exactly at the end of the data.
 pub const MIN_FRAMES: usize = 4;
-/// Frames a chain ending exactly at the end of the data needs (one alone is too easily a
-/// coincidence in binary data).
+/// Frames a chain ending exactly at the end of a finished stream needs (one alone is too easily
+/// a coincidence in binary data).
 pub const MIN_FRAMES_AT_END: usize = 2;
 /// Frames longer than this are not believed while resynchronising.
 const MAX_PLAUSIBLE_LEN: u64 = 16 << 20;
@@ -53,29 +53,32 @@ enum Verdict {
     Undecided,
 }
 
-/// Searches `buf` for the first offset where a chain of plausible headers starts.
-pub fn find_boundary(buf: &[u8], expect: Expect) -> Found {
-    find_boundary_from(buf, 0, expect)
+/// Searches `buf` for the first offset where a chain of plausible headers starts. `complete`
+/// says no more bytes will follow (the stream ended): only then may a chain that ends exactly at
+/// the end of `buf` be accepted — while bytes may still come, such a chain is undecided, so the
+/// verdict never depends on where the data seen so far happened to end.
+pub fn find_boundary(buf: &[u8], expect: Expect, complete: bool) -> Found {
+    find_boundary_from(buf, 0, expect, complete)
 }
 
 /// Like [`find_boundary`], skipping offsets before `from` (ruled out by an earlier search of a
 /// prefix of `buf`).
-pub fn find_boundary_from(buf: &[u8], from: usize, expect: Expect) -> Found {
-    let mut resume_from = None;
+pub fn find_boundary_from(buf: &[u8], from: usize, expect: Expect, complete: bool) -> Found {
+    // The earliest offset that is not ruled out decides: a later candidate is accepted only when
+    // every earlier one is rejected for good (more data never un-rejects a chain), so the boundary
+    // found does not depend on how the bytes were split into segments.
     for start in from..buf.len() {
-        match chain_from(buf, start, expect) {
+        match chain_from(buf, start, expect, complete) {
             Verdict::Accept(masked) => return Found::At { offset: start, masked },
-            Verdict::Undecided => {
-                resume_from.get_or_insert(start);
-            }
+            Verdict::Undecided => return Found::NotYet { resume_from: start },
             Verdict::Reject => {}
         }
     }
-    Found::NotYet { resume_from: resume_from.unwrap_or(buf.len()) }
+    Found::NotYet { resume_from: buf.len() }
 }
 
 /// Whether a convincing chain starts at `start` (and whether its frames are masked).
-fn chain_from(buf: &[u8], start: usize, expect: Expect) -> Verdict {
+fn chain_from(buf: &[u8], start: usize, expect: Expect, complete: bool) -> Verdict {
     let mut pos = start;
     let mut frames = 0;
     let mut masked = expect.masked;
@@ -85,7 +88,7 @@ fn chain_from(buf: &[u8], start: usize, expect: Expect) -> Verdict {
         if rest.is_empty() {
             // The chain ends exactly where the data ends: convincing with enough frames, else
             // more data may extend it.
-            return if frames >= MIN_FRAMES_AT_END {
+            return if complete && frames >= MIN_FRAMES_AT_END {
                 Verdict::Accept(masked.unwrap_or(false))
             } else {
                 Verdict::Undecided
@@ -106,10 +109,13 @@ fn chain_from(buf: &[u8], start: usize, expect: Expect) -> Verdict {
         else {
             return Verdict::Reject;
         };
-        if let Some(payload) = buf.get(pos + hl..next)
-            && !payload_plausible(&h, payload)
-        {
-            return Verdict::Reject;
+        match buf.get(pos + hl..next) {
+            Some(payload) if !payload_plausible(&h, payload) => return Verdict::Reject,
+            Some(_) => {}
+            // A frame whose payload must be checked counts only once the payload is here:
+            // otherwise more data could reject what fewer bytes accepted.
+            None if needs_payload_check(&h) => return Verdict::Undecided,
+            None => {}
         }
         masked = Some(is_masked);
         frames += 1;
@@ -122,6 +128,11 @@ fn chain_from(buf: &[u8], start: usize, expect: Expect) -> Verdict {
         }
         pos = next;
     }
+}
+
+/// Whether [`payload_plausible`] looks at this frame's payload.
+fn needs_payload_check(h: &FrameHeader) -> bool {
+    h.opcode == OpCode::Close || (h.opcode == OpCode::Text && h.fin && h.rsv == 0)
 }
 
 /// An unfragmented, uncompressed text frame carries valid UTF-8 (checked on its first 4 KiB);
@@ -204,40 +215,44 @@ mod tests {
         for _ in 0..MIN_FRAMES {
             buf.extend(text(b"{\"tick\":1}", None));
         }
-        assert_eq!(find_boundary(&buf, SERVER), Found::At { offset: start, masked: false });
+        assert_eq!(find_boundary(&buf, SERVER, false), Found::At { offset: start, masked: false });
     }
 
     #[test]
-    fn two_frames_ending_exactly_at_the_end_of_the_data_are_accepted() {
+    fn two_frames_ending_exactly_at_the_end_of_a_finished_stream_are_accepted() {
         let mut buf = vec![0xde, 0xad];
         buf.extend(text(b"hello", Some([1, 2, 3, 4])));
         assert!(
-            matches!(find_boundary(&buf, CLIENT), Found::NotYet { .. }),
+            matches!(find_boundary(&buf, CLIENT, true), Found::NotYet { .. }),
             "one frame alone is not enough"
         );
         buf.extend(text(b"world", Some([5, 6, 7, 8])));
-        assert_eq!(find_boundary(&buf, CLIENT), Found::At { offset: 2, masked: true });
+        assert!(
+            matches!(find_boundary(&buf, CLIENT, false), Found::NotYet { .. }),
+            "more bytes may still come"
+        );
+        assert_eq!(find_boundary(&buf, CLIENT, true), Found::At { offset: 2, masked: true });
     }
 
     #[test]
     fn text_frames_must_hold_utf8() {
         let buf: Vec<u8> = (0..MIN_FRAMES).flat_map(|_| text(&[0xff, 0xfe, 0xfd], None)).collect();
-        assert!(matches!(find_boundary(&buf, SERVER), Found::NotYet { .. }));
+        assert!(matches!(find_boundary(&buf, SERVER, false), Found::NotYet { .. }));
     }
 
     #[test]
     fn masking_must_match_the_direction() {
         let buf: Vec<u8> = (0..MIN_FRAMES).flat_map(|_| text(b"hi", None)).collect();
-        assert!(matches!(find_boundary(&buf, CLIENT), Found::NotYet { .. }));
+        assert!(matches!(find_boundary(&buf, CLIENT, false), Found::NotYet { .. }));
         let any = Expect { masked: None, rsv_allowed: 0 };
-        assert_eq!(find_boundary(&buf, any), Found::At { offset: 0, masked: false });
+        assert_eq!(find_boundary(&buf, any, false), Found::At { offset: 0, masked: false });
     }
 
     #[test]
     fn a_frame_running_past_the_data_is_not_yet_confirmed() {
         let mut buf = text(b"hi", None);
         buf.extend([0x82, 0x7E, 0x10, 0x00, 1, 2, 3]); // 4096-byte frame, 3 bytes seen
-        assert!(matches!(find_boundary(&buf, SERVER), Found::NotYet { .. }));
+        assert!(matches!(find_boundary(&buf, SERVER, false), Found::NotYet { .. }));
     }
 
     #[test]
@@ -255,7 +270,7 @@ mod tests {
                 })
                 .collect();
             for e in [CLIENT, SERVER] {
-                if !matches!(find_boundary(&buf, e), Found::NotYet { .. }) {
+                if !matches!(find_boundary(&buf, e, false), Found::NotYet { .. }) {
                     false_positives += 1;
                 }
             }
