@@ -40,7 +40,10 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                     progress: false,
                     notices: false,
                     limits: v.limits.to_limits()?,
-                    analyzer: v.decode.to_config(true)?,
+                    analyzer: wsscope::analyzer::AnalyzerConfig {
+                        announce_tcp: true,
+                        ..v.decode.to_config(true)?
+                    },
                     sources,
                     max_payload: None,
                 };

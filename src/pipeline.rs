@@ -50,6 +50,8 @@ pub struct Stop {
     pub packets_read: AtomicU64,
     /// Captured bytes read so far (plus 16 per record header, as in a pcap file).
     pub bytes_read: AtomicU64,
+    /// Packets libpcap dropped so far (live capture; buffer plus interface drops).
+    pub pcap_dropped: AtomicU64,
 }
 
 impl Stop {
@@ -91,6 +93,7 @@ pub fn drive<S: StreamSink>(
         if stop.is_requested() {
             break EndOfInput::Clean;
         }
+        let mut poll_stats = false;
         match source.next_packet() {
             Next::Packet(p) => {
                 if stop.max_packets.is_some_and(|max| p.number >= max) {
@@ -100,15 +103,20 @@ pub fn drive<S: StreamSink>(
                 if p.number % 1024 == 0 {
                     stop.packets_read.store(p.number, Ordering::Relaxed);
                     stop.bytes_read.store(read_bytes, Ordering::Relaxed);
+                    poll_stats = p.number % 65536 == 0;
                 }
                 if let Ok(Decoded::Tcp(seg)) = decoder.decode(link, p.data, p.ts) {
                     table.on_segment(&seg, PacketRef { ts: p.ts, packet: p.number }, sink);
                 }
             }
-            Next::Timeout => {}
+            Next::Timeout => poll_stats = true,
             // A stop request interrupts a blocked live read, which then reports an end of input.
             Next::End(_) if stop.is_requested() => break EndOfInput::Clean,
             Next::End(e) => break e,
+        }
+        if poll_stats {
+            let s = source.capture_stats();
+            stop.pcap_dropped.store(s.dropped + s.if_dropped, Ordering::Relaxed);
         }
     };
     stop.bytes_read.store(read_bytes, Ordering::Relaxed);

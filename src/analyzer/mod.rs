@@ -31,6 +31,9 @@ pub struct AnalyzerConfig {
     pub emit_frames: bool,
     /// Ports decoded as WebSocket even without a captured handshake (`--ws-port`).
     pub ws_ports: Vec<u16>,
+    /// Also announce TCP connections that turned out not to be WebSocket, when they end
+    /// (`Connection` then `End`, no handshake): the terminal UI shows them on demand.
+    pub announce_tcp: bool,
 }
 
 impl Default for AnalyzerConfig {
@@ -42,6 +45,7 @@ impl Default for AnalyzerConfig {
             max_resync: 256 << 10,
             emit_frames: false,
             ws_ports: Vec::new(),
+            announce_tcp: false,
         }
     }
 }

@@ -349,6 +349,9 @@ impl Session {
             }
             Phase::Probe(_) | Phase::Ignored => {}
         }
+        if !self.announced && cfg.announce_tcp {
+            self.announce(sink);
+        }
         if self.announced {
             sink.event(Event::End {
                 connection: self.info.id,

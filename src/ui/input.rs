@@ -48,6 +48,7 @@ pub fn key_action(k: KeyEvent, prompt: &Prompt) -> Option<Action> {
         KeyCode::Char(' ') => Action::TogglePause,
         KeyCode::Char('F') => Action::ToggleFollow,
         KeyCode::Char('s') => Action::CycleSort,
+        KeyCode::Char('a') => Action::ToggleAll,
         KeyCode::Char('?') => Action::ToggleHelp,
         KeyCode::Char('w') => Action::SavePayload,
         KeyCode::Char('W') => Action::SaveConnection,

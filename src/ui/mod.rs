@@ -167,6 +167,9 @@ fn ui_loop(
             dirty = true;
         }
         state.capture.ui_dropped = dropped.load(Ordering::Relaxed);
+        if !state.capture.done {
+            state.capture.pcap_dropped = stop.pcap_dropped.load(Ordering::Relaxed);
+        }
         let elapsed = last_rate.0.elapsed();
         if elapsed >= Duration::from_secs(1) {
             let secs = elapsed.as_secs_f64();

@@ -73,6 +73,8 @@ pub struct ConnRow {
     pub response: Option<Box<ResponseInfo>>,
     /// Sec-WebSocket-Accept verdict.
     pub accept_valid: Option<bool>,
+    /// A handshake (or frames) was seen: this is a WebSocket connection, not plain TCP.
+    pub websocket: bool,
 }
 
 /// A frame of a fragmented message (kept for expansion in the detail pane).
@@ -289,6 +291,8 @@ pub enum Action {
     ToggleFollow,
     /// Cycle connection sorting.
     CycleSort,
+    /// Show or hide plain TCP connections.
+    ToggleAll,
     /// Show or hide the help overlay.
     ToggleHelp,
     /// Select a row with the mouse: pane-relative row.
@@ -363,6 +367,8 @@ pub struct AppState {
     pub paused: bool,
     /// Connection order.
     pub sort: SortKey,
+    /// Also list TCP connections that were not WebSocket.
+    pub show_all: bool,
     /// Capture counters.
     pub capture: CaptureStatus,
     /// A one-line message for the status bar (saved file, bad regex…).
@@ -408,6 +414,7 @@ impl AppState {
             relative_time: true,
             paused: false,
             sort: SortKey::First,
+            show_all: false,
             capture: CaptureStatus::default(),
             notice: None,
             payload_bytes: 0,
@@ -450,11 +457,13 @@ impl AppState {
                     request: None,
                     response: None,
                     accept_valid: None,
+                    websocket: false,
                 });
                 self.rows.push(Vec::new());
             }
             Event::Handshake { connection, seen, request, response, accept_valid, outcome } => {
                 let Some(c) = self.conn_mut(*connection) else { return };
+                c.websocket = true;
                 c.handshake_seen = *seen;
                 c.state = match outcome {
                     HandshakeOutcome::Upgraded => ConnState::Open,
@@ -639,9 +648,10 @@ impl AppState {
 
     // ── Derived views ───────────────────────────────────────────────────────────────────────
 
-    /// Connection indices in display order.
+    /// Connection indices in display order (plain TCP connections only with `show_all`).
     pub fn conn_order(&self) -> Vec<usize> {
-        let mut order: Vec<usize> = (0..self.conns.len()).collect();
+        let mut order: Vec<usize> =
+            (0..self.conns.len()).filter(|i| self.show_all || self.conns[*i].websocket).collect();
         match self.sort {
             SortKey::First => {}
             SortKey::Activity => order.sort_by_key(|i| std::cmp::Reverse(self.conns[*i].last_ts)),
@@ -656,7 +666,7 @@ impl AppState {
 
     /// The index (into `conns`) of the selected connection.
     pub fn selected_conn_index(&self) -> Option<usize> {
-        if self.sort == SortKey::First {
+        if self.sort == SortKey::First && self.show_all {
             return (self.conn_sel < self.conns.len()).then_some(self.conn_sel);
         }
         self.conn_order().get(self.conn_sel).copied()
@@ -850,10 +860,21 @@ impl AppState {
                     self.conn_sel = order.iter().position(|i| self.conns[*i].id == id).unwrap_or(0);
                 }
             }
+            Action::ToggleAll => {
+                let id = self.selected_conn().map(|c| c.id);
+                self.show_all = !self.show_all;
+                let order = self.conn_order();
+                self.conn_sel = id
+                    .and_then(|id| order.iter().position(|i| self.conns[*i].id == id))
+                    .unwrap_or(0);
+                self.conn_offset = 0;
+                self.view_dirty = true;
+                self.refresh_view();
+            }
             Action::ClickConnections(row) => {
                 self.focus = Focus::Connections;
                 let target = self.conn_offset + row as usize;
-                if target < self.conns.len() {
+                if target < self.conn_order().len() {
                     self.select_conn(target);
                 }
             }
@@ -909,7 +930,7 @@ impl AppState {
     fn move_sel(&mut self, delta: i64) {
         match self.focus {
             Focus::Connections => {
-                let n = self.conns.len() as i64;
+                let n = self.conn_order().len() as i64;
                 let target =
                     (self.conn_sel as i64).saturating_add(delta).clamp(0, (n - 1).max(0)) as usize;
                 self.select_conn(target);

@@ -249,3 +249,30 @@ fn snapshot_help_overlay_80x24() {
     s.handle(Action::ToggleHelp);
     insta::assert_snapshot!(screen(&mut s, 80, 24));
 }
+
+#[test]
+fn plain_tcp_connections_are_listed_only_on_demand() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/captures/real/refused-403.pcap");
+    let mut src = FileSource::open(&path, None).unwrap();
+    let cfg = AnalyzerConfig { announce_tcp: true, ..Default::default() };
+    let mut a = Analyzer::new(cfg, Collect::default());
+    pipeline::drive(&mut src, &TcpLimits::default(), &Stop::default(), &mut a);
+    let mut s = AppState::new(1 << 20);
+    for e in a.into_sink().0 {
+        s.apply(&e);
+    }
+    // Every connection of this capture attempted an upgrade; add a plain one by hand.
+    s.apply(&Event::Connection {
+        connection: crate::tcp::ConnId(99),
+        client: "10.0.0.9:1".parse().unwrap(),
+        server: "10.0.0.8:2".parse().unwrap(),
+        role: crate::tcp::RoleSource::Syn,
+        packet: 1,
+        ts: Default::default(),
+    });
+    let websocket = s.conn_order().len();
+    assert_eq!(websocket, s.conns.len() - 1);
+    s.handle(Action::ToggleAll);
+    assert_eq!(s.conn_order().len(), s.conns.len());
+}

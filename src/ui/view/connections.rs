@@ -14,7 +14,14 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &AppState) {
     let rows_fit = inner_rows(area, true);
     // Narrow terminals drop the subprotocol, extension and duration columns.
     let wide = area.width >= 140;
-    let title = format!(" connections ({}) — sort: {:?} ", s.conns.len(), s.sort).to_lowercase();
+    let hidden = s.conns.len() - order.len();
+    let title = format!(
+        " connections ({}) — sort: {:?}{} ",
+        order.len(),
+        s.sort,
+        if hidden > 0 { format!(" · {hidden} plain TCP hidden (a)") } else { String::new() }
+    )
+    .to_lowercase();
     let rows: Vec<Row> = order
         .iter()
         .enumerate()
@@ -23,6 +30,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &AppState) {
         .filter_map(|(pos, i)| s.conns.get(*i).map(|c| (pos, c)))
         .map(|(pos, c)| {
             let state = match (c.state, c.close_codes) {
+                _ if !c.websocket => "tcp".to_string(),
                 (ConnState::Handshaking, _) => "handshake".to_string(),
                 (ConnState::Open, _) => "open".to_string(),
                 (ConnState::Refused, _) => "refused".to_string(),

@@ -100,6 +100,7 @@ Filters
   x                 findings and gaps only        ] / [      next / previous finding
 View
   t                 relative / absolute time      s          sort connections
+  a                 also list plain TCP (non-WebSocket) connections
   F                 follow new messages           space      pause / resume the view
 Save (to the current directory)
   w  selected payload      W  connection as NDJSON      e  filtered view as NDJSON

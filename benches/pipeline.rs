@@ -1,0 +1,806 @@
+//! Whole-pipeline throughput on large, realistic WebSocket captures: `wsscope report` and
+//! `wsscope export` next to libpcap's raw read speed (`tcpdump -r FILE -w /dev/null`) and to
+//! tshark's WebSocket dissector, on the same capture, in the same run.
+//!
+//! # What is measured
+//!
+//! 1. A deterministic capture is generated into a temporary directory by
+//!    `testdata/scripts/gen_bulk.rs` (included here with `#[path]`; it runs in a child process of
+//!    this benchmark, so that its memory — one deflate compressor per direction of every open
+//!    compressed connection — does not stay in this process): thousands of interleaved
+//!    WebSocket connections (11 open at once per MB of capture) with real HTTP/1.1 upgrades,
+//!    masked client frames, text and binary messages from tens of bytes to tens of kilobytes,
+//!    fragments, pings and pongs, 20 % permessage-deflate with context takeover, IPv4 and IPv6,
+//!    clean closing handshakes. The generator writes the totals it wrote to
+//!    `FILE.expected.json`.
+//! 2. The file is read once (like `cat FILE > /dev/null`) so that every command starts from the
+//!    page cache.
+//! 3. `wsscope report FILE --fail-on never` runs once with its output saved, and the report is
+//!    checked against the generator's totals: packets, TCP and WebSocket connections, messages,
+//!    application bytes, messages per opcode / compressed / fragmented per direction, every
+//!    handshake accepted and every connection closed cleanly then by FIN, no gap, no finding.
+//! 4. Each command runs 3 times as a child process, interleaved: wall time from spawn to exit,
+//!    CPU time and peak RSS (`ru_maxrss`) from `wait4`; the table shows the median run. This
+//!    process resets its own peak RSS before each spawn (Linux counts it in the child's until
+//!    `exec`); the floor (what `true` shows) is printed.
+//!    - `tcpdump -r FILE -w /dev/null`: libpcap reading the file, the lower bound of any tool.
+//!    - `wsscope report FILE --fail-on never`: reassembly, decoding, inflation, checks, the
+//!      report folded from events and written at the end.
+//!    - `wsscope export FILE --format ndjson`: the same, every event serialised as it happens.
+//!    - `tshark -r FILE -Y websocket -T fields -e websocket.opcode -e websocket.payload_length`:
+//!      Wireshark's TCP reassembly, HTTP and WebSocket dissectors (server ports are 80 and 8080,
+//!      which Wireshark dissects as HTTP without `-d`).
+//!
+//! MB means 10^6 bytes, MiB 2^20. `wsscope` is the binary cargo builds for this benchmark
+//! (`CARGO_BIN_EXE_wsscope`; under `cargo bench`, the `bench` profile, which inherits
+//! `release`).
+//!
+//! # Running
+//!
+//! ```text
+//! cargo bench --bench pipeline                                  # 100 MB capture
+//! WSSCOPE_BENCH_1G=1 cargo bench --bench pipeline               # and a 1 GB one (a few minutes)
+//! WSSCOPE_BENCH_MB=10 WSSCOPE_BENCH_MIN_RATIO=0.05 \
+//!     cargo bench --bench pipeline                              # CI: gross-regression gate
+//! ```
+//!
+//! - `WSSCOPE_BENCH_MB`: capture size in MB (default 100).
+//! - `WSSCOPE_BENCH_1G=1`: also run on a 1,000 MB capture (11,000 connections open at once).
+//! - `WSSCOPE_BENCH_MIN_RATIO`: fail when `wsscope report`'s throughput divided by tcpdump's is
+//!   below this (a ratio measured in the same run, never an absolute time).
+//! - `WSSCOPE_BENCH_NO_TSHARK=1`: skip tshark (it takes most of the time).
+//! - `WSSCOPE_BENCH_KEEP=1`: keep the temporary directory with the captures (for profiling).
+//!
+//! The exit status is non-zero when the check disagrees, a command fails or the ratio is below
+//! the minimum. Without cargo bench's `--bench` flag (`cargo test --all-targets` runs bench
+//! targets too), only a 1 MB check runs: the capture generated twice must be identical
+//! (SHA-256), and `wsscope report` must match its sidecar; no timing, no tcpdump, no tshark.
+
+#[allow(dead_code)]
+#[path = "../testdata/scripts/gen_bulk.rs"]
+mod gen_bulk;
+
+use anyhow::{Context, Result, bail};
+use gen_bulk::{DirCounts, Expected};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+/// Default capture size, in MB.
+const DEFAULT_MB: f64 = 100.0;
+/// The large size of `WSSCOPE_BENCH_1G`.
+const LARGE_MB: f64 = 1000.0;
+/// Capture size of the check outside `cargo bench`.
+const SMOKE_MB: f64 = 1.0;
+/// Size of the capture tshark's decoding is checked on.
+const TSHARK_CHECK_MB: f64 = 2.0;
+const MB: f64 = 1e6;
+const MIB: f64 = (1 << 20) as f64;
+/// Timed runs per command.
+const RUNS: usize = 3;
+/// First argument that makes this binary run the generator (in a child process).
+const GENERATE: &str = "__gen_bulk";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(GENERATE) {
+        return match gen_bulk::cli(args.into_iter().skip(2)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("gen_bulk: error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let bench = args.iter().any(|a| a == "--bench");
+    let result = if bench { run_bench() } else { run_smoke() };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("pipeline bench: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The full benchmark. Returns whether every check passed.
+fn run_bench() -> Result<bool> {
+    let mb = env_number("WSSCOPE_BENCH_MB")?.unwrap_or(DEFAULT_MB);
+    let min_ratio = env_number("WSSCOPE_BENCH_MIN_RATIO")?;
+    let large = env_flag("WSSCOPE_BENCH_1G");
+    let with_tshark = !env_flag("WSSCOPE_BENCH_NO_TSHARK");
+    if cfg!(debug_assertions) {
+        println!("warning: built with debug assertions; the timings are not representative");
+    }
+    let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let mut ok = true;
+    let tools = |capture: &Path| {
+        let mut t = vec![Tool::tcpdump(capture), Tool::report(capture), Tool::export(capture)];
+        if with_tshark {
+            t.push(Tool::tshark(capture));
+        }
+        t
+    };
+    println!("{}", Tool::tcpdump(Path::new("-")).version());
+    if with_tshark {
+        println!("{}", Tool::tshark(Path::new("-")).version());
+        ok &= check_tshark(dir.path())?;
+    }
+    let mut sizes = vec![mb];
+    if large && mb != LARGE_MB {
+        sizes.push(LARGE_MB);
+    }
+    for size in sizes {
+        let capture = dir.path().join(format!("bulk-{size}MB.pcap"));
+        println!();
+        println!("━━ {size} MB capture ━━");
+        let expected = generate_in_child(&capture, size, dir.path())?;
+        warm_page_cache(&capture)?;
+        let (failures, doc) = check_report(&Tool::report(&capture), dir.path(), &expected)?;
+        ok &= failures == 0;
+        let tools = tools(&capture);
+        let load_before = load_average();
+        let samples = measure(&tools, dir.path())?;
+        println!(
+            "load average (1 min) before / after the timed runs: {load_before} / {}",
+            load_average()
+        );
+        let results: Vec<Summary> = samples.iter().map(|s| Summary::of(s)).collect();
+        print_table(&tools, &results, &expected, rss_floor(dir.path())?);
+        let open = doc.inputs.iter().map(|i| i.tcp.max_concurrent).max().unwrap_or(0);
+        print_memory(&tools, &results, &expected, open);
+        let ratio = print_ratios(&tools, &results);
+        ok &= check_ratio(ratio, min_ratio);
+        if !keep_requested() {
+            let _ = std::fs::remove_file(&capture);
+        }
+    }
+    keep_if_asked(dir);
+    Ok(ok)
+}
+
+/// Outside `cargo bench`: a small capture generated twice, the correctness check, no timing.
+fn run_smoke() -> Result<bool> {
+    println!("correctness check only ({SMOKE_MB} MB); timings: cargo bench --bench pipeline");
+    for (text, bytes) in [("100M", 100_000_000), ("1G", 1_000_000_000), ("2Mi", 2 << 20)] {
+        let parsed = gen_bulk::parse_size(text)?;
+        anyhow::ensure!(parsed == bytes, "parse_size({text:?}) = {parsed}, not {bytes}");
+    }
+    let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let opts = gen_bulk::Options::new((SMOKE_MB * MB) as u64);
+    let (a, b) = (dir.path().join("a.pcap"), dir.path().join("b.pcap"));
+    let expected = gen_bulk::generate(&a, &opts)?;
+    gen_bulk::generate(&b, &opts)?;
+    println!("capture: {}", expected.describe().replace('\n', "\n  "));
+    let (ha, hb) = (sha256(&a)?, sha256(&b)?);
+    let same =
+        ha == hb && sha256(&gen_bulk::sidecar_path(&a))? == sha256(&gen_bulk::sidecar_path(&b))?;
+    if same {
+        println!("determinism: OK — generated twice, identical (sha256 {ha})");
+    } else {
+        println!("determinism: FAILED — the same seed gave {ha} and {hb}");
+    }
+    let (failures, _) = check_report(&Tool::report(&a), dir.path(), &expected)?;
+    Ok(same && failures == 0)
+}
+
+/// Reads an optional numeric environment variable.
+fn env_number(name: &str) -> Result<Option<f64>> {
+    match std::env::var(name) {
+        Err(_) => Ok(None),
+        Ok(v) => match v.trim().parse::<f64>() {
+            Ok(x) if x.is_finite() && x > 0.0 => Ok(Some(x)),
+            _ => bail!("{name}={v:?} is not a positive number"),
+        },
+    }
+}
+
+fn env_flag(name: &str) -> bool {
+    std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+fn keep_requested() -> bool {
+    env_flag("WSSCOPE_BENCH_KEEP")
+}
+
+fn keep_if_asked(dir: tempfile::TempDir) {
+    if keep_requested() {
+        println!("kept {}", dir.keep().display());
+    }
+}
+
+fn sha256(path: &Path) -> Result<String> {
+    let mut h = Sha256::new();
+    let mut f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    std::io::copy(&mut f, &mut h)?;
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Runs the generator in a child process (this binary with [`GENERATE`]) and reads its sidecar.
+fn generate_in_child(capture: &Path, mb: f64, dir: &Path) -> Result<Expected> {
+    let bytes = (mb * MB) as u64;
+    let generator = Tool {
+        label: "gen_bulk",
+        program: std::env::current_exe()?,
+        args: vec![GENERATE.into(), capture.into(), "--size".into(), bytes.to_string().into()],
+    };
+    let sample = generator.run(Stdio::null(), dir)?;
+    let side = gen_bulk::sidecar_path(capture);
+    let f = File::open(&side).with_context(|| format!("cannot open {}", side.display()))?;
+    let e: Expected = serde_json::from_reader(BufReader::new(f))?;
+    println!("capture: {}", capture.display());
+    println!("  {}", e.describe().replace('\n', "\n  "));
+    println!(
+        "  generated in {:.2} s ({:.0} MB/s), generator peak RSS {:.0} MiB (cargo run --release --example gen_bulk -- FILE --size {bytes})",
+        sample.wall.as_secs_f64(),
+        e.file_bytes as f64 / MB / sample.wall.as_secs_f64(),
+        sample.max_rss_kib as f64 / 1024.0
+    );
+    Ok(e)
+}
+
+/// The 1-minute load average (other work on the machine slows every command alike).
+fn load_average() -> String {
+    let s = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    s.split_whitespace().next().unwrap_or("?").to_string()
+}
+
+/// Reads the whole file once, like `cat FILE > /dev/null`.
+fn warm_page_cache(path: &Path) -> Result<()> {
+    let mut f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    std::io::copy(&mut f, &mut std::io::sink())?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child processes
+// ---------------------------------------------------------------------------------------------
+
+/// A command to time.
+struct Tool {
+    label: &'static str,
+    program: PathBuf,
+    args: Vec<OsString>,
+}
+
+impl Tool {
+    fn wsscope(label: &'static str, args: &[&str], capture: &Path) -> Tool {
+        let mut all: Vec<OsString> = vec![args[0].into(), capture.into()];
+        all.extend(args[1..].iter().map(OsString::from));
+        Tool { label, program: PathBuf::from(env!("CARGO_BIN_EXE_wsscope")), args: all }
+    }
+
+    fn report(capture: &Path) -> Tool {
+        Tool::wsscope("wsscope report", &["report", "--fail-on", "never"], capture)
+    }
+
+    fn export(capture: &Path) -> Tool {
+        Tool::wsscope("wsscope export", &["export", "--format", "ndjson"], capture)
+    }
+
+    fn tcpdump(capture: &Path) -> Tool {
+        Tool {
+            label: "tcpdump (libpcap)",
+            program: PathBuf::from("tcpdump"),
+            args: vec!["-r".into(), capture.into(), "-w".into(), "/dev/null".into()],
+        }
+    }
+
+    fn tshark(capture: &Path) -> Tool {
+        let args = ["-Y", "websocket", "-T", "fields", "-e", "websocket.opcode"];
+        let mut all: Vec<OsString> = vec!["-r".into(), capture.into()];
+        all.extend(args.iter().map(OsString::from));
+        all.extend(["-e".into(), "websocket.payload_length".into()]);
+        Tool { label: "tshark", program: PathBuf::from("tshark"), args: all }
+    }
+
+    /// The command line as typed in a shell, with standard output discarded.
+    fn shell(&self) -> String {
+        let mut s = self.program.display().to_string();
+        for a in &self.args {
+            s.push(' ');
+            s.push_str(&a.to_string_lossy());
+        }
+        s + " > /dev/null"
+    }
+
+    fn version(&self) -> String {
+        let out = Command::new(&self.program).arg("--version").output();
+        let text = out.map(|o| {
+            let s = String::from_utf8_lossy(&o.stdout);
+            // tcpdump: its version and libpcap's; tshark: the first line.
+            let first = ["tcpdump", "libpcap", "TShark"];
+            let lines = s.lines().filter(|l| first.iter().any(|f| l.starts_with(f)));
+            lines.take(2).collect::<Vec<_>>().join("; ")
+        });
+        text.unwrap_or_else(|e| format!("{}: {e}", self.program.display()))
+    }
+
+    /// Runs the command once, standard output to `stdout`, standard error to `dir/stderr.log`.
+    fn run(&self, stdout: Stdio, dir: &Path) -> Result<Sample> {
+        let log_path = dir.join("stderr.log");
+        let log = File::create(&log_path)?;
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.args).stdin(Stdio::null()).stdout(stdout).stderr(log);
+        reset_peak_rss();
+        let start = Instant::now();
+        let child = cmd.spawn().with_context(|| format!("cannot start {}", self.shell()))?;
+        let (status, usage) = wait4(child.id())?;
+        let wall = start.elapsed();
+        if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+            let stderr = std::fs::read_to_string(&log_path).unwrap_or_default();
+            bail!("{} failed (wait status {status:#x}): {}", self.shell(), stderr.trim());
+        }
+        Ok(Sample {
+            wall,
+            cpu: duration(usage.ru_utime) + duration(usage.ru_stime),
+            max_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
+        })
+    }
+}
+
+/// One run of a command.
+#[derive(Clone, Copy, Debug)]
+struct Sample {
+    wall: Duration,
+    /// User plus system time of the child.
+    cpu: Duration,
+    /// Peak resident set of the child, in KiB (Linux `ru_maxrss`).
+    max_rss_kib: u64,
+}
+
+/// Linux counts the memory the child starts with (this process's, until `exec`) in the child's
+/// `ru_maxrss`: resetting this process's peak RSS to its current RSS before each spawn lowers
+/// that floor to what `true` shows (see [`rss_floor`]).
+fn reset_peak_rss() {
+    // "5" resets the peak RSS (Linux 4.0 and later); if it fails, the floor is only higher.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The smallest `ru_maxrss` a child can report here (KiB): that of `true`.
+fn rss_floor(dir: &Path) -> Result<u64> {
+    let probe = Tool { label: "true", program: PathBuf::from("true"), args: Vec::new() };
+    Ok(probe.run(Stdio::null(), dir)?.max_rss_kib)
+}
+
+/// Waits for our child `pid` and returns its wait status and resource usage.
+fn wait4(pid: u32) -> Result<(libc::c_int, libc::rusage)> {
+    let pid = libc::pid_t::try_from(pid)?;
+    let mut status: libc::c_int = 0;
+    // SAFETY: `rusage` is plain old data, for which all zero bytes are a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: `pid` is a child of this process that nothing else waits for; `status` and
+        // `usage` are valid for writes.
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if r == pid {
+            return Ok((status, usage));
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e).context("wait4");
+        }
+    }
+}
+
+fn duration(t: libc::timeval) -> Duration {
+    Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+}
+
+/// Runs every tool `RUNS` times, interleaved; returns the samples per tool.
+fn measure(tools: &[Tool], dir: &Path) -> Result<Vec<Vec<Sample>>> {
+    let mut samples = vec![Vec::with_capacity(RUNS); tools.len()];
+    for run in 0..RUNS {
+        for (tool, out) in tools.iter().zip(&mut samples) {
+            let s = tool.run(Stdio::null(), dir)?;
+            eprintln!(
+                "  run {}/{RUNS} {:<18} {:>8.2} s",
+                run + 1,
+                tool.label,
+                s.wall.as_secs_f64()
+            );
+            out.push(s);
+        }
+    }
+    Ok(samples)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Correctness checks
+// ---------------------------------------------------------------------------------------------
+
+/// The parts of `wsscope report` that are checked (other fields are ignored). Small structs
+/// rather than a `serde_json::Value` tree, so that this process stays small: its RSS is the
+/// floor of every child's peak RSS.
+#[derive(Debug, Deserialize)]
+struct ReportDoc {
+    inputs: Vec<InputDoc>,
+    summary: SummaryDoc,
+    connections: Vec<ConnDoc>,
+}
+
+#[derive(Debug, Deserialize)]
+struct InputDoc {
+    end_of_input: EndOfInput,
+    tcp: TcpDoc,
+}
+
+#[derive(Debug, Deserialize)]
+struct EndOfInput {
+    kind: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct TcpDoc {
+    max_concurrent: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct SummaryDoc {
+    packets: u64,
+    tcp_connections: u64,
+    websocket_connections: u64,
+    upgraded: u64,
+    refused: u64,
+    messages: u64,
+    message_bytes: u64,
+    gaps: u64,
+    findings: Severities,
+    findings_by_code: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Severities {
+    error: u64,
+    warning: u64,
+    info: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct ConnDoc {
+    id: u64,
+    client: String,
+    server: String,
+    handshake: HandshakeDoc,
+    messages: PerDirection,
+    close: CloseDoc,
+    findings: Vec<FindingDoc>,
+}
+
+#[derive(Debug, Deserialize)]
+struct HandshakeDoc {
+    accept_valid: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PerDirection {
+    client_to_server: DirCounts,
+    server_to_client: DirCounts,
+}
+
+#[derive(Debug, Deserialize)]
+struct CloseDoc {
+    clean: bool,
+    tcp: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct FindingDoc {
+    code: String,
+    packet: u64,
+    message: String,
+}
+
+/// Runs `wsscope report` once with its output saved and checks it against the generator's
+/// sidecar. Prints the outcome; returns the number of disagreements and the document.
+fn check_report(report: &Tool, dir: &Path, e: &Expected) -> Result<(usize, ReportDoc)> {
+    let json_path = dir.join("report.json");
+    let sample = report.run(Stdio::from(File::create(&json_path)?), dir)?;
+    let doc: ReportDoc = serde_json::from_reader(BufReader::new(File::open(&json_path)?))
+        .context("wsscope's output is not the expected report")?;
+    let _ = std::fs::remove_file(&json_path);
+    let problems = disagreements(&doc, e);
+    if problems.is_empty() {
+        println!(
+            "check: OK — wsscope report matches the sidecar: {} packets, {} TCP / {} WebSocket connections, {} messages ({} text, {} binary, {} ping, {} pong, {} close), {} message bytes, {} compressed, {} fragmented, every connection closed cleanly, 0 gaps, 0 findings ({:.2} s)",
+            e.packets,
+            e.tcp_connections,
+            e.websocket_connections,
+            e.messages,
+            e.messages_by_opcode.text,
+            e.messages_by_opcode.binary,
+            e.messages_by_opcode.ping,
+            e.messages_by_opcode.pong,
+            e.messages_by_opcode.close,
+            e.message_bytes,
+            e.compressed_messages,
+            e.fragmented_messages,
+            sample.wall.as_secs_f64()
+        );
+    } else {
+        println!("check: FAILED — wsscope report disagrees with the generator:");
+        for p in &problems {
+            println!("  - {p}");
+        }
+    }
+    Ok((problems.len(), doc))
+}
+
+/// Everything in the report that disagrees with the sidecar `e`.
+fn disagreements(doc: &ReportDoc, e: &Expected) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut expect = |what: &str, got: u64, want: u64| {
+        if got != want {
+            out.push(format!("{what}: wsscope {got}, generated {want}"));
+        }
+    };
+    let s = &doc.summary;
+    expect("summary.packets", s.packets, e.packets);
+    expect("summary.tcp_connections", s.tcp_connections, e.tcp_connections);
+    expect("summary.websocket_connections", s.websocket_connections, e.websocket_connections);
+    expect("summary.upgraded", s.upgraded, e.websocket_connections);
+    expect("summary.refused", s.refused, 0);
+    expect("summary.messages", s.messages, e.messages);
+    expect("summary.message_bytes", s.message_bytes, e.message_bytes);
+    expect("summary.gaps", s.gaps, e.gaps);
+    expect("summary.findings.error", s.findings.error, 0);
+    expect("summary.findings.warning", s.findings.warning, 0);
+    expect("summary.findings.info", s.findings.info, e.findings);
+    expect("connections listed", doc.connections.len() as u64, e.websocket_connections);
+    let sum = |pick: fn(&PerDirection) -> &DirCounts| {
+        let mut t = DirCounts::default();
+        for c in &doc.connections {
+            let d = pick(&c.messages);
+            t.data += d.data;
+            t.text += d.text;
+            t.binary += d.binary;
+            t.ping += d.ping;
+            t.pong += d.pong;
+            t.close += d.close;
+            t.bytes += d.bytes;
+            t.wire_bytes += d.wire_bytes;
+            t.compressed += d.compressed;
+            t.fragmented += d.fragmented;
+        }
+        t
+    };
+    let c2s = sum(|m| &m.client_to_server);
+    let s2c = sum(|m| &m.server_to_client);
+    for (name, got, want) in [
+        ("client_to_server", &c2s, &e.client_to_server),
+        ("server_to_client", &s2c, &e.server_to_client),
+    ] {
+        if got != want {
+            out.push(format!("connections[].messages.{name}: wsscope {got:?}, generated {want:?}"));
+        }
+    }
+    if !s.findings_by_code.is_empty() {
+        out.push(format!("findings_by_code: {:?}", s.findings_by_code));
+    }
+    for input in &doc.inputs {
+        if input.end_of_input.kind != "clean" {
+            out.push(format!("end_of_input: {}", input.end_of_input.kind));
+        }
+    }
+    let mut listed = 0;
+    for c in &doc.connections {
+        let bad_close = !c.close.clean || c.close.tcp.as_deref() != Some("fin");
+        let bad_accept = c.handshake.accept_valid != Some(true);
+        if (bad_close || bad_accept || !c.findings.is_empty()) && listed < 5 {
+            listed += 1;
+            let f: Vec<String> = c
+                .findings
+                .iter()
+                .take(3)
+                .map(|f| format!("{} at packet {}: {}", f.code, f.packet, f.message))
+                .collect();
+            out.push(format!(
+                "connection #{} {} → {}: clean close {}, tcp end {:?}, accept valid {:?}, findings [{}]",
+                c.id,
+                c.client,
+                c.server,
+                c.close.clean,
+                c.close.tcp,
+                c.handshake.accept_valid,
+                f.join("; ")
+            ));
+        }
+    }
+    out
+}
+
+/// tshark must decode the generated traffic, or its timing would mean nothing: on a small
+/// capture, it must see every frame (opcodes are counted, one value per frame).
+fn check_tshark(dir: &Path) -> Result<bool> {
+    let capture = dir.join("tshark-check.pcap");
+    let e = gen_bulk::generate(&capture, &gen_bulk::Options::new((TSHARK_CHECK_MB * MB) as u64))?;
+    let out_path = dir.join("tshark.txt");
+    Tool::tshark(&capture).run(Stdio::from(File::create(&out_path)?), dir)?;
+    let text = std::fs::read_to_string(&out_path)?;
+    let frames: u64 = text
+        .lines()
+        .filter_map(|l| l.split('\t').next())
+        .map(|ops| ops.split(',').filter(|o| !o.is_empty()).count() as u64)
+        .sum();
+    let _ = std::fs::remove_file(&out_path);
+    let _ = std::fs::remove_file(&capture);
+    let _ = std::fs::remove_file(gen_bulk::sidecar_path(&capture));
+    if frames == e.frames {
+        println!(
+            "tshark check: OK — on a {TSHARK_CHECK_MB} MB capture tshark decodes all {} WebSocket frames",
+            e.frames
+        );
+        Ok(true)
+    } else {
+        println!(
+            "tshark check: FAILED — on a {TSHARK_CHECK_MB} MB capture tshark decodes {frames} WebSocket frames of {}",
+            e.frames
+        );
+        Ok(false)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+// ---------------------------------------------------------------------------------------------
+
+/// Median, fastest and slowest run of one command.
+struct Summary {
+    median: Sample,
+    min: Duration,
+    max: Duration,
+    max_rss_kib: u64,
+}
+
+impl Summary {
+    fn of(samples: &[Sample]) -> Summary {
+        let mut sorted = samples.to_vec();
+        sorted.sort_by_key(|s| s.wall);
+        Summary {
+            median: sorted[sorted.len() / 2],
+            min: sorted[0].wall,
+            max: sorted[sorted.len() - 1].wall,
+            max_rss_kib: sorted.iter().map(|s| s.max_rss_kib).max().unwrap_or(0),
+        }
+    }
+
+    fn rss_mib(&self) -> f64 {
+        self.max_rss_kib as f64 * 1024.0 / MIB
+    }
+}
+
+/// Prints the results; `floor_kib` is the smallest peak RSS a child can show (see [`rss_floor`]).
+fn print_table(tools: &[Tool], results: &[Summary], e: &Expected, floor_kib: u64) {
+    let mb = e.file_bytes as f64 / MB;
+    println!();
+    println!(
+        "{:<18} {:>8} {:>8} {:>8} {:>8} {:>8} {:>11} {:>9} {:>10}",
+        "command", "median s", "min s", "max s", "cpu s", "MB/s", "packets/s", "peak RSS", "RSS/MB"
+    );
+    println!(
+        "{:<18} {:>8} {:>8} {:>8} {:>8} {:>8} {:>11} {:>9} {:>10}",
+        "", "", "", "", "", "of file", "", "MiB", "KiB per MB"
+    );
+    for (tool, r) in tools.iter().zip(results) {
+        let secs = r.median.wall.as_secs_f64();
+        println!(
+            "{:<18} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.1} {:>11} {:>9.1} {:>10.1}",
+            tool.label,
+            secs,
+            r.min.as_secs_f64(),
+            r.max.as_secs_f64(),
+            r.median.cpu.as_secs_f64(),
+            mb / secs,
+            thousands((e.packets as f64 / secs) as u64),
+            r.rss_mib(),
+            r.max_rss_kib as f64 / mb
+        );
+    }
+    println!();
+    println!(
+        "{RUNS} runs each, interleaved, after one untimed read of the file ({mb:.1} MB, {} packets);",
+        thousands(e.packets)
+    );
+    println!(
+        "wall time from spawn to exit; cpu = user + sys of the median run; peak RSS = largest"
+    );
+    println!(
+        "ru_maxrss of the runs (wait4; a child cannot show less than {:.1} MiB, what `true` shows).",
+        floor_kib as f64 / 1024.0
+    );
+    println!("wsscope: built by cargo in the `bench` profile (inherits `release`). Commands:");
+    for tool in tools {
+        println!("  {}", tool.shell());
+    }
+}
+
+/// Memory per open connection: peak RSS divided by the connections wsscope had open at once.
+/// `table` is wsscope's `tcp.max_concurrent`: open connections plus closed ones it still
+/// remembers (for 30 s of packet time).
+fn print_memory(tools: &[Tool], results: &[Summary], e: &Expected, table: u64) {
+    let open = e.max_open_connections.max(1);
+    println!();
+    println!(
+        "connections: {} open at once, {} in all over {:.1} s of packet time; wsscope's table held up to {} (tcp.max_concurrent: closed ones linger 30 s)",
+        thousands(e.max_open_connections),
+        thousands(e.tcp_connections),
+        e.duration_secs,
+        thousands(table)
+    );
+    for (tool, r) in tools.iter().zip(results) {
+        if tool.label.starts_with("wsscope") {
+            println!(
+                "  {}: peak RSS {:.1} MiB = {:.1} KiB per open connection (everything counted: an upper bound)",
+                tool.label,
+                r.rss_mib(),
+                r.max_rss_kib as f64 / open as f64
+            );
+        }
+    }
+}
+
+/// Prints throughput ratios (from median wall times, and from the CPU times of the median runs,
+/// which a busy machine disturbs less); returns report's relative to tcpdump's by wall time.
+fn print_ratios(tools: &[Tool], results: &[Summary]) -> f64 {
+    let find = |label: &str| tools.iter().zip(results).find(|(t, _)| t.label == label);
+    let (Some((_, tcpdump)), Some((_, report)), Some((_, export))) =
+        (find("tcpdump (libpcap)"), find("wsscope report"), find("wsscope export"))
+    else {
+        return 0.0;
+    };
+    let wall = |a: &Summary, b: &Summary| a.median.wall.as_secs_f64() / b.median.wall.as_secs_f64();
+    let cpu = |a: &Summary, b: &Summary| a.median.cpu.as_secs_f64() / b.median.cpu.as_secs_f64();
+    let r = wall(tcpdump, report);
+    println!();
+    println!("ratios of throughput (wall time; cpu time in brackets):");
+    println!(
+        "  report vs tcpdump: {r:.3} ({:.3})  wsscope report reads at {r:.3}× libpcap's raw read speed",
+        cpu(tcpdump, report)
+    );
+    if let Some((_, tshark)) = find("tshark") {
+        for (name, w) in [("report", report), ("export", export)] {
+            println!(
+                "  {name} vs tshark:  {:.2} ({:.2})  wsscope {name} is {:.2}× as fast as tshark -Y websocket",
+                wall(tshark, w),
+                cpu(tshark, w),
+                wall(tshark, w)
+            );
+        }
+    }
+    r
+}
+
+/// Applies `WSSCOPE_BENCH_MIN_RATIO`; returns whether the ratio is acceptable.
+fn check_ratio(ratio: f64, min: Option<f64>) -> bool {
+    match min {
+        Some(min) if ratio < min => {
+            println!("FAILED: ratio {ratio:.3} is below WSSCOPE_BENCH_MIN_RATIO={min}");
+            false
+        }
+        Some(min) => {
+            println!("ratio {ratio:.3} ≥ WSSCOPE_BENCH_MIN_RATIO={min}: OK");
+            true
+        }
+        None => true,
+    }
+}
+
+/// `1234567` → `"1,234,567"`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
