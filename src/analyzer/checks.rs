@@ -152,7 +152,7 @@ checks! {
     /// A pong with no outstanding ping, or with different data.
     PongUnsolicited => (Info, "RFC 6455 §5.5.3", "a pong that answers no outstanding ping (unsolicited pongs are allowed)"),
     /// A message larger than the configured limit; its payload was truncated.
-    MessageTooLarge => (Warning, "capture", "a message exceeded --max-message-size; its payload was kept only up to the limit"),
+    MessageTooLarge => (Info, "capture", "a message exceeded --max-message-size; its payload was kept only up to the limit"),
 
     // ── Closing (RFC 6455 §5.5.1, §7) ──
     /// Close frame with a one-byte payload.
