@@ -9,9 +9,9 @@ pub mod session;
 
 use crate::event::{Event, EventSink};
 use crate::tcp::{Anomaly, ConnId, StreamEvent, StreamSink};
+use foldhash::HashMap;
 use serde::Serialize;
 use session::Session;
-use std::collections::HashMap;
 
 /// Limits and options of the analyzer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,7 +71,7 @@ pub struct Analyzer<S: EventSink> {
 impl<S: EventSink> Analyzer<S> {
     /// An analyzer pushing events into `sink`.
     pub fn new(cfg: AnalyzerConfig, sink: S) -> Self {
-        Analyzer { cfg, sessions: HashMap::new(), sink, stats: AnalyzerStats::default() }
+        Analyzer { cfg, sessions: HashMap::default(), sink, stats: AnalyzerStats::default() }
     }
 
     /// Counters so far.

@@ -11,6 +11,7 @@ use crate::event::{Event, HandshakeOutcome, Position};
 use crate::http::{Extension, RequestInfo, ResponseInfo};
 use crate::pipeline::RunSummary;
 use crate::tcp::{CloseReason, ConnId, Direction, GapReason};
+use crate::ws::OpCode;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -378,13 +379,13 @@ impl ReportBuilder {
                 if let Some(c) = self.conn(*connection) {
                     c.end = c.end.max(ts);
                     let m = c.messages.get_mut(*direction);
-                    match opcode.name().as_str() {
-                        "text" => m.text += 1,
-                        "binary" => m.binary += 1,
-                        "ping" => m.ping += 1,
-                        "pong" => m.pong += 1,
-                        "close" => m.close += 1,
-                        _ => {}
+                    match opcode {
+                        OpCode::Text => m.text += 1,
+                        OpCode::Binary => m.binary += 1,
+                        OpCode::Ping => m.ping += 1,
+                        OpCode::Pong => m.pong += 1,
+                        OpCode::Close => m.close += 1,
+                        OpCode::Continuation | OpCode::Reserved(_) => {}
                     }
                     if !opcode.is_control() {
                         m.data += 1;

@@ -118,6 +118,7 @@ struct MessageState {
     length: u64,
     buf: Vec<u8>,
     truncated: bool,
+    /// Validates text once the message no longer fits in `buf` (None while it fits).
     utf8: Option<Utf8Stream>,
     /// Bytes inside the message are missing from the capture (its content has a hole).
     holey: bool,
@@ -505,14 +506,21 @@ impl DirectionDecoder {
                     );
                     self.abandon_message(pos, Cut::Protocol, out);
                 }
-                self.start_message(op, rsv1 && deflate, pos);
+                // Uncompressed, the first frame's length is the message's (or a lower bound when
+                // fragmented): one allocation instead of repeated doubling.
+                let capacity = if rsv1 && deflate {
+                    0
+                } else {
+                    h.payload_len.min(self.cfg.max_message as u64)
+                };
+                self.start_message(op, rsv1 && deflate, pos, capacity as usize);
                 Role::Data
             }
         };
         self.frame = Some(FrameState { header: h, pos, role, seen: 0 });
     }
 
-    fn start_message(&mut self, opcode: OpCode, compressed: bool, pos: Position) {
+    fn start_message(&mut self, opcode: OpCode, compressed: bool, pos: Position, capacity: usize) {
         self.msg = Some(MessageState {
             opcode,
             compressed,
@@ -521,9 +529,9 @@ impl DirectionDecoder {
             last: pos,
             wire_length: 0,
             length: 0,
-            buf: Vec::new(),
+            buf: Vec::with_capacity(capacity),
             truncated: false,
-            utf8: (opcode == OpCode::Text).then(Utf8Stream::default),
+            utf8: None,
             holey: false,
             unfinished: false,
             inflate_error: None,
@@ -646,7 +654,7 @@ impl DirectionDecoder {
         self.report(m, Some(cut), out);
     }
 
-    fn report(&mut self, m: MessageState, cut: Option<Cut>, out: &mut impl FnMut(WsOut)) {
+    fn report(&mut self, mut m: MessageState, cut: Option<Cut>, out: &mut impl FnMut(WsOut)) {
         let mut findings = Vec::new();
         if m.holey || cut == Some(Cut::Gap) {
             findings.push((
@@ -685,18 +693,17 @@ impl DirectionDecoder {
             };
             findings.push((check, detail));
             match e {
-                InflateError::Limit(_) => payload_of(&m),
+                InflateError::Limit(_) => payload_and_utf8(&mut m).0,
                 _ => Payload::Unavailable,
             }
         } else {
-            match m.utf8.as_ref().map(Utf8Stream::finish) {
+            let (payload, utf8) = payload_and_utf8(&mut m);
+            match utf8 {
                 // An unfinished message may end inside a character; only earlier errors count.
-                Some(Err(at)) if !m.unfinished || at < m.length.saturating_sub(3) => {
-                    findings.push((
-                        CheckId::TextNotUtf8,
-                        format!("text message is not valid UTF-8 (first invalid byte at {at})"),
-                    ))
-                }
+                Err(at) if !m.unfinished || at < m.length.saturating_sub(3) => findings.push((
+                    CheckId::TextNotUtf8,
+                    format!("text message is not valid UTF-8 (first invalid byte at {at})"),
+                )),
                 _ => {}
             }
             if m.truncated {
@@ -708,7 +715,7 @@ impl DirectionDecoder {
                     ),
                 ));
             }
-            payload_of(&m)
+            payload
         };
         let truncated =
             m.truncated || m.unfinished || m.holey || matches!(payload, Payload::Unavailable);
@@ -733,33 +740,56 @@ impl DirectionDecoder {
     }
 }
 
-/// The payload as shown: text for a text message that is valid UTF-8 (cut at a character
-/// boundary when truncated), bytes otherwise.
-fn payload_of(m: &MessageState) -> Payload {
-    if m.opcode == OpCode::Text {
-        let valid = match std::str::from_utf8(&m.buf) {
-            Ok(s) => s,
-            Err(e) => std::str::from_utf8(&m.buf[..e.valid_up_to()]).unwrap_or_default(),
-        };
-        let whole_and_valid = m.utf8.as_ref().is_some_and(|u| u.finish().is_ok());
-        // A kept prefix may end inside a character: cut there, the rest is reported as truncated.
-        let cut_prefix_valid = (m.truncated || m.unfinished) && valid.len() + 3 >= m.buf.len();
-        if whole_and_valid || cut_prefix_valid {
-            return Payload::Text(valid.to_string());
-        }
+/// The payload as shown — text for a text message that is valid UTF-8 (cut at a character
+/// boundary when only a prefix is kept), bytes otherwise — and whether the whole text was valid
+/// (`Err(offset of the first invalid byte)`). A message kept whole is validated exactly once, by
+/// moving its buffer into a `String`; a truncated one was validated as it arrived.
+fn payload_and_utf8(m: &mut MessageState) -> (Payload, Result<(), u64>) {
+    let buf = std::mem::take(&mut m.buf);
+    if m.opcode != OpCode::Text {
+        return (Payload::Bytes(buf), Ok(()));
     }
-    Payload::Bytes(m.buf.clone())
+    let cut_ok = m.truncated || m.unfinished;
+    let (valid, mut bytes) = match &m.utf8 {
+        Some(u) => (u.finish(), buf),
+        None => match String::from_utf8(buf) {
+            Ok(s) => return (Payload::Text(s), Ok(())),
+            Err(e) => (Err(e.utf8_error().valid_up_to() as u64), e.into_bytes()),
+        },
+    };
+    let prefix = match std::str::from_utf8(&bytes) {
+        Ok(_) => bytes.len(),
+        Err(e) => e.valid_up_to(),
+    };
+    // A kept prefix may end inside a character: show it up to there, reported as truncated.
+    if valid.is_ok() || (cut_ok && prefix + 3 >= bytes.len()) {
+        bytes.truncate(prefix);
+        if let Ok(s) = String::from_utf8(bytes) {
+            return (Payload::Text(s), valid);
+        }
+        return (Payload::Bytes(Vec::new()), valid);
+    }
+    (Payload::Bytes(bytes), valid)
 }
 
 /// Counts and keeps (up to `max`) application bytes of a message, validating text.
+///
+/// Text is validated once at the end while the message fits; from the moment it no longer fits,
+/// the kept prefix and everything after it go through the incremental validator instead.
 fn keep(m: &mut MessageState, plain: &[u8], max: usize) {
     m.length += plain.len() as u64;
-    if let Some(u) = &mut m.utf8 {
-        u.push(plain);
-    }
     let room = max.saturating_sub(m.buf.len());
-    if plain.len() > room {
+    let kept = plain.len().min(room);
+    m.buf.extend_from_slice(&plain[..kept]);
+    if kept < plain.len() {
+        if !m.truncated && m.opcode == OpCode::Text {
+            let mut u = Utf8Stream::default();
+            u.push(&m.buf);
+            m.utf8 = Some(u);
+        }
         m.truncated = true;
+        if let Some(u) = &mut m.utf8 {
+            u.push(&plain[kept..]);
+        }
     }
-    m.buf.extend_from_slice(&plain[..plain.len().min(room)]);
 }

@@ -401,3 +401,23 @@ proptest! {
         let _ = run(cfg, &data);
     }
 }
+
+#[test]
+fn invalid_utf8_beyond_the_kept_prefix_is_still_reported() {
+    let cfg = DirConfig { max_message: 4, ..server() };
+    let out = run(cfg, &frame(true, 0, 1, None, b"abcdef\xff"));
+    assert_eq!(findings(&out), vec!["finding text_not_utf8", "finding message_too_large"]);
+    assert!(messages(&out)[0].ends_with("truncated=true text:abcd"), "{out:?}");
+}
+
+#[test]
+fn a_character_split_at_the_size_limit_is_valid_and_cut_before_it() {
+    let cfg = DirConfig { max_message: 4, ..server() };
+    let out = run(cfg, &frame(true, 0, 1, None, "abc€def".as_bytes()));
+    assert_eq!(findings(&out), vec!["finding message_too_large"]);
+    assert!(
+        messages(&out)[0]
+            .ends_with("len=9 wire=9 frags=1 compressed=false truncated=true text:abc"),
+        "{out:?}"
+    );
+}
