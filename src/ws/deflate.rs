@@ -15,6 +15,12 @@ use flate2::{Decompress, FlushDecompress, Status};
 
 /// Output produced per inflate step.
 const CHUNK: usize = 16 * 1024;
+
+thread_local! {
+    /// Inflated bytes pass through one buffer per thread, shared by every inflater (each holds it
+    /// only during a call), instead of 16 KiB per compressed direction.
+    static OUT: std::cell::RefCell<Box<[u8]>> = std::cell::RefCell::new(vec![0u8; CHUNK].into_boxed_slice());
+}
 /// RFC 7692 §7.2.2: the tail removed by the compressor, appended back before inflating.
 const TAIL: [u8; 4] = [0x00, 0x00, 0xFF, 0xFF];
 
@@ -31,7 +37,8 @@ pub enum InflateError {
 
 /// The inflater of one direction.
 pub struct Inflater {
-    z: Decompress,
+    /// Created on the first compressed message.
+    z: Option<Decompress>,
     /// The sender resets its compressor after every message.
     no_context_takeover: bool,
     /// Whether the window holds everything the sender's compressor may refer to.
@@ -40,7 +47,6 @@ pub struct Inflater {
     failed: bool,
     /// Bytes produced for the current message.
     produced: u64,
-    out: Box<[u8]>,
 }
 
 impl std::fmt::Debug for Inflater {
@@ -57,14 +63,7 @@ impl Inflater {
     /// `no_context_takeover`; `context_known` is false when the capture did not see the
     /// connection from its start.
     pub fn new(no_context_takeover: bool, context_known: bool) -> Self {
-        Inflater {
-            z: Decompress::new(false),
-            no_context_takeover,
-            context_known,
-            failed: false,
-            produced: 0,
-            out: vec![0u8; CHUNK].into_boxed_slice(),
-        }
+        Inflater { z: None, no_context_takeover, context_known, failed: false, produced: 0 }
     }
 
     /// Whether the window is complete (every message can be inflated).
@@ -99,7 +98,9 @@ impl Inflater {
         if self.failed || self.no_context_takeover {
             // RFC 7692 §7.2.2: without context takeover each message starts from an empty
             // window; after a failure the window is unusable and starts empty too.
-            self.z.reset(false);
+            if let Some(z) = &mut self.z {
+                z.reset(false);
+            }
         }
         if self.no_context_takeover {
             self.context_known = true;
@@ -116,37 +117,64 @@ impl Inflater {
         limit: u64,
         sink: &mut impl FnMut(&[u8]),
     ) -> Result<(), InflateError> {
-        loop {
-            let (before_in, before_out) = (self.z.total_in(), self.z.total_out());
-            let status = self.z.decompress(input, &mut self.out, flush);
-            let used = (self.z.total_in() - before_in) as usize;
-            let made = (self.z.total_out() - before_out) as usize;
-            input = input.get(used..).unwrap_or(&[]);
-            if made > 0 {
-                self.produced += made as u64;
-                sink(self.out.get(..made).unwrap_or(&[]));
-            }
-            match status {
-                // zlib's own message text depends on where the input was split (zlib-rs reports
-                // the same bad data as "invalid distance too far back" or as "repeated call with
-                // bad state"); reports must not, so the class alone describes it.
-                Err(_) => return Err(self.fail()),
-                Ok(_) if self.produced > limit => {
-                    self.failed = true;
-                    self.context_known = false;
-                    return Err(InflateError::Limit(self.produced));
+        enum Stop {
+            Done,
+            Corrupt,
+            Limit,
+        }
+        // The zlib state is created on the first compressed message of the direction.
+        let z = self.z.get_or_insert_with(|| Decompress::new(false));
+        let produced = &mut self.produced;
+        let stop = OUT.with(|cell| {
+            // One output buffer per thread, shared by every inflater; a (never expected)
+            // re-entrant use gets its own temporary buffer instead of panicking.
+            let mut own;
+            let mut shared = cell.try_borrow_mut();
+            let out: &mut [u8] = match shared.as_deref_mut() {
+                Ok(b) => b,
+                Err(_) => {
+                    own = vec![0u8; CHUNK];
+                    &mut own
                 }
-                Ok(Status::StreamEnd) => {
-                    // A final block inside a message: the sender ended its stream. Whatever
-                    // follows starts a new stream (RFC 7692 §7.2.3.3 allows BFINAL blocks).
-                    self.z.reset(false);
-                    if input.is_empty() {
-                        return Ok(());
+            };
+            loop {
+                let (before_in, before_out) = (z.total_in(), z.total_out());
+                let status = z.decompress(input, out, flush);
+                let used = (z.total_in() - before_in) as usize;
+                let made = (z.total_out() - before_out) as usize;
+                input = input.get(used..).unwrap_or(&[]);
+                if made > 0 {
+                    *produced += made as u64;
+                    sink(out.get(..made).unwrap_or(&[]));
+                }
+                match status {
+                    // zlib's own message text depends on where the input was split (zlib-rs
+                    // reports the same bad data as "invalid distance too far back" or as
+                    // "repeated call with bad state"); reports must not, so the class alone
+                    // describes it.
+                    Err(_) => return Stop::Corrupt,
+                    Ok(_) if *produced > limit => return Stop::Limit,
+                    Ok(Status::StreamEnd) => {
+                        // A final block inside a message: the sender ended its stream. Whatever
+                        // follows starts a new stream (RFC 7692 §7.2.3.3 allows BFINAL blocks).
+                        z.reset(false);
+                        if input.is_empty() {
+                            return Stop::Done;
+                        }
                     }
+                    Ok(_) if input.is_empty() && made < out.len() => return Stop::Done,
+                    Ok(_) if used == 0 && made == 0 => return Stop::Done,
+                    Ok(_) => {}
                 }
-                Ok(_) if input.is_empty() && made < self.out.len() => return Ok(()),
-                Ok(_) if used == 0 && made == 0 => return Ok(()),
-                Ok(_) => {}
+            }
+        });
+        match stop {
+            Stop::Done => Ok(()),
+            Stop::Corrupt => Err(self.fail()),
+            Stop::Limit => {
+                self.failed = true;
+                self.context_known = false;
+                Err(InflateError::Limit(self.produced))
             }
         }
     }
