@@ -350,10 +350,7 @@ fn text_line(s: &ConnSummary) -> String {
         (Some(CloseReason::Rst), Some(Direction::ServerToClient)) => "reset by server".to_string(),
         (Some(CloseReason::Fin), _) => "closed".to_string(),
         (Some(CloseReason::EndOfCapture), _) => "open at end of capture".to_string(),
-        (Some(r), _) => serde_json::to_value(r)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default(),
+        (Some(r), _) => crate::analyzer::checks::json_name(&r),
         (None, _) => String::new(),
     };
     format!(

@@ -192,11 +192,14 @@ checks! {
 impl CheckId {
     /// The snake_case name used in every output.
     pub fn as_str(self) -> String {
-        serde_json::to_value(self)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default()
+        json_name(&self)
     }
+}
+
+/// The name a unit enum value has in the JSON outputs (its serde `snake_case` name), for text
+/// that must say the same.
+pub fn json_name(v: &impl Serialize) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }
 
 impl fmt::Display for CheckId {

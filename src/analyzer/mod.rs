@@ -83,11 +83,6 @@ impl<S: EventSink> Analyzer<S> {
     pub fn into_sink(self) -> S {
         self.sink
     }
-
-    /// The sink, borrowed.
-    pub fn sink_mut(&mut self) -> &mut S {
-        &mut self.sink
-    }
 }
 
 impl<S: EventSink> StreamSink for Analyzer<S> {

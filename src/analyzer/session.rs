@@ -144,7 +144,6 @@ pub struct Session {
     close_sent: [bool; 2],
     /// Pings sent per WebSocket direction: payload and time.
     pings: [VecDeque<(Vec<u8>, Timestamp)>; 2],
-    last_ts: Timestamp,
 }
 
 impl Session {
@@ -172,7 +171,6 @@ impl Session {
             first_close: None,
             close_sent: [false; 2],
             pings: Default::default(),
-            last_ts: info.first.ts,
         }
     }
 
@@ -196,7 +194,6 @@ impl Session {
         cfg: &AnalyzerConfig,
         sink: &mut impl EventSink,
     ) {
-        self.last_ts = at.ts;
         let wsd = self.ws_dir(dir);
         match &mut self.phase {
             Phase::Http(h) => {
@@ -404,15 +401,14 @@ impl Session {
         let buf = &mut h.buf[d.index()];
         match &mut h.req {
             ReqState::AwaitResponse => false,
-            ReqState::Body(skip) => match skip.skip(&buf.bytes) {
-                Ok(p) => {
-                    buf.consume(p.consumed);
-                    if p.done {
+            ReqState::Body(skip) => match skip_body(skip, buf) {
+                Some((progressed, done)) => {
+                    if done {
                         h.req = ReqState::Head;
                     }
-                    p.consumed > 0 || p.done
+                    progressed
                 }
-                Err(_) => {
+                None => {
                     self.phase = Phase::Ignored;
                     true
                 }
@@ -474,15 +470,14 @@ impl Session {
         let Phase::Http(h) = &mut self.phase else { return false };
         let buf = &mut h.buf[d.index()];
         match &mut h.resp {
-            RespState::Body(skip) => match skip.skip(&buf.bytes) {
-                Ok(p) => {
-                    buf.consume(p.consumed);
-                    if p.done {
+            RespState::Body(skip) => match skip_body(skip, buf) {
+                Some((progressed, done)) => {
+                    if done {
                         h.resp = RespState::Head;
                     }
-                    p.consumed > 0 || p.done
+                    progressed
                 }
-                Err(_) => {
+                None => {
                     self.phase = Phase::Ignored;
                     true
                 }
@@ -823,17 +818,22 @@ impl Session {
 
     fn emit_message(&mut self, d: Direction, m: Message, sink: &mut impl EventSink) {
         let mut rtt = None;
+        // A control frame's payload is always `Payload::Bytes`: its raw (unmasked) bytes.
+        let control: &[u8] = match &m.payload {
+            Payload::Bytes(b) if m.opcode.is_control() => b,
+            _ => &[],
+        };
         match m.opcode {
             OpCode::Ping => {
                 let q = &mut self.pings[d.index()];
                 if q.len() >= MAX_PINGS {
                     q.pop_front();
                 }
-                q.push_back((m.control_payload.clone(), m.first.ts));
+                q.push_back((control.to_vec(), m.first.ts));
             }
             OpCode::Pong => {
                 let q = &mut self.pings[d.opposite().index()];
-                match q.iter().position(|(p, _)| *p == m.control_payload) {
+                match q.iter().position(|(p, _)| p.as_slice() == control) {
                     Some(i) => {
                         let (_, sent) = q.remove(i).unwrap_or_default();
                         q.drain(..i);
@@ -843,10 +843,7 @@ impl Session {
                         CheckId::PongUnsolicited,
                         Some(d),
                         m.first,
-                        format!(
-                            "pong with {} bytes answers no outstanding ping",
-                            m.control_payload.len()
-                        ),
+                        format!("pong with {} bytes answers no outstanding ping", control.len()),
                         sink,
                     ),
                 }
@@ -858,10 +855,7 @@ impl Session {
             _ => {}
         }
         let close = m.close.map(|(code, reason)| CloseFrameInfo { code, reason, at: m.first });
-        let payload = match (m.opcode, m.payload) {
-            (OpCode::Close, _) => Payload::Bytes(m.control_payload),
-            (_, p) => p,
-        };
+        let payload = m.payload;
         sink.event(Event::Message {
             connection: self.info.id,
             direction: d,
@@ -878,6 +872,13 @@ impl Session {
             rtt,
         });
     }
+}
+
+/// Skips buffered body bytes: `Some((progressed, done))`, or `None` when the body is malformed.
+fn skip_body(skip: &mut BodySkipper, buf: &mut Buffered) -> Option<(bool, bool)> {
+    let p = skip.skip(&buf.bytes).ok()?;
+    buf.consume(p.consumed);
+    Some((p.consumed > 0 || p.done, p.done))
 }
 
 enum Decision {

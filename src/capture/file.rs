@@ -27,21 +27,10 @@ impl FileSource {
                 Ok(_) => {}
             }
         }
-        let cap = Capture::from_file_with_precision(path, Precision::Nano)
+        let mut cap = Capture::from_file_with_precision(path, Precision::Nano)
             .map_err(|e| classify_open_error(path, e))?;
-        let mut src = FileSource { link: LinkType(cap.get_datalink().0 as u32), cap, number: 0 };
-        if !src.link.is_supported() {
-            return Err(Error::UnsupportedLinkType {
-                input: path.display().to_string(),
-                link: src.link,
-            });
-        }
-        if let Some(f) = filter {
-            src.cap
-                .filter(f, true)
-                .map_err(|e| Error::Filter { filter: f.to_string(), message: e.to_string() })?;
-        }
-        Ok(src)
+        let link = super::prepare(&mut cap, &path.display().to_string(), filter)?;
+        Ok(FileSource { link, cap, number: 0 })
     }
 }
 

@@ -28,20 +28,11 @@ impl LiveSource {
         if !known.iter().any(|n| n == interface) {
             return Err(Error::UnknownInterface { name: interface.to_string(), available: known });
         }
-        let cap = Capture::from_device(interface)
+        let mut cap = Capture::from_device(interface)
             .and_then(|c| c.snaplen(snaplen).timeout(READ_TIMEOUT_MS).immediate_mode(true).open())
             .map_err(|e| classify_live_error(interface, e))?;
-        let link = LinkType(cap.get_datalink().0 as u32);
-        let mut src = LiveSource { cap, link, number: 0 };
-        if !link.is_supported() {
-            return Err(Error::UnsupportedLinkType { input: interface.to_string(), link });
-        }
-        if let Some(f) = filter {
-            src.cap
-                .filter(f, true)
-                .map_err(|e| Error::Filter { filter: f.to_string(), message: e.to_string() })?;
-        }
-        Ok(src)
+        let link = super::prepare(&mut cap, interface, filter)?;
+        Ok(LiveSource { cap, link, number: 0 })
     }
 }
 

@@ -78,6 +78,25 @@ impl Interrupt {
     }
 }
 
+/// Checks that wsscope decodes the capture's link type and applies the BPF `filter`: the setup
+/// files and live interfaces share. Returns the link type.
+fn prepare<T: pcap::Activated + ?Sized>(
+    cap: &mut pcap::Capture<T>,
+    input: &str,
+    filter: Option<&str>,
+) -> Result<LinkType, crate::error::Error> {
+    use crate::error::Error;
+    let link = LinkType(cap.get_datalink().0 as u32);
+    if !link.is_supported() {
+        return Err(Error::UnsupportedLinkType { input: input.to_string(), link });
+    }
+    if let Some(f) = filter {
+        cap.filter(f, true)
+            .map_err(|e| Error::Filter { filter: f.to_string(), message: e.to_string() })?;
+    }
+    Ok(link)
+}
+
 /// A source of packets.
 pub trait PacketSource {
     /// The link type of every packet.

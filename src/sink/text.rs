@@ -5,7 +5,7 @@
 
 use super::{Format, InputInfo};
 use crate::analyzer::AnalyzerStats;
-use crate::analyzer::checks::Severity;
+use crate::analyzer::checks::{Severity, json_name};
 use crate::event::{Event, HandshakeOutcome, Payload};
 use crate::pipeline::RunSummary;
 use crate::tcp::Direction;
@@ -178,7 +178,7 @@ impl<W: Write> Format for Text<W> {
                     "{:>11} #{connection} {a} {g} {length} bytes missing at offset {} ({}, packet {})",
                     "",
                     at.offset,
-                    snake(reason),
+                    json_name(reason),
                     at.packet
                 )
             }
@@ -192,7 +192,7 @@ impl<W: Write> Format for Text<W> {
                 format!(
                     "{t} #{connection} end: {who}, {}, TCP {}",
                     if *clean { "clean" } else { "not clean" },
-                    snake(reason)
+                    json_name(reason)
                 )
             }
         };
@@ -231,11 +231,6 @@ impl<W: Write> Format for Text<W> {
     fn finish(&mut self) -> io::Result<()> {
         self.out.flush()
     }
-}
-
-/// The snake_case name a value has in JSON outputs.
-fn snake(v: &impl serde::Serialize) -> String {
-    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }
 
 /// Escapes control characters (and cuts at `max` characters).

@@ -98,11 +98,6 @@ impl FlowKey {
     }
 }
 
-/// Formats an endpoint as `ip:port`, with brackets for IPv6 (`[::1]:443`).
-pub fn endpoint_string(addr: &SocketAddr) -> String {
-    addr.to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,7 +111,8 @@ mod tests {
 
     #[test]
     fn ipv6_endpoints_use_brackets() {
+        // Every output writes endpoints with `SocketAddr`'s Display: `ip:port`, IPv6 in brackets.
         let a: SocketAddr = "[::1]:9001".parse().unwrap();
-        assert_eq!(endpoint_string(&a), "[::1]:9001");
+        assert_eq!(a.to_string(), "[::1]:9001");
     }
 }

@@ -60,8 +60,6 @@ pub struct Message {
     pub truncated: bool,
     /// For close frames: code and reason.
     pub close: Option<(Option<CloseCode>, String)>,
-    /// Raw (unmasked) control payload, for ping/pong matching (empty for data messages).
-    pub control_payload: Vec<u8>,
     /// Bytes of the message are missing from the capture.
     pub incomplete: bool,
 }
@@ -538,42 +536,45 @@ impl DirectionDecoder {
         });
     }
 
+    /// A piece of the current frame's payload (masked as on the wire). Bytes are unmasked where
+    /// they are kept — the message or control buffer — so each is copied once; the scratch buffer
+    /// only serves the inflater and the bytes of a text message beyond the size limit.
     fn on_payload(&mut self, chunk: &[u8]) {
         let Some(frame) = &mut self.frame else { return };
         let phase = (frame.seen & 3) as usize;
         frame.seen += chunk.len() as u64;
-        let data: &[u8] = match frame.header.mask {
-            Some(key) => {
-                self.scratch.clear();
-                self.scratch.extend_from_slice(chunk);
-                unmask(&mut self.scratch, key, phase);
-                &self.scratch
-            }
-            None => chunk,
-        };
+        let mask = frame.header.mask;
         match frame.role {
             Role::Ignored => {}
             Role::Control => {
                 let room = self.cfg.max_message.max(125).saturating_sub(self.control.len());
-                self.control.extend_from_slice(&data[..data.len().min(room)]);
+                append_unmasked(&mut self.control, &chunk[..chunk.len().min(room)], mask, phase);
             }
             Role::Data => {
                 let Some(m) = &mut self.msg else { return };
-                m.wire_length += data.len() as u64;
-                if m.compressed {
-                    if m.holey || m.inflate_error.is_some() {
-                        return;
+                m.wire_length += chunk.len() as u64;
+                let max = self.cfg.max_message;
+                if !m.compressed {
+                    let kept = chunk.len().min(max.saturating_sub(m.buf.len()));
+                    append_unmasked(&mut m.buf, &chunk[..kept], mask, phase);
+                    m.length += kept as u64;
+                    if kept < chunk.len() {
+                        // Beyond the limit: counted and validated, not kept.
+                        let rest = unmasked(&mut self.scratch, &chunk[kept..], mask, phase + kept);
+                        keep(m, rest, max);
                     }
-                    if let Some(inf) = &mut self.inflater {
-                        let max = self.cfg.max_message;
-                        let limit = self.cfg.max_inflate;
-                        let r = inf.feed(data, limit, &mut |plain: &[u8]| keep(m, plain, max));
-                        if let Err(e) = r {
-                            m.inflate_error.get_or_insert(e);
-                        }
+                    return;
+                }
+                if m.holey || m.inflate_error.is_some() {
+                    return;
+                }
+                let data = unmasked(&mut self.scratch, chunk, mask, phase);
+                if let Some(inf) = &mut self.inflater {
+                    let r = inf
+                        .feed(data, self.cfg.max_inflate, &mut |plain: &[u8]| keep(m, plain, max));
+                    if let Err(e) = r {
+                        m.inflate_error.get_or_insert(e);
                     }
-                } else {
-                    keep(m, data, self.cfg.max_message);
                 }
             }
         }
@@ -607,9 +608,8 @@ impl DirectionDecoder {
             first: pos,
             last: pos,
             truncated: (payload.len() as u64) < h.payload_len,
-            payload: Payload::Bytes(payload.clone()),
+            payload: Payload::Bytes(payload),
             close,
-            control_payload: payload,
             incomplete: false,
         })));
         for (check, detail) in violations {
@@ -731,7 +731,6 @@ impl DirectionDecoder {
             payload,
             truncated,
             close: None,
-            control_payload: Vec::new(),
             incomplete: m.holey || m.unfinished,
         })));
         for (check, detail) in findings {
@@ -770,6 +769,34 @@ fn payload_and_utf8(m: &mut MessageState) -> (Payload, Result<(), u64>) {
         return (Payload::Bytes(Vec::new()), valid);
     }
     (Payload::Bytes(bytes), valid)
+}
+
+/// Appends `src` to `dst`, unmasking the appended bytes in place (`phase`: payload bytes of the
+/// frame before `src`).
+fn append_unmasked(dst: &mut Vec<u8>, src: &[u8], mask: Option<[u8; 4]>, phase: usize) {
+    let start = dst.len();
+    dst.extend_from_slice(src);
+    if let Some(key) = mask {
+        unmask(&mut dst[start..], key, phase);
+    }
+}
+
+/// `src` unmasked: itself when the frame is not masked, else a copy unmasked in `scratch`.
+fn unmasked<'a>(
+    scratch: &'a mut Vec<u8>,
+    src: &'a [u8],
+    mask: Option<[u8; 4]>,
+    phase: usize,
+) -> &'a [u8] {
+    match mask {
+        None => src,
+        Some(key) => {
+            scratch.clear();
+            scratch.extend_from_slice(src);
+            unmask(scratch, key, phase);
+            scratch
+        }
+    }
 }
 
 /// Counts and keeps (up to `max`) application bytes of a message, validating text.
