@@ -8,6 +8,7 @@
 mod assembler;
 pub mod event;
 pub mod flow;
+mod history;
 pub mod seq;
 mod stream;
 pub mod table;

@@ -19,6 +19,7 @@
 use super::assembler::{Assembler, Chunk};
 use super::event::{Anomaly, DirStats, GapReason, PacketRef, StreamEvent, StreamSink};
 use super::flow::{ConnId, Direction};
+use super::history::{BlockPool, History};
 use super::seq::SeqSpace;
 use crate::limits::TcpLimits;
 use std::collections::VecDeque;
@@ -43,6 +44,8 @@ pub(crate) struct Budget {
     pub buffered: usize,
     /// Delivered bytes held for retransmission checks (against `max_history_total`).
     pub history: usize,
+    /// Blocks the histories are made of.
+    pub pool: BlockPool,
 }
 
 /// Everything a direction needs from its connection and table while handling one segment.
@@ -57,8 +60,6 @@ pub(crate) struct Ctx<'c, S: StreamSink> {
 
 /// How many recent gaps are remembered to recognise late data.
 const RECENT_GAPS: usize = 8;
-/// A history buffer larger than this is shrunk when it is less than a quarter full.
-const SHRINK_ABOVE: usize = 4096;
 /// Acknowledgments further than this beyond the next expected byte are ignored as implausible.
 const MAX_ACK_AHEAD: u64 = 1 << 30;
 
@@ -76,7 +77,7 @@ pub(crate) struct HalfStream {
     fin_delivered: bool,
     peer_ack: Option<u64>,
     chunks: Assembler,
-    history: VecDeque<u8>,
+    history: History,
     history_start: u64,
     recent_gaps: VecDeque<Range<u64>>,
     pub stats: DirStats,
@@ -156,7 +157,6 @@ impl HalfStream {
     pub fn flush<S: StreamSink>(&mut self, ctx: &mut Ctx<'_, S>) {
         self.flush_holes(ctx);
         self.forget_history(ctx.budget);
-        self.history = VecDeque::new();
     }
 
     fn flush_holes<S: StreamSink>(&mut self, ctx: &mut Ctx<'_, S>) {
@@ -296,7 +296,7 @@ impl HalfStream {
         if a < b {
             let (h0, d0) = ((a - self.history_start) as usize, (a - start) as usize);
             let n = (b - a) as usize;
-            let held = self.history.range(h0..h0 + n);
+            let held = self.history.range(h0, n).flatten();
             let new = &data[d0..d0 + n];
             let mut first = None;
             let mut last = 0;
@@ -323,20 +323,15 @@ impl HalfStream {
     fn trim_history(&mut self, offset: u64, keep_acked: usize, budget: &mut Budget) {
         let offset = offset.min(self.next.saturating_sub(keep_acked as u64));
         let n = offset.saturating_sub(self.history_start).min(self.history.len() as u64);
-        self.history.drain(..n as usize);
+        self.history.drain_front(n as usize, &mut budget.pool);
         self.history_start += n;
         budget.history -= n as usize;
-        if self.history.capacity() > SHRINK_ABOVE
-            && self.history.len() < self.history.capacity() / 4
-        {
-            self.history.shrink_to(self.history.len() * 2);
-        }
     }
 
     /// Empties the history (after a gap, or when the connection ends).
     fn forget_history(&mut self, budget: &mut Budget) {
         budget.history -= self.history.len();
-        self.history.clear();
+        self.history.clear(&mut budget.pool);
         self.history_start = self.next;
     }
 
@@ -406,12 +401,12 @@ impl HalfStream {
         let keep = data.len().min(cap);
         if keep > 0 && ctx.budget.history + keep <= ctx.limits.max_history_total {
             let excess = (self.history.len() + keep).saturating_sub(cap);
-            self.history.drain(..excess);
-            self.history.extend(&data[data.len() - keep..]);
+            self.history.drain_front(excess, &mut ctx.budget.pool);
+            self.history.extend(&data[data.len() - keep..], &mut ctx.budget.pool);
             ctx.budget.history = ctx.budget.history + keep - excess;
         } else {
             ctx.budget.history -= self.history.len();
-            self.history.clear();
+            self.history.clear(&mut ctx.budget.pool);
         }
         self.next = end;
         self.history_start = end - self.history.len() as u64;

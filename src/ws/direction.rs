@@ -751,19 +751,16 @@ fn payload_and_utf8(m: &mut MessageState) -> (Payload, Result<(), u64>) {
     let cut_ok = m.truncated || m.unfinished;
     let (valid, mut bytes) = match &m.utf8 {
         Some(u) => (u.finish(), buf),
-        None => match String::from_utf8(buf) {
+        None => match super::utf8::into_string(buf) {
             Ok(s) => return (Payload::Text(s), Ok(())),
-            Err(e) => (Err(e.utf8_error().valid_up_to() as u64), e.into_bytes()),
+            Err((at, bytes)) => (Err(at as u64), bytes),
         },
     };
-    let prefix = match std::str::from_utf8(&bytes) {
-        Ok(_) => bytes.len(),
-        Err(e) => e.valid_up_to(),
-    };
+    let prefix = super::utf8::valid_prefix(&bytes);
     // A kept prefix may end inside a character: show it up to there, reported as truncated.
     if valid.is_ok() || (cut_ok && prefix + 3 >= bytes.len()) {
         bytes.truncate(prefix);
-        if let Ok(s) = String::from_utf8(bytes) {
+        if let Ok(s) = super::utf8::into_string(bytes) {
             return (Payload::Text(s), valid);
         }
         return (Payload::Bytes(Vec::new()), valid);
