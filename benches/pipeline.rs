@@ -46,6 +46,8 @@
 //!
 //! - `WSSCOPE_BENCH_MB`: capture size in MB (default 100).
 //! - `WSSCOPE_BENCH_1G=1`: also run on a 1,000 MB capture (11,000 connections open at once).
+//! - `WSSCOPE_BENCH_THREADS` (default 2): also time `report` and `export` with `--threads N`,
+//!   after checking they write the same bytes as one thread (1 skips them).
 //! - `WSSCOPE_BENCH_MIN_RATIO`: fail when `wsscope report`'s throughput divided by tcpdump's is
 //!   below this (a ratio measured in the same run, never an absolute time).
 //! - `WSSCOPE_BENCH_NO_TSHARK=1`: skip tshark (it takes most of the time).
@@ -121,8 +123,13 @@ fn run_bench() -> Result<bool> {
     }
     let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
     let mut ok = true;
+    let threads = env_number("WSSCOPE_BENCH_THREADS")?.map_or(2, |n| n as usize);
     let tools = |capture: &Path| {
         let mut t = vec![Tool::tcpdump(capture), Tool::report(capture), Tool::export(capture)];
+        if threads > 1 {
+            t.push(Tool::sharded(Tool::report(capture), threads));
+            t.push(Tool::sharded(Tool::export(capture), threads));
+        }
         if with_tshark {
             t.push(Tool::tshark(capture));
         }
@@ -145,6 +152,9 @@ fn run_bench() -> Result<bool> {
         warm_page_cache(&capture)?;
         let (failures, doc) = check_report(&Tool::report(&capture), dir.path(), &expected)?;
         ok &= failures == 0;
+        if threads > 1 {
+            ok &= check_sharded(&capture, threads, dir.path())?;
+        }
         let tools = tools(&capture);
         let load_before = load_average();
         let samples = measure(&tools, dir.path())?;
@@ -283,6 +293,13 @@ impl Tool {
 
     fn export(capture: &Path) -> Tool {
         Tool::wsscope("wsscope export", &["export", "--format", "ndjson"], capture)
+    }
+
+    /// `tool` with `--threads n`.
+    fn sharded(mut tool: Tool, n: usize) -> Tool {
+        tool.label = Box::leak(format!("{} -j{n}", tool.label).into_boxed_str());
+        tool.args.extend(["--threads".into(), n.to_string().into()]);
+        tool
     }
 
     fn tcpdump(capture: &Path) -> Tool {
@@ -533,6 +550,26 @@ fn check_report(report: &Tool, dir: &Path, e: &Expected) -> Result<(usize, Repor
     Ok((problems.len(), doc))
 }
 
+/// Checks that `report` and `export` with `--threads n` write exactly what they write with one.
+fn check_sharded(capture: &Path, n: usize, dir: &Path) -> Result<bool> {
+    let mut ok = true;
+    for tool in [Tool::report(capture), Tool::export(capture)] {
+        let label = tool.label;
+        let (one, many) = (dir.join("one.out"), dir.join("many.out"));
+        tool.run(Stdio::from(File::create(&one)?), dir)?;
+        Tool::sharded(tool, n).run(Stdio::from(File::create(&many)?), dir)?;
+        let (a, b) = (sha256(&one)?, sha256(&many)?);
+        let _ = (std::fs::remove_file(&one), std::fs::remove_file(&many));
+        if a == b {
+            println!("check: OK — {label} --threads {n} writes the same bytes as one thread");
+        } else {
+            println!("check: FAILED — {label} --threads {n} differs from one thread");
+            ok = false;
+        }
+    }
+    Ok(ok)
+}
+
 /// Everything in the report that disagrees with the sidecar `e`.
 fn disagreements(doc: &ReportDoc, e: &Expected) -> Vec<String> {
     let mut out = Vec::new();
@@ -764,8 +801,21 @@ fn print_ratios(tools: &[Tool], results: &[Summary]) -> f64 {
         "  report vs tcpdump: {r:.3} ({:.3})  wsscope report reads at {r:.3}× libpcap's raw read speed",
         cpu(tcpdump, report)
     );
+    let sharded: Vec<_> =
+        tools.iter().zip(results).filter(|(t, _)| t.label.contains(" -j")).collect();
+    for (t, s) in &sharded {
+        let base = if t.label.starts_with("wsscope report") { report } else { export };
+        println!(
+            "  {}: {:.2}× the throughput of one thread ({:.3}× libpcap's raw read speed)",
+            t.label,
+            wall(base, s),
+            wall(tcpdump, s)
+        );
+    }
     if let Some((_, tshark)) = find("tshark") {
-        for (name, w) in [("report", report), ("export", export)] {
+        let all = [("report", report), ("export", export)];
+        let more = sharded.iter().map(|(t, s)| (t.label.trim_start_matches("wsscope "), *s));
+        for (name, w) in all.into_iter().chain(more) {
             println!(
                 "  {name} vs tshark:  {:.2} ({:.2})  wsscope {name} is {:.2}× as fast as tshark -Y websocket",
                 wall(tshark, w),

@@ -1,5 +1,6 @@
 //! Command-line flags as typed (raw). Validation and derived settings live in [`crate::config`].
 
+use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -138,6 +139,13 @@ pub struct DecodeArgs {
     /// Bytes one compressed message may inflate to before inflation stops (decompression bombs).
     #[arg(long, value_name = "SIZE", default_value = "64M")]
     pub max_inflate_size: String,
+
+    /// Analyse connections on N worker threads (capture files only): packets are read and
+    /// reassembled on one more thread, connections are shared out by id, and the output is the
+    /// same, byte for byte, as with one thread. Worth it on large captures with many connections.
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=256).map(usize::from))]
+    pub threads: usize,
 }
 
 /// Limits of the stream engine. Sizes accept K, M, G suffixes (powers of 1024).

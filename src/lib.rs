@@ -29,6 +29,7 @@ pub mod limits;
 pub mod packet;
 pub mod pipeline;
 pub mod run;
+pub mod shard;
 pub mod sink;
 pub mod streams;
 pub mod tcp;

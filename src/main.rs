@@ -46,6 +46,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                     },
                     sources,
                     max_payload: None,
+                    threads: 1,
                 };
                 let opts = wsscope::ui::UiOptions {
                     color: v.output.use_color(),
@@ -63,6 +64,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 analyzer: v.decode.to_config(v.output.verbose)?,
                 sources,
                 max_payload: None,
+                threads: v.decode.threads,
             };
             let text = Text::new(stdout(), v.output.use_color(), v.output.verbose, live);
             let outcome = run::run(cfg, text)?;
@@ -77,6 +79,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 analyzer: a.decode.to_config(false)?,
                 sources,
                 max_payload: None,
+                threads: a.decode.threads,
             };
             let outcome = run::run(cfg, ReportFormat::new(a.fail_on.as_str()))?;
             let status = outcome.exit_status(a.fail_on.threshold());
@@ -111,6 +114,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 analyzer: a.decode.to_config(a.frames)?,
                 sources,
                 max_payload: a.max_payload,
+                threads: a.decode.threads,
             };
             let threshold = a.fail_on.threshold();
             let status = match a.format {

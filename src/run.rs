@@ -7,6 +7,7 @@ use crate::config::{Input, Source};
 use crate::error::Error;
 use crate::limits::TcpLimits;
 use crate::pipeline::{self, RunSummary, Stop};
+use crate::shard;
 use crate::sink::{Format, InputInfo, Output, reaches};
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
@@ -27,6 +28,9 @@ pub struct RunConfig {
     pub notices: bool,
     /// Cut payloads in the output to this many bytes.
     pub max_payload: Option<usize>,
+    /// Analysis threads for capture files (1: everything on the calling thread); live capture
+    /// always uses one.
+    pub threads: usize,
 }
 
 /// What a run produced.
@@ -63,16 +67,31 @@ pub fn run<F: Format>(cfg: RunConfig, format: F) -> Result<Outcome<F>, Error> {
                 "wsscope: listening on {interface}, link type {}{filter} (Ctrl-C to stop)",
                 info.link_type
             );
+            if cfg.threads > 1 {
+                eprintln!("wsscope: --threads applies to capture files; live capture uses one");
+            }
         }
         output.begin(&info);
         let progress = (cfg.progress && matches!(source.input, Input::File(_)))
             .then(|| Progress::start(source, &stop));
-        let mut analyzer = Analyzer::new(cfg.analyzer.clone(), output);
-        let summary: RunSummary =
-            pipeline::drive(packets.as_mut(), &cfg.limits, &stop, &mut analyzer);
+        let (summary, stats): (RunSummary, AnalyzerStats) =
+            if cfg.threads > 1 && matches!(source.input, Input::File(_)) {
+                shard::drive(
+                    packets.as_mut(),
+                    &cfg.limits,
+                    &stop,
+                    &cfg.analyzer,
+                    cfg.threads,
+                    &mut output,
+                )
+            } else {
+                let mut analyzer = Analyzer::new(cfg.analyzer.clone(), output);
+                let summary = pipeline::drive(packets.as_mut(), &cfg.limits, &stop, &mut analyzer);
+                let stats = analyzer.stats();
+                output = analyzer.into_sink();
+                (summary, stats)
+            };
         drop(progress);
-        let stats: AnalyzerStats = analyzer.stats();
-        output = analyzer.into_sink();
         output.end(&info, &summary, &stats);
         if stop.is_requested()
             && stop.max_packets.is_none()

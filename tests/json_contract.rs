@@ -237,3 +237,27 @@ fn max_payload_cuts_payloads_for_sharing() {
         }
     }
 }
+
+#[test]
+fn threads_change_nothing_in_any_output() {
+    let caps = captures();
+    for cap in &caps {
+        for args in [
+            vec!["report", cap, "--fail-on", "never"],
+            vec!["export", cap, "--frames"],
+            vec!["export", cap, "--format", "text", "--color", "never"],
+        ] {
+            let one = wsscope(&args);
+            let many = wsscope(&[&args[..], &["--threads", "3"]].concat());
+            assert_eq!(one.status.code(), many.status.code(), "{args:?}");
+            assert!(one.stdout == many.stdout, "{args:?} --threads 3 differs from one thread");
+        }
+    }
+    // Several inputs: connection ids continue across them in both modes.
+    let two: Vec<&str> = caps.iter().take(3).map(String::as_str).collect();
+    let one = wsscope(&[&["report", "--fail-on", "never"], &two[..]].concat());
+    let many = wsscope(&[&["report", "--fail-on", "never", "-j", "2"], &two[..]].concat());
+    assert!(one.status.success() && one.stdout == many.stdout, "several inputs");
+    let bad = wsscope(&["report", &caps[0], "--threads", "0"]);
+    assert_eq!(bad.status.code(), Some(2), "--threads 0 is a usage error");
+}

@@ -83,6 +83,11 @@ impl<S: EventSink> Analyzer<S> {
     pub fn into_sink(self) -> S {
         self.sink
     }
+
+    /// The sink events go to.
+    pub fn sink_mut(&mut self) -> &mut S {
+        &mut self.sink
+    }
 }
 
 impl<S: EventSink> StreamSink for Analyzer<S> {
