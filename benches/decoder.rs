@@ -53,6 +53,7 @@ fn cfg(from_client: bool, deflate: bool) -> DirConfig {
         rsv_allowed: if deflate { 0b100 } else { 0 },
         from_start: true,
         max_message: 1 << 20,
+        keep_payloads: true,
         max_inflate: 64 << 20,
         max_resync: 256 << 10,
     }

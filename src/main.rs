@@ -76,7 +76,11 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 progress: a.output.show_progress(),
                 notices: !a.output.quiet,
                 limits: a.limits.to_limits()?,
-                analyzer: a.decode.to_config(false)?,
+                // The report counts messages; their payloads are validated, never kept.
+                analyzer: wsscope::analyzer::AnalyzerConfig {
+                    keep_payloads: false,
+                    ..a.decode.to_config(false)?
+                },
                 sources,
                 max_payload: None,
                 threads: a.decode.threads,

@@ -19,6 +19,9 @@ pub struct AnalyzerConfig {
     /// Payload bytes kept per message in events (default 1 MiB; `--max-message-size`). Longer
     /// messages are counted and validated in full, and reported with `truncated: true`.
     pub max_message: usize,
+    /// Keep message payloads in events (default). Off for consumers that only count, like the
+    /// report: every byte is still counted, inflated and validated, with the same findings.
+    pub keep_payloads: bool,
     /// Bytes one compressed message may inflate to (default 64 MiB; `--max-inflate-size`).
     /// Beyond it inflation stops and `decompression_limit` is reported.
     pub max_inflate: u64,
@@ -40,6 +43,7 @@ impl Default for AnalyzerConfig {
     fn default() -> Self {
         AnalyzerConfig {
             max_message: 1 << 20,
+            keep_payloads: true,
             max_inflate: 64 << 20,
             max_http_head: 64 << 10,
             max_resync: 256 << 10,

@@ -45,6 +45,14 @@ pub struct TableStats {
     pub segments_after_close: u64,
 }
 
+/// A tracked 4-tuple: an open connection, or one that closed at the given time and lingers (so
+/// that late segments are not taken for a new connection) as a few bytes.
+#[derive(Debug)]
+enum Slot {
+    Open(Box<Conn>),
+    Closed(Timestamp),
+}
+
 #[derive(Debug)]
 struct Conn {
     info: ConnInfo,
@@ -53,10 +61,26 @@ struct Conn {
     closed_at: Option<Timestamp>,
 }
 
+impl Slot {
+    fn open(&self) -> Option<&Conn> {
+        match self {
+            Slot::Open(c) => Some(c),
+            Slot::Closed(_) => None,
+        }
+    }
+
+    fn into_open(self) -> Option<Box<Conn>> {
+        match self {
+            Slot::Open(c) => Some(c),
+            Slot::Closed(_) => None,
+        }
+    }
+}
+
 /// TCP connections being tracked.
 #[derive(Debug)]
 pub struct Table {
-    conns: HashMap<FlowKey, Conn>,
+    conns: HashMap<FlowKey, Slot>,
     limits: TcpLimits,
     next_id: u64,
     budget: Budget,
@@ -111,9 +135,9 @@ impl Table {
         let key = FlowKey::new(seg.src, seg.dst);
         let syn_only = seg.flags.syn && !seg.flags.ack;
         // The common case costs one lookup: a segment of an open connection.
-        if let Some(conn) = self.conns.get_mut(&key) {
-            match conn.closed_at {
-                None if !(syn_only && is_reuse(conn, seg)) => {
+        if let Some(slot) = self.conns.get_mut(&key) {
+            match slot {
+                Slot::Open(conn) if !(syn_only && is_reuse(conn, seg)) => {
                     on_conn_segment(
                         conn,
                         seg,
@@ -123,18 +147,20 @@ impl Table {
                         &mut self.stats,
                         sink,
                     );
+                    if let Some(t) = conn.closed_at {
+                        *slot = Slot::Closed(t);
+                    }
                     return;
                 }
-                None => {
+                Slot::Open(conn) => {
                     self.stats.reused += 1;
                     close(conn, CloseReason::Reused, at, &self.limits, &mut self.budget, sink);
                 }
-                Some(_) if !syn_only => {
+                Slot::Closed(_) if !syn_only => {
                     self.stats.segments_after_close += 1;
-                    conn.last_seen = at.ts;
                     return;
                 }
-                Some(_) => {}
+                Slot::Closed(_) => {}
             }
             self.conns.remove(&key);
         }
@@ -142,14 +168,14 @@ impl Table {
         let info = self.new_conn_info(seg, at);
         sink.on_stream_event(StreamEvent::Open(&info));
         self.stats.connections += 1;
-        let conn = self.conns.entry(key).insert_entry(Conn {
-            info,
-            halves: Default::default(),
-            last_seen: at.ts,
-            closed_at: None,
-        });
-        let conn = conn.into_mut();
-        on_conn_segment(conn, seg, at, &self.limits, &mut self.budget, &mut self.stats, sink);
+        let mut conn =
+            Box::new(Conn { info, halves: Default::default(), last_seen: at.ts, closed_at: None });
+        on_conn_segment(&mut conn, seg, at, &self.limits, &mut self.budget, &mut self.stats, sink);
+        let slot = match conn.closed_at {
+            Some(t) => Slot::Closed(t),
+            None => Slot::Open(conn),
+        };
+        self.conns.insert(key, slot);
         self.stats.max_concurrent = self.stats.max_concurrent.max(self.conns.len() as u64);
     }
 
@@ -166,16 +192,20 @@ impl Table {
         }
         let at = PacketRef { ts: now, packet: self.last.packet };
         let (idle, linger) = (self.limits.idle_timeout, self.limits.closed_linger);
-        self.conns.retain(|_, c| c.closed_at.is_none_or(|t| now.saturating_since(t) <= linger));
+        self.conns.retain(|_, s| match s {
+            Slot::Closed(t) => now.saturating_since(*t) <= linger,
+            Slot::Open(_) => true,
+        });
         let mut victims: Vec<(ConnId, FlowKey)> = self
             .conns
             .iter()
-            .filter(|(_, c)| c.closed_at.is_none() && now.saturating_since(c.last_seen) > idle)
+            .filter_map(|(k, s)| Some((k, s.open()?)))
+            .filter(|(_, c)| now.saturating_since(c.last_seen) > idle)
             .map(|(k, c)| (c.info.id, *k))
             .collect();
         victims.sort_unstable_by_key(|v| v.0);
         for (_, key) in victims {
-            if let Some(mut c) = self.conns.remove(&key) {
+            if let Some(mut c) = self.conns.remove(&key).and_then(Slot::into_open) {
                 self.stats.closed_idle += 1;
                 close(&mut c, CloseReason::Idle, at, &self.limits, &mut self.budget, sink);
             }
@@ -185,15 +215,11 @@ impl Table {
     /// The capture ended: every open connection is flushed and closed, in id order.
     pub fn finish<S: StreamSink>(&mut self, sink: &mut S) {
         let at = self.last;
-        let mut open: Vec<(ConnId, FlowKey)> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.closed_at.is_none())
-            .map(|(k, c)| (c.info.id, *k))
-            .collect();
+        let mut open: Vec<(ConnId, FlowKey)> =
+            self.conns.iter().filter_map(|(k, s)| Some((c_id(s.open()?), *k))).collect();
         open.sort_unstable_by_key(|v| v.0);
         for (_, key) in open {
-            if let Some(mut c) = self.conns.remove(&key) {
+            if let Some(mut c) = self.conns.remove(&key).and_then(Slot::into_open) {
                 self.stats.open_at_end += 1;
                 close(&mut c, CloseReason::EndOfCapture, at, &self.limits, &mut self.budget, sink);
             }
@@ -207,12 +233,16 @@ impl Table {
             return;
         }
         self.stats.connection_limit_hits += 1;
-        self.conns.retain(|_, c| c.closed_at.is_none());
+        self.conns.retain(|_, s| matches!(s, Slot::Open(_)));
         if self.conns.len() < self.limits.max_connections {
             return;
         }
-        let mut open: Vec<(Timestamp, ConnId, FlowKey)> =
-            self.conns.iter().map(|(k, c)| (c.last_seen, c.info.id, *k)).collect();
+        let mut open: Vec<(Timestamp, ConnId, FlowKey)> = self
+            .conns
+            .iter()
+            .filter_map(|(k, s)| Some((k, s.open()?)))
+            .map(|(k, c)| (c.last_seen, c.info.id, *k))
+            .collect();
         let n = (open.len() / 8).max(1);
         if n < open.len() {
             open.select_nth_unstable_by_key(n, |v| (v.0, v.1));
@@ -220,7 +250,7 @@ impl Table {
         }
         open.sort_unstable_by_key(|v| (v.0, v.1));
         for (_, _, key) in open {
-            if let Some(mut c) = self.conns.remove(&key) {
+            if let Some(mut c) = self.conns.remove(&key).and_then(Slot::into_open) {
                 self.stats.evicted += 1;
                 close(&mut c, CloseReason::Evicted, at, &self.limits, &mut self.budget, sink);
             }
@@ -239,6 +269,10 @@ impl Table {
         };
         ConnInfo { id, client, server, role, first: at }
     }
+}
+
+fn c_id(c: &Conn) -> ConnId {
+    c.info.id
 }
 
 /// A SYN with a new ISN from the client of an open connection: the 4-tuple was reused.
@@ -333,8 +367,10 @@ mod tests {
     /// docs/ARCHITECTURE.md quotes the per-connection cost; keep it honest.
     #[test]
     fn connection_state_stays_small() {
-        let per_conn = std::mem::size_of::<Conn>() + std::mem::size_of::<FlowKey>();
-        eprintln!("per-connection state: {per_conn} bytes");
+        let entry = std::mem::size_of::<Slot>() + std::mem::size_of::<FlowKey>();
+        let per_conn = std::mem::size_of::<Conn>() + entry;
+        eprintln!("per-connection state: {per_conn} bytes; a closed one lingers as {entry}");
         assert!(per_conn <= 896, "a connection costs {per_conn} bytes before any buffered data");
+        assert!(entry <= 96, "a lingering closed connection costs {entry} bytes");
     }
 }

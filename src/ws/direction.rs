@@ -31,6 +31,11 @@ pub struct DirConfig {
     pub from_start: bool,
     /// Payload bytes kept per message (the rest is counted and validated, not kept).
     pub max_message: usize,
+    /// Whether payloads are kept at all. Without them (a consumer that only counts, like the
+    /// report) every byte is still counted, inflated and validated, and `truncated` and the
+    /// `message_too_large` finding are what they would be with payloads; the events carry an
+    /// empty payload.
+    pub keep_payloads: bool,
     /// Bytes a single compressed message may inflate to before inflation stops.
     pub max_inflate: u64,
     /// Bytes buffered while looking for a frame boundary.
@@ -115,6 +120,8 @@ struct MessageState {
     wire_length: u64,
     length: u64,
     buf: Vec<u8>,
+    /// Payload bytes are counted and validated, never kept (`DirConfig::keep_payloads` off).
+    discard: bool,
     truncated: bool,
     /// Validates text once the message no longer fits in `buf` (None while it fits).
     utf8: Option<Utf8Stream>,
@@ -519,6 +526,7 @@ impl DirectionDecoder {
     }
 
     fn start_message(&mut self, opcode: OpCode, compressed: bool, pos: Position, capacity: usize) {
+        let discard = !self.cfg.keep_payloads;
         self.msg = Some(MessageState {
             opcode,
             compressed,
@@ -527,9 +535,10 @@ impl DirectionDecoder {
             last: pos,
             wire_length: 0,
             length: 0,
-            buf: Vec::with_capacity(capacity),
+            buf: if discard { Vec::new() } else { Vec::with_capacity(capacity) },
+            discard,
             truncated: false,
-            utf8: None,
+            utf8: (discard && opcode == OpCode::Text).then(Utf8Stream::default),
             holey: false,
             unfinished: false,
             inflate_error: None,
@@ -554,6 +563,16 @@ impl DirectionDecoder {
                 let Some(m) = &mut self.msg else { return };
                 m.wire_length += chunk.len() as u64;
                 let max = self.cfg.max_message;
+                if !m.compressed && m.discard {
+                    // Only text needs its bytes (to validate them); unmask only then.
+                    if m.utf8.is_some() {
+                        keep(m, unmasked(&mut self.scratch, chunk, mask, phase), max);
+                    } else {
+                        m.length += chunk.len() as u64;
+                        m.truncated = m.length > max as u64;
+                    }
+                    return;
+                }
                 if !m.compressed {
                     let kept = chunk.len().min(max.saturating_sub(m.buf.len()));
                     append_unmasked(&mut m.buf, &chunk[..kept], mask, phase);
@@ -802,6 +821,13 @@ fn unmasked<'a>(
 /// the kept prefix and everything after it go through the incremental validator instead.
 fn keep(m: &mut MessageState, plain: &[u8], max: usize) {
     m.length += plain.len() as u64;
+    if m.discard {
+        m.truncated = m.length > max as u64;
+        if let Some(u) = &mut m.utf8 {
+            u.push(plain);
+        }
+        return;
+    }
     let room = max.saturating_sub(m.buf.len());
     let kept = plain.len().min(room);
     m.buf.extend_from_slice(&plain[..kept]);

@@ -16,6 +16,7 @@ fn client() -> DirConfig {
         rsv_allowed: 0,
         from_start: true,
         max_message: 1 << 20,
+        keep_payloads: true,
         max_inflate: 8 << 20,
         max_resync: 64 << 10,
     }
@@ -420,4 +421,45 @@ fn a_character_split_at_the_size_limit_is_valid_and_cut_before_it() {
             .ends_with("len=9 wire=9 frags=1 compressed=false truncated=true text:abc"),
         "{out:?}"
     );
+}
+
+/// `out` with message payloads removed (what a decoder that keeps no payloads must still say).
+fn without_payloads(out: &[String]) -> Vec<String> {
+    out.iter()
+        .map(|l| {
+            let Some(at) = l.find(" text:").or(l.find(" bytes:")).or(l.find(" unavailable")) else {
+                return l.clone();
+            };
+            let close = l.rfind(" close=").filter(|c| *c > at).map_or("", |c| &l[c..]);
+            format!("{}{close}", &l[..at])
+        })
+        .collect()
+}
+
+proptest! {
+    /// Without payloads, a direction reports the same frames, messages (lengths, truncation,
+    /// close codes) and findings (invalid UTF-8, message_too_large) as with them, for any
+    /// frames, split anywhere, at any size limit.
+    #[test]
+    fn discarding_payloads_changes_nothing_else(stream in arb_stream(), cut in any::<prop::sample::Index>(), max in 0usize..400) {
+        let at = cut.index(stream.len() + 1);
+        let pieces = [&stream[..at], &stream[at..]];
+        let kept = run_pieces(DirConfig { max_message: max, ..client() }, &pieces);
+        let cfg = DirConfig { max_message: max, keep_payloads: false, ..client() };
+        prop_assert_eq!(without_payloads(&run_pieces(cfg, &pieces)), without_payloads(&kept));
+    }
+}
+
+#[test]
+fn discarding_payloads_still_inflates_and_validates_compressed_text() {
+    let mut s = frame(true, 0b100, 1, None, &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+    s.extend(frame(false, 0b100, 1, None, &[0xf2, 0x00]));
+    s.extend(frame(true, 0, 0, None, &[0x11, 0x00, 0x00]));
+    for max in [0, 3, 5, 100] {
+        let kept = run(DirConfig { max_message: max, ..deflate_server() }, &s);
+        let cfg = DirConfig { max_message: max, keep_payloads: false, ..deflate_server() };
+        let discarded = run(cfg, &s);
+        assert_eq!(without_payloads(&discarded), without_payloads(&kept), "max {max}");
+        assert_eq!(findings(&kept).len(), if max < 5 { 2 } else { 0 }, "{kept:?}");
+    }
 }
