@@ -13,6 +13,11 @@ use wsscope::run::{self, RunConfig};
 use wsscope::sink::{json::Json, junit, ndjson::Ndjson, report::ReportFormat, text::Text};
 use wsscope::{pipeline, streams};
 
+/// mimalloc: faster than glibc's malloc on the many short-lived buffers of a capture, and it
+/// returns memory to the system more readily (see docs/performance.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match dispatch(cli) {
