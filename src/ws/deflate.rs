@@ -5,6 +5,13 @@
 //! inflater — and so the LZ77 window — is kept from message to message (context takeover, the
 //! default) unless the sender's direction negotiated `no_context_takeover`.
 //!
+//! Memory: a zlib state (with its own 32 KiB window) exists only while a message is being
+//! inflated, taken from a small per-thread pool. Between messages a direction with context
+//! takeover keeps just its last 32 KiB of output (less while it has produced less), and gives it
+//! back to the next message's zlib state as a preset dictionary (`inflateSetDictionary`), which
+//! is exactly the window the sender's compressor refers to. Thousands of idle compressed
+//! connections then cost their windows, not thousands of zlib states.
+//!
 //! When the window is not known (the capture started mid-connection, bytes were lost, or a
 //! message was abandoned at the size limit), inflation is still attempted from an empty window:
 //! an empty window holds a suffix of the true one, so a message either inflates to exactly the
@@ -12,14 +19,21 @@
 //! failure is reported as missing context, never as garbage.
 
 use flate2::{Decompress, FlushDecompress, Status};
+use std::collections::VecDeque;
 
 /// Output produced per inflate step.
 const CHUNK: usize = 16 * 1024;
+/// The largest LZ77 window (RFC 7692 §7.1.2: window bits 8 to 15).
+const WINDOW: usize = 32 * 1024;
+/// zlib states kept per thread for reuse between messages.
+const POOL: usize = 64;
 
 thread_local! {
     /// Inflated bytes pass through one buffer per thread, shared by every inflater (each holds it
     /// only during a call), instead of 16 KiB per compressed direction.
     static OUT: std::cell::RefCell<Box<[u8]>> = std::cell::RefCell::new(vec![0u8; CHUNK].into_boxed_slice());
+    /// zlib states not in use by a message.
+    static STATES: std::cell::RefCell<Vec<Decompress>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 /// RFC 7692 §7.2.2: the tail removed by the compressor, appended back before inflating.
 const TAIL: [u8; 4] = [0x00, 0x00, 0xFF, 0xFF];
@@ -37,8 +51,10 @@ pub enum InflateError {
 
 /// The inflater of one direction.
 pub struct Inflater {
-    /// Created on the first compressed message.
+    /// The zlib state of the message being inflated (from the pool; given back at its end).
     z: Option<Decompress>,
+    /// The last (up to 32 KiB) bytes inflated: the window of the next message (context takeover).
+    window: VecDeque<u8>,
     /// The sender resets its compressor after every message.
     no_context_takeover: bool,
     /// Whether the window holds everything the sender's compressor may refer to.
@@ -63,7 +79,14 @@ impl Inflater {
     /// `no_context_takeover`; `context_known` is false when the capture did not see the
     /// connection from its start.
     pub fn new(no_context_takeover: bool, context_known: bool) -> Self {
-        Inflater { z: None, no_context_takeover, context_known, failed: false, produced: 0 }
+        Inflater {
+            z: None,
+            window: VecDeque::new(),
+            no_context_takeover,
+            context_known,
+            failed: false,
+            produced: 0,
+        }
     }
 
     /// Whether the window is complete (every message can be inflated).
@@ -98,9 +121,16 @@ impl Inflater {
         if self.failed || self.no_context_takeover {
             // RFC 7692 §7.2.2: without context takeover each message starts from an empty
             // window; after a failure the window is unusable and starts empty too.
-            if let Some(z) = &mut self.z {
-                z.reset(false);
-            }
+            self.window = VecDeque::new();
+        }
+        if let Some(z) = self.z.take() {
+            let _ = STATES.try_with(|s| {
+                if let Ok(mut s) = s.try_borrow_mut()
+                    && s.len() < POOL
+                {
+                    s.push(z);
+                }
+            });
         }
         if self.no_context_takeover {
             self.context_known = true;
@@ -122,9 +152,31 @@ impl Inflater {
             Corrupt,
             Limit,
         }
-        // The zlib state is created on the first compressed message of the direction.
-        let z = self.z.get_or_insert_with(|| Decompress::new(false));
+        // A message's first bytes: a zlib state from the pool, primed with the window.
+        let z = match &mut self.z {
+            Some(z) => z,
+            None => {
+                let pooled = STATES.try_with(|s| s.try_borrow_mut().ok()?.pop()).ok().flatten();
+                let mut z = match pooled {
+                    Some(mut z) => {
+                        z.reset(false);
+                        z
+                    }
+                    None => Decompress::new(false),
+                };
+                let (a, b) = self.window.as_slices();
+                let primed = [a, b]
+                    .into_iter()
+                    .all(|part| part.is_empty() || z.set_dictionary(part).is_ok());
+                if !primed {
+                    return Err(self.fail());
+                }
+                self.z.insert(z)
+            }
+        };
         let produced = &mut self.produced;
+        let window = &mut self.window;
+        let keep_window = !self.no_context_takeover;
         let stop = OUT.with(|cell| {
             // One output buffer per thread, shared by every inflater; a (never expected)
             // re-entrant use gets its own temporary buffer instead of panicking.
@@ -145,7 +197,11 @@ impl Inflater {
                 input = input.get(used..).unwrap_or(&[]);
                 if made > 0 {
                     *produced += made as u64;
-                    sink(out.get(..made).unwrap_or(&[]));
+                    let plain = out.get(..made).unwrap_or(&[]);
+                    if keep_window {
+                        remember(window, plain);
+                    }
+                    sink(plain);
                 }
                 match status {
                     // zlib's own message text depends on where the input was split (zlib-rs
@@ -158,6 +214,7 @@ impl Inflater {
                         // A final block inside a message: the sender ended its stream. Whatever
                         // follows starts a new stream (RFC 7692 §7.2.3.3 allows BFINAL blocks).
                         z.reset(false);
+                        window.clear();
                         if input.is_empty() {
                             return Stop::Done;
                         }
@@ -179,6 +236,11 @@ impl Inflater {
         }
     }
 
+    /// Bytes of the window held between messages (for memory accounting and tests).
+    pub fn window_len(&self) -> usize {
+        self.window.len()
+    }
+
     fn fail(&mut self) -> InflateError {
         self.failed = true;
         if self.context_known() {
@@ -190,6 +252,20 @@ impl Inflater {
             )
         }
     }
+}
+
+/// Appends inflated bytes to the window, keeping its last [`WINDOW`] bytes (and never more
+/// capacity than that).
+fn remember(window: &mut VecDeque<u8>, plain: &[u8]) {
+    let plain = &plain[plain.len().saturating_sub(WINDOW)..];
+    let excess = (window.len() + plain.len()).saturating_sub(WINDOW);
+    window.drain(..excess);
+    let need = window.len() + plain.len();
+    if need > window.capacity() {
+        let grown = (window.capacity() * 2).clamp(need, WINDOW);
+        window.reserve_exact(grown - window.len());
+    }
+    window.extend(plain);
 }
 
 #[cfg(test)]
@@ -211,6 +287,95 @@ mod tests {
             first_error.get_or_insert(e);
         }
         first_error.map_or(Ok(out), Err)
+    }
+
+    /// Messages compressed as a permessage-deflate sender does: one raw deflate stream kept
+    /// across messages, each sync-flushed with `00 00 FF FF` removed.
+    fn compress_all(messages: &[Vec<u8>]) -> Vec<Vec<u8>> {
+        let mut c = flate2::Compress::new(flate2::Compression::new(6), false);
+        messages
+            .iter()
+            .map(|m| {
+                let mut out = Vec::with_capacity(m.len() + 64);
+                let mut input = &m[..];
+                loop {
+                    out.reserve(4096);
+                    let before = c.total_in();
+                    c.compress_vec(input, &mut out, flate2::FlushCompress::Sync).unwrap();
+                    input = &input[(c.total_in() - before) as usize..];
+                    if input.is_empty() && out.ends_with(&TAIL) {
+                        break;
+                    }
+                }
+                out.truncate(out.len() - 4);
+                out
+            })
+            .collect()
+    }
+
+    /// Pseudo-random text made of words, so that later messages refer back to earlier ones.
+    fn words(seed: u64, len: usize) -> Vec<u8> {
+        let vocab = ["alpha ", "beta ", "gamma ", "delta ", "{\"id\":", "42,", "\"x\"}", "€ "];
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut out = Vec::with_capacity(len + 8);
+        while out.len() < len {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            out.extend_from_slice(vocab[(x % vocab.len() as u64) as usize].as_bytes());
+        }
+        out
+    }
+
+    #[test]
+    fn context_takeover_across_many_messages_and_a_full_window() {
+        // 40 messages of 100 B to 20 KB (well past the 32 KiB window), the last ones repeating
+        // a block sent 30 KB earlier (a back-reference near the far end of the window), each
+        // fed in two pieces.
+        let mut messages: Vec<Vec<u8>> =
+            (0..36).map(|i| words(i, [100, 3000, 20_000][i as usize % 3])).collect();
+        let block = words(99, 12_000);
+        messages.push(block.clone());
+        messages.push(words(7, 18_000));
+        messages.push(block);
+        let mut inf = Inflater::new(false, true);
+        for (m, z) in messages.iter().zip(compress_all(&messages)) {
+            let (a, b) = z.split_at(z.len() / 2);
+            assert_eq!(&inflate(&mut inf, &[a, b]).unwrap(), m);
+            assert!(inf.window.len() <= WINDOW && inf.window.capacity() <= WINDOW);
+            assert!(inf.z.is_none(), "the zlib state goes back to the pool between messages");
+        }
+        assert_eq!(inf.window_len(), WINDOW);
+    }
+
+    #[test]
+    fn interleaved_directions_keep_their_own_windows() {
+        let (ma, mb): (Vec<_>, Vec<_>) =
+            (0..20).map(|i| (words(i, 900), words(i + 100, 700))).unzip();
+        let (za, zb) = (compress_all(&ma), compress_all(&mb));
+        let (mut a, mut b) = (Inflater::new(false, true), Inflater::new(false, true));
+        for i in 0..20 {
+            // Message i of each direction is in progress at the same time.
+            let mut out_a = Vec::new();
+            let mut out_b = Vec::new();
+            let (a1, a2) = za[i].split_at(za[i].len() / 2);
+            a.feed(a1, 1 << 20, &mut |x: &[u8]| out_a.extend_from_slice(x)).unwrap();
+            b.feed(&zb[i], 1 << 20, &mut |x: &[u8]| out_b.extend_from_slice(x)).unwrap();
+            a.feed(a2, 1 << 20, &mut |x: &[u8]| out_a.extend_from_slice(x)).unwrap();
+            b.finish(1 << 20, &mut |x: &[u8]| out_b.extend_from_slice(x)).unwrap();
+            a.finish(1 << 20, &mut |x: &[u8]| out_a.extend_from_slice(x)).unwrap();
+            assert_eq!((out_a, out_b), (ma[i].clone(), mb[i].clone()), "message {i}");
+        }
+    }
+
+    #[test]
+    fn without_context_takeover_no_window_is_kept() {
+        let mut i = Inflater::new(true, true);
+        assert_eq!(
+            inflate(&mut i, &[&[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]]).unwrap(),
+            b"Hello"
+        );
+        assert_eq!(i.window_len(), 0);
     }
 
     #[test]
