@@ -42,6 +42,7 @@ fuzz_target!(|data: &[u8]| {
         rsv_allowed: if deflate { 0b100 } else { 0 },
         from_start: sel & 4 != 0,
         max_message: 4096,
+        keep_payloads: sel & 32 == 0,
         max_inflate: 1 << 16,
         max_resync: 8192,
     };

@@ -50,17 +50,21 @@ pub struct Ndjson<W: Write> {
     out: W,
     /// Flush after every line (live capture: `| jq` sees events at once).
     line_buffered: bool,
+    /// The line being written (sonic-rs serialises into memory, escaping strings with SIMD).
+    buf: Vec<u8>,
 }
 
 impl<W: Write> Ndjson<W> {
     /// NDJSON to `out`; `line_buffered` flushes every line.
     pub fn new(out: W, line_buffered: bool) -> Self {
-        Ndjson { out, line_buffered }
+        Ndjson { out, line_buffered, buf: Vec::new() }
     }
 
     fn line(&mut self, v: &impl Serialize) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, v)?;
-        self.out.write_all(b"\n")?;
+        self.buf.clear();
+        sonic_rs::to_writer(&mut self.buf, v).map_err(io::Error::other)?;
+        self.buf.push(b'\n');
+        self.out.write_all(&self.buf)?;
         if self.line_buffered {
             self.out.flush()?;
         }
@@ -88,5 +92,48 @@ impl<W: Write> Format for Ndjson<W> {
 
     fn finish(&mut self) -> io::Result<()> {
         self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyzer::checks::{CheckId, Severity};
+    use crate::event::Position;
+    use crate::tcp::ConnId;
+    use crate::time::Timestamp;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Lines are written with sonic-rs for speed; they must be exactly what serde_json
+        /// writes: any string (quotes, backslashes, control characters, any Unicode) and any
+        /// timestamp (floats are where JSON writers differ).
+        #[test]
+        fn lines_are_byte_identical_to_serde_json(message in any::<String>(), nanos in any::<i64>(), packet in any::<u64>()) {
+            let event = Event::Finding {
+                connection: ConnId(packet % 1000),
+                code: CheckId::TextNotUtf8,
+                severity: Severity::Error,
+                rfc: "RFC 6455 §8.1",
+                direction: None,
+                at: Position { packet, ts: Timestamp::from_nanos(nanos), offset: packet / 3 },
+                message,
+            };
+            let mut n = Ndjson::new(Vec::new(), false);
+            n.event(&event).unwrap();
+            let want = serde_json::to_string(&event).unwrap() + "\n";
+            prop_assert_eq!(String::from_utf8(n.out).unwrap(), want);
+        }
+    }
+
+    #[test]
+    fn every_control_character_and_escape_matches_serde_json() {
+        let all: String = (0u32..0x80)
+            .chain([0x2028, 0x2029, 0xfeff, 0x1f600])
+            .filter_map(char::from_u32)
+            .collect();
+        let mut n = Ndjson::new(Vec::new(), false);
+        n.line(&all).unwrap();
+        assert_eq!(String::from_utf8(n.out).unwrap(), serde_json::to_string(&all).unwrap() + "\n");
     }
 }
