@@ -55,13 +55,16 @@ fn drive_rounds<S: EventSink>(
         let mut to_workers = Vec::with_capacity(threads);
         let mut from_workers = Vec::with_capacity(threads);
         let mut workers = Vec::with_capacity(threads);
+        // Workers hand their emptied rounds back for reuse (no fresh buffers per round).
+        let (spent_tx, spent_rx) = std::sync::mpsc::channel::<Round>();
         for i in 0..threads {
             let (job_tx, job_rx) = sync_channel::<Round>(QUEUE);
+            let spent_tx = spent_tx.clone();
             let (event_tx, event_rx) = sync_channel::<Vec<(u64, Event)>>(QUEUE);
             let cfg = cfg.clone();
             let worker = std::thread::Builder::new()
                 .name(format!("wsscope-shard-{i}"))
-                .spawn_scoped(scope, move || work(job_rx, event_tx, cfg))
+                .spawn_scoped(scope, move || work(job_rx, event_tx, spent_tx, cfg))
                 .expect("spawning a worker thread");
             to_workers.push(job_tx);
             from_workers.push(event_rx);
@@ -71,6 +74,7 @@ fn drive_rounds<S: EventSink>(
             .name("wsscope-reader".into())
             .spawn_scoped(scope, move || {
                 let mut dispatch = Dispatch::new(to_workers, round);
+                dispatch.spent = Some(spent_rx);
                 let summary = pipeline::drive(source, limits, stop, &mut dispatch);
                 dispatch.send_round();
                 summary
@@ -160,22 +164,25 @@ struct Dispatch {
     jobs: usize,
     /// A round is sent when `bytes` or `jobs` reach these.
     limit: (usize, usize),
+    /// Rounds the workers are done with, to reuse.
+    spent: Option<Receiver<Round>>,
 }
 
 impl Dispatch {
     fn new(to_workers: Vec<SyncSender<Round>>, limit: (usize, usize)) -> Self {
         let rounds = to_workers.iter().map(|_| Round::default()).collect();
-        Dispatch { to_workers, rounds, key: 0, bytes: 0, jobs: 0, limit }
+        Dispatch { to_workers, rounds, key: 0, bytes: 0, jobs: 0, limit, spent: None }
     }
 
     /// Sends every worker its part of the round (empty parts too: they keep the merge in step).
     fn send_round(&mut self) {
         for (tx, round) in self.to_workers.iter().zip(&mut self.rounds) {
-            // The next round is likely to be as large: allocate once, not by doubling.
-            let next = Round {
-                jobs: Vec::with_capacity(round.jobs.len()),
-                bytes: Vec::with_capacity(round.bytes.len()),
-            };
+            // A spent round's buffers if one is back, else buffers as large as this round's.
+            let next =
+                self.spent.as_ref().and_then(|r| r.try_recv().ok()).unwrap_or_else(|| Round {
+                    jobs: Vec::with_capacity(round.jobs.len()),
+                    bytes: Vec::with_capacity(round.bytes.len()),
+                });
             // A worker that is gone has panicked; its panic is raised when it is joined.
             let _ = tx.send(std::mem::replace(round, next));
         }
@@ -241,14 +248,19 @@ impl EventSink for Keyed {
 fn work(
     rounds: Receiver<Round>,
     out: SyncSender<Vec<(u64, Event)>>,
+    spent: std::sync::mpsc::Sender<Round>,
     cfg: AnalyzerConfig,
 ) -> AnalyzerStats {
     let mut analyzer = Analyzer::new(cfg, Keyed::default());
-    for round in rounds {
+    for mut round in rounds {
         for (key, job) in &round.jobs {
             analyzer.sink_mut().key = *key;
             analyzer.on_stream_event(job.event(&round.bytes));
         }
+        round.jobs.clear();
+        round.bytes.clear();
+        // The reader may have finished; then the round is simply dropped.
+        let _ = spent.send(round);
         if out.send(std::mem::take(&mut analyzer.sink_mut().events)).is_err() {
             break;
         }
