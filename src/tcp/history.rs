@@ -8,8 +8,9 @@
 
 use std::collections::VecDeque;
 
-/// Bytes per block: one full-size Ethernet segment fits in one or two blocks.
-pub const BLOCK: usize = 2048;
+/// Bytes per block. An idle direction keeps the last 1 KiB acknowledged (by default), which then
+/// spans one or two blocks; a full-size Ethernet segment spans two or three.
+pub const BLOCK: usize = 1024;
 
 /// Free blocks shared by every history of a table. It keeps at most `max_free` blocks for reuse
 /// and frees the rest, so its own memory is bounded.
@@ -22,7 +23,7 @@ pub struct BlockPool {
 
 impl Default for BlockPool {
     fn default() -> Self {
-        BlockPool { free: Vec::new(), max_free: 1024 }
+        BlockPool { free: Vec::new(), max_free: 2048 }
     }
 }
 

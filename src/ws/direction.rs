@@ -159,7 +159,6 @@ pub struct DirectionDecoder {
     frame: Option<FrameState>,
     msg: Option<MessageState>,
     control: Vec<u8>,
-    scratch: Vec<u8>,
     inflater: Option<Inflater>,
     /// Packet where a header split across segments started.
     header_at: Option<PacketRef>,
@@ -185,7 +184,6 @@ impl DirectionDecoder {
             frame: None,
             msg: None,
             control: Vec::new(),
-            scratch: Vec::new(),
             inflater,
             header_at: None,
             closed: false,
@@ -546,8 +544,9 @@ impl DirectionDecoder {
     }
 
     /// A piece of the current frame's payload (masked as on the wire). Bytes are unmasked where
-    /// they are kept — the message or control buffer — so each is copied once; the scratch buffer
-    /// only serves the inflater and the bytes of a text message beyond the size limit.
+    /// they are kept — the message or control buffer — so each is copied once; bytes that are not
+    /// kept (inflater input, text beyond the size limit or not kept at all) are unmasked in pieces
+    /// on the stack.
     fn on_payload(&mut self, chunk: &[u8]) {
         let Some(frame) = &mut self.frame else { return };
         let phase = (frame.seen & 3) as usize;
@@ -566,7 +565,7 @@ impl DirectionDecoder {
                 if !m.compressed && m.discard {
                     // Only text needs its bytes (to validate them); unmask only then.
                     if m.utf8.is_some() {
-                        keep(m, unmasked(&mut self.scratch, chunk, mask, phase), max);
+                        each_unmasked(chunk, mask, phase, |plain| keep(m, plain, max));
                     } else {
                         m.length += chunk.len() as u64;
                         m.truncated = m.length > max as u64;
@@ -579,21 +578,23 @@ impl DirectionDecoder {
                     m.length += kept as u64;
                     if kept < chunk.len() {
                         // Beyond the limit: counted and validated, not kept.
-                        let rest = unmasked(&mut self.scratch, &chunk[kept..], mask, phase + kept);
-                        keep(m, rest, max);
+                        each_unmasked(&chunk[kept..], mask, phase + kept, |plain| {
+                            keep(m, plain, max)
+                        });
                     }
                     return;
                 }
                 if m.holey || m.inflate_error.is_some() {
                     return;
                 }
-                let data = unmasked(&mut self.scratch, chunk, mask, phase);
+                let limit = self.cfg.max_inflate;
                 if let Some(inf) = &mut self.inflater {
-                    let r = inf
-                        .feed(data, self.cfg.max_inflate, &mut |plain: &[u8]| keep(m, plain, max));
-                    if let Err(e) = r {
-                        m.inflate_error.get_or_insert(e);
-                    }
+                    each_unmasked(chunk, mask, phase, |data| {
+                        let r = inf.feed(data, limit, &mut |plain: &[u8]| keep(m, plain, max));
+                        if let Err(e) = r {
+                            m.inflate_error.get_or_insert(e);
+                        }
+                    });
                 }
             }
         }
@@ -797,21 +798,18 @@ fn append_unmasked(dst: &mut Vec<u8>, src: &[u8], mask: Option<[u8; 4]>, phase: 
     }
 }
 
-/// `src` unmasked: itself when the frame is not masked, else a copy unmasked in `scratch`.
-fn unmasked<'a>(
-    scratch: &'a mut Vec<u8>,
-    src: &'a [u8],
-    mask: Option<[u8; 4]>,
-    phase: usize,
-) -> &'a [u8] {
-    match mask {
-        None => src,
-        Some(key) => {
-            scratch.clear();
-            scratch.extend_from_slice(src);
-            unmask(scratch, key, phase);
-            scratch
-        }
+/// Calls `f` with `src` unmasked: `src` itself when the frame is not masked, else unmasked
+/// copies of it in pieces of a stack buffer (no heap memory per direction).
+fn each_unmasked(src: &[u8], mask: Option<[u8; 4]>, phase: usize, mut f: impl FnMut(&[u8])) {
+    let Some(key) = mask else { return f(src) };
+    let mut buf = [0u8; 1024];
+    let mut done = 0;
+    for piece in src.chunks(buf.len()) {
+        let out = &mut buf[..piece.len()];
+        out.copy_from_slice(piece);
+        unmask(out, key, phase + done);
+        done += piece.len();
+        f(out);
     }
 }
 
