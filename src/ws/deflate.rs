@@ -94,9 +94,13 @@ impl Inflater {
         self.context_known || self.no_context_takeover
     }
 
-    /// Bytes were lost or a message abandoned: the window is no longer complete.
+    /// Bytes were lost or a message abandoned: the window is no longer complete. It is emptied,
+    /// so that it only ever holds a true suffix of what the sender compressed: a later message
+    /// that refers to the lost bytes then fails (missing context) instead of resolving its
+    /// back-references against older bytes (garbage).
     pub fn lose_context(&mut self) {
         self.context_known = false;
+        self.window = VecDeque::new();
     }
 
     /// Feeds compressed payload bytes of the current message; inflated bytes go to `sink`.
@@ -365,6 +369,23 @@ mod tests {
             b.finish(1 << 20, &mut |x: &[u8]| out_b.extend_from_slice(x)).unwrap();
             a.finish(1 << 20, &mut |x: &[u8]| out_a.extend_from_slice(x)).unwrap();
             assert_eq!((out_a, out_b), (ma[i].clone(), mb[i].clone()), "message {i}");
+        }
+    }
+
+    #[test]
+    fn a_lost_message_never_turns_into_garbage_in_a_later_one() {
+        // M2 is lost (a TCP gap); M3 repeats M2, so its back-references reach into M2. Resolved
+        // against M1's bytes they would inflate "successfully" to wrong bytes.
+        let messages = vec![words(1, 20_000), words(2, 3_000), words(2, 3_000), words(3, 500)];
+        let z = compress_all(&messages);
+        let mut inf = Inflater::new(false, true);
+        assert_eq!(inflate(&mut inf, &[&z[0]]).unwrap(), messages[0]);
+        inf.lose_context();
+        let err = inflate(&mut inf, &[&z[2]]).unwrap_err();
+        assert!(matches!(err, InflateError::MissingContext(_)), "{err:?}");
+        // Whatever the sender compressed after that can still be inflated or fail, never be wrong.
+        if let Ok(out) = inflate(&mut inf, &[&z[3]]) {
+            assert_eq!(out, messages[3]);
         }
     }
 
