@@ -22,7 +22,14 @@ use crate::tcp::{
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 /// A round is sent when the bytes or the stream events waiting for the workers reach these.
+///
+/// The merger holds a whole round's events at a time, so a round's *output* is what memory
+/// depends on. Without payloads (the report) that is small whatever the input; with payloads it
+/// is at most the round's stream bytes inflated (deflate expands at most ~1,032×, and each
+/// message is cut at `--max-message-size`), so rounds are 8× smaller then: at most ≈ 66 MB of
+/// payload per round in the worst case, for about 10 % of `export --threads` speed.
 const ROUND_BYTES: usize = 512 << 10;
+const ROUND_BYTES_WITH_PAYLOADS: usize = 64 << 10;
 const ROUND_JOBS: usize = 4096;
 /// Rounds queued per worker, in each direction.
 const QUEUE: usize = 2;
@@ -37,7 +44,8 @@ pub fn drive<S: EventSink>(
     threads: usize,
     sink: &mut S,
 ) -> (RunSummary, AnalyzerStats) {
-    drive_rounds(source, limits, stop, cfg, threads, (ROUND_BYTES, ROUND_JOBS), sink)
+    let bytes = if cfg.keep_payloads { ROUND_BYTES_WITH_PAYLOADS } else { ROUND_BYTES };
+    drive_rounds(source, limits, stop, cfg, threads, (bytes, ROUND_JOBS), sink)
 }
 
 /// [`drive`] with rounds of at most `round` (bytes, stream events).
@@ -75,12 +83,17 @@ fn drive_rounds<S: EventSink>(
             .spawn_scoped(scope, move || {
                 let mut dispatch = Dispatch::new(to_workers, round);
                 dispatch.spent = Some(spent_rx);
+                dispatch.stop = Some(stop);
                 let summary = pipeline::drive(source, limits, stop, &mut dispatch);
                 dispatch.send_round();
                 summary
             })
             .expect("spawning the reader thread");
         merge(&from_workers, sink);
+        // The merge ends early only if a worker is gone (it panicked): let the other workers
+        // fail their sends and end, so the reader fails its sends and stops; the panic is
+        // raised below when that worker is joined.
+        drop(from_workers);
         let summary = reader.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
         let mut stats = AnalyzerStats::default();
         for w in workers {
@@ -156,7 +169,7 @@ struct Round {
 
 /// The stream sink on the reading thread: gives each stream event a key and queues it for the
 /// worker that owns its connection.
-struct Dispatch {
+struct Dispatch<'s> {
     to_workers: Vec<SyncSender<Round>>,
     rounds: Vec<Round>,
     key: u64,
@@ -166,12 +179,14 @@ struct Dispatch {
     limit: (usize, usize),
     /// Rounds the workers are done with, to reuse.
     spent: Option<Receiver<Round>>,
+    /// Asked to stop reading once a worker is gone.
+    stop: Option<&'s Stop>,
 }
 
-impl Dispatch {
+impl Dispatch<'_> {
     fn new(to_workers: Vec<SyncSender<Round>>, limit: (usize, usize)) -> Self {
         let rounds = to_workers.iter().map(|_| Round::default()).collect();
-        Dispatch { to_workers, rounds, key: 0, bytes: 0, jobs: 0, limit, spent: None }
+        Dispatch { to_workers, rounds, key: 0, bytes: 0, jobs: 0, limit, spent: None, stop: None }
     }
 
     /// Sends every worker its part of the round (empty parts too: they keep the merge in step).
@@ -183,8 +198,13 @@ impl Dispatch {
                     jobs: Vec::with_capacity(round.jobs.len()),
                     bytes: Vec::with_capacity(round.bytes.len()),
                 });
-            // A worker that is gone has panicked; its panic is raised when it is joined.
-            let _ = tx.send(std::mem::replace(round, next));
+            // A worker that is gone has panicked (or the merge did): stop reading; the panic is
+            // raised when that thread is joined.
+            if tx.send(std::mem::replace(round, next)).is_err()
+                && let Some(stop) = self.stop
+            {
+                stop.request();
+            }
         }
         (self.bytes, self.jobs) = (0, 0);
     }
@@ -204,7 +224,7 @@ impl Dispatch {
     }
 }
 
-impl StreamSink for Dispatch {
+impl StreamSink for Dispatch<'_> {
     fn on_stream_event(&mut self, event: StreamEvent<'_>) {
         match event {
             StreamEvent::Open(info) => self.queue(info.id, |_| Job::Open(info.clone())),
@@ -371,6 +391,31 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_worker_that_is_gone_stops_the_reader() {
+        let (tx0, rx0) = sync_channel(4);
+        let (tx1, rx1) = sync_channel::<Round>(4);
+        drop(rx1); // worker 1 panicked
+        let stop = Stop::new(None);
+        let mut d = Dispatch::new(vec![tx0, tx1], (ROUND_BYTES, ROUND_JOBS));
+        d.stop = Some(&stop);
+        d.send_round();
+        assert!(stop.is_requested());
+        assert!(rx0.recv().is_ok(), "the live worker still got its round");
+    }
+
+    #[test]
+    fn the_merge_ends_when_a_worker_is_gone() {
+        let (tx0, rx0) = sync_channel::<Vec<(u64, Event)>>(4);
+        let (tx1, rx1) = sync_channel::<Vec<(u64, Event)>>(4);
+        tx0.send(Vec::new()).expect("send");
+        drop(tx1);
+        let mut n = 0;
+        merge(&[rx0, rx1], &mut |_: Event| n += 1);
+        assert_eq!(n, 0);
+        drop(tx0);
     }
 
     #[test]
