@@ -281,8 +281,9 @@ pub struct FindingReport {
 /// Builds the report from events.
 pub struct ReportBuilder {
     report: Report,
-    index: BTreeMap<ConnId, usize>,
-    rtts: BTreeMap<ConnId, Vec<f64>>,
+    index: foldhash::HashMap<ConnId, usize>,
+    /// Ping round trips per connection: count, min, max and sum in arrival order.
+    rtts: foldhash::HashMap<ConnId, (u64, f64, f64, f64)>,
     input: usize,
 }
 
@@ -295,19 +296,18 @@ impl ReportBuilder {
             exit: ExitDecision { fail_on: fail_on.to_string(), status: 0 },
             ..Default::default()
         };
-        ReportBuilder { report, index: BTreeMap::new(), rtts: BTreeMap::new(), input: 0 }
+        ReportBuilder { report, index: Default::default(), rtts: Default::default(), input: 0 }
     }
 
     /// The report so far, with round-trip summaries computed.
     pub fn into_report(mut self, exit_status: u8) -> Report {
-        for (id, rtts) in &self.rtts {
+        for (id, &(count, min, max, sum)) in &self.rtts {
             if let Some(c) = self.index.get(id).and_then(|i| self.report.connections.get_mut(*i)) {
-                let n = rtts.len() as f64;
                 c.ping_rtt = RttSummary {
-                    count: rtts.len() as u64,
-                    min: rtts.iter().copied().reduce(f64::min),
-                    mean: (n > 0.0).then(|| rtts.iter().sum::<f64>() / n),
-                    max: rtts.iter().copied().reduce(f64::max),
+                    count,
+                    min: Some(min),
+                    mean: Some(sum / count as f64),
+                    max: Some(max),
                 };
             }
         }
@@ -409,7 +409,10 @@ impl ReportBuilder {
                     }
                 }
                 if let Some(r) = rtt {
-                    self.rtts.entry(*connection).or_default().push(r);
+                    // Entries exist only with at least one round trip; the sum starts at -0.0 as
+                    // `Iterator::sum` does, so the mean is bit-for-bit the same.
+                    let e = self.rtts.entry(*connection).or_insert((0, r, r, -0.0));
+                    *e = (e.0 + 1, e.1.min(r), e.2.max(r), e.3 + r);
                 }
             }
             Event::Finding { connection, code, severity, rfc, direction, at, message } => {
