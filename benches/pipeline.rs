@@ -62,7 +62,14 @@
 #[path = "../testdata/scripts/gen_bulk.rs"]
 mod gen_bulk;
 
-use anyhow::{Context, Result, bail};
+#[allow(dead_code, reason = "shared by the benchmarks; each uses a part")]
+mod common;
+
+use anyhow::{Context, Result};
+use common::{
+    MB, RUNS, Summary, Tool, check_ratio, env_flag, env_number, keep_if_asked, keep_requested,
+    measure, rss_floor, thousands, warm_page_cache,
+};
 use gen_bulk::{DirCounts, Expected};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -71,8 +78,7 @@ use std::ffi::OsString;
 use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{ExitCode, Stdio};
 
 /// Default capture size, in MB.
 const DEFAULT_MB: f64 = 100.0;
@@ -82,10 +88,6 @@ const LARGE_MB: f64 = 1000.0;
 const SMOKE_MB: f64 = 1.0;
 /// Size of the capture tshark's decoding is checked on.
 const TSHARK_CHECK_MB: f64 = 2.0;
-const MB: f64 = 1e6;
-const MIB: f64 = (1 << 20) as f64;
-/// Timed runs per command.
-const RUNS: usize = 3;
 /// First argument that makes this binary run the generator (in a child process).
 const GENERATE: &str = "__gen_bulk";
 
@@ -201,31 +203,6 @@ fn run_smoke() -> Result<bool> {
     Ok(same && failures == 0)
 }
 
-/// Reads an optional numeric environment variable.
-fn env_number(name: &str) -> Result<Option<f64>> {
-    match std::env::var(name) {
-        Err(_) => Ok(None),
-        Ok(v) => match v.trim().parse::<f64>() {
-            Ok(x) if x.is_finite() && x > 0.0 => Ok(Some(x)),
-            _ => bail!("{name}={v:?} is not a positive number"),
-        },
-    }
-}
-
-fn env_flag(name: &str) -> bool {
-    std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0")
-}
-
-fn keep_requested() -> bool {
-    env_flag("WSSCOPE_BENCH_KEEP")
-}
-
-fn keep_if_asked(dir: tempfile::TempDir) {
-    if keep_requested() {
-        println!("kept {}", dir.keep().display());
-    }
-}
-
 fn sha256(path: &Path) -> Result<String> {
     let mut h = Sha256::new();
     let mut f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
@@ -262,23 +239,9 @@ fn load_average() -> String {
     s.split_whitespace().next().unwrap_or("?").to_string()
 }
 
-/// Reads the whole file once, like `cat FILE > /dev/null`.
-fn warm_page_cache(path: &Path) -> Result<()> {
-    let mut f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    std::io::copy(&mut f, &mut std::io::sink())?;
-    Ok(())
-}
-
 // ---------------------------------------------------------------------------------------------
 // Child processes
 // ---------------------------------------------------------------------------------------------
-
-/// A command to time.
-struct Tool {
-    label: &'static str,
-    program: PathBuf,
-    args: Vec<OsString>,
-}
 
 impl Tool {
     fn wsscope(label: &'static str, args: &[&str], capture: &Path) -> Tool {
@@ -302,14 +265,6 @@ impl Tool {
         tool
     }
 
-    fn tcpdump(capture: &Path) -> Tool {
-        Tool {
-            label: "tcpdump (libpcap)",
-            program: PathBuf::from("tcpdump"),
-            args: vec!["-r".into(), capture.into(), "-w".into(), "/dev/null".into()],
-        }
-    }
-
     fn tshark(capture: &Path) -> Tool {
         let args = ["-Y", "websocket", "-T", "fields", "-e", "websocket.opcode"];
         let mut all: Vec<OsString> = vec!["-r".into(), capture.into()];
@@ -317,116 +272,6 @@ impl Tool {
         all.extend(["-e".into(), "websocket.payload_length".into()]);
         Tool { label: "tshark", program: PathBuf::from("tshark"), args: all }
     }
-
-    /// The command line as typed in a shell, with standard output discarded.
-    fn shell(&self) -> String {
-        let mut s = self.program.display().to_string();
-        for a in &self.args {
-            s.push(' ');
-            s.push_str(&a.to_string_lossy());
-        }
-        s + " > /dev/null"
-    }
-
-    fn version(&self) -> String {
-        let out = Command::new(&self.program).arg("--version").output();
-        let text = out.map(|o| {
-            let s = String::from_utf8_lossy(&o.stdout);
-            // tcpdump: its version and libpcap's; tshark: the first line.
-            let first = ["tcpdump", "libpcap", "TShark"];
-            let lines = s.lines().filter(|l| first.iter().any(|f| l.starts_with(f)));
-            lines.take(2).collect::<Vec<_>>().join("; ")
-        });
-        text.unwrap_or_else(|e| format!("{}: {e}", self.program.display()))
-    }
-
-    /// Runs the command once, standard output to `stdout`, standard error to `dir/stderr.log`.
-    fn run(&self, stdout: Stdio, dir: &Path) -> Result<Sample> {
-        let log_path = dir.join("stderr.log");
-        let log = File::create(&log_path)?;
-        let mut cmd = Command::new(&self.program);
-        cmd.args(&self.args).stdin(Stdio::null()).stdout(stdout).stderr(log);
-        reset_peak_rss();
-        let start = Instant::now();
-        let child = cmd.spawn().with_context(|| format!("cannot start {}", self.shell()))?;
-        let (status, usage) = wait4(child.id())?;
-        let wall = start.elapsed();
-        if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
-            let stderr = std::fs::read_to_string(&log_path).unwrap_or_default();
-            bail!("{} failed (wait status {status:#x}): {}", self.shell(), stderr.trim());
-        }
-        Ok(Sample {
-            wall,
-            cpu: duration(usage.ru_utime) + duration(usage.ru_stime),
-            max_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
-        })
-    }
-}
-
-/// One run of a command.
-#[derive(Clone, Copy, Debug)]
-struct Sample {
-    wall: Duration,
-    /// User plus system time of the child.
-    cpu: Duration,
-    /// Peak resident set of the child, in KiB (Linux `ru_maxrss`).
-    max_rss_kib: u64,
-}
-
-/// Linux counts the memory the child starts with (this process's, until `exec`) in the child's
-/// `ru_maxrss`: resetting this process's peak RSS to its current RSS before each spawn lowers
-/// that floor to what `true` shows (see [`rss_floor`]).
-fn reset_peak_rss() {
-    // "5" resets the peak RSS (Linux 4.0 and later); if it fails, the floor is only higher.
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-/// The smallest `ru_maxrss` a child can report here (KiB): that of `true`.
-fn rss_floor(dir: &Path) -> Result<u64> {
-    let probe = Tool { label: "true", program: PathBuf::from("true"), args: Vec::new() };
-    Ok(probe.run(Stdio::null(), dir)?.max_rss_kib)
-}
-
-/// Waits for our child `pid` and returns its wait status and resource usage.
-fn wait4(pid: u32) -> Result<(libc::c_int, libc::rusage)> {
-    let pid = libc::pid_t::try_from(pid)?;
-    let mut status: libc::c_int = 0;
-    // SAFETY: `rusage` is plain old data, for which all zero bytes are a valid value.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        // SAFETY: `pid` is a child of this process that nothing else waits for; `status` and
-        // `usage` are valid for writes.
-        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        if r == pid {
-            return Ok((status, usage));
-        }
-        let e = std::io::Error::last_os_error();
-        if e.kind() != std::io::ErrorKind::Interrupted {
-            return Err(e).context("wait4");
-        }
-    }
-}
-
-fn duration(t: libc::timeval) -> Duration {
-    Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
-}
-
-/// Runs every tool `RUNS` times, interleaved; returns the samples per tool.
-fn measure(tools: &[Tool], dir: &Path) -> Result<Vec<Vec<Sample>>> {
-    let mut samples = vec![Vec::with_capacity(RUNS); tools.len()];
-    for run in 0..RUNS {
-        for (tool, out) in tools.iter().zip(&mut samples) {
-            let s = tool.run(Stdio::null(), dir)?;
-            eprintln!(
-                "  run {}/{RUNS} {:<18} {:>8.2} s",
-                run + 1,
-                tool.label,
-                s.wall.as_secs_f64()
-            );
-            out.push(s);
-        }
-    }
-    Ok(samples)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -688,31 +533,6 @@ fn check_tshark(dir: &Path) -> Result<bool> {
 // Report
 // ---------------------------------------------------------------------------------------------
 
-/// Median, fastest and slowest run of one command.
-struct Summary {
-    median: Sample,
-    min: Duration,
-    max: Duration,
-    max_rss_kib: u64,
-}
-
-impl Summary {
-    fn of(samples: &[Sample]) -> Summary {
-        let mut sorted = samples.to_vec();
-        sorted.sort_by_key(|s| s.wall);
-        Summary {
-            median: sorted[sorted.len() / 2],
-            min: sorted[0].wall,
-            max: sorted[sorted.len() - 1].wall,
-            max_rss_kib: sorted.iter().map(|s| s.max_rss_kib).max().unwrap_or(0),
-        }
-    }
-
-    fn rss_mib(&self) -> f64 {
-        self.max_rss_kib as f64 * 1024.0 / MIB
-    }
-}
-
 /// Prints the results; `floor_kib` is the smallest peak RSS a child can show (see [`rss_floor`]).
 fn print_table(tools: &[Tool], results: &[Summary], e: &Expected, floor_kib: u64) {
     let mb = e.file_bytes as f64 / MB;
@@ -825,32 +645,4 @@ fn print_ratios(tools: &[Tool], results: &[Summary]) -> f64 {
         }
     }
     r
-}
-
-/// Applies `WSSCOPE_BENCH_MIN_RATIO`; returns whether the ratio is acceptable.
-fn check_ratio(ratio: f64, min: Option<f64>) -> bool {
-    match min {
-        Some(min) if ratio < min => {
-            println!("FAILED: ratio {ratio:.3} is below WSSCOPE_BENCH_MIN_RATIO={min}");
-            false
-        }
-        Some(min) => {
-            println!("ratio {ratio:.3} ≥ WSSCOPE_BENCH_MIN_RATIO={min}: OK");
-            true
-        }
-        None => true,
-    }
-}
-
-/// `1234567` → `"1,234,567"`.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
 }

@@ -44,26 +44,32 @@
 //! the minimum. Without cargo bench's `--bench` flag (`cargo test --all-targets` runs bench
 //! targets too), only a 2 MB correctness check runs, with no timing and no tcpdump.
 
-use anyhow::{Context, Result, bail};
+#[allow(dead_code, reason = "shared by the benchmarks; each uses a part")]
+mod common;
+#[allow(dead_code, reason = "shared with gen_bulk.rs, which uses more of it")]
+#[path = "../testdata/scripts/rng.rs"]
+mod rng;
+
+use anyhow::{Context, Result};
+use common::{
+    MB, MIB, RUNS, Summary, Tool, check_ratio, env_number, keep_if_asked, measure, rss_floor,
+    thousands, warm_page_cache,
+};
 use etherparse::{PacketBuilder, TcpOptionElement};
 use pcap::{Capture, Linktype, Packet, PacketHeader, Savefile};
+use rng::Rng;
 use serde::Deserialize;
-use std::ffi::OsString;
 use std::fs::File;
 use std::io::BufReader;
 use std::ops::{Range, RangeInclusive};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{ExitCode, Stdio};
+use std::time::Instant;
 
 /// Default capture size, in MB.
 const DEFAULT_MB: f64 = 200.0;
 /// Capture size of the correctness-only run outside `cargo bench`.
 const SMOKE_MB: f64 = 2.0;
-const MB: f64 = 1e6;
-const MIB: f64 = (1 << 20) as f64;
-/// Timed runs per command.
-const RUNS: usize = 3;
 
 /// Connections open at once.
 const CONCURRENT: usize = 2000;
@@ -150,53 +156,9 @@ fn run_smoke() -> Result<bool> {
     Ok(failures == 0)
 }
 
-/// Reads an optional numeric environment variable.
-fn env_number(name: &str) -> Result<Option<f64>> {
-    match std::env::var(name) {
-        Err(_) => Ok(None),
-        Ok(v) => match v.trim().parse::<f64>() {
-            Ok(x) if x.is_finite() && x > 0.0 => Ok(Some(x)),
-            _ => bail!("{name}={v:?} is not a positive number"),
-        },
-    }
-}
-
-fn keep_if_asked(dir: tempfile::TempDir) {
-    if std::env::var_os("WSSCOPE_BENCH_KEEP").is_some_and(|v| v != "0") {
-        println!("kept {}", dir.keep().display());
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Capture generator
 // ---------------------------------------------------------------------------------------------
-
-/// SplitMix64: a tiny PRNG with a fixed seed, so the capture is the same on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (the modulo bias does not matter here).
-    fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-
-    fn range(&mut self, r: RangeInclusive<usize>) -> usize {
-        r.start() + self.below((r.end() - r.start() + 1) as u64) as usize
-    }
-
-    /// True with probability `per_mille` / 1000.
-    fn chance(&mut self, per_mille: u64) -> bool {
-        self.below(1000) < per_mille
-    }
-}
 
 /// What the generator wrote: the truth wsscope's output is checked against.
 #[derive(Clone, Debug, Default)]
@@ -340,7 +302,7 @@ impl Generator {
         let out = Capture::dead(Linktype::ETHERNET)?
             .savefile(path)
             .with_context(|| format!("cannot create {}", path.display()))?;
-        let mut rng = Rng(SEED);
+        let mut rng = Rng::new(SEED);
         let pattern = (0..2 * PATTERN_PERIOD).map(|_| rng.next_u64() as u8).collect();
         Ok(Generator {
             rng,
@@ -557,23 +519,9 @@ impl Generator {
     }
 }
 
-/// Reads the whole file once, like `cat FILE > /dev/null`.
-fn warm_page_cache(path: &Path) -> Result<()> {
-    let mut f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    std::io::copy(&mut f, &mut std::io::sink())?;
-    Ok(())
-}
-
 // ---------------------------------------------------------------------------------------------
 // Child processes
 // ---------------------------------------------------------------------------------------------
-
-/// A command to time.
-struct Tool {
-    label: &'static str,
-    program: PathBuf,
-    args: Vec<OsString>,
-}
 
 impl Tool {
     fn wsscope(capture: &Path) -> Tool {
@@ -583,112 +531,6 @@ impl Tool {
             args: vec!["streams".into(), capture.into(), "--format".into(), "json".into()],
         }
     }
-
-    fn tcpdump(capture: &Path) -> Tool {
-        Tool {
-            label: "tcpdump (libpcap)",
-            program: PathBuf::from("tcpdump"),
-            args: vec!["-r".into(), capture.into(), "-w".into(), "/dev/null".into()],
-        }
-    }
-
-    /// The command line as typed in a shell, with standard output discarded.
-    fn shell(&self) -> String {
-        let mut s = self.program.display().to_string();
-        for a in &self.args {
-            s.push(' ');
-            s.push_str(&a.to_string_lossy());
-        }
-        s + " > /dev/null 2> stderr.log"
-    }
-
-    fn version(&self) -> String {
-        let out = Command::new(&self.program).arg("--version").output();
-        let text = out.map(|o| String::from_utf8_lossy(&o.stdout).replace('\n', "; "));
-        text.unwrap_or_default().trim_end_matches("; ").to_string()
-    }
-
-    /// Runs the command once, standard output to `stdout`, standard error to `dir/stderr.log`.
-    fn run(&self, stdout: Stdio, dir: &Path) -> Result<Sample> {
-        let log_path = dir.join("stderr.log");
-        let log = File::create(&log_path)?;
-        let mut cmd = Command::new(&self.program);
-        cmd.args(&self.args).stdin(Stdio::null()).stdout(stdout).stderr(log);
-        reset_peak_rss();
-        let start = Instant::now();
-        let child = cmd.spawn().with_context(|| format!("cannot start {}", self.shell()))?;
-        let (status, usage) = wait4(child.id())?;
-        let wall = start.elapsed();
-        if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
-            let stderr = std::fs::read_to_string(&log_path).unwrap_or_default();
-            bail!("{} failed (wait status {status:#x}): {}", self.shell(), stderr.trim());
-        }
-        Ok(Sample {
-            wall,
-            cpu: duration(usage.ru_utime) + duration(usage.ru_stime),
-            max_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
-        })
-    }
-}
-
-/// One run of a command.
-#[derive(Clone, Copy, Debug)]
-struct Sample {
-    wall: Duration,
-    /// User plus system time of the child.
-    cpu: Duration,
-    /// Peak resident set of the child, in KiB (Linux `ru_maxrss`).
-    max_rss_kib: u64,
-}
-
-/// Linux counts the memory the child starts with, shared with or copied from this process until
-/// `exec`, in the child's `ru_maxrss`: this process's *peak* RSS. Resetting the peak to the current
-/// RSS before each spawn lowers that floor to this process's current RSS, which spawning `true`
-/// measures (see [`rss_floor`]).
-fn reset_peak_rss() {
-    // "5" resets the peak RSS (Linux 4.0 and later); if it fails, the floor is only higher.
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-/// The smallest `ru_maxrss` a child can report here (KiB): that of `true`.
-fn rss_floor(dir: &Path) -> Result<u64> {
-    let probe = Tool { label: "true", program: PathBuf::from("true"), args: Vec::new() };
-    Ok(probe.run(Stdio::null(), dir)?.max_rss_kib)
-}
-
-/// Waits for our child `pid` and returns its wait status and resource usage.
-fn wait4(pid: u32) -> Result<(libc::c_int, libc::rusage)> {
-    let pid = libc::pid_t::try_from(pid)?;
-    let mut status: libc::c_int = 0;
-    // SAFETY: `rusage` is plain old data, for which all zero bytes are a valid value.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        // SAFETY: `pid` is a child of this process that nothing else waits for; `status` and
-        // `usage` are valid for writes.
-        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        if r == pid {
-            return Ok((status, usage));
-        }
-        let e = std::io::Error::last_os_error();
-        if e.kind() != std::io::ErrorKind::Interrupted {
-            return Err(e).context("wait4");
-        }
-    }
-}
-
-fn duration(t: libc::timeval) -> Duration {
-    Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
-}
-
-/// Runs every tool `RUNS` times, interleaved; returns the samples per tool.
-fn measure(tools: &[Tool], dir: &Path) -> Result<Vec<Vec<Sample>>> {
-    let mut samples = vec![Vec::with_capacity(RUNS); tools.len()];
-    for _ in 0..RUNS {
-        for (tool, out) in tools.iter().zip(&mut samples) {
-            out.push(tool.run(Stdio::null(), dir)?);
-        }
-    }
-    Ok(samples)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -826,27 +668,6 @@ fn disagreements(doc: &StreamsDoc, t: &Totals) -> Vec<String> {
 // Report
 // ---------------------------------------------------------------------------------------------
 
-/// Median, fastest and slowest run of one command.
-struct Summary {
-    median: Sample,
-    min: Duration,
-    max: Duration,
-    max_rss_kib: u64,
-}
-
-impl Summary {
-    fn of(samples: &[Sample]) -> Summary {
-        let mut sorted = samples.to_vec();
-        sorted.sort_by_key(|s| s.wall);
-        Summary {
-            median: sorted[sorted.len() / 2],
-            min: sorted[0].wall,
-            max: sorted[sorted.len() - 1].wall,
-            max_rss_kib: sorted.iter().map(|s| s.max_rss_kib).max().unwrap_or(0),
-        }
-    }
-}
-
 /// Prints the results; `floor_kib` is the smallest peak RSS a child can show (see [`rss_floor`]).
 fn print_table(tools: &[Tool], results: &[Summary], t: &Totals, floor_kib: u64) {
     println!();
@@ -892,32 +713,4 @@ fn print_table(tools: &[Tool], results: &[Summary], t: &Totals, floor_kib: u64) 
     for tool in tools {
         println!("  {}", tool.shell());
     }
-}
-
-/// Applies `WSSCOPE_BENCH_MIN_RATIO`; returns whether the ratio is acceptable.
-fn check_ratio(ratio: f64, min: Option<f64>) -> bool {
-    match min {
-        Some(min) if ratio < min => {
-            println!("FAILED: ratio {ratio:.3} is below WSSCOPE_BENCH_MIN_RATIO={min}");
-            false
-        }
-        Some(min) => {
-            println!("ratio {ratio:.3} ≥ WSSCOPE_BENCH_MIN_RATIO={min}: OK");
-            true
-        }
-        None => true,
-    }
-}
-
-/// `1234567` → `"1,234,567"`.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
 }

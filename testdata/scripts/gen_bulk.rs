@@ -42,16 +42,19 @@
 //! This file does not use the `wsscope` library: the expected results must not come from the
 //! code under test. `benches/pipeline.rs` includes it with `#[path]`.
 
+#[path = "rng.rs"]
+mod rng;
+
 use anyhow::{Context, Result, bail, ensure};
 use base64::Engine;
 use etherparse::{PacketBuilder, TcpOptionElement};
 use flate2::{Compress, Compression, FlushCompress};
 use pcap::{Capture, Linktype, Packet, PacketHeader, Savefile};
+use rng::Rng;
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 use std::fs::File;
 use std::io::BufWriter;
-use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -322,51 +325,6 @@ impl Expected {
 // Generator
 // ---------------------------------------------------------------------------------------------
 
-/// SplitMix64: tiny, fast, and the same on every platform.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (the modulo bias does not matter here).
-    fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-
-    fn range(&mut self, r: RangeInclusive<usize>) -> usize {
-        r.start() + self.below((r.end() - r.start() + 1) as u64) as usize
-    }
-
-    /// True with probability `per_mille` / 1000.
-    fn chance(&mut self, per_mille: u64) -> bool {
-        self.below(1000) < per_mille
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-
-    fn word(&mut self, items: &[&'static str]) -> &'static str {
-        items[self.below(items.len() as u64) as usize]
-    }
-
-    fn fill(&mut self, out: &mut [u8]) {
-        let mut chunks = out.chunks_exact_mut(8);
-        for c in &mut chunks {
-            c.copy_from_slice(&self.next_u64().to_le_bytes());
-        }
-        let rest = chunks.into_remainder();
-        let n = rest.len();
-        rest.copy_from_slice(&self.next_u64().to_le_bytes()[..n]);
-    }
-}
-
 #[derive(Clone, Copy, Debug)]
 enum Addrs {
     V4([[u8; 4]; 2]),
@@ -501,7 +459,7 @@ impl Generator {
             .savefile(path)
             .with_context(|| format!("cannot create {}", path.display()))?;
         Ok(Generator {
-            rng: Rng(opts.seed),
+            rng: Rng::new(opts.seed),
             out,
             frame: Vec::with_capacity(2048),
             plain: Vec::with_capacity(1 << 16),
