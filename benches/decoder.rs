@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use wsscope::event::Payload;
 use wsscope::tcp::PacketRef;
 use wsscope::ws::direction::{DirConfig, DirectionDecoder, WsOut};
+use wsscope::ws::encode::frame;
 use wsscope::ws::mask::{unmask, unmask_scalar};
 
 /// Segment size the stream is fed in (a typical TCP payload).
@@ -21,29 +22,6 @@ struct Workload {
     stream: Vec<u8>,
     frames: u64,
     cfg: DirConfig,
-}
-
-fn frame(opcode: u8, rsv1: bool, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
-    let mut f = vec![0x80 | if rsv1 { 0x40 } else { 0 } | opcode];
-    let m = if mask.is_some() { 0x80 } else { 0 };
-    match payload.len() {
-        n if n < 126 => f.push(m | n as u8),
-        n if n <= 0xFFFF => {
-            f.push(m | 126);
-            f.extend((n as u16).to_be_bytes());
-        }
-        n => {
-            f.push(m | 127);
-            f.extend((n as u64).to_be_bytes());
-        }
-    }
-    let mut p = payload.to_vec();
-    if let Some(k) = mask {
-        f.extend(k);
-        unmask_scalar(&mut p, k, 0);
-    }
-    f.extend(p);
-    f
 }
 
 fn cfg(from_client: bool, deflate: bool) -> DirConfig {
@@ -68,7 +46,7 @@ fn workloads(scale: usize) -> Vec<Workload> {
     let n_big = 400 * scale / 10;
     let mut s = Vec::new();
     for _ in 0..n_small {
-        s.extend(frame(1, false, key, &small));
+        s.extend(frame(true, 0, 1, key, &small));
     }
     w.push(Workload {
         name: "small text, masked (32 B)",
@@ -78,7 +56,7 @@ fn workloads(scale: usize) -> Vec<Workload> {
     });
     let mut s = Vec::new();
     for _ in 0..n_small {
-        s.extend(frame(1, false, None, &small));
+        s.extend(frame(true, 0, 1, None, &small));
     }
     w.push(Workload {
         name: "small text, unmasked (32 B)",
@@ -88,7 +66,7 @@ fn workloads(scale: usize) -> Vec<Workload> {
     });
     let mut s = Vec::new();
     for _ in 0..n_big {
-        s.extend(frame(2, false, key, &big));
+        s.extend(frame(true, 0, 2, key, &big));
     }
     w.push(Workload {
         name: "large binary, masked (64 KiB)",
@@ -98,7 +76,7 @@ fn workloads(scale: usize) -> Vec<Workload> {
     });
     let mut s = Vec::new();
     for _ in 0..n_big {
-        s.extend(frame(2, false, None, &big));
+        s.extend(frame(true, 0, 2, None, &big));
     }
     w.push(Workload {
         name: "large binary, unmasked (64 KiB)",
@@ -123,7 +101,7 @@ fn workloads(scale: usize) -> Vec<Workload> {
         c.compress(msg.as_bytes(), &mut out, FlushCompress::Sync).unwrap();
         let n = (c.total_out() - before) as usize;
         out.truncate(n.saturating_sub(4)); // RFC 7692 §7.2.1: drop 00 00 ff ff
-        s.extend(frame(1, true, None, &out));
+        s.extend(frame(true, 0b100, 1, None, &out));
     }
     w.push(Workload {
         name: "deflate JSON (~110 B), context takeover",

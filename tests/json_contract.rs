@@ -8,11 +8,12 @@
 //!
 //! `WSSCOPE_BLESS=1 cargo test` rewrites the generated docs and the goldens.
 
-use crate::util::{files_ending, testdata, write_session_pcap, ws_frame, ws_handshake};
+use crate::util::{files_ending, testdata, write_session_pcap, ws_handshake};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use wsscope::tcp::Direction;
+use wsscope::ws::encode::frame;
 
 fn bless() -> bool {
     std::env::var_os("WSSCOPE_BLESS").is_some()
@@ -150,7 +151,7 @@ fn a_protocol_violation_exits_1_and_is_in_the_report_and_junit() {
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("unmasked.pcap");
     let mut ex = ws_handshake().to_vec();
-    ex.push((Direction::ClientToServer, ws_frame(true, 1, None, b"unmasked from the client")));
+    ex.push((Direction::ClientToServer, frame(true, 0, 1, None, b"unmasked from the client")));
     write_session_pcap(&pcap, &ex);
     let junit = dir.path().join("junit.xml");
     let o = wsscope(&["report", pcap.to_str().unwrap(), "--junit", junit.to_str().unwrap()]);

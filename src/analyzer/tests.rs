@@ -9,7 +9,7 @@ use crate::tcp::{
     StreamSink,
 };
 use crate::time::Timestamp;
-use crate::ws::testenc::frame;
+use crate::ws::encode::frame;
 
 const C2S: Direction = Direction::ClientToServer;
 const S2C: Direction = Direction::ServerToClient;

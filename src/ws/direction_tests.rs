@@ -1,7 +1,7 @@
 //! Tests of [`super::direction`]: one per rule, plus split-anywhere properties.
 
 use super::direction::{DirConfig, DirectionDecoder, WsOut};
-use super::testenc::{frame, frame_with_encoding};
+use super::encode::{frame, frame_with_encoding};
 use crate::event::Payload;
 use crate::tcp::PacketRef;
 use crate::time::Timestamp;

@@ -7,6 +7,7 @@ pub mod close;
 pub mod decoder;
 pub mod deflate;
 pub mod direction;
+pub mod encode;
 pub mod header;
 pub mod mask;
 pub mod opcode;
@@ -18,5 +19,3 @@ pub use opcode::{CloseCode, CloseCodeClass, OpCode};
 
 #[cfg(test)]
 mod direction_tests;
-#[cfg(test)]
-pub(crate) mod testenc;

@@ -165,32 +165,6 @@ pub fn write_session_pcap(path: &Path, exchanges: &[(Direction, Vec<u8>)]) {
     out.flush().unwrap();
 }
 
-/// A WebSocket frame (minimal length encoding).
-pub fn ws_frame(fin: bool, opcode: u8, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
-    let mut f = vec![(u8::from(fin) << 7) | opcode];
-    let m = if mask.is_some() { 0x80 } else { 0 };
-    match payload.len() {
-        n if n < 126 => f.push(m | n as u8),
-        n if n <= 0xFFFF => {
-            f.push(m | 126);
-            f.extend((n as u16).to_be_bytes());
-        }
-        n => {
-            f.push(m | 127);
-            f.extend((n as u64).to_be_bytes());
-        }
-    }
-    let mut p = payload.to_vec();
-    if let Some(k) = mask {
-        f.extend(k);
-        for (i, b) in p.iter_mut().enumerate() {
-            *b ^= k[i % 4];
-        }
-    }
-    f.extend(p);
-    f
-}
-
 /// An upgrade request and the matching 101 for the RFC 6455 §1.3 key.
 pub fn ws_handshake() -> [(Direction, Vec<u8>); 2] {
     [

@@ -1,4 +1,6 @@
-//! Test-only frame encoder (RFC 6455 §5.2), minimal length encoding unless asked otherwise.
+//! A frame encoder (RFC 6455 §5.2), minimal length encoding unless asked otherwise, for tests,
+//! benchmarks and crafted captures: the analyzer itself never encodes. Masking uses the
+//! byte-at-a-time reference (`unmask_scalar`), not the word-wise path the decoder uses.
 
 use super::mask::unmask_scalar;
 
