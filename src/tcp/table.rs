@@ -216,7 +216,7 @@ impl Table {
     pub fn finish<S: StreamSink>(&mut self, sink: &mut S) {
         let at = self.last;
         let mut open: Vec<(ConnId, FlowKey)> =
-            self.conns.iter().filter_map(|(k, s)| Some((c_id(s.open()?), *k))).collect();
+            self.conns.iter().filter_map(|(k, s)| Some((s.open()?.info.id, *k))).collect();
         open.sort_unstable_by_key(|v| v.0);
         for (_, key) in open {
             if let Some(mut c) = self.conns.remove(&key).and_then(Slot::into_open) {
@@ -269,10 +269,6 @@ impl Table {
         };
         ConnInfo { id, client, server, role, first: at }
     }
-}
-
-fn c_id(c: &Conn) -> ConnId {
-    c.info.id
 }
 
 /// A SYN with a new ISN from the client of an open connection: the 4-tuple was reused.

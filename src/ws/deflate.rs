@@ -240,11 +240,6 @@ impl Inflater {
         }
     }
 
-    /// Bytes of the window held between messages (for memory accounting and tests).
-    pub fn window_len(&self) -> usize {
-        self.window.len()
-    }
-
     fn fail(&mut self) -> InflateError {
         self.failed = true;
         if self.context_known() {
@@ -349,7 +344,7 @@ mod tests {
             assert!(inf.window.len() <= WINDOW && inf.window.capacity() <= WINDOW);
             assert!(inf.z.is_none(), "the zlib state goes back to the pool between messages");
         }
-        assert_eq!(inf.window_len(), WINDOW);
+        assert_eq!(inf.window.len(), WINDOW);
     }
 
     #[test]
@@ -396,7 +391,7 @@ mod tests {
             inflate(&mut i, &[&[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]]).unwrap(),
             b"Hello"
         );
-        assert_eq!(i.window_len(), 0);
+        assert_eq!(i.window.len(), 0);
     }
 
     #[test]

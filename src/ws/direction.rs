@@ -769,14 +769,14 @@ fn payload_and_utf8(m: &mut MessageState) -> (Payload, Result<(), u64>) {
         return (Payload::Bytes(buf), Ok(()));
     }
     let cut_ok = m.truncated || m.unfinished;
-    let (valid, mut bytes) = match &m.utf8 {
-        Some(u) => (u.finish(), buf),
+    // `prefix`: the longest valid start of the kept bytes.
+    let (valid, prefix, mut bytes) = match &m.utf8 {
+        Some(u) => (u.finish(), super::utf8::valid_prefix(&buf), buf),
         None => match super::utf8::into_string(buf) {
             Ok(s) => return (Payload::Text(s), Ok(())),
-            Err((at, bytes)) => (Err(at as u64), bytes),
+            Err((at, bytes)) => (Err(at as u64), at, bytes),
         },
     };
-    let prefix = super::utf8::valid_prefix(&bytes);
     // A kept prefix may end inside a character: show it up to there, reported as truncated.
     if valid.is_ok() || (cut_ok && prefix + 3 >= bytes.len()) {
         bytes.truncate(prefix);
