@@ -1,5 +1,7 @@
-//! pcap and pcapng files (and standard input) through libpcap.
+//! pcap and pcapng files (and standard input): opened by libpcap, which checks the header and
+//! applies BPF filters; classic pcap files without a filter are then read by [`super::classic`].
 
+use super::classic::{ClassicReader, Format};
 use super::{CaptureStats, EndOfInput, Next, PacketSource, RawPacket};
 use crate::error::Error;
 use crate::packet::LinkType;
@@ -9,14 +11,28 @@ use std::path::{Path, PathBuf};
 
 /// Reads a capture file.
 pub struct FileSource {
-    cap: Capture<Offline>,
+    pub(super) reader: Reader,
     link: LinkType,
-    number: u64,
+}
+
+pub(super) enum Reader {
+    Libpcap { cap: Capture<Offline>, number: u64 },
+    Classic(ClassicReader),
 }
 
 impl FileSource {
     /// Opens `path` (`-` for standard input) with an optional BPF `filter`.
     pub fn open(path: &Path, filter: Option<&str>) -> Result<FileSource, Error> {
+        FileSource::open_with(path, filter, true)
+    }
+
+    /// Opens `path` with libpcap reading every packet (for comparing the two readers).
+    #[doc(hidden)]
+    pub fn open_libpcap(path: &Path, filter: Option<&str>) -> Result<FileSource, Error> {
+        FileSource::open_with(path, filter, false)
+    }
+
+    fn open_with(path: &Path, filter: Option<&str>, classic: bool) -> Result<FileSource, Error> {
         let is_stdin = path == Path::new("-");
         if !is_stdin {
             match std::fs::metadata(path) {
@@ -30,7 +46,14 @@ impl FileSource {
         let mut cap = Capture::from_file_with_precision(path, Precision::Nano)
             .map_err(|e| classify_open_error(path, e))?;
         let link = super::prepare(&mut cap, &path.display().to_string(), filter)?;
-        Ok(FileSource { link, cap, number: 0 })
+        let format =
+            (classic && !is_stdin && filter.is_none()).then(|| Format::probe(path)).flatten();
+        // libpcap accepted the header; if the file cannot be opened a second time, it keeps reading.
+        let reader = match format.map(|f| ClassicReader::open(path, f)) {
+            Some(Ok(r)) => Reader::Classic(r),
+            _ => Reader::Libpcap { cap, number: 0 },
+        };
+        Ok(FileSource { link, reader })
     }
 }
 
@@ -52,13 +75,17 @@ impl PacketSource for FileSource {
     }
 
     fn next_packet(&mut self) -> Next<'_> {
-        match self.cap.next_packet() {
+        let (cap, number) = match &mut self.reader {
+            Reader::Classic(r) => return r.next_packet(),
+            Reader::Libpcap { cap, number } => (cap, number),
+        };
+        match cap.next_packet() {
             Ok(p) => {
-                self.number += 1;
+                *number += 1;
                 // Opened with nanosecond precision: tv_usec holds nanoseconds.
                 let ts = Timestamp::from_secs_nanos(p.header.ts.tv_sec, p.header.ts.tv_usec);
                 Next::Packet(RawPacket {
-                    number: self.number,
+                    number: *number,
                     ts,
                     wire_len: p.header.len,
                     data: p.data,

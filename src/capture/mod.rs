@@ -4,6 +4,7 @@
 //! nanosecond timestamps. Files (pcap and pcapng, or `-` for standard input) and live interfaces
 //! share the interface; an optional BPF filter applies to both.
 
+mod classic;
 mod file;
 mod live;
 mod tee;

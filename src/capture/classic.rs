@@ -1,0 +1,444 @@
+//! Classic pcap files read in large blocks, without libpcap's per-packet `fread` calls.
+//!
+//! libpcap reads a record with two `fread`s through a small stdio buffer: about an eighth of
+//! `wsscope report`'s time on a large capture, and most of the reading thread's time with
+//! `--threads`. This reader fills a 1 MiB buffer with `read(2)` and hands out records in place
+//! (records are parsed by `pcap-parser`). It is used only where it gives the same packets as
+//! libpcap 1.10: a regular file whose header libpcap already accepted, magic `a1b2c3d4` or
+//! `a1b23c4d` in either byte order, version 2.4, and no BPF filter. Everything else (pcapng,
+//! standard input, older versions, the "modified" format, filters) stays with libpcap.
+//!
+//! libpcap's rules are kept record by record:
+//! - timestamps are 32-bit seconds and (micro|nano)seconds, signed in the host's byte order and
+//!   unsigned in the other, microseconds scaled to nanoseconds;
+//! - a record longer than the file's snapshot length (0 or over `INT_MAX` means 262,144) keeps
+//!   its first snapshot-length bytes;
+//! - a record longer than 262,144 bytes ends the file with libpcap's message;
+//! - a file that ends inside a record ends with libpcap's "truncated dump file" message.
+//!
+//! `tests::same_as_libpcap` compares both readers on every capture in `testdata/` and on
+//! damaged files.
+
+use super::{EndOfInput, Next, RawPacket};
+use crate::time::Timestamp;
+use pcap_parser::traits::PcapReaderIterator;
+use pcap_parser::{LegacyPcapBlock, LegacyPcapReader, PcapBlockOwned, PcapError};
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+/// libpcap's `MAXIMUM_SNAPLEN`, the largest record it reads for the link types wsscope decodes.
+const MAX_SNAPLEN: u32 = 262_144;
+/// Bytes read per `read(2)`; at least one largest record plus its header.
+const BUFFER: usize = 1 << 20;
+/// Length of the file header.
+const FILE_HEADER: usize = 24;
+/// Length of a record header.
+const RECORD_HEADER: usize = 16;
+
+/// What the file header says, when this reader can take the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Format {
+    big_endian: bool,
+    nanos: bool,
+    /// The snapshot length as libpcap adjusts it.
+    snapshot: u32,
+}
+
+impl Format {
+    /// Reads the file header: `Some` for a classic pcap file, version 2.4, in either byte order
+    /// and either timestamp precision.
+    pub(super) fn probe(path: &Path) -> Option<Format> {
+        let mut header = [0u8; FILE_HEADER];
+        File::open(path).ok()?.read_exact(&mut header).ok()?;
+        Format::parse(&header)
+    }
+
+    fn parse(header: &[u8; FILE_HEADER]) -> Option<Format> {
+        let magic = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+        let (big_endian, nanos) = match magic {
+            0xa1b2_c3d4 => (false, false),
+            0xa1b2_3c4d => (false, true),
+            0xd4c3_b2a1 => (true, false),
+            0x4d3c_b2a1 => (true, true),
+            _ => return None,
+        };
+        let word = |at: usize| {
+            let b = [header[at], header[at + 1], header[at + 2], header[at + 3]];
+            if big_endian { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) }
+        };
+        let version = word(4);
+        let (major, minor) = if big_endian {
+            (version >> 16, version & 0xffff)
+        } else {
+            (version & 0xffff, version >> 16)
+        };
+        if (major, minor) != (2, 4) {
+            return None;
+        }
+        let snaplen = word(16);
+        // libpcap's `pcap_adjust_snapshot`: only 0 and lengths over `INT_MAX` are replaced.
+        let snapshot =
+            if snaplen == 0 || snaplen > i32::MAX as u32 { MAX_SNAPLEN } else { snaplen };
+        Some(Format { big_endian, nanos, snapshot })
+    }
+}
+
+/// Reads the records of a classic pcap file.
+pub(super) struct ClassicReader {
+    reader: LegacyPcapReader<File>,
+    format: Format,
+    /// Bytes of the record handed out last, consumed at the next call.
+    pending: usize,
+    number: u64,
+    ended: bool,
+}
+
+/// What the buffer holds at its front.
+enum Front {
+    Record,
+    Skip(usize),
+    End(EndOfInput),
+}
+
+impl ClassicReader {
+    /// Opens `path`, whose header [`Format::probe`] read as `format`.
+    pub(super) fn open(path: &Path, format: Format) -> std::io::Result<ClassicReader> {
+        let file = File::open(path)?;
+        let reader = LegacyPcapReader::new(BUFFER, file)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{e:?}")))?;
+        Ok(ClassicReader { reader, format, pending: 0, number: 0, ended: false })
+    }
+
+    /// The next record, or how the file ended.
+    pub(super) fn next_packet(&mut self) -> Next<'_> {
+        if self.ended {
+            return Next::End(EndOfInput::Clean);
+        }
+        if self.pending > 0 {
+            self.reader.consume_noshift(self.pending);
+            self.pending = 0;
+        }
+        loop {
+            match self.front() {
+                Front::Record => break,
+                Front::Skip(n) => self.reader.consume_noshift(n),
+                Front::End(end) => {
+                    self.ended = true;
+                    return Next::End(end);
+                }
+            }
+        }
+        let format = self.format;
+        let (offset, block) = match self.reader.next() {
+            Ok((offset, PcapBlockOwned::Legacy(block))) => (offset, block),
+            // `front` just parsed this record.
+            _ => return Next::End(EndOfInput::Clean),
+        };
+        self.pending = offset;
+        self.number += 1;
+        Next::Packet(packet(self.number, &block, format))
+    }
+
+    /// Makes sure a whole record is at the front of the buffer, refilling it as needed.
+    fn front(&mut self) -> Front {
+        // Each refill either adds bytes or marks the file exhausted, after which `next` gives a
+        // final answer; the bound only guards against a reader that keeps returning nothing.
+        for _ in 0..1_000_000 {
+            if let Some(caplen) = self.record_caplen()
+                && caplen > MAX_SNAPLEN
+            {
+                let snapshot = self.format.snapshot;
+                return Front::End(truncated(if caplen > snapshot {
+                    format!(
+                        "invalid packet capture length {caplen}, bigger than snaplen of {snapshot}"
+                    )
+                } else {
+                    format!(
+                        "invalid packet capture length {caplen}, bigger than maximum of {MAX_SNAPLEN}"
+                    )
+                }));
+            }
+            match self.reader.next() {
+                Ok((_, PcapBlockOwned::Legacy(_))) => return Front::Record,
+                Ok((offset, _)) => return Front::Skip(offset),
+                Err(PcapError::Eof) => return Front::End(EndOfInput::Clean),
+                Err(PcapError::Incomplete(_)) => {
+                    if self.reader.refill().is_err() {
+                        return Front::End(truncated("error reading dump file".to_string()));
+                    }
+                }
+                Err(PcapError::UnexpectedEof) => return Front::End(self.cut_short()),
+                Err(PcapError::ReadError) => {
+                    return Front::End(truncated("error reading dump file".to_string()));
+                }
+                Err(e) => return Front::End(truncated(format!("{e:?}"))),
+            }
+        }
+        Front::End(truncated("error reading dump file: no progress".to_string()))
+    }
+
+    /// The captured length in the record header at the front, when the header is there.
+    fn record_caplen(&self) -> Option<u32> {
+        if self.reader.consumed() == 0 {
+            return None;
+        }
+        // libpcap reads the whole record header before it looks at the length.
+        let h = self.reader.data().get(..RECORD_HEADER)?.get(8..12)?;
+        let b = [h[0], h[1], h[2], h[3]];
+        Some(if self.format.big_endian { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) })
+    }
+
+    /// libpcap's message for a file that ends inside a record.
+    fn cut_short(&self) -> EndOfInput {
+        let have = self.reader.data().len();
+        let Some(caplen) = self.record_caplen().filter(|_| have >= RECORD_HEADER) else {
+            return truncated(format!(
+                "truncated dump file; tried to read {RECORD_HEADER} header bytes, only got {have}"
+            ));
+        };
+        let got = have - RECORD_HEADER;
+        let snapshot = self.format.snapshot;
+        let message = if caplen > snapshot && got < snapshot as usize {
+            format!("truncated dump file; tried to read {snapshot} captured bytes, only got {got}")
+        } else {
+            format!("truncated dump file; tried to read {caplen} captured bytes, only got {got}")
+        };
+        truncated(message)
+    }
+}
+
+/// The end of input libpcap reports, with the prefix the `pcap` crate gives its messages.
+fn truncated(message: String) -> EndOfInput {
+    EndOfInput::Truncated { message: format!("libpcap error: {message}") }
+}
+
+fn packet<'a>(number: u64, block: &LegacyPcapBlock<'a>, format: Format) -> RawPacket<'a> {
+    // libpcap 1.10 reads both timestamp fields as signed 32-bit numbers, but its byte swap for
+    // files written in the other byte order yields unsigned ones.
+    let (secs, fraction) = if format.big_endian == cfg!(target_endian = "big") {
+        (i64::from(block.ts_sec as i32), i64::from(block.ts_usec as i32))
+    } else {
+        (i64::from(block.ts_sec), i64::from(block.ts_usec))
+    };
+    let nanos = if format.nanos { fraction } else { fraction * 1000 };
+    let keep = block.data.len().min(format.snapshot as usize);
+    RawPacket {
+        number,
+        ts: Timestamp::from_secs_nanos(secs, nanos),
+        wire_len: block.origlen,
+        data: &block.data[..keep],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::{FileSource, PacketSource};
+    use std::path::PathBuf;
+
+    /// Every packet (number, timestamp, wire length, bytes) and how the input ended.
+    type Reading = (Vec<(u64, i64, u32, Vec<u8>)>, EndOfInput);
+
+    fn read_all(mut source: FileSource) -> Reading {
+        let mut packets = Vec::new();
+        // A bounded loop: the test files hold far fewer packets.
+        for _ in 0..10_000_000 {
+            match source.next_packet() {
+                Next::Packet(p) => {
+                    packets.push((p.number, p.ts.as_nanos(), p.wire_len, p.data.to_vec()))
+                }
+                Next::Timeout => {}
+                Next::End(end) => return (packets, end),
+            }
+        }
+        panic!("no end of input");
+    }
+
+    /// Reads `path` with both readers; asserts the classic reader was chosen and agrees.
+    fn assert_same(path: &Path) -> Reading {
+        let classic = FileSource::open(path, None).unwrap();
+        assert!(matches!(classic.reader, super::super::file::Reader::Classic(_)), "{path:?}");
+        let ours = read_all(classic);
+        let libpcap = read_all(FileSource::open_libpcap(path, None).unwrap());
+        assert_eq!(ours.0.len(), libpcap.0.len(), "{path:?}: packet count");
+        for (a, b) in ours.0.iter().zip(&libpcap.0) {
+            assert_eq!(a, b, "{path:?}: packet {}", b.0);
+        }
+        assert_eq!(ours.1, libpcap.1, "{path:?}: end of input");
+        ours
+    }
+
+    fn testdata_pcaps() -> Vec<PathBuf> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/captures");
+        let mut files = Vec::new();
+        for dir in ["real", "crafted", "derived"] {
+            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_some_and(|e| e == "pcap") {
+                    files.push(path);
+                }
+            }
+        }
+        files.sort();
+        files
+    }
+
+    /// A pcap file: header fields, then records of (seconds, fraction, caplen, wire length, data).
+    struct Builder {
+        big_endian: bool,
+        bytes: Vec<u8>,
+    }
+
+    impl Builder {
+        fn new(big_endian: bool, nanos: bool, snaplen: u32) -> Builder {
+            let mut b = Builder { big_endian, bytes: Vec::new() };
+            b.word(if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 });
+            b.half(2);
+            b.half(4);
+            b.word(0);
+            b.word(0);
+            b.word(snaplen);
+            b.word(1);
+            b
+        }
+        fn word(&mut self, v: u32) {
+            let bytes = if self.big_endian { v.to_be_bytes() } else { v.to_le_bytes() };
+            self.bytes.extend_from_slice(&bytes);
+        }
+        fn half(&mut self, v: u16) {
+            let bytes = if self.big_endian { v.to_be_bytes() } else { v.to_le_bytes() };
+            self.bytes.extend_from_slice(&bytes);
+        }
+        fn record(&mut self, secs: u32, fraction: u32, caplen: u32, wire: u32, data: &[u8]) {
+            self.word(secs);
+            self.word(fraction);
+            self.word(caplen);
+            self.word(wire);
+            self.bytes.extend_from_slice(data);
+        }
+        fn write(&self, dir: &tempfile::TempDir, name: &str) -> PathBuf {
+            let path = dir.path().join(name);
+            std::fs::write(&path, &self.bytes).unwrap();
+            path
+        }
+    }
+
+    fn ethernet_frame(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 7 + 3) as u8).collect()
+    }
+
+    #[test]
+    fn same_as_libpcap_on_every_classic_capture_in_testdata() {
+        let files = testdata_pcaps();
+        assert!(files.len() >= 30, "{} captures", files.len());
+        let mut packets = 0;
+        for path in &files {
+            packets += assert_same(path).0.len();
+        }
+        assert!(packets > 1000, "{packets} packets");
+    }
+
+    #[test]
+    fn same_as_libpcap_on_a_file_cut_at_every_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let src =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/captures/real/py-basic.pcap");
+        let bytes = std::fs::read(src).unwrap();
+        let mut ends = std::collections::BTreeSet::new();
+        // Every cut in the first 600 bytes and every 37th after: inside file and record headers,
+        // inside data, on record boundaries.
+        let cuts = (FILE_HEADER..bytes.len().min(600)).chain((600..bytes.len()).step_by(37));
+        for cut in cuts {
+            let path = dir.path().join("cut.pcap");
+            std::fs::write(&path, &bytes[..cut]).unwrap();
+            let (_, end) = assert_same(&path);
+            if let EndOfInput::Truncated { message } = end {
+                ends.insert(message.split(',').next().unwrap_or_default().to_string());
+            }
+        }
+        assert!(ends.len() >= 2, "both kinds of truncation seen: {ends:?}");
+    }
+
+    #[test]
+    fn same_as_libpcap_on_odd_records() {
+        let dir = tempfile::tempdir().unwrap();
+        for big_endian in [false, true] {
+            for nanos in [false, true] {
+                let mut b = Builder::new(big_endian, nanos, 100);
+                let frame = ethernet_frame(300);
+                b.record(1_700_000_000, 999_999, 60, 60, &frame[..60]);
+                // Seconds past 2038 and a fraction over one second, as they come.
+                b.record(0x8000_0001, 0xffff_fff0, 60, 1514, &frame[..60]);
+                // Longer than the snapshot length: libpcap keeps the first 100 bytes.
+                b.record(5, 6, 300, 300, &frame);
+                // An empty record, then a wire length below the captured length.
+                b.record(7, 8, 0, 0, &[]);
+                b.record(9, 10, 80, 20, &frame[..80]);
+                let name = format!("odd-{big_endian}-{nanos}.pcap");
+                let (packets, end) = assert_same(&b.write(&dir, &name));
+                assert_eq!(packets.len(), 5);
+                assert_eq!(packets[2].3.len(), 100);
+                assert_eq!(end, EndOfInput::Clean);
+            }
+        }
+    }
+
+    #[test]
+    fn same_as_libpcap_on_impossible_lengths() {
+        let dir = tempfile::tempdir().unwrap();
+        for (snaplen, caplen) in
+            [(0, 262_145), (65_535, 262_145), (300_000, 300_000), (0, u32::MAX)]
+        {
+            let mut b = Builder::new(false, false, snaplen);
+            b.record(1, 2, 60, 60, &ethernet_frame(60));
+            b.record(3, 4, caplen, caplen, &ethernet_frame(1000));
+            b.record(5, 6, 60, 60, &ethernet_frame(60));
+            let (packets, end) = assert_same(&b.write(&dir, "long.pcap"));
+            assert_eq!(packets.len(), 1);
+            assert!(
+                matches!(&end, EndOfInput::Truncated { message } if message.contains("invalid packet capture length")),
+                "{end:?}"
+            );
+        }
+        // A large snapshot length with a record that fits: read whole.
+        let mut b = Builder::new(false, false, 0);
+        b.record(1, 2, 200_000, 200_000, &ethernet_frame(200_000));
+        let (packets, _) = assert_same(&b.write(&dir, "big.pcap"));
+        assert_eq!(packets[0].3.len(), 200_000);
+    }
+
+    #[test]
+    fn records_across_many_buffer_refills() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = Builder::new(false, true, 262_144);
+        // About 5 MB: records of every size up to 60 KB straddle the 1 MiB buffer's end.
+        for i in 0..400u32 {
+            let len = (i * 7919) % 60_000;
+            b.record(i, i, len, len, &ethernet_frame(len as usize));
+        }
+        let (packets, end) = assert_same(&b.write(&dir, "many.pcap"));
+        assert_eq!(packets.len(), 400);
+        assert_eq!(end, EndOfInput::Clean);
+    }
+
+    #[test]
+    fn other_formats_stay_with_libpcap() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = Builder::new(false, false, 65_535);
+        b.record(1, 2, 60, 60, &ethernet_frame(60));
+        let mut old = b.bytes.clone();
+        old[6] = 3; // version 2.3
+        let path = dir.path().join("old.pcap");
+        std::fs::write(&path, &old).unwrap();
+        assert_eq!(Format::probe(&path), None);
+        let ng =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/captures/crafted/pcapng.pcapng");
+        assert_eq!(Format::probe(&ng), None);
+        let source = FileSource::open(&ng, None).unwrap();
+        assert!(matches!(source.reader, super::super::file::Reader::Libpcap { .. }));
+        let path = b.write(&dir, "plain.pcap");
+        let filtered = FileSource::open(&path, Some("tcp")).unwrap();
+        assert!(matches!(filtered.reader, super::super::file::Reader::Libpcap { .. }));
+    }
+}
