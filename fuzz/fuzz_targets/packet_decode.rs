@@ -11,7 +11,8 @@
 //! few packets). All packets of one input go through one `PacketDecoder`, so fragments of one
 //! datagram spread over several records are reassembled (or dropped) across packets.
 //!
-//! Checks: decoding never panics, and the decoder's counters add up (every packet is exactly one
+//! Checks: decoding never panics, the fast path gives what etherparse's whole-packet slicing
+//! gives (`PacketDecoder::decode_reference`, run on a second decoder, with equal counters), and the decoder's counters add up (every packet is exactly one
 //! of TCP segment, other, malformed or held fragment), a snaplen-cut payload never claims more
 //! than an IP datagram can hold, and fragment reassembly happens only for fragments.
 
@@ -40,6 +41,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&sel, mut rest)) = data.split_first() else { return };
     let link = LINKS[usize::from(sel) % LINKS.len()];
     let mut decoder = PacketDecoder::new(&TcpLimits::default());
+    let mut reference = PacketDecoder::new(&TcpLimits::default());
     let mut ts = Timestamp::from_secs_nanos(1_700_000_000, 0);
     let (mut tcp, mut other, mut malformed, mut held) = (0u64, 0u64, 0u64, 0u64);
     let mut n = 0usize;
@@ -53,7 +55,17 @@ fuzz_target!(|data: &[u8]| {
         n += 1;
         ts = ts.saturating_add(std::time::Duration::from_millis(250 * u64::from(dt)));
         let frags_before = decoder.stats().ipv4_fragments;
-        match decoder.decode(link, packet, ts) {
+        let expected = match reference.decode_reference(link, packet, ts) {
+            Ok(d) => format!("{d:?}"),
+            Err(_) => "error".to_string(),
+        };
+        let got = decoder.decode(link, packet, ts);
+        let got_text = match &got {
+            Ok(d) => format!("{d:?}"),
+            Err(_) => "error".to_string(),
+        };
+        assert_eq!(got_text, expected, "fast path and whole-packet slicing disagree");
+        match got {
             Ok(Decoded::Tcp(seg)) => {
                 tcp += 1;
                 // An IP datagram holds at most 65 535 bytes: no more can be missing.
@@ -77,6 +89,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let s = decoder.stats();
+    assert_eq!(s, reference.stats());
     assert_eq!(s.packets, n as u64);
     assert_eq!(s.tcp_segments, tcp);
     assert_eq!(s.other, other);

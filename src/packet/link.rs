@@ -68,6 +68,73 @@ const SLL2_LEN: usize = 20;
 /// Length of the BSD loopback header.
 const NULL_LEN: usize = 4;
 
+/// Where a packet's network layer is, found without etherparse's whole-packet slice.
+pub(super) enum Network<'a> {
+    /// An IP packet (version 4 or 6 by its first nibble, or by its ether type) starts here.
+    Ip(&'a [u8]),
+    /// Not an IP packet.
+    NotIp,
+    /// Anything else (VLAN stacks, MACsec, ARP, short headers, unsupported link types): left to
+    /// [`slice`].
+    Other,
+}
+
+/// Finds the IP packet in the common link layers: Ethernet II with at most one VLAN tag, Linux
+/// cooked capture, BSD loopback and raw IP. Gives what [`slice`] would, without the cost.
+pub(super) fn network(link: LinkType, data: &[u8]) -> Network<'_> {
+    use etherparse::ether_type::{
+        IPV4, IPV6, PROVIDER_BRIDGING, VLAN_DOUBLE_TAGGED_FRAME, VLAN_TAGGED_FRAME,
+    };
+    let ip = |ether_type: EtherType, rest| match ether_type {
+        IPV4 | IPV6 => Network::Ip(rest),
+        _ => Network::Other,
+    };
+    let ether_type_at =
+        |at: usize| data.get(at..at + 2).map(|b| EtherType(u16::from_be_bytes([b[0], b[1]])));
+    match link {
+        LinkType::ETHERNET => match (ether_type_at(12), data.get(14..)) {
+            (Some(VLAN_TAGGED_FRAME | PROVIDER_BRIDGING | VLAN_DOUBLE_TAGGED_FRAME), _) => {
+                match (ether_type_at(16), data.get(18..)) {
+                    (Some(inner), Some(rest)) => ip(inner, rest),
+                    _ => Network::Other,
+                }
+            }
+            (Some(outer), Some(rest)) => ip(outer, rest),
+            _ => Network::Other,
+        },
+        LinkType::LINUX_SLL => match LinuxSllHeaderSlice::from_slice(data) {
+            Ok(sll) => match sll.protocol_type() {
+                LinuxSllProtocolType::EtherType(et) => {
+                    ip(et, data.get(sll.slice().len()..).unwrap_or(&[]))
+                }
+                _ => Network::NotIp,
+            },
+            Err(_) => Network::Other,
+        },
+        LinkType::LINUX_SLL2 => match (ether_type_at(0), data.get(SLL2_LEN..)) {
+            (Some(et), Some(rest)) => ip(et, rest),
+            _ => Network::Other,
+        },
+        LinkType::NULL | LinkType::LOOP => match data.get(NULL_LEN..) {
+            Some(rest) => by_version(rest),
+            None => Network::Other,
+        },
+        LinkType::RAW
+        | LinkType::DLT_RAW_12
+        | LinkType::DLT_RAW_14
+        | LinkType::IPV4
+        | LinkType::IPV6 => by_version(data),
+        _ => Network::Other,
+    }
+}
+
+fn by_version(data: &[u8]) -> Network<'_> {
+    match data.first().map(|b| b >> 4) {
+        Some(4 | 6) => Network::Ip(data),
+        _ => Network::NotIp,
+    }
+}
+
 /// Slices a packet down to its transport layer. `Ok(None)` means "not an IP packet".
 pub(super) fn slice(
     link: LinkType,

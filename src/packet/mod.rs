@@ -18,7 +18,12 @@ pub use link::LinkType;
 
 use crate::limits::TcpLimits;
 use crate::time::Timestamp;
-use etherparse::{IpNumber, LaxIpPayloadSlice, LaxNetSlice, TcpSlice, TransportSlice};
+use etherparse::err::Layer;
+use etherparse::err::packet::SliceError;
+use etherparse::{
+    IpNumber, LaxIpPayloadSlice, LaxIpSlice, LaxIpv4Slice, LaxIpv6Slice, LaxNetSlice, TcpSlice,
+    TransportSlice,
+};
 use serde::Serialize;
 use std::net::{IpAddr, SocketAddr};
 
@@ -150,18 +155,38 @@ impl PacketDecoder {
         self.stats.packets += 1;
         let result =
             decode_inner(&mut self.defrag, &mut self.reassembled, &mut self.stats, link, data, ts);
-        match &result {
-            Ok(Decoded::Tcp(seg)) => {
-                self.stats.tcp_segments += 1;
-                if seg.missing > 0 {
-                    self.stats.snaplen_truncated += 1;
-                }
-            }
-            Ok(Decoded::Other) => self.stats.other += 1,
-            Ok(Decoded::FragmentHeld) => {}
-            Err(_) => self.stats.malformed += 1,
-        }
+        count(&mut self.stats, &result);
         result
+    }
+
+    /// [`decode`](Self::decode) through etherparse's whole-packet slicing only, never the fast
+    /// path: the reference that tests and the `packet_decode` fuzz target compare against.
+    #[doc(hidden)]
+    pub fn decode_reference<'a>(
+        &'a mut self,
+        link: LinkType,
+        data: &'a [u8],
+        ts: Timestamp,
+    ) -> Result<Decoded<'a>, PacketError> {
+        self.stats.packets += 1;
+        let result =
+            decode_sliced(&mut self.defrag, &mut self.reassembled, &mut self.stats, link, data, ts);
+        count(&mut self.stats, &result);
+        result
+    }
+}
+
+fn count(stats: &mut PacketStats, result: &Result<Decoded<'_>, PacketError>) {
+    match result {
+        Ok(Decoded::Tcp(seg)) => {
+            stats.tcp_segments += 1;
+            if seg.missing > 0 {
+                stats.snaplen_truncated += 1;
+            }
+        }
+        Ok(Decoded::Other) => stats.other += 1,
+        Ok(Decoded::FragmentHeld) => {}
+        Err(_) => stats.malformed += 1,
     }
 }
 
@@ -173,9 +198,97 @@ fn decode_inner<'a>(
     data: &'a [u8],
     ts: Timestamp,
 ) -> Result<Decoded<'a>, PacketError> {
+    match link::network(link, data) {
+        link::Network::Ip(ip) => decode_ip(defrag, reassembled, stats, ip, ts),
+        link::Network::NotIp => Ok(Decoded::Other),
+        link::Network::Other => decode_sliced(defrag, reassembled, stats, link, data, ts),
+    }
+}
+
+/// The common case: an IP packet found by [`link::network`] without building etherparse's
+/// whole-packet slice (a few hundred bytes moved per packet).
+fn decode_ip<'a>(
+    defrag: &mut defrag::Defragmenter,
+    reassembled: &'a mut Vec<u8>,
+    stats: &mut PacketStats,
+    data: &'a [u8],
+    ts: Timestamp,
+) -> Result<Decoded<'a>, PacketError> {
+    let (ip, exts_err) = LaxIpSlice::from_slice(data).map_err(|e| {
+        let e = match e {
+            etherparse::err::ip::LaxHeaderSliceError::Len(l) => SliceError::Len(l),
+            etherparse::err::ip::LaxHeaderSliceError::Content(c) => SliceError::Ip(c),
+        };
+        PacketError::Malformed { layer: layer_name(Layer::IpHeader), detail: e.to_string() }
+    })?;
+    let net = match &ip {
+        LaxIpSlice::Ipv4(v4) => Net::V4(v4),
+        LaxIpSlice::Ipv6(v6) => Net::V6(v6),
+    };
+    let exts_err = exts_err.map(|(e, layer)| (e.to_string(), layer));
+    decode_net(defrag, reassembled, stats, net, ts, exts_err, |payload| {
+        TcpSlice::from_slice(payload.payload).map_err(|e| (e.to_string(), Layer::TcpHeader))
+    })
+}
+
+/// Every other packet, through etherparse's whole-packet slicing (VLAN tags, MACsec, ARP, …).
+#[cold]
+#[inline(never)]
+fn decode_sliced<'a>(
+    defrag: &mut defrag::Defragmenter,
+    reassembled: &'a mut Vec<u8>,
+    stats: &mut PacketStats,
+    link: LinkType,
+    data: &'a [u8],
+    ts: Timestamp,
+) -> Result<Decoded<'a>, PacketError> {
     let Some(sliced) = link::slice(link, data)? else { return Ok(Decoded::Other) };
-    let (src_ip, dst_ip, payload, declared) = match &sliced.net {
-        Some(LaxNetSlice::Ipv4(ip)) => {
+    let stop = sliced.stop_err.as_ref().map(|(e, layer)| (e.to_string(), *layer));
+    let net = match &sliced.net {
+        Some(LaxNetSlice::Ipv4(ip)) => Net::V4(ip),
+        Some(LaxNetSlice::Ipv6(ip)) => Net::V6(ip),
+        _ => {
+            return match stop {
+                Some((detail, layer)) => {
+                    Err(PacketError::Malformed { layer: layer_name(layer), detail })
+                }
+                None => Ok(Decoded::Other),
+            };
+        }
+    };
+    let transport = match sliced.transport {
+        Some(TransportSlice::Tcp(tcp)) => Some(tcp),
+        _ => None,
+    };
+    // With a transport header there is no stop error; without one, the stop error (if any) is
+    // the reason.
+    decode_net(defrag, reassembled, stats, net, ts, stop.clone(), |_| match (transport, stop) {
+        (Some(tcp), _) => Ok(tcp),
+        (None, Some(stop)) => Err(stop),
+        (None, None) => Err(("no TCP header".to_string(), Layer::TcpHeader)),
+    })
+}
+
+/// The network layer of a packet, however it was sliced.
+enum Net<'s, 'a> {
+    V4(&'s LaxIpv4Slice<'a>),
+    V6(&'s LaxIpv6Slice<'a>),
+}
+
+/// From the IP layer to a segment: IPv4 fragments go to the defragmenter, IPv6 fragments and
+/// non-TCP packets are "other", and `tcp` slices the TCP header of the payload. `stop` is an error
+/// that ended slicing inside the IP extension headers; the TCP header is then not looked for.
+fn decode_net<'a>(
+    defrag: &mut defrag::Defragmenter,
+    reassembled: &'a mut Vec<u8>,
+    stats: &mut PacketStats,
+    net: Net<'_, 'a>,
+    ts: Timestamp,
+    stop: Option<(String, Layer)>,
+    tcp: impl FnOnce(&LaxIpPayloadSlice<'a>) -> Result<TcpSlice<'a>, (String, Layer)>,
+) -> Result<Decoded<'a>, PacketError> {
+    let (src_ip, dst_ip, payload, declared) = match net {
+        Net::V4(ip) => {
             let h = ip.header();
             let exts = ip.extensions().auth.map_or(0, |a| a.slice().len());
             let declared = usize::from(h.total_len())
@@ -209,7 +322,7 @@ fn decode_inner<'a>(
             }
             (IpAddr::V4(h.source_addr()), IpAddr::V4(h.destination_addr()), ip.payload(), declared)
         }
-        Some(LaxNetSlice::Ipv6(ip)) => {
+        Net::V6(ip) => {
             let h = ip.header();
             let declared =
                 usize::from(h.payload_length()).saturating_sub(ip.extensions().slice().len());
@@ -219,29 +332,20 @@ fn decode_inner<'a>(
             }
             (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()), ip.payload(), declared)
         }
-        _ => {
-            return match sliced.stop_err {
-                Some((e, layer)) => {
-                    Err(PacketError::Malformed { layer: layer_name(layer), detail: e.to_string() })
-                }
-                None => Ok(Decoded::Other),
-            };
-        }
     };
     if payload.ip_number != IpNumber::TCP {
         return Ok(Decoded::Other);
     }
-    match sliced.transport {
-        Some(TransportSlice::Tcp(tcp)) => {
+    let tcp = match stop {
+        Some(stop) => Err(stop),
+        None => tcp(payload),
+    };
+    match tcp {
+        Ok(tcp) => {
             let missing = missing_bytes(payload, declared, &tcp);
             Ok(Decoded::Tcp(segment(src_ip, dst_ip, &tcp, missing)))
         }
-        _ => match sliced.stop_err {
-            Some((e, layer)) => {
-                Err(PacketError::Malformed { layer: layer_name(layer), detail: e.to_string() })
-            }
-            None => Err(PacketError::Malformed { layer: "TCP", detail: "no TCP header".into() }),
-        },
+        Err((detail, layer)) => Err(PacketError::Malformed { layer: layer_name(layer), detail }),
     }
 }
 
@@ -277,8 +381,7 @@ fn malformed(layer: &'static str, e: impl std::fmt::Display) -> PacketError {
     PacketError::Malformed { layer, detail: e.to_string() }
 }
 
-fn layer_name(layer: etherparse::err::Layer) -> &'static str {
-    use etherparse::err::Layer;
+fn layer_name(layer: Layer) -> &'static str {
     match layer {
         Layer::TcpHeader => "TCP",
         Layer::Ipv4Header | Layer::Ipv4Packet => "IPv4",
@@ -411,5 +514,128 @@ mod tests {
             PacketError::UnsupportedLinkType(147)
         );
         assert_eq!(LinkType(127).to_string(), "IEEE802_11_RADIOTAP (127)");
+    }
+
+    /// Decodes `packets` with the fast path and with etherparse's whole-packet slicing only;
+    /// returns both outcomes, packet by packet, and both decoders' counters.
+    fn both_ways(link: LinkType, packets: &[Vec<u8>]) -> (Vec<String>, Vec<String>) {
+        let limits = TcpLimits::default();
+        let (mut fast, mut slow) = (PacketDecoder::new(&limits), PacketDecoder::new(&limits));
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let outcome = |r: Result<Decoded<'_>, PacketError>| match r {
+            Ok(d) => format!("{d:?}"),
+            Err(PacketError::UnsupportedLinkType(t)) => format!("unsupported {t}"),
+            Err(PacketError::Malformed { .. }) => "malformed".to_string(),
+        };
+        for (i, p) in packets.iter().enumerate() {
+            let ts = Timestamp::from_nanos(i as i64 * 1_000_000);
+            a.push(outcome(fast.decode(link, p, ts)));
+            b.push(outcome(slow.decode_reference(link, p, ts)));
+        }
+        a.push(format!("{:?}", fast.stats()));
+        b.push(format!("{:?}", slow.stats()));
+        (a, b)
+    }
+
+    /// Valid packets of every kind the fast path takes, for each link type.
+    fn valid_packets(link: LinkType, payload: &[u8]) -> Vec<Vec<u8>> {
+        let ip4 = ipv4_tcp(payload);
+        let mut ip6 = Vec::new();
+        PacketBuilder::ipv6([1; 16], [2; 16], 64).tcp(1, 2, 3, 4).write(&mut ip6, payload).unwrap();
+        let mut udp = Vec::new();
+        PacketBuilder::ipv4([1; 4], [2; 4], 9).udp(1, 2).write(&mut udp, payload).unwrap();
+        let frag = {
+            let mut v = ip4.clone();
+            v[6] = 0x20; // more fragments
+            v
+        };
+        let mut out = Vec::new();
+        for ip in [ip4, ip6, udp, frag] {
+            let version = ip[0] >> 4;
+            let et: [u8; 2] = if version == 6 { [0x86, 0xdd] } else { [0x08, 0x00] };
+            match link {
+                LinkType::ETHERNET => {
+                    let mut plain = [[1u8; 6], [2u8; 6]].concat();
+                    plain.extend(et);
+                    plain.extend(&ip);
+                    out.push(plain);
+                    for tags in 1..=3 {
+                        let mut tagged = [[1u8; 6], [2u8; 6]].concat();
+                        for _ in 0..tags {
+                            tagged.extend([0x81, 0x00, 0x00, 0x05]);
+                        }
+                        tagged.extend(et);
+                        tagged.extend(&ip);
+                        out.push(tagged);
+                    }
+                }
+                LinkType::LINUX_SLL => {
+                    let mut v = vec![0, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0];
+                    v.extend(et);
+                    v.extend(&ip);
+                    out.push(v);
+                }
+                LinkType::LINUX_SLL2 => {
+                    let mut v = et.to_vec();
+                    v.extend([0, 0, 0, 0, 0, 1, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0]);
+                    v.extend(&ip);
+                    out.push(v);
+                }
+                LinkType::NULL => {
+                    let mut v = vec![2, 0, 0, 0];
+                    v.extend(&ip);
+                    out.push(v);
+                }
+                _ => out.push(ip),
+            }
+        }
+        out
+    }
+
+    const LINKS: [LinkType; 5] = [
+        LinkType::ETHERNET,
+        LinkType::LINUX_SLL,
+        LinkType::LINUX_SLL2,
+        LinkType::NULL,
+        LinkType::RAW,
+    ];
+
+    #[test]
+    fn fast_path_agrees_with_whole_packet_slicing_on_valid_packets() {
+        for link in LINKS {
+            let packets = valid_packets(link, b"hello, world");
+            let (fast, slow) = both_ways(link, &packets);
+            assert_eq!(fast, slow, "{link}");
+            assert!(fast.iter().filter(|o| o.starts_with("Tcp")).count() >= 2, "{link}: {fast:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// Valid packets cut anywhere and with bytes overwritten: same outcome and counters.
+        #[test]
+        fn fast_path_agrees_with_whole_packet_slicing_on_damaged_packets(
+            link in 0..LINKS.len(),
+            payload in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+            which in 0usize..16,
+            cut in proptest::prelude::any::<proptest::sample::Index>(),
+            edits in proptest::collection::vec(
+                (proptest::prelude::any::<proptest::sample::Index>(), proptest::prelude::any::<u8>()),
+                0..4,
+            ),
+        ) {
+            let link = LINKS[link];
+            let packets = valid_packets(link, &payload);
+            let mut p = packets[which % packets.len()].clone();
+            for (at, byte) in edits {
+                let at = at.index(p.len());
+                p[at] = byte;
+            }
+            let keep = cut.index(p.len() + 1);
+            p.truncate(keep);
+            let (fast, slow) = both_ways(link, &[p]);
+            proptest::prop_assert_eq!(fast, slow);
+        }
     }
 }
