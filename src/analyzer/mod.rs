@@ -67,7 +67,7 @@ pub struct AnalyzerStats {
 /// Per-connection analysis on top of the stream engine.
 pub struct Analyzer<S: EventSink> {
     cfg: AnalyzerConfig,
-    sessions: HashMap<ConnId, Session>,
+    sessions: HashMap<ConnId, Box<Session>>,
     sink: S,
     stats: AnalyzerStats,
 }
@@ -100,7 +100,7 @@ impl<S: EventSink> StreamSink for Analyzer<S> {
         match event {
             StreamEvent::Open(info) => {
                 self.stats.tcp_connections += 1;
-                self.sessions.insert(info.id, Session::new(info, cfg));
+                self.sessions.insert(info.id, Box::new(Session::new(info, cfg)));
             }
             StreamEvent::Data { conn, dir, offset, data, at } => {
                 if let Some(s) = self.sessions.get_mut(&conn) {
