@@ -6,7 +6,8 @@
 //! (records are parsed by `pcap-parser`). It is used only where it gives the same packets as
 //! libpcap 1.10: a regular file whose header libpcap already accepted, magic `a1b2c3d4` or
 //! `a1b23c4d` in either byte order, version 2.4, and no BPF filter. Everything else (pcapng,
-//! standard input, older versions, the "modified" format, filters) stays with libpcap.
+//! standard input and pipes, older versions, the "modified" format, filters, Linux cooked
+//! captures in the other byte order, whose CAN headers libpcap rewrites) stays with libpcap.
 //!
 //! libpcap's rules are kept record by record:
 //! - timestamps are 32-bit seconds and (micro|nano)seconds, signed in the host's byte order and
@@ -20,12 +21,12 @@
 //! damaged files.
 
 use super::{EndOfInput, Next, RawPacket};
+use crate::packet::LinkType;
 use crate::time::Timestamp;
 use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{LegacyPcapBlock, LegacyPcapReader, PcapBlockOwned, PcapError};
 use std::fs::File;
-use std::io::Read;
-use std::path::Path;
+use std::io::{Read, Seek, SeekFrom};
 
 /// libpcap's `MAXIMUM_SNAPLEN`, the largest record it reads for the link types wsscope decodes.
 const MAX_SNAPLEN: u32 = 262_144;
@@ -46,12 +47,25 @@ pub(super) struct Format {
 }
 
 impl Format {
-    /// Reads the file header: `Some` for a classic pcap file, version 2.4, in either byte order
-    /// and either timestamp precision.
-    pub(super) fn probe(path: &Path) -> Option<Format> {
+    /// Reads the header of `file`, a regular file libpcap opened as `link`: `Some` for a classic
+    /// pcap file, version 2.4, in either byte order and either timestamp precision, whose packets
+    /// libpcap passes on unchanged. The file is left at its start.
+    pub(super) fn probe(file: &mut File, link: LinkType) -> Option<Format> {
+        // Reading from a pipe would take bytes libpcap has not read yet.
+        if !file.metadata().ok()?.is_file() {
+            return None;
+        }
         let mut header = [0u8; FILE_HEADER];
-        File::open(path).ok()?.read_exact(&mut header).ok()?;
-        Format::parse(&header)
+        file.read_exact(&mut header).ok()?;
+        file.seek(SeekFrom::Start(0)).ok()?;
+        let format = Format::parse(&header)?;
+        // In files of the other byte order, libpcap byte-swaps the CAN identifier of Linux cooked
+        // captures (`swap_pseudo_headers`); leave those files to it.
+        let swapped = format.big_endian != cfg!(target_endian = "big");
+        if swapped && matches!(link, LinkType::LINUX_SLL | LinkType::LINUX_SLL2) {
+            return None;
+        }
+        Some(format)
     }
 
     fn parse(header: &[u8; FILE_HEADER]) -> Option<Format> {
@@ -102,9 +116,8 @@ enum Front {
 }
 
 impl ClassicReader {
-    /// Opens `path`, whose header [`Format::probe`] read as `format`.
-    pub(super) fn open(path: &Path, format: Format) -> std::io::Result<ClassicReader> {
-        let file = File::open(path)?;
+    /// Reads `file`, whose header [`Format::probe`] read as `format`, from its start.
+    pub(super) fn new(file: File, format: Format) -> std::io::Result<ClassicReader> {
         let reader = LegacyPcapReader::new(BUFFER, file)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{e:?}")))?;
         Ok(ClassicReader { reader, format, pending: 0, number: 0, ended: false })
@@ -235,7 +248,7 @@ fn packet<'a>(number: u64, block: &LegacyPcapBlock<'a>, format: Format) -> RawPa
 mod tests {
     use super::*;
     use crate::capture::{FileSource, PacketSource};
-    use std::path::PathBuf;
+    use std::path::{Path, PathBuf};
 
     /// Every packet (number, timestamp, wire length, bytes) and how the input ended.
     type Reading = (Vec<(u64, i64, u32, Vec<u8>)>, EndOfInput);
@@ -431,14 +444,46 @@ mod tests {
         old[6] = 3; // version 2.3
         let path = dir.path().join("old.pcap");
         std::fs::write(&path, &old).unwrap();
-        assert_eq!(Format::probe(&path), None);
+        let probe = |path: &Path, link| Format::probe(&mut File::open(path).unwrap(), link);
+        assert_eq!(probe(&path, LinkType::ETHERNET), None);
         let ng =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/captures/crafted/pcapng.pcapng");
-        assert_eq!(Format::probe(&ng), None);
+        assert_eq!(probe(&ng, LinkType::ETHERNET), None);
+        // Linux cooked captures in the other byte order: libpcap rewrites CAN headers.
+        let swapped = Builder::new(cfg!(target_endian = "little"), false, 65_535);
+        let swapped = swapped.write(&dir, "swapped.pcap");
+        assert!(probe(&swapped, LinkType::ETHERNET).is_some());
+        assert_eq!(probe(&swapped, LinkType::LINUX_SLL), None);
+        assert_eq!(probe(&swapped, LinkType::LINUX_SLL2), None);
         let source = FileSource::open(&ng, None).unwrap();
         assert!(matches!(source.reader, super::super::file::Reader::Libpcap { .. }));
         let path = b.write(&dir, "plain.pcap");
         let filtered = FileSource::open(&path, Some("tcp")).unwrap();
         assert!(matches!(filtered.reader, super::super::file::Reader::Libpcap { .. }));
+    }
+
+    #[test]
+    fn a_fifo_stays_with_libpcap_and_loses_no_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        // More than one stdio buffer (4 KiB): libpcap has read ahead when the reader is chosen.
+        let mut b = Builder::new(false, false, 65_535);
+        for i in 0..200u32 {
+            b.record(i, i, 100, 100, &ethernet_frame(100));
+        }
+        let plain = b.write(&dir, "plain.pcap");
+        let fifo = dir.path().join("fifo.pcap");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: `c` is a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let bytes = b.bytes.clone();
+        let writer_path = fifo.clone();
+        let writer = std::thread::spawn(move || std::fs::write(writer_path, bytes).unwrap());
+        let source = FileSource::open(&fifo, None).unwrap();
+        assert!(matches!(source.reader, super::super::file::Reader::Libpcap { .. }));
+        let from_fifo = read_all(source);
+        writer.join().unwrap();
+        let from_file = read_all(FileSource::open(&plain, None).unwrap());
+        assert_eq!(from_fifo.0.len(), 200);
+        assert_eq!(from_fifo, from_file);
     }
 }

@@ -34,24 +34,32 @@ impl FileSource {
 
     fn open_with(path: &Path, filter: Option<&str>, classic: bool) -> Result<FileSource, Error> {
         let is_stdin = path == Path::new("-");
+        let mut regular = false;
         if !is_stdin {
             match std::fs::metadata(path) {
                 Err(e) => return Err(Error::Open { path: path.to_path_buf(), source: e }),
                 Ok(m) if m.is_dir() => {
                     return Err(Error::IsADirectory { path: path.to_path_buf() });
                 }
-                Ok(_) => {}
+                Ok(m) => regular = m.is_file(),
             }
         }
         let mut cap = Capture::from_file_with_precision(path, Precision::Nano)
             .map_err(|e| classify_open_error(path, e))?;
         let link = super::prepare(&mut cap, &path.display().to_string(), filter)?;
-        let format =
-            (classic && !is_stdin && filter.is_none()).then(|| Format::probe(path)).flatten();
-        // libpcap accepted the header; if the file cannot be opened a second time, it keeps reading.
-        let reader = match format.map(|f| ClassicReader::open(path, f)) {
-            Some(Ok(r)) => Reader::Classic(r),
-            _ => Reader::Libpcap { cap, number: 0 },
+        // libpcap accepted the header. Only a regular file is opened a second time (opening a
+        // FIFO again could block, reading it would take libpcap's bytes); if that fails, libpcap
+        // keeps reading.
+        let classic = (classic && regular && filter.is_none())
+            .then(|| {
+                let mut file = std::fs::File::open(path).ok()?;
+                let format = Format::probe(&mut file, link)?;
+                ClassicReader::new(file, format).ok()
+            })
+            .flatten();
+        let reader = match classic {
+            Some(r) => Reader::Classic(r),
+            None => Reader::Libpcap { cap, number: 0 },
         };
         Ok(FileSource { link, reader })
     }
