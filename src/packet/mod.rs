@@ -152,11 +152,7 @@ impl PacketDecoder {
         data: &'a [u8],
         ts: Timestamp,
     ) -> Result<Decoded<'a>, PacketError> {
-        self.stats.packets += 1;
-        let result =
-            decode_inner(&mut self.defrag, &mut self.reassembled, &mut self.stats, link, data, ts);
-        count(&mut self.stats, &result);
-        result
+        self.decode_with(decode_inner, link, data, ts)
     }
 
     /// [`decode`](Self::decode) through etherparse's whole-packet slicing only, never the fast
@@ -168,27 +164,45 @@ impl PacketDecoder {
         data: &'a [u8],
         ts: Timestamp,
     ) -> Result<Decoded<'a>, PacketError> {
-        self.stats.packets += 1;
-        let result =
-            decode_sliced(&mut self.defrag, &mut self.reassembled, &mut self.stats, link, data, ts);
-        count(&mut self.stats, &result);
+        self.decode_with(decode_sliced, link, data, ts)
+    }
+
+    /// Decodes with `decode` and counts the outcome.
+    #[inline(always)]
+    fn decode_with<'a>(
+        &'a mut self,
+        decode: DecodeFn,
+        link: LinkType,
+        data: &'a [u8],
+        ts: Timestamp,
+    ) -> Result<Decoded<'a>, PacketError> {
+        let stats = &mut self.stats;
+        stats.packets += 1;
+        let result = decode(&mut self.defrag, &mut self.reassembled, stats, link, data, ts);
+        match &result {
+            Ok(Decoded::Tcp(seg)) => {
+                stats.tcp_segments += 1;
+                if seg.missing > 0 {
+                    stats.snaplen_truncated += 1;
+                }
+            }
+            Ok(Decoded::Other) => stats.other += 1,
+            Ok(Decoded::FragmentHeld) => {}
+            Err(_) => stats.malformed += 1,
+        }
         result
     }
 }
 
-fn count(stats: &mut PacketStats, result: &Result<Decoded<'_>, PacketError>) {
-    match result {
-        Ok(Decoded::Tcp(seg)) => {
-            stats.tcp_segments += 1;
-            if seg.missing > 0 {
-                stats.snaplen_truncated += 1;
-            }
-        }
-        Ok(Decoded::Other) => stats.other += 1,
-        Ok(Decoded::FragmentHeld) => {}
-        Err(_) => stats.malformed += 1,
-    }
-}
+/// [`decode_inner`] or [`decode_sliced`].
+type DecodeFn = for<'a> fn(
+    &mut defrag::Defragmenter,
+    &'a mut Vec<u8>,
+    &mut PacketStats,
+    LinkType,
+    &'a [u8],
+    Timestamp,
+) -> Result<Decoded<'a>, PacketError>;
 
 fn decode_inner<'a>(
     defrag: &mut defrag::Defragmenter,
