@@ -49,15 +49,17 @@ mod common;
 #[allow(dead_code, reason = "shared with gen_bulk.rs, which uses more of it")]
 #[path = "../testdata/scripts/rng.rs"]
 mod rng;
+#[path = "../testdata/scripts/segment.rs"]
+mod segment;
 
 use anyhow::{Context, Result};
 use common::{
     MB, MIB, RUNS, Summary, Tool, check_ratio, env_number, keep_if_asked, measure, rss_floor,
     thousands, warm_page_cache,
 };
-use etherparse::{PacketBuilder, TcpOptionElement};
-use pcap::{Capture, Linktype, Packet, PacketHeader, Savefile};
+use pcap::{Capture, Linktype, Savefile};
 use rng::Rng;
+use segment::{Addrs, Flags, Segment};
 use serde::Deserialize;
 use std::fs::File;
 use std::io::BufReader;
@@ -78,8 +80,6 @@ const SEED: u64 = 0x5753_5343_4f50_4531;
 const BASE_SECS: u64 = 1_700_000_000;
 /// Time between packets: 2 µs plus up to 8 µs (about 1 Gbit/s).
 const GAP_NS: (u64, u64) = (2_000, 8_000);
-const CLIENT_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
-const SERVER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
 const SERVER_PORTS: [u16; 4] = [443, 8080, 80, 9001];
 const WINDOW: u16 = 65_535;
 /// Payload of a full-sized segment (MSS 1460 minus the timestamp option).
@@ -188,13 +188,6 @@ impl Totals {
     }
 }
 
-/// Client and server addresses, `[C2S]` = client.
-#[derive(Clone, Copy, Debug)]
-enum Addrs {
-    V4([[u8; 4]; 2]),
-    V6([[u8; 16]; 2]),
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     Syn,
@@ -214,14 +207,6 @@ struct Conn {
     salt: u64,
     phase: Phase,
     bursts_left: u32,
-}
-
-/// TCP flags besides ACK (which is set when there is an acknowledgment number).
-#[derive(Clone, Copy, Debug, Default)]
-struct Flags {
-    syn: bool,
-    fin: bool,
-    psh: bool,
 }
 
 /// One data segment of a burst.
@@ -461,61 +446,25 @@ impl Generator {
         flags: Flags,
         payload: Range<usize>,
     ) -> Result<()> {
-        let to = 1 - from;
-        let macs = [CLIENT_MAC, SERVER_MAC];
-        let eth = PacketBuilder::ethernet2(macs[from], macs[to]);
-        let ip = match c.addrs {
-            Addrs::V4(a) => eth.ipv4(a[from], a[to], 64),
-            Addrs::V6(a) => eth.ipv6(a[from], a[to], 64),
-        };
-        let mut tcp = ip.tcp(c.ports[from], c.ports[to], seq, WINDOW);
-        if flags.syn {
-            tcp = tcp.syn();
-        }
-        if flags.fin {
-            tcp = tcp.fin();
-        }
-        if flags.psh {
-            tcp = tcp.psh();
-        }
-        if let Some(a) = ack {
-            tcp = tcp.ack(a);
-        }
         let ts_val = (self.ts_ns / 1_000_000) as u32;
-        let ts = TcpOptionElement::Timestamp(ts_val, ts_val.wrapping_sub(7));
-        let tcp = if flags.syn {
-            use TcpOptionElement::{MaximumSegmentSize, Noop, SelectiveAcknowledgementPermitted};
-            let ws = TcpOptionElement::WindowScale(7);
-            tcp.options(&[
-                MaximumSegmentSize(1460),
-                SelectiveAcknowledgementPermitted,
-                ts,
-                Noop,
-                ws,
-            ])?
-        } else {
-            tcp.options(&[TcpOptionElement::Noop, TcpOptionElement::Noop, ts])?
-        };
-        self.frame.clear();
-        tcp.write(&mut self.frame, &self.pattern[payload])?;
-        self.write_frame();
-        Ok(())
-    }
-
-    fn write_frame(&mut self) {
+        Segment {
+            addrs: c.addrs,
+            ports: c.ports,
+            from,
+            seq,
+            ack,
+            flags,
+            window: WINDOW,
+            timestamp: (ts_val, ts_val.wrapping_sub(7)),
+            mss: 1460,
+            payload: &self.pattern[payload],
+        }
+        .write(&mut self.frame)?;
         self.ts_ns += GAP_NS.0 + self.rng.below(GAP_NS.1);
-        let len = self.frame.len() as u32;
-        let hdr = PacketHeader {
-            ts: libc::timeval {
-                tv_sec: (self.ts_ns / 1_000_000_000) as libc::time_t,
-                tv_usec: (self.ts_ns % 1_000_000_000 / 1000) as libc::suseconds_t,
-            },
-            caplen: len,
-            len,
-        };
-        self.out.write(&Packet::new(&hdr, &self.frame));
+        segment::write_record(&mut self.out, self.ts_ns, &self.frame);
         self.totals.packets += 1;
-        self.totals.file_bytes += 16 + u64::from(len);
+        self.totals.file_bytes += 16 + self.frame.len() as u64;
+        Ok(())
     }
 }
 

@@ -44,13 +44,15 @@
 
 #[path = "rng.rs"]
 mod rng;
+#[path = "segment.rs"]
+mod segment;
 
 use anyhow::{Context, Result, bail, ensure};
 use base64::Engine;
-use etherparse::{PacketBuilder, TcpOptionElement};
 use flate2::{Compress, Compression, FlushCompress};
-use pcap::{Capture, Linktype, Packet, PacketHeader, Savefile};
+use pcap::{Capture, Linktype, Savefile};
 use rng::Rng;
+use segment::{Addrs, Flags, Segment};
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 use std::fs::File;
@@ -68,8 +70,6 @@ const MIN_OPEN: usize = 16;
 const BASE_SECS: u64 = 1_700_000_000;
 /// Time between packets: 2 µs plus up to 8 µs.
 const GAP_NS: (u64, u64) = (2_000, 8_000);
-const CLIENT_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
-const SERVER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
 /// Ports Wireshark dissects as HTTP by default.
 pub const SERVER_PORTS: [u16; 2] = [80, 8080];
 /// TCP payload of a full segment: MSS 1460 (IPv4) or 1440 (IPv6) minus the timestamp option.
@@ -324,12 +324,6 @@ impl Expected {
 // ---------------------------------------------------------------------------------------------
 // Generator
 // ---------------------------------------------------------------------------------------------
-
-#[derive(Clone, Copy, Debug)]
-enum Addrs {
-    V4([[u8; 4]; 2]),
-    V6([[u8; 16]; 2]),
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
@@ -677,59 +671,27 @@ impl Generator {
         flags: Flags,
         payload: &[u8],
     ) -> Result<()> {
-        let to = 1 - from;
-        let macs = [CLIENT_MAC, SERVER_MAC];
-        let eth = PacketBuilder::ethernet2(macs[from], macs[to]);
-        let ip = match c.addrs {
-            Addrs::V4(a) => eth.ipv4(a[from], a[to], 64),
-            Addrs::V6(a) => eth.ipv6(a[from], a[to], 64),
-        };
-        let window = if flags.syn { 64_240 } else { WINDOW };
-        let mut tcp = ip.tcp(c.ports[from], c.ports[to], seq, window);
-        if flags.syn {
-            tcp = tcp.syn();
-        }
-        if flags.fin {
-            tcp = tcp.fin();
-        }
-        if flags.psh {
-            tcp = tcp.psh();
-        }
-        if let Some(a) = ack {
-            tcp = tcp.ack(a);
-        }
         let ts_val = (self.ts_ns / 1_000_000) as u32 ^ c.id.wrapping_mul(2_654_435_761);
-        let ts = TcpOptionElement::Timestamp(ts_val, ts_val.wrapping_sub(3));
-        let tcp = if flags.syn {
-            use TcpOptionElement::{MaximumSegmentSize, Noop, SelectiveAcknowledgementPermitted};
-            tcp.options(&[
-                MaximumSegmentSize(c.mss as u16 + 12),
-                SelectiveAcknowledgementPermitted,
-                ts,
-                Noop,
-                TcpOptionElement::WindowScale(7),
-            ])?
-        } else {
-            tcp.options(&[TcpOptionElement::Noop, TcpOptionElement::Noop, ts])?
-        };
-        self.frame.clear();
-        tcp.write(&mut self.frame, payload)?;
+        Segment {
+            addrs: c.addrs,
+            ports: c.ports,
+            from,
+            seq,
+            ack,
+            flags,
+            window: if flags.syn { 64_240 } else { WINDOW },
+            timestamp: (ts_val, ts_val.wrapping_sub(3)),
+            mss: c.mss as u16 + 12,
+            payload,
+        }
+        .write(&mut self.frame)?;
         self.ts_ns += GAP_NS.0 + self.rng.below(GAP_NS.1);
         if self.e.packets == 0 {
             self.first_ts_ns = self.ts_ns;
         }
-        let len = self.frame.len() as u32;
-        let hdr = PacketHeader {
-            ts: libc::timeval {
-                tv_sec: (self.ts_ns / 1_000_000_000) as libc::time_t,
-                tv_usec: (self.ts_ns % 1_000_000_000 / 1000) as libc::suseconds_t,
-            },
-            caplen: len,
-            len,
-        };
-        self.out.write(&Packet::new(&hdr, &self.frame));
+        segment::write_record(&mut self.out, self.ts_ns, &self.frame);
         self.e.packets += 1;
-        self.e.file_bytes += 16 + u64::from(len);
+        self.e.file_bytes += 16 + self.frame.len() as u64;
         Ok(())
     }
 
@@ -1000,21 +962,6 @@ impl Generator {
             }
         }
     }
-}
-
-/// TCP flags besides ACK (set when there is an acknowledgment number).
-#[derive(Clone, Copy, Debug)]
-struct Flags {
-    syn: bool,
-    fin: bool,
-    psh: bool,
-}
-
-impl Flags {
-    const NONE: Flags = Flags { syn: false, fin: false, psh: false };
-    const SYN: Flags = Flags { syn: true, fin: false, psh: false };
-    const FIN: Flags = Flags { syn: false, fin: true, psh: false };
-    const PSH: Flags = Flags { syn: false, fin: false, psh: true };
 }
 
 /// Appends one frame; `mask` is the masking key of a client frame.
