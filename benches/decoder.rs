@@ -119,10 +119,10 @@ fn decode(w: &Workload) -> (u64, u64) {
     let mut off = 0u64;
     let at = PacketRef::default();
     for chunk in w.stream.chunks(SEGMENT) {
-        d.feed(off, chunk, at, &mut |o| {
+        d.feed(off, chunk, at, &mut |_, o| {
             if let WsOut::Message(m) = o {
                 messages += 1;
-                bytes += m.length;
+                bytes += m.captured_length;
                 black_box(&m.payload);
                 assert!(!matches!(m.payload, Payload::Unavailable));
             }

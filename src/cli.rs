@@ -172,6 +172,17 @@ pub struct LimitArgs {
     #[arg(long, value_name = "DURATION", default_value = "10m")]
     pub idle_timeout: String,
 
+    /// How long (capture time) a hole the peer already acknowledged waits for its bytes before
+    /// they are declared lost. Captures that merge two directions (SPAN ports, TAPs, cloud
+    /// mirrors, mergecap) often hold an ACK before the data it acknowledges; live output of a
+    /// connection waits at most this long.
+    #[arg(long, value_name = "DURATION", default_value = "2s")]
+    pub reorder_window: String,
+
+    /// The same wait counted in packets of the connection; whichever passes first ends it.
+    #[arg(long, value_name = "N", default_value_t = 2000)]
+    pub reorder_packets: u64,
+
     /// IPv4 datagrams reassembled from fragments at once.
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub max_fragmented_datagrams: usize,

@@ -179,10 +179,17 @@ impl LimitArgs {
             max_buffered_segments: positive("max-buffered-segments", self.max_buffered_segments)?,
             max_buffered_total: parse_size("max-buffered-total", &self.max_buffered_total)?,
             idle_timeout: parse_duration("idle-timeout", &self.idle_timeout)?,
+            reorder_window: parse_duration("reorder-window", &self.reorder_window)?,
+            reorder_packets: self.reorder_packets,
             max_fragmented_datagrams: positive(
                 "max-fragmented-datagrams",
                 self.max_fragmented_datagrams,
             )?,
+            retransmission_history: parse_size(
+                "retransmission-history",
+                &self.retransmission_history,
+            )?,
+            max_history_total: parse_size("max-history-total", &self.max_history_total)?,
             ..TcpLimits::default()
         })
     }

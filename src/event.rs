@@ -132,7 +132,9 @@ pub enum Event {
         /// Where the frame header starts.
         at: Position,
     },
-    /// One complete message (data or control), after reassembly and decompression.
+    /// One message (data or control), after reassembly and decompression: complete, or — when
+    /// the capture lost some of its bytes — incomplete (`complete: false`), never presented as
+    /// whole.
     Message {
         /// Connection id.
         connection: ConnId,
@@ -140,21 +142,36 @@ pub enum Event {
         direction: Direction,
         /// Opcode of the first frame.
         opcode: OpCode,
-        /// Payload length after decompression (the application's length).
-        length: u64,
-        /// Payload bytes on the wire (sum of frame payload lengths).
+        /// Whether every byte of the message was captured. An incomplete message lost bytes in
+        /// the capture (a gap inside it, or the capture or connection ended inside it).
+        complete: bool,
+        /// Payload length after decompression (the application's length), when known exactly:
+        /// always for a complete message that could be inflated; for an incomplete one only
+        /// when it is uncompressed and `missing` is known. `null` otherwise.
+        length: Option<u64>,
+        /// Application payload bytes decoded from the capture (equal to `length` when complete).
+        captured_length: u64,
+        /// Payload bytes on the wire that the capture lost, when known (the gaps lay inside frames
+        /// whose headers were captured, and the last frame was seen); 0 when complete.
+        missing: Option<u64>,
+        /// Payload bytes on the wire (sum of the payload lengths of the frames seen).
         wire_length: u64,
         /// Whether the message was compressed (permessage-deflate).
         compressed: bool,
-        /// Number of frames.
+        /// Number of frames seen.
         fragments: u32,
-        /// Where the first frame starts.
+        /// Where the first frame's header was captured.
         first: Position,
-        /// Where the last frame starts.
+        /// Where the last frame's header was captured.
         last: Position,
-        /// The payload (capped by --max-message-size).
+        /// Where the message ended: the packet that carried its last byte (for an incomplete
+        /// one, where it was cut off). Events come out in the order of these packets.
+        end: Position,
+        /// The payload (capped by --max-message-size), or `unavailable` when it cannot be shown
+        /// (bytes missing inside it, or it could not be inflated).
         payload: Payload,
-        /// True when `payload` holds less than `length` bytes.
+        /// True when `payload` holds fewer bytes than `captured_length`: cut by
+        /// --max-message-size or --max-payload, not by the capture.
         truncated: bool,
         /// For close frames: code and reason.
         close: Option<CloseFrameInfo>,
@@ -190,7 +207,10 @@ pub enum Event {
         seq: u32,
         /// Why.
         reason: GapReason,
-        /// Where (offset = first missing byte).
+        /// Where: `offset` is the first missing byte; `packet` and `ts` are those of the packet
+        /// that carried the first byte after the gap (or, when none followed, of the packet that
+        /// ended the connection or made the gap certain), so the gap sits at its place in
+        /// capture order.
         at: Position,
     },
     /// The connection is over.

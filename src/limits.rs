@@ -37,6 +37,15 @@ pub struct TcpLimits {
     /// 64 MiB); beyond it, directions stop keeping history and their retransmissions count as
     /// unverified.
     pub max_history_total: usize,
+    /// How long a hole the peer acknowledged waits for its bytes, in capture time, before it
+    /// becomes a `lost` gap (default 2 s; `--reorder-window`). Captures that merge two
+    /// directions (SPAN, TAP, mirrors) often hold an ACK before the data it acknowledges; live
+    /// output for a connection waits at most this long.
+    pub reorder_window: Duration,
+    /// The same window counted in segments of the connection captured since the acknowledgment
+    /// passed the hole (default 2000; `--reorder-packets`). Whichever of the two closes first
+    /// ends the wait; `max_buffered_per_direction` bounds the bytes held meanwhile.
+    pub reorder_packets: u64,
     /// IPv4 datagrams being reassembled from fragments at once (default 1024); beyond it the
     /// oldest is dropped and counted (`--max-fragmented-datagrams`).
     pub max_fragmented_datagrams: usize,
@@ -56,6 +65,8 @@ impl Default for TcpLimits {
             retransmission_history: 16 << 10,
             retransmission_history_acked: 1 << 10,
             max_history_total: 64 << 20,
+            reorder_window: Duration::from_secs(2),
+            reorder_packets: 2000,
             max_fragmented_datagrams: 1024,
             fragment_timeout: Duration::from_secs(30),
         }

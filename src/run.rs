@@ -33,6 +33,13 @@ pub struct RunConfig {
     pub threads: usize,
 }
 
+impl RunConfig {
+    /// The analyzer's settings, with what it shares with the stream engine.
+    pub fn analyzer_config(&self) -> AnalyzerConfig {
+        AnalyzerConfig { reorder_window: self.limits.reorder_window, ..self.analyzer.clone() }
+    }
+}
+
 /// What a run produced.
 pub struct Outcome<F> {
     /// The output format, finished.
@@ -80,12 +87,12 @@ pub fn run<F: Format>(cfg: RunConfig, format: F) -> Result<Outcome<F>, Error> {
                     packets.as_mut(),
                     &cfg.limits,
                     &stop,
-                    &cfg.analyzer,
+                    &cfg.analyzer_config(),
                     cfg.threads,
                     &mut output,
                 )
             } else {
-                let mut analyzer = Analyzer::new(cfg.analyzer.clone(), output);
+                let mut analyzer = Analyzer::new(cfg.analyzer_config(), output);
                 let summary = pipeline::drive(packets.as_mut(), &cfg.limits, &stop, &mut analyzer);
                 let stats = analyzer.stats();
                 output = analyzer.into_sink();

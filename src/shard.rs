@@ -126,10 +126,16 @@ enum Job {
         reason: GapReason,
         at: PacketRef,
     },
-    Mismatch {
+    Anomaly {
         conn: ConnId,
         dir: Direction,
         anomaly: Anomaly,
+        at: PacketRef,
+    },
+    Pending {
+        conn: ConnId,
+        dir: Direction,
+        since: Option<PacketRef>,
         at: PacketRef,
     },
     Close {
@@ -150,9 +156,10 @@ impl Job {
             Job::Gap { conn, dir, offset, len, seq, reason, at } => {
                 StreamEvent::Gap { conn, dir, offset, len, seq, reason, at }
             }
-            Job::Mismatch { conn, dir, anomaly, at } => {
+            Job::Anomaly { conn, dir, anomaly, at } => {
                 StreamEvent::Anomaly { conn, dir, anomaly, at }
             }
+            Job::Pending { conn, dir, since, at } => StreamEvent::Pending { conn, dir, since, at },
             Job::Close { conn, reason, ref stats, at } => {
                 StreamEvent::Close { conn, reason, stats, at }
             }
@@ -239,9 +246,15 @@ impl StreamSink for Dispatch<'_> {
             StreamEvent::Anomaly {
                 conn,
                 dir,
-                anomaly: anomaly @ Anomaly::RetransmissionMismatch { .. },
+                anomaly:
+                    anomaly @ (Anomaly::RetransmissionMismatch { .. }
+                    | Anomaly::LateData { .. }
+                    | Anomaly::AckBeforeData { .. }),
                 at,
-            } => self.queue(conn, |_| Job::Mismatch { conn, dir, anomaly, at }),
+            } => self.queue(conn, |_| Job::Anomaly { conn, dir, anomaly, at }),
+            StreamEvent::Pending { conn, dir, since, at } => {
+                self.queue(conn, |_| Job::Pending { conn, dir, since, at })
+            }
             StreamEvent::Close { conn, reason, stats, at } => {
                 self.queue(conn, |_| Job::Close { conn, reason, stats: *stats, at })
             }

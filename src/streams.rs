@@ -283,6 +283,7 @@ impl<W: Write> StreamSink for StreamsSink<W> {
     fn on_stream_event(&mut self, event: StreamEvent<'_>) {
         match event {
             StreamEvent::Open(info) => self.open_conn(info),
+            StreamEvent::Pending { .. } => {}
             StreamEvent::Data { conn, dir, data, .. } => self.write_bytes(conn, dir, data),
             StreamEvent::Gap { conn, dir, offset, len, seq, reason, at } => {
                 if reason == GapReason::BufferLimit {

@@ -37,6 +37,12 @@ impl Timestamp {
         Timestamp(self.0.saturating_add(n))
     }
 
+    /// `self - d`, saturating at the representable range.
+    pub fn saturating_sub(self, d: Duration) -> Self {
+        let n = i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+        Timestamp(self.0.saturating_sub(n))
+    }
+
     /// The time from `earlier` to `self`, or zero if `earlier` is later (captures can go backwards).
     pub fn saturating_since(self, earlier: Timestamp) -> Duration {
         let d = self.0.saturating_sub(earlier.0);

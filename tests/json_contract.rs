@@ -65,7 +65,7 @@ fn assert_valid(v: &jsonschema::Validator, doc: &Value, what: &str) {
 /// Every capture shipped in testdata, as paths relative to the repository root.
 fn captures() -> Vec<String> {
     let mut all = Vec::new();
-    for dir in ["captures/crafted", "captures/real", "captures/derived"] {
+    for dir in ["captures/crafted", "captures/real", "captures/derived", "captures/cases"] {
         let d = testdata(dir);
         if !d.exists() {
             continue;
@@ -96,7 +96,7 @@ fn every_report_validates_and_real_captures_match_their_goldens() {
         let text = String::from_utf8(o.stdout).unwrap();
         let doc: Value = serde_json::from_str(&text).unwrap();
         assert_valid(&v, &doc, &format!("report of {cap}"));
-        assert_eq!(doc["schema_version"], 1);
+        assert_eq!(doc["schema_version"], 2);
         if cap.starts_with("testdata/captures/real/") {
             let name = Path::new(&cap).file_stem().unwrap().to_string_lossy().into_owned();
             golden(&testdata("golden").join(format!("{name}.report.json")), &text);

@@ -11,6 +11,7 @@
 use crate::util::{files_ending, testdata};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use wsscope::analyzer::checks::Severity;
 use wsscope::analyzer::{Analyzer, AnalyzerConfig, Collect};
 use wsscope::capture::FileSource;
 use wsscope::event::{Event, HandshakeOutcome, Payload};
@@ -22,6 +23,19 @@ struct Truth {
     scenario: String,
     pcap: String,
     connections: Vec<TruthConn>,
+    /// Options to analyse the capture with (`testdata/captures/cases`).
+    #[serde(default)]
+    analysis: Analysis,
+    /// The exact number of WebSocket connections a correct analyzer reports.
+    websocket_connections: Option<usize>,
+    /// Whether findings of severity error are expected (when false, none may be reported).
+    errors_expected: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Analysis {
+    #[serde(default)]
+    ws_ports: Vec<u16>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -50,15 +64,29 @@ struct TruthMessage {
     compressed: Option<bool>,
     close_code: Option<u16>,
     close_reason: Option<String>,
+    /// The capture lost bytes of it: it must be reported incomplete.
     #[serde(default)]
     lost: bool,
+    /// For a lost message: the payload bytes missing, when a decoder can know them.
+    missing: Option<u64>,
+    /// The packets of its first and last frame headers, and of its last byte.
+    first_packet: Option<u64>,
+    last_packet: Option<u64>,
+    complete_packet: Option<u64>,
+    /// A pong answering a ping captured before it: it must carry a round-trip time.
+    #[serde(default)]
+    answers_ping: bool,
 }
 
 /// Runs a capture through the whole pipeline and returns every event.
 pub fn analyze(path: &std::path::Path) -> Vec<Event> {
+    analyze_with(path, &[])
+}
+
+fn analyze_with(path: &std::path::Path, ws_ports: &[u16]) -> Vec<Event> {
     let mut source = FileSource::open(path, None).unwrap();
     let mut analyzer = Analyzer::new(
-        AnalyzerConfig { max_message: 16 << 20, ..Default::default() },
+        AnalyzerConfig { max_message: 16 << 20, ws_ports: ws_ports.to_vec(), ..Default::default() },
         Collect::default(),
     );
     pipeline::drive(&mut source, &TcpLimits::default(), &Stop::default(), &mut analyzer);
@@ -77,17 +105,41 @@ fn payload_bytes(p: &Payload) -> Option<Vec<u8>> {
     }
 }
 
+/// Every truth file of the real, derived and generated corpora.
+fn truths() -> Vec<std::path::PathBuf> {
+    ["captures/real", "captures/derived", "captures/cases"]
+        .iter()
+        .flat_map(|d| files_ending(&testdata(d), ".truth.json"))
+        .collect()
+}
+
 #[test]
 fn real_sessions_decode_to_exactly_the_messages_the_endpoints_sent() {
     let mut problems = Vec::new();
     let mut checked = 0;
-    let truths = files_ending(&testdata("captures/real"), ".truth.json")
-        .into_iter()
-        .chain(files_ending(&testdata("captures/derived"), ".truth.json"));
-    for path in truths {
+    for path in truths() {
         let dir = path.parent().unwrap();
         let truth: Truth = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        let events = analyze(&dir.join(&truth.pcap));
+        let events = analyze_with(&dir.join(&truth.pcap), &truth.analysis.ws_ports);
+        if let Some(n) = truth.websocket_connections {
+            let got = events.iter().filter(|e| matches!(e, Event::Connection { .. })).count();
+            if got != n {
+                problems.push(format!(
+                    "{}: {got} WebSocket connections reported, {n} expected",
+                    truth.scenario
+                ));
+            }
+        }
+        if truth.errors_expected == Some(false) {
+            for e in &events {
+                if let Event::Finding { code, severity: Severity::Error, message, .. } = e {
+                    problems.push(format!(
+                        "{}: error {code}: {message} (a capture problem is not a protocol error)",
+                        truth.scenario
+                    ));
+                }
+            }
+        }
         for tc in &truth.connections {
             let Some(conn) = events.iter().find_map(|e| match e {
                 Event::Connection { connection, client, server, .. }
@@ -129,6 +181,21 @@ fn real_sessions_decode_to_exactly_the_messages_the_endpoints_sent() {
                     label
                 ));
             }
+            // Capture order: a connection's messages come out in the order of the packets that
+            // completed them.
+            let ends: Vec<u64> = events
+                .iter()
+                .filter_map(|e| match e {
+                    Event::Message { connection, end, .. } if *connection == conn => {
+                        Some(end.packet)
+                    }
+                    _ => None,
+                })
+                .collect();
+            if ends.windows(2).any(|w| w[0] > w[1]) {
+                problems
+                    .push(format!("{label}: messages out of capture order (end packets {ends:?})"));
+            }
             for d in ["client_to_server", "server_to_client"] {
                 let want: Vec<&TruthMessage> =
                     tc.messages.iter().filter(|m| m.direction == d).collect();
@@ -147,11 +214,18 @@ fn real_sessions_decode_to_exactly_the_messages_the_endpoints_sent() {
                 for (i, (g, w)) in got.iter().zip(&want).enumerate() {
                     let Event::Message {
                         opcode,
+                        complete,
                         length,
+                        captured_length,
+                        missing,
                         compressed,
                         payload,
                         close,
                         truncated,
+                        first,
+                        last,
+                        end,
+                        rtt,
                         ..
                     } = g
                     else {
@@ -163,19 +237,51 @@ fn real_sessions_decode_to_exactly_the_messages_the_endpoints_sent() {
                     if opcode.name() != w.kind {
                         diffs.push(format!("type {} ≠ {}", opcode.name(), w.kind));
                     }
-                    if *length != w.length {
-                        diffs.push(format!("length {length} ≠ {}", w.length));
-                    }
                     if w.lost {
-                        if !*truncated {
+                        if *complete {
                             diffs.push(format!(
-                                "lost in the capture but not reported truncated ({payload:?})"
+                                "lost in the capture but reported complete ({payload:?})"
                             ));
                         }
-                    } else if sha != w.sha256 || *truncated {
-                        diffs.push(format!(
-                            "sha256/payload differs (truncated={truncated}, {payload:?})"
-                        ));
+                        if w.missing.is_some() && *missing != w.missing {
+                            diffs.push(format!("missing {missing:?} ≠ {:?}", w.missing));
+                        }
+                        if let (Some(n), Some(m)) = (length, missing)
+                            && (*n != w.length || n - m != *captured_length)
+                        {
+                            diffs.push(format!(
+                                "length {n} (captured {captured_length}, missing {m}) ≠ {}",
+                                w.length
+                            ));
+                        }
+                    } else {
+                        if *length != Some(w.length) || *captured_length != w.length {
+                            diffs.push(format!(
+                                "length {length:?}/{captured_length} ≠ {}",
+                                w.length
+                            ));
+                        }
+                        if !*complete || *missing != Some(0) {
+                            diffs.push(format!("reported incomplete (missing {missing:?})"));
+                        }
+                        if sha != w.sha256 || *truncated {
+                            diffs.push(format!(
+                                "sha256/payload differs (truncated={truncated}, {payload:?})"
+                            ));
+                        }
+                    }
+                    for (what, want, got) in [
+                        ("first frame packet", w.first_packet, first.packet),
+                        ("last frame packet", w.last_packet, last.packet),
+                        ("completing packet", w.complete_packet, end.packet),
+                    ] {
+                        if want.is_some_and(|p| p != got) {
+                            diffs.push(format!("{what} {got} ≠ {}", want.unwrap_or_default()));
+                        }
+                    }
+                    if w.answers_ping && rtt.is_none() {
+                        diffs
+                            .push("a pong answering a captured ping has no round-trip time".into());
                     }
                     if let Some(c) = w.compressed
                         && c != *compressed

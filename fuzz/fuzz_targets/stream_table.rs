@@ -130,6 +130,10 @@ struct ConnState {
     after_fin: [Option<u64>; 2],
     /// Offset of the Fin, per direction.
     fin_at: [u64; 2],
+    /// Bytes are waiting behind a hole (the last Pending said so), per direction.
+    pending: [bool; 2],
+    /// An AckBeforeData was reported, per direction (at most once).
+    ack_lead: [bool; 2],
 }
 
 impl Checker {
@@ -198,11 +202,17 @@ impl StreamSink for Checker {
             StreamEvent::Rst { conn, .. } => {
                 self.conn(conn.0, "Rst").rst_seen = true;
             }
+            StreamEvent::Pending { conn, dir, since, .. } => {
+                let c = self.conn(conn.0, "Pending");
+                let d = dir.index();
+                assert_ne!(c.pending[d], since.is_some(), "conn {} {dir}: Pending repeated", conn.0);
+                c.pending[d] = since.is_some();
+            }
             StreamEvent::Anomaly { conn, dir, anomaly, .. } => {
                 let c = self.conn(conn.0, "Anomaly");
                 let d = dir.index();
                 match anomaly {
-                    Anomaly::LateData { offset, len } => {
+                    Anomaly::LateData { offset, len, .. } => {
                         assert!(len > 0, "conn {} {dir}: empty LateData", conn.0);
                         let r = offset..offset + len;
                         assert!(
@@ -221,6 +231,11 @@ impl StreamSink for Checker {
                         let m = c.after_fin[d].get_or_insert(offset);
                         *m = (*m).min(offset);
                     }
+                    Anomaly::AckBeforeData { offset, .. } => {
+                        assert!(!c.ack_lead[d], "conn {} {dir}: AckBeforeData twice", conn.0);
+                        assert_eq!(offset, c.next[d], "conn {} {dir}: AckBeforeData not at the next byte", conn.0);
+                        c.ack_lead[d] = true;
+                    }
                 }
             }
             StreamEvent::Close { conn, reason, stats, .. } => {
@@ -234,6 +249,7 @@ impl StreamSink for Checker {
                     _ => {}
                 }
                 for d in 0..2 {
+                    assert!(!c.pending[d], "conn {id} dir {d}: closed with bytes pending");
                     // The first copy of mismatching bytes was (or, when buffered, is now) delivered
                     // as Data: never inside a gap, never past the direction's end.
                     for m in &c.mismatches[d] {

@@ -121,6 +121,8 @@ checks! {
     HttpMalformed => (Error, "RFC 9112 §2", "an HTTP message could not be parsed"),
     /// The client sent bytes after the upgrade request before the server's 101.
     ClientDataBeforeResponse => (Warning, "RFC 6455 §4.1", "the client sent data after the upgrade request before the server's response"),
+    /// The peers went on with HTTP after a 101: the upgrade did not happen.
+    UpgradeNotFollowed => (Warning, "RFC 9110 §15.2.2, RFC 6455 §4.1", "after a 101 Switching Protocols the peers went on speaking HTTP/1.1: the upgrade did not happen (what follows is decoded as HTTP)"),
     /// No handshake was captured; frames were found by resynchronising.
     HandshakeNotSeen => (Info, "capture", "the opening handshake was not captured; frames were found by validating consecutive frame headers"),
 
@@ -176,7 +178,7 @@ checks! {
     /// A compressed message could not be inflated (corrupt data).
     InflateFailed => (Warning, "RFC 7692 §7.2.2", "a compressed message could not be inflated"),
     /// A compressed message refers to a window the capture does not have.
-    InflateMissingContext => (Warning, "RFC 7692 §7.2.2", "cannot inflate: the message refers to earlier data the capture does not have (missing context)"),
+    InflateMissingContext => (Warning, "capture", "cannot inflate: the message refers to earlier data the capture does not have (missing context)"),
     /// Inflating a message exceeded the decompression limit.
     DecompressionLimit => (Warning, "RFC 7692 §8", "a message inflated past --max-inflate-size (possible decompression bomb); it was stopped there"),
 
@@ -187,6 +189,14 @@ checks! {
     RetransmissionConflict => (Warning, "capture", "a TCP retransmission carried different bytes than the first copy (the first was used)"),
     /// The frame decoder lost the frame boundary (after a gap) and skipped bytes until it found it again.
     FrameSyncLost => (Warning, "capture", "the frame boundary was lost after missing bytes; bytes were skipped until consecutive valid frame headers were found"),
+    /// A continuation frame whose message started before a gap or before the capture.
+    ContinuationWithoutStart => (Info, "capture", "a continuation frame whose message started before missing bytes or before the capture began; skipped"),
+    /// Bytes arrived after the reorder window had declared them lost.
+    LateData => (Warning, "capture", "bytes arrived after their range had been declared lost (they waited longer than the reorder window); they were not decoded"),
+    /// An acknowledgment (or a pong) was captured before the data it answers.
+    CaptureClockSkew => (Info, "capture", "a peer's acknowledgment or pong was captured before the data it answers: the capture merges two capture points or clocks, so times across directions are off"),
+    /// A connection's output could not be kept in capture order.
+    CaptureOrderNotKept => (Info, "capture", "output of a connection was released before earlier bytes were decoded (held longer than the reorder window); later events may be out of capture order"),
 }
 
 impl CheckId {

@@ -37,6 +37,9 @@ pub struct AnalyzerConfig {
     /// Also announce TCP connections that turned out not to be WebSocket, when they end
     /// (`Connection` then `End`, no handshake): the terminal UI shows them on demand.
     pub announce_tcp: bool,
+    /// How long (capture time) a connection's output is held back to keep capture order while
+    /// earlier bytes wait to be decoded; the stream engine's reorder window (`--reorder-window`).
+    pub reorder_window: std::time::Duration,
 }
 
 impl Default for AnalyzerConfig {
@@ -50,6 +53,7 @@ impl Default for AnalyzerConfig {
             emit_frames: false,
             ws_ports: Vec::new(),
             announce_tcp: false,
+            reorder_window: crate::limits::TcpLimits::default().reorder_window,
         }
     }
 }
@@ -112,17 +116,29 @@ impl<S: EventSink> StreamSink for Analyzer<S> {
                     s.on_gap(dir, offset, len, seq, reason, at, cfg, &mut self.sink);
                 }
             }
-            StreamEvent::Anomaly {
-                conn,
-                dir,
-                anomaly: Anomaly::RetransmissionMismatch { offset, len },
-                at,
-            } => {
-                if let Some(s) = self.sessions.get_mut(&conn) {
-                    s.on_conflict(dir, offset, len, at, &mut self.sink);
+            StreamEvent::Anomaly { conn, dir, anomaly, at } => {
+                let Some(s) = self.sessions.get_mut(&conn) else { return };
+                match anomaly {
+                    Anomaly::RetransmissionMismatch { offset, len } => {
+                        s.on_conflict(dir, offset, len, at, cfg, &mut self.sink)
+                    }
+                    Anomaly::LateData { offset, len, after_ns } => {
+                        let after = std::time::Duration::from_nanos(after_ns);
+                        s.on_late_data(dir, offset, len, after, at, cfg, &mut self.sink)
+                    }
+                    Anomaly::AckBeforeData { lead_ns, .. } => {
+                        let lead = std::time::Duration::from_nanos(lead_ns);
+                        s.on_ack_before_data(dir, lead, at, cfg, &mut self.sink)
+                    }
+                    Anomaly::DataAfterFin { .. } => {}
                 }
             }
-            StreamEvent::Anomaly { .. } | StreamEvent::Fin { .. } | StreamEvent::Rst { .. } => {}
+            StreamEvent::Pending { conn, dir, since, at } => {
+                if let Some(s) = self.sessions.get_mut(&conn) {
+                    s.on_pending(dir, since, at, cfg, &mut self.sink);
+                }
+            }
+            StreamEvent::Fin { .. } | StreamEvent::Rst { .. } => {}
             StreamEvent::Close { conn, reason, stats, at } => {
                 if let Some(mut s) = self.sessions.remove(&conn) {
                     let ends = [

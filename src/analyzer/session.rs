@@ -25,6 +25,62 @@ use std::collections::VecDeque;
 
 /// Outstanding pings remembered per direction for round-trip times.
 const MAX_PINGS: usize = 16;
+/// Output items a connection holds back at most to keep capture order; beyond it the oldest are
+/// released (and `capture_order_not_kept` is reported once).
+const MAX_HELD: usize = 4096;
+
+/// One output item waiting for earlier packets' output.
+#[derive(Debug)]
+struct Held {
+    key: u64,
+    seq: u64,
+    /// WebSocket direction.
+    dir: Direction,
+    /// Capture time when it was held.
+    since: Timestamp,
+    item: Item,
+}
+
+#[derive(Debug)]
+enum Item {
+    /// Decoder output, turned into events when released (ping/pong matching and the closing
+    /// handshake follow the release order, which is capture order).
+    Ws(WsOut),
+    /// A finished event.
+    Event(Box<Event>),
+}
+
+/// Keeps a WebSocket connection's output in capture order.
+///
+/// Every item has an order key: the packet it belongs to (a frame's header, the packet that
+/// completed a message). An item is released once neither direction can still produce output
+/// with a smaller key: no bytes of an earlier packet wait behind a TCP hole (`tcp`) or inside a
+/// decoder (a split frame header, bytes kept while searching for a frame boundary). Keys never
+/// decrease within one direction, so each direction keeps its stream order.
+///
+/// Invariant: `held` is sorted by `(key, seq)`.
+#[derive(Debug, Default)]
+struct Order {
+    held: VecDeque<Held>,
+    seq: u64,
+    /// Packet of the oldest bytes waiting behind a TCP hole, per TCP direction.
+    tcp: [Option<u64>; 2],
+    /// The last key given, per WebSocket direction.
+    last: [u64; 2],
+    /// Items were released before the output they waited for (reported once).
+    forced: bool,
+}
+
+impl Order {
+    fn insert(&mut self, key: u64, dir: Direction, since: Timestamp, item: Item) {
+        let key = key.max(self.last[dir.index()]);
+        self.last[dir.index()] = key;
+        self.seq += 1;
+        let h = Held { key, seq: self.seq, dir, since, item };
+        let at = self.held.partition_point(|x| (x.key, x.seq) <= (h.key, h.seq));
+        self.held.insert(at, h);
+    }
+}
 
 /// Where a direction's buffered bytes came from: (stream offset, packet) marks.
 #[derive(Debug, Default)]
@@ -112,9 +168,13 @@ struct HttpPhase {
     requests: u64,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct ProbePhase {
     buf: [Buffered; 2],
+    /// Offsets of each buffer ruled out as frame starts.
+    resume: [usize; 2],
+    /// Directions searched past `max_resync` without frames: not buffered any more.
+    given_up: [bool; 2],
 }
 
 #[derive(Debug)]
@@ -123,9 +183,23 @@ struct WsPhase {
     dirs: [DirectionDecoder; 2],
 }
 
+/// After a 101, until the first bytes of a direction show what the peers do.
+#[derive(Debug)]
+struct SwitchPhase {
+    /// The decoders to use when frames follow.
+    ws: WsPhase,
+    req_dir: Direction,
+    /// Bytes after the request and response heads, per TCP direction.
+    buf: [Buffered; 2],
+    requests: u64,
+    /// Where the 101 was.
+    response_at: Position,
+}
+
 #[derive(Debug)]
 enum Phase {
     Http(HttpPhase),
+    Switching(Box<SwitchPhase>),
     Probe(ProbePhase),
     WebSocket(Box<WsPhase>),
     Ignored,
@@ -144,6 +218,15 @@ pub struct Session {
     close_sent: [bool; 2],
     /// Pings sent per WebSocket direction: payload and time.
     pings: [VecDeque<(Vec<u8>, Timestamp)>; 2],
+    /// Pongs that answered no ping yet, per WebSocket direction: payload and position. In a
+    /// capture that merges two directions with skewed clocks a pong can come before its ping;
+    /// it is unsolicited only if no ping with its payload comes within the reorder window.
+    early_pongs: [VecDeque<(Vec<u8>, Position)>; 2],
+    /// The two directions' capture times were seen to disagree (reported once).
+    skew_reported: bool,
+    /// Evidence of that seen before the connection was announced, reported with the handshake.
+    skew_pending: Option<Event>,
+    order: Order,
 }
 
 impl Session {
@@ -152,7 +235,7 @@ impl Session {
         let port_named = cfg.ws_ports.contains(&info.server.port())
             || cfg.ws_ports.contains(&info.client.port());
         let phase = if port_named && info.role == RoleSource::Guess {
-            Phase::Probe(ProbePhase { buf: Default::default() })
+            Phase::Probe(ProbePhase::default())
         } else {
             Phase::Http(HttpPhase {
                 req_dir: (info.role != RoleSource::Guess).then_some(Direction::ClientToServer),
@@ -171,6 +254,10 @@ impl Session {
             first_close: None,
             close_sent: [false; 2],
             pings: Default::default(),
+            early_pongs: Default::default(),
+            skew_reported: false,
+            skew_pending: None,
+            order: Order::default(),
         }
     }
 
@@ -200,18 +287,133 @@ impl Session {
                 h.buf[dir.index()].push(offset, data, at);
                 self.run_http(cfg, sink);
             }
+            Phase::Switching(sw) => {
+                sw.buf[dir.index()].push(offset, data, at);
+                self.run_switch(false, cfg, sink);
+            }
             Phase::Probe(p) => {
-                p.buf[dir.index()].push(offset, data, at);
-                self.run_probe(false, cfg, sink);
+                if !p.given_up[dir.index()] {
+                    p.buf[dir.index()].push(offset, data, at);
+                    self.run_probe(false, cfg, sink);
+                }
             }
             Phase::WebSocket(ws) => {
                 let mut outs = Vec::new();
-                ws.dirs[dir.index()].feed(offset, data, at, &mut |o| outs.push(o));
-                for o in outs {
-                    self.emit_ws(wsd, o, cfg, sink);
-                }
+                ws.dirs[dir.index()].feed(offset, data, at, &mut |k, o| outs.push((k, o)));
+                self.push_ws(wsd, outs, at.ts, cfg, sink);
             }
             Phase::Ignored => {}
+        }
+    }
+
+    /// Bytes of TCP direction `dir` from packet `since` on wait behind a hole (`None`: no more).
+    pub fn on_pending(
+        &mut self,
+        dir: Direction,
+        since: Option<PacketRef>,
+        at: PacketRef,
+        cfg: &AnalyzerConfig,
+        sink: &mut impl EventSink,
+    ) {
+        self.order.tcp[dir.index()] = since.map(|p| p.packet);
+        self.release(at.ts, false, cfg, sink);
+    }
+
+    /// Queues decoder output of WebSocket direction `d` and releases what is in order.
+    fn push_ws(
+        &mut self,
+        d: Direction,
+        outs: Vec<(u64, WsOut)>,
+        now: Timestamp,
+        cfg: &AnalyzerConfig,
+        sink: &mut impl EventSink,
+    ) {
+        if self.order.held.is_empty() && self.floor().is_none() {
+            // The common case: nothing waits, so nothing can come before these.
+            for (key, o) in outs {
+                let i = d.index();
+                self.order.last[i] = self.order.last[i].max(key);
+                self.emit_ws(d, o, cfg, sink);
+            }
+            return;
+        }
+        for (key, o) in outs {
+            self.order.insert(key, d, now, Item::Ws(o));
+        }
+        self.release(now, false, cfg, sink);
+    }
+
+    /// Queues a finished event of WebSocket direction `d` keyed by `key`.
+    fn push_event(
+        &mut self,
+        d: Direction,
+        key: u64,
+        event: Event,
+        now: Timestamp,
+        cfg: &AnalyzerConfig,
+        sink: &mut impl EventSink,
+    ) {
+        if self.order.held.is_empty() && self.floor().is_none() {
+            self.order.last[d.index()] = self.order.last[d.index()].max(key);
+            sink.event(event);
+            return;
+        }
+        self.order.insert(key, d, now, Item::Event(Box::new(event)));
+        self.release(now, false, cfg, sink);
+    }
+
+    /// The smallest key either direction may still produce output for.
+    fn floor(&self) -> Option<u64> {
+        let decoders = match &self.phase {
+            Phase::WebSocket(ws) => ws.dirs.iter().filter_map(DirectionDecoder::floor).min(),
+            _ => None,
+        };
+        self.order.tcp.iter().flatten().copied().chain(decoders).min()
+    }
+
+    /// Emits the held items that are in order (all of them when `all`); items held longer than
+    /// the reorder window, or beyond `MAX_HELD`, are released anyway.
+    fn release(
+        &mut self,
+        now: Timestamp,
+        all: bool,
+        cfg: &AnalyzerConfig,
+        sink: &mut impl EventSink,
+    ) {
+        if self.order.held.is_empty() {
+            return;
+        }
+        let floor = if all { None } else { self.floor() };
+        while let Some(front) = self.order.held.front() {
+            let in_order = floor.is_none_or(|f| front.key < f);
+            let expired = now.saturating_since(front.since) > cfg.reorder_window
+                || self.order.held.len() > MAX_HELD;
+            if !in_order && !expired {
+                break;
+            }
+            let Some(h) = self.order.held.pop_front() else { break };
+            if !in_order && !self.order.forced {
+                self.order.forced = true;
+                let at = match &h.item {
+                    Item::Ws(WsOut::Frame { at, .. } | WsOut::Finding { at, .. }) => *at,
+                    Item::Ws(WsOut::Message(m)) => m.end,
+                    Item::Event(_) => Position { packet: h.key, ts: now, offset: 0 },
+                };
+                self.finding(
+                    CheckId::CaptureOrderNotKept,
+                    None,
+                    at,
+                    format!(
+                        "output released before bytes of packet {} were decoded (held longer than                          the reorder window or {MAX_HELD} items): later events of this connection                          may be out of capture order",
+                        floor.unwrap_or(h.key)
+                    ),
+                    sink,
+                );
+            }
+            match h.item {
+                Item::Ws(o) => self.emit_ws(h.dir, o, cfg, sink),
+                Item::Event(e) => sink.event(*e),
+            }
         }
     }
 
@@ -228,22 +430,24 @@ impl Session {
         cfg: &AnalyzerConfig,
         sink: &mut impl EventSink,
     ) {
+        if matches!(self.phase, Phase::Switching(_)) {
+            self.run_switch(true, cfg, sink);
+        }
         let wsd = self.ws_dir(dir);
         match &mut self.phase {
             Phase::WebSocket(ws) => {
-                sink.event(Event::Gap {
+                let mut outs = Vec::new();
+                ws.dirs[dir.index()].gap(offset, len, at, &mut |k, o| outs.push((k, o)));
+                let gap = Event::Gap {
                     connection: self.info.id,
                     direction: wsd,
                     length: len,
                     seq,
                     reason,
                     at: Position { packet: at.packet, ts: at.ts, offset },
-                });
-                let mut outs = Vec::new();
-                ws.dirs[dir.index()].gap(offset, len, at, &mut |o| outs.push(o));
-                for o in outs {
-                    self.emit_ws(wsd, o, cfg, sink);
-                }
+                };
+                self.push_event(wsd, at.packet, gap, at.ts, cfg, sink);
+                self.push_ws(wsd, outs, at.ts, cfg, sink);
             }
             Phase::Http(h) if h.pending.iter().any(|p| p.upgrade.is_some()) => {
                 // Bytes lost around the handshake: follow frames without it.
@@ -251,11 +455,11 @@ impl Session {
                 for p in pending {
                     self.no_response(p, sink);
                 }
-                self.phase = Phase::Probe(ProbePhase { buf: Default::default() });
+                self.phase = Phase::Probe(ProbePhase::default());
             }
             Phase::Http(_) => {
                 self.phase = if self.info.role == RoleSource::Guess {
-                    Phase::Probe(ProbePhase { buf: Default::default() })
+                    Phase::Probe(ProbePhase::default())
                 } else {
                     Phase::Ignored
                 }
@@ -263,10 +467,11 @@ impl Session {
             Phase::Probe(p) => {
                 // Searching continues after the gap; what was before it cannot be joined.
                 p.buf[dir.index()] = Buffered::default();
+                p.resume[dir.index()] = 0;
             }
-            Phase::Ignored => {}
+            // Committed to frames above.
+            Phase::Switching(_) | Phase::Ignored => {}
         }
-        let _ = cfg;
     }
 
     /// A TCP retransmission carried different bytes.
@@ -276,19 +481,84 @@ impl Session {
         offset: u64,
         len: u64,
         at: PacketRef,
+        cfg: &AnalyzerConfig,
         sink: &mut impl EventSink,
     ) {
         if self.announced {
             let d = self.ws_dir(dir);
-            self.finding(
+            let e = self.finding_event(
                 CheckId::RetransmissionConflict,
                 Some(d),
                 Position { packet: at.packet, ts: at.ts, offset },
                 format!(
                     "{len} retransmitted bytes at stream offset {offset} differ from the first copy"
                 ),
-                sink,
             );
+            self.push_event(d, at.packet, e, at.ts, cfg, sink);
+        }
+    }
+
+    /// Bytes arrived after their range had been declared lost.
+    #[allow(clippy::too_many_arguments)]
+    pub fn on_late_data(
+        &mut self,
+        dir: Direction,
+        offset: u64,
+        len: u64,
+        after: std::time::Duration,
+        at: PacketRef,
+        cfg: &AnalyzerConfig,
+        sink: &mut impl EventSink,
+    ) {
+        if self.announced {
+            let d = self.ws_dir(dir);
+            let e = self.finding_event(
+                CheckId::LateData,
+                Some(d),
+                Position { packet: at.packet, ts: at.ts, offset },
+                format!(
+                    "{len} bytes at stream offset {offset} arrived {:.3} s after they were declared \
+                     lost, too late to be decoded (the reorder window is {:.3} s; --reorder-window \
+                     and --reorder-packets wait longer)",
+                    after.as_secs_f64(),
+                    cfg.reorder_window.as_secs_f64()
+                ),
+            );
+            self.push_event(d, at.packet, e, at.ts, cfg, sink);
+        }
+    }
+
+    /// The peer acknowledged bytes of `dir` before they were captured: the capture merges two
+    /// capture points (or clocks) that disagree by at least `lead`.
+    pub fn on_ack_before_data(
+        &mut self,
+        dir: Direction,
+        lead: std::time::Duration,
+        at: PacketRef,
+        cfg: &AnalyzerConfig,
+        sink: &mut impl EventSink,
+    ) {
+        if !self.skew_reported {
+            self.skew_reported = true;
+            let d = self.ws_dir(dir);
+            let e = self.finding_event(
+                CheckId::CaptureClockSkew,
+                Some(d),
+                Position { packet: at.packet, ts: at.ts, offset: 0 },
+                format!(
+                    "the {} acknowledged bytes of the {} {:.3} ms before they were captured: the \
+                     capture merges two capture points or clocks (a SPAN/TAP merge, mergecap), so \
+                     times across the two directions are off by at least that much",
+                    side(d.opposite()),
+                    side(d),
+                    lead.as_secs_f64() * 1e3
+                ),
+            );
+            if self.announced {
+                self.push_event(d, at.packet, e, at.ts, cfg, sink);
+            } else {
+                self.skew_pending = Some(e);
+            }
         }
     }
 
@@ -306,6 +576,9 @@ impl Session {
         if matches!(self.phase, Phase::Probe(_)) {
             self.run_probe(true, cfg, sink);
         }
+        if matches!(self.phase, Phase::Switching(_)) {
+            self.run_switch(true, cfg, sink);
+        }
         let phase = std::mem::replace(&mut self.phase, Phase::Ignored);
         match phase {
             Phase::Http(mut h) => {
@@ -317,11 +590,14 @@ impl Session {
                 for d in Direction::BOTH {
                     let wsd = self.ws_dir(d);
                     let mut outs = Vec::new();
-                    ws.dirs[d.index()].finish(ends[d.index()], at, &mut |o| outs.push(o));
-                    for o in outs {
-                        self.emit_ws(wsd, o, cfg, sink);
+                    ws.dirs[d.index()].finish(ends[d.index()], at, &mut |k, o| outs.push((k, o)));
+                    for (key, o) in outs {
+                        self.order.insert(key, wsd, at.ts, Item::Ws(o));
                     }
                 }
+                self.order.tcp = [None, None];
+                self.release(at.ts, true, cfg, sink);
+                self.expire_early_pongs(None, sink);
                 let pos = Position { packet: at.packet, ts: at.ts, offset: 0 };
                 match self.first_close {
                     None => self.finding(
@@ -344,7 +620,7 @@ impl Session {
                     Some(_) => {}
                 }
             }
-            Phase::Probe(_) | Phase::Ignored => {}
+            Phase::Switching(_) | Phase::Probe(_) | Phase::Ignored => {}
         }
         if !self.announced && cfg.announce_tcp {
             self.announce(sink);
@@ -610,7 +886,11 @@ impl Session {
         } else {
             [server_dec, client_dec]
         };
-        self.phase = Phase::WebSocket(Box::new(WsPhase { dirs }));
+        let requests = h.requests;
+        let mut buf = [Buffered::default(), Buffered::default()];
+        buf[req_dir.index()] = c_buf;
+        buf[req_dir.opposite().index()] = s_buf;
+        let c_buf = &buf[req_dir.index()];
         if !c_buf.bytes.is_empty() && c_at.ts < pos.ts {
             self.finding(
                 CheckId::ClientDataBeforeResponse,
@@ -623,11 +903,71 @@ impl Session {
                 sink,
             );
         }
-        for (off, bytes, at) in s_buf.pieces() {
-            self.on_data(req_dir.opposite(), off, bytes, at, cfg, sink);
+        // What follows the 101 decides: frames, or (the upgrade did not happen) more HTTP.
+        self.phase = Phase::Switching(Box::new(SwitchPhase {
+            ws: WsPhase { dirs },
+            req_dir,
+            buf,
+            requests,
+            response_at: pos,
+        }));
+        self.run_switch(false, cfg, sink);
+    }
+
+    /// After a 101: the first bytes of either direction tell whether the peers switched to
+    /// WebSocket or went on with HTTP (a request, or a response, right after the 101). `end`:
+    /// no more bytes will come (the connection ended, or bytes went missing): frames it is.
+    fn run_switch(&mut self, end: bool, cfg: &AnalyzerConfig, sink: &mut impl EventSink) {
+        let Phase::Switching(sw) = &mut self.phase else { return };
+        let req = http::looks_like_request_start(&sw.buf[sw.req_dir.index()].bytes);
+        let resp = {
+            let b = &sw.buf[sw.req_dir.opposite().index()].bytes;
+            let n = b.len().min(5);
+            if b.is_empty() || (n < 5 && b[..n] == b"HTTP/"[..n]) {
+                None
+            } else {
+                Some(b.starts_with(b"HTTP/"))
+            }
+        };
+        let still_http = req == Some(true) || resp == Some(true);
+        let frames = req == Some(false) || resp == Some(false) || end;
+        if !still_http && !frames {
+            return;
         }
-        for (off, bytes, at) in c_buf.pieces() {
-            self.on_data(req_dir, off, bytes, at, cfg, sink);
+        let Phase::Switching(sw) = std::mem::replace(&mut self.phase, Phase::Ignored) else {
+            return;
+        };
+        let SwitchPhase { ws, req_dir, buf, requests, response_at } = *sw;
+        if still_http {
+            self.finding(
+                CheckId::UpgradeNotFollowed,
+                None,
+                response_at,
+                "the peers went on speaking HTTP/1.1 after the 101 Switching Protocols: the \
+                 upgrade did not happen, so what follows is decoded as HTTP, not as frames"
+                    .to_string(),
+                sink,
+            );
+            self.phase = Phase::Http(HttpPhase {
+                req_dir: Some(req_dir),
+                buf,
+                req: ReqState::Head,
+                resp: RespState::Head,
+                pending: VecDeque::new(),
+                requests,
+            });
+            self.run_http(cfg, sink);
+            return;
+        }
+        self.phase = Phase::WebSocket(Box::new(ws));
+        // Both directions' bytes after the heads, in capture order.
+        let mut pieces: Vec<(Direction, u64, &[u8], PacketRef)> = Direction::BOTH
+            .iter()
+            .flat_map(|d| buf[d.index()].pieces().into_iter().map(move |(o, b, a)| (*d, o, b, a)))
+            .collect();
+        pieces.sort_by_key(|p| p.3.packet);
+        for (dir, off, bytes, at) in pieces {
+            self.on_data(dir, off, bytes, at, cfg, sink);
         }
     }
 
@@ -638,7 +978,7 @@ impl Session {
             || cfg.ws_ports.contains(&self.info.client.port());
         self.phase = if h.requests == 0 && (self.info.role == RoleSource::Guess || port_named) {
             let buf = std::mem::take(&mut h.buf);
-            Phase::Probe(ProbePhase { buf })
+            Phase::Probe(ProbePhase { buf, ..Default::default() })
         } else {
             Phase::Ignored
         };
@@ -650,23 +990,59 @@ impl Session {
     // ── Mid-stream pickup ─────────────────────────────────────────────────────────────────────
 
     fn run_probe(&mut self, complete: bool, cfg: &AnalyzerConfig, sink: &mut impl EventSink) {
+        let named = port_named(&self.info, cfg);
         let Phase::Probe(p) = &mut self.phase else { return };
-        let any = Expect { masked: None, rsv_allowed: 0b100 };
-        let found: Vec<(Direction, usize, bool)> = Direction::BOTH
-            .iter()
-            .filter_map(|d| match resync::find_boundary(&p.buf[d.index()].bytes, any, complete) {
-                Found::At { offset, masked } => Some((*d, offset, masked)),
-                Found::NotYet { .. } => None,
-            })
-            .collect();
-        let Some(&(d, _, masked)) = found.first() else {
-            if p.buf.iter().all(|b| b.bytes.len() > cfg.max_resync) {
+        let expect = Expect {
+            masked: None,
+            rsv_allowed: 0b100,
+            evidence: resync::Evidence::Detect {
+                min_frames_at_end: if named { 1 } else { resync::MIN_FRAMES_AT_END },
+            },
+        };
+        let mut found = [None, None];
+        let mut boundary = [None, None];
+        for d in Direction::BOTH {
+            let i = d.index();
+            if p.given_up[i] {
+                continue;
+            }
+            match resync::find_boundary_from(&p.buf[i].bytes, p.resume[i], expect, complete) {
+                Found::At { masked, offset } => {
+                    found[i] = Some(masked);
+                    boundary[i] = Some(p.buf[i].start + offset as u64);
+                }
+                Found::NotYet { resume_from } => {
+                    p.resume[i] = resume_from;
+                    if p.buf[i].bytes.len() > cfg.max_resync {
+                        // Not WebSocket in this direction, as far as a bounded search can tell.
+                        p.given_up[i] = true;
+                        p.buf[i] = Buffered::default();
+                    }
+                }
+            }
+        }
+        let quiet = |i: usize| p.given_up[i] || (complete && found[i].is_none());
+        // Frames in both directions must agree: one side masks, the other does not.
+        let client = match found {
+            [Some(m0), Some(m1)] if m0 != m1 => Some(if m0 { 0 } else { 1 }),
+            [Some(_), Some(_)] => {
+                self.phase = Phase::Ignored;
+                return;
+            }
+            // One side shows frames; the other has none yet: wait for it to agree, unless it has
+            // nothing, gave up, or the streams ended.
+            [Some(m), None] if p.buf[1].bytes.is_empty() || quiet(1) => Some(if m { 0 } else { 1 }),
+            [None, Some(m)] if p.buf[0].bytes.is_empty() || quiet(0) => Some(if m { 1 } else { 0 }),
+            _ => None,
+        };
+        let Some(client) = client else {
+            let done = |i: usize| p.given_up[i] || p.buf[i].bytes.is_empty() || complete;
+            if done(0) && done(1) && found.iter().all(Option::is_none) {
                 self.phase = Phase::Ignored;
             }
             return;
         };
-        // The masking side is the client.
-        let client_tcp_dir = if masked { d } else { d.opposite() };
+        let client_tcp_dir = Direction::BOTH[client];
         self.swapped = client_tcp_dir == Direction::ServerToClient;
         let bufs = std::mem::take(&mut p.buf);
         let make = |from_client: bool, start: u64| {
@@ -684,27 +1060,67 @@ impl Session {
                 start,
             )
         };
-        let dirs = [
-            make(client_tcp_dir == Direction::ClientToServer, bufs[0].start),
-            make(client_tcp_dir == Direction::ServerToClient, bufs[1].start),
-        ];
+        // A direction whose frames were found is decoded from there; the other keeps searching.
+        let dirs = [0, 1].map(|i| {
+            let from_client = client == i;
+            match (boundary[i], found[i]) {
+                (Some(at), Some(masked)) => DirectionDecoder::at_boundary(
+                    DirConfig { from_start: false, ..make(from_client, 0).config().clone() },
+                    at,
+                    masked,
+                ),
+                _ => make(from_client, bufs[i].start),
+            }
+        });
         self.phase = Phase::WebSocket(Box::new(WsPhase { dirs }));
         self.announce(sink);
-        let at = bufs[d.index()].position();
+        let first = Direction::BOTH
+            .iter()
+            .filter(|d| !bufs[d.index()].bytes.is_empty())
+            .map(|d| bufs[d.index()].position())
+            .min_by_key(|p| p.packet)
+            .unwrap_or_default();
         self.handshake(None, None, None, HandshakeOutcome::Upgraded, sink);
         self.finding(
             CheckId::HandshakeNotSeen,
             None,
-            at,
+            first,
             "no opening handshake in the capture: frames were found by validating consecutive frame headers; \
              compressed messages can only be inflated when they do not refer to earlier data"
                 .to_string(),
             sink,
         );
-        for dir in Direction::BOTH {
-            for (off, bytes, at) in bufs[dir.index()].pieces() {
-                self.on_data(dir, off, bytes, at, cfg, sink);
+        for d in Direction::BOTH {
+            let b = &bufs[d.index()];
+            if let Some(at) = boundary[d.index()]
+                && at > b.start
+            {
+                let pos = b.position();
+                let e = self.finding_event(
+                    CheckId::FrameSyncLost,
+                    Some(self.ws_dir(d)),
+                    pos,
+                    format!("skipped {} bytes before the first frame boundary", at - b.start),
+                );
+                sink.event(e);
             }
+        }
+        // The two directions' bytes as they were captured (from the frame boundaries found), in
+        // capture order.
+        let mut pieces: Vec<(Direction, u64, &[u8], PacketRef)> = Direction::BOTH
+            .iter()
+            .flat_map(|d| {
+                let from = boundary[d.index()].unwrap_or(0);
+                bufs[d.index()].pieces().into_iter().filter_map(move |(o, b, a)| {
+                    let cut = usize::try_from(from.saturating_sub(o)).ok()?;
+                    let rest = b.get(cut..).filter(|r| !r.is_empty())?;
+                    Some((*d, o + cut as u64, rest, a))
+                })
+            })
+            .collect();
+        pieces.sort_by_key(|p| p.3.packet);
+        for (dir, off, bytes, at) in pieces {
+            self.on_data(dir, off, bytes, at, cfg, sink);
         }
     }
 
@@ -747,6 +1163,9 @@ impl Session {
             accept_valid,
             outcome,
         });
+        if let Some(e) = self.skew_pending.take() {
+            sink.event(e);
+        }
     }
 
     /// An upgrade request that never got a response.
@@ -777,8 +1196,18 @@ impl Session {
         message: String,
         sink: &mut impl EventSink,
     ) {
+        sink.event(self.finding_event(check, direction, at, message));
+    }
+
+    fn finding_event(
+        &self,
+        check: CheckId,
+        direction: Option<Direction>,
+        at: Position,
+        message: String,
+    ) -> Event {
         let info = check.info();
-        sink.event(Event::Finding {
+        Event::Finding {
             connection: self.info.id,
             code: check,
             severity: info.severity,
@@ -786,7 +1215,36 @@ impl Session {
             direction,
             at,
             message,
-        });
+        }
+    }
+
+    /// Pongs that waited for their ping longer than the reorder window (all of them when
+    /// `before` is `None`) are unsolicited.
+    fn expire_early_pongs(&mut self, before: Option<Timestamp>, sink: &mut impl EventSink) {
+        for d in Direction::BOTH {
+            while let Some((_, at)) = self.early_pongs[d.index()].front()
+                && before.is_none_or(|t| at.ts < t)
+            {
+                let Some((p, at)) = self.early_pongs[d.index()].pop_front() else { break };
+                self.pong_unsolicited(d, p.len(), at, sink);
+            }
+        }
+    }
+
+    fn pong_unsolicited(
+        &mut self,
+        d: Direction,
+        len: usize,
+        at: Position,
+        sink: &mut impl EventSink,
+    ) {
+        self.finding(
+            CheckId::PongUnsolicited,
+            Some(d),
+            at,
+            format!("pong with {len} bytes answers no outstanding ping"),
+            sink,
+        );
     }
 
     /// Turns one direction decoder output into events (`d` is the WebSocket direction).
@@ -814,26 +1272,56 @@ impl Session {
                 }
             }
             WsOut::Finding { check, detail, at } => self.finding(check, Some(d), at, detail, sink),
-            WsOut::Message(m) => self.emit_message(d, *m, sink),
+            WsOut::Message(m) => self.emit_message(d, *m, cfg, sink),
         }
     }
 
-    fn emit_message(&mut self, d: Direction, m: Message, sink: &mut impl EventSink) {
+    fn emit_message(
+        &mut self,
+        d: Direction,
+        m: Message,
+        cfg: &AnalyzerConfig,
+        sink: &mut impl EventSink,
+    ) {
         let mut rtt = None;
         // A control frame's payload is always `Payload::Bytes`: its raw (unmasked) bytes.
         let control: &[u8] = match &m.payload {
             Payload::Bytes(b) if m.opcode.is_control() => b,
             _ => &[],
         };
+        let window = m.end.ts.saturating_sub(cfg.reorder_window);
+        self.expire_early_pongs(Some(window), sink);
         match m.opcode {
-            OpCode::Ping => {
-                let q = &mut self.pings[d.index()];
-                if q.len() >= MAX_PINGS {
-                    q.pop_front();
+            OpCode::Ping if !m.incomplete => {
+                let early = &mut self.early_pongs[d.opposite().index()];
+                if let Some(i) = early.iter().position(|(p, _)| p.as_slice() == control) {
+                    // Its pong was captured first: the two directions' clocks disagree.
+                    let (_, pong) = early.remove(i).unwrap_or_default();
+                    if !self.skew_reported && pong.packet < m.first.packet {
+                        self.skew_reported = true;
+                        self.finding(
+                            CheckId::CaptureClockSkew,
+                            Some(d),
+                            m.first,
+                            format!(
+                                "the pong (packet {}) was captured {:.3} ms before the ping it \
+                                 answers: the capture merges two capture points or clocks (a \
+                                 SPAN/TAP merge, mergecap); round-trip times are not measured",
+                                pong.packet,
+                                m.first.ts.saturating_since(pong.ts).as_secs_f64() * 1e3
+                            ),
+                            sink,
+                        );
+                    }
+                } else {
+                    let q = &mut self.pings[d.index()];
+                    if q.len() >= MAX_PINGS {
+                        q.pop_front();
+                    }
+                    q.push_back((control.to_vec(), m.first.ts));
                 }
-                q.push_back((control.to_vec(), m.first.ts));
             }
-            OpCode::Pong => {
+            OpCode::Pong if !m.incomplete => {
                 let q = &mut self.pings[d.opposite().index()];
                 match q.iter().position(|(p, _)| p.as_slice() == control) {
                     Some(i) => {
@@ -841,13 +1329,16 @@ impl Session {
                         q.drain(..i);
                         rtt = Some(m.first.ts.saturating_since(sent).as_secs_f64());
                     }
-                    None => self.finding(
-                        CheckId::PongUnsolicited,
-                        Some(d),
-                        m.first,
-                        format!("pong with {} bytes answers no outstanding ping", control.len()),
-                        sink,
-                    ),
+                    None => {
+                        // Unsolicited unless its ping comes within the reorder window.
+                        let early = &mut self.early_pongs[d.index()];
+                        if early.len() >= MAX_PINGS
+                            && let Some((p, at)) = early.pop_front()
+                        {
+                            self.pong_unsolicited(d, p.len(), at, sink);
+                        }
+                        self.early_pongs[d.index()].push_back((control.to_vec(), m.first));
+                    }
                 }
             }
             OpCode::Close => {
@@ -862,12 +1353,16 @@ impl Session {
             connection: self.info.id,
             direction: d,
             opcode: m.opcode,
+            complete: !m.incomplete,
             length: m.length,
+            captured_length: m.captured_length,
+            missing: m.missing,
             wire_length: m.wire_length,
             compressed: m.compressed,
             fragments: m.fragments,
             first: m.first,
             last: m.last,
+            end: m.end,
             payload,
             truncated: m.truncated,
             close,
@@ -899,6 +1394,11 @@ fn decide_request_direction(h: &HttpPhase) -> Decision {
         (Some(false), _) | (_, Some(false)) => Decision::NotHttp,
         _ => Decision::Undecided,
     }
+}
+
+/// Whether `--ws-port` names one of the connection's ports.
+fn port_named(info: &ConnInfo, cfg: &AnalyzerConfig) -> bool {
+    cfg.ws_ports.contains(&info.server.port()) || cfg.ws_ports.contains(&info.client.port())
 }
 
 fn side(d: Direction) -> &'static str {

@@ -92,8 +92,18 @@ pub fn request_info(head: &RequestHead, packet: u64) -> RequestInfo {
 /// Whether the request asks for a WebSocket upgrade: an `Upgrade` header containing the token
 /// `websocket` (case-insensitive). Everything else — method, `Connection`, key, version — is left
 /// to [`check_request`], so that broken clients are still analysed.
+///
+/// An attempt, valid or not: an `Upgrade` field that names WebSocket in any spelling
+/// (`websocket`, `WebSocket`, `websockets`, `websocket/13`), or a `Sec-WebSocket-Key` or
+/// `Sec-WebSocket-Version` field. Whether the attempt follows the rules is
+/// [`check_request`]'s business; the connection is followed and reported either way.
 pub fn is_upgrade_request(head: &RequestHead) -> bool {
-    any_token(&headers_all(&head.headers, "Upgrade"), "websocket")
+    let names_websocket = headers_all(&head.headers, "Upgrade")
+        .iter()
+        .any(|v| v.to_ascii_lowercase().contains("websocket"));
+    names_websocket
+        || header(&head.headers, "Sec-WebSocket-Key").is_some()
+        || header(&head.headers, "Sec-WebSocket-Version").is_some()
 }
 
 /// Why a `Sec-WebSocket-Key` value is not the base64 encoding (RFC 4648 §4, padded) of 16 bytes
@@ -763,6 +773,19 @@ Sec-WebSocket-Extensions: permessage-deflate\r\n\
         assert!(is_upgrade_request(&request(&edit(CHROMIUM, &["Connection"], &[]))));
         assert!(is_upgrade_request(&request(NODE)));
         assert!(is_upgrade_request(&request(b"GET / HTTP/1.1\r\nupgrade: foo, WEBSOCKET\r\n\r\n")));
+    }
+
+    #[test]
+    fn invalid_upgrade_attempts_are_recognised_so_they_can_be_reported() {
+        let post =
+            b"POST /s HTTP/1.1\r\nHost: a\r\nUpgrade: websockets\r\nConnection: Upgrade\r\n\r\n";
+        assert!(is_upgrade_request(&request(post)));
+        let v: Vec<CheckId> = check_request(&request(post)).into_iter().map(|v| v.check).collect();
+        assert!(v.contains(&CheckId::RequestMethodNotGet), "{v:?}");
+        assert!(v.contains(&CheckId::RequestUpgradeHeaderInvalid), "{v:?}");
+        assert!(is_upgrade_request(&request(
+            b"GET / HTTP/1.1\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        )));
     }
 
     #[test]

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 /// Version of every JSON output (report, NDJSON, JSON). Bumped on any incompatible change,
 /// recorded in CHANGELOG.md.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The tool, as named in JSON outputs.
 #[derive(Clone, Debug, Serialize, schemars::JsonSchema)]

@@ -51,10 +51,12 @@ pub struct Summary {
     pub upgraded: u64,
     /// Upgrades refused by the server.
     pub refused: u64,
-    /// Messages (data and control).
+    /// Complete messages (data and control): every byte captured.
     pub messages: u64,
-    /// Application payload bytes (after decompression).
+    /// Application payload bytes of the complete messages (after decompression).
     pub message_bytes: u64,
+    /// Messages the capture lost bytes of (counted apart from `messages`).
+    pub incomplete_messages: u64,
     /// Gaps in WebSocket streams.
     pub gaps: u64,
     /// Findings per severity.
@@ -178,7 +180,8 @@ impl<T> PerDirection<T> {
     }
 }
 
-/// Message counters of one direction.
+/// Message counters of one direction. Every count but `incomplete` and `incomplete_bytes` is of
+/// complete messages.
 #[derive(Debug, Default, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageCounts {
@@ -202,6 +205,10 @@ pub struct MessageCounts {
     pub compressed: u64,
     /// Fragmented data messages.
     pub fragmented: u64,
+    /// Messages (any opcode) the capture lost bytes of.
+    pub incomplete: u64,
+    /// Application bytes captured of the incomplete messages.
+    pub incomplete_bytes: u64,
 }
 
 /// Round trips of pongs that answered pings.
@@ -364,18 +371,29 @@ impl ReportBuilder {
                 connection,
                 direction,
                 opcode,
-                length,
+                complete,
+                captured_length,
                 wire_length,
                 compressed,
                 fragments,
-                last,
+                end,
                 close,
                 rtt,
                 ..
             } => {
+                let (ts, rtt) = (end.ts.as_secs_f64(), *rtt);
+                if !complete {
+                    s.incomplete_messages += 1;
+                    if let Some(c) = self.conn(*connection) {
+                        c.end = c.end.max(ts);
+                        let m = c.messages.get_mut(*direction);
+                        m.incomplete += 1;
+                        m.incomplete_bytes += captured_length;
+                    }
+                    return;
+                }
                 s.messages += 1;
-                s.message_bytes += length;
-                let (ts, rtt) = (last.ts.as_secs_f64(), *rtt);
+                s.message_bytes += captured_length;
                 if let Some(c) = self.conn(*connection) {
                     c.end = c.end.max(ts);
                     let m = c.messages.get_mut(*direction);
@@ -389,7 +407,7 @@ impl ReportBuilder {
                     }
                     if !opcode.is_control() {
                         m.data += 1;
-                        m.bytes += length;
+                        m.bytes += captured_length;
                         m.wire_bytes += wire_length;
                         m.compressed += u64::from(*compressed);
                         m.fragmented += u64::from(*fragments > 1);

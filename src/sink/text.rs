@@ -22,13 +22,16 @@ pub struct Text<W: Write> {
     verbose: bool,
     /// Time of the first event, for relative times.
     t0: Option<Timestamp>,
+    /// The latest time printed: the time column never goes backwards (a capture whose
+    /// timestamps are not sorted, bytes decoded after later ones).
+    shown: i64,
     line_buffered: bool,
 }
 
 impl<W: Write> Text<W> {
     /// Text to `out`.
     pub fn new(out: W, color: bool, verbose: bool, line_buffered: bool) -> Self {
-        Text { out, color, verbose, t0: None, line_buffered }
+        Text { out, color, verbose, t0: None, shown: 0, line_buffered }
     }
 
     fn paint(&self, code: &str, s: &str) -> String {
@@ -37,7 +40,8 @@ impl<W: Write> Text<W> {
 
     fn rel(&mut self, ts: Timestamp) -> String {
         let t0 = *self.t0.get_or_insert(ts);
-        let d = ts.as_nanos().saturating_sub(t0.as_nanos());
+        let d = ts.as_nanos().saturating_sub(t0.as_nanos()).max(self.shown);
+        self.shown = d;
         format!("{:>11.6}", d as f64 / 1e9)
     }
 
@@ -69,7 +73,8 @@ impl<W: Write> Format for Text<W> {
                     .as_ref()
                     .map(|r| {
                         format!(
-                            "GET {} host={}",
+                            "{} {} host={}",
+                            printable(&r.method, 20),
                             printable(&r.path, 200),
                             printable(r.host.as_deref().unwrap_or("-"), 100)
                         )
@@ -120,20 +125,35 @@ impl<W: Write> Format for Text<W> {
                 connection,
                 direction,
                 opcode,
+                complete,
                 length,
+                captured_length,
+                missing,
                 wire_length,
                 compressed,
                 fragments,
-                first,
+                end,
                 payload,
                 truncated,
                 close,
                 rtt,
                 ..
             } => {
-                let t = self.rel(first.ts);
+                let t = self.rel(end.ts);
                 let a = self.arrow(*direction);
-                let mut meta = format!("{length} B");
+                // An incomplete message never shows a length as if it were whole.
+                let mut meta = match (complete, length) {
+                    (true, Some(n)) => format!("{n} B"),
+                    (true, None) => format!("{captured_length} B"),
+                    (false, Some(n)) => format!("{captured_length} of {n} B"),
+                    (false, None) => format!("≥{captured_length} B"),
+                };
+                if !complete {
+                    meta += &match missing {
+                        Some(m) => self.paint("33", &format!(" INCOMPLETE ({m} B lost)")),
+                        None => self.paint("33", " INCOMPLETE"),
+                    };
+                }
                 if *compressed {
                     meta += &format!(" ({wire_length} B deflated)");
                 }

@@ -71,6 +71,11 @@ impl Assembler {
         self.chunks.front().map(|c| c.offset)
     }
 
+    /// The packet of the first buffered chunk (the bytes right after the first hole).
+    pub fn first_at(&self) -> Option<PacketRef> {
+        self.chunks.front().map(|c| c.at)
+    }
+
     /// Removes and returns the first chunk.
     pub fn pop_front(&mut self) -> Option<Chunk> {
         let c = self.chunks.pop_front()?;

@@ -39,7 +39,9 @@ pub struct ConnInfo {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GapReason {
-    /// Bytes after the hole were captured and the peer acknowledged the hole: the capture lost them.
+    /// Bytes after the hole were captured, the peer acknowledged the hole (or the capture holds
+    /// no acknowledgment of this direction), and its bytes did not come within the reorder window
+    /// (`--reorder-window`, `--reorder-packets`): the capture lost them.
     Lost,
     /// The packet was cut by the capture's snapshot length.
     Snaplen,
@@ -88,6 +90,17 @@ pub enum Anomaly {
         offset: u64,
         /// Number of late bytes.
         len: u64,
+        /// Capture time from the declaration of the gap to their arrival, in nanoseconds.
+        after_ns: u64,
+    },
+    /// The peer's acknowledgment of these bytes was captured before the bytes themselves: the
+    /// capture merges two capture points or clocks (SPAN/TAP, mergecap). Reported once per
+    /// direction.
+    AckBeforeData {
+        /// Stream offset of the first byte delivered after its acknowledgment.
+        offset: u64,
+        /// Capture time from the acknowledgment to these bytes, in nanoseconds.
+        lead_ns: u64,
     },
     /// Bytes beyond the FIN's sequence number; dropped.
     DataAfterFin {
@@ -161,7 +174,9 @@ pub enum StreamEvent<'a> {
         seq: u32,
         /// Why the bytes are missing.
         reason: GapReason,
-        /// The packet whose arrival (or the end) made the gap certain.
+        /// Where the gap lies in the capture: the packet that carried the first byte after it
+        /// (for a snaplen cut, the cut packet; when nothing followed, the packet that ended the
+        /// connection or made the gap certain).
         at: PacketRef,
     },
     /// The direction ended with a FIN; every byte before it was delivered or reported as a gap.
@@ -182,6 +197,20 @@ pub enum StreamEvent<'a> {
         /// Direction of the RST segment.
         dir: Direction,
         /// The RST's packet.
+        at: PacketRef,
+    },
+    /// Bytes of a direction started (`since` is the packet of the oldest of them) or stopped
+    /// (`since` is `None`) waiting behind a hole. Until they are delivered or declared a gap, the
+    /// consumer may still receive data captured as early as `since`: a consumer that keeps its
+    /// output in capture order holds back what came later.
+    Pending {
+        /// Connection.
+        conn: ConnId,
+        /// Direction.
+        dir: Direction,
+        /// The packet that carried the oldest waiting bytes, or `None` when nothing waits.
+        since: Option<PacketRef>,
+        /// The packet being handled when this changed.
         at: PacketRef,
     },
     /// Something odd that is not a hole.

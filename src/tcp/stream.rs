@@ -12,9 +12,18 @@
 //!   spurious retransmissions and overlap-based evasion land);
 //! - buffering is bounded by [`TcpLimits`]; hitting a limit turns the oldest hole into a gap.
 //!
-//! A hole becomes a gap only when it is certain the bytes will not come: the peer acknowledged
-//! past it and later bytes were captured (the capture lost them), a limit was hit, or the
-//! connection ended.
+//! A hole becomes a gap only when it is certain the bytes will not come. The peer acknowledging
+//! past it is not enough: in captures that merge two directions (SPAN ports, TAPs, mirrored
+//! traffic, multi-queue NICs) an ACK is often captured before the data it acknowledges. A hole
+//! the peer acknowledged waits for its bytes within the reorder window — `reorder_window` of
+//! capture time and `reorder_packets` packets of the connection since the acknowledgment passed
+//! it — and becomes a `lost` gap only when the window has passed (the same window, counted from
+//! the first byte buffered behind the hole, applies when the capture holds no acknowledgment of
+//! this direction at all: one-way captures). A buffering limit, or the end of the connection,
+//! closes it earlier.
+//!
+//! While bytes wait behind a hole, the direction reports [`StreamEvent::Pending`] with the
+//! packet of the first of them, so the consumer can keep its output in capture order.
 
 use super::assembler::{Assembler, Chunk};
 use super::event::{Anomaly, DirStats, GapReason, PacketRef, StreamEvent, StreamSink};
@@ -53,6 +62,8 @@ pub(crate) struct Ctx<'c, S: StreamSink> {
     pub conn: ConnId,
     pub dir: Direction,
     pub at: PacketRef,
+    /// Segments of the connection (both directions) so far, this one included.
+    pub conn_segments: u64,
     pub sink: &'c mut S,
     pub limits: &'c TcpLimits,
     pub budget: &'c mut Budget,
@@ -62,6 +73,27 @@ pub(crate) struct Ctx<'c, S: StreamSink> {
 const RECENT_GAPS: usize = 8;
 /// Acknowledgments further than this beyond the next expected byte are ignored as implausible.
 const MAX_ACK_AHEAD: u64 = 1 << 30;
+/// Acknowledgment marks remembered per direction (when full, the newest one is overwritten:
+/// holes it covers then wait a little longer, never less).
+const ACK_MARKS: usize = 16;
+
+/// State of the reorder window of one direction.
+#[derive(Debug, Default)]
+struct Reorder {
+    /// Acknowledgments that went beyond `next`, oldest first, offsets increasing.
+    ack_marks: VecDeque<AckMark>,
+    /// When the oldest bytes still waiting behind a hole were buffered: their packet and the
+    /// connection's segment count then (None while nothing is buffered).
+    pending_first: Option<(PacketRef, u64)>,
+}
+
+/// When the peer's acknowledgment first reached an offset beyond the next expected byte.
+#[derive(Clone, Copy, Debug)]
+struct AckMark {
+    offset: u64,
+    at: PacketRef,
+    segments: u64,
+}
 
 /// State of one direction.
 ///
@@ -79,7 +111,15 @@ pub(crate) struct HalfStream {
     chunks: Assembler,
     history: History,
     history_start: u64,
-    recent_gaps: VecDeque<Range<u64>>,
+    /// Recent gaps and when they were declared.
+    recent_gaps: VecDeque<(Range<u64>, PacketRef)>,
+    /// Whether an acknowledgment captured before its data was reported.
+    ack_lead_reported: bool,
+    /// What the reorder window needs, kept only while acknowledgments lead the data or bytes
+    /// wait behind a hole (most directions never need it).
+    reorder: Option<Box<Reorder>>,
+    /// Whether the consumer was last told that bytes are pending.
+    pending_reported: bool,
     pub stats: DirStats,
 }
 
@@ -147,9 +187,30 @@ impl HalfStream {
         }
         if self.peer_ack.is_none_or(|p| off > p) {
             self.peer_ack = Some(off);
+            if off > self.next {
+                let mark = AckMark { offset: off, at: ctx.at, segments: ctx.conn_segments };
+                let marks = &mut self.reorder.get_or_insert_default().ack_marks;
+                if marks.len() >= ACK_MARKS {
+                    marks.pop_back();
+                }
+                marks.push_back(mark);
+            }
             self.trim_history(off, ctx.limits.retransmission_history_acked, ctx.budget);
             self.settle(ctx);
         }
+    }
+
+    /// Lets time pass for a direction with bytes waiting behind a hole (called for every segment
+    /// of the connection, and by the table's periodic sweep): the reorder window may have closed.
+    pub fn tick<S: StreamSink>(&mut self, ctx: &mut Ctx<'_, S>) {
+        if !self.chunks.is_empty() || self.fin_at.is_some_and(|f| f > self.next) {
+            self.settle(ctx);
+        }
+    }
+
+    /// True while bytes wait behind a hole.
+    pub fn has_pending(&self) -> bool {
+        !self.chunks.is_empty()
     }
 
     /// The connection is over: turns every remaining hole into a gap and delivers what is
@@ -157,21 +218,33 @@ impl HalfStream {
     pub fn flush<S: StreamSink>(&mut self, ctx: &mut Ctx<'_, S>) {
         self.flush_holes(ctx);
         self.forget_history(ctx.budget);
+        self.report_pending(ctx);
     }
 
     fn flush_holes<S: StreamSink>(&mut self, ctx: &mut Ctx<'_, S>) {
         loop {
             self.drain_ready(ctx);
-            match self.chunks.first_offset() {
-                Some(first) => {
-                    self.declare_gap(first - self.next, GapReason::ConnectionEnd, ctx.at, ctx)
+            match (self.chunks.first_offset(), self.chunks.first_at()) {
+                (Some(first), Some(at)) => {
+                    // The peer had the bytes: the capture lost them.
+                    let reason = if self.peer_ack.is_some_and(|a| a >= first) {
+                        GapReason::Lost
+                    } else {
+                        GapReason::ConnectionEnd
+                    };
+                    self.declare_gap(first - self.next, reason, at, ctx)
                 }
-                None => break,
+                _ => break,
             }
         }
         match (self.fin_at, self.peer_ack) {
-            (Some(fin), _) if fin > self.next => {
-                self.declare_gap(fin - self.next, GapReason::ConnectionEnd, ctx.at, ctx);
+            (Some(fin), ack) if fin > self.next => {
+                let reason = if ack.is_some_and(|a| a >= fin) {
+                    GapReason::Lost
+                } else {
+                    GapReason::ConnectionEnd
+                };
+                self.declare_gap(fin - self.next, reason, self.fin_packet, ctx);
                 self.try_fin(ctx);
             }
             (None, Some(ack)) if ack > self.next + 1 => {
@@ -255,6 +328,10 @@ impl HalfStream {
                 self.drain_ready(ctx);
                 continue;
             }
+            if self.chunks.is_empty() {
+                self.reorder.get_or_insert_default().pending_first =
+                    Some((ctx.at, ctx.conn_segments));
+            }
             if !part.data.is_empty() {
                 ctx.budget.buffered += part.data.len();
                 self.chunks.insert(Chunk {
@@ -279,17 +356,21 @@ impl HalfStream {
         ctx: &mut Ctx<'_, S>,
     ) {
         let end = start + data.len() as u64;
-        let late: Vec<Range<u64>> = self
+        let late: Vec<(Range<u64>, PacketRef)> = self
             .recent_gaps
             .iter()
-            .filter_map(|g| {
+            .filter_map(|(g, at)| {
                 let (a, b) = (g.start.max(start), g.end.min(end));
-                (a < b).then_some(a..b)
+                (a < b).then_some((a..b, *at))
             })
             .collect();
-        for r in late {
+        for (r, declared) in late {
             self.stats.late_bytes += r.end - r.start;
-            self.anomaly(Anomaly::LateData { offset: r.start, len: r.end - r.start }, ctx);
+            let after_ns = ctx.at.ts.saturating_since(declared.ts).as_nanos() as u64;
+            self.anomaly(
+                Anomaly::LateData { offset: r.start, len: r.end - r.start, after_ns },
+                ctx,
+            );
         }
         // Compare with the delivered bytes still held: [history_start, next).
         let (a, b) = (start.max(self.history_start), end.min(self.next));
@@ -340,24 +421,80 @@ impl HalfStream {
     fn settle<S: StreamSink>(&mut self, ctx: &mut Ctx<'_, S>) {
         loop {
             self.drain_ready(ctx);
-            let target = match (self.chunks.first_offset(), self.fin_at) {
-                (Some(first), _) => first,
-                (None, Some(fin)) if fin > self.next => fin,
+            // The gap is placed at the packet of the first byte after it.
+            let (target, after) = match (self.chunks.first_offset(), self.fin_at) {
+                (Some(first), _) => (first, self.chunks.first_at().unwrap_or(ctx.at)),
+                (None, Some(fin)) if fin > self.next => (fin, self.fin_packet),
                 _ => break,
             };
             let over_limit = !self.chunks.is_empty()
                 && (self.chunks.bytes() > ctx.limits.max_buffered_per_direction
                     || self.chunks.count() > ctx.limits.max_buffered_segments
                     || ctx.budget.buffered > ctx.limits.max_buffered_total);
-            if self.peer_ack.is_some_and(|ack| ack >= target) {
-                self.declare_gap(target - self.next, GapReason::Lost, ctx.at, ctx);
+            if self.reorder_window_passed(target, ctx) {
+                self.declare_gap(target - self.next, GapReason::Lost, after, ctx);
             } else if over_limit {
-                self.declare_gap(target - self.next, GapReason::BufferLimit, ctx.at, ctx);
+                self.declare_gap(target - self.next, GapReason::BufferLimit, after, ctx);
             } else {
                 break;
             }
         }
         self.try_fin(ctx);
+        self.report_pending(ctx);
+    }
+
+    /// Whether the hole before `target` has waited out the reorder window: the peer acknowledged
+    /// past it (or no acknowledgment of this direction was ever captured) and, since then, more
+    /// than `reorder_window` of capture time or `reorder_packets` segments of the connection
+    /// went by without its bytes.
+    fn reorder_window_passed<S: StreamSink>(&mut self, target: u64, ctx: &Ctx<'_, S>) -> bool {
+        let since = match self.peer_ack {
+            Some(ack) if ack >= target => {
+                let marks = &mut self.reorder.get_or_insert_default().ack_marks;
+                match marks.iter().find(|m| m.offset >= target) {
+                    Some(m) => (m.at, m.segments),
+                    // Acknowledged before any mark was kept (cannot happen while marks are kept
+                    // for every acknowledgment beyond `next`): start the window now.
+                    None => {
+                        let mark = AckMark { offset: ack, at: ctx.at, segments: ctx.conn_segments };
+                        marks.push_back(mark);
+                        return false;
+                    }
+                }
+            }
+            Some(_) => return false,
+            // One-way capture: the window runs from the first byte buffered behind the hole.
+            None => match self.reorder.as_ref().and_then(|r| r.pending_first) {
+                Some(first) => first,
+                None => return false,
+            },
+        };
+        let (at, segments) = since;
+        ctx.at.ts.saturating_since(at.ts) > ctx.limits.reorder_window
+            || ctx.conn_segments.saturating_sub(segments) > ctx.limits.reorder_packets
+    }
+
+    /// Tells the consumer when bytes start or stop waiting behind a hole.
+    fn report_pending<S: StreamSink>(&mut self, ctx: &mut Ctx<'_, S>) {
+        if self.chunks.is_empty()
+            && let Some(r) = &mut self.reorder
+        {
+            r.pending_first = None;
+            if r.ack_marks.is_empty() {
+                self.reorder = None;
+            }
+        }
+        let first = self.reorder.as_ref().and_then(|r| r.pending_first);
+        if first.is_some() == self.pending_reported {
+            return;
+        }
+        self.pending_reported = first.is_some();
+        ctx.sink.on_stream_event(StreamEvent::Pending {
+            conn: ctx.conn,
+            dir: ctx.dir,
+            since: first.map(|p| p.0),
+            at: ctx.at,
+        });
     }
 
     /// Delivers buffered chunks that start at `next`.
@@ -394,6 +531,21 @@ impl HalfStream {
         }
         let offset = self.next;
         let end = offset + data.len() as u64;
+        if !self.ack_lead_reported
+            && let Some(m) = self.reorder.as_ref().and_then(|r| r.ack_marks.front())
+            && m.offset > offset
+            && m.at.packet < at.packet
+        {
+            // The peer acknowledged these bytes before they were captured.
+            self.ack_lead_reported = true;
+            let lead_ns = at.ts.saturating_since(m.at.ts).as_nanos() as u64;
+            ctx.sink.on_stream_event(StreamEvent::Anomaly {
+                conn: ctx.conn,
+                dir: ctx.dir,
+                anomaly: Anomaly::AckBeforeData { offset, lead_ns },
+                at,
+            });
+        }
         // Keep at most `retransmission_history` bytes: drop what the new bytes push out before
         // adding them, so the buffer never grows past the cap; store nothing while the
         // table-wide history budget is spent (those bytes then count as unverified).
@@ -409,6 +561,7 @@ impl HalfStream {
             self.history.clear(&mut ctx.budget.pool);
         }
         self.next = end;
+        self.prune_marks();
         self.history_start = end - self.history.len() as u64;
         if let Some(ack) = self.peer_ack {
             self.trim_history(ack, ctx.limits.retransmission_history_acked, ctx.budget);
@@ -436,13 +589,14 @@ impl HalfStream {
         let offset = self.next;
         let seq = self.space.map_or(0, |s| s.seq_of(offset));
         self.next += len;
+        self.prune_marks();
         self.forget_history(ctx.budget);
         self.stats.gaps += 1;
         self.stats.gap_bytes += len;
         if self.recent_gaps.len() >= RECENT_GAPS {
             self.recent_gaps.pop_front();
         }
-        self.recent_gaps.push_back(offset..self.next);
+        self.recent_gaps.push_back((offset..self.next, ctx.at));
         ctx.sink.on_stream_event(StreamEvent::Gap {
             conn: ctx.conn,
             dir: ctx.dir,
@@ -452,6 +606,17 @@ impl HalfStream {
             reason,
             at,
         });
+    }
+
+    /// Forgets acknowledgment marks that no hole can need any more (at or before `next`).
+    fn prune_marks(&mut self) {
+        let Some(r) = &mut self.reorder else { return };
+        while r.ack_marks.front().is_some_and(|m| m.offset <= self.next) {
+            r.ack_marks.pop_front();
+        }
+        if r.ack_marks.is_empty() && r.pending_first.is_none() {
+            self.reorder = None;
+        }
     }
 
     fn anomaly<S: StreamSink>(&mut self, anomaly: Anomaly, ctx: &mut Ctx<'_, S>) {

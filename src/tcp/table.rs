@@ -57,6 +57,8 @@ enum Slot {
 struct Conn {
     info: ConnInfo,
     halves: [HalfStream; 2],
+    /// Segments seen (both directions).
+    segments: u64,
     last_seen: Timestamp,
     closed_at: Option<Timestamp>,
 }
@@ -168,8 +170,13 @@ impl Table {
         let info = self.new_conn_info(seg, at);
         sink.on_stream_event(StreamEvent::Open(&info));
         self.stats.connections += 1;
-        let mut conn =
-            Box::new(Conn { info, halves: Default::default(), last_seen: at.ts, closed_at: None });
+        let mut conn = Box::new(Conn {
+            info,
+            halves: Default::default(),
+            segments: 0,
+            last_seen: at.ts,
+            closed_at: None,
+        });
         on_conn_segment(&mut conn, seg, at, &self.limits, &mut self.budget, &mut self.stats, sink);
         let slot = match conn.closed_at {
             Some(t) => Slot::Closed(t),
@@ -208,6 +215,37 @@ impl Table {
             if let Some(mut c) = self.conns.remove(&key).and_then(Slot::into_open) {
                 self.stats.closed_idle += 1;
                 close(&mut c, CloseReason::Idle, at, &self.limits, &mut self.budget, sink);
+            }
+        }
+        // Holes whose reorder window closed while their connection was quiet.
+        let mut waiting: Vec<(ConnId, FlowKey)> = self
+            .conns
+            .iter()
+            .filter_map(|(k, s)| Some((k, s.open()?)))
+            .filter(|(_, c)| c.halves.iter().any(HalfStream::has_pending))
+            .map(|(k, c)| (c.info.id, *k))
+            .collect();
+        waiting.sort_unstable_by_key(|v| v.0);
+        for (_, key) in waiting {
+            let Some(Slot::Open(c)) = self.conns.get_mut(&key) else { continue };
+            for dir in Direction::BOTH {
+                let mut ctx = Ctx {
+                    conn: c.info.id,
+                    dir,
+                    at,
+                    conn_segments: c.segments,
+                    sink: &mut *sink,
+                    limits: &self.limits,
+                    budget: &mut self.budget,
+                };
+                c.halves[dir.index()].tick(&mut ctx);
+            }
+            if c.halves.iter().all(HalfStream::fin_delivered) {
+                self.stats.closed_fin += 1;
+                close(c, CloseReason::Fin, at, &self.limits, &mut self.budget, sink);
+                if let Some(t) = c.closed_at {
+                    self.conns.insert(key, Slot::Closed(t));
+                }
             }
         }
     }
@@ -288,6 +326,8 @@ fn on_conn_segment<S: StreamSink>(
     sink: &mut S,
 ) {
     conn.last_seen = at.ts;
+    conn.segments += 1;
+    let segs = conn.segments;
     let dir = if seg.src == conn.info.client {
         Direction::ClientToServer
     } else {
@@ -314,19 +354,31 @@ fn on_conn_segment<S: StreamSink>(
     };
     mine.on_segment(
         data,
-        &mut Ctx { conn: id, dir, at, sink: &mut *sink, limits, budget: &mut *budget },
-    );
-    if seg.flags.ack {
-        let mut ctx = Ctx {
+        &mut Ctx {
             conn: id,
-            dir: dir.opposite(),
+            dir,
             at,
+            conn_segments: segs,
             sink: &mut *sink,
             limits,
             budget: &mut *budget,
-        };
+        },
+    );
+    let mut ctx = Ctx {
+        conn: id,
+        dir: dir.opposite(),
+        at,
+        conn_segments: segs,
+        sink: &mut *sink,
+        limits,
+        budget: &mut *budget,
+    };
+    if seg.flags.ack {
         peer.on_peer_ack(seg.ack, seg.flags.syn, &mut ctx);
     }
+    // A hole of the other direction may have waited out its reorder window (counted in segments
+    // of the connection).
+    peer.tick(&mut ctx);
     if conn.halves.iter().all(HalfStream::fin_delivered) {
         stats.closed_fin += 1;
         close(conn, CloseReason::Fin, at, limits, budget, sink);
@@ -347,8 +399,15 @@ fn close<S: StreamSink>(
         return;
     }
     for dir in Direction::BOTH {
-        let mut ctx =
-            Ctx { conn: conn.info.id, dir, at, sink: &mut *sink, limits, budget: &mut *budget };
+        let mut ctx = Ctx {
+            conn: conn.info.id,
+            dir,
+            at,
+            conn_segments: conn.segments,
+            sink: &mut *sink,
+            limits,
+            budget: &mut *budget,
+        };
         conn.halves[dir.index()].flush(&mut ctx);
     }
     conn.closed_at = Some(at.ts);

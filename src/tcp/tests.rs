@@ -21,6 +21,7 @@ enum Ev {
     Fin(u64, Direction, u64),
     Rst(u64, Direction),
     Anomaly(u64, Direction, Anomaly),
+    Pending(u64, Direction, Option<u64>),
     Close(u64, CloseReason),
 }
 
@@ -149,6 +150,9 @@ fn own(e: StreamEvent<'_>) -> Ev {
         StreamEvent::Fin { conn, dir, offset, .. } => Ev::Fin(conn.0, dir, offset),
         StreamEvent::Rst { conn, dir, .. } => Ev::Rst(conn.0, dir),
         StreamEvent::Anomaly { conn, dir, anomaly, .. } => Ev::Anomaly(conn.0, dir, anomaly),
+        StreamEvent::Pending { conn, dir, since, .. } => {
+            Ev::Pending(conn.0, dir, since.map(|p| p.packet))
+        }
         StreamEvent::Close { conn, reason, .. } => Ev::Close(conn.0, reason),
     }
 }
@@ -276,15 +280,105 @@ fn conflicting_overlap_with_a_buffered_segment_is_reported_exactly() {
 }
 
 #[test]
-fn hole_acked_by_the_peer_becomes_a_gap_when_later_data_arrives() {
+fn acked_hole_waits_for_its_bytes_within_the_reorder_window() {
+    // A SPAN/TAP merge: the server's ACK and later client bytes are captured before the bytes
+    // the ACK covers. They are not lost: they arrive within the window.
+    let mut h = Harness::new();
+    h.handshake(1000, 5000);
+    h.seg(C, S, 1001, 5001, ".", b"aaaa");
+    h.seg(S, C, 5001, 1013, ".", b"");
+    h.seg(C, S, 1009, 5001, ".", b"cccc");
+    h.seg(C, S, 1005, 5001, ".", b"bbbb");
+    assert!(h.gaps().is_empty());
+    assert_eq!(h.stream(1, C2S), b"aaaabbbbcccc");
+}
+
+#[test]
+fn acked_hole_becomes_lost_when_the_reorder_window_passes_in_capture_time() {
     let mut h = Harness::new();
     h.handshake(1000, 5000);
     h.seg(C, S, 1001, 5001, ".", b"aaaa");
     // 1005..1009 lost by the capture; the server acknowledged it.
     h.seg(S, C, 5001, 1009, ".", b"");
     h.seg(C, S, 1009, 5001, ".", b"cccc");
+    assert!(h.gaps().is_empty(), "the bytes may still come");
+    h.wait(TcpLimits::default().reorder_window);
+    h.seg(C, S, 1013, 5001, ".", b"dddd");
+    assert_eq!(h.gaps(), vec![Ev::Gap(1, C2S, 4, 4, GapReason::Lost)]);
+    assert_eq!(h.stream(1, C2S), b"aaaaccccdddd");
+}
+
+#[test]
+fn acked_hole_becomes_lost_after_reorder_packets_segments_of_the_connection() {
+    let mut h = Harness::with_limits(TcpLimits { reorder_packets: 3, ..TcpLimits::default() });
+    h.handshake(1000, 5000);
+    h.seg(C, S, 1001, 5001, ".", b"aaaa");
+    h.seg(S, C, 5001, 1009, ".", b"");
+    h.seg(C, S, 1009, 5001, ".", b"cccc");
+    h.seg(S, C, 5001, 1013, ".", b"");
+    h.seg(S, C, 5001, 1013, ".", b"");
+    assert!(h.gaps().is_empty());
+    // The fourth segment since the acknowledgment, in the other direction, closes the window.
+    h.seg(S, C, 5001, 1013, ".", b"");
+    assert_eq!(h.gaps(), vec![Ev::Gap(1, C2S, 4, 4, GapReason::Lost)]);
+}
+
+#[test]
+fn a_quiet_connection_s_hole_is_declared_by_the_sweep() {
+    let mut h = Harness::new();
+    h.handshake(1000, 5000);
+    h.seg(C, S, 1001, 5001, ".", b"aaaa");
+    h.seg(S, C, 5001, 1009, ".", b"");
+    h.seg(C, S, 1009, 5001, ".", b"cccc");
+    // Another connection's packets let time pass; this one says nothing more.
+    for i in 0..4u32 {
+        h.wait(Duration::from_millis(900));
+        h.seg("10.0.0.3:40001", S, 7000 + i, 0, "", b"x");
+    }
     assert_eq!(h.gaps(), vec![Ev::Gap(1, C2S, 4, 4, GapReason::Lost)]);
     assert_eq!(h.stream(1, C2S), b"aaaacccc");
+}
+
+#[test]
+fn bytes_waiting_behind_a_hole_are_announced_and_released() {
+    let mut h = Harness::new();
+    h.handshake(1000, 5000);
+    h.seg(C, S, 1005, 5001, ".", b"bbbb");
+    let pending: Vec<Ev> =
+        h.events.iter().filter(|e| matches!(e, Ev::Pending(..))).cloned().collect();
+    assert_eq!(pending, vec![Ev::Pending(1, C2S, Some(4))]);
+    h.seg(C, S, 1001, 5001, ".", b"aaaa");
+    let pending: Vec<Ev> =
+        h.events.iter().filter(|e| matches!(e, Ev::Pending(..))).cloned().collect();
+    assert_eq!(pending, vec![Ev::Pending(1, C2S, Some(4)), Ev::Pending(1, C2S, None)]);
+}
+
+#[test]
+fn an_ack_captured_before_its_data_is_reported_once() {
+    let mut h = Harness::new();
+    h.handshake(1000, 5000);
+    h.seg(S, C, 5001, 1005, ".", b"");
+    h.wait(Duration::from_millis(3));
+    h.seg(C, S, 1001, 5001, ".", b"aaaa");
+    h.seg(S, C, 5001, 1009, ".", b"");
+    h.seg(C, S, 1005, 5001, ".", b"bbbb");
+    assert_eq!(
+        h.anomalies(),
+        vec![Ev::Anomaly(1, C2S, Anomaly::AckBeforeData { offset: 0, lead_ns: 4_000_000 })]
+    );
+    assert_eq!(h.stream(1, C2S), b"aaaabbbb");
+}
+
+#[test]
+fn one_way_capture_holes_wait_the_window_from_their_first_buffered_byte() {
+    // Only the client's packets were captured: no acknowledgment of its bytes at all.
+    let mut h = Harness::new();
+    h.seg(C, S, 1001, 5001, ".", b"aaaa");
+    h.seg(C, S, 1009, 5001, ".", b"cccc");
+    assert!(h.gaps().is_empty());
+    h.wait(TcpLimits::default().reorder_window);
+    h.seg(C, S, 1013, 5001, ".", b"dddd");
+    assert_eq!(h.gaps(), vec![Ev::Gap(1, C2S, 4, 4, GapReason::Lost)]);
 }
 
 #[test]
@@ -385,6 +479,8 @@ fn syn_ack_without_syn_fixes_both_stream_starts() {
     h.seg(C, S, 1001, 5001, ".", b"");
     h.seg(C, S, 1005, 5001, ".", b"late"); // 1001..1005 missing and acknowledged below
     h.seg(S, C, 5001, 1009, ".", b"");
+    h.wait(TcpLimits::default().reorder_window);
+    h.seg(S, C, 5001, 1009, ".", b"");
     assert_eq!(h.events[0], Ev::Open(1, RoleSource::SynAck));
     assert_eq!(h.gaps(), vec![Ev::Gap(1, C2S, 0, 4, GapReason::Lost)]);
     assert_eq!(h.stream(1, C2S), b"late");
@@ -482,9 +578,15 @@ fn late_data_for_a_declared_gap_is_reported_not_delivered() {
     h.handshake(1000, 5000);
     h.seg(S, C, 5001, 1005, ".", b"");
     h.seg(C, S, 1005, 5001, ".", b"bbbb");
+    h.wait(TcpLimits::default().reorder_window);
+    h.seg(C, S, 1009, 5001, ".", b"cccc");
+    h.wait(Duration::from_millis(4));
     h.seg(C, S, 1001, 5001, ".", b"aaaa");
-    assert_eq!(h.stream(1, C2S), b"bbbb");
-    assert_eq!(h.anomalies(), vec![Ev::Anomaly(1, C2S, Anomaly::LateData { offset: 0, len: 4 })]);
+    assert_eq!(h.stream(1, C2S), b"bbbbcccc");
+    assert_eq!(
+        h.anomalies(),
+        vec![Ev::Anomaly(1, C2S, Anomaly::LateData { offset: 0, len: 4, after_ns: 5_000_000 })]
+    );
 }
 
 #[test]

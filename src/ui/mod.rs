@@ -101,7 +101,7 @@ pub fn run(mut cfg: RunConfig, opts: UiOptions) -> Result<u8, Error> {
         let stop = Arc::clone(&stop);
         let dropped = Arc::clone(&dropped);
         let limits = cfg.limits.clone();
-        let analyzer_cfg = cfg.analyzer.clone();
+        let analyzer_cfg = cfg.analyzer_config();
         std::thread::spawn(move || {
             let sender =
                 Sender { tx: tx.clone(), batch: Vec::new(), live, last: Instant::now(), dropped };

@@ -112,8 +112,14 @@ pub enum RowKind {
     Message {
         /// Opcode.
         opcode: OpCode,
-        /// Application length.
-        length: u64,
+        /// Application length, when known exactly.
+        length: Option<u64>,
+        /// Application bytes captured.
+        captured: u64,
+        /// Every byte was captured.
+        complete: bool,
+        /// Payload bytes the capture lost, when known.
+        missing: Option<u64>,
         /// Wire length.
         wire: u64,
         /// Compressed.
@@ -510,11 +516,15 @@ impl AppState {
                 connection,
                 direction,
                 opcode,
+                complete,
                 length,
+                captured_length,
+                missing,
                 wire_length,
                 compressed,
                 fragments,
                 first,
+                end,
                 payload,
                 truncated,
                 close,
@@ -544,13 +554,13 @@ impl AppState {
                 };
                 let Some(i) = self.index.get(connection).copied() else { return };
                 if let Some(c) = self.conns.get_mut(i) {
-                    c.last_ts = c.last_ts.max(first.ts);
+                    c.last_ts = c.last_ts.max(end.ts);
                     let counter = match direction {
                         Direction::ClientToServer => &mut c.up,
                         Direction::ServerToClient => &mut c.down,
                     };
                     counter.0 += 1;
-                    counter.1 += length;
+                    counter.1 += captured_length;
                     if let Some((code, _)) = &close {
                         match direction {
                             Direction::ClientToServer => c.close_codes.0 = *code,
@@ -567,6 +577,9 @@ impl AppState {
                         kind: RowKind::Message {
                             opcode: *opcode,
                             length: *length,
+                            captured: *captured_length,
+                            complete: *complete,
+                            missing: *missing,
                             wire: *wire_length,
                             compressed: *compressed,
                             fragments: *fragments,

@@ -47,8 +47,11 @@ pub struct DirConfig {
 pub struct Message {
     /// Opcode of the first frame.
     pub opcode: OpCode,
-    /// Application payload length (after inflation), as far as it is known.
-    pub length: u64,
+    /// Application payload length (after inflation) when it is known exactly: the message is
+    /// complete and could be inflated, or it is uncompressed and the missing byte count is known.
+    pub length: Option<u64>,
+    /// Application payload bytes decoded from the capture (`length` when complete).
+    pub captured_length: u64,
     /// Payload bytes on the wire.
     pub wire_length: u64,
     /// Compressed with permessage-deflate.
@@ -59,14 +62,20 @@ pub struct Message {
     pub first: Position,
     /// Last frame's header.
     pub last: Position,
+    /// Where the message ended: the packet that carried its last byte (or the place where it was
+    /// cut), and the stream offset after it.
+    pub end: Position,
     /// Payload as shown.
     pub payload: Payload,
-    /// `payload` holds less than `length`.
+    /// `payload` holds fewer bytes than were captured (the size limit).
     pub truncated: bool,
     /// For close frames: code and reason.
     pub close: Option<(Option<CloseCode>, String)>,
     /// Bytes of the message are missing from the capture.
     pub incomplete: bool,
+    /// Payload bytes (on the wire) missing from the capture, when known: the gaps lay inside
+    /// frames whose headers were captured, and the last frame was seen.
+    pub missing: Option<u64>,
 }
 
 /// What a direction reports.
@@ -108,6 +117,8 @@ struct FrameState {
     role: Role,
     /// Payload bytes of this frame seen so far (gives the mask phase).
     seen: u64,
+    /// The highest-numbered packet that carried part of it.
+    latest: PacketRef,
 }
 
 #[derive(Debug)]
@@ -125,8 +136,12 @@ struct MessageState {
     truncated: bool,
     /// Validates text once the message no longer fits in `buf` (None while it fits).
     utf8: Option<Utf8Stream>,
+    /// The highest-numbered packet that carried part of it.
+    latest: PacketRef,
     /// Bytes inside the message are missing from the capture (its content has a hole).
     holey: bool,
+    /// Payload bytes of its frames that the capture does not have (inside frames).
+    hole_bytes: u64,
     /// The message never got its last frame.
     unfinished: bool,
     inflate_error: Option<InflateError>,
@@ -147,8 +162,101 @@ enum Cut {
 enum Mode {
     /// Following frames.
     Decoding(FrameDecoder),
-    /// Looking for a frame boundary in `buf`, which starts at stream offset `start`.
-    Resync { buf: Vec<u8>, start: u64, resume: usize, skipped: u64, after_gap: bool },
+    /// Looking for a frame boundary.
+    Resync(Searching),
+}
+
+/// Bytes kept while looking for a frame boundary, with the packet each piece came from (so that
+/// the frames found in them keep their own packet and time).
+///
+/// Invariant: `marks` is sorted by offset, its first mark is at or before `start` while `buf` is
+/// not empty, and every byte of `buf` is covered by the last mark at or before it.
+#[derive(Debug, Default)]
+struct Searching {
+    buf: Vec<u8>,
+    /// Stream offset of `buf[0]`.
+    start: u64,
+    /// (stream offset, packet) of every piece appended.
+    marks: std::collections::VecDeque<(u64, PacketRef)>,
+    /// Offsets of `buf` before this were ruled out as frame starts.
+    resume: usize,
+    /// Bytes skipped so far (dropped from `buf`, or before the boundary).
+    skipped: u64,
+    /// The search started after missing bytes.
+    after_gap: bool,
+}
+
+impl Searching {
+    fn new(start: u64, after_gap: bool, skipped: u64) -> Self {
+        Searching { start, after_gap, skipped, ..Default::default() }
+    }
+
+    fn push(&mut self, offset: u64, data: &[u8], at: PacketRef) {
+        if data.is_empty() {
+            return;
+        }
+        if self.buf.is_empty() {
+            self.start = offset;
+            self.marks.clear();
+        }
+        self.buf.extend_from_slice(data);
+        self.marks.push_back((offset, at));
+    }
+
+    /// The packet that carried stream offset `offset` (of the buffered bytes).
+    fn packet_of(&self, offset: u64) -> PacketRef {
+        self.marks
+            .iter()
+            .rev()
+            .find(|m| m.0 <= offset)
+            .or(self.marks.front())
+            .map_or_else(PacketRef::default, |m| m.1)
+    }
+
+    /// Drops the first `n` buffered bytes.
+    fn drop_front(&mut self, n: usize) {
+        let n = n.min(self.buf.len());
+        self.buf.drain(..n);
+        self.start += n as u64;
+        self.skipped += n as u64;
+        self.resume = self.resume.saturating_sub(n);
+        while self.marks.len() > 1 && self.marks.get(1).is_some_and(|m| m.0 <= self.start) {
+            self.marks.pop_front();
+        }
+    }
+
+    /// The bytes from buffer offset `from` on, as the pieces they arrived in.
+    fn pieces_from(&self, from: usize) -> Vec<Piece> {
+        let from_off = self.start + from as u64;
+        let end = self.start + self.buf.len() as u64;
+        let mut out = Vec::new();
+        for (i, (off, at)) in self.marks.iter().enumerate() {
+            let a = (*off).max(from_off);
+            let b = self.marks.get(i + 1).map_or(end, |m| m.0).min(end);
+            if a < b {
+                let bytes = self.buf[(a - self.start) as usize..(b - self.start) as usize].to_vec();
+                out.push(Piece { offset: a, bytes, at: *at });
+            }
+        }
+        out
+    }
+}
+
+/// Bytes to feed again, as they arrived.
+#[derive(Debug)]
+struct Piece {
+    offset: u64,
+    bytes: Vec<u8>,
+    at: PacketRef,
+}
+
+/// What a search that found a frame boundary hands back: a note on the bytes skipped (keyed
+/// by the packet of the boundary, so it comes out where the frames resume) and the bytes from
+/// the boundary on.
+#[derive(Debug)]
+struct Resumed {
+    note: Option<(WsOut, PacketRef)>,
+    pieces: Vec<Piece>,
 }
 
 /// Decoder of one direction.
@@ -166,6 +274,10 @@ pub struct DirectionDecoder {
     closed: bool,
     /// Whether the frames seen were masked (learned during resync when the role was a guess).
     masked_seen: Option<bool>,
+    /// The capture lost this direction's context (it started mid-stream, or bytes went missing)
+    /// and no message has started since: a continuation frame without its start is then a
+    /// consequence of the capture, not a protocol error.
+    lost_context: bool,
 }
 
 impl DirectionDecoder {
@@ -173,10 +285,11 @@ impl DirectionDecoder {
     /// first byte captured, for mid-stream pickup).
     pub fn new(cfg: DirConfig, offset: u64) -> Self {
         let inflater = cfg.deflate.map(|no_takeover| Inflater::new(no_takeover, cfg.from_start));
+        let lost_context = !cfg.from_start;
         let mode = if cfg.from_start {
             Mode::Decoding(FrameDecoder::new(offset))
         } else {
-            Mode::Resync { buf: Vec::new(), start: offset, resume: 0, skipped: 0, after_gap: false }
+            Mode::Resync(Searching::new(offset, false, 0))
         };
         DirectionDecoder {
             cfg,
@@ -188,7 +301,22 @@ impl DirectionDecoder {
             header_at: None,
             closed: false,
             masked_seen: None,
+            lost_context,
         }
+    }
+
+    /// A decoder of a stream whose frame boundary is already known (found by mid-stream
+    /// detection): frames start at stream offset `frame_start`, masked or not as `masked` says.
+    pub fn at_boundary(cfg: DirConfig, frame_start: u64, masked: bool) -> Self {
+        let mut d = DirectionDecoder::new(cfg, frame_start);
+        d.mode = Mode::Decoding(FrameDecoder::new(frame_start));
+        d.masked_seen = Some(masked);
+        d
+    }
+
+    /// How this direction is decoded.
+    pub fn config(&self) -> &DirConfig {
+        &self.cfg
     }
 
     /// Whether this endpoint sent a close frame.
@@ -202,25 +330,81 @@ impl DirectionDecoder {
         self.masked_seen
     }
 
-    /// Feeds the bytes at stream offset `offset`, carried by packet `at`.
-    pub fn feed(&mut self, offset: u64, data: &[u8], at: PacketRef, out: &mut impl FnMut(WsOut)) {
+    /// The earliest packet whose bytes this direction holds undecoded — a frame header split
+    /// across packets, or bytes kept while looking for a frame boundary — and so may still
+    /// produce output for; `None` when it holds none. Output keyed before it is final.
+    pub fn floor(&self) -> Option<u64> {
+        match &self.mode {
+            Mode::Decoding(_) => self.header_at.map(|a| a.packet),
+            Mode::Resync(s) if s.resume < s.buf.len() => {
+                Some(s.packet_of(s.start + s.resume as u64).packet)
+            }
+            Mode::Resync(_) => None,
+        }
+    }
+
+    /// Feeds the bytes at stream offset `offset`, carried by packet `at`. Every output comes with
+    /// its order key: the packet of a frame's header for a frame, otherwise the packet whose
+    /// bytes produced it (for a message, the one that completed it).
+    pub fn feed(
+        &mut self,
+        offset: u64,
+        data: &[u8],
+        at: PacketRef,
+        out: &mut impl FnMut(u64, WsOut),
+    ) {
+        let replay = self.feed_piece(offset, data, at, &mut keyed(at, out));
+        if let Some(replay) = replay {
+            self.replay(replay, out);
+        }
+    }
+
+    /// Feeds pieces found again by a search, in order; a later search may hand back more.
+    fn replay(&mut self, resumed: Resumed, out: &mut impl FnMut(u64, WsOut)) {
+        let mut work = std::collections::VecDeque::new();
+        let mut next = Some(resumed);
+        loop {
+            if let Some(r) = next.take() {
+                if let Some((note, at)) = r.note {
+                    out(at.packet, note);
+                }
+                for p in r.pieces.into_iter().rev() {
+                    work.push_front(p);
+                }
+            }
+            let Some(p) = work.pop_front() else { break };
+            next = self.feed_piece(p.offset, &p.bytes, p.at, &mut keyed(p.at, out));
+        }
+    }
+
+    /// One piece; returns the bytes to feed again when a frame boundary was found in the bytes
+    /// kept while searching.
+    fn feed_piece(
+        &mut self,
+        offset: u64,
+        data: &[u8],
+        at: PacketRef,
+        out: &mut impl FnMut(WsOut),
+    ) -> Option<Resumed> {
         match &mut self.mode {
             Mode::Decoding(dec) => {
                 debug_assert_eq!(dec.offset(), offset);
                 let mut dec = std::mem::replace(dec, FrameDecoder::new(0));
                 let r = dec.feed(data, &mut |item| self.on_item(item, at, out));
-                self.after_feed(dec, r, offset, data, at, out);
+                self.after_feed(dec, r, offset, data, at, out)
             }
-            Mode::Resync { buf, .. } => {
-                buf.extend_from_slice(data);
-                self.try_resync(at, false, out);
+            Mode::Resync(s) => {
+                s.push(offset, data, at);
+                self.search(false)
             }
         }
     }
 
     /// `len` bytes at stream offset `offset` are missing.
-    pub fn gap(&mut self, offset: u64, len: u64, at: PacketRef, out: &mut impl FnMut(WsOut)) {
+    pub fn gap(&mut self, offset: u64, len: u64, at: PacketRef, out: &mut impl FnMut(u64, WsOut)) {
+        let out = &mut keyed(at, out);
         let pos = Position { packet: at.packet, ts: at.ts, offset };
+        self.lost_context = true;
         if let Some(inf) = &mut self.inflater {
             inf.lose_context();
         }
@@ -230,39 +414,30 @@ impl DirectionDecoder {
                 let r = dec.gap(len, &mut |item| self.on_item(item, at, out));
                 if r.is_err() {
                     self.abandon_message(pos, Cut::Gap, out);
-                    self.mode = Mode::Resync {
-                        buf: Vec::new(),
-                        start: offset + len,
-                        resume: 0,
-                        skipped: 0,
-                        after_gap: true,
-                    };
+                    self.mode = Mode::Resync(Searching::new(offset + len, true, 0));
                 } else {
                     self.mode = Mode::Decoding(dec);
                 }
             }
-            Mode::Resync { .. } => {
+            Mode::Resync(_) => {
                 // Start looking again after the gap; what was buffered before it is skipped.
                 let skipped = self.resync_buffered();
-                self.mode = Mode::Resync {
-                    buf: Vec::new(),
-                    start: offset + len,
-                    resume: 0,
-                    skipped,
-                    after_gap: true,
-                };
+                self.mode = Mode::Resync(Searching::new(offset + len, true, skipped));
             }
         }
     }
 
     /// The stream ended: an unfinished message is reported as incomplete, and bytes that never
     /// fitted a frame boundary are reported.
-    pub fn finish(&mut self, offset: u64, at: PacketRef, out: &mut impl FnMut(WsOut)) {
-        let pos = Position { packet: at.packet, ts: at.ts, offset };
+    pub fn finish(&mut self, offset: u64, at: PacketRef, out: &mut impl FnMut(u64, WsOut)) {
         // Nothing more will come: a chain ending exactly at the end of the data now counts.
-        if matches!(self.mode, Mode::Resync { .. }) {
-            self.try_resync(at, true, out);
+        if matches!(self.mode, Mode::Resync(_))
+            && let Some(replay) = self.search(true)
+        {
+            self.replay(replay, out);
         }
+        let out = &mut keyed(at, out);
+        let pos = Position { packet: at.packet, ts: at.ts, offset };
         if self.frame.is_some() || self.msg.is_some() {
             self.abandon_message(pos, Cut::EndOfStream, out);
         }
@@ -281,7 +456,7 @@ impl DirectionDecoder {
 
     fn resync_buffered(&self) -> u64 {
         match &self.mode {
-            Mode::Resync { buf, skipped, .. } => skipped + buf.len() as u64,
+            Mode::Resync(s) => s.skipped + s.buf.len() as u64,
             Mode::Decoding(_) => 0,
         }
     }
@@ -294,7 +469,7 @@ impl DirectionDecoder {
         data: &[u8],
         at: PacketRef,
         out: &mut impl FnMut(WsOut),
-    ) {
+    ) -> Option<Resumed> {
         match r {
             Ok(()) => {
                 self.header_at = if dec.at_frame_boundary() || self.frame.is_some() {
@@ -303,31 +478,30 @@ impl DirectionDecoder {
                     self.header_at.or(Some(at))
                 };
                 self.mode = Mode::Decoding(dec);
+                None
             }
             Err(lost) => {
                 // Only a 64-bit length with the MSB set gets here: its length cannot be followed,
                 // so the frame boundary is searched for again in the bytes after its header.
                 let pos = Position { packet: at.packet, ts: at.ts, offset: lost.offset };
                 self.abandon_message(pos, Cut::Protocol, out);
-                let rest = data.get(
-                    usize::try_from(lost.offset.saturating_sub(offset)).unwrap_or(usize::MAX)..,
-                );
-                self.mode = Mode::Resync {
-                    buf: rest.unwrap_or(&[]).to_vec(),
-                    start: lost.offset,
-                    resume: 0,
-                    skipped: 0,
-                    after_gap: false,
-                };
-                self.try_resync(at, false, out);
+                self.header_at = None;
+                let rest = data
+                    .get(
+                        usize::try_from(lost.offset.saturating_sub(offset)).unwrap_or(usize::MAX)..,
+                    )
+                    .unwrap_or(&[]);
+                let mut s = Searching::new(lost.offset, false, 0);
+                s.push(lost.offset, rest, at);
+                self.mode = Mode::Resync(s);
+                self.search(false)
             }
         }
     }
 
-    fn try_resync(&mut self, at: PacketRef, complete: bool, out: &mut impl FnMut(WsOut)) {
-        let Mode::Resync { buf, start, resume, skipped, after_gap } = &mut self.mode else {
-            return;
-        };
+    /// Looks for a frame boundary in the kept bytes; when found, decoding restarts there and the
+    /// bytes from it are handed back to be fed again (with their own packets).
+    fn search(&mut self, complete: bool) -> Option<Resumed> {
         let expect = Expect {
             masked: if self.cfg.from_start || self.masked_seen.is_some() {
                 Some(self.masked_seen.unwrap_or(self.cfg.from_client))
@@ -339,47 +513,75 @@ impl DirectionDecoder {
             } else {
                 self.cfg.rsv_allowed | 0b100
             },
+            evidence: resync::Evidence::Resync,
         };
-        match resync::find_boundary_from(buf, *resume, expect, complete) {
+        let Mode::Resync(s) = &mut self.mode else { return None };
+        match resync::find_boundary_from(&s.buf, s.resume, expect, complete) {
             Found::At { offset, masked } => {
-                let total_skipped = *skipped + offset as u64;
-                let frame_start = *start + offset as u64;
-                let rest = buf.split_off(offset);
-                let after_gap = *after_gap;
+                let total_skipped = s.skipped + offset as u64;
+                let frame_start = s.start + offset as u64;
+                let pieces = s.pieces_from(offset);
+                let found_at = s.packet_of(frame_start);
+                let after_gap = s.after_gap;
                 self.masked_seen = Some(masked);
+                let mut note = None;
                 if total_skipped > 0 || after_gap {
-                    out(WsOut::Finding {
-                        check: CheckId::FrameSyncLost,
-                        detail: format!(
-                            "skipped {total_skipped} bytes {}before a frame boundary was found again",
-                            if after_gap { "after missing bytes " } else { "" }
+                    let detail = match (total_skipped, after_gap) {
+                        (0, _) => "a frame starts right after the missing bytes".to_string(),
+                        (n, true) => format!(
+                            "skipped {n} bytes after missing bytes before a frame boundary was found again"
                         ),
-                        at: Position { packet: at.packet, ts: at.ts, offset: frame_start },
-                    });
+                        (n, false) => {
+                            format!("skipped {n} bytes before a frame boundary was found again")
+                        }
+                    };
+                    let at =
+                        Position { packet: found_at.packet, ts: found_at.ts, offset: frame_start };
+                    note = Some((
+                        WsOut::Finding { check: CheckId::FrameSyncLost, detail, at },
+                        found_at,
+                    ));
                 }
                 self.mode = Mode::Decoding(FrameDecoder::new(frame_start));
-                self.feed(frame_start, &rest, at, out);
+                Some(Resumed { note, pieces })
             }
             Found::NotYet { resume_from } => {
-                *resume = resume_from;
-                if buf.len() > self.cfg.max_resync {
+                s.resume = resume_from;
+                if s.buf.len() > self.cfg.max_resync {
                     // Give up on the oldest bytes: keep the newest quarter to search in.
-                    let drop = buf.len() - self.cfg.max_resync / 4;
-                    buf.drain(..drop);
-                    *start += drop as u64;
-                    *skipped += drop as u64;
-                    *resume = resume.saturating_sub(drop);
+                    let drop = s.buf.len() - self.cfg.max_resync / 4;
+                    s.drop_front(drop);
                 }
+                None
             }
         }
     }
 
     /// One item from the frame decoder.
     fn on_item(&mut self, item: FrameItem<'_>, at: PacketRef, out: &mut impl FnMut(WsOut)) {
+        // A frame (and its message) is complete in the capture once its last captured piece is:
+        // with segments captured out of order, not always the piece of its last byte.
+        let later = |p: &mut PacketRef| {
+            if at.packet > p.packet {
+                *p = at;
+            }
+        };
+        if let Some(f) = &mut self.frame {
+            later(&mut f.latest);
+        }
+        if let Some(m) = &mut self.msg {
+            later(&mut m.latest);
+        }
         match item {
             FrameItem::Header { header, offset } => {
                 let hp = self.header_at.take().unwrap_or(at);
                 self.on_header(header, Position { packet: hp.packet, ts: hp.ts, offset }, out);
+                if let Some(f) = &mut self.frame {
+                    later(&mut f.latest);
+                }
+                if let Some(m) = &mut self.msg {
+                    later(&mut m.latest);
+                }
             }
             FrameItem::Payload(chunk) => self.on_payload(chunk),
             FrameItem::PayloadGap(n) => {
@@ -389,6 +591,7 @@ impl DirectionDecoder {
                         && let Some(m) = &mut self.msg
                     {
                         m.holey = true;
+                        m.hole_bytes += n;
                         m.wire_length += n;
                         // Uncompressed, the missing bytes are application bytes too; compressed,
                         // what they would have inflated to is unknown.
@@ -483,6 +686,15 @@ impl DirectionDecoder {
                         m.last = pos;
                         Role::Data
                     }
+                    None if self.lost_context => {
+                        find(
+                            CheckId::ContinuationWithoutStart,
+                            "continuation frame whose message started before missing bytes or \
+                             before the capture began; skipped"
+                                .to_string(),
+                        );
+                        Role::Ignored
+                    }
                     None => {
                         find(
                             CheckId::UnexpectedContinuation,
@@ -520,10 +732,12 @@ impl DirectionDecoder {
                 Role::Data
             }
         };
-        self.frame = Some(FrameState { header: h, pos, role, seen: 0 });
+        let latest = PacketRef { ts: pos.ts, packet: pos.packet };
+        self.frame = Some(FrameState { header: h, pos, role, seen: 0, latest });
     }
 
     fn start_message(&mut self, opcode: OpCode, compressed: bool, pos: Position, capacity: usize) {
+        self.lost_context = false;
         let discard = !self.cfg.keep_payloads;
         self.msg = Some(MessageState {
             opcode,
@@ -537,7 +751,9 @@ impl DirectionDecoder {
             discard,
             truncated: false,
             utf8: (discard && opcode == OpCode::Text).then(Utf8Stream::default),
+            latest: PacketRef { ts: pos.ts, packet: pos.packet },
             holey: false,
+            hole_bytes: 0,
             unfinished: false,
             inflate_error: None,
         });
@@ -602,15 +818,28 @@ impl DirectionDecoder {
 
     fn on_frame_end(&mut self, at: PacketRef, out: &mut impl FnMut(WsOut)) {
         let Some(frame) = self.frame.take() else { return };
+        let h = &frame.header;
+        let last = if frame.latest.packet >= at.packet { frame.latest } else { at };
+        let end = Position {
+            packet: last.packet,
+            ts: last.ts,
+            offset: frame.pos.offset + u64::from(h.header_len) + h.payload_len,
+        };
         match frame.role {
             Role::Ignored => {}
-            Role::Control => self.finish_control(frame.header, frame.pos, out),
-            Role::Data if frame.header.fin => self.finish_message(at, out),
+            Role::Control => self.finish_control(frame.header, frame.pos, end, out),
+            Role::Data if frame.header.fin => self.finish_message(end, out),
             Role::Data => {}
         }
     }
 
-    fn finish_control(&mut self, h: FrameHeader, pos: Position, out: &mut impl FnMut(WsOut)) {
+    fn finish_control(
+        &mut self,
+        h: FrameHeader,
+        pos: Position,
+        end: Position,
+        out: &mut impl FnMut(WsOut),
+    ) {
         let payload = std::mem::take(&mut self.control);
         let mut violations = Vec::new();
         let close = (h.opcode == OpCode::Close).then(|| {
@@ -621,16 +850,19 @@ impl DirectionDecoder {
         });
         out(WsOut::Message(Box::new(Message {
             opcode: h.opcode,
-            length: h.payload_len,
+            length: Some(h.payload_len),
+            captured_length: h.payload_len,
             wire_length: h.payload_len,
             compressed: false,
             fragments: 1,
             first: pos,
             last: pos,
+            end,
             truncated: (payload.len() as u64) < h.payload_len,
             payload: Payload::Bytes(payload),
             close,
             incomplete: false,
+            missing: Some(0),
         })));
         for (check, detail) in violations {
             out(WsOut::Finding { check, detail, at: pos });
@@ -638,8 +870,13 @@ impl DirectionDecoder {
     }
 
     /// The last frame of a data message ended: inflate the tail, check UTF-8, report it.
-    fn finish_message(&mut self, at: PacketRef, out: &mut impl FnMut(WsOut)) {
+    fn finish_message(&mut self, end: Position, out: &mut impl FnMut(WsOut)) {
         let Some(mut m) = self.msg.take() else { return };
+        let end = if m.latest.packet > end.packet {
+            Position { packet: m.latest.packet, ts: m.latest.ts, offset: end.offset }
+        } else {
+            end
+        };
         if m.compressed && !m.holey && m.inflate_error.is_none() {
             if let Some(inf) = &mut self.inflater {
                 let (max, limit) = (self.cfg.max_message, self.cfg.max_inflate);
@@ -652,15 +889,20 @@ impl DirectionDecoder {
         {
             let _ = inf.finish(0, &mut |_: &[u8]| {});
         }
-        let _ = at;
-        self.report(m, None, out);
+        self.report(m, None, end, Some(0), out);
     }
 
     /// A message cannot be finished: report what is known of it, marked truncated. A control
     /// frame cut the same way is dropped (its payload is at most 125 bytes and its meaning lies
     /// in being whole).
     fn abandon_message(&mut self, pos: Position, cut: Cut, out: &mut impl FnMut(WsOut)) {
-        self.frame = None;
+        // The rest of the frame in progress is known when it is the message's last one.
+        let tail = match self.frame.take() {
+            Some(f) if f.role == Role::Data && f.header.fin => {
+                Some(f.header.payload_len.saturating_sub(f.seen))
+            }
+            _ => None,
+        };
         self.control.clear();
         let Some(mut m) = self.msg.take() else { return };
         m.unfinished = true;
@@ -670,11 +912,19 @@ impl DirectionDecoder {
             let _ = inf.finish(0, &mut |_: &[u8]| {});
             inf.lose_context();
         }
-        let _ = pos;
-        self.report(m, Some(cut), out);
+        self.report(m, Some(cut), pos, tail, out);
     }
 
-    fn report(&mut self, mut m: MessageState, cut: Option<Cut>, out: &mut impl FnMut(WsOut)) {
+    /// Reports a message; `tail`: payload bytes of its last frame that never came (known only
+    /// when that frame's header was seen).
+    fn report(
+        &mut self,
+        mut m: MessageState,
+        cut: Option<Cut>,
+        end: Position,
+        tail: Option<u64>,
+        out: &mut impl FnMut(WsOut),
+    ) {
         let mut findings = Vec::new();
         if m.holey || cut == Some(Cut::Gap) {
             findings.push((
@@ -737,25 +987,51 @@ impl DirectionDecoder {
             }
             payload
         };
-        let truncated =
-            m.truncated || m.unfinished || m.holey || matches!(payload, Payload::Unavailable);
+        let truncated = m.truncated;
         let at = m.first;
+        let complete = !(m.holey || m.unfinished);
+        let missing = if complete { Some(0) } else { tail.map(|t| t + m.hole_bytes) };
+        // Uncompressed, `m.length` counts the bytes of holes inside frames too.
+        let captured_length =
+            if m.compressed { m.length } else { m.length.saturating_sub(m.hole_bytes) };
+        let length = if m.inflate_error.is_some() || (!complete && m.compressed) {
+            None
+        } else if complete {
+            Some(m.length)
+        } else {
+            missing.map(|n| captured_length + n)
+        };
         out(WsOut::Message(Box::new(Message {
             opcode: m.opcode,
-            length: m.length,
+            length,
+            captured_length,
             wire_length: m.wire_length,
             compressed: m.compressed,
             fragments: m.fragments,
             first: m.first,
             last: m.last,
+            end,
             payload,
             truncated,
             close: None,
             incomplete: m.holey || m.unfinished,
+            missing,
         })));
         for (check, detail) in findings {
             out(WsOut::Finding { check, detail, at });
         }
+    }
+}
+
+/// The output callback of one piece: a frame is keyed by its header's packet, everything else by
+/// the packet being decoded.
+fn keyed(at: PacketRef, out: &mut impl FnMut(u64, WsOut)) -> impl FnMut(WsOut) + '_ {
+    move |o: WsOut| {
+        let key = match &o {
+            WsOut::Frame { at, .. } => at.packet,
+            _ => at.packet,
+        };
+        out(key, o)
     }
 }
 

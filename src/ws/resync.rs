@@ -26,6 +26,26 @@ pub struct Expect {
     pub masked: Option<bool>,
     /// RSV bits a negotiated extension may set (bit 2 = RSV1); `0b100` when unknown.
     pub rsv_allowed: u8,
+    /// How much a chain must show.
+    pub evidence: Evidence,
+}
+
+/// How convincing a chain of frames must be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Evidence {
+    /// Finding the next frame in a stream already known to be WebSocket (after missing bytes).
+    Resync,
+    /// Deciding whether a connection seen without its handshake is WebSocket at all: besides
+    /// plausible headers, the chain must carry payload (at least two frames with payload bytes
+    /// among four, or one among a shorter chain ending the stream), hold a frame other than a
+    /// continuation, and its text fragments must be UTF-8 — eight zero bytes are four empty
+    /// continuation frames, and binary protocols are full of them. `min_frames_at_end`: frames a
+    /// chain ending exactly at the end of a finished stream needs (1 when the port was named
+    /// with `--ws-port`, else [`MIN_FRAMES_AT_END`]).
+    Detect {
+        /// Frames needed by a chain that ends the stream.
+        min_frames_at_end: usize,
+    },
 }
 
 /// Result of a search.
@@ -77,19 +97,51 @@ pub fn find_boundary_from(buf: &[u8], from: usize, expect: Expect, complete: boo
     Found::NotYet { resume_from: buf.len() }
 }
 
+/// What a chain has shown so far (for [`Evidence::Detect`]).
+#[derive(Default)]
+struct Shown {
+    with_payload: usize,
+    not_continuation: bool,
+    /// A text message is in progress (its fragments must be UTF-8).
+    in_text: bool,
+}
+
+impl Shown {
+    /// Whether `frames` frames that showed this are convincing.
+    fn convincing(&self, evidence: Evidence, frames: usize) -> bool {
+        match evidence {
+            Evidence::Resync => true,
+            Evidence::Detect { .. } => {
+                self.not_continuation
+                    && self.with_payload >= if frames >= MIN_FRAMES { 2 } else { 1 }
+            }
+        }
+    }
+}
+
 /// Whether a convincing chain starts at `start` (and whether its frames are masked).
 fn chain_from(buf: &[u8], start: usize, expect: Expect, complete: bool) -> Verdict {
     let mut pos = start;
     let mut frames = 0;
     let mut masked = expect.masked;
     let mut in_message = None::<bool>;
+    let mut shown = Shown::default();
+    let detect = matches!(expect.evidence, Evidence::Detect { .. });
+    let at_end = match expect.evidence {
+        Evidence::Resync => MIN_FRAMES_AT_END,
+        Evidence::Detect { min_frames_at_end } => min_frames_at_end.max(1),
+    };
     loop {
         let Some(rest) = buf.get(pos..) else { return Verdict::Reject };
         if rest.is_empty() {
             // The chain ends exactly where the data ends: convincing with enough frames, else
             // more data may extend it.
-            return if complete && frames >= MIN_FRAMES_AT_END {
-                Verdict::Accept(masked.unwrap_or(false))
+            return if complete && frames >= at_end {
+                if shown.convincing(expect.evidence, frames) {
+                    Verdict::Accept(masked.unwrap_or(false))
+                } else {
+                    Verdict::Reject
+                }
             } else {
                 Verdict::Undecided
             };
@@ -109,18 +161,42 @@ fn chain_from(buf: &[u8], start: usize, expect: Expect, complete: bool) -> Verdi
         else {
             return Verdict::Reject;
         };
+        // In detection, every fragment of a text message is checked, not only whole ones.
+        let text_fragment = detect
+            && h.rsv == 0
+            && (h.opcode == OpCode::Text || (h.opcode == OpCode::Continuation && shown.in_text));
         match buf.get(pos + hl..next) {
             Some(payload) if !payload_plausible(&h, payload) => return Verdict::Reject,
+            Some(payload) if text_fragment && !fragment_utf8(&h, payload) => {
+                return Verdict::Reject;
+            }
             Some(_) => {}
             // A frame whose payload must be checked counts only once the payload is here:
             // otherwise more data could reject what fewer bytes accepted.
-            None if needs_payload_check(&h) => return Verdict::Undecided,
+            None if needs_payload_check(&h) || text_fragment => return Verdict::Undecided,
             None => {}
+        }
+        if h.payload_len > 0 {
+            shown.with_payload += 1;
+        }
+        if h.opcode != OpCode::Continuation {
+            shown.not_continuation = true;
+        }
+        if !h.opcode.is_control() {
+            if h.opcode != OpCode::Continuation {
+                shown.in_text = h.opcode == OpCode::Text && !h.fin;
+            } else if h.fin {
+                shown.in_text = false;
+            }
         }
         masked = Some(is_masked);
         frames += 1;
         if frames >= MIN_FRAMES {
-            return Verdict::Accept(is_masked);
+            return if shown.convincing(expect.evidence, frames) {
+                Verdict::Accept(is_masked)
+            } else {
+                Verdict::Reject
+            };
         }
         if next > buf.len() {
             // The payload runs past the data seen so far.
@@ -166,6 +242,24 @@ fn payload_plausible(h: &FrameHeader, payload: &[u8]) -> bool {
     }
 }
 
+/// A text fragment's payload (its first 4 KiB) is UTF-8, allowing a character cut at either end
+/// (a fragment may start inside a character only when it continues a message).
+fn fragment_utf8(h: &FrameHeader, payload: &[u8]) -> bool {
+    let mut prefix = payload.get(..payload.len().min(4096)).unwrap_or(&[]).to_vec();
+    if let Some(key) = h.mask {
+        super::mask::unmask(&mut prefix, key, 0);
+    }
+    let skip = if h.opcode == OpCode::Continuation {
+        prefix.iter().take(3).take_while(|b| (**b & 0xC0) == 0x80).count()
+    } else {
+        0
+    };
+    match std::str::from_utf8(&prefix[skip..]) {
+        Ok(_) => true,
+        Err(e) => e.error_len().is_none() && (!h.fin || prefix.len() < payload.len()),
+    }
+}
+
 fn plausible(h: &FrameHeader, rsv_allowed: u8, in_message: &mut Option<bool>) -> bool {
     if h.rsv & !rsv_allowed != 0 || !h.length_is_minimal() || h.payload_len > MAX_PLAUSIBLE_LEN {
         return false;
@@ -196,8 +290,15 @@ fn plausible(h: &FrameHeader, rsv_allowed: u8, in_message: &mut Option<bool>) ->
 mod tests {
     use super::*;
 
-    const SERVER: Expect = Expect { masked: Some(false), rsv_allowed: 0 };
-    const CLIENT: Expect = Expect { masked: Some(true), rsv_allowed: 0 };
+    const SERVER: Expect =
+        Expect { masked: Some(false), rsv_allowed: 0, evidence: Evidence::Resync };
+    const CLIENT: Expect =
+        Expect { masked: Some(true), rsv_allowed: 0, evidence: Evidence::Resync };
+    const DETECT: Expect = Expect {
+        masked: None,
+        rsv_allowed: 0b100,
+        evidence: Evidence::Detect { min_frames_at_end: MIN_FRAMES_AT_END },
+    };
 
     fn text(payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
         let mut f = vec![0x81, payload.len() as u8 | if mask.is_some() { 0x80 } else { 0 }];
@@ -244,7 +345,7 @@ mod tests {
     fn masking_must_match_the_direction() {
         let buf: Vec<u8> = (0..MIN_FRAMES).flat_map(|_| text(b"hi", None)).collect();
         assert!(matches!(find_boundary(&buf, CLIENT, false), Found::NotYet { .. }));
-        let any = Expect { masked: None, rsv_allowed: 0 };
+        let any = Expect { masked: None, rsv_allowed: 0, evidence: Evidence::Resync };
         assert_eq!(find_boundary(&buf, any, false), Found::At { offset: 0, masked: false });
     }
 
@@ -253,6 +354,37 @@ mod tests {
         let mut buf = text(b"hi", None);
         buf.extend([0x82, 0x7E, 0x10, 0x00, 1, 2, 3]); // 4096-byte frame, 3 bytes seen
         assert!(matches!(find_boundary(&buf, SERVER, false), Found::NotYet { .. }));
+    }
+
+    #[test]
+    fn detection_needs_frames_that_carry_payload() {
+        // Eight zero bytes: four empty non-final continuation frames.
+        let zeros = [0u8; 8];
+        assert!(matches!(find_boundary(&zeros, resync_any(), false), Found::At { .. }));
+        assert!(matches!(find_boundary(&zeros, DETECT, true), Found::NotYet { .. }));
+        // Four empty text messages show nothing either.
+        let empty: Vec<u8> = (0..MIN_FRAMES).flat_map(|_| text(b"", None)).collect();
+        assert!(matches!(find_boundary(&empty, DETECT, false), Found::NotYet { .. }));
+        // Real messages do.
+        let mut msgs: Vec<u8> = (0..MIN_FRAMES).flat_map(|_| text(b"{\"px\":1}", None)).collect();
+        assert_eq!(find_boundary(&msgs, DETECT, false), Found::At { offset: 0, masked: false });
+        // A fragmented text message whose fragments are not UTF-8 is not WebSocket text.
+        msgs = vec![0x01, 3, 0xff, 0xfe, 0xfd, 0x00, 3, 0xc0, 0xc1, 0xf8, 0x80, 3, 1, 2, 3];
+        msgs.extend(text(b"abc", None));
+        assert!(!matches!(find_boundary(&msgs, DETECT, true), Found::At { offset: 0, .. }));
+    }
+
+    #[test]
+    fn a_named_port_accepts_a_single_frame_ending_the_stream() {
+        let one = text(b"{\"subscribe\":\"ticker\"}", Some([9, 8, 7, 6]));
+        assert!(matches!(find_boundary(&one, DETECT, true), Found::NotYet { .. }));
+        let named = Expect { evidence: Evidence::Detect { min_frames_at_end: 1 }, ..DETECT };
+        assert!(matches!(find_boundary(&one, named, false), Found::NotYet { .. }));
+        assert_eq!(find_boundary(&one, named, true), Found::At { offset: 0, masked: true });
+    }
+
+    fn resync_any() -> Expect {
+        Expect { masked: None, rsv_allowed: 0b100, evidence: Evidence::Resync }
     }
 
     #[test]

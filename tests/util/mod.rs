@@ -40,11 +40,13 @@ pub fn run_capture(path: &Path) -> Run {
     let mut conns: BTreeMap<u64, ConnOut> = BTreeMap::new();
     let mut next: BTreeMap<(u64, usize), u64> = BTreeMap::new();
     let mut closed: Vec<u64> = Vec::new();
+    let mut pending: BTreeMap<(u64, usize), bool> = BTreeMap::new();
     let stop = pipeline::Stop::default();
     let summary =
         pipeline::drive(&mut source, &TcpLimits::default(), &stop, &mut |e: StreamEvent<'_>| {
             let id = match &e {
                 StreamEvent::Open(i) => i.id.0,
+                StreamEvent::Pending { conn, .. } => conn.0,
                 StreamEvent::Data { conn, .. }
                 | StreamEvent::Gap { conn, .. }
                 | StreamEvent::Fin { conn, .. }
@@ -82,7 +84,19 @@ pub fn run_capture(path: &Path) -> Run {
                 }
                 StreamEvent::Rst { dir, .. } => c.rst[dir.index()] = true,
                 StreamEvent::Anomaly { dir, anomaly, .. } => c.anomalies.push((dir, anomaly)),
-                StreamEvent::Close { .. } => closed.push(id),
+                StreamEvent::Pending { dir, since, .. } => {
+                    let was = pending.insert((id, dir.index()), since.is_some()).unwrap_or(false);
+                    assert_ne!(was, since.is_some(), "connection {id} {dir}: Pending repeated");
+                }
+                StreamEvent::Close { .. } => {
+                    for d in 0..2 {
+                        assert!(
+                            !pending.get(&(id, d)).copied().unwrap_or(false),
+                            "connection {id}: closed with bytes still pending"
+                        );
+                    }
+                    closed.push(id)
+                }
             }
         });
     Run { conns, summary }

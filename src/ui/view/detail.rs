@@ -109,6 +109,9 @@ fn message_lines(s: &AppState, r: &MsgRow) -> Vec<Line<'static>> {
         RowKind::Message {
             opcode,
             length,
+            captured,
+            complete,
+            missing,
             wire,
             compressed,
             fragments,
@@ -122,10 +125,22 @@ fn message_lines(s: &AppState, r: &MsgRow) -> Vec<Line<'static>> {
             let x = extra.as_deref().unwrap_or(&no_extra);
             let (rtt, close, frames) = (&x.rtt, &x.close, &x.frames);
             l.push(kv("opcode", opcode.name()));
+            let len = match (complete, length) {
+                (true, Some(n)) => format!("{n} B"),
+                (false, Some(n)) => format!("{n} B, of which {captured} B captured"),
+                (_, None) => format!("unknown ({captured} B captured)"),
+            };
+            if !complete {
+                let lost = missing.map_or("an unknown number of".to_string(), |m| m.to_string());
+                l.push(kv(
+                    "incomplete",
+                    format!("the capture lost {lost} payload bytes of this message"),
+                ));
+            }
             l.push(kv(
                 "length",
                 format!(
-                    "{length} B{}",
+                    "{len}{}",
                     if *compressed {
                         format!(" ({wire} B on the wire, permessage-deflate)")
                     } else {

@@ -70,15 +70,34 @@ fn row_line<'a>(s: &AppState, r: &'a MsgRow, t0: i64, width: usize) -> Line<'a> 
     let mut spans =
         vec![Span::raw(time), Span::raw(" "), Span::styled(arrow, dir_style), Span::raw(" ")];
     match &r.kind {
-        RowKind::Message { opcode, length, wire, compressed, fragments, extra, .. } => {
+        RowKind::Message {
+            opcode,
+            length,
+            captured,
+            complete,
+            wire,
+            compressed,
+            fragments,
+            extra,
+            ..
+        } => {
             let rtt = extra.as_ref().and_then(|x| x.rtt);
-            let size = if *compressed { format!("{length}/{wire}z") } else { format!("{length}") };
+            // An incomplete message never shows a length as if it were whole.
+            let len = match (complete, length) {
+                (true, Some(n)) => n.to_string(),
+                (false, Some(n)) => format!("{captured}/{n}"),
+                (_, None) => format!("≥{captured}"),
+            };
+            let size = if *compressed { format!("{len}/{wire}z") } else { len };
             let mut meta = format!("{:<6} {size:>9}", opcode.name());
             if *fragments > 1 {
                 meta += &format!(" ×{fragments}");
             }
             if let Some(t) = rtt {
                 meta += &format!(" {:.1}ms", t * 1e3);
+            }
+            if !complete {
+                meta += " incomplete";
             }
             spans.push(Span::styled(meta, dir_style));
             spans.push(Span::raw("  "));
