@@ -6,6 +6,7 @@ mod json_contract;
 mod live;
 mod messages;
 mod real;
+mod regression;
 mod tshark_diff;
 mod tui;
 mod util;

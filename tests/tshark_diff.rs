@@ -58,13 +58,13 @@ fn tshark_frames(pcap: &Path, server_port: u16) -> Frames {
     frames
 }
 
-fn wsscope_frames(pcap: &Path) -> Frames {
-    let o = Command::new(env!("CARGO_BIN_EXE_wsscope"))
-        .arg("export")
-        .arg(pcap)
-        .arg("--frames")
-        .output()
-        .unwrap();
+fn wsscope_frames(pcap: &Path, ws_ports: &[u16]) -> Frames {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wsscope"));
+    cmd.arg("export").arg(pcap).arg("--frames");
+    for p in ws_ports {
+        cmd.args(["--ws-port", &p.to_string()]);
+    }
+    let o = cmd.output().unwrap();
     let mut clients = BTreeMap::new();
     let mut frames = Frames::new();
     for line in String::from_utf8(o.stdout).unwrap().lines() {
@@ -105,6 +105,13 @@ fn wsscope_frames(pcap: &Path) -> Frames {
     frames
 }
 
+/// Captures where wsscope decodes frames that tshark does not, and why.
+const EXPLAINED: &[(&str, &str)] = &[(
+    "span_merge.pcap",
+    "the two directions were merged with skewed clocks, so the server's 101 was captured before \
+     the client's request: tshark's HTTP dissector never sees the upgrade complete",
+)];
+
 #[test]
 fn wsscope_and_tshark_agree_on_every_frame_tshark_decodes() {
     if std::env::var_os("WSSCOPE_SKIP_TSHARK").is_some() {
@@ -115,7 +122,8 @@ fn wsscope_and_tshark_agree_on_every_frame_tshark_decodes() {
     let mut report = Vec::new();
     let truths = files_ending(&testdata("captures/real"), ".truth.json")
         .into_iter()
-        .chain(files_ending(&testdata("captures/derived"), ".truth.json"));
+        .chain(files_ending(&testdata("captures/derived"), ".truth.json"))
+        .chain(files_ending(&testdata("captures/cases"), ".truth.json"));
     for truth_path in truths {
         let truth: Value =
             serde_json::from_str(&std::fs::read_to_string(&truth_path).unwrap()).unwrap();
@@ -132,7 +140,11 @@ fn wsscope_and_tshark_agree_on_every_frame_tshark_decodes() {
                 .parse()
                 .unwrap(),
         };
-        let ours = wsscope_frames(&pcap);
+        let ws_ports: Vec<u16> = truth["analysis"]["ws_ports"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|p| p.as_u64().map(|p| p as u16)).collect())
+            .unwrap_or_default();
+        let ours = wsscope_frames(&pcap, &ws_ports);
         let theirs = tshark_frames(&pcap, server_port);
         // tshark stops decoding a direction at the first byte the capture lost; wsscope reports
         // the gap and carries on. With lost bytes, tshark's frames must be a prefix of ours.
@@ -178,10 +190,13 @@ fn wsscope_and_tshark_agree_on_every_frame_tshark_decodes() {
             .unwrap()
             .iter()
             .all(|c| c["handshake"]["seen"].as_bool() != Some(false));
-        if only_ours > 0 && handshake_seen && !lossy {
+        let explained = EXPLAINED.iter().find(|(n, _)| *n == name).map(|(_, why)| *why);
+        if only_ours > 0 && handshake_seen && !lossy && explained.is_none() {
             problems.push(format!("{name}: {only_ours} frames only wsscope decodes, although the handshake was captured"));
         }
-        let why = if lossy {
+        let why = if let Some(why) = explained {
+            why
+        } else if lossy {
             "after bytes the capture lost: tshark stops there"
         } else {
             "no handshake in the capture: tshark cannot find the frames"

@@ -59,7 +59,8 @@ struct Conn {
     halves: [HalfStream; 2],
     /// Segments seen (both directions).
     segments: u64,
-    last_seen: Timestamp,
+    /// The connection's last packet.
+    last: PacketRef,
     closed_at: Option<Timestamp>,
 }
 
@@ -166,7 +167,7 @@ impl Table {
             }
             self.conns.remove(&key);
         }
-        self.make_room(at, sink);
+        self.make_room(sink);
         let info = self.new_conn_info(seg, at);
         sink.on_stream_event(StreamEvent::Open(&info));
         self.stats.connections += 1;
@@ -174,7 +175,7 @@ impl Table {
             info,
             halves: Default::default(),
             segments: 0,
-            last_seen: at.ts,
+            last: at,
             closed_at: None,
         });
         on_conn_segment(&mut conn, seg, at, &self.limits, &mut self.budget, &mut self.stats, sink);
@@ -207,14 +208,16 @@ impl Table {
             .conns
             .iter()
             .filter_map(|(k, s)| Some((k, s.open()?)))
-            .filter(|(_, c)| now.saturating_since(c.last_seen) > idle)
+            .filter(|(_, c)| now.saturating_since(c.last.ts) > idle)
             .map(|(k, c)| (c.info.id, *k))
             .collect();
         victims.sort_unstable_by_key(|v| v.0);
         for (_, key) in victims {
             if let Some(mut c) = self.conns.remove(&key).and_then(Slot::into_open) {
                 self.stats.closed_idle += 1;
-                close(&mut c, CloseReason::Idle, at, &self.limits, &mut self.budget, sink);
+                // It ended with its last packet, not with the one that let the time pass.
+                let last = c.last;
+                close(&mut c, CloseReason::Idle, last, &self.limits, &mut self.budget, sink);
             }
         }
         // Holes whose reorder window closed while their connection was quiet.
@@ -266,7 +269,7 @@ impl Table {
     }
 
     /// Makes room for one more connection when the table is full.
-    fn make_room<S: StreamSink>(&mut self, at: PacketRef, sink: &mut S) {
+    fn make_room<S: StreamSink>(&mut self, sink: &mut S) {
         if self.conns.len() < self.limits.max_connections {
             return;
         }
@@ -279,7 +282,7 @@ impl Table {
             .conns
             .iter()
             .filter_map(|(k, s)| Some((k, s.open()?)))
-            .map(|(k, c)| (c.last_seen, c.info.id, *k))
+            .map(|(k, c)| (c.last.ts, c.info.id, *k))
             .collect();
         let n = (open.len() / 8).max(1);
         if n < open.len() {
@@ -290,7 +293,8 @@ impl Table {
         for (_, _, key) in open {
             if let Some(mut c) = self.conns.remove(&key).and_then(Slot::into_open) {
                 self.stats.evicted += 1;
-                close(&mut c, CloseReason::Evicted, at, &self.limits, &mut self.budget, sink);
+                let last = c.last;
+                close(&mut c, CloseReason::Evicted, last, &self.limits, &mut self.budget, sink);
             }
         }
     }
@@ -325,7 +329,7 @@ fn on_conn_segment<S: StreamSink>(
     stats: &mut TableStats,
     sink: &mut S,
 ) {
-    conn.last_seen = at.ts;
+    conn.last = at;
     conn.segments += 1;
     let segs = conn.segments;
     let dir = if seg.src == conn.info.client {

@@ -1,0 +1,148 @@
+//! Regressions, named after the issue that found them, run through the binary as a user would.
+//!
+//! Issue 12 — "Right on captures made anywhere": captures made by other tools (SPAN/TAP merges,
+//! late starts, lost packets, binary protocols that are not WebSocket) on the generated cases of
+//! `testdata/captures/cases/` (their message-level truth is checked in `messages.rs`).
+
+use crate::util::testdata;
+use serde_json::Value;
+use std::process::{Command, Output};
+
+fn wsscope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wsscope")).args(args).output().unwrap()
+}
+
+fn case(name: &str) -> String {
+    testdata(&format!("captures/cases/{name}.pcap")).to_string_lossy().into_owned()
+}
+
+fn report(args: &[&str]) -> (Value, Option<i32>) {
+    let mut a = vec!["report"];
+    a.extend_from_slice(args);
+    let o = wsscope(&a);
+    let v = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+    (v, o.status.code())
+}
+
+fn ndjson(args: &[&str]) -> Vec<Value> {
+    let mut a = vec!["export"];
+    a.extend_from_slice(args);
+    let o = wsscope(&a);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn issue_12_capture_problems_do_not_fail_a_build_as_protocol_errors() {
+    let files: Vec<String> = [
+        "span_merge",
+        "ack_overtakes",
+        "lost_frame",
+        "lost_payload",
+        "late_start",
+        "midstream_pingpong",
+    ]
+    .iter()
+    .map(|c| case(c))
+    .collect();
+    let mut args: Vec<&str> = files.iter().map(String::as_str).collect();
+    args.extend(["--fail-on", "error"]);
+    let (r, code) = report(&args);
+    assert_eq!(code, Some(0), "{}", r["summary"]);
+    assert_eq!(r["summary"]["findings"]["error"], 0, "{}", r["summary"]);
+    assert_eq!(r["summary"]["websocket_connections"], 6);
+}
+
+#[test]
+fn issue_12_binary_protocols_are_not_taken_for_websocket() {
+    for c in ["not_ws_bitcoin", "not_ws_443"] {
+        let (r, code) = report(&[&case(c), "--fail-on", "info"]);
+        assert_eq!(code, Some(0), "{c}: {}", r["summary"]);
+        assert_eq!(r["summary"]["websocket_connections"], 0, "{c}");
+        assert_eq!(r["summary"]["tcp_connections"], 1, "{c}");
+    }
+}
+
+#[test]
+fn issue_12_a_named_port_decodes_a_direction_holding_a_single_frame() {
+    let events = ndjson(&[&case("ws_port_single"), "--ws-port", "9000"]);
+    let texts: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "message")
+        .filter_map(|e| e["payload"]["text"].as_str())
+        .collect();
+    assert_eq!(texts, ["{\"subscribe\":\"ticker\"}", "{\"ok\":true}"]);
+    let without = ndjson(&[&case("ws_port_single")]);
+    assert!(without.iter().all(|e| e["type"] != "message"), "one frame each way is no evidence");
+}
+
+#[test]
+fn issue_12_an_incomplete_message_never_shows_an_exact_length() {
+    let events = ndjson(&[&case("lost_frame")]);
+    let cut: Vec<&Value> =
+        events.iter().filter(|e| e["type"] == "message" && e["complete"] == false).collect();
+    assert_eq!(cut.len(), 1, "{cut:?}");
+    assert_eq!(cut[0]["length"], Value::Null);
+    assert_eq!(cut[0]["missing"], Value::Null);
+    assert_eq!(cut[0]["captured_length"], 14);
+    assert_eq!(cut[0]["truncated"], false, "cut by the capture, not by a size limit");
+
+    let events = ndjson(&[&case("lost_payload")]);
+    let hole = events.iter().find(|e| e["type"] == "message" && e["complete"] == false).unwrap();
+    assert_eq!(
+        (&hole["length"], &hole["captured_length"], &hole["missing"]),
+        (&5000.into(), &3600.into(), &1400.into())
+    );
+
+    let (r, _) = report(&[&case("lost_payload")]);
+    assert_eq!(r["summary"]["incomplete_messages"], 1);
+    let s2c = &r["connections"][0]["messages"]["server_to_client"];
+    assert_eq!((&s2c["incomplete"], &s2c["incomplete_bytes"]), (&1.into(), &3600.into()));
+}
+
+/// The time column of the text view, for the lines that have one.
+fn times(text: &str) -> Vec<f64> {
+    text.lines().filter_map(|l| l.split_whitespace().next()?.parse::<f64>().ok()).collect()
+}
+
+#[test]
+fn issue_12_text_times_never_go_backwards() {
+    let mut files = crate::util::files_ending(&testdata("captures/cases"), ".pcap");
+    files.extend(crate::util::files_ending(&testdata("captures/real"), ".pcap"));
+    files.extend(crate::util::files_ending(&testdata("captures/derived"), ".pcap"));
+    assert!(files.len() > 20);
+    for f in files {
+        let o = wsscope(&["--text", f.to_str().unwrap()]);
+        let t = times(&String::from_utf8_lossy(&o.stdout));
+        assert!(t.iter().all(|x| *x >= 0.0), "{}: negative time {t:?}", f.display());
+        assert!(t.windows(2).all(|w| w[0] <= w[1]), "{}: times go backwards {t:?}", f.display());
+    }
+}
+
+#[test]
+fn issue_12_the_text_view_shows_the_request_method() {
+    let o = wsscope(&["--text", &case("invalid_upgrade")]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("POST /socket host=10.0.0.2:8080 → 101"), "{text}");
+    assert!(text.contains("upgrade_not_followed"), "{text}");
+    let events = ndjson(&[&case("invalid_upgrade")]);
+    let decoded: Vec<&Value> = events
+        .iter()
+        .filter(|e| {
+            e["type"] == "message"
+                || e["type"] == "frame"
+                || e["rfc"].as_str().is_some_and(|r| r.contains("§5"))
+        })
+        .collect();
+    assert!(decoded.is_empty(), "the HTTP after the 101 was decoded as frames: {decoded:?}");
+}
+
+#[test]
+fn issue_12_an_idle_connection_ends_with_its_last_packet() {
+    let (r, _) = report(&[&case("idle_end")]);
+    let first = &r["connections"][0];
+    assert_eq!(first["close"]["tcp"], "idle");
+    let d = first["duration"].as_f64().unwrap();
+    assert!(d < 1.0, "duration {d} s: the end is the time of an unrelated later packet");
+}
