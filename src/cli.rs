@@ -270,8 +270,13 @@ pub struct ReportArgs {
     /// Exit 1 when findings at or above this severity were reported.
     #[arg(long, value_enum, value_name = "LEVEL", default_value_t = FailOn::Error, help_heading = "Output")]
     pub fail_on: FailOn,
+    /// Exit 1 unless at least N WebSocket connections were found: a CI job whose capture missed
+    /// the traffic (wrong interface, wrong port, wss:// without keys) fails instead of passing
+    /// on an empty report. The report says why nothing was found.
+    #[arg(long, value_name = "N", help_heading = "Output")]
+    pub require_connections: Option<u64>,
     /// Also write a JUnit XML file: a test case per connection, a failure per finding at or
-    /// above --fail-on.
+    /// above --fail-on (and one when --require-connections is not met).
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub junit: Option<PathBuf>,
     /// Write the report here instead of standard output.

@@ -91,8 +91,9 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 threads: a.decode.threads,
             };
             let outcome = run::run(cfg, ReportFormat::new(a.fail_on.as_str()))?;
-            let status = outcome.exit_status(a.fail_on.threshold());
-            let report = outcome.format.into_report(status);
+            let findings = outcome.exit_status(a.fail_on.threshold());
+            let report = outcome.format.into_report(findings, a.require_connections);
+            let status = report.exit.status;
             if let Some(path) = &a.junit {
                 std::fs::write(path, junit::render(&report, a.fail_on.threshold()))
                     .map_err(|e| Error::Output { what: path.display().to_string(), source: e })?;

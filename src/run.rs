@@ -99,6 +99,15 @@ pub fn run<F: Format>(cfg: RunConfig, format: F) -> Result<Outcome<F>, Error> {
                 (summary, stats)
             };
         drop(progress);
+        if cfg.notices {
+            let why = crate::sink::why_no_websocket(&summary, &stats);
+            if !why.is_empty() {
+                eprintln!("wsscope: {}: no WebSocket connection:", info.name);
+                for w in why {
+                    eprintln!("  - {w}");
+                }
+            }
+        }
         output.end(&info, &summary, &stats);
         if stop.is_requested()
             && stop.max_packets.is_none()

@@ -98,8 +98,7 @@ fn drive_rounds<S: EventSink>(
         let mut stats = AnalyzerStats::default();
         for w in workers {
             let s = w.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-            stats.tcp_connections += s.tcp_connections;
-            stats.websocket_connections += s.websocket_connections;
+            stats.add(&s);
         }
         (summary, stats)
     })

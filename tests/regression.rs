@@ -146,3 +146,26 @@ fn issue_12_an_idle_connection_ends_with_its_last_packet() {
     let d = first["duration"].as_f64().unwrap();
     assert!(d < 1.0, "duration {d} s: the end is the time of an unrelated later packet");
 }
+
+#[test]
+fn issue_12_a_run_without_websocket_says_why_and_ci_can_require_connections() {
+    let (r, code) = report(&[&case("not_ws_443"), "--require-connections", "1"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(r["exit"]["status"], 1);
+    let reasons = r["exit"]["reasons"].to_string();
+    assert!(
+        reasons.contains("0 WebSocket connections found, --require-connections 1"),
+        "{reasons}"
+    );
+    let why = r["summary"]["no_websocket"].to_string();
+    assert!(why.contains("1 TCP connection carries neither HTTP nor WebSocket frames"), "{why}");
+
+    let o = wsscope(&["report", &case("not_ws_443")]);
+    assert_eq!(o.status.code(), Some(0), "without --require-connections an empty run passes");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("no WebSocket connection") && err.contains("--ws-port PORT"), "{err}");
+
+    let (r, code) = report(&[&case("span_merge"), "--require-connections", "1"]);
+    assert_eq!((code, &r["exit"]["reasons"]), (Some(0), &Value::Array(vec![])));
+    assert!(r["summary"]["no_websocket"].as_array().unwrap().is_empty());
+}

@@ -66,6 +66,38 @@ pub struct AnalyzerStats {
     pub tcp_connections: u64,
     /// Connections that were WebSocket (or WebSocket upgrade attempts).
     pub websocket_connections: u64,
+    /// Of the others: connections that carry TLS (wss:// among them, which needs its keys).
+    pub tls_connections: u64,
+    /// Connections that carry HTTP/1.1 without a WebSocket upgrade.
+    pub http_connections: u64,
+    /// Connections whose bytes went missing before a handshake could be seen (capture loss).
+    pub gap_before_handshake: u64,
+    /// Connections that carried no payload at all.
+    pub empty_connections: u64,
+    /// Connections that carry something else: no HTTP, no WebSocket frames found.
+    pub other_connections: u64,
+}
+
+impl AnalyzerStats {
+    /// Adds another analyzer's counters (the workers of `--threads`).
+    pub fn add(&mut self, o: &AnalyzerStats) {
+        let AnalyzerStats {
+            tcp_connections,
+            websocket_connections,
+            tls_connections,
+            http_connections,
+            gap_before_handshake,
+            empty_connections,
+            other_connections,
+        } = o;
+        self.tcp_connections += tcp_connections;
+        self.websocket_connections += websocket_connections;
+        self.tls_connections += tls_connections;
+        self.http_connections += http_connections;
+        self.gap_before_handshake += gap_before_handshake;
+        self.empty_connections += empty_connections;
+        self.other_connections += other_connections;
+    }
 }
 
 /// Per-connection analysis on top of the stream engine.
@@ -146,9 +178,15 @@ impl<S: EventSink> StreamSink for Analyzer<S> {
                         stats[1].delivered_bytes + stats[1].gap_bytes,
                     ];
                     s.finish(reason, at, ends, cfg, &mut self.sink);
-                    if s.is_websocket() {
-                        self.stats.websocket_connections += 1;
-                    }
+                    let counter = match s.kind() {
+                        session::Kind::WebSocket => &mut self.stats.websocket_connections,
+                        session::Kind::Tls => &mut self.stats.tls_connections,
+                        session::Kind::Http => &mut self.stats.http_connections,
+                        session::Kind::GapBeforeHandshake => &mut self.stats.gap_before_handshake,
+                        session::Kind::Empty => &mut self.stats.empty_connections,
+                        session::Kind::Other => &mut self.stats.other_connections,
+                    };
+                    *counter += 1;
                 }
             }
         }

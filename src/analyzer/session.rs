@@ -50,6 +50,15 @@ enum Item {
     Event(Box<Event>),
 }
 
+/// What a connection's bytes showed, to say what it carried when it is not WebSocket.
+#[derive(Debug, Default)]
+struct Saw {
+    bytes: bool,
+    tls: bool,
+    http: bool,
+    gap_before_handshake: bool,
+}
+
 /// Keeps a WebSocket connection's output in capture order.
 ///
 /// Every item has an order key: the packet it belongs to (a frame's header, the packet that
@@ -205,6 +214,23 @@ enum Phase {
     Ignored,
 }
 
+/// What a connection turned out to carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// WebSocket, or a WebSocket upgrade attempt (announced).
+    WebSocket,
+    /// TLS records (wss:// among others).
+    Tls,
+    /// HTTP/1.1 without a WebSocket upgrade.
+    Http,
+    /// Bytes went missing before a handshake could be seen.
+    GapBeforeHandshake,
+    /// No payload at all.
+    Empty,
+    /// Anything else.
+    Other,
+}
+
 /// Analyzer state of one connection.
 #[derive(Debug)]
 pub struct Session {
@@ -226,6 +252,8 @@ pub struct Session {
     skew_reported: bool,
     /// Evidence of that seen before the connection was announced, reported with the handshake.
     skew_pending: Option<Event>,
+    /// What the first bytes showed, for connections that are not WebSocket.
+    saw: Saw,
     order: Order,
 }
 
@@ -257,6 +285,7 @@ impl Session {
             early_pongs: Default::default(),
             skew_reported: false,
             skew_pending: None,
+            saw: Saw::default(),
             order: Order::default(),
         }
     }
@@ -264,6 +293,18 @@ impl Session {
     /// Whether the connection turned out to be a WebSocket attempt (and was announced).
     pub fn is_websocket(&self) -> bool {
         self.announced
+    }
+
+    /// What the connection carried, as far as the analyzer can tell.
+    pub fn kind(&self) -> Kind {
+        match &self.saw {
+            _ if self.announced => Kind::WebSocket,
+            s if s.tls => Kind::Tls,
+            s if s.http => Kind::Http,
+            s if s.gap_before_handshake => Kind::GapBeforeHandshake,
+            s if !s.bytes => Kind::Empty,
+            _ => Kind::Other,
+        }
     }
 
     /// The WebSocket direction of bytes travelling in TCP direction `d`.
@@ -281,6 +322,11 @@ impl Session {
         cfg: &AnalyzerConfig,
         sink: &mut impl EventSink,
     ) {
+        if !self.saw.bytes && !data.is_empty() {
+            self.saw.bytes = true;
+            // A TLS record: handshake, alert, change cipher spec or application data, TLS 1.0-1.3.
+            self.saw.tls = matches!(data, [0x14..=0x17, 0x03, 0x00..=0x04, ..]);
+        }
         let wsd = self.ws_dir(dir);
         match &mut self.phase {
             Phase::Http(h) => {
@@ -458,6 +504,7 @@ impl Session {
                 self.phase = Phase::Probe(ProbePhase::default());
             }
             Phase::Http(_) => {
+                self.saw.gap_before_handshake = true;
                 self.phase = if self.info.role == RoleSource::Guess {
                     Phase::Probe(ProbePhase::default())
                 } else {
@@ -707,6 +754,7 @@ impl Session {
                         let pos = buf.position();
                         buf.consume(n);
                         h.requests += 1;
+                        self.saw.http = true;
                         if http::is_upgrade_request(&head) {
                             let info = http::request_info(&head, pos.packet);
                             let violations = http::check_request(&head);

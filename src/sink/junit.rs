@@ -8,23 +8,38 @@ use std::fmt::Write as _;
 /// Renders `report` as JUnit XML; findings at or above `threshold` are failures.
 pub fn render(report: &Report, threshold: Option<Severity>) -> String {
     let failing = |s: Severity| threshold.is_some_and(|t| s >= t);
+    let unmet: Vec<&String> =
+        report.exit.reasons.iter().filter(|r| r.contains("--require-connections")).collect();
     let failures: usize = report
         .connections
         .iter()
         .map(|c| c.findings.iter().filter(|f| failing(f.severity)).count())
-        .sum();
+        .sum::<usize>()
+        + unmet.len();
+    let tests = report.connections.len() + usize::from(report.exit.require_connections.is_some());
     let mut x = String::new();
     let _ = writeln!(x, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
+    let _ = writeln!(x, r#"<testsuites name="wsscope" tests="{tests}" failures="{failures}">"#);
     let _ = writeln!(
         x,
-        r#"<testsuites name="wsscope" tests="{}" failures="{failures}">"#,
-        report.connections.len()
+        r#"  <testsuite name="wsscope" tests="{tests}" failures="{failures}" errors="0">"#
     );
-    let _ = writeln!(
-        x,
-        r#"  <testsuite name="wsscope" tests="{}" failures="{failures}" errors="0">"#,
-        report.connections.len()
-    );
+    if let Some(n) = report.exit.require_connections {
+        let _ = writeln!(
+            x,
+            r#"    <testcase classname="wsscope.run" name="at least {n} WebSocket connections" time="0">"#
+        );
+        for r in &unmet {
+            let why = report.summary.no_websocket.join("\n");
+            let _ = writeln!(
+                x,
+                r#"      <failure type="require_connections" message="{}">{}</failure>"#,
+                esc(r),
+                esc(&why)
+            );
+        }
+        let _ = writeln!(x, "    </testcase>");
+    }
     for c in &report.connections {
         let name = format!(
             "#{} {} -> {} {}",

@@ -171,6 +171,76 @@ pub fn cut_payload(payload: &mut Payload, max: usize) -> bool {
     }
 }
 
+/// Why an input yielded no WebSocket connection, in words a user can act on (empty when it did
+/// yield some): what the packets and the TCP connections turned out to be.
+pub fn why_no_websocket(summary: &RunSummary, analyzer: &AnalyzerStats) -> Vec<String> {
+    if analyzer.websocket_connections > 0 {
+        return Vec::new();
+    }
+    let p = &summary.packets;
+    let mut why = Vec::new();
+    if p.packets == 0 {
+        why.push("the capture holds no packets".to_string());
+        return why;
+    }
+    if p.malformed > 0 {
+        why.push(format!(
+            "{} of {} packets could not be decoded (see the reasons in the summary)",
+            p.malformed, p.packets
+        ));
+    }
+    if p.tcp_segments == 0 {
+        why.push(format!(
+            "no TCP segment in {} packets ({} are not TCP over IP{})",
+            p.packets,
+            p.other,
+            if p.ipv4_fragments + p.ipv6_fragments > 0 { ", some are IP fragments" } else { "" }
+        ));
+        return why;
+    }
+    // (count, what one connection did, what several did)
+    let n = |k: u64, one: &str, many: &str| {
+        (k > 0).then(|| {
+            if k == 1 {
+                format!("1 TCP connection {one}")
+            } else {
+                format!("{k} TCP connections {many}")
+            }
+        })
+    };
+    let other = "neither HTTP nor WebSocket frames (a capture started after the handshake is \
+                 searched for frames anyway; --ws-port PORT names a port to decode as WebSocket)";
+    why.extend(
+        [
+            n(
+                analyzer.tls_connections,
+                "carries TLS: wss:// cannot be decoded without its keys",
+                "carry TLS: wss:// cannot be decoded without its keys",
+            ),
+            n(
+                analyzer.http_connections,
+                "carries HTTP/1.1 without a WebSocket upgrade",
+                "carry HTTP/1.1 without a WebSocket upgrade",
+            ),
+            n(
+                analyzer.gap_before_handshake,
+                "lost bytes before its handshake (capture loss: a larger snaplen or buffer \
+                 helps; --ws-port PORT decodes the frames without it)",
+                "lost bytes before their handshake (capture loss: a larger snaplen or buffer \
+                 helps; --ws-port PORT decodes the frames without it)",
+            ),
+            n(analyzer.empty_connections, "carried no payload", "carried no payload"),
+            n(analyzer.other_connections, &format!("carries {other}"), &format!("carry {other}")),
+        ]
+        .into_iter()
+        .flatten(),
+    );
+    if summary.tcp.connections == 0 {
+        why.push("no TCP connection was seen".to_string());
+    }
+    why
+}
+
 /// Whether `findings` ([info, warning, error]) reach `threshold`.
 pub fn reaches(findings: [u64; 3], threshold: Option<Severity>) -> bool {
     match threshold {

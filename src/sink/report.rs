@@ -59,6 +59,9 @@ pub struct Summary {
     pub incomplete_messages: u64,
     /// Gaps in WebSocket streams.
     pub gaps: u64,
+    /// When no WebSocket connection was found: why, per input (what the packets and the TCP
+    /// connections turned out to be).
+    pub no_websocket: Vec<String>,
     /// Findings per severity.
     pub findings: SeverityCounts,
     /// Findings per check.
@@ -83,8 +86,12 @@ pub struct SeverityCounts {
 pub struct ExitDecision {
     /// The --fail-on level.
     pub fail_on: String,
-    /// 0 (nothing at or above the level) or 1.
+    /// --require-connections: WebSocket connections the run had to find.
+    pub require_connections: Option<u64>,
+    /// 0 (nothing at or above the level, and enough connections) or 1.
     pub status: u8,
+    /// Why the status is 1.
+    pub reasons: Vec<String>,
 }
 
 /// One connection.
@@ -300,14 +307,14 @@ impl ReportBuilder {
         let report = Report {
             schema_version: SCHEMA_VERSION,
             tool: Tool::default(),
-            exit: ExitDecision { fail_on: fail_on.to_string(), status: 0 },
+            exit: ExitDecision { fail_on: fail_on.to_string(), ..Default::default() },
             ..Default::default()
         };
         ReportBuilder { report, index: Default::default(), rtts: Default::default(), input: 0 }
     }
 
     /// The report so far, with round-trip summaries computed.
-    pub fn into_report(mut self, exit_status: u8) -> Report {
+    pub fn into_report(mut self, findings_status: u8, require_connections: Option<u64>) -> Report {
         for (id, &(count, min, max, sum)) in &self.rtts {
             if let Some(c) = self.index.get(id).and_then(|i| self.report.connections.get_mut(*i)) {
                 c.ping_rtt = RttSummary {
@@ -318,7 +325,26 @@ impl ReportBuilder {
                 };
             }
         }
-        self.report.exit.status = exit_status;
+        let exit = &mut self.report.exit;
+        let summary = &self.report.summary;
+        if findings_status != 0 {
+            let f = &summary.findings;
+            exit.reasons.push(format!(
+                "findings at or above --fail-on {} (errors {}, warnings {}, info {})",
+                exit.fail_on, f.error, f.warning, f.info
+            ));
+        }
+        exit.require_connections = require_connections;
+        if let Some(n) = require_connections
+            && summary.websocket_connections < n
+        {
+            exit.reasons.push(format!(
+                "{} WebSocket connection{} found, --require-connections {n}",
+                summary.websocket_connections,
+                if summary.websocket_connections == 1 { "" } else { "s" }
+            ));
+        }
+        exit.status = u8::from(!exit.reasons.is_empty());
         self.report
     }
 
@@ -536,8 +562,12 @@ impl ReportFormat {
     }
 
     /// The finished report.
-    pub fn into_report(self, exit_status: u8) -> Report {
-        self.builder.unwrap_or_else(|| ReportBuilder::new("error")).into_report(exit_status)
+    /// The report, with its exit decision: `findings_status` (1 when findings reached
+    /// --fail-on) and --require-connections.
+    pub fn into_report(self, findings_status: u8, require_connections: Option<u64>) -> Report {
+        self.builder
+            .unwrap_or_else(|| ReportBuilder::new("error"))
+            .into_report(findings_status, require_connections)
     }
 
     /// Writes `report` as pretty JSON.
@@ -569,6 +599,11 @@ impl Format for ReportFormat {
         if let Some(b) = &mut self.builder {
             b.report.summary.packets += summary.packets.packets;
             b.report.summary.tcp_connections += analyzer.tcp_connections;
+            b.report.summary.no_websocket.extend(
+                super::why_no_websocket(summary, analyzer)
+                    .into_iter()
+                    .map(|w| format!("{}: {w}", input.name)),
+            );
             b.report.inputs.push(super::json::InputSummary {
                 input: input.clone(),
                 summary: summary.clone(),
