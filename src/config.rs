@@ -183,6 +183,7 @@ impl LimitArgs {
                 "max-fragmented-datagrams",
                 self.max_fragmented_datagrams,
             )?,
+            max_tunnel_depth: positive("max-tunnel-depth", self.max_tunnel_depth)?,
             ..TcpLimits::default()
         })
     }

@@ -52,6 +52,8 @@ pub struct Stop {
     pub bytes_read: AtomicU64,
     /// Packets libpcap dropped so far (live capture; buffer plus interface drops).
     pub pcap_dropped: AtomicU64,
+    /// Packets that could not be decoded so far (the reasons are in the run's summary).
+    pub undecoded: AtomicU64,
 }
 
 impl Stop {
@@ -103,6 +105,7 @@ pub fn drive<S: StreamSink>(
                 if p.number % 1024 == 0 {
                     stop.packets_read.store(p.number, Ordering::Relaxed);
                     stop.bytes_read.store(read_bytes, Ordering::Relaxed);
+                    stop.undecoded.store(decoder.stats().malformed, Ordering::Relaxed);
                     poll_stats = p.number % 65536 == 0;
                 }
                 if let Ok(Decoded::Tcp(seg)) = decoder.decode(link, p.data, p.ts) {
@@ -121,6 +124,7 @@ pub fn drive<S: StreamSink>(
     };
     stop.bytes_read.store(read_bytes, Ordering::Relaxed);
     stop.packets_read.store(decoder.stats().packets, Ordering::Relaxed);
+    stop.undecoded.store(decoder.stats().malformed, Ordering::Relaxed);
     table.finish(sink);
     RunSummary {
         end_of_input: end,
