@@ -86,7 +86,6 @@ pub fn drive<S: StreamSink>(
 ) -> RunSummary {
     let mut decoder = PacketDecoder::new(limits);
     let mut table = Table::new(limits.clone());
-    let link = source.link_type();
     if let Some(i) = source.interrupt_handle() {
         let _ = stop.interrupt.set(i);
     }
@@ -108,7 +107,7 @@ pub fn drive<S: StreamSink>(
                     stop.undecoded.store(decoder.stats().malformed, Ordering::Relaxed);
                     poll_stats = p.number % 65536 == 0;
                 }
-                if let Ok(Decoded::Tcp(seg)) = decoder.decode(link, p.data, p.ts) {
+                if let Ok(Decoded::Tcp(seg)) = decoder.decode(p.link, p.data, p.ts) {
                     table.on_segment(&seg, PacketRef { ts: p.ts, packet: p.number }, sink);
                 }
             }
