@@ -581,6 +581,36 @@ mod tests {
         assert!(total > 2500, "{total} packets");
     }
 
+    /// Real captures converted by Wireshark's `editcap` (which writes SHB and IDB options, and
+    /// interface statistics at the end). Needs editcap (installed with tshark by `.ci/run`);
+    /// WSSCOPE_SKIP_TSHARK=1 skips it where it is missing.
+    #[test]
+    fn same_as_libpcap_on_captures_converted_by_editcap() {
+        if std::env::var_os("WSSCOPE_SKIP_TSHARK").is_some() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut total = 0;
+        for path in testdata("real").into_iter().chain(testdata("crafted")) {
+            let out = dir.path().join(path.file_name().unwrap()).with_extension("pcapng");
+            let status = std::process::Command::new("editcap")
+                .args(["-F", "pcapng"])
+                .arg(&path)
+                .arg(&out)
+                .status()
+                .expect(
+                    "editcap is not installed (apt-get install tshark, or WSSCOPE_SKIP_TSHARK=1)",
+                );
+            if !status.success() {
+                // editcap refuses the file cut on purpose (truncated_file).
+                assert!(path.ends_with("truncated_file.pcap"), "{path:?}");
+                continue;
+            }
+            total += assert_same(&out, None).0.len();
+        }
+        assert!(total > 900, "{total} packets");
+    }
+
     #[test]
     fn simple_obsolete_and_other_blocks_as_libpcap_reads_them() {
         let dir = tempfile::tempdir().unwrap();
