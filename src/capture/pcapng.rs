@@ -105,8 +105,22 @@ enum Kind<'a> {
 /// What the front of the buffer holds.
 #[derive(Debug)]
 enum Front {
-    Packet,
+    Packet(Located),
     End(EndOfInput),
+}
+
+/// A packet block at the front of the buffer, found by [`PcapngReader::front`]: where its data
+/// is in the buffer (an address, turned back into a checked slice of the unmoved buffer), so that
+/// the block is not parsed a second time.
+#[derive(Clone, Copy, Debug)]
+struct Located {
+    interface: usize,
+    ts: Option<(u32, u32)>,
+    wire_len: u32,
+    data_addr: usize,
+    data_len: usize,
+    /// Length of the block.
+    offset: usize,
 }
 
 /// What to do with the block at the front, once its borrow is over.
@@ -114,7 +128,7 @@ enum Step {
     Section(usize, bool),
     Interface(usize, Interface),
     Skip(usize),
-    Packet,
+    Packet(Located),
     Refill,
     Grow,
     End(EndOfInput),
@@ -196,29 +210,30 @@ impl PcapngReader {
             Some(front) => front,
             None => self.front(),
         };
-        if let Front::End(end) = front {
+        let at = match front {
+            Front::End(end) => {
+                self.ended = true;
+                return Next::End(end);
+            }
+            Front::Packet(at) => at,
+        };
+        // `front` found this packet of a known interface; the buffer has not moved since.
+        let buffer = self.reader.data();
+        let start = at.data_addr.wrapping_sub(buffer.as_ptr() as usize);
+        let (Some(data), Some(iface)) = (
+            buffer.get(start..start.saturating_add(at.data_len)),
+            self.interfaces.get(at.interface),
+        ) else {
             self.ended = true;
-            return Next::End(end);
-        }
-        // `front` just parsed this block and found a packet of a known interface.
-        let (offset, block) = match self.reader.next() {
-            Ok((offset, PcapBlockOwned::NG(block))) => (offset, block),
-            _ => return Next::End(EndOfInput::Clean),
+            return Next::End(truncated("lost track of a packet in the buffer".into()));
         };
-        let Kind::Packet(parts) = kind(&block, self.big_endian) else {
-            return Next::End(EndOfInput::Clean);
-        };
-        let Some(iface) = self.interfaces.get(parts.interface) else {
-            return Next::End(EndOfInput::Clean);
-        };
-        self.pending = offset;
+        self.pending = at.offset;
         self.number += 1;
-        let data = cut(parts.data, iface.snaplen);
-        let ts = parts.ts.map_or(Timestamp::from_nanos(0), |(hi, lo)| timestamp(iface, hi, lo));
+        let ts = at.ts.map_or(Timestamp::from_nanos(0), |(hi, lo)| timestamp(iface, hi, lo));
         Next::Packet(RawPacket {
             number: self.number,
             ts,
-            wire_len: parts.wire_len,
+            wire_len: at.wire_len,
             data,
             link: iface.link,
         })
@@ -248,7 +263,18 @@ impl PcapngReader {
                                 .filter
                                 .as_ref()
                                 .is_none_or(|f| f.matches(iface.link, data, p.wire_len));
-                            if pass { Step::Packet } else { Step::Skip(offset) }
+                            if pass {
+                                Step::Packet(Located {
+                                    interface: p.interface,
+                                    ts: p.ts,
+                                    wire_len: p.wire_len,
+                                    data_addr: data.as_ptr() as usize,
+                                    data_len: data.len(),
+                                    offset,
+                                })
+                            } else {
+                                Step::Skip(offset)
+                            }
                         }
                     },
                 },
@@ -263,7 +289,7 @@ impl PcapngReader {
                 Err(e) => Step::End(truncated(format!("a block does not parse ({e:?})"))),
             };
             match step {
-                Step::Packet => return Front::Packet,
+                Step::Packet(at) => return Front::Packet(at),
                 Step::End(end) => return Front::End(end),
                 Step::Section(offset, big_endian) => {
                     self.big_endian = big_endian;
