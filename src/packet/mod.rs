@@ -9,6 +9,11 @@
 //! snapshot length still yields the captured part of its payload and the number of payload bytes
 //! that are missing.
 //!
+//! IPv4 fragments of TCP, UDP, GRE and IP-in-IP datagrams are reassembled before anything else,
+//! so a tunnel packet the underlay split is reassembled, then decapsulated; inner and outer
+//! fragments share one defragmenter and its limits (and one reassembly buffer per IP layer).
+//! IPv6 fragments are not reassembled (counted as `ipv6_fragments`), outer ones included.
+//!
 //! Decoding never panics; a packet that cannot be decoded is an error value that the caller
 //! counts with its reason ([`Undecoded`]), and the capture goes on.
 //!

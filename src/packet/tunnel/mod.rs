@@ -10,7 +10,9 @@
 //! A header cut short where nothing else can follow (GRE, ERSPAN, MPLS, PPPoE) is
 //! [`Truncated`]. Outer headers are dropped: the inner packet is keyed by its own addresses.
 //!
-//! Nothing here allocates or looks at more than the header.
+//! UDP tunnels are recognised by their destination port only (4789 and Linux's 8472 for VXLAN,
+//! 6081, 2152): a tunnel moved to another port is "other". Nothing here allocates or looks at
+//! more than the header.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
