@@ -187,6 +187,11 @@ pub struct LimitArgs {
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub max_fragmented_datagrams: usize,
 
+    /// Tunnel headers (VXLAN, GRE, MPLS, …) taken off one packet at most; deeper packets are
+    /// counted as not decoded (tunnel_too_deep).
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub max_tunnel_depth: usize,
+
     /// Delivered bytes kept per direction until acknowledged, to check that retransmissions
     /// carry the same bytes (0 turns the check off).
     #[arg(long, value_name = "SIZE", default_value = "16K")]

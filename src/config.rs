@@ -190,6 +190,7 @@ impl LimitArgs {
                 &self.retransmission_history,
             )?,
             max_history_total: parse_size("max-history-total", &self.max_history_total)?,
+            max_tunnel_depth: positive("max-tunnel-depth", self.max_tunnel_depth)?,
             ..TcpLimits::default()
         })
     }

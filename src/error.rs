@@ -20,6 +20,48 @@ pub enum Error {
         /// The path.
         path: PathBuf,
     },
+    /// The input file is empty.
+    #[error(
+        "{} is empty (0 bytes): was the capture stopped and flushed? A capture killed before it wrote its buffer leaves an empty file: stop tcpdump with Ctrl-C, or have it write each packet as it comes (`tcpdump -U -w FILE`)",
+        path.display()
+    )]
+    EmptyCapture {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The input is a compressed file.
+    #[error(
+        "{} is {format}-compressed, not a capture: decompress it (`{cat} {} > capture.pcap`) or pipe it (`{cat} {} | wsscope COMMAND -`)",
+        path.display(), path.display(), path.display()
+    )]
+    Compressed {
+        /// The path.
+        path: PathBuf,
+        /// gzip, bzip2, xz, zstd.
+        format: &'static str,
+        /// The command that decompresses to standard output.
+        cat: &'static str,
+    },
+    /// The input is a capture cut inside its first header.
+    #[error(
+        "{} is a capture file {detail}: the capture was not flushed or the file was cut (copied while still being written?); let the capture finish (tcpdump writes its buffer on Ctrl-C, or each packet with -U) or copy the file again",
+        path.display()
+    )]
+    TruncatedHeader {
+        /// The path.
+        path: PathBuf,
+        /// Where it is cut.
+        detail: String,
+    },
+    /// The input is text, not packets.
+    #[error(
+        "{} is text, not a capture (tcpdump or tshark output?): save the packets themselves with `tcpdump -w FILE` or `tshark -w FILE`, not what they print",
+        path.display()
+    )]
+    TextNotCapture {
+        /// The path.
+        path: PathBuf,
+    },
     /// The input is not a capture file libpcap can read.
     #[error("{} is not a pcap or pcapng capture ({message}); convert it with `editcap -F pcap IN OUT` or check the path", path.display())]
     NotACapture {

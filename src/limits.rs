@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-/// Limits of the TCP stream engine and IP defragmentation.
+/// Limits of the TCP stream engine, IP defragmentation and tunnel decapsulation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TcpLimits {
     /// Connections tracked at once (default 100 000). When full, closed connections are dropped
@@ -51,6 +51,10 @@ pub struct TcpLimits {
     pub max_fragmented_datagrams: usize,
     /// A fragmented datagram not completed within this time is dropped and counted (default 30 s).
     pub fragment_timeout: Duration,
+    /// Tunnel headers taken off one packet at most (default 8; VXLAN inside GRE is 2). A packet
+    /// nested deeper is not decoded and is counted as `tunnel_too_deep`
+    /// (`--max-tunnel-depth`).
+    pub max_tunnel_depth: usize,
 }
 
 impl Default for TcpLimits {
@@ -69,6 +73,7 @@ impl Default for TcpLimits {
             reorder_packets: 2000,
             max_fragmented_datagrams: 1024,
             fragment_timeout: Duration::from_secs(30),
+            max_tunnel_depth: 8,
         }
     }
 }

@@ -178,7 +178,7 @@ fn streams_command(a: StreamsArgs) -> Result<u8, Error> {
             source.filter.as_deref().map(|f| format!(", filter {f:?}")).unwrap_or_default();
         eprintln!(
             "wsscope: listening on {interface}, link type {}{filter} (Ctrl-C to stop)",
-            packets.link_type()
+            wsscope::capture::describe_links(&packets.link_types())
         );
     }
     let stop = run::stop_conditions(std::slice::from_ref(&source));

@@ -52,6 +52,8 @@ pub struct Stop {
     pub bytes_read: AtomicU64,
     /// Packets libpcap dropped so far (live capture; buffer plus interface drops).
     pub pcap_dropped: AtomicU64,
+    /// Packets that could not be decoded so far (the reasons are in the run's summary).
+    pub undecoded: AtomicU64,
 }
 
 impl Stop {
@@ -84,7 +86,6 @@ pub fn drive<S: StreamSink>(
 ) -> RunSummary {
     let mut decoder = PacketDecoder::new(limits);
     let mut table = Table::new(limits.clone());
-    let link = source.link_type();
     if let Some(i) = source.interrupt_handle() {
         let _ = stop.interrupt.set(i);
     }
@@ -103,9 +104,10 @@ pub fn drive<S: StreamSink>(
                 if p.number % 1024 == 0 {
                     stop.packets_read.store(p.number, Ordering::Relaxed);
                     stop.bytes_read.store(read_bytes, Ordering::Relaxed);
+                    stop.undecoded.store(decoder.stats().malformed, Ordering::Relaxed);
                     poll_stats = p.number % 65536 == 0;
                 }
-                if let Ok(Decoded::Tcp(seg)) = decoder.decode(link, p.data, p.ts) {
+                if let Ok(Decoded::Tcp(seg)) = decoder.decode(p.link, p.data, p.ts) {
                     table.on_segment(&seg, PacketRef { ts: p.ts, packet: p.number }, sink);
                 }
             }
@@ -121,6 +123,7 @@ pub fn drive<S: StreamSink>(
     };
     stop.bytes_read.store(read_bytes, Ordering::Relaxed);
     stop.packets_read.store(decoder.stats().packets, Ordering::Relaxed);
+    stop.undecoded.store(decoder.stats().malformed, Ordering::Relaxed);
     table.finish(sink);
     RunSummary {
         end_of_input: end,

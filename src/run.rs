@@ -3,6 +3,7 @@
 
 use crate::analyzer::checks::Severity;
 use crate::analyzer::{Analyzer, AnalyzerConfig, AnalyzerStats};
+use crate::capture::describe_links;
 use crate::config::{Input, Source};
 use crate::error::Error;
 use crate::limits::TcpLimits;
@@ -65,8 +66,8 @@ pub fn run<F: Format>(cfg: RunConfig, format: F) -> Result<Outcome<F>, Error> {
         opened.push((source, pipeline::open(source)?));
     }
     for (source, mut packets) in opened {
-        let info =
-            InputInfo { name: source.describe(), link_type: packets.link_type().to_string() };
+        let mut info =
+            InputInfo { name: source.describe(), link_type: describe_links(&packets.link_types()) };
         if let (Input::Live { interface, .. }, true) = (&source.input, cfg.notices) {
             let filter =
                 source.filter.as_deref().map(|f| format!(", filter {f:?}")).unwrap_or_default();
@@ -99,6 +100,8 @@ pub fn run<F: Format>(cfg: RunConfig, format: F) -> Result<Outcome<F>, Error> {
                 (summary, stats)
             };
         drop(progress);
+        // A pcapng file may describe more interfaces after its first packets.
+        info.link_type = describe_links(&packets.link_types());
         if cfg.notices {
             let why = crate::sink::why_no_websocket(&summary, &stats);
             if !why.is_empty() {

@@ -223,6 +223,19 @@ impl<W: Write> StreamsSink<W> {
                     "{input}: {} packets ({} TCP, {} other, {} malformed, {} cut by snaplen), {} connections",
                     p.packets, p.tcp_segments, p.other, p.malformed, p.snaplen_truncated, t.connections
                 ));
+                if p.decapsulated.total() > 0 {
+                    self.print(format_args!(
+                        "tunnels taken off: {}",
+                        crate::sink::text::tunnels(&p.decapsulated)
+                    ));
+                }
+                if p.malformed > 0 {
+                    self.print(format_args!(
+                        "warning: {} packet(s) not decoded: {}",
+                        p.malformed,
+                        p.undecoded.summary()
+                    ));
+                }
                 let mut limits = Vec::new();
                 if t.evicted > 0 {
                     limits.push(format!("{} connection(s) evicted (--max-connections)", t.evicted));

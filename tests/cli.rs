@@ -26,7 +26,7 @@ fn a_file_that_is_not_a_capture_says_so() {
     let readme = testdata("../README.md");
     let o = wsscope(&["streams", readme.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("is not a pcap or pcapng capture"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("README.md is text, not a capture"), "{}", stderr(&o));
 }
 
 #[test]
@@ -163,4 +163,108 @@ fn hitting_a_limit_is_reported() {
     assert!(out.contains("1 gap(s) 45 B missing"), "{out}");
     assert!(out.contains("45 B arrived after being declared lost"), "{out}");
     assert!(out.contains("limits reached: 1 gap(s) forced by buffering limits"), "{out}");
+}
+
+/// Writes `bytes` to a file named `name` in `dir` and runs `wsscope streams` on it.
+fn streams_on(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> Output {
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).unwrap();
+    wsscope(&["streams", path.to_str().unwrap()])
+}
+
+#[test]
+fn an_empty_file_asks_whether_the_capture_was_flushed() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = streams_on(&dir, "empty.pcap", b"");
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("empty.pcap is empty (0 bytes): was the capture stopped and flushed?"),
+        "{e}"
+    );
+    assert!(e.contains("tcpdump -U"), "{e}");
+}
+
+#[test]
+fn compressed_files_say_how_to_decompress_or_pipe_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = std::fs::read(testdata("captures/crafted/inorder.pcap")).unwrap();
+    let mut gz = vec![0x1f, 0x8b, 0x08, 0x00];
+    gz.extend(&pcap[..40]);
+    for (name, bytes, format, cat) in [
+        ("c.pcap.gz", gz, "gzip", "zcat"),
+        ("c.pcap.bz2", b"BZh91AY&SY\x01\x02".to_vec(), "bzip2", "bzcat"),
+        ("c.pcap.xz", b"\xfd7zXZ\x00\x00\x04".to_vec(), "xz", "xzcat"),
+        ("c.pcap.zst", vec![0x28, 0xb5, 0x2f, 0xfd, 0x24, 0x00], "zstd", "zstdcat"),
+    ] {
+        let o = streams_on(&dir, name, &bytes);
+        assert_eq!(o.status.code(), Some(2));
+        let e = stderr(&o);
+        assert!(e.contains(&format!("{name} is {format}-compressed, not a capture")), "{e}");
+        assert!(e.contains(&format!("`{cat} ")) && e.contains("| wsscope COMMAND -`"), "{e}");
+    }
+}
+
+#[test]
+fn a_capture_cut_inside_its_header_says_it_was_not_flushed_or_was_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let ng = std::fs::read(testdata("captures/crafted/pcapng.pcapng")).unwrap();
+    let pcap = std::fs::read(testdata("captures/crafted/inorder.pcap")).unwrap();
+    // Inside the section header block, inside the interface description block, inside the
+    // classic file header.
+    for (name, bytes, where_) in [
+        ("shb.pcapng", &ng[..20], "(pcapng) truncated inside its section/interface header"),
+        ("idb.pcapng", &ng[..40], "(pcapng) truncated inside its section/interface header"),
+        ("header.pcap", &pcap[..10], "truncated inside its file header (10 of 24 bytes)"),
+    ] {
+        let o = streams_on(&dir, name, bytes);
+        assert_eq!(o.status.code(), Some(2));
+        let e = stderr(&o);
+        assert!(e.contains(where_), "{name}: {e}");
+        assert!(e.contains("the capture was not flushed or the file was cut"), "{name}: {e}");
+    }
+}
+
+#[test]
+fn a_pcapng_cut_after_its_headers_is_read_up_to_the_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let ng = std::fs::read(testdata("captures/crafted/pcapng.pcapng")).unwrap();
+    let o = streams_on(&dir, "cut.pcapng", &ng[..ng.len() - 30]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("warning: input ended early: pcapng: the file is cut inside a block"),
+        "{out}"
+    );
+    assert!(out.contains(": 12 packets"), "{out}");
+}
+
+#[test]
+fn printed_packets_are_text_not_a_capture() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "10:00:00.000001 IP 10.0.0.1.40000 > 10.0.0.2.8080: Flags [S], seq 268435456, win 64240, length 0\n";
+    let o = streams_on(&dir, "capture.txt", text.as_bytes());
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(e.contains("capture.txt is text, not a capture (tcpdump or tshark output?)"), "{e}");
+    assert!(e.contains("tcpdump -w FILE"), "{e}");
+}
+
+#[test]
+fn other_binary_files_are_not_a_capture() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = streams_on(&dir, "prog", &[0x7f, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0, 0, 0]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("prog is not a pcap or pcapng capture"), "{}", stderr(&o));
+}
+
+#[test]
+fn empty_standard_input_is_called_empty() {
+    let o = Command::new(env!("CARGO_BIN_EXE_wsscope"))
+        .args(["streams", "-"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("- is empty (0 bytes)"), "{}", stderr(&o));
 }

@@ -177,3 +177,44 @@ fn snaplen_cut_is_counted() {
     let run = run_capture(&testdata("captures/crafted/snaplen.pcap"));
     assert_eq!(run.summary.packets.snaplen_truncated, 1);
 }
+
+#[test]
+fn tunnel_captures_count_each_tunnel_taken_off_and_nothing_undecoded() {
+    for (case, tunnels) in [
+        ("vxlan.pcap", &["vxlan"][..]),
+        ("geneve.pcap", &["geneve"]),
+        ("gtpu.pcap", &["gtp_u"]),
+        ("gre.pcap", &["gre"]),
+        ("erspan2.pcap", &["erspan_ii"]),
+        ("erspan3.pcap", &["erspan_iii"]),
+        ("mpls.pcap", &["mpls"]),
+        ("pppoe.pcap", &["pppoe"]),
+        ("ipip.pcap", &["ipv4_in_ip"]),
+        ("sixin4.pcap", &["ipv6_in_ip"]),
+        ("nested.pcap", &["vxlan", "gre"]),
+        ("mpls_gre.pcap", &["mpls", "gre"]),
+        ("sll_ipgre.pcap", &[]),
+    ] {
+        let run = run_capture(&testdata("captures/crafted").join(case));
+        let p = &run.summary.packets;
+        assert_eq!((p.malformed, p.other), (0, 0), "{case}: {p:?}");
+        let counts = serde_json::to_value(p.decapsulated).unwrap();
+        for (name, n) in counts.as_object().unwrap() {
+            let want = if tunnels.contains(&name.as_str()) { p.packets } else { 0 };
+            assert_eq!(n.as_u64(), Some(want), "{case}: {name}");
+        }
+    }
+}
+
+#[test]
+fn a_pcapng_with_two_link_types_reads_both_interfaces() {
+    let path = testdata("captures/crafted/multilink.pcapng");
+    let source = wsscope::capture::FileSource::open(&path, None).unwrap();
+    use wsscope::capture::PacketSource;
+    assert_eq!(
+        wsscope::capture::describe_links(&source.link_types()),
+        "LINUX_SLL2 (276), ETHERNET (1)"
+    );
+    let run = run_capture(&path);
+    assert_eq!((run.conns.len(), run.summary.packets.tcp_segments), (2, 26));
+}

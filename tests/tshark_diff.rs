@@ -219,3 +219,66 @@ fn wsscope_and_tshark_agree_on_every_frame_tshark_decodes() {
     );
     assert!(report.len() >= 5);
 }
+
+/// Captures of link layers and tunnels tshark decodes too (crafted; see their README).
+const TUNNEL_CASES: [&str; 17] = [
+    "sll_loopback.pcap",
+    "sll_tun.pcap",
+    "sll_ppp.pcap",
+    "sll_ipgre.pcap",
+    "vxlan.pcap",
+    "geneve.pcap",
+    "gtpu.pcap",
+    "gre.pcap",
+    "erspan2.pcap",
+    "erspan3.pcap",
+    "mpls.pcap",
+    "pppoe.pcap",
+    "ipip.pcap",
+    "sixin4.pcap",
+    "nested.pcap",
+    "mpls_gre.pcap",
+    "multilink.pcapng",
+];
+
+/// Inner TCP payload bytes per (client port, direction), in capture order, as tshark dissects
+/// them through the link layer and the tunnels.
+fn tshark_streams(pcap: &Path) -> BTreeMap<(u16, &'static str), String> {
+    let o = Command::new("tshark")
+        .arg("-r")
+        .arg(pcap)
+        .args(["-Y", "tcp", "-T", "fields", "-e", "tcp.srcport", "-e", "tcp.dstport"])
+        .args(["-e", "tcp.payload"])
+        .output()
+        .expect("tshark is not installed (apt-get install tshark, or WSSCOPE_SKIP_TSHARK=1)");
+    assert!(o.status.success(), "tshark failed: {}", String::from_utf8_lossy(&o.stderr));
+    let mut streams: BTreeMap<(u16, &'static str), String> = BTreeMap::new();
+    for line in String::from_utf8_lossy(&o.stdout).lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        let (src, dst): (u16, u16) = (f[0].parse().unwrap(), f[1].parse().unwrap());
+        let key = if dst == 8080 { (src, "client_to_server") } else { (dst, "server_to_client") };
+        streams.entry(key).or_default().push_str(&f[2].replace(':', ""));
+    }
+    streams
+}
+
+#[test]
+fn wsscope_and_tshark_agree_on_the_inner_streams_of_every_tunnel_and_link_layer() {
+    if std::env::var_os("WSSCOPE_SKIP_TSHARK").is_some() {
+        eprintln!("skipped: WSSCOPE_SKIP_TSHARK is set");
+        return;
+    }
+    for case in TUNNEL_CASES {
+        let path = testdata("captures/crafted").join(case);
+        let theirs = tshark_streams(&path);
+        let run = crate::util::run_capture(&path);
+        let mut ours: BTreeMap<(u16, &'static str), String> = BTreeMap::new();
+        for c in run.conns.values() {
+            let port: u16 = c.client.rsplit(':').next().unwrap().parse().unwrap();
+            ours.insert((port, "client_to_server"), hex::encode(&c.bytes[0]));
+            ours.insert((port, "server_to_client"), hex::encode(&c.bytes[1]));
+        }
+        assert!(!ours.is_empty(), "{case}: wsscope found no connection");
+        assert_eq!(ours, theirs, "{case}: wsscope and tshark disagree on the inner streams");
+    }
+}

@@ -12,8 +12,10 @@
 //! datagram spread over several records are reassembled (or dropped) across packets.
 //!
 //! Checks: decoding never panics, the fast path gives what etherparse's whole-packet slicing
-//! gives (`PacketDecoder::decode_reference`, run on a second decoder, with equal counters), and the decoder's counters add up (every packet is exactly one
-//! of TCP segment, other, malformed or held fragment), a snaplen-cut payload never claims more
+//! gives (`PacketDecoder::decode_reference`, run on a second decoder, with equal counters, tunnel
+//! decapsulation included), and the decoder's counters add up (every packet is exactly one
+//! of TCP segment, other, malformed or held fragment, every malformed packet has one reason), a
+//! snaplen-cut payload never claims more
 //! than an IP datagram can hold, and fragment reassembly happens only for fragments.
 
 #![no_main]
@@ -95,6 +97,8 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(s.other, other);
     assert_eq!(s.malformed, malformed);
     assert_eq!(s.packets, tcp + other + malformed + held, "{s:?}");
+    let reasons: u64 = s.undecoded.by_reason().iter().map(|(_, n)| n).sum();
+    assert_eq!(reasons, s.malformed, "every packet not decoded has one reason: {s:?}");
     assert!(s.reassembled_datagrams <= s.ipv4_fragments, "{s:?}");
     assert!(s.snaplen_truncated <= s.tcp_segments, "{s:?}");
 });

@@ -40,6 +40,7 @@ const RECORD_HEADER: usize = 16;
 /// What the file header says, when this reader can take the file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Format {
+    link: LinkType,
     big_endian: bool,
     nanos: bool,
     /// The snapshot length as libpcap adjusts it.
@@ -58,7 +59,7 @@ impl Format {
         let mut header = [0u8; FILE_HEADER];
         file.read_exact(&mut header).ok()?;
         file.seek(SeekFrom::Start(0)).ok()?;
-        let format = Format::parse(&header)?;
+        let format = Format::parse(&header, link)?;
         // In files of the other byte order, libpcap byte-swaps the CAN identifier of Linux cooked
         // captures (`swap_pseudo_headers`); leave those files to it.
         let swapped = format.big_endian != cfg!(target_endian = "big");
@@ -68,7 +69,7 @@ impl Format {
         Some(format)
     }
 
-    fn parse(header: &[u8; FILE_HEADER]) -> Option<Format> {
+    fn parse(header: &[u8; FILE_HEADER], link: LinkType) -> Option<Format> {
         let magic = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
         let (big_endian, nanos) = match magic {
             0xa1b2_c3d4 => (false, false),
@@ -94,7 +95,7 @@ impl Format {
         // libpcap's `pcap_adjust_snapshot`: only 0 and lengths over `INT_MAX` are replaced.
         let snapshot =
             if snaplen == 0 || snaplen > i32::MAX as u32 { MAX_SNAPLEN } else { snaplen };
-        Some(Format { big_endian, nanos, snapshot })
+        Some(Format { link, big_endian, nanos, snapshot })
     }
 }
 
@@ -241,6 +242,7 @@ fn packet<'a>(number: u64, block: &LegacyPcapBlock<'a>, format: Format) -> RawPa
         ts: Timestamp::from_secs_nanos(secs, nanos),
         wire_len: block.origlen,
         data: &block.data[..keep],
+        link: format.link,
     }
 }
 
@@ -436,7 +438,7 @@ mod tests {
     }
 
     #[test]
-    fn other_formats_stay_with_libpcap() {
+    fn other_formats_are_not_read_as_classic_pcap() {
         let dir = tempfile::tempdir().unwrap();
         let mut b = Builder::new(false, false, 65_535);
         b.record(1, 2, 60, 60, &ethernet_frame(60));
@@ -456,7 +458,7 @@ mod tests {
         assert_eq!(probe(&swapped, LinkType::LINUX_SLL), None);
         assert_eq!(probe(&swapped, LinkType::LINUX_SLL2), None);
         let source = FileSource::open(&ng, None).unwrap();
-        assert!(matches!(source.reader, super::super::file::Reader::Libpcap { .. }));
+        assert!(matches!(source.reader, super::super::file::Reader::Pcapng(_)));
         let path = b.write(&dir, "plain.pcap");
         let filtered = FileSource::open(&path, Some("tcp")).unwrap();
         assert!(matches!(filtered.reader, super::super::file::Reader::Libpcap { .. }));

@@ -1,12 +1,22 @@
-//! pcap and pcapng files (and standard input): opened by libpcap, which checks the header and
-//! applies BPF filters; classic pcap files without a filter are then read by [`super::classic`].
+//! pcap and pcapng files (and standard input).
+//!
+//! - A regular pcapng file is read by [`super::pcapng`], so that each packet keeps its
+//!   interface's link type; a BPF filter is compiled per link type ([`super::bpf`]).
+//! - Everything else is opened by libpcap, which checks the header and applies BPF filters;
+//!   regular classic pcap files without a filter are then read by [`super::classic`].
+//! - A regular file that cannot be opened is told apart by its first bytes ([`super::sniff`]):
+//!   empty, compressed, cut inside its header, text or unknown, each error with its fix. Standard
+//!   input cannot be read twice, so there only libpcap's message tells.
 
 use super::classic::{ClassicReader, Format};
+use super::pcapng::{self, PcapngReader};
+use super::sniff::{self, Kind};
 use super::{CaptureStats, EndOfInput, Next, PacketSource, RawPacket};
 use crate::error::Error;
 use crate::packet::LinkType;
 use crate::time::Timestamp;
 use pcap::{Capture, Offline, Precision};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Reads a capture file.
@@ -18,6 +28,7 @@ pub struct FileSource {
 pub(super) enum Reader {
     Libpcap { cap: Capture<Offline>, number: u64 },
     Classic(ClassicReader),
+    Pcapng(PcapngReader),
 }
 
 impl FileSource {
@@ -26,31 +37,64 @@ impl FileSource {
         FileSource::open_with(path, filter, true)
     }
 
-    /// Opens `path` with libpcap reading every packet (for comparing the two readers).
+    /// Opens `path` with libpcap reading every packet (for comparing the readers).
     #[doc(hidden)]
     pub fn open_libpcap(path: &Path, filter: Option<&str>) -> Result<FileSource, Error> {
         FileSource::open_with(path, filter, false)
     }
 
-    fn open_with(path: &Path, filter: Option<&str>, classic: bool) -> Result<FileSource, Error> {
+    fn open_with(path: &Path, filter: Option<&str>, ours: bool) -> Result<FileSource, Error> {
         let is_stdin = path == Path::new("-");
-        let mut regular = false;
+        let mut head = None;
         if !is_stdin {
             match std::fs::metadata(path) {
                 Err(e) => return Err(Error::Open { path: path.to_path_buf(), source: e }),
                 Ok(m) if m.is_dir() => {
                     return Err(Error::IsADirectory { path: path.to_path_buf() });
                 }
-                Ok(m) => regular = m.is_file(),
+                // Only a regular file is opened twice (opening a FIFO again could block, reading
+                // it would take libpcap's bytes).
+                Ok(m) if m.is_file() => {
+                    let mut file = std::fs::File::open(path)
+                        .map_err(|e| Error::Open { path: path.to_path_buf(), source: e })?;
+                    let mut bytes = Vec::with_capacity(sniff::PROBE);
+                    (&mut file)
+                        .take(sniff::PROBE as u64)
+                        .read_to_end(&mut bytes)
+                        .map_err(|e| Error::Open { path: path.to_path_buf(), source: e })?;
+                    if ours && bytes.starts_with(&pcapng::MAGIC) {
+                        let file = std::fs::File::open(path)
+                            .map_err(|e| Error::Open { path: path.to_path_buf(), source: e })?;
+                        let name = path.display().to_string();
+                        match PcapngReader::open(file, &name, filter) {
+                            Ok(r) => {
+                                return Ok(FileSource {
+                                    link: r.links().first().copied().unwrap_or(LinkType(0)),
+                                    reader: Reader::Pcapng(r),
+                                });
+                            }
+                            Err(pcapng::OpenError::Truncated(detail)) => {
+                                return Err(Error::TruncatedHeader {
+                                    path: path.to_path_buf(),
+                                    detail: format!("(pcapng) {detail}"),
+                                });
+                            }
+                            Err(pcapng::OpenError::Tool(e)) => return Err(e),
+                            // libpcap may read it, or say why not.
+                            Err(pcapng::OpenError::Malformed) => {}
+                        }
+                    }
+                    head = Some(bytes);
+                }
+                Ok(_) => {}
             }
         }
         let mut cap = Capture::from_file_with_precision(path, Precision::Nano)
-            .map_err(|e| classify_open_error(path, e))?;
+            .map_err(|e| classify_open_error(path, e, head.as_deref()))?;
         let link = super::prepare(&mut cap, &path.display().to_string(), filter)?;
-        // libpcap accepted the header. Only a regular file is opened a second time (opening a
-        // FIFO again could block, reading it would take libpcap's bytes); if that fails, libpcap
-        // keeps reading.
-        let classic = (classic && regular && filter.is_none())
+        // libpcap accepted the header; a regular classic pcap file without a filter is read in
+        // blocks (if opening it again fails, libpcap keeps reading).
+        let classic = (ours && head.is_some() && filter.is_none())
             .then(|| {
                 let mut file = std::fs::File::open(path).ok()?;
                 let format = Format::probe(&mut file, link)?;
@@ -65,9 +109,38 @@ impl FileSource {
     }
 }
 
-fn classify_open_error(path: &Path, e: pcap::Error) -> Error {
+/// The error for a file libpcap refused: what its first bytes (`head`, when the file could be
+/// read twice) say it is, else libpcap's message.
+fn classify_open_error(path: &Path, e: pcap::Error, head: Option<&[u8]>) -> Error {
     let message = e.to_string();
     let path: PathBuf = path.to_path_buf();
+    match head.map(sniff::kind) {
+        Some(Kind::Empty) => return Error::EmptyCapture { path },
+        Some(Kind::Compressed { format, cat }) => return Error::Compressed { path, format, cat },
+        Some(Kind::PcapHeaderCut) => {
+            let have = head.map_or(0, <[u8]>::len);
+            return Error::TruncatedHeader {
+                path,
+                detail: format!("truncated inside its file header ({have} of 24 bytes)"),
+            };
+        }
+        Some(Kind::Pcapng)
+            if head.is_some_and(|h| h.len() < 4) || message.contains("truncated") =>
+        {
+            return Error::TruncatedHeader {
+                path,
+                detail: format!(
+                    "(pcapng) truncated inside its section/interface header ({message})"
+                ),
+            };
+        }
+        Some(Kind::Text) => return Error::TextNotCapture { path },
+        _ => {}
+    }
+    // Standard input: only libpcap's message tells (it read 0 bytes of an empty input).
+    if head.is_none() && message.contains("only got 0") {
+        return Error::EmptyCapture { path };
+    }
     let not_a_capture =
         ["unknown file format", "bad dump file format", "truncated dump file", "truncated pcapng"];
     if not_a_capture.iter().any(|m| message.contains(m)) {
@@ -78,13 +151,18 @@ fn classify_open_error(path: &Path, e: pcap::Error) -> Error {
 }
 
 impl PacketSource for FileSource {
-    fn link_type(&self) -> LinkType {
-        self.link
+    fn link_types(&self) -> Vec<LinkType> {
+        match &self.reader {
+            Reader::Pcapng(r) => r.links().to_vec(),
+            _ => vec![self.link],
+        }
     }
 
     fn next_packet(&mut self) -> Next<'_> {
+        let link = self.link;
         let (cap, number) = match &mut self.reader {
             Reader::Classic(r) => return r.next_packet(),
+            Reader::Pcapng(r) => return r.next_packet(),
             Reader::Libpcap { cap, number } => (cap, number),
         };
         match cap.next_packet() {
@@ -97,10 +175,20 @@ impl PacketSource for FileSource {
                     ts,
                     wire_len: p.header.len,
                     data: p.data,
+                    link,
                 })
             }
             Err(pcap::Error::NoMorePackets) => Next::End(EndOfInput::Clean),
-            Err(e) => Next::End(EndOfInput::Truncated { message: e.to_string() }),
+            Err(e) => {
+                let mut message = e.to_string();
+                if message.contains("different from the type of the first interface") {
+                    // libpcap reads standard input: it refuses pcapng files with several link
+                    // types; wsscope reads them itself from a file.
+                    message += "; save the capture to a file and give its path: wsscope reads \
+                                pcapng files with several link types itself";
+                }
+                Next::End(EndOfInput::Truncated { message })
+            }
         }
     }
 

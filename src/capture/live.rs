@@ -46,8 +46,8 @@ fn classify_live_error(interface: &str, e: pcap::Error) -> Error {
 }
 
 impl PacketSource for LiveSource {
-    fn link_type(&self) -> LinkType {
-        self.link
+    fn link_types(&self) -> Vec<LinkType> {
+        vec![self.link]
     }
 
     fn next_packet(&mut self) -> Next<'_> {
@@ -63,6 +63,7 @@ impl PacketSource for LiveSource {
                     ts,
                     wire_len: p.header.len,
                     data: p.data,
+                    link: self.link,
                 })
             }
             Err(pcap::Error::TimeoutExpired) => Next::Timeout,

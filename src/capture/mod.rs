@@ -1,12 +1,16 @@
 //! Packet sources: the only place that talks to libpcap.
 //!
 //! A [`PacketSource`] yields [`RawPacket`]s one at a time, numbered from 1 in capture order, with
-//! nanosecond timestamps. Files (pcap and pcapng, or `-` for standard input) and live interfaces
+//! nanosecond timestamps and the link type of the interface they were captured on (a pcapng file
+//! may have several). Files (pcap and pcapng, or `-` for standard input) and live interfaces
 //! share the interface; an optional BPF filter applies to both.
 
+mod bpf;
 mod classic;
 mod file;
 mod live;
+mod pcapng;
+mod sniff;
 mod tee;
 
 pub use file::FileSource;
@@ -29,6 +33,8 @@ pub struct RawPacket<'a> {
     pub wire_len: u32,
     /// The captured bytes (`data.len()` is the captured length, at most `wire_len`).
     pub data: &'a [u8],
+    /// The link type of the interface the packet was captured on.
+    pub link: LinkType,
 }
 
 /// What reading the next packet gave.
@@ -98,10 +104,17 @@ fn prepare<T: pcap::Activated + ?Sized>(
     Ok(link)
 }
 
+/// The link types of a source, as shown: `ETHERNET (1)`, or `LINUX_SLL2 (276), ETHERNET (1)`.
+pub fn describe_links(links: &[LinkType]) -> String {
+    let names: Vec<String> = links.iter().map(|l| l.to_string()).collect();
+    names.join(", ")
+}
+
 /// A source of packets.
 pub trait PacketSource {
-    /// The link type of every packet.
-    fn link_type(&self) -> LinkType;
+    /// The link types of the packets read so far and of the interfaces described so far, in
+    /// order of appearance (one, except for pcapng files with interfaces of several link types).
+    fn link_types(&self) -> Vec<LinkType>;
     /// Reads the next packet.
     fn next_packet(&mut self) -> Next<'_>;
     /// libpcap's counters (zero for files).

@@ -14,19 +14,21 @@ use std::time::Duration;
 
 use crate::time::Timestamp;
 
-/// Identifies the fragments of one IPv4 datagram (RFC 791 §3.2). Only TCP datagrams are
-/// reassembled, so the protocol is implied.
+/// Identifies the fragments of one IPv4 datagram (RFC 791 §3.2): addresses, identification and
+/// protocol. Fragments of tunnelled datagrams share one defragmenter with the outer ones; their
+/// addresses tell them apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FragKey {
     src: Ipv4Addr,
     dst: Ipv4Addr,
     id: u16,
+    protocol: IpNumber,
 }
 
 impl FragKey {
     /// The key of a fragment.
-    pub fn new(src: Ipv4Addr, dst: Ipv4Addr, id: u16) -> Self {
-        FragKey { src, dst, id }
+    pub fn new(src: Ipv4Addr, dst: Ipv4Addr, id: u16, protocol: IpNumber) -> Self {
+        FragKey { src, dst, id, protocol }
     }
 }
 
@@ -93,7 +95,7 @@ impl Defragmenter {
         self.order += 1;
         let order = self.order;
         let entry = self.pending.entry(key).or_insert_with(|| Pending {
-            buf: IpDefragBuf::new(IpNumber::TCP, Vec::new(), Vec::new()),
+            buf: IpDefragBuf::new(key.protocol, Vec::new(), Vec::new()),
             first_seen: ts,
             order,
         });
@@ -122,7 +124,7 @@ mod tests {
     use super::*;
 
     fn key() -> FragKey {
-        FragKey::new(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2), 7)
+        FragKey::new(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2), 7, IpNumber::TCP)
     }
 
     fn frag(units: u16, more: bool, payload: &[u8]) -> Fragment<'_> {
@@ -146,7 +148,8 @@ mod tests {
     fn incomplete_datagram_times_out() {
         let mut d = Defragmenter::new(4, Duration::from_secs(30));
         d.add(key(), frag(0, true, b"AAAAAAAA"), Timestamp::from_secs_nanos(0, 0));
-        let other = FragKey::new(Ipv4Addr::new(1, 1, 1, 1), Ipv4Addr::new(2, 2, 2, 2), 1);
+        let other =
+            FragKey::new(Ipv4Addr::new(1, 1, 1, 1), Ipv4Addr::new(2, 2, 2, 2), 1, IpNumber::TCP);
         d.add(other, frag(0, true, b"AAAAAAAA"), Timestamp::from_secs_nanos(31, 0));
         assert_eq!(d.dropped(), 1);
     }
@@ -156,7 +159,8 @@ mod tests {
         let mut d = Defragmenter::new(1, Duration::from_secs(30));
         let ts = Timestamp::from_nanos(0);
         d.add(key(), frag(0, true, b"AAAAAAAA"), ts);
-        let other = FragKey::new(Ipv4Addr::new(1, 1, 1, 1), Ipv4Addr::new(2, 2, 2, 2), 1);
+        let other =
+            FragKey::new(Ipv4Addr::new(1, 1, 1, 1), Ipv4Addr::new(2, 2, 2, 2), 1, IpNumber::TCP);
         d.add(other, frag(0, true, b"AAAAAAAA"), ts);
         assert_eq!(d.dropped(), 1);
         // The first datagram is gone: its last fragment alone does not complete it.

@@ -1,7 +1,15 @@
-//! Link-layer dispatch: from a link type and packet bytes to etherparse's lax slices.
+//! Link-layer dispatch: from a link type and packet bytes to the network layer, by hand for the
+//! common link layers ([`network`]) and through etherparse's lax slices for everything
+//! ([`slice`], the reference the fast path is tested against).
+//!
+//! Linux cooked capture v1 is read by hand on both paths: etherparse's header rejects hardware
+//! types other than Ethernet, and `tcpdump -i any` on Linux gives loopback (772), tun/none
+//! (65534), PPP (512), IP-GRE (778) and others. Its protocol field is an ether type from 0x0600
+//! on (for IP-GRE devices the GRE protocol type, the same numbers for IPv4 and IPv6); below that
+//! it names a non-Ethernet protocol (802.3, 802.2 LLC, CAN, netlink families…), which is not IP.
 
-use super::PacketError;
-use etherparse::{EtherType, LaxSlicedPacket, LinuxSllHeaderSlice, LinuxSllProtocolType};
+use super::{PacketError, Undecoded, tunnel};
+use etherparse::{EtherType, LaxSlicedPacket};
 use std::fmt;
 
 /// A pcap link type (the `LINKTYPE_*` value of the file header, or libpcap's DLT for live capture).
@@ -63,6 +71,14 @@ impl fmt::Display for LinkType {
     }
 }
 
+/// Length of the Linux cooked capture v1 header: packet type, ARPHRD type, address length,
+/// 8 address bytes, protocol.
+const SLL_LEN: usize = 16;
+/// Where the protocol field of a Linux cooked v1 header is.
+const SLL_PROTOCOL: usize = 14;
+/// The smallest ether type (`ETH_P_802_3_MIN`); smaller protocol values in Linux cooked headers
+/// are not ether types.
+const ETHER_TYPE_MIN: u16 = 0x0600;
 /// Length of the Linux cooked capture v2 header.
 const SLL2_LEN: usize = 20;
 /// Length of the BSD loopback header.
@@ -72,6 +88,8 @@ const NULL_LEN: usize = 4;
 pub(super) enum Network<'a> {
     /// An IP packet (version 4 or 6 by its first nibble, or by its ether type) starts here.
     Ip(&'a [u8]),
+    /// A tunnel ether type (MPLS, PPPoE) and its payload.
+    Tunnel(u16, &'a [u8]),
     /// Not an IP packet.
     NotIp,
     /// Anything else (VLAN stacks, MACsec, ARP, short headers, unsupported link types): left to
@@ -79,14 +97,16 @@ pub(super) enum Network<'a> {
     Other,
 }
 
-/// Finds the IP packet in the common link layers: Ethernet II with at most one VLAN tag, Linux
-/// cooked capture, BSD loopback and raw IP. Gives what [`slice`] would, without the cost.
+/// Finds the IP packet (or a tunnel ether type) in the common link layers: Ethernet II with at
+/// most one VLAN tag, Linux cooked capture, BSD loopback and raw IP. Gives what [`slice`] would,
+/// without the cost.
 pub(super) fn network(link: LinkType, data: &[u8]) -> Network<'_> {
     use etherparse::ether_type::{
         IPV4, IPV6, PROVIDER_BRIDGING, VLAN_DOUBLE_TAGGED_FRAME, VLAN_TAGGED_FRAME,
     };
     let ip = |ether_type: EtherType, rest| match ether_type {
         IPV4 | IPV6 => Network::Ip(rest),
+        EtherType(t) if tunnel::is_tunnel_ether_type(t) => Network::Tunnel(t, rest),
         _ => Network::Other,
     };
     let ether_type_at =
@@ -102,14 +122,10 @@ pub(super) fn network(link: LinkType, data: &[u8]) -> Network<'_> {
             (Some(outer), Some(rest)) => ip(outer, rest),
             _ => Network::Other,
         },
-        LinkType::LINUX_SLL => match LinuxSllHeaderSlice::from_slice(data) {
-            Ok(sll) => match sll.protocol_type() {
-                LinuxSllProtocolType::EtherType(et) => {
-                    ip(et, data.get(sll.slice().len()..).unwrap_or(&[]))
-                }
-                _ => Network::NotIp,
-            },
-            Err(_) => Network::Other,
+        LinkType::LINUX_SLL => match (ether_type_at(SLL_PROTOCOL), data.get(SLL_LEN..)) {
+            (Some(et), Some(rest)) if et.0 >= ETHER_TYPE_MIN => ip(et, rest),
+            (Some(_), Some(_)) => Network::NotIp,
+            _ => Network::Other,
         },
         LinkType::LINUX_SLL2 => match (ether_type_at(0), data.get(SLL2_LEN..)) {
             (Some(et), Some(rest)) => ip(et, rest),
@@ -135,45 +151,63 @@ fn by_version(data: &[u8]) -> Network<'_> {
     }
 }
 
-/// Slices a packet down to its transport layer. `Ok(None)` means "not an IP packet".
-pub(super) fn slice(
-    link: LinkType,
-    data: &[u8],
-) -> Result<Option<LaxSlicedPacket<'_>>, PacketError> {
+/// A packet sliced by etherparse, or what the link layer alone says.
+// Returned by value and matched at once, as etherparse's slice was before; boxing it would cost an
+// allocation per packet on this path.
+#[allow(clippy::large_enum_variant)]
+pub(super) enum Sliced<'a> {
+    /// Sliced as far as etherparse goes.
+    Packet(LaxSlicedPacket<'a>),
+    /// A tunnel ether type (MPLS, PPPoE) and its payload, which etherparse does not slice.
+    Tunnel(u16, &'a [u8]),
+    /// Not an IP packet.
+    NotIp,
+}
+
+/// Slices a packet down to its transport layer.
+pub(super) fn slice(link: LinkType, data: &[u8]) -> Result<Sliced<'_>, PacketError> {
+    let by_ether_type = |ether_type: u16, rest| {
+        if tunnel::is_tunnel_ether_type(ether_type) {
+            Sliced::Tunnel(ether_type, rest)
+        } else {
+            Sliced::Packet(LaxSlicedPacket::from_ether_type(EtherType(ether_type), rest))
+        }
+    };
+    let short = |layer, len| PacketError::Malformed {
+        layer,
+        reason: Undecoded::LinkTruncated,
+        detail: format!("shorter than {len} bytes"),
+    };
     let sliced = match link {
         LinkType::ETHERNET => {
-            LaxSlicedPacket::from_ethernet(data).map_err(|e| malformed("Ethernet", e))?
+            LaxSlicedPacket::from_ethernet(data).map_err(|e| PacketError::Malformed {
+                layer: "Ethernet",
+                reason: Undecoded::LinkTruncated,
+                detail: e.to_string(),
+            })?
         }
         LinkType::LINUX_SLL => {
-            let sll =
-                LinuxSllHeaderSlice::from_slice(data).map_err(|e| malformed("Linux SLL", e))?;
-            let rest = data.get(sll.slice().len()..).unwrap_or(&[]);
-            match sll.protocol_type() {
-                LinuxSllProtocolType::EtherType(et) => LaxSlicedPacket::from_ether_type(et, rest),
-                _ => return Ok(None),
+            let (Some(header), Some(rest)) = (data.get(..SLL_LEN), data.get(SLL_LEN..)) else {
+                return Err(short("Linux SLL", SLL_LEN));
+            };
+            let protocol = u16::from_be_bytes([header[SLL_PROTOCOL], header[SLL_PROTOCOL + 1]]);
+            if protocol < ETHER_TYPE_MIN {
+                return Ok(Sliced::NotIp);
             }
+            return Ok(by_ether_type(protocol, rest));
         }
         LinkType::LINUX_SLL2 => {
             // Linux cooked v2: protocol type (BE u16), reserved, ifindex, ARPHRD, packet type, addr len, addr[8].
             let (Some(proto), Some(rest)) = (data.get(..2), data.get(SLL2_LEN..)) else {
-                return Err(PacketError::Malformed {
-                    layer: "Linux SLL2",
-                    detail: "shorter than 20 bytes".into(),
-                });
+                return Err(short("Linux SLL2", SLL2_LEN));
             };
-            LaxSlicedPacket::from_ether_type(
-                EtherType(u16::from_be_bytes([proto[0], proto[1]])),
-                rest,
-            )
+            return Ok(by_ether_type(u16::from_be_bytes([proto[0], proto[1]]), rest));
         }
         LinkType::NULL | LinkType::LOOP => {
             // The address family's byte order depends on the capturing host; the IP version nibble
             // does not, so dispatch on that.
             let Some(rest) = data.get(NULL_LEN..) else {
-                return Err(PacketError::Malformed {
-                    layer: "loopback",
-                    detail: "shorter than 4 bytes".into(),
-                });
+                return Err(short("loopback", NULL_LEN));
             };
             return from_ip(rest);
         }
@@ -186,16 +220,19 @@ pub(super) fn slice(
         }
         other => return Err(PacketError::UnsupportedLinkType(other.0)),
     };
-    Ok(Some(sliced))
+    Ok(Sliced::Packet(sliced))
 }
 
-fn from_ip(data: &[u8]) -> Result<Option<LaxSlicedPacket<'_>>, PacketError> {
+fn from_ip(data: &[u8]) -> Result<Sliced<'_>, PacketError> {
+    use etherparse::err::ip::LaxHeaderSliceError;
     match data.first().map(|b| b >> 4) {
-        Some(4 | 6) => LaxSlicedPacket::from_ip(data).map(Some).map_err(|e| malformed("IP", e)),
-        _ => Ok(None),
+        Some(4 | 6) => LaxSlicedPacket::from_ip(data).map(Sliced::Packet).map_err(|e| {
+            let reason = match e {
+                LaxHeaderSliceError::Len(_) => Undecoded::IpTruncated,
+                LaxHeaderSliceError::Content(_) => Undecoded::IpInvalid,
+            };
+            PacketError::Malformed { layer: "IP", reason, detail: e.to_string() }
+        }),
+        _ => Ok(Sliced::NotIp),
     }
-}
-
-fn malformed(layer: &'static str, e: impl fmt::Display) -> PacketError {
-    PacketError::Malformed { layer, detail: e.to_string() }
 }

@@ -1,20 +1,36 @@
 //! One captured packet → one TCP segment view, zero-copy.
 //!
-//! Link layers: Ethernet II (with 802.1Q / QinQ tags), Linux cooked capture v1 and v2, BSD
-//! loopback (NULL and LOOP), raw IPv4/IPv6. Network: IPv4 (fragments reassembled, see
-//! [`defrag`]) and IPv6 with extension headers. Headers are parsed by `etherparse` in its lax mode,
-//! so a packet cut by the snapshot length still yields the captured part of its payload and the
-//! number of payload bytes that are missing.
+//! Link layers: Ethernet II (with 802.1Q / QinQ tags), Linux cooked capture v1 (any hardware
+//! type) and v2, BSD loopback (NULL and LOOP), raw IPv4/IPv6. Network: IPv4 (fragments
+//! reassembled, see [`defrag`]) and IPv6 with extension headers. Tunnels ([`tunnel`]): VXLAN,
+//! Geneve, GTP-U, GRE, ERSPAN I/II/III, MPLS, PPPoE, IP-in-IP and 6in4, nested up to
+//! [`TcpLimits::max_tunnel_depth`]; the inner packet becomes the segment and the outer headers
+//! are dropped. Headers are parsed by `etherparse` in its lax mode, so a packet cut by the
+//! snapshot length still yields the captured part of its payload and the number of payload bytes
+//! that are missing.
+//!
+//! IPv4 fragments of TCP, UDP, GRE and IP-in-IP datagrams are reassembled before anything else,
+//! so a tunnel packet the underlay split is reassembled, then decapsulated; inner and outer
+//! fragments share one defragmenter and its limits (and one reassembly buffer per IP layer).
+//! IPv6 fragments are not reassembled (counted as `ipv6_fragments`), outer ones included.
 //!
 //! Decoding never panics; a packet that cannot be decoded is an error value that the caller
-//! counts, and the capture goes on.
+//! counts with its reason ([`Undecoded`]), and the capture goes on.
+//!
+//! Two paths give the same results: [`PacketDecoder::decode`] finds the IP header of the common
+//! link layers by hand and slices only the IP and TCP headers; [`PacketDecoder::decode_reference`]
+//! has etherparse slice the whole packet. Both share the tunnel and IP code, and recurse into
+//! inner packets through their own link-layer code. Tunnels cost nothing on plain packets: they
+//! are looked for only after IP protocol UDP, GRE, 4 or 41, or ether type MPLS or PPPoE.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod defrag;
 mod link;
+pub mod tunnel;
 
 pub use link::LinkType;
+pub use tunnel::{Tunnel, TunnelStats};
 
 use crate::limits::TcpLimits;
 use crate::time::Timestamp;
@@ -74,6 +90,117 @@ pub enum Decoded<'a> {
     FragmentHeld,
 }
 
+/// Why a packet was not decoded: a fixed set, so that the counters stay bounded whatever the
+/// capture holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Undecoded {
+    /// A link type wsscope does not decode (an interface of a pcapng file).
+    UnsupportedLinkType,
+    /// A link-layer header (Ethernet, VLAN, Linux cooked, loopback) cut short.
+    LinkTruncated,
+    /// A link-layer header with impossible contents (MACsec).
+    LinkInvalid,
+    /// An IP header or IP extension header cut short.
+    IpTruncated,
+    /// An IP header with impossible contents (version, header length, total length).
+    IpInvalid,
+    /// A TCP header cut short.
+    TcpTruncated,
+    /// A TCP header with impossible contents (data offset).
+    TcpInvalid,
+    /// A tunnel header (GRE, ERSPAN, MPLS, PPPoE) cut short.
+    TunnelTruncated,
+    /// Tunnels nested deeper than `--max-tunnel-depth`.
+    TunnelTooDeep,
+}
+
+impl Undecoded {
+    /// What the reason means, for people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Undecoded::UnsupportedLinkType => "unsupported link type",
+            Undecoded::LinkTruncated => "link-layer header cut short",
+            Undecoded::LinkInvalid => "invalid link-layer header",
+            Undecoded::IpTruncated => "IP header cut short",
+            Undecoded::IpInvalid => "invalid IP header",
+            Undecoded::TcpTruncated => "TCP header cut short",
+            Undecoded::TcpInvalid => "invalid TCP header",
+            Undecoded::TunnelTruncated => "tunnel header cut short",
+            Undecoded::TunnelTooDeep => "tunnels nested deeper than --max-tunnel-depth",
+        }
+    }
+}
+
+/// Packets not decoded, per reason ([`Undecoded`]); they add up to
+/// [`PacketStats::malformed`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UndecodedStats {
+    /// Link type wsscope does not decode (an interface of a pcapng file).
+    pub unsupported_link_type: u64,
+    /// Link-layer header (Ethernet, VLAN, Linux cooked, loopback) cut short.
+    pub link_truncated: u64,
+    /// Link-layer header with impossible contents (MACsec).
+    pub link_invalid: u64,
+    /// IP header or IP extension header cut short.
+    pub ip_truncated: u64,
+    /// IP header with impossible contents.
+    pub ip_invalid: u64,
+    /// TCP header cut short.
+    pub tcp_truncated: u64,
+    /// TCP header with impossible contents.
+    pub tcp_invalid: u64,
+    /// Tunnel header (GRE, ERSPAN, MPLS, PPPoE) cut short.
+    pub tunnel_truncated: u64,
+    /// Tunnels nested deeper than `--max-tunnel-depth`.
+    pub tunnel_too_deep: u64,
+}
+
+impl UndecodedStats {
+    /// Counts one packet not decoded for `reason`.
+    pub fn count(&mut self, reason: Undecoded) {
+        let c = match reason {
+            Undecoded::UnsupportedLinkType => &mut self.unsupported_link_type,
+            Undecoded::LinkTruncated => &mut self.link_truncated,
+            Undecoded::LinkInvalid => &mut self.link_invalid,
+            Undecoded::IpTruncated => &mut self.ip_truncated,
+            Undecoded::IpInvalid => &mut self.ip_invalid,
+            Undecoded::TcpTruncated => &mut self.tcp_truncated,
+            Undecoded::TcpInvalid => &mut self.tcp_invalid,
+            Undecoded::TunnelTruncated => &mut self.tunnel_truncated,
+            Undecoded::TunnelTooDeep => &mut self.tunnel_too_deep,
+        };
+        *c += 1;
+    }
+
+    /// Every reason with its count, in a fixed order.
+    pub fn by_reason(&self) -> [(Undecoded, u64); 9] {
+        [
+            (Undecoded::UnsupportedLinkType, self.unsupported_link_type),
+            (Undecoded::LinkTruncated, self.link_truncated),
+            (Undecoded::LinkInvalid, self.link_invalid),
+            (Undecoded::IpTruncated, self.ip_truncated),
+            (Undecoded::IpInvalid, self.ip_invalid),
+            (Undecoded::TcpTruncated, self.tcp_truncated),
+            (Undecoded::TcpInvalid, self.tcp_invalid),
+            (Undecoded::TunnelTruncated, self.tunnel_truncated),
+            (Undecoded::TunnelTooDeep, self.tunnel_too_deep),
+        ]
+    }
+
+    /// "2 IP header cut short, 1 invalid TCP header" (reasons with a count only), or "" when
+    /// there are none.
+    pub fn summary(&self) -> String {
+        let parts: Vec<String> = self
+            .by_reason()
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(r, n)| format!("{n} {}", r.describe()))
+            .collect();
+        parts.join(", ")
+    }
+}
+
 /// Why a packet could not be decoded.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PacketError {
@@ -85,9 +212,35 @@ pub enum PacketError {
     Malformed {
         /// Which layer.
         layer: &'static str,
-        /// What etherparse said.
+        /// The reason counted.
+        reason: Undecoded,
+        /// What etherparse (or the tunnel parser) said.
         detail: String,
     },
+    /// Tunnels are nested deeper than the limit.
+    #[error("tunnels nested deeper than {0} (--max-tunnel-depth)")]
+    TunnelTooDeep(usize),
+}
+
+impl PacketError {
+    /// The reason the packet is counted under.
+    pub fn reason(&self) -> Undecoded {
+        match self {
+            PacketError::UnsupportedLinkType(_) => Undecoded::UnsupportedLinkType,
+            PacketError::Malformed { reason, .. } => *reason,
+            PacketError::TunnelTooDeep(_) => Undecoded::TunnelTooDeep,
+        }
+    }
+}
+
+impl From<tunnel::Truncated> for PacketError {
+    fn from(t: tunnel::Truncated) -> Self {
+        PacketError::Malformed {
+            layer: t.layer,
+            reason: Undecoded::TunnelTruncated,
+            detail: t.to_string(),
+        }
+    }
 }
 
 /// Counters of what the decoder saw.
@@ -102,6 +255,11 @@ pub struct PacketStats {
     pub other: u64,
     /// Packets that could not be decoded.
     pub malformed: u64,
+    /// Why packets could not be decoded (the counts add up to `malformed`).
+    pub undecoded: UndecodedStats,
+    /// Packets whose inner packet was decoded, per tunnel (a packet inside two tunnels counts
+    /// in both).
+    pub decapsulated: TunnelStats,
     /// TCP segments whose payload was cut by the snapshot length.
     pub snaplen_truncated: u64,
     /// IPv4 fragments seen.
@@ -116,23 +274,27 @@ pub struct PacketStats {
     pub ipv6_fragments: u64,
 }
 
-/// Decodes packets into TCP segments, reassembling IPv4 fragments.
+/// Decodes packets into TCP segments, reassembling IPv4 fragments and taking tunnel headers off.
 #[derive(Debug)]
 pub struct PacketDecoder {
     defrag: defrag::Defragmenter,
-    reassembled: Vec<u8>,
+    /// One reassembly buffer per IP layer a packet can have (`max_tunnel_depth + 1`): an outer
+    /// datagram reassembled from fragments may carry inner fragments that complete another.
+    reassembled: Vec<Vec<u8>>,
+    max_tunnel_depth: usize,
     stats: PacketStats,
 }
 
 impl PacketDecoder {
-    /// A decoder with the fragment limits from `limits`.
+    /// A decoder with the fragment and tunnel limits from `limits`.
     pub fn new(limits: &TcpLimits) -> Self {
         PacketDecoder {
             defrag: defrag::Defragmenter::new(
                 limits.max_fragmented_datagrams,
                 limits.fragment_timeout,
             ),
-            reassembled: Vec::new(),
+            reassembled: vec![Vec::new(); limits.max_tunnel_depth + 1],
+            max_tunnel_depth: limits.max_tunnel_depth,
             stats: PacketStats::default(),
         }
     }
@@ -152,7 +314,7 @@ impl PacketDecoder {
         data: &'a [u8],
         ts: Timestamp,
     ) -> Result<Decoded<'a>, PacketError> {
-        self.decode_with(decode_inner, link, data, ts)
+        self.decode_with(Path::Fast, link, data, ts)
     }
 
     /// [`decode`](Self::decode) through etherparse's whole-packet slicing only, never the fast
@@ -164,21 +326,30 @@ impl PacketDecoder {
         data: &'a [u8],
         ts: Timestamp,
     ) -> Result<Decoded<'a>, PacketError> {
-        self.decode_with(decode_sliced, link, data, ts)
+        self.decode_with(Path::Reference, link, data, ts)
     }
 
-    /// Decodes with `decode` and counts the outcome.
+    /// Decodes along `path` and counts the outcome.
     #[inline(always)]
     fn decode_with<'a>(
         &'a mut self,
-        decode: DecodeFn,
+        path: Path,
         link: LinkType,
         data: &'a [u8],
         ts: Timestamp,
     ) -> Result<Decoded<'a>, PacketError> {
         let stats = &mut self.stats;
         stats.packets += 1;
-        let result = decode(&mut self.defrag, &mut self.reassembled, stats, link, data, ts);
+        let mut walk = Walk {
+            defrag: &mut self.defrag,
+            stats,
+            ts,
+            path,
+            depth: 0,
+            max_depth: self.max_tunnel_depth,
+        };
+        let result = walk.link(&mut self.reassembled, link, data);
+        let stats = &mut self.stats;
         match &result {
             Ok(Decoded::Tcp(seg)) => {
                 stats.tcp_segments += 1;
@@ -188,179 +359,392 @@ impl PacketDecoder {
             }
             Ok(Decoded::Other) => stats.other += 1,
             Ok(Decoded::FragmentHeld) => {}
-            Err(_) => stats.malformed += 1,
+            Err(e) => {
+                stats.malformed += 1;
+                stats.undecoded.count(e.reason());
+            }
         }
         result
     }
 }
 
-/// [`decode_inner`] or [`decode_sliced`].
-type DecodeFn = for<'a> fn(
-    &mut defrag::Defragmenter,
-    &'a mut Vec<u8>,
-    &mut PacketStats,
-    LinkType,
-    &'a [u8],
-    Timestamp,
-) -> Result<Decoded<'a>, PacketError>;
+/// Which link-layer code decodes a packet (and the packets inside it).
+#[derive(Clone, Copy, Debug)]
+enum Path {
+    /// [`link::network`], falling back to [`decode_sliced`].
+    Fast,
+    /// [`decode_sliced`] only.
+    Reference,
+}
 
-fn decode_inner<'a>(
-    defrag: &mut defrag::Defragmenter,
-    reassembled: &'a mut Vec<u8>,
-    stats: &mut PacketStats,
-    link: LinkType,
-    data: &'a [u8],
+/// One packet's way through its layers: what every layer needs besides the bytes.
+struct Walk<'s> {
+    defrag: &'s mut defrag::Defragmenter,
+    stats: &'s mut PacketStats,
     ts: Timestamp,
-) -> Result<Decoded<'a>, PacketError> {
-    match link::network(link, data) {
-        link::Network::Ip(ip) => decode_ip(defrag, reassembled, stats, ip, ts),
-        link::Network::NotIp => Ok(Decoded::Other),
-        link::Network::Other => decode_sliced(defrag, reassembled, stats, link, data, ts),
+    path: Path,
+    /// Tunnel headers taken off so far.
+    depth: usize,
+    max_depth: usize,
+}
+
+/// An error that ended decoding inside a layer, before it becomes a [`PacketError`].
+#[derive(Clone, Debug)]
+struct Stop {
+    detail: String,
+    layer: Layer,
+    truncated: bool,
+}
+
+impl Stop {
+    fn from_slice_error(e: &SliceError, layer: Layer) -> Stop {
+        Stop { detail: e.to_string(), layer, truncated: matches!(e, SliceError::Len(_)) }
+    }
+
+    fn into_error(self) -> PacketError {
+        let (layer, truncated, invalid) = match self.layer {
+            Layer::TcpHeader => ("TCP", Undecoded::TcpTruncated, Undecoded::TcpInvalid),
+            Layer::IpHeader | Layer::IpAuthHeader => {
+                ("IP", Undecoded::IpTruncated, Undecoded::IpInvalid)
+            }
+            Layer::Ipv4Header | Layer::Ipv4Packet => {
+                ("IPv4", Undecoded::IpTruncated, Undecoded::IpInvalid)
+            }
+            Layer::Ipv6Header
+            | Layer::Ipv6Packet
+            | Layer::Ipv6ExtHeader
+            | Layer::Ipv6HopByHopHeader
+            | Layer::Ipv6DestOptionsHeader
+            | Layer::Ipv6RouteHeader
+            | Layer::Ipv6FragHeader => ("IPv6", Undecoded::IpTruncated, Undecoded::IpInvalid),
+            Layer::Ethernet2Header => {
+                ("Ethernet", Undecoded::LinkTruncated, Undecoded::LinkInvalid)
+            }
+            Layer::VlanHeader => ("VLAN", Undecoded::LinkTruncated, Undecoded::LinkInvalid),
+            Layer::MacsecHeader | Layer::MacsecPacket => {
+                ("MACsec", Undecoded::LinkTruncated, Undecoded::LinkInvalid)
+            }
+            _ => ("link", Undecoded::LinkTruncated, Undecoded::LinkInvalid),
+        };
+        let reason = if self.truncated { truncated } else { invalid };
+        PacketError::Malformed { layer, reason, detail: self.detail }
     }
 }
 
-/// The common case: an IP packet found by [`link::network`] without building etherparse's
-/// whole-packet slice (a few hundred bytes moved per packet).
-fn decode_ip<'a>(
-    defrag: &mut defrag::Defragmenter,
-    reassembled: &'a mut Vec<u8>,
-    stats: &mut PacketStats,
-    data: &'a [u8],
-    ts: Timestamp,
-) -> Result<Decoded<'a>, PacketError> {
-    let (ip, exts_err) = LaxIpSlice::from_slice(data).map_err(|e| {
-        let e = match e {
-            etherparse::err::ip::LaxHeaderSliceError::Len(l) => SliceError::Len(l),
-            etherparse::err::ip::LaxHeaderSliceError::Content(c) => SliceError::Ip(c),
-        };
-        PacketError::Malformed { layer: layer_name(Layer::IpHeader), detail: e.to_string() }
-    })?;
-    let net = match &ip {
-        LaxIpSlice::Ipv4(v4) => Net::V4(v4),
-        LaxIpSlice::Ipv6(v6) => Net::V6(v6),
-    };
-    let exts_err = exts_err.map(|(e, layer)| (e.to_string(), layer));
-    decode_net(defrag, reassembled, stats, net, ts, exts_err, |payload| {
-        TcpSlice::from_slice(payload.payload).map_err(|e| (e.to_string(), Layer::TcpHeader))
-    })
+/// True for the layers whose errors make a packet malformed when slicing stopped before any IP
+/// header: link-layer headers and the IP header itself. An error in another protocol (ARP) leaves
+/// the packet "other".
+fn stops_ip(layer: Layer) -> bool {
+    matches!(
+        layer,
+        Layer::Ethernet2Header
+            | Layer::VlanHeader
+            | Layer::MacsecHeader
+            | Layer::MacsecPacket
+            | Layer::LinuxSllHeader
+            | Layer::EtherPayload
+            | Layer::IpHeader
+            | Layer::Ipv4Header
+            | Layer::Ipv4Packet
+            | Layer::Ipv6Header
+            | Layer::Ipv6Packet
+    )
 }
 
-/// Every other packet, through etherparse's whole-packet slicing (VLAN tags, MACsec, ARP, …).
-#[cold]
-#[inline(never)]
-fn decode_sliced<'a>(
-    defrag: &mut defrag::Defragmenter,
-    reassembled: &'a mut Vec<u8>,
-    stats: &mut PacketStats,
-    link: LinkType,
-    data: &'a [u8],
-    ts: Timestamp,
-) -> Result<Decoded<'a>, PacketError> {
-    let Some(sliced) = link::slice(link, data)? else { return Ok(Decoded::Other) };
-    let stop = sliced.stop_err.as_ref().map(|(e, layer)| (e.to_string(), *layer));
-    let net = match &sliced.net {
-        Some(LaxNetSlice::Ipv4(ip)) => Net::V4(ip),
-        Some(LaxNetSlice::Ipv6(ip)) => Net::V6(ip),
-        _ => {
-            return match stop {
-                Some((detail, layer)) => {
-                    Err(PacketError::Malformed { layer: layer_name(layer), detail })
+impl Walk<'_> {
+    /// Decodes a packet that starts with link layer `link`, along this walk's path.
+    fn link<'a>(
+        &mut self,
+        bufs: &'a mut [Vec<u8>],
+        link: LinkType,
+        data: &'a [u8],
+    ) -> Result<Decoded<'a>, PacketError> {
+        match self.path {
+            Path::Fast => match link::network(link, data) {
+                link::Network::Ip(ip) => self.ip(bufs, ip),
+                link::Network::Tunnel(ether_type, rest) => {
+                    self.ether_tunnel(bufs, ether_type, rest)
                 }
-                None => Ok(Decoded::Other),
-            };
+                link::Network::NotIp => Ok(Decoded::Other),
+                link::Network::Other => self.sliced(bufs, link, data),
+            },
+            Path::Reference => self.sliced(bufs, link, data),
         }
-    };
-    let transport = match sliced.transport {
-        Some(TransportSlice::Tcp(tcp)) => Some(tcp),
-        _ => None,
-    };
-    // With a transport header there is no stop error; without one, the stop error (if any) is
-    // the reason.
-    decode_net(defrag, reassembled, stats, net, ts, stop.clone(), |_| match (transport, stop) {
-        (Some(tcp), _) => Ok(tcp),
-        (None, Some(stop)) => Err(stop),
-        (None, None) => Err(("no TCP header".to_string(), Layer::TcpHeader)),
-    })
+    }
+
+    /// The common case: an IP packet found by [`link::network`] without building etherparse's
+    /// whole-packet slice (a few hundred bytes moved per packet).
+    fn ip<'a>(
+        &mut self,
+        bufs: &'a mut [Vec<u8>],
+        data: &'a [u8],
+    ) -> Result<Decoded<'a>, PacketError> {
+        let (ip, exts_err) = LaxIpSlice::from_slice(data).map_err(|e| {
+            let e = match e {
+                etherparse::err::ip::LaxHeaderSliceError::Len(l) => SliceError::Len(l),
+                etherparse::err::ip::LaxHeaderSliceError::Content(c) => SliceError::Ip(c),
+            };
+            Stop::from_slice_error(&e, Layer::IpHeader).into_error()
+        })?;
+        let net = match &ip {
+            LaxIpSlice::Ipv4(v4) => Net::V4(v4),
+            LaxIpSlice::Ipv6(v6) => Net::V6(v6),
+        };
+        let stop = exts_err.map(|(e, layer)| Stop {
+            detail: e.to_string(),
+            layer,
+            truncated: matches!(e, etherparse::err::ipv6_exts::HeaderSliceError::Len(_)),
+        });
+        self.net(bufs, net, stop, |payload| {
+            TcpSlice::from_slice(payload.payload).map_err(|e| Stop {
+                detail: e.to_string(),
+                layer: Layer::TcpHeader,
+                truncated: matches!(e, etherparse::err::tcp::HeaderSliceError::Len(_)),
+            })
+        })
+    }
+
+    /// Every other packet, through etherparse's whole-packet slicing (VLAN tags, MACsec, ARP, …).
+    #[cold]
+    #[inline(never)]
+    fn sliced<'a>(
+        &mut self,
+        bufs: &'a mut [Vec<u8>],
+        link: LinkType,
+        data: &'a [u8],
+    ) -> Result<Decoded<'a>, PacketError> {
+        let sliced = match link::slice(link, data)? {
+            link::Sliced::Packet(p) => p,
+            link::Sliced::Tunnel(ether_type, rest) => {
+                return self.ether_tunnel(bufs, ether_type, rest);
+            }
+            link::Sliced::NotIp => return Ok(Decoded::Other),
+        };
+        let stop = sliced.stop_err.as_ref().map(|(e, layer)| Stop::from_slice_error(e, *layer));
+        let net = match &sliced.net {
+            Some(LaxNetSlice::Ipv4(ip)) => Net::V4(ip),
+            Some(LaxNetSlice::Ipv6(ip)) => Net::V6(ip),
+            _ => {
+                return match stop {
+                    Some(stop) if stops_ip(stop.layer) => Err(stop.into_error()),
+                    Some(_) => Ok(Decoded::Other),
+                    // No network layer: a tunnel ether type after the link headers?
+                    None => match sliced.ether_payload() {
+                        Some(p) if tunnel::is_tunnel_ether_type(p.ether_type.0) => {
+                            self.ether_tunnel(bufs, p.ether_type.0, p.payload)
+                        }
+                        _ => Ok(Decoded::Other),
+                    },
+                };
+            }
+        };
+        let transport = match sliced.transport {
+            Some(TransportSlice::Tcp(tcp)) => Some(tcp),
+            _ => None,
+        };
+        // With a transport header there is no stop error; without one, the stop error (if any) is
+        // the reason.
+        self.net(bufs, net, stop.clone(), |_| match (transport, stop) {
+            (Some(tcp), _) => Ok(tcp),
+            (None, Some(stop)) => Err(stop),
+            (None, None) => Err(Stop {
+                detail: "no TCP header".to_string(),
+                layer: Layer::TcpHeader,
+                truncated: true,
+            }),
+        })
+    }
+
+    /// From the IP layer on: IPv4 fragments go to the defragmenter, IPv6 fragments and protocols
+    /// wsscope does not decode are "other", tunnels (UDP ports, GRE, IP-in-IP) are taken off, and
+    /// `tcp` slices the TCP header of the payload. `stop` is an error that ended slicing inside the
+    /// IP extension headers; the TCP header is then not looked for.
+    fn net<'a>(
+        &mut self,
+        bufs: &'a mut [Vec<u8>],
+        net: Net<'_, 'a>,
+        stop: Option<Stop>,
+        tcp: impl FnOnce(&LaxIpPayloadSlice<'a>) -> Result<TcpSlice<'a>, Stop>,
+    ) -> Result<Decoded<'a>, PacketError> {
+        // Each IP layer of a packet has its own reassembly buffer; deeper layers use the rest.
+        let Some((buf, deeper)) = bufs.split_first_mut() else {
+            return Err(PacketError::TunnelTooDeep(self.max_depth));
+        };
+        let (src_ip, dst_ip, payload, declared) = match net {
+            Net::V4(ip) => {
+                let h = ip.header();
+                let exts = ip.extensions().auth.map_or(0, |a| a.slice().len());
+                let declared = usize::from(h.total_len())
+                    .saturating_sub(usize::from(h.ihl()) * 4)
+                    .saturating_sub(exts);
+                if ip.payload().fragmented {
+                    self.stats.ipv4_fragments += 1;
+                    let protocol = ip.payload().ip_number;
+                    if !reassembled(protocol) {
+                        return Ok(Decoded::Other);
+                    }
+                    let key = defrag::FragKey::new(
+                        h.source_addr(),
+                        h.destination_addr(),
+                        h.identification(),
+                        protocol,
+                    );
+                    let frag = defrag::Fragment {
+                        offset: h.fragments_offset(),
+                        more: h.more_fragments(),
+                        payload: ip.payload().payload,
+                    };
+                    return match self.defrag.add(key, frag, self.ts) {
+                        Some(datagram) => {
+                            self.stats.reassembled_datagrams += 1;
+                            *buf = datagram;
+                            let datagram: &'a Vec<u8> = buf;
+                            let src = IpAddr::V4(h.source_addr());
+                            let dst = IpAddr::V4(h.destination_addr());
+                            if protocol == IpNumber::TCP {
+                                let tcp = TcpSlice::from_slice(datagram).map_err(|e| {
+                                    Stop {
+                                        detail: e.to_string(),
+                                        layer: Layer::TcpHeader,
+                                        truncated: matches!(
+                                            e,
+                                            etherparse::err::tcp::HeaderSliceError::Len(_)
+                                        ),
+                                    }
+                                    .into_error()
+                                })?;
+                                return Ok(Decoded::Tcp(segment(src, dst, &tcp, 0)));
+                            }
+                            self.tunnel(deeper, protocol, datagram)
+                        }
+                        None => Ok(Decoded::FragmentHeld),
+                    };
+                }
+                (
+                    IpAddr::V4(h.source_addr()),
+                    IpAddr::V4(h.destination_addr()),
+                    ip.payload(),
+                    declared,
+                )
+            }
+            Net::V6(ip) => {
+                let h = ip.header();
+                let declared =
+                    usize::from(h.payload_length()).saturating_sub(ip.extensions().slice().len());
+                if ip.payload().fragmented {
+                    self.stats.ipv6_fragments += 1;
+                    return Ok(Decoded::Other);
+                }
+                (
+                    IpAddr::V6(h.source_addr()),
+                    IpAddr::V6(h.destination_addr()),
+                    ip.payload(),
+                    declared,
+                )
+            }
+        };
+        if payload.ip_number != IpNumber::TCP {
+            if stop.is_some() {
+                return Ok(Decoded::Other);
+            }
+            return self.tunnel(deeper, payload.ip_number, payload.payload);
+        }
+        let tcp = match stop {
+            Some(stop) => Err(stop),
+            None => tcp(payload),
+        };
+        match tcp {
+            Ok(tcp) => {
+                let missing = missing_bytes(payload, declared, &tcp);
+                Ok(Decoded::Tcp(segment(src_ip, dst_ip, &tcp, missing)))
+            }
+            Err(stop) => Err(stop.into_error()),
+        }
+    }
+
+    /// The payload of an IP packet of protocol `protocol` other than TCP: a tunnel, or other.
+    fn tunnel<'a>(
+        &mut self,
+        bufs: &'a mut [Vec<u8>],
+        protocol: IpNumber,
+        payload: &'a [u8],
+    ) -> Result<Decoded<'a>, PacketError> {
+        use tunnel::{Decap, Next};
+        let decap = match protocol {
+            IpNumber::UDP => udp_tunnel(payload),
+            IpNumber::GRE => tunnel::gre(payload)?,
+            IpNumber::IPV4 => Some(Decap { tunnel: Tunnel::Ipv4InIp, next: Next::Ip(payload) }),
+            IpNumber::IPV6 => Some(Decap { tunnel: Tunnel::Ipv6InIp, next: Next::Ip(payload) }),
+            _ => None,
+        };
+        match decap {
+            Some(decap) => self.enter(bufs, decap),
+            None => Ok(Decoded::Other),
+        }
+    }
+
+    /// A tunnel ether type (MPLS, PPPoE) and its payload.
+    fn ether_tunnel<'a>(
+        &mut self,
+        bufs: &'a mut [Vec<u8>],
+        ether_type: u16,
+        payload: &'a [u8],
+    ) -> Result<Decoded<'a>, PacketError> {
+        match tunnel::ether_type(ether_type, payload)? {
+            Some(decap) => self.enter(bufs, decap),
+            None => Ok(Decoded::Other),
+        }
+    }
+
+    /// Takes a tunnel header off: counts it, checks the depth, decodes what it carries.
+    fn enter<'a>(
+        &mut self,
+        bufs: &'a mut [Vec<u8>],
+        decap: tunnel::Decap<'a>,
+    ) -> Result<Decoded<'a>, PacketError> {
+        use tunnel::Next;
+        if self.depth >= self.max_depth {
+            return Err(PacketError::TunnelTooDeep(self.max_depth));
+        }
+        self.stats.decapsulated.count(decap.tunnel);
+        self.depth += 1;
+        let result = match decap.next {
+            Next::Ethernet(frame) => self.link(bufs, LinkType::ETHERNET, frame),
+            Next::Ip(packet) => self.link(bufs, LinkType::RAW, packet),
+            Next::EtherType(tunnel::IPV4 | tunnel::IPV6, packet) => {
+                self.link(bufs, LinkType::RAW, packet)
+            }
+            Next::EtherType(tunnel::TEB, frame) => self.link(bufs, LinkType::ETHERNET, frame),
+            Next::EtherType(ether_type, payload) => self.ether_tunnel(bufs, ether_type, payload),
+        };
+        self.depth -= 1;
+        result
+    }
+}
+
+/// IP protocols whose fragments are reassembled: TCP and the tunnels.
+fn reassembled(protocol: IpNumber) -> bool {
+    matches!(
+        protocol,
+        IpNumber::TCP | IpNumber::UDP | IpNumber::GRE | IpNumber::IPV4 | IpNumber::IPV6
+    )
+}
+
+/// A UDP datagram (header read by hand, so both paths agree): the tunnel of its destination port.
+fn udp_tunnel(datagram: &[u8]) -> Option<tunnel::Decap<'_>> {
+    const HEADER: usize = 8;
+    let header = datagram.get(..HEADER)?;
+    let dst_port = u16::from_be_bytes([header[2], header[3]]);
+    // The length field bounds the payload (0 means a jumbogram: all of it).
+    let len = usize::from(u16::from_be_bytes([header[4], header[5]]));
+    let end = if len >= HEADER { len.min(datagram.len()) } else { datagram.len() };
+    tunnel::udp(dst_port, datagram.get(HEADER..end)?)
 }
 
 /// The network layer of a packet, however it was sliced.
 enum Net<'s, 'a> {
     V4(&'s LaxIpv4Slice<'a>),
     V6(&'s LaxIpv6Slice<'a>),
-}
-
-/// From the IP layer to a segment: IPv4 fragments go to the defragmenter, IPv6 fragments and
-/// non-TCP packets are "other", and `tcp` slices the TCP header of the payload. `stop` is an error
-/// that ended slicing inside the IP extension headers; the TCP header is then not looked for.
-fn decode_net<'a>(
-    defrag: &mut defrag::Defragmenter,
-    reassembled: &'a mut Vec<u8>,
-    stats: &mut PacketStats,
-    net: Net<'_, 'a>,
-    ts: Timestamp,
-    stop: Option<(String, Layer)>,
-    tcp: impl FnOnce(&LaxIpPayloadSlice<'a>) -> Result<TcpSlice<'a>, (String, Layer)>,
-) -> Result<Decoded<'a>, PacketError> {
-    let (src_ip, dst_ip, payload, declared) = match net {
-        Net::V4(ip) => {
-            let h = ip.header();
-            let exts = ip.extensions().auth.map_or(0, |a| a.slice().len());
-            let declared = usize::from(h.total_len())
-                .saturating_sub(usize::from(h.ihl()) * 4)
-                .saturating_sub(exts);
-            if ip.payload().fragmented {
-                stats.ipv4_fragments += 1;
-                if ip.payload().ip_number != IpNumber::TCP {
-                    return Ok(Decoded::Other);
-                }
-                let key =
-                    defrag::FragKey::new(h.source_addr(), h.destination_addr(), h.identification());
-                let frag = defrag::Fragment {
-                    offset: h.fragments_offset(),
-                    more: h.more_fragments(),
-                    payload: ip.payload().payload,
-                };
-                return match defrag.add(key, frag, ts) {
-                    Some(datagram) => {
-                        stats.reassembled_datagrams += 1;
-                        *reassembled = datagram;
-                        let reassembled: &'a Vec<u8> = reassembled;
-                        let src = IpAddr::V4(h.source_addr());
-                        let dst = IpAddr::V4(h.destination_addr());
-                        let tcp =
-                            TcpSlice::from_slice(reassembled).map_err(|e| malformed("TCP", e))?;
-                        Ok(Decoded::Tcp(segment(src, dst, &tcp, 0)))
-                    }
-                    None => Ok(Decoded::FragmentHeld),
-                };
-            }
-            (IpAddr::V4(h.source_addr()), IpAddr::V4(h.destination_addr()), ip.payload(), declared)
-        }
-        Net::V6(ip) => {
-            let h = ip.header();
-            let declared =
-                usize::from(h.payload_length()).saturating_sub(ip.extensions().slice().len());
-            if ip.payload().fragmented {
-                stats.ipv6_fragments += 1;
-                return Ok(Decoded::Other);
-            }
-            (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()), ip.payload(), declared)
-        }
-    };
-    if payload.ip_number != IpNumber::TCP {
-        return Ok(Decoded::Other);
-    }
-    let tcp = match stop {
-        Some(stop) => Err(stop),
-        None => tcp(payload),
-    };
-    match tcp {
-        Ok(tcp) => {
-            let missing = missing_bytes(payload, declared, &tcp);
-            Ok(Decoded::Tcp(segment(src_ip, dst_ip, &tcp, missing)))
-        }
-        Err((detail, layer)) => Err(PacketError::Malformed { layer: layer_name(layer), detail }),
-    }
 }
 
 /// Payload bytes the capture cut off: what the IP header declares minus what is there.
@@ -388,22 +772,6 @@ fn segment<'a>(src: IpAddr, dst: IpAddr, tcp: &TcpSlice<'a>, missing: u32) -> Se
         window: tcp.window_size(),
         payload: tcp.payload(),
         missing,
-    }
-}
-
-fn malformed(layer: &'static str, e: impl std::fmt::Display) -> PacketError {
-    PacketError::Malformed { layer, detail: e.to_string() }
-}
-
-fn layer_name(layer: Layer) -> &'static str {
-    match layer {
-        Layer::TcpHeader => "TCP",
-        Layer::IpHeader => "IP",
-        Layer::Ipv4Header | Layer::Ipv4Packet => "IPv4",
-        Layer::Ipv6Header | Layer::Ipv6Packet => "IPv6",
-        Layer::Ethernet2Header => "Ethernet",
-        Layer::VlanHeader => "VLAN",
-        _ => "packet",
     }
 }
 
@@ -540,9 +908,12 @@ mod tests {
         let outcome = |r: Result<Decoded<'_>, PacketError>| match r {
             Ok(d) => format!("{d:?}"),
             Err(PacketError::UnsupportedLinkType(t)) => format!("unsupported {t}"),
-            // The layer must agree; the detail text may differ (offsets are counted from the IP
-            // header on the fast path) and is never shown.
-            Err(PacketError::Malformed { layer, .. }) => format!("malformed {layer}"),
+            // The layer and reason must agree; the detail text may differ (offsets are counted
+            // from the IP header on the fast path) and is never shown.
+            Err(PacketError::Malformed { layer, reason, .. }) => {
+                format!("malformed {layer} {reason:?}")
+            }
+            Err(PacketError::TunnelTooDeep(n)) => format!("too deep {n}"),
         };
         for (i, p) in packets.iter().enumerate() {
             let ts = Timestamp::from_nanos(i as i64 * 1_000_000);
@@ -552,6 +923,97 @@ mod tests {
         a.push(format!("{:?}", fast.stats()));
         b.push(format!("{:?}", slow.stats()));
         (a, b)
+    }
+
+    /// An IPv4 header (no options, checksum not computed: the decoder does not check it) around
+    /// `payload`.
+    fn outer_ipv4(protocol: u8, payload: &[u8]) -> Vec<u8> {
+        let [t0, t1] = ((20 + payload.len()) as u16).to_be_bytes();
+        let mut v = vec![0x45, 0, t0, t1, 0, 9, 0x40, 0, 64, protocol, 0, 0, 192, 0, 2, 1];
+        v.extend([192, 0, 2, 2]);
+        v.extend(payload);
+        v
+    }
+
+    fn outer_ipv6(next: u8, payload: &[u8]) -> Vec<u8> {
+        let [l0, l1] = (payload.len() as u16).to_be_bytes();
+        let mut v = vec![0x60, 0, 0, 0, l0, l1, next, 64];
+        v.extend([0x20, 1, 0x0d, 0xb8].iter().chain(&[0u8; 11]).chain(&[1]));
+        v.extend([0x20, 1, 0x0d, 0xb8].iter().chain(&[0u8; 11]).chain(&[2]));
+        v.extend(payload);
+        v
+    }
+
+    fn outer_udp(dst_port: u16, payload: &[u8]) -> Vec<u8> {
+        let [p0, p1] = dst_port.to_be_bytes();
+        let [l0, l1] = ((8 + payload.len()) as u16).to_be_bytes();
+        let mut v = vec![0xc0, 0x01, p0, p1, l0, l1, 0, 0];
+        v.extend(payload);
+        outer_ipv4(17, &v)
+    }
+
+    fn ethernet(ether_type: u16, payload: &[u8]) -> Vec<u8> {
+        let mut v = [[0x02, 0, 0, 0, 0, 0x0b], [0x02, 0, 0, 0, 0, 0x0a]].concat();
+        v.extend(ether_type.to_be_bytes());
+        v.extend(payload);
+        v
+    }
+
+    fn ether_type_of(ip: &[u8]) -> u16 {
+        if ip.first().is_some_and(|b| b >> 4 == 6) { 0x86dd } else { 0x0800 }
+    }
+
+    fn cat(parts: &[&[u8]]) -> Vec<u8> {
+        parts.concat()
+    }
+
+    /// `ip` inside each tunnel wsscope decodes, once nested: (ether type, packet) pairs to frame.
+    fn tunnelled(ip: &[u8]) -> Vec<(u16, Vec<u8>)> {
+        let frame = ethernet(ether_type_of(ip), ip);
+        let gre = |flags: u8, proto: u16, words: usize| {
+            let mut v = vec![flags, 0];
+            v.extend(proto.to_be_bytes());
+            v.extend(std::iter::repeat_n(0x5a, 4 * words));
+            v
+        };
+        let vxlan = [0x08, 0, 0, 0, 0, 0, 0x2a, 0];
+        let geneve = [0x01, 0, 0x65, 0x58, 0, 0, 0x2a, 0, 0x01, 0x02, 0x03, 0x04];
+        let [gl0, gl1] = ((8 + ip.len()) as u16).to_be_bytes();
+        let gtpu = [0x32, 0xff, gl0, gl1, 0, 0, 0, 1, 0, 7, 0, 0];
+        let erspan2 = [0x10, 0x05, 0x00, 0x07, 0, 0, 0, 3];
+        let erspan3 = [0x20, 0x05, 0x00, 0x07, 1, 2, 3, 4, 0, 0, 0, 1, 9, 9, 9, 9, 9, 9, 9, 9];
+        let mpls = [0, 0x10, 0x00, 64, 0, 0x20, 0x01, 64];
+        let [pl0, pl1] = ((2 + ip.len()) as u16).to_be_bytes();
+        let ppp = if ether_type_of(ip) == 0x86dd { 0x57 } else { 0x21 };
+        let pppoe = [0x11, 0, 0, 1, pl0, pl1, 0, ppp];
+        let in_ip = if ether_type_of(ip) == 0x86dd { 41 } else { 4 };
+        vec![
+            (0x0800, outer_udp(4789, &cat(&[&vxlan, &frame]))),
+            (0x0800, outer_udp(8472, &cat(&[&vxlan, &frame]))),
+            (0x0800, outer_udp(6081, &cat(&[&geneve, &frame]))),
+            (0x0800, outer_udp(2152, &cat(&[&gtpu, ip]))),
+            (0x0800, outer_ipv4(47, &cat(&[&gre(0x20, ether_type_of(ip), 1), ip]))),
+            (0x0800, outer_ipv4(47, &cat(&[&gre(0xb0, 0x6558, 3), &frame]))),
+            (0x0800, outer_ipv4(47, &cat(&[&gre(0, 0x88be, 0), &frame]))),
+            (0x0800, outer_ipv4(47, &cat(&[&gre(0x10, 0x88be, 1), &erspan2, &frame]))),
+            (0x0800, outer_ipv4(47, &cat(&[&gre(0x10, 0x22eb, 1), &erspan3, &frame]))),
+            (0x0800, outer_ipv4(in_ip, ip)),
+            (0x86dd, outer_ipv6(in_ip, ip)),
+            (0x8847, cat(&[&mpls, ip])),
+            (0x8864, cat(&[&pppoe, ip])),
+            // Nested: MPLS inside Ethernet inside GRE, and VXLAN inside GRE.
+            (
+                0x0800,
+                outer_ipv4(47, &cat(&[&gre(0, 0x6558, 0), &ethernet(0x8847, &cat(&[&mpls, ip]))])),
+            ),
+            (
+                0x0800,
+                outer_ipv4(
+                    47,
+                    &cat(&[&gre(0, 0x0800, 0), &outer_udp(4789, &cat(&[&vxlan, &frame]))]),
+                ),
+            ),
+        ]
     }
 
     /// Valid packets of every kind the fast path takes, for each link type.
@@ -566,10 +1028,12 @@ mod tests {
             v[6] = 0x20; // more fragments
             v
         };
+        let mut packets: Vec<(u16, Vec<u8>)> =
+            [ip4.clone(), ip6, udp, frag].into_iter().map(|ip| (ether_type_of(&ip), ip)).collect();
+        packets.extend(tunnelled(&ip4));
         let mut out = Vec::new();
-        for ip in [ip4, ip6, udp, frag] {
-            let version = ip[0] >> 4;
-            let et: [u8; 2] = if version == 6 { [0x86, 0xdd] } else { [0x08, 0x00] };
+        for (et, ip) in packets {
+            let et = et.to_be_bytes();
             match link {
                 LinkType::ETHERNET => {
                     let mut plain = [[1u8; 6], [2u8; 6]].concat();
@@ -598,6 +1062,8 @@ mod tests {
                     v.extend(&ip);
                     out.push(v);
                 }
+                // Loopback and raw IP carry only IP: MPLS and PPPoE have no place there.
+                _ if !matches!(et, [0x08, 0x00] | [0x86, 0xdd]) => {}
                 LinkType::NULL => {
                     let mut v = vec![2, 0, 0, 0];
                     v.extend(&ip);
@@ -635,7 +1101,7 @@ mod tests {
         fn fast_path_agrees_with_whole_packet_slicing_on_damaged_packets(
             link in 0..LINKS.len(),
             payload in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
-            which in 0usize..16,
+            which in 0usize..128,
             cut in proptest::prelude::any::<proptest::sample::Index>(),
             edits in proptest::collection::vec(
                 (proptest::prelude::any::<proptest::sample::Index>(), proptest::prelude::any::<u8>()),
@@ -732,9 +1198,12 @@ mod tests {
                 }
                 cases.push((LinkType::ETHERNET, eth(&[[0x88, 0xa8], [0x81, 0]])));
                 cases.push((LinkType::ETHERNET, eth(&[[0x81, 0]; 4])));
-                // Linux cooked v1: hardware types Ethernet, netlink, IEEE 802.11 radiotap;
-                // protocols: the ether type, 802.2 LLC, 802.3, CAN, an unknown one.
-                for arphrd in [[0u8, 1], [3, 0x38], [3, 0x23]] {
+                // Linux cooked v1: hardware types Ethernet, netlink, IEEE 802.11 radiotap,
+                // loopback, none (tun), PPP, IP-GRE; protocols: the ether type, 802.2 LLC, 802.3,
+                // CAN, an unknown one.
+                for arphrd in
+                    [[0u8, 1], [3, 0x38], [3, 0x23], [3, 4], [0xff, 0xfe], [2, 0], [3, 0x0a]]
+                {
                     for proto in [et, [0, 4], [0, 1], [0, 0x0c], [0x05, 0xff]] {
                         let mut v = vec![0u8, 0];
                         v.extend(arphrd);
@@ -757,6 +1226,14 @@ mod tests {
             for link in [LinkType::RAW, LinkType::DLT_RAW_14, LinkType::IPV6, LinkType(147)] {
                 cases.push((link, ip.clone()));
             }
+            // Inside every tunnel, on Ethernet and on Linux cooked v1 (loopback hardware type).
+            for (et, packet) in tunnelled(&ip) {
+                cases.push((LinkType::ETHERNET, ethernet(et, &packet)));
+                let mut v = vec![0u8, 0, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+                v.extend(et.to_be_bytes());
+                v.extend(&packet);
+                cases.push((LinkType::LINUX_SLL, v));
+            }
         }
         let mut tcp = 0;
         for (link, packet) in &cases {
@@ -765,6 +1242,170 @@ mod tests {
             assert_eq!(fast, slow, "{link}: {packet:02x?}");
             tcp += fast.iter().filter(|o| o.starts_with("Tcp")).count();
         }
-        assert!(tcp > 500, "{tcp} TCP segments decoded");
+        assert!(tcp > 1000, "{tcp} TCP segments decoded");
+    }
+
+    #[test]
+    fn every_tunnel_gives_the_inner_segment_keyed_by_the_inner_flow() {
+        let inner = ipv4_tcp(b"inner");
+        let expected = [
+            Tunnel::Vxlan,
+            Tunnel::Vxlan,
+            Tunnel::Geneve,
+            Tunnel::GtpU,
+            Tunnel::Gre,
+            Tunnel::Gre,
+            Tunnel::Erspan2,
+            Tunnel::Erspan2,
+            Tunnel::Erspan3,
+            Tunnel::Ipv4InIp,
+            Tunnel::Ipv4InIp,
+            Tunnel::Mpls,
+            Tunnel::Pppoe,
+        ];
+        let cases = tunnelled(&inner);
+        for (i, (et, packet)) in cases.iter().enumerate() {
+            let mut d = PacketDecoder::new(&TcpLimits::default());
+            let frame = ethernet(*et, packet);
+            let Ok(Decoded::Tcp(seg)) = d.decode(LinkType::ETHERNET, &frame, ts()) else {
+                panic!("case {i}: not decoded");
+            };
+            assert_eq!(
+                (seg.src.to_string(), seg.dst.to_string(), seg.payload),
+                ("10.0.0.1:40000".to_string(), "10.0.0.2:80".to_string(), &b"inner"[..]),
+                "case {i}"
+            );
+            let stats = d.stats();
+            if let Some(tunnel) = expected.get(i) {
+                let mut want = TunnelStats::default();
+                want.count(*tunnel);
+                assert_eq!(stats.decapsulated, want, "case {i}");
+            } else {
+                assert_eq!(stats.decapsulated.total(), 2, "case {i}: nested, counted twice");
+            }
+        }
+        let mut d = PacketDecoder::new(&TcpLimits::default());
+        let mut six = Vec::new();
+        PacketBuilder::ipv6([1; 16], [2; 16], 64).tcp(1, 2, 3, 4).write(&mut six, b"6in4").unwrap();
+        let packet = outer_ipv4(41, &six);
+        let Ok(Decoded::Tcp(seg)) = d.decode(LinkType::RAW, &packet, ts()) else {
+            panic!("6in4 not decoded");
+        };
+        assert_eq!(seg.payload, b"6in4");
+        assert_eq!(d.stats().decapsulated.ipv6_in_ip, 1);
+    }
+
+    #[test]
+    fn linux_cooked_v1_is_decoded_by_its_protocol_whatever_the_hardware_type() {
+        // Loopback, none (tun), PPP, IP-GRE, Ethernet, and one nobody uses.
+        for arphrd in [772u16, 65534, 512, 778, 1, 0x1234] {
+            let mut v = vec![0, 0];
+            v.extend(arphrd.to_be_bytes());
+            v.extend([0, 4, 192, 0, 2, 1, 0, 0, 0, 0, 0x08, 0x00]);
+            v.extend(ipv4_tcp(b"sll"));
+            assert_eq!(decode_tcp(LinkType::LINUX_SLL, &v).3, b"sll", "ARPHRD {arphrd}");
+        }
+    }
+
+    #[test]
+    fn linux_cooked_protocols_below_0x0600_are_other_not_malformed() {
+        let mut d = PacketDecoder::new(&TcpLimits::default());
+        for protocol in [0x0004u16, 0x0001, 0x000c] {
+            let mut v = vec![0, 0, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+            v.extend(protocol.to_be_bytes());
+            v.extend(ipv4_tcp(b"llc"));
+            assert!(matches!(d.decode(LinkType::LINUX_SLL, &v, ts()), Ok(Decoded::Other)));
+        }
+        let e = d.decode(LinkType::LINUX_SLL, &[0; 15], ts()).unwrap_err();
+        assert_eq!(e.reason(), Undecoded::LinkTruncated);
+        assert_eq!((d.stats().other, d.stats().undecoded.link_truncated), (3, 1));
+    }
+
+    #[test]
+    fn a_udp_datagram_to_a_tunnel_port_that_is_not_the_tunnel_is_other() {
+        let mut d = PacketDecoder::new(&TcpLimits::default());
+        for port in [4789, 8472, 6081, 2152] {
+            let p = outer_udp(port, b"\x00 just some datagram, not a tunnel");
+            assert!(matches!(d.decode(LinkType::RAW, &p, ts()), Ok(Decoded::Other)), "{port}");
+        }
+        assert_eq!(
+            (d.stats().other, d.stats().malformed, d.stats().decapsulated.total()),
+            (4, 0, 0)
+        );
+    }
+
+    #[test]
+    fn a_cut_tunnel_header_is_malformed_with_its_reason() {
+        let mut d = PacketDecoder::new(&TcpLimits::default());
+        let gre = outer_ipv4(47, &[0xb0, 0, 0x08, 0x00, 0, 0]);
+        let e = d.decode(LinkType::RAW, &gre, ts()).unwrap_err();
+        assert!(matches!(e, PacketError::Malformed { layer: "GRE", .. }), "{e:?}");
+        let mpls = ethernet(0x8847, &[0, 0x10, 0x00, 64]);
+        let e = d.decode(LinkType::ETHERNET, &mpls, ts()).unwrap_err();
+        assert!(matches!(e, PacketError::Malformed { layer: "MPLS", .. }), "{e:?}");
+        assert_eq!((d.stats().malformed, d.stats().undecoded.tunnel_truncated), (2, 2));
+    }
+
+    #[test]
+    fn tunnels_nested_deeper_than_the_limit_are_counted_not_decoded() {
+        let limits = TcpLimits { max_tunnel_depth: 3, ..TcpLimits::default() };
+        let nest = |n: usize| (0..n).fold(ipv4_tcp(b"deep"), |ip, _| outer_ipv4(4, &ip));
+        let mut d = PacketDecoder::new(&limits);
+        assert!(matches!(d.decode(LinkType::RAW, &nest(3), ts()), Ok(Decoded::Tcp(_))));
+        assert_eq!(
+            d.decode(LinkType::RAW, &nest(4), ts()).unwrap_err(),
+            PacketError::TunnelTooDeep(3)
+        );
+        let s = d.stats();
+        assert_eq!(
+            (s.malformed, s.undecoded.tunnel_too_deep, s.decapsulated.ipv4_in_ip),
+            (1, 1, 6)
+        );
+    }
+
+    #[test]
+    fn outer_fragments_of_a_tunnel_are_reassembled_then_decapsulated() {
+        let inner = ethernet(0x0800, &ipv4_tcp(&[b'v'; 100]));
+        let whole = outer_udp(4789, &cat(&[&[0x08, 0, 0, 0, 0, 0, 1, 0], &inner]));
+        let payload = &whole[20..];
+        let fragment = |offset: usize, end: usize, more: bool| {
+            let mut v = outer_ipv4(17, &payload[offset..end]);
+            let [f0, f1] = ((offset / 8) as u16 | if more { 0x2000 } else { 0 }).to_be_bytes();
+            v[6] = f0;
+            v[7] = f1;
+            v
+        };
+        let mut d = PacketDecoder::new(&TcpLimits::default());
+        let second = fragment(64, payload.len(), false);
+        assert!(matches!(d.decode(LinkType::RAW, &second, ts()), Ok(Decoded::FragmentHeld)));
+        let first = fragment(0, 64, true);
+        let Ok(Decoded::Tcp(seg)) = d.decode(LinkType::RAW, &first, ts()) else {
+            panic!("not reassembled");
+        };
+        assert_eq!(seg.payload, &[b'v'; 100][..]);
+        let s = d.stats();
+        assert_eq!((s.ipv4_fragments, s.reassembled_datagrams, s.decapsulated.vxlan), (2, 1, 1));
+    }
+
+    #[test]
+    fn undecoded_reasons_add_up_to_malformed() {
+        let mut d = PacketDecoder::new(&TcpLimits::default());
+        let mut bad_tcp = ipv4_tcp(b"");
+        bad_tcp[32] = 0x10;
+        let _ = d.decode(LinkType::RAW, &bad_tcp, ts());
+        let _ = d.decode(LinkType::RAW, &ipv4_tcp(b"x")[..30], ts());
+        let _ = d.decode(LinkType::ETHERNET, &[1, 2, 3], ts());
+        let _ = d.decode(LinkType(147), b"x", ts());
+        let s = d.stats();
+        let u = s.undecoded;
+        assert_eq!(
+            (u.tcp_invalid, u.tcp_truncated, u.link_truncated, u.unsupported_link_type),
+            (1, 1, 1, 1)
+        );
+        assert_eq!(u.by_reason().iter().map(|(_, n)| n).sum::<u64>(), s.malformed);
+        assert_eq!(
+            u.summary(),
+            "1 unsupported link type, 1 link-layer header cut short, 1 TCP header cut short, 1 invalid TCP header"
+        );
     }
 }

@@ -185,8 +185,10 @@ pub fn why_no_websocket(summary: &RunSummary, analyzer: &AnalyzerStats) -> Vec<S
     }
     if p.malformed > 0 {
         why.push(format!(
-            "{} of {} packets could not be decoded (see the reasons in the summary)",
-            p.malformed, p.packets
+            "{} of {} packets could not be decoded: {}",
+            p.malformed,
+            p.packets,
+            p.undecoded.summary()
         ));
     }
     if p.tcp_segments == 0 {

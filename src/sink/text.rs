@@ -235,6 +235,17 @@ impl<W: Write> Format for Text<W> {
             "── {}: {} packets, {} TCP connections, {} WebSocket",
             input.name, p.packets, analyzer.tcp_connections, analyzer.websocket_connections
         )?;
+        if p.decapsulated.total() > 0 {
+            writeln!(self.out, "   tunnels taken off: {}", tunnels(&p.decapsulated))?;
+        }
+        if p.malformed > 0 {
+            writeln!(
+                self.out,
+                "warning: {} packet(s) not decoded: {}",
+                p.malformed,
+                p.undecoded.summary()
+            )?;
+        }
         if let crate::capture::EndOfInput::Truncated { message } = &summary.end_of_input {
             writeln!(self.out, "warning: input ended early: {message}")?;
         }
@@ -251,6 +262,13 @@ impl<W: Write> Format for Text<W> {
     fn finish(&mut self) -> io::Result<()> {
         self.out.flush()
     }
+}
+
+/// "12 VXLAN, 3 GRE": the tunnels with a count.
+pub fn tunnels(t: &crate::packet::TunnelStats) -> String {
+    let parts: Vec<String> =
+        t.named().iter().filter(|(_, n)| *n > 0).map(|(name, n)| format!("{n} {name}")).collect();
+    parts.join(", ")
 }
 
 /// Escapes control characters (and cuts at `max` characters).

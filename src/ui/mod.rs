@@ -36,7 +36,7 @@ const FOLD_BUDGET: Duration = Duration::from_millis(30);
 /// What the worker sends.
 enum UiMsg {
     Events(Vec<Event>),
-    Done { pcap_dropped: u64 },
+    Done { pcap_dropped: u64, packets: Box<crate::packet::PacketStats> },
 }
 
 /// Sends events in batches; in live capture drops a batch rather than wait.
@@ -110,7 +110,7 @@ pub fn run(mut cfg: RunConfig, opts: UiOptions) -> Result<u8, Error> {
             let mut sender = analyzer.into_sink();
             sender.flush();
             let pcap_dropped = summary.capture.dropped + summary.capture.if_dropped;
-            let _ = tx.send(UiMsg::Done { pcap_dropped });
+            let _ = tx.send(UiMsg::Done { pcap_dropped, packets: Box::new(summary.packets) });
         })
     };
     let mut state = AppState::new(opts.payload_budget);
@@ -151,9 +151,11 @@ fn ui_loop(
                     }
                     dirty = true;
                 }
-                Ok(UiMsg::Done { pcap_dropped }) => {
+                Ok(UiMsg::Done { pcap_dropped, packets }) => {
                     state.capture.done = true;
                     state.capture.pcap_dropped = pcap_dropped;
+                    state.capture.undecoded = packets.malformed;
+                    state.capture.undecoded_why = packets.undecoded;
                     dirty = true;
                 }
                 Err(_) => break,
@@ -169,6 +171,7 @@ fn ui_loop(
         state.capture.ui_dropped = dropped.load(Ordering::Relaxed);
         if !state.capture.done {
             state.capture.pcap_dropped = stop.pcap_dropped.load(Ordering::Relaxed);
+            state.capture.undecoded = stop.undecoded.load(Ordering::Relaxed);
         }
         let elapsed = last_rate.0.elapsed();
         if elapsed >= Duration::from_secs(1) {

@@ -230,6 +230,10 @@ pub struct CaptureStatus {
     pub total_bytes: u64,
     /// libpcap drops (buffer, interface).
     pub pcap_dropped: u64,
+    /// Packets that could not be decoded.
+    pub undecoded: u64,
+    /// Why (known once reading is done).
+    pub undecoded_why: crate::packet::UndecodedStats,
     /// Events the UI could not keep up with (live).
     pub ui_dropped: u64,
     /// Packets per second (live).

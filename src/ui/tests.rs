@@ -280,3 +280,20 @@ fn plain_tcp_connections_are_listed_only_on_demand() {
     s.handle(Action::ToggleAll);
     assert_eq!(s.conn_order().len(), s.conns.len());
 }
+
+#[test]
+fn the_status_bar_says_how_many_packets_were_not_decoded_and_why() {
+    let mut s = state("testdata/captures/real/py-basic.pcap");
+    let clean = screen(&mut s, 160, 48);
+    assert!(!clean.contains("not decoded"), "{clean}");
+    s.capture.undecoded = 3;
+    s.capture.undecoded_why.count(crate::packet::Undecoded::IpTruncated);
+    s.capture.undecoded_why.count(crate::packet::Undecoded::IpTruncated);
+    s.capture.undecoded_why.count(crate::packet::Undecoded::TcpInvalid);
+    let shown = screen(&mut s, 160, 48);
+    let status = shown.lines().last().unwrap_or_default().to_string();
+    assert!(
+        status.contains("3 not decoded: 2 IP header cut short, 1 invalid TCP header"),
+        "{status}"
+    );
+}

@@ -129,6 +129,175 @@ enum Link {
     Sll2,
     /// BSD loopback (DLT_NULL, 0): 4-byte address family, little-endian.
     Null,
+    /// Linux cooked capture v1 (113) of a device whose hardware type is not Ethernet:
+    /// `arphrd` (ARPHRD_*) and its link-layer address (0 to 8 bytes).
+    SllHw { arphrd: u16, addr: Vec<u8> },
+    /// Ethernet around tunnel headers, innermost first (each outer header is what a traffic
+    /// mirror or an overlay adds).
+    Tunnelled(Vec<Encap>),
+}
+
+/// One encapsulation around a packet. Outer IPv4 headers go from 192.0.2.1 (the client's side)
+/// to 192.0.2.2 (the server's side), or back.
+#[derive(Clone, Copy, Debug)]
+enum Encap {
+    /// VXLAN (UDP 4789, VNI 42) around an Ethernet frame.
+    Vxlan,
+    /// Geneve (UDP 6081, one 8-byte option) around an Ethernet frame.
+    Geneve,
+    /// GTP-U G-PDU (UDP 2152) with a sequence number and a PDU session container extension
+    /// header, around the IP packet.
+    GtpU,
+    /// GRE with checksum, key and sequence number, protocol = the payload's ether type.
+    Gre,
+    /// GRE (sequence number) + ERSPAN type II around an Ethernet frame.
+    Erspan2,
+    /// GRE (sequence number) + ERSPAN type III with the platform-specific subheader (O bit).
+    Erspan3,
+    /// Two MPLS labels (ether type 0x8847).
+    Mpls,
+    /// PPPoE session (ether type 0x8864), PPP protocol IPv4 or IPv6.
+    Pppoe,
+    /// An outer IPv4 header, protocol 4 (IPv4 inside) or 41 (IPv6 inside, 6in4).
+    IpInIp,
+}
+
+/// The Internet checksum (RFC 1071) of `data`.
+fn internet_checksum(data: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    for pair in data.chunks(2) {
+        let word = u16::from_be_bytes([pair[0], *pair.get(1).unwrap_or(&0)]);
+        sum += u32::from(word);
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// An IPv4 header (with its checksum) from the `dir` side's outer address around `payload`.
+fn outer_ipv4(dir: Dir, protocol: u8, payload: &[u8]) -> Vec<u8> {
+    let (src, dst) = match dir {
+        C2S => ([192, 0, 2, 1], [192, 0, 2, 2]),
+        S2C => ([192, 0, 2, 2], [192, 0, 2, 1]),
+    };
+    let mut h = Ipv4Header::new(payload.len() as u16, 64, etherparse::IpNumber(protocol), src, dst)
+        .unwrap();
+    h.dont_fragment = true;
+    h.header_checksum = h.calc_header_checksum();
+    let mut v = h.to_bytes().to_vec();
+    v.extend(payload);
+    v
+}
+
+/// A UDP datagram (checksum 0, allowed over IPv4) to `port` inside an outer IPv4 header.
+fn outer_udp(dir: Dir, port: u16, payload: &[u8]) -> Vec<u8> {
+    let mut v = 49152u16.to_be_bytes().to_vec();
+    v.extend(port.to_be_bytes());
+    v.extend(((8 + payload.len()) as u16).to_be_bytes());
+    v.extend([0, 0]);
+    v.extend(payload);
+    outer_ipv4(dir, 17, &v)
+}
+
+/// An Ethernet frame from the `dir` side's inner MAC address.
+fn inner_ethernet(dir: Dir, ether_type: u16, payload: &[u8]) -> Vec<u8> {
+    let (src, dst) = match dir {
+        C2S => ([0x02, 0, 0, 0, 0, 0x11], [0x02, 0, 0, 0, 0, 0x12]),
+        S2C => ([0x02, 0, 0, 0, 0, 0x12], [0x02, 0, 0, 0, 0, 0x11]),
+    };
+    let mut v = dst.to_vec();
+    v.extend(src);
+    v.extend(ether_type.to_be_bytes());
+    v.extend(payload);
+    v
+}
+
+impl Encap {
+    /// Wraps a payload of ether type `ether_type`; returns the new payload and its ether type.
+    fn wrap(self, dir: Dir, ether_type: u16, payload: &[u8]) -> (u16, Vec<u8>) {
+        let ip = |et: u16| assert!(et == 0x0800 || et == 0x86dd, "{self:?} carries IP");
+        match self {
+            Encap::Vxlan => {
+                let mut v = vec![0x08, 0, 0, 0, 0, 0, 42, 0];
+                v.extend(inner_ethernet(dir, ether_type, payload));
+                (0x0800, outer_udp(dir, 4789, &v))
+            }
+            Encap::Geneve => {
+                // Version 0, options 2 words; protocol Ethernet; VNI 42; one option
+                // (class 0x0103, type 0x80, length 1 word).
+                let mut v = vec![0x02, 0, 0x65, 0x58, 0, 0, 42, 0, 0x01, 0x03, 0x80, 0x01];
+                v.extend([0xde, 0xad, 0xbe, 0xef]);
+                v.extend(inner_ethernet(dir, ether_type, payload));
+                (0x0800, outer_udp(dir, 6081, &v))
+            }
+            Encap::GtpU => {
+                ip(ether_type);
+                // Version 1, PT 1, E and S: sequence number, then a PDU session container
+                // (type 0x85, 1 word) and no further extension.
+                let ext = [0x01, 0x10, 0x01, 0x00];
+                let len = (4 + ext.len() + payload.len()) as u16;
+                let mut v = vec![0x36, 0xff];
+                v.extend(len.to_be_bytes());
+                v.extend([0, 0, 0x30, 0x39]); // TEID 12345
+                v.extend([0x00, 0x07, 0x00, 0x85]);
+                v.extend(ext);
+                v.extend(payload);
+                (0x0800, outer_udp(dir, 2152, &v))
+            }
+            Encap::Gre => {
+                let mut v = vec![0xb0, 0x00];
+                v.extend(ether_type.to_be_bytes());
+                v.extend([0, 0, 0, 0]); // checksum (below) and reserved
+                v.extend(0x0000_1234u32.to_be_bytes()); // key
+                v.extend(7u32.to_be_bytes()); // sequence number
+                v.extend(payload);
+                let sum = internet_checksum(&v);
+                v[4..6].copy_from_slice(&sum.to_be_bytes());
+                (0x0800, outer_ipv4(dir, 47, &v))
+            }
+            Encap::Erspan2 => {
+                let mut v = vec![0x10, 0x00, 0x88, 0xbe];
+                v.extend(7u32.to_be_bytes());
+                // Version 1, VLAN 0, COS 0, En 0, T 0, session 5; index 9.
+                v.extend([0x10, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00, 0x09]);
+                v.extend(inner_ethernet(dir, ether_type, payload));
+                (0x0800, outer_ipv4(dir, 47, &v))
+            }
+            Encap::Erspan3 => {
+                let mut v = vec![0x10, 0x00, 0x22, 0xeb];
+                v.extend(7u32.to_be_bytes());
+                // Version 2, session 5, timestamp, SGT 0, P 0, FT 0 (Ethernet), HW ID 1, D 0,
+                // Gra 3, O 1; then the platform-specific subheader (platform 3).
+                v.extend([0x20, 0x00, 0x00, 0x05, 0x00, 0x01, 0x02, 0x03, 0x00, 0x00, 0x00, 0x17]);
+                v.extend([0x0c, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00, 0x00]);
+                v.extend(inner_ethernet(dir, ether_type, payload));
+                (0x0800, outer_ipv4(dir, 47, &v))
+            }
+            Encap::Mpls => {
+                ip(ether_type);
+                // Label 100, then label 200 with the bottom-of-stack bit; TTL 64.
+                let mut v = ((100u32 << 12) | 64).to_be_bytes().to_vec();
+                v.extend(((200u32 << 12) | (1 << 8) | 64).to_be_bytes());
+                v.extend(payload);
+                (0x8847, v)
+            }
+            Encap::Pppoe => {
+                ip(ether_type);
+                let ppp: u16 = if ether_type == 0x86dd { 0x0057 } else { 0x0021 };
+                let mut v = vec![0x11, 0x00, 0x00, 0x2a];
+                v.extend(((2 + payload.len()) as u16).to_be_bytes());
+                v.extend(ppp.to_be_bytes());
+                v.extend(payload);
+                (0x8864, v)
+            }
+            Encap::IpInIp => {
+                ip(ether_type);
+                let protocol = if ether_type == 0x86dd { 41 } else { 4 };
+                (0x0800, outer_ipv4(dir, protocol, payload))
+            }
+        }
+    }
 }
 
 impl Link {
@@ -138,8 +307,8 @@ impl Link {
 
     fn linktype(&self) -> i32 {
         match self {
-            Link::Ethernet { .. } => 1,
-            Link::Sll => 113,
+            Link::Ethernet { .. } | Link::Tunnelled(_) => 1,
+            Link::Sll | Link::SllHw { .. } => 113,
             Link::Sll2 => 276,
             Link::Null => 0,
         }
@@ -191,6 +360,25 @@ impl Link {
                 let af: u32 = if v6 { 30 } else { 2 }; // macOS AF_INET6 / AF_INET
                 f.extend(af.to_le_bytes());
             }
+            Link::SllHw { arphrd, addr } => {
+                f.extend(pkttype.to_be_bytes());
+                f.extend(arphrd.to_be_bytes());
+                f.extend((addr.len() as u16).to_be_bytes());
+                let mut padded = addr.clone();
+                padded.resize(8, 0);
+                f.extend(padded);
+                f.extend(ethertype.to_be_bytes());
+            }
+            Link::Tunnelled(encaps) => {
+                let (mut et, mut bytes) = (ethertype, ip.to_vec());
+                for e in encaps {
+                    (et, bytes) = e.wrap(dir, et, &bytes);
+                }
+                f.extend(dst);
+                f.extend(src);
+                f.extend(et.to_be_bytes());
+                f.extend(&bytes[..bytes.len() - ip.len()]);
+            }
         }
         let hdr_len = f.len();
         f.extend(ip);
@@ -240,6 +428,8 @@ struct TcpEvent {
 
 struct Frame {
     ts_ns: u64,
+    /// Index of the interface (pcapng) the frame was captured on.
+    iface: usize,
     data: Vec<u8>,
     /// Set on the frame that makes a TCP segment complete (the only frame,
     /// or the last fragment in file order).
@@ -308,7 +498,8 @@ enum Format {
 struct Trace {
     case: &'static str,
     description: &'static str,
-    linktype: i32,
+    /// Link type of each interface, in order (classic pcap: exactly one).
+    linktypes: Vec<i32>,
     format: Format,
     snaplen: u32,
     /// Bytes chopped off the end of the finished file (cuts the last record).
@@ -324,7 +515,7 @@ impl Trace {
         Trace {
             case,
             description,
-            linktype: link.linktype(),
+            linktypes: vec![link.linktype()],
             format: Format::Pcap(Precision::Micro),
             snaplen: DEFAULT_SNAPLEN,
             truncate_tail: 0,
@@ -338,15 +529,25 @@ impl Trace {
         self.clock_ms += ms;
     }
 
-    fn push(&mut self, data: Vec<u8>, tcp: Option<TcpEvent>) {
+    fn push(&mut self, iface: usize, data: Vec<u8>, tcp: Option<TcpEvent>) {
         let ts_ns = BASE_SECS * 1_000_000_000 + self.clock_ms * 1_000_000;
         self.clock_ms += 1;
-        self.frames.push(Frame { ts_ns, data, tcp });
+        self.frames.push(Frame { ts_ns, iface, data, tcp });
     }
 
-    /// A frame that is not part of any modelled TCP segment.
+    /// A frame on the first interface that is not part of any modelled TCP segment.
     fn raw(&mut self, data: Vec<u8>) {
-        self.push(data, None);
+        self.push(0, data, None);
+    }
+
+    /// The interface of link type `linktype`, added if it is new (pcapng only).
+    fn iface(&mut self, linktype: i32) -> usize {
+        if let Some(i) = self.linktypes.iter().position(|&l| l == linktype) {
+            return i;
+        }
+        assert!(matches!(self.format, Format::Pcapng), "one link type per classic pcap file");
+        self.linktypes.push(linktype);
+        self.linktypes.len() - 1
     }
 
     fn intend(&mut self, conn: usize, dir: Dir, delivered: &[u8], gaps: &[(u64, u64)], end: End) {
@@ -543,7 +744,8 @@ impl Trace {
 
     /// Classic pcap through libpcap's dumper.
     fn write_pcap(&self, path: &Path, precision: Precision) -> Result<()> {
-        let cap = Capture::dead_with_precision(Linktype(self.linktype), precision)?;
+        ensure!(self.linktypes.len() == 1, "one link type per classic pcap file");
+        let cap = Capture::dead_with_precision(Linktype(self.linktypes[0]), precision)?;
         let mut out = cap.savefile(path)?;
         for f in &self.frames {
             let caplen = f.data.len().min(self.snaplen as usize);
@@ -575,7 +777,7 @@ impl Trace {
         Ok(())
     }
 
-    /// pcapng, little-endian: SHB, one IDB (if_tsresol = 9, ns), EPBs.
+    /// pcapng, little-endian: SHB, one IDB per link type (if_tsresol = 9, ns), EPBs.
     fn pcapng_bytes(&self) -> Vec<u8> {
         fn block(out: &mut Vec<u8>, block_type: u32, mut body: Vec<u8>) {
             while !body.len().is_multiple_of(4) {
@@ -594,19 +796,21 @@ impl Trace {
         shb.extend(0u16.to_le_bytes()); // minor
         shb.extend((-1i64).to_le_bytes()); // section length unknown
         block(&mut out, 0x0A0D_0D0A, shb);
-        let mut idb = Vec::new();
-        idb.extend((self.linktype as u16).to_le_bytes());
-        idb.extend(0u16.to_le_bytes());
-        idb.extend(self.snaplen.to_le_bytes());
-        idb.extend(9u16.to_le_bytes()); // if_tsresol
-        idb.extend(1u16.to_le_bytes());
-        idb.extend([9, 0, 0, 0]); // 10^-9 s, padded
-        idb.extend([0, 0, 0, 0]); // opt_endofopt
-        block(&mut out, 1, idb);
+        for linktype in &self.linktypes {
+            let mut idb = Vec::new();
+            idb.extend((*linktype as u16).to_le_bytes());
+            idb.extend(0u16.to_le_bytes());
+            idb.extend(self.snaplen.to_le_bytes());
+            idb.extend(9u16.to_le_bytes()); // if_tsresol
+            idb.extend(1u16.to_le_bytes());
+            idb.extend([9, 0, 0, 0]); // 10^-9 s, padded
+            idb.extend([0, 0, 0, 0]); // opt_endofopt
+            block(&mut out, 1, idb);
+        }
         for f in &self.frames {
             let caplen = f.data.len().min(self.snaplen as usize);
             let mut epb = Vec::new();
-            epb.extend(0u32.to_le_bytes()); // interface id
+            epb.extend((f.iface as u32).to_le_bytes()); // interface id
             epb.extend(((f.ts_ns >> 32) as u32).to_le_bytes());
             epb.extend((f.ts_ns as u32).to_le_bytes());
             epb.extend((caplen as u32).to_le_bytes());
@@ -630,6 +834,8 @@ const DST_OPTS: [u8; 14] = [1, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
 struct Flow {
     conn: usize,
     link: Link,
+    /// The trace's interface for `link`.
+    iface: usize,
     /// [client, server]
     addr: [SocketAddr; 2],
     isn: [u32; 2],
@@ -644,7 +850,7 @@ struct Flow {
 
 impl Flow {
     fn new(t: &mut Trace, link: Link, client: &str, server: &str, isn: [u32; 2]) -> Flow {
-        assert_eq!(link.linktype(), t.linktype, "one link type per file");
+        let iface = t.iface(link.linktype());
         let addr: [SocketAddr; 2] = [client.parse().unwrap(), server.parse().unwrap()];
         t.conns.push(Conn {
             client: addr[0],
@@ -656,6 +862,7 @@ impl Flow {
         Flow {
             conn: t.conns.len() - 1,
             link,
+            iface,
             addr,
             isn,
             sent: [0, 0],
@@ -796,7 +1003,7 @@ impl Flow {
         let ip = self.ip_packet(&seg);
         let (frame, hdr_len) = self.link.frame(&ip, seg.dir);
         let payload_at = Some(hdr_len + ip.len() - seg.payload.len());
-        t.push(frame, Some(TcpEvent { conn: self.conn, seg, payload_at }));
+        t.push(self.iface, frame, Some(TcpEvent { conn: self.conn, seg, payload_at }));
     }
 
     /// Emits `seg` as IPv4 fragments: the IP payload is split at `cuts`
@@ -832,7 +1039,7 @@ impl Flow {
             datagram.extend(&payload[a..b]);
             let (frame, _) = self.link.frame(&datagram, C2S);
             let ev = if n + 1 == written.len() { event.take() } else { None };
-            t.push(frame, ev);
+            t.push(self.iface, frame, ev);
         }
     }
 }
@@ -1432,6 +1639,239 @@ fn case_port_reuse() -> Trace {
     t
 }
 
+/// A Linux cooked v1 capture of a device with hardware type `arphrd`.
+fn sll_hw_case(
+    case: &'static str,
+    arphrd: u16,
+    addr: &[u8],
+    description: &'static str,
+    ends: (&str, &str),
+    isn: [u32; 2],
+) -> Trace {
+    let link = Link::SllHw { arphrd, addr: addr.to_vec() };
+    let mut t = Trace::new(case, &link, description);
+    upgrade_session(&mut t, link, ends.0, ends.1, isn);
+    t
+}
+
+fn case_sll_loopback() -> Trace {
+    sll_hw_case(
+        "sll_loopback",
+        772,
+        &[0; 6],
+        "Linux cooked v1 from `tcpdump -i any -y LINUX_SLL` on loopback: ARPHRD_LOOPBACK (772), address 00:00:00:00:00:00, IPv4 127.0.0.1",
+        ("127.0.0.1:40000", "127.0.0.1:8080"),
+        [0x5000_1000, 0x5000_2000],
+    )
+}
+
+fn case_sll_tun() -> Trace {
+    sll_hw_case(
+        "sll_tun",
+        65534,
+        &[],
+        "Linux cooked v1 of a tun device: ARPHRD_NONE (65534), no link-layer address",
+        ("10.8.0.2:40000", "10.8.0.1:8080"),
+        [0x5100_1000, 0x5100_2000],
+    )
+}
+
+fn case_sll_ppp() -> Trace {
+    sll_hw_case(
+        "sll_ppp",
+        512,
+        &[],
+        "Linux cooked v1 of a PPP device: ARPHRD_PPP (512), no link-layer address",
+        ("100.64.0.2:40000", "100.64.0.1:8080"),
+        [0x5200_1000, 0x5200_2000],
+    )
+}
+
+fn case_sll_ipgre() -> Trace {
+    sll_hw_case(
+        "sll_ipgre",
+        778,
+        &[192, 0, 2, 1],
+        "Linux cooked v1 of an IP-GRE device: ARPHRD_IPGRE (778), address = the outer IPv4 192.0.2.1, protocol field = GRE protocol type 0x0800, inner IPv4 packet",
+        (CLIENT, SERVER),
+        [0x5300_1000, 0x5300_2000],
+    )
+}
+
+/// An upgrade session (or two: `ends` per connection) inside `encaps` (innermost first) on
+/// Ethernet.
+fn tunnel_case(
+    case: &'static str,
+    encaps: &[Encap],
+    description: &'static str,
+    ends: &[(&str, &str)],
+    isn: u32,
+) -> Trace {
+    let link = Link::Tunnelled(encaps.to_vec());
+    let mut t = Trace::new(case, &link, description);
+    for (i, (client, server)) in ends.iter().enumerate() {
+        let base = isn + (i as u32) * 0x0100_0000;
+        upgrade_session(&mut t, link.clone(), client, server, [base, base + 0x0080_0000]);
+    }
+    t
+}
+
+fn case_vxlan() -> Trace {
+    tunnel_case(
+        "vxlan",
+        &[Encap::Vxlan],
+        "VXLAN (UDP 4789, VNI 42) as AWS VPC Traffic Mirroring sends it: outer IPv4 192.0.2.1/2, inner Ethernet + IPv4",
+        &[(CLIENT, SERVER)],
+        0x6000_0000,
+    )
+}
+
+fn case_geneve() -> Trace {
+    tunnel_case(
+        "geneve",
+        &[Encap::Geneve],
+        "Geneve (UDP 6081) with one 8-byte option, protocol 0x6558: inner Ethernet + IPv6",
+        &[(CLIENT6, SERVER6)],
+        0x6100_0000,
+    )
+}
+
+fn case_gtpu() -> Trace {
+    tunnel_case(
+        "gtpu",
+        &[Encap::GtpU],
+        "GTP-U G-PDUs (UDP 2152, TEID 12345) with a sequence number and a PDU session container extension header: inner IPv4",
+        &[(CLIENT, SERVER)],
+        0x6200_0000,
+    )
+}
+
+fn case_gre() -> Trace {
+    tunnel_case(
+        "gre",
+        &[Encap::Gre],
+        "GRE with checksum, key 0x1234 and sequence number, protocol 0x0800: inner IPv4",
+        &[(CLIENT, SERVER)],
+        0x6300_0000,
+    )
+}
+
+fn case_erspan2() -> Trace {
+    tunnel_case(
+        "erspan2",
+        &[Encap::Erspan2],
+        "switch SPAN as ERSPAN type II: GRE (sequence number, 0x88be) + 8-byte ERSPAN header (session 5) + inner Ethernet + IPv4",
+        &[(CLIENT, SERVER)],
+        0x6400_0000,
+    )
+}
+
+fn case_erspan3() -> Trace {
+    tunnel_case(
+        "erspan3",
+        &[Encap::Erspan3],
+        "ERSPAN type III: GRE (0x22eb) + 12-byte header with the O bit + 8-byte platform-specific subheader + inner Ethernet + IPv4",
+        &[(CLIENT, SERVER)],
+        0x6500_0000,
+    )
+}
+
+fn case_mpls() -> Trace {
+    tunnel_case(
+        "mpls",
+        &[Encap::Mpls],
+        "MPLS (ether type 0x8847), labels 100 and 200 (bottom of stack): inner IPv4",
+        &[(CLIENT, SERVER)],
+        0x6600_0000,
+    )
+}
+
+fn case_pppoe() -> Trace {
+    tunnel_case(
+        "pppoe",
+        &[Encap::Pppoe],
+        "PPPoE session (ether type 0x8864, session 0x2a): conn 1 PPP IPv4 (0x0021), conn 2 PPP IPv6 (0x0057)",
+        &[(CLIENT, SERVER), ("[2001:db8::1]:40001", SERVER6)],
+        0x6700_0000,
+    )
+}
+
+fn case_ipip() -> Trace {
+    tunnel_case(
+        "ipip",
+        &[Encap::IpInIp],
+        "IPv4 in IPv4 (IP protocol 4): outer 192.0.2.1/2, inner 10.0.0.1/2",
+        &[(CLIENT, SERVER)],
+        0x6800_0000,
+    )
+}
+
+fn case_sixin4() -> Trace {
+    tunnel_case(
+        "sixin4",
+        &[Encap::IpInIp],
+        "6in4: IPv6 in IPv4 (IP protocol 41), inner 2001:db8::1/2",
+        &[(CLIENT6, SERVER6)],
+        0x6900_0000,
+    )
+}
+
+fn case_nested() -> Trace {
+    tunnel_case(
+        "nested",
+        &[Encap::Vxlan, Encap::Gre],
+        "nested tunnels: VXLAN (UDP 4789) inside GRE (0x0800, checksum/key/sequence); inner Ethernet + IPv4",
+        &[(CLIENT, SERVER)],
+        0x6a00_0000,
+    )
+}
+
+fn case_mpls_gre() -> Trace {
+    tunnel_case(
+        "mpls_gre",
+        &[Encap::Mpls, Encap::Gre],
+        "nested tunnels: MPLS (2 labels) inside GRE (protocol 0x8847, RFC 4023); inner IPv4",
+        &[(CLIENT, SERVER)],
+        0x6b00_0000,
+    )
+}
+
+fn case_multilink() -> Trace {
+    let (sll2, eth) = (Link::Sll2, Link::eth());
+    let mut t = Trace::new(
+        "multilink",
+        &sll2,
+        "pcapng with two interfaces of different link types, as mergecap writes an `any` capture and an Ethernet one: conn 1 on interface 0 (LINUX_SLL2), conn 2 on interface 1 (ETHERNET), packets interleaved",
+    );
+    t.format = Format::Pcapng;
+    let mut a = Flow::new(&mut t, sll2, CLIENT, SERVER, [0x6c00_0000, 0x6c80_0000]);
+    let mut b =
+        Flow::new(&mut t, eth, "10.0.1.1:40001", "10.0.1.2:8080", [0x6d00_0000, 0x6d80_0000]);
+    let req = split(REQUEST, &[20, 66]);
+    let resp = split(RESPONSE, &[34]);
+    a.handshake(&mut t);
+    b.handshake(&mut t);
+    for p in &req {
+        a.send(&mut t, C2S, p);
+        b.send(&mut t, C2S, p);
+    }
+    a.send_ack(&mut t, S2C);
+    b.send_ack(&mut t, S2C);
+    for p in &resp {
+        b.send(&mut t, S2C, p);
+        a.send(&mut t, S2C, p);
+    }
+    a.send_ack(&mut t, C2S);
+    b.send_ack(&mut t, C2S);
+    a.close(&mut t);
+    b.close(&mut t);
+    for f in [&a, &b] {
+        t.intend(f.conn, C2S, REQUEST, &[], End::Fin);
+        t.intend(f.conn, S2C, RESPONSE, &[], End::Fin);
+    }
+    t
+}
+
 fn main() -> Result<()> {
     let out = std::env::args().nth(1).unwrap_or_else(|| "testdata/captures/crafted".into());
     let out = Path::new(&out);
@@ -1459,6 +1899,23 @@ fn main() -> Result<()> {
         case_nanosecond(),
         case_garbage(),
         case_port_reuse(),
+        case_sll_loopback(),
+        case_sll_tun(),
+        case_sll_ppp(),
+        case_sll_ipgre(),
+        case_vxlan(),
+        case_geneve(),
+        case_gtpu(),
+        case_gre(),
+        case_erspan2(),
+        case_erspan3(),
+        case_mpls(),
+        case_pppoe(),
+        case_ipip(),
+        case_sixin4(),
+        case_nested(),
+        case_mpls_gre(),
+        case_multilink(),
     ];
     for t in &cases {
         t.write(out).with_context(|| format!("case {}", t.case))?;

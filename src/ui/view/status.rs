@@ -53,6 +53,14 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &AppState) {
                     fg(s, Color::Red),
                 ));
             }
+            if c.undecoded > 0 {
+                let why = c.undecoded_why.summary();
+                let why = if why.is_empty() { String::new() } else { format!(": {why}") };
+                parts.push(Span::styled(
+                    format!(" · {} not decoded{why}", c.undecoded),
+                    fg(s, Color::Yellow),
+                ));
+            }
             if let Some(re) = &s.search {
                 parts.push(Span::raw(format!(" · /{}", re.as_str())));
             }

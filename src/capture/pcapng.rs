@@ -1,0 +1,767 @@
+//! pcapng files read by wsscope itself (with `pcap-parser`), so that each packet keeps the link
+//! type of the interface it was captured on. libpcap 1.10 refuses a file whose interfaces have
+//! different link types ("an interface has a type … different from the type of the first
+//! interface", after the packets before it): `mergecap` of an `any` capture and an Ethernet one,
+//! or Wireshark capturing on two interfaces, gave nothing. Every regular pcapng file goes through
+//! this reader, filtered or not (the BPF filter is compiled once per link type, [`super::bpf`]);
+//! standard input still goes through libpcap.
+//!
+//! What is read:
+//! - sections (SHB) in either byte order, each with its own interfaces;
+//! - interface descriptions (IDB): link type, snapshot length (0 means 262,144, as libpcap),
+//!   `if_tsresol` (powers of 10 and of 2) and `if_tsoffset` (seconds added to every timestamp);
+//! - enhanced packets (EPB), simple packets (SPB: the first interface's link type, its captured
+//!   length the smaller of the original length and the snapshot length) and obsolete packets (OPB,
+//!   block type 2);
+//! - every other block (name resolution, statistics, decryption secrets, custom, …) is skipped.
+//!
+//! Packets keep at most their interface's snapshot length, as libpcap does. A file that ends
+//! inside a block, or a block that does not parse, ends the input as truncated after the packets
+//! before it. `tests::same_as_libpcap` compares this reader with libpcap packet by packet on every
+//! single-link pcapng file it can make.
+
+use super::bpf::Filter;
+use super::{EndOfInput, Next, RawPacket};
+use crate::error::Error;
+use crate::packet::LinkType;
+use crate::time::Timestamp;
+use pcap_parser::pcapng::{Block, OptionCode};
+use pcap_parser::traits::PcapReaderIterator;
+use pcap_parser::{PcapBlockOwned, PcapError, PcapNGReader};
+use std::fs::File;
+
+/// Bytes read per `read(2)`.
+const BUFFER: usize = 1 << 20;
+/// The largest block the buffer grows to hold (a packet block is at most libpcap's 262,144
+/// bytes plus options; other blocks may be larger).
+const MAX_BLOCK: usize = 16 << 20;
+/// libpcap's largest snapshot length, used when an interface says 0.
+const MAX_SNAPLEN: u32 = 262_144;
+/// The first bytes of a pcapng file (a section header block's type).
+pub(super) const MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
+/// Block type of the obsolete packet block, read as little-endian by `pcap-parser`.
+const OPB: u32 = 2;
+
+/// One interface of the current section.
+#[derive(Clone, Copy, Debug)]
+struct Interface {
+    link: LinkType,
+    /// The snapshot length as libpcap adjusts it.
+    snaplen: u32,
+    /// Timestamp units per second.
+    units: u64,
+    /// Seconds added to every timestamp.
+    offset: i64,
+}
+
+/// Why a file could not be opened as pcapng.
+#[derive(Debug)]
+pub(super) enum OpenError {
+    /// The file ends inside its first blocks, before any interface is described.
+    Truncated(String),
+    /// The first blocks do not parse: libpcap may say more.
+    Malformed,
+    /// A setup error (no supported link type, a filter that does not compile).
+    Tool(Error),
+}
+
+/// Reads the packets of a pcapng file.
+pub(super) struct PcapngReader {
+    reader: PcapNGReader<File>,
+    capacity: usize,
+    interfaces: Vec<Interface>,
+    big_endian: bool,
+    /// Every distinct link type seen, in order of first appearance.
+    links: Vec<LinkType>,
+    filter: Option<Filter>,
+    /// A filter that did not compile for an interface's link type.
+    filter_error: Option<Error>,
+    /// What [`Self::front`] found while opening, not yet handed out.
+    peeked: Option<Front>,
+    /// Bytes of the block handed out last, consumed at the next call.
+    pending: usize,
+    number: u64,
+    ended: bool,
+}
+
+/// A packet block's fields.
+struct Parts<'a> {
+    interface: usize,
+    /// (high, low) timestamp words; `None` for a simple packet block, which has none.
+    ts: Option<(u32, u32)>,
+    wire_len: u32,
+    data: &'a [u8],
+}
+
+/// What a block is.
+enum Kind<'a> {
+    Section { big_endian: bool },
+    Interface(Interface),
+    Packet(Parts<'a>),
+    Skip,
+    Malformed(String),
+}
+
+/// What the front of the buffer holds.
+#[derive(Debug)]
+enum Front {
+    Packet(Located),
+    End(EndOfInput),
+}
+
+/// A packet block at the front of the buffer, found by [`PcapngReader::front`]: where its data
+/// is in the buffer (an address, turned back into a checked slice of the unmoved buffer), so that
+/// the block is not parsed a second time.
+#[derive(Clone, Copy, Debug)]
+struct Located {
+    interface: usize,
+    ts: Option<(u32, u32)>,
+    wire_len: u32,
+    data_addr: usize,
+    data_len: usize,
+    /// Length of the block.
+    offset: usize,
+}
+
+/// What to do with the block at the front, once its borrow is over.
+enum Step {
+    Section(usize, bool),
+    Interface(usize, Interface),
+    Skip(usize),
+    Packet(Located),
+    Refill,
+    Grow,
+    End(EndOfInput),
+}
+
+impl PcapngReader {
+    /// Opens `file` (a regular file starting with [`MAGIC`]) and reads its blocks up to the first
+    /// packet, so that the interfaces described before it are known.
+    pub(super) fn open(
+        file: File,
+        input: &str,
+        filter: Option<&str>,
+    ) -> Result<PcapngReader, OpenError> {
+        let reader = match PcapNGReader::new(BUFFER, file) {
+            Ok(r) => r,
+            Err(PcapError::Incomplete(_) | PcapError::UnexpectedEof | PcapError::Eof) => {
+                return Err(OpenError::Truncated(
+                    "truncated inside its section/interface header (the section header block is cut)"
+                        .into(),
+                ));
+            }
+            Err(_) => return Err(OpenError::Malformed),
+        };
+        let mut r = PcapngReader {
+            reader,
+            capacity: BUFFER,
+            interfaces: Vec::new(),
+            big_endian: false,
+            links: Vec::new(),
+            filter: filter.map(Filter::new),
+            filter_error: None,
+            peeked: None,
+            pending: 0,
+            number: 0,
+            ended: false,
+        };
+        let front = r.front();
+        if let Some(e) = r.filter_error.take() {
+            return Err(OpenError::Tool(e));
+        }
+        if r.links.is_empty() {
+            return Err(match front {
+                Front::End(EndOfInput::Truncated { message }) if message.contains("cut") => {
+                    OpenError::Truncated(format!(
+                        "truncated inside its section/interface header ({message})"
+                    ))
+                }
+                Front::End(EndOfInput::Clean) => OpenError::Truncated(
+                    "truncated inside its section/interface header (it ends before its first interface description block)".into(),
+                ),
+                _ => OpenError::Malformed,
+            });
+        }
+        if !r.links.iter().any(|l| l.is_supported()) {
+            return Err(OpenError::Tool(Error::UnsupportedLinkType {
+                input: input.to_string(),
+                link: r.links[0],
+            }));
+        }
+        r.peeked = Some(front);
+        Ok(r)
+    }
+
+    /// Every distinct link type of the interfaces seen so far, in order.
+    pub(super) fn links(&self) -> &[LinkType] {
+        &self.links
+    }
+
+    /// The next packet, or how the file ended.
+    pub(super) fn next_packet(&mut self) -> Next<'_> {
+        if self.ended {
+            return Next::End(EndOfInput::Clean);
+        }
+        if self.pending > 0 {
+            self.reader.consume_noshift(self.pending);
+            self.pending = 0;
+        }
+        let front = match self.peeked.take() {
+            Some(front) => front,
+            None => self.front(),
+        };
+        let at = match front {
+            Front::End(end) => {
+                self.ended = true;
+                return Next::End(end);
+            }
+            Front::Packet(at) => at,
+        };
+        // `front` found this packet of a known interface; the buffer has not moved since.
+        let buffer = self.reader.data();
+        let start = at.data_addr.wrapping_sub(buffer.as_ptr() as usize);
+        let (Some(data), Some(iface)) = (
+            buffer.get(start..start.saturating_add(at.data_len)),
+            self.interfaces.get(at.interface),
+        ) else {
+            self.ended = true;
+            return Next::End(truncated("lost track of a packet in the buffer".into()));
+        };
+        self.pending = at.offset;
+        self.number += 1;
+        let ts = at.ts.map_or(Timestamp::from_nanos(0), |(hi, lo)| timestamp(iface, hi, lo));
+        Next::Packet(RawPacket {
+            number: self.number,
+            ts,
+            wire_len: at.wire_len,
+            data,
+            link: iface.link,
+        })
+    }
+
+    /// Reads blocks until a packet that passes the filter is at the front (not consumed), or the
+    /// file ends. Section and interface blocks are taken in on the way.
+    fn front(&mut self) -> Front {
+        // Each pass consumes a block, refills, grows the buffer, or ends; the bound only guards
+        // against a reader that keeps returning nothing.
+        for _ in 0..100_000_000u64 {
+            let step = match self.reader.next() {
+                Ok((offset, PcapBlockOwned::NG(block))) => match kind(&block, self.big_endian) {
+                    Kind::Section { big_endian } => Step::Section(offset, big_endian),
+                    Kind::Interface(i) => Step::Interface(offset, i),
+                    Kind::Skip => Step::Skip(offset),
+                    Kind::Malformed(m) => Step::End(truncated(m)),
+                    Kind::Packet(p) => match self.interfaces.get(p.interface) {
+                        None => Step::End(truncated(format!(
+                            "a packet on interface {}, which no interface description block \
+                             of its section describes",
+                            p.interface
+                        ))),
+                        Some(iface) => {
+                            let data = cut(p.data, iface.snaplen);
+                            let pass = self
+                                .filter
+                                .as_ref()
+                                .is_none_or(|f| f.matches(iface.link, data, p.wire_len));
+                            if pass {
+                                Step::Packet(Located {
+                                    interface: p.interface,
+                                    ts: p.ts,
+                                    wire_len: p.wire_len,
+                                    data_addr: data.as_ptr() as usize,
+                                    data_len: data.len(),
+                                    offset,
+                                })
+                            } else {
+                                Step::Skip(offset)
+                            }
+                        }
+                    },
+                },
+                Ok((offset, _)) => Step::Skip(offset),
+                Err(PcapError::Eof) => Step::End(EndOfInput::Clean),
+                Err(PcapError::Incomplete(_)) => Step::Refill,
+                Err(PcapError::BufferTooSmall) => Step::Grow,
+                Err(PcapError::UnexpectedEof) => {
+                    Step::End(truncated("the file is cut inside a block".into()))
+                }
+                Err(PcapError::ReadError) => Step::End(truncated("error reading the file".into())),
+                Err(e) => Step::End(truncated(format!("a block does not parse ({e:?})"))),
+            };
+            match step {
+                Step::Packet(at) => return Front::Packet(at),
+                Step::End(end) => return Front::End(end),
+                Step::Section(offset, big_endian) => {
+                    self.big_endian = big_endian;
+                    self.interfaces.clear();
+                    self.reader.consume_noshift(offset);
+                }
+                Step::Interface(offset, iface) => {
+                    self.reader.consume_noshift(offset);
+                    if !self.links.contains(&iface.link) {
+                        self.links.push(iface.link);
+                    }
+                    if let Some(f) = &mut self.filter
+                        && let Err(e) = f.prepare(iface.link)
+                    {
+                        let message = e.to_string();
+                        self.filter_error = Some(e);
+                        return Front::End(truncated(message));
+                    }
+                    self.interfaces.push(iface);
+                }
+                Step::Skip(offset) => self.reader.consume_noshift(offset),
+                Step::Refill => {
+                    if self.reader.refill().is_err() {
+                        return Front::End(truncated("error reading the file".into()));
+                    }
+                }
+                Step::Grow => {
+                    if self.capacity >= MAX_BLOCK || !self.reader.grow(self.capacity * 2) {
+                        return Front::End(truncated(format!(
+                            "a block is larger than {} MiB",
+                            MAX_BLOCK >> 20
+                        )));
+                    }
+                    self.capacity *= 2;
+                }
+            }
+        }
+        Front::End(truncated("no progress reading the file".into()))
+    }
+}
+
+/// An end of input after the packets before it.
+fn truncated(message: String) -> EndOfInput {
+    EndOfInput::Truncated { message: format!("pcapng: {message}") }
+}
+
+/// At most `snaplen` bytes of `data`, as libpcap keeps them.
+fn cut(data: &[u8], snaplen: u32) -> &[u8] {
+    data.get(..snaplen as usize).unwrap_or(data)
+}
+
+/// A packet's time: `units` per second since the epoch plus the interface's offset in seconds.
+fn timestamp(iface: &Interface, high: u32, low: u32) -> Timestamp {
+    let t = (u64::from(high) << 32) | u64::from(low);
+    let secs = i64::try_from(t / iface.units).unwrap_or(i64::MAX).saturating_add(iface.offset);
+    let nanos = u128::from(t % iface.units) * 1_000_000_000 / u128::from(iface.units.max(1));
+    Timestamp::from_secs_nanos(secs, nanos as i64)
+}
+
+/// Timestamp units per second for `if_tsresol`: 10^r, or 2^r when the high bit is set (pcapng
+/// §4.2). `None` when that does not fit 64 bits.
+fn units_per_second(tsresol: u8) -> Option<u64> {
+    let r = u32::from(tsresol & 0x7f);
+    if tsresol & 0x80 == 0 { 10u64.checked_pow(r) } else { 1u64.checked_shl(r).filter(|_| r < 64) }
+}
+
+/// What a block is, read with its section's byte order.
+fn kind<'a>(block: &Block<'a>, big_endian: bool) -> Kind<'a> {
+    let u32_at = |b: &[u8], at: usize| {
+        b.get(at..at + 4).map(|w| {
+            let w = [w[0], w[1], w[2], w[3]];
+            if big_endian { u32::from_be_bytes(w) } else { u32::from_le_bytes(w) }
+        })
+    };
+    match block {
+        Block::SectionHeader(shb) => Kind::Section { big_endian: shb.big_endian() },
+        Block::InterfaceDescription(idb) => {
+            let Some(units) = units_per_second(idb.if_tsresol) else {
+                return Kind::Malformed(format!(
+                    "an interface has an invalid if_tsresol {:#x}",
+                    idb.if_tsresol
+                ));
+            };
+            // `pcap-parser` reads if_tsoffset as little-endian whatever the section's order.
+            let offset = idb
+                .options
+                .iter()
+                .find(|o| o.code == OptionCode::IfTsoffset)
+                .and_then(|o| o.value.get(..8))
+                .map_or(0, |v| {
+                    let b = [v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]];
+                    if big_endian { i64::from_be_bytes(b) } else { i64::from_le_bytes(b) }
+                });
+            let snaplen = match idb.snaplen {
+                0 => MAX_SNAPLEN,
+                n => n.min(MAX_SNAPLEN),
+            };
+            Kind::Interface(Interface {
+                link: LinkType(idb.linktype.0 as u32),
+                snaplen,
+                units,
+                offset,
+            })
+        }
+        Block::EnhancedPacket(epb) => Kind::Packet(Parts {
+            interface: epb.if_id as usize,
+            ts: Some((epb.ts_high, epb.ts_low)),
+            wire_len: epb.origlen,
+            data: epb.data.get(..epb.caplen as usize).unwrap_or(epb.data),
+        }),
+        Block::SimplePacket(spb) => Kind::Packet(Parts {
+            interface: 0,
+            ts: None,
+            wire_len: spb.origlen,
+            data: spb.data.get(..spb.origlen as usize).unwrap_or(spb.data),
+        }),
+        Block::Unknown(u) if u.block_type == OPB || u.block_type == OPB.swap_bytes() => {
+            // Obsolete packet block: interface (16), drops (16), timestamp (2 × 32), captured
+            // length, original length, data.
+            let b = u.data;
+            let (Some(word0), Some(hi), Some(lo), Some(caplen), Some(len)) =
+                (u32_at(b, 0), u32_at(b, 4), u32_at(b, 8), u32_at(b, 12), u32_at(b, 16))
+            else {
+                return Kind::Malformed("an obsolete packet block is too short".into());
+            };
+            let interface = if big_endian { word0 >> 16 } else { word0 & 0xffff };
+            let Some(data) = b.get(20..).and_then(|d| d.get(..caplen as usize)) else {
+                return Kind::Malformed("an obsolete packet block is shorter than its data".into());
+            };
+            Kind::Packet(Parts {
+                interface: interface as usize,
+                ts: Some((hi, lo)),
+                wire_len: len,
+                data,
+            })
+        }
+        _ => Kind::Skip,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::{FileSource, PacketSource};
+    use std::path::{Path, PathBuf};
+
+    /// Every packet (number, timestamp, wire length, bytes, link type) and how the input ended.
+    type Reading = (Vec<(u64, i64, u32, Vec<u8>, u32)>, EndOfInput);
+
+    fn read_all(mut source: FileSource) -> Reading {
+        let mut packets = Vec::new();
+        for _ in 0..10_000_000 {
+            match source.next_packet() {
+                Next::Packet(p) => {
+                    packets.push((p.number, p.ts.as_nanos(), p.wire_len, p.data.to_vec(), p.link.0))
+                }
+                Next::Timeout => {}
+                Next::End(end) => return (packets, end),
+            }
+        }
+        panic!("no end of input");
+    }
+
+    /// Reads `path` with this reader and with libpcap; asserts they agree packet by packet and on
+    /// the kind of ending (the messages differ).
+    fn assert_same(path: &Path, filter: Option<&str>) -> Reading {
+        let ours = FileSource::open(path, filter).unwrap();
+        assert!(matches!(ours.reader, super::super::file::Reader::Pcapng(_)), "{path:?}");
+        let ours = read_all(ours);
+        let libpcap = read_all(FileSource::open_libpcap(path, filter).unwrap());
+        assert_eq!(ours.0.len(), libpcap.0.len(), "{path:?}: packet count");
+        for (a, b) in ours.0.iter().zip(&libpcap.0) {
+            assert_eq!(a, b, "{path:?}: packet {}", b.0);
+        }
+        assert_eq!(
+            matches!(ours.1, EndOfInput::Clean),
+            matches!(libpcap.1, EndOfInput::Clean),
+            "{path:?}: {:?} vs {:?}",
+            ours.1,
+            libpcap.1
+        );
+        ours
+    }
+
+    /// A pcapng file written block by block, in either byte order.
+    struct Ng {
+        be: bool,
+        bytes: Vec<u8>,
+    }
+
+    impl Ng {
+        fn new(be: bool) -> Ng {
+            let mut ng = Ng { be, bytes: Vec::new() };
+            ng.shb();
+            ng
+        }
+        fn u16(&self, v: u16) -> [u8; 2] {
+            if self.be { v.to_be_bytes() } else { v.to_le_bytes() }
+        }
+        fn u32(&self, v: u32) -> [u8; 4] {
+            if self.be { v.to_be_bytes() } else { v.to_le_bytes() }
+        }
+        fn block(&mut self, kind: u32, body: &[u8]) {
+            let mut body = body.to_vec();
+            while !body.len().is_multiple_of(4) {
+                body.push(0);
+            }
+            let total = self.u32(body.len() as u32 + 12);
+            let kind = self.u32(kind);
+            self.bytes.extend(kind);
+            self.bytes.extend(total);
+            self.bytes.extend(body);
+            self.bytes.extend(total);
+        }
+        fn shb(&mut self) {
+            let mut b = self.u32(0x1a2b_3c4d).to_vec();
+            b.extend(self.u16(1));
+            b.extend(self.u16(0));
+            b.extend((-1i64).to_le_bytes());
+            self.block(0x0a0d_0d0a, &b);
+        }
+        fn idb(&mut self, link: u16, snaplen: u32, tsresol: Option<u8>, tsoffset: Option<i64>) {
+            let mut b = self.u16(link).to_vec();
+            b.extend(self.u16(0));
+            b.extend(self.u32(snaplen));
+            if let Some(r) = tsresol {
+                b.extend(self.u16(9));
+                b.extend(self.u16(1));
+                b.extend([r, 0, 0, 0]);
+            }
+            if let Some(o) = tsoffset {
+                b.extend(self.u16(14));
+                b.extend(self.u16(8));
+                b.extend(if self.be { o.to_be_bytes() } else { o.to_le_bytes() });
+            }
+            b.extend([0, 0, 0, 0]);
+            self.block(1, &b);
+        }
+        fn epb(&mut self, interface: u32, ts: u64, caplen: u32, len: u32, data: &[u8]) {
+            let mut b = self.u32(interface).to_vec();
+            b.extend(self.u32((ts >> 32) as u32));
+            b.extend(self.u32(ts as u32));
+            b.extend(self.u32(caplen));
+            b.extend(self.u32(len));
+            b.extend(data);
+            self.block(6, &b);
+        }
+        fn spb(&mut self, len: u32, data: &[u8]) {
+            let mut b = self.u32(len).to_vec();
+            b.extend(data);
+            self.block(3, &b);
+        }
+        fn opb(&mut self, interface: u16, ts: u64, caplen: u32, len: u32, data: &[u8]) {
+            let mut b = self.u16(interface).to_vec();
+            b.extend(self.u16(0));
+            b.extend(self.u32((ts >> 32) as u32));
+            b.extend(self.u32(ts as u32));
+            b.extend(self.u32(caplen));
+            b.extend(self.u32(len));
+            b.extend(data);
+            self.block(2, &b);
+        }
+        fn write(&self, dir: &tempfile::TempDir, name: &str) -> PathBuf {
+            let path = dir.path().join(name);
+            std::fs::write(&path, &self.bytes).unwrap();
+            path
+        }
+    }
+
+    fn testdata(dir: &str) -> Vec<PathBuf> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/captures").join(dir);
+        let mut files: Vec<PathBuf> = std::fs::read_dir(root)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+            .collect();
+        files.sort();
+        files
+    }
+
+    /// The packets of a classic capture, as libpcap reads them: (ns, wire length, bytes).
+    fn packets_of(path: &Path) -> (u32, Vec<(i64, u32, Vec<u8>)>) {
+        let src = FileSource::open_libpcap(path, None).unwrap();
+        let link = src.link_types()[0].0;
+        let (packets, _) = read_all(src);
+        (link, packets.into_iter().map(|(_, ts, len, data, _)| (ts, len, data)).collect())
+    }
+
+    #[test]
+    fn same_as_libpcap_on_every_capture_in_testdata_written_as_pcapng() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut total = 0;
+        for path in testdata("real").into_iter().chain(testdata("crafted")) {
+            let (link, packets) = packets_of(&path);
+            // Nanoseconds little-endian; microseconds big-endian with an offset; 2^-20 s units.
+            for (be, resol, offset) in
+                [(false, 9u8, None), (true, 6, Some(-3600i64)), (false, 0x94, None)]
+            {
+                let mut ng = Ng::new(be);
+                ng.idb(link as u16, 262_144, Some(resol), offset);
+                for (ns, len, data) in &packets {
+                    let ns = (*ns - offset.unwrap_or(0) * 1_000_000_000) as u64;
+                    let ts = match resol {
+                        9 => ns,
+                        6 => ns / 1000,
+                        _ => ((ns as u128) * (1 << 20) / 1_000_000_000) as u64,
+                    };
+                    ng.epb(0, ts, data.len() as u32, *len, data);
+                }
+                let name =
+                    format!("{}.{be}.{resol}.pcapng", path.file_stem().unwrap().to_string_lossy());
+                total += assert_same(&ng.write(&dir, &name), None).0.len();
+            }
+        }
+        assert!(total > 2500, "{total} packets");
+    }
+
+    /// Real captures converted by Wireshark's `editcap` (which writes SHB and IDB options, and
+    /// interface statistics at the end). Needs editcap (installed with tshark by `.ci/run`);
+    /// WSSCOPE_SKIP_TSHARK=1 skips it where it is missing.
+    #[test]
+    fn same_as_libpcap_on_captures_converted_by_editcap() {
+        if std::env::var_os("WSSCOPE_SKIP_TSHARK").is_some() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut total = 0;
+        for path in testdata("real").into_iter().chain(testdata("crafted")) {
+            let out = dir.path().join(path.file_name().unwrap()).with_extension("pcapng");
+            let status = std::process::Command::new("editcap")
+                .args(["-F", "pcapng"])
+                .arg(&path)
+                .arg(&out)
+                .status()
+                .expect(
+                    "editcap is not installed (apt-get install tshark, or WSSCOPE_SKIP_TSHARK=1)",
+                );
+            if !status.success() {
+                // editcap refuses the file cut on purpose (truncated_file).
+                assert!(path.ends_with("truncated_file.pcap"), "{path:?}");
+                continue;
+            }
+            total += assert_same(&out, None).0.len();
+        }
+        assert!(total > 900, "{total} packets");
+    }
+
+    #[test]
+    fn simple_obsolete_and_other_blocks_as_libpcap_reads_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let frame: Vec<u8> = (0..300u32).map(|i| (i * 7 + 1) as u8).collect();
+        for be in [false, true] {
+            let mut ng = Ng::new(be);
+            ng.block(4, &[0, 0, 0, 0]); // name resolution block (empty)
+            ng.idb(1, 100, None, None); // microseconds by default; snaplen 100
+            ng.epb(0, 1_700_000_000_123_456, 60, 60, &frame[..60]);
+            ng.spb(300, &frame[..100]); // simple packet: the snapshot length is what is there
+            ng.block(5, &[0; 12]); // interface statistics
+            ng.opb(0, 1_700_000_001_000_000, 80, 90, &frame[..80]);
+            ng.block(0x0000_0bad, &[0xe5, 0x2b, 0, 0, 1, 2, 3, 4]); // custom block
+            ng.epb(0, 1_700_000_002_000_000, 60, 1514, &frame[..60]);
+            let (packets, end) = assert_same(&ng.write(&dir, &format!("blocks-{be}.pcapng")), None);
+            assert_eq!(packets.len(), 4);
+            assert_eq!(end, EndOfInput::Clean);
+        }
+    }
+
+    #[test]
+    fn same_as_libpcap_on_a_file_cut_at_every_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let src =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/captures/crafted/pcapng.pcapng");
+        let bytes = std::fs::read(src).unwrap();
+        let mut truncated = 0;
+        // Cuts inside the headers make both refuse the file; the rest must read alike.
+        for cut in 0..bytes.len() {
+            let path = dir.path().join("cut.pcapng");
+            std::fs::write(&path, &bytes[..cut]).unwrap();
+            let ours = FileSource::open(&path, None);
+            let libpcap = FileSource::open_libpcap(&path, None);
+            match (ours, libpcap) {
+                (Ok(_), Ok(_)) => {
+                    if let (_, EndOfInput::Truncated { .. }) = assert_same(&path, None) {
+                        truncated += 1;
+                    }
+                }
+                (Err(e), Err(_)) => {
+                    let expected = if cut == 0 {
+                        matches!(e, Error::EmptyCapture { .. })
+                    } else {
+                        matches!(e, Error::TruncatedHeader { .. })
+                    };
+                    assert!(expected, "cut at {cut}: {e}");
+                }
+                (ours, libpcap) => panic!(
+                    "cut at {cut}: ours {:?}, libpcap {:?}",
+                    ours.err().map(|e| e.to_string()),
+                    libpcap.err().map(|e| e.to_string())
+                ),
+            }
+        }
+        assert!(truncated > 100, "{truncated} truncated readings");
+    }
+
+    #[test]
+    fn a_filter_selects_the_packets_libpcap_selects() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/captures/crafted/pcapng.pcapng");
+        for filter in ["tcp[tcpflags] & tcp-syn != 0", "greater 100", "src host 10.0.0.2"] {
+            let (packets, _) = assert_same(&path, Some(filter));
+            assert!(!packets.is_empty(), "{filter}");
+        }
+    }
+
+    #[test]
+    fn interfaces_of_different_link_types_each_keep_their_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let eth =
+            [[2u8; 6], [3u8; 6]].concat().into_iter().chain([0x08, 0x00, 0x45]).collect::<Vec<_>>();
+        let mut sll2 = vec![0x08, 0x00, 0, 0, 0, 0, 0, 1, 0, 1, 0, 6];
+        sll2.extend([1, 2, 3, 4, 5, 6, 0, 0, 0x45]);
+        let mut ng = Ng::new(false);
+        ng.idb(276, 65_535, Some(9), None);
+        ng.idb(1, 65_535, Some(6), None);
+        ng.epb(0, 1_000_000_000, sll2.len() as u32, 60, &sll2);
+        ng.epb(1, 2_000_000, eth.len() as u32, 60, &eth);
+        ng.epb(0, 3_000_000_000, sll2.len() as u32, 60, &sll2);
+        // A new section: its interfaces replace the old ones.
+        ng.shb();
+        ng.idb(113, 65_535, None, None);
+        ng.epb(0, 4_000_000, 16, 16, &[0; 16]);
+        let path = ng.write(&dir, "multi.pcapng");
+        let source = FileSource::open(&path, None).unwrap();
+        assert_eq!(
+            crate::capture::describe_links(&source.link_types()),
+            "LINUX_SLL2 (276), ETHERNET (1)"
+        );
+        let (packets, end) = read_all(source);
+        let got: Vec<(i64, u32)> = packets.iter().map(|p| (p.1, p.4)).collect();
+        assert_eq!(
+            got,
+            [(1_000_000_000, 276), (2_000_000_000, 1), (3_000_000_000, 276), (4_000_000_000, 113)]
+        );
+        assert_eq!(end, EndOfInput::Clean);
+        // libpcap stops at the second interface.
+        let (libpcap, end) = read_all(FileSource::open_libpcap(&path, None).unwrap());
+        assert!(libpcap.is_empty(), "{libpcap:?}");
+        assert!(matches!(end, EndOfInput::Truncated { .. }));
+    }
+
+    #[test]
+    fn timestamp_resolutions_are_powers_of_ten_or_of_two() {
+        assert_eq!(units_per_second(6), Some(1_000_000));
+        assert_eq!(units_per_second(9), Some(1_000_000_000));
+        assert_eq!(units_per_second(0x80 | 20), Some(1 << 20));
+        assert_eq!(units_per_second(0x80 | 63), Some(1 << 63));
+        assert_eq!(units_per_second(20), None);
+        assert_eq!(units_per_second(0x80 | 64), None);
+    }
+
+    #[test]
+    fn a_packet_on_an_undescribed_interface_ends_the_input_after_the_packets_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ng = Ng::new(false);
+        ng.idb(1, 65_535, None, None);
+        ng.epb(0, 1, 14, 14, &[0; 14]);
+        ng.epb(3, 2, 14, 14, &[0; 14]);
+        let (packets, end) =
+            read_all(FileSource::open(&ng.write(&dir, "if.pcapng"), None).unwrap());
+        assert_eq!(packets.len(), 1);
+        assert!(
+            matches!(end, EndOfInput::Truncated { message } if message.contains("interface 3"))
+        );
+    }
+}
