@@ -2,6 +2,7 @@
 
 mod cli;
 mod crafted;
+mod field_truth;
 mod json_contract;
 mod live;
 mod messages;

@@ -28,16 +28,21 @@ Ground truth logged to --log (JSON), one entry per TCP connection:
   * handshake: HTTP status of the upgrade response, outcome and whether
     Sec-WebSocket-Accept matched the key (computed here independently).
 
-Only loopback addresses are accepted.  Every wait is bounded by a deadline and
-every loop by an iteration count.
+Only loopback addresses are accepted, except inside a network namespace that
+testdata/scripts/record/field.py created (named wsf-*), where 10.0.0.0/8
+addresses (and, for a server, 0.0.0.0) are allowed too.  Every wait is bounded
+by a deadline and every loop by an iteration count.
 
 Usage: py_endpoint.py --role client|server --scenario NAME --host H --port P --log FILE
+                      [--conns N (server)] [--pace MS (client, field scenarios)]
 """
 
 import argparse
 import base64
 import hashlib
+import ipaddress
 import json
+import os
 import select
 import socket
 import sys
@@ -59,6 +64,7 @@ from websockets.uri import parse_uri
 
 IMPL = f"python-websockets {websockets.__version__} (sans-io, Python {sys.version.split()[0]})"
 LOOPBACK = {"127.0.0.1", "::1"}
+TEST_NET = ipaddress.ip_network("10.0.0.0/8")  # only inside field.py's wsf-* namespaces
 OVERALL_TIMEOUT = 15.0  # seconds; the driver kills us at 20 s anyway
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -119,6 +125,30 @@ def describe(opcode, data: bytes, compressed=None, fragments=1) -> dict:
     if fragments > 1:
         d["fragments"] = fragments
     return d
+
+
+def in_test_netns() -> bool:
+    """True inside a network namespace that field.py created (named wsf-*)."""
+    me = os.stat("/proc/self/ns/net")
+    names = os.listdir("/run/netns") if os.path.isdir("/run/netns") else []
+    for name in names:
+        if name.startswith("wsf-"):
+            st = os.stat(os.path.join("/run/netns", name))
+            if (st.st_dev, st.st_ino) == (me.st_dev, me.st_ino):
+                return True
+    return False
+
+
+def address_ok(host: str, server_bind=False) -> bool:
+    if host in LOOPBACK:
+        return True
+    if server_bind and host == "0.0.0.0":
+        return in_test_netns()
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return (ip.is_loopback or ip in TEST_NET) and in_test_netns()
 
 
 def fmt_addr(sockaddr) -> str:
@@ -261,6 +291,7 @@ class Conn:
         self.peer = fmt_addr(sock.getpeername())
         self._frag = None
         self.errors = []
+        self.late_start = None  # field-late: where the capture starts (see cut_and_wait)
 
     # -- I/O -------------------------------------------------------------
     def _write(self, chunk: bytes):
@@ -437,6 +468,44 @@ class Conn:
             self.sock.shutdown(socket.SHUT_WR)
             self.eof_sent = True
 
+    # -- field-late: a frame cut where the capture starts ----------------------
+    def send_text_cut(self, s: str, cut: int):
+        """Send a text message as one frame, but write only its first `cut`
+        bytes; print PARTIAL, wait for GO on stdin (the driver starts tcpdump
+        meanwhile), then write the rest.  Records where each direction's
+        stream stands at the capture start (late_start)."""
+        self.proto.send_text(s.encode())
+        chunks = list(self.proto.data_to_send())
+        assert len(chunks) == 1 and len(chunks[0]) > cut, [len(c) for c in chunks]
+        frame = chunks[0]
+        self._write(frame[:cut])
+        self.late_start = {
+            "sent_offset": self.tcp_bytes,
+            "received_offset": len(self.recv_raw),
+            "cut_frame_offset": self.tcp_bytes - cut,
+            "cut_frame_bytes": len(frame),
+            "sent_messages_before": len(self.proto.sent_log) - 1,  # the cut one is logged already
+            "received_messages_before": len(self.received),
+        }
+        wait_for_go(self.deadline, "PARTIAL")
+        self._write(frame[cut:])
+
+    def late_start_log(self) -> dict:
+        ls = dict(self.late_start)
+        sent_after = bytes(self.sent_raw[ls["sent_offset"]:])
+        recv_after = bytes(self.recv_raw[ls["received_offset"]:])
+        ls["sent_after"] = {"bytes": len(sent_after), "sha256": hashlib.sha256(sent_after).hexdigest()}
+        ls["received_after"] = {"bytes": len(recv_after), "sha256": hashlib.sha256(recv_after).hexdigest()}
+        # frames wholly before the capture start, per direction; the received side must be at a
+        # frame boundary there (the client sends nothing while the server's frame is cut)
+        fs, _ = parse_frame_headers(bytes(self.sent_raw[self.ws_start_sent:ls["cut_frame_offset"]]))
+        fr, clean = parse_frame_headers(bytes(self.recv_raw[self.ws_start_recv:ls["received_offset"]]))
+        if not clean:
+            self.errors.append("late start: the received stream is not at a frame boundary")
+        ls["sent_frames_before"] = len(fs)
+        ls["received_frames_before"] = len(fr)
+        return ls
+
     # -- log ------------------------------------------------------------------
     def to_log(self) -> dict:
         log = {
@@ -453,6 +522,8 @@ class Conn:
             "final_state": self.proto.state.name,
             "errors": self.errors,
         }
+        if self.late_start is not None:
+            log["late_start"] = self.late_start_log()
         if self.ws_start_sent is not None and self.ws_start_recv is not None:
             after = bytes(self.sent_raw[self.ws_start_sent:])
             log["ws_start"] = {"sent": self.ws_start_sent, "received": self.ws_start_recv}
@@ -1011,9 +1082,10 @@ MIDSTREAM_MESSAGES = [
 ]
 
 
-def wait_for_go(deadline):
-    """Tell the driver the handshake is done and wait for it to start tcpdump."""
-    print("UPGRADED", flush=True)
+def wait_for_go(deadline, say="UPGRADED"):
+    """Tell the driver where we are (UPGRADED: the handshake is done) and wait
+    for it to start tcpdump."""
+    print(say, flush=True)
     r, _, _ = select.select([sys.stdin], [], [], max(0.1, deadline - time.monotonic()))
     if not r or sys.stdin.readline().strip() != "GO":
         raise TimeoutError("no GO from the driver")
@@ -1023,6 +1095,109 @@ def midstream_client(ep: Conn):
     wait_for_go(ep.deadline)
     exchange_with_echo(ep, MIDSTREAM_MESSAGES)
     ep.close(1000, "bye")
+    ep.run_until_closed()
+
+
+# ---------------------------------------------------------------------------
+# field, field-late (testdata/scripts/record/field.py: namespaces, tunnels,
+# impairment, merged captures, a capture started in the middle of a frame)
+# ---------------------------------------------------------------------------
+
+PACE = 0.0  # seconds before each client message (--pace), for the merged skewed-clock captures
+FIELD_UNICODE = "h\u00e9llo w\u00f6rld \u2713 \U0001F680 \u65e5\u672c\u8a9e"
+FIELD_FRAGMENTS = [det_text(2250)[:200], det_text(2250)[200:2200], det_text(2250)[2200:]]
+# every message is echoed by field_server (text: 'echo: ' + text, binary reversed);
+# the larger ones exceed a 1500-byte MTU, so they span several TCP segments
+FIELD_MESSAGES = [
+    ("text", "hello from the field"),
+    ("binary", det_bytes("field-16", 16)),
+    ("text", det_text(3000)),
+    ("binary", det_bytes("field-5000", 5000)),
+    ("fragments", FIELD_FRAGMENTS),  # one text message in 3 frames of 200, 2000 and 50 bytes
+    ("ping", b"client-ping"),  # answered by the server's protocol (pong)
+    ("text", "ping me"),  # the server pings (the client's protocol pongs), then echoes
+    ("text", FIELD_UNICODE),
+    ("binary", b""),
+    ("binary", det_bytes("field-126", 126)),
+]
+LATE_BEFORE = [  # sent and echoed before the capture starts
+    ("text", "before the capture"),
+    ("binary", det_bytes("late-pre", 3000)),
+    ("ping", b"early-ping"),
+]
+LATE_LONG = 6000  # the server's long text, cut LATE_CUT bytes into its frame
+LATE_CUT = 2000
+LATE_AFTER = [
+    ("text", "first message after the cut"),
+    ("binary", det_bytes("late-5000", 5000)),
+    ("fragments", FIELD_FRAGMENTS),
+    ("ping", b"late-ping"),
+    ("text", "ping me"),
+    ("text", FIELD_UNICODE),
+]
+
+
+def field_exchange(ep: Conn, messages):
+    for kind, payload in messages:
+        if PACE:
+            time.sleep(PACE)
+        if kind == "fragments":
+            parts = [p.encode() for p in payload]
+            ep.send_text(parts[0], fin=False)
+            for i, p in enumerate(parts[1:], start=1):
+                ep.send_continuation(p, fin=i == len(parts) - 1)
+            op, data = ep.next_message()
+            assert op == Opcode.TEXT and data == b"echo: " + b"".join(parts), (op, data[:50])
+        elif kind == "text" and payload == "ping me":
+            n_pings = sum(1 for m in ep.received if m["type"] == "ping")
+            ep.send_text(payload)
+            op, data = ep.next_message()
+            assert op == Opcode.TEXT and data == b"echo: ping me", (op, data)
+            assert sum(1 for m in ep.received if m["type"] == "ping") == n_pings + 1, ep.received
+        else:
+            exchange_with_echo(ep, [(kind, payload)])
+
+
+def field_client(ep: Conn):
+    field_exchange(ep, FIELD_MESSAGES)
+    if PACE:
+        time.sleep(PACE)
+    ep.close(1000, "field done")
+    ep.run_until_closed()
+
+
+def field_late_client(ep: Conn):
+    field_exchange(ep, LATE_BEFORE)
+    ep.send_text("send the long one")
+    op, data = ep.next_message()  # arrives complete only after the driver's GO to the server
+    assert op == Opcode.TEXT and data == det_text(LATE_LONG).encode(), (op, len(data))
+    field_exchange(ep, LATE_AFTER)
+    ep.close(1000, "late done")
+    ep.run_until_closed()
+
+
+def field_server(ep: Conn):
+    """Echo server; 'ping me' gets a ping before its echo, 'send the long one'
+    (field-late) a long text whose frame is cut where the capture starts."""
+    n = 0
+    while ep.proto.state is State.OPEN:
+        if not ep.inbox:
+            ep.pump()
+            n += 1
+            if n > 100000:
+                raise RuntimeError("too many iterations")
+            continue
+        op, data = ep.inbox.pop(0)
+        if op == Opcode.TEXT and data == b"ping me":
+            ep.ping(b"server-ping")
+            ep.send_text("echo: ping me")
+        elif op == Opcode.TEXT and data == b"send the long one":
+            ep.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            ep.send_text_cut(det_text(LATE_LONG), LATE_CUT)
+        elif op == Opcode.TEXT:
+            ep.send_text("echo: " + data.decode())
+        elif op == Opcode.BINARY:
+            ep.send_binary(data[::-1])
     ep.run_until_closed()
 
 
@@ -1081,6 +1256,8 @@ SCENARIOS = {
     "bad-accept": Scenario(bad_accept_client, welcome_echo, client_cls=NoAcceptCheckClient,
                            tamper=tamper_accept),
     "midstream": Scenario(midstream_client, plain_echo),
+    "field": Scenario(field_client, field_server),
+    "field-late": Scenario(field_late_client, field_server),
 }
 
 
@@ -1133,7 +1310,7 @@ def run_server(args, deadline):
 
     threads = []
     try:
-        for i in range(sc.conns):
+        for i in range(args.conns or sc.conns):
             lsock.settimeout(max(0.1, min(10, deadline - time.monotonic())))
             sock, _ = lsock.accept()
             if sc.concurrent:
@@ -1161,14 +1338,20 @@ def main():
     ap.add_argument("--host", required=True)
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--log", required=True)
+    ap.add_argument("--conns", type=int, default=None,
+                    help="server: accept this many connections instead of the scenario's count")
+    ap.add_argument("--pace", type=float, default=0.0,
+                    help="client, field scenarios: milliseconds to wait before each message")
     args = ap.parse_args()
-    if args.host not in LOOPBACK:
-        sys.exit(f"refusing non-loopback host {args.host!r}")
+    global PACE
+    PACE = args.pace / 1000.0
+    if not address_ok(args.host, server_bind=args.role == "server"):
+        sys.exit(f"refusing host {args.host!r}: loopback only (10.0.0.0/8 inside field.py's namespaces)")
     deadline = time.monotonic() + OVERALL_TIMEOUT
     conns = run_client(args, deadline) if args.role == "client" else run_server(args, deadline)
     for c in conns:
         for a in (c.local, c.peer):
-            assert a.startswith("127.0.0.1:") or a.startswith("[::1]:"), a
+            assert address_ok(a.rsplit(":", 1)[0].strip("[]")), a
     log = {"role": args.role, "impl": IMPL, "connections": [c.to_log() for c in conns]}
     with open(args.log, "w") as f:
         json.dump(log, f, indent=1)

@@ -21,10 +21,9 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../../.." && pwd)
 OUT=$REPO/testdata/captures/real
 DERIVED=$REPO/testdata/captures/derived
-CACHE=${WSSCOPE_RECORD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/wsscope-record}
 START=$(date +%s)
-
-say() { echo "[record.sh] $*"; }
+# say, install_missing, ensure_venv (shared with field.sh)
+. "$HERE/lib.sh"
 # wants NAME ARGS...: true when ARGS is empty (all scenarios) or contains NAME
 wants() { local n=$1; shift; [ $# -eq 0 ] && return 0; for a in "$@"; do [ "$a" = "$n" ] && return 0; done; return 1; }
 
@@ -46,27 +45,10 @@ fi
 if command -v python3 >/dev/null && ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
   missing+=(python3-venv)
 fi
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "${WSSCOPE_NO_APT:-0}" = 1 ] || ! command -v apt-get >/dev/null; then
-    say "missing: ${missing[*]}"; exit 1
-  fi
-  say "installing with apt-get: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  timeout 600 apt-get update -qq
-  timeout 600 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+install_missing ${missing[@]+"${missing[@]}"}
 
 # ------------------------------------------------------------------ python venv (cached)
-VENV=$CACHE/venv
-STAMP=$(cat "$HERE/requirements.txt" | sha256sum | cut -c1-16)-$(python3 -c 'import sys; print(sys.version.split()[0])')
-if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$VENV/.stamp" 2>/dev/null)" != "$STAMP" ]; then
-  say "creating venv in $VENV"
-  rm -rf "$VENV"
-  mkdir -p "$CACHE"
-  python3 -m venv "$VENV"
-  timeout 300 "$VENV/bin/pip" install -q --disable-pip-version-check -r "$HERE/requirements.txt"
-  echo "$STAMP" > "$VENV/.stamp"
-fi
+ensure_venv
 
 # ------------------------------------------------------------------ node ws (temp dir)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/wsscope-record.XXXXXX")
