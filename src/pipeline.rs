@@ -108,7 +108,7 @@ pub fn drive<S: StreamSink>(
                     poll_stats = p.number % 65536 == 0;
                 }
                 if let Ok(Decoded::Tcp(seg)) = decoder.decode(p.link, p.data, p.ts) {
-                    table.on_segment(&seg, PacketRef { ts: p.ts, packet: p.number }, sink);
+                    table.on_segment(&seg, PacketRef::new(p.ts, p.number), sink);
                 }
             }
             Next::Timeout => poll_stats = true,

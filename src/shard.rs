@@ -112,6 +112,7 @@ enum Job {
         conn: ConnId,
         dir: Direction,
         offset: u64,
+        seq: u32,
         start: usize,
         len: usize,
         at: PacketRef,
@@ -149,8 +150,8 @@ impl Job {
     fn event<'a>(&'a self, bytes: &'a [u8]) -> StreamEvent<'a> {
         match *self {
             Job::Open(ref info) => StreamEvent::Open(info),
-            Job::Data { conn, dir, offset, start, len, at } => {
-                StreamEvent::Data { conn, dir, offset, data: &bytes[start..start + len], at }
+            Job::Data { conn, dir, offset, seq, start, len, at } => {
+                StreamEvent::Data { conn, dir, offset, seq, data: &bytes[start..start + len], at }
             }
             Job::Gap { conn, dir, offset, len, seq, reason, at } => {
                 StreamEvent::Gap { conn, dir, offset, len, seq, reason, at }
@@ -234,10 +235,10 @@ impl StreamSink for Dispatch<'_> {
     fn on_stream_event(&mut self, event: StreamEvent<'_>) {
         match event {
             StreamEvent::Open(info) => self.queue(info.id, |_| Job::Open(info.clone())),
-            StreamEvent::Data { conn, dir, offset, data, at } => self.queue(conn, |bytes| {
+            StreamEvent::Data { conn, dir, offset, seq, data, at } => self.queue(conn, |bytes| {
                 let start = bytes.len();
                 bytes.extend_from_slice(data);
-                Job::Data { conn, dir, offset, start, len: data.len(), at }
+                Job::Data { conn, dir, offset, seq, start, len: data.len(), at }
             }),
             StreamEvent::Gap { conn, dir, offset, len, seq, reason, at } => {
                 self.queue(conn, |_| Job::Gap { conn, dir, offset, len, seq, reason, at })

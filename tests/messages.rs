@@ -45,6 +45,8 @@ struct TruthConn {
     messages: Vec<TruthMessage>,
     handshake: Option<TruthHandshake>,
     expected_findings: Option<Vec<String>>,
+    /// Which side sent the first close frame (`client_to_server` or `server_to_client`).
+    closed_first_by: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -107,7 +109,7 @@ fn payload_bytes(p: &Payload) -> Option<Vec<u8>> {
 
 /// Every truth file of the real, derived and generated corpora.
 fn truths() -> Vec<std::path::PathBuf> {
-    ["captures/real", "captures/derived", "captures/cases"]
+    ["captures/real", "captures/derived", "captures/cases", "captures/field"]
         .iter()
         .flat_map(|d| files_ending(&testdata(d), ".truth.json"))
         .collect()
@@ -180,6 +182,17 @@ fn real_sessions_decode_to_exactly_the_messages_the_endpoints_sent() {
                     "{}: handshake {handshakes:?}, expected [({seen}, {outcome:?}, {accept_valid:?})]",
                     label
                 ));
+            }
+            if let Some(want) = &tc.closed_first_by {
+                let got = events.iter().find_map(|e| match e {
+                    Event::End { connection, closed_first_by, .. } if *connection == conn => {
+                        Some(closed_first_by.map(|d| d.as_str().to_string()))
+                    }
+                    _ => None,
+                });
+                if got != Some(Some(want.clone())) {
+                    problems.push(format!("{label}: closed first by {got:?}, expected {want}"));
+                }
             }
             // Capture order: a connection's messages come out in the order of the packets that
             // completed them.

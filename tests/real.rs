@@ -9,7 +9,7 @@
 use crate::util::{files_ending, run_capture, testdata};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use wsscope::tcp::{Direction, RoleSource};
+use wsscope::tcp::{Anomaly, Direction, RoleSource};
 
 /// The part of a truth file the stream engine is checked against (messages are for the
 /// WebSocket decoder's tests).
@@ -54,7 +54,10 @@ struct TruthCaptured {
 fn real_sessions_reassemble_byte_identical_to_what_the_endpoints_sent() {
     let real = files_ending(&testdata("captures/real"), ".truth.json");
     assert!(real.len() >= 5, "real captures missing: found {}", real.len());
-    let truths = real.into_iter().chain(files_ending(&testdata("captures/derived"), ".truth.json"));
+    let truths = real
+        .into_iter()
+        .chain(files_ending(&testdata("captures/derived"), ".truth.json"))
+        .chain(files_ending(&testdata("captures/field"), ".truth.json"));
     let mut checked = 0;
     for path in truths {
         let dir = path.parent().unwrap();
@@ -74,12 +77,14 @@ fn real_sessions_reassemble_byte_identical_to_what_the_endpoints_sent() {
                 .unwrap_or_else(|| {
                     panic!("{}: no connection {} → {}", truth.scenario, want.client, want.server)
                 });
+            // With the handshake captured, the roles come from it: the SYN, or the SYN-ACK when a
+            // merge of two capture points put the SYN-ACK first.
             if want.handshake.as_ref().is_none_or(|h| h.seen) {
-                assert_eq!(
-                    got.role,
-                    Some(RoleSource::Syn),
-                    "{}: handshake captured",
-                    truth.scenario
+                assert!(
+                    matches!(got.role, Some(RoleSource::Syn | RoleSource::SynAck)),
+                    "{}: handshake captured, roles {:?}",
+                    truth.scenario,
+                    got.role
                 );
             }
             let mut exact = true;
@@ -111,8 +116,15 @@ fn real_sessions_reassemble_byte_identical_to_what_the_endpoints_sent() {
                 );
                 checked += 1;
             }
+            // An acknowledgment captured before its data is what a merged capture looks like,
+            // not a fault of the stream.
+            let faults: Vec<_> = got
+                .anomalies
+                .iter()
+                .filter(|(_, a)| !matches!(a, Anomaly::AckBeforeData { .. }))
+                .collect();
             if exact {
-                assert!(got.anomalies.is_empty(), "{}: {:?}", truth.scenario, got.anomalies);
+                assert!(faults.is_empty(), "{}: {:?}", truth.scenario, faults);
             }
         }
     }

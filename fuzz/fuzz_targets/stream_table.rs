@@ -153,7 +153,7 @@ impl StreamSink for Checker {
     fn on_stream_event(&mut self, e: StreamEvent<'_>) {
         if trace() {
             match &e {
-                StreamEvent::Data { conn, dir, offset, data, at } => eprintln!(
+                StreamEvent::Data { conn, dir, offset, data, at, .. } => eprintln!(
                     "  event Data conn={} {dir} [{offset}, {}) pkt={}",
                     conn.0,
                     offset + data.len() as u64,
@@ -347,7 +347,7 @@ fuzz_target!(|ops: Vec<Op>| {
                         seg.src, seg.dst, seg.seq, seg.ack, seg.flags, seg.payload.len(), seg.missing
                     );
                 }
-                table.on_segment(&seg, PacketRef { ts, packet }, &mut sink);
+                table.on_segment(&seg, PacketRef::new(ts, packet), &mut sink);
             }
             Op::Tick(dt) => {
                 ts = step(ts, *dt);

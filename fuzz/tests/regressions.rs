@@ -77,7 +77,7 @@ fn fin_before_buffered_data() {
         }
     };
     for (i, sg) in segs.iter().enumerate() {
-        let at = PacketRef { ts: Timestamp::from_secs_nanos(1_700_000_000, i as i64), packet: i as u64 + 1 };
+        let at = PacketRef::new(Timestamp::from_secs_nanos(1_700_000_000, i as i64), i as u64 + 1);
         table.on_segment(sg, at, &mut sink);
     }
     table.finish(&mut sink);

@@ -138,8 +138,9 @@ impl<S: EventSink> StreamSink for Analyzer<S> {
                 self.stats.tcp_connections += 1;
                 self.sessions.insert(info.id, Box::new(Session::new(info, cfg)));
             }
-            StreamEvent::Data { conn, dir, offset, data, at } => {
+            StreamEvent::Data { conn, dir, offset, seq, data, at } => {
                 if let Some(s) = self.sessions.get_mut(&conn) {
+                    s.note_seq(dir, offset, seq, data.len());
                     s.on_data(dir, offset, data, at, cfg, &mut self.sink);
                 }
             }

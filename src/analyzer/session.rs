@@ -118,6 +118,11 @@ impl Buffered {
         }
     }
 
+    /// The packet that carried the byte at the front.
+    fn front_packet(&self) -> Option<PacketRef> {
+        self.marks.iter().rev().find(|m| m.0 <= self.start).or(self.marks.front()).map(|m| m.1)
+    }
+
     /// The position of the byte at the front.
     fn position(&self) -> Position {
         let at =
@@ -250,6 +255,14 @@ pub struct Session {
     early_pongs: [VecDeque<(Vec<u8>, Position)>; 2],
     /// The two directions' capture times were seen to disagree (reported once).
     skew_reported: bool,
+    /// Per WebSocket direction, its close frame: where it ended in its stream, and how much of
+    /// the other stream the packet that completed it acknowledged (who closed first, whatever
+    /// the capture's clocks say).
+    close_at: [Option<(u64, Option<u32>)>; 2],
+    /// Per TCP direction: the raw sequence number of stream offset 0 (learned from its bytes) and
+    /// the end of the bytes seen, to place the other direction's raw acknowledgment numbers.
+    seq_base: [Option<u32>; 2],
+    seen_end: [u64; 2],
     /// Evidence of that seen before the connection was announced, reported with the handshake.
     skew_pending: Option<Event>,
     /// What the first bytes showed, for connections that are not WebSocket.
@@ -284,6 +297,9 @@ impl Session {
             pings: Default::default(),
             early_pongs: Default::default(),
             skew_reported: false,
+            close_at: [None, None],
+            seq_base: [None, None],
+            seen_end: [0, 0],
             skew_pending: None,
             saw: Saw::default(),
             order: Order::default(),
@@ -463,6 +479,26 @@ impl Session {
         }
     }
 
+    /// Bytes of TCP direction `dir` at `offset` start at raw sequence number `seq`.
+    pub fn note_seq(&mut self, dir: Direction, offset: u64, seq: u32, len: usize) {
+        let i = dir.index();
+        self.seq_base[i].get_or_insert(seq.wrapping_sub(offset as u32));
+        self.seen_end[i] = self.seen_end[i].max(offset + len as u64);
+    }
+
+    /// The stream offset of TCP direction `dir`'s opposite that acknowledgment number `ack` (sent
+    /// in `dir`) stands for, taken near the end of what was seen of that stream.
+    fn acked_offset(&self, dir: Direction, ack: u32) -> Option<u64> {
+        let other = dir.opposite().index();
+        let low = u64::from(ack.wrapping_sub(self.seq_base[other]?));
+        let near = self.seen_end[other];
+        let k = near >> 32;
+        [k.saturating_sub(1), k, k + 1]
+            .into_iter()
+            .map(|hi| (hi << 32) | low)
+            .min_by_key(|x| x.abs_diff(near))
+    }
+
     /// Bytes `[offset, offset + len)` of TCP direction `dir` are missing.
     #[allow(clippy::too_many_arguments)]
     pub fn on_gap(
@@ -595,7 +631,8 @@ impl Session {
                 format!(
                     "the {} acknowledged bytes of the {} {:.3} ms before they were captured: the \
                      capture merges two capture points or clocks (a SPAN/TAP merge, mergecap), so \
-                     times across the two directions are off by at least that much",
+                     times across the two directions are off by at least that much; round-trip \
+                     times are not measured",
                     side(d.opposite()),
                     side(d),
                     lead.as_secs_f64() * 1e3
@@ -627,6 +664,7 @@ impl Session {
             self.run_switch(true, cfg, sink);
         }
         let phase = std::mem::replace(&mut self.phase, Phase::Ignored);
+        let websocket = matches!(phase, Phase::WebSocket(_));
         match phase {
             Phase::Http(mut h) => {
                 for p in h.pending.drain(..) {
@@ -671,6 +709,9 @@ impl Session {
         }
         if !self.announced && cfg.announce_tcp {
             self.announce(sink);
+        }
+        if websocket {
+            self.first_close = self.causal_first_close();
         }
         if self.announced {
             sink.event(Event::End {
@@ -939,7 +980,29 @@ impl Session {
         buf[req_dir.index()] = c_buf;
         buf[req_dir.opposite().index()] = s_buf;
         let c_buf = &buf[req_dir.index()];
-        if !c_buf.bytes.is_empty() && c_at.ts < pos.ts {
+        // Captured before the 101, but acknowledging all of it: the client had the 101, and
+        // only the capture's clocks disagree (two capture points merged).
+        let response_end = buf[req_dir.opposite().index()].start;
+        let had_101 = c_buf
+            .front_packet()
+            .and_then(|p| p.ack)
+            .and_then(|a| self.acked_offset(req_dir, a))
+            .is_some_and(|a| a >= response_end);
+        if !c_buf.bytes.is_empty() && c_at.ts < pos.ts && had_101 {
+            if !self.skew_reported {
+                self.skew_reported = true;
+                self.finding(
+                    CheckId::CaptureClockSkew,
+                    Some(Direction::ClientToServer),
+                    c_at,
+                    "the client's bytes after the upgrade request were captured before the server's \
+                     101 although they acknowledge it: the capture merges two capture points or \
+                     clocks (a SPAN/TAP merge, mergecap); round-trip times are not measured"
+                        .to_string(),
+                    sink,
+                );
+            }
+        } else if !c_buf.bytes.is_empty() && c_at.ts < pos.ts {
             self.finding(
                 CheckId::ClientDataBeforeResponse,
                 Some(Direction::ClientToServer),
@@ -1266,6 +1329,29 @@ impl Session {
         }
     }
 
+    /// Who sent the first close frame: the side whose close the other had received (its close
+    /// packet acknowledges it) when it sent its own; else the first in capture order.
+    fn causal_first_close(&self) -> Option<Direction> {
+        let [c, s] = self.close_at;
+        // The TCP direction each WebSocket side sends in.
+        let (tc, ts) =
+            (self.ws_dir(Direction::ClientToServer), self.ws_dir(Direction::ServerToClient));
+        let acked = |tcp: Direction, ack: Option<u32>| ack.and_then(|a| self.acked_offset(tcp, a));
+        match (c, s) {
+            (Some((c_end, _)), Some((_, s_ack)))
+                if acked(ts, s_ack).is_some_and(|a| a >= c_end) =>
+            {
+                Some(Direction::ClientToServer)
+            }
+            (Some((_, c_ack)), Some((s_end, _)))
+                if acked(tc, c_ack).is_some_and(|a| a >= s_end) =>
+            {
+                Some(Direction::ServerToClient)
+            }
+            _ => self.first_close,
+        }
+    }
+
     /// Pongs that waited for their ping longer than the reorder window (all of them when
     /// `before` is `None`) are unsolicited.
     fn expire_early_pongs(&mut self, before: Option<Timestamp>, sink: &mut impl EventSink) {
@@ -1375,7 +1461,11 @@ impl Session {
                     Some(i) => {
                         let (_, sent) = q.remove(i).unwrap_or_default();
                         q.drain(..i);
-                        rtt = Some(m.first.ts.saturating_since(sent).as_secs_f64());
+                        // Across two capture points whose clocks disagree, a round trip would
+                        // measure the skew: it is not given.
+                        if !self.skew_reported && self.skew_pending.is_none() {
+                            rtt = Some(m.first.ts.saturating_since(sent).as_secs_f64());
+                        }
                     }
                     None => {
                         // Unsolicited unless its ping comes within the reorder window.
@@ -1392,6 +1482,7 @@ impl Session {
             OpCode::Close => {
                 self.first_close.get_or_insert(d);
                 self.close_sent[d.index()] = true;
+                self.close_at[d.index()].get_or_insert((m.end.offset, m.acked));
             }
             _ => {}
         }

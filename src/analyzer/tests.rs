@@ -34,7 +34,7 @@ impl Conn {
             client: "10.0.0.1:50000".parse().unwrap(),
             server: "10.0.0.2:8080".parse().unwrap(),
             role,
-            first: PacketRef { ts: Timestamp::from_nanos(0), packet: 1 },
+            first: PacketRef::new(Timestamp::from_nanos(0), 1),
         };
         a.on_stream_event(StreamEvent::Open(&info));
         Conn { a, off: [0; 2], packet: 1 }
@@ -42,12 +42,16 @@ impl Conn {
 
     fn send(&mut self, dir: Direction, bytes: &[u8]) {
         self.packet += 1;
-        let at = PacketRef {
-            ts: Timestamp::from_nanos(self.packet as i64 * 1_000_000),
-            packet: self.packet,
-        };
+        let at = PacketRef::new(Timestamp::from_nanos(self.packet as i64 * 1_000_000), self.packet);
         let offset = self.off[dir.index()];
-        self.a.on_stream_event(StreamEvent::Data { conn: ConnId(1), dir, offset, data: bytes, at });
+        self.a.on_stream_event(StreamEvent::Data {
+            conn: ConnId(1),
+            dir,
+            offset,
+            seq: offset as u32,
+            data: bytes,
+            at,
+        });
         self.off[dir.index()] += bytes.len() as u64;
     }
 
@@ -56,7 +60,7 @@ impl Conn {
             DirStats { delivered_bytes: self.off[0], ..Default::default() },
             DirStats { delivered_bytes: self.off[1], ..Default::default() },
         ];
-        let at = PacketRef { ts: Timestamp::from_nanos(1 << 40), packet: self.packet + 1 };
+        let at = PacketRef::new(Timestamp::from_nanos(1 << 40), self.packet + 1);
         self.a.on_stream_event(StreamEvent::Close {
             conn: ConnId(1),
             reason: CloseReason::Fin,

@@ -18,6 +18,19 @@ pub struct PacketRef {
     pub ts: Timestamp,
     /// 1-based number of the packet in the capture.
     pub packet: u64,
+    /// For a TCP segment with the ACK flag: its acknowledgment number (raw, as on the wire). It
+    /// tells what the sender had received of the other direction when it sent this — an order
+    /// that clock skew between capture points cannot scramble. (Raw, because the other
+    /// direction's first sequence number may not have been captured yet.)
+    #[serde(skip)]
+    pub ack: Option<u32>,
+}
+
+impl PacketRef {
+    /// A packet with no acknowledgment information.
+    pub const fn new(ts: Timestamp, packet: u64) -> Self {
+        PacketRef { ts, packet, ack: None }
+    }
 }
 
 /// A connection as first seen.
@@ -155,6 +168,9 @@ pub enum StreamEvent<'a> {
         dir: Direction,
         /// Stream offset of the first byte.
         offset: u64,
+        /// Raw TCP sequence number of the first byte (with `offset`, it places this direction's
+        /// raw sequence numbers — and so the other direction's acknowledgments of it).
+        seq: u32,
         /// The bytes (borrowed from the packet when it arrived in order).
         data: &'a [u8],
         /// The segment that carried these bytes.

@@ -571,6 +571,7 @@ impl HalfStream {
             conn: ctx.conn,
             dir: ctx.dir,
             offset,
+            seq: self.space.map_or(0, |s| s.seq_of(offset)),
             data,
             at,
         });

@@ -198,7 +198,7 @@ impl Table {
             }
             Some(_) => self.next_sweep = Some(now.saturating_add(SWEEP_INTERVAL)),
         }
-        let at = PacketRef { ts: now, packet: self.last.packet };
+        let at = PacketRef::new(now, self.last.packet);
         let (idle, linger) = (self.limits.idle_timeout, self.limits.closed_linger);
         self.conns.retain(|_, s| match s {
             Slot::Closed(t) => now.saturating_since(*t) <= linger,
@@ -349,6 +349,8 @@ fn on_conn_segment<S: StreamSink>(
         Direction::ClientToServer => (c2s, s2c),
         Direction::ServerToClient => (s2c, c2s),
     };
+    // What this segment acknowledged of the other direction's stream travels with its bytes.
+    let at = PacketRef { ack: seg.flags.ack.then_some(seg.ack), ..at };
     let data = SegData {
         seq: seg.seq,
         syn: seg.flags.syn,

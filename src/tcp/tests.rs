@@ -81,11 +81,11 @@ impl Harness {
             missing,
         };
         let events = &mut self.events;
-        self.table.on_segment(
-            &seg,
-            PacketRef { ts: self.ts, packet: self.packet },
-            &mut |e: StreamEvent<'_>| events.push(own(e)),
-        );
+        self.table.on_segment(&seg, PacketRef::new(self.ts, self.packet), &mut |e: StreamEvent<
+            '_,
+        >| {
+            events.push(own(e))
+        });
     }
 
     fn wait(&mut self, d: Duration) {

@@ -76,6 +76,9 @@ pub struct Message {
     /// Payload bytes (on the wire) missing from the capture, when known: the gaps lay inside
     /// frames whose headers were captured, and the last frame was seen.
     pub missing: Option<u64>,
+    /// The raw acknowledgment number of the packet that completed it (what its sender had
+    /// received of the other direction then).
+    pub acked: Option<u32>,
 }
 
 /// What a direction reports.
@@ -562,7 +565,7 @@ impl DirectionDecoder {
         // A frame (and its message) is complete in the capture once its last captured piece is:
         // with segments captured out of order, not always the piece of its last byte.
         let later = |p: &mut PacketRef| {
-            if at.packet > p.packet {
+            if at.packet >= p.packet {
                 *p = at;
             }
         };
@@ -732,7 +735,7 @@ impl DirectionDecoder {
                 Role::Data
             }
         };
-        let latest = PacketRef { ts: pos.ts, packet: pos.packet };
+        let latest = PacketRef::new(pos.ts, pos.packet);
         self.frame = Some(FrameState { header: h, pos, role, seen: 0, latest });
     }
 
@@ -751,7 +754,7 @@ impl DirectionDecoder {
             discard,
             truncated: false,
             utf8: (discard && opcode == OpCode::Text).then(Utf8Stream::default),
-            latest: PacketRef { ts: pos.ts, packet: pos.packet },
+            latest: PacketRef::new(pos.ts, pos.packet),
             holey: false,
             hole_bytes: 0,
             unfinished: false,
@@ -827,7 +830,7 @@ impl DirectionDecoder {
         };
         match frame.role {
             Role::Ignored => {}
-            Role::Control => self.finish_control(frame.header, frame.pos, end, out),
+            Role::Control => self.finish_control(frame.header, frame.pos, (end, last.ack), out),
             Role::Data if frame.header.fin => self.finish_message(end, out),
             Role::Data => {}
         }
@@ -837,7 +840,7 @@ impl DirectionDecoder {
         &mut self,
         h: FrameHeader,
         pos: Position,
-        end: Position,
+        (end, end_ack): (Position, Option<u32>),
         out: &mut impl FnMut(WsOut),
     ) {
         let payload = std::mem::take(&mut self.control);
@@ -863,6 +866,7 @@ impl DirectionDecoder {
             close,
             incomplete: false,
             missing: Some(0),
+            acked: end_ack,
         })));
         for (check, detail) in violations {
             out(WsOut::Finding { check, detail, at: pos });
@@ -1016,6 +1020,7 @@ impl DirectionDecoder {
             close: None,
             incomplete: m.holey || m.unfinished,
             missing,
+            acked: m.latest.ack,
         })));
         for (check, detail) in findings {
             out(WsOut::Finding { check, detail, at });

@@ -70,7 +70,7 @@ fn run_pieces(cfg: DirConfig, pieces: &[&[u8]]) -> Vec<String> {
     let mut out = Vec::new();
     let mut off = 0u64;
     for (i, p) in pieces.iter().enumerate() {
-        let at = PacketRef { ts: Timestamp::from_nanos(i as i64), packet: i as u64 + 1 };
+        let at = PacketRef::new(Timestamp::from_nanos(i as i64), i as u64 + 1);
         d.feed(off, p, at, &mut |_, o| out.push(render(&o)));
         off += p.len() as u64;
     }
