@@ -90,6 +90,12 @@ pub fn drive<S: StreamSink>(
         let _ = stop.interrupt.set(i);
     }
     let mut read_bytes = 0u64;
+    // While a live capture waits for packets, packet time goes on with the wall clock from the
+    // last packet's time, so holes waiting in the reorder window and idle connections are settled
+    // without a packet (live output waits at most the window). The wall clock is read only on
+    // read timeouts (counted from the first one after a packet, a little late, never early).
+    let mut last_ts: Option<crate::time::Timestamp> = None;
+    let mut waiting_since: Option<std::time::Instant> = None;
     let end = loop {
         if stop.is_requested() {
             break EndOfInput::Clean;
@@ -110,8 +116,16 @@ pub fn drive<S: StreamSink>(
                 if let Ok(Decoded::Tcp(seg)) = decoder.decode(p.link, p.data, p.ts) {
                     table.on_segment(&seg, PacketRef::new(p.ts, p.number), sink);
                 }
+                last_ts = Some(p.ts);
+                waiting_since = None;
             }
-            Next::Timeout => poll_stats = true,
+            Next::Timeout => {
+                poll_stats = true;
+                if let Some(ts) = last_ts {
+                    let since = *waiting_since.get_or_insert_with(std::time::Instant::now);
+                    table.advance_time(ts.saturating_add(since.elapsed()), sink);
+                }
+            }
             // A stop request interrupts a blocked live read, which then reports an end of input.
             Next::End(_) if stop.is_requested() => break EndOfInput::Clean,
             Next::End(e) => break e,
@@ -130,5 +144,96 @@ pub fn drive<S: StreamSink>(
         packets: decoder.stats(),
         tcp: table.stats(),
         capture: source.capture_stats(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::RawPacket;
+    use crate::packet::LinkType;
+    use crate::tcp::{GapReason, StreamEvent};
+    use crate::time::Timestamp;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    use std::time::Duration;
+
+    /// A live-like source: its packets, then read timeouts (each after a short sleep).
+    struct Scripted {
+        packets: Vec<Vec<u8>>,
+        next: usize,
+        timeouts: usize,
+        ended: Arc<AtomicBool>,
+    }
+
+    impl PacketSource for Scripted {
+        fn link_types(&self) -> Vec<LinkType> {
+            vec![LinkType::RAW]
+        }
+
+        fn next_packet(&mut self) -> Next<'_> {
+            if let Some(p) = self.packets.get(self.next) {
+                self.next += 1;
+                let ts = Timestamp::from_secs_nanos(1_700_000_000, self.next as i64 * 1_000_000);
+                let number = self.next as u64;
+                return Next::Packet(RawPacket {
+                    number,
+                    ts,
+                    wire_len: p.len() as u32,
+                    data: p,
+                    link: LinkType::RAW,
+                });
+            }
+            if self.timeouts > 0 {
+                self.timeouts -= 1;
+                std::thread::sleep(Duration::from_millis(20));
+                return Next::Timeout;
+            }
+            self.ended.store(true, Ordering::Relaxed);
+            Next::End(EndOfInput::Clean)
+        }
+
+        fn capture_stats(&mut self) -> CaptureStats {
+            CaptureStats::default()
+        }
+    }
+
+    fn segment(from_client: bool, seq: u32, ack: u32, payload: &[u8]) -> Vec<u8> {
+        let (a, b) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+        let (src, dst, sp, dp) =
+            if from_client { (a, b, 40000, 8080) } else { (b, a, 8080, 40000) };
+        let builder = etherparse::PacketBuilder::ipv4(src, dst, 64).tcp(sp, dp, seq, 1000).ack(ack);
+        let mut out = Vec::new();
+        builder.write(&mut out, payload).unwrap();
+        out
+    }
+
+    #[test]
+    fn live_read_timeouts_let_the_reorder_window_close_without_another_packet() {
+        let ended = Arc::new(AtomicBool::new(false));
+        let mut source = Scripted {
+            packets: vec![
+                segment(true, 1001, 5001, b"aaaa"),
+                // The server acknowledged 1005..1009, which the capture lost; more bytes follow.
+                segment(false, 5001, 1009, b""),
+                segment(true, 1009, 5001, b"cccc"),
+            ],
+            next: 0,
+            timeouts: 100,
+            ended: Arc::clone(&ended),
+        };
+        let limits =
+            TcpLimits { reorder_window: Duration::from_millis(300), ..TcpLimits::default() };
+        let mut gap_while_live = None;
+        drive(&mut source, &limits, &Stop::default(), &mut |e: StreamEvent<'_>| {
+            if let StreamEvent::Gap { reason, .. } = e {
+                gap_while_live.get_or_insert((reason, ended.load(Ordering::Relaxed)));
+            }
+        });
+        assert_eq!(
+            gap_while_live,
+            Some((GapReason::Lost, false)),
+            "the gap must be declared while the capture is still waiting for packets"
+        );
     }
 }
