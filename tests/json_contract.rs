@@ -65,7 +65,13 @@ fn assert_valid(v: &jsonschema::Validator, doc: &Value, what: &str) {
 /// Every capture shipped in testdata, as paths relative to the repository root.
 fn captures() -> Vec<String> {
     let mut all = Vec::new();
-    for dir in ["captures/crafted", "captures/real", "captures/derived", "captures/cases"] {
+    for dir in [
+        "captures/crafted",
+        "captures/real",
+        "captures/derived",
+        "captures/cases",
+        "captures/field",
+    ] {
         let d = testdata(dir);
         if !d.exists() {
             continue;
