@@ -191,6 +191,8 @@ checks! {
     FrameSyncLost => (Warning, "capture", "the frame boundary was lost after missing bytes; bytes were skipped until consecutive valid frame headers were found"),
     /// A continuation frame whose message started before a gap or before the capture.
     ContinuationWithoutStart => (Info, "capture", "a continuation frame whose message started before missing bytes or before the capture began; skipped"),
+    /// Bytes waiting behind a hole exceeded a buffering limit before the reorder window passed.
+    ReassemblyLimit => (Warning, "capture", "out-of-order bytes waiting behind a hole exceeded --max-buffered-per-direction, --max-buffered-segments or --max-buffered-total before the reorder window passed: the hole was declared lost early"),
     /// Bytes arrived after the reorder window had declared them lost.
     LateData => (Warning, "capture", "bytes arrived after their range had been declared lost (they waited longer than the reorder window); they were not decoded"),
     /// An acknowledgment (or a pong) was captured before the data it answers.

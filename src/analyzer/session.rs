@@ -529,6 +529,19 @@ impl Session {
                     at: Position { packet: at.packet, ts: at.ts, offset },
                 };
                 self.push_event(wsd, at.packet, gap, at.ts, cfg, sink);
+                if reason == GapReason::BufferLimit {
+                    let e = self.finding_event(
+                        CheckId::ReassemblyLimit,
+                        Some(wsd),
+                        Position { packet: at.packet, ts: at.ts, offset },
+                        format!(
+                            "{len} bytes declared lost without waiting out the reorder window: \
+                             too many bytes waited behind the hole (--max-buffered-per-direction, \
+                             --max-buffered-segments, --max-buffered-total)"
+                        ),
+                    );
+                    self.push_event(wsd, at.packet, e, at.ts, cfg, sink);
+                }
                 self.push_ws(wsd, outs, at.ts, cfg, sink);
             }
             Phase::Http(h) if h.pending.iter().any(|p| p.upgrade.is_some()) => {

@@ -328,3 +328,119 @@ fn a_port_named_by_the_user_is_decoded_without_a_handshake() {
     let ev = c.close();
     assert_eq!(texts(&ev).len(), 4, "{ev:?}");
 }
+
+// ── Capture order, capture problems and two clocks (issue 12) ──────────────────────────────
+
+impl Conn {
+    /// Bytes carried by packet `packet` (its ACK number `ack`), whenever they are delivered.
+    fn send_at(&mut self, dir: Direction, bytes: &[u8], packet: u64, ack: Option<u32>) {
+        let at = PacketRef { ts: Timestamp::from_nanos(packet as i64 * 1_000_000), packet, ack };
+        let offset = self.off[dir.index()];
+        self.a.on_stream_event(StreamEvent::Data {
+            conn: ConnId(1),
+            dir,
+            offset,
+            seq: offset as u32,
+            data: bytes,
+            at,
+        });
+        self.off[dir.index()] += bytes.len() as u64;
+        self.packet = self.packet.max(packet);
+    }
+
+    fn pending(&mut self, dir: Direction, since: Option<u64>) {
+        let since = since.map(|p| PacketRef::new(Timestamp::from_nanos(p as i64 * 1_000_000), p));
+        let at = PacketRef::new(Timestamp::from_nanos(self.packet as i64 * 1_000_000), self.packet);
+        self.a.on_stream_event(StreamEvent::Pending { conn: ConnId(1), dir, since, at });
+    }
+
+    fn upgraded(mut self) -> Self {
+        self.send(C2S, request("").as_bytes());
+        self.send(S2C, response("").as_bytes());
+        self
+    }
+}
+
+/// (direction, text, end packet) of every text message, in output order.
+fn texts_at(events: &[Event]) -> Vec<(Direction, String, u64)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message { direction, payload: Payload::Text(t), end, .. } => {
+                Some((*direction, t.clone(), end.packet))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn output_waits_for_bytes_held_behind_a_tcp_hole_and_comes_out_in_capture_order() {
+    let mut c = Conn::new(RoleSource::Syn).upgraded();
+    // Packet 10 (client) waits behind a hole; the server's packet 11 is decoded meanwhile.
+    c.pending(C2S, Some(10));
+    c.send_at(S2C, &frame(true, 0, 1, None, b"from 11"), 11, None);
+    assert!(texts_at(&c.a.sink_mut().0).is_empty(), "the server's message must wait");
+    c.send_at(C2S, &frame(true, 0, 1, MASK, b"from 10"), 10, None);
+    c.pending(C2S, None);
+    assert_eq!(
+        texts_at(&c.a.sink_mut().0),
+        vec![(C2S, "from 10".to_string(), 10), (S2C, "from 11".to_string(), 11)]
+    );
+}
+
+#[test]
+fn a_pong_captured_before_its_ping_is_clock_skew_not_unsolicited() {
+    let mut c = Conn::new(RoleSource::Syn).upgraded();
+    c.send_at(S2C, &frame(true, 0, 10, None, b"p1"), 5, None);
+    c.send_at(C2S, &frame(true, 0, 9, MASK, b"p1"), 6, None);
+    clean_close(&mut c);
+    let events = c.close();
+    let codes = codes(&events);
+    assert!(codes.contains(&"capture_clock_skew".to_string()), "{codes:?}");
+    assert!(!codes.contains(&"pong_unsolicited".to_string()), "{codes:?}");
+    let rtts: Vec<Option<f64>> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message { rtt, opcode: crate::ws::OpCode::Pong, .. } => Some(*rtt),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rtts, vec![None]);
+}
+
+#[test]
+fn who_closed_first_comes_from_acknowledgments_not_capture_order() {
+    let mut c = Conn::new(RoleSource::Syn).upgraded();
+    let client_close = frame(true, 0, 8, MASK, b"\x03\xe8");
+    let (s_off, c_off) = (c.off[S2C.index()], c.off[C2S.index()]);
+    // The server's close is captured first, but its packet acknowledges the client's close.
+    let acks_client_close = (c_off + client_close.len() as u64) as u32;
+    c.send_at(S2C, &frame(true, 0, 8, None, b"\x03\xe8"), 20, Some(acks_client_close));
+    c.send_at(C2S, &client_close, 21, Some(s_off as u32));
+    let events = c.close();
+    let first = events.iter().find_map(|e| match e {
+        Event::End { closed_first_by, .. } => Some(*closed_first_by),
+        _ => None,
+    });
+    assert_eq!(first, Some(Some(C2S)));
+}
+
+#[test]
+fn a_gap_forced_by_a_buffering_limit_is_a_finding() {
+    let mut c = Conn::new(RoleSource::Syn).upgraded();
+    let at = PacketRef::new(Timestamp::from_nanos(9_000_000), 9);
+    let offset = c.off[C2S.index()];
+    c.a.on_stream_event(StreamEvent::Gap {
+        conn: ConnId(1),
+        dir: C2S,
+        offset,
+        len: 100,
+        seq: 0,
+        reason: crate::tcp::GapReason::BufferLimit,
+        at,
+    });
+    c.off[C2S.index()] += 100;
+    let codes = codes(&c.close());
+    assert!(codes.contains(&"reassembly_limit".to_string()), "{codes:?}");
+}
