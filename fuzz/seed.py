@@ -103,6 +103,8 @@ def main():
         sel = bytes([SELECTOR[link]])
         multi, prev = bytearray(sel), None
         for ts, pkt in pkts:
+            if len(pkt) > 0xFFFF:
+                continue  # the seed format's length is 16 bits (loopback packets reach 65 KB)
             dt = 0 if prev is None else max(0, min(255, (ts - prev) // 250_000_000))
             prev = ts
             rec = bytes([dt]) + struct.pack("<H", len(pkt)) + pkt

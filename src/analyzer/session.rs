@@ -264,7 +264,7 @@ pub struct Session {
     seq_base: [Option<u32>; 2],
     seen_end: [u64; 2],
     /// Evidence of that seen before the connection was announced, reported with the handshake.
-    skew_pending: Option<Event>,
+    skew_pending: Option<Box<Event>>,
     /// What the first bytes showed, for connections that are not WebSocket.
     saw: Saw,
     order: Order,
@@ -654,7 +654,7 @@ impl Session {
             if self.announced {
                 self.push_event(d, at.packet, e, at.ts, cfg, sink);
             } else {
-                self.skew_pending = Some(e);
+                self.skew_pending = Some(Box::new(e));
             }
         }
     }
@@ -1288,7 +1288,7 @@ impl Session {
             outcome,
         });
         if let Some(e) = self.skew_pending.take() {
-            sink.event(e);
+            sink.event(*e);
         }
     }
 

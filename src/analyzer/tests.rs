@@ -444,3 +444,11 @@ fn a_gap_forced_by_a_buffering_limit_is_a_finding() {
     let codes = codes(&c.close());
     assert!(codes.contains(&"reassembly_limit".to_string()), "{codes:?}");
 }
+
+/// A session is kept per TCP connection (boxed): keep it small, rarely used state boxed.
+#[test]
+fn session_state_stays_small() {
+    let n = std::mem::size_of::<super::session::Session>();
+    eprintln!("session state: {n} bytes");
+    assert!(n <= 768, "a session costs {n} bytes");
+}
