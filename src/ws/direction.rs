@@ -994,7 +994,10 @@ impl DirectionDecoder {
         let truncated = m.truncated;
         let at = m.first;
         let complete = !(m.holey || m.unfinished);
-        let missing = if complete { Some(0) } else { tail.map(|t| t + m.hole_bytes) };
+        // A length that cannot be followed (a protocol error) says nothing about what is missing.
+        let tail = if cut == Some(Cut::Protocol) { None } else { tail };
+        let missing =
+            if complete { Some(0) } else { tail.and_then(|t| t.checked_add(m.hole_bytes)) };
         // Uncompressed, `m.length` counts the bytes of holes inside frames too.
         let captured_length =
             if m.compressed { m.length } else { m.length.saturating_sub(m.hole_bytes) };
@@ -1003,7 +1006,7 @@ impl DirectionDecoder {
         } else if complete {
             Some(m.length)
         } else {
-            missing.map(|n| captured_length + n)
+            missing.and_then(|n| captured_length.checked_add(n))
         };
         out(WsOut::Message(Box::new(Message {
             opcode: m.opcode,

@@ -477,3 +477,16 @@ fn discarding_payloads_still_inflates_and_validates_compressed_text() {
         assert_eq!(findings(&kept).len(), if max < 5 { 2 } else { 0 }, "{kept:?}");
     }
 }
+
+/// Found by the ws_direction fuzz target: a message cut short by a frame whose 64-bit length
+/// has its most significant bit set; its "missing" bytes overflowed.
+#[test]
+fn a_message_cut_by_an_unfollowable_length_has_no_missing_count() {
+    let mut s = frame(false, 0, 1, None, b"start");
+    // FIN continuation with a 64-bit length of 2^64 - 1.
+    s.extend([0x80, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+    s.extend(frame(true, 0, 1, None, b"after"));
+    let out = run(server(), &s);
+    let m = messages(&out);
+    assert!(m[0].ends_with("text:start incomplete captured=5 missing=?"), "{m:?}");
+}
