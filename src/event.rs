@@ -61,6 +61,9 @@ pub enum HandshakeOutcome {
     Refused,
     /// The request was seen but no response before the connection ended.
     NoResponse,
+    /// 101 Switching Protocols, but the peers went on speaking HTTP/1.1: the upgrade did not
+    /// happen.
+    NotFollowed,
 }
 
 /// The close frame of one direction.

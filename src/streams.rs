@@ -139,7 +139,9 @@ impl<W: Write> StreamsSink<W> {
         if self.format == StreamsFormat::Text {
             let role = match info.role {
                 RoleSource::Syn => "",
-                RoleSource::SynAck => " (SYN not captured)",
+                RoleSource::SynAck => {
+                    " (roles from the SYN-ACK: the SYN was not captured, or after it)"
+                }
                 RoleSource::Guess => " (handshake not captured; roles guessed from ports)",
             };
             self.print(format_args!("#{} open   {} → {}{}", info.id, s.client, s.server, role));

@@ -163,7 +163,19 @@ fn issue_12_a_run_without_websocket_says_why_and_ci_can_require_connections() {
     let o = wsscope(&["report", &case("not_ws_443")]);
     assert_eq!(o.status.code(), Some(0), "without --require-connections an empty run passes");
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("no WebSocket connection") && err.contains("--ws-port PORT"), "{err}");
+    assert!(err.contains("no WebSocket connection") && err.contains("showed none"), "{err}");
+
+    // A refused upgrade, or one the peers did not follow, is not a WebSocket connection.
+    let refused = testdata("captures/real/refused-403.pcap").to_string_lossy().into_owned();
+    for f in [refused.as_str(), &case("invalid_upgrade")] {
+        let (r, code) = report(&[f, "--require-connections", "1"]);
+        assert_eq!(code, Some(1), "{f}: {}", r["exit"]);
+        let reasons = r["exit"]["reasons"].to_string();
+        assert!(reasons.contains("refused, unanswered or not followed"), "{reasons}");
+    }
+    let (r, _) = report(&[&case("invalid_upgrade")]);
+    assert_eq!(r["connections"][0]["handshake"]["outcome"], "not_followed");
+    assert_eq!((&r["summary"]["upgraded"], &r["summary"]["not_followed"]), (&0.into(), &1.into()));
 
     let (r, code) = report(&[&case("span_merge"), "--require-connections", "1"]);
     assert_eq!((code, &r["exit"]["reasons"]), (Some(0), &Value::Array(vec![])));

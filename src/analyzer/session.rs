@@ -208,7 +208,27 @@ struct SwitchPhase {
     requests: u64,
     /// Where the 101 was.
     response_at: Position,
+    /// The handshake, reported once the outcome is known.
+    handshake: Box<Answered>,
 }
+
+/// An upgrade request and its 101, held until what follows shows the outcome.
+#[derive(Debug)]
+struct Answered {
+    request: Box<RequestInfo>,
+    response: Box<http::ResponseInfo>,
+    accept_valid: Option<bool>,
+    req_violations: Vec<Violation>,
+    req_pos: Position,
+    violations: Vec<Violation>,
+    /// The client's bytes before the 101, when frames follow (a finding).
+    client_early: Option<Event>,
+}
+
+/// What a merge of two capture points (or queues) means for the reader.
+const SKEW_EXPLAINED: &str = "packets were captured out of the order they were sent (two \
+     capture points, queues or clocks merged: a SPAN/TAP, a mirror, mergecap, a multi-queue \
+     NIC), so times across the two directions are off and round-trip times are not measured";
 
 #[derive(Debug)]
 enum Phase {
@@ -255,6 +275,8 @@ pub struct Session {
     early_pongs: [VecDeque<(Vec<u8>, Position)>; 2],
     /// The two directions' capture times were seen to disagree (reported once).
     skew_reported: bool,
+    /// By how much, at least (the largest lead seen).
+    skew_lead: std::time::Duration,
     /// Per WebSocket direction, its close frame: where it ended in its stream, and how much of
     /// the other stream the packet that completed it acknowledged (who closed first, whatever
     /// the capture's clocks say).
@@ -297,6 +319,7 @@ impl Session {
             pings: Default::default(),
             early_pongs: Default::default(),
             skew_reported: false,
+            skew_lead: std::time::Duration::ZERO,
             close_at: [None, None],
             seq_base: [None, None],
             seen_end: [0, 0],
@@ -634,6 +657,7 @@ impl Session {
         cfg: &AnalyzerConfig,
         sink: &mut impl EventSink,
     ) {
+        self.skew_lead = self.skew_lead.max(lead);
         if !self.skew_reported {
             self.skew_reported = true;
             let d = self.ws_dir(dir);
@@ -642,10 +666,8 @@ impl Session {
                 Some(d),
                 Position { packet: at.packet, ts: at.ts, offset: 0 },
                 format!(
-                    "the {} acknowledged bytes of the {} {:.3} ms before they were captured: the \
-                     capture merges two capture points or clocks (a SPAN/TAP merge, mergecap), so \
-                     times across the two directions are off by at least that much; round-trip \
-                     times are not measured",
+                    "the {} acknowledged bytes of the {} {:.3} ms before they were captured: \
+                     {SKEW_EXPLAINED}",
                     side(d.opposite()),
                     side(d),
                     lead.as_secs_f64() * 1e3
@@ -697,7 +719,13 @@ impl Session {
                 self.release(at.ts, true, cfg, sink);
                 self.expire_early_pongs(None, sink);
                 let pos = Position { packet: at.packet, ts: at.ts, offset: 0 };
+                // Only a connection the capture saw end can have ended without a closing
+                // handshake; one still open when the capture (or our idle timeout, or the
+                // connection limit) stopped following it may yet close cleanly.
+                let ended =
+                    matches!(reason, CloseReason::Fin | CloseReason::Rst | CloseReason::Reused);
                 match self.first_close {
+                    _ if !ended => {}
                     None => self.finding(
                         CheckId::ClosedWithoutCloseFrame,
                         None,
@@ -937,21 +965,26 @@ impl Session {
     ) {
         let info = http::response_info(head, pos.packet);
         let (negotiated, accept_valid, violations) = http::check_response(&req, head);
-        let outcome =
-            if head.status == 101 { HandshakeOutcome::Upgraded } else { HandshakeOutcome::Refused };
-        self.handshake(Some(req), Some(Box::new(info)), accept_valid, outcome, sink);
-        for v in req_violations {
-            self.violation(v, Some(Direction::ClientToServer), req_pos, sink);
-        }
-        for v in violations {
-            self.violation(v, Some(Direction::ServerToClient), pos, sink);
-        }
-        let Phase::Http(h) = &mut self.phase else { return };
-        if outcome == HandshakeOutcome::Refused {
+        if head.status != 101 {
+            self.handshake(
+                Some(req),
+                Some(Box::new(info)),
+                accept_valid,
+                HandshakeOutcome::Refused,
+                sink,
+            );
+            for v in req_violations {
+                self.violation(v, Some(Direction::ClientToServer), req_pos, sink);
+            }
+            for v in violations {
+                self.violation(v, Some(Direction::ServerToClient), pos, sink);
+            }
+            let Phase::Http(h) = &mut self.phase else { return };
             h.req = ReqState::Head;
             self.skip_response_body(head, "GET");
             return;
         }
+        let Phase::Http(h) = &mut self.phase else { return };
         // 101: everything after the response head, in both directions, is frames.
         let req_dir = h.req_dir.unwrap_or(Direction::ClientToServer);
         let c_at = h.buf[req_dir.index()].position();
@@ -1001,22 +1034,22 @@ impl Session {
             .and_then(|p| p.ack)
             .and_then(|a| self.acked_offset(req_dir, a))
             .is_some_and(|a| a >= response_end);
-        if !c_buf.bytes.is_empty() && c_at.ts < pos.ts && had_101 {
-            if !self.skew_reported {
+        let early = !c_buf.bytes.is_empty() && c_at.ts < pos.ts;
+        let client_early = if early && had_101 {
+            (!self.skew_reported).then(|| {
                 self.skew_reported = true;
-                self.finding(
+                self.finding_event(
                     CheckId::CaptureClockSkew,
                     Some(Direction::ClientToServer),
                     c_at,
-                    "the client's bytes after the upgrade request were captured before the server's \
-                     101 although they acknowledge it: the capture merges two capture points or \
-                     clocks (a SPAN/TAP merge, mergecap); round-trip times are not measured"
-                        .to_string(),
-                    sink,
-                );
-            }
-        } else if !c_buf.bytes.is_empty() && c_at.ts < pos.ts {
-            self.finding(
+                    format!(
+                        "the client's bytes after the upgrade request were captured before the \
+                         server's 101 although they acknowledge it: {SKEW_EXPLAINED}"
+                    ),
+                )
+            })
+        } else if early {
+            Some(self.finding_event(
                 CheckId::ClientDataBeforeResponse,
                 Some(Direction::ClientToServer),
                 c_at,
@@ -1024,18 +1057,60 @@ impl Session {
                     "{} bytes sent after the upgrade request before the server's 101",
                     c_buf.bytes.len()
                 ),
-                sink,
-            );
-        }
-        // What follows the 101 decides: frames, or (the upgrade did not happen) more HTTP.
+            ))
+        } else {
+            None
+        };
+        // What follows the 101 decides: frames, or (the upgrade did not happen) more HTTP. The
+        // handshake is reported then, with the outcome the peers chose.
+        let handshake = Box::new(Answered {
+            request: req,
+            response: Box::new(info),
+            accept_valid,
+            req_violations,
+            req_pos,
+            violations,
+            client_early,
+        });
         self.phase = Phase::Switching(Box::new(SwitchPhase {
             ws: WsPhase { dirs },
             req_dir,
             buf,
             requests,
             response_at: pos,
+            handshake,
         }));
         self.run_switch(false, cfg, sink);
+    }
+
+    /// Reports the handshake held until the peers showed what followed the 101.
+    fn report_answered(
+        &mut self,
+        a: Answered,
+        outcome: HandshakeOutcome,
+        response_at: Position,
+        sink: &mut impl EventSink,
+    ) {
+        self.handshake(Some(a.request), Some(a.response), a.accept_valid, outcome, sink);
+        for v in a.req_violations {
+            self.violation(v, Some(Direction::ClientToServer), a.req_pos, sink);
+        }
+        for v in a.violations {
+            self.violation(v, Some(Direction::ServerToClient), response_at, sink);
+        }
+        if outcome == HandshakeOutcome::NotFollowed {
+            self.finding(
+                CheckId::UpgradeNotFollowed,
+                None,
+                response_at,
+                "the peers went on speaking HTTP/1.1 after the 101 Switching Protocols: the \
+                 upgrade did not happen, so what follows is decoded as HTTP, not as frames"
+                    .to_string(),
+                sink,
+            );
+        } else if let Some(e) = a.client_early {
+            sink.event(e);
+        }
     }
 
     /// After a 101: the first bytes of either direction tell whether the peers switched to
@@ -1061,17 +1136,9 @@ impl Session {
         let Phase::Switching(sw) = std::mem::replace(&mut self.phase, Phase::Ignored) else {
             return;
         };
-        let SwitchPhase { ws, req_dir, buf, requests, response_at } = *sw;
+        let SwitchPhase { ws, req_dir, buf, requests, response_at, handshake } = *sw;
         if still_http {
-            self.finding(
-                CheckId::UpgradeNotFollowed,
-                None,
-                response_at,
-                "the peers went on speaking HTTP/1.1 after the 101 Switching Protocols: the \
-                 upgrade did not happen, so what follows is decoded as HTTP, not as frames"
-                    .to_string(),
-                sink,
-            );
+            self.report_answered(*handshake, HandshakeOutcome::NotFollowed, response_at, sink);
             self.phase = Phase::Http(HttpPhase {
                 req_dir: Some(req_dir),
                 buf,
@@ -1083,6 +1150,7 @@ impl Session {
             self.run_http(cfg, sink);
             return;
         }
+        self.report_answered(*handshake, HandshakeOutcome::Upgraded, response_at, sink);
         self.phase = Phase::WebSocket(Box::new(ws));
         // Both directions' bytes after the heads, in capture order.
         let mut pieces: Vec<(Direction, u64, &[u8], PacketRef)> = Direction::BOTH
@@ -1436,7 +1504,8 @@ impl Session {
             Payload::Bytes(b) if m.opcode.is_control() => b,
             _ => &[],
         };
-        let window = m.end.ts.saturating_sub(cfg.reorder_window);
+        // A pong waits for its ping at least the reorder window, and twice the skew seen.
+        let window = m.end.ts.saturating_sub(cfg.reorder_window.max(self.skew_lead * 2));
         self.expire_early_pongs(Some(window), sink);
         match m.opcode {
             OpCode::Ping if !m.incomplete => {
@@ -1444,6 +1513,8 @@ impl Session {
                 if let Some(i) = early.iter().position(|(p, _)| p.as_slice() == control) {
                     // Its pong was captured first: the two directions' clocks disagree.
                     let (_, pong) = early.remove(i).unwrap_or_default();
+                    let lead = m.first.ts.saturating_since(pong.ts);
+                    self.skew_lead = self.skew_lead.max(lead);
                     if !self.skew_reported && pong.packet < m.first.packet {
                         self.skew_reported = true;
                         self.finding(
@@ -1452,10 +1523,9 @@ impl Session {
                             m.first,
                             format!(
                                 "the pong (packet {}) was captured {:.3} ms before the ping it \
-                                 answers: the capture merges two capture points or clocks (a \
-                                 SPAN/TAP merge, mergecap); round-trip times are not measured",
+                                 answers: {SKEW_EXPLAINED}",
                                 pong.packet,
-                                m.first.ts.saturating_since(pong.ts).as_secs_f64() * 1e3
+                                lead.as_secs_f64() * 1e3
                             ),
                             sink,
                         );
@@ -1481,14 +1551,25 @@ impl Session {
                         }
                     }
                     None => {
-                        // Unsolicited unless its ping comes within the reorder window.
-                        let early = &mut self.early_pongs[d.index()];
-                        if early.len() >= MAX_PINGS
-                            && let Some((p, at)) = early.pop_front()
-                        {
-                            self.pong_unsolicited(d, p.len(), at, sink);
+                        // Its sender may have received bytes the capture has not shown yet
+                        // (they acknowledge them: two capture points merged): then its ping may
+                        // still come, within the reorder window. Otherwise it is unsolicited.
+                        let tcp = self.ws_dir(d);
+                        let ahead = m
+                            .acked
+                            .and_then(|a| self.acked_offset(tcp, a))
+                            .is_some_and(|o| o > self.seen_end[tcp.opposite().index()]);
+                        if ahead || self.skew_reported || self.skew_pending.is_some() {
+                            let early = &mut self.early_pongs[d.index()];
+                            if early.len() >= MAX_PINGS
+                                && let Some((p, at)) = early.pop_front()
+                            {
+                                self.pong_unsolicited(d, p.len(), at, sink);
+                            }
+                            self.early_pongs[d.index()].push_back((control.to_vec(), m.first));
+                        } else {
+                            self.pong_unsolicited(d, control.len(), m.first, sink);
                         }
-                        self.early_pongs[d.index()].push_back((control.to_vec(), m.first));
                     }
                 }
             }

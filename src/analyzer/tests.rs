@@ -392,8 +392,11 @@ fn output_waits_for_bytes_held_behind_a_tcp_hole_and_comes_out_in_capture_order(
 #[test]
 fn a_pong_captured_before_its_ping_is_clock_skew_not_unsolicited() {
     let mut c = Conn::new(RoleSource::Syn).upgraded();
-    c.send_at(S2C, &frame(true, 0, 10, None, b"p1"), 5, None);
-    c.send_at(C2S, &frame(true, 0, 9, MASK, b"p1"), 6, None);
+    let ping = frame(true, 0, 9, MASK, b"p1");
+    // The pong's packet acknowledges the ping's bytes, which the capture shows only after it.
+    let acks_ping = (c.off[C2S.index()] + ping.len() as u64) as u32;
+    c.send_at(S2C, &frame(true, 0, 10, None, b"p1"), 5, Some(acks_ping));
+    c.send_at(C2S, &ping, 6, None);
     clean_close(&mut c);
     let events = c.close();
     let codes = codes(&events);
@@ -407,6 +410,23 @@ fn a_pong_captured_before_its_ping_is_clock_skew_not_unsolicited() {
         })
         .collect();
     assert_eq!(rtts, vec![None]);
+}
+
+#[test]
+fn an_unsolicited_pong_is_reported_at_once_when_nothing_suggests_its_ping_may_come() {
+    let mut c = Conn::new(RoleSource::Syn).upgraded();
+    c.send_at(S2C, &frame(true, 0, 10, None, b"hb"), 5, Some(c.off[C2S.index()] as u32));
+    c.send_at(S2C, &frame(true, 0, 1, None, b"later"), 6, None);
+    let events = c.close();
+    let order: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Finding { code, .. } => Some(code.to_string()),
+            Event::Message { payload: Payload::Text(t), .. } => Some(t.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(order[..2], ["pong_unsolicited".to_string(), "later".to_string()], "{order:?}");
 }
 
 #[test]

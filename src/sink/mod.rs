@@ -210,8 +210,8 @@ pub fn why_no_websocket(summary: &RunSummary, analyzer: &AnalyzerStats) -> Vec<S
             }
         })
     };
-    let other = "neither HTTP nor WebSocket frames (a capture started after the handshake is \
-                 searched for frames anyway; --ws-port PORT names a port to decode as WebSocket)";
+    let other = "neither HTTP nor WebSocket frames (connections are searched for frames even \
+                 without a handshake, on ports named with --ws-port too; these showed none)";
     why.extend(
         [
             n(

@@ -51,6 +51,8 @@ pub struct Summary {
     pub upgraded: u64,
     /// Upgrades refused by the server.
     pub refused: u64,
+    /// 101 answers the peers did not follow (they went on with HTTP).
+    pub not_followed: u64,
     /// Complete messages (data and control): every byte captured.
     pub messages: u64,
     /// Application payload bytes of the complete messages (after decompression).
@@ -335,13 +337,21 @@ impl ReportBuilder {
             ));
         }
         exit.require_connections = require_connections;
+        // Connections that became WebSocket: upgrade attempts that were refused or not followed
+        // do not count.
         if let Some(n) = require_connections
-            && summary.websocket_connections < n
+            && summary.upgraded < n
         {
+            let attempts = summary.websocket_connections - summary.upgraded;
             exit.reasons.push(format!(
-                "{} WebSocket connection{} found, --require-connections {n}",
-                summary.websocket_connections,
-                if summary.websocket_connections == 1 { "" } else { "s" }
+                "{} WebSocket connection{} found, --require-connections {n}{}",
+                summary.upgraded,
+                if summary.upgraded == 1 { "" } else { "s" },
+                if attempts > 0 {
+                    format!(" ({attempts} upgrade attempt(s) refused, unanswered or not followed)")
+                } else {
+                    String::new()
+                }
             ));
         }
         exit.status = u8::from(!exit.reasons.is_empty());
@@ -381,6 +391,7 @@ impl ReportBuilder {
                 match outcome {
                     HandshakeOutcome::Upgraded => s.upgraded += 1,
                     HandshakeOutcome::Refused => s.refused += 1,
+                    HandshakeOutcome::NotFollowed => s.not_followed += 1,
                     HandshakeOutcome::NoResponse => {}
                 }
                 if let Some(c) = self.conn(*connection) {

@@ -82,6 +82,11 @@ impl<W: Write> Format for Text<W> {
                     .unwrap_or_default();
                 let resp = match (outcome, response) {
                     (HandshakeOutcome::NoResponse, _) | (_, None) => "no response".to_string(),
+                    (HandshakeOutcome::NotFollowed, Some(r)) => format!(
+                        "{} {} (not followed: HTTP went on)",
+                        r.status,
+                        printable(&r.reason, 80)
+                    ),
                     (_, Some(r)) => format!("{} {}", r.status, printable(&r.reason, 80)),
                 };
                 let accept = match accept_valid {
@@ -144,7 +149,8 @@ impl<W: Write> Format for Text<W> {
                 // An incomplete message never shows a length as if it were whole.
                 let mut meta = match (complete, length) {
                     (true, Some(n)) => format!("{n} B"),
-                    (true, None) => format!("{captured_length} B"),
+                    // Complete on the wire, but it could not be inflated: its length is unknown.
+                    (true, None) => "? B".to_string(),
                     (false, Some(n)) => format!("{captured_length} of {n} B"),
                     (false, None) => format!("≥{captured_length} B"),
                 };
@@ -232,8 +238,12 @@ impl<W: Write> Format for Text<W> {
         let p = &summary.packets;
         writeln!(
             self.out,
-            "── {}: {} packets, {} TCP connections, {} WebSocket",
-            input.name, p.packets, analyzer.tcp_connections, analyzer.websocket_connections
+            "── {}: {} packets, {} TCP connection{}, {} WebSocket",
+            input.name,
+            p.packets,
+            analyzer.tcp_connections,
+            if analyzer.tcp_connections == 1 { "" } else { "s" },
+            analyzer.websocket_connections
         )?;
         if p.decapsulated.total() > 0 {
             writeln!(self.out, "   tunnels taken off: {}", tunnels(&p.decapsulated))?;

@@ -45,6 +45,20 @@ pub struct TableStats {
     pub segments_after_close: u64,
 }
 
+impl TableStats {
+    /// Counts a connection closed by a flush (idle, evicted, end of capture) as what it was.
+    fn count_close(&mut self, reason: CloseReason) {
+        match reason {
+            CloseReason::Fin => self.closed_fin += 1,
+            CloseReason::Idle => self.closed_idle += 1,
+            CloseReason::Evicted => self.evicted += 1,
+            CloseReason::EndOfCapture => self.open_at_end += 1,
+            CloseReason::Rst => self.closed_rst += 1,
+            CloseReason::Reused => self.reused += 1,
+        }
+    }
+}
+
 /// A tracked 4-tuple: an open connection, or one that closed at the given time and lingers (so
 /// that late segments are not taken for a new connection) as a few bytes.
 #[derive(Debug)]
@@ -214,10 +228,11 @@ impl Table {
         victims.sort_unstable_by_key(|v| v.0);
         for (_, key) in victims {
             if let Some(mut c) = self.conns.remove(&key).and_then(Slot::into_open) {
-                self.stats.closed_idle += 1;
                 // It ended with its last packet, not with the one that let the time pass.
                 let last = c.last;
-                close(&mut c, CloseReason::Idle, last, &self.limits, &mut self.budget, sink);
+                let r =
+                    close(&mut c, CloseReason::Idle, last, &self.limits, &mut self.budget, sink);
+                self.stats.count_close(r);
             }
         }
         // Holes whose reorder window closed while their connection was quiet.
@@ -261,8 +276,15 @@ impl Table {
         open.sort_unstable_by_key(|v| v.0);
         for (_, key) in open {
             if let Some(mut c) = self.conns.remove(&key).and_then(Slot::into_open) {
-                self.stats.open_at_end += 1;
-                close(&mut c, CloseReason::EndOfCapture, at, &self.limits, &mut self.budget, sink);
+                let r = close(
+                    &mut c,
+                    CloseReason::EndOfCapture,
+                    at,
+                    &self.limits,
+                    &mut self.budget,
+                    sink,
+                );
+                self.stats.count_close(r);
             }
         }
         self.conns.clear();
@@ -292,9 +314,10 @@ impl Table {
         open.sort_unstable_by_key(|v| (v.0, v.1));
         for (_, _, key) in open {
             if let Some(mut c) = self.conns.remove(&key).and_then(Slot::into_open) {
-                self.stats.evicted += 1;
                 let last = c.last;
-                close(&mut c, CloseReason::Evicted, last, &self.limits, &mut self.budget, sink);
+                let r =
+                    close(&mut c, CloseReason::Evicted, last, &self.limits, &mut self.budget, sink);
+                self.stats.count_close(r);
             }
         }
     }
@@ -400,9 +423,9 @@ fn close<S: StreamSink>(
     limits: &TcpLimits,
     budget: &mut Budget,
     sink: &mut S,
-) {
+) -> CloseReason {
     if conn.closed_at.is_some() {
-        return;
+        return reason;
     }
     for dir in Direction::BOTH {
         let mut ctx = Ctx {
@@ -417,8 +440,19 @@ fn close<S: StreamSink>(
         conn.halves[dir.index()].flush(&mut ctx);
     }
     conn.closed_at = Some(at.ts);
+    // Both FINs were captured, one or both waiting behind a hole the flush declared: the
+    // connection did end with FINs, whatever ended its wait.
+    let reason = match reason {
+        CloseReason::Idle | CloseReason::Evicted | CloseReason::EndOfCapture
+            if conn.halves.iter().all(HalfStream::fin_delivered) =>
+        {
+            CloseReason::Fin
+        }
+        r => r,
+    };
     let stats: [DirStats; 2] = [conn.halves[0].stats, conn.halves[1].stats];
     sink.on_stream_event(StreamEvent::Close { conn: conn.info.id, reason, stats: &stats, at });
+    reason
 }
 
 #[cfg(test)]

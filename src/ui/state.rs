@@ -477,7 +477,8 @@ impl AppState {
                 c.handshake_seen = *seen;
                 c.state = match outcome {
                     HandshakeOutcome::Upgraded => ConnState::Open,
-                    HandshakeOutcome::Refused => ConnState::Refused,
+                    // Not upgraded either way: the peers stayed with HTTP.
+                    HandshakeOutcome::Refused | HandshakeOutcome::NotFollowed => ConnState::Refused,
                     HandshakeOutcome::NoResponse => ConnState::Handshaking,
                 };
                 if let Some(r) = request {

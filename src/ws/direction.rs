@@ -527,16 +527,18 @@ impl DirectionDecoder {
                 let found_at = s.packet_of(frame_start);
                 let after_gap = s.after_gap;
                 self.masked_seen = Some(masked);
+                // Frames that resume right after missing bytes skipped nothing: the gap (and the
+                // message it cut) is reported already.
                 let mut note = None;
-                if total_skipped > 0 || after_gap {
-                    let detail = match (total_skipped, after_gap) {
-                        (0, _) => "a frame starts right after the missing bytes".to_string(),
-                        (n, true) => format!(
-                            "skipped {n} bytes after missing bytes before a frame boundary was found again"
-                        ),
-                        (n, false) => {
-                            format!("skipped {n} bytes before a frame boundary was found again")
-                        }
+                if total_skipped > 0 {
+                    let detail = if after_gap {
+                        format!(
+                            "skipped {total_skipped} bytes after missing bytes before a frame boundary was found again"
+                        )
+                    } else {
+                        format!(
+                            "skipped {total_skipped} bytes before a frame boundary was found again"
+                        )
                     };
                     let at =
                         Position { packet: found_at.packet, ts: found_at.ts, offset: frame_start };

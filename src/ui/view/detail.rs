@@ -128,7 +128,8 @@ fn message_lines(s: &AppState, r: &MsgRow) -> Vec<Line<'static>> {
             let len = match (complete, length) {
                 (true, Some(n)) => format!("{n} B"),
                 (false, Some(n)) => format!("{n} B, of which {captured} B captured"),
-                (_, None) => format!("unknown ({captured} B captured)"),
+                (true, None) => "unknown (it could not be inflated)".to_string(),
+                (false, None) => format!("unknown ({captured} B captured)"),
             };
             if !complete {
                 let lost = missing.map_or("an unknown number of".to_string(), |m| m.to_string());

@@ -86,7 +86,8 @@ fn row_line<'a>(s: &AppState, r: &'a MsgRow, t0: i64, width: usize) -> Line<'a> 
             let len = match (complete, length) {
                 (true, Some(n)) => n.to_string(),
                 (false, Some(n)) => format!("{captured}/{n}"),
-                (_, None) => format!("≥{captured}"),
+                (true, None) => "?".to_string(),
+                (false, None) => format!("≥{captured}"),
             };
             let size = if *compressed { format!("{len}/{wire}z") } else { len };
             let mut meta = format!("{:<6} {size:>9}", opcode.name());
