@@ -117,7 +117,8 @@ pub struct InputArgs {
     #[arg(long, value_name = "DURATION")]
     pub duration: Option<String>,
 
-    /// Also write the packets read (after the filter) to this pcap file, like tcpdump -w.
+    /// Also write the packets read (after the filter) to this pcap file, like tcpdump -w. An
+    /// existing file is never overwritten.
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub write: Option<PathBuf>,
 }

@@ -30,11 +30,25 @@ pub struct RunSummary {
 
 /// Opens the source described by `source`.
 pub fn open(source: &Source) -> Result<Box<dyn PacketSource + Send>, Error> {
-    Ok(match &source.input {
+    let packets: Box<dyn PacketSource + Send> = match &source.input {
         Input::File(path) => Box::new(FileSource::open(path, source.filter.as_deref())?),
         Input::Live { interface, snaplen } => {
             Box::new(LiveSource::open(interface, source.filter.as_deref(), *snaplen)?)
         }
+    };
+    Ok(match &source.write {
+        Some(path) => {
+            // Like tcpdump -w, but an existing file is never overwritten.
+            if path.exists() {
+                return Err(Error::Usage(format!(
+                    "-w {}: the file exists; remove it or choose another name (wsscope never \
+                     overwrites a capture)",
+                    path.display()
+                )));
+            }
+            Box::new(crate::capture::TeeSource::new(packets, path)?)
+        }
+        None => packets,
     })
 }
 

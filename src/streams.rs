@@ -222,8 +222,14 @@ impl<W: Write> StreamsSink<W> {
                 let p = &summary.packets;
                 let t = &summary.tcp;
                 self.print(format_args!(
-                    "{input}: {} packets ({} TCP, {} other, {} malformed, {} cut by snaplen), {} connections",
-                    p.packets, p.tcp_segments, p.other, p.malformed, p.snaplen_truncated, t.connections
+                    "{input}: {} packets ({} TCP, {} other, {} malformed, {} cut by snaplen), {} connection{}",
+                    p.packets,
+                    p.tcp_segments,
+                    p.other,
+                    p.malformed,
+                    p.snaplen_truncated,
+                    t.connections,
+                    if t.connections == 1 { "" } else { "s" }
                 ));
                 if p.decapsulated.total() > 0 {
                     self.print(format_args!(

@@ -268,3 +268,28 @@ fn empty_standard_input_is_called_empty() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("- is empty (0 bytes)"), "{}", stderr(&o));
 }
+
+#[test]
+fn write_saves_the_packets_read_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("saved.pcap");
+    let input = testdata("captures/real/py-basic.pcap");
+    let o = wsscope(&["--text", "-w", out.to_str().unwrap(), input.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The same packets, whatever the file's precision: the same streams.
+    let a = wsscope(&["streams", "--format", "json", input.to_str().unwrap()]);
+    let b = wsscope(&["streams", "--format", "json", out.to_str().unwrap()]);
+    let strip = |o: &Output| {
+        String::from_utf8_lossy(&o.stdout)
+            .replace(input.to_str().unwrap(), "")
+            .replace(out.to_str().unwrap(), "")
+    };
+    assert_eq!(strip(&a), strip(&b));
+    let before = std::fs::read(&out).unwrap();
+    let o = wsscope(&["report", "-w", out.to_str().unwrap(), input.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("the file exists"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&out).unwrap(), before, "an existing file is never overwritten");
+    let o = wsscope(&["streams", "-w", "/nonexistent-dir/x.pcap", input.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "an unwritable path is an error");
+}
