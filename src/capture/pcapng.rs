@@ -356,6 +356,24 @@ fn units_per_second(tsresol: u8) -> Option<u64> {
     if tsresol & 0x80 == 0 { 10u64.checked_pow(r) } else { 1u64.checked_shl(r).filter(|_| r < 64) }
 }
 
+/// Why an interface description block's options are broken, as libpcap sees it: each option
+/// (header and value padded to 32 bits) must fit in the block up to `opt_endofopt`, which has
+/// no value. `pcap-parser` stops at the first option that does not fit and keeps the block;
+/// libpcap refuses it ("block … is too short"), and so does wsscope.
+fn idb_options_problem(idb: &pcap_parser::pcapng::InterfaceDescriptionBlock<'_>) -> Option<String> {
+    // Block type, two lengths, link type, reserved and snap length: 20 bytes around the options.
+    let region = (idb.block_len1 as usize).checked_sub(20)?;
+    let mut used = 0usize;
+    for o in &idb.options {
+        if o.code == OptionCode::EndOfOpt {
+            return (o.len != 0)
+                .then(|| "an interface description block has an opt_endofopt with a value".into());
+        }
+        used += 4 + usize::from(o.len).div_ceil(4) * 4;
+    }
+    (used != region).then(|| "an interface description block's options run past its end".into())
+}
+
 /// What a block is, read with its section's byte order.
 fn kind<'a>(block: &Block<'a>, big_endian: bool) -> Kind<'a> {
     let u32_at = |b: &[u8], at: usize| {
@@ -367,6 +385,9 @@ fn kind<'a>(block: &Block<'a>, big_endian: bool) -> Kind<'a> {
     match block {
         Block::SectionHeader(shb) => Kind::Section { big_endian: shb.big_endian() },
         Block::InterfaceDescription(idb) => {
+            if let Some(why) = idb_options_problem(idb) {
+                return Kind::Malformed(why);
+            }
             let Some(units) = units_per_second(idb.if_tsresol) else {
                 return Kind::Malformed(format!(
                     "an interface has an invalid if_tsresol {:#x}",
@@ -576,6 +597,34 @@ mod tests {
         let link = src.link_types()[0].0;
         let (packets, _) = read_all(src);
         (link, packets.into_iter().map(|(_, ts, len, data, _)| (ts, len, data)).collect())
+    }
+
+    /// Found by the `pcap_file` fuzz target: an interface block whose option claims more bytes
+    /// than the block holds. libpcap refuses the file; `pcap-parser` kept the block.
+    #[test]
+    fn an_interface_block_whose_options_overrun_it_is_refused_like_libpcap_does() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, option) in [
+            ("overrun", [9u8, 9, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]),
+            ("endofopt-with-value", [0, 0, 4, 0, 1, 2, 3, 4, 0, 0, 0, 0]),
+            ("half-header", [0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0]),
+        ] {
+            let mut ng = Ng::new(false);
+            let mut b = ng.u16(1).to_vec();
+            b.extend(ng.u16(0));
+            b.extend(ng.u32(65535));
+            b.extend(option);
+            ng.block(1, &b);
+            ng.epb(0, 1, 4, 4, &[1, 2, 3, 4]);
+            let path = ng.write(&dir, &format!("{name}.pcapng"));
+            let libpcap = FileSource::open_libpcap(&path, None).map(read_all);
+            let ours = FileSource::open(&path, None).map(read_all);
+            match (&ours, &libpcap) {
+                (Err(_), Err(_)) => {}
+                (Ok(a), Ok(b)) => assert_eq!(a.0, b.0, "{name}"),
+                _ => panic!("{name}: ours {:?}, libpcap {:?}", ours.is_ok(), libpcap.is_ok()),
+            }
+        }
     }
 
     #[test]
