@@ -383,6 +383,16 @@ fn kind<'a>(block: &Block<'a>, big_endian: bool) -> Kind<'a> {
         })
     };
     match block {
+        // libpcap reads versions 1.0 and 1.2 (1.2 only ever written by mistake) and refuses
+        // others; so does wsscope.
+        Block::SectionHeader(shb)
+            if !(shb.major_version == 1 && matches!(shb.minor_version, 0 | 2)) =>
+        {
+            Kind::Malformed(format!(
+                "unsupported pcapng version {}.{}",
+                shb.major_version, shb.minor_version
+            ))
+        }
         Block::SectionHeader(shb) => Kind::Section { big_endian: shb.big_endian() },
         Block::InterfaceDescription(idb) => {
             if let Some(why) = idb_options_problem(idb) {
@@ -624,6 +634,26 @@ mod tests {
                 (Ok(a), Ok(b)) => assert_eq!(a.0, b.0, "{name}"),
                 _ => panic!("{name}: ours {:?}, libpcap {:?}", ours.is_ok(), libpcap.is_ok()),
             }
+        }
+    }
+
+    /// Found by the `pcap_file` fuzz target: a section header of version 1.256.
+    #[test]
+    fn a_section_of_a_version_libpcap_does_not_read_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        for (minor, readable) in [(0u16, true), (2, true), (1, false), (256, false)] {
+            let mut ng = Ng { be: false, bytes: Vec::new() };
+            let mut b = ng.u32(0x1a2b_3c4d).to_vec();
+            b.extend(ng.u16(1));
+            b.extend(ng.u16(minor));
+            b.extend((-1i64).to_le_bytes());
+            ng.block(0x0a0d_0d0a, &b);
+            ng.idb(1, 65535, None, None);
+            ng.epb(0, 1, 4, 4, &[1, 2, 3, 4]);
+            let path = ng.write(&dir, &format!("v1.{minor}.pcapng"));
+            let libpcap = FileSource::open_libpcap(&path, None).is_ok();
+            let ours = FileSource::open(&path, None).is_ok();
+            assert_eq!((ours, libpcap), (readable, readable), "version 1.{minor}");
         }
     }
 
