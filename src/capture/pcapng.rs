@@ -364,10 +364,25 @@ fn idb_options_problem(idb: &pcap_parser::pcapng::InterfaceDescriptionBlock<'_>)
     // Block type, two lengths, link type, reserved and snap length: 20 bytes around the options.
     let region = (idb.block_len1 as usize).checked_sub(20)?;
     let mut used = 0usize;
+    let (mut tsresol, mut tsoffset) = (0, 0);
     for o in &idb.options {
         if o.code == OptionCode::EndOfOpt {
             return (o.len != 0)
                 .then(|| "an interface description block has an opt_endofopt with a value".into());
+        }
+        // The two options libpcap reads: once each, of their exact size.
+        let (seen, size, name) = match o.code {
+            OptionCode::IfTsresol => (&mut tsresol, 1, "if_tsresol"),
+            OptionCode::IfTsoffset => (&mut tsoffset, 8, "if_tsoffset"),
+            _ => (&mut 0, usize::from(o.len), ""),
+        };
+        *seen += 1;
+        if *seen > 1 || usize::from(o.len) != size {
+            return Some(format!(
+                "an interface description block has {} {name} option of {} bytes",
+                if *seen > 1 { "a second" } else { "an" },
+                o.len
+            ));
         }
         used += 4 + usize::from(o.len).div_ceil(4) * 4;
     }
@@ -618,6 +633,8 @@ mod tests {
             ("overrun", [9u8, 9, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]),
             ("endofopt-with-value", [0, 0, 4, 0, 1, 2, 3, 4, 0, 0, 0, 0]),
             ("half-header", [0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0]),
+            ("empty-tsresol", [9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+            ("two-tsresol", [9, 0, 1, 0, 6, 0, 0, 0, 9, 0, 1, 0]),
         ] {
             let mut ng = Ng::new(false);
             let mut b = ng.u16(1).to_vec();
