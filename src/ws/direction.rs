@@ -17,6 +17,9 @@ use crate::analyzer::checks::CheckId;
 use crate::event::{Payload, Position};
 use crate::tcp::PacketRef;
 
+/// The most a message's payload buffer reserves before its bytes arrive.
+const INITIAL_MESSAGE_CAPACITY: u64 = 4 << 10;
+
 /// How this direction is decoded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DirConfig {
@@ -727,11 +730,12 @@ impl DirectionDecoder {
                     self.abandon_message(pos, Cut::Protocol, out);
                 }
                 // Uncompressed, the first frame's length is the message's (or a lower bound when
-                // fragmented): one allocation instead of repeated doubling.
+                // fragmented): small messages get one allocation. Larger ones grow as their bytes
+                // arrive — never from a declared length alone, which costs an attacker 14 bytes.
                 let capacity = if rsv1 && deflate {
                     0
                 } else {
-                    h.payload_len.min(self.cfg.max_message as u64)
+                    h.payload_len.min(self.cfg.max_message as u64).min(INITIAL_MESSAGE_CAPACITY)
                 };
                 self.start_message(op, rsv1 && deflate, pos, capacity as usize);
                 Role::Data
