@@ -124,6 +124,11 @@ const EXPLAINED: &[(&str, &str)] = &[
         "the server's side of the merge is 30 ms late, so the client's first two frames were \
          captured before the 101: tshark starts decoding after them",
     ),
+    (
+        "vanishing_upgrades.pcap",
+        "two connections' upgrade requests are not in the capture (bytes lost, or sent before \
+         it started): tshark follows an upgrade only from its request, wsscope from the 101",
+    ),
 ];
 
 #[test]

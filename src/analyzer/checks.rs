@@ -123,6 +123,8 @@ checks! {
     ClientDataBeforeResponse => (Warning, "RFC 6455 §4.1", "the client sent data after the upgrade request before the server's response"),
     /// The peers went on with HTTP after a 101: the upgrade did not happen.
     UpgradeNotFollowed => (Warning, "RFC 9110 §15.2.2, RFC 6455 §4.1", "after a 101 Switching Protocols the peers went on speaking HTTP/1.1: the upgrade did not happen (what follows is decoded as HTTP)"),
+    /// A 101 was captured without the request it answers.
+    HandshakeRequestNotSeen => (Info, "capture", "the upgrade request was not captured (lost, or sent before the capture started); the handshake is known from the 101 alone"),
     /// No handshake was captured; frames were found by resynchronising.
     HandshakeNotSeen => (Info, "capture", "the opening handshake was not captured; frames were found by validating consecutive frame headers"),
 

@@ -15,7 +15,7 @@
 use super::AnalyzerConfig;
 use super::checks::CheckId;
 use crate::event::{CloseFrameInfo, Event, EventSink, HandshakeOutcome, Payload, Position};
-use crate::http::{self, BodyKind, BodySkipper, Parsed, RequestInfo, Violation};
+use crate::http::{self, BodyKind, BodySkipper, HttpError, Parsed, RequestInfo, Violation};
 use crate::tcp::{CloseReason, ConnInfo, Direction, GapReason, PacketRef, RoleSource};
 use crate::time::Timestamp;
 use crate::ws::OpCode;
@@ -152,8 +152,46 @@ impl Buffered {
 enum ReqState {
     Head,
     Body(BodySkipper),
+    /// An upgrade request head longer than the head limit: its rest is dropped up to its end.
+    SkipHead(HeadSkipper),
     /// The upgrade request was sent; its response decides what follows.
     AwaitResponse,
+}
+
+/// Drops a head's bytes up to the empty line that ends it, keeping only the last three bytes
+/// seen (an ending may straddle two pieces).
+#[derive(Debug)]
+struct HeadSkipper {
+    tail: Vec<u8>,
+}
+
+impl HeadSkipper {
+    /// After `seen`, the first bytes of the head.
+    fn after(seen: &[u8]) -> Self {
+        HeadSkipper { tail: seen[seen.len().saturating_sub(3)..].to_vec() }
+    }
+
+    /// Bytes of `buf` that belong to the head, and whether it ended.
+    fn feed(&mut self, buf: &[u8]) -> (usize, bool) {
+        let mut joined = std::mem::take(&mut self.tail);
+        let carried = joined.len();
+        joined.extend_from_slice(&buf[..buf.len().min(64 << 10)]);
+        for (i, w) in joined.windows(2).enumerate() {
+            let end = match w {
+                b"\n\n" => Some(i + 2),
+                _ if joined.get(i..i + 3) == Some(b"\n\r\n") => Some(i + 3),
+                _ => None,
+            };
+            if let Some(end) = end
+                && end > carried
+            {
+                return (end - carried, true);
+            }
+        }
+        let used = joined.len() - carried;
+        self.tail = joined[joined.len().saturating_sub(3)..].to_vec();
+        (used, false)
+    }
 }
 
 #[derive(Debug)]
@@ -180,6 +218,9 @@ struct HttpPhase {
     pending: VecDeque<Pending>,
     /// Requests parsed so far.
     requests: u64,
+    /// Bytes of the request direction went missing before any request was read: a 101 alone
+    /// may then start the frames.
+    request_lost: bool,
 }
 
 #[derive(Debug, Default)]
@@ -289,6 +330,8 @@ pub struct Session {
     skew_pending: Option<Box<Event>>,
     /// What the first bytes showed, for connections that are not WebSocket.
     saw: Saw,
+    /// Capture notes about the handshake, reported right after it.
+    handshake_notes: Vec<Event>,
     order: Order,
 }
 
@@ -307,6 +350,7 @@ impl Session {
                 resp: RespState::Head,
                 pending: VecDeque::new(),
                 requests: 0,
+                request_lost: false,
             })
         };
         Session {
@@ -325,6 +369,7 @@ impl Session {
             seen_end: [0, 0],
             skew_pending: None,
             saw: Saw::default(),
+            handshake_notes: Vec::new(),
             order: Order::default(),
         }
     }
@@ -575,6 +620,20 @@ impl Session {
                 }
                 self.phase = Phase::Probe(ProbePhase::default());
             }
+            // The request direction lost bytes before any request was read: its request may be
+            // what was lost; a 101 from the server then still starts the frames.
+            Phase::Http(h)
+                if h.requests == 0
+                    && h.pending.is_empty()
+                    && h.req_dir.is_none_or(|r| r == dir) =>
+            {
+                self.saw.gap_before_handshake = true;
+                h.request_lost = true;
+                h.req_dir = Some(dir);
+                h.buf[dir.index()] = Buffered { start: offset + len, ..Default::default() };
+                self.swapped = dir == Direction::ServerToClient;
+                self.run_http(cfg, sink);
+            }
             Phase::Http(_) => {
                 self.saw.gap_before_handshake = true;
                 self.phase = if self.info.role == RoleSource::Guess {
@@ -786,6 +845,10 @@ impl Session {
             if h.req_dir.is_none() {
                 h.req_dir = Some(req_dir);
                 self.swapped = req_dir == Direction::ServerToClient;
+                // Decided by a response seen first: its request was before the capture.
+                if http::looks_like_request_start(&h.buf[req_dir.index()].bytes) != Some(true) {
+                    h.request_lost = true;
+                }
             }
             let progressed_req = self.step_request(req_dir, cfg, sink);
             let progressed_resp = self.step_response(req_dir.opposite(), cfg, sink);
@@ -805,6 +868,18 @@ impl Session {
         let Phase::Http(h) = &mut self.phase else { return false };
         let buf = &mut h.buf[d.index()];
         match &mut h.req {
+            // The response does not come, and the client goes on: it had one (the capture lost
+            // it). Bounded: past a head's worth of bytes, frames are looked for without it.
+            ReqState::AwaitResponse if buf.bytes.len() > cfg.max_http_head => {
+                let pending = std::mem::take(&mut h.pending);
+                let buf = std::mem::take(&mut h.buf);
+                for p in pending {
+                    self.no_response(p, sink);
+                }
+                self.phase = Phase::Probe(ProbePhase { buf, ..Default::default() });
+                self.run_probe(false, cfg, sink);
+                true
+            }
             ReqState::AwaitResponse => false,
             ReqState::Body(skip) => match skip_body(skip, buf) {
                 Some((progressed, done)) => {
@@ -818,50 +893,104 @@ impl Session {
                     true
                 }
             },
+            ReqState::SkipHead(skip) => {
+                // The rest of an upgrade request head too long to keep: drop it up to its end.
+                let (used, done) = skip.feed(&buf.bytes);
+                buf.consume(used);
+                if done {
+                    h.req = ReqState::AwaitResponse;
+                }
+                used > 0 || done
+            }
             ReqState::Head => {
                 if buf.bytes.is_empty() {
                     return false;
                 }
                 if http::looks_like_request_start(&buf.bytes) == Some(false) {
+                    // After the request was lost, these may be frames answering a 101 still to
+                    // be read: wait for the response (a head's worth of bytes at most).
+                    if h.request_lost && h.requests == 0 && buf.bytes.len() <= cfg.max_http_head {
+                        return false;
+                    }
                     self.not_http(cfg);
                     return true;
                 }
-                match http::parse_request(&buf.bytes, cfg.max_http_head) {
-                    Ok(Parsed::NeedMore) => false,
-                    Err(_) => {
-                        self.not_http(cfg);
-                        true
-                    }
-                    Ok(Parsed::Done(head, n)) => {
-                        let pos = buf.position();
-                        buf.consume(n);
-                        h.requests += 1;
-                        self.saw.http = true;
-                        if http::is_upgrade_request(&head) {
-                            let info = http::request_info(&head, pos.packet);
-                            let violations = http::check_request(&head);
-                            h.pending.push_back(Pending {
-                                method: head.method.clone(),
-                                upgrade: Some((Box::new(info), pos)),
-                                violations,
-                            });
-                            h.req = ReqState::AwaitResponse;
-                            self.announce(sink);
-                        } else {
-                            h.pending.push_back(Pending {
-                                method: head.method.clone(),
-                                upgrade: None,
-                                violations: Vec::new(),
-                            });
-                            match http::request_body(&head) {
-                                Ok(BodyKind::None) => {}
-                                Ok(kind) => h.req = ReqState::Body(BodySkipper::new(kind)),
-                                Err(_) => self.phase = Phase::Ignored,
+                let (head, n, malformed) = match http::parse_request(&buf.bytes, cfg.max_http_head)
+                {
+                    Ok(Parsed::NeedMore) => return false,
+                    Ok(Parsed::Done(head, n)) => (head, n, None),
+                    // httparse refuses the head (or it is too long): read it forgivingly, and if
+                    // it is an upgrade attempt, report the error and follow the connection.
+                    Err(e) => {
+                        let window = &buf.bytes[..buf.bytes.len().min(cfg.max_http_head)];
+                        match http::lenient::head_len(window) {
+                            Some(n) => (http::lenient::request(&window[..n]), n, Some(e)),
+                            None if buf.bytes.len() < cfg.max_http_head
+                                && e != (HttpError::HeadTooLarge { limit: cfg.max_http_head }) =>
+                            {
+                                return false;
+                            }
+                            None => {
+                                let head = http::lenient::request(window);
+                                if !http::is_upgrade_request(&head) {
+                                    self.not_http(cfg);
+                                    return true;
+                                }
+                                // Too long: keep what was read, drop the rest up to its end.
+                                let n = window.len();
+                                h.req = ReqState::SkipHead(HeadSkipper::after(window));
+                                (head, n, Some(e))
                             }
                         }
-                        true
+                    }
+                };
+                if malformed.is_some() && !http::is_upgrade_request(&head) {
+                    self.not_http(cfg);
+                    return true;
+                }
+                let Phase::Http(h) = &mut self.phase else { return false };
+                let buf = &mut h.buf[d.index()];
+                let pos = buf.position();
+                buf.consume(n);
+                h.requests += 1;
+                self.saw.http = true;
+                if http::is_upgrade_request(&head) {
+                    let info = http::request_info(&head, pos.packet);
+                    let mut violations = http::check_request(&head);
+                    if let Some(e) = malformed {
+                        violations.insert(
+                            0,
+                            Violation {
+                                check: CheckId::HttpMalformed,
+                                detail: format!(
+                                    "the upgrade request is not valid HTTP/1.1 ({e}); it was read \
+                                     forgivingly and the connection is followed"
+                                ),
+                            },
+                        );
+                    }
+                    h.pending.push_back(Pending {
+                        method: head.method.clone(),
+                        upgrade: Some((Box::new(info), pos)),
+                        violations,
+                    });
+                    if !matches!(h.req, ReqState::SkipHead(_)) {
+                        h.req = ReqState::AwaitResponse;
+                    }
+                    self.announce(sink);
+                } else {
+                    h.pending.push_back(Pending {
+                        method: head.method.clone(),
+                        upgrade: None,
+                        violations: Vec::new(),
+                    });
+                    match http::request_body(&head) {
+                        Ok(BodyKind::None) => {}
+                        Ok(kind) => h.req = ReqState::Body(BodySkipper::new(kind)),
+                        Err(_) => self.phase = Phase::Ignored,
                     }
                 }
+                true
             }
         }
     }
@@ -889,58 +1018,145 @@ impl Session {
                 }
             },
             RespState::Head => {
-                if buf.bytes.is_empty() || h.pending.is_empty() {
-                    if !buf.bytes.is_empty()
-                        && h.requests == 0
-                        && buf.bytes.len() > cfg.max_http_head
-                    {
+                // A response with no request: the capture lost the request (a gap) or started
+                // after it. A 101 then still starts the frames.
+                let lone = h.pending.is_empty()
+                    && h.requests == 0
+                    && (h.request_lost || self.info.role == RoleSource::Guess);
+                if buf.bytes.is_empty() || (h.pending.is_empty() && !lone) {
+                    if !buf.bytes.is_empty() && buf.bytes.len() > cfg.max_http_head {
+                        // More than a head, and no request it could answer: not followed.
                         self.phase = Phase::Ignored;
                     }
                     return false;
                 }
-                match http::parse_response(&buf.bytes, cfg.max_http_head) {
-                    Ok(Parsed::NeedMore) => false,
+                if lone && http::lenient::looks_like_response_start(&buf.bytes) == Some(false) {
+                    self.phase = Phase::Ignored;
+                    return true;
+                }
+                let (head, n, malformed) = match http::parse_response(&buf.bytes, cfg.max_http_head)
+                {
+                    Ok(Parsed::NeedMore) => return false,
+                    Ok(Parsed::Done(head, n)) => (head, n, None),
                     Err(e) => {
-                        if let Some((_, pos)) = h.pending.front().and_then(|p| p.upgrade.as_ref()) {
-                            let pos = *pos;
-                            let detail = format!(
-                                "the response to the upgrade request could not be parsed: {e}"
-                            );
+                        let window = &buf.bytes[..buf.bytes.len().min(cfg.max_http_head)];
+                        match http::lenient::head_len(window) {
+                            Some(n) => (http::lenient::response(&window[..n]), n, Some(e)),
+                            None if buf.bytes.len() < cfg.max_http_head => return false,
+                            None => {
+                                self.response_unreadable(e, sink);
+                                return true;
+                            }
+                        }
+                    }
+                };
+                let pos = buf.position();
+                if lone {
+                    buf.consume(n);
+                    if head.status != 101 {
+                        self.phase = Phase::Ignored;
+                        return true;
+                    }
+                    let req = http::assumed_request(&head);
+                    self.announce(sink);
+                    self.lone_101(req, &head, pos, malformed, cfg, sink);
+                    return true;
+                }
+                // A response to a plain request that is not valid HTTP: stop following HTTP.
+                let upgrade = h.pending.front().is_some_and(|p| p.upgrade.is_some());
+                if let Some(e) = &malformed
+                    && !upgrade
+                {
+                    let _ = e;
+                    self.phase = Phase::Ignored;
+                    return true;
+                }
+                buf.consume(n);
+                if http::is_interim(&head) {
+                    return true;
+                }
+                let Some(req) = h.pending.pop_front() else { return true };
+                match req.upgrade {
+                    Some((info, req_pos)) => {
+                        let mut violations = req.violations;
+                        if let Some(e) = malformed {
                             self.finding(
                                 CheckId::HttpMalformed,
                                 Some(Direction::ServerToClient),
                                 pos,
-                                detail,
+                                format!(
+                                    "the response to the upgrade request is not valid HTTP/1.1 \
+                                     ({e}); it was read forgivingly"
+                                ),
                                 sink,
                             );
                         }
-                        self.phase = Phase::Ignored;
-                        true
+                        violations.shrink_to_fit();
+                        self.upgrade_response(info, req_pos, violations, &head, pos, cfg, sink)
                     }
-                    Ok(Parsed::Done(head, n)) => {
-                        let pos = buf.position();
-                        buf.consume(n);
-                        if http::is_interim(&head) {
-                            return true;
-                        }
-                        let Some(req) = h.pending.pop_front() else { return true };
-                        match req.upgrade {
-                            Some((info, req_pos)) => self.upgrade_response(
-                                info,
-                                req_pos,
-                                req.violations,
-                                &head,
-                                pos,
-                                cfg,
-                                sink,
-                            ),
-                            None => self.skip_response_body(&head, &req.method),
-                        }
-                        true
-                    }
+                    None => self.skip_response_body(&head, &req.method),
                 }
+                true
             }
         }
+    }
+
+    /// The response to an upgrade request could not be read at all (no end within the head
+    /// limit): reported, and the connection is no longer followed as HTTP.
+    fn response_unreadable(&mut self, e: HttpError, sink: &mut impl EventSink) {
+        let Phase::Http(h) = &mut self.phase else { return };
+        if let Some((_, pos)) = h.pending.front().and_then(|p| p.upgrade.as_ref()) {
+            let pos = *pos;
+            self.finding(
+                CheckId::HttpMalformed,
+                Some(Direction::ServerToClient),
+                pos,
+                format!("the response to the upgrade request could not be read: {e}"),
+                sink,
+            );
+        }
+        self.phase = Phase::Ignored;
+    }
+
+    /// A 101 whose request the capture does not hold: the handshake is reported from the
+    /// response alone, and what follows is decoded.
+    fn lone_101(
+        &mut self,
+        req: RequestInfo,
+        head: &http::ResponseHead,
+        pos: Position,
+        malformed: Option<HttpError>,
+        cfg: &AnalyzerConfig,
+        sink: &mut impl EventSink,
+    ) {
+        let Phase::Http(h) = &mut self.phase else { return };
+        let req_dir = h.req_dir.unwrap_or(Direction::ClientToServer);
+        // Where the client's bytes resume; when none came yet, when the 101 was seen.
+        let client = &h.buf[req_dir.index()];
+        let at = match client.marks.is_empty() {
+            true => Position { offset: client.start, ..pos },
+            false => client.position(),
+        };
+        let mut violations = Vec::new();
+        if let Some(e) = malformed {
+            violations.push(Violation {
+                check: CheckId::HttpMalformed,
+                detail: format!(
+                    "the 101 response is not valid HTTP/1.1 ({e}); it was read forgivingly"
+                ),
+            });
+        }
+        let note = self.finding_event(
+            CheckId::HandshakeRequestNotSeen,
+            Some(Direction::ClientToServer),
+            at,
+            "the upgrade request is not in the capture (lost, or sent before the capture \
+             started): the handshake is known from the 101 alone and the frames after it are \
+             decoded"
+                .to_string(),
+        );
+        self.handshake_notes.push(note);
+        self.upgrade_response(Box::new(req), pos, violations, head, pos, cfg, sink);
     }
 
     fn skip_response_body(&mut self, head: &http::ResponseHead, method: &str) {
@@ -1146,6 +1362,7 @@ impl Session {
                 resp: RespState::Head,
                 pending: VecDeque::new(),
                 requests,
+                request_lost: false,
             });
             self.run_http(cfg, sink);
             return;
@@ -1357,6 +1574,9 @@ impl Session {
         });
         if let Some(e) = self.skew_pending.take() {
             sink.event(*e);
+        }
+        for e in std::mem::take(&mut self.handshake_notes) {
+            sink.event(e);
         }
     }
 
@@ -1621,9 +1841,17 @@ enum Decision {
 /// HTTP at all when some bytes cannot start one and none can.
 fn decide_request_direction(h: &HttpPhase) -> Decision {
     let looks = |d: Direction| http::looks_like_request_start(&h.buf[d.index()].bytes);
+    let response = |d: Direction| http::lenient::looks_like_response_start(&h.buf[d.index()].bytes);
     match (looks(Direction::ClientToServer), looks(Direction::ServerToClient)) {
         (Some(true), _) => Decision::Requests(Direction::ClientToServer),
         (_, Some(true)) => Decision::Requests(Direction::ServerToClient),
+        // A response first (the capture started after its request): the other side asks.
+        _ if response(Direction::ServerToClient) == Some(true) => {
+            Decision::Requests(Direction::ClientToServer)
+        }
+        _ if response(Direction::ClientToServer) == Some(true) => {
+            Decision::Requests(Direction::ServerToClient)
+        }
         (Some(false), _) | (_, Some(false)) => Decision::NotHttp,
         _ => Decision::Undecided,
     }

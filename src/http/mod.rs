@@ -5,6 +5,7 @@
 //! | module | role |
 //! |---|---|
 //! | [`parse`] | incremental request/response heads (httparse), header helpers |
+//! | [`lenient`] | a forgiving reading of heads httparse refuses, so malformed upgrades are followed |
 //! | [`body`] | body framing (RFC 9112 §6.3) and a sans-IO body skipper for keep-alive |
 //! | [`accept`] | `Sec-WebSocket-Accept` from a key (RFC 6455 §1.3) |
 //! | [`extensions`] | `Sec-WebSocket-Extensions` grammar, permessage-deflate negotiation |
@@ -16,6 +17,7 @@ pub mod accept;
 pub mod body;
 mod error;
 pub mod extensions;
+pub mod lenient;
 pub mod parse;
 mod types;
 pub mod validate;
@@ -30,5 +32,6 @@ pub use parse::{
 };
 pub use types::{DeflateParams, Extension, Negotiated, RequestInfo, ResponseInfo, Violation};
 pub use validate::{
-    check_request, check_response, is_interim, is_upgrade_request, request_info, response_info,
+    assumed_request, check_request, check_response, is_interim, is_upgrade_request, request_info,
+    response_info,
 };

@@ -118,6 +118,23 @@ fn key_problem(key: &str) -> Option<String> {
     }
 }
 
+/// The request a 101 answered when the capture does not hold it: one that offered exactly what
+/// the response accepted (its subprotocol and extensions) and whose key is unknown, so that the
+/// response is checked for what it can be checked for and its extensions are used.
+pub fn assumed_request(head: &ResponseHead) -> RequestInfo {
+    let h = &head.headers;
+    let extensions =
+        super::extensions::parse_extensions(&headers_all(h, "Sec-WebSocket-Extensions"))
+            .unwrap_or_default();
+    RequestInfo {
+        method: "GET".into(),
+        http_version: "1.1".into(),
+        protocols: headers_all(h, "Sec-WebSocket-Protocol").iter().map(|p| p.to_string()).collect(),
+        extensions,
+        ..RequestInfo::default()
+    }
+}
+
 /// Every rule of RFC 6455 §4.1 the upgrade request breaks.
 ///
 /// - The method is GET and the version at least HTTP/1.1 (§4.1 (2)).

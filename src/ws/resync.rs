@@ -147,8 +147,8 @@ fn chain_from(buf: &[u8], start: usize, expect: Expect, complete: bool) -> Verdi
             };
         }
         let Parsed::Done(h, hl) = FrameHeader::parse(rest) else {
-            // A header cut by the end of the data.
-            return Verdict::Undecided;
+            // A header cut by the end of the data: more may complete it, unless none will come.
+            return if complete { Verdict::Reject } else { Verdict::Undecided };
         };
         let is_masked = h.mask.is_some();
         if masked.is_some_and(|m| m != is_masked)
@@ -173,6 +173,7 @@ fn chain_from(buf: &[u8], start: usize, expect: Expect, complete: bool) -> Verdi
             Some(_) => {}
             // A frame whose payload must be checked counts only once the payload is here:
             // otherwise more data could reject what fewer bytes accepted.
+            None if complete => return Verdict::Reject,
             None if needs_payload_check(&h) || text_fragment => return Verdict::Undecided,
             None => {}
         }
@@ -199,8 +200,8 @@ fn chain_from(buf: &[u8], start: usize, expect: Expect, complete: bool) -> Verdi
             };
         }
         if next > buf.len() {
-            // The payload runs past the data seen so far.
-            return Verdict::Undecided;
+            // The payload runs past the data seen so far (and past the stream's end: no chain).
+            return if complete { Verdict::Reject } else { Verdict::Undecided };
         }
         pos = next;
     }

@@ -434,6 +434,31 @@ impl Case {
             Some(TruthHandshake { seen: true, outcome: "upgraded", accept_valid: Some(true) });
     }
 
+    /// An upgrade whose request is `extra_headers` and `request_line` around a valid key (a
+    /// malformed request when they are), answered by a valid 101.
+    fn upgrade_raw(&mut self, c: usize, request_line: &[u8], extra_headers: &[u8]) {
+        let key = base64::engine::general_purpose::STANDARD.encode(det_bytes(c as u64 + 77, 16));
+        let mut req = request_line.to_vec();
+        req.extend_from_slice(
+            format!(
+                "\r\nHost: 10.0.0.2\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                 Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: http://10.0.0.2\r\n"
+            )
+            .as_bytes(),
+        );
+        req.extend_from_slice(extra_headers);
+        req.extend_from_slice(b"\r\n");
+        self.send(c, CLIENT, &req);
+        let resp = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {}\r\n\r\n",
+            accept_for(&key)
+        );
+        self.send(c, SERVER, resp.as_bytes());
+        self.conns[c].handshake =
+            Some(TruthHandshake { seen: true, outcome: "upgraded", accept_valid: Some(true) });
+    }
+
     /// Sorts packets by timestamp (stable), as mergecap does.
     fn sort_by_time(&mut self) {
         self.pkts.sort_by_key(|p| p.ts_ns);
@@ -990,6 +1015,70 @@ fn case_idle_end() -> Case {
     k
 }
 
+/// Upgrade attempts that httparse refuses, a request the capture lost, a capture that starts at
+/// the 101: each connection must still be reported, with a finding, and its frames decoded.
+fn case_vanishing_upgrades() -> Case {
+    let mut k = Case::new(
+        "vanishing_upgrades",
+        "Nine connections whose handshake a strict HTTP parser refuses or the capture lost, each \
+         answered by a valid 101 and followed by a text message each way and a clean close: \
+         129 header fields; a head over 64 KiB; a bare CR in a field value; a NUL in a field \
+         value; an obs-fold continuation line; a raw 0xFF byte in the request target; two \
+         spaces after the method; a request segment the capture lost (the server acknowledged \
+         it); a capture that starts with the server's 101. None may vanish: the malformed ones \
+         are reported (http_malformed) and followed, the 101 without its request too \
+         (handshake_request_not_seen).",
+    );
+    let many: Vec<u8> = (0..129).flat_map(|i| format!("X-H{i}: v\r\n").into_bytes()).collect();
+    let big = [b"X-Big: ".as_slice(), &vec![b'a'; 70_000], b"\r\n"].concat();
+    let variants: [(&[u8], Vec<u8>); 7] = [
+        (b"GET /many HTTP/1.1", many),
+        (b"GET /big HTTP/1.1", big),
+        (b"GET /cr HTTP/1.1", b"X-A: a\rb\r\n".to_vec()),
+        (b"GET /nul HTTP/1.1", b"X-A: a\0b\r\n".to_vec()),
+        (b"GET /fold HTTP/1.1", b"X-A: one\r\n  two\r\n".to_vec()),
+        (b"GET /\xffpath HTTP/1.1", Vec::new()),
+        (b"GET  /twospaces HTTP/1.1", Vec::new()),
+    ];
+    let talk = |k: &mut Case, c: usize| {
+        k.send_message(c, CLIENT, TEXT, b"hello");
+        k.send_message(c, SERVER, TEXT, b"world");
+        k.close_frames(c, CLIENT, 1000, "");
+        k.close_tcp(c);
+    };
+    for (i, (line, extra)) in variants.iter().enumerate() {
+        let c = k.conn(C, S, [41000 + i as u16, 8080]);
+        k.syn(c);
+        k.upgrade_raw(c, line, extra);
+        talk(&mut k, c);
+        k.conns[c].findings = vec!["http_malformed".into()];
+    }
+    // The request's segment is lost (acknowledged by the server).
+    let c = k.conn(C, S, [41010, 8080]);
+    k.syn(c);
+    let before = k.pkts.len();
+    k.upgrade(c, "/lost-request");
+    k.pkts.remove(before);
+    talk(&mut k, c);
+    k.conns[c].handshake =
+        Some(TruthHandshake { seen: true, outcome: "upgraded", accept_valid: None });
+    k.conns[c].findings = vec!["handshake_request_not_seen".into()];
+    // The capture starts with the 101 (no SYN, no request).
+    let c = k.conn(C, S, [41011, 8080]);
+    let first = k.pkts.len();
+    k.syn(c);
+    k.upgrade(c, "/starts-at-101");
+    let response = k.pkts.len() - 2;
+    talk(&mut k, c);
+    k.pkts.drain(first..response);
+    k.conns[c].handshake =
+        Some(TruthHandshake { seen: true, outcome: "upgraded", accept_valid: None });
+    k.conns[c].findings = vec!["handshake_request_not_seen".into()];
+    k.errors_expected = true;
+    retime(&mut k);
+    k
+}
+
 fn main() -> Result<()> {
     let out = std::env::args().nth(1).unwrap_or_else(|| "testdata/captures/cases".into());
     let out = Path::new(&out);
@@ -1006,6 +1095,7 @@ fn main() -> Result<()> {
         case_ws_port_single(),
         case_invalid_upgrade(),
         case_idle_end(),
+        case_vanishing_upgrades(),
     ];
     for k in &cases {
         k.save(out).with_context(|| format!("case {}", k.name))?;
