@@ -337,6 +337,7 @@ fuzz_target!(|ops: Vec<Op>| {
                         psh: flags & 16 != 0,
                     },
                     window: *window,
+                    wscale: None,
                     payload,
                     // Mostly 0; otherwise a few uncaptured bytes (snaplen).
                     missing: u32::from(missing.saturating_sub(192)),

@@ -199,6 +199,10 @@ checks! {
     LateData => (Warning, "capture", "bytes arrived after their range had been declared lost (they waited longer than the reorder window); they were not decoded"),
     /// An acknowledgment (or a pong) was captured before the data it answers.
     CaptureClockSkew => (Info, "capture", "a peer's acknowledgment or pong was captured before the data it answers: the capture merges two capture points or clocks, so times across directions are off"),
+    /// A RST outside the receiver's window: ignored, the connection goes on.
+    RstOutOfWindow => (Warning, "RFC 5961 §3", "a RST whose sequence number is outside the receiver's window was ignored, as the receiver ignores it (forged RSTs look like this); the connection is followed on"),
+    /// A SYN with a new initial sequence number on an open connection that went on.
+    SynOnOpenConnection => (Warning, "RFC 5961 §4", "a SYN with a new initial sequence number arrived on an open connection that went on (the server did not accept it; forged SYNs look like this); it did not end the connection"),
     /// A connection's output could not be kept in capture order.
     CaptureOrderNotKept => (Info, "capture", "output of a connection was released before earlier bytes were decoded (held longer than the reorder window); later events may be out of capture order"),
 }

@@ -9,6 +9,7 @@ pub mod session;
 
 use crate::event::{Event, EventSink};
 use crate::tcp::{Anomaly, ConnId, StreamEvent, StreamSink};
+use checks::CheckId;
 use foldhash::HashMap;
 use serde::Serialize;
 use session::Session;
@@ -162,6 +163,23 @@ impl<S: EventSink> StreamSink for Analyzer<S> {
                     Anomaly::AckBeforeData { lead_ns, .. } => {
                         let lead = std::time::Duration::from_nanos(lead_ns);
                         s.on_ack_before_data(dir, lead, at, cfg, &mut self.sink)
+                    }
+                    Anomaly::RstOutOfWindow { seq, outside } => {
+                        let detail = format!(
+                            "a RST with sequence number {seq} lies {outside} bytes outside what \
+                             the receiver could accept: ignored (the receiver drops it), the \
+                             connection is followed on"
+                        );
+                        s.on_tcp_note(dir, CheckId::RstOutOfWindow, detail, at, cfg, &mut self.sink)
+                    }
+                    Anomaly::SynOnOpenConnection { seq } => {
+                        let detail = format!(
+                            "a SYN with a new initial sequence number ({seq}) arrived on this \
+                             open connection, which went on: it was not taken as a new \
+                             connection (the server keeps the open one, RFC 5961 §4)"
+                        );
+                        let cid = CheckId::SynOnOpenConnection;
+                        s.on_tcp_note(dir, cid, detail, at, cfg, &mut self.sink)
                     }
                     Anomaly::DataAfterFin { .. } => {}
                 }

@@ -148,6 +148,9 @@ impl Buffered {
     }
 }
 
+/// Findings about a connection's TCP kept until its handshake is seen.
+const MAX_EARLY_NOTES: usize = 4;
+
 #[derive(Debug)]
 enum ReqState {
     Head,
@@ -673,6 +676,34 @@ impl Session {
                 ),
             );
             self.push_event(d, at.packet, e, at.ts, cfg, sink);
+        }
+    }
+
+    /// The TCP layer ignored a segment that would have ended the connection (see
+    /// [`crate::tcp::Anomaly`]). Before the connection is known to be WebSocket, the finding
+    /// waits for the handshake (the first few only).
+    pub fn on_tcp_note(
+        &mut self,
+        dir: Direction,
+        check: CheckId,
+        detail: String,
+        at: PacketRef,
+        cfg: &AnalyzerConfig,
+        sink: &mut impl EventSink,
+    ) {
+        let d = self.ws_dir(dir);
+        // Where the direction's bytes had got to.
+        let offset = self.seen_end[dir.index()];
+        let e = self.finding_event(
+            check,
+            Some(d),
+            Position { packet: at.packet, ts: at.ts, offset },
+            detail,
+        );
+        if self.announced {
+            self.push_event(d, at.packet, e, at.ts, cfg, sink);
+        } else if self.handshake_notes.len() < MAX_EARLY_NOTES {
+            self.handshake_notes.push(e);
         }
     }
 

@@ -73,6 +73,8 @@ pub struct Segment<'a> {
     pub flags: TcpFlags,
     /// Advertised window (unscaled).
     pub window: u16,
+    /// The window scale option's shift count, on a SYN that carries one (RFC 7323).
+    pub wscale: Option<u8>,
     /// Captured payload bytes.
     pub payload: &'a [u8],
     /// Payload bytes that were on the wire after `payload` but not captured (snaplen).
@@ -770,9 +772,18 @@ fn segment<'a>(src: IpAddr, dst: IpAddr, tcp: &TcpSlice<'a>, missing: u32) -> Se
             psh: tcp.psh(),
         },
         window: tcp.window_size(),
+        wscale: if tcp.syn() { window_scale(tcp) } else { None },
         payload: tcp.payload(),
         missing,
     }
+}
+
+/// The window scale option of a SYN (RFC 7323 §2.3: a shift over 14 is used as 14).
+fn window_scale(tcp: &TcpSlice<'_>) -> Option<u8> {
+    tcp.options_iterator().find_map(|o| match o {
+        Ok(etherparse::TcpOptionElement::WindowScale(s)) => Some(s.min(14)),
+        _ => None,
+    })
 }
 
 #[cfg(test)]

@@ -115,6 +115,22 @@ pub enum Anomaly {
         /// Capture time from the acknowledgment to these bytes, in nanoseconds.
         lead_ns: u64,
     },
+    /// A RST whose sequence number lies outside what the receiver could accept (RFC 9293
+    /// §3.10.7.4, RFC 5961 §3): the receiver drops it, so the connection goes on and so does
+    /// the analysis. Forged RSTs (evasion, off-path injection) look like this.
+    RstOutOfWindow {
+        /// The RST's sequence number.
+        seq: u32,
+        /// How far outside the acceptable range it lies, in bytes.
+        outside: u64,
+    },
+    /// A SYN with a new initial sequence number on an open connection, after which the
+    /// connection went on: the server did not accept a new connection (it answers such a SYN
+    /// with an ACK, RFC 5961 §4), so the connection was not ended.
+    SynOnOpenConnection {
+        /// The SYN's sequence number.
+        seq: u32,
+    },
     /// Bytes beyond the FIN's sequence number; dropped.
     DataAfterFin {
         /// Stream offset of the first byte after the FIN.

@@ -73,6 +73,11 @@ pub(crate) struct Ctx<'c, S: StreamSink> {
 const RECENT_GAPS: usize = 8;
 /// Acknowledgments further than this beyond the next expected byte are ignored as implausible.
 const MAX_ACK_AHEAD: u64 = 1 << 30;
+/// How far below what the receiver acknowledged a RST may lie and still be taken as real.
+const RST_SLACK_BELOW: u64 = 64 << 10;
+/// The largest window TCP can advertise (65535 << 14, RFC 7323 §2.3): the window assumed for a
+/// receiver whose advertisements were not captured.
+const MAX_WINDOW: u64 = 65_535 << 14;
 /// Acknowledgment marks remembered per direction (when full, the newest one is overwritten:
 /// holes it covers then wait a little longer, never less).
 const ACK_MARKS: usize = 16;
@@ -120,6 +125,9 @@ pub(crate) struct HalfStream {
     reorder: Option<Box<Reorder>>,
     /// Whether the consumer was last told that bytes are pending.
     pending_reported: bool,
+    /// The largest window the receiver advertised for this direction's bytes (scaled as well
+    /// as the capture allows), 0 while none was seen.
+    window: u32,
     pub stats: DirStats,
 }
 
@@ -132,6 +140,39 @@ impl HalfStream {
     /// The ISN + 1 (or first sequence number seen), if known.
     pub fn base_seq(&self) -> Option<u32> {
         self.space.map(SeqSpace::base)
+    }
+
+    /// The receiver advertised a window of `bytes` for this direction's bytes.
+    pub fn note_window(&mut self, bytes: u32) {
+        self.window = self.window.max(bytes);
+    }
+
+    /// How far outside the range a receiver could accept a RST with sequence number `seq`
+    /// lies (0: inside). The range runs from a little before what the receiver acknowledged
+    /// (or the next byte expected) to past the furthest byte seen, acknowledged or FIN, by the
+    /// largest window the receiver advertised ([`MAX_WINDOW`] while it is unknown). Without a
+    /// sequence space there is nothing to check against.
+    pub fn rst_outside(&self, seq: u32) -> u64 {
+        let Some(space) = self.space else { return 0 };
+        let off = space.offset_of(seq, self.next);
+        let low = self.peer_ack.unwrap_or(self.next).min(self.next).saturating_sub(RST_SLACK_BELOW);
+        let window = if self.window == 0 { MAX_WINDOW } else { u64::from(self.window) };
+        // A RST after the FIN carries the FIN's sequence number + 1.
+        let high = [self.next, self.chunks.last_end().unwrap_or(0), self.peer_ack.unwrap_or(0)]
+            .into_iter()
+            .chain(self.fin_at)
+            .max()
+            .unwrap_or(0)
+            .saturating_add(1)
+            .saturating_add(window);
+        let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        if off < clamp(low) {
+            clamp(low).abs_diff(off)
+        } else if off > clamp(high) {
+            off.abs_diff(clamp(high))
+        } else {
+            0
+        }
     }
 
     /// Handles a segment sent in this direction.

@@ -6,7 +6,7 @@
 //! time, and every sweep handles connections in id order, so a replay always yields the same
 //! events in the same order.
 
-use super::event::{CloseReason, ConnInfo, DirStats, PacketRef, StreamEvent, StreamSink};
+use super::event::{Anomaly, CloseReason, ConnInfo, DirStats, PacketRef, StreamEvent, StreamSink};
 use super::flow::{ConnId, Direction, FlowKey, RoleSource};
 use super::stream::{Budget, Ctx, HalfStream, SegData};
 use crate::limits::TcpLimits;
@@ -43,6 +43,12 @@ pub struct TableStats {
     pub connection_limit_hits: u64,
     /// Segments for a connection after it closed (late retransmissions, final ACKs).
     pub segments_after_close: u64,
+    /// RSTs ignored because their sequence number was outside the receiver's window (the
+    /// receiver drops them; forged ones look like this).
+    pub ignored_rsts: u64,
+    /// SYNs with a new initial sequence number on an open connection that went on (no new
+    /// connection followed them).
+    pub ignored_syns: u64,
 }
 
 impl TableStats {
@@ -76,6 +82,64 @@ struct Conn {
     /// The connection's last packet.
     last: PacketRef,
     closed_at: Option<Timestamp>,
+    /// Per sending direction: `None` until its SYN is seen, then the window scale it offered.
+    syn: [Option<Option<u8>>; 2],
+    /// A client SYN with a new initial sequence number, held until the server answers it or
+    /// the client follows it (the 4-tuple was then reused) — or the old connection goes on.
+    held_syn: Option<Box<HeldSyn>>,
+}
+
+#[derive(Debug)]
+struct HeldSyn {
+    seq: u32,
+    at: PacketRef,
+    /// Whether traffic of the old connection went on after it (reported once).
+    reported: bool,
+}
+
+impl Conn {
+    /// The shift that scales windows advertised by `sender` (RFC 7323 §2.2: only when both
+    /// SYNs carried the option). With a SYN not captured, the largest possible shift (so the
+    /// window checked against is never smaller than the real one).
+    fn window_shift(&self, sender: Direction) -> u8 {
+        match self.syn {
+            [Some(Some(_)), Some(Some(_))] => self.syn[sender.index()].flatten().unwrap_or(0),
+            [Some(_), Some(_)] => 0,
+            _ => 14,
+        }
+    }
+}
+
+/// What a segment means for an open connection's 4-tuple.
+enum Reuse {
+    /// It belongs to the open connection.
+    No,
+    /// A client SYN with a new initial sequence number: held, not yet followed.
+    Held,
+    /// The server answered a held SYN, or the client sent after it: a new connection, whose
+    /// SYN was captured at the given packet.
+    Confirmed(PacketRef),
+}
+
+/// Decides whether a segment for an open connection starts a new one on the same 4-tuple.
+/// A SYN alone does not end an open connection (the server answers it with an ACK and keeps
+/// the connection, RFC 5961 §4): the connection is taken as reused only once the server
+/// accepts the SYN (a SYN-ACK acknowledging it) or the client sends after it.
+fn reuse_of(conn: &mut Conn, seg: &Segment<'_>, at: PacketRef) -> Reuse {
+    let from_client = seg.src == conn.info.client;
+    if seg.flags.syn && !seg.flags.ack && from_client && is_new_isn(conn, seg) {
+        match &conn.held_syn {
+            Some(h) if h.seq == seg.seq => {}
+            _ => conn.held_syn = Some(Box::new(HeldSyn { seq: seg.seq, at, reported: false })),
+        }
+        return Reuse::Held;
+    }
+    let Some(held) = &conn.held_syn else { return Reuse::No };
+    let answered =
+        !from_client && seg.flags.syn && seg.flags.ack && seg.ack == held.seq.wrapping_add(1);
+    let followed =
+        from_client && !seg.flags.syn && seg.flags.ack && seg.seq == held.seq.wrapping_add(1);
+    if answered || followed { Reuse::Confirmed(held.at) } else { Reuse::No }
 }
 
 impl Slot {
@@ -151,28 +215,36 @@ impl Table {
         self.advance_time(at.ts, sink);
         let key = FlowKey::new(seg.src, seg.dst);
         let syn_only = seg.flags.syn && !seg.flags.ack;
+        let mut reused_syn = None;
         // The common case costs one lookup: a segment of an open connection.
         if let Some(slot) = self.conns.get_mut(&key) {
             match slot {
-                Slot::Open(conn) if !(syn_only && is_reuse(conn, seg)) => {
-                    on_conn_segment(
-                        conn,
-                        seg,
-                        at,
-                        &self.limits,
-                        &mut self.budget,
-                        &mut self.stats,
-                        sink,
-                    );
-                    if let Some(t) = conn.closed_at {
-                        *slot = Slot::Closed(t);
+                Slot::Open(conn) => match reuse_of(conn, seg, at) {
+                    Reuse::No => {
+                        on_conn_segment(
+                            conn,
+                            seg,
+                            at,
+                            &self.limits,
+                            &mut self.budget,
+                            &mut self.stats,
+                            sink,
+                        );
+                        if let Some(t) = conn.closed_at {
+                            *slot = Slot::Closed(t);
+                        }
+                        return;
                     }
-                    return;
-                }
-                Slot::Open(conn) => {
-                    self.stats.reused += 1;
-                    close(conn, CloseReason::Reused, at, &self.limits, &mut self.budget, sink);
-                }
+                    Reuse::Held => {
+                        conn.last = at;
+                        return;
+                    }
+                    Reuse::Confirmed(syn_at) => {
+                        self.stats.reused += 1;
+                        close(conn, CloseReason::Reused, at, &self.limits, &mut self.budget, sink);
+                        reused_syn = Some((conn.info.client, conn.info.server, syn_at));
+                    }
+                },
                 Slot::Closed(_) if !syn_only => {
                     self.stats.segments_after_close += 1;
                     return;
@@ -182,7 +254,15 @@ impl Table {
             self.conns.remove(&key);
         }
         self.make_room(sink);
-        let info = self.new_conn_info(seg, at);
+        let info = match reused_syn {
+            // The new connection started with the SYN held until now.
+            Some((client, server, syn_at)) => {
+                let id = ConnId(self.next_id);
+                self.next_id += 1;
+                ConnInfo { id, client, server, role: RoleSource::Syn, first: syn_at }
+            }
+            None => self.new_conn_info(seg, at),
+        };
         sink.on_stream_event(StreamEvent::Open(&info));
         self.stats.connections += 1;
         let mut conn = Box::new(Conn {
@@ -191,6 +271,8 @@ impl Table {
             segments: 0,
             last: at,
             closed_at: None,
+            syn: [None, None],
+            held_syn: None,
         });
         on_conn_segment(&mut conn, seg, at, &self.limits, &mut self.budget, &mut self.stats, sink);
         let slot = match conn.closed_at {
@@ -336,10 +418,10 @@ impl Table {
     }
 }
 
-/// A SYN with a new ISN from the client of an open connection: the 4-tuple was reused.
-fn is_reuse(conn: &Conn, seg: &Segment<'_>) -> bool {
+/// A SYN whose initial sequence number is not the one the client's stream started with.
+fn is_new_isn(conn: &Conn, seg: &Segment<'_>) -> bool {
     let client_base = conn.halves[Direction::ClientToServer.index()].base_seq();
-    seg.src == conn.info.client && client_base.is_some_and(|b| b != seg.seq.wrapping_add(1))
+    client_base.is_some_and(|b| b != seg.seq.wrapping_add(1))
 }
 
 /// Hands a segment of an open connection to its two directions.
@@ -361,12 +443,39 @@ fn on_conn_segment<S: StreamSink>(
         Direction::ServerToClient
     };
     let id = conn.info.id;
+    // Traffic of the connection goes on after a SYN that would have replaced it.
+    if let Some(h) = conn.held_syn.as_mut().filter(|h| !h.reported) {
+        h.reported = true;
+        stats.ignored_syns += 1;
+        let anomaly = Anomaly::SynOnOpenConnection { seq: h.seq };
+        let syn_at = h.at;
+        sink.on_stream_event(StreamEvent::Anomaly {
+            conn: id,
+            dir: Direction::ClientToServer,
+            anomaly,
+            at: syn_at,
+        });
+    }
     if seg.flags.rst {
+        let outside = conn.halves[dir.index()].rst_outside(seg.seq);
+        if outside > 0 {
+            stats.ignored_rsts += 1;
+            let anomaly = Anomaly::RstOutOfWindow { seq: seg.seq, outside };
+            sink.on_stream_event(StreamEvent::Anomaly { conn: id, dir, anomaly, at });
+            return;
+        }
         sink.on_stream_event(StreamEvent::Rst { conn: id, dir, at });
         stats.closed_rst += 1;
         close(conn, CloseReason::Rst, at, limits, budget, sink);
         return;
     }
+    if seg.flags.syn {
+        conn.syn[dir.index()] = Some(seg.wscale);
+    }
+    // The window this segment advertises bounds what the other direction may send (a SYN's is
+    // never scaled).
+    let shift = if seg.flags.syn { 0 } else { conn.window_shift(dir) };
+    conn.halves[dir.opposite().index()].note_window(u32::from(seg.window) << shift);
     let [c2s, s2c] = &mut conn.halves;
     let (mine, peer) = match dir {
         Direction::ClientToServer => (c2s, s2c),

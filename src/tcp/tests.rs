@@ -30,6 +30,9 @@ struct Harness {
     events: Vec<Ev>,
     packet: u64,
     ts: Timestamp,
+    /// The window scale option of the next SYN fed, and the window of every segment.
+    wscale: Option<u8>,
+    window: u16,
 }
 
 impl Harness {
@@ -43,6 +46,8 @@ impl Harness {
             events: Vec::new(),
             packet: 0,
             ts: Timestamp::from_secs_nanos(1000, 0),
+            wscale: None,
+            window: 65535,
         }
     }
 
@@ -76,7 +81,8 @@ impl Harness {
                 rst: flags.contains('R'),
                 psh: flags.contains('P'),
             },
-            window: 65535,
+            window: self.window,
+            wscale: if flags.contains('S') { self.wscale } else { None },
             payload,
             missing,
         };
@@ -511,6 +517,120 @@ fn new_syn_with_another_isn_on_an_open_4_tuple_replaces_the_connection() {
     h.handshake(90_000, 70_000);
     assert_eq!(h.closes(), vec![Ev::Close(1, CloseReason::Reused)]);
     assert_eq!(h.table.stats().reused, 1);
+}
+
+#[test]
+fn a_rst_far_outside_the_window_is_ignored_and_reported() {
+    let mut h = Harness::new();
+    h.handshake(1000, 5000);
+    h.seg(C, S, 1001, 5001, ".P", b"hello");
+    // Forged: 2^30 past the client's next byte (the server's window is 65535, unscaled).
+    h.seg(C, S, 1006 + (1 << 30), 0, "R", b"");
+    h.seg(C, S, 1006, 5001, ".P", b" world");
+    h.finish();
+    assert_eq!(h.stream(1, C2S), b"hello world");
+    assert_eq!(h.closes(), vec![Ev::Close(1, CloseReason::EndOfCapture)]);
+    let outside = (1u64 << 30) - 1 - 65535;
+    assert_eq!(
+        h.anomalies(),
+        vec![Ev::Anomaly(1, C2S, Anomaly::RstOutOfWindow { seq: 1006 + (1 << 30), outside })]
+    );
+    assert_eq!(h.table.stats().ignored_rsts, 1);
+    assert_eq!(h.table.stats().closed_rst, 0);
+}
+
+#[test]
+fn a_rst_below_what_the_receiver_acknowledged_is_ignored() {
+    let mut h = Harness::new();
+    h.handshake(1000, 5000);
+    h.seg(C, S, 1001, 5001, ".P", &[b'x'; 100_000]);
+    h.seg(S, C, 5001, 101_001, ".", b"");
+    h.seg(C, S, 1001, 0, "R", b"");
+    assert!(h.closes().is_empty());
+    assert_eq!(h.table.stats().ignored_rsts, 1);
+}
+
+#[test]
+fn a_rst_within_the_window_closes_the_connection() {
+    for seq in [1006, 1006 + 60_000, 1001] {
+        let mut h = Harness::new();
+        h.handshake(1000, 5000);
+        h.seg(C, S, 1001, 5001, ".P", b"hello");
+        h.seg(C, S, seq, 0, "R", b"");
+        assert_eq!(h.closes(), vec![Ev::Close(1, CloseReason::Rst)], "seq {seq}");
+        assert!(h.anomalies().is_empty());
+    }
+}
+
+#[test]
+fn a_rst_after_the_fin_closes_the_connection() {
+    let mut h = Harness::new();
+    h.handshake(1000, 5000);
+    h.seg(C, S, 1001, 5001, "F.", b"bye");
+    h.seg(S, C, 5001, 1005, "R", b"");
+    h.seg(C, S, 1005, 5001, "R", b"");
+    assert_eq!(h.closes(), vec![Ev::Close(1, CloseReason::Rst)]);
+}
+
+#[test]
+fn the_window_is_scaled_as_both_syns_offered() {
+    // Both SYNs offer a shift of 7: a window of 100 is 12 800 bytes.
+    let mut h = Harness::new();
+    h.wscale = Some(7);
+    h.window = 100;
+    h.handshake(1000, 5000);
+    h.seg(S, C, 5001, 1001, ".", b"");
+    h.seg(C, S, 1001 + 20_000, 0, "R", b"");
+    assert_eq!(h.table.stats().ignored_rsts, 1);
+    h.seg(C, S, 1001 + 10_000, 0, "R", b"");
+    assert_eq!(h.closes(), vec![Ev::Close(1, CloseReason::Rst)]);
+
+    // One SYN without the option: windows are not scaled.
+    let mut h = Harness::new();
+    h.window = 100;
+    h.seg(C, S, 1000, 0, "S", b"");
+    h.wscale = Some(7);
+    h.seg(S, C, 5000, 1001, "S.", b"");
+    h.seg(C, S, 1001 + 70_000, 0, "R", b"");
+    assert_eq!(h.table.stats().ignored_rsts, 1);
+}
+
+#[test]
+fn a_syn_on_an_open_connection_that_goes_on_is_ignored_and_reported() {
+    let mut h = Harness::new();
+    h.handshake(1000, 5000);
+    h.seg(C, S, 1001, 5001, ".P", b"hello");
+    // Forged: a new ISN. The server answers with an ACK of the old connection (RFC 5961 §4).
+    h.seg(C, S, 777_777, 0, "S", b"");
+    h.seg(S, C, 5001, 1006, ".", b"");
+    h.seg(C, S, 1006, 5001, ".P", b" world");
+    h.finish();
+    assert_eq!(h.stream(1, C2S), b"hello world");
+    assert_eq!(h.closes(), vec![Ev::Close(1, CloseReason::EndOfCapture)]);
+    assert_eq!(
+        h.anomalies(),
+        vec![Ev::Anomaly(1, C2S, Anomaly::SynOnOpenConnection { seq: 777_777 })]
+    );
+    assert_eq!((h.table.stats().ignored_syns, h.table.stats().reused), (1, 0));
+}
+
+#[test]
+fn a_new_syn_followed_by_the_client_without_a_captured_syn_ack_starts_a_new_connection() {
+    let mut h = Harness::new();
+    h.handshake(1000, 5000);
+    h.seg(C, S, 1001, 5001, ".P", b"old");
+    let syn_packet = h.packet + 1;
+    h.seg(C, S, 90_000, 0, "S", b"");
+    h.seg(C, S, 90_001, 70_001, ".P", b"new");
+    h.finish();
+    assert_eq!(
+        h.closes(),
+        vec![Ev::Close(1, CloseReason::Reused), Ev::Close(2, CloseReason::EndOfCapture)]
+    );
+    assert_eq!(h.stream(2, C2S), b"new");
+    assert!(h.events.contains(&Ev::Open(2, RoleSource::Syn)));
+    assert!(h.anomalies().is_empty());
+    let _ = syn_packet;
 }
 
 #[test]
