@@ -19,6 +19,25 @@ Without a subcommand it prints the conversation as text:
 
 Exit status: 0 success; 1 findings at or above --fail-on; 2 usage or input error.";
 
+/// Parses the command line, exiting on `--help`, `--version` and usage errors as clap does
+/// (status 2 for errors). A usage error quoting an argument that holds characters a terminal acts
+/// on or hides (a file name from a glob, say) is printed escaped by [`crate::term`], without
+/// colour.
+pub fn parse() -> Cli {
+    match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let text = e.render().to_string();
+            if e.use_stderr() && text.chars().any(|c| c != '\n' && crate::term::needs_escape(c)) {
+                let lines: Vec<_> = text.lines().map(crate::term::escape).collect();
+                eprintln!("{}", lines.join("\n"));
+                std::process::exit(e.exit_code());
+            }
+            e.exit()
+        }
+    }
+}
+
 /// Passive WebSocket protocol analyzer.
 #[derive(Debug, Parser)]
 #[command(

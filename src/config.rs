@@ -103,6 +103,14 @@ impl Source {
             Input::Live { interface, .. } => format!("-i {interface}"),
         }
     }
+
+    /// [`Source::describe`] as shown on a terminal (escaped: see [`crate::term`]).
+    pub fn display(&self) -> String {
+        match &self.input {
+            Input::File(p) => crate::term::path(p),
+            Input::Live { interface, .. } => format!("-i {}", crate::term::escape(interface)),
+        }
+    }
 }
 
 impl DecodeArgs {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The input file could not be opened.
-    #[error("cannot open {}: {source}", path.display())]
+    #[error("cannot open {}: {source}", crate::term::path(path))]
     Open {
         /// The path.
         path: PathBuf,
@@ -15,7 +15,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The input is a directory.
-    #[error("{} is a directory; give a pcap or pcapng file", path.display())]
+    #[error("{} is a directory; give a pcap or pcapng file", crate::term::path(path))]
     IsADirectory {
         /// The path.
         path: PathBuf,
@@ -23,7 +23,7 @@ pub enum Error {
     /// The input file is empty.
     #[error(
         "{} is empty (0 bytes): was the capture stopped and flushed? A capture killed before it wrote its buffer leaves an empty file: stop tcpdump with Ctrl-C, or have it write each packet as it comes (`tcpdump -U -w FILE`)",
-        path.display()
+        crate::term::path(path)
     )]
     EmptyCapture {
         /// The path.
@@ -32,7 +32,9 @@ pub enum Error {
     /// The input is a compressed file.
     #[error(
         "{} is {format}-compressed, not a capture: decompress it (`{cat} {} > capture.pcap`) or pipe it (`{cat} {} | wsscope COMMAND -`)",
-        path.display(), path.display(), path.display()
+        crate::term::path(path),
+        crate::term::path(path),
+        crate::term::path(path)
     )]
     Compressed {
         /// The path.
@@ -45,7 +47,7 @@ pub enum Error {
     /// The input is a capture cut inside its first header.
     #[error(
         "{} is a capture file {detail}: the capture was not flushed or the file was cut (copied while still being written?); let the capture finish (tcpdump writes its buffer on Ctrl-C, or each packet with -U) or copy the file again",
-        path.display()
+        crate::term::path(path)
     )]
     TruncatedHeader {
         /// The path.
@@ -56,14 +58,17 @@ pub enum Error {
     /// The input is text, not packets.
     #[error(
         "{} is text, not a capture (tcpdump or tshark output?): save the packets themselves with `tcpdump -w FILE` or `tshark -w FILE`, not what they print",
-        path.display()
+        crate::term::path(path)
     )]
     TextNotCapture {
         /// The path.
         path: PathBuf,
     },
     /// The input is not a capture file libpcap can read.
-    #[error("{} is not a pcap or pcapng capture ({message}); convert it with `editcap -F pcap IN OUT` or check the path", path.display())]
+    #[error(
+        "{} is not a pcap or pcapng capture ({message}); convert it with `editcap -F pcap IN OUT` or check the path",
+        crate::term::path(path)
+    )]
     NotACapture {
         /// The path.
         path: PathBuf,

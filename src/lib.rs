@@ -17,6 +17,7 @@
 //! | [`pipeline`], [`run`] | edge: source → stream engine → analyzer → sinks; exit status |
 //! | [`streams`] | edge: the `streams` command — per-connection reassembly summary and byte dumps |
 //! | [`cli`], [`config`], [`error`] | edge: command line, validated configuration, tool errors |
+//! | [`term`] | edge: the one escaping function for strings from the input shown on a terminal |
 
 pub mod analyzer;
 pub mod capture;
@@ -33,6 +34,7 @@ pub mod shard;
 pub mod sink;
 pub mod streams;
 pub mod tcp;
+pub mod term;
 pub mod time;
 pub mod ui;
 pub mod ws;

@@ -2,7 +2,6 @@
 //! (0 success, 1 findings at or above --fail-on, 2 usage or input error; a closed output pipe
 //! is a success).
 
-use clap::Parser;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
 use wsscope::analyzer::checks::CheckId;
@@ -19,14 +18,14 @@ use wsscope::{pipeline, streams};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = wsscope::cli::parse();
     match dispatch(cli) {
         Ok(code) => ExitCode::from(code),
         Err(Error::Output { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("wsscope: error: {e}");
+            eprintln!("wsscope: error: {}", wsscope::term::escape(&e.to_string()));
             ExitCode::from(2)
         }
     }
@@ -173,14 +172,7 @@ fn streams_command(a: StreamsArgs) -> Result<u8, Error> {
     let source = sources.remove(0);
     let limits = a.limits.to_limits()?;
     let mut packets = pipeline::open(&source)?;
-    if let Input::Live { interface, .. } = &source.input {
-        let filter =
-            source.filter.as_deref().map(|f| format!(", filter {f:?}")).unwrap_or_default();
-        eprintln!(
-            "wsscope: listening on {interface}, link type {}{filter} (Ctrl-C to stop)",
-            wsscope::capture::describe_links(&packets.link_types())
-        );
-    }
+    run::listening_notice(&source, &wsscope::capture::describe_links(&packets.link_types()));
     let stop = run::stop_conditions(std::slice::from_ref(&source));
     let out = BufWriter::new(std::io::stdout().lock());
     let mut sink = streams::StreamsSink::new(out, a.format, a.write_dir)?;

@@ -68,13 +68,8 @@ pub fn run<F: Format>(cfg: RunConfig, format: F) -> Result<Outcome<F>, Error> {
     for (source, mut packets) in opened {
         let mut info =
             InputInfo { name: source.describe(), link_type: describe_links(&packets.link_types()) };
-        if let (Input::Live { interface, .. }, true) = (&source.input, cfg.notices) {
-            let filter =
-                source.filter.as_deref().map(|f| format!(", filter {f:?}")).unwrap_or_default();
-            eprintln!(
-                "wsscope: listening on {interface}, link type {}{filter} (Ctrl-C to stop)",
-                info.link_type
-            );
+        if let (Input::Live { .. }, true) = (&source.input, cfg.notices) {
+            listening_notice(source, &info.link_type);
             if cfg.threads > 1 {
                 eprintln!("wsscope: --threads applies to capture files; live capture uses one");
             }
@@ -105,9 +100,9 @@ pub fn run<F: Format>(cfg: RunConfig, format: F) -> Result<Outcome<F>, Error> {
         if cfg.notices {
             let why = crate::sink::why_no_websocket(&summary, &stats);
             if !why.is_empty() {
-                eprintln!("wsscope: {}: no WebSocket connection:", info.name);
+                eprintln!("wsscope: {}: no WebSocket connection:", source.display());
                 for w in why {
-                    eprintln!("  - {w}");
+                    eprintln!("  - {}", crate::term::escape(&w));
                 }
             }
         }
@@ -122,6 +117,21 @@ pub fn run<F: Format>(cfg: RunConfig, format: F) -> Result<Outcome<F>, Error> {
     let (format, findings) =
         output.finish().map_err(|e| Error::Output { what: "the output".into(), source: e })?;
     Ok(Outcome { format, findings })
+}
+
+/// "listening on IFACE" on standard error, once a live source is open.
+pub fn listening_notice(source: &Source, link_type: &str) {
+    if let Input::Live { interface, .. } = &source.input {
+        let filter = source
+            .filter
+            .as_deref()
+            .map(|f| format!(", filter {}", crate::term::escape(&format!("{f:?}"))))
+            .unwrap_or_default();
+        eprintln!(
+            "wsscope: listening on {}, link type {link_type}{filter} (Ctrl-C to stop)",
+            crate::term::escape(interface)
+        );
+    }
 }
 
 /// Stop conditions: --count, --duration (a timer thread), and Ctrl-C, which stops reading so that
@@ -155,7 +165,7 @@ impl Progress {
             Input::File(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
             Input::Live { .. } => 0,
         };
-        let name = source.describe();
+        let name = source.display();
         let (d, s) = (Arc::clone(&done), Arc::clone(stop));
         let thread = std::thread::spawn(move || {
             let start = std::time::Instant::now();

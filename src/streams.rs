@@ -222,7 +222,8 @@ impl<W: Write> StreamsSink<W> {
                 let p = &summary.packets;
                 let t = &summary.tcp;
                 self.print(format_args!(
-                    "{input}: {} packets ({} TCP, {} other, {} malformed, {} cut by snaplen), {} connection{}",
+                    "{}: {} packets ({} TCP, {} other, {} malformed, {} cut by snaplen), {} connection{}",
+                    crate::term::escape(input),
                     p.packets,
                     p.tcp_segments,
                     p.other,
@@ -270,7 +271,10 @@ impl<W: Write> StreamsSink<W> {
                     self.print(format_args!("limits reached: {}", limits.join("; ")));
                 }
                 if let crate::capture::EndOfInput::Truncated { message } = &summary.end_of_input {
-                    self.print(format_args!("warning: input ended early: {message}"));
+                    self.print(format_args!(
+                        "warning: input ended early: {}",
+                        crate::term::escape(message)
+                    ));
                 }
             }
             StreamsFormat::Json => {
