@@ -137,9 +137,16 @@ pub struct InputArgs {
     pub duration: Option<String>,
 
     /// Also write the packets read (after the filter) to this pcap file, like tcpdump -w. An
-    /// existing file is never overwritten.
+    /// existing file is refused unless --force.
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub write: Option<PathBuf>,
+
+    /// Replace output files that exist (-w; report's -o and --junit; the files streams
+    /// --write-dir writes). The new file is written beside the old one and renamed over it once
+    /// complete. Without --force an existing file is refused; with or without it, an input of
+    /// the run is never replaced and a symbolic link never written through.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// How WebSocket traffic is decoded.
@@ -301,10 +308,12 @@ pub struct ReportArgs {
     #[arg(long, value_name = "N", help_heading = "Output")]
     pub require_connections: Option<u64>,
     /// Also write a JUnit XML file: a test case per connection, a failure per finding at or
-    /// above --fail-on (and one when --require-connections is not met).
+    /// above --fail-on (and one when --require-connections is not met). An existing file is
+    /// refused unless --force.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub junit: Option<PathBuf>,
-    /// Write the report here instead of standard output.
+    /// Write the report here instead of standard output. An existing file is refused unless
+    /// --force; an input is never replaced.
     #[arg(short = 'o', long, value_name = "FILE", help_heading = "Output")]
     pub output_file: Option<PathBuf>,
     #[command(flatten)]
@@ -370,7 +379,8 @@ pub struct StreamsArgs {
     pub format: StreamsFormat,
 
     /// Write each direction's reassembled bytes to DIR/conn-<id>-<direction>.bin (gaps are
-    /// skipped, not filled).
+    /// skipped, not filled). A DIR holding such files already is refused unless --force; a
+    /// symbolic link in DIR is never written through.
     #[arg(long, value_name = "DIR")]
     pub write_dir: Option<PathBuf>,
 

@@ -36,6 +36,8 @@ pub struct Source {
     pub duration: Option<Duration>,
     /// Write the packets read to this pcap file.
     pub write: Option<PathBuf>,
+    /// Replace existing output files (`--force`).
+    pub force: bool,
 }
 
 impl Source {
@@ -92,6 +94,7 @@ impl Source {
                 max_packets: a.count,
                 duration,
                 write: a.write.clone(),
+                force: a.force,
             })
             .collect())
     }

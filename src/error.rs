@@ -127,7 +127,100 @@ pub enum Error {
         /// Why.
         source: std::io::Error,
     },
+    /// An output would write over an input of the run.
+    #[error(
+        "{flag} {}: that is {input} (the same file); wsscope never writes over its input, with or without --force: choose another name",
+        crate::term::path(path)
+    )]
+    OutputIsInput {
+        /// The flag naming the output.
+        flag: &'static str,
+        /// The output's path.
+        path: PathBuf,
+        /// The input it is.
+        input: Box<str>,
+    },
+    /// Two outputs of the run name one file.
+    #[error(
+        "{flag} {}: the same file as {other}; give each output its own name",
+        crate::term::path(path)
+    )]
+    OutputTwice {
+        /// The flag naming the output.
+        flag: &'static str,
+        /// The output's path.
+        path: PathBuf,
+        /// The other output.
+        other: Box<str>,
+    },
+    /// The output exists.
+    #[error(
+        "{flag} {}: the file exists; add --force to replace it (atomically, when the new one is complete), or choose another name",
+        crate::term::path(path)
+    )]
+    OutputExists {
+        /// The flag naming the output.
+        flag: &'static str,
+        /// The output's path.
+        path: PathBuf,
+    },
+    /// The output is a symbolic link.
+    #[error(
+        "{flag} {}: is a symbolic link (to {}); wsscope never writes through a link, with or without --force: remove the link, or give the path of its target",
+        crate::term::path(path),
+        crate::term::path(target)
+    )]
+    OutputIsLink {
+        /// The flag naming the output.
+        flag: &'static str,
+        /// The output's path.
+        path: PathBuf,
+        /// Where it points.
+        target: Box<std::path::Path>,
+    },
+    /// The output is not a regular file.
+    #[error("{flag} {}: is {kind}; give the path of a regular file", crate::term::path(path))]
+    OutputNotAFile {
+        /// The flag naming the output.
+        flag: &'static str,
+        /// The output's path.
+        path: PathBuf,
+        /// What it is.
+        kind: &'static str,
+    },
+    /// A finished replacement could not be renamed into place.
+    #[error("{0}")]
+    OutputNotReplaced(Box<NotReplaced>),
+    /// `--write-dir` holds files of an earlier run.
+    #[error(
+        "--write-dir {}: holds {example} already (an earlier run?); use an empty or new directory, or add --force to replace such files",
+        crate::term::path(dir)
+    )]
+    WriteDirInUse {
+        /// The directory.
+        dir: PathBuf,
+        /// One of the files.
+        example: String,
+    },
     /// A command-line value is invalid.
     #[error("{0}")]
     Usage(String),
+}
+
+/// A finished `--force` replacement that could not be renamed into place.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{flag} {}: cannot replace it ({source}); the new content is in {}: move it into place yourself",
+    crate::term::path(path),
+    crate::term::path(tmp)
+)]
+pub struct NotReplaced {
+    /// The flag naming the output.
+    pub flag: &'static str,
+    /// The output's path.
+    pub path: PathBuf,
+    /// The finished temporary file.
+    pub tmp: PathBuf,
+    /// Why.
+    pub source: std::io::Error,
 }

@@ -17,6 +17,7 @@
 //! | [`pipeline`], [`run`] | edge: source → stream engine → analyzer → sinks; exit status |
 //! | [`streams`] | edge: the `streams` command — per-connection reassembly summary and byte dumps |
 //! | [`cli`], [`config`], [`error`] | edge: command line, validated configuration, tool errors |
+//! | [`outfile`] | edge: every file wsscope writes: never over an input, never through a link, `--force` replaces atomically |
 //! | [`term`] | edge: the one escaping function for strings from the input shown on a terminal |
 
 pub mod analyzer;
@@ -27,6 +28,7 @@ pub mod error;
 pub mod event;
 pub mod http;
 pub mod limits;
+pub mod outfile;
 pub mod packet;
 pub mod pipeline;
 pub mod run;

@@ -9,7 +9,7 @@ use wsscope::cli::{Cli, Command, ExportFormat, StreamsArgs};
 use wsscope::config::{Input, Source};
 use wsscope::error::Error;
 use wsscope::run::{self, RunConfig};
-use wsscope::sink::{json::Json, junit, ndjson::Ndjson, report::ReportFormat, text::Text};
+use wsscope::sink::{json::Json, ndjson::Ndjson, report::ReportFormat, text::Text};
 use wsscope::{pipeline, streams};
 
 /// mimalloc: faster than glibc's malloc on the many short-lived buffers of a capture, and it
@@ -76,6 +76,8 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
         }
         Some(Command::Report(a)) => {
             let sources = Source::from_args(&a.input, true)?;
+            let files =
+                run::ReportFiles::create(a.junit.as_deref(), a.output_file.as_deref(), &sources)?;
             let cfg = RunConfig {
                 progress: a.output.show_progress(),
                 notices: !a.output.quiet,
@@ -92,25 +94,8 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             let outcome = run::run(cfg, ReportFormat::new(a.fail_on.as_str()))?;
             let findings = outcome.exit_status(a.fail_on.threshold());
             let report = outcome.format.into_report(findings, a.require_connections);
+            files.write(&report, a.fail_on.threshold())?;
             let status = report.exit.status;
-            if let Some(path) = &a.junit {
-                std::fs::write(path, junit::render(&report, a.fail_on.threshold()))
-                    .map_err(|e| Error::Output { what: path.display().to_string(), source: e })?;
-            }
-            match &a.output_file {
-                Some(path) => {
-                    let f = std::fs::File::create(path).map_err(|e| Error::Output {
-                        what: path.display().to_string(),
-                        source: e,
-                    })?;
-                    ReportFormat::write(&report, BufWriter::new(f)).map_err(|e| Error::Output {
-                        what: path.display().to_string(),
-                        source: e,
-                    })?;
-                }
-                None => ReportFormat::write(&report, stdout())
-                    .map_err(|e| Error::Output { what: "standard output".into(), source: e })?,
-            }
             Ok(status)
         }
         Some(Command::Export(a)) => {
@@ -175,8 +160,10 @@ fn streams_command(a: StreamsArgs) -> Result<u8, Error> {
     run::listening_notice(&source, &wsscope::capture::describe_links(&packets.link_types()));
     let stop = run::stop_conditions(std::slice::from_ref(&source));
     let out = BufWriter::new(std::io::stdout().lock());
-    let mut sink = streams::StreamsSink::new(out, a.format, a.write_dir)?;
+    let write_dir = a.write_dir.map(|dir| streams::WriteDir::new(dir, &source));
+    let mut sink = streams::StreamsSink::new(out, a.format, write_dir)?;
     let summary = pipeline::drive(packets.as_mut(), &limits, &stop, &mut sink);
+    packets.close()?;
     sink.finish(&source.describe(), &summary)?;
     Ok(0)
 }

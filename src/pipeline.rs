@@ -38,15 +38,11 @@ pub fn open(source: &Source) -> Result<Box<dyn PacketSource + Send>, Error> {
     };
     Ok(match &source.write {
         Some(path) => {
-            // Like tcpdump -w, but an existing file is never overwritten.
-            if path.exists() {
-                return Err(Error::Usage(format!(
-                    "-w {}: the file exists; remove it or choose another name (wsscope never \
-                     overwrites a capture)",
-                    path.display()
-                )));
-            }
-            Box::new(crate::capture::TeeSource::new(packets, path)?)
+            // Like tcpdump -w, but never over an input, through a link, or (without --force)
+            // over an existing file.
+            let protected = crate::outfile::Protected::inputs(std::slice::from_ref(source));
+            let file = crate::outfile::OutFile::create("-w", path, &protected, source.force)?;
+            Box::new(crate::capture::TeeSource::new(packets, file)?)
         }
         None => packets,
     })

@@ -7,10 +7,13 @@ use crate::capture::describe_links;
 use crate::config::{Input, Source};
 use crate::error::Error;
 use crate::limits::TcpLimits;
+use crate::outfile::{OutFile, Protected};
 use crate::pipeline::{self, RunSummary, Stop};
 use crate::shard;
+use crate::sink::report::{Report, ReportFormat};
 use crate::sink::{Format, InputInfo, Output, reaches};
 use std::io::{IsTerminal, Write};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -95,6 +98,7 @@ pub fn run<F: Format>(cfg: RunConfig, format: F) -> Result<Outcome<F>, Error> {
                 (summary, stats)
             };
         drop(progress);
+        packets.close()?;
         // A pcapng file may describe more interfaces after its first packets.
         info.link_type = describe_links(&packets.link_types());
         if cfg.notices {
@@ -117,6 +121,63 @@ pub fn run<F: Format>(cfg: RunConfig, format: F) -> Result<Outcome<F>, Error> {
     let (format, findings) =
         output.finish().map_err(|e| Error::Output { what: "the output".into(), source: e })?;
     Ok(Outcome { format, findings })
+}
+
+/// `report`'s files (`--junit`, `-o`): created before anything is read, so that a refused name
+/// fails at once (see [`crate::outfile`]), and written when the report is complete. Dropped
+/// unwritten (the run failed), they are removed.
+pub struct ReportFiles {
+    junit: Option<OutFile>,
+    json: Option<OutFile>,
+}
+
+impl ReportFiles {
+    /// Creates the files for a run reading `sources` (whose `-w` and `--force` apply).
+    pub fn create(
+        junit: Option<&Path>,
+        json: Option<&Path>,
+        sources: &[Source],
+    ) -> Result<ReportFiles, Error> {
+        let force = sources.first().is_some_and(|s| s.force);
+        let mut protected = Protected::inputs(sources);
+        if let Some(w) = sources.first().and_then(|s| s.write.as_deref()) {
+            protected.add_output("-w", w);
+        }
+        let junit = junit.map(|p| OutFile::create("--junit", p, &protected, force)).transpose()?;
+        if let Some(f) = &junit {
+            protected.add_output("--junit", f.path());
+        }
+        let json = json.map(|p| OutFile::create("-o", p, &protected, force)).transpose()?;
+        Ok(ReportFiles { junit, json })
+    }
+
+    /// Writes the JUnit file and the report (to standard output without `-o`).
+    pub fn write(self, report: &Report, threshold: Option<Severity>) -> Result<(), Error> {
+        let failed = |f: &OutFile, flag: &str, e| Error::Output {
+            what: format!("{flag} {}", f.path().display()),
+            source: e,
+        };
+        if let Some(mut f) = self.junit {
+            f.write_all(crate::sink::junit::render(report, threshold).as_bytes())
+                .map_err(|e| failed(&f, "--junit", e))?;
+            f.commit()?;
+        }
+        match self.json {
+            Some(f) => {
+                let mut out = std::io::BufWriter::new(f);
+                if let Err(e) = ReportFormat::write(report, &mut out) {
+                    return Err(failed(out.get_ref(), "-o", e));
+                }
+                let f = out.into_inner().map_err(|e| {
+                    let e = e.into_error();
+                    Error::Output { what: "-o".into(), source: e }
+                })?;
+                f.commit()
+            }
+            None => ReportFormat::write(report, std::io::BufWriter::new(std::io::stdout().lock()))
+                .map_err(|e| Error::Output { what: "standard output".into(), source: e }),
+        }
+    }
 }
 
 /// "listening on IFACE" on standard error, once a live source is open.

@@ -139,3 +139,165 @@ fn hostile_paths_headers_payloads_and_close_reasons_are_escaped_in_the_text_view
     assert_eq!(messages.len(), 2);
     assert_eq!(messages[0]["payload"]["text"], payload);
 }
+
+// ── File safety ─────────────────────────────────────────────────────────────────────────────
+
+fn stderr(o: &Output) -> String {
+    text(&o.stderr)
+}
+
+/// A tempdir holding `x.pcap` (a real capture); returns (dir, path, its bytes).
+fn with_capture() -> (tempfile::TempDir, PathBuf, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("x.pcap");
+    std::fs::copy(testdata("captures/real/py-basic.pcap"), &p).unwrap();
+    let bytes = std::fs::read(&p).unwrap();
+    (dir, p, bytes)
+}
+
+#[test]
+fn outputs_never_write_over_an_input_by_any_name() {
+    let (dir, input, bytes) = with_capture();
+    let hard = dir.path().join("hard.pcap");
+    std::fs::hard_link(&input, &hard).unwrap();
+    let i = input.to_str().unwrap();
+    let dotted = format!("{}/./x.pcap", dir.path().display());
+    let h = hard.to_str().unwrap();
+    for out in [i, dotted.as_str(), h] {
+        for force in [false, true] {
+            for (cmd, flag) in [("report", "-o"), ("report", "--junit"), ("streams", "-w")] {
+                let mut args = vec![cmd, i, flag, out];
+                if force {
+                    args.push("--force");
+                }
+                let o = wsscope(&args);
+                assert_eq!(o.status.code(), Some(2), "{args:?}");
+                assert!(stderr(&o).contains("never writes over its input"), "{}", stderr(&o));
+                assert_eq!(std::fs::read(&input).unwrap(), bytes, "{args:?} changed the input");
+            }
+        }
+    }
+    // Standard input redirected from the file is the same file.
+    let o = Command::new(env!("CARGO_BIN_EXE_wsscope"))
+        .args(["report", "-", "-o", i, "--force"])
+        .stdin(std::fs::File::open(&input).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("that is standard input"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&input).unwrap(), bytes);
+}
+
+#[test]
+fn an_existing_output_is_refused_unless_force_then_replaced_whole() {
+    let (dir, input, _) = with_capture();
+    let i = input.to_str().unwrap();
+    for flag in ["-o", "--junit", "-w"] {
+        let out = dir.path().join(format!("out{flag}"));
+        std::fs::write(&out, "old").unwrap();
+        let o = wsscope(&["report", i, flag, out.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2), "{flag}");
+        assert!(stderr(&o).contains("the file exists; add --force"), "{}", stderr(&o));
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "old");
+        let o = wsscope(&["report", i, flag, out.to_str().unwrap(), "--force"]);
+        assert_eq!(o.status.code(), Some(0), "{flag}: {}", stderr(&o));
+        let new = std::fs::read(&out).unwrap();
+        match flag {
+            "-o" => assert!(new.starts_with(b"{\n  \"schema_version\""), "{flag}"),
+            "--junit" => assert!(new.starts_with(b"<?xml"), "{flag}"),
+            _ => assert_eq!(new[..4], [0x4d, 0x3c, 0xb2, 0xa1], "-w: a nanosecond pcap"),
+        }
+    }
+    // No temporary file is left behind.
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("wsscope-tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn a_planted_symlink_is_never_written_through() {
+    let (dir, input, _) = with_capture();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "keep me").unwrap();
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let i = input.to_str().unwrap();
+    for flag in ["-o", "--junit", "-w"] {
+        for force in [false, true] {
+            let mut args = vec!["report", i, flag, link.to_str().unwrap()];
+            if force {
+                args.push("--force");
+            }
+            let o = wsscope(&args);
+            assert_eq!(o.status.code(), Some(2), "{args:?}");
+            assert!(stderr(&o).contains("is a symbolic link"), "{}", stderr(&o));
+        }
+    }
+    // streams --write-dir: a link planted where a connection's bytes would go.
+    let d = dir.path().join("d");
+    std::fs::create_dir(&d).unwrap();
+    std::os::unix::fs::symlink(&victim, d.join("conn-1-client_to_server.bin")).unwrap();
+    let o = wsscope(&["streams", i, "--write-dir", d.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("holds conn-1-client_to_server.bin already"), "{}", stderr(&o));
+    let o = wsscope(&["streams", i, "--write-dir", d.to_str().unwrap(), "--force"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("is a symbolic link"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+}
+
+#[test]
+fn write_dir_refuses_an_earlier_run_unless_force() {
+    let (dir, input, _) = with_capture();
+    let i = input.to_str().unwrap();
+    let d = dir.path().join("d");
+    let run = |force: bool| {
+        let mut args = vec!["streams", i, "--write-dir", d.to_str().unwrap()];
+        if force {
+            args.push("--force");
+        }
+        wsscope(&args)
+    };
+    assert!(run(false).status.success());
+    let first = std::fs::read(d.join("conn-1-client_to_server.bin")).unwrap();
+    std::fs::write(d.join("conn-1-server_to_client.bin"), "stale").unwrap();
+    let o = run(false);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("an earlier run?"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(d.join("conn-1-server_to_client.bin")).unwrap(), "stale");
+    let o = run(true);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read(d.join("conn-1-client_to_server.bin")).unwrap(), first);
+    assert_ne!(std::fs::read(d.join("conn-1-server_to_client.bin")).unwrap(), b"stale");
+    assert_eq!(std::fs::read_dir(&d).unwrap().count(), 2, "no temporary file left");
+}
+
+#[test]
+fn two_outputs_cannot_be_one_file_and_a_failed_run_leaves_no_output() {
+    let (dir, input, _) = with_capture();
+    let i = input.to_str().unwrap();
+    let out = dir.path().join("out");
+    let o = wsscope(&["report", i, "-o", out.to_str().unwrap(), "--junit", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("give each output its own name"), "{}", stderr(&o));
+    let o = wsscope(&["report", i, "-o", out.to_str().unwrap(), "-w", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("give each output its own name"), "{}", stderr(&o));
+    assert!(!out.exists());
+    // The report's files are created first; a run that then fails removes them.
+    let missing = dir.path().join("missing.pcap");
+    let junit = dir.path().join("junit.xml");
+    let o = wsscope(&[
+        "report",
+        missing.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!out.exists() && !junit.exists());
+}

@@ -2,6 +2,7 @@
 //! capture-pane, as a person would use it. Needs tmux (installed by .ci/run); set
 //! WSSCOPE_SKIP_TMUX=1 to skip where it is missing.
 
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -11,7 +12,12 @@ struct Tmux {
 
 impl Tmux {
     fn start(args: &[&str]) -> Tmux {
-        let session = format!("wsscope-test-{}", std::process::id());
+        Tmux::start_in(Path::new(env!("CARGO_MANIFEST_DIR")), args, "")
+    }
+
+    /// Starts wsscope in `dir`; `name` tells sessions of one test process apart.
+    fn start_in(dir: &Path, args: &[&str], name: &str) -> Tmux {
+        let session = format!("wsscope-test-{}{name}", std::process::id());
         let cmd = std::iter::once(env!("CARGO_BIN_EXE_wsscope"))
             .chain(args.iter().copied())
             .map(|a| format!("'{a}'"))
@@ -19,7 +25,7 @@ impl Tmux {
             .join(" ");
         let ok = Command::new("tmux")
             .args(["new-session", "-d", "-s", &session, "-x", "120", "-y", "32"])
-            .arg(format!("cd {}; TERM=xterm-256color {cmd}", env!("CARGO_MANIFEST_DIR")))
+            .arg(format!("cd '{}'; TERM=xterm-256color {cmd}", dir.display()))
             .status()
             .expect("tmux is not installed (apt-get install tmux, or WSSCOPE_SKIP_TMUX=1)");
         assert!(ok.success());
@@ -97,4 +103,38 @@ fn open_select_read_search_and_quit_in_a_real_terminal() {
         assert!(start.elapsed() < Duration::from_secs(5), "wsscope did not quit on q");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn saves_never_replace_a_file_or_follow_a_planted_link() {
+    if std::env::var_os("WSSCOPE_SKIP_TMUX").is_some() {
+        eprintln!("skipped: WSSCOPE_SKIP_TMUX is set");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "keep me").unwrap();
+    // The name the first save of connection 1 would take, planted as a link.
+    std::os::unix::fs::symlink(&victim, dir.path().join("wsscope-conn1-all.ndjson")).unwrap();
+    let capture = crate::util::testdata("captures/real/py-basic.pcap");
+    let t = Tmux::start_in(dir.path(), &[capture.to_str().unwrap()], "-save");
+    t.wait_for(" done ");
+    t.keys(&["W"]);
+    t.wait_for("saved wsscope-conn1-all-2.ndjson");
+    t.keys(&["W"]);
+    t.wait_for("saved wsscope-conn1-all-3.ndjson");
+    // A payload: the first message saying "welcome".
+    t.keys(&["Enter", "Home", "/", "welcome", "Enter", "w"]);
+    let s = t.wait_for("saved wsscope-conn1-msg");
+    t.keys(&["q"]);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me", "{s}");
+    let saved = std::fs::read_to_string(dir.path().join("wsscope-conn1-all-2.ndjson")).unwrap();
+    assert!(saved.lines().count() > 10 && saved.contains("\"type\":\"message\""), "{saved}");
+    let payloads: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("wsscope-conn1-msg") && n.ends_with(".txt"))
+        .collect();
+    assert_eq!(payloads.len(), 1, "{payloads:?}");
+    assert_eq!(std::fs::read_to_string(dir.path().join(&payloads[0])).unwrap(), "welcome");
 }

@@ -123,4 +123,9 @@ pub trait PacketSource {
     fn interrupt_handle(&mut self) -> Option<Interrupt> {
         None
     }
+    /// Finishes what the source writes (`-w`): flushed and moved into place. Called once the
+    /// packets were read; dropping the source does it too, ignoring errors.
+    fn close(&mut self) -> Result<(), crate::error::Error> {
+        Ok(())
+    }
 }

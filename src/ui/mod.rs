@@ -15,6 +15,7 @@ pub mod view;
 use crate::config::{Input, Source};
 use crate::error::Error;
 use crate::event::{Event, EventSink};
+use crate::outfile::OutFile;
 use crate::pipeline::{self, Stop};
 use crate::run::RunConfig;
 use ratatui::crossterm::event::{self as ct, DisableMouseCapture, EnableMouseCapture};
@@ -111,6 +112,7 @@ pub fn run(mut cfg: RunConfig, opts: UiOptions) -> Result<u8, Error> {
             sender.flush();
             let pcap_dropped = summary.capture.dropped + summary.capture.if_dropped;
             let _ = tx.send(UiMsg::Done { pcap_dropped, packets: Box::new(summary.packets) });
+            packets.close()
         })
     };
     let mut state = AppState::new(opts.payload_budget);
@@ -121,8 +123,8 @@ pub fn run(mut cfg: RunConfig, opts: UiOptions) -> Result<u8, Error> {
     stop.request();
     // Unblock a worker waiting on a full channel, then wait for it.
     drop(rx);
-    let _ = worker.join();
-    result.map(|()| 0)
+    let closed = worker.join().unwrap_or(Ok(()));
+    result.and(closed).map(|()| 0)
 }
 
 fn ui_loop(
@@ -218,19 +220,22 @@ fn ui_loop(
     outcome
 }
 
-/// Carries out a save request; returns the message for the status bar.
+/// Carries out a save request; returns the message for the status bar. Saves go to new files
+/// in the current directory: a name that exists (or is a link) gets a number instead, so a
+/// keypress never replaces a file ([`crate::outfile::OutFile::create_unique`]).
 fn save(state: &AppState, effect: Effect) -> String {
     let conn = state.selected_conn();
     let id = conn.map_or(0, |c| c.id.0);
+    let here = std::path::Path::new(".");
     let result = match effect {
         Effect::SavePayload => match state.selected_row().map(|r| &r.kind) {
             Some(state::RowKind::Message { payload: Some(p), text, .. }) => {
-                let name = format!(
-                    "wsscope-conn{id}-msg{}.{}",
-                    state.msg_sel + 1,
-                    if *text { "txt" } else { "bin" }
-                );
-                std::fs::write(&name, p).map(|()| name)
+                let stem = format!("wsscope-conn{id}-msg{}", state.msg_sel + 1);
+                let ext = if *text { "txt" } else { "bin" };
+                OutFile::create_unique(here, &stem, ext).and_then(|mut f| {
+                    f.write_all(p)?;
+                    finish(f)
+                })
             }
             _ => return "no payload to save for this row".into(),
         },
@@ -239,11 +244,15 @@ fn save(state: &AppState, effect: Effect) -> String {
                 return "no connection selected".into();
             };
             let whole = effect == Effect::SaveConnection;
-            let name = format!("wsscope-conn{id}-{}.ndjson", if whole { "all" } else { "view" });
+            let stem = format!("wsscope-conn{id}-{}", if whole { "all" } else { "view" });
             let rows = state.rows.get(ci).map(Vec::as_slice).unwrap_or(&[]);
             let indices: Vec<usize> =
                 if whole { (0..rows.len()).collect() } else { state.view_cached().to_vec() };
-            write_rows(&name, id, rows, &indices).map(|()| name)
+            OutFile::create_unique(here, &stem, "ndjson").and_then(|f| {
+                let mut out = std::io::BufWriter::new(f);
+                write_rows(&mut out, id, rows, &indices)?;
+                finish(out.into_inner().map_err(std::io::IntoInnerError::into_error)?)
+            })
         }
         Effect::None | Effect::Quit => return String::new(),
     };
@@ -253,14 +262,20 @@ fn save(state: &AppState, effect: Effect) -> String {
     }
 }
 
+/// Commits a saved file; its name for the status bar.
+fn finish(f: OutFile) -> std::io::Result<String> {
+    let name = f.path().file_name().unwrap_or_default().to_string_lossy().into_owned();
+    f.commit().map_err(|e| std::io::Error::other(e.to_string()))?;
+    Ok(name)
+}
+
 fn write_rows(
-    name: &str,
+    out: &mut impl Write,
     conn: u64,
     rows: &[state::MsgRow],
     indices: &[usize],
 ) -> std::io::Result<()> {
     use base64::Engine;
-    let mut out = std::io::BufWriter::new(std::fs::File::create(name)?);
     for r in indices.iter().filter_map(|i| rows.get(*i)) {
         let mut v = serde_json::json!({
             "connection": conn,
@@ -295,7 +310,7 @@ fn write_rows(
                 v["length"] = (*length).into();
             }
         }
-        serde_json::to_writer(&mut out, &v)?;
+        serde_json::to_writer(&mut *out, &v)?;
         out.write_all(b"\n")?;
     }
     out.flush()
