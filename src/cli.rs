@@ -17,6 +17,9 @@ Without a subcommand it prints the conversation as text:
   wsscope capture.pcap                 every handshake, message and finding
   wsscope -i lo -f 'tcp port 8080'     the same, live
 
+SIGINT (Ctrl-C), SIGTERM and SIGHUP stop reading and end the run as the end of the input would:
+every result flushed, the usual exit status. A second signal ends wsscope at once.
+
 Exit status: 0 success; 1 findings at or above --fail-on; 2 usage or input error.";
 
 /// Parses the command line, exiting on `--help`, `--version` and usage errors as clap does
@@ -131,8 +134,8 @@ pub struct InputArgs {
     #[arg(short = 'c', long = "count", value_name = "N")]
     pub count: Option<u64>,
 
-    /// Stop a live capture after this long (wall clock), e.g. 30s, 5m. Ctrl-C also stops it
-    /// cleanly, with every result flushed.
+    /// Stop a live capture after this long (wall clock), e.g. 30s, 5m. Ctrl-C (SIGINT), SIGTERM
+    /// and SIGHUP also stop any run cleanly, with every result flushed.
     #[arg(long, value_name = "DURATION")]
     pub duration: Option<String>,
 

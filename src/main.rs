@@ -18,6 +18,8 @@ use wsscope::{pipeline, streams};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // First, so that no file is created before a signal can end the run cleanly.
+    wsscope::signals::install();
     let cli = wsscope::cli::parse();
     match dispatch(cli) {
         Ok(code) => ExitCode::from(code),
@@ -164,6 +166,7 @@ fn streams_command(a: StreamsArgs) -> Result<u8, Error> {
     let mut sink = streams::StreamsSink::new(out, a.format, write_dir)?;
     let summary = pipeline::drive(packets.as_mut(), &limits, &stop, &mut sink);
     packets.close()?;
+    run::signal_notice();
     sink.finish(&source.describe(), &summary)?;
     Ok(0)
 }

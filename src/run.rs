@@ -118,6 +118,9 @@ pub fn run<F: Format>(cfg: RunConfig, format: F) -> Result<Outcome<F>, Error> {
             break; // output failed (e.g. a closed pipe): no point reading on
         }
     }
+    if cfg.notices {
+        signal_notice();
+    }
     let (format, findings) =
         output.finish().map_err(|e| Error::Output { what: "the output".into(), source: e })?;
     Ok(Outcome { format, findings })
@@ -195,22 +198,31 @@ pub fn listening_notice(source: &Source, link_type: &str) {
     }
 }
 
-/// Stop conditions: --count, --duration (a timer thread), and Ctrl-C, which stops reading so that
-/// every open connection is still flushed and reported.
+/// Stop conditions: --count, --duration (a deadline), and SIGINT, SIGTERM and SIGHUP
+/// ([`crate::signals`], installed here), which stop reading so that every open connection is
+/// still flushed and reported.
 pub fn stop_conditions(sources: &[Source]) -> Arc<Stop> {
+    crate::signals::install();
     let max_packets = sources.first().and_then(|s| s.max_packets);
-    let stop = Arc::new(Stop::new(max_packets));
-    let on_signal = Arc::clone(&stop);
-    // Failing to install the handler only loses the clean flush on Ctrl-C.
-    let _ = ctrlc::set_handler(move || on_signal.request());
-    if let Some(d) = sources.first().and_then(|s| s.duration) {
-        let on_timer = Arc::clone(&stop);
-        std::thread::spawn(move || {
-            std::thread::sleep(d);
-            on_timer.request();
-        });
-    }
+    let deadline = sources
+        .first()
+        .and_then(|s| s.duration)
+        .and_then(|d| std::time::Instant::now().checked_add(d));
+    let mut stop = Stop::new(max_packets);
+    stop.deadline = deadline;
+    let stop = Arc::new(stop);
+    crate::signals::watch(&stop);
     stop
+}
+
+/// "stopped by SIGTERM" on standard error, when a signal ended the run.
+pub fn signal_notice() {
+    if let Some(sig) = crate::signals::received() {
+        eprintln!(
+            "wsscope: stopped by {}: what was read is analysed and reported",
+            crate::signals::name(sig)
+        );
+    }
 }
 
 /// A progress line on standard error while a file is read: percentage, packets, rate.

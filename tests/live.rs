@@ -1,5 +1,6 @@
 //! Live capture on the loopback interface: wsscope captures a TCP exchange that this test makes
-//! itself on 127.0.0.1, is stopped with SIGINT (Ctrl-C), and must still report every byte.
+//! itself on 127.0.0.1, is stopped with SIGINT (Ctrl-C), and must still report every byte;
+//! `--duration` ends a capture that sees nothing.
 //!
 //! Needs permission to capture (root or CAP_NET_RAW), as CI has. Set WSSCOPE_SKIP_LIVE=1 to skip
 //! on a machine without it.
@@ -88,4 +89,31 @@ fn live_capture_on_loopback_reassembles_and_flushes_on_ctrl_c() {
     assert_eq!(conn["client_to_server"]["delivered_bytes"], 100_000);
     assert_eq!(conn["server_to_client"]["delivered_bytes"], 6);
     assert_eq!(conn["client_to_server"]["gap_bytes"], 0);
+}
+
+#[test]
+fn duration_ends_a_live_capture_that_sees_no_packets() {
+    if std::env::var_os("WSSCOPE_SKIP_LIVE").is_some() {
+        eprintln!("skipped: WSSCOPE_SKIP_LIVE is set");
+        return;
+    }
+    let start = std::time::Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wsscope"))
+        .args(["streams", "-i", "lo", "-f", "tcp port 9 and tcp port 7", "--duration", "1s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // libpcap does not return on read timeouts in immediate mode: the deadline must wake it.
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("--duration 1s did not end the capture");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("-i lo: 0 packets"));
+    assert!(start.elapsed() < Duration::from_secs(4), "{:?}", start.elapsed());
 }

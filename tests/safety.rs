@@ -301,3 +301,172 @@ fn two_outputs_cannot_be_one_file_and_a_failed_run_leaves_no_output() {
     assert_eq!(o.status.code(), Some(2));
     assert!(!out.exists() && !junit.exists());
 }
+
+// ── Signals ─────────────────────────────────────────────────────────────────────────────────
+
+use std::process::{Child, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+fn mkfifo(p: &Path) {
+    let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo with a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+}
+
+/// The FIFO's other end, held open as a writer that writes only what the test says (O_RDWR
+/// opens a FIFO without waiting for a reader).
+fn fifo_writer(p: &Path) -> std::fs::File {
+    std::fs::OpenOptions::new().read(true).write(true).open(p).unwrap()
+}
+
+/// Waits (at most 5 s) until `pid` handles SIGHUP, SIGINT and SIGTERM.
+fn wait_for_handlers(pid: u32) {
+    let start = Instant::now();
+    loop {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let caught = status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigCgt:"))
+            .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+            .unwrap_or(0);
+        if caught & 0x4003 == 0x4003 {
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "no signal handlers: {status}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn signal(child: &Child, sig: libc::c_int) {
+    // SAFETY: kill(2) with the pid of our own child process.
+    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, sig) }, 0);
+}
+
+/// Waits at most `limit` for the child to exit.
+fn exit_within(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Some(s) = child.try_wait().unwrap() {
+            return Some(s);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    None
+}
+
+fn read_all(r: Option<impl std::io::Read>) -> String {
+    let mut s = String::new();
+    if let Some(mut r) = r {
+        r.read_to_string(&mut s).unwrap();
+    }
+    s
+}
+
+#[test]
+fn a_fifo_that_never_writes_ends_on_sigint_sigterm_and_sighup() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    for (sig, name) in
+        [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM"), (libc::SIGHUP, "SIGHUP")]
+    {
+        let fifo = dir.path().join(format!("fifo-{name}"));
+        mkfifo(&fifo);
+        let _writer = fifo_writer(&fifo);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wsscope"))
+            .args(["--text", fifo.to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_for_handlers(child.id());
+        std::thread::sleep(Duration::from_millis(200)); // blocked reading the file header
+        let sent = Instant::now();
+        signal(&child, sig);
+        let status = exit_within(&mut child, Duration::from_secs(2));
+        let Some(status) = status else {
+            let _ = child.kill();
+            panic!("{name}: still running 2 s after the signal");
+        };
+        let (out, err) = (read_all(child.stdout.take()), read_all(child.stderr.take()));
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "{name}: {status:?} (signal {:?}) {err}",
+            status.signal()
+        );
+        assert!(sent.elapsed() < Duration::from_secs(2));
+        // Flushed: the header and the summary of an input with no packets.
+        assert!(out.contains(&format!("── {}: 0 packets", fifo.display())), "{name}: {out}");
+        assert!(err.contains(&format!("stopped by {name}")), "{name}: {err}");
+    }
+}
+
+#[test]
+fn report_on_a_fifo_stopped_by_sigterm_still_writes_its_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("capture.fifo");
+    mkfifo(&fifo);
+    let mut writer = fifo_writer(&fifo);
+    // A whole capture, then silence with the writer still there.
+    std::io::Write::write_all(
+        &mut writer,
+        &std::fs::read(testdata("captures/real/py-basic.pcap")).unwrap(),
+    )
+    .unwrap();
+    let (out, junit) = (dir.path().join("report.json"), dir.path().join("junit.xml"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wsscope"))
+        .args(["report", fifo.to_str().unwrap(), "-o", out.to_str().unwrap()])
+        .args(["--junit", junit.to_str().unwrap()])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_handlers(child.id());
+    // Wait (at most 5 s) until wsscope has taken every byte out of the FIFO, then a little.
+    let start = Instant::now();
+    loop {
+        let mut pending: libc::c_int = 0;
+        // SAFETY: FIONREAD on our open FIFO fd with a valid out-pointer.
+        unsafe {
+            libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(&writer), libc::FIONREAD, &mut pending)
+        };
+        if pending == 0 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "the FIFO was not read");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    signal(&child, libc::SIGTERM);
+    let Some(status) = exit_within(&mut child, Duration::from_secs(2)) else {
+        let _ = child.kill();
+        panic!("still running 2 s after SIGTERM");
+    };
+    let err = read_all(child.stderr.take());
+    assert_eq!(status.code(), Some(0), "{err}");
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(doc["summary"]["websocket_connections"], 1, "{doc}");
+    assert_eq!(doc["summary"]["messages"], 17);
+    assert_eq!(doc["exit"]["status"], 0);
+    assert!(std::fs::read_to_string(&junit).unwrap().contains("<testcase"));
+}
+
+#[test]
+fn a_second_signal_ends_a_run_stuck_writing_at_once() {
+    use std::os::unix::process::ExitStatusExt;
+    // Every event of a large capture to a pipe nobody reads: wsscope blocks in write(2).
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wsscope"))
+        .args(["export", "--frames", testdata("captures/real/py-large.pcap").to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_handlers(child.id());
+    std::thread::sleep(Duration::from_millis(500));
+    signal(&child, libc::SIGTERM);
+    // The first signal asks for a clean end, which waits for the blocked write.
+    assert!(exit_within(&mut child, Duration::from_millis(500)).is_none(), "exited on the first");
+    signal(&child, libc::SIGTERM);
+    let status = exit_within(&mut child, Duration::from_secs(2));
+    let _ = child.kill();
+    assert_eq!(status.and_then(|s| s.signal()), Some(libc::SIGTERM), "{status:?}");
+}

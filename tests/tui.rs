@@ -17,6 +17,11 @@ impl Tmux {
 
     /// Starts wsscope in `dir`; `name` tells sessions of one test process apart.
     fn start_in(dir: &Path, args: &[&str], name: &str) -> Tmux {
+        Tmux::start_then(dir, args, name, "")
+    }
+
+    /// [`Tmux::start_in`], with shell commands to run after wsscope (`$?` is its status).
+    fn start_then(dir: &Path, args: &[&str], name: &str, then: &str) -> Tmux {
         let session = format!("wsscope-test-{}{name}", std::process::id());
         let cmd = std::iter::once(env!("CARGO_BIN_EXE_wsscope"))
             .chain(args.iter().copied())
@@ -25,7 +30,7 @@ impl Tmux {
             .join(" ");
         let ok = Command::new("tmux")
             .args(["new-session", "-d", "-s", &session, "-x", "120", "-y", "32"])
-            .arg(format!("cd '{}'; TERM=xterm-256color {cmd}", dir.display()))
+            .arg(format!("cd '{}'; TERM=xterm-256color {cmd}{then}", dir.display()))
             .status()
             .expect("tmux is not installed (apt-get install tmux, or WSSCOPE_SKIP_TMUX=1)");
         assert!(ok.success());
@@ -137,4 +142,44 @@ fn saves_never_replace_a_file_or_follow_a_planted_link() {
         .collect();
     assert_eq!(payloads.len(), 1, "{payloads:?}");
     assert_eq!(std::fs::read_to_string(dir.path().join(&payloads[0])).unwrap(), "welcome");
+}
+
+#[test]
+fn sigterm_and_sighup_quit_cleanly_restoring_the_terminal() {
+    if std::env::var_os("WSSCOPE_SKIP_TMUX").is_some() {
+        eprintln!("skipped: WSSCOPE_SKIP_TMUX is set");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for (sig, name) in [(libc::SIGTERM, "-term"), (libc::SIGHUP, "-hup")] {
+        let status = dir.path().join(format!("status{name}"));
+        let then = format!("; echo $? > '{}'; sleep 10", status.display());
+        let capture = crate::util::testdata("captures/real/py-basic.pcap");
+        let t = Tmux::start_then(dir.path(), &[capture.to_str().unwrap()], name, &then);
+        t.wait_for(" done ");
+        let pane = |f: &str| {
+            let o = Command::new("tmux")
+                .args(["display-message", "-p", "-t", &t.session, f])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&o.stdout).trim().to_string()
+        };
+        // The pane runs `sh -c 'cd …; wsscope …; echo $? …'`: wsscope is the shell's child.
+        let shell = pane("#{pane_pid}");
+        let children =
+            std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap();
+        let pid: i32 = children.split_whitespace().next().unwrap().parse().unwrap();
+        // SAFETY: kill(2) with the pid of the wsscope process this test started.
+        assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
+        let start = Instant::now();
+        while !status.exists() {
+            assert!(start.elapsed() < Duration::from_secs(5), "{name}: still running");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        // Exit status 0 (a clean quit), not 128 + the signal.
+        assert_eq!(std::fs::read_to_string(&status).unwrap().trim(), "0", "{name}");
+        // The terminal was restored: the alternate screen is gone.
+        assert_eq!(pane("#{alternate_on}"), "0", "{name}:\n{}", t.screen());
+    }
 }

@@ -10,6 +10,7 @@ mod classic;
 mod file;
 mod live;
 mod pcapng;
+mod pump;
 mod sniff;
 mod tee;
 

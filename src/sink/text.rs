@@ -57,7 +57,12 @@ impl<W: Write> Text<W> {
 
 impl<W: Write> Format for Text<W> {
     fn begin(&mut self, input: &InputInfo) -> io::Result<()> {
-        let line = self.paint("1", &format!("── {} ({})", escape(&input.name), input.link_type));
+        let links = if input.link_type.is_empty() {
+            String::new() // stopped before the file header arrived
+        } else {
+            format!(" ({})", input.link_type)
+        };
+        let line = self.paint("1", &format!("── {}{links}", escape(&input.name)));
         writeln!(self.out, "{line}")
     }
 

@@ -6,7 +6,8 @@
 //! full the batch is dropped and counted (shown in the status bar with libpcap's own drops). A
 //! file is read as fast as the UI takes events — nothing is dropped.
 //!
-//! The terminal is restored on exit, on Ctrl-C and on panic (ratatui's init installs the hook).
+//! The terminal is restored on exit, on Ctrl-C (a key in raw mode), on SIGTERM, SIGHUP and
+//! SIGINT ([`crate::signals`]) and on panic (ratatui's init installs the hook).
 
 pub mod input;
 pub mod state;
@@ -143,6 +144,11 @@ fn ui_loop(
     let mut dirty = true;
     let mut last_rate = (Instant::now(), 0u64, 0u64);
     let outcome = loop {
+        // SIGTERM, SIGHUP (the terminal went away), or a SIGINT sent with kill: quit, restoring
+        // the terminal.
+        if crate::signals::received().is_some() {
+            break Ok(());
+        }
         // Fold what arrived, within a time budget.
         let start = Instant::now();
         while start.elapsed() < FOLD_BUDGET {
