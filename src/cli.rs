@@ -144,6 +144,14 @@ pub struct InputArgs {
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub write: Option<PathBuf>,
 
+    /// Once the capture is open, run as USER (as tcpdump -Z): wsscope opens the interface, the
+    /// -w file and the files named on the command line, then gives up root (setgroups, setgid,
+    /// setuid) before it reads a packet. Live capture as root does so by default, to the user
+    /// who ran sudo or else to nobody; -Z root keeps root. Without root (capabilities granted
+    /// with setcap), capabilities are dropped once the interface is open.
+    #[arg(short = 'Z', long = "relinquish-privileges", value_name = "USER")]
+    pub relinquish_privileges: Option<String>,
+
     /// Replace output files that exist (-w; report's -o and --junit; the files streams
     /// --write-dir writes). The new file is written beside the old one and renamed over it once
     /// complete. Without --force an existing file is refused; with or without it, an input of

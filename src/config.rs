@@ -38,6 +38,8 @@ pub struct Source {
     pub write: Option<PathBuf>,
     /// Replace existing output files (`--force`).
     pub force: bool,
+    /// What to give up once the capture is open (`-Z`; see [`crate::privileges`]).
+    pub privileges: crate::privileges::Plan,
 }
 
 impl Source {
@@ -86,6 +88,8 @@ impl Source {
                 return Err(Error::Usage("give capture FILEs or -i IFACE, not both".into()));
             }
         };
+        let live = inputs.iter().any(|i| matches!(i, Input::Live { .. }));
+        let privileges = crate::privileges::Plan::decide(a.relinquish_privileges.as_deref(), live)?;
         Ok(inputs
             .into_iter()
             .map(|input| Source {
@@ -95,6 +99,7 @@ impl Source {
                 duration,
                 write: a.write.clone(),
                 force: a.force,
+                privileges: privileges.clone(),
             })
             .collect())
     }

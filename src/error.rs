@@ -202,6 +202,56 @@ pub enum Error {
         /// One of the files.
         example: String,
     },
+    /// `-Z USER` names no account.
+    #[error(
+        "-Z {name}: no such user; give an unprivileged account to run as once the capture is open (e.g. -Z nobody), or -Z root to keep root"
+    )]
+    UnknownUser {
+        /// The name given.
+        name: String,
+    },
+    /// `-Z USER` as a non-root user.
+    #[error(
+        "-Z {name}: switching to another user needs root, and wsscope runs as uid {uid}; leave -Z out (capabilities are given up once the capture is open anyway)"
+    )]
+    SwitchNeedsRoot {
+        /// The name given.
+        name: String,
+        /// Who wsscope runs as.
+        uid: u32,
+    },
+    /// Live capture as root, and no account to drop to.
+    #[error(
+        "live capture as root gives up root once the interface is open, to the user who ran sudo or else to nobody, but there is no user nobody: give -Z USER (an unprivileged account), or -Z root to keep root"
+    )]
+    NoDefaultUser,
+    /// Giving up privileges failed.
+    #[error(
+        "cannot give up privileges ({step}: {source}); wsscope does not read packets with them: check the account given to -Z, or give -Z root to keep root"
+    )]
+    Privileges {
+        /// What failed.
+        step: &'static str,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// After the switch to another user, a file the run writes later cannot be written.
+    #[error(
+        "{flag} {}: wsscope runs as {user} once the capture is open (-Z), and {user} cannot write in {}, where this file is written later; choose a directory {user} can write, or -Z root to keep root",
+        crate::term::path(path),
+        crate::term::path(match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => std::path::Path::new("."),
+        })
+    )]
+    CannotWriteAs {
+        /// The flag naming the output.
+        flag: &'static str,
+        /// The output.
+        path: Box<std::path::Path>,
+        /// The account.
+        user: Box<str>,
+    },
     /// A command-line value is invalid.
     #[error("{0}")]
     Usage(String),

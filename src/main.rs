@@ -158,12 +158,13 @@ fn streams_command(a: StreamsArgs) -> Result<u8, Error> {
     let mut sources = Source::from_args(&a.input, false)?;
     let source = sources.remove(0);
     let limits = a.limits.to_limits()?;
-    let mut packets = pipeline::open(&source)?;
-    run::listening_notice(&source, &wsscope::capture::describe_links(&packets.link_types()));
     let stop = run::stop_conditions(std::slice::from_ref(&source));
+    let mut packets = pipeline::open(&source)?;
     let out = BufWriter::new(std::io::stdout().lock());
     let write_dir = a.write_dir.map(|dir| streams::WriteDir::new(dir, &source));
     let mut sink = streams::StreamsSink::new(out, a.format, write_dir)?;
+    wsscope::privileges::apply(&source.privileges)?;
+    run::listening_notice(&source, &wsscope::capture::describe_links(&packets.link_types()));
     let summary = pipeline::drive(packets.as_mut(), &limits, &stop, &mut sink);
     packets.close()?;
     run::signal_notice();

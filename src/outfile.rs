@@ -218,6 +218,7 @@ impl OutFile {
             return Err(Error::OutputExists { flag, path: path.into() });
         }
         let (file, tmp) = temporary_beside(path).map_err(err)?;
+        will_write_later(flag, path);
         // The replacement keeps the permission bits of what it replaces.
         let _ = file.set_permissions(std::fs::Permissions::from_mode(meta.mode() & 0o777));
         Ok(new(file, Kind::Replace { tmp }))
@@ -324,6 +325,47 @@ impl Drop for OutFile {
     }
 }
 
+/// Directories where this process will create or rename files later (`--force` replacements,
+/// `--write-dir`), each with the output it is for: checked by [`check_writable_later`] once
+/// privileges are given up.
+static LATER: std::sync::Mutex<Vec<(&'static str, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+
+/// Notes that `path` (named by `flag`) will be created or renamed into place later in the run.
+pub fn will_write_later(flag: &'static str, path: &Path) {
+    if let Ok(mut l) = LATER.lock() {
+        l.push((flag, path.to_path_buf()));
+    }
+}
+
+/// Checks, with `user`'s effective ids, that every directory noted by [`will_write_later`] can
+/// be written: a run that could not deliver its outputs after a switch to `user` fails before
+/// it reads anything, not at its end.
+pub fn check_writable_later(user: &str) -> Result<(), Error> {
+    let later = LATER.lock().map(|l| l.clone()).unwrap_or_default();
+    for (flag, path) in later {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let Ok(c) = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(dir.as_os_str()))
+        else {
+            continue;
+        };
+        // SAFETY: faccessat(2) with a NUL-terminated path; AT_EACCESS: the effective ids.
+        let ok = unsafe {
+            libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::W_OK | libc::X_OK, libc::AT_EACCESS)
+        };
+        if ok != 0 {
+            return Err(Error::CannotWriteAs {
+                flag,
+                path: path.as_path().into(),
+                user: user.into(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// A new hidden file beside `path` (same directory, so a rename is atomic).
 fn temporary_beside(path: &Path) -> io::Result<(File, PathBuf)> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -352,6 +394,7 @@ mod tests {
             duration: None,
             write: None,
             force: false,
+            privileges: Default::default(),
         }
     }
 

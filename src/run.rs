@@ -68,6 +68,10 @@ pub fn run<F: Format>(cfg: RunConfig, format: F) -> Result<Outcome<F>, Error> {
     for source in &cfg.sources {
         opened.push((source, pipeline::open(source)?));
     }
+    // Everything is open: give up root or capabilities before any packet is read.
+    if let Some(s) = cfg.sources.first() {
+        crate::privileges::apply(&s.privileges)?;
+    }
     for (source, mut packets) in opened {
         let mut info =
             InputInfo { name: source.describe(), link_type: describe_links(&packets.link_types()) };

@@ -101,6 +101,9 @@ pub fn watch(stop: &Arc<Stop>) {
 /// The watcher thread: waits for the handler's byte or the nearest deadline, then requests the
 /// stops concerned (every one for a signal). It holds no lock while it waits.
 fn watch_loop(read_end: libc::c_int) {
+    // This thread never needs a privilege: capabilities belong to threads, so it gives up its
+    // own now (see crate::privileges).
+    crate::privileges::drop_thread_capabilities();
     let mut fds = [libc::pollfd { fd: read_end, events: libc::POLLIN, revents: 0 }];
     loop {
         let stops: Vec<Arc<Stop>> = WATCHED

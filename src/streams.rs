@@ -97,6 +97,9 @@ pub struct WriteDir {
     pub force: bool,
     /// The run's inputs and other outputs, which a file written here must not be.
     pub protected: Protected,
+    /// The account the run switches to once the capture is open (`-Z`): a directory created
+    /// here is given to it, since the files in it are created after the switch.
+    pub owner: Option<crate::privileges::Account>,
 }
 
 impl WriteDir {
@@ -106,7 +109,12 @@ impl WriteDir {
         if let Some(w) = &source.write {
             protected.add_output("-w", w);
         }
-        WriteDir { dir, force: source.force, protected }
+        WriteDir {
+            dir,
+            force: source.force,
+            protected,
+            owner: source.privileges.account().cloned(),
+        }
     }
 }
 
@@ -131,10 +139,17 @@ impl<W: Write> StreamsSink<W> {
     pub fn new(out: W, format: StreamsFormat, write_dir: Option<WriteDir>) -> Result<Self, Error> {
         if let Some(w) = &write_dir {
             let d = &w.dir;
+            let existed = d.exists();
             std::fs::create_dir_all(d).map_err(|e| Error::Output {
                 what: format!("--write-dir {}", d.display()),
                 source: e,
             })?;
+            if let (false, Some(a)) = (existed, &w.owner) {
+                std::os::unix::fs::chown(d, Some(a.uid), Some(a.gid)).map_err(|e| {
+                    Error::Output { what: format!("--write-dir {}", d.display()), source: e }
+                })?;
+            }
+            crate::outfile::will_write_later("--write-dir", &d.join("conn-<id>-<direction>.bin"));
             if !w.force {
                 let entries = std::fs::read_dir(d).map_err(|e| Error::Output {
                     what: format!("--write-dir {}", d.display()),

@@ -470,3 +470,56 @@ fn a_second_signal_ends_a_run_stuck_writing_at_once() {
     let _ = child.kill();
     assert_eq!(status.and_then(|s| s.signal()), Some(libc::SIGTERM), "{status:?}");
 }
+
+// ── Privileges ──────────────────────────────────────────────────────────────────────────────
+
+#[test]
+fn an_unknown_user_for_z_is_a_usage_error() {
+    let f = testdata("captures/real/py-basic.pcap");
+    for args in [
+        vec!["report", f.to_str().unwrap(), "-Z", "no-such-user-wsscope"],
+        vec!["streams", "-i", "lo", "--relinquish-privileges", "no-such-user-wsscope"],
+    ] {
+        let o = wsscope(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&o).contains("-Z no-such-user-wsscope: no such user"), "{}", stderr(&o));
+    }
+}
+
+#[test]
+fn z_runs_file_analysis_as_the_user_and_refuses_outputs_it_could_not_finish() {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: not root");
+        return;
+    }
+    let nobody = wsscope::privileges::lookup("nobody").unwrap().expect("no user nobody");
+    let (dir, input, _) = with_capture();
+    let i = input.to_str().unwrap();
+    // Files named on the command line are opened before the switch: a new -o works.
+    let out = dir.path().join("report.json");
+    let o = wsscope(&["report", i, "-Z", "nobody", "-o", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::read_to_string(&out).unwrap().contains("\"schema_version\""));
+    // --force renames at the end, as nobody, in a directory only root may write: refused before
+    // anything is read, the old file kept.
+    let o = wsscope(&["report", i, "-Z", "nobody", "-o", out.to_str().unwrap(), "--force"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("and nobody cannot write in"), "{}", stderr(&o));
+    assert!(std::fs::read_to_string(&out).unwrap().contains("\"schema_version\""));
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "nothing left behind: {names:?}");
+    // Not root: -Z names only the user itself.
+    let o = Command::new(env!("CARGO_BIN_EXE_wsscope"))
+        .args(["report", "/dev/null", "-Z", "root"])
+        .uid(nobody.uid)
+        .gid(nobody.gid)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("-Z root: switching to another user needs root"), "{}", stderr(&o));
+}

@@ -58,6 +58,9 @@ pub fn start(input: OwnedFd) -> io::Result<(OwnedFd, Pump)> {
 
 /// Copies until the input ends, a signal comes, or the reader is gone; then closes `output`.
 fn copy(input: OwnedFd, output: OwnedFd, abandoned: &AtomicBool) {
+    // This thread never needs a privilege: capabilities belong to threads, so it gives up its
+    // own now (see crate::privileges).
+    crate::privileges::drop_thread_capabilities();
     let mut buf = vec![0u8; 64 * 1024];
     let mut input = File::from(input);
     let mut output = File::from(output);

@@ -16,6 +16,8 @@ pub struct TeeSource {
     file: Option<OutFile>,
     link: LinkType,
     path: String,
+    /// Packets written.
+    written: u64,
 }
 
 impl TeeSource {
@@ -41,7 +43,7 @@ impl TeeSource {
         // SAFETY: `fd` is an open file descriptor this function owns (taken out of `file`);
         // the Savefile becomes its only owner and closes it.
         let out = unsafe { dead.savefile_raw_fd(fd) }.map_err(|e| capture_error(e.to_string()))?;
-        Ok(TeeSource { inner, out: Some(out), file: Some(file), link, path })
+        Ok(TeeSource { inner, out: Some(out), file: Some(file), link, path, written: 0 })
     }
 }
 
@@ -78,6 +80,7 @@ impl PacketSource for TeeSource {
             };
             if let Some(out) = &mut self.out {
                 out.write(&Packet::new(&header, p.data));
+                self.written += 1;
             }
         }
         if let (Next::End(_), Some(out)) = (&next, &mut self.out) {
@@ -108,9 +111,12 @@ impl PacketSource for TeeSource {
 }
 
 impl Drop for TeeSource {
-    /// A capture is kept even when the run did not close it (an error, a panic): moved into
-    /// place, best effort.
+    /// Packets written are kept even when the run did not close the source (an error, a
+    /// panic): moved into place, best effort. A run that failed before any packet leaves no
+    /// file (and replaces none).
     fn drop(&mut self) {
-        let _ = self.close();
+        if self.written > 0 {
+            let _ = self.close();
+        }
     }
 }

@@ -97,6 +97,9 @@ pub fn run(mut cfg: RunConfig, opts: UiOptions) -> Result<u8, Error> {
         Input::Live { .. } => 0,
     };
     let stop = crate::run::stop_conditions(std::slice::from_ref(&source));
+    // Open: give up root or capabilities before any packet is read (the worker and the
+    // terminal run without them).
+    crate::privileges::apply(&source.privileges)?;
     let (tx, rx) = sync_channel(CHANNEL);
     let dropped = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let worker = {
