@@ -183,3 +183,22 @@ fn sigterm_and_sighup_quit_cleanly_restoring_the_terminal() {
         assert_eq!(pane("#{alternate_on}"), "0", "{name}:\n{}", t.screen());
     }
 }
+
+#[test]
+fn a_save_refused_after_z_says_why() {
+    // SAFETY: geteuid cannot fail.
+    if std::env::var_os("WSSCOPE_SKIP_TMUX").is_some() || unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs tmux and root");
+        return;
+    }
+    // A directory only root may write; wsscope runs as nobody once the capture is open.
+    let dir = tempfile::tempdir().unwrap();
+    let capture = crate::util::testdata("captures/real/py-basic.pcap");
+    let t = Tmux::start_in(dir.path(), &["-Z", "nobody", capture.to_str().unwrap()], "-z");
+    t.wait_for(" done ");
+    t.keys(&["W"]);
+    let s = t.wait_for("could not save: Permission denied");
+    assert!(s.contains("(running as nobody"), "{s}");
+    t.keys(&["q"]);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}

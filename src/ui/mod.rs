@@ -123,7 +123,8 @@ pub fn run(mut cfg: RunConfig, opts: UiOptions) -> Result<u8, Error> {
     state.color = opts.color;
     state.capture.live = live;
     state.capture.total_bytes = total_bytes;
-    let result = ui_loop(&mut state, &rx, &stop, &dropped);
+    let user = source.privileges.account().map(|a| a.name.clone());
+    let result = ui_loop(&mut state, &rx, &stop, &dropped, user.as_deref());
     stop.request();
     // Unblock a worker waiting on a full channel, then wait for it.
     drop(rx);
@@ -131,11 +132,13 @@ pub fn run(mut cfg: RunConfig, opts: UiOptions) -> Result<u8, Error> {
     result.and(closed).map(|()| 0)
 }
 
+/// `user`: the account wsscope switched to once the capture was open (`-Z`), for save errors.
 fn ui_loop(
     state: &mut AppState,
     rx: &Receiver<UiMsg>,
     stop: &Arc<Stop>,
     dropped: &Arc<std::sync::atomic::AtomicU64>,
+    user: Option<&str>,
 ) -> Result<(), Error> {
     let term_err = |e: std::io::Error| Error::Output { what: "the terminal".into(), source: e };
     let mut terminal = ratatui::try_init().map_err(term_err)?;
@@ -222,7 +225,7 @@ fn ui_loop(
         match state.handle(action) {
             Effect::Quit => break Ok(()),
             Effect::None => {}
-            effect => state.notice = Some(save(state, effect)),
+            effect => state.notice = Some(save(state, effect, user)),
         }
     };
     restore();
@@ -232,7 +235,7 @@ fn ui_loop(
 /// Carries out a save request; returns the message for the status bar. Saves go to new files
 /// in the current directory: a name that exists (or is a link) gets a number instead, so a
 /// keypress never replaces a file ([`crate::outfile::OutFile::create_unique`]).
-fn save(state: &AppState, effect: Effect) -> String {
+fn save(state: &AppState, effect: Effect, user: Option<&str>) -> String {
     let conn = state.selected_conn();
     let id = conn.map_or(0, |c| c.id.0);
     let here = std::path::Path::new(".");
@@ -267,7 +270,13 @@ fn save(state: &AppState, effect: Effect) -> String {
     };
     match result {
         Ok(name) => format!("saved {name}"),
-        Err(e) => format!("could not save: {e}"),
+        Err(e) => match user {
+            Some(u) if e.kind() == std::io::ErrorKind::PermissionDenied => format!(
+                "could not save: {e} (running as {u} since the capture opened: start in a \
+                 directory {u} can write, or with -Z root)"
+            ),
+            _ => format!("could not save: {e}"),
+        },
     }
 }
 
