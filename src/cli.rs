@@ -17,7 +17,29 @@ Without a subcommand it prints the conversation as text:
   wsscope capture.pcap                 every handshake, message and finding
   wsscope -i lo -f 'tcp port 8080'     the same, live
 
+SIGINT (Ctrl-C), SIGTERM and SIGHUP stop reading and end the run as the end of the input would:
+every result flushed, the usual exit status. A second signal ends wsscope at once.
+
 Exit status: 0 success; 1 findings at or above --fail-on; 2 usage or input error.";
+
+/// Parses the command line, exiting on `--help`, `--version` and usage errors as clap does
+/// (status 2 for errors). A usage error quoting an argument that holds characters a terminal acts
+/// on or hides (a file name from a glob, say) is printed escaped by [`crate::term`], without
+/// colour.
+pub fn parse() -> Cli {
+    match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let text = e.render().to_string();
+            if e.use_stderr() && text.chars().any(|c| c != '\n' && crate::term::needs_escape(c)) {
+                let lines: Vec<_> = text.lines().map(crate::term::escape).collect();
+                eprintln!("{}", lines.join("\n"));
+                std::process::exit(e.exit_code());
+            }
+            e.exit()
+        }
+    }
+}
 
 /// Passive WebSocket protocol analyzer.
 #[derive(Debug, Parser)]
@@ -112,15 +134,30 @@ pub struct InputArgs {
     #[arg(short = 'c', long = "count", value_name = "N")]
     pub count: Option<u64>,
 
-    /// Stop a live capture after this long (wall clock), e.g. 30s, 5m. Ctrl-C also stops it
-    /// cleanly, with every result flushed.
+    /// Stop a live capture after this long (wall clock), e.g. 30s, 5m. Ctrl-C (SIGINT), SIGTERM
+    /// and SIGHUP also stop any run cleanly, with every result flushed.
     #[arg(long, value_name = "DURATION")]
     pub duration: Option<String>,
 
     /// Also write the packets read (after the filter) to this pcap file, like tcpdump -w. An
-    /// existing file is never overwritten.
+    /// existing file is refused unless --force.
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub write: Option<PathBuf>,
+
+    /// Once the capture is open, run as USER (as tcpdump -Z): wsscope opens the interface, the
+    /// -w file and the files named on the command line, then gives up root (setgroups, setgid,
+    /// setuid) before it reads a packet. Live capture as root does so by default, to the user
+    /// who ran sudo or else to nobody; -Z root keeps root. Without root (capabilities granted
+    /// with setcap), capabilities are dropped once the interface is open.
+    #[arg(short = 'Z', long = "relinquish-privileges", value_name = "USER")]
+    pub relinquish_privileges: Option<String>,
+
+    /// Replace output files that exist (-w; report's -o and --junit; the files streams
+    /// --write-dir writes). The new file is written beside the old one and renamed over it once
+    /// complete. Without --force an existing file is refused; with or without it, an input of
+    /// the run is never replaced and a symbolic link never written through.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// How WebSocket traffic is decoded.
@@ -282,10 +319,12 @@ pub struct ReportArgs {
     #[arg(long, value_name = "N", help_heading = "Output")]
     pub require_connections: Option<u64>,
     /// Also write a JUnit XML file: a test case per connection, a failure per finding at or
-    /// above --fail-on (and one when --require-connections is not met).
+    /// above --fail-on (and one when --require-connections is not met). An existing file is
+    /// refused unless --force.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub junit: Option<PathBuf>,
-    /// Write the report here instead of standard output.
+    /// Write the report here instead of standard output. An existing file is refused unless
+    /// --force; an input is never replaced.
     #[arg(short = 'o', long, value_name = "FILE", help_heading = "Output")]
     pub output_file: Option<PathBuf>,
     #[command(flatten)]
@@ -351,7 +390,8 @@ pub struct StreamsArgs {
     pub format: StreamsFormat,
 
     /// Write each direction's reassembled bytes to DIR/conn-<id>-<direction>.bin (gaps are
-    /// skipped, not filled).
+    /// skipped, not filled). A DIR holding such files already is refused unless --force; a
+    /// symbolic link in DIR is never written through.
     #[arg(long, value_name = "DIR")]
     pub write_dir: Option<PathBuf>,
 

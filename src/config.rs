@@ -36,6 +36,10 @@ pub struct Source {
     pub duration: Option<Duration>,
     /// Write the packets read to this pcap file.
     pub write: Option<PathBuf>,
+    /// Replace existing output files (`--force`).
+    pub force: bool,
+    /// What to give up once the capture is open (`-Z`; see [`crate::privileges`]).
+    pub privileges: crate::privileges::Plan,
 }
 
 impl Source {
@@ -84,6 +88,8 @@ impl Source {
                 return Err(Error::Usage("give capture FILEs or -i IFACE, not both".into()));
             }
         };
+        let live = inputs.iter().any(|i| matches!(i, Input::Live { .. }));
+        let privileges = crate::privileges::Plan::decide(a.relinquish_privileges.as_deref(), live)?;
         Ok(inputs
             .into_iter()
             .map(|input| Source {
@@ -92,6 +98,8 @@ impl Source {
                 max_packets: a.count,
                 duration,
                 write: a.write.clone(),
+                force: a.force,
+                privileges: privileges.clone(),
             })
             .collect())
     }
@@ -101,6 +109,14 @@ impl Source {
         match &self.input {
             Input::File(p) => p.display().to_string(),
             Input::Live { interface, .. } => format!("-i {interface}"),
+        }
+    }
+
+    /// [`Source::describe`] as shown on a terminal (escaped: see [`crate::term`]).
+    pub fn display(&self) -> String {
+        match &self.input {
+            Input::File(p) => crate::term::path(p),
+            Input::Live { interface, .. } => format!("-i {}", crate::term::escape(interface)),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The input file could not be opened.
-    #[error("cannot open {}: {source}", path.display())]
+    #[error("cannot open {}: {source}", crate::term::path(path))]
     Open {
         /// The path.
         path: PathBuf,
@@ -15,7 +15,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The input is a directory.
-    #[error("{} is a directory; give a pcap or pcapng file", path.display())]
+    #[error("{} is a directory; give a pcap or pcapng file", crate::term::path(path))]
     IsADirectory {
         /// The path.
         path: PathBuf,
@@ -23,7 +23,7 @@ pub enum Error {
     /// The input file is empty.
     #[error(
         "{} is empty (0 bytes): was the capture stopped and flushed? A capture killed before it wrote its buffer leaves an empty file: stop tcpdump with Ctrl-C, or have it write each packet as it comes (`tcpdump -U -w FILE`)",
-        path.display()
+        crate::term::path(path)
     )]
     EmptyCapture {
         /// The path.
@@ -32,7 +32,9 @@ pub enum Error {
     /// The input is a compressed file.
     #[error(
         "{} is {format}-compressed, not a capture: decompress it (`{cat} {} > capture.pcap`) or pipe it (`{cat} {} | wsscope COMMAND -`)",
-        path.display(), path.display(), path.display()
+        crate::term::path(path),
+        crate::term::path(path),
+        crate::term::path(path)
     )]
     Compressed {
         /// The path.
@@ -45,7 +47,7 @@ pub enum Error {
     /// The input is a capture cut inside its first header.
     #[error(
         "{} is a capture file {detail}: the capture was not flushed or the file was cut (copied while still being written?); let the capture finish (tcpdump writes its buffer on Ctrl-C, or each packet with -U) or copy the file again",
-        path.display()
+        crate::term::path(path)
     )]
     TruncatedHeader {
         /// The path.
@@ -56,14 +58,17 @@ pub enum Error {
     /// The input is text, not packets.
     #[error(
         "{} is text, not a capture (tcpdump or tshark output?): save the packets themselves with `tcpdump -w FILE` or `tshark -w FILE`, not what they print",
-        path.display()
+        crate::term::path(path)
     )]
     TextNotCapture {
         /// The path.
         path: PathBuf,
     },
     /// The input is not a capture file libpcap can read.
-    #[error("{} is not a pcap or pcapng capture ({message}); convert it with `editcap -F pcap IN OUT` or check the path", path.display())]
+    #[error(
+        "{} is not a pcap or pcapng capture ({message}); convert it with `editcap -F pcap IN OUT` or check the path",
+        crate::term::path(path)
+    )]
     NotACapture {
         /// The path.
         path: PathBuf,
@@ -122,7 +127,150 @@ pub enum Error {
         /// Why.
         source: std::io::Error,
     },
+    /// An output would write over an input of the run.
+    #[error(
+        "{flag} {}: that is {input} (the same file); wsscope never writes over its input, with or without --force: choose another name",
+        crate::term::path(path)
+    )]
+    OutputIsInput {
+        /// The flag naming the output.
+        flag: &'static str,
+        /// The output's path.
+        path: PathBuf,
+        /// The input it is.
+        input: Box<str>,
+    },
+    /// Two outputs of the run name one file.
+    #[error(
+        "{flag} {}: the same file as {other}; give each output its own name",
+        crate::term::path(path)
+    )]
+    OutputTwice {
+        /// The flag naming the output.
+        flag: &'static str,
+        /// The output's path.
+        path: PathBuf,
+        /// The other output.
+        other: Box<str>,
+    },
+    /// The output exists.
+    #[error(
+        "{flag} {}: the file exists; add --force to replace it (atomically, when the new one is complete), or choose another name",
+        crate::term::path(path)
+    )]
+    OutputExists {
+        /// The flag naming the output.
+        flag: &'static str,
+        /// The output's path.
+        path: PathBuf,
+    },
+    /// The output is a symbolic link.
+    #[error(
+        "{flag} {}: is a symbolic link (to {}); wsscope never writes through a link, with or without --force: remove the link, or give the path of its target",
+        crate::term::path(path),
+        crate::term::path(target)
+    )]
+    OutputIsLink {
+        /// The flag naming the output.
+        flag: &'static str,
+        /// The output's path.
+        path: PathBuf,
+        /// Where it points.
+        target: Box<std::path::Path>,
+    },
+    /// The output is not a regular file.
+    #[error("{flag} {}: is {kind}; give the path of a regular file", crate::term::path(path))]
+    OutputNotAFile {
+        /// The flag naming the output.
+        flag: &'static str,
+        /// The output's path.
+        path: PathBuf,
+        /// What it is.
+        kind: &'static str,
+    },
+    /// A finished replacement could not be renamed into place.
+    #[error("{0}")]
+    OutputNotReplaced(Box<NotReplaced>),
+    /// `--write-dir` holds files of an earlier run.
+    #[error(
+        "--write-dir {}: holds {example} already (an earlier run?); use an empty or new directory, or add --force to replace such files",
+        crate::term::path(dir)
+    )]
+    WriteDirInUse {
+        /// The directory.
+        dir: PathBuf,
+        /// One of the files.
+        example: String,
+    },
+    /// `-Z USER` names no account.
+    #[error(
+        "-Z {name}: no such user; give an unprivileged account to run as once the capture is open (e.g. -Z nobody), or -Z root to keep root"
+    )]
+    UnknownUser {
+        /// The name given.
+        name: String,
+    },
+    /// `-Z USER` as a non-root user.
+    #[error(
+        "-Z {name}: switching to another user needs root, and wsscope runs as uid {uid}; leave -Z out (capabilities are given up once the capture is open anyway)"
+    )]
+    SwitchNeedsRoot {
+        /// The name given.
+        name: String,
+        /// Who wsscope runs as.
+        uid: u32,
+    },
+    /// Live capture as root, and no account to drop to.
+    #[error(
+        "live capture as root gives up root once the interface is open, to the user who ran sudo or else to nobody, but there is no user nobody: give -Z USER (an unprivileged account), or -Z root to keep root"
+    )]
+    NoDefaultUser,
+    /// Giving up privileges failed.
+    #[error(
+        "cannot give up privileges ({step}: {source}); wsscope does not read packets with them: check the account given to -Z, or give -Z root to keep root"
+    )]
+    Privileges {
+        /// What failed.
+        step: &'static str,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// After the switch to another user, a file the run writes later cannot be written.
+    #[error(
+        "{flag} {}: wsscope runs as {user} once the capture is open (-Z), and {user} cannot write in {}, where this file is written later; choose a directory {user} can write, or -Z root to keep root",
+        crate::term::path(path),
+        crate::term::path(match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => std::path::Path::new("."),
+        })
+    )]
+    CannotWriteAs {
+        /// The flag naming the output.
+        flag: &'static str,
+        /// The output.
+        path: Box<std::path::Path>,
+        /// The account.
+        user: Box<str>,
+    },
     /// A command-line value is invalid.
     #[error("{0}")]
     Usage(String),
+}
+
+/// A finished `--force` replacement that could not be renamed into place.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{flag} {}: cannot replace it ({source}); the new content is in {}: move it into place yourself",
+    crate::term::path(path),
+    crate::term::path(tmp)
+)]
+pub struct NotReplaced {
+    /// The flag naming the output.
+    pub flag: &'static str,
+    /// The output's path.
+    pub path: PathBuf,
+    /// The finished temporary file.
+    pub tmp: PathBuf,
+    /// Why.
+    pub source: std::io::Error,
 }

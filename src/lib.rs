@@ -17,6 +17,10 @@
 //! | [`pipeline`], [`run`] | edge: source → stream engine → analyzer → sinks; exit status |
 //! | [`streams`] | edge: the `streams` command — per-connection reassembly summary and byte dumps |
 //! | [`cli`], [`config`], [`error`] | edge: command line, validated configuration, tool errors |
+//! | [`privileges`] | edge: `-Z USER`: give up root (or capabilities) once the capture is open |
+//! | [`signals`] | edge: SIGINT, SIGTERM, SIGHUP end a run like the end of its input |
+//! | [`outfile`] | edge: every file wsscope writes: never over an input, never through a link, `--force` replaces atomically |
+//! | [`term`] | edge: the one escaping function for strings from the input shown on a terminal |
 
 pub mod analyzer;
 pub mod capture;
@@ -26,13 +30,17 @@ pub mod error;
 pub mod event;
 pub mod http;
 pub mod limits;
+pub mod outfile;
 pub mod packet;
 pub mod pipeline;
+pub mod privileges;
 pub mod run;
 pub mod shard;
+pub mod signals;
 pub mod sink;
 pub mod streams;
 pub mod tcp;
+pub mod term;
 pub mod time;
 pub mod ui;
 pub mod ws;

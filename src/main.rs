@@ -2,7 +2,6 @@
 //! (0 success, 1 findings at or above --fail-on, 2 usage or input error; a closed output pipe
 //! is a success).
 
-use clap::Parser;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
 use wsscope::analyzer::checks::CheckId;
@@ -10,7 +9,7 @@ use wsscope::cli::{Cli, Command, ExportFormat, StreamsArgs};
 use wsscope::config::{Input, Source};
 use wsscope::error::Error;
 use wsscope::run::{self, RunConfig};
-use wsscope::sink::{json::Json, junit, ndjson::Ndjson, report::ReportFormat, text::Text};
+use wsscope::sink::{json::Json, ndjson::Ndjson, report::ReportFormat, text::Text};
 use wsscope::{pipeline, streams};
 
 /// mimalloc: faster than glibc's malloc on the many short-lived buffers of a capture, and it
@@ -19,14 +18,16 @@ use wsscope::{pipeline, streams};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // First, so that no file is created before a signal can end the run cleanly.
+    wsscope::signals::install();
+    let cli = wsscope::cli::parse();
     match dispatch(cli) {
         Ok(code) => ExitCode::from(code),
         Err(Error::Output { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("wsscope: error: {e}");
+            eprintln!("wsscope: error: {}", wsscope::term::escape(&e.to_string()));
             ExitCode::from(2)
         }
     }
@@ -77,6 +78,8 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
         }
         Some(Command::Report(a)) => {
             let sources = Source::from_args(&a.input, true)?;
+            let files =
+                run::ReportFiles::create(a.junit.as_deref(), a.output_file.as_deref(), &sources)?;
             let cfg = RunConfig {
                 progress: a.output.show_progress(),
                 notices: !a.output.quiet,
@@ -93,25 +96,8 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             let outcome = run::run(cfg, ReportFormat::new(a.fail_on.as_str()))?;
             let findings = outcome.exit_status(a.fail_on.threshold());
             let report = outcome.format.into_report(findings, a.require_connections);
+            files.write(&report, a.fail_on.threshold())?;
             let status = report.exit.status;
-            if let Some(path) = &a.junit {
-                std::fs::write(path, junit::render(&report, a.fail_on.threshold()))
-                    .map_err(|e| Error::Output { what: path.display().to_string(), source: e })?;
-            }
-            match &a.output_file {
-                Some(path) => {
-                    let f = std::fs::File::create(path).map_err(|e| Error::Output {
-                        what: path.display().to_string(),
-                        source: e,
-                    })?;
-                    ReportFormat::write(&report, BufWriter::new(f)).map_err(|e| Error::Output {
-                        what: path.display().to_string(),
-                        source: e,
-                    })?;
-                }
-                None => ReportFormat::write(&report, stdout())
-                    .map_err(|e| Error::Output { what: "standard output".into(), source: e })?,
-            }
             Ok(status)
         }
         Some(Command::Export(a)) => {
@@ -172,19 +158,16 @@ fn streams_command(a: StreamsArgs) -> Result<u8, Error> {
     let mut sources = Source::from_args(&a.input, false)?;
     let source = sources.remove(0);
     let limits = a.limits.to_limits()?;
-    let mut packets = pipeline::open(&source)?;
-    if let Input::Live { interface, .. } = &source.input {
-        let filter =
-            source.filter.as_deref().map(|f| format!(", filter {f:?}")).unwrap_or_default();
-        eprintln!(
-            "wsscope: listening on {interface}, link type {}{filter} (Ctrl-C to stop)",
-            wsscope::capture::describe_links(&packets.link_types())
-        );
-    }
     let stop = run::stop_conditions(std::slice::from_ref(&source));
+    let mut packets = pipeline::open(&source)?;
     let out = BufWriter::new(std::io::stdout().lock());
-    let mut sink = streams::StreamsSink::new(out, a.format, a.write_dir)?;
+    let write_dir = a.write_dir.map(|dir| streams::WriteDir::new(dir, &source));
+    let mut sink = streams::StreamsSink::new(out, a.format, write_dir)?;
+    wsscope::privileges::apply(&source.privileges)?;
+    run::listening_notice(&source, &wsscope::capture::describe_links(&packets.link_types()));
     let summary = pipeline::drive(packets.as_mut(), &limits, &stop, &mut sink);
+    packets.close()?;
+    run::signal_notice();
     sink.finish(&source.describe(), &summary)?;
     Ok(0)
 }

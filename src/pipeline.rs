@@ -37,28 +37,32 @@ pub fn open(source: &Source) -> Result<Box<dyn PacketSource + Send>, Error> {
         }
     };
     Ok(match &source.write {
+        // Stopped by a signal before the input's file header arrived: nothing to save (a pcap
+        // file needs the link type).
+        Some(_) if packets.link_types().is_empty() && crate::signals::received().is_some() => {
+            packets
+        }
         Some(path) => {
-            // Like tcpdump -w, but an existing file is never overwritten.
-            if path.exists() {
-                return Err(Error::Usage(format!(
-                    "-w {}: the file exists; remove it or choose another name (wsscope never \
-                     overwrites a capture)",
-                    path.display()
-                )));
-            }
-            Box::new(crate::capture::TeeSource::new(packets, path)?)
+            // Like tcpdump -w, but never over an input, through a link, or (without --force)
+            // over an existing file.
+            let protected = crate::outfile::Protected::inputs(std::slice::from_ref(source));
+            let file = crate::outfile::OutFile::create("-w", path, &protected, source.force)?;
+            Box::new(crate::capture::TeeSource::new(packets, file)?)
         }
         None => packets,
     })
 }
 
-/// When to stop reading before the input ends. Shared with the threads that may ask for a stop
-/// (Ctrl-C, a timer).
+/// When to stop reading before the input ends: a request (a failed output, `--count`), a
+/// deadline (`--duration`), or a signal ([`crate::signals`]). Shared with the threads that
+/// read it.
 #[derive(Default)]
 pub struct Stop {
     requested: AtomicBool,
     /// Stop after this many packets.
     pub max_packets: Option<u64>,
+    /// Stop at this wall-clock time (live capture: seen at the next packet or read timeout).
+    pub deadline: Option<std::time::Instant>,
     interrupt: OnceLock<Interrupt>,
     /// Progress for a display thread: packets and captured bytes read so far.
     pub packets_read: AtomicU64,
@@ -84,9 +88,11 @@ impl Stop {
         }
     }
 
-    /// True once a stop was asked for.
+    /// True once a stop was asked for, the deadline passed or a signal came.
     pub fn is_requested(&self) -> bool {
         self.requested.load(Ordering::Relaxed)
+            || crate::signals::received().is_some()
+            || self.deadline.is_some_and(|d| std::time::Instant::now() >= d)
     }
 }
 

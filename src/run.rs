@@ -7,10 +7,13 @@ use crate::capture::describe_links;
 use crate::config::{Input, Source};
 use crate::error::Error;
 use crate::limits::TcpLimits;
+use crate::outfile::{OutFile, Protected};
 use crate::pipeline::{self, RunSummary, Stop};
 use crate::shard;
+use crate::sink::report::{Report, ReportFormat};
 use crate::sink::{Format, InputInfo, Output, reaches};
 use std::io::{IsTerminal, Write};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -65,16 +68,15 @@ pub fn run<F: Format>(cfg: RunConfig, format: F) -> Result<Outcome<F>, Error> {
     for source in &cfg.sources {
         opened.push((source, pipeline::open(source)?));
     }
+    // Everything is open: give up root or capabilities before any packet is read.
+    if let Some(s) = cfg.sources.first() {
+        crate::privileges::apply(&s.privileges)?;
+    }
     for (source, mut packets) in opened {
         let mut info =
             InputInfo { name: source.describe(), link_type: describe_links(&packets.link_types()) };
-        if let (Input::Live { interface, .. }, true) = (&source.input, cfg.notices) {
-            let filter =
-                source.filter.as_deref().map(|f| format!(", filter {f:?}")).unwrap_or_default();
-            eprintln!(
-                "wsscope: listening on {interface}, link type {}{filter} (Ctrl-C to stop)",
-                info.link_type
-            );
+        if let (Input::Live { .. }, true) = (&source.input, cfg.notices) {
+            listening_notice(source, &info.link_type);
             if cfg.threads > 1 {
                 eprintln!("wsscope: --threads applies to capture files; live capture uses one");
             }
@@ -100,14 +102,15 @@ pub fn run<F: Format>(cfg: RunConfig, format: F) -> Result<Outcome<F>, Error> {
                 (summary, stats)
             };
         drop(progress);
+        packets.close()?;
         // A pcapng file may describe more interfaces after its first packets.
         info.link_type = describe_links(&packets.link_types());
         if cfg.notices {
             let why = crate::sink::why_no_websocket(&summary, &stats);
             if !why.is_empty() {
-                eprintln!("wsscope: {}: no WebSocket connection:", info.name);
+                eprintln!("wsscope: {}: no WebSocket connection:", source.display());
                 for w in why {
-                    eprintln!("  - {w}");
+                    eprintln!("  - {}", crate::term::escape(&w));
                 }
             }
         }
@@ -119,27 +122,111 @@ pub fn run<F: Format>(cfg: RunConfig, format: F) -> Result<Outcome<F>, Error> {
             break; // output failed (e.g. a closed pipe): no point reading on
         }
     }
+    if cfg.notices {
+        signal_notice();
+    }
     let (format, findings) =
         output.finish().map_err(|e| Error::Output { what: "the output".into(), source: e })?;
     Ok(Outcome { format, findings })
 }
 
-/// Stop conditions: --count, --duration (a timer thread), and Ctrl-C, which stops reading so that
-/// every open connection is still flushed and reported.
-pub fn stop_conditions(sources: &[Source]) -> Arc<Stop> {
-    let max_packets = sources.first().and_then(|s| s.max_packets);
-    let stop = Arc::new(Stop::new(max_packets));
-    let on_signal = Arc::clone(&stop);
-    // Failing to install the handler only loses the clean flush on Ctrl-C.
-    let _ = ctrlc::set_handler(move || on_signal.request());
-    if let Some(d) = sources.first().and_then(|s| s.duration) {
-        let on_timer = Arc::clone(&stop);
-        std::thread::spawn(move || {
-            std::thread::sleep(d);
-            on_timer.request();
-        });
+/// `report`'s files (`--junit`, `-o`): created before anything is read, so that a refused name
+/// fails at once (see [`crate::outfile`]), and written when the report is complete. Dropped
+/// unwritten (the run failed), they are removed.
+pub struct ReportFiles {
+    junit: Option<OutFile>,
+    json: Option<OutFile>,
+}
+
+impl ReportFiles {
+    /// Creates the files for a run reading `sources` (whose `-w` and `--force` apply).
+    pub fn create(
+        junit: Option<&Path>,
+        json: Option<&Path>,
+        sources: &[Source],
+    ) -> Result<ReportFiles, Error> {
+        let force = sources.first().is_some_and(|s| s.force);
+        let mut protected = Protected::inputs(sources);
+        if let Some(w) = sources.first().and_then(|s| s.write.as_deref()) {
+            protected.add_output("-w", w);
+        }
+        let junit = junit.map(|p| OutFile::create("--junit", p, &protected, force)).transpose()?;
+        if let Some(f) = &junit {
+            protected.add_output("--junit", f.path());
+        }
+        let json = json.map(|p| OutFile::create("-o", p, &protected, force)).transpose()?;
+        Ok(ReportFiles { junit, json })
     }
+
+    /// Writes the JUnit file and the report (to standard output without `-o`).
+    pub fn write(self, report: &Report, threshold: Option<Severity>) -> Result<(), Error> {
+        let failed = |f: &OutFile, flag: &str, e| Error::Output {
+            what: format!("{flag} {}", f.path().display()),
+            source: e,
+        };
+        if let Some(mut f) = self.junit {
+            f.write_all(crate::sink::junit::render(report, threshold).as_bytes())
+                .map_err(|e| failed(&f, "--junit", e))?;
+            f.commit()?;
+        }
+        match self.json {
+            Some(f) => {
+                let mut out = std::io::BufWriter::new(f);
+                if let Err(e) = ReportFormat::write(report, &mut out) {
+                    return Err(failed(out.get_ref(), "-o", e));
+                }
+                let f = out.into_inner().map_err(|e| {
+                    let e = e.into_error();
+                    Error::Output { what: "-o".into(), source: e }
+                })?;
+                f.commit()
+            }
+            None => ReportFormat::write(report, std::io::BufWriter::new(std::io::stdout().lock()))
+                .map_err(|e| Error::Output { what: "standard output".into(), source: e }),
+        }
+    }
+}
+
+/// "listening on IFACE" on standard error, once a live source is open.
+pub fn listening_notice(source: &Source, link_type: &str) {
+    if let Input::Live { interface, .. } = &source.input {
+        let filter = source
+            .filter
+            .as_deref()
+            .map(|f| format!(", filter {}", crate::term::escape(&format!("{f:?}"))))
+            .unwrap_or_default();
+        eprintln!(
+            "wsscope: listening on {}, link type {link_type}{filter} (Ctrl-C to stop)",
+            crate::term::escape(interface)
+        );
+    }
+}
+
+/// Stop conditions: --count, --duration (a deadline), and SIGINT, SIGTERM and SIGHUP
+/// ([`crate::signals`], installed here), which stop reading so that every open connection is
+/// still flushed and reported.
+pub fn stop_conditions(sources: &[Source]) -> Arc<Stop> {
+    crate::signals::install();
+    let max_packets = sources.first().and_then(|s| s.max_packets);
+    let deadline = sources
+        .first()
+        .and_then(|s| s.duration)
+        .and_then(|d| std::time::Instant::now().checked_add(d));
+    let mut stop = Stop::new(max_packets);
+    stop.deadline = deadline;
+    let stop = Arc::new(stop);
+    crate::signals::watch(&stop);
     stop
+}
+
+/// "stopped by SIGTERM" on standard error, when a signal ended the run.
+pub fn signal_notice() {
+    if let Some(sig) = crate::signals::received() {
+        eprintln!(
+            "wsscope: stopped by {}: what was read is analysed and reported",
+            crate::signals::name(sig)
+        );
+    }
 }
 
 /// A progress line on standard error while a file is read: percentage, packets, rate.
@@ -155,7 +242,7 @@ impl Progress {
             Input::File(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
             Input::Live { .. } => 0,
         };
-        let name = source.describe();
+        let name = source.display();
         let (d, s) = (Arc::clone(&done), Arc::clone(stop));
         let thread = std::thread::spawn(move || {
             let start = std::time::Instant::now();

@@ -3,6 +3,7 @@
 
 use crate::cli::StreamsFormat;
 use crate::error::Error;
+use crate::outfile::{OutFile, Protected};
 use crate::pipeline::RunSummary;
 use crate::tcp::{
     Anomaly, CloseReason, ConnId, ConnInfo, DirStats, Direction, GapReason, RoleSource,
@@ -11,7 +12,6 @@ use crate::tcp::{
 use crate::time::Timestamp;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
@@ -88,25 +88,85 @@ pub struct DirSummary {
     pub stats: DirStats,
 }
 
+/// Where `--write-dir` writes, and how.
+#[derive(Clone, Debug)]
+pub struct WriteDir {
+    /// The directory (created when missing).
+    pub dir: PathBuf,
+    /// Replace files of an earlier run (`--force`).
+    pub force: bool,
+    /// The run's inputs and other outputs, which a file written here must not be.
+    pub protected: Protected,
+    /// The account the run switches to once the capture is open (`-Z`): a directory created
+    /// here is given to it, since the files in it are created after the switch.
+    pub owner: Option<crate::privileges::Account>,
+}
+
+impl WriteDir {
+    /// `--write-dir DIR` of a run reading `source`.
+    pub fn new(dir: PathBuf, source: &crate::config::Source) -> WriteDir {
+        let mut protected = Protected::inputs(std::slice::from_ref(source));
+        if let Some(w) = &source.write {
+            protected.add_output("-w", w);
+        }
+        WriteDir {
+            dir,
+            force: source.force,
+            protected,
+            owner: source.privileges.account().cloned(),
+        }
+    }
+}
+
 /// Collects stream events into summaries and prints them as connections close.
 pub struct StreamsSink<W: Write> {
     out: W,
     format: StreamsFormat,
     open: HashMap<ConnId, ConnSummary>,
     done: Vec<ConnSummary>,
-    write_dir: Option<PathBuf>,
-    files: HashMap<(ConnId, Direction), BufWriter<File>>,
+    write_dir: Option<WriteDir>,
+    files: HashMap<(ConnId, Direction), BufWriter<OutFile>>,
     error: Option<Error>,
     /// Gaps forced by a buffering limit (reported in the totals).
     limit_gaps: u64,
 }
 
 impl<W: Write> StreamsSink<W> {
-    /// A sink printing to `out`. With `write_dir`, stream bytes are written there.
-    pub fn new(out: W, format: StreamsFormat, write_dir: Option<PathBuf>) -> Result<Self, Error> {
-        if let Some(d) = &write_dir {
-            std::fs::create_dir_all(d)
-                .map_err(|e| Error::Output { what: d.display().to_string(), source: e })?;
+    /// A sink printing to `out`. With `write_dir`, stream bytes are written there, one new
+    /// file per connection and direction ([`crate::outfile`]'s rules: never over an input or
+    /// through a link; files of an earlier run are refused before anything is read, unless
+    /// `force`).
+    pub fn new(out: W, format: StreamsFormat, write_dir: Option<WriteDir>) -> Result<Self, Error> {
+        if let Some(w) = &write_dir {
+            let d = &w.dir;
+            let existed = d.exists();
+            std::fs::create_dir_all(d).map_err(|e| Error::Output {
+                what: format!("--write-dir {}", d.display()),
+                source: e,
+            })?;
+            if let (false, Some(a)) = (existed, &w.owner) {
+                std::os::unix::fs::chown(d, Some(a.uid), Some(a.gid)).map_err(|e| {
+                    Error::Output { what: format!("--write-dir {}", d.display()), source: e }
+                })?;
+            }
+            crate::outfile::will_write_later("--write-dir", &d.join("conn-<id>-<direction>.bin"));
+            if !w.force {
+                let entries = std::fs::read_dir(d).map_err(|e| Error::Output {
+                    what: format!("--write-dir {}", d.display()),
+                    source: e,
+                })?;
+                let ours = entries.filter_map(Result::ok).find(|e| {
+                    let n = e.file_name();
+                    let n = n.to_string_lossy();
+                    n.starts_with("conn-") && n.ends_with(".bin")
+                });
+                if let Some(e) = ours {
+                    return Err(Error::WriteDirInUse {
+                        dir: d.clone(),
+                        example: e.file_name().to_string_lossy().into_owned(),
+                    });
+                }
+            }
         }
         Ok(StreamsSink {
             out,
@@ -150,19 +210,18 @@ impl<W: Write> StreamsSink<W> {
     }
 
     fn write_bytes(&mut self, conn: ConnId, dir: Direction, data: &[u8]) {
-        let Some(dir_path) = &self.write_dir else { return };
+        let Some(w) = &self.write_dir else { return };
         if self.error.is_some() {
             return;
         }
         let file = match self.files.entry((conn, dir)) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => {
-                let path = dir_path.join(format!("conn-{conn}-{dir}.bin"));
-                match File::create(&path) {
+                let path = w.dir.join(format!("conn-{conn}-{dir}.bin"));
+                match OutFile::create("--write-dir", &path, &w.protected, w.force) {
                     Ok(f) => v.insert(BufWriter::new(f)),
                     Err(e) => {
-                        self.error =
-                            Some(Error::Output { what: path.display().to_string(), source: e });
+                        self.error = Some(e);
                         return;
                     }
                 }
@@ -189,13 +248,17 @@ impl<W: Write> StreamsSink<W> {
         s.client_to_server.stats = stats[0];
         s.server_to_client.stats = stats[1];
         for dir in Direction::BOTH {
-            if let Some(mut f) = self.files.remove(&(conn, dir))
-                && let Err(e) = f.flush()
-            {
-                self.error.get_or_insert(Error::Output {
-                    what: format!("stream bytes of connection {conn}"),
-                    source: e,
-                });
+            if let Some(f) = self.files.remove(&(conn, dir)) {
+                let done = f
+                    .into_inner()
+                    .map_err(|e| Error::Output {
+                        what: format!("stream bytes of connection {conn}"),
+                        source: e.into_error(),
+                    })
+                    .and_then(OutFile::commit);
+                if let Err(e) = done {
+                    self.error.get_or_insert(e);
+                }
             }
         }
         match self.format {
@@ -222,7 +285,8 @@ impl<W: Write> StreamsSink<W> {
                 let p = &summary.packets;
                 let t = &summary.tcp;
                 self.print(format_args!(
-                    "{input}: {} packets ({} TCP, {} other, {} malformed, {} cut by snaplen), {} connection{}",
+                    "{}: {} packets ({} TCP, {} other, {} malformed, {} cut by snaplen), {} connection{}",
+                    crate::term::escape(input),
                     p.packets,
                     p.tcp_segments,
                     p.other,
@@ -270,7 +334,10 @@ impl<W: Write> StreamsSink<W> {
                     self.print(format_args!("limits reached: {}", limits.join("; ")));
                 }
                 if let crate::capture::EndOfInput::Truncated { message } = &summary.end_of_input {
-                    self.print(format_args!("warning: input ended early: {message}"));
+                    self.print(format_args!(
+                        "warning: input ended early: {}",
+                        crate::term::escape(message)
+                    ));
                 }
             }
             StreamsFormat::Json => {

@@ -8,6 +8,7 @@ mod live;
 mod messages;
 mod real;
 mod regression;
+mod safety;
 mod tshark_diff;
 mod tui;
 mod util;

@@ -2,6 +2,7 @@
 //! capture-pane, as a person would use it. Needs tmux (installed by .ci/run); set
 //! WSSCOPE_SKIP_TMUX=1 to skip where it is missing.
 
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -11,7 +12,17 @@ struct Tmux {
 
 impl Tmux {
     fn start(args: &[&str]) -> Tmux {
-        let session = format!("wsscope-test-{}", std::process::id());
+        Tmux::start_in(Path::new(env!("CARGO_MANIFEST_DIR")), args, "")
+    }
+
+    /// Starts wsscope in `dir`; `name` tells sessions of one test process apart.
+    fn start_in(dir: &Path, args: &[&str], name: &str) -> Tmux {
+        Tmux::start_then(dir, args, name, "")
+    }
+
+    /// [`Tmux::start_in`], with shell commands to run after wsscope (`$?` is its status).
+    fn start_then(dir: &Path, args: &[&str], name: &str, then: &str) -> Tmux {
+        let session = format!("wsscope-test-{}{name}", std::process::id());
         let cmd = std::iter::once(env!("CARGO_BIN_EXE_wsscope"))
             .chain(args.iter().copied())
             .map(|a| format!("'{a}'"))
@@ -19,7 +30,7 @@ impl Tmux {
             .join(" ");
         let ok = Command::new("tmux")
             .args(["new-session", "-d", "-s", &session, "-x", "120", "-y", "32"])
-            .arg(format!("cd {}; TERM=xterm-256color {cmd}", env!("CARGO_MANIFEST_DIR")))
+            .arg(format!("cd '{}'; TERM=xterm-256color {cmd}{then}", dir.display()))
             .status()
             .expect("tmux is not installed (apt-get install tmux, or WSSCOPE_SKIP_TMUX=1)");
         assert!(ok.success());
@@ -97,4 +108,97 @@ fn open_select_read_search_and_quit_in_a_real_terminal() {
         assert!(start.elapsed() < Duration::from_secs(5), "wsscope did not quit on q");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn saves_never_replace_a_file_or_follow_a_planted_link() {
+    if std::env::var_os("WSSCOPE_SKIP_TMUX").is_some() {
+        eprintln!("skipped: WSSCOPE_SKIP_TMUX is set");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "keep me").unwrap();
+    // The name the first save of connection 1 would take, planted as a link.
+    std::os::unix::fs::symlink(&victim, dir.path().join("wsscope-conn1-all.ndjson")).unwrap();
+    let capture = crate::util::testdata("captures/real/py-basic.pcap");
+    let t = Tmux::start_in(dir.path(), &[capture.to_str().unwrap()], "-save");
+    t.wait_for(" done ");
+    t.keys(&["W"]);
+    t.wait_for("saved wsscope-conn1-all-2.ndjson");
+    t.keys(&["W"]);
+    t.wait_for("saved wsscope-conn1-all-3.ndjson");
+    // A payload: the first message saying "welcome".
+    t.keys(&["Enter", "Home", "/", "welcome", "Enter", "w"]);
+    let s = t.wait_for("saved wsscope-conn1-msg");
+    t.keys(&["q"]);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me", "{s}");
+    let saved = std::fs::read_to_string(dir.path().join("wsscope-conn1-all-2.ndjson")).unwrap();
+    assert!(saved.lines().count() > 10 && saved.contains("\"type\":\"message\""), "{saved}");
+    let payloads: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("wsscope-conn1-msg") && n.ends_with(".txt"))
+        .collect();
+    assert_eq!(payloads.len(), 1, "{payloads:?}");
+    assert_eq!(std::fs::read_to_string(dir.path().join(&payloads[0])).unwrap(), "welcome");
+}
+
+#[test]
+fn sigterm_and_sighup_quit_cleanly_restoring_the_terminal() {
+    if std::env::var_os("WSSCOPE_SKIP_TMUX").is_some() {
+        eprintln!("skipped: WSSCOPE_SKIP_TMUX is set");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for (sig, name) in [(libc::SIGTERM, "-term"), (libc::SIGHUP, "-hup")] {
+        let status = dir.path().join(format!("status{name}"));
+        let then = format!("; echo $? > '{}'; sleep 10", status.display());
+        let capture = crate::util::testdata("captures/real/py-basic.pcap");
+        let t = Tmux::start_then(dir.path(), &[capture.to_str().unwrap()], name, &then);
+        t.wait_for(" done ");
+        let pane = |f: &str| {
+            let o = Command::new("tmux")
+                .args(["display-message", "-p", "-t", &t.session, f])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&o.stdout).trim().to_string()
+        };
+        // The pane runs `sh -c 'cd …; wsscope …; echo $? …'`: wsscope is the shell's child.
+        let shell = pane("#{pane_pid}");
+        let children =
+            std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap();
+        let pid: i32 = children.split_whitespace().next().unwrap().parse().unwrap();
+        // SAFETY: kill(2) with the pid of the wsscope process this test started.
+        assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
+        let start = Instant::now();
+        while !status.exists() {
+            assert!(start.elapsed() < Duration::from_secs(5), "{name}: still running");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        // Exit status 0 (a clean quit), not 128 + the signal.
+        assert_eq!(std::fs::read_to_string(&status).unwrap().trim(), "0", "{name}");
+        // The terminal was restored: the alternate screen is gone.
+        assert_eq!(pane("#{alternate_on}"), "0", "{name}:\n{}", t.screen());
+    }
+}
+
+#[test]
+fn a_save_refused_after_z_says_why() {
+    // SAFETY: geteuid cannot fail.
+    if std::env::var_os("WSSCOPE_SKIP_TMUX").is_some() || unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs tmux and root");
+        return;
+    }
+    // A directory only root may write; wsscope runs as nobody once the capture is open.
+    let dir = tempfile::tempdir().unwrap();
+    let capture = crate::util::testdata("captures/real/py-basic.pcap");
+    let t = Tmux::start_in(dir.path(), &["-Z", "nobody", capture.to_str().unwrap()], "-z");
+    t.wait_for(" done ");
+    t.keys(&["W"]);
+    let s = t.wait_for("could not save: Permission denied");
+    assert!(s.contains("(running as nobody"), "{s}");
+    t.keys(&["q"]);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }

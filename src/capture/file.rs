@@ -7,9 +7,13 @@
 //! - A regular file that cannot be opened is told apart by its first bytes ([`super::sniff`]):
 //!   empty, compressed, cut inside its header, text or unknown, each error with its fix. Standard
 //!   input cannot be read twice, so there only libpcap's message tells.
+//! - A pipe, FIFO or terminal (standard input too, unless redirected from a file) is copied to
+//!   libpcap by [`super::pump`], so that a signal ends a read that would block forever; a signal
+//!   before the file header arrived gives an input with no packets.
 
 use super::classic::{ClassicReader, Format};
 use super::pcapng::{self, PcapngReader};
+use super::pump::{self, Pump};
 use super::sniff::{self, Kind};
 use super::{CaptureStats, EndOfInput, Next, PacketSource, RawPacket};
 use crate::error::Error;
@@ -17,18 +21,27 @@ use crate::packet::LinkType;
 use crate::time::Timestamp;
 use pcap::{Capture, Offline, Precision};
 use std::io::Read;
+use std::os::fd::{AsFd, IntoRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// Reads a capture file.
 pub struct FileSource {
     pub(super) reader: Reader,
     link: LinkType,
+    /// The thread copying a pipe, FIFO or terminal input for libpcap ([`super::pump`]).
+    _pump: Option<Pump>,
 }
 
 pub(super) enum Reader {
-    Libpcap { cap: Capture<Offline>, number: u64 },
+    Libpcap {
+        cap: Capture<Offline>,
+        number: u64,
+    },
     Classic(ClassicReader),
     Pcapng(PcapngReader),
+    /// A signal came before the input's file header did: an input with no packets.
+    Stopped,
 }
 
 impl FileSource {
@@ -71,6 +84,7 @@ impl FileSource {
                                 return Ok(FileSource {
                                     link: r.links().first().copied().unwrap_or(LinkType(0)),
                                     reader: Reader::Pcapng(r),
+                                    _pump: None,
                                 });
                             }
                             Err(pcapng::OpenError::Truncated(detail)) => {
@@ -89,8 +103,44 @@ impl FileSource {
                 Ok(_) => {}
             }
         }
-        let mut cap = Capture::from_file_with_precision(path, Precision::Nano)
-            .map_err(|e| classify_open_error(path, e, head.as_deref()))?;
+        // A pipe, FIFO or terminal can block forever: libpcap reads it through the pump, which
+        // a signal ends. Standard input redirected from a file is read as a file.
+        let open_error = |e| Error::Open { path: path.to_path_buf(), source: e };
+        let piped = if is_stdin {
+            let stdin = std::fs::File::from(
+                std::io::stdin().as_fd().try_clone_to_owned().map_err(open_error)?,
+            );
+            let regular = stdin.metadata().is_ok_and(|m| m.is_file());
+            (!regular).then(|| OwnedFd::from(stdin))
+        } else if head.is_none() {
+            // Not a regular file: opened without waiting for a FIFO's writer.
+            let f = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(path)
+                .map_err(open_error)?;
+            Some(OwnedFd::from(f))
+        } else {
+            None
+        };
+        let (cap, pump) = match piped {
+            Some(fd) => {
+                let (read_end, pump) = pump::start(fd).map_err(open_error)?;
+                // SAFETY: the pipe's read end is handed over; libpcap owns and closes it.
+                let cap = unsafe {
+                    Capture::from_raw_fd_with_precision(read_end.into_raw_fd(), Precision::Nano)
+                };
+                (cap, Some(pump))
+            }
+            None => (Capture::from_file_with_precision(path, Precision::Nano), None),
+        };
+        let mut cap = match cap {
+            Ok(cap) => cap,
+            Err(_) if pump.is_some() && crate::signals::received().is_some() => {
+                return Ok(FileSource { reader: Reader::Stopped, link: LinkType(0), _pump: None });
+            }
+            Err(e) => return Err(classify_open_error(path, e, head.as_deref())),
+        };
         let link = super::prepare(&mut cap, &path.display().to_string(), filter)?;
         // libpcap accepted the header; a regular classic pcap file without a filter is read in
         // blocks (if opening it again fails, libpcap keeps reading).
@@ -105,7 +155,7 @@ impl FileSource {
             Some(r) => Reader::Classic(r),
             None => Reader::Libpcap { cap, number: 0 },
         };
-        Ok(FileSource { link, reader })
+        Ok(FileSource { link, reader, _pump: pump })
     }
 }
 
@@ -154,6 +204,7 @@ impl PacketSource for FileSource {
     fn link_types(&self) -> Vec<LinkType> {
         match &self.reader {
             Reader::Pcapng(r) => r.links().to_vec(),
+            Reader::Stopped => Vec::new(),
             _ => vec![self.link],
         }
     }
@@ -163,6 +214,7 @@ impl PacketSource for FileSource {
         let (cap, number) = match &mut self.reader {
             Reader::Classic(r) => return r.next_packet(),
             Reader::Pcapng(r) => return r.next_packet(),
+            Reader::Stopped => return Next::End(EndOfInput::Clean),
             Reader::Libpcap { cap, number } => (cap, number),
         };
         match cap.next_packet() {

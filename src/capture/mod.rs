@@ -10,6 +10,7 @@ mod classic;
 mod file;
 mod live;
 mod pcapng;
+mod pump;
 mod sniff;
 mod tee;
 
@@ -122,5 +123,10 @@ pub trait PacketSource {
     /// A handle that wakes a blocked read (live capture); `None` when reads never block.
     fn interrupt_handle(&mut self) -> Option<Interrupt> {
         None
+    }
+    /// Finishes what the source writes (`-w`): flushed and moved into place. Called once the
+    /// packets were read; dropping the source does it too, ignoring errors.
+    fn close(&mut self) -> Result<(), crate::error::Error> {
+        Ok(())
     }
 }

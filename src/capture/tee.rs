@@ -2,23 +2,29 @@
 
 use super::{CaptureStats, EndOfInput, Interrupt, Next, PacketSource};
 use crate::error::Error;
+use crate::outfile::OutFile;
 use crate::packet::LinkType;
 use pcap::{Capture, Linktype, Packet, PacketHeader, Precision, Savefile};
-use std::path::Path;
+use std::os::fd::IntoRawFd;
 
 /// A source that also saves what it reads.
 pub struct TeeSource {
     inner: Box<dyn PacketSource + Send>,
-    out: Savefile,
+    /// libpcap's writer; `None` once closed.
+    out: Option<Savefile>,
+    /// The file it writes, moved into place when closed.
+    file: Option<OutFile>,
     link: LinkType,
     path: String,
+    /// Packets written.
+    written: u64,
 }
 
 impl TeeSource {
-    /// Wraps `inner`, writing its packets to `path` (nanosecond pcap). A pcap file has one link
-    /// type: an input with several (a pcapng file) is refused, and one whose later interfaces bring
-    /// another ends there, saying so.
-    pub fn new(inner: Box<dyn PacketSource + Send>, path: &Path) -> Result<TeeSource, Error> {
+    /// Wraps `inner`, writing its packets to `file` (nanosecond pcap; see [`crate::outfile`] for
+    /// how it was created). A pcap file has one link type: an input with several (a pcapng file)
+    /// is refused, and one whose later interfaces bring another ends there, saying so.
+    pub fn new(inner: Box<dyn PacketSource + Send>, mut file: OutFile) -> Result<TeeSource, Error> {
         let links = inner.link_types();
         let [link] = links[..] else {
             return Err(Error::Usage(format!(
@@ -28,13 +34,16 @@ impl TeeSource {
                 super::describe_links(&links)
             )));
         };
-        let out = Capture::dead_with_precision(Linktype(link.0 as i32), Precision::Nano)
-            .and_then(|c| c.savefile(path))
-            .map_err(|e| Error::Capture {
-                input: path.display().to_string(),
-                message: e.to_string(),
-            })?;
-        Ok(TeeSource { inner, out, link, path: path.display().to_string() })
+        let path = file.path().display().to_string();
+        let fd = file.take_file().map(IntoRawFd::into_raw_fd);
+        let capture_error = |message: String| Error::Capture { input: path.clone(), message };
+        let dead = Capture::dead_with_precision(Linktype(link.0 as i32), Precision::Nano)
+            .map_err(|e| capture_error(e.to_string()))?;
+        let Some(fd) = fd else { return Err(capture_error("the file is not open".into())) };
+        // SAFETY: `fd` is an open file descriptor this function owns (taken out of `file`);
+        // the Savefile becomes its only owner and closes it.
+        let out = unsafe { dead.savefile_raw_fd(fd) }.map_err(|e| capture_error(e.to_string()))?;
+        Ok(TeeSource { inner, out: Some(out), file: Some(file), link, path, written: 0 })
     }
 }
 
@@ -48,7 +57,9 @@ impl PacketSource for TeeSource {
         if let Next::Packet(p) = &next
             && p.link != self.link
         {
-            let _ = self.out.flush();
+            if let Some(out) = &mut self.out {
+                let _ = out.flush();
+            }
             return Next::End(EndOfInput::Truncated {
                 message: format!(
                     "packet {} has link type {}, but {} is a {} pcap file (-w writes one link type)",
@@ -67,10 +78,13 @@ impl PacketSource for TeeSource {
                 caplen: p.data.len() as u32,
                 len: p.wire_len,
             };
-            self.out.write(&Packet::new(&header, p.data));
+            if let Some(out) = &mut self.out {
+                out.write(&Packet::new(&header, p.data));
+                self.written += 1;
+            }
         }
-        if matches!(next, Next::End(_)) {
-            let _ = self.out.flush();
+        if let (Next::End(_), Some(out)) = (&next, &mut self.out) {
+            let _ = out.flush();
         }
         next
     }
@@ -82,10 +96,27 @@ impl PacketSource for TeeSource {
     fn interrupt_handle(&mut self) -> Option<Interrupt> {
         self.inner.interrupt_handle()
     }
+
+    fn close(&mut self) -> Result<(), Error> {
+        let flushed = match self.out.take() {
+            Some(mut out) => out.flush(),
+            None => Ok(()),
+        };
+        // The Savefile is dropped: libpcap has closed the file.
+        let file = self.file.take();
+        flushed.map_err(|e| Error::Capture { input: self.path.clone(), message: e.to_string() })?;
+        file.map_or(Ok(()), OutFile::commit)?;
+        self.inner.close()
+    }
 }
 
 impl Drop for TeeSource {
+    /// Packets written are kept even when the run did not close the source (an error, a
+    /// panic): moved into place, best effort. A run that failed before any packet leaves no
+    /// file (and replaces none).
     fn drop(&mut self) {
-        let _ = self.out.flush();
+        if self.written > 0 {
+            let _ = self.close();
+        }
     }
 }

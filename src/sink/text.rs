@@ -1,7 +1,8 @@
 //! Human-readable output, one line per handshake, message, finding, gap and end — the default
 //! view, and `export --format text`.
 //!
-//! Payload previews escape every control character, so a capture cannot drive the terminal.
+//! Every string from the capture (and its file name) goes through [`crate::term`], so a capture
+//! cannot drive or deceive the terminal.
 
 use super::{Format, InputInfo};
 use crate::analyzer::AnalyzerStats;
@@ -9,6 +10,7 @@ use crate::analyzer::checks::{Severity, json_name};
 use crate::event::{Event, HandshakeOutcome, Payload};
 use crate::pipeline::RunSummary;
 use crate::tcp::Direction;
+use crate::term::{escape, printable};
 use crate::time::Timestamp;
 use std::io::{self, Write};
 
@@ -55,7 +57,12 @@ impl<W: Write> Text<W> {
 
 impl<W: Write> Format for Text<W> {
     fn begin(&mut self, input: &InputInfo) -> io::Result<()> {
-        let line = self.paint("1", &format!("── {} ({})", input.name, input.link_type));
+        let links = if input.link_type.is_empty() {
+            String::new() // stopped before the file header arrived
+        } else {
+            format!(" ({})", input.link_type)
+        };
+        let line = self.paint("1", &format!("── {}{links}", escape(&input.name)));
         writeln!(self.out, "{line}")
     }
 
@@ -239,7 +246,7 @@ impl<W: Write> Format for Text<W> {
         writeln!(
             self.out,
             "── {}: {} packets, {} TCP connection{}, {} WebSocket",
-            input.name,
+            escape(&input.name),
             p.packets,
             analyzer.tcp_connections,
             if analyzer.tcp_connections == 1 { "" } else { "s" },
@@ -257,7 +264,7 @@ impl<W: Write> Format for Text<W> {
             )?;
         }
         if let crate::capture::EndOfInput::Truncated { message } = &summary.end_of_input {
-            writeln!(self.out, "warning: input ended early: {message}")?;
+            writeln!(self.out, "warning: input ended early: {}", escape(message))?;
         }
         if summary.capture.dropped + summary.capture.if_dropped > 0 {
             writeln!(
@@ -281,25 +288,6 @@ pub fn tunnels(t: &crate::packet::TunnelStats) -> String {
     parts.join(", ")
 }
 
-/// Escapes control characters (and cuts at `max` characters).
-pub fn printable(s: &str, max: usize) -> String {
-    let mut o = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i >= max {
-            o.push('…');
-            break;
-        }
-        match ch {
-            '\n' => o.push_str("\\n"),
-            '\r' => o.push_str("\\r"),
-            '\t' => o.push_str("\\t"),
-            c if c.is_control() => o.push_str(&c.escape_unicode().to_string()),
-            c => o.push(c),
-        }
-    }
-    o
-}
-
 fn quote(s: &str, max: usize) -> String {
     format!("\"{}\"", printable(s, max))
 }
@@ -307,15 +295,4 @@ fn quote(s: &str, max: usize) -> String {
 fn hex_preview(b: &[u8], max: usize) -> String {
     let shown: Vec<String> = b.iter().take(max).map(|x| format!("{x:02x}")).collect();
     format!("[{}{}]", shown.join(" "), if b.len() > max { " …" } else { "" })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::printable;
-
-    #[test]
-    fn terminal_escapes_in_payloads_are_neutralised() {
-        assert_eq!(printable("a\x1b[2Jb\n", 100), "a\\u{1b}[2Jb\\n");
-        assert_eq!(printable("abcdef", 3), "abc…");
-    }
 }

@@ -6,7 +6,8 @@
 //! full the batch is dropped and counted (shown in the status bar with libpcap's own drops). A
 //! file is read as fast as the UI takes events — nothing is dropped.
 //!
-//! The terminal is restored on exit, on Ctrl-C and on panic (ratatui's init installs the hook).
+//! The terminal is restored on exit, on Ctrl-C (a key in raw mode), on SIGTERM, SIGHUP and
+//! SIGINT ([`crate::signals`]) and on panic (ratatui's init installs the hook).
 
 pub mod input;
 pub mod state;
@@ -15,6 +16,7 @@ pub mod view;
 use crate::config::{Input, Source};
 use crate::error::Error;
 use crate::event::{Event, EventSink};
+use crate::outfile::OutFile;
 use crate::pipeline::{self, Stop};
 use crate::run::RunConfig;
 use ratatui::crossterm::event::{self as ct, DisableMouseCapture, EnableMouseCapture};
@@ -95,6 +97,9 @@ pub fn run(mut cfg: RunConfig, opts: UiOptions) -> Result<u8, Error> {
         Input::Live { .. } => 0,
     };
     let stop = crate::run::stop_conditions(std::slice::from_ref(&source));
+    // Open: give up root or capabilities before any packet is read (the worker and the
+    // terminal run without them).
+    crate::privileges::apply(&source.privileges)?;
     let (tx, rx) = sync_channel(CHANNEL);
     let dropped = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let worker = {
@@ -111,25 +116,29 @@ pub fn run(mut cfg: RunConfig, opts: UiOptions) -> Result<u8, Error> {
             sender.flush();
             let pcap_dropped = summary.capture.dropped + summary.capture.if_dropped;
             let _ = tx.send(UiMsg::Done { pcap_dropped, packets: Box::new(summary.packets) });
+            packets.close()
         })
     };
     let mut state = AppState::new(opts.payload_budget);
     state.color = opts.color;
     state.capture.live = live;
     state.capture.total_bytes = total_bytes;
-    let result = ui_loop(&mut state, &rx, &stop, &dropped);
+    let user = source.privileges.account().map(|a| a.name.clone());
+    let result = ui_loop(&mut state, &rx, &stop, &dropped, user.as_deref());
     stop.request();
     // Unblock a worker waiting on a full channel, then wait for it.
     drop(rx);
-    let _ = worker.join();
-    result.map(|()| 0)
+    let closed = worker.join().unwrap_or(Ok(()));
+    result.and(closed).map(|()| 0)
 }
 
+/// `user`: the account wsscope switched to once the capture was open (`-Z`), for save errors.
 fn ui_loop(
     state: &mut AppState,
     rx: &Receiver<UiMsg>,
     stop: &Arc<Stop>,
     dropped: &Arc<std::sync::atomic::AtomicU64>,
+    user: Option<&str>,
 ) -> Result<(), Error> {
     let term_err = |e: std::io::Error| Error::Output { what: "the terminal".into(), source: e };
     let mut terminal = ratatui::try_init().map_err(term_err)?;
@@ -141,6 +150,11 @@ fn ui_loop(
     let mut dirty = true;
     let mut last_rate = (Instant::now(), 0u64, 0u64);
     let outcome = loop {
+        // SIGTERM, SIGHUP (the terminal went away), or a SIGINT sent with kill: quit, restoring
+        // the terminal.
+        if crate::signals::received().is_some() {
+            break Ok(());
+        }
         // Fold what arrived, within a time budget.
         let start = Instant::now();
         while start.elapsed() < FOLD_BUDGET {
@@ -211,26 +225,29 @@ fn ui_loop(
         match state.handle(action) {
             Effect::Quit => break Ok(()),
             Effect::None => {}
-            effect => state.notice = Some(save(state, effect)),
+            effect => state.notice = Some(save(state, effect, user)),
         }
     };
     restore();
     outcome
 }
 
-/// Carries out a save request; returns the message for the status bar.
-fn save(state: &AppState, effect: Effect) -> String {
+/// Carries out a save request; returns the message for the status bar. Saves go to new files
+/// in the current directory: a name that exists (or is a link) gets a number instead, so a
+/// keypress never replaces a file ([`crate::outfile::OutFile::create_unique`]).
+fn save(state: &AppState, effect: Effect, user: Option<&str>) -> String {
     let conn = state.selected_conn();
     let id = conn.map_or(0, |c| c.id.0);
+    let here = std::path::Path::new(".");
     let result = match effect {
         Effect::SavePayload => match state.selected_row().map(|r| &r.kind) {
             Some(state::RowKind::Message { payload: Some(p), text, .. }) => {
-                let name = format!(
-                    "wsscope-conn{id}-msg{}.{}",
-                    state.msg_sel + 1,
-                    if *text { "txt" } else { "bin" }
-                );
-                std::fs::write(&name, p).map(|()| name)
+                let stem = format!("wsscope-conn{id}-msg{}", state.msg_sel + 1);
+                let ext = if *text { "txt" } else { "bin" };
+                OutFile::create_unique(here, &stem, ext).and_then(|mut f| {
+                    f.write_all(p)?;
+                    finish(f)
+                })
             }
             _ => return "no payload to save for this row".into(),
         },
@@ -239,28 +256,44 @@ fn save(state: &AppState, effect: Effect) -> String {
                 return "no connection selected".into();
             };
             let whole = effect == Effect::SaveConnection;
-            let name = format!("wsscope-conn{id}-{}.ndjson", if whole { "all" } else { "view" });
+            let stem = format!("wsscope-conn{id}-{}", if whole { "all" } else { "view" });
             let rows = state.rows.get(ci).map(Vec::as_slice).unwrap_or(&[]);
             let indices: Vec<usize> =
                 if whole { (0..rows.len()).collect() } else { state.view_cached().to_vec() };
-            write_rows(&name, id, rows, &indices).map(|()| name)
+            OutFile::create_unique(here, &stem, "ndjson").and_then(|f| {
+                let mut out = std::io::BufWriter::new(f);
+                write_rows(&mut out, id, rows, &indices)?;
+                finish(out.into_inner().map_err(std::io::IntoInnerError::into_error)?)
+            })
         }
         Effect::None | Effect::Quit => return String::new(),
     };
     match result {
         Ok(name) => format!("saved {name}"),
-        Err(e) => format!("could not save: {e}"),
+        Err(e) => match user {
+            Some(u) if e.kind() == std::io::ErrorKind::PermissionDenied => format!(
+                "could not save: {e} (running as {u} since the capture opened: start in a \
+                 directory {u} can write, or with -Z root)"
+            ),
+            _ => format!("could not save: {e}"),
+        },
     }
 }
 
+/// Commits a saved file; its name for the status bar.
+fn finish(f: OutFile) -> std::io::Result<String> {
+    let name = f.path().file_name().unwrap_or_default().to_string_lossy().into_owned();
+    f.commit().map_err(|e| std::io::Error::other(e.to_string()))?;
+    Ok(name)
+}
+
 fn write_rows(
-    name: &str,
+    out: &mut impl Write,
     conn: u64,
     rows: &[state::MsgRow],
     indices: &[usize],
 ) -> std::io::Result<()> {
     use base64::Engine;
-    let mut out = std::io::BufWriter::new(std::fs::File::create(name)?);
     for r in indices.iter().filter_map(|i| rows.get(*i)) {
         let mut v = serde_json::json!({
             "connection": conn,
@@ -295,7 +328,7 @@ fn write_rows(
                 v["length"] = (*length).into();
             }
         }
-        serde_json::to_writer(&mut out, &v)?;
+        serde_json::to_writer(&mut *out, &v)?;
         out.write_all(b"\n")?;
     }
     out.flush()

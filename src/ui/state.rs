@@ -39,7 +39,7 @@ pub struct ConnRow {
     pub client: String,
     /// Server `ip:port`.
     pub server: String,
-    /// Host header.
+    /// Host header (escaped for the terminal, as are the next three).
     pub host: String,
     /// Request path.
     pub path: String,
@@ -481,14 +481,16 @@ impl AppState {
                     HandshakeOutcome::Refused | HandshakeOutcome::NotFollowed => ConnState::Refused,
                     HandshakeOutcome::NoResponse => ConnState::Handshaking,
                 };
+                // Shown in the connections table: escaped once here (see crate::term).
+                let shown = |s: &str| crate::term::escape(s).into_owned();
                 if let Some(r) = request {
-                    c.host = r.host.clone().unwrap_or_default();
-                    c.path = r.path.clone();
+                    c.host = shown(r.host.as_deref().unwrap_or_default());
+                    c.path = shown(&r.path);
                 }
                 if let Some(r) = response {
-                    c.subprotocol = r.protocol.clone().unwrap_or_default();
+                    c.subprotocol = shown(r.protocol.as_deref().unwrap_or_default());
                     c.extensions =
-                        r.extensions.iter().map(|e| e.name.clone()).collect::<Vec<_>>().join(",");
+                        r.extensions.iter().map(|e| shown(&e.name)).collect::<Vec<_>>().join(",");
                 }
                 c.request = request.clone();
                 c.response = response.clone();
@@ -605,8 +607,7 @@ impl AppState {
                     c.worst = c.worst.max(Some(*severity));
                 }
                 let preview =
-                    crate::sink::text::printable(&format!("{code}: {message}"), PREVIEW_CHARS)
-                        .into();
+                    crate::term::printable(&format!("{code}: {message}"), PREVIEW_CHARS).into();
                 self.push_row(
                     i,
                     MsgRow {
@@ -1041,7 +1042,7 @@ fn preview(
     unavailable: bool,
     close: Option<&(Option<u16>, String)>,
 ) -> Box<str> {
-    use crate::sink::text::printable;
+    use crate::term::printable;
     if unavailable {
         return "(content unavailable)".into();
     }

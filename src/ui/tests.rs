@@ -201,6 +201,116 @@ fn control_characters_in_payloads_are_escaped_in_previews() {
     assert!(screen(&mut s, 80, 24).chars().all(|c| c == '\n' || !c.is_control()));
 }
 
+/// Bidi controls, zero-width characters and terminal sequences in the handshake, a payload, a
+/// close reason and a finding reach the screen escaped, in every pane.
+#[test]
+fn hostile_strings_are_escaped_in_every_pane() {
+    use crate::event::{CloseFrameInfo, HandshakeOutcome, Payload, Position};
+    use crate::http::{Extension, RequestInfo, ResponseInfo};
+    use crate::tcp::{ConnId, Direction, RoleSource};
+    let hostile = "a\x1b[2J\u{202e}b\u{200b}c\u{2066}";
+    let shown = "a\\u{1b}[2J\\u{202e}b\\u{200b}c\\u{2066}";
+    let conn = ConnId(1);
+    let ts = crate::time::Timestamp::from_secs_nanos(1_700_000_000, 0);
+    let at = |packet| Position { packet, ts, offset: 0 };
+    let message = |direction, payload: &str, close: Option<CloseFrameInfo>| Event::Message {
+        connection: conn,
+        direction,
+        opcode: if close.is_some() { crate::ws::OpCode::Close } else { crate::ws::OpCode::Text },
+        complete: true,
+        length: Some(payload.len() as u64),
+        captured_length: payload.len() as u64,
+        missing: Some(0),
+        wire_length: payload.len() as u64,
+        compressed: false,
+        fragments: 1,
+        first: at(5),
+        last: at(5),
+        end: at(5),
+        payload: Payload::Text(payload.into()),
+        truncated: false,
+        close,
+        rtt: None,
+    };
+    let mut s = AppState::new(1 << 20);
+    s.color = false;
+    for e in [
+        Event::Connection {
+            connection: conn,
+            client: "10.0.0.1:50000".parse().unwrap(),
+            server: "10.0.0.2:80".parse().unwrap(),
+            role: RoleSource::Syn,
+            packet: 1,
+            ts,
+        },
+        Event::Handshake {
+            connection: conn,
+            seen: true,
+            request: Some(Box::new(RequestInfo {
+                method: "GET".into(),
+                path: format!("/{hostile}"),
+                http_version: "1.1".into(),
+                host: Some(format!("h{hostile}")),
+                headers: vec![("X-Note".into(), hostile.into())],
+                ..Default::default()
+            })),
+            response: Some(Box::new(ResponseInfo {
+                status: 101,
+                reason: format!("Switching {hostile}"),
+                http_version: "1.1".into(),
+                protocol: Some(format!("p{hostile}")),
+                extensions: vec![Extension { name: format!("x{hostile}"), params: vec![] }],
+                ..Default::default()
+            })),
+            accept_valid: Some(true),
+            outcome: HandshakeOutcome::Upgraded,
+        },
+        message(Direction::ClientToServer, hostile, None),
+        Event::Finding {
+            connection: conn,
+            code: crate::analyzer::checks::CheckId::ALL[0],
+            severity: crate::analyzer::checks::Severity::Warning,
+            rfc: "RFC 6455",
+            direction: Some(Direction::ClientToServer),
+            at: at(5),
+            message: format!("bad {hostile}"),
+        },
+        message(
+            Direction::ServerToClient,
+            "",
+            Some(CloseFrameInfo {
+                code: Some(crate::ws::CloseCode(1000)),
+                reason: hostile.into(),
+                at: at(6),
+            }),
+        ),
+    ] {
+        s.apply(&e);
+    }
+    s.capture.done = true;
+    let check = |what: &str, screen: &str, expect: usize| {
+        let bad: Vec<char> =
+            screen.chars().filter(|&c| c != '\n' && crate::term::needs_escape(c)).collect();
+        assert!(bad.is_empty(), "{what}: raw {bad:?} on screen:\n{screen}");
+        assert!(
+            screen.matches("\\u{202e}").count() >= expect,
+            "{what}: escapes missing:\n{screen}"
+        );
+    };
+    // The connections table (host, path, subprotocol, extension) and the handshake detail.
+    let conns = screen(&mut s, 200, 48);
+    check("connections and handshake", &conns, 6);
+    assert!(conns.contains(&format!("/{shown}")), "{conns}");
+    // The messages, and each message's detail.
+    s.handle(Action::Enter);
+    s.handle(Action::Home);
+    for _ in 0..3 {
+        let sc = screen(&mut s, 200, 48);
+        check("messages and detail", &sc, 3);
+        s.handle(Action::Down);
+    }
+}
+
 // ── Snapshots ───────────────────────────────────────────────────────────────────────────────
 
 #[test]

@@ -3,7 +3,7 @@
 //! connection's handshake when no message is selected.
 
 use super::{fg, pane};
-use crate::sink::text::printable;
+use crate::term::printable;
 use crate::ui::state::{AppState, ConnRow, Focus, MsgRow, RowKind};
 use ratatui::Frame;
 use ratatui::layout::Rect;

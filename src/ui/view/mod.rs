@@ -102,7 +102,7 @@ View
   t                 relative / absolute time      s          sort connections
   a                 also list plain TCP (non-WebSocket) connections
   F                 follow new messages           space      pause / resume the view
-Save (to the current directory)
+Save (new files in the current directory; an existing name gets a number)
   w  selected payload      W  connection as NDJSON      e  filtered view as NDJSON
   q / Ctrl-C        quit                          ?          this help";
 

@@ -12,7 +12,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &AppState) {
     let line = match &s.prompt {
         Prompt::Search(t) => Line::from(vec![
             Span::styled("/", Style::default().add_modifier(Modifier::BOLD)),
-            Span::raw(t.clone()),
+            Span::raw(crate::term::escape(t).into_owned()),
             Span::raw("▏"),
         ]),
         Prompt::None => {
@@ -62,10 +62,13 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &AppState) {
                 ));
             }
             if let Some(re) = &s.search {
-                parts.push(Span::raw(format!(" · /{}", re.as_str())));
+                parts.push(Span::raw(format!(" · /{}", crate::term::escape(re.as_str()))));
             }
             match &s.notice {
-                Some(n) => parts.push(Span::styled(format!(" · {n}"), fg(s, Color::Yellow))),
+                Some(n) => parts.push(Span::styled(
+                    format!(" · {}", crate::term::escape(n)),
+                    fg(s, Color::Yellow),
+                )),
                 None => parts.push(Span::raw(" · ? help")),
             }
             Line::from(parts)
