@@ -28,6 +28,7 @@ pub mod http;
 pub mod limits;
 pub mod packet;
 pub mod pipeline;
+pub mod redact;
 pub mod run;
 pub mod shard;
 pub mod sink;
