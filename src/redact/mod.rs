@@ -28,6 +28,7 @@ use crate::http::{RequestInfo, ResponseInfo};
 use crate::tcp::ConnId;
 use regex::Regex;
 use serde::Serialize;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use text::{marker, marker_spans, normalize};
 
@@ -155,12 +156,12 @@ impl Rules {
             patterns: vec![
                 PatternRule {
                     name: "credential_assignment".into(),
-                    regex: r#"(?i)\b(?:authorization|passcode|password|passwd|pwd|secret|access_token|token|api[_-]?key)\s*[:=]\s*(?:(?:bearer|basic)\s+)?(?P<secret>[^\s&;,"'<>]+)"#
+                    regex: r#"(?i)(?-u:\b)(?:authorization|passcode|password|passwd|pwd|secret|access_token|token|api[_-]?key)\s*[:=]\s*(?:(?:bearer|basic)\s+)?(?P<secret>[^\s&;,"'<>]+)"#
                         .into(),
                 },
                 PatternRule {
                     name: "bearer".into(),
-                    regex: r"(?i)\bbearer\s+(?P<secret>[A-Za-z0-9._~+/=-]{8,})".into(),
+                    regex: r"(?i)(?-u:\b)bearer\s+(?P<secret>[A-Za-z0-9._~+/=-]{8,})".into(),
                 },
                 PatternRule {
                     name: "jwt".into(),
@@ -205,18 +206,20 @@ impl Rules {
         line("", "Referer, Location, Content-Location: the query rule".into());
         line("query", list(&self.query.names));
         line("", format!("and any name containing: {}", list(&self.query.words)));
-        line(
-            "subprotocols",
-            match self.subprotocols {
-                SubprotocolRule::Credentials => {
-                    "JWTs, the token after a marker (access_token, bearer, \
-                     authorization, auth, jwt, apikey, any *token*), random-looking runs of 20+ \
-                     characters"
-                        .into()
-                }
-                SubprotocolRule::All => "every token".into(),
-            },
-        );
+        match self.subprotocols {
+            SubprotocolRule::Credentials => {
+                line(
+                    "subprotocols",
+                    "JWTs; the token after access_token, bearer, authorization, auth, jwt, apikey"
+                        .into(),
+                );
+                line(
+                    "",
+                    "or any *token*; random-looking runs of 20+ characters (the run only)".into(),
+                );
+            }
+            SubprotocolRule::All => line("subprotocols", "every token".into()),
+        }
         line("fields", list(&self.fields.names));
         line("", format!("and any name containing: {}", list(&self.fields.words)));
         for p in &self.patterns {
@@ -267,9 +270,23 @@ impl Matcher {
     /// Listed names are matched even when kept (a user naming `Sec-WebSocket-Key` means it);
     /// words never match a kept name.
     fn matches(&self, name: &str) -> bool {
-        let n = normalize(name);
-        self.names.contains(&n)
-            || (!self.keep.contains(&n) && self.words.iter().any(|w| n.contains(w.as_str())))
+        // Every header line and query parameter of every handshake comes here: names up to 64
+        // bytes are normalized on the stack (a name that is not ASCII goes the long way).
+        let mut buf = [0u8; 64];
+        let n = match text::normalize_ascii(name, &mut buf) {
+            Some(n) => n,
+            None => return self.matches_normalized(normalize(name).as_bytes()),
+        };
+        self.matches_normalized(n)
+    }
+
+    fn matches_normalized(&self, n: &[u8]) -> bool {
+        let has = |w: &String| {
+            let w = w.as_bytes();
+            w.first().is_some_and(|&f| n.windows(w.len()).any(|x| x[0] == f && x == w))
+        };
+        let is = |l: &[String]| l.iter().any(|x| x.as_bytes() == n);
+        is(&self.names) || (!is(&self.keep) && self.words.iter().any(has))
     }
 }
 
@@ -284,6 +301,26 @@ struct Pattern {
 /// Headers whose value is a URL: their query values are redacted, not the whole value.
 const URL_HEADERS: &[&str] = &["referer", "location", "contentlocation"];
 
+/// What the rules do with a header, decided once per header name.
+#[derive(Clone, Copy, Debug)]
+enum HeaderKind {
+    /// `Sec-WebSocket-Protocol`: token by token.
+    Subprotocols,
+    /// A header the rules name: its value, shaped by [`text::header_value`] for this
+    /// normalized name (`cookie`, `setcookie`, anything else).
+    Named(&'static str),
+    /// A URL-valued header: the query rule.
+    Url,
+    /// Patterns only.
+    Other,
+}
+
+/// Header and JSON member names whose decision is remembered, each (names repeat in every
+/// handshake and message), and the longest name remembered; beyond them, decisions are computed
+/// each time. The names come from the capture: both bound the memory they take.
+const MAX_REMEMBERED_NAMES: usize = 1024;
+const MAX_REMEMBERED_NAME_LEN: usize = 64;
+
 /// Rewrites events according to [`Rules`]. One per output; it remembers, per open connection,
 /// the secrets replaced in its handshake (to scrub the findings that quote them) and forgets
 /// them at the connection's `end`.
@@ -296,6 +333,10 @@ pub struct Redactor {
     keep: Vec<String>,
     patterns: Vec<Pattern>,
     learned: HashMap<ConnId, Vec<String>>,
+    /// Decisions per header name as written.
+    header_kinds: RefCell<foldhash::HashMap<String, HeaderKind>>,
+    /// Decisions per JSON member name (the same keys come in every message).
+    field_names: RefCell<foldhash::HashMap<String, bool>>,
 }
 
 impl Redactor {
@@ -352,6 +393,8 @@ impl Redactor {
             keep: rules.keep.iter().map(|k| normalize(k)).collect(),
             patterns,
             learned: HashMap::new(),
+            header_kinds: RefCell::default(),
+            field_names: RefCell::default(),
             rules,
         })
     }
@@ -431,17 +474,27 @@ impl Redactor {
 
     /// A text payload or close reason: JSON members, then patterns.
     fn text(&self, t: &str) -> Option<String> {
+        if t.is_empty() {
+            return None;
+        }
         let mut found = Vec::new();
-        let members = text::json_members(t, |k| self.fields.matches(k), &mut found);
+        let members = text::json_members(t, |k| self.is_secret_field(k), &mut found);
         let patterned = self.patterns_in(members.as_deref().unwrap_or(t));
         patterned.or(members)
     }
 
     /// Every pattern, in order, outside the markers already written.
     fn patterns_in(&self, s: &str) -> Option<String> {
+        if s.is_empty() {
+            return None;
+        }
         let mut cur: Option<String> = None;
         for p in &self.patterns {
             let src = cur.as_deref().unwrap_or(s);
+            // The common case, no match, without captures or copies.
+            if !p.re.is_match(src) {
+                continue;
+            }
             if let Some(next) = outside_markers(src, |seg, out| pattern(p, seg, out)) {
                 cur = Some(next);
             }
@@ -529,18 +582,51 @@ impl Redactor {
         decisions: &[(String, String)],
         found: &mut Vec<String>,
     ) -> Option<String> {
-        let n = normalize(name);
-        let ruled = if n == "secwebsocketprotocol" {
-            self.protocol_list(value, decisions, found)
-        } else if self.headers.matches(name) {
-            Some(text::header_value(&n, value, found))
-        } else if URL_HEADERS.contains(&n.as_str()) {
-            text::query_values(value, |q| self.query.matches(q), found)
-        } else {
-            None
+        let ruled = match self.header_kind(name) {
+            HeaderKind::Subprotocols => self.protocol_list(value, decisions, found),
+            HeaderKind::Named(shape) => Some(text::header_value(shape, value, found)),
+            HeaderKind::Url => text::query_values(value, |q| self.query.matches(q), found),
+            HeaderKind::Other => None,
         };
         let patterned = self.patterns_in(ruled.as_deref().unwrap_or(value));
         patterned.or(ruled)
+    }
+
+    fn is_secret_field(&self, name: &str) -> bool {
+        if let Some(d) = self.field_names.borrow().get(name) {
+            return *d;
+        }
+        let d = self.fields.matches(name);
+        let mut names = self.field_names.borrow_mut();
+        if names.len() < MAX_REMEMBERED_NAMES && name.len() <= MAX_REMEMBERED_NAME_LEN {
+            names.insert(name.to_string(), d);
+        }
+        d
+    }
+
+    fn header_kind(&self, name: &str) -> HeaderKind {
+        if let Some(k) = self.header_kinds.borrow().get(name) {
+            return *k;
+        }
+        let n = normalize(name);
+        let kind = if n == "secwebsocketprotocol" {
+            HeaderKind::Subprotocols
+        } else if self.headers.matches(name) {
+            HeaderKind::Named(match n.as_str() {
+                "cookie" => "cookie",
+                "setcookie" | "setcookie2" => "setcookie",
+                _ => "",
+            })
+        } else if URL_HEADERS.contains(&n.as_str()) {
+            HeaderKind::Url
+        } else {
+            HeaderKind::Other
+        };
+        let mut kinds = self.header_kinds.borrow_mut();
+        if kinds.len() < MAX_REMEMBERED_NAMES && name.len() <= MAX_REMEMBERED_NAME_LEN {
+            kinds.insert(name.to_string(), kind);
+        }
+        kind
     }
 
     /// A field that mirrors a header (`host`, `key`, `accept`…): what the header line became.

@@ -412,3 +412,15 @@ fn every_default_pattern_compiles_and_the_listing_names_every_rule() {
         assert!(listing.contains(name.as_str()), "{name}");
     }
 }
+
+#[test]
+fn remembered_names_are_bounded_in_number_and_length() {
+    let mut r = defaults();
+    let keys: Vec<String> = (0..2000).map(|i| format!("\"k{i}\":1")).collect();
+    let long = format!("\"{}\":1", "x".repeat(MAX_REMEMBERED_NAME_LEN + 1));
+    let mut e = message(OpCode::Text, Payload::Text(format!("{{{long},{}}}", keys.join(","))));
+    r.apply(&mut e);
+    let names = r.field_names.borrow();
+    assert_eq!(names.len(), MAX_REMEMBERED_NAMES);
+    assert!(names.keys().all(|k| k.len() <= MAX_REMEMBERED_NAME_LEN));
+}

@@ -7,6 +7,8 @@
 //! pushed to `found` so that the caller can scrub the same secret where wsscope quotes it
 //! (finding messages).
 
+use std::borrow::Cow;
+
 /// What replaces a secret: its length in bytes as written, nothing else. A length marker keeps
 /// outputs deterministic (runs diff cleanly, `--threads` stays byte-identical) and gives no
 /// oracle: a hash, even a short one, would let anyone holding a guess confirm a password or PIN.
@@ -45,6 +47,22 @@ pub fn normalize(name: &str) -> String {
         .collect()
 }
 
+/// [`normalize`] into `buf`, without allocating, for an ASCII name that fits; `None` otherwise.
+pub fn normalize_ascii<'a>(name: &str, buf: &'a mut [u8; 64]) -> Option<&'a [u8]> {
+    let mut len = 0;
+    for &c in name.as_bytes() {
+        if !c.is_ascii() {
+            return None;
+        }
+        if matches!(c, b'-' | b'_' | b'.' | b' ') {
+            continue;
+        }
+        *buf.get_mut(len)? = c.to_ascii_lowercase();
+        len += 1;
+    }
+    Some(&buf[..len])
+}
+
 /// Replaces `value` whole, remembering it.
 fn whole(value: &str, found: &mut Vec<String>) -> String {
     found.push(value.to_string());
@@ -80,7 +98,9 @@ pub fn json_members(
         let Some(end) = string_end(b, i) else { break };
         let colon = skip_ws(b, end);
         if b.get(colon) == Some(&b':') {
-            let key = unescape(&text[i + 1..end - 1]);
+            let raw = &text[i + 1..end - 1];
+            let key =
+                if raw.contains('\\') { Cow::Owned(unescape(raw)) } else { Cow::Borrowed(raw) };
             let start = skip_ws(b, colon + 1);
             if start < b.len() && is_secret(&key) {
                 let stop = value_end(b, start);
@@ -170,9 +190,6 @@ fn value_end(b: &[u8], at: usize) -> usize {
 /// A JSON string's content with its escapes resolved (for comparing keys); an invalid escape is
 /// kept as written.
 fn unescape(raw: &str) -> String {
-    if !raw.contains('\\') {
-        return raw.to_string();
-    }
     let mut out = String::with_capacity(raw.len());
     let mut chars = raw.chars();
     while let Some(c) = chars.next() {
@@ -485,6 +502,13 @@ mod tests {
     fn names_compare_without_case_or_separators() {
         assert_eq!(normalize("Access-Token"), "accesstoken");
         assert_eq!(normalize("access_token"), normalize("accessToken"));
+        let mut buf = [0u8; 64];
+        for name in ["X-Api-Key", "access_token", "Sec.WebSocket Key", ""] {
+            let fast = normalize_ascii(name, &mut buf).map(|n| n.to_vec());
+            assert_eq!(fast, Some(normalize(name).into_bytes()), "{name}");
+        }
+        assert_eq!(normalize_ascii("pässwort", &mut buf), None);
+        assert_eq!(normalize_ascii(&"a".repeat(65), &mut buf), None);
     }
 
     #[test]
