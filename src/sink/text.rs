@@ -8,6 +8,7 @@ use crate::analyzer::AnalyzerStats;
 use crate::analyzer::checks::{Severity, json_name};
 use crate::event::{Event, HandshakeOutcome, Payload};
 use crate::pipeline::RunSummary;
+use crate::redact::Rules;
 use crate::tcp::Direction;
 use crate::time::Timestamp;
 use std::io::{self, Write};
@@ -54,9 +55,13 @@ impl<W: Write> Text<W> {
 }
 
 impl<W: Write> Format for Text<W> {
-    fn begin(&mut self, input: &InputInfo) -> io::Result<()> {
+    fn begin(&mut self, input: &InputInfo, redaction: Option<&Rules>) -> io::Result<()> {
         let line = self.paint("1", &format!("── {} ({})", input.name, input.link_type));
-        writeln!(self.out, "{line}")
+        writeln!(self.out, "{line}")?;
+        if let Some(r) = redaction {
+            writeln!(self.out, "   redacted: {} (wsscope redaction lists the rules)", r.summary())?;
+        }
+        Ok(())
     }
 
     fn event(&mut self, e: &Event) -> io::Result<()> {
