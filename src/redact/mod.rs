@@ -320,6 +320,9 @@ enum HeaderKind {
 /// each time. The names come from the capture: both bound the memory they take.
 const MAX_REMEMBERED_NAMES: usize = 1024;
 const MAX_REMEMBERED_NAME_LEN: usize = 64;
+/// The same for texts no pattern matches (`Host`, `User-Agent`, `Origin`, heartbeats repeat).
+const MAX_REMEMBERED_CLEAN: usize = 1024;
+const MAX_REMEMBERED_CLEAN_LEN: usize = 256;
 
 /// Rewrites events according to [`Rules`]. One per output; it remembers, per open connection,
 /// the secrets replaced in its handshake (to scrub the findings that quote them) and forgets
@@ -337,6 +340,8 @@ pub struct Redactor {
     header_kinds: RefCell<foldhash::HashMap<String, HeaderKind>>,
     /// Decisions per JSON member name (the same keys come in every message).
     field_names: RefCell<foldhash::HashMap<String, bool>>,
+    /// Short texts no pattern matches.
+    clean: RefCell<foldhash::HashSet<String>>,
 }
 
 impl Redactor {
@@ -395,6 +400,7 @@ impl Redactor {
             learned: HashMap::new(),
             header_kinds: RefCell::default(),
             field_names: RefCell::default(),
+            clean: RefCell::default(),
             rules,
         })
     }
@@ -485,7 +491,8 @@ impl Redactor {
 
     /// Every pattern, in order, outside the markers already written.
     fn patterns_in(&self, s: &str) -> Option<String> {
-        if s.is_empty() {
+        let short = s.len() <= MAX_REMEMBERED_CLEAN_LEN;
+        if s.is_empty() || short && self.clean.borrow().contains(s) {
             return None;
         }
         let mut cur: Option<String> = None;
@@ -498,6 +505,10 @@ impl Redactor {
             if let Some(next) = outside_markers(src, |seg, out| pattern(p, seg, out)) {
                 cur = Some(next);
             }
+        }
+        let mut clean = self.clean.borrow_mut();
+        if cur.is_none() && short && clean.len() < MAX_REMEMBERED_CLEAN {
+            clean.insert(s.to_string());
         }
         cur
     }
@@ -688,7 +699,7 @@ impl Redactor {
 
     /// Extension parameter values, when the user named `Sec-WebSocket-Extensions`.
     fn extensions(&self, exts: &mut [crate::http::Extension], found: &mut Vec<String>) {
-        if !self.headers.matches("sec-websocket-extensions") {
+        if !matches!(self.header_kind("Sec-WebSocket-Extensions"), HeaderKind::Named(_)) {
             return;
         }
         for e in exts {

@@ -323,7 +323,12 @@ fn redact_payloads_drops_every_payload_and_keeps_lengths() {
 #[test]
 fn naming_a_header_redacts_it_even_a_websocket_one_and_its_mirrored_field() {
     let add = Additions {
-        headers: vec!["Sec-WebSocket-Key".into(), "Sec-WebSocket-Protocol".into(), "Origin".into()],
+        headers: vec![
+            "Sec-WebSocket-Key".into(),
+            "Sec-WebSocket-Protocol".into(),
+            "Origin".into(),
+            "Sec-WebSocket-Extensions".into(),
+        ],
         ..Default::default()
     };
     let mut r = Redactor::with_additions(&add).unwrap();
@@ -332,6 +337,10 @@ fn naming_a_header_redacts_it_even_a_websocket_one_and_its_mirrored_field() {
         key: Some("dGhlIHNhbXBsZSBub25jZQ==".into()),
         origin: Some("https://intranet.example".into()),
         protocols: vec!["chat".into()],
+        extensions: vec![crate::http::Extension {
+            name: "x-auth-ext".into(),
+            params: vec![("tenant".into(), Some("acme".into())), ("flag".into(), None)],
+        }],
         headers: vec![
             h("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
             h("Sec-WebSocket-Protocol", "chat"),
@@ -344,6 +353,13 @@ fn naming_a_header_redacts_it_even_a_websocket_one_and_its_mirrored_field() {
     let (q, s) = parts(e);
     assert_eq!(q.key.as_deref(), Some("<redacted:24 bytes>"));
     assert_eq!(q.origin.as_deref(), Some("<redacted:24 bytes>"));
+    assert_eq!(
+        q.extensions[0].params,
+        [
+            ("tenant".to_string(), Some("<redacted:4 bytes>".to_string())),
+            ("flag".to_string(), None)
+        ]
+    );
     assert_eq!(q.protocols, ["<redacted:4 bytes>"]);
     assert_eq!(q.headers[1].1, "<redacted:4 bytes>");
     assert_eq!(s.protocol.as_deref(), Some("<redacted:4 bytes>"));
@@ -420,7 +436,14 @@ fn remembered_names_are_bounded_in_number_and_length() {
     let long = format!("\"{}\":1", "x".repeat(MAX_REMEMBERED_NAME_LEN + 1));
     let mut e = message(OpCode::Text, Payload::Text(format!("{{{long},{}}}", keys.join(","))));
     r.apply(&mut e);
-    let names = r.field_names.borrow();
-    assert_eq!(names.len(), MAX_REMEMBERED_NAMES);
-    assert!(names.keys().all(|k| k.len() <= MAX_REMEMBERED_NAME_LEN));
+    assert_eq!(r.field_names.borrow().len(), MAX_REMEMBERED_NAMES);
+    assert!(r.field_names.borrow().keys().all(|k| k.len() <= MAX_REMEMBERED_NAME_LEN));
+    for i in 0..MAX_REMEMBERED_CLEAN + 10 {
+        let mut e = message(OpCode::Text, Payload::Text(format!("heartbeat {i}")));
+        r.apply(&mut e);
+    }
+    let mut e = message(OpCode::Text, Payload::Text("x".repeat(MAX_REMEMBERED_CLEAN_LEN + 1)));
+    r.apply(&mut e);
+    assert!(r.clean.borrow().len() <= MAX_REMEMBERED_CLEAN);
+    assert!(r.clean.borrow().iter().all(|t| t.len() <= MAX_REMEMBERED_CLEAN_LEN));
 }
