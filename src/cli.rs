@@ -109,6 +109,15 @@ pub enum Command {
 
     /// List every check wsscope performs, with its severity and RFC section.
     Checks,
+
+    /// List the redaction rules: those of --redact (and of `report`, which redacts by default),
+    /// plus the --redact-* flags given here.
+    ///
+    /// Examples:
+    ///   wsscope redaction
+    ///   wsscope redaction --redact-field iban --redact-keep keyword
+    #[command(verbatim_doc_comment)]
+    Redaction(RedactionArgs),
 }
 
 /// Where packets come from, plus the BPF filter and when to stop.
@@ -240,6 +249,56 @@ pub struct LimitArgs {
     pub max_history_total: String,
 }
 
+/// Redaction for sharing outputs (docs/redaction.md): rules added to the defaults. Any of these
+/// turns redaction on.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Redaction")]
+pub struct RedactArgs {
+    /// Also redact this HTTP header's value (repeatable). Naming Sec-WebSocket-Protocol redacts
+    /// every subprotocol; naming Sec-WebSocket-Key redacts the key.
+    #[arg(id = "redact_header", long = "redact-header", value_name = "NAME")]
+    pub headers: Vec<String>,
+
+    /// Also redact this URL query parameter's value (repeatable).
+    #[arg(id = "redact_query", long = "redact-query", value_name = "NAME")]
+    pub query: Vec<String>,
+
+    /// Also redact this JSON member's value, at any depth, in text payloads (repeatable).
+    #[arg(id = "redact_field", long = "redact-field", value_name = "NAME")]
+    pub fields: Vec<String>,
+
+    /// Also redact what this regular expression matches in any text shown: its group named
+    /// `secret`, else its first group, else the whole match (repeatable).
+    #[arg(id = "redact_pattern", long = "redact-pattern", value_name = "REGEX")]
+    pub patterns: Vec<String>,
+
+    /// Never redact this header, query parameter or JSON member because its name contains a
+    /// default word, nor this subprotocol token (repeatable).
+    #[arg(id = "redact_keep", long = "redact-keep", value_name = "NAME")]
+    pub keep: Vec<String>,
+
+    /// Drop every payload and close reason; lengths are kept.
+    #[arg(id = "redact_payloads", long = "redact-payloads")]
+    pub payloads: bool,
+}
+
+/// The ids of the --redact-* flags (for conflicts).
+pub const REDACT_FLAGS: [&str; 6] = [
+    "redact_header",
+    "redact_query",
+    "redact_field",
+    "redact_pattern",
+    "redact_keep",
+    "redact_payloads",
+];
+
+/// `wsscope redaction`.
+#[derive(Debug, Args)]
+pub struct RedactionArgs {
+    #[command(flatten)]
+    pub rules: RedactArgs,
+}
+
 /// When to use colour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
@@ -299,6 +358,12 @@ pub struct ViewArgs {
     /// Full message payloads the terminal UI keeps in memory; beyond it, only previews.
     #[arg(long, value_name = "SIZE", default_value = "256M", help_heading = "Output")]
     pub payload_budget: String,
+    /// Redact credentials (header values, query values, subprotocol tokens, JSON members,
+    /// patterns) before anything is shown; `wsscope redaction` lists the rules.
+    #[arg(long, help_heading = "Redaction")]
+    pub redact: bool,
+    #[command(flatten)]
+    pub redaction: RedactArgs,
     #[command(flatten)]
     pub limits: LimitArgs,
 }
@@ -327,6 +392,13 @@ pub struct ReportArgs {
     /// --force; an input is never replaced.
     #[arg(short = 'o', long, value_name = "FILE", help_heading = "Output")]
     pub output_file: Option<PathBuf>,
+    /// Keep every value as captured. By default the report and the JUnit file are redacted
+    /// (the rules of --redact: `wsscope redaction` lists them), since they are what gets
+    /// attached to CI runs and tickets.
+    #[arg(long, help_heading = "Redaction", conflicts_with_all = REDACT_FLAGS)]
+    pub no_redact: bool,
+    #[command(flatten)]
+    pub redaction: RedactArgs,
     #[command(flatten)]
     pub output: OutputArgs,
     #[command(flatten)]
@@ -362,6 +434,12 @@ pub struct ExportArgs {
     /// Exit 1 when findings at or above this severity were reported.
     #[arg(long, value_enum, value_name = "LEVEL", default_value_t = FailOn::Never, help_heading = "Output")]
     pub fail_on: FailOn,
+    /// Redact credentials (header values, query values, subprotocol tokens, JSON members,
+    /// patterns) in every event; `wsscope redaction` lists the rules.
+    #[arg(long, help_heading = "Redaction")]
+    pub redact: bool,
+    #[command(flatten)]
+    pub redaction: RedactArgs,
     #[command(flatten)]
     pub decode: DecodeArgs,
     #[command(flatten)]

@@ -2,9 +2,10 @@
 
 use crate::analyzer::AnalyzerConfig;
 use crate::analyzer::checks::Severity;
-use crate::cli::{ColorChoice, DecodeArgs, FailOn, InputArgs, LimitArgs, OutputArgs};
+use crate::cli::{ColorChoice, DecodeArgs, FailOn, InputArgs, LimitArgs, OutputArgs, RedactArgs};
 use crate::error::Error;
 use crate::limits::TcpLimits;
+use crate::redact::{Additions, Redactor};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -136,6 +137,56 @@ impl DecodeArgs {
             ws_ports: self.ws_ports.clone(),
             ..Default::default()
         })
+    }
+}
+
+impl RedactArgs {
+    /// Whether a --redact-* flag was given.
+    pub fn any(&self) -> bool {
+        !(self.headers.is_empty()
+            && self.query.is_empty()
+            && self.fields.is_empty()
+            && self.patterns.is_empty()
+            && self.keep.is_empty())
+            || self.payloads
+    }
+
+    /// The redactor of a run: on when `redact` (--redact) or a --redact-* flag asks for it, or
+    /// by default (`report`). Asking for it together with -w is refused: a packet file cannot
+    /// be redacted (docs/redaction.md), and one who asked would expect it to be.
+    pub fn to_redactor(
+        &self,
+        redact: bool,
+        by_default: bool,
+        sources: &[Source],
+    ) -> Result<Option<Redactor>, Error> {
+        let asked = redact || self.any();
+        if !(asked || by_default) {
+            return Ok(None);
+        }
+        if let (true, Some(w)) = (asked, sources.iter().find_map(|s| s.write.as_ref())) {
+            return Err(Error::Usage(format!(
+                "-w {} would hold the packets as captured, secrets included: wsscope redacts what \
+                 it shows and writes, never packets (masked, compressed and segmented bytes cannot \
+                 be rewritten reliably); leave out -w, or save the packets without --redact and \
+                 run wsscope with --redact on the saved file",
+                w.display()
+            )));
+        }
+        self.to_redactor_always().map(Some)
+    }
+
+    /// The redactor these flags describe, whatever else was asked (`wsscope redaction`).
+    pub fn to_redactor_always(&self) -> Result<Redactor, Error> {
+        Redactor::with_additions(&Additions {
+            headers: self.headers.clone(),
+            query: self.query.clone(),
+            fields: self.fields.clone(),
+            patterns: self.patterns.clone(),
+            keep: self.keep.clone(),
+            payloads: self.payloads,
+        })
+        .map_err(Error::Usage)
     }
 }
 

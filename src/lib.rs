@@ -14,6 +14,7 @@
 //! | [`analyzer`] | core: per-connection sessions; the only producer of [`event::Event`]s; the check catalogue |
 //! | [`event`] | core: the one event type every output consumes |
 //! | [`sink`] | edge: text, NDJSON, JSON, report, JUnit — formatting only |
+//! | [`redact`] | edge: `--redact` — events rewritten for sharing, after the analysis, before any output |
 //! | [`pipeline`], [`run`] | edge: source → stream engine → analyzer → sinks; exit status |
 //! | [`streams`] | edge: the `streams` command — per-connection reassembly summary and byte dumps |
 //! | [`cli`], [`config`], [`error`] | edge: command line, validated configuration, tool errors |
@@ -34,6 +35,7 @@ pub mod outfile;
 pub mod packet;
 pub mod pipeline;
 pub mod privileges;
+pub mod redact;
 pub mod run;
 pub mod shard;
 pub mod signals;

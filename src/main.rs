@@ -50,6 +50,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                         announce_tcp: true,
                         ..v.decode.to_config(true)?
                     },
+                    redact: v.redaction.to_redactor(v.redact, false, &sources)?,
                     sources,
                     max_payload: None,
                     threads: 1,
@@ -68,6 +69,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 notices: !v.output.quiet,
                 limits: v.limits.to_limits()?,
                 analyzer: v.decode.to_config(v.output.verbose)?,
+                redact: v.redaction.to_redactor(v.redact, false, &sources)?,
                 sources,
                 max_payload: None,
                 threads: v.decode.threads,
@@ -89,6 +91,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                     keep_payloads: false,
                     ..a.decode.to_config(false)?
                 },
+                redact: a.redaction.to_redactor(false, !a.no_redact, &sources)?,
                 sources,
                 max_payload: None,
                 threads: a.decode.threads,
@@ -108,6 +111,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 notices: !a.output.quiet,
                 limits: a.limits.to_limits()?,
                 analyzer: a.decode.to_config(a.frames)?,
+                redact: a.redaction.to_redactor(a.redact, false, &sources)?,
                 sources,
                 max_payload: a.max_payload,
                 threads: a.decode.threads,
@@ -131,6 +135,14 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             Ok(status)
         }
         Some(Command::Streams(a)) => streams_command(a),
+        Some(Command::Redaction(a)) => {
+            let rules = a.rules.to_redactor_always()?.rules().describe();
+            let mut out = stdout();
+            out.write_all(rules.as_bytes())
+                .and_then(|()| out.flush())
+                .map_err(|e| Error::Output { what: "standard output".into(), source: e })?;
+            Ok(0)
+        }
         Some(Command::Checks) => {
             let mut out = stdout();
             let w = |out: &mut BufWriter<_>| -> std::io::Result<()> {

@@ -9,6 +9,7 @@ use crate::error::Error;
 use crate::limits::TcpLimits;
 use crate::outfile::{OutFile, Protected};
 use crate::pipeline::{self, RunSummary, Stop};
+use crate::redact::Redactor;
 use crate::shard;
 use crate::sink::report::{Report, ReportFormat};
 use crate::sink::{Format, InputInfo, Output, reaches};
@@ -32,6 +33,8 @@ pub struct RunConfig {
     pub notices: bool,
     /// Cut payloads in the output to this many bytes.
     pub max_payload: Option<usize>,
+    /// Redact every event before any output sees it (`--redact`; `report` unless --no-redact).
+    pub redact: Option<Redactor>,
     /// Analysis threads for capture files (1: everything on the calling thread); live capture
     /// always uses one.
     pub threads: usize,
@@ -60,9 +63,10 @@ impl<F> Outcome<F> {
 }
 
 /// Reads every input into `format`.
-pub fn run<F: Format>(cfg: RunConfig, format: F) -> Result<Outcome<F>, Error> {
+pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error> {
     let stop = stop_conditions(&cfg.sources);
-    let mut output = Output::new(format, Arc::clone(&stop), cfg.max_payload);
+    let redacting = cfg.redact.is_some();
+    let mut output = Output::new(format, Arc::clone(&stop), cfg.max_payload, cfg.redact.take());
     // Open every input first, so a bad path fails before any output is written.
     let mut opened = Vec::new();
     for source in &cfg.sources {
@@ -80,6 +84,15 @@ pub fn run<F: Format>(cfg: RunConfig, format: F) -> Result<Outcome<F>, Error> {
             if cfg.threads > 1 {
                 eprintln!("wsscope: --threads applies to capture files; live capture uses one");
             }
+        }
+        // Asking for redaction and -w together is refused (config.rs); the report's default
+        // redaction is not a request, so -w works with it — and says what it writes.
+        if let (Some(w), true, true) = (&source.write, redacting, cfg.notices) {
+            eprintln!(
+                "wsscope: note: -w {} holds the packets as captured, not redacted (only what \
+                 wsscope prints and writes is)",
+                w.display()
+            );
         }
         output.begin(&info);
         let progress = (cfg.progress && matches!(source.input, Input::File(_)))

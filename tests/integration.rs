@@ -7,6 +7,7 @@ mod json_contract;
 mod live;
 mod messages;
 mod real;
+mod redaction;
 mod regression;
 mod safety;
 mod tshark_diff;

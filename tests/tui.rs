@@ -22,7 +22,10 @@ impl Tmux {
 
     /// [`Tmux::start_in`], with shell commands to run after wsscope (`$?` is its status).
     fn start_then(dir: &Path, args: &[&str], name: &str, then: &str) -> Tmux {
-        let session = format!("wsscope-test-{}{name}", std::process::id());
+        // Unique per test: tests of one process run in parallel.
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let session = format!("wsscope-test-{}-{n}{name}", std::process::id());
         let cmd = std::iter::once(env!("CARGO_BIN_EXE_wsscope"))
             .chain(args.iter().copied())
             .map(|a| format!("'{a}'"))
@@ -201,4 +204,40 @@ fn a_save_refused_after_z_says_why() {
     assert!(s.contains("(running as nobody"), "{s}");
     t.keys(&["q"]);
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn with_redact_the_handshake_detail_shows_no_credential() {
+    if std::env::var_os("WSSCOPE_SKIP_TMUX").is_some() {
+        eprintln!("skipped: WSSCOPE_SKIP_TMUX is set");
+        return;
+    }
+    let truth: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("testdata/captures/cases/secrets.truth.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let secrets: Vec<&str> =
+        truth["secrets"].as_array().unwrap().iter().map(|s| &s.as_str().unwrap()[..12]).collect();
+    for redact in [false, true] {
+        let mut args = vec!["testdata/captures/cases/secrets.pcap"];
+        if redact {
+            args.insert(0, "--redact");
+        }
+        let t = Tmux::start(&args);
+        t.wait_for(" done ");
+        // The selected connection's detail: request and response headers.
+        let s = t.wait_for("Authorization: Bearer");
+        let shown: Vec<&&str> = secrets.iter().filter(|p| s.contains(**p)).collect();
+        if redact {
+            assert!(shown.is_empty(), "{shown:?} on screen:\n{s}");
+            assert!(s.contains("· redacted ·"), "{s}");
+        } else {
+            assert!(shown.len() >= 3, "{shown:?} on screen:\n{s}");
+        }
+        t.keys(&["q"]);
+    }
 }

@@ -4,6 +4,7 @@ use super::{Format, InputInfo, SCHEMA_VERSION, Tool};
 use crate::analyzer::AnalyzerStats;
 use crate::event::Event;
 use crate::pipeline::RunSummary;
+use crate::redact::Rules;
 use serde::Serialize;
 use std::io::{self, Write};
 
@@ -15,6 +16,8 @@ pub struct Document {
     pub schema_version: u32,
     /// The writer.
     pub tool: Tool,
+    /// The redaction rules applied to every event, or null when nothing was redacted.
+    pub redaction: Option<Rules>,
     /// Each input with its counters.
     pub inputs: Vec<InputSummary>,
     /// Every event, in order.
@@ -49,6 +52,7 @@ impl<W: Write> Json<W> {
             doc: Document {
                 schema_version: SCHEMA_VERSION,
                 tool: Tool::default(),
+                redaction: None,
                 inputs: Vec::new(),
                 events: Vec::new(),
             },
@@ -57,7 +61,8 @@ impl<W: Write> Json<W> {
 }
 
 impl<W: Write> Format for Json<W> {
-    fn begin(&mut self, _input: &InputInfo) -> io::Result<()> {
+    fn begin(&mut self, _input: &InputInfo, redaction: Option<&Rules>) -> io::Result<()> {
+        self.doc.redaction = redaction.cloned();
         Ok(())
     }
 

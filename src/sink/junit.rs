@@ -1,5 +1,6 @@
 //! JUnit XML for CI systems that render test reports: one test suite per report, one test case
-//! per connection, one failure per finding at or above --fail-on.
+//! per connection, one failure per finding at or above --fail-on. Rendered from the report, so
+//! it is redacted as the report is; a `wsscope.redaction` property says with which rules.
 
 use super::report::Report;
 use crate::analyzer::checks::Severity;
@@ -24,6 +25,15 @@ pub fn render(report: &Report, threshold: Option<Severity>) -> String {
         x,
         r#"  <testsuite name="wsscope" tests="{tests}" failures="{failures}" errors="0">"#
     );
+    if let Some(r) = &report.redaction {
+        let _ = writeln!(x, "    <properties>");
+        let _ = writeln!(
+            x,
+            r#"      <property name="wsscope.redaction" value="{}"/>"#,
+            esc(&r.summary())
+        );
+        let _ = writeln!(x, "    </properties>");
+    }
     if let Some(n) = report.exit.require_connections {
         let _ = writeln!(
             x,

@@ -1,9 +1,10 @@
 //! Output sinks: they only format. The analyzer drives; every sink receives the same events.
 //!
 //! [`Output`] adapts any [`Format`] to the analyzer's [`EventSink`]: it numbers connections
-//! across several inputs, counts findings per severity for the exit status, cuts payloads when
-//! asked, and turns the first write error into a stop request (so `wsscope export … | head`
-//! ends promptly).
+//! across several inputs, counts findings per severity for the exit status, redacts events when
+//! asked (`--redact`: [`crate::redact`], before any format sees them), cuts payloads when asked,
+//! and turns the first write error into a stop request (so `wsscope export … | head` ends
+//! promptly).
 
 pub mod json;
 pub mod junit;
@@ -16,6 +17,7 @@ use crate::analyzer::AnalyzerStats;
 use crate::analyzer::checks::Severity;
 use crate::event::{Event, EventSink, Payload};
 use crate::pipeline::{RunSummary, Stop};
+use crate::redact::{Redactor, Rules};
 use crate::tcp::ConnId;
 use serde::Serialize;
 use std::io;
@@ -53,8 +55,8 @@ pub struct InputInfo {
 
 /// What an output format does with the run.
 pub trait Format {
-    /// An input starts.
-    fn begin(&mut self, input: &InputInfo) -> io::Result<()>;
+    /// An input starts; `redaction` is the rules every event of the run was redacted with.
+    fn begin(&mut self, input: &InputInfo, redaction: Option<&Rules>) -> io::Result<()>;
     /// One event (connections already numbered across inputs).
     fn event(&mut self, event: &Event) -> io::Result<()>;
     /// An input ended.
@@ -80,19 +82,35 @@ pub struct Output<F: Format> {
     /// Findings per severity (info, warning, error).
     findings: [u64; 3],
     max_payload: Option<usize>,
+    redactor: Option<Redactor>,
 }
 
 impl<F: Format> Output<F> {
-    /// Wraps `format`; a write error requests `stop`.
-    pub fn new(format: F, stop: Arc<Stop>, max_payload: Option<usize>) -> Self {
-        Output { format, stop, error: None, offset: 0, max_id: 0, findings: [0; 3], max_payload }
+    /// Wraps `format`; a write error requests `stop`. Events are redacted by `redactor`, then
+    /// their payloads cut to `max_payload` bytes.
+    pub fn new(
+        format: F,
+        stop: Arc<Stop>,
+        max_payload: Option<usize>,
+        redactor: Option<Redactor>,
+    ) -> Self {
+        Output {
+            format,
+            stop,
+            error: None,
+            offset: 0,
+            max_id: 0,
+            findings: [0; 3],
+            max_payload,
+            redactor,
+        }
     }
 
     /// Starts an input.
     pub fn begin(&mut self, input: &InputInfo) {
         self.offset += self.max_id;
         self.max_id = 0;
-        let r = self.format.begin(input);
+        let r = self.format.begin(input, self.redactor.as_ref().map(Redactor::rules));
         self.check(r);
     }
 
@@ -141,6 +159,11 @@ impl<F: Format> EventSink for Output<F> {
                 Severity::Warning => 1,
                 Severity::Error => 2,
             }] += 1;
+        }
+        // After renumbering (what a redactor remembers is per connection of the whole run),
+        // before cutting (a JSON member cut in half is still recognised).
+        if let Some(r) = &mut self.redactor {
+            r.apply(&mut event);
         }
         if let (Some(max), Event::Message { payload, truncated, .. }) =
             (self.max_payload, &mut event)

@@ -7,6 +7,7 @@ use super::{Format, InputInfo, SCHEMA_VERSION, Tool};
 use crate::analyzer::AnalyzerStats;
 use crate::event::Event;
 use crate::pipeline::RunSummary;
+use crate::redact::Rules;
 use serde::Serialize;
 use std::io::{self, Write};
 
@@ -22,6 +23,8 @@ pub enum Envelope<'a> {
         tool: Tool,
         /// The input.
         input: &'a InputInfo,
+        /// The redaction rules applied to every event, or null when nothing was redacted.
+        redaction: Option<&'a Rules>,
     },
     /// Last line of an input.
     Summary {
@@ -73,8 +76,13 @@ impl<W: Write> Ndjson<W> {
 }
 
 impl<W: Write> Format for Ndjson<W> {
-    fn begin(&mut self, input: &InputInfo) -> io::Result<()> {
-        self.line(&Envelope::Begin { schema_version: SCHEMA_VERSION, tool: Tool::default(), input })
+    fn begin(&mut self, input: &InputInfo, redaction: Option<&Rules>) -> io::Result<()> {
+        self.line(&Envelope::Begin {
+            schema_version: SCHEMA_VERSION,
+            tool: Tool::default(),
+            input,
+            redaction,
+        })
     }
 
     fn event(&mut self, event: &Event) -> io::Result<()> {

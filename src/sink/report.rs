@@ -10,6 +10,7 @@ use crate::analyzer::checks::{CheckId, Severity};
 use crate::event::{Event, HandshakeOutcome, Position};
 use crate::http::{Extension, RequestInfo, ResponseInfo};
 use crate::pipeline::RunSummary;
+use crate::redact::Rules;
 use crate::tcp::{CloseReason, ConnId, Direction, GapReason};
 use crate::ws::OpCode;
 use serde::Serialize;
@@ -27,6 +28,8 @@ pub struct Report {
     pub schema_version: u32,
     /// The writer.
     pub tool: Tool,
+    /// The redaction rules applied to every event (on by default), or null with --no-redact.
+    pub redaction: Option<Rules>,
     /// Each input with its counters.
     pub inputs: Vec<super::json::InputSummary>,
     /// Totals over every input.
@@ -590,7 +593,10 @@ impl ReportFormat {
 }
 
 impl Format for ReportFormat {
-    fn begin(&mut self, _input: &InputInfo) -> io::Result<()> {
+    fn begin(&mut self, _input: &InputInfo, redaction: Option<&Rules>) -> io::Result<()> {
+        if let Some(b) = &mut self.builder {
+            b.report.redaction = redaction.cloned();
+        }
         Ok(())
     }
 

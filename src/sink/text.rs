@@ -9,6 +9,7 @@ use crate::analyzer::AnalyzerStats;
 use crate::analyzer::checks::{Severity, json_name};
 use crate::event::{Event, HandshakeOutcome, Payload};
 use crate::pipeline::RunSummary;
+use crate::redact::Rules;
 use crate::tcp::Direction;
 use crate::term::{escape, printable};
 use crate::time::Timestamp;
@@ -56,14 +57,18 @@ impl<W: Write> Text<W> {
 }
 
 impl<W: Write> Format for Text<W> {
-    fn begin(&mut self, input: &InputInfo) -> io::Result<()> {
+    fn begin(&mut self, input: &InputInfo, redaction: Option<&Rules>) -> io::Result<()> {
         let links = if input.link_type.is_empty() {
             String::new() // stopped before the file header arrived
         } else {
             format!(" ({})", input.link_type)
         };
         let line = self.paint("1", &format!("── {}{links}", escape(&input.name)));
-        writeln!(self.out, "{line}")
+        writeln!(self.out, "{line}")?;
+        if let Some(r) = redaction {
+            writeln!(self.out, "   redacted: {} (wsscope redaction lists the rules)", r.summary())?;
+        }
+        Ok(())
     }
 
     fn event(&mut self, e: &Event) -> io::Result<()> {

@@ -48,6 +48,8 @@ struct Sender {
     live: bool,
     last: Instant,
     dropped: Arc<std::sync::atomic::AtomicU64>,
+    /// `--redact`: events are redacted before the UI folds them, as for every other output.
+    redact: Option<crate::redact::Redactor>,
 }
 
 impl Sender {
@@ -69,7 +71,10 @@ impl Sender {
 }
 
 impl EventSink for Sender {
-    fn event(&mut self, e: Event) {
+    fn event(&mut self, mut e: Event) {
+        if let Some(r) = &mut self.redact {
+            r.apply(&mut e);
+        }
         self.batch.push(e);
         if self.batch.len() >= BATCH
             || (self.live && self.last.elapsed() > Duration::from_millis(50))
@@ -101,15 +106,23 @@ pub fn run(mut cfg: RunConfig, opts: UiOptions) -> Result<u8, Error> {
     // terminal run without them).
     crate::privileges::apply(&source.privileges)?;
     let (tx, rx) = sync_channel(CHANNEL);
+    let redacted = cfg.redact.is_some();
     let dropped = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let worker = {
         let stop = Arc::clone(&stop);
         let dropped = Arc::clone(&dropped);
         let limits = cfg.limits.clone();
         let analyzer_cfg = cfg.analyzer_config();
+        let redact = cfg.redact.take();
         std::thread::spawn(move || {
-            let sender =
-                Sender { tx: tx.clone(), batch: Vec::new(), live, last: Instant::now(), dropped };
+            let sender = Sender {
+                tx: tx.clone(),
+                batch: Vec::new(),
+                live,
+                last: Instant::now(),
+                dropped,
+                redact,
+            };
             let mut analyzer = crate::analyzer::Analyzer::new(analyzer_cfg, sender);
             let summary = pipeline::drive(packets.as_mut(), &limits, &stop, &mut analyzer);
             let mut sender = analyzer.into_sink();
@@ -123,6 +136,7 @@ pub fn run(mut cfg: RunConfig, opts: UiOptions) -> Result<u8, Error> {
     state.color = opts.color;
     state.capture.live = live;
     state.capture.total_bytes = total_bytes;
+    state.capture.redacted = redacted;
     let user = source.privileges.account().map(|a| a.name.clone());
     let result = ui_loop(&mut state, &rx, &stop, &dropped, user.as_deref());
     stop.request();

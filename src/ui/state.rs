@@ -244,6 +244,8 @@ pub struct CaptureStatus {
     pub done: bool,
     /// Live capture.
     pub live: bool,
+    /// Events are redacted (`--redact`).
+    pub redacted: bool,
 }
 
 /// A user intention, from a key or the mouse.

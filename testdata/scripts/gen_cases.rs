@@ -172,6 +172,9 @@ struct Truth {
     websocket_connections: usize,
     /// Whether `report --fail-on error` must pass (no finding of severity error).
     errors_expected: bool,
+    /// Credentials the capture carries: no output of `--redact` may contain any of them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    secrets: Vec<String>,
     connections: Vec<TruthConn>,
 }
 
@@ -226,6 +229,8 @@ struct Case {
     errors_expected: bool,
     /// The capture's clocks disagree across directions: no round trip can be measured.
     skewed: bool,
+    /// Credentials the capture carries (see `Truth::secrets`).
+    secrets: Vec<String>,
 }
 
 const CLIENT: usize = 0;
@@ -243,6 +248,7 @@ impl Case {
             analysis: Analysis::default(),
             errors_expected: false,
             skewed: false,
+            secrets: Vec::new(),
         }
     }
 
@@ -417,16 +423,22 @@ impl Case {
 
     /// The opening handshake: request and 101, as the peers write them.
     fn upgrade(&mut self, c: usize, path: &str) {
+        self.upgrade_with(c, path, "", "");
+    }
+
+    /// The opening handshake with more header lines (each ending in CRLF) in the request and
+    /// in the 101.
+    fn upgrade_with(&mut self, c: usize, path: &str, req_headers: &str, resp_headers: &str) {
         let key = base64::engine::general_purpose::STANDARD.encode(det_bytes(c as u64 + 77, 16));
         let port = self.conns[c].ports[SERVER];
         let req = format!(
             "GET {path} HTTP/1.1\r\nHost: 10.0.0.2:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: http://10.0.0.2\r\n\r\n"
+             Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: http://10.0.0.2\r\n{req_headers}\r\n"
         );
         self.send(c, CLIENT, req.as_bytes());
         let resp = format!(
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Accept: {}\r\n\r\n",
+             Sec-WebSocket-Accept: {}\r\n{resp_headers}\r\n",
             accept_for(&key)
         );
         self.send(c, SERVER, resp.as_bytes());
@@ -576,6 +588,7 @@ impl Case {
             analysis: Analysis { ws_ports: self.analysis.ws_ports.clone() },
             websocket_connections: conns.len(),
             errors_expected: self.errors_expected,
+            secrets: self.secrets.clone(),
             connections: conns,
         }
     }
@@ -1079,6 +1092,57 @@ fn case_vanishing_upgrades() -> Case {
     k
 }
 
+/// Credentials where clients and servers usually pass them (issue 13: `--redact`).
+fn case_secrets() -> Case {
+    let mut k = Case::new(
+        "secrets",
+        "A WebSocket session carrying credentials where clients and servers usually pass them: \
+         an Authorization header, a session cookie, an access token in the URL query, a token \
+         offered as a subprotocol after `access_token` and a JWT offered as another (the server \
+         selects the JWT, echoing it), a Set-Cookie in the 101, a password in a JSON message and \
+         a STOMP passcode in a text message. `secrets` lists them: no output of `--redact` may \
+         contain any of them.",
+    );
+    let b64url = |b: Vec<u8>| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let jwt = format!(
+        "{}.{}.{}",
+        b64url(br#"{"alg":"HS256","typ":"JWT"}"#.to_vec()),
+        b64url(br#"{"sub":"alice","exp":1700003600}"#.to_vec()),
+        b64url(det_bytes(20, 32))
+    );
+    let bearer = hex(&det_bytes(21, 20));
+    let session = b64url(det_bytes(22, 18));
+    let query_token = b64url(det_bytes(23, 24));
+    let protocol_token = b64url(det_bytes(24, 24));
+    let set_cookie = b64url(det_bytes(25, 18));
+    let password = format!("pw-{}", hex(&det_bytes(26, 8)));
+    let passcode = format!("pc-{}", hex(&det_bytes(27, 8)));
+    let c = k.conn(C, S, [40010, 8080]);
+    k.syn(c);
+    let req = format!(
+        "Authorization: Bearer {bearer}\r\nCookie: theme=dark; session={session}\r\n\
+         Sec-WebSocket-Protocol: graphql-transport-ws, access_token, {protocol_token}\r\n\
+         Sec-WebSocket-Protocol: {jwt}\r\n"
+    );
+    let resp = format!(
+        "Sec-WebSocket-Protocol: {jwt}\r\nSet-Cookie: session={set_cookie}; Path=/; HttpOnly\r\n"
+    );
+    k.upgrade_with(c, &format!("/graphql?room=lobby&access_token={query_token}"), &req, &resp);
+    let init = format!(
+        r#"{{"type":"connection_init","payload":{{"user":"alice","password":"{password}"}}}}"#
+    );
+    k.send_message(c, CLIENT, TEXT, init.as_bytes());
+    k.send_message(c, SERVER, TEXT, br#"{"type":"connection_ack"}"#);
+    let stomp = format!("CONNECT\nlogin:alice\npasscode:{passcode}\n\n\0");
+    k.send_message(c, CLIENT, TEXT, stomp.as_bytes());
+    k.send_message(c, CLIENT, BINARY, &det_bytes(28, 64));
+    k.close_frames(c, CLIENT, 1000, "bye");
+    k.close_tcp(c);
+    k.secrets =
+        vec![bearer, session, query_token, protocol_token, jwt, set_cookie, password, passcode];
+    k
+}
+
 fn main() -> Result<()> {
     let out = std::env::args().nth(1).unwrap_or_else(|| "testdata/captures/cases".into());
     let out = Path::new(&out);
@@ -1096,6 +1160,7 @@ fn main() -> Result<()> {
         case_invalid_upgrade(),
         case_idle_end(),
         case_vanishing_upgrades(),
+        case_secrets(),
     ];
     for k in &cases {
         k.save(out).with_context(|| format!("case {}", k.name))?;

@@ -44,6 +44,9 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &AppState) {
                 s.conns.len(),
                 s.total_messages
             )));
+            if c.redacted {
+                parts.push(Span::raw(" · redacted"));
+            }
             if c.pcap_dropped + c.ui_dropped > 0 {
                 parts.push(Span::styled(
                     format!(

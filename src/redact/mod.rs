@@ -1,0 +1,780 @@
+//! Redaction for sharing (`--redact`; on by default for `report` and its JUnit file): rewrites
+//! events so that no output carries credentials — header values, URL query values, subprotocol
+//! tokens that are credentials, JSON members of text payloads, text matching patterns, and on
+//! request every payload.
+//!
+//! An edge module, applied in the one place each output goes through: [`crate::sink::Output`]
+//! (text, NDJSON, JSON, report, JUnit; `--threads` included) and the TUI's event sender. It runs
+//! after the analyzer: findings, the accept-key check, lengths and counts all come from the real
+//! bytes, only what is shown changes.
+//!
+//! Guarantees, with the rules of [`Rules`]:
+//! - a secret is replaced by a [marker](text::marker) giving its length, the same way in every
+//!   output; what is around it (header and cookie names, the authentication scheme, the path and
+//!   the other query parameters, JSON structure, message lengths) is kept;
+//! - a secret replaced in a connection's handshake is also replaced wherever a finding of that
+//!   connection quotes it (findings quote subprotocols, keys, accept values);
+//! - markers already written are never touched again by a later rule.
+//!
+//! Not done: packets written with `-w` (a pcap holds the bytes as captured, see
+//! `docs/redaction.md`); binary payloads that are not UTF-8 (MessagePack, protobuf, MQTT) are
+//! not inspected — `--redact-payloads` drops them; a secret in a path segment is found only by a
+//! pattern.
+
+pub mod text;
+
+use crate::event::{Event, Payload};
+use crate::http::{RequestInfo, ResponseInfo};
+use crate::tcp::ConnId;
+use regex::Regex;
+use serde::Serialize;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use text::{marker, marker_spans, normalize};
+
+/// Names a rule matches: listed names, and names containing a word.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NameRule {
+    /// Names matched exactly (compared ignoring case and `-`, `_`, `.`: `access_token`,
+    /// `Access-Token` and `accessToken` are one name).
+    pub names: Vec<String>,
+    /// Any name containing one of these (compared the same way) is matched too.
+    pub words: Vec<String>,
+}
+
+/// Which `Sec-WebSocket-Protocol` tokens are redacted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SubprotocolRule {
+    /// Tokens that are credentials: a JWT, the token after a marker such as `access_token` or
+    /// `bearer`, and random-looking runs of 20 or more characters (only the run is replaced).
+    Credentials,
+    /// Every token (`--redact-header Sec-WebSocket-Protocol`).
+    All,
+}
+
+/// A regular expression whose matches are redacted in every text wsscope shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatternRule {
+    /// `jwt`, `bearer`, `credential_assignment`, or `user` for `--redact-pattern`.
+    pub name: String,
+    /// The expression (Rust `regex` syntax). The group named `secret` is replaced, else the
+    /// first group, else the whole match.
+    pub regex: String,
+}
+
+/// The redaction rules of a run, as recorded in the outputs (`redaction` in the NDJSON `begin`
+/// line, the JSON export and the report) and listed by `wsscope redaction`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rules {
+    /// HTTP headers (request and response) whose values are redacted. URL-valued headers
+    /// (`Referer`, `Location`, `Content-Location`) get the query rule instead.
+    pub headers: NameRule,
+    /// URL query parameters whose values are redacted (in the request target and URL-valued
+    /// headers).
+    pub query: NameRule,
+    /// `Sec-WebSocket-Protocol` tokens redacted (offered, selected and in the header lines).
+    pub subprotocols: SubprotocolRule,
+    /// JSON members whose values are redacted, at any depth, in text payloads, in binary
+    /// payloads that are UTF-8 and in close reasons.
+    pub fields: NameRule,
+    /// Patterns redacted in every text: header values, request target, subprotocols, payloads,
+    /// close reasons, finding messages.
+    pub patterns: Vec<PatternRule>,
+    /// Every payload and close reason dropped (text becomes a marker, binary becomes empty;
+    /// both say `truncated: true`); lengths are kept.
+    pub payloads: bool,
+    /// Names never redacted by a word (headers, query parameters, JSON members) and subprotocol
+    /// tokens never redacted.
+    pub keep: Vec<String>,
+}
+
+/// Kept by default: `Sec-WebSocket-Key` contains `key` but is a nonce, not a credential — 16
+/// random bytes chosen per connection (RFC 6455 §4.1) whose only use is to make the server prove
+/// it read the handshake (§1.3); it grants nothing, and with it a reader can check
+/// `Sec-WebSocket-Accept`.
+const DEFAULT_KEEP: &[&str] = &["sec-websocket-key"];
+
+impl Rules {
+    /// The rule set `--redact` turns on: safe defaults for sharing a report or an export.
+    pub fn defaults() -> Rules {
+        let v = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        Rules {
+            headers: NameRule {
+                names: v(&[
+                    "authorization",
+                    "proxy-authorization",
+                    "cookie",
+                    "set-cookie",
+                    "x-api-key",
+                    "x-auth-token",
+                ]),
+                words: v(&[
+                    "token",
+                    "secret",
+                    "session",
+                    "key",
+                    "passw",
+                    "auth",
+                    "cookie",
+                    "credential",
+                    "signature",
+                ]),
+            },
+            query: NameRule {
+                names: v(&["code", "sig", "sid", "pwd", "pass", "jwt", "hmac", "ticket"]),
+                words: v(&[
+                    "token",
+                    "secret",
+                    "session",
+                    "key",
+                    "passw",
+                    "auth",
+                    "credential",
+                    "signature",
+                ]),
+            },
+            subprotocols: SubprotocolRule::Credentials,
+            fields: NameRule {
+                names: v(&["auth", "pwd", "pass", "pin", "otp", "jwt", "sig", "ticket"]),
+                words: v(&[
+                    "token",
+                    "secret",
+                    "passw",
+                    "apikey",
+                    "privatekey",
+                    "credential",
+                    "authorization",
+                    "session",
+                    "cookie",
+                    "signature",
+                ]),
+            },
+            patterns: vec![
+                PatternRule {
+                    name: "credential_assignment".into(),
+                    regex: r#"(?i)(?-u:\b)(?:authorization|passcode|password|passwd|pwd|secret|access_token|token|api[_-]?key)\s*[:=]\s*(?:(?:bearer|basic)\s+)?(?P<secret>[^\s&;,"'<>]+)"#
+                        .into(),
+                },
+                PatternRule {
+                    name: "bearer".into(),
+                    regex: r"(?i)(?-u:\b)bearer\s+(?P<secret>[A-Za-z0-9._~+/=-]{8,})".into(),
+                },
+                PatternRule {
+                    name: "jwt".into(),
+                    regex: r"eyJ[A-Za-z0-9_-]{7,}(?:\.[A-Za-z0-9_-]*){2,4}".into(),
+                },
+            ],
+            payloads: false,
+            keep: v(DEFAULT_KEEP),
+        }
+    }
+
+    /// One line for the text view.
+    pub fn summary(&self) -> String {
+        let mut parts = vec![
+            "header values".to_string(),
+            "query values".to_string(),
+            match self.subprotocols {
+                SubprotocolRule::Credentials => "subprotocol credentials".to_string(),
+                SubprotocolRule::All => "subprotocols".to_string(),
+            },
+            "JSON members".to_string(),
+            format!(
+                "patterns ({})",
+                self.patterns.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        ];
+        if self.payloads {
+            parts.push("payloads".into());
+        }
+        parts.join(", ")
+    }
+
+    /// The rules as `wsscope redaction` lists them.
+    pub fn describe(&self) -> String {
+        let list = |l: &[String]| l.join(", ");
+        let mut s = String::new();
+        let mut line = |k: &str, v: String| {
+            s.push_str(&format!("{k:<14}{v}\n"));
+        };
+        line("headers", list(&self.headers.names));
+        line("", format!("and any name containing: {}", list(&self.headers.words)));
+        line("", "Referer, Location, Content-Location: the query rule".into());
+        line("query", list(&self.query.names));
+        line("", format!("and any name containing: {}", list(&self.query.words)));
+        match self.subprotocols {
+            SubprotocolRule::Credentials => {
+                line(
+                    "subprotocols",
+                    "JWTs; the token after access_token, bearer, authorization, auth, jwt, apikey"
+                        .into(),
+                );
+                line(
+                    "",
+                    "or any *token*; random-looking runs of 20+ characters (the run only)".into(),
+                );
+            }
+            SubprotocolRule::All => line("subprotocols", "every token".into()),
+        }
+        line("fields", list(&self.fields.names));
+        line("", format!("and any name containing: {}", list(&self.fields.words)));
+        for p in &self.patterns {
+            line("pattern", format!("{:<22}{}", p.name, p.regex));
+        }
+        line(
+            "payloads",
+            if self.payloads { "dropped (lengths kept)" } else { "kept, with the rules above" }
+                .into(),
+        );
+        line("kept", list(&self.keep));
+        line("marker", format!("{} (the length as written)", marker(12)));
+        s
+    }
+}
+
+/// User additions to the default rules (the `--redact-*` flags).
+#[derive(Clone, Debug, Default)]
+pub struct Additions {
+    /// `--redact-header`.
+    pub headers: Vec<String>,
+    /// `--redact-query`.
+    pub query: Vec<String>,
+    /// `--redact-field`.
+    pub fields: Vec<String>,
+    /// `--redact-pattern`.
+    pub patterns: Vec<String>,
+    /// `--redact-keep`.
+    pub keep: Vec<String>,
+    /// `--redact-payloads`.
+    pub payloads: bool,
+}
+
+/// Rules matching one kind of name, normalized once.
+#[derive(Clone, Debug)]
+struct Matcher {
+    names: Vec<String>,
+    words: Vec<String>,
+    keep: Vec<String>,
+}
+
+impl Matcher {
+    fn new(rule: &NameRule, keep: &[String]) -> Matcher {
+        let n = |l: &[String]| l.iter().map(|s| normalize(s)).collect();
+        Matcher { names: n(&rule.names), words: n(&rule.words), keep: n(keep) }
+    }
+
+    /// Listed names are matched even when kept (a user naming `Sec-WebSocket-Key` means it);
+    /// words never match a kept name.
+    fn matches(&self, name: &str) -> bool {
+        // Every header line and query parameter of every handshake comes here: names up to 64
+        // bytes are normalized on the stack (a name that is not ASCII goes the long way).
+        let mut buf = [0u8; 64];
+        let n = match text::normalize_ascii(name, &mut buf) {
+            Some(n) => n,
+            None => return self.matches_normalized(normalize(name).as_bytes()),
+        };
+        self.matches_normalized(n)
+    }
+
+    fn matches_normalized(&self, n: &[u8]) -> bool {
+        let has = |w: &String| {
+            let w = w.as_bytes();
+            w.first().is_some_and(|&f| n.windows(w.len()).any(|x| x[0] == f && x == w))
+        };
+        let is = |l: &[String]| l.iter().any(|x| x.as_bytes() == n);
+        is(&self.names) || (!is(&self.keep) && self.words.iter().any(has))
+    }
+}
+
+/// A compiled pattern with the group it replaces.
+#[derive(Clone, Debug)]
+struct Pattern {
+    re: Regex,
+    /// The capture group replaced (0: the whole match).
+    group: usize,
+}
+
+/// Headers whose value is a URL: their query values are redacted, not the whole value.
+const URL_HEADERS: &[&str] = &["referer", "location", "contentlocation"];
+
+/// What the rules do with a header, decided once per header name.
+#[derive(Clone, Copy, Debug)]
+enum HeaderKind {
+    /// `Sec-WebSocket-Protocol`: token by token.
+    Subprotocols,
+    /// A header the rules name: its value, shaped by [`text::header_value`] for this
+    /// normalized name (`cookie`, `setcookie`, anything else).
+    Named(&'static str),
+    /// A URL-valued header: the query rule.
+    Url,
+    /// Patterns only.
+    Other,
+}
+
+/// Header and JSON member names whose decision is remembered, each (names repeat in every
+/// handshake and message), and the longest name remembered; beyond them, decisions are computed
+/// each time. The names come from the capture: both bound the memory they take.
+const MAX_REMEMBERED_NAMES: usize = 1024;
+const MAX_REMEMBERED_NAME_LEN: usize = 64;
+/// The same for texts no pattern matches (`Host`, `User-Agent`, `Origin`, heartbeats repeat).
+const MAX_REMEMBERED_CLEAN: usize = 1024;
+const MAX_REMEMBERED_CLEAN_LEN: usize = 256;
+
+/// Rewrites events according to [`Rules`]. One per output; it remembers, per open connection,
+/// the secrets replaced in its handshake (to scrub the findings that quote them) and forgets
+/// them at the connection's `end`.
+#[derive(Clone, Debug)]
+pub struct Redactor {
+    rules: Rules,
+    headers: Matcher,
+    query: Matcher,
+    fields: Matcher,
+    keep: Vec<String>,
+    patterns: Vec<Pattern>,
+    learned: HashMap<ConnId, Vec<String>>,
+    /// Decisions per header name as written.
+    header_kinds: RefCell<foldhash::HashMap<String, HeaderKind>>,
+    /// Decisions per JSON member name (the same keys come in every message).
+    field_names: RefCell<foldhash::HashMap<String, bool>>,
+    /// Short texts no pattern matches.
+    clean: RefCell<foldhash::HashSet<String>>,
+}
+
+impl Redactor {
+    /// The default rules plus `add`. Errors name the flag and say what is wrong.
+    pub fn with_additions(add: &Additions) -> Result<Redactor, String> {
+        let mut rules = Rules::defaults();
+        for k in &add.keep {
+            let clash = add.headers.iter().chain(&add.query).chain(&add.fields);
+            if let Some(n) = clash.into_iter().find(|n| normalize(n) == normalize(k)) {
+                return Err(format!(
+                    "--redact-keep {k:?} and a --redact-* flag naming {n:?}: keep it or redact it"
+                ));
+            }
+        }
+        for h in &add.headers {
+            if normalize(h) == "secwebsocketprotocol" {
+                rules.subprotocols = SubprotocolRule::All;
+            }
+            // Naming a header redacts it even when it is kept by default.
+            rules.keep.retain(|k| normalize(k) != normalize(h));
+        }
+        let lower = |l: &[String]| l.iter().map(|s| s.to_ascii_lowercase()).collect::<Vec<_>>();
+        rules.headers.names.extend(lower(&add.headers));
+        rules.query.names.extend(lower(&add.query));
+        rules.fields.names.extend(lower(&add.fields));
+        rules.keep.extend(add.keep.iter().cloned());
+        rules.patterns.extend(
+            add.patterns.iter().map(|p| PatternRule { name: "user".into(), regex: p.clone() }),
+        );
+        rules.payloads = add.payloads;
+        Redactor::new(rules)
+    }
+
+    /// Compiles `rules`.
+    pub fn new(rules: Rules) -> Result<Redactor, String> {
+        let patterns = rules
+            .patterns
+            .iter()
+            .map(|p| {
+                let re = Regex::new(&p.regex)
+                    .map_err(|e| format!("--redact-pattern {:?} is not a regex: {e}", p.regex))?;
+                let group = match re.capture_names().position(|n| n == Some("secret")) {
+                    Some(i) => i,
+                    None if re.captures_len() > 1 => 1,
+                    None => 0,
+                };
+                Ok(Pattern { re, group })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Redactor {
+            headers: Matcher::new(&rules.headers, &rules.keep),
+            query: Matcher::new(&rules.query, &rules.keep),
+            fields: Matcher::new(&rules.fields, &rules.keep),
+            keep: rules.keep.iter().map(|k| normalize(k)).collect(),
+            patterns,
+            learned: HashMap::new(),
+            header_kinds: RefCell::default(),
+            field_names: RefCell::default(),
+            clean: RefCell::default(),
+            rules,
+        })
+    }
+
+    /// The rules applied.
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    /// Rewrites one event in place.
+    pub fn apply(&mut self, event: &mut Event) {
+        match event {
+            Event::Handshake { connection, request, response, .. } => {
+                let mut found = Vec::new();
+                let offered = request.as_ref().map(|r| r.protocols.clone()).unwrap_or_default();
+                let protocols = self.protocol_decisions(&offered);
+                if let Some(r) = request {
+                    self.request(r, &protocols, &mut found);
+                }
+                if let Some(r) = response {
+                    self.response(r, &protocols, &mut found);
+                }
+                // Longest first, so that a secret containing another is replaced whole.
+                found.retain(|s| s.len() >= 4);
+                found.sort_by_key(|s| std::cmp::Reverse(s.len()));
+                found.dedup();
+                if !found.is_empty() {
+                    self.learned.entry(*connection).or_default().extend(found);
+                }
+            }
+            Event::Message { payload, truncated, close, .. } => {
+                if self.rules.payloads {
+                    let dropped = match payload {
+                        Payload::Text(t) if !t.is_empty() => {
+                            *t = marker(t.len());
+                            true
+                        }
+                        Payload::Bytes(b) if !b.is_empty() => {
+                            b.clear();
+                            true
+                        }
+                        _ => false,
+                    };
+                    *truncated |= dropped;
+                    if let Some(c) = close.as_mut().filter(|c| !c.reason.is_empty()) {
+                        c.reason = marker(c.reason.len());
+                    }
+                    return;
+                }
+                match payload {
+                    Payload::Text(t) => replace(t, self.text(t)),
+                    Payload::Bytes(b) => {
+                        let redacted = std::str::from_utf8(b).ok().and_then(|t| self.text(t));
+                        if let Some(r) = redacted {
+                            *b = r.into_bytes();
+                        }
+                    }
+                    Payload::Unavailable => {}
+                }
+                if let Some(c) = close {
+                    let r = self.text(&c.reason);
+                    replace(&mut c.reason, r);
+                }
+            }
+            Event::Finding { connection, message, .. } => {
+                if let Some(secrets) = self.learned.get(connection) {
+                    replace(message, scrub(message, secrets));
+                }
+                replace(message, self.patterns_in(message));
+            }
+            Event::End { connection, .. } => {
+                self.learned.remove(connection);
+            }
+            Event::Connection { .. } | Event::Frame { .. } | Event::Gap { .. } => {}
+        }
+    }
+
+    /// A text payload or close reason: JSON members, then patterns.
+    fn text(&self, t: &str) -> Option<String> {
+        if t.is_empty() {
+            return None;
+        }
+        let mut found = Vec::new();
+        let members = text::json_members(t, |k| self.is_secret_field(k), &mut found);
+        let patterned = self.patterns_in(members.as_deref().unwrap_or(t));
+        patterned.or(members)
+    }
+
+    /// Every pattern, in order, outside the markers already written.
+    fn patterns_in(&self, s: &str) -> Option<String> {
+        let short = s.len() <= MAX_REMEMBERED_CLEAN_LEN;
+        if s.is_empty() || short && self.clean.borrow().contains(s) {
+            return None;
+        }
+        let mut cur: Option<String> = None;
+        for p in &self.patterns {
+            let src = cur.as_deref().unwrap_or(s);
+            // The common case, no match, without captures or copies.
+            if !p.re.is_match(src) {
+                continue;
+            }
+            if let Some(next) = outside_markers(src, |seg, out| pattern(p, seg, out)) {
+                cur = Some(next);
+            }
+        }
+        let mut clean = self.clean.borrow_mut();
+        if cur.is_none() && short && clean.len() < MAX_REMEMBERED_CLEAN {
+            clean.insert(s.to_string());
+        }
+        cur
+    }
+
+    /// For each offered subprotocol, its replacement when it is redacted.
+    fn protocol_decisions(&self, offered: &[String]) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut found = Vec::new();
+        let mut after_marker = false;
+        for t in offered {
+            let r = self.protocol(t, after_marker, &mut found);
+            after_marker = text::is_protocol_marker(t);
+            if let Some(r) = r {
+                out.push((t.clone(), r));
+            }
+        }
+        out
+    }
+
+    /// One subprotocol token's replacement, if it is redacted.
+    fn protocol(&self, t: &str, after_marker: bool, found: &mut Vec<String>) -> Option<String> {
+        if self.keep.contains(&normalize(t)) || t.is_empty() {
+            return None;
+        }
+        if self.rules.subprotocols == SubprotocolRule::All
+            || after_marker && !text::is_protocol_marker(t)
+            || text::contains_jwt(t)
+        {
+            found.push(t.to_string());
+            return Some(marker(t.len()));
+        }
+        text::redact_random_runs(t, found)
+    }
+
+    /// A token of the offered list or the selected one: the offered list's decision, else its
+    /// own (a server may select what was not offered).
+    fn protocol_of(
+        &self,
+        t: &str,
+        decisions: &[(String, String)],
+        found: &mut Vec<String>,
+    ) -> Option<String> {
+        match decisions.iter().find(|(o, _)| o == t) {
+            Some((o, r)) => {
+                found.push(o.clone());
+                Some(r.clone())
+            }
+            None => self.protocol(t, false, found),
+        }
+    }
+
+    /// A `Sec-WebSocket-Protocol` header value, token by token (spacing kept).
+    fn protocol_list(
+        &self,
+        value: &str,
+        decisions: &[(String, String)],
+        found: &mut Vec<String>,
+    ) -> Option<String> {
+        let mut changed = false;
+        let parts: Vec<String> = value
+            .split(',')
+            .map(|part| {
+                let t = part.trim();
+                match self.protocol_of(t, decisions, found) {
+                    Some(r) => {
+                        changed = true;
+                        let lead = part.len() - part.trim_start().len();
+                        format!("{}{r}{}", &part[..lead], &part[lead + t.len()..])
+                    }
+                    None => part.to_string(),
+                }
+            })
+            .collect();
+        changed.then(|| parts.join(","))
+    }
+
+    /// One header line's value.
+    fn header(
+        &self,
+        name: &str,
+        value: &str,
+        decisions: &[(String, String)],
+        found: &mut Vec<String>,
+    ) -> Option<String> {
+        let ruled = match self.header_kind(name) {
+            HeaderKind::Subprotocols => self.protocol_list(value, decisions, found),
+            HeaderKind::Named(shape) => Some(text::header_value(shape, value, found)),
+            HeaderKind::Url => text::query_values(value, |q| self.query.matches(q), found),
+            HeaderKind::Other => None,
+        };
+        let patterned = self.patterns_in(ruled.as_deref().unwrap_or(value));
+        patterned.or(ruled)
+    }
+
+    fn is_secret_field(&self, name: &str) -> bool {
+        if let Some(d) = self.field_names.borrow().get(name) {
+            return *d;
+        }
+        let d = self.fields.matches(name);
+        let mut names = self.field_names.borrow_mut();
+        if names.len() < MAX_REMEMBERED_NAMES && name.len() <= MAX_REMEMBERED_NAME_LEN {
+            names.insert(name.to_string(), d);
+        }
+        d
+    }
+
+    fn header_kind(&self, name: &str) -> HeaderKind {
+        if let Some(k) = self.header_kinds.borrow().get(name) {
+            return *k;
+        }
+        let n = normalize(name);
+        let kind = if n == "secwebsocketprotocol" {
+            HeaderKind::Subprotocols
+        } else if self.headers.matches(name) {
+            HeaderKind::Named(match n.as_str() {
+                "cookie" => "cookie",
+                "setcookie" | "setcookie2" => "setcookie",
+                _ => "",
+            })
+        } else if URL_HEADERS.contains(&n.as_str()) {
+            HeaderKind::Url
+        } else {
+            HeaderKind::Other
+        };
+        let mut kinds = self.header_kinds.borrow_mut();
+        if kinds.len() < MAX_REMEMBERED_NAMES && name.len() <= MAX_REMEMBERED_NAME_LEN {
+            kinds.insert(name.to_string(), kind);
+        }
+        kind
+    }
+
+    /// A field that mirrors a header (`host`, `key`, `accept`…): what the header line became.
+    fn mirrored(&self, header: &str, value: &mut String, found: &mut Vec<String>) {
+        let r = self.header(header, value, &[], found);
+        replace(value, r);
+    }
+
+    fn request(
+        &self,
+        r: &mut RequestInfo,
+        decisions: &[(String, String)],
+        found: &mut Vec<String>,
+    ) {
+        let path = text::query_values(&r.path, |q| self.query.matches(q), found);
+        let patterned = self.patterns_in(path.as_deref().unwrap_or(&r.path));
+        replace(&mut r.path, patterned.or(path));
+        for (name, value) in &mut r.headers {
+            replace(value, self.header(name, value, decisions, found));
+        }
+        for (header, field) in [
+            ("host", &mut r.host),
+            ("origin", &mut r.origin),
+            ("user-agent", &mut r.user_agent),
+            ("sec-websocket-key", &mut r.key),
+            ("sec-websocket-version", &mut r.version),
+        ] {
+            if let Some(v) = field {
+                self.mirrored(header, v, found);
+            }
+        }
+        for p in &mut r.protocols {
+            replace(p, self.protocol_of(p, decisions, found));
+        }
+        self.extensions(&mut r.extensions, found);
+    }
+
+    fn response(
+        &self,
+        r: &mut ResponseInfo,
+        decisions: &[(String, String)],
+        found: &mut Vec<String>,
+    ) {
+        for (name, value) in &mut r.headers {
+            replace(value, self.header(name, value, decisions, found));
+        }
+        for (header, field) in
+            [("sec-websocket-accept", &mut r.accept), ("sec-websocket-version", &mut r.version)]
+        {
+            if let Some(v) = field {
+                self.mirrored(header, v, found);
+            }
+        }
+        if let Some(p) = &mut r.protocol {
+            replace(p, self.protocol_of(p, decisions, found));
+        }
+        self.extensions(&mut r.extensions, found);
+    }
+
+    /// Extension parameter values, when the user named `Sec-WebSocket-Extensions`.
+    fn extensions(&self, exts: &mut [crate::http::Extension], found: &mut Vec<String>) {
+        if !matches!(self.header_kind("Sec-WebSocket-Extensions"), HeaderKind::Named(_)) {
+            return;
+        }
+        for e in exts {
+            for (_, v) in &mut e.params {
+                if let Some(v) = v {
+                    found.push(v.clone());
+                    *v = marker(v.len());
+                }
+            }
+        }
+    }
+}
+
+/// Replaces `s` when a rule rewrote it.
+fn replace(s: &mut String, r: Option<String>) {
+    if let Some(r) = r {
+        *s = r;
+    }
+}
+
+/// Applies `f` to the parts of `s` between markers; `f` appends a segment's rewrite to `out`
+/// and says whether it changed anything.
+fn outside_markers(s: &str, mut f: impl FnMut(&str, &mut String) -> bool) -> Option<String> {
+    let mut out = String::with_capacity(s.len());
+    let mut changed = false;
+    let mut from = 0;
+    for (start, end) in marker_spans(s).into_iter().chain([(s.len(), s.len())]) {
+        changed |= f(&s[from..start], &mut out);
+        out.push_str(&s[start..end]);
+        from = end;
+    }
+    changed.then_some(out)
+}
+
+/// One pattern over one segment.
+fn pattern(p: &Pattern, seg: &str, out: &mut String) -> bool {
+    let mut copied = 0;
+    for caps in p.re.captures_iter(seg) {
+        let Some(m) = caps.get(p.group).filter(|m| !m.is_empty()) else { continue };
+        if m.start() < copied {
+            continue;
+        }
+        out.push_str(&seg[copied..m.start()]);
+        out.push_str(&marker(m.len()));
+        copied = m.end();
+    }
+    out.push_str(&seg[copied..]);
+    copied > 0
+}
+
+/// `message` with each secret (longest first), as written or as Rust's `{:?}` quotes it,
+/// replaced outside the markers already written.
+fn scrub(message: &str, secrets: &[String]) -> Option<String> {
+    let mut cur: Option<String> = None;
+    for s in secrets {
+        let debug = format!("{s:?}");
+        let quoted = &debug[1..debug.len() - 1];
+        for needle in [s.as_str(), quoted] {
+            let src = cur.as_deref().unwrap_or(message);
+            if !src.contains(needle) {
+                continue;
+            }
+            let next = outside_markers(src, |seg, out| {
+                let replaced = seg.replace(needle, &marker(s.len()));
+                let changed = replaced != seg;
+                out.push_str(&replaced);
+                changed
+            });
+            if next.is_some() {
+                cur = next;
+            }
+        }
+    }
+    cur
+}
+
+#[cfg(test)]
+mod tests;
