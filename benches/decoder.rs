@@ -34,6 +34,7 @@ fn cfg(from_client: bool, deflate: bool) -> DirConfig {
         keep_payloads: true,
         max_inflate: 64 << 20,
         max_resync: 256 << 10,
+        memory: wsscope::memory::Memory::default(),
     }
 }
 

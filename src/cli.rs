@@ -215,9 +215,18 @@ pub struct LimitArgs {
     #[arg(long, value_name = "SIZE", default_value = "256M")]
     pub max_buffered_total: String,
 
-    /// Close a connection after this long without packets (packet time), e.g. 30s, 10m.
-    #[arg(long, value_name = "DURATION", default_value = "10m")]
+    /// Close a connection after this long without packets (packet time), e.g. 30s, 10m, or
+    /// none. By default a quiet connection is kept until it closes or the memory budget needs
+    /// its room (browsers send no pings: a session quiet for an hour is still the same session).
+    #[arg(long, value_name = "DURATION", default_value = "none")]
     pub idle_timeout: String,
+
+    /// Memory for what the capture makes wsscope hold (connections, buffered and in-progress
+    /// bytes, payload copies, inflaters, report rows). Past half of it payload copies are
+    /// dropped, past 70 % inflater windows, past 85 % the least recently active connections
+    /// are evicted; each step is reported (memory_budget).
+    #[arg(long, value_name = "SIZE", default_value = "1G")]
+    pub memory_budget: String,
 
     /// How long (capture time) a hole the peer already acknowledged waits for its bytes before
     /// they are declared lost. Captures that merge two directions (SPAN ports, TAPs, cloud

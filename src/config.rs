@@ -231,6 +231,9 @@ impl FailOn {
     }
 }
 
+/// The smallest `--memory-budget` accepted.
+const MIN_MEMORY_BUDGET: usize = 16 << 20;
+
 impl LimitArgs {
     /// Validates the limit flags.
     pub fn to_limits(&self) -> Result<TcpLimits, Error> {
@@ -245,7 +248,10 @@ impl LimitArgs {
             )?,
             max_buffered_segments: positive("max-buffered-segments", self.max_buffered_segments)?,
             max_buffered_total: parse_size("max-buffered-total", &self.max_buffered_total)?,
-            idle_timeout: parse_duration("idle-timeout", &self.idle_timeout)?,
+            idle_timeout: match self.idle_timeout.trim() {
+                "none" | "off" => std::time::Duration::MAX,
+                t => parse_duration("idle-timeout", t)?,
+            },
             reorder_window: parse_duration("reorder-window", &self.reorder_window)?,
             reorder_packets: self.reorder_packets,
             max_fragmented_datagrams: positive(
@@ -258,6 +264,17 @@ impl LimitArgs {
             )?,
             max_history_total: parse_size("max-history-total", &self.max_history_total)?,
             max_tunnel_depth: positive("max-tunnel-depth", self.max_tunnel_depth)?,
+            memory: crate::memory::Memory::new(
+                match parse_size("memory-budget", &self.memory_budget)? {
+                    b if b < MIN_MEMORY_BUDGET => {
+                        return Err(Error::Usage(format!(
+                            "--memory-budget: {:?} is too small; wsscope needs at least 16M",
+                            self.memory_budget
+                        )));
+                    }
+                    b => b,
+                },
+            ),
             ..TcpLimits::default()
         })
     }

@@ -8,6 +8,7 @@
 //! | [`packet`] | core: one packet → one TCP segment view (etherparse), IPv4 defragmentation |
 //! | [`tcp`] | core: connection table and per-direction reassembly → ordered bytes, gaps, FIN/RST |
 //! | [`limits`] | core: every resource limit with its default |
+//! | [`memory`] | core: the global memory budget: one meter, and the steps taken as it fills |
 //! | [`time`] | core: packet timestamps, the only clock of the core |
 //! | [`http`] | core: HTTP/1.1 upgrade detection, handshake validation (httparse) |
 //! | [`ws`] | core: RFC 6455 frames and messages, RFC 7692 permessage-deflate |
@@ -31,6 +32,7 @@ pub mod error;
 pub mod event;
 pub mod http;
 pub mod limits;
+pub mod memory;
 pub mod outfile;
 pub mod packet;
 pub mod pipeline;

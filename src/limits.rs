@@ -20,7 +20,9 @@ pub struct TcpLimits {
     /// the direction that crosses it (`--max-buffered-total`).
     pub max_buffered_total: usize,
     /// A connection with no packet for this long (packet time) is closed with reason `idle`
-    /// (default 10 minutes; `--idle-timeout`).
+    /// (default: never, `Duration::MAX`; `--idle-timeout`). Quiet connections are kept until
+    /// they close, or until the memory budget evicts the least recently active ones: an idle
+    /// timeout would cut a quiet session in two and lose its inflater's context.
     pub idle_timeout: Duration,
     /// How long a closed connection is remembered to absorb late retransmissions and ACKs
     /// (default 30 s); packets in that time are counted, not treated as a new connection.
@@ -55,6 +57,9 @@ pub struct TcpLimits {
     /// nested deeper is not decoded and is counted as `tunnel_too_deep`
     /// (`--max-tunnel-depth`).
     pub max_tunnel_depth: usize,
+    /// The global memory budget (default 1 GiB; `--memory-budget`), shared with the analyzer
+    /// and the report: see [`crate::memory`].
+    pub memory: crate::memory::Memory,
 }
 
 impl Default for TcpLimits {
@@ -64,7 +69,7 @@ impl Default for TcpLimits {
             max_buffered_per_direction: 4 << 20,
             max_buffered_segments: 4096,
             max_buffered_total: 256 << 20,
-            idle_timeout: Duration::from_secs(600),
+            idle_timeout: Duration::MAX,
             closed_linger: Duration::from_secs(30),
             retransmission_history: 16 << 10,
             retransmission_history_acked: 1 << 10,
@@ -74,6 +79,7 @@ impl Default for TcpLimits {
             max_fragmented_datagrams: 1024,
             fragment_timeout: Duration::from_secs(30),
             max_tunnel_depth: 8,
+            memory: crate::memory::Memory::default(),
         }
     }
 }

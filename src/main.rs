@@ -96,7 +96,9 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 max_payload: None,
                 threads: a.decode.threads,
             };
-            let outcome = run::run(cfg, ReportFormat::new(a.fail_on.as_str()))?;
+            let memory = cfg.limits.memory.clone();
+            let format = ReportFormat::new(a.fail_on.as_str()).with_memory(&memory);
+            let outcome = run::run(cfg, format)?;
             let findings = outcome.exit_status(a.fail_on.threshold());
             let report = outcome.format.into_report(findings, a.require_connections);
             files.write(&report, a.fail_on.threshold())?;

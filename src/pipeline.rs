@@ -26,6 +26,8 @@ pub struct RunSummary {
     pub tcp: TableStats,
     /// libpcap's counters (live capture).
     pub capture: CaptureStats,
+    /// What the memory budget did (the run so far, every input and thread).
+    pub memory: crate::memory::MemoryStats,
 }
 
 /// Opens the source described by `source`.
@@ -164,6 +166,7 @@ pub fn drive<S: StreamSink>(
         packets: decoder.stats(),
         tcp: table.stats(),
         capture: source.capture_stats(),
+        memory: limits.memory.stats(),
     }
 }
 

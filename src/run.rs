@@ -43,7 +43,11 @@ pub struct RunConfig {
 impl RunConfig {
     /// The analyzer's settings, with what it shares with the stream engine.
     pub fn analyzer_config(&self) -> AnalyzerConfig {
-        AnalyzerConfig { reorder_window: self.limits.reorder_window, ..self.analyzer.clone() }
+        AnalyzerConfig {
+            reorder_window: self.limits.reorder_window,
+            memory: self.limits.memory.clone(),
+            ..self.analyzer.clone()
+        }
     }
 }
 
@@ -115,6 +119,9 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
                 (summary, stats)
             };
         drop(progress);
+        // Every worker has finished: the budget's figures are final for this input.
+        let mut summary = summary;
+        summary.memory = cfg.limits.memory.stats();
         packets.close()?;
         // A pcapng file may describe more interfaces after its first packets.
         info.link_type = describe_links(&packets.link_types());
@@ -126,6 +133,9 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
                     eprintln!("  - {}", crate::term::escape(&w));
                 }
             }
+        }
+        if let (Some(m), true) = (crate::sink::memory_notice(&summary.memory), cfg.notices) {
+            eprintln!("wsscope: {}: {m}", source.display());
         }
         output.end(&info, &summary, &stats);
         if stop.is_requested()

@@ -140,11 +140,14 @@ fn issue_12_the_text_view_shows_the_request_method() {
 
 #[test]
 fn issue_12_an_idle_connection_ends_with_its_last_packet() {
-    let (r, _) = report(&[&case("idle_end")]);
+    // Quiet connections are kept by default (issue 13); an idle timeout still ends them.
+    let (r, _) = report(&[&case("idle_end"), "--idle-timeout", "10m"]);
     let first = &r["connections"][0];
     assert_eq!(first["close"]["tcp"], "idle");
     let d = first["duration"].as_f64().unwrap();
     assert!(d < 1.0, "duration {d} s: the end is the time of an unrelated later packet");
+    let (r, _) = report(&[&case("idle_end")]);
+    assert_eq!(r["connections"][0]["close"]["tcp"], "end_of_capture", "kept by default");
 }
 
 #[test]

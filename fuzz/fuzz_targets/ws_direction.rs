@@ -45,6 +45,7 @@ fuzz_target!(|data: &[u8]| {
         keep_payloads: sel & 32 == 0,
         max_inflate: 1 << 16,
         max_resync: 8192,
+        memory: wsscope::memory::Memory::default(),
     };
     let stream = &stream[..stream.len().min(64 << 10)];
     // Cut points derived from the seed (an xorshift), sorted.

@@ -203,6 +203,8 @@ checks! {
     RstOutOfWindow => (Warning, "RFC 5961 §3", "a RST whose sequence number is outside the receiver's window was ignored, as the receiver ignores it (forged RSTs look like this); the connection is followed on"),
     /// A SYN with a new initial sequence number on an open connection that went on.
     SynOnOpenConnection => (Warning, "RFC 5961 §4", "a SYN with a new initial sequence number arrived on an open connection that went on (the server did not accept it; forged SYNs look like this); it did not end the connection"),
+    /// The memory budget made wsscope give something up on this connection.
+    MemoryBudget => (Warning, "limit", "wsscope's memory budget (--memory-budget) was filling up, so this connection lost a payload copy, its inflater, or was evicted; what was given up is said in the finding"),
     /// A connection's output could not be kept in capture order.
     CaptureOrderNotKept => (Info, "capture", "output of a connection was released before earlier bytes were decoded (held longer than the reorder window); later events may be out of capture order"),
 }

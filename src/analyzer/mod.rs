@@ -8,6 +8,7 @@ pub mod checks;
 pub mod session;
 
 use crate::event::{Event, EventSink};
+use crate::memory::Level;
 use crate::tcp::{Anomaly, ConnId, StreamEvent, StreamSink};
 use checks::CheckId;
 use foldhash::HashMap;
@@ -41,6 +42,8 @@ pub struct AnalyzerConfig {
     /// How long (capture time) a connection's output is held back to keep capture order while
     /// earlier bytes wait to be decoded; the stream engine's reorder window (`--reorder-window`).
     pub reorder_window: std::time::Duration,
+    /// The global memory budget, shared with the stream engine (`--memory-budget`).
+    pub memory: crate::memory::Memory,
 }
 
 impl Default for AnalyzerConfig {
@@ -55,6 +58,7 @@ impl Default for AnalyzerConfig {
             ws_ports: Vec::new(),
             announce_tcp: false,
             reorder_window: crate::limits::TcpLimits::default().reorder_window,
+            memory: crate::memory::Memory::default(),
         }
     }
 }
@@ -107,12 +111,26 @@ pub struct Analyzer<S: EventSink> {
     sessions: HashMap<ConnId, Box<Session>>,
     sink: S,
     stats: AnalyzerStats,
+    /// The memory budget's level every session last saved memory for.
+    saving: Level,
+    /// Events since every session was last asked to save memory.
+    since_sweep: u32,
 }
+
+/// Events between two passes over every session to save memory.
+const SAVE_SPACING: u32 = 1024;
 
 impl<S: EventSink> Analyzer<S> {
     /// An analyzer pushing events into `sink`.
     pub fn new(cfg: AnalyzerConfig, sink: S) -> Self {
-        Analyzer { cfg, sessions: HashMap::default(), sink, stats: AnalyzerStats::default() }
+        Analyzer {
+            cfg,
+            sessions: HashMap::default(),
+            sink,
+            stats: AnalyzerStats::default(),
+            saving: Level::Normal,
+            since_sweep: SAVE_SPACING,
+        }
     }
 
     /// Counters so far.
@@ -131,8 +149,59 @@ impl<S: EventSink> Analyzer<S> {
     }
 }
 
+impl<S: EventSink> Analyzer<S> {
+    /// After an event of connection `conn`: charges what its session holds to the memory
+    /// budget, and saves memory as the budget's level asks — in this session at once, and in
+    /// every session when the level rises (at most once every [`SAVE_SPACING`] events).
+    fn settle(&mut self, conn: ConnId) {
+        let level = self.cfg.memory.level();
+        self.since_sweep = self.since_sweep.saturating_add(1);
+        if level > self.saving && self.since_sweep >= SAVE_SPACING {
+            self.since_sweep = 0;
+            self.saving = level;
+            let mut ids: Vec<ConnId> = self.sessions.keys().copied().collect();
+            ids.sort_unstable();
+            for id in ids {
+                if let Some(s) = self.sessions.get_mut(&id) {
+                    s.save_memory(level, &self.cfg, &mut self.sink);
+                    s.account();
+                }
+            }
+            return;
+        }
+        if level < self.saving {
+            self.saving = level;
+        }
+        if let Some(s) = self.sessions.get_mut(&conn) {
+            if level > Level::Normal {
+                s.save_memory(level, &self.cfg, &mut self.sink);
+            } else {
+                s.save_memory(Level::Normal, &self.cfg, &mut self.sink);
+            }
+            s.account();
+        }
+    }
+}
+
 impl<S: EventSink> StreamSink for Analyzer<S> {
     fn on_stream_event(&mut self, event: StreamEvent<'_>) {
+        let conn = match &event {
+            StreamEvent::Open(info) => Some(info.id),
+            StreamEvent::Data { conn, .. }
+            | StreamEvent::Gap { conn, .. }
+            | StreamEvent::Anomaly { conn, .. }
+            | StreamEvent::Pending { conn, .. } => Some(*conn),
+            StreamEvent::Fin { .. } | StreamEvent::Rst { .. } | StreamEvent::Close { .. } => None,
+        };
+        self.on_event(event);
+        if let Some(conn) = conn {
+            self.settle(conn);
+        }
+    }
+}
+
+impl<S: EventSink> Analyzer<S> {
+    fn on_event(&mut self, event: StreamEvent<'_>) {
         let cfg = &self.cfg;
         match event {
             StreamEvent::Open(info) => {

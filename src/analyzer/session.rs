@@ -16,6 +16,7 @@ use super::AnalyzerConfig;
 use super::checks::CheckId;
 use crate::event::{CloseFrameInfo, Event, EventSink, HandshakeOutcome, Payload, Position};
 use crate::http::{self, BodyKind, BodySkipper, HttpError, Parsed, RequestInfo, Violation};
+use crate::memory::{Charge, Level};
 use crate::tcp::{CloseReason, ConnInfo, Direction, GapReason, PacketRef, RoleSource};
 use crate::time::Timestamp;
 use crate::ws::OpCode;
@@ -71,6 +72,8 @@ struct Saw {
 #[derive(Debug, Default)]
 struct Order {
     held: VecDeque<Held>,
+    /// Heap bytes of what is held (for the memory budget).
+    bytes: usize,
     seq: u64,
     /// Packet of the oldest bytes waiting behind a TCP hole, per TCP direction.
     tcp: [Option<u64>; 2],
@@ -85,6 +88,7 @@ impl Order {
         let key = key.max(self.last[dir.index()]);
         self.last[dir.index()] = key;
         self.seq += 1;
+        self.bytes += item_bytes(&item);
         let h = Held { key, seq: self.seq, dir, since, item };
         let at = self.held.partition_point(|x| (x.key, x.seq) <= (h.key, h.seq));
         self.held.insert(at, h);
@@ -150,6 +154,36 @@ impl Buffered {
 
 /// Findings about a connection's TCP kept until its handshake is seen.
 const MAX_EARLY_NOTES: usize = 4;
+
+/// What a held item costs (for the memory budget).
+fn item_bytes(item: &Item) -> usize {
+    let payload = |p: &Payload| match p {
+        Payload::Text(t) => t.capacity(),
+        Payload::Bytes(b) => b.capacity(),
+        Payload::Unavailable => 0,
+    };
+    size_of::<Held>()
+        + match item {
+            Item::Ws(WsOut::Message(m)) => size_of::<Message>() + payload(&m.payload),
+            Item::Ws(WsOut::Finding { detail, .. }) => detail.capacity(),
+            Item::Ws(WsOut::Frame { .. }) => 0,
+            Item::Event(e) => {
+                size_of::<Event>()
+                    + match e.as_ref() {
+                        Event::Message { payload: p, .. } => payload(p),
+                        Event::Finding { message, .. } => message.capacity(),
+                        _ => 256,
+                    }
+            }
+        }
+}
+
+impl Buffered {
+    /// Heap bytes held.
+    fn footprint(&self) -> usize {
+        self.bytes.capacity() + self.marks.capacity() * size_of::<(u64, PacketRef)>()
+    }
+}
 
 #[derive(Debug)]
 enum ReqState {
@@ -336,6 +370,14 @@ pub struct Session {
     /// Capture notes about the handshake, reported right after it.
     handshake_notes: Vec<Event>,
     order: Order,
+    /// What this session holds, charged to the memory budget.
+    charge: Charge,
+    /// The memory budget's level this session last saved memory for.
+    saving: Level,
+    /// Budget steps already reported on this connection (bit 0: payload copies, 1: inflaters).
+    memory_noted: u8,
+    /// The last packet of this connection the analyzer saw.
+    last: PacketRef,
 }
 
 impl Session {
@@ -374,6 +416,94 @@ impl Session {
             saw: Saw::default(),
             handshake_notes: Vec::new(),
             order: Order::default(),
+            charge: Charge::new(&cfg.memory),
+            saving: Level::Normal,
+            memory_noted: 0,
+            last: info.first,
+        }
+    }
+
+    /// Heap bytes this session holds: its buffers, decoders, inflaters and held output.
+    fn footprint(&self) -> usize {
+        let phase = match &self.phase {
+            Phase::Http(h) => {
+                h.buf.iter().map(Buffered::footprint).sum::<usize>()
+                    + h.pending.len() * (size_of::<Pending>() + size_of::<RequestInfo>() + 256)
+            }
+            Phase::Switching(sw) => {
+                size_of::<SwitchPhase>()
+                    + sw.buf.iter().map(Buffered::footprint).sum::<usize>()
+                    + sw.ws.dirs.iter().map(DirectionDecoder::footprint).sum::<usize>()
+            }
+            Phase::Probe(p) => p.buf.iter().map(Buffered::footprint).sum(),
+            Phase::WebSocket(ws) => {
+                size_of::<WsPhase>()
+                    + ws.dirs.iter().map(DirectionDecoder::footprint).sum::<usize>()
+            }
+            Phase::Ignored => 0,
+        };
+        let pings: usize =
+            self.pings.iter().flatten().map(|(p, _)| p.capacity() + 40).sum::<usize>()
+                + self.early_pongs.iter().flatten().map(|(p, _)| p.capacity() + 48).sum::<usize>();
+        size_of::<Session>()
+            + phase
+            + pings
+            + self.order.bytes
+            + self.handshake_notes.len() * size_of::<Event>()
+    }
+
+    /// Charges what this session holds to the memory budget.
+    pub fn account(&mut self) {
+        let now = self.footprint();
+        self.charge.set(now);
+    }
+
+    /// Saves memory as the budget's `level` asks (see [`crate::memory`]): payload copies, then
+    /// inflaters, given up in every WebSocket direction from now on; each step is reported once
+    /// per connection (`memory_budget`).
+    pub fn save_memory(&mut self, level: Level, cfg: &AnalyzerConfig, sink: &mut impl EventSink) {
+        let dirs = match &mut self.phase {
+            Phase::WebSocket(ws) => &mut ws.dirs,
+            Phase::Switching(sw) => &mut sw.ws.dirs,
+            // No decoder yet: its decoders start saving at the next event.
+            _ => return,
+        };
+        if level != self.saving {
+            self.saving = level;
+            for d in dirs.iter_mut() {
+                d.save_memory(level);
+            }
+        }
+        let given_up = [dirs[0].take_given_up(), dirs[1].take_given_up()];
+        if given_up == [(false, false); 2] {
+            return;
+        }
+        let budget = crate::memory::human(self.charge.memory().budget() as u64);
+        for (i, (payload, inflater)) in given_up.into_iter().enumerate() {
+            let tcp_dir =
+                if i == 0 { Direction::ClientToServer } else { Direction::ServerToClient };
+            let wsd = self.ws_dir(tcp_dir);
+            for (bit, what) in [
+                (payload, 1u8, "payload copies of messages are no longer kept: messages from here on come out truncated (still counted and validated)"),
+                (inflater, 2u8, "the inflater's window and state were given up: a message in progress is not inflated further, and a later one that refers to earlier ones cannot be"),
+            ]
+            .into_iter()
+            .filter(|(given, ..)| *given)
+            .map(|(_, bit, what)| (bit, what))
+            {
+                if self.memory_noted & bit != 0 || !self.announced {
+                    continue;
+                }
+                self.memory_noted |= bit;
+                let at = Position { packet: self.last.packet, ts: self.last.ts, offset: 0 };
+                let e = self.finding_event(
+                    CheckId::MemoryBudget,
+                    Some(wsd),
+                    at,
+                    format!("{what} (the memory budget of {budget} is filling up: --memory-budget)"),
+                );
+                self.push_event(wsd, self.last.packet, e, self.last.ts, cfg, sink);
+            }
         }
     }
 
@@ -409,6 +539,7 @@ impl Session {
         cfg: &AnalyzerConfig,
         sink: &mut impl EventSink,
     ) {
+        self.last = at;
         if !self.saw.bytes && !data.is_empty() {
             self.saw.bytes = true;
             // A TLS record: handshake, alert, change cipher spec or application data, TLS 1.0-1.3.
@@ -525,6 +656,7 @@ impl Session {
                 break;
             }
             let Some(h) = self.order.held.pop_front() else { break };
+            self.order.bytes = self.order.bytes.saturating_sub(item_bytes(&h.item));
             if !in_order && !self.order.forced {
                 self.order.forced = true;
                 let at = match &h.item {
@@ -537,7 +669,9 @@ impl Session {
                     None,
                     at,
                     format!(
-                        "output released before bytes of packet {} were decoded (held longer than                          the reorder window or {MAX_HELD} items): later events of this connection                          may be out of capture order",
+                        "output released before bytes of packet {} were decoded (held longer than \
+                         the reorder window or {MAX_HELD} items): later events of this \
+                         connection may be out of capture order",
                         floor.unwrap_or(h.key)
                     ),
                     sink,
@@ -1257,6 +1391,7 @@ impl Session {
                     keep_payloads: cfg.keep_payloads,
                     max_inflate: cfg.max_inflate,
                     max_resync: cfg.max_resync,
+                    memory: cfg.memory.clone(),
                 },
                 start,
             )
@@ -1496,6 +1631,7 @@ impl Session {
                     keep_payloads: cfg.keep_payloads,
                     max_inflate: cfg.max_inflate,
                     max_resync: cfg.max_resync,
+                    memory: cfg.memory.clone(),
                 },
                 start,
             )
@@ -1906,6 +2042,7 @@ fn reason_text(r: CloseReason) -> &'static str {
         CloseReason::Rst => "RST",
         CloseReason::Idle => "idle timeout",
         CloseReason::Evicted => "evicted at the connection limit",
+        CloseReason::MemoryBudget => "evicted to stay under the memory budget",
         CloseReason::Reused => "4-tuple reused",
         CloseReason::EndOfCapture => "end of capture",
     }

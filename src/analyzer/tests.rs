@@ -470,5 +470,49 @@ fn a_gap_forced_by_a_buffering_limit_is_a_finding() {
 fn session_state_stays_small() {
     let n = std::mem::size_of::<super::session::Session>();
     eprintln!("session state: {n} bytes");
-    assert!(n <= 768, "a session costs {n} bytes");
+    assert!(n <= 800, "a session costs {n} bytes");
+}
+
+/// The memory budget: a session charges what it holds, and past half the budget its payload
+/// copies go, said once on the connection.
+#[test]
+fn a_session_charges_its_buffers_and_gives_up_payload_copies_past_half_the_budget() {
+    let memory = crate::memory::Memory::new(16 << 20);
+    let cfg = AnalyzerConfig { memory: memory.clone(), ..AnalyzerConfig::default() };
+    let mut c = Conn::with(RoleSource::Syn, cfg);
+    c.send(C2S, request("").as_bytes());
+    c.send(S2C, response("").as_bytes());
+    c.send(S2C, &frame(true, 0, 1, None, b"kept"));
+    // A third of a 1 MiB message: its copy is charged.
+    let big = vec![b'a'; 3 << 18];
+    let f = frame(true, 0, 2, None, &big);
+    let third = 1 << 18;
+    let before = memory.used();
+    c.send(S2C, &f[..third]);
+    assert!(memory.used() >= before + (250 << 10), "{} then {}", before, memory.used());
+    // Someone else fills half the budget: the copy goes after the next event.
+    let mut other = crate::memory::Charge::new(&memory);
+    other.set(8 << 20);
+    c.send(S2C, &f[third..2 * third]);
+    assert!(memory.used() < (8 << 20) + (64 << 10), "{}", memory.used());
+    c.send(S2C, &f[2 * third..]);
+    c.send(S2C, &frame(true, 0, 1, None, b"later"));
+    other.set(0);
+    let events = c.close();
+    assert_eq!(codes(&events).iter().filter(|c| *c == "memory_budget").count(), 1);
+    let messages: Vec<(u64, bool)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message { captured_length, truncated, .. } => {
+                Some((*captured_length, *truncated))
+            }
+            _ => None,
+        })
+        .collect();
+    // Every byte still counted; only the copies are gone.
+    assert_eq!(messages, vec![(4, false), (3 << 18, true), (5, true)]);
+    let s = memory.stats();
+    assert_eq!((s.payloads_dropped, s.level), (2, crate::memory::Level::DropPayloads));
+    // The session is gone: everything it charged was given back.
+    assert_eq!(memory.used(), 0);
 }

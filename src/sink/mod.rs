@@ -276,6 +276,39 @@ pub fn reaches(findings: [u64; 3], threshold: Option<Severity>) -> bool {
     }
 }
 
+/// What the memory budget gave up, for people (`None` when it gave up nothing).
+pub fn memory_notice(m: &crate::memory::MemoryStats) -> Option<String> {
+    use crate::memory::{Level, human};
+    if m.level == Level::Normal {
+        return None;
+    }
+    let mut what = Vec::new();
+    for (n, one, many) in [
+        (m.payloads_dropped, "message payload copy dropped", "message payload copies dropped"),
+        (m.inflaters_dropped, "inflater given up", "inflaters given up"),
+        (m.connections_evicted, "connection evicted", "connections evicted"),
+        (
+            m.report_items_not_listed,
+            "report row or finding not listed",
+            "report rows or findings not listed",
+        ),
+    ] {
+        if n > 0 {
+            what.push(format!("{n} {}", if n == 1 { one } else { many }));
+        }
+    }
+    if what.is_empty() {
+        what.push("nothing given up yet".to_string());
+    }
+    let peak =
+        if m.peak > 0 { format!(" (peak {} accounted)", human(m.peak)) } else { String::new() };
+    Some(format!(
+        "the memory budget of {} filled up{peak}: {}; raise --memory-budget to keep everything",
+        human(m.budget),
+        what.join(", ")
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,6 +20,10 @@ use std::io::{self, Write};
 /// Findings and gaps listed per connection (the counts stay exact).
 const MAX_LISTED: usize = 1000;
 
+/// What a listed connection row costs, for the memory budget (the row, its addresses, the
+/// handshake's strings).
+const ROW_BYTES: usize = size_of::<ConnectionReport>() + 512;
+
 /// The report document.
 #[derive(Debug, Default, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -304,6 +308,10 @@ pub struct ReportBuilder {
     /// Ping round trips per connection: count, min, max and sum in arrival order.
     rtts: foldhash::HashMap<ConnId, (u64, f64, f64, f64)>,
     input: usize,
+    /// What the rows and listed findings hold, charged to the memory budget: from half of it on,
+    /// new rows, findings and gaps are counted, not listed.
+    memory: Option<crate::memory::Charge>,
+    held: usize,
 }
 
 impl ReportBuilder {
@@ -315,7 +323,32 @@ impl ReportBuilder {
             exit: ExitDecision { fail_on: fail_on.to_string(), ..Default::default() },
             ..Default::default()
         };
-        ReportBuilder { report, index: Default::default(), rtts: Default::default(), input: 0 }
+        ReportBuilder {
+            report,
+            index: Default::default(),
+            rtts: Default::default(),
+            input: 0,
+            memory: None,
+            held: 0,
+        }
+    }
+
+    /// Charges the report's rows and listed findings to `memory`.
+    pub fn with_memory(mut self, memory: &crate::memory::Memory) -> Self {
+        self.memory = Some(crate::memory::Charge::new(memory));
+        self
+    }
+
+    /// Whether a row, finding or gap of `bytes` may be listed; if so it is charged.
+    fn may_list(&mut self, bytes: usize) -> bool {
+        let Some(c) = &mut self.memory else { return true };
+        if c.memory().level() >= crate::memory::Level::DropPayloads {
+            c.memory().note_not_listed();
+            return false;
+        }
+        self.held += bytes;
+        c.set(self.held);
+        true
     }
 
     /// The report so far, with round-trip summaries computed.
@@ -371,6 +404,9 @@ impl ReportBuilder {
         match e {
             Event::Connection { connection, client, server, packet, ts, .. } => {
                 s.websocket_connections += 1;
+                if !self.may_list(ROW_BYTES) {
+                    return;
+                }
                 self.index.insert(*connection, self.report.connections.len());
                 self.report.connections.push(ConnectionReport {
                     id: *connection,
@@ -480,18 +516,23 @@ impl ReportBuilder {
                     Severity::Info => s.findings.info += 1,
                 }
                 *s.findings_by_code.entry(*code).or_default() += 1;
-                if let Some(c) = self.conn(*connection) {
+                let listed = self.conn(*connection).map(|c| {
                     c.findings_total += 1;
-                    if c.findings.len() < MAX_LISTED {
-                        c.findings
-                            .push(finding_report(*code, *severity, rfc, *direction, at, message));
-                    }
+                    c.findings.len() < MAX_LISTED
+                });
+                if listed == Some(true)
+                    && self.may_list(size_of::<FindingReport>() + message.len())
+                    && let Some(c) = self.conn(*connection)
+                {
+                    c.findings.push(finding_report(*code, *severity, rfc, *direction, at, message));
                 }
             }
             Event::Gap { connection, direction, length, seq, reason, at } => {
                 s.gaps += 1;
-                if let Some(c) = self.conn(*connection)
-                    && c.gaps.len() < MAX_LISTED
+                let listed = self.conn(*connection).map(|c| c.gaps.len() < MAX_LISTED);
+                if listed == Some(true)
+                    && self.may_list(size_of::<GapReport>())
+                    && let Some(c) = self.conn(*connection)
                 {
                     c.gaps.push(GapReport {
                         direction: *direction,
@@ -573,6 +614,12 @@ impl ReportFormat {
     /// A report deciding its exit status with `fail_on`.
     pub fn new(fail_on: &str) -> Self {
         ReportFormat { builder: Some(ReportBuilder::new(fail_on)) }
+    }
+
+    /// Charges the report's rows and listed findings to `memory` (see [`crate::memory`]).
+    pub fn with_memory(mut self, memory: &crate::memory::Memory) -> Self {
+        self.builder = self.builder.map(|b| b.with_memory(memory));
+        self
     }
 
     /// The finished report.

@@ -278,6 +278,11 @@ impl<W: Write> Format for Text<W> {
                 summary.capture.dropped, summary.capture.if_dropped
             )?;
         }
+        if let Some(m) =
+            super::memory_notice(&crate::memory::MemoryStats { peak: 0, ..summary.memory })
+        {
+            writeln!(self.out, "warning: {m}")?;
+        }
         Ok(())
     }
 

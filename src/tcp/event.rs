@@ -79,6 +79,8 @@ pub enum CloseReason {
     Idle,
     /// Evicted because the connection limit was reached.
     Evicted,
+    /// Evicted to stay under the memory budget (`--memory-budget`).
+    MemoryBudget,
     /// A new SYN reused the 4-tuple while this connection was still open.
     Reused,
     /// The capture ended with the connection still open.

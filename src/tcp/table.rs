@@ -10,6 +10,7 @@ use super::event::{Anomaly, CloseReason, ConnInfo, DirStats, PacketRef, StreamEv
 use super::flow::{ConnId, Direction, FlowKey, RoleSource};
 use super::stream::{Budget, Ctx, HalfStream, SegData};
 use crate::limits::TcpLimits;
+use crate::memory::{Charge, Level};
 use crate::packet::Segment;
 use crate::time::Timestamp;
 use foldhash::HashMap;
@@ -18,6 +19,9 @@ use std::time::Duration;
 
 /// How often (in packet time) idle and closed connections are swept.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Segments between two evictions for the memory budget.
+const EVICTION_SPACING: u32 = 256;
 
 /// Counters of the table.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -35,6 +39,8 @@ pub struct TableStats {
     pub closed_idle: u64,
     /// Connections evicted by the connection limit.
     pub evicted: u64,
+    /// Connections evicted to stay under the memory budget (`--memory-budget`).
+    pub evicted_for_memory: u64,
     /// Connections replaced by a new SYN on the same 4-tuple while open.
     pub reused: u64,
     /// Connections still open at the end of the capture.
@@ -58,6 +64,7 @@ impl TableStats {
             CloseReason::Fin => self.closed_fin += 1,
             CloseReason::Idle => self.closed_idle += 1,
             CloseReason::Evicted => self.evicted += 1,
+            CloseReason::MemoryBudget => self.evicted_for_memory += 1,
             CloseReason::EndOfCapture => self.open_at_end += 1,
             CloseReason::Rst => self.closed_rst += 1,
             CloseReason::Reused => self.reused += 1,
@@ -168,11 +175,16 @@ pub struct Table {
     next_sweep: Option<Timestamp>,
     last: PacketRef,
     stats: TableStats,
+    /// What the table holds, charged to the memory budget.
+    charge: Charge,
+    /// Segments handled since connections were last evicted to save memory.
+    since_eviction: u32,
 }
 
 impl Table {
     /// An empty table with the given limits.
     pub fn new(limits: TcpLimits) -> Self {
+        let charge = Charge::new(&limits.memory);
         Table {
             conns: HashMap::default(),
             limits,
@@ -181,7 +193,46 @@ impl Table {
             next_sweep: None,
             last: PacketRef::default(),
             stats: TableStats::default(),
+            charge,
+            since_eviction: u32::MAX,
         }
+    }
+
+    /// Connections open now (counted from the table's counters: every connection opened and
+    /// not yet counted as closed).
+    fn open_now(&self) -> u64 {
+        let s = &self.stats;
+        s.connections
+            - s.closed_fin
+            - s.closed_rst
+            - s.closed_idle
+            - s.evicted
+            - s.evicted_for_memory
+            - s.reused
+            - s.open_at_end
+    }
+
+    /// Charges what the table holds to the memory budget: its hash table, the open
+    /// connections' state, out-of-order bytes and retransmission history.
+    fn account(&mut self) {
+        let held = self.conns.capacity() * (size_of::<FlowKey>() + size_of::<Slot>())
+            + self.open_now() as usize * size_of::<Conn>()
+            + self.budget.buffered
+            + self.budget.history;
+        self.charge.set(held);
+    }
+
+    /// Under memory pressure, evicts the least recently active eighth of the open connections
+    /// (at most once every [`EVICTION_SPACING`] segments, so that other threads can free what
+    /// the evicted connections held before more are chosen).
+    fn save_memory<S: StreamSink>(&mut self, sink: &mut S) {
+        self.since_eviction = self.since_eviction.saturating_add(1);
+        if self.since_eviction < EVICTION_SPACING || self.limits.memory.level() < Level::Evict {
+            return;
+        }
+        self.since_eviction = 0;
+        self.evict_eighth(CloseReason::MemoryBudget, sink);
+        self.account();
     }
 
     /// Counters so far.
@@ -211,6 +262,12 @@ impl Table {
 
     /// Handles one TCP segment captured at `at`.
     pub fn on_segment<S: StreamSink>(&mut self, seg: &Segment<'_>, at: PacketRef, sink: &mut S) {
+        self.on_segment_inner(seg, at, sink);
+        self.account();
+        self.save_memory(sink);
+    }
+
+    fn on_segment_inner<S: StreamSink>(&mut self, seg: &Segment<'_>, at: PacketRef, sink: &mut S) {
         self.last = at;
         self.advance_time(at.ts, sink);
         let key = FlowKey::new(seg.src, seg.dst);
@@ -370,6 +427,7 @@ impl Table {
             }
         }
         self.conns.clear();
+        self.account();
     }
 
     /// Makes room for one more connection when the table is full.
@@ -382,6 +440,12 @@ impl Table {
         if self.conns.len() < self.limits.max_connections {
             return;
         }
+        self.evict_eighth(CloseReason::Evicted, sink);
+    }
+
+    /// Evicts the least recently active eighth of the open connections (at least one), oldest
+    /// first, closing each with `reason`.
+    fn evict_eighth<S: StreamSink>(&mut self, reason: CloseReason, sink: &mut S) {
         let mut open: Vec<(Timestamp, ConnId, FlowKey)> = self
             .conns
             .iter()
@@ -397,8 +461,10 @@ impl Table {
         for (_, _, key) in open {
             if let Some(mut c) = self.conns.remove(&key).and_then(Slot::into_open) {
                 let last = c.last;
-                let r =
-                    close(&mut c, CloseReason::Evicted, last, &self.limits, &mut self.budget, sink);
+                let r = close(&mut c, reason, last, &self.limits, &mut self.budget, sink);
+                if r == CloseReason::MemoryBudget {
+                    self.limits.memory.note_evicted();
+                }
                 self.stats.count_close(r);
             }
         }
@@ -552,7 +618,10 @@ fn close<S: StreamSink>(
     // Both FINs were captured, one or both waiting behind a hole the flush declared: the
     // connection did end with FINs, whatever ended its wait.
     let reason = match reason {
-        CloseReason::Idle | CloseReason::Evicted | CloseReason::EndOfCapture
+        CloseReason::Idle
+        | CloseReason::Evicted
+        | CloseReason::MemoryBudget
+        | CloseReason::EndOfCapture
             if conn.halves.iter().all(HalfStream::fin_delivered) =>
         {
             CloseReason::Fin

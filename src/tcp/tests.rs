@@ -841,3 +841,71 @@ proptest! {
         prop_assert_eq!(h.table.history_bytes(), 0);
     }
 }
+
+#[test]
+fn quiet_connections_stay_open_by_default() {
+    let mut h = Harness::new();
+    h.handshake(1000, 5000);
+    h.wait(Duration::from_secs(3600));
+    h.seg("10.9.9.9:1", S, 1, 0, "S", b"");
+    h.seg(C, S, 1001, 5001, ".", b"after an hour");
+    assert!(h.closes().is_empty(), "{:?}", h.closes());
+    assert_eq!(h.stream(1, C2S), b"after an hour");
+}
+
+#[test]
+fn past_85_percent_of_the_memory_budget_the_least_recently_active_connections_are_evicted() {
+    let memory = crate::memory::Memory::new(64 << 20);
+    let limits = TcpLimits { memory: memory.clone(), ..TcpLimits::default() };
+    let mut h = Harness::with_limits(limits);
+    // 16 connections, each with a little traffic; connection 1 is the oldest.
+    for i in 0..16u16 {
+        let c = format!("10.0.0.1:{}", 40000 + i);
+        h.seg(&c, S, 100, 0, "S", b"");
+        h.wait(Duration::from_millis(10));
+    }
+    assert_eq!(table_open(&h), 16);
+    assert!(memory.used() > 16 * 800, "the table charges its connections: {}", memory.used());
+    // Someone else fills the budget: the next segment evicts an eighth (2), oldest first; the
+    // next 255 wait for memory to be freed before evicting more.
+    let mut other = crate::memory::Charge::new(&memory);
+    other.set(60 << 20);
+    for _ in 0..250 {
+        h.seg("10.0.0.1:40015", S, 101, 0, ".", b"");
+    }
+    let evicted: Vec<Ev> = h.closes();
+    assert_eq!(
+        evicted,
+        vec![Ev::Close(1, CloseReason::MemoryBudget), Ev::Close(2, CloseReason::MemoryBudget)]
+    );
+    assert_eq!(memory.stats().connections_evicted, 2);
+    assert_eq!(h.table.stats().evicted_for_memory, 2);
+    // Still over: the next round evicts an eighth of the 14 left.
+    for _ in 0..10 {
+        h.seg("10.0.0.1:40015", S, 101, 0, ".", b"");
+    }
+    assert_eq!(h.closes().last(), Some(&Ev::Close(3, CloseReason::MemoryBudget)));
+    // Under the budget again: nothing more is evicted.
+    other.set(0);
+    for _ in 0..300 {
+        h.seg("10.0.0.1:40015", S, 101, 0, ".", b"");
+    }
+    assert_eq!(h.closes().len(), 3);
+    assert_eq!(table_open(&h), 13);
+    h.finish();
+    // Every connection closed: only the (empty) hash table is still charged.
+    assert!(memory.used() < 16 * 800, "{}", memory.used());
+}
+
+/// Open connections, counted by hand (the table counts them from its counters).
+fn table_open(h: &Harness) -> u64 {
+    let s = h.table.stats();
+    s.connections
+        - s.closed_fin
+        - s.closed_rst
+        - s.closed_idle
+        - s.evicted
+        - s.evicted_for_memory
+        - s.reused
+        - s.open_at_end
+}

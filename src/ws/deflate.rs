@@ -47,7 +47,13 @@ pub enum InflateError {
     MissingContext(String),
     /// The message inflated past the limit; inflation stopped there.
     Limit(u64),
+    /// The inflater's state or window was given up to stay under the memory budget.
+    MemoryBudget,
 }
+
+/// What a zlib state costs while a message is inflated (zlib-rs: its state and its own 32 KiB
+/// window), for the memory budget.
+const STATE_BYTES: usize = 48 << 10;
 
 /// The inflater of one direction.
 pub struct Inflater {
@@ -63,6 +69,9 @@ pub struct Inflater {
     failed: bool,
     /// Bytes produced for the current message.
     produced: u64,
+    /// The window was given up to save memory (so a reference into it is not the capture's
+    /// fault).
+    dropped: bool,
 }
 
 impl std::fmt::Debug for Inflater {
@@ -86,7 +95,29 @@ impl Inflater {
             context_known,
             failed: false,
             produced: 0,
+            dropped: false,
         }
+    }
+
+    /// Bytes this inflater holds (its window; a zlib state while a message is inflated).
+    pub fn footprint(&self) -> usize {
+        self.window.capacity() + if self.z.is_some() { STATE_BYTES } else { 0 }
+    }
+
+    /// Gives up the window and the zlib state to save memory (`--memory-budget`): the rest of
+    /// a message being inflated is not inflated, and a later message that refers to the window
+    /// fails with [`InflateError::MemoryBudget`]. Returns whether anything was held.
+    pub fn drop_memory(&mut self) -> bool {
+        let held = self.z.is_some() || self.window.capacity() > 0;
+        if self.z.take().is_some() {
+            // A message was being inflated: the rest of it is ignored.
+            self.failed = true;
+        }
+        if self.window.capacity() > 0 || self.context_known() {
+            self.lose_context();
+            self.dropped = !self.no_context_takeover;
+        }
+        held
     }
 
     /// Whether the window is complete (every message can be inflated).
@@ -100,6 +131,7 @@ impl Inflater {
     /// back-references against older bytes (garbage).
     pub fn lose_context(&mut self) {
         self.context_known = false;
+        self.dropped = false;
         self.window = VecDeque::new();
     }
 
@@ -138,6 +170,7 @@ impl Inflater {
         }
         if self.no_context_takeover {
             self.context_known = true;
+            self.dropped = false;
         }
         self.failed = false;
         self.produced = 0;
@@ -245,6 +278,8 @@ impl Inflater {
         if self.context_known() {
             self.context_known = false;
             InflateError::Corrupt("the data is not valid DEFLATE".to_string())
+        } else if self.dropped {
+            InflateError::MemoryBudget
         } else {
             InflateError::MissingContext(
                 "a back-reference reaches before the data the capture has".to_string(),

@@ -15,6 +15,7 @@ use super::resync::{self, Expect, Found};
 use super::utf8::Utf8Stream;
 use crate::analyzer::checks::CheckId;
 use crate::event::{Payload, Position};
+use crate::memory::{Level, Memory};
 use crate::tcp::PacketRef;
 
 /// The most a message's payload buffer reserves before its bytes arrive.
@@ -43,6 +44,8 @@ pub struct DirConfig {
     pub max_inflate: u64,
     /// Bytes buffered while looking for a frame boundary.
     pub max_resync: usize,
+    /// The global memory budget: from half of it on, new messages keep no payload copy.
+    pub memory: Memory,
 }
 
 /// A complete message (or control frame).
@@ -139,6 +142,8 @@ struct MessageState {
     buf: Vec<u8>,
     /// Payload bytes are counted and validated, never kept (`DirConfig::keep_payloads` off).
     discard: bool,
+    /// Its payload copy was dropped to stay under the memory budget (reported truncated).
+    dropped: bool,
     truncated: bool,
     /// Validates text once the message no longer fits in `buf` (None while it fits).
     utf8: Option<Utf8Stream>,
@@ -284,6 +289,12 @@ pub struct DirectionDecoder {
     /// and no message has started since: a continuation frame without its start is then a
     /// consequence of the capture, not a protocol error.
     lost_context: bool,
+    /// How hard to save memory (`--memory-budget`): from [`Level::DropPayloads`] new messages
+    /// keep no payload copy.
+    saving: Level,
+    /// What was given up to save memory since the session last asked (bit 0: a payload copy,
+    /// bit 1: the inflater).
+    given_up: u8,
 }
 
 impl DirectionDecoder {
@@ -308,6 +319,8 @@ impl DirectionDecoder {
             closed: false,
             masked_seen: None,
             lost_context,
+            saving: Level::Normal,
+            given_up: 0,
         }
     }
 
@@ -318,6 +331,56 @@ impl DirectionDecoder {
         d.mode = Mode::Decoding(FrameDecoder::new(frame_start));
         d.masked_seen = Some(masked);
         d
+    }
+
+    /// Heap bytes this direction holds: the message in progress, a control frame, a
+    /// frame-boundary search and the inflater.
+    pub fn footprint(&self) -> usize {
+        let msg = self.msg.as_ref().map_or(0, |m| m.buf.capacity());
+        let search = match &self.mode {
+            Mode::Resync(s) => {
+                s.buf.capacity() + s.marks.capacity() * size_of::<(u64, PacketRef)>()
+            }
+            Mode::Decoding(_) => 0,
+        };
+        msg + search
+            + self.control.capacity()
+            + self.inflater.as_ref().map_or(0, Inflater::footprint)
+    }
+
+    /// Saves memory as `level` asks (`--memory-budget`), from now on for this direction: from
+    /// [`Level::DropPayloads`] the message in progress gives up its payload copy (it is still
+    /// counted and validated, and comes out truncated) and new ones keep none; from
+    /// [`Level::DropInflaters`] the inflater gives up its window and zlib state
+    /// ([`DirectionDecoder::take_given_up`] then says so).
+    pub fn save_memory(&mut self, level: Level) {
+        self.saving = level;
+        if level >= Level::DropPayloads
+            && let Some(m) = &mut self.msg
+            && !m.discard
+        {
+            drop_copy(m, &self.cfg.memory);
+            self.given_up |= 1;
+        }
+        if level >= Level::DropInflaters
+            && let Some(inf) = &mut self.inflater
+            && inf.drop_memory()
+        {
+            if let Some(m) = &mut self.msg
+                && m.compressed
+                && !m.holey
+            {
+                m.inflate_error.get_or_insert(InflateError::MemoryBudget);
+            }
+            self.cfg.memory.note_inflater_dropped();
+            self.given_up |= 2;
+        }
+    }
+
+    /// What was given up to save memory since the last call: (a payload copy, the inflater).
+    pub fn take_given_up(&mut self) -> (bool, bool) {
+        let g = std::mem::take(&mut self.given_up);
+        (g & 1 != 0, g & 2 != 0)
     }
 
     /// How this direction is decoded.
@@ -747,7 +810,13 @@ impl DirectionDecoder {
 
     fn start_message(&mut self, opcode: OpCode, compressed: bool, pos: Position, capacity: usize) {
         self.lost_context = false;
-        let discard = !self.cfg.keep_payloads;
+        let saving = self.saving.max(self.cfg.memory.level());
+        let dropped = self.cfg.keep_payloads && saving >= Level::DropPayloads;
+        if dropped {
+            self.cfg.memory.note_payload_dropped();
+            self.given_up |= 1;
+        }
+        let discard = !self.cfg.keep_payloads || dropped;
         self.msg = Some(MessageState {
             opcode,
             compressed,
@@ -758,6 +827,7 @@ impl DirectionDecoder {
             length: 0,
             buf: if discard { Vec::new() } else { Vec::with_capacity(capacity) },
             discard,
+            dropped,
             truncated: false,
             utf8: (discard && opcode == OpCode::Text).then(Utf8Stream::default),
             latest: PacketRef::new(pos.ts, pos.packet),
@@ -786,11 +856,11 @@ impl DirectionDecoder {
             Role::Data => {
                 let Some(m) = &mut self.msg else { return };
                 m.wire_length += chunk.len() as u64;
-                let max = self.cfg.max_message;
+                let (max, mem) = (self.cfg.max_message, &self.cfg.memory);
                 if !m.compressed && m.discard {
                     // Only text needs its bytes (to validate them); unmask only then.
                     if m.utf8.is_some() {
-                        each_unmasked(chunk, mask, phase, |plain| keep(m, plain, max));
+                        each_unmasked(chunk, mask, phase, |plain| keep(m, plain, max, mem));
                     } else {
                         m.length += chunk.len() as u64;
                         m.truncated = m.length > max as u64;
@@ -804,7 +874,7 @@ impl DirectionDecoder {
                     if kept < chunk.len() {
                         // Beyond the limit: counted and validated, not kept.
                         each_unmasked(&chunk[kept..], mask, phase + kept, |plain| {
-                            keep(m, plain, max)
+                            keep(m, plain, max, mem)
                         });
                     }
                     return;
@@ -815,7 +885,7 @@ impl DirectionDecoder {
                 let limit = self.cfg.max_inflate;
                 if let Some(inf) = &mut self.inflater {
                     each_unmasked(chunk, mask, phase, |data| {
-                        let r = inf.feed(data, limit, &mut |plain: &[u8]| keep(m, plain, max));
+                        let r = inf.feed(data, limit, &mut |plain: &[u8]| keep(m, plain, max, mem));
                         if let Err(e) = r {
                             m.inflate_error.get_or_insert(e);
                         }
@@ -890,7 +960,8 @@ impl DirectionDecoder {
         if m.compressed && !m.holey && m.inflate_error.is_none() {
             if let Some(inf) = &mut self.inflater {
                 let (max, limit) = (self.cfg.max_message, self.cfg.max_inflate);
-                if let Err(e) = inf.finish(limit, &mut |plain: &[u8]| keep(&mut m, plain, max)) {
+                let mem = &self.cfg.memory;
+                if let Err(e) = inf.finish(limit, &mut |plain| keep(&mut m, plain, max, mem)) {
                     m.inflate_error = Some(e);
                 }
             }
@@ -970,6 +1041,12 @@ impl DirectionDecoder {
                         self.cfg.max_inflate
                     ),
                 ),
+                InflateError::MemoryBudget => (
+                    CheckId::MemoryBudget,
+                    "not inflated: this direction's inflater was given up to stay under the \
+                     memory budget (--memory-budget)"
+                        .to_string(),
+                ),
             };
             findings.push((check, detail));
             match e {
@@ -997,7 +1074,10 @@ impl DirectionDecoder {
             }
             payload
         };
-        let truncated = m.truncated;
+        let truncated = m.truncated || m.dropped;
+        if m.dropped {
+            self.given_up |= 1;
+        }
         let at = m.first;
         let complete = !(m.holey || m.unfinished);
         // A length that cannot be followed (a protocol error) says nothing about what is missing.
@@ -1103,11 +1183,37 @@ fn each_unmasked(src: &[u8], mask: Option<[u8; 4]>, phase: usize, mut f: impl Fn
     }
 }
 
+/// Drops a message's payload copy to save memory: from here on its bytes are counted and
+/// validated, not kept, and it is reported truncated.
+fn drop_copy(m: &mut MessageState, memory: &Memory) {
+    if m.discard {
+        return;
+    }
+    if m.opcode == OpCode::Text && m.utf8.is_none() {
+        let mut u = Utf8Stream::default();
+        u.push(&m.buf);
+        m.utf8 = Some(u);
+    }
+    m.buf = Vec::new();
+    m.discard = true;
+    m.dropped = true;
+    memory.note_payload_dropped();
+}
+
 /// Counts and keeps (up to `max`) application bytes of a message, validating text.
 ///
 /// Text is validated once at the end while the message fits; from the moment it no longer fits,
 /// the kept prefix and everything after it go through the incremental validator instead.
-fn keep(m: &mut MessageState, plain: &[u8], max: usize) {
+///
+/// A payload copy about to grow while the memory budget is past half is dropped instead (an
+/// inflated message grows by up to `--max-message-size` within one packet).
+fn keep(m: &mut MessageState, plain: &[u8], max: usize, memory: &Memory) {
+    if !m.discard
+        && m.buf.len() + plain.len() > m.buf.capacity()
+        && memory.level() >= Level::DropPayloads
+    {
+        drop_copy(m, memory);
+    }
     m.length += plain.len() as u64;
     if m.discard {
         m.truncated = m.length > max as u64;

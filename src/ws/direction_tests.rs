@@ -19,6 +19,7 @@ fn client() -> DirConfig {
         keep_payloads: true,
         max_inflate: 8 << 20,
         max_resync: 64 << 10,
+        memory: crate::memory::Memory::default(),
     }
 }
 
@@ -489,4 +490,85 @@ fn a_message_cut_by_an_unfollowable_length_has_no_missing_count() {
     let out = run(server(), &s);
     let m = messages(&out);
     assert!(m[0].ends_with("text:start incomplete captured=5 missing=?"), "{m:?}");
+}
+
+// ── The memory budget (`--memory-budget`) ──
+
+/// A meter of 1000 bytes with `used` of them charged by someone else.
+fn meter_at(used: usize) -> (crate::memory::Memory, crate::memory::Charge) {
+    let m = crate::memory::Memory::new(1000);
+    let mut c = crate::memory::Charge::new(&m);
+    c.set(used);
+    (m, c)
+}
+
+#[test]
+fn past_half_the_budget_a_new_message_keeps_no_copy_but_is_counted_and_validated() {
+    let (memory, _held) = meter_at(500);
+    let cfg = DirConfig { memory: memory.clone(), ..server() };
+    let mut s = frame(true, 0, 1, None, b"hello");
+    s.extend(frame(true, 0, 1, None, b"bad \xff utf-8"));
+    let out = run(cfg, &s);
+    assert_eq!(
+        messages(&out),
+        vec![
+            "message text len=5 wire=5 frags=1 compressed=false truncated=true text:",
+            // Invalid text is shown as bytes (none kept).
+            "message text len=11 wire=11 frags=1 compressed=false truncated=true bytes:",
+        ]
+    );
+    // Not message_too_large: the size limit was not what cut it.
+    assert_eq!(findings(&out), vec!["finding text_not_utf8"]);
+    assert_eq!(memory.stats().payloads_dropped, 2);
+}
+
+#[test]
+fn a_message_in_progress_gives_up_its_copy_when_asked_and_is_still_validated() {
+    let (memory, mut held) = meter_at(0);
+    let cfg = DirConfig { memory: memory.clone(), ..server() };
+    let mut d = DirectionDecoder::new(cfg, 0);
+    let mut out = Vec::new();
+    let first = frame(false, 0, 1, None, "héllo ".as_bytes());
+    let second = frame(true, 0, 0, None, b"w\xc3\xb6rld");
+    let at = PacketRef::new(Timestamp::from_nanos(1), 1);
+    d.feed(0, &first, at, &mut |_, o| out.push(render(&o)));
+    assert!(d.footprint() >= 7, "the copy is charged");
+    held.set(600);
+    d.save_memory(crate::memory::Level::DropPayloads);
+    assert_eq!(d.take_given_up(), (true, false));
+    assert!(d.footprint() < 7, "the copy is gone");
+    d.feed(first.len() as u64, &second, at, &mut |_, o| out.push(render(&o)));
+    assert_eq!(
+        messages(&out),
+        vec!["message text len=13 wire=13 frags=2 compressed=false truncated=true text:"]
+    );
+    assert!(findings(&out).is_empty(), "{out:?}");
+}
+
+#[test]
+fn an_inflater_given_up_fails_its_message_and_later_references_as_memory_budget() {
+    let (memory, _held) = meter_at(0);
+    let cfg = DirConfig { memory: memory.clone(), ..deflate_server() };
+    let mut d = DirectionDecoder::new(cfg, 0);
+    let mut out = Vec::new();
+    // "Hello" twice, the second a back-reference to the first (RFC 7692 §7.2.3.2).
+    let mut s = frame(true, 0b100, 1, None, &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+    let at = PacketRef::new(Timestamp::from_nanos(1), 1);
+    d.feed(0, &s, at, &mut |_, o| out.push(render(&o)));
+    assert!(d.footprint() >= 5, "the window is charged");
+    d.save_memory(crate::memory::Level::DropInflaters);
+    assert_eq!(d.take_given_up(), (false, true));
+    assert_eq!(d.footprint(), 0);
+    let off = s.len() as u64;
+    s = frame(true, 0b100, 1, None, &[0xf2, 0x00, 0x11, 0x00, 0x00]);
+    d.feed(off, &s, at, &mut |_, o| out.push(render(&o)));
+    assert_eq!(
+        messages(&out),
+        vec![
+            "message text len=5 wire=7 frags=1 compressed=true truncated=false text:Hello",
+            // Saving inflaters saves payload copies too.
+            "message text len=? wire=5 frags=1 compressed=true truncated=true unavailable",
+        ]
+    );
+    assert_eq!(findings(&out), vec!["finding memory_budget"]);
 }
