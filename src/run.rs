@@ -1,6 +1,8 @@
 //! Runs a command: opens each input, drives the analyzer into the chosen output, decides the
 //! exit status. The only place that wires capture, core and sinks together.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 use crate::analyzer::checks::Severity;
 use crate::analyzer::{Analyzer, AnalyzerConfig, AnalyzerStats};
 use crate::capture::describe_links;
@@ -106,7 +108,7 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
                     &cfg.analyzer_config(),
                     cfg.threads,
                     &mut output,
-                )
+                )?
             } else {
                 let mut analyzer = Analyzer::new(cfg.analyzer_config(), output);
                 let summary = pipeline::drive(packets.as_mut(), &cfg.limits, &stop, &mut analyzer);

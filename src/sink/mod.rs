@@ -6,6 +6,8 @@
 //! and turns the first write error into a stop request (so `wsscope export … | head` ends
 //! promptly).
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 pub mod json;
 pub mod junit;
 pub mod ndjson;
