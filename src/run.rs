@@ -128,6 +128,9 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
                     eprintln!("  - {}", crate::term::escape(&w));
                 }
             }
+            for n in crate::sink::capture_notices(&summary, &stats) {
+                eprintln!("wsscope: {}: warning: {}", source.display(), crate::term::escape(&n));
+            }
         }
         output.end(&info, &summary, &stats);
         if stop.is_requested()
