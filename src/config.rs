@@ -1,5 +1,7 @@
 //! Validated configuration built from the raw command line.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 use crate::analyzer::AnalyzerConfig;
 use crate::analyzer::checks::Severity;
 use crate::cli::{ColorChoice, DecodeArgs, FailOn, InputArgs, LimitArgs, OutputArgs, RedactArgs};

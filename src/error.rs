@@ -255,6 +255,14 @@ pub enum Error {
     /// A command-line value is invalid.
     #[error("{0}")]
     Usage(String),
+    /// The system refused a thread (`--threads`).
+    #[error("cannot start {what}: {source}; run without --threads")]
+    Thread {
+        /// Which thread.
+        what: String,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// A finished `--force` replacement that could not be renamed into place.

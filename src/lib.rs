@@ -23,6 +23,12 @@
 //! | [`signals`] | edge: SIGINT, SIGTERM, SIGHUP end a run like the end of its input |
 //! | [`outfile`] | edge: every file wsscope writes: never over an input, never through a link, `--force` replaces atomically |
 //! | [`term`] | edge: the one escaping function for strings from the input shown on a terminal |
+//!
+//! No `unwrap`, `expect` or `panic!` outside tests, in any module (the lint below, repeated at
+//! the top of each module directory and edge file so that it moves with them): input never
+//! panics the tool, and a failure of the system (a thread refused) is an [`error::Error`].
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod analyzer;
 pub mod capture;

@@ -2,6 +2,8 @@
 //! (0 success, 1 findings at or above --fail-on, 2 usage or input error; a closed output pipe
 //! is a success).
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 use std::io::{BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
 use wsscope::analyzer::checks::CheckId;

@@ -23,6 +23,8 @@
 //! An [`OutFile`] not committed when dropped removes what it created (the temporary file, or the
 //! new file), so a failed run leaves no empty report behind.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 use crate::config::{Input, Source};
 use crate::error::Error;
 use std::fs::{File, OpenOptions};

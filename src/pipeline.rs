@@ -2,6 +2,8 @@
 //!
 //! File mode runs on one thread with no channels, so its output is deterministic.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 use crate::capture::{
     CaptureStats, EndOfInput, FileSource, Interrupt, LiveSource, Next, PacketSource,
 };

@@ -21,6 +21,8 @@
 //!   system calls (`capget`/`capset`) do this; the `caps` crate would add a dependency for them.
 //!   `-Z USER` as a non-root user is refused unless USER is that user.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 use crate::error::Error;
 use std::ffi::CString;
 use std::io;

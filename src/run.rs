@@ -1,6 +1,8 @@
 //! Runs a command: opens each input, drives the analyzer into the chosen output, decides the
 //! exit status. The only place that wires capture, core and sinks together.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 use crate::analyzer::checks::Severity;
 use crate::analyzer::{Analyzer, AnalyzerConfig, AnalyzerStats};
 use crate::capture::describe_links;
@@ -110,7 +112,7 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
                     &cfg.analyzer_config(),
                     cfg.threads,
                     &mut output,
-                )
+                )?
             } else {
                 let mut analyzer = Analyzer::new(cfg.analyzer_config(), output);
                 let summary = pipeline::drive(packets.as_mut(), &cfg.limits, &stop, &mut analyzer);
@@ -132,6 +134,9 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
                 for w in why {
                     eprintln!("  - {}", crate::term::escape(&w));
                 }
+            }
+            for n in crate::sink::capture_notices(&summary, &stats) {
+                eprintln!("wsscope: {}: warning: {}", source.display(), crate::term::escape(&n));
             }
         }
         if let (Some(m), true) = (crate::sink::memory_notice(&summary.memory), cfg.notices) {

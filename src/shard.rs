@@ -10,8 +10,11 @@
 //! and emits them by key; the events of one key all come from one worker, already in order.
 //! Every channel is bounded, so memory stays bounded by a few rounds per worker.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 use crate::analyzer::{Analyzer, AnalyzerConfig, AnalyzerStats};
 use crate::capture::PacketSource;
+use crate::error::Error;
 use crate::event::{Event, EventSink};
 use crate::limits::TcpLimits;
 use crate::pipeline::{self, RunSummary, Stop};
@@ -43,7 +46,7 @@ pub fn drive<S: EventSink>(
     cfg: &AnalyzerConfig,
     threads: usize,
     sink: &mut S,
-) -> (RunSummary, AnalyzerStats) {
+) -> Result<(RunSummary, AnalyzerStats), Error> {
     let bytes = if cfg.keep_payloads { ROUND_BYTES_WITH_PAYLOADS } else { ROUND_BYTES };
     drive_rounds(source, limits, stop, cfg, threads, (bytes, ROUND_JOBS), sink)
 }
@@ -57,7 +60,7 @@ fn drive_rounds<S: EventSink>(
     threads: usize,
     round: (usize, usize),
     sink: &mut S,
-) -> (RunSummary, AnalyzerStats) {
+) -> Result<(RunSummary, AnalyzerStats), Error> {
     let threads = threads.max(1);
     std::thread::scope(|scope| {
         let mut to_workers = Vec::with_capacity(threads);
@@ -73,7 +76,9 @@ fn drive_rounds<S: EventSink>(
             let worker = std::thread::Builder::new()
                 .name(format!("wsscope-shard-{i}"))
                 .spawn_scoped(scope, move || work(job_rx, event_tx, spent_tx, cfg))
-                .expect("spawning a worker thread");
+                // The workers started so far see their channels close and end; the scope joins
+                // them.
+                .map_err(|source| Error::Thread { what: format!("worker thread {i}"), source })?;
             to_workers.push(job_tx);
             from_workers.push(event_rx);
             workers.push(worker);
@@ -88,7 +93,7 @@ fn drive_rounds<S: EventSink>(
                 dispatch.send_round();
                 summary
             })
-            .expect("spawning the reader thread");
+            .map_err(|source| Error::Thread { what: "the reader thread".into(), source })?;
         merge(&from_workers, sink);
         // The merge ends early only if a worker is gone (it panicked): let the other workers
         // fail their sends and end, so the reader fails its sends and stops; the panic is
@@ -100,7 +105,7 @@ fn drive_rounds<S: EventSink>(
             let s = w.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
             stats.add(&s);
         }
-        (summary, stats)
+        Ok((summary, stats))
     })
 }
 
@@ -365,7 +370,7 @@ mod tests {
         let mut out = crate::analyzer::Collect::default();
         let stats = match threads {
             Some((n, round)) => {
-                drive_rounds(&mut source, &limits, &stop, &cfg, n, round, &mut out).1
+                drive_rounds(&mut source, &limits, &stop, &cfg, n, round, &mut out).unwrap().1
             }
             None => {
                 let mut a = Analyzer::new(cfg, crate::analyzer::Collect::default());

@@ -15,6 +15,8 @@
 //!
 //! SIGHUP is left ignored when wsscope starts with it ignored (`nohup`), as tcpdump does.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 use crate::pipeline::Stop;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, Once, Weak};

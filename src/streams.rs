@@ -1,6 +1,8 @@
 //! The `streams` command: a per-connection summary of TCP reassembly, optionally dumping each
 //! direction's bytes to files.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 use crate::cli::StreamsFormat;
 use crate::error::Error;
 use crate::outfile::{OutFile, Protected};

@@ -25,6 +25,8 @@
 //! holding ESC, which is ambiguous but harmless. JSON outputs are not terminal output and keep
 //! exact strings.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::path::Path;

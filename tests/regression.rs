@@ -184,3 +184,86 @@ fn issue_12_a_run_without_websocket_says_why_and_ci_can_require_connections() {
     assert_eq!((code, &r["exit"]["reasons"]), (Some(0), &Value::Array(vec![])));
     assert!(r["summary"]["no_websocket"].as_array().unwrap().is_empty());
 }
+
+// Issue 13 — "Hostile and unusual input".
+
+/// Overlapping IPv4 fragments with different bytes were joined last-copy-wins, silently: the
+/// forged bytes were shown as the message and the sender's real retransmission reported as a
+/// conflict. Now the datagram is dropped as Linux drops it, and the run says so.
+#[test]
+fn issue_13_overlapping_fragments_are_dropped_as_linux_drops_them_and_said() {
+    let f = testdata("captures/crafted/ipv4_frag_overlap.pcap").to_string_lossy().into_owned();
+    let o = wsscope(&[&f, "--text"]);
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        out.contains("\"third message: a forged fragment overlaps two of its fragments\""),
+        "{out}"
+    );
+    assert!(
+        out.contains("\"second message: its middle IPv4 fragment arrives three times\""),
+        "{out}"
+    );
+    assert!(!out.contains("retransmission_conflict"), "{out}");
+    assert!(out.contains("1 IPv4 fragment overlapping another (its datagram dropped"), "{out}");
+    assert!(err.contains("warning: 1 IPv4 datagram was dropped"), "{err}");
+    let (r, code) = report(&[&f]);
+    assert_eq!(code, Some(0));
+    let u = &r["inputs"][0]["packets"]["undecoded"];
+    assert_eq!((&u["fragment_overlap"], &u["fragment_duplicate_differs"]), (&1.into(), &1.into()));
+    assert_eq!(r["inputs"][0]["packets"]["dropped_datagrams"], 1);
+}
+
+/// A copy of `src` (classic pcap) as if captured with snapshot length `snaplen`.
+fn cut_to_snaplen(src: &std::path::Path, dst: &std::path::Path, snaplen: u32) {
+    let b = std::fs::read(src).unwrap();
+    assert_eq!(&b[..4], &[0xd4, 0xc3, 0xb2, 0xa1], "little-endian classic pcap");
+    let mut out = b[..24].to_vec();
+    out[16..20].copy_from_slice(&snaplen.to_le_bytes());
+    let mut at = 24;
+    while at + 16 <= b.len() {
+        let caplen = u32::from_le_bytes(b[at + 8..at + 12].try_into().unwrap());
+        let keep = caplen.min(snaplen);
+        out.extend(&b[at..at + 8]);
+        out.extend(keep.to_le_bytes());
+        out.extend(&b[at + 12..at + 16]);
+        out.extend(&b[at + 16..at + 16 + keep as usize]);
+        at += 16 + caplen as usize;
+    }
+    std::fs::write(dst, out).unwrap();
+}
+
+/// Snaplen-cut segments hid a session without a word: with the handshake cut, `py-basic` cut
+/// to 96 bytes showed 0 WebSocket connections. Each cut is now a finding, and the frames after
+/// it are decoded.
+#[test]
+fn issue_13_snaplen_cuts_are_findings_and_the_frames_after_them_are_decoded() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = testdata("captures/real/py-basic.pcap");
+    let cut = dir.path().join("py96.pcap");
+    cut_to_snaplen(&src, &cut, 96);
+    let f = cut.to_string_lossy().into_owned();
+    let (r, code) = report(&[&f]);
+    assert_eq!(code, Some(0));
+    let s = &r["summary"];
+    assert_eq!(s["websocket_connections"], 1, "{s}");
+    assert_eq!(s["findings_by_code"]["snaplen_cut"], 6, "{s}");
+    assert_eq!(s["incomplete_messages"], 4, "{s}");
+    assert_eq!(r["inputs"][0]["packets"]["snaplen"], 96);
+    let o = wsscope(&[&f, "--text"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("\"echo: héllo wörld ✓ 🚀\""), "{out}");
+    assert!(out.contains("snaplen_cut: 132 bytes at stream offset 30"), "{out}");
+    assert!(
+        out.contains("(snaplen 96): their bytes are missing; capture again with -s 0"),
+        "{out}"
+    );
+
+    // Cut inside the TCP headers: nothing to decode, and the reason names the snaplen.
+    let cut = dir.path().join("py68.pcap");
+    cut_to_snaplen(&src, &cut, 68);
+    let (r, _) = report(&[&cut.to_string_lossy()]);
+    let why = r["summary"]["no_websocket"].to_string();
+    assert!(why.contains("cut by the capture's snapshot length (snaplen 68)"), "{why}");
+}

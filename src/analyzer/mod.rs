@@ -4,6 +4,8 @@
 //! [`session::Session`] per connection, and it pushes [`Event`]s into the sink it was given. It is
 //! the only producer of events. No I/O happens here.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 pub mod checks;
 pub mod session;
 

@@ -721,6 +721,18 @@ impl Session {
             self.run_switch(true, cfg, sink);
         }
         let wsd = self.ws_dir(dir);
+        let mut cut = (reason == GapReason::Snaplen).then(|| {
+            self.finding_event(
+                CheckId::SnaplenCut,
+                Some(wsd),
+                Position { packet: at.packet, ts: at.ts, offset },
+                format!(
+                    "{len} bytes at stream offset {offset} were cut by the capture's snapshot \
+                     length (packet {} was captured only in part): capture again with -s 0",
+                    at.packet
+                ),
+            )
+        });
         match &mut self.phase {
             Phase::WebSocket(ws) => {
                 let mut outs = Vec::new();
@@ -734,6 +746,9 @@ impl Session {
                     at: Position { packet: at.packet, ts: at.ts, offset },
                 };
                 self.push_event(wsd, at.packet, gap, at.ts, cfg, sink);
+                if let Some(e) = cut.take() {
+                    self.push_event(wsd, at.packet, e, at.ts, cfg, sink);
+                }
                 if reason == GapReason::BufferLimit {
                     let e = self.finding_event(
                         CheckId::ReassemblyLimit,
@@ -771,9 +786,12 @@ impl Session {
                 self.swapped = dir == Direction::ServerToClient;
                 self.run_http(cfg, sink);
             }
+            // A snapshot length cuts every long packet, the handshake's first: the frames after
+            // it are searched for, as in a capture that started mid-stream.
             Phase::Http(_) => {
                 self.saw.gap_before_handshake = true;
-                self.phase = if self.info.role == RoleSource::Guess {
+                self.phase = if self.info.role == RoleSource::Guess || reason == GapReason::Snaplen
+                {
                     Phase::Probe(ProbePhase::default())
                 } else {
                     Phase::Ignored
@@ -786,6 +804,14 @@ impl Session {
             }
             // Committed to frames above.
             Phase::Switching(_) | Phase::Ignored => {}
+        }
+        // Before the connection is known to be WebSocket, the finding waits for the handshake.
+        if let Some(e) = cut {
+            if self.announced {
+                self.push_event(wsd, at.packet, e, at.ts, cfg, sink);
+            } else if self.handshake_notes.len() < MAX_EARLY_NOTES {
+                self.handshake_notes.push(e);
+            }
         }
     }
 

@@ -5,6 +5,8 @@
 //! may have several). Files (pcap and pcapng, or `-` for standard input) and live interfaces
 //! share the interface; an optional BPF filter applies to both.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 mod bpf;
 mod classic;
 mod file;

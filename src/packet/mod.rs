@@ -9,7 +9,9 @@
 //! snapshot length still yields the captured part of its payload and the number of payload bytes
 //! that are missing.
 //!
-//! IPv4 fragments of TCP, UDP, GRE and IP-in-IP datagrams are reassembled before anything else,
+//! IPv4 fragments of TCP, UDP, GRE and IP-in-IP datagrams are reassembled before anything else
+//! (overlapping fragments are handled as Linux handles them, see [`defrag`]: a datagram whose
+//! fragments overlap is dropped and the fragment counted as `fragment_overlap`),
 //! so a tunnel packet the underlay split is reassembled, then decapsulated; inner and outer
 //! fragments share one defragmenter and its limits (and one reassembly buffer per IP layer).
 //! IPv6 fragments are not reassembled (counted as `ipv6_fragments`), outer ones included.
@@ -114,6 +116,15 @@ pub enum Undecoded {
     TunnelTruncated,
     /// Tunnels nested deeper than `--max-tunnel-depth`.
     TunnelTooDeep,
+    /// An IPv4 fragment overlapping held fragments other than as a duplicate: its datagram was
+    /// dropped, as Linux drops it ([`defrag`]).
+    FragmentOverlap,
+    /// An IPv4 fragment contradicting its datagram's length (a second end, bytes past the end,
+    /// empty, past 64 KiB): its datagram was dropped, as Linux drops it.
+    FragmentLengthConflict,
+    /// An IPv4 fragment repeating held bytes with other contents: ignored, the first copy kept,
+    /// as Linux keeps it.
+    FragmentDuplicateDiffers,
 }
 
 impl Undecoded {
@@ -129,6 +140,17 @@ impl Undecoded {
             Undecoded::TcpInvalid => "invalid TCP header",
             Undecoded::TunnelTruncated => "tunnel header cut short",
             Undecoded::TunnelTooDeep => "tunnels nested deeper than --max-tunnel-depth",
+            Undecoded::FragmentOverlap => {
+                "IPv4 fragment overlapping another (its datagram dropped, as Linux drops it)"
+            }
+            Undecoded::FragmentLengthConflict => {
+                "IPv4 fragment contradicting its datagram's length (its datagram dropped, as Linux \
+                 drops it)"
+            }
+            Undecoded::FragmentDuplicateDiffers => {
+                "IPv4 fragment repeating received bytes with other contents (ignored: the first \
+                 copy kept, as Linux keeps it)"
+            }
         }
     }
 }
@@ -156,6 +178,15 @@ pub struct UndecodedStats {
     pub tunnel_truncated: u64,
     /// Tunnels nested deeper than `--max-tunnel-depth`.
     pub tunnel_too_deep: u64,
+    /// IPv4 fragment overlapping another other than as a duplicate: its datagram dropped (as
+    /// Linux drops it).
+    pub fragment_overlap: u64,
+    /// IPv4 fragment contradicting its datagram's length: its datagram dropped (as Linux drops
+    /// it).
+    pub fragment_length_conflict: u64,
+    /// IPv4 fragment repeating received bytes with other contents: ignored, the first copy kept
+    /// (as Linux keeps it).
+    pub fragment_duplicate_differs: u64,
 }
 
 impl UndecodedStats {
@@ -171,12 +202,15 @@ impl UndecodedStats {
             Undecoded::TcpInvalid => &mut self.tcp_invalid,
             Undecoded::TunnelTruncated => &mut self.tunnel_truncated,
             Undecoded::TunnelTooDeep => &mut self.tunnel_too_deep,
+            Undecoded::FragmentOverlap => &mut self.fragment_overlap,
+            Undecoded::FragmentLengthConflict => &mut self.fragment_length_conflict,
+            Undecoded::FragmentDuplicateDiffers => &mut self.fragment_duplicate_differs,
         };
         *c += 1;
     }
 
     /// Every reason with its count, in a fixed order.
-    pub fn by_reason(&self) -> [(Undecoded, u64); 9] {
+    pub fn by_reason(&self) -> [(Undecoded, u64); 12] {
         [
             (Undecoded::UnsupportedLinkType, self.unsupported_link_type),
             (Undecoded::LinkTruncated, self.link_truncated),
@@ -187,6 +221,9 @@ impl UndecodedStats {
             (Undecoded::TcpInvalid, self.tcp_invalid),
             (Undecoded::TunnelTruncated, self.tunnel_truncated),
             (Undecoded::TunnelTooDeep, self.tunnel_too_deep),
+            (Undecoded::FragmentOverlap, self.fragment_overlap),
+            (Undecoded::FragmentLengthConflict, self.fragment_length_conflict),
+            (Undecoded::FragmentDuplicateDiffers, self.fragment_duplicate_differs),
         ]
     }
 
@@ -222,6 +259,9 @@ pub enum PacketError {
     /// Tunnels are nested deeper than the limit.
     #[error("tunnels nested deeper than {0} (--max-tunnel-depth)")]
     TunnelTooDeep(usize),
+    /// An IPv4 fragment that overlaps or contradicts its datagram's other fragments.
+    #[error("{}", .0.describe())]
+    Fragment(Undecoded),
 }
 
 impl PacketError {
@@ -231,6 +271,7 @@ impl PacketError {
             PacketError::UnsupportedLinkType(_) => Undecoded::UnsupportedLinkType,
             PacketError::Malformed { reason, .. } => *reason,
             PacketError::TunnelTooDeep(_) => Undecoded::TunnelTooDeep,
+            PacketError::Fragment(reason) => *reason,
         }
     }
 }
@@ -264,11 +305,14 @@ pub struct PacketStats {
     pub decapsulated: TunnelStats,
     /// TCP segments whose payload was cut by the snapshot length.
     pub snaplen_truncated: u64,
+    /// The captured length of the longest packet whose TCP payload was cut: the capture's
+    /// snapshot length, as far as its packets show (0 when none was cut).
+    pub snaplen: u32,
     /// IPv4 fragments seen.
     pub ipv4_fragments: u64,
     /// Datagrams reassembled from fragments.
     pub reassembled_datagrams: u64,
-    /// Fragmented datagrams dropped (timeout, limit, or inconsistent fragments).
+    /// Fragmented datagrams dropped (timeout, limit, overlapping or contradicting fragments).
     pub dropped_datagrams: u64,
     /// Fragmented datagrams still missing fragments (at the end of the capture: never completed).
     pub incomplete_datagrams: u64,
@@ -357,6 +401,8 @@ impl PacketDecoder {
                 stats.tcp_segments += 1;
                 if seg.missing > 0 {
                     stats.snaplen_truncated += 1;
+                    stats.snaplen =
+                        stats.snaplen.max(u32::try_from(data.len()).unwrap_or(u32::MAX));
                 }
             }
             Ok(Decoded::Other) => stats.other += 1,
@@ -597,7 +643,7 @@ impl Walk<'_> {
                         payload: ip.payload().payload,
                     };
                     return match self.defrag.add(key, frag, self.ts) {
-                        Some(datagram) => {
+                        defrag::Added::Complete(datagram) => {
                             self.stats.reassembled_datagrams += 1;
                             *buf = datagram;
                             let datagram: &'a Vec<u8> = buf;
@@ -619,7 +665,16 @@ impl Walk<'_> {
                             }
                             self.tunnel(deeper, protocol, datagram)
                         }
-                        None => Ok(Decoded::FragmentHeld),
+                        defrag::Added::Held | defrag::Added::Duplicate => Ok(Decoded::FragmentHeld),
+                        defrag::Added::DuplicateDiffers => {
+                            Err(PacketError::Fragment(Undecoded::FragmentDuplicateDiffers))
+                        }
+                        defrag::Added::Overlap => {
+                            Err(PacketError::Fragment(Undecoded::FragmentOverlap))
+                        }
+                        defrag::Added::LengthConflict => {
+                            Err(PacketError::Fragment(Undecoded::FragmentLengthConflict))
+                        }
                     };
                 }
                 (
@@ -925,6 +980,7 @@ mod tests {
                 format!("malformed {layer} {reason:?}")
             }
             Err(PacketError::TunnelTooDeep(n)) => format!("too deep {n}"),
+            Err(PacketError::Fragment(reason)) => format!("fragment {reason:?}"),
         };
         for (i, p) in packets.iter().enumerate() {
             let ts = Timestamp::from_nanos(i as i64 * 1_000_000);
@@ -1396,6 +1452,36 @@ mod tests {
         assert_eq!(seg.payload, &[b'v'; 100][..]);
         let s = d.stats();
         assert_eq!((s.ipv4_fragments, s.reassembled_datagrams, s.decapsulated.vxlan), (2, 1, 1));
+    }
+
+    /// A TCP segment split into IPv4 fragments with a forged fragment overlapping them: the
+    /// datagram is dropped and counted, its bytes never reach the stream engine.
+    #[test]
+    fn overlapping_fragments_drop_the_datagram_and_are_counted() {
+        let whole = ipv4_tcp(&[b'v'; 60]);
+        let payload = &whole[20..];
+        let fragment = |offset: usize, bytes: &[u8], more: bool| {
+            let mut v = whole[..20].to_vec();
+            v.extend(bytes);
+            let total = (20 + bytes.len()) as u16;
+            v[2..4].copy_from_slice(&total.to_be_bytes());
+            let [f0, f1] = ((offset / 8) as u16 | if more { 0x2000 } else { 0 }).to_be_bytes();
+            v[6] = f0;
+            v[7] = f1;
+            v
+        };
+        let mut d = PacketDecoder::new(&TcpLimits::default());
+        let first = fragment(0, &payload[..40], true);
+        assert!(matches!(d.decode(LinkType::RAW, &first, ts()), Ok(Decoded::FragmentHeld)));
+        let forged = fragment(32, &[b'X'; 16], true);
+        let e = d.decode(LinkType::RAW, &forged, ts()).unwrap_err();
+        assert_eq!(e.reason(), Undecoded::FragmentOverlap);
+        let last = fragment(40, &payload[40..], false);
+        assert!(matches!(d.decode(LinkType::RAW, &last, ts()), Ok(Decoded::FragmentHeld)));
+        let s = d.stats();
+        assert_eq!((s.tcp_segments, s.reassembled_datagrams, s.dropped_datagrams), (0, 0, 1));
+        assert_eq!((s.malformed, s.undecoded.fragment_overlap), (1, 1));
+        assert!(s.undecoded.summary().contains("IPv4 fragment overlapping another"));
     }
 
     #[test]

@@ -21,6 +21,8 @@
 //! not inspected — `--redact-payloads` drops them; a secret in a path segment is found only by a
 //! pattern.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 pub mod text;
 
 use crate::event::{Event, Payload};

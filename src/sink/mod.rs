@@ -6,6 +6,8 @@
 //! and turns the first write error into a stop request (so `wsscope export … | head` ends
 //! promptly).
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 pub mod json;
 pub mod junit;
 pub mod ndjson;
@@ -214,6 +216,7 @@ pub fn why_no_websocket(summary: &RunSummary, analyzer: &AnalyzerStats) -> Vec<S
             p.undecoded.summary()
         ));
     }
+    why.extend(snaplen_cut(p));
     if p.tcp_segments == 0 {
         why.push(format!(
             "no TCP segment in {} packets ({} are not TCP over IP{})",
@@ -264,6 +267,49 @@ pub fn why_no_websocket(summary: &RunSummary, analyzer: &AnalyzerStats) -> Vec<S
         why.push("no TCP connection was seen".to_string());
     }
     why
+}
+
+/// "6 TCP segments were cut by the capture's snapshot length (snaplen 96): …", when some were.
+pub fn snaplen_cut(p: &crate::packet::PacketStats) -> Option<String> {
+    let n = p.snaplen_truncated;
+    (n > 0).then(|| {
+        format!(
+            "{n} TCP segment{} cut by the capture's snapshot length (snaplen {}): their bytes are \
+             missing; capture again with -s 0",
+            if n == 1 { " was" } else { "s were" },
+            p.snaplen
+        )
+    })
+}
+
+/// What standard error says about an input that did yield WebSocket connections (when it did
+/// not, [`why_no_websocket`] says it all): packets cut by the snapshot length, IPv4 datagrams
+/// dropped or fragments ignored because their fragments overlapped.
+pub fn capture_notices(summary: &RunSummary, analyzer: &AnalyzerStats) -> Vec<String> {
+    if analyzer.websocket_connections == 0 {
+        return Vec::new();
+    }
+    let p = &summary.packets;
+    let u = &p.undecoded;
+    let mut out: Vec<String> = snaplen_cut(p).into_iter().collect();
+    let dropped = u.fragment_overlap + u.fragment_length_conflict;
+    if dropped > 0 {
+        out.push(format!(
+            "{dropped} IPv4 datagram{} dropped because {} fragments overlapped or contradicted \
+             each other; Linux drops such datagrams, so their bytes are not shown",
+            if dropped == 1 { " was" } else { "s were" },
+            if dropped == 1 { "its" } else { "their" },
+        ));
+    }
+    if u.fragment_duplicate_differs > 0 {
+        out.push(format!(
+            "{} IPv4 fragment{} repeated received bytes with other contents; the first copy was \
+             kept, as Linux keeps it",
+            u.fragment_duplicate_differs,
+            if u.fragment_duplicate_differs == 1 { "" } else { "s" },
+        ));
+    }
+    out
 }
 
 /// Whether `findings` ([info, warning, error]) reach `threshold`.

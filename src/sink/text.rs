@@ -268,6 +268,9 @@ impl<W: Write> Format for Text<W> {
                 p.undecoded.summary()
             )?;
         }
+        if let Some(cut) = super::snaplen_cut(p) {
+            writeln!(self.out, "warning: {cut}")?;
+        }
         if let crate::capture::EndOfInput::Truncated { message } = &summary.end_of_input {
             writeln!(self.out, "warning: input ended early: {}", escape(message))?;
         }

@@ -9,6 +9,8 @@
 //! The terminal is restored on exit, on Ctrl-C (a key in raw mode), on SIGTERM, SIGHUP and
 //! SIGINT ([`crate::signals`]) and on panic (ratatui's init installs the hook).
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 pub mod input;
 pub mod state;
 pub mod view;

@@ -1042,11 +1042,61 @@ impl Flow {
             t.push(self.iface, frame, ev);
         }
     }
+    /// Emits `seg` as the IPv4 fragments `pieces` of its IP payload, in that order: `(start,
+    /// end, forged)` byte ranges (multiples of 8 but the last), a forged one carrying other
+    /// bytes than the segment's. `reassembled` says whether a receiver following Linux
+    /// reassembles the datagram: only then is the segment in the model (with its last fragment).
+    fn emit_fragment_list(
+        &mut self,
+        t: &mut Trace,
+        seg: Seg,
+        pieces: &[(usize, usize, bool)],
+        reassembled: bool,
+    ) {
+        let ip = self.ip_packet(&seg);
+        let (hdr, payload) = Ipv4Header::from_slice(&ip).unwrap();
+        let mut event = reassembled.then_some(TcpEvent { conn: self.conn, seg, payload_at: None });
+        for (n, &(a, b, forged)) in pieces.iter().enumerate() {
+            assert!(a % 8 == 0, "fragment offsets are multiples of 8");
+            let mut h = hdr.clone();
+            h.dont_fragment = false;
+            h.more_fragments = b < payload.len();
+            h.fragment_offset = IpFragOffset::try_new((a / 8) as u16).unwrap();
+            h.set_payload_len(b - a).unwrap();
+            h.header_checksum = h.calc_header_checksum();
+            let mut datagram = h.to_bytes().to_vec();
+            if forged {
+                datagram.extend(conflicting(&payload[a..b]));
+            } else {
+                datagram.extend(&payload[a..b]);
+            }
+            let (frame, _) = self.link.frame(&datagram, C2S);
+            let ev = if n + 1 == pieces.len() { event.take() } else { None };
+            t.push(self.iface, frame, ev);
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------
 // Payload helpers
 // ---------------------------------------------------------------------------
+
+/// A client text frame (RFC 6455 §5.2), masked with `key`.
+fn masked_text(text: &[u8], key: [u8; 4]) -> Vec<u8> {
+    assert!(text.len() < 126, "7-bit payload length only");
+    let mut v = vec![0x81, 0x80 | text.len() as u8];
+    v.extend(key);
+    v.extend(text.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    v
+}
+
+/// A server text frame (RFC 6455 §5.2), unmasked.
+fn server_text(text: &[u8]) -> Vec<u8> {
+    assert!(text.len() < 126, "7-bit payload length only");
+    let mut v = vec![0x81, text.len() as u8];
+    v.extend(text);
+    v
+}
 
 /// `len` readable bytes: "<tag>:" then a repeating a-z0-9 pattern, ending in '\n'.
 fn chunk(tag: &str, len: usize) -> Vec<u8> {
@@ -1393,6 +1443,59 @@ fn case_ipv4_frag() -> Trace {
     f.close(&mut t);
     t.intend(f.conn, C2S, &cat(&[&req[..140], &req[240..]]), &[(140, 100)], End::Fin);
     t.intend(f.conn, S2C, &resp, &[], End::Fin);
+    t
+}
+
+fn case_ipv4_frag_overlap() -> Trace {
+    let link = Link::eth();
+    let mut t = Trace::new(
+        "ipv4_frag_overlap",
+        &link,
+        "WebSocket session; the client's 2nd frame comes in 3 IPv4 fragments with its middle one repeated, once identical and once with other bytes (duplicates: ignored, the first copy kept); the 3rd frame's fragments [40,80) then a forged [32,72) overlapping it (the datagram is dropped, as Linux drops it), then [0,40) and [80,end) (a new datagram, never complete); the client retransmits the 3rd frame's segment whole",
+    );
+    let mut f = Flow::new(&mut t, link, CLIENT, SERVER, [0x3100_0000, 0x3200_0000]);
+    let first = masked_text(b"first message", [1, 2, 3, 4]);
+    let second =
+        masked_text(b"second message: its middle IPv4 fragment arrives three times", [5, 6, 7, 8]);
+    let third = masked_text(
+        b"third message: a forged fragment overlaps two of its fragments",
+        [9, 10, 11, 12],
+    );
+    let reply = server_text(b"ok");
+    f.handshake(&mut t);
+    f.send(&mut t, C2S, REQUEST);
+    f.send_ack(&mut t, S2C);
+    f.send(&mut t, S2C, RESPONSE);
+    f.send_ack(&mut t, C2S);
+    f.send(&mut t, C2S, &first);
+    // IP payload = 20-byte TCP header + the frame: [0,40), [40,80), [80,end).
+    let s = f.data(C2S, &second);
+    let end = 20 + second.len();
+    f.emit_fragment_list(
+        &mut t,
+        s,
+        &[(0, 40, false), (40, 80, false), (40, 80, false), (40, 80, true), (80, end, false)],
+        true,
+    );
+    f.send_ack(&mut t, S2C);
+    let third_at = f.sent[C2S.idx()];
+    let s = f.data(C2S, &third);
+    let end = 20 + third.len();
+    f.emit_fragment_list(
+        &mut t,
+        s,
+        &[(40, 80, false), (32, 72, true), (0, 40, false), (80, end, false)],
+        false,
+    );
+    // Never acknowledged, the segment is sent again, whole.
+    let s = f.at(C2S, third_at, &third);
+    f.emit(&mut t, s);
+    f.send_ack(&mut t, S2C);
+    f.send(&mut t, S2C, &reply);
+    f.send_ack(&mut t, C2S);
+    f.close(&mut t);
+    t.intend(f.conn, C2S, &cat(&[REQUEST, &first, &second, &third]), &[], End::Fin);
+    t.intend(f.conn, S2C, &cat(&[RESPONSE, &reply]), &[], End::Fin);
     t
 }
 
@@ -1889,6 +1992,7 @@ fn main() -> Result<()> {
         case_vlan(),
         case_ipv6_ext(),
         case_ipv4_frag(),
+        case_ipv4_frag_overlap(),
         case_truncated_file(),
         case_snaplen(),
         case_no_syn(),
