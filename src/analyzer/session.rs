@@ -72,7 +72,7 @@ struct Saw {
 #[derive(Debug, Default)]
 struct Order {
     held: VecDeque<Held>,
-    /// Heap bytes of what is held (for the memory budget).
+    /// Heap bytes of what is held beyond the queue's own slots (for the memory budget).
     bytes: usize,
     seq: u64,
     /// Packet of the oldest bytes waiting behind a TCP hole, per TCP direction.
@@ -162,20 +162,19 @@ fn item_bytes(item: &Item) -> usize {
         Payload::Bytes(b) => b.capacity(),
         Payload::Unavailable => 0,
     };
-    size_of::<Held>()
-        + match item {
-            Item::Ws(WsOut::Message(m)) => size_of::<Message>() + payload(&m.payload),
-            Item::Ws(WsOut::Finding { detail, .. }) => detail.capacity(),
-            Item::Ws(WsOut::Frame { .. }) => 0,
-            Item::Event(e) => {
-                size_of::<Event>()
-                    + match e.as_ref() {
-                        Event::Message { payload: p, .. } => payload(p),
-                        Event::Finding { message, .. } => message.capacity(),
-                        _ => 256,
-                    }
-            }
+    match item {
+        Item::Ws(WsOut::Message(m)) => size_of::<Message>() + payload(&m.payload),
+        Item::Ws(WsOut::Finding { detail, .. }) => detail.capacity(),
+        Item::Ws(WsOut::Frame { .. }) => 0,
+        Item::Event(e) => {
+            size_of::<Event>()
+                + match e.as_ref() {
+                    Event::Message { payload: p, .. } => payload(p),
+                    Event::Finding { message, .. } => message.capacity(),
+                    _ => 256,
+                }
         }
+    }
 }
 
 impl Buffered {
@@ -448,6 +447,7 @@ impl Session {
         size_of::<Session>()
             + phase
             + pings
+            + self.order.held.capacity() * size_of::<Held>()
             + self.order.bytes
             + self.handshake_notes.len() * size_of::<Event>()
     }
@@ -681,6 +681,11 @@ impl Session {
                 Item::Ws(o) => self.emit_ws(h.dir, o, cfg, sink),
                 Item::Event(e) => sink.event(*e),
             }
+        }
+        // A queue that grew for a burst gives its room back once empty (a quiet connection
+        // would otherwise keep up to MAX_HELD slots).
+        if self.order.held.is_empty() && self.order.held.capacity() > 64 {
+            self.order.held = VecDeque::new();
         }
     }
 

@@ -288,7 +288,7 @@ pub struct FindingReport {
     /// Severity.
     pub severity: Severity,
     /// Source of the rule.
-    pub rfc: String,
+    pub rfc: &'static str,
     /// Direction, when it concerns one.
     pub direction: Option<Direction>,
     /// Packet number.
@@ -521,7 +521,7 @@ impl ReportBuilder {
                     c.findings.len() < MAX_LISTED
                 });
                 if listed == Some(true)
-                    && self.may_list(size_of::<FindingReport>() + message.len())
+                    && self.may_list(2 * size_of::<FindingReport>() + message.len() + 16)
                     && let Some(c) = self.conn(*connection)
                 {
                     c.findings.push(finding_report(*code, *severity, rfc, *direction, at, message));
@@ -531,7 +531,7 @@ impl ReportBuilder {
                 s.gaps += 1;
                 let listed = self.conn(*connection).map(|c| c.gaps.len() < MAX_LISTED);
                 if listed == Some(true)
-                    && self.may_list(size_of::<GapReport>())
+                    && self.may_list(2 * size_of::<GapReport>())
                     && let Some(c) = self.conn(*connection)
                 {
                     c.gaps.push(GapReport {
@@ -588,7 +588,7 @@ fn handshake_report(
 fn finding_report(
     code: CheckId,
     severity: Severity,
-    rfc: &str,
+    rfc: &'static str,
     direction: Option<Direction>,
     at: &Position,
     message: &str,
@@ -596,7 +596,7 @@ fn finding_report(
     FindingReport {
         code,
         severity,
-        rfc: rfc.to_string(),
+        rfc,
         direction,
         packet: at.packet,
         offset: at.offset,
