@@ -367,6 +367,11 @@ pub struct ViewArgs {
     /// Full message payloads the terminal UI keeps in memory; beyond it, only previews.
     #[arg(long, value_name = "SIZE", default_value = "256M", help_heading = "Output")]
     pub payload_budget: String,
+    /// Rows (messages, findings, gaps) the terminal UI keeps; beyond it the oldest rows of the
+    /// busiest connection are dropped, and the status bar says how many.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000, help_heading = "Output",
+          value_parser = clap::value_parser!(u64).range(1000..).map(|n| n as usize))]
+    pub max_rows: usize,
     /// Redact credentials (header values, query values, subprotocol tokens, JSON members,
     /// patterns) before anything is shown; `wsscope redaction` lists the rules.
     #[arg(long, help_heading = "Redaction")]

@@ -63,6 +63,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                         "payload-budget",
                         &v.payload_budget,
                     )?,
+                    max_rows: v.max_rows,
                 };
                 return wsscope::ui::run(cfg, opts);
             }

@@ -71,7 +71,7 @@ pub fn render(report: &Report, threshold: Option<Severity>) -> String {
                 f.code,
                 esc(&format!("{}: {}", f.severity, f.message)),
                 esc(&f.message),
-                esc(&f.rfc),
+                esc(f.rfc),
                 f.packet,
                 f.offset
             );

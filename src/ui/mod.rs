@@ -92,6 +92,8 @@ pub struct UiOptions {
     pub color: bool,
     /// Bytes of full payloads kept.
     pub payload_budget: usize,
+    /// Rows kept (`--max-rows`).
+    pub max_rows: usize,
 }
 
 /// Runs the UI until the user quits. Returns the exit status (0).
@@ -135,6 +137,8 @@ pub fn run(mut cfg: RunConfig, opts: UiOptions) -> Result<u8, Error> {
         })
     };
     let mut state = AppState::new(opts.payload_budget);
+    state.max_rows = opts.max_rows;
+    state.charge_to(&cfg.limits.memory);
     state.color = opts.color;
     state.capture.live = live;
     state.capture.total_bytes = total_bytes;

@@ -17,6 +17,12 @@ use std::collections::HashMap;
 /// Characters kept as a message's one-line preview.
 const PREVIEW_CHARS: usize = 160;
 
+/// Rows the UI keeps by default (`--max-rows`).
+pub const DEFAULT_MAX_ROWS: usize = 1_000_000;
+
+/// What a row costs besides its payload (the row, its preview, its share of the vector).
+const ROW_BYTES: usize = size_of::<MsgRow>() + PREVIEW_CHARS;
+
 /// What a connection is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConnState {
@@ -389,6 +395,16 @@ pub struct AppState {
     pub payload_bytes: usize,
     /// Budget for full payloads.
     pub payload_budget: usize,
+    /// Rows kept in all (`--max-rows`); beyond it the oldest rows of the connection with the
+    /// most are dropped, an eighth at a time.
+    pub max_rows: usize,
+    /// Rows kept now.
+    row_count: usize,
+    /// Rows dropped to stay under `max_rows` or the memory budget.
+    pub rows_dropped: u64,
+    /// Rows and payloads charged to the memory budget: past half of it, no more full payloads
+    /// are kept; past 85 %, the oldest rows go as with `max_rows`.
+    memory: Option<crate::memory::Charge>,
     /// Total messages.
     pub total_messages: u64,
     /// Rows visible in the messages pane (set from the layout, for paging).
@@ -431,6 +447,10 @@ impl AppState {
             notice: None,
             payload_bytes: 0,
             payload_budget,
+            max_rows: DEFAULT_MAX_ROWS,
+            row_count: 0,
+            rows_dropped: 0,
+            memory: None,
             total_messages: 0,
             page: 10,
             color: true,
@@ -555,7 +575,11 @@ impl AppState {
                 };
                 let close = close.as_ref().map(|c| (c.code.map(|c| c.0), c.reason.clone()));
                 let preview = preview(*opcode, text, bytes, unavailable, close.as_ref());
-                let kept = if self.payload_bytes + bytes.len() <= self.payload_budget {
+                let saving = self
+                    .memory
+                    .as_ref()
+                    .is_some_and(|c| c.memory().level() >= crate::memory::Level::DropPayloads);
+                let kept = if !saving && self.payload_bytes + bytes.len() <= self.payload_budget {
                     self.payload_bytes += bytes.len();
                     Some(bytes.to_vec().into_boxed_slice())
                 } else {
@@ -657,6 +681,15 @@ impl AppState {
     fn push_row(&mut self, conn: usize, row: MsgRow) {
         if let Some(rows) = self.rows.get_mut(conn) {
             rows.push(row);
+            self.row_count += 1;
+        }
+        let evict =
+            self.memory.as_ref().is_some_and(|c| c.memory().level() >= crate::memory::Level::Evict);
+        if self.row_count > self.max_rows || (evict && self.row_count > 1024) {
+            self.drop_oldest_rows();
+        }
+        if let Some(c) = &mut self.memory {
+            c.set(self.payload_bytes + self.row_count * ROW_BYTES);
         }
         if self.selected_conn_index() == Some(conn) {
             self.refresh_view();
@@ -664,6 +697,35 @@ impl AppState {
                 self.msg_sel = self.view.len().saturating_sub(1);
                 self.keep_msg_visible();
             }
+        }
+    }
+
+    /// Charges the rows and payloads to `memory` (see [`crate::memory`]).
+    pub fn charge_to(&mut self, memory: &crate::memory::Memory) {
+        self.memory = Some(crate::memory::Charge::new(memory));
+    }
+
+    /// Drops the oldest eighth of the rows of the connection that has the most.
+    fn drop_oldest_rows(&mut self) {
+        let Some((conn, len)) =
+            self.rows.iter().enumerate().map(|(i, r)| (i, r.len())).max_by_key(|(_, n)| *n)
+        else {
+            return;
+        };
+        let n = (len / 8).max(1).min(len);
+        let Some(rows) = self.rows.get_mut(conn) else { return };
+        for r in rows.drain(..n) {
+            if let RowKind::Message { payload: Some(p), .. } = &r.kind {
+                self.payload_bytes = self.payload_bytes.saturating_sub(p.len());
+            }
+        }
+        self.row_count -= n;
+        self.rows_dropped += n as u64;
+        if self.selected_conn_index() == Some(conn) {
+            self.msg_sel = self.msg_sel.saturating_sub(n);
+            self.msg_offset = self.msg_offset.saturating_sub(n);
+            self.view_dirty = true;
+            self.refresh_view();
         }
     }
 

@@ -407,3 +407,42 @@ fn the_status_bar_says_how_many_packets_were_not_decoded_and_why() {
         "{status}"
     );
 }
+
+#[test]
+fn rows_beyond_max_rows_drop_the_oldest_of_the_busiest_connection_and_say_so() {
+    let evs = events("testdata/captures/real/py-basic.pcap");
+    let mut s = AppState::new(64 << 20);
+    s.max_rows = 1000;
+    s.color = false;
+    // The connection once, then its messages 200 times over: well past 1000 rows.
+    let (head, msgs): (Vec<&Event>, Vec<&Event>) =
+        evs.iter().partition(|e| !matches!(e, Event::Message { .. }));
+    for e in &head {
+        s.apply(e);
+    }
+    for _ in 0..200 {
+        for e in &msgs {
+            s.apply(e);
+        }
+    }
+    let total: usize = s.rows.iter().map(Vec::len).sum();
+    assert!(total <= 1000, "{total} rows kept");
+    assert!(s.rows_dropped > 0);
+    // Rows go, counts stay.
+    assert_eq!(s.total_messages, 200 * msgs.len() as u64);
+    assert!(total as u64 + s.rows_dropped >= 200 * msgs.len() as u64);
+    // The payloads still counted are exactly those of the rows kept.
+    let kept: usize = s
+        .rows
+        .iter()
+        .flatten()
+        .filter_map(|r| match &r.kind {
+            RowKind::Message { payload: Some(p), .. } => Some(p.len()),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(kept, s.payload_bytes);
+    s.capture.done = true;
+    let screen = screen(&mut s, 160, 48);
+    assert!(screen.contains("oldest rows dropped (--max-rows)"), "{screen}");
+}

@@ -47,6 +47,12 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &AppState) {
             if c.redacted {
                 parts.push(Span::raw(" · redacted"));
             }
+            if s.rows_dropped > 0 {
+                parts.push(Span::styled(
+                    format!(" · {} oldest rows dropped (--max-rows)", s.rows_dropped),
+                    fg(s, Color::Yellow),
+                ));
+            }
             if c.pcap_dropped + c.ui_dropped > 0 {
                 parts.push(Span::styled(
                     format!(
