@@ -19,9 +19,22 @@ use wsscope::{pipeline, streams};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+unsafe extern "C" {
+    /// mimalloc's own: returns the pages it keeps after frees to the system.
+    fn mi_collect(force: bool);
+}
+
+/// Called when the memory budget made wsscope give memory up, so that the process's size
+/// follows (mimalloc otherwise keeps freed pages for a while).
+fn release_freed_memory() {
+    // SAFETY: mi_collect takes no pointers and may be called from any thread at any time.
+    unsafe { mi_collect(true) }
+}
+
 fn main() -> ExitCode {
     // First, so that no file is created before a signal can end the run cleanly.
     wsscope::signals::install();
+    wsscope::memory::set_release_hook(release_freed_memory);
     let cli = wsscope::cli::parse();
     match dispatch(cli) {
         Ok(code) => ExitCode::from(code),

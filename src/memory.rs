@@ -206,6 +206,22 @@ impl Memory {
     }
 }
 
+/// What to call after memory was given up to return it to the system (the binary sets it: its
+/// allocator keeps freed pages for a while, which counts against the process, not the meter).
+static RELEASE: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Sets the function that returns freed memory to the system (once per process).
+pub fn set_release_hook(f: fn()) {
+    let _ = RELEASE.set(f);
+}
+
+/// Returns freed memory to the system, if the binary said how.
+pub fn release() {
+    if let Some(f) = RELEASE.get() {
+        f();
+    }
+}
+
 /// `n` bytes for people: `1 GiB`, `256 MiB`, `64 KiB`, `100 B`.
 pub fn human(n: u64) -> String {
     match n {

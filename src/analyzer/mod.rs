@@ -169,6 +169,7 @@ impl<S: EventSink> Analyzer<S> {
                     s.account();
                 }
             }
+            crate::memory::release();
             return;
         }
         if level < self.saving {

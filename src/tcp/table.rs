@@ -233,6 +233,7 @@ impl Table {
         self.since_eviction = 0;
         self.evict_eighth(CloseReason::MemoryBudget, sink);
         self.account();
+        crate::memory::release();
     }
 
     /// Counters so far.
