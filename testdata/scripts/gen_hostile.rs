@@ -6,7 +6,7 @@
 //! ```
 //!
 //! The captures are not committed: `cargo test` builds them into a temporary directory. They
-//! take about 110 MB; see `docs/hostile.md`.
+//! take about 70 MB; see `docs/hostile.md`.
 
 #[path = "hostile.rs"]
 mod hostile;

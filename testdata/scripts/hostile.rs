@@ -78,6 +78,9 @@ pub enum Expect {
     /// Messages reported complete (`report`: `summary.messages`; `export`: message lines with
     /// `complete: true`).
     Messages(Cmp),
+    /// Messages reported incomplete (`report`: `summary.incomplete_messages`; `export`: message
+    /// lines with `complete: false`).
+    Incomplete(Cmp),
     /// WebSocket connections (`report`: `summary.websocket_connections`; `export`: handshake
     /// lines plus connections found mid-stream are not counted apart, so `connection` lines).
     Connections(Cmp),
@@ -281,7 +284,11 @@ pub const CASES: &[Case] = &[
         budget: true,
         max_rss_mib: 400,
         cpu: EXPORT,
-        expect: &[Expect::Exit(0), Expect::Connections(Cmp::Eq(FANOUT as u64))],
+        expect: &[
+            Expect::Exit(0),
+            Expect::Connections(Cmp::Eq(FANOUT as u64)),
+            Expect::Incomplete(Cmp::Eq(FANOUT as u64)),
+        ],
     },
     // 4. Findings flood.
     Case {
@@ -329,7 +336,11 @@ pub const CASES: &[Case] = &[
         budget: true,
         max_rss_mib: 400,
         cpu: REPORT,
-        expect: &[Expect::Exit(0)],
+        expect: &[
+            Expect::Exit(0),
+            Expect::Connections(Cmp::Eq(1)),
+            Expect::Json("/summary/upgraded", Cmp::Eq(0)),
+        ],
     },
     Case {
         name: "response_then_bulk",
@@ -340,7 +351,12 @@ pub const CASES: &[Case] = &[
         budget: true,
         max_rss_mib: 400,
         cpu: REPORT,
-        expect: &[Expect::Exit(0), Expect::Json("/summary/upgraded", Cmp::Eq(1))],
+        expect: &[
+            Expect::Exit(0),
+            Expect::Json("/summary/upgraded", Cmp::Eq(1)),
+            Expect::Json("/summary/tcp_connections", Cmp::Eq(2)),
+            Expect::Connections(Cmp::Eq(1)),
+        ],
     },
     Case {
         name: "pipelined_requests",
@@ -363,7 +379,12 @@ pub const CASES: &[Case] = &[
         budget: false,
         max_rss_mib: 200,
         cpu: EXPORT,
-        expect: &[Expect::Exit(0), Expect::Connections(Cmp::Eq(1))],
+        expect: &[
+            Expect::Exit(0),
+            Expect::Connections(Cmp::Eq(1)),
+            Expect::Incomplete(Cmp::Eq(1)),
+            Expect::Contains("\"length\":68719476736,\"captured_length\":4194304,"),
+        ],
     },
     // 7. Evasion.
     Case {
@@ -417,6 +438,7 @@ pub const CASES: &[Case] = &[
                 PENDING_DEFRAG,
                 &Expect::Json("/packets/dropped_datagrams", Cmp::Eq(2)),
             ),
+            Expect::Pending(PENDING_DEFRAG, &Expect::NoFinding("retransmission_conflict")),
         ],
     },
     // 8. Sessions that vanished.
