@@ -3,6 +3,7 @@
 mod cli;
 mod crafted;
 mod field_truth;
+mod hostile;
 mod json_contract;
 mod live;
 mod messages;
