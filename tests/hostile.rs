@@ -391,6 +391,7 @@ fn hostile_corpus() {
     let help =
         Command::new(env!("CARGO_BIN_EXE_wsscope")).args(["report", "--help"]).output().unwrap();
     let has_budget = String::from_utf8_lossy(&help.stdout).contains(MEMORY_BUDGET[0]);
+    assert!(has_budget, "wsscope report --help does not list {}", MEMORY_BUDGET[0]);
     let cap_dir = root.path().join("captures");
     std::fs::create_dir(&cap_dir).unwrap();
     let mut caps = Captures { dir: cap_dir, built: BTreeMap::new() };
