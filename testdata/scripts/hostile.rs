@@ -785,7 +785,7 @@ pub struct Pcap {
 }
 
 impl Pcap {
-    fn new() -> Pcap {
+    pub fn new() -> Pcap {
         let mut out = Vec::with_capacity(1 << 16);
         out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
         out.extend_from_slice(&2u16.to_le_bytes());
@@ -1189,11 +1189,17 @@ fn midstream_random_1byte(p: &mut Pcap) {
 /// Every connection upgrades with permessage-deflate first, then each server sends one bomb,
 /// then (if `finish`) every connection closes; all are open at once.
 fn bombs(p: &mut Pcap, finish: bool) {
+    bombs_n(p, finish, BOMBS);
+}
+
+/// `n` connections open at once, each a 1 KB permessage-deflate frame inflating to 1 MiB,
+/// finished (then closed) or not (the memory benchmark scales this).
+pub fn bombs_n(p: &mut Pcap, finish: bool, n: u32) {
     let mut z = deflater();
     let bomb = deflate(&mut z, &vec![0u8; BOMB_INFLATED]);
     assert!(bomb.len() < 1100, "{}", bomb.len());
     let f = frame(finish, 4, BINARY, None, &bomb);
-    let mut conns: Vec<Conn> = (0..BOMBS).map(Conn::new).collect();
+    let mut conns: Vec<Conn> = (0..n).map(Conn::new).collect();
     for c in &mut conns {
         c.open(p);
         upgrade(p, c, "/bomb", DEFLATE, DEFLATE);
@@ -1219,7 +1225,12 @@ fn deflate_bomb_unfinished(p: &mut Pcap) {
 /// 2,000 connections each sending a client frame header (14 bytes: 64-bit length, mask)
 /// declaring 1 MiB, and nothing more.
 fn declared_length(p: &mut Pcap) {
-    let mut conns: Vec<Conn> = (0..FANOUT).map(Conn::new).collect();
+    declared_length_n(p, FANOUT);
+}
+
+/// `n` connections each sending a 14-byte frame header declaring 1 MiB, and nothing more.
+pub fn declared_length_n(p: &mut Pcap, n: u32) {
+    let mut conns: Vec<Conn> = (0..n).map(Conn::new).collect();
     for c in &mut conns {
         c.open(p);
         upgrade(p, c, "/declared", "", "");
@@ -1234,7 +1245,13 @@ fn declared_length(p: &mut Pcap) {
 /// 100 connections; the even ones send 1,000 unmasked client frames, the odd ones 1,000 masked
 /// text frames that are not UTF-8.
 fn findings_flood(p: &mut Pcap) {
-    for i in 0..100u32 {
+    findings_flood_n(p, 100);
+}
+
+/// `n` connections; the even ones send 1,000 unmasked client frames, the odd ones 1,000 masked
+/// text frames that are not UTF-8.
+pub fn findings_flood_n(p: &mut Pcap, n: u32) {
+    for i in 0..n {
         let mut c = Conn::new(i);
         c.open(p);
         upgrade(p, &mut c, "/flood", "", "");
