@@ -293,3 +293,24 @@ fn write_saves_the_packets_read_and_never_overwrites() {
     let o = wsscope(&["streams", "-w", "/nonexistent-dir/x.pcap", input.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "an unwritable path is an error");
 }
+
+#[test]
+fn the_memory_budget_has_a_floor_and_quiet_connections_a_none() {
+    let capture = "testdata/captures/real/py-basic.pcap";
+    let o = wsscope(&["report", "--memory-budget", "1M", capture]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--memory-budget") && stderr(&o).contains("16M"), "{}", stderr(&o));
+    let o = wsscope(&["report", "--memory-budget", "lots", capture]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("is not a size"), "{}", stderr(&o));
+    for idle in ["none", "off", "30s"] {
+        let o = wsscope(&["report", "--idle-timeout", idle, capture]);
+        assert_eq!(o.status.code(), Some(0), "--idle-timeout {idle}: {}", stderr(&o));
+    }
+    // The budget is in the report, and the run that fits says nothing about it.
+    let o = wsscope(&["report", "--memory-budget", "64M", capture]);
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["inputs"][0]["memory"]["budget"], 64 << 20);
+    assert_eq!(r["inputs"][0]["memory"]["level"], "normal");
+    assert!(!stderr(&o).contains("memory budget"), "{}", stderr(&o));
+}
