@@ -42,8 +42,16 @@ const CAPTURES: &[(&str, &str, Build)] = &[
     }),
 ];
 
-/// Budgets tried; "64G" stands for no budget (it never fills on these captures).
+/// Budgets tried (`WSSCOPE_BENCH_BUDGETS=1G,64M` for some); "64G" stands for no budget (it never
+/// fills on these captures).
 const BUDGETS: &[&str] = &["64G", "1G", "256M", "64M"];
+
+fn budgets() -> Vec<String> {
+    match std::env::var("WSSCOPE_BENCH_BUDGETS") {
+        Ok(b) => b.split(',').map(str::to_string).collect(),
+        Err(_) => BUDGETS.iter().map(|b| b.to_string()).collect(),
+    }
+}
 
 struct Run {
     rss_mib: f64,
@@ -85,9 +93,10 @@ fn main() {
         for (name, _, _) in &CAPTURES[1..] {
             let path = cap(name);
             let mb = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) as f64 / 1e6;
-            for budget in BUDGETS {
+            for budget in &budgets() {
+                let budget = budget.as_str();
                 let r = run(bin, base_args, &path, budget);
-                let ratio = if *budget == "64G" {
+                let ratio = if budget == "64G" {
                     "-".to_string()
                 } else {
                     let b = parse_mib(budget);
@@ -97,7 +106,7 @@ fn main() {
                     }
                     format!("{ratio:.2}")
                 };
-                let label = if *budget == "64G" { "none" } else { budget };
+                let label = if budget == "64G" { "none" } else { budget };
                 println!(
                     "{name:<18} {mb:>8.1} {label:>7} {:>9.0} {ratio:>7} {:>7.2}  {}",
                     r.rss_mib, r.secs, r.gave_up

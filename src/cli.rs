@@ -223,7 +223,7 @@ pub struct LimitArgs {
 
     /// Memory for what the capture makes wsscope hold (connections, buffered and in-progress
     /// bytes, payload copies, inflaters, report rows). Past half of it payload copies are
-    /// dropped, past 70 % inflater windows, past 85 % the least recently active connections
+    /// dropped, past 65 % inflater windows, past 80 % the least recently active connections
     /// are evicted; each step is reported (memory_budget).
     #[arg(long, value_name = "SIZE", default_value = "1G")]
     pub memory_budget: String,

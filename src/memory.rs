@@ -12,8 +12,8 @@
 //! |---|---|---|
 //! | [`Level::Normal`] | — | nothing |
 //! | [`Level::DropPayloads`] | half the budget | payload copies of messages are dropped (messages are still counted, inflated and validated; they come out `truncated`); the report stops listing rows and finding details (counts stay exact) |
-//! | [`Level::DropInflaters`] | 70 % | compressed directions give up their window and zlib state: a message in progress is not inflated further, a later one that refers to the window is reported as missing context |
-//! | [`Level::Evict`] | 85 % | the stream engine evicts the least recently active connections (an eighth at a time), which end with reason `evicted` |
+//! | [`Level::DropInflaters`] | 65 % | compressed directions give up their window and zlib state: a message in progress is not inflated further, a later one that refers to the window is reported as missing context |
+//! | [`Level::Evict`] | 80 % | the stream engine evicts the least recently active connections (an eighth at a time), which end with reason `evicted` |
 //!
 //! Each step is reported where it happens (a `memory_budget` finding on the connection) and
 //! counted ([`MemoryStats`], in every summary). The budget bounds what wsscope accounts; the
@@ -150,12 +150,12 @@ impl Memory {
     }
 
     fn level_of(used: usize, budget: usize) -> Level {
-        // Thresholds in 1/20ths of the budget: 10 (half), 14 (70 %), 17 (85 %).
+        // Thresholds in 1/20ths of the budget: 10 (half), 13 (65 %), 16 (80 %).
         let twentieths = used.saturating_mul(20) / budget;
         match twentieths {
             0..10 => Level::Normal,
-            10..14 => Level::DropPayloads,
-            14..17 => Level::DropInflaters,
+            10..13 => Level::DropPayloads,
+            13..16 => Level::DropInflaters,
             _ => Level::Evict,
         }
     }
@@ -166,7 +166,7 @@ impl Memory {
         Self::level_of(self.used(), self.0.budget)
     }
 
-    /// Whether accounted memory is back under the level where eviction stops (70 %).
+    /// Whether accounted memory is back under the level where eviction stops (65 %).
     pub fn below_eviction_target(&self) -> bool {
         self.level() < Level::DropInflaters
     }

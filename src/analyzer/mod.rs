@@ -117,6 +117,8 @@ pub struct Analyzer<S: EventSink> {
     saving: Level,
     /// Events since every session was last asked to save memory.
     since_sweep: u32,
+    /// This thread's zlib state pool and inflate buffer, charged to the memory budget.
+    _per_thread: crate::memory::Charge,
 }
 
 /// Events between two passes over every session to save memory.
@@ -125,7 +127,10 @@ const SAVE_SPACING: u32 = 1024;
 impl<S: EventSink> Analyzer<S> {
     /// An analyzer pushing events into `sink`.
     pub fn new(cfg: AnalyzerConfig, sink: S) -> Self {
+        let mut per_thread = crate::memory::Charge::new(&cfg.memory);
+        per_thread.set(crate::ws::deflate::PER_THREAD_BYTES);
         Analyzer {
+            _per_thread: per_thread,
             cfg,
             sessions: HashMap::default(),
             sink,

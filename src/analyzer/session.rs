@@ -430,7 +430,9 @@ impl Session {
                     + h.pending.len() * (size_of::<Pending>() + size_of::<RequestInfo>() + 256)
             }
             Phase::Switching(sw) => {
+                // The request's and response's heads and headers (an estimate).
                 size_of::<SwitchPhase>()
+                    + 2048
                     + sw.buf.iter().map(Buffered::footprint).sum::<usize>()
                     + sw.ws.dirs.iter().map(DirectionDecoder::footprint).sum::<usize>()
             }
@@ -444,7 +446,9 @@ impl Session {
         let pings: usize =
             self.pings.iter().flatten().map(|(p, _)| p.capacity() + 40).sum::<usize>()
                 + self.early_pongs.iter().flatten().map(|(p, _)| p.capacity() + 48).sum::<usize>();
+        // The session's box and its entry in the analyzer's map.
         size_of::<Session>()
+            + 64
             + phase
             + pings
             + self.order.held.capacity() * size_of::<Held>()

@@ -344,7 +344,9 @@ pub fn memory_notice(m: &crate::memory::MemoryStats) -> Option<String> {
         }
     }
     if what.is_empty() {
-        what.push("nothing given up yet".to_string());
+        // Past half the budget, with nothing of what that step drops held (`report` keeps no
+        // payload copies): nothing to say.
+        return None;
     }
     let peak =
         if m.peak > 0 { format!(" (peak {} accounted)", human(m.peak)) } else { String::new() };

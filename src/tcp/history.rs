@@ -19,20 +19,24 @@ pub const BLOCK: usize = 1024;
 pub struct BlockPool {
     free: Vec<Box<[u8; BLOCK]>>,
     max_free: usize,
+    /// Blocks handed out and not given back (histories hold them).
+    lent: usize,
 }
 
 impl Default for BlockPool {
     fn default() -> Self {
-        BlockPool { free: Vec::new(), max_free: 2048 }
+        BlockPool { free: Vec::new(), max_free: 2048, lent: 0 }
     }
 }
 
 impl BlockPool {
     fn take(&mut self) -> Box<[u8; BLOCK]> {
+        self.lent += 1;
         self.free.pop().unwrap_or_else(|| Box::new([0; BLOCK]))
     }
 
     fn give(&mut self, block: Box<[u8; BLOCK]>) {
+        self.lent = self.lent.saturating_sub(1);
         if self.free.len() < self.max_free {
             self.free.push(block);
         }
@@ -42,6 +46,11 @@ impl BlockPool {
     #[cfg(test)]
     pub fn free_blocks(&self) -> usize {
         self.free.len()
+    }
+
+    /// Bytes of every block, lent or free (for the memory budget).
+    pub fn bytes(&self) -> usize {
+        (self.lent + self.free.len()) * BLOCK
     }
 }
 

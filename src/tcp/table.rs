@@ -21,7 +21,7 @@ use std::time::Duration;
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Segments between two evictions for the memory budget.
-const EVICTION_SPACING: u32 = 256;
+const EVICTION_SPACING: u32 = 64;
 
 /// Counters of the table.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -213,12 +213,12 @@ impl Table {
     }
 
     /// Charges what the table holds to the memory budget: its hash table, the open
-    /// connections' state, out-of-order bytes and retransmission history.
+    /// connections' state, out-of-order bytes and retransmission history (whole blocks).
     fn account(&mut self) {
         let held = self.conns.capacity() * (size_of::<FlowKey>() + size_of::<Slot>())
             + self.open_now() as usize * size_of::<Conn>()
             + self.budget.buffered
-            + self.budget.history;
+            + self.budget.pool.bytes();
         self.charge.set(held);
     }
 

@@ -403,7 +403,7 @@ pub struct AppState {
     /// Rows dropped to stay under `max_rows` or the memory budget.
     pub rows_dropped: u64,
     /// Rows and payloads charged to the memory budget: past half of it, no more full payloads
-    /// are kept; past 85 %, the oldest rows go as with `max_rows`.
+    /// are kept; past 80 %, the oldest rows go as with `max_rows`.
     memory: Option<crate::memory::Charge>,
     /// Total messages.
     pub total_messages: u64,

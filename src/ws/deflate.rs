@@ -55,6 +55,10 @@ pub enum InflateError {
 /// window), for the memory budget.
 const STATE_BYTES: usize = 48 << 10;
 
+/// What one thread's inflation holds besides its inflaters: the pool of zlib states (full, at
+/// worst) and the shared output buffer (for the memory budget).
+pub const PER_THREAD_BYTES: usize = POOL * STATE_BYTES + CHUNK;
+
 /// The inflater of one direction.
 pub struct Inflater {
     /// The zlib state of the message being inflated (from the pool; given back at its end).
