@@ -49,6 +49,7 @@ const BUDGETS: &[&str] = &["64G", "1G", "256M", "64M"];
 fn budgets() -> Vec<String> {
     match std::env::var("WSSCOPE_BENCH_BUDGETS") {
         Ok(b) => b.split(',').map(str::to_string).collect(),
+        Err(_) if !benching() => vec!["1G".into(), "64M".into()],
         Err(_) => BUDGETS.iter().map(|b| b.to_string()).collect(),
     }
 }
@@ -70,7 +71,18 @@ fn main() {
     }
     let dir = tempfile::tempdir().expect("temporary directory");
     let me = std::env::current_exe().expect("own path");
-    let built = Command::new(me).arg("--build").arg(dir.path()).status().expect("build");
+    if !benching() {
+        println!(
+            "memory: smoke test only (scale {}); figures: cargo bench --bench memory",
+            scale()
+        );
+    }
+    let built = Command::new(me)
+        .arg("--build")
+        .arg(dir.path())
+        .env("WSSCOPE_BENCH_SCALE", scale().to_string())
+        .status()
+        .expect("build");
     assert!(built.success(), "building the captures failed");
     let bin = Path::new(env!("CARGO_BIN_EXE_wsscope"));
     let cap = |name: &str| dir.path().join(format!("{name}.pcap"));
@@ -117,8 +129,15 @@ fn main() {
     assert!(failed.is_empty(), "peak RSS past the budget: {failed:?}");
 }
 
+/// Whether this is `cargo bench` (else `cargo test --all-targets`, which runs benches once as a
+/// smoke test: small captures, two budgets).
+fn benching() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
 fn scale() -> f64 {
-    std::env::var("WSSCOPE_BENCH_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1.0)
+    let default = if benching() { 1.0 } else { 0.02 };
+    std::env::var("WSSCOPE_BENCH_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(default)
 }
 
 fn parse_mib(s: &str) -> f64 {
