@@ -950,6 +950,7 @@ impl DirectionDecoder {
                 ),
             ));
         }
+        let kept = m.buf.len();
         let payload = if m.holey {
             Payload::Unavailable
         } else if let Some(e) = &m.inflate_error {
@@ -997,7 +998,13 @@ impl DirectionDecoder {
             }
             payload
         };
-        let truncated = m.truncated;
+        // A text cut inside a character (by the limit or the capture) is shown up to there.
+        let shown = match &payload {
+            Payload::Text(t) => t.len(),
+            Payload::Bytes(b) => b.len(),
+            Payload::Unavailable => kept,
+        };
+        let truncated = m.truncated || shown < kept;
         let at = m.first;
         let complete = !(m.holey || m.unfinished);
         // A length that cannot be followed (a protocol error) says nothing about what is missing.

@@ -490,3 +490,21 @@ fn a_message_cut_by_an_unfollowable_length_has_no_missing_count() {
     let m = messages(&out);
     assert!(m[0].ends_with("text:start incomplete captured=5 missing=?"), "{m:?}");
 }
+
+/// Found by the analyzer_session fuzz target: a text message the capture cuts inside a
+/// character shows its text up to that character, so its payload holds fewer bytes than were
+/// captured; it must say so (`truncated`, as the event documents), which it did not.
+#[test]
+fn a_text_cut_inside_a_character_is_reported_truncated() {
+    // "abc" then the first byte of a two-byte character; the message never ends.
+    let out = run(server(), &frame(false, 0, 1, None, b"abc\xd9"));
+    assert_eq!(
+        messages(&out),
+        vec![
+            "message text len=? wire=4 frags=1 compressed=false truncated=true text:abc incomplete captured=4 missing=?"
+        ]
+    );
+    // A message that fits and ends on a character boundary is not truncated.
+    let out = run(server(), &frame(false, 0, 1, None, b"abc"));
+    assert!(messages(&out)[0].contains("truncated=false text:abc incomplete"), "{out:?}");
+}
