@@ -41,7 +41,7 @@ pub fn run(data: &[u8]) {
         1 => BodyKind::Length(u64::from(*sel) * 7),
         _ => BodyKind::UntilClose,
     };
-    let whole = BodySkipper::new(kind.clone()).skip(msg).map(|p| (p.consumed, p.done));
+    let whole = BodySkipper::new(kind).skip(msg).map(|p| (p.consumed, p.done));
     let cut = (usize::from(*sel) * 31) % (msg.len() + 1);
     let mut s = BodySkipper::new(kind);
     let split = s.skip(&msg[..cut]).and_then(|a| {

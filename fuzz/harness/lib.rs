@@ -3,9 +3,13 @@
 //! corpus and regression input through the same functions with plain `cargo test` (stable Rust,
 //! no libFuzzer, no sanitizer). What each target feeds and checks is in its module's docs.
 
+pub mod alloc_count;
+pub mod analyzer_session;
 pub mod http_handshake;
 pub mod packet_decode;
 pub mod pcap_file;
+pub mod pipeline;
+pub mod pipeline_large;
 pub mod stream_table;
 pub mod ws_direction;
 

@@ -69,7 +69,12 @@ pub fn run(data: &[u8]) {
             Ok(Decoded::Tcp(seg)) => {
                 tcp += 1;
                 // An IP datagram holds at most 65 535 bytes: no more can be missing.
-                assert!(seg.missing <= 65_535, "missing = {} for a {}-byte packet", seg.missing, packet.len());
+                assert!(
+                    seg.missing <= 65_535,
+                    "missing = {} for a {}-byte packet",
+                    seg.missing,
+                    packet.len()
+                );
                 // Touch the payload so a dangling slice would be caught by ASan.
                 std::hint::black_box(seg.payload.iter().fold(0u8, |a, b| a ^ b));
             }

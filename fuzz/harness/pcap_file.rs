@@ -57,9 +57,12 @@ pub fn run(data: &[u8]) {
     std::hint::black_box((events, summary));
 }
 
+/// A packet as read: number, timestamp (ns), wire length, bytes, link type.
+type Packet = (u64, i64, u32, Vec<u8>, u32);
+
 /// The first 10,000 packets (number, timestamp, wire length, bytes, link type) and how the input
 /// ended.
-fn packets(mut source: FileSource) -> (Vec<(u64, i64, u32, Vec<u8>, u32)>, Option<EndOfInput>) {
+fn packets(mut source: FileSource) -> (Vec<Packet>, Option<EndOfInput>) {
     let mut out = Vec::new();
     for _ in 0..10_000 {
         match source.next_packet() {

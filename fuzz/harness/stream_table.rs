@@ -27,8 +27,8 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 use std::collections::HashMap;
-use std::ops::Range;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::ops::Range;
 use std::time::Duration;
 use wsscope::limits::TcpLimits;
 use wsscope::packet::{Segment, TcpFlags};
@@ -204,7 +204,12 @@ impl StreamSink for Checker {
             StreamEvent::Pending { conn, dir, since, .. } => {
                 let c = self.conn(conn.0, "Pending");
                 let d = dir.index();
-                assert_ne!(c.pending[d], since.is_some(), "conn {} {dir}: Pending repeated", conn.0);
+                assert_ne!(
+                    c.pending[d],
+                    since.is_some(),
+                    "conn {} {dir}: Pending repeated",
+                    conn.0
+                );
                 c.pending[d] = since.is_some();
             }
             StreamEvent::Anomaly { conn, dir, anomaly, .. } => {
@@ -231,12 +236,20 @@ impl StreamSink for Checker {
                         *m = (*m).min(offset);
                     }
                     Anomaly::RstOutOfWindow { seq, outside } => {
-                        assert!(outside > 0, "conn {} {dir}: RST {seq} reported 0 bytes outside", conn.0);
+                        assert!(
+                            outside > 0,
+                            "conn {} {dir}: RST {seq} reported 0 bytes outside",
+                            conn.0
+                        );
                     }
                     Anomaly::SynOnOpenConnection { .. } => {}
                     Anomaly::AckBeforeData { offset, .. } => {
                         assert!(!c.ack_lead[d], "conn {} {dir}: AckBeforeData twice", conn.0);
-                        assert_eq!(offset, c.next[d], "conn {} {dir}: AckBeforeData not at the next byte", conn.0);
+                        assert_eq!(
+                            offset, c.next[d],
+                            "conn {} {dir}: AckBeforeData not at the next byte",
+                            conn.0
+                        );
                         c.ack_lead[d] = true;
                     }
                 }
@@ -251,12 +264,16 @@ impl StreamSink for Checker {
                     CloseReason::Rst => assert!(c.rst_seen, "conn {id}: Close(Rst) w/o Rst"),
                     _ => {}
                 }
-                for d in 0..2 {
+                for (d, stats) in stats.iter().enumerate() {
                     assert!(!c.pending[d], "conn {id} dir {d}: closed with bytes pending");
                     // The first copy of mismatching bytes was (or, when buffered, is now) delivered
                     // as Data: never inside a gap, never past the direction's end.
                     for m in &c.mismatches[d] {
-                        assert!(m.end <= c.next[d], "conn {id} dir {d}: mismatch {m:?} past end {}", c.next[d]);
+                        assert!(
+                            m.end <= c.next[d],
+                            "conn {id} dir {d}: mismatch {m:?} past end {}",
+                            c.next[d]
+                        );
                         assert!(
                             !c.gap_ranges[d].iter().any(|g| g.start < m.end && m.start < g.end),
                             "conn {id} dir {d}: mismatch {m:?} overlaps a gap {:?}",
@@ -264,11 +281,18 @@ impl StreamSink for Checker {
                         );
                     }
                     if let (true, Some(a)) = (c.fin[d], c.after_fin[d]) {
-                        assert!(a >= c.fin_at[d], "conn {id} dir {d}: DataAfterFin at {a} before Fin at {}", c.fin_at[d]);
+                        assert!(
+                            a >= c.fin_at[d],
+                            "conn {id} dir {d}: DataAfterFin at {a} before Fin at {}",
+                            c.fin_at[d]
+                        );
                     }
-                    assert_eq!(stats[d].delivered_bytes, c.delivered[d], "conn {id} dir {d}: delivered_bytes");
-                    assert_eq!(stats[d].gaps, c.gaps[d], "conn {id} dir {d}: gaps");
-                    assert_eq!(stats[d].gap_bytes, c.gap_bytes[d], "conn {id} dir {d}: gap_bytes");
+                    assert_eq!(
+                        stats.delivered_bytes, c.delivered[d],
+                        "conn {id} dir {d}: delivered_bytes"
+                    );
+                    assert_eq!(stats.gaps, c.gaps[d], "conn {id} dir {d}: gaps");
+                    assert_eq!(stats.gap_bytes, c.gap_bytes[d], "conn {id} dir {d}: gap_bytes");
                 }
                 self.open.remove(&id);
                 self.closed.insert(id);
@@ -282,7 +306,9 @@ fn step(ts: Timestamp, dt: Dt) -> Timestamp {
         Dt::Zero => ts,
         Dt::Millis(ms) => ts.saturating_add(Duration::from_millis(u64::from(ms))),
         Dt::Secs(s) => ts.saturating_add(Duration::from_secs(u64::from(s))),
-        Dt::Back(ms) => Timestamp::from_nanos(ts.as_nanos().saturating_sub(i64::from(ms) * 1_000_000)),
+        Dt::Back(ms) => {
+            Timestamp::from_nanos(ts.as_nanos().saturating_sub(i64::from(ms) * 1_000_000))
+        }
         Dt::Nanos(n) => ts.saturating_add(Duration::from_nanos(n)),
     }
 }
@@ -310,12 +336,8 @@ pub fn replay(data: &[u8]) {
 pub fn run(ops: Vec<Op>) {
     let limits = limits();
     let mut table = Table::new(limits.clone());
-    let mut sink = Checker {
-        last_open: 0,
-        open: HashMap::new(),
-        closed: Default::default(),
-        opened: 0,
-    };
+    let mut sink =
+        Checker { last_open: 0, open: HashMap::new(), closed: Default::default(), opened: 0 };
     let mut ts = Timestamp::from_secs_nanos(1_700_000_000, 0);
     let mut packet = 0u64;
     let mut buf = vec![0u8; MAX_PAYLOAD];
@@ -329,7 +351,8 @@ pub fn run(ops: Vec<Op>) {
                     Payload::Pattern { len, salt } => {
                         let n = usize::from(*len) % (MAX_PAYLOAD + 1);
                         for (i, b) in buf[..n].iter_mut().enumerate() {
-                            *b = (seq.wrapping_add(i as u32) as u8) ^ salt.rotate_left(3 * (i as u32 >> 9));
+                            *b = (seq.wrapping_add(i as u32) as u8)
+                                ^ salt.rotate_left(3 * (i as u32 >> 9));
                         }
                         &buf[..n]
                     }
@@ -356,7 +379,13 @@ pub fn run(ops: Vec<Op>) {
                 if trace() {
                     eprintln!(
                         "pkt {packet} t={ts} {} -> {} seq={} ack={} {:?} len={} missing={}",
-                        seg.src, seg.dst, seg.seq, seg.ack, seg.flags, seg.payload.len(), seg.missing
+                        seg.src,
+                        seg.dst,
+                        seg.seq,
+                        seg.ack,
+                        seg.flags,
+                        seg.payload.len(),
+                        seg.missing
                     );
                 }
                 table.on_segment(&seg, PacketRef::new(ts, packet), &mut sink);
@@ -382,7 +411,11 @@ pub fn run(ops: Vec<Op>) {
         assert!(table.len() <= limits.max_connections, "{} connections tracked", table.len());
     }
     table.finish(&mut sink);
-    assert!(sink.open.is_empty(), "connections never closed: {:?}", sink.open.keys().collect::<Vec<_>>());
+    assert!(
+        sink.open.is_empty(),
+        "connections never closed: {:?}",
+        sink.open.keys().collect::<Vec<_>>()
+    );
     assert_eq!(sink.closed.len() as u64, sink.opened);
     assert!(table.is_empty(), "{} connections left after finish", table.len());
     assert_eq!(table.buffered_bytes(), 0, "buffered bytes after finish");

@@ -20,7 +20,9 @@ fn decode(cfg: &DirConfig, stream: &[u8], cuts: &[usize], gap_at: Option<usize>)
         if gap_at == Some(last) && last < c {
             // The first byte of this piece is missing from the capture.
             d.gap(last as u64, 1, at, &mut |_, o| out.push(format!("{o:?}")));
-            d.feed(last as u64 + 1, &stream[last + 1..c], at, &mut |_, o| out.push(format!("{o:?}")));
+            d.feed(last as u64 + 1, &stream[last + 1..c], at, &mut |_, o| {
+                out.push(format!("{o:?}"))
+            });
         } else {
             d.feed(last as u64, &stream[last..c], at, &mut |_, o| out.push(format!("{o:?}")));
         }
