@@ -950,7 +950,7 @@ impl DirectionDecoder {
                 ),
             ));
         }
-        let kept = m.buf.len();
+        let cut_in_char = cut_inside_a_character(&m);
         let payload = if m.holey {
             Payload::Unavailable
         } else if let Some(e) = &m.inflate_error {
@@ -998,13 +998,7 @@ impl DirectionDecoder {
             }
             payload
         };
-        // A text cut inside a character (by the limit or the capture) is shown up to there.
-        let shown = match &payload {
-            Payload::Text(t) => t.len(),
-            Payload::Bytes(b) => b.len(),
-            Payload::Unavailable => kept,
-        };
-        let truncated = m.truncated || shown < kept;
+        let truncated = m.truncated || (cut_in_char && payload != Payload::Unavailable);
         let at = m.first;
         let complete = !(m.holey || m.unfinished);
         // A length that cannot be followed (a protocol error) says nothing about what is missing.
@@ -1054,6 +1048,24 @@ fn keyed(at: PacketRef, out: &mut impl FnMut(u64, WsOut)) -> impl FnMut(WsOut) +
         };
         out(key, o)
     }
+}
+
+/// Whether an unfinished text message the size limit did not cut ends inside a character: its
+/// text is shown up to that character, fewer bytes than were captured, so it is reported
+/// truncated. Decided from the validation, so the same whether payloads are kept or not.
+fn cut_inside_a_character(m: &MessageState) -> bool {
+    if m.opcode != OpCode::Text || !m.unfinished || m.truncated {
+        return false;
+    }
+    let (len, first_invalid) = match (&m.utf8, m.discard) {
+        (Some(u), true) => (m.length, u.finish().err()),
+        _ => {
+            let p = super::utf8::valid_prefix(&m.buf) as u64;
+            (m.buf.len() as u64, (p < m.buf.len() as u64).then_some(p))
+        }
+    };
+    // As `payload_and_utf8` decides: an error within the last 3 bytes is a cut character.
+    first_invalid.is_some_and(|at| at + 3 >= len)
 }
 
 /// The payload as shown — text for a text message that is valid UTF-8 (cut at a character

@@ -504,6 +504,10 @@ fn a_text_cut_inside_a_character_is_reported_truncated() {
             "message text len=? wire=4 frags=1 compressed=false truncated=true text:abc incomplete captured=4 missing=?"
         ]
     );
+    // The same without payloads (what the report counts).
+    let cfg = DirConfig { keep_payloads: false, ..server() };
+    let out = run(cfg, &frame(false, 0, 1, None, b"abc\xd9"));
+    assert!(messages(&out)[0].contains("truncated=true"), "{out:?}");
     // A message that fits and ends on a character boundary is not truncated.
     let out = run(server(), &frame(false, 0, 1, None, b"abc"));
     assert!(messages(&out)[0].contains("truncated=false text:abc incomplete"), "{out:?}");
