@@ -20,6 +20,10 @@ use std::io::{self, Write};
 /// Findings and gaps listed per connection (the counts stay exact).
 const MAX_LISTED: usize = 1000;
 
+/// Findings of one check listed per connection: a flood of one finding (a client that never
+/// masks, a stream of invalid text) is counted in full, listed by its first examples.
+const MAX_LISTED_PER_CHECK: u16 = 100;
+
 /// What a listed connection row costs, for the memory budget (the row, its addresses, the
 /// handshake's strings).
 const ROW_BYTES: usize = size_of::<ConnectionReport>() + 512;
@@ -133,7 +137,7 @@ pub struct ConnectionReport {
     pub close: CloseReport,
     /// Bytes missing from the capture (first 1000).
     pub gaps: Vec<GapReport>,
-    /// Findings (first 1000; `findings_total` counts all).
+    /// Findings (the first 100 of each check, 1000 at most; `findings_total` counts all).
     pub findings: Vec<FindingReport>,
     /// Number of findings.
     pub findings_total: u64,
@@ -312,6 +316,8 @@ pub struct ReportBuilder {
     /// new rows, findings and gaps are counted, not listed.
     memory: Option<crate::memory::Charge>,
     held: usize,
+    /// Findings listed per connection and check.
+    listed: foldhash::HashMap<(ConnId, CheckId), u16>,
 }
 
 impl ReportBuilder {
@@ -330,6 +336,7 @@ impl ReportBuilder {
             input: 0,
             memory: None,
             held: 0,
+            listed: Default::default(),
         }
     }
 
@@ -520,7 +527,12 @@ impl ReportBuilder {
                     c.findings_total += 1;
                     c.findings.len() < MAX_LISTED
                 });
-                if listed == Some(true)
+                let first_of_check = listed == Some(true) && {
+                    let n = self.listed.entry((*connection, *code)).or_default();
+                    *n = n.saturating_add(1);
+                    *n <= MAX_LISTED_PER_CHECK
+                };
+                if first_of_check
                     && self.may_list(2 * size_of::<FindingReport>() + message.len() + 16)
                     && let Some(c) = self.conn(*connection)
                 {

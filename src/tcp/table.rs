@@ -537,7 +537,8 @@ fn on_conn_segment<S: StreamSink>(
         return;
     }
     if seg.flags.syn {
-        conn.syn[dir.index()] = Some(seg.wscale);
+        // RFC 7323 §2.3: a shift count over 14 is taken as 14 (the option may carry any byte).
+        conn.syn[dir.index()] = Some(seg.wscale.map(|s| s.min(14)));
     }
     // The window this segment advertises bounds what the other direction may send (a SYN's is
     // never scaled).

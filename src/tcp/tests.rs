@@ -595,6 +595,22 @@ fn the_window_is_scaled_as_both_syns_offered() {
     assert_eq!(h.table.stats().ignored_rsts, 1);
 }
 
+/// Found by the stream_table fuzz target: a shift count over 14 (the option carries any byte)
+/// overflowed the window's shift. RFC 7323 §2.3: a shift over 14 is taken as 14.
+#[test]
+fn a_window_scale_over_14_counts_as_14() {
+    let mut h = Harness::new();
+    h.wscale = Some(200);
+    h.window = 1;
+    h.handshake(1000, 5000);
+    h.seg(S, C, 5001, 1001, ".", b"");
+    // A window of 1 scaled by 2^14 (not by less): a RST 20 000 bytes on is outside, 16 000 in.
+    h.seg(C, S, 1001 + 20_000, 0, "R", b"");
+    assert_eq!(h.table.stats().ignored_rsts, 1);
+    h.seg(C, S, 1001 + 16_000, 0, "R", b"");
+    assert_eq!(h.closes(), vec![Ev::Close(1, CloseReason::Rst)]);
+}
+
 #[test]
 fn a_syn_on_an_open_connection_that_goes_on_is_ignored_and_reported() {
     let mut h = Harness::new();

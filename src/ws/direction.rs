@@ -1021,6 +1021,7 @@ impl DirectionDecoder {
                 ),
             ));
         }
+        let cut_in_char = cut_inside_a_character(&m);
         let payload = if m.holey {
             Payload::Unavailable
         } else if let Some(e) = &m.inflate_error {
@@ -1074,7 +1075,8 @@ impl DirectionDecoder {
             }
             payload
         };
-        let truncated = m.truncated || m.dropped;
+        let truncated =
+            m.truncated || m.dropped || (cut_in_char && payload != Payload::Unavailable);
         if m.dropped {
             self.given_up |= 1;
         }
@@ -1127,6 +1129,24 @@ fn keyed(at: PacketRef, out: &mut impl FnMut(u64, WsOut)) -> impl FnMut(WsOut) +
         };
         out(key, o)
     }
+}
+
+/// Whether an unfinished text message the size limit did not cut ends inside a character: its
+/// text is shown up to that character, fewer bytes than were captured, so it is reported
+/// truncated. Decided from the validation, so the same whether payloads are kept or not.
+fn cut_inside_a_character(m: &MessageState) -> bool {
+    if m.opcode != OpCode::Text || !m.unfinished || m.truncated {
+        return false;
+    }
+    let (len, first_invalid) = match (&m.utf8, m.discard) {
+        (Some(u), true) => (m.length, u.finish().err()),
+        _ => {
+            let p = super::utf8::valid_prefix(&m.buf) as u64;
+            (m.buf.len() as u64, (p < m.buf.len() as u64).then_some(p))
+        }
+    };
+    // As `payload_and_utf8` decides: an error within the last 3 bytes is a cut character.
+    first_invalid.is_some_and(|at| at + 3 >= len)
 }
 
 /// The payload as shown — text for a text message that is valid UTF-8 (cut at a character

@@ -572,3 +572,25 @@ fn an_inflater_given_up_fails_its_message_and_later_references_as_memory_budget(
     );
     assert_eq!(findings(&out), vec!["finding memory_budget"]);
 }
+
+/// Found by the analyzer_session fuzz target: a text message the capture cuts inside a
+/// character shows its text up to that character, so its payload holds fewer bytes than were
+/// captured; it must say so (`truncated`, as the event documents), which it did not.
+#[test]
+fn a_text_cut_inside_a_character_is_reported_truncated() {
+    // "abc" then the first byte of a two-byte character; the message never ends.
+    let out = run(server(), &frame(false, 0, 1, None, b"abc\xd9"));
+    assert_eq!(
+        messages(&out),
+        vec![
+            "message text len=? wire=4 frags=1 compressed=false truncated=true text:abc incomplete captured=4 missing=?"
+        ]
+    );
+    // The same without payloads (what the report counts).
+    let cfg = DirConfig { keep_payloads: false, ..server() };
+    let out = run(cfg, &frame(false, 0, 1, None, b"abc\xd9"));
+    assert!(messages(&out)[0].contains("truncated=true"), "{out:?}");
+    // A message that fits and ends on a character boundary is not truncated.
+    let out = run(server(), &frame(false, 0, 1, None, b"abc"));
+    assert!(messages(&out)[0].contains("truncated=false text:abc incomplete"), "{out:?}");
+}
