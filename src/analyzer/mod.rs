@@ -161,6 +161,16 @@ impl<S: EventSink> Analyzer<S> {
     /// budget, and saves memory as the budget's level asks — in this session at once, and in
     /// every session when the level rises (at most once every [`SAVE_SPACING`] events).
     fn settle(&mut self, conn: ConnId) {
+        let level = self.sweep_if_rising();
+        if let Some(s) = self.sessions.get_mut(&conn) {
+            s.save_memory(level, &self.cfg, &mut self.sink);
+            s.account();
+        }
+    }
+
+    /// The budget's level now; when it rose since the last pass (and [`SAVE_SPACING`] events
+    /// went by), every session saves memory for it first.
+    fn sweep_if_rising(&mut self) -> Level {
         let level = self.cfg.memory.level();
         self.since_sweep = self.since_sweep.saturating_add(1);
         if level > self.saving && self.since_sweep >= SAVE_SPACING {
@@ -175,24 +185,26 @@ impl<S: EventSink> Analyzer<S> {
                 }
             }
             crate::memory::release();
-            return;
-        }
-        if level < self.saving {
+        } else if level < self.saving {
             self.saving = level;
         }
-        if let Some(s) = self.sessions.get_mut(&conn) {
-            if level > Level::Normal {
-                s.save_memory(level, &self.cfg, &mut self.sink);
-            } else {
-                s.save_memory(Level::Normal, &self.cfg, &mut self.sink);
-            }
-            s.account();
-        }
+        level
     }
 }
 
 impl<S: EventSink> StreamSink for Analyzer<S> {
     fn on_stream_event(&mut self, event: StreamEvent<'_>) {
+        // The common case, with one lookup: bytes of a connection, then its charge.
+        if let StreamEvent::Data { conn, dir, offset, seq, data, at } = event {
+            let level = self.sweep_if_rising();
+            if let Some(s) = self.sessions.get_mut(&conn) {
+                s.note_seq(dir, offset, seq, data.len());
+                s.on_data(dir, offset, data, at, &self.cfg, &mut self.sink);
+                s.save_memory(level, &self.cfg, &mut self.sink);
+                s.account();
+            }
+            return;
+        }
         let conn = match &event {
             StreamEvent::Open(info) => Some(info.id),
             StreamEvent::Data { conn, .. }
@@ -216,12 +228,8 @@ impl<S: EventSink> Analyzer<S> {
                 self.stats.tcp_connections += 1;
                 self.sessions.insert(info.id, Box::new(Session::new(info, cfg)));
             }
-            StreamEvent::Data { conn, dir, offset, seq, data, at } => {
-                if let Some(s) = self.sessions.get_mut(&conn) {
-                    s.note_seq(dir, offset, seq, data.len());
-                    s.on_data(dir, offset, data, at, cfg, &mut self.sink);
-                }
-            }
+            // Handled by `on_stream_event` itself (the common case, with one lookup).
+            StreamEvent::Data { .. } => {}
             StreamEvent::Gap { conn, dir, offset, len, seq, reason, at } => {
                 if let Some(s) = self.sessions.get_mut(&conn) {
                     s.on_gap(dir, offset, len, seq, reason, at, cfg, &mut self.sink);
