@@ -166,11 +166,6 @@ impl Memory {
         Self::level_of(self.used(), self.0.budget)
     }
 
-    /// Whether accounted memory is back under the level where eviction stops (65 %).
-    pub fn below_eviction_target(&self) -> bool {
-        self.level() < Level::DropInflaters
-    }
-
     /// A message's payload copy was dropped.
     pub fn note_payload_dropped(&self) {
         self.0.payloads_dropped.fetch_add(1, Ordering::Relaxed);
@@ -287,11 +282,9 @@ mod tests {
         assert_eq!(m.level(), Level::DropInflaters);
         b.set(350);
         assert_eq!(m.level(), Level::Evict);
-        assert!(!m.below_eviction_target());
         a.set(0);
         assert_eq!(m.used(), 350);
         assert_eq!(m.level(), Level::Normal);
-        assert!(m.below_eviction_target());
         drop(b);
         assert_eq!(m.used(), 0);
         let s = m.stats();
