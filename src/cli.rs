@@ -128,16 +128,46 @@ pub struct InputArgs {
     pub files: Vec<PathBuf>,
 
     /// Capture live from this interface instead of reading a file (needs capture permission).
+    /// Repeat to capture from several at once (each on its own thread); `-i any` captures from
+    /// every interface (Linux). -D lists them.
     #[arg(short = 'i', long, value_name = "IFACE", conflicts_with = "files")]
-    pub interface: Option<String>,
+    pub interface: Vec<String>,
+
+    /// List the interfaces wsscope can capture on, with their addresses and flags, and exit
+    /// (as tcpdump -D).
+    #[arg(short = 'D', long)]
+    pub list_interfaces: bool,
 
     /// BPF capture filter, as in tcpdump (e.g. 'tcp port 8080').
     #[arg(short = 'f', long = "filter", value_name = "BPF")]
     pub filter: Option<String>,
 
-    /// Snapshot length for live capture, in bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = 262_144)]
+    /// Snapshot length for live capture, in bytes: longer packets are cut (their bytes reported
+    /// missing). 0 means the largest, 262144, as with tcpdump -s 0.
+    #[arg(short = 's', long, value_name = "BYTES", default_value_t = 262_144)]
     pub snaplen: i32,
+
+    /// Do not put the interface into promiscuous mode (as tcpdump -p): only traffic to and from
+    /// this host is seen. Promiscuous mode changes nothing on loopback or `any`.
+    #[arg(short = 'p', long = "no-promiscuous-mode")]
+    pub no_promiscuous: bool,
+
+    /// Kernel capture buffer per interface (as tcpdump -B, whose bare numbers are KiB; K, M, G
+    /// suffixes also work): what absorbs bursts while wsscope is busy. libpcap's default is 2M;
+    /// larger buffers drop less (libpcap's `dropped` count says when it was too small).
+    #[arg(short = 'B', long = "buffer-size", value_name = "SIZE", default_value = "32M")]
+    pub buffer_size: String,
+
+    /// Hand each packet to wsscope as it arrives (as tcpdump --immediate-mode) instead of in
+    /// blocks every 100 ms at most: lower latency, more CPU per packet, more drops under load.
+    #[arg(long)]
+    pub immediate_mode: bool,
+
+    /// Packets held between the capture threads and the analysis (live capture). The capture
+    /// threads never wait for the analysis: past this, packets are dropped and counted
+    /// (`queue_dropped`), never blocking libpcap.
+    #[arg(long, value_name = "SIZE", default_value = "64M")]
+    pub capture_queue: String,
 
     /// Stop after reading this many packets (after the filter), like tcpdump -c.
     #[arg(short = 'c', long = "count", value_name = "N")]

@@ -17,12 +17,12 @@ use std::time::Duration;
 pub enum Input {
     /// A capture file, or `-` for standard input.
     File(PathBuf),
-    /// A live interface.
+    /// Live capture from one or more interfaces at once.
     Live {
-        /// Interface name.
-        interface: String,
-        /// Snapshot length.
-        snaplen: i32,
+        /// Interface names (at least one).
+        interfaces: Vec<String>,
+        /// How each is opened.
+        options: crate::capture::LiveOptions,
     },
 }
 
@@ -54,22 +54,16 @@ impl Source {
             return Err(Error::Usage("--count must be at least 1".into()));
         }
         let filter = a.filter.clone().filter(|f| !f.trim().is_empty());
-        let inputs = match (&a.files[..], &a.interface) {
-            ([], Some(i)) => {
-                if a.snaplen <= 0 {
-                    return Err(Error::Usage(format!(
-                        "--snaplen must be positive, got {}",
-                        a.snaplen
-                    )));
-                }
-                vec![Input::Live { interface: i.clone(), snaplen: a.snaplen }]
+        let inputs = match (&a.files[..], &a.interface[..]) {
+            ([], [_, ..]) => {
+                vec![Input::Live { interfaces: dedup(&a.interface), options: live_options(a)? }]
             }
-            ([], None) => {
+            ([], []) => {
                 return Err(Error::Usage(
                     "give a capture FILE (or - for standard input), or -i IFACE to capture live; see --help".into(),
                 ));
             }
-            (files, None) => {
+            (files, []) => {
                 if files.len() > 1 && a.write.is_some() {
                     return Err(Error::Usage(
                         "-w writes the packets of one input; give one FILE".into(),
@@ -87,7 +81,7 @@ impl Source {
                 }
                 files.iter().cloned().map(Input::File).collect()
             }
-            (_, Some(_)) => {
+            (_, [_, ..]) => {
                 return Err(Error::Usage("give capture FILEs or -i IFACE, not both".into()));
             }
         };
@@ -107,11 +101,13 @@ impl Source {
             .collect())
     }
 
-    /// A short description for messages (`file.pcap`, `-i eth0`).
+    /// A short description for messages (`file.pcap`, `-i eth0`, `-i eth0 -i eth1`).
     pub fn describe(&self) -> String {
         match &self.input {
             Input::File(p) => p.display().to_string(),
-            Input::Live { interface, .. } => format!("-i {interface}"),
+            Input::Live { interfaces, .. } => {
+                interfaces.iter().map(|i| format!("-i {i}")).collect::<Vec<_>>().join(" ")
+            }
         }
     }
 
@@ -119,9 +115,63 @@ impl Source {
     pub fn display(&self) -> String {
         match &self.input {
             Input::File(p) => crate::term::path(p),
-            Input::Live { interface, .. } => format!("-i {}", crate::term::escape(interface)),
+            Input::Live { interfaces, .. } => interfaces
+                .iter()
+                .map(|i| format!("-i {}", crate::term::escape(i)))
+                .collect::<Vec<_>>()
+                .join(" "),
         }
     }
+}
+
+/// The interfaces, each once, in the order given.
+fn dedup(names: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for n in names {
+        if !out.contains(n) {
+            out.push(n.clone());
+        }
+    }
+    out
+}
+
+/// How live interfaces are opened (`-s`, `-p`, `-B`, `--immediate-mode`, `--capture-queue`).
+fn live_options(a: &InputArgs) -> Result<crate::capture::LiveOptions, Error> {
+    let snaplen = match a.snaplen {
+        0 => crate::capture::MAX_SNAPLEN,
+        n if n < 0 => {
+            return Err(Error::Usage(format!(
+                "--snaplen must be positive (or 0 for the largest), got {n}"
+            )));
+        }
+        n => n,
+    };
+    // tcpdump -B counts KiB; a suffix says otherwise.
+    let b = a.buffer_size.trim();
+    let buffer = if b.bytes().all(|c| c.is_ascii_digit()) && !b.is_empty() {
+        parse_size("buffer-size", &format!("{b}K"))?
+    } else {
+        parse_size("buffer-size", b)?
+    };
+    if !(64 << 10..=1 << 30).contains(&buffer) {
+        return Err(Error::Usage(format!(
+            "--buffer-size {b:?} is out of range: give between 64K and 1G (a bare number is KiB)"
+        )));
+    }
+    let queue = parse_size("capture-queue", &a.capture_queue)?;
+    if queue < 1 << 20 {
+        return Err(Error::Usage(format!(
+            "--capture-queue {:?} is too small: give at least 1M",
+            a.capture_queue
+        )));
+    }
+    Ok(crate::capture::LiveOptions {
+        snaplen,
+        promiscuous: !a.no_promiscuous,
+        buffer_size: buffer,
+        immediate: a.immediate_mode,
+        queue_bytes: queue,
+    })
 }
 
 impl DecodeArgs {

@@ -263,6 +263,14 @@ pub enum Error {
         /// Why.
         source: std::io::Error,
     },
+    /// The system refused a capture thread, or one failed.
+    #[error("{what}: {message}")]
+    CaptureThread {
+        /// Which thread.
+        what: String,
+        /// What happened.
+        message: String,
+    },
 }
 
 /// A finished `--force` replacement that could not be renamed into place.

@@ -261,10 +261,48 @@ impl Event {
     }
 }
 
+/// How a live capture is doing: emitted about once a second while capturing live (NDJSON
+/// `stats`), never for capture files (their output depends on the file alone).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Stats {
+    /// Wall-clock time of the sample.
+    #[serde(serialize_with = "ser_ts")]
+    #[schemars(with = "f64")]
+    pub ts: Timestamp,
+    /// Seconds since the capture started.
+    pub elapsed: f64,
+    /// Packets wsscope read (after the filter).
+    pub packets: u64,
+    /// Captured bytes read.
+    pub bytes: u64,
+    /// Packets libpcap received (`ps_recv`, every interface).
+    pub received: u64,
+    /// Packets libpcap dropped because its buffer was full (`ps_drop`; a larger -B helps).
+    pub dropped: u64,
+    /// Packets the interface or driver dropped (`ps_ifdrop`).
+    pub if_dropped: u64,
+    /// Packets wsscope dropped because its analysis had not kept up (`--capture-queue`).
+    pub queue_dropped: u64,
+    /// Packets that could not be decoded.
+    pub undecoded: u64,
+    /// TCP connections open now.
+    pub open_connections: u64,
+    /// TCP connections seen so far.
+    pub connections: u64,
+    /// Bytes charged to the memory budget now.
+    pub memory_used: u64,
+    /// The memory budget (`--memory-budget`; 0: none).
+    pub memory_budget: u64,
+}
+
 /// Receives analyzer events (the push model).
 pub trait EventSink {
     /// Handles one event.
     fn event(&mut self, event: Event);
+    /// Live capture counters, about once a second (see [`Stats`]); ignored unless a sink shows
+    /// them.
+    fn stats(&mut self, _stats: &Stats) {}
 }
 
 impl<F: FnMut(Event)> EventSink for F {

@@ -50,6 +50,21 @@ fn main() -> ExitCode {
 
 fn dispatch(cli: Cli) -> Result<u8, Error> {
     let stdout = || BufWriter::new(std::io::stdout().lock());
+    let input = match &cli.command {
+        None => Some(&cli.view.input),
+        Some(Command::Report(a)) => Some(&a.input),
+        Some(Command::Export(a)) => Some(&a.input),
+        Some(Command::Streams(a)) => Some(&a.input),
+        Some(_) => None,
+    };
+    if input.is_some_and(|i| i.list_interfaces) {
+        let list = wsscope::capture::describe_interfaces()?;
+        let mut out = stdout();
+        out.write_all(list.as_bytes())
+            .and_then(|()| out.flush())
+            .map_err(|e| Error::Output { what: "standard output".into(), source: e })?;
+        return Ok(0);
+    }
     match cli.command {
         None => {
             let v = cli.view;

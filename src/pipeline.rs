@@ -5,7 +5,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 use crate::capture::{
-    CaptureStats, EndOfInput, FileSource, Interrupt, LiveSource, Next, PacketSource,
+    CaptureStats, EndOfInput, FileSource, Interrupt, LiveSource, Next, PacketSource, QueuedSource,
 };
 use crate::config::{Input, Source};
 use crate::error::Error;
@@ -32,14 +32,35 @@ pub struct RunSummary {
     pub memory: crate::memory::MemoryStats,
 }
 
-/// Opens the source described by `source`.
+/// Opens the source described by `source`: a file, or live interfaces each read on its own
+/// thread ([`QueuedSource`]); with `-w`, what is read is also saved.
 pub fn open(source: &Source) -> Result<Box<dyn PacketSource + Send>, Error> {
-    let packets: Box<dyn PacketSource + Send> = match &source.input {
-        Input::File(path) => Box::new(FileSource::open(path, source.filter.as_deref())?),
-        Input::Live { interface, snaplen } => {
-            Box::new(LiveSource::open(interface, source.filter.as_deref(), *snaplen)?)
+    let filter = source.filter.as_deref();
+    match &source.input {
+        Input::File(path) => tee(source, Box::new(FileSource::open(path, filter)?)),
+        Input::Live { interfaces, options } => {
+            let mut opened: Vec<Box<dyn PacketSource + Send>> = Vec::new();
+            for i in interfaces {
+                opened.push(Box::new(LiveSource::open(i, filter, options)?));
+            }
+            // One interface: its capture thread saves what libpcap delivers, whether or not
+            // the analysis keeps up (as tcpdump -w). Several: their packets are saved in the
+            // order the analysis reads them.
+            if opened.len() == 1 {
+                let opened =
+                    opened.into_iter().map(|p| tee(source, p)).collect::<Result<_, _>>()?;
+                return Ok(Box::new(QueuedSource::start(opened, options.queue_bytes)?));
+            }
+            tee(source, Box::new(QueuedSource::start(opened, options.queue_bytes)?))
         }
-    };
+    }
+}
+
+/// Wraps `packets` so that they are saved to `-w`'s file, when asked.
+fn tee(
+    source: &Source,
+    packets: Box<dyn PacketSource + Send>,
+) -> Result<Box<dyn PacketSource + Send>, Error> {
     Ok(match &source.write {
         // Stopped by a signal before the input's file header arrived: nothing to save (a pcap
         // file needs the link type).
@@ -55,6 +76,42 @@ pub fn open(source: &Source) -> Result<Box<dyn PacketSource + Send>, Error> {
         }
         None => packets,
     })
+}
+
+/// How often a live capture emits its counters ([`crate::event::Stats`]).
+const STATS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The counters of a live run now.
+fn live_stats(
+    started: std::time::Instant,
+    bytes: u64,
+    decoder: &PacketDecoder,
+    table: &Table,
+    c: CaptureStats,
+    limits: &TcpLimits,
+) -> crate::event::Stats {
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let t = table.stats();
+    let p = decoder.stats();
+    crate::event::Stats {
+        ts: crate::time::Timestamp::from_secs_nanos(
+            now.as_secs() as i64,
+            i64::from(now.subsec_nanos()),
+        ),
+        elapsed: started.elapsed().as_secs_f64(),
+        packets: p.packets,
+        bytes,
+        received: c.received,
+        dropped: c.dropped,
+        if_dropped: c.if_dropped,
+        queue_dropped: c.queue_dropped,
+        undecoded: p.malformed,
+        open_connections: table.len() as u64,
+        connections: t.connections,
+        memory_used: limits.memory.used() as u64,
+        memory_budget: limits.memory.budget() as u64,
+    }
 }
 
 /// When to stop reading before the input ends: a request (a failed output, `--count`), a
@@ -74,6 +131,8 @@ pub struct Stop {
     pub bytes_read: AtomicU64,
     /// Packets libpcap dropped so far (live capture; buffer plus interface drops).
     pub pcap_dropped: AtomicU64,
+    /// Packets dropped so far because the analysis had not kept up (live capture).
+    pub queue_dropped: AtomicU64,
     /// Packets that could not be decoded so far (the reasons are in the run's summary).
     pub undecoded: AtomicU64,
 }
@@ -120,23 +179,37 @@ pub fn drive<S: StreamSink>(
     // read timeouts (counted from the first one after a packet, a little late, never early).
     let mut last_ts: Option<crate::time::Timestamp> = None;
     let mut waiting_since: Option<std::time::Instant> = None;
+    // Live capture: counters for the display thread and `stats` events, about once a second.
+    let live = source.is_live();
+    let started = std::time::Instant::now();
+    let mut stats_at = started;
+    // Stopped (a signal, --duration): a live capture still analyses what it captured before;
+    // the capture threads end once they have handed it over. Files, and --count, stop at once.
+    let mut draining = false;
     let end = loop {
         if stop.is_requested() {
-            break EndOfInput::Clean;
+            let counted =
+                stop.max_packets.is_some_and(|m| stop.packets_read.load(Ordering::Relaxed) >= m);
+            if !live || counted {
+                break EndOfInput::Clean;
+            }
+            if !draining {
+                source.stop();
+                draining = true;
+            }
         }
-        let mut poll_stats = false;
+        let poll;
         match source.next_packet() {
             Next::Packet(p) => {
                 if stop.max_packets.is_some_and(|max| p.number >= max) {
                     stop.request();
                 }
                 read_bytes += p.data.len() as u64 + 16;
-                if p.number % 1024 == 0 {
-                    stop.packets_read.store(p.number, Ordering::Relaxed);
-                    stop.bytes_read.store(read_bytes, Ordering::Relaxed);
-                    stop.undecoded.store(decoder.stats().malformed, Ordering::Relaxed);
-                    poll_stats = p.number % 65536 == 0;
-                }
+                // Relaxed stores to counters only this thread writes: the display reads them
+                // whenever it draws, every packet counted.
+                stop.packets_read.store(p.number, Ordering::Relaxed);
+                stop.bytes_read.store(read_bytes, Ordering::Relaxed);
+                poll = p.number % 1024 == 0;
                 if let Ok(Decoded::Tcp(seg)) = decoder.decode(p.link, p.data, p.ts) {
                     table.on_segment(&seg, PacketRef::new(p.ts, p.number), sink);
                 }
@@ -144,21 +217,29 @@ pub fn drive<S: StreamSink>(
                 waiting_since = None;
             }
             Next::Timeout => {
-                poll_stats = true;
+                poll = true;
                 if let Some(ts) = last_ts {
                     let since = *waiting_since.get_or_insert_with(std::time::Instant::now);
                     table.advance_time(ts.saturating_add(since.elapsed()), sink);
                 }
             }
             // A stop request interrupts a blocked live read, which then reports an end of input.
-            Next::End(_) if stop.is_requested() => break EndOfInput::Clean,
+            Next::End(_) if stop.is_requested() && !draining => break EndOfInput::Clean,
             Next::End(e) => break e,
         }
-        if poll_stats {
-            let s = source.capture_stats();
-            stop.pcap_dropped.store(s.dropped + s.if_dropped, Ordering::Relaxed);
+        if poll {
+            stop.undecoded.store(decoder.stats().malformed, Ordering::Relaxed);
+            let c = source.capture_stats();
+            stop.pcap_dropped.store(c.dropped + c.if_dropped, Ordering::Relaxed);
+            stop.queue_dropped.store(c.queue_dropped, Ordering::Relaxed);
+            if live && stats_at.elapsed() >= STATS_EVERY {
+                stats_at = std::time::Instant::now();
+                let stats = live_stats(started, read_bytes, &decoder, &table, c, limits);
+                sink.on_stats(&stats);
+            }
         }
     };
+    source.stop();
     stop.bytes_read.store(read_bytes, Ordering::Relaxed);
     stop.packets_read.store(decoder.stats().packets, Ordering::Relaxed);
     stop.undecoded.store(decoder.stats().malformed, Ordering::Relaxed);

@@ -139,6 +139,9 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
                 eprintln!("wsscope: {}: warning: {}", source.display(), crate::term::escape(&n));
             }
         }
+        if let (Some(m), true) = (crate::sink::loss_notice(&summary.capture), cfg.notices) {
+            eprintln!("wsscope: {}: warning: {m}", source.display());
+        }
         if let (Some(m), true) = (crate::sink::memory_notice(&summary.memory), cfg.notices) {
             eprintln!("wsscope: {}: {m}", source.display());
         }
@@ -217,15 +220,20 @@ impl ReportFiles {
 
 /// "listening on IFACE" on standard error, once a live source is open.
 pub fn listening_notice(source: &Source, link_type: &str) {
-    if let Input::Live { interface, .. } = &source.input {
+    if let Input::Live { interfaces, options } = &source.input {
+        let names: Vec<_> = interfaces.iter().map(|i| crate::term::escape(i)).collect();
         let filter = source
             .filter
             .as_deref()
             .map(|f| format!(", filter {}", crate::term::escape(&format!("{f:?}"))))
             .unwrap_or_default();
+        let mode = if options.immediate { ", immediate mode" } else { "" };
         eprintln!(
-            "wsscope: listening on {}, link type {link_type}{filter} (Ctrl-C to stop)",
-            crate::term::escape(interface)
+            "wsscope: listening on {}, link type {link_type}{filter}, snaplen {}, buffer {} MiB{mode} \
+             (Ctrl-C to stop)",
+            names.join(", "),
+            options.snaplen,
+            options.buffer_size >> 20,
         );
     }
 }

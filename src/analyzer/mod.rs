@@ -218,6 +218,10 @@ impl<S: EventSink> StreamSink for Analyzer<S> {
             self.settle(conn);
         }
     }
+
+    fn on_stats(&mut self, stats: &crate::event::Stats) {
+        self.sink.stats(stats);
+    }
 }
 
 impl<S: EventSink> Analyzer<S> {

@@ -9,9 +9,41 @@ use pcap::{Active, Capture, Device};
 /// How long libpcap waits for packets before returning, so the caller can see a shutdown request.
 const READ_TIMEOUT_MS: i32 = 100;
 
+/// How a live interface is opened (`-s`, `-p`, `-B`, `--immediate-mode`) and how many bytes of
+/// packets wait between the capture threads and the analysis (`--capture-queue`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveOptions {
+    /// Snapshot length.
+    pub snaplen: i32,
+    /// Promiscuous mode.
+    pub promiscuous: bool,
+    /// Kernel buffer, bytes.
+    pub buffer_size: usize,
+    /// libpcap's immediate mode.
+    pub immediate: bool,
+    /// Bytes of packets queued for the analysis at most.
+    pub queue_bytes: usize,
+}
+
+impl Default for LiveOptions {
+    fn default() -> Self {
+        LiveOptions {
+            snaplen: MAX_SNAPLEN,
+            promiscuous: true,
+            buffer_size: 32 << 20,
+            immediate: false,
+            queue_bytes: 64 << 20,
+        }
+    }
+}
+
+/// The largest snapshot length (`-s 0`), as tcpdump's.
+pub const MAX_SNAPLEN: i32 = 262_144;
+
 /// Captures from an interface.
 pub struct LiveSource {
-    cap: Capture<Active>,
+    /// `None` only while switching to non-blocking reads.
+    cap: Option<Capture<Active>>,
     link: LinkType,
     number: u64,
 }
@@ -21,18 +53,79 @@ pub fn list_interfaces() -> Vec<String> {
     Device::list().map(|v| v.into_iter().map(|d| d.name).collect()).unwrap_or_default()
 }
 
+/// The interfaces libpcap can capture on, one per line as `wsscope -D` prints them: number,
+/// name, description, flags and addresses.
+pub fn describe_interfaces() -> Result<String, Error> {
+    let devices = Device::list().map_err(|e| Error::Capture {
+        input: "the interface list".into(),
+        message: e.to_string(),
+    })?;
+    let mut out = String::new();
+    for (n, d) in devices.iter().enumerate() {
+        let mut flags = Vec::new();
+        if d.flags.is_up() {
+            flags.push("Up");
+        }
+        if d.flags.is_running() {
+            flags.push("Running");
+        }
+        if d.flags.is_loopback() {
+            flags.push("Loopback");
+        }
+        if d.flags.is_wireless() {
+            flags.push("Wireless");
+        }
+        match d.flags.connection_status {
+            pcap::ConnectionStatus::Connected => flags.push("Connected"),
+            pcap::ConnectionStatus::Disconnected => flags.push("Disconnected"),
+            _ => {}
+        }
+        let desc = d.desc.as_deref().map(|s| format!(" ({s})")).unwrap_or_default();
+        out.push_str(&format!(
+            "{}.{}{desc} [{}]",
+            n + 1,
+            crate::term::escape(&d.name),
+            flags.join(", ")
+        ));
+        let addrs: Vec<String> = d.addresses.iter().map(|a| a.addr.to_string()).collect();
+        if !addrs.is_empty() {
+            out.push_str(&format!(" {}", addrs.join(" ")));
+        }
+        out.push('\n');
+    }
+    if devices.is_empty() {
+        out.push_str(
+            "no interface found: capturing needs root or the capabilities cap_net_raw and \
+             cap_net_admin (sudo setcap cap_net_raw,cap_net_admin+eip $(command -v wsscope))\n",
+        );
+    }
+    Ok(out)
+}
+
 impl LiveSource {
-    /// Opens `interface` with an optional BPF `filter` and snapshot length.
-    pub fn open(interface: &str, filter: Option<&str>, snaplen: i32) -> Result<LiveSource, Error> {
+    /// Opens `interface` with an optional BPF `filter` and the capture `options`.
+    pub fn open(
+        interface: &str,
+        filter: Option<&str>,
+        options: &LiveOptions,
+    ) -> Result<LiveSource, Error> {
         let known = list_interfaces();
         if !known.iter().any(|n| n == interface) {
             return Err(Error::UnknownInterface { name: interface.to_string(), available: known });
         }
+        let buffer = i32::try_from(options.buffer_size).unwrap_or(i32::MAX);
         let mut cap = Capture::from_device(interface)
-            .and_then(|c| c.snaplen(snaplen).timeout(READ_TIMEOUT_MS).immediate_mode(true).open())
+            .and_then(|c| {
+                c.snaplen(options.snaplen)
+                    .promisc(options.promiscuous)
+                    .buffer_size(buffer)
+                    .timeout(READ_TIMEOUT_MS)
+                    .immediate_mode(options.immediate)
+                    .open()
+            })
             .map_err(|e| classify_live_error(interface, e))?;
         let link = super::prepare(&mut cap, interface, filter)?;
-        Ok(LiveSource { cap, link, number: 0 })
+        Ok(LiveSource { cap: Some(cap), link, number: 0 })
     }
 }
 
@@ -51,7 +144,8 @@ impl PacketSource for LiveSource {
     }
 
     fn next_packet(&mut self) -> Next<'_> {
-        match self.cap.next_packet() {
+        let Some(cap) = &mut self.cap else { return Next::End(EndOfInput::Clean) };
+        match cap.next_packet() {
             Ok(p) => {
                 self.number += 1;
                 let ts = Timestamp::from_secs_nanos(
@@ -74,16 +168,23 @@ impl PacketSource for LiveSource {
 
     fn capture_stats(&mut self) -> CaptureStats {
         self.cap
-            .stats()
+            .as_mut()
+            .and_then(|c| c.stats().ok())
             .map(|s| CaptureStats {
                 received: s.received.into(),
                 dropped: s.dropped.into(),
                 if_dropped: s.if_dropped.into(),
+                queue_dropped: 0,
             })
             .unwrap_or_default()
     }
 
     fn interrupt_handle(&mut self) -> Option<Interrupt> {
-        Some(Interrupt(self.cap.breakloop_handle()))
+        self.cap.as_mut().map(|c| Interrupt(c.breakloop_handle()))
+    }
+
+    fn set_nonblocking(&mut self) {
+        // A failure leaves the capture closed: the reader was stopping anyway.
+        self.cap = self.cap.take().and_then(|c| c.setnonblock().ok());
     }
 }

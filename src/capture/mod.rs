@@ -13,11 +13,13 @@ mod file;
 mod live;
 mod pcapng;
 mod pump;
+mod queue;
 mod sniff;
 mod tee;
 
 pub use file::FileSource;
-pub use live::{LiveSource, list_interfaces};
+pub use live::{LiveOptions, LiveSource, MAX_SNAPLEN, describe_interfaces, list_interfaces};
+pub use queue::QueuedSource;
 pub use tee::TeeSource;
 
 use crate::packet::LinkType;
@@ -75,6 +77,16 @@ pub struct CaptureStats {
     pub dropped: u64,
     /// Packets dropped by the interface or driver (libpcap `ps_ifdrop`).
     pub if_dropped: u64,
+    /// Packets libpcap delivered that wsscope dropped because its analysis had not kept up and
+    /// the queue between the capture and the analysis was full (`--capture-queue`).
+    pub queue_dropped: u64,
+}
+
+impl CaptureStats {
+    /// Every packet lost before the analysis saw it: libpcap's, the interface's and the queue's.
+    pub fn lost(&self) -> u64 {
+        self.dropped + self.if_dropped + self.queue_dropped
+    }
 }
 
 /// Wakes a source blocked waiting for packets so the reader can see a stop request
@@ -126,6 +138,16 @@ pub trait PacketSource {
     fn interrupt_handle(&mut self) -> Option<Interrupt> {
         None
     }
+    /// True for live capture (counters and `stats` events are worth showing).
+    fn is_live(&self) -> bool {
+        false
+    }
+    /// Reads no longer wait for packets (live capture, once stopping): a read with nothing
+    /// ready gives [`Next::Timeout`] at once.
+    fn set_nonblocking(&mut self) {}
+    /// Stops reading (live capture: the capture threads end, and the counters are final); the
+    /// packets not yet read are not analysed. Called once the reader stops reading.
+    fn stop(&mut self) {}
     /// Finishes what the source writes (`-w`): flushed and moved into place. Called once the
     /// packets were read; dropping the source does it too, ignoring errors.
     fn close(&mut self) -> Result<(), crate::error::Error> {

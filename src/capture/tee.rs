@@ -97,6 +97,18 @@ impl PacketSource for TeeSource {
         self.inner.interrupt_handle()
     }
 
+    fn stop(&mut self) {
+        self.inner.stop();
+    }
+
+    fn is_live(&self) -> bool {
+        self.inner.is_live()
+    }
+
+    fn set_nonblocking(&mut self) {
+        self.inner.set_nonblocking();
+    }
+
     fn close(&mut self) -> Result<(), Error> {
         let flushed = match self.out.take() {
             Some(mut out) => out.flush(),

@@ -61,6 +61,10 @@ pub trait Format {
     fn begin(&mut self, input: &InputInfo, redaction: Option<&Rules>) -> io::Result<()>;
     /// One event (connections already numbered across inputs).
     fn event(&mut self, event: &Event) -> io::Result<()>;
+    /// Live capture counters, about once a second (most formats show them only at the end).
+    fn stats(&mut self, _stats: &crate::event::Stats) -> io::Result<()> {
+        Ok(())
+    }
     /// An input ended.
     fn end(
         &mut self,
@@ -175,6 +179,13 @@ impl<F: Format> EventSink for Output<F> {
         let r = self.format.event(&event);
         self.check(r);
     }
+
+    fn stats(&mut self, stats: &crate::event::Stats) {
+        if self.error.is_none() {
+            let r = self.format.stats(stats);
+            self.check(r);
+        }
+    }
 }
 
 /// Cuts a payload to at most `max` bytes (text at a character boundary); true if it was cut.
@@ -280,6 +291,35 @@ pub fn snaplen_cut(p: &crate::packet::PacketStats) -> Option<String> {
             p.snaplen
         )
     })
+}
+
+/// "1,234 packets were lost before the analysis: …", when a live capture lost some, with what
+/// to do about each cause.
+pub fn loss_notice(c: &crate::capture::CaptureStats) -> Option<String> {
+    if c.lost() == 0 {
+        return None;
+    }
+    let mut why = Vec::new();
+    if c.dropped > 0 {
+        why.push(format!("{} dropped by libpcap (its buffer was full: a larger -B)", c.dropped));
+    }
+    if c.if_dropped > 0 {
+        why.push(format!("{} by the interface or driver", c.if_dropped));
+    }
+    if c.queue_dropped > 0 {
+        why.push(format!(
+            "{} by wsscope, whose analysis fell behind (a narrower -f filter, or a larger \
+             --capture-queue for bursts)",
+            c.queue_dropped
+        ));
+    }
+    Some(format!(
+        "{} of {} packets were lost before the analysis: {}; connections that lost bytes show \
+         gaps",
+        c.lost(),
+        c.received.max(c.lost()),
+        why.join(", ")
+    ))
 }
 
 /// What standard error says about an input that did yield WebSocket connections (when it did

@@ -26,6 +26,8 @@ pub enum Envelope<'a> {
         /// The redaction rules applied to every event, or null when nothing was redacted.
         redaction: Option<&'a Rules>,
     },
+    /// Live capture only: the capture's counters, about once a second.
+    Stats(&'a crate::event::Stats),
     /// Last line of an input.
     Summary {
         /// The input.
@@ -87,6 +89,10 @@ impl<W: Write> Format for Ndjson<W> {
 
     fn event(&mut self, event: &Event) -> io::Result<()> {
         self.line(event)
+    }
+
+    fn stats(&mut self, stats: &crate::event::Stats) -> io::Result<()> {
+        self.line(&Envelope::Stats(stats))
     }
 
     fn end(

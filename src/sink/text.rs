@@ -29,12 +29,14 @@ pub struct Text<W: Write> {
     /// timestamps are not sorted, bytes decoded after later ones).
     shown: i64,
     line_buffered: bool,
+    /// Packets lost before the analysis (live), as last said.
+    lost: [u64; 3],
 }
 
 impl<W: Write> Text<W> {
     /// Text to `out`.
     pub fn new(out: W, color: bool, verbose: bool, line_buffered: bool) -> Self {
-        Text { out, color, verbose, t0: None, shown: 0, line_buffered }
+        Text { out, color, verbose, t0: None, shown: 0, line_buffered, lost: [0; 3] }
     }
 
     fn paint(&self, code: &str, s: &str) -> String {
@@ -67,6 +69,43 @@ impl<W: Write> Format for Text<W> {
         writeln!(self.out, "{line}")?;
         if let Some(r) = redaction {
             writeln!(self.out, "   redacted: {} (wsscope redaction lists the rules)", r.summary())?;
+        }
+        Ok(())
+    }
+
+    /// Live capture: a line whenever packets were lost since the last one said so.
+    fn stats(&mut self, s: &crate::event::Stats) -> io::Result<()> {
+        let now = [s.dropped, s.if_dropped, s.queue_dropped];
+        if now.iter().zip(&self.lost).all(|(n, l)| n <= l) {
+            return Ok(());
+        }
+        let new: Vec<u64> = now.iter().zip(&self.lost).map(|(n, l)| n.saturating_sub(*l)).collect();
+        self.lost = now;
+        let mut why = Vec::new();
+        if new[0] > 0 {
+            why.push(format!("{} by libpcap (its buffer was full: a larger -B helps)", new[0]));
+        }
+        if new[1] > 0 {
+            why.push(format!("{} by the interface", new[1]));
+        }
+        if new[2] > 0 {
+            why.push(format!(
+                "{} by wsscope (its analysis fell behind: a narrower -f filter helps)",
+                new[2]
+            ));
+        }
+        let line = self.paint(
+            "33",
+            &format!(
+                "warning: {} packets lost at {:.0}s: {}; the connections they belonged to show gaps",
+                new.iter().sum::<u64>(),
+                s.elapsed,
+                why.join(", ")
+            ),
+        );
+        writeln!(self.out, "{line}")?;
+        if self.line_buffered {
+            self.out.flush()?;
         }
         Ok(())
     }
@@ -274,11 +313,14 @@ impl<W: Write> Format for Text<W> {
         if let crate::capture::EndOfInput::Truncated { message } = &summary.end_of_input {
             writeln!(self.out, "warning: input ended early: {}", escape(message))?;
         }
-        if summary.capture.dropped + summary.capture.if_dropped > 0 {
+        if summary.capture.lost() > 0 {
             writeln!(
                 self.out,
-                "warning: libpcap dropped {} packets ({} by the interface)",
-                summary.capture.dropped, summary.capture.if_dropped
+                "warning: {} packets lost: libpcap dropped {}, the interface {}, wsscope's queue {}",
+                summary.capture.lost(),
+                summary.capture.dropped,
+                summary.capture.if_dropped,
+                summary.capture.queue_dropped
             )?;
         }
         if let Some(m) =

@@ -275,6 +275,8 @@ pub enum StreamEvent<'a> {
 pub trait StreamSink {
     /// Handles one event.
     fn on_stream_event(&mut self, event: StreamEvent<'_>);
+    /// Live capture counters, about once a second, passed on to whoever shows them.
+    fn on_stats(&mut self, _stats: &crate::event::Stats) {}
 }
 
 impl<F: FnMut(StreamEvent<'_>)> StreamSink for F {

@@ -40,7 +40,12 @@ const FOLD_BUDGET: Duration = Duration::from_millis(30);
 /// What the worker sends.
 enum UiMsg {
     Events(Vec<Event>),
-    Done { pcap_dropped: u64, packets: Box<crate::packet::PacketStats> },
+    Done {
+        pcap_dropped: u64,
+        packets: Box<crate::packet::PacketStats>,
+    },
+    /// Live capture counters, about once a second.
+    Stats(Box<crate::event::Stats>),
 }
 
 /// Sends events in batches; in live capture drops a batch rather than wait.
@@ -73,6 +78,11 @@ impl Sender {
 }
 
 impl EventSink for Sender {
+    fn stats(&mut self, stats: &crate::event::Stats) {
+        self.flush();
+        let _ = self.tx.try_send(UiMsg::Stats(Box::new(stats.clone())));
+    }
+
     fn event(&mut self, mut e: Event) {
         if let Some(r) = &mut self.redact {
             r.apply(&mut e);
@@ -185,6 +195,12 @@ fn ui_loop(
                     }
                     dirty = true;
                 }
+                Ok(UiMsg::Stats(st)) => {
+                    state.capture.queue_dropped = st.queue_dropped;
+                    state.capture.open_connections = Some(st.open_connections);
+                    state.capture.memory = (st.memory_used, st.memory_budget);
+                    dirty = true;
+                }
                 Ok(UiMsg::Done { pcap_dropped, packets }) => {
                     state.capture.done = true;
                     state.capture.pcap_dropped = pcap_dropped;
@@ -205,6 +221,7 @@ fn ui_loop(
         state.capture.ui_dropped = dropped.load(Ordering::Relaxed);
         if !state.capture.done {
             state.capture.pcap_dropped = stop.pcap_dropped.load(Ordering::Relaxed);
+            state.capture.queue_dropped = stop.queue_dropped.load(Ordering::Relaxed);
             state.capture.undecoded = stop.undecoded.load(Ordering::Relaxed);
         }
         let elapsed = last_rate.0.elapsed();

@@ -242,6 +242,12 @@ pub struct CaptureStatus {
     pub undecoded_why: crate::packet::UndecodedStats,
     /// Events the UI could not keep up with (live).
     pub ui_dropped: u64,
+    /// Packets dropped because the analysis fell behind (live, `--capture-queue`).
+    pub queue_dropped: u64,
+    /// TCP connections open now (live, from the last `stats`).
+    pub open_connections: Option<u64>,
+    /// Bytes charged to the memory budget and the budget (live, from the last `stats`).
+    pub memory: (u64, u64),
     /// Packets per second (live).
     pub packets_per_sec: f64,
     /// Messages per second (live).

@@ -53,12 +53,25 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &AppState) {
                     fg(s, Color::Yellow),
                 ));
             }
-            if c.pcap_dropped + c.ui_dropped > 0 {
+            if let Some(open) = c.open_connections.filter(|_| c.live && !c.done) {
+                parts.push(Span::raw(format!(" · {open} open")));
+            }
+            if c.live && c.memory.1 > 0 {
+                parts.push(Span::raw(format!(
+                    " · mem {}%",
+                    c.memory.0.saturating_mul(100) / c.memory.1
+                )));
+            }
+            if c.pcap_dropped + c.queue_dropped + c.ui_dropped > 0 {
+                let mut what = vec![format!("{} pkts by libpcap", c.pcap_dropped)];
+                if c.queue_dropped > 0 {
+                    what.push(format!("{} pkts by the analysis", c.queue_dropped));
+                }
+                if c.ui_dropped > 0 {
+                    what.push(format!("{} events by the UI", c.ui_dropped));
+                }
                 parts.push(Span::styled(
-                    format!(
-                        " · dropped: {} by libpcap, {} events by the UI",
-                        c.pcap_dropped, c.ui_dropped
-                    ),
+                    format!(" · dropped: {}", what.join(", ")),
                     fg(s, Color::Red),
                 ));
             }
