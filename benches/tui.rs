@@ -27,13 +27,18 @@ fn rss_kib(field: &str) -> u64 {
 }
 
 fn events(n: usize, conns: u64) -> impl Iterator<Item = Event> {
-    let opens = (1..=conns).map(|c| Event::Connection {
-        connection: ConnId(c),
-        client: format!("10.0.{}.{}:{}", c / 250, c % 250, 40000 + c).parse().unwrap(),
-        server: "10.9.9.9:443".parse().unwrap(),
-        role: RoleSource::Syn,
-        packet: c,
-        ts: Timestamp::from_secs_nanos(1_700_000_000, 0),
+    let opens = (1..=conns).map(|c| {
+        let client = format!("10.0.{}.{}:{}", c / 250, c % 250, 40000 + c).parse().unwrap();
+        let server = "10.9.9.9:443".parse().unwrap();
+        Event::Connection {
+            connection: ConnId(c),
+            client,
+            server,
+            community_id: wsscope::tcp::CommunityId::tcp(client, server, 0),
+            role: RoleSource::Syn,
+            packet: c,
+            ts: Timestamp::from_secs_nanos(1_700_000_000, 0),
+        }
     });
     let msgs = (0..n).map(move |i| {
         let text = format!(

@@ -208,6 +208,11 @@ pub struct DecodeArgs {
     #[arg(long = "ws-port", value_name = "PORT")]
     pub ws_ports: Vec<u16>,
 
+    /// Seed of the Community ID every connection carries (community_id), the flow hash Zeek and
+    /// Suricata log: give the seed they were configured with (0 is everyone's default).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub community_id_seed: u16,
+
     /// Payload bytes kept per message; longer messages are counted and checked in full and
     /// reported with truncated: true.
     #[arg(long, value_name = "SIZE", default_value = "1M")]

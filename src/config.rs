@@ -187,6 +187,7 @@ impl DecodeArgs {
             max_inflate,
             emit_frames,
             ws_ports: self.ws_ports.clone(),
+            community_id_seed: self.community_id_seed,
             ..Default::default()
         })
     }

@@ -6,7 +6,7 @@
 
 use crate::analyzer::checks::{CheckId, Severity};
 use crate::http::{RequestInfo, ResponseInfo};
-use crate::tcp::{CloseReason, ConnId, Direction, GapReason, RoleSource};
+use crate::tcp::{CloseReason, CommunityId, ConnId, Direction, GapReason, RoleSource};
 use crate::time::Timestamp;
 use crate::ws::{CloseCode, OpCode};
 use serde::Serialize;
@@ -90,6 +90,8 @@ pub enum Event {
         client: SocketAddr,
         /// Server endpoint.
         server: SocketAddr,
+        /// Community ID v1 of the TCP connection (`1:<base64>`), as Zeek and Suricata log it.
+        community_id: CommunityId,
         /// How client and server were told apart.
         role: RoleSource,
         /// First packet.

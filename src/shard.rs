@@ -445,6 +445,7 @@ mod tests {
             connection: ConnId(n),
             client: addr,
             server: addr,
+            community_id: crate::tcp::CommunityId::tcp(addr, addr, 0),
             role: crate::tcp::RoleSource::Syn,
             packet: n,
             ts: Default::default(),

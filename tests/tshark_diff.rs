@@ -7,8 +7,8 @@
 
 use crate::util::{files_ending, testdata};
 use serde_json::Value;
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// (client port, direction) → frames as (opcode, fin, payload length).
@@ -305,4 +305,91 @@ fn wsscope_and_tshark_agree_on_the_inner_streams_of_every_tunnel_and_link_layer(
         assert!(!ours.is_empty(), "{case}: wsscope found no connection");
         assert_eq!(ours, theirs, "{case}: wsscope and tshark disagree on the inner streams");
     }
+}
+
+/// Community IDs tshark computes (its `communityid` dissector, Wireshark 3.6+) per TCP port
+/// pair (lower port first) of the innermost TCP header, over every packet of a capture.
+fn tshark_community_ids(pcap: &Path, seed: u16) -> BTreeMap<(u16, u16), BTreeSet<String>> {
+    let o = Command::new("tshark")
+        .arg("-r")
+        .arg(pcap)
+        .args(["--enable-protocol", "communityid", "-o", &format!("communityid.seed:{seed}")])
+        .args(["-Y", "tcp", "-T", "fields", "-E", "occurrence=l"])
+        .args(["-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "communityid"])
+        .output()
+        .expect("tshark is not installed (apt-get install tshark, or WSSCOPE_SKIP_TSHARK=1)");
+    // A capture cut inside a packet (crafted/truncated_file.pcap): tshark prints the packets
+    // before the cut and exits 2.
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success() || stderr.contains("cut short"), "tshark failed: {stderr}");
+    let mut ids: BTreeMap<(u16, u16), BTreeSet<String>> = BTreeMap::new();
+    for line in String::from_utf8_lossy(&o.stdout).lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        let (a, b): (u16, u16) = (f[0].parse().unwrap(), f[1].parse().unwrap());
+        if !f[2].is_empty() {
+            ids.entry((a.min(b), a.max(b))).or_default().insert(f[2].to_string());
+        }
+    }
+    ids
+}
+
+/// (client port, server port, community_id) of every connection event of `wsscope export`.
+fn wsscope_community_ids(pcap: &Path, seed: u16) -> Vec<(u16, u16, String)> {
+    let o = Command::new(env!("CARGO_BIN_EXE_wsscope"))
+        .arg("export")
+        .arg(pcap)
+        .args(["--community-id-seed", &seed.to_string()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}: {}", pcap.display(), String::from_utf8_lossy(&o.stderr));
+    let port =
+        |v: &Value| -> u16 { v.as_str().unwrap().rsplit(':').next().unwrap().parse().unwrap() };
+    String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["type"] == "connection")
+        .map(|v| {
+            (port(&v["client"]), port(&v["server"]), v["community_id"].as_str().unwrap().into())
+        })
+        .collect()
+}
+
+#[test]
+fn every_connections_community_id_is_the_one_tshark_computes() {
+    if std::env::var_os("WSSCOPE_SKIP_TSHARK").is_some() {
+        eprintln!("skipped: WSSCOPE_SKIP_TSHARK is set");
+        return;
+    }
+    let mut runs: Vec<(PathBuf, u16)> = ["real", "derived", "cases", "field", "crafted"]
+        .iter()
+        .flat_map(|d| {
+            let dir = testdata(&format!("captures/{d}"));
+            let mut v = files_ending(&dir, ".pcap");
+            v.extend(files_ending(&dir, ".pcapng"));
+            v
+        })
+        .map(|p| (p, 0))
+        .collect();
+    // A seed other than the default, on IPv4 and IPv6 (and one with its high byte set).
+    for (name, seed) in [("bad-accept.pcap", 1), ("ipv6.pcap", 1), ("ipv6.pcap", 0xabcd)] {
+        runs.push((testdata("captures/real").join(name), seed));
+    }
+    let (mut checked, mut problems) = (0, Vec::new());
+    for (pcap, seed) in &runs {
+        let theirs = tshark_community_ids(pcap, *seed);
+        for (client, server, id) in wsscope_community_ids(pcap, *seed) {
+            let key = (client.min(server), client.max(server));
+            match theirs.get(&key) {
+                Some(ids) if ids.contains(&id) => checked += 1,
+                other => problems.push(format!(
+                    "{} seed {seed} ports {client}->{server}: wsscope {id}, tshark {other:?}",
+                    pcap.display()
+                )),
+            }
+        }
+    }
+    eprintln!("{checked} connections of {} runs agree with tshark", runs.len());
+    assert!(problems.is_empty(), "community_id differs from tshark's:\n{}", problems.join("\n"));
+    assert!(checked >= 50, "only {checked} connections checked");
 }

@@ -38,6 +38,8 @@ pub struct AnalyzerConfig {
     pub emit_frames: bool,
     /// Ports decoded as WebSocket even without a captured handshake (`--ws-port`).
     pub ws_ports: Vec<u16>,
+    /// Seed of the connections' Community ID (default 0; `--community-id-seed`).
+    pub community_id_seed: u16,
     /// Also announce TCP connections that turned out not to be WebSocket, when they end
     /// (`Connection` then `End`, no handshake): the terminal UI shows them on demand.
     pub announce_tcp: bool,
@@ -58,6 +60,7 @@ impl Default for AnalyzerConfig {
             max_resync: 256 << 10,
             emit_frames: false,
             ws_ports: Vec::new(),
+            community_id_seed: 0,
             announce_tcp: false,
             reorder_window: crate::limits::TcpLimits::default().reorder_window,
             memory: crate::memory::Memory::default(),

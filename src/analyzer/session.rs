@@ -17,7 +17,7 @@ use super::checks::CheckId;
 use crate::event::{CloseFrameInfo, Event, EventSink, HandshakeOutcome, Payload, Position};
 use crate::http::{self, BodyKind, BodySkipper, HttpError, Parsed, RequestInfo, Violation};
 use crate::memory::{Charge, Level};
-use crate::tcp::{CloseReason, ConnInfo, Direction, GapReason, PacketRef, RoleSource};
+use crate::tcp::{CloseReason, CommunityId, ConnInfo, Direction, GapReason, PacketRef, RoleSource};
 use crate::time::Timestamp;
 use crate::ws::OpCode;
 use crate::ws::direction::{DirConfig, DirectionDecoder, Message, WsOut};
@@ -341,6 +341,8 @@ pub struct Session {
     /// The HTTP/WebSocket client is the TCP layer's server.
     swapped: bool,
     announced: bool,
+    /// Seed of the Community ID, computed once, when the connection is announced.
+    community_id_seed: u16,
     /// Which (WebSocket) direction sent the first close frame.
     first_close: Option<Direction>,
     close_sent: [bool; 2],
@@ -402,6 +404,7 @@ impl Session {
             phase,
             swapped: false,
             announced: false,
+            community_id_seed: cfg.community_id_seed,
             first_close: None,
             close_sent: [false; 2],
             pings: Default::default(),
@@ -1751,6 +1754,7 @@ impl Session {
             connection: self.info.id,
             client,
             server,
+            community_id: CommunityId::tcp(client, server, self.community_id_seed),
             role: self.info.role,
             packet: self.info.first.packet,
             ts: self.info.first.ts,

@@ -1,6 +1,7 @@
 //! JUnit XML for CI systems that render test reports: one test suite per report, one test case
 //! per connection, one failure per finding at or above --fail-on. Rendered from the report, so
-//! it is redacted as the report is; a `wsscope.redaction` property says with which rules.
+//! it is redacted as the report is; a `wsscope.redaction` property says with which rules. Each
+//! connection's test case carries its Community ID as a `community_id` property.
 
 use super::report::Report;
 use crate::analyzer::checks::Severity;
@@ -64,6 +65,11 @@ pub fn render(report: &Report, threshold: Option<Severity>) -> String {
             esc(&name),
             c.duration
         );
+        // As pytest's record_property does: the flow hash that joins Zeek's and Suricata's logs.
+        let _ = writeln!(x, "      <properties>");
+        let _ =
+            writeln!(x, r#"        <property name="community_id" value="{}"/>"#, c.community_id);
+        let _ = writeln!(x, "      </properties>");
         for f in c.findings.iter().filter(|f| failing(f.severity)) {
             let _ = writeln!(
                 x,

@@ -11,7 +11,7 @@ use crate::event::{Event, HandshakeOutcome, Position};
 use crate::http::{Extension, RequestInfo, ResponseInfo};
 use crate::pipeline::RunSummary;
 use crate::redact::Rules;
-use crate::tcp::{CloseReason, ConnId, Direction, GapReason};
+use crate::tcp::{CloseReason, CommunityId, ConnId, Direction, GapReason};
 use crate::ws::OpCode;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -117,6 +117,8 @@ pub struct ConnectionReport {
     pub client: String,
     /// Server `ip:port`.
     pub server: String,
+    /// Community ID v1 of the TCP connection, as Zeek (conn.log) and Suricata (eve.json) log it.
+    pub community_id: CommunityId,
     /// Which input (index into `inputs`).
     pub input: usize,
     /// First packet number.
@@ -409,7 +411,7 @@ impl ReportBuilder {
     pub fn fold(&mut self, e: &Event) {
         let s = &mut self.report.summary;
         match e {
-            Event::Connection { connection, client, server, packet, ts, .. } => {
+            Event::Connection { connection, client, server, community_id, packet, ts, .. } => {
                 s.websocket_connections += 1;
                 if !self.may_list(ROW_BYTES) {
                     return;
@@ -419,6 +421,7 @@ impl ReportBuilder {
                     id: *connection,
                     client: client.to_string(),
                     server: server.to_string(),
+                    community_id: *community_id,
                     input: self.input,
                     first_packet: *packet,
                     start: ts.as_secs_f64(),

@@ -112,9 +112,14 @@ impl<W: Write> Format for Text<W> {
 
     fn event(&mut self, e: &Event) -> io::Result<()> {
         let line = match e {
-            Event::Connection { connection, client, server, ts, .. } => {
+            Event::Connection { connection, client, server, community_id, ts, .. } => {
                 let t = self.rel(*ts);
-                format!("{t} #{connection} {} {client} ⇄ {server}", self.paint("1", "connection"))
+                let line = format!(
+                    "{t} #{connection} {} {client} ⇄ {server}",
+                    self.paint("1", "connection")
+                );
+                // -v: the flow hash, to find the connection in Zeek's or Suricata's logs.
+                if self.verbose { format!("{line} {community_id}") } else { line }
             }
             Event::Handshake { connection, seen: false, .. } => {
                 format!("{:>11} #{connection} handshake not captured (frames found mid-stream)", "")

@@ -6,6 +6,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod assembler;
+pub mod community_id;
 pub mod event;
 pub mod flow;
 mod history;
@@ -13,6 +14,7 @@ pub mod seq;
 mod stream;
 pub mod table;
 
+pub use community_id::CommunityId;
 pub use event::{
     Anomaly, CloseReason, ConnInfo, DirStats, GapReason, PacketRef, StreamEvent, StreamSink,
 };

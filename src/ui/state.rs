@@ -8,7 +8,7 @@
 use crate::analyzer::checks::{CheckId, Severity};
 use crate::event::{Event, HandshakeOutcome, Payload, Position};
 use crate::http::{RequestInfo, ResponseInfo};
-use crate::tcp::{CloseReason, ConnId, Direction};
+use crate::tcp::{CloseReason, CommunityId, ConnId, Direction};
 use crate::time::Timestamp;
 use crate::ws::OpCode;
 use regex::Regex;
@@ -45,6 +45,8 @@ pub struct ConnRow {
     pub client: String,
     /// Server `ip:port`.
     pub server: String,
+    /// The connection's Community ID (shown in its detail).
+    pub community_id: CommunityId,
     /// Host header (escaped for the terminal, as are the next three).
     pub host: String,
     /// Request path.
@@ -472,12 +474,13 @@ impl AppState {
     /// Folds one event into the state.
     pub fn apply(&mut self, e: &Event) {
         match e {
-            Event::Connection { connection, client, server, ts, .. } => {
+            Event::Connection { connection, client, server, community_id, ts, .. } => {
                 self.index.insert(*connection, self.conns.len());
                 self.conns.push(ConnRow {
                     id: *connection,
                     client: client.to_string(),
                     server: server.to_string(),
+                    community_id: *community_id,
                     host: String::new(),
                     path: String::new(),
                     subprotocol: String::new(),

@@ -239,6 +239,11 @@ fn hostile_strings_are_escaped_in_every_pane() {
             connection: conn,
             client: "10.0.0.1:50000".parse().unwrap(),
             server: "10.0.0.2:80".parse().unwrap(),
+            community_id: crate::tcp::CommunityId::tcp(
+                "10.0.0.1:50000".parse().unwrap(),
+                "10.0.0.2:80".parse().unwrap(),
+                0,
+            ),
             role: RoleSource::Syn,
             packet: 1,
             ts,
@@ -381,6 +386,11 @@ fn plain_tcp_connections_are_listed_only_on_demand() {
         connection: crate::tcp::ConnId(99),
         client: "10.0.0.9:1".parse().unwrap(),
         server: "10.0.0.8:2".parse().unwrap(),
+        community_id: crate::tcp::CommunityId::tcp(
+            "10.0.0.9:1".parse().unwrap(),
+            "10.0.0.8:2".parse().unwrap(),
+            0,
+        ),
         role: crate::tcp::RoleSource::Syn,
         packet: 1,
         ts: Default::default(),

@@ -39,7 +39,11 @@ fn kv(k: &str, v: String) -> Line<'static> {
 }
 
 fn connection_lines(s: &AppState, c: &ConnRow) -> Vec<Line<'static>> {
-    let mut l = vec![kv("client", c.client.clone()), kv("server", c.server.clone())];
+    let mut l = vec![
+        kv("client", c.client.clone()),
+        kv("server", c.server.clone()),
+        kv("community id", c.community_id.to_string()),
+    ];
     match (&c.request, &c.response) {
         (None, None) => l.push(Line::raw("handshake not captured (frames found mid-stream)")),
         (req, resp) => {
