@@ -10,8 +10,9 @@ use crate::capture::{
 use crate::config::{Input, Source};
 use crate::error::Error;
 use crate::limits::TcpLimits;
-use crate::packet::{Decoded, PacketDecoder, PacketStats};
+use crate::packet::{Decoded, PacketDecoder, PacketStats, Segment};
 use crate::tcp::{PacketRef, StreamSink, Table, TableStats};
+use crate::time::Timestamp;
 use serde::Serialize;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -86,13 +87,12 @@ fn live_stats(
     started: std::time::Instant,
     bytes: u64,
     decoder: &PacketDecoder,
-    table: &Table,
+    (open, connections): (u64, u64),
     c: CaptureStats,
     limits: &TcpLimits,
 ) -> crate::event::Stats {
     let now =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let t = table.stats();
     let p = decoder.stats();
     crate::event::Stats {
         ts: crate::time::Timestamp::from_secs_nanos(
@@ -107,8 +107,8 @@ fn live_stats(
         if_dropped: c.if_dropped,
         queue_dropped: c.queue_dropped,
         undecoded: p.malformed,
-        open_connections: table.len() as u64,
-        connections: t.connections,
+        open_connections: open,
+        connections,
         memory_used: limits.memory.used() as u64,
         memory_budget: limits.memory.budget() as u64,
     }
@@ -159,6 +159,46 @@ impl Stop {
     }
 }
 
+/// What the reader hands decoded segments to: a connection table feeding a sink on the same
+/// thread ([`drive`]), or the workers of a sharded run ([`crate::shard`]).
+pub trait Tracker {
+    /// One TCP segment, captured at `at`.
+    fn segment(&mut self, seg: &Segment<'_>, at: PacketRef);
+    /// Live capture, no packet for a while: packet time goes on to `now`.
+    fn advance_time(&mut self, now: Timestamp);
+    /// Live capture counters, about once a second.
+    fn stats(&mut self, stats: &crate::event::Stats);
+    /// (open connections, connections seen), as far as known now.
+    fn counts(&self) -> (u64, u64);
+    /// The input ended: every open connection is flushed. The table's counters.
+    fn finish(&mut self) -> TableStats;
+}
+
+/// A connection table pushing stream events into a sink.
+struct Local<'s, S> {
+    table: Table,
+    sink: &'s mut S,
+}
+
+impl<S: StreamSink> Tracker for Local<'_, S> {
+    fn segment(&mut self, seg: &Segment<'_>, at: PacketRef) {
+        self.table.on_segment(seg, at, self.sink);
+    }
+    fn advance_time(&mut self, now: Timestamp) {
+        self.table.advance_time(now, self.sink);
+    }
+    fn stats(&mut self, stats: &crate::event::Stats) {
+        self.sink.on_stats(stats);
+    }
+    fn counts(&self) -> (u64, u64) {
+        (self.table.len() as u64, self.table.stats().connections)
+    }
+    fn finish(&mut self) -> TableStats {
+        self.table.finish(self.sink);
+        self.table.stats()
+    }
+}
+
 /// Reads every packet of `source`, pushing stream events into `sink`, until the input ends or
 /// `stop` says so; then flushes every open connection.
 pub fn drive<S: StreamSink>(
@@ -167,8 +207,18 @@ pub fn drive<S: StreamSink>(
     stop: &Stop,
     sink: &mut S,
 ) -> RunSummary {
+    let mut local = Local { table: Table::new(limits.clone()), sink };
+    drive_tracker(source, limits, stop, &mut local)
+}
+
+/// [`drive`] into any [`Tracker`]: reads and decodes packets, hands TCP segments on.
+pub fn drive_tracker<T: Tracker>(
+    source: &mut dyn PacketSource,
+    limits: &TcpLimits,
+    stop: &Stop,
+    tracker: &mut T,
+) -> RunSummary {
     let mut decoder = PacketDecoder::new(limits);
-    let mut table = Table::new(limits.clone());
     if let Some(i) = source.interrupt_handle() {
         let _ = stop.interrupt.set(i);
     }
@@ -177,7 +227,7 @@ pub fn drive<S: StreamSink>(
     // last packet's time, so holes waiting in the reorder window and idle connections are settled
     // without a packet (live output waits at most the window). The wall clock is read only on
     // read timeouts (counted from the first one after a packet, a little late, never early).
-    let mut last_ts: Option<crate::time::Timestamp> = None;
+    let mut last_ts: Option<Timestamp> = None;
     let mut waiting_since: Option<std::time::Instant> = None;
     // Live capture: counters for the display thread and `stats` events, about once a second.
     let live = source.is_live();
@@ -211,7 +261,7 @@ pub fn drive<S: StreamSink>(
                 stop.bytes_read.store(read_bytes, Ordering::Relaxed);
                 poll = p.number % 1024 == 0;
                 if let Ok(Decoded::Tcp(seg)) = decoder.decode(p.link, p.data, p.ts) {
-                    table.on_segment(&seg, PacketRef::new(p.ts, p.number), sink);
+                    tracker.segment(&seg, PacketRef::new(p.ts, p.number));
                 }
                 last_ts = Some(p.ts);
                 waiting_since = None;
@@ -220,7 +270,7 @@ pub fn drive<S: StreamSink>(
                 poll = true;
                 if let Some(ts) = last_ts {
                     let since = *waiting_since.get_or_insert_with(std::time::Instant::now);
-                    table.advance_time(ts.saturating_add(since.elapsed()), sink);
+                    tracker.advance_time(ts.saturating_add(since.elapsed()));
                 }
             }
             // A stop request interrupts a blocked live read, which then reports an end of input.
@@ -234,8 +284,8 @@ pub fn drive<S: StreamSink>(
             stop.queue_dropped.store(c.queue_dropped, Ordering::Relaxed);
             if live && stats_at.elapsed() >= STATS_EVERY {
                 stats_at = std::time::Instant::now();
-                let stats = live_stats(started, read_bytes, &decoder, &table, c, limits);
-                sink.on_stats(&stats);
+                let stats = live_stats(started, read_bytes, &decoder, tracker.counts(), c, limits);
+                tracker.stats(&stats);
             }
         }
     };
@@ -243,11 +293,11 @@ pub fn drive<S: StreamSink>(
     stop.bytes_read.store(read_bytes, Ordering::Relaxed);
     stop.packets_read.store(decoder.stats().packets, Ordering::Relaxed);
     stop.undecoded.store(decoder.stats().malformed, Ordering::Relaxed);
-    table.finish(sink);
+    let tcp = tracker.finish();
     RunSummary {
         end_of_input: end,
         packets: decoder.stats(),
-        tcp: table.stats(),
+        tcp,
         capture: source.capture_stats(),
         memory: limits.memory.stats(),
     }

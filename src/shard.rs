@@ -1,44 +1,61 @@
-//! Sharded analysis of capture files (`--threads N`): the packet reader and the connection table
-//! run on one thread, the analyzers of the connections on N worker threads (connection id modulo
-//! N), and the calling thread merges their events back into exactly the order one thread
-//! produces, so the output is byte-for-byte that of a single-threaded run.
+//! Sharded analysis (`--threads N`): the reading thread only reads and decodes packets and
+//! hands each TCP segment to the worker that owns its connection, chosen by a hash of the
+//! connection that is the same for both directions ([`FlowKey::shard_hash`]; IP fragments are
+//! reassembled by the reader's decoder first, so they follow their datagram). Each of the N
+//! workers owns a connection table and an analyzer; the calling thread merges their events back
+//! into exactly the order one thread produces, so the output is byte-for-byte that of a
+//! single-threaded run.
 //!
-//! How the order is kept: the reading thread numbers every stream event it forwards (a global
-//! key) and sends them in *rounds*: every worker receives its part of every round, empty or not,
-//! in the same order. A worker answers each round with the events it produced, each tagged with
-//! the key of the stream event that caused it. The merger takes one answer per worker per round
-//! and emits them by key; the events of one key all come from one worker, already in order.
-//! Every channel is bounded, so memory stays bounded by a few rounds per worker.
+//! How the order is kept:
+//! - The reader numbers every step it hands out (a global key): a segment, a *sweep* (packet
+//!   time passed a second: idle connections and reorder windows are settled; the reader keeps
+//!   the one table's [`SweepClock`] over every packet and tells every worker), the end.
+//! - Steps go out in *rounds*: every worker receives its part of every round, empty or not. A
+//!   worker answers each round with its events, each tagged with the step's key, a stage
+//!   (sweep steps have two, as a table's sweep does) and its connection.
+//! - The merger takes one answer per worker per round and emits events by (key, stage,
+//!   connection): a segment's events come from one worker, already in order; a sweep's or the
+//!   end's come from every worker and are interleaved by connection, as one table visits them.
+//! - Connection ids are the workers' own; the merger numbers connections in the order they
+//!   opened, as one table does, and rewrites every event's id.
+//!
+//! Limits that count connections (`--max-connections`) apply to each worker's share (the
+//! limit divided by N), and what the memory budget evicts is chosen per worker: when they act,
+//! the output can differ from one thread's. Every channel is bounded, so memory stays bounded by
+//! a few rounds per worker.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 use crate::analyzer::{Analyzer, AnalyzerConfig, AnalyzerStats};
 use crate::capture::PacketSource;
 use crate::error::Error;
-use crate::event::{Event, EventSink};
+use crate::event::{Event, EventSink, Stats};
 use crate::limits::TcpLimits;
-use crate::pipeline::{self, RunSummary, Stop};
+use crate::packet::{Segment, TcpFlags};
+use crate::pipeline::{self, RunSummary, Stop, Tracker};
 use crate::tcp::{
-    Anomaly, CloseReason, ConnId, ConnInfo, DirStats, Direction, GapReason, PacketRef, StreamEvent,
-    StreamSink,
+    ConnId, FlowKey, PacketRef, StreamEvent, StreamSink, SweepClock, Table, TableStats,
 };
+use crate::time::Timestamp;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-/// A round is sent when the bytes or the stream events waiting for the workers reach these.
+/// A round is sent when the payload bytes or the steps waiting for the workers reach these.
 ///
 /// The merger holds a whole round's events at a time, so a round's *output* is what memory
 /// depends on. Without payloads (the report) that is small whatever the input; with payloads it
 /// is at most the round's stream bytes inflated (deflate expands at most ~1,032×, and each
-/// message is cut at `--max-message-size`), so rounds are 8× smaller then: at most ≈ 66 MB of
-/// payload per round in the worst case, for about 10 % of `export --threads` speed.
+/// message is cut at `--max-message-size`), so rounds are 8× smaller then.
 const ROUND_BYTES: usize = 512 << 10;
 const ROUND_BYTES_WITH_PAYLOADS: usize = 64 << 10;
 const ROUND_JOBS: usize = 4096;
 /// Rounds queued per worker, in each direction.
 const QUEUE: usize = 2;
 
-/// Reads `source` with the connection table on a new thread, analyses connections on `threads`
-/// worker threads, and pushes the merged events into `sink` on the calling thread.
+/// Reads `source` on a new thread, analyses connections on `threads` worker threads, and pushes
+/// the merged events into `sink` on the calling thread.
 pub fn drive<S: EventSink>(
     source: &mut (dyn PacketSource + Send),
     limits: &TcpLimits,
@@ -51,7 +68,7 @@ pub fn drive<S: EventSink>(
     drive_rounds(source, limits, stop, cfg, threads, (bytes, ROUND_JOBS), sink)
 }
 
-/// [`drive`] with rounds of at most `round` (bytes, stream events).
+/// [`drive`] with rounds of at most `round` (bytes, steps).
 fn drive_rounds<S: EventSink>(
     source: &mut (dyn PacketSource + Send),
     limits: &TcpLimits,
@@ -62,6 +79,13 @@ fn drive_rounds<S: EventSink>(
     sink: &mut S,
 ) -> Result<(RunSummary, AnalyzerStats), Error> {
     let threads = threads.max(1);
+    // Each worker's table holds its share of the connection limit.
+    let worker_limits = TcpLimits {
+        max_connections: limits.max_connections.div_ceil(threads).max(1),
+        ..limits.clone()
+    };
+    let counts: Arc<Vec<[AtomicU64; 2]>> =
+        Arc::new((0..threads).map(|_| [AtomicU64::new(0), AtomicU64::new(0)]).collect());
     std::thread::scope(|scope| {
         let mut to_workers = Vec::with_capacity(threads);
         let mut from_workers = Vec::with_capacity(threads);
@@ -71,11 +95,13 @@ fn drive_rounds<S: EventSink>(
         for i in 0..threads {
             let (job_tx, job_rx) = sync_channel::<Round>(QUEUE);
             let spent_tx = spent_tx.clone();
-            let (event_tx, event_rx) = sync_channel::<Vec<(u64, Event)>>(QUEUE);
-            let cfg = cfg.clone();
+            let (event_tx, event_rx) = sync_channel::<Vec<Out>>(QUEUE);
+            let (cfg, limits, counts) = (cfg.clone(), worker_limits.clone(), Arc::clone(&counts));
             let worker = std::thread::Builder::new()
                 .name(format!("wsscope-shard-{i}"))
-                .spawn_scoped(scope, move || work(job_rx, event_tx, spent_tx, cfg))
+                .spawn_scoped(scope, move || {
+                    work(job_rx, event_tx, spent_tx, cfg, limits, &counts[i])
+                })
                 // The workers started so far see their channels close and end; the scope joins
                 // them.
                 .map_err(|source| Error::Thread { what: format!("worker thread {i}"), source })?;
@@ -83,104 +109,134 @@ fn drive_rounds<S: EventSink>(
             from_workers.push(event_rx);
             workers.push(worker);
         }
+        let reader_counts = Arc::clone(&counts);
         let reader = std::thread::Builder::new()
             .name("wsscope-reader".into())
             .spawn_scoped(scope, move || {
                 let mut dispatch = Dispatch::new(to_workers, round);
                 dispatch.spent = Some(spent_rx);
                 dispatch.stop = Some(stop);
-                let summary = pipeline::drive(source, limits, stop, &mut dispatch);
-                dispatch.send_round();
-                summary
+                dispatch.counts = Some(reader_counts);
+                pipeline::drive_tracker(source, limits, stop, &mut dispatch)
             })
             .map_err(|source| Error::Thread { what: "the reader thread".into(), source })?;
-        merge(&from_workers, sink);
+        let max_concurrent = merge(&from_workers, sink);
         // The merge ends early only if a worker is gone (it panicked): let the other workers
         // fail their sends and end, so the reader fails its sends and stops; the panic is
         // raised below when that worker is joined.
         drop(from_workers);
-        let summary = reader.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        let mut summary = reader.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
         let mut stats = AnalyzerStats::default();
+        let mut tcp = TableStats::default();
         for w in workers {
-            let s = w.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+            let (s, t) = w.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
             stats.add(&s);
+            add_table(&mut tcp, &t);
         }
+        tcp.max_concurrent = max_concurrent;
+        summary.tcp = tcp;
         Ok((summary, stats))
     })
 }
 
-/// A stream event the analyzer handles, owning what it borrowed (payload bytes live in the
-/// round's buffer).
+/// Adds the counters of one worker's table to `sum` (`max_concurrent` is the merger's).
+fn add_table(sum: &mut TableStats, t: &TableStats) {
+    let TableStats {
+        connections,
+        max_concurrent: _,
+        closed_fin,
+        closed_rst,
+        closed_idle,
+        evicted,
+        evicted_for_memory,
+        reused,
+        open_at_end,
+        connection_limit_hits,
+        segments_after_close,
+        ignored_rsts,
+        ignored_syns,
+    } = *t;
+    sum.connections += connections;
+    sum.closed_fin += closed_fin;
+    sum.closed_rst += closed_rst;
+    sum.closed_idle += closed_idle;
+    sum.evicted += evicted;
+    sum.evicted_for_memory += evicted_for_memory;
+    sum.reused += reused;
+    sum.open_at_end += open_at_end;
+    sum.connection_limit_hits += connection_limit_hits;
+    sum.segments_after_close += segments_after_close;
+    sum.ignored_rsts += ignored_rsts;
+    sum.ignored_syns += ignored_syns;
+}
+
+/// A step for a worker, owning what it borrowed (payload bytes live in the round's buffer).
 enum Job {
-    Open(ConnInfo),
-    Data {
-        conn: ConnId,
-        dir: Direction,
-        offset: u64,
+    /// A TCP segment of one of the worker's connections.
+    Segment {
+        src: SocketAddr,
+        dst: SocketAddr,
         seq: u32,
+        ack: u32,
+        flags: TcpFlags,
+        window: u16,
+        wscale: Option<u8>,
+        missing: u32,
         start: usize,
         len: usize,
         at: PacketRef,
     },
-    Gap {
-        conn: ConnId,
-        dir: Direction,
-        offset: u64,
-        len: u64,
-        seq: u32,
-        reason: GapReason,
-        at: PacketRef,
-    },
-    Anomaly {
-        conn: ConnId,
-        dir: Direction,
-        anomaly: Anomaly,
-        at: PacketRef,
-    },
-    Pending {
-        conn: ConnId,
-        dir: Direction,
-        since: Option<PacketRef>,
-        at: PacketRef,
-    },
-    Close {
-        conn: ConnId,
-        reason: CloseReason,
-        stats: [DirStats; 2],
-        at: PacketRef,
-    },
+    /// Packet time passed: sweep the table at `at`.
+    Sweep(PacketRef),
+    /// The input ended; its last segment was `at`.
+    Finish(PacketRef),
+    /// Live counters (worker 0 only).
+    Stats(Box<Stats>),
 }
 
-impl Job {
-    fn event<'a>(&'a self, bytes: &'a [u8]) -> StreamEvent<'a> {
-        match *self {
-            Job::Open(ref info) => StreamEvent::Open(info),
-            Job::Data { conn, dir, offset, seq, start, len, at } => {
-                StreamEvent::Data { conn, dir, offset, seq, data: &bytes[start..start + len], at }
-            }
-            Job::Gap { conn, dir, offset, len, seq, reason, at } => {
-                StreamEvent::Gap { conn, dir, offset, len, seq, reason, at }
-            }
-            Job::Anomaly { conn, dir, anomaly, at } => {
-                StreamEvent::Anomaly { conn, dir, anomaly, at }
-            }
-            Job::Pending { conn, dir, since, at } => StreamEvent::Pending { conn, dir, since, at },
-            Job::Close { conn, reason, ref stats, at } => {
-                StreamEvent::Close { conn, reason, stats, at }
-            }
-        }
-    }
-}
-
-/// One worker's part of a round: keyed jobs and the bytes their data refers to.
+/// One worker's part of a round: keyed steps and the bytes their segments refer to.
 #[derive(Default)]
 struct Round {
     jobs: Vec<(u64, Job)>,
     bytes: Vec<u8>,
 }
 
-/// The stream sink on the reading thread: gives each stream event a key and queues it for the
-/// worker that owns its connection.
+/// Stages of a step, in the order one table goes through them.
+const STAGE_IDLE: u8 = 0;
+const STAGE_HOLES: u8 = 1;
+const STAGE_SEGMENT: u8 = 2;
+
+/// What a worker answers, tagged with (key, stage).
+enum Out {
+    /// An event of one of the worker's connections (its own id).
+    Event(u64, u8, Event),
+    /// A connection opened (the worker's id).
+    Open(u64, u64),
+    /// The worker's table held this many connections right after a connection opened.
+    Inserted(u64, u8, usize),
+    /// The worker's table holds this many connections now.
+    Len(u64, u8, usize),
+    /// A connection closed: its events are all out.
+    Closed(u64, u8, u64),
+    /// Live counters.
+    Stats(u64, Box<Stats>),
+}
+
+impl Out {
+    /// (key, stage, the worker's connection id or u64::MAX).
+    fn tag(&self) -> (u64, u8, u64) {
+        match self {
+            Out::Event(k, st, e) => (*k, *st, e.connection().0),
+            Out::Open(k, c) => (*k, STAGE_SEGMENT, *c),
+            Out::Closed(k, st, c) => (*k, *st, *c),
+            Out::Inserted(k, st, _) | Out::Len(k, st, _) => (*k, *st, u64::MAX),
+            Out::Stats(k, _) => (*k, STAGE_IDLE, 0),
+        }
+    }
+}
+
+/// The reader's side: decoded segments to the workers that own their connections, sweeps and
+/// the end to all of them.
 struct Dispatch<'s> {
     to_workers: Vec<SyncSender<Round>>,
     rounds: Vec<Round>,
@@ -189,16 +245,34 @@ struct Dispatch<'s> {
     jobs: usize,
     /// A round is sent when `bytes` or `jobs` reach these.
     limit: (usize, usize),
+    /// The one table's sweep clock, fed every segment.
+    clock: SweepClock,
+    /// The last segment handed out.
+    last: PacketRef,
     /// Rounds the workers are done with, to reuse.
     spent: Option<Receiver<Round>>,
     /// Asked to stop reading once a worker is gone.
     stop: Option<&'s Stop>,
+    /// Each worker's (open connections, connections seen), for live counters.
+    counts: Option<Arc<Vec<[AtomicU64; 2]>>>,
 }
 
 impl Dispatch<'_> {
     fn new(to_workers: Vec<SyncSender<Round>>, limit: (usize, usize)) -> Self {
         let rounds = to_workers.iter().map(|_| Round::default()).collect();
-        Dispatch { to_workers, rounds, key: 0, bytes: 0, jobs: 0, limit, spent: None, stop: None }
+        Dispatch {
+            to_workers,
+            rounds,
+            key: 0,
+            bytes: 0,
+            jobs: 0,
+            limit,
+            clock: SweepClock::default(),
+            last: PacketRef::default(),
+            spent: None,
+            stop: None,
+            counts: None,
+        }
     }
 
     /// Sends every worker its part of the round (empty parts too: they keep the merge in step).
@@ -221,112 +295,275 @@ impl Dispatch<'_> {
         (self.bytes, self.jobs) = (0, 0);
     }
 
-    fn queue(&mut self, conn: ConnId, job: impl FnOnce(&mut Vec<u8>) -> Job) {
-        let n = self.rounds.len() as u64;
-        let round = &mut self.rounds[(conn.0 % n) as usize];
-        let before = round.bytes.len();
-        let job = job(&mut round.bytes);
-        self.bytes += round.bytes.len() - before;
-        round.jobs.push((self.key, job));
+    fn full(&self) -> bool {
+        self.bytes >= self.limit.0 || self.jobs >= self.limit.1
+    }
+
+    /// Gives every worker a step of one key.
+    fn broadcast(&mut self, job: impl Fn() -> Job) {
+        for round in &mut self.rounds {
+            round.jobs.push((self.key, job()));
+        }
         self.key += 1;
+        self.jobs += self.rounds.len();
+    }
+
+    /// Sweeps every table at `at` when the clock says one table would.
+    fn tick(&mut self, at: PacketRef) {
+        if self.clock.due(at.ts) {
+            self.broadcast(|| Job::Sweep(at));
+        }
+    }
+}
+
+impl Tracker for Dispatch<'_> {
+    fn segment(&mut self, seg: &Segment<'_>, at: PacketRef) {
+        self.last = at;
+        self.tick(at);
+        let n = self.rounds.len() as u64;
+        let w = (FlowKey::new(seg.src, seg.dst).shard_hash() % n) as usize;
+        let round = &mut self.rounds[w];
+        let start = round.bytes.len();
+        round.bytes.extend_from_slice(seg.payload);
+        round.jobs.push((
+            self.key,
+            Job::Segment {
+                src: seg.src,
+                dst: seg.dst,
+                seq: seg.seq,
+                ack: seg.ack,
+                flags: seg.flags,
+                window: seg.window,
+                wscale: seg.wscale,
+                missing: seg.missing,
+                start,
+                len: seg.payload.len(),
+                at,
+            },
+        ));
+        self.key += 1;
+        self.bytes += seg.payload.len();
         self.jobs += 1;
-        if self.bytes >= self.limit.0 || self.jobs >= self.limit.1 {
+        if self.full() {
             self.send_round();
         }
     }
+
+    fn advance_time(&mut self, now: Timestamp) {
+        self.tick(PacketRef::new(now, self.last.packet));
+        // Live: what waits goes out now, not when a round fills.
+        if self.jobs > 0 {
+            self.send_round();
+        }
+    }
+
+    fn stats(&mut self, stats: &Stats) {
+        if let Some(round) = self.rounds.first_mut() {
+            round.jobs.push((self.key, Job::Stats(Box::new(stats.clone()))));
+            self.key += 1;
+            self.jobs += 1;
+        }
+        self.send_round();
+    }
+
+    fn counts(&self) -> (u64, u64) {
+        self.counts.as_ref().map_or((0, 0), |c| {
+            c.iter().fold((0, 0), |(o, n), w| {
+                (o + w[0].load(Ordering::Relaxed), n + w[1].load(Ordering::Relaxed))
+            })
+        })
+    }
+
+    fn finish(&mut self) -> TableStats {
+        let at = self.last;
+        self.broadcast(|| Job::Finish(at));
+        self.send_round();
+        // The workers' tables hold the counters; the run adds them up.
+        TableStats::default()
+    }
 }
 
-impl StreamSink for Dispatch<'_> {
+/// Between a worker's table and its analyzer: tags what the analyzer emits, and notes
+/// connections opening and closing for the merger.
+struct Tap {
+    analyzer: Analyzer<Keyed>,
+}
+
+impl StreamSink for Tap {
     fn on_stream_event(&mut self, event: StreamEvent<'_>) {
-        match event {
-            StreamEvent::Open(info) => self.queue(info.id, |_| Job::Open(info.clone())),
-            StreamEvent::Data { conn, dir, offset, seq, data, at } => self.queue(conn, |bytes| {
-                let start = bytes.len();
-                bytes.extend_from_slice(data);
-                Job::Data { conn, dir, offset, seq, start, len: data.len(), at }
-            }),
-            StreamEvent::Gap { conn, dir, offset, len, seq, reason, at } => {
-                self.queue(conn, |_| Job::Gap { conn, dir, offset, len, seq, reason, at })
+        let (key, stage) = (self.analyzer.sink_mut().key, self.analyzer.sink_mut().stage);
+        let closed = match &event {
+            StreamEvent::Open(info) => {
+                self.analyzer.sink_mut().out.push(Out::Open(key, info.id.0));
+                None
             }
-            StreamEvent::Anomaly {
-                conn,
-                dir,
-                anomaly:
-                    anomaly @ (Anomaly::RetransmissionMismatch { .. }
-                    | Anomaly::LateData { .. }
-                    | Anomaly::AckBeforeData { .. }),
-                at,
-            } => self.queue(conn, |_| Job::Anomaly { conn, dir, anomaly, at }),
-            StreamEvent::Pending { conn, dir, since, at } => {
-                self.queue(conn, |_| Job::Pending { conn, dir, since, at })
-            }
-            StreamEvent::Close { conn, reason, stats, at } => {
-                self.queue(conn, |_| Job::Close { conn, reason, stats: *stats, at })
-            }
-            // The analyzer ignores these (see `Analyzer::on_stream_event`).
-            StreamEvent::Anomaly { .. } | StreamEvent::Fin { .. } | StreamEvent::Rst { .. } => {}
+            StreamEvent::Close { conn, .. } => Some(conn.0),
+            _ => None,
+        };
+        self.analyzer.on_stream_event(event);
+        if let Some(c) = closed {
+            self.analyzer.sink_mut().out.push(Out::Closed(key, stage, c));
         }
     }
 }
 
-/// Collects a worker's events with the key of the stream event being analysed.
+/// Collects a worker's events with the key and stage of the step being taken.
 #[derive(Default)]
 struct Keyed {
     key: u64,
-    events: Vec<(u64, Event)>,
+    stage: u8,
+    out: Vec<Out>,
 }
 
 impl EventSink for Keyed {
     fn event(&mut self, event: Event) {
-        self.events.push((self.key, event));
+        self.out.push(Out::Event(self.key, self.stage, event));
     }
 }
 
-/// A worker: analyses the connections of its shard, one round at a time.
+/// A worker: the table and analysis of the connections of its shard, one round at a time.
+/// Returns its analyzer's and its table's counters.
 fn work(
     rounds: Receiver<Round>,
-    out: SyncSender<Vec<(u64, Event)>>,
+    out: SyncSender<Vec<Out>>,
     spent: std::sync::mpsc::Sender<Round>,
     cfg: AnalyzerConfig,
-) -> AnalyzerStats {
-    let mut analyzer = Analyzer::new(cfg, Keyed::default());
+    limits: TcpLimits,
+    counts: &[AtomicU64; 2],
+) -> (AnalyzerStats, TableStats) {
+    let mut table = Table::new(limits);
+    table.sweep_on_command();
+    let mut tap = Tap { analyzer: Analyzer::new(cfg, Keyed::default()) };
+    let mut len = 0;
     for mut round in rounds {
-        for (key, job) in &round.jobs {
-            analyzer.sink_mut().key = *key;
-            analyzer.on_stream_event(job.event(&round.bytes));
+        for (key, job) in round.jobs.drain(..) {
+            let set = |tap: &mut Tap, stage| {
+                let k = tap.analyzer.sink_mut();
+                (k.key, k.stage) = (key, stage);
+            };
+            let mut stage = STAGE_SEGMENT;
+            match job {
+                Job::Segment {
+                    src,
+                    dst,
+                    seq,
+                    ack,
+                    flags,
+                    window,
+                    wscale,
+                    missing,
+                    start,
+                    len,
+                    at,
+                } => {
+                    set(&mut tap, STAGE_SEGMENT);
+                    let seg = Segment {
+                        src,
+                        dst,
+                        seq,
+                        ack,
+                        flags,
+                        window,
+                        wscale,
+                        payload: round.bytes.get(start..start + len).unwrap_or_default(),
+                        missing,
+                    };
+                    table.on_segment(&seg, at, &mut tap);
+                    if let Some(n) = table.take_inserted() {
+                        tap.analyzer.sink_mut().out.push(Out::Inserted(key, STAGE_SEGMENT, n));
+                    }
+                }
+                Job::Sweep(at) => {
+                    set(&mut tap, STAGE_IDLE);
+                    table.sweep_idle(at, &mut tap);
+                    set(&mut tap, STAGE_HOLES);
+                    table.sweep_holes(at, &mut tap);
+                    stage = STAGE_HOLES;
+                }
+                Job::Finish(at) => {
+                    set(&mut tap, STAGE_IDLE);
+                    table.finish_at(at, &mut tap);
+                    stage = STAGE_IDLE;
+                }
+                Job::Stats(s) => tap.analyzer.sink_mut().out.push(Out::Stats(key, s)),
+            }
+            if table.len() != len {
+                len = table.len();
+                tap.analyzer.sink_mut().out.push(Out::Len(key, stage, len));
+            }
         }
-        round.jobs.clear();
+        counts[0].store(table.len() as u64, Ordering::Relaxed);
+        counts[1].store(table.stats().connections, Ordering::Relaxed);
         round.bytes.clear();
         // The reader may have finished; then the round is simply dropped.
         let _ = spent.send(round);
-        if out.send(std::mem::take(&mut analyzer.sink_mut().events)).is_err() {
+        if out.send(std::mem::take(&mut tap.analyzer.sink_mut().out)).is_err() {
             break;
         }
     }
-    analyzer.stats()
+    (tap.analyzer.stats(), table.stats())
 }
 
-/// Takes one answer per worker per round and emits their events by key.
-fn merge<S: EventSink>(from_workers: &[Receiver<Vec<(u64, Event)>>], sink: &mut S) {
+/// Numbers connections in the order they opened across workers, as one table numbers them.
+#[derive(Default)]
+struct Ids {
+    /// (worker, the worker's id) → the run's id, while the connection is open.
+    map: foldhash::HashMap<(usize, u64), u64>,
+    next: u64,
+}
+
+impl Ids {
+    fn get(&self, worker: usize, id: u64) -> u64 {
+        self.map.get(&(worker, id)).copied().unwrap_or(u64::MAX)
+    }
+}
+
+/// Takes one answer per worker per round and emits their events in one table's order. Returns
+/// the most connections the tables held at once, counted as one table counts them.
+fn merge<S: EventSink>(from_workers: &[Receiver<Vec<Out>>], sink: &mut S) -> u64 {
     let mut parts = Vec::with_capacity(from_workers.len());
+    let mut ids = Ids { next: 1, ..Ids::default() };
+    let mut lens = vec![0usize; from_workers.len()];
+    let mut max_concurrent = 0u64;
     loop {
         parts.clear();
         for rx in from_workers {
             match rx.recv() {
-                Ok(events) => parts.push(events.into_iter().peekable()),
+                Ok(out) => parts.push(out.into_iter().peekable()),
                 // Every worker ends after the same last round (or one panicked).
-                Err(_) => return,
+                Err(_) => return max_concurrent,
             }
         }
         loop {
             let next = parts
                 .iter_mut()
                 .enumerate()
-                .filter_map(|(i, p)| p.peek().map(|(key, _)| (*key, i)))
+                .filter_map(|(w, p)| {
+                    let (key, stage, conn) = p.peek()?.tag();
+                    Some(((key, stage, ids.get(w, conn)), w))
+                })
                 .min();
-            let Some((_, i)) = next else { break };
-            if let Some((_, event)) = parts[i].next() {
-                sink.event(event);
+            let Some((_, w)) = next else { break };
+            let Some(out) = parts[w].next() else { break };
+            match out {
+                Out::Event(_, _, mut event) => {
+                    let id = event.connection_mut();
+                    *id = ConnId(ids.get(w, id.0));
+                    sink.event(event);
+                }
+                Out::Open(_, c) => {
+                    ids.map.insert((w, c), ids.next);
+                    ids.next += 1;
+                }
+                Out::Closed(_, _, c) => {
+                    ids.map.remove(&(w, c));
+                }
+                Out::Inserted(_, _, n) => {
+                    lens[w] = n;
+                    max_concurrent = max_concurrent.max(lens.iter().sum::<usize>() as u64);
+                }
+                Out::Len(_, _, n) => lens[w] = n,
+                Out::Stats(_, s) => sink.stats(&s),
             }
         }
     }
@@ -336,24 +573,32 @@ fn merge<S: EventSink>(from_workers: &[Receiver<Vec<(u64, Event)>>], sink: &mut 
 mod tests {
     use super::*;
 
+    fn segment(src: &str, dst: &str) -> Segment<'static> {
+        Segment {
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            seq: 1,
+            ack: 0,
+            flags: TcpFlags::default(),
+            window: 100,
+            wscale: None,
+            payload: b"abc",
+            missing: 0,
+        }
+    }
+
     #[test]
-    fn a_round_reaches_every_worker_even_when_empty() {
+    fn a_round_reaches_every_worker_even_when_empty_and_both_directions_reach_one() {
         let (tx0, rx0) = sync_channel(4);
         let (tx1, rx1) = sync_channel(4);
         let mut d = Dispatch::new(vec![tx0, tx1], (ROUND_BYTES, ROUND_JOBS));
-        d.on_stream_event(StreamEvent::Gap {
-            conn: ConnId(3),
-            dir: Direction::ClientToServer,
-            offset: 0,
-            len: 5,
-            seq: 0,
-            reason: GapReason::Lost,
-            at: PacketRef::default(),
-        });
+        d.segment(&segment("10.0.0.1:1000", "10.0.0.2:80"), PacketRef::default());
+        d.segment(&segment("10.0.0.2:80", "10.0.0.1:1000"), PacketRef::default());
         d.send_round();
         let (r0, r1) = (rx0.recv().expect("round 0"), rx1.recv().expect("round 1"));
-        assert_eq!((r0.jobs.len(), r1.jobs.len()), (0, 1));
-        assert_eq!(r1.jobs[0].0, 0);
+        let mut n = [r0.jobs.len(), r1.jobs.len()];
+        n.sort();
+        assert_eq!(n, [0, 2]);
     }
 
     /// Every event, in order, as one thread produces it and as `threads` workers with rounds of
@@ -426,8 +671,8 @@ mod tests {
 
     #[test]
     fn the_merge_ends_when_a_worker_is_gone() {
-        let (tx0, rx0) = sync_channel::<Vec<(u64, Event)>>(4);
-        let (tx1, rx1) = sync_channel::<Vec<(u64, Event)>>(4);
+        let (tx0, rx0) = sync_channel::<Vec<Out>>(4);
+        let (tx1, rx1) = sync_channel::<Vec<Out>>(4);
         tx0.send(Vec::new()).expect("send");
         drop(tx1);
         let mut n = 0;
@@ -437,26 +682,54 @@ mod tests {
     }
 
     #[test]
-    fn the_merge_orders_events_by_key_across_workers() {
+    fn the_merge_numbers_connections_as_they_open_and_interleaves_sweeps_by_connection() {
         let (tx0, rx0) = sync_channel(4);
         let (tx1, rx1) = sync_channel(4);
         let addr: std::net::SocketAddr = "127.0.0.1:80".parse().expect("address");
-        let ev = |n: u64| Event::Connection {
+        let ev = |n: u64, packet: u64| Event::Connection {
             connection: ConnId(n),
             client: addr,
             server: addr,
             community_id: crate::tcp::CommunityId::tcp(addr, addr, 0),
             role: crate::tcp::RoleSource::Syn,
-            packet: n,
+            packet,
             ts: Default::default(),
         };
-        tx0.send(vec![(0, ev(0)), (3, ev(3)), (3, ev(4))]).expect("send");
-        tx1.send(vec![(1, ev(1)), (2, ev(2)), (5, ev(5))]).expect("send");
-        tx0.send(vec![(7, ev(7))]).expect("send");
-        tx1.send(vec![(6, ev(6))]).expect("send");
+        // Worker 0 opens its connection 1 at key 0, worker 1 its 1 at key 1 and its 2 at key 3,
+        // worker 0 its 2 at key 4. A sweep at key 5 touches all four.
+        tx0.send(vec![
+            Out::Open(0, 1),
+            Out::Inserted(0, STAGE_SEGMENT, 1),
+            Out::Event(0, STAGE_SEGMENT, ev(1, 0)),
+            Out::Open(4, 2),
+            Out::Inserted(4, STAGE_SEGMENT, 2),
+            Out::Event(4, STAGE_SEGMENT, ev(2, 4)),
+        ])
+        .expect("send");
+        tx1.send(vec![
+            Out::Open(1, 1),
+            Out::Inserted(1, STAGE_SEGMENT, 1),
+            Out::Event(1, STAGE_SEGMENT, ev(1, 1)),
+            Out::Open(3, 2),
+            Out::Inserted(3, STAGE_SEGMENT, 2),
+            Out::Event(3, STAGE_SEGMENT, ev(2, 3)),
+        ])
+        .expect("send");
+        tx0.send(vec![
+            Out::Event(5, STAGE_HOLES, ev(1, 50)),
+            Out::Event(5, STAGE_HOLES, ev(2, 51)),
+        ])
+        .expect("send");
+        tx1.send(vec![Out::Event(5, STAGE_IDLE, ev(2, 52)), Out::Event(5, STAGE_HOLES, ev(1, 53))])
+            .expect("send");
         drop((tx0, tx1));
         let mut seen = Vec::new();
-        merge(&[rx0, rx1], &mut |e: Event| seen.push(e.connection().0));
-        assert_eq!(seen, [0, 1, 2, 3, 4, 5, 6, 7]);
+        let max = merge(&[rx0, rx1], &mut |e: Event| {
+            let Event::Connection { connection, packet, .. } = e else { unreachable!() };
+            seen.push((connection.0, packet));
+        });
+        // Run ids: w0#1 → 1, w1#1 → 2, w1#2 → 3, w0#2 → 4.
+        assert_eq!(seen, [(1, 0), (2, 1), (3, 3), (4, 4), (3, 52), (1, 50), (2, 53), (4, 51)]);
+        assert_eq!(max, 4);
     }
 }

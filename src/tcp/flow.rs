@@ -96,11 +96,47 @@ impl FlowKey {
     pub fn new(src: SocketAddr, dst: SocketAddr) -> Self {
         if src <= dst { FlowKey { lo: src, hi: dst } } else { FlowKey { lo: dst, hi: src } }
     }
+
+    /// A hash of the connection, the same for both directions and on every machine (it does not
+    /// depend on a random seed or the platform): which worker (`--threads`) or which share
+    /// (`--shard`) analyses the connection.
+    pub fn shard_hash(&self) -> u64 {
+        let mut h = 0x9e37_79b9_7f4a_7c15u64;
+        for a in [self.lo, self.hi] {
+            let ip = match a.ip() {
+                std::net::IpAddr::V4(v4) => u128::from(v4.to_bits()),
+                std::net::IpAddr::V6(v6) => v6.to_bits(),
+            };
+            for word in [ip as u64, (ip >> 64) as u64, u64::from(a.port())] {
+                h = mix(h ^ word);
+            }
+        }
+        h
+    }
+}
+
+/// splitmix64's finaliser: every input bit moves every output bit.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shard_hash_is_symmetric_and_fixed() {
+        let a: SocketAddr = "10.0.0.1:40000".parse().unwrap();
+        let b: SocketAddr = "10.0.0.2:8080".parse().unwrap();
+        assert_eq!(FlowKey::new(a, b).shard_hash(), FlowKey::new(b, a).shard_hash());
+        // The same on every machine and run: `--shard` splits an archive across machines.
+        assert_eq!(FlowKey::new(a, b).shard_hash(), 0x310b_cfd3_6c7a_dfc2);
+        let c: SocketAddr = "10.0.0.2:8081".parse().unwrap();
+        assert_ne!(FlowKey::new(a, b).shard_hash(), FlowKey::new(a, c).shard_hash());
+    }
 
     #[test]
     fn flow_key_is_the_same_for_both_directions() {

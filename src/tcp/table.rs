@@ -165,6 +165,31 @@ impl Slot {
     }
 }
 
+/// When packet time has passed far enough for the table to sweep: once a second of packet time
+/// ([`SWEEP_INTERVAL`]), counted from the first packet. A sharded run's reader keeps one, fed
+/// every packet, to tell every worker's table when to sweep as one table would.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SweepClock {
+    next: Option<Timestamp>,
+}
+
+impl SweepClock {
+    /// Whether packet time `now` is due for a sweep (then the next one is a second later).
+    pub fn due(&mut self, now: Timestamp) -> bool {
+        match self.next {
+            Some(t) if now < t => false,
+            None => {
+                self.next = Some(now.saturating_add(SWEEP_INTERVAL));
+                false
+            }
+            Some(_) => {
+                self.next = Some(now.saturating_add(SWEEP_INTERVAL));
+                true
+            }
+        }
+    }
+}
+
 /// TCP connections being tracked.
 #[derive(Debug)]
 pub struct Table {
@@ -172,7 +197,11 @@ pub struct Table {
     limits: TcpLimits,
     next_id: u64,
     budget: Budget,
-    next_sweep: Option<Timestamp>,
+    clock: SweepClock,
+    /// Sweeps are decided outside ([`Table::sweep_on_command`]).
+    external_clock: bool,
+    /// `conns.len()` after the last insert (sharded runs only).
+    inserted: Option<usize>,
     last: PacketRef,
     stats: TableStats,
     /// What the table holds, charged to the memory budget.
@@ -190,7 +219,9 @@ impl Table {
             limits,
             next_id: 1,
             budget: Budget::default(),
-            next_sweep: None,
+            clock: SweepClock::default(),
+            external_clock: false,
+            inserted: None,
             last: PacketRef::default(),
             stats: TableStats::default(),
             charge,
@@ -270,7 +301,9 @@ impl Table {
 
     fn on_segment_inner<S: StreamSink>(&mut self, seg: &Segment<'_>, at: PacketRef, sink: &mut S) {
         self.last = at;
-        self.advance_time(at.ts, sink);
+        if !self.external_clock {
+            self.advance_time(at.ts, sink);
+        }
         let key = FlowKey::new(seg.src, seg.dst);
         let syn_only = seg.flags.syn && !seg.flags.ack;
         let mut reused_syn = None;
@@ -339,20 +372,39 @@ impl Table {
         };
         self.conns.insert(key, slot);
         self.stats.max_concurrent = self.stats.max_concurrent.max(self.conns.len() as u64);
+        if self.external_clock {
+            self.inserted = Some(self.conns.len());
+        }
     }
 
     /// Lets packet time pass: closes idle connections and forgets closed ones whose linger time
     /// is over. Called for every segment; live captures also call it when no packet comes.
     pub fn advance_time<S: StreamSink>(&mut self, now: Timestamp, sink: &mut S) {
-        match self.next_sweep {
-            Some(t) if now < t => return,
-            None => {
-                self.next_sweep = Some(now.saturating_add(SWEEP_INTERVAL));
-                return;
-            }
-            Some(_) => self.next_sweep = Some(now.saturating_add(SWEEP_INTERVAL)),
+        if !self.clock.due(now) {
+            return;
         }
         let at = PacketRef::new(now, self.last.packet);
+        self.sweep_idle(at, sink);
+        self.sweep_holes(at, sink);
+    }
+
+    /// The table's sweeps are decided by its owner (a worker of a sharded run, whose reader
+    /// sees every packet's time): segments no longer let time pass; [`Table::sweep_idle`] and
+    /// [`Table::sweep_holes`] are called when a [`SweepClock`] fed every packet says so.
+    pub fn sweep_on_command(&mut self) {
+        self.external_clock = true;
+    }
+
+    /// How many connections the table held right after its last new connection, once (for a
+    /// sharded run's `max_concurrent`).
+    pub fn take_inserted(&mut self) -> Option<usize> {
+        self.inserted.take()
+    }
+
+    /// First half of a sweep at `at`: forgets closed connections whose linger time is over and
+    /// closes idle ones, in id order.
+    pub fn sweep_idle<S: StreamSink>(&mut self, at: PacketRef, sink: &mut S) {
+        let now = at.ts;
         let (idle, linger) = (self.limits.idle_timeout, self.limits.closed_linger);
         self.conns.retain(|_, s| match s {
             Slot::Closed(t) => now.saturating_since(*t) <= linger,
@@ -375,7 +427,11 @@ impl Table {
                 self.stats.count_close(r);
             }
         }
-        // Holes whose reorder window closed while their connection was quiet.
+    }
+
+    /// Second half of a sweep at `at`: holes whose reorder window closed while their connection
+    /// was quiet, in id order.
+    pub fn sweep_holes<S: StreamSink>(&mut self, at: PacketRef, sink: &mut S) {
         let mut waiting: Vec<(ConnId, FlowKey)> = self
             .conns
             .iter()
@@ -406,6 +462,13 @@ impl Table {
                 }
             }
         }
+    }
+
+    /// [`Table::finish`] as if the last packet of the capture were `at` (a sharded run: the
+    /// last packet may have gone to another worker).
+    pub fn finish_at<S: StreamSink>(&mut self, at: PacketRef, sink: &mut S) {
+        self.last = at;
+        self.finish(sink);
     }
 
     /// The capture ended: every open connection is flushed and closed, in id order.
