@@ -13,6 +13,7 @@ mod file;
 mod live;
 mod pcapng;
 mod pump;
+pub mod savefile;
 mod sniff;
 mod tee;
 
