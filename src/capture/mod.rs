@@ -19,7 +19,7 @@ mod tee;
 
 pub use file::FileSource;
 pub use live::{LiveSource, list_interfaces};
-pub use tee::TeeSource;
+pub use tee::{TeeSource, numbered};
 
 use crate::packet::LinkType;
 use crate::time::Timestamp;

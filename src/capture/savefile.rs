@@ -297,8 +297,7 @@ mod tests {
             assert_eq!(w.bytes() - before, expected, "record_len of packet {}", i + 1);
         }
         assert_eq!(w.packets(), packets.len() as u64);
-        let bytes = w.into_inner().unwrap();
-        bytes
+        w.into_inner().unwrap()
     }
 
     fn save(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
