@@ -552,3 +552,11 @@ fn rotation_flags_need_w_and_each_other_and_sensible_values() {
     }
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing written");
 }
+
+#[test]
+fn a_write_error_ends_the_run_with_status_2() {
+    let input = testdata("captures/real/py-basic.pcap");
+    let o = wsscope(&["streams", input.to_str().unwrap(), "-w", "/dev/full"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("cannot write -w /dev/full: No space left"), "{}", stderr(&o));
+}

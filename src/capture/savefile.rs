@@ -207,10 +207,10 @@ impl<W: Write> SaveWriter<W> {
         Ok(())
     }
 
-    /// Flushes and gives the output back.
-    pub fn into_inner(mut self) -> io::Result<W> {
-        self.out.flush()?;
-        Ok(self.out)
+    /// Gives the output back, not flushed: a failed flush must not lose it (a `BufWriter`
+    /// flushes in its own `into_inner` and gives the writer back when that fails).
+    pub fn into_inner(self) -> W {
+        self.out
     }
 
     /// Flushes the output.
@@ -297,7 +297,7 @@ mod tests {
             assert_eq!(w.bytes() - before, expected, "record_len of packet {}", i + 1);
         }
         assert_eq!(w.packets(), packets.len() as u64);
-        w.into_inner().unwrap()
+        w.into_inner()
     }
 
     fn save(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
@@ -375,7 +375,7 @@ mod tests {
         };
         assert!(!w.accepts(p.link));
         assert_eq!(w.write(&p).unwrap_err().kind(), io::ErrorKind::InvalidInput);
-        assert_eq!(w.into_inner().unwrap().len(), 24);
+        assert_eq!(w.into_inner().len(), 24);
         assert!(SaveWriter::new(Vec::new(), Format::Pcap, &[]).is_err());
         assert!(SaveWriter::new(Vec::new(), Format::Pcap, &[LinkType(1), LinkType(276)]).is_err());
     }

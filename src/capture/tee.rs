@@ -167,13 +167,12 @@ impl Saver {
     /// Flushes and commits the current file, keeping what reached it even when a write failed.
     fn finish(&mut self) -> Result<(), Error> {
         let Some(c) = self.current.take() else { return Ok(()) };
-        let (file, flushed) = match c.writer.into_inner().map(BufWriter::into_inner) {
-            Ok(Ok(file)) => (file, Ok(())),
-            Ok(Err(e)) => {
+        let (file, flushed) = match c.writer.into_inner().into_inner() {
+            Ok(file) => (file, Ok(())),
+            Err(e) => {
                 let (e, w) = IntoInnerError::into_parts(e);
                 (w.into_parts().0, Err(e))
             }
-            Err(e) => return Err(output_error(&c.path, e)),
         };
         file.commit()?;
         flushed.map_err(|e| output_error(&c.path, e))?;
