@@ -178,10 +178,33 @@ pub struct InputArgs {
     #[arg(long, value_name = "DURATION")]
     pub duration: Option<String>,
 
-    /// Also write the packets read (after the filter) to this pcap file, like tcpdump -w. An
-    /// existing file is refused unless --force.
+    /// Also write the packets read (after the filter) to FILE, like tcpdump -w: pcapng when the
+    /// name ends in .pcapng (every link type of a pcapng input with several interfaces is
+    /// kept), else pcap; nanosecond timestamps either way. An existing file is refused unless
+    /// --force.
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub write: Option<PathBuf>,
+
+    /// With -w: start a new file before a packet that would make the current one larger than
+    /// SIZE (a packet larger than SIZE gets a file of its own). A bare number is millions of
+    /// bytes, as in tcpdump (-C 100 = 100,000,000 bytes); K, M, G are powers of 1024 and B
+    /// bytes (64K, 4M, 500B). Files are numbered before the extension: ws.pcap, ws.1.pcap,
+    /// ws.2.pcap, ...; each is refused if it exists, unless --force.
+    #[arg(short = 'C', long = "file-size", value_name = "SIZE")]
+    pub file_size: Option<String>,
+
+    /// With -w: start a new file with the first packet SECONDS or more after the current file's
+    /// first packet. Packet time, not the wall clock (unlike tcpdump): a capture file is cut
+    /// the same way every time, and a live capture about as tcpdump would. A bare number is
+    /// seconds; 90s, 10m, 1h also work. Files are numbered as with -C.
+    #[arg(short = 'G', long = "rotate-seconds", value_name = "SECONDS")]
+    pub rotate_seconds: Option<String>,
+
+    /// With -C or -G: keep the last COUNT files. When a new file starts, the oldest file this
+    /// run wrote is removed (never a file it did not write); numbers go on increasing (unlike
+    /// tcpdump's ring of names, and with -G wsscope goes on capturing instead of stopping).
+    #[arg(short = 'W', long = "file-count", value_name = "COUNT")]
+    pub file_count: Option<u64>,
 
     /// Once the capture is open, run as USER (as tcpdump -Z): wsscope opens the interface, the
     /// -w file and the files named on the command line, then gives up root (setgroups, setgid,

@@ -37,12 +37,114 @@ pub struct Source {
     pub max_packets: Option<u64>,
     /// Stop after this much wall-clock time.
     pub duration: Option<Duration>,
-    /// Write the packets read to this pcap file.
-    pub write: Option<PathBuf>,
+    /// Write the packets read to a pcap or pcapng file (`-w`), rotated or not.
+    pub write: Option<Save>,
     /// Replace existing output files (`--force`).
     pub force: bool,
     /// What to give up once the capture is open (`-Z`; see [`crate::privileges`]).
     pub privileges: crate::privileges::Plan,
+}
+
+/// What `-w` writes: where, and when to start a new file (`-C`, `-G`, `-W`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Save {
+    /// The file (the first file, when rotating).
+    pub path: PathBuf,
+    /// When to start a new file.
+    pub rotation: Rotation,
+}
+
+/// When `-w` starts a new file, and how many it keeps. Without `-C` and `-G`, one file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Rotation {
+    /// `-C`: a new file when the packet would make the current one larger than this.
+    pub max_bytes: Option<u64>,
+    /// `-G`: a new file with the first packet this long (packet time) after the current
+    /// file's first packet.
+    pub every: Option<Duration>,
+    /// `-W`: the files of the run kept; the oldest is removed when one more starts.
+    pub keep: Option<u64>,
+}
+
+impl Rotation {
+    /// Whether `-w` writes more than one file.
+    pub fn is_on(&self) -> bool {
+        self.max_bytes.is_some() || self.every.is_some()
+    }
+
+    /// Validates `-C`, `-G` and `-W` (`write`: whether -w was given).
+    fn from_args(a: &InputArgs) -> Result<Rotation, Error> {
+        let max_bytes = a.file_size.as_deref().map(parse_file_size).transpose()?;
+        let every = a.rotate_seconds.as_deref().map(parse_rotate_seconds).transpose()?;
+        let r = Rotation { max_bytes, every, keep: a.file_count };
+        let given: Vec<&str> =
+            [("-C", max_bytes.is_some()), ("-G", every.is_some()), ("-W", r.keep.is_some())]
+                .into_iter()
+                .filter_map(|(f, on)| on.then_some(f))
+                .collect();
+        if a.write.is_none() && !given.is_empty() {
+            return Err(Error::Usage(format!(
+                "{} rotate{} the files of -w: add -w FILE",
+                given.join(", "),
+                if given.len() == 1 { "s" } else { "" }
+            )));
+        }
+        if r.keep.is_some() && !r.is_on() {
+            return Err(Error::Usage(
+                "-W COUNT keeps the last COUNT files of a rotation: add -C SIZE or -G SECONDS"
+                    .into(),
+            ));
+        }
+        if r.keep == Some(0) {
+            return Err(Error::Usage("-W must be at least 1 (the file being written)".into()));
+        }
+        Ok(r)
+    }
+}
+
+/// Parses `-C`: a bare number is millions of bytes (tcpdump's unit); with a suffix, a size as
+/// elsewhere (`64K`, `4M`, `1G`: powers of 1024; `500B`: bytes).
+pub fn parse_file_size(s: &str) -> Result<u64, Error> {
+    let t = s.trim();
+    let bytes = if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        t.parse::<u64>()
+            .ok()
+            .and_then(|n| n.checked_mul(1_000_000))
+            .ok_or_else(|| Error::Usage(format!("-C: {s:?} is too large")))?
+    } else {
+        parse_size("file-size", s).map_err(|_| {
+            Error::Usage(format!(
+                "-C: {s:?} is not a size (a bare number is millions of bytes, as in tcpdump; \
+                 or 500B, 64K, 4M, 1G)"
+            ))
+        })? as u64
+    };
+    if bytes == 0 {
+        return Err(Error::Usage("-C must be more than 0 bytes".into()));
+    }
+    Ok(bytes)
+}
+
+/// Parses `-G`: a bare number is seconds (tcpdump's unit; `0.5` too); else a duration (`90s`,
+/// `10m`, `1h`).
+pub fn parse_rotate_seconds(s: &str) -> Result<Duration, Error> {
+    let t = s.trim();
+    let seconds = (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+        .then(|| t.parse::<f64>().ok())
+        .flatten();
+    let d = match seconds {
+        Some(n) => Duration::try_from_secs_f64(n)
+            .map_err(|_| Error::Usage(format!("-G: {s:?} is too large")))?,
+        None => humantime::parse_duration(t).map_err(|e| {
+            Error::Usage(format!(
+                "-G: {s:?} is not a number of seconds or a duration ({e}; examples: 60, 0.5, 90s, 10m, 1h)"
+            ))
+        })?,
+    };
+    if d.is_zero() {
+        return Err(Error::Usage("-G must be more than 0 seconds".into()));
+    }
+    Ok(d)
 }
 
 impl Source {
@@ -54,6 +156,8 @@ impl Source {
             return Err(Error::Usage("--count must be at least 1".into()));
         }
         let filter = a.filter.clone().filter(|f| !f.trim().is_empty());
+        let rotation = Rotation::from_args(a)?;
+        let write = a.write.clone().map(|path| Save { path, rotation });
         let inputs = match (&a.files[..], &a.interface[..]) {
             ([], [_, ..]) => {
                 vec![Input::Live { interfaces: dedup(&a.interface), options: live_options(a)? }]
@@ -94,7 +198,7 @@ impl Source {
                 filter: filter.clone(),
                 max_packets: a.count,
                 duration,
-                write: a.write.clone(),
+                write: write.clone(),
                 force: a.force,
                 privileges: privileges.clone(),
             })
@@ -218,6 +322,7 @@ impl RedactArgs {
             return Ok(None);
         }
         if let (true, Some(w)) = (asked, sources.iter().find_map(|s| s.write.as_ref())) {
+            let w = &w.path;
             return Err(Error::Usage(format!(
                 "-w {} would hold the packets as captured, secrets included: wsscope redacts what \
                  it shows and writes, never packets (masked, compressed and segmented bytes cannot \
@@ -367,6 +472,27 @@ mod tests {
         assert_eq!(parse_size("x", "1g").unwrap(), 1 << 30);
         assert!(parse_size("x", "lots").is_err());
         assert!(parse_size("x", "").is_err());
+    }
+
+    #[test]
+    fn file_sizes_are_millions_of_bytes_bare_and_sizes_with_a_suffix() {
+        assert_eq!(parse_file_size("100").unwrap(), 100_000_000);
+        assert_eq!(parse_file_size("1K").unwrap(), 1024);
+        assert_eq!(parse_file_size("4M").unwrap(), 4 << 20);
+        assert_eq!(parse_file_size("500B").unwrap(), 500);
+        for bad in ["0", "0K", "", "lots", "-1", "99999999999999999999"] {
+            assert!(parse_file_size(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn rotation_seconds_are_seconds_bare_and_durations_otherwise() {
+        assert_eq!(parse_rotate_seconds("60").unwrap(), Duration::from_secs(60));
+        assert_eq!(parse_rotate_seconds("0.5").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_rotate_seconds("10m").unwrap(), Duration::from_secs(600));
+        for bad in ["0", "0s", "0.0", "", "soon", "1.2.3"] {
+            assert!(parse_rotate_seconds(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

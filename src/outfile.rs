@@ -41,8 +41,20 @@ pub struct FileId {
 }
 
 impl FileId {
-    fn of(m: &std::fs::Metadata) -> FileId {
+    /// The identity of the file `m` describes.
+    pub fn of(m: &std::fs::Metadata) -> FileId {
         FileId { dev: m.dev(), ino: m.ino() }
+    }
+}
+
+/// Removes `path` if it is still the file `id` (one this process wrote): never a file put
+/// there since, nor what a link points to. Returns whether it removed it.
+pub fn remove_if_same(path: &Path, id: FileId) -> io::Result<bool> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if FileId::of(&m) == id => std::fs::remove_file(path).map(|()| true),
+        Ok(_) => Ok(false),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
     }
 }
 
@@ -258,10 +270,18 @@ impl OutFile {
         &self.path
     }
 
-    /// Takes the open file out (to hand it to libpcap); [`OutFile::commit`] still moves it into
-    /// place, after its new owner closed it.
-    pub fn take_file(&mut self) -> Option<File> {
-        self.file.take()
+    /// The identity the file has at its path once committed (the temporary file's, for a
+    /// replacement); `None` for a device. Lets a caller remove later only a file it wrote.
+    pub fn id(&self) -> Option<FileId> {
+        match self.kind {
+            Kind::Device => None,
+            _ => self.file.as_ref()?.metadata().ok().map(|m| FileId::of(&m)),
+        }
+    }
+
+    /// Whether the output is a character device (`/dev/null`), written as it is.
+    pub fn is_device(&self) -> bool {
+        matches!(self.kind, Kind::Device)
     }
 
     /// Makes the output final: syncs and renames a replacement over the old file; a new file is
@@ -298,7 +318,7 @@ impl Write for OutFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match &mut self.file {
             Some(f) => f.write(buf),
-            None => Err(io::Error::other("the file was handed to libpcap")),
+            None => Err(io::Error::other("the file is closed")),
         }
     }
 
@@ -511,6 +531,34 @@ mod tests {
             OutFile::create("-o", Path::new("/dev/null"), &Protected::default(), false).unwrap();
         f.write_all(b"x").unwrap();
         f.commit().unwrap();
+    }
+
+    #[test]
+    fn only_the_file_written_is_removed_later() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("ws.pcap");
+        let f = OutFile::create("-w", &p, &Protected::default(), false).unwrap();
+        let id = f.id().unwrap();
+        f.commit().unwrap();
+        // Replaced by another file since (the old one moved away, so that its inode is not
+        // reused): left alone.
+        std::fs::rename(&p, d.path().join("moved")).unwrap();
+        std::fs::write(&p, "someone else's").unwrap();
+        assert!(!remove_if_same(&p, id).unwrap());
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "someone else's");
+        // A --force replacement's identity is the new file's.
+        let f = OutFile::create("-w", &p, &Protected::default(), true).unwrap();
+        let id = f.id().unwrap();
+        f.commit().unwrap();
+        assert!(remove_if_same(&p, id).unwrap());
+        assert!(!p.exists());
+        assert!(!remove_if_same(&p, id).unwrap(), "gone already");
+        assert!(
+            OutFile::create("-w", Path::new("/dev/null"), &Protected::default(), false)
+                .unwrap()
+                .id()
+                .is_none()
+        );
     }
 
     #[test]

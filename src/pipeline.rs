@@ -68,12 +68,11 @@ fn tee(
         Some(_) if packets.link_types().is_empty() && crate::signals::received().is_some() => {
             packets
         }
-        Some(path) => {
+        Some(save) => {
             // Like tcpdump -w, but never over an input, through a link, or (without --force)
             // over an existing file.
             let protected = crate::outfile::Protected::inputs(std::slice::from_ref(source));
-            let file = crate::outfile::OutFile::create("-w", path, &protected, source.force)?;
-            Box::new(crate::capture::TeeSource::new(packets, file)?)
+            Box::new(crate::capture::TeeSource::new(packets, save, protected, source.force)?)
         }
         None => packets,
     })

@@ -97,7 +97,7 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
             eprintln!(
                 "wsscope: note: -w {} holds the packets as captured, not redacted (only what \
                  wsscope prints and writes is)",
-                w.display()
+                w.path.display()
             );
         }
         output.begin(&info);
@@ -178,7 +178,7 @@ impl ReportFiles {
     ) -> Result<ReportFiles, Error> {
         let force = sources.first().is_some_and(|s| s.force);
         let mut protected = Protected::inputs(sources);
-        if let Some(w) = sources.first().and_then(|s| s.write.as_deref()) {
+        if let Some(w) = sources.first().and_then(|s| s.write.as_ref()).map(|w| w.path.as_path()) {
             protected.add_output("-w", w);
         }
         let junit = junit.map(|p| OutFile::create("--junit", p, &protected, force)).transpose()?;

@@ -109,7 +109,7 @@ impl WriteDir {
     pub fn new(dir: PathBuf, source: &crate::config::Source) -> WriteDir {
         let mut protected = Protected::inputs(std::slice::from_ref(source));
         if let Some(w) = &source.write {
-            protected.add_output("-w", w);
+            protected.add_output("-w", &w.path);
         }
         WriteDir {
             dir,

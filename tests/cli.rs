@@ -314,3 +314,249 @@ fn the_memory_budget_has_a_floor_and_quiet_connections_a_none() {
     assert_eq!(r["inputs"][0]["memory"]["level"], "normal");
     assert!(!stderr(&o).contains("memory budget"), "{}", stderr(&o));
 }
+
+// ── -w: formats and rotation (-C, -G, -W) ───────────────────────────────────────────────────
+
+/// A packet as read back: (ns, wire length, bytes, link type).
+type Saved = (i64, u32, Vec<u8>, u32);
+
+/// Every packet of a capture file, read by wsscope's own readers (and, for a file of one link
+/// type, checked against libpcap's reading).
+fn packets_of(path: &std::path::Path) -> Vec<Saved> {
+    use wsscope::capture::{EndOfInput, FileSource, Next, PacketSource};
+    let read = |mut s: FileSource| {
+        let mut out = Vec::new();
+        loop {
+            match s.next_packet() {
+                Next::Packet(p) => {
+                    out.push((p.ts.as_nanos(), p.wire_len, p.data.to_vec(), p.link.0));
+                }
+                Next::Timeout => {}
+                Next::End(e) => {
+                    assert_eq!(e, EndOfInput::Clean, "{}", path.display());
+                    return out;
+                }
+            }
+        }
+    };
+    let ours = read(FileSource::open(path, None).unwrap());
+    let links: std::collections::BTreeSet<u32> = ours.iter().map(|p| p.3).collect();
+    if links.len() == 1 {
+        assert_eq!(read(FileSource::open_libpcap(path, None).unwrap()), ours, "{}", path.display());
+    }
+    ours
+}
+
+/// The files a rotation of `dir/base` wrote, in order (`ws.pcap`, `ws.1.pcap`, …), with their
+/// numbers; fails on any other file in `dir`.
+fn rotated(dir: &std::path::Path, base: &str) -> Vec<(u64, std::path::PathBuf)> {
+    let (stem, ext) = base.split_once('.').unwrap();
+    let mut files: Vec<(u64, std::path::PathBuf)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| {
+            let name = p.file_name().unwrap().to_str().unwrap();
+            let n = if name == base {
+                0
+            } else {
+                let n = name.strip_prefix(&format!("{stem}."));
+                let n = n.and_then(|n| n.strip_suffix(&format!(".{ext}")));
+                n.and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("unexpected file {name}"))
+            };
+            (n, p)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn write_rotates_by_size_into_numbered_files_that_together_hold_every_packet() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = testdata("captures/real/py-basic.pcap");
+    let out = dir.path().join("ws.pcap");
+    let o = wsscope(&["streams", input.to_str().unwrap(), "-w", out.to_str().unwrap(), "-C", "1K"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let files = rotated(dir.path(), "ws.pcap");
+    let numbers: Vec<u64> = files.iter().map(|f| f.0).collect();
+    assert_eq!(numbers, (0..files.len() as u64).collect::<Vec<_>>());
+    assert!(files.len() >= 4, "{files:?}");
+    assert!(files[1].1.ends_with("ws.1.pcap"), "{files:?}");
+    let mut all = Vec::new();
+    for (_, f) in &files {
+        let packets = packets_of(f);
+        let size = std::fs::metadata(f).unwrap().len();
+        assert!(size <= 1024 || packets.len() == 1, "{}: {size} bytes", f.display());
+        assert!(!packets.is_empty(), "{}", f.display());
+        all.extend(packets);
+    }
+    assert_eq!(all, packets_of(&input));
+    // A bare number is millions of bytes (tcpdump's unit): one file.
+    let out = dir.path().join("one.pcap");
+    let o = wsscope(&["streams", input.to_str().unwrap(), "-w", out.to_str().unwrap(), "-C", "1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(packets_of(&out), packets_of(&input));
+    assert!(!dir.path().join("one.1.pcap").exists());
+}
+
+#[test]
+fn write_rotates_by_packet_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = testdata("captures/real/py-basic.pcap");
+    let out = dir.path().join("ws.pcap");
+    let o = wsscope(&["report", input.to_str().unwrap(), "-w", out.to_str().unwrap(), "-G", "1ms"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let files = rotated(dir.path(), "ws.pcap");
+    assert!(files.len() >= 3, "{files:?}");
+    let mut all: Vec<Saved> = Vec::new();
+    for (_, f) in &files {
+        let packets = packets_of(f);
+        let first = packets[0].0;
+        // Each file spans less than 1 ms from its first packet; the next file's first packet
+        // is 1 ms or more after the previous file's first.
+        assert!(packets.iter().all(|p| p.0 - first < 1_000_000), "{}", f.display());
+        all.extend(packets);
+    }
+    let starts: Vec<i64> = files.iter().map(|(_, f)| packets_of(f)[0].0).collect();
+    assert!(starts.windows(2).all(|w| w[1] - w[0] >= 1_000_000), "{starts:?}");
+    assert_eq!(all, packets_of(&input));
+    // The same cut every time: packet time, not the wall clock.
+    let again = tempfile::tempdir().unwrap();
+    let o = wsscope(&[
+        "report",
+        input.to_str().unwrap(),
+        "-w",
+        again.path().join("ws.pcap").to_str().unwrap(),
+        "-G",
+        "0.001",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let sizes = |d: &std::path::Path| -> Vec<u64> {
+        rotated(d, "ws.pcap").iter().map(|(_, f)| std::fs::metadata(f).unwrap().len()).collect()
+    };
+    assert_eq!(sizes(dir.path()), sizes(again.path()));
+}
+
+#[test]
+fn file_count_keeps_the_last_files_of_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = testdata("captures/real/py-basic.pcap");
+    let out = dir.path().join("ws.pcap");
+    let args = ["streams", input.to_str().unwrap(), "-w", out.to_str().unwrap(), "-C", "1K"];
+    let o = wsscope(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let all = rotated(dir.path(), "ws.pcap");
+    let everything: Vec<Saved> = all.iter().flat_map(|(_, f)| packets_of(f)).collect();
+    let tail: Vec<Saved> = all[all.len() - 2..].iter().flat_map(|(_, f)| packets_of(f)).collect();
+    let kept = tempfile::tempdir().unwrap();
+    // A file the run does not write is left alone.
+    std::fs::write(kept.path().join("notes.txt"), "mine").unwrap();
+    let out = kept.path().join("ws.pcap");
+    let o = wsscope(&[
+        "streams",
+        input.to_str().unwrap(),
+        "-w",
+        out.to_str().unwrap(),
+        "-C",
+        "1K",
+        "-W",
+        "2",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::remove_file(kept.path().join("notes.txt")).unwrap();
+    let files = rotated(kept.path(), "ws.pcap");
+    let numbers: Vec<u64> = files.iter().map(|f| f.0).collect();
+    assert_eq!(numbers, [all.len() as u64 - 2, all.len() as u64 - 1], "the last two, numbered on");
+    let got: Vec<Saved> = files.iter().flat_map(|(_, f)| packets_of(f)).collect();
+    assert_eq!(got, tail);
+    assert_eq!(everything, packets_of(&input));
+}
+
+#[test]
+fn an_existing_rotated_file_stops_the_run_and_keeps_what_was_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = testdata("captures/real/py-basic.pcap");
+    let out = dir.path().join("ws.pcap");
+    let second = dir.path().join("ws.1.pcap");
+    std::fs::write(&second, "not mine").unwrap();
+    let args = ["streams", input.to_str().unwrap(), "-w", out.to_str().unwrap(), "-C", "1K"];
+    let o = wsscope(&args);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(e.contains(&format!("-w {}: the file exists; add --force", second.display())), "{e}");
+    assert_eq!(std::fs::read_to_string(&second).unwrap(), "not mine");
+    let first = packets_of(&out);
+    assert!(!first.is_empty());
+    assert_eq!(first[..], packets_of(&input)[..first.len()], "the first file is whole");
+    // --force replaces it.
+    let mut forced = args.to_vec();
+    forced.push("--force");
+    let o = wsscope(&forced);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let all: Vec<Saved> =
+        rotated(dir.path(), "ws.pcap").iter().flat_map(|(_, f)| packets_of(f)).collect();
+    assert_eq!(all, packets_of(&input));
+}
+
+#[test]
+fn a_pcapng_name_keeps_every_link_type_and_a_pcap_name_is_refused_for_several() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = testdata("captures/crafted/multilink.pcapng");
+    let expected = packets_of(&input);
+    let links: std::collections::BTreeSet<u32> = expected.iter().map(|p| p.3).collect();
+    assert_eq!(links.len(), 2, "the input has two link types");
+    let out = dir.path().join("ws.pcapng");
+    let o = wsscope(&["streams", input.to_str().unwrap(), "-w", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(&std::fs::read(&out).unwrap()[..4], &[0x0a, 0x0d, 0x0d, 0x0a]);
+    assert_eq!(packets_of(&out), expected);
+    // Rotated: each file describes the link types it needs.
+    let rot = tempfile::tempdir().unwrap();
+    let out = rot.path().join("ws.pcapng");
+    let o = wsscope(&["streams", input.to_str().unwrap(), "-w", out.to_str().unwrap(), "-C", "1K"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let files = rotated(rot.path(), "ws.pcapng");
+    assert!(files.len() >= 2 && files[1].1.ends_with("ws.1.pcapng"), "{files:?}");
+    let all: Vec<Saved> = files.iter().flat_map(|(_, f)| packets_of(f)).collect();
+    assert_eq!(all, expected);
+    // A pcap file holds one link type: refused before anything is written, saying what to do.
+    let out = dir.path().join("ws.pcap");
+    let o = wsscope(&["streams", input.to_str().unwrap(), "-w", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("name the file .pcapng to keep them all"), "{}", stderr(&o));
+    assert!(!out.exists());
+}
+
+#[test]
+fn rotation_flags_need_w_and_each_other_and_sensible_values() {
+    let input = testdata("captures/real/py-basic.pcap");
+    let i = input.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path().join("ws.pcap");
+    let w = w.to_str().unwrap();
+    for (args, message) in [
+        (vec!["-C", "1"], "-C rotates the files of -w: add -w FILE"),
+        (vec!["-G", "60", "-W", "3"], "-G, -W rotate the files of -w: add -w FILE"),
+        (vec!["-w", w, "-W", "3"], "-W COUNT keeps the last COUNT files of a rotation"),
+        (vec!["-w", w, "-C", "0"], "-C must be more than 0 bytes"),
+        (vec!["-w", w, "-C", "lots"], "a bare number is millions of bytes"),
+        (vec!["-w", w, "-G", "0s"], "-G must be more than 0 seconds"),
+        (vec!["-w", w, "-C", "1", "-W", "0"], "-W must be at least 1"),
+        (vec!["-w", "/dev/null", "-C", "1"], "not the device /dev/null"),
+    ] {
+        let mut all = vec!["streams", i];
+        all.extend(&args);
+        let o = wsscope(&all);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&o).contains(message), "{args:?}: {}", stderr(&o));
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing written");
+}
+
+#[test]
+fn a_write_error_ends_the_run_with_status_2() {
+    let input = testdata("captures/real/py-basic.pcap");
+    let o = wsscope(&["streams", input.to_str().unwrap(), "-w", "/dev/full"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("cannot write -w /dev/full: No space left"), "{}", stderr(&o));
+}

@@ -523,3 +523,48 @@ fn z_runs_file_analysis_as_the_user_and_refuses_outputs_it_could_not_finish() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("-Z root: switching to another user needs root"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_rotating_write_stopped_by_sigterm_commits_its_last_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("capture.fifo");
+    mkfifo(&fifo);
+    let mut writer = fifo_writer(&fifo);
+    let input = testdata("captures/real/py-basic.pcap");
+    std::io::Write::write_all(&mut writer, &std::fs::read(&input).unwrap()).unwrap();
+    let out = dir.path().join("ws.pcap");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wsscope"))
+        .args(["streams", fifo.to_str().unwrap(), "-w", out.to_str().unwrap(), "-C", "1K"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_handlers(child.id());
+    // Every file the capture needs appears; then the FIFO stays open and silent.
+    let last = dir.path().join("ws.4.pcap");
+    let start = Instant::now();
+    while !last.exists() {
+        assert!(start.elapsed() < Duration::from_secs(5), "no {}", last.display());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    signal(&child, libc::SIGTERM);
+    let Some(status) = exit_within(&mut child, Duration::from_secs(2)) else {
+        let _ = child.kill();
+        panic!("still running 2 s after SIGTERM");
+    };
+    let err = read_all(child.stderr.take());
+    assert_eq!(status.code(), Some(0), "{err}");
+    // The files hold every packet, the last one flushed and readable.
+    let mut saved = Vec::new();
+    for n in 0..5 {
+        let f = wsscope::capture::numbered(&out, n);
+        let o = wsscope(&["streams", "--format", "json", f.to_str().unwrap()]);
+        assert!(o.status.success(), "{}: {}", f.display(), stderr(&o));
+        let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(doc["end_of_input"]["kind"], "clean", "{}", f.display());
+        saved.push(doc["packets"]["packets"].as_u64().unwrap());
+    }
+    assert_eq!(saved.iter().sum::<u64>(), 28, "{saved:?}");
+    assert!(!wsscope::capture::numbered(&out, 5).exists());
+}

@@ -14,13 +14,14 @@ mod live;
 mod pcapng;
 mod pump;
 mod queue;
+pub mod savefile;
 mod sniff;
 mod tee;
 
 pub use file::FileSource;
 pub use live::{LiveOptions, LiveSource, MAX_SNAPLEN, describe_interfaces, list_interfaces};
 pub use queue::QueuedSource;
-pub use tee::TeeSource;
+pub use tee::{TeeSource, numbered};
 
 use crate::packet::LinkType;
 use crate::time::Timestamp;

@@ -1,49 +1,243 @@
-//! `-w FILE`: writes every packet read (after the BPF filter) to a pcap file, as tcpdump does.
+//! `-w FILE`: writes every packet read (after the BPF filter) to a pcap or pcapng file, as
+//! tcpdump does, in one file or rotated (`-C`, `-G`, `-W`).
+//!
+//! - **Format.** pcapng when the name ends in `.pcapng`, else nanosecond pcap
+//!   ([`Format::for_path`], written by [`super::savefile`]). A pcap file has one link type: an
+//!   input with several (a pcapng file) is refused before anything is read, and one whose later
+//!   interface brings another ends there, saying so; a `.pcapng` name keeps them all.
+//! - **Rotation.** Before a packet is written, a new file starts when the current one holds a
+//!   packet already and either the packet would make it larger than `-C` bytes, or the packet
+//!   is `-G` or more (packet time) after the current file's first packet. Files are named
+//!   `ws.pcap`, `ws.1.pcap`, `ws.2.pcap`, … (the number before the extension).
+//! - **Files.** Each is created by [`OutFile`] (never over an input or through a link; an
+//!   existing file refused unless `--force`) and committed when rotation closes it. A file that
+//!   cannot be created or written ends the input there: the packets before it are analysed and
+//!   saved, and [`PacketSource::close`] returns the error (exit status 2).
+//! - **`-W COUNT`.** When a new file starts and the run has written more than COUNT, the oldest
+//!   is removed — only if it is still the file this run wrote (same device and inode).
 
-use super::{CaptureStats, EndOfInput, Interrupt, Next, PacketSource};
+use super::savefile::{Format, SaveWriter};
+use super::{CaptureStats, EndOfInput, Interrupt, Next, PacketSource, RawPacket};
+use crate::config::{Rotation, Save};
 use crate::error::Error;
-use crate::outfile::OutFile;
+use crate::outfile::{FileId, OutFile, Protected};
 use crate::packet::LinkType;
-use pcap::{Capture, Linktype, Packet, PacketHeader, Precision, Savefile};
-use std::os::fd::IntoRawFd;
+use crate::time::Timestamp;
+use std::collections::VecDeque;
+use std::ffi::OsStr;
+use std::io::{BufWriter, IntoInnerError};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// Bytes buffered before a write to the file.
+const BUFFER: usize = 64 << 10;
 
 /// A source that also saves what it reads.
 pub struct TeeSource {
     inner: Box<dyn PacketSource + Send>,
-    /// libpcap's writer; `None` once closed.
-    out: Option<Savefile>,
-    /// The file it writes, moved into place when closed.
-    file: Option<OutFile>,
-    link: LinkType,
-    path: String,
-    /// Packets written.
+    saver: Saver,
+}
+
+/// The file being written.
+struct Current {
+    writer: SaveWriter<BufWriter<OutFile>>,
+    path: PathBuf,
+    id: Option<FileId>,
+    /// The time of its first packet (`-G`).
+    first: Option<Timestamp>,
+}
+
+/// Everything but the input: kept apart so that it can be used while a packet borrows it.
+struct Saver {
+    base: PathBuf,
+    format: Format,
+    rotation: Rotation,
+    protected: Protected,
+    force: bool,
+    /// The link types known so far: the interfaces a new pcapng file describes up front (pcap:
+    /// the file's one link type).
+    links: Vec<LinkType>,
+    /// `None` once closed, or after a new file could not be created.
+    current: Option<Current>,
+    /// The files this run finished, oldest first (kept only for `-W`).
+    finished: VecDeque<(PathBuf, FileId)>,
+    /// Files started.
+    files: u64,
+    /// Packets written, in every file.
     written: u64,
+    /// The error that ended the input, returned by `close`.
+    error: Option<Error>,
+}
+
+/// The name of the `n`th file of a rotation: `ws.pcap` for 0, then `ws.1.pcap`, `ws.2.pcap`, …
+/// (`ws`, `ws.1`, … without an extension; a leading dot does not start an extension).
+pub fn numbered(base: &Path, n: u64) -> PathBuf {
+    let Some(name) = base.file_name().filter(|_| n > 0) else { return base.to_path_buf() };
+    let name = name.as_bytes();
+    let (stem, ext) = match name.iter().rposition(|&b| b == b'.') {
+        Some(i) if i > 0 => name.split_at(i),
+        _ => (name, &[][..]),
+    };
+    let mut new = stem.to_vec();
+    new.extend(format!(".{n}").as_bytes());
+    new.extend(ext);
+    base.with_file_name(OsStr::from_bytes(&new))
 }
 
 impl TeeSource {
-    /// Wraps `inner`, writing its packets to `file` (nanosecond pcap; see [`crate::outfile`] for
-    /// how it was created). A pcap file has one link type: an input with several (a pcapng file)
-    /// is refused, and one whose later interfaces bring another ends there, saying so.
-    pub fn new(inner: Box<dyn PacketSource + Send>, mut file: OutFile) -> Result<TeeSource, Error> {
+    /// Wraps `inner`, writing its packets as `save` says, to files created for a run whose
+    /// inputs are `protected` (`force`: replace existing files). The first file is created
+    /// here, so a refused name fails before anything is read.
+    pub fn new(
+        inner: Box<dyn PacketSource + Send>,
+        save: &Save,
+        protected: Protected,
+        force: bool,
+    ) -> Result<TeeSource, Error> {
+        let format = Format::for_path(&save.path);
         let links = inner.link_types();
-        let [link] = links[..] else {
+        if format == Format::Pcap && links.len() != 1 {
             return Err(Error::Usage(format!(
-                "-w writes a pcap file, which has one link type; the input has {}: {}; \
-                 split it first (editcap, or tshark -r IN -Y 'frame.interface_id == N' -w OUT)",
+                "-w {} writes a pcap file, which has one link type; the input has {}: {}; name \
+                 the file .pcapng to keep them all, or split the input first (editcap, or \
+                 tshark -r IN -Y 'frame.interface_id == N' -w OUT)",
+                save.path.display(),
                 links.len(),
                 super::describe_links(&links)
             )));
+        }
+        if save.rotation.is_on() {
+            // Files created after privileges are given up: checked then (-Z).
+            crate::outfile::will_write_later("-w", &save.path);
+        }
+        let mut saver = Saver {
+            base: save.path.clone(),
+            format,
+            rotation: save.rotation,
+            protected,
+            force,
+            links,
+            current: None,
+            finished: VecDeque::new(),
+            files: 0,
+            written: 0,
+            error: None,
         };
-        let path = file.path().display().to_string();
-        let fd = file.take_file().map(IntoRawFd::into_raw_fd);
-        let capture_error = |message: String| Error::Capture { input: path.clone(), message };
-        let dead = Capture::dead_with_precision(Linktype(link.0 as i32), Precision::Nano)
-            .map_err(|e| capture_error(e.to_string()))?;
-        let Some(fd) = fd else { return Err(capture_error("the file is not open".into())) };
-        // SAFETY: `fd` is an open file descriptor this function owns (taken out of `file`);
-        // the Savefile becomes its only owner and closes it.
-        let out = unsafe { dead.savefile_raw_fd(fd) }.map_err(|e| capture_error(e.to_string()))?;
-        Ok(TeeSource { inner, out: Some(out), file: Some(file), link, path, written: 0 })
+        saver.start()?;
+        if let (true, Some(c)) = (save.rotation.is_on(), &saver.current)
+            && c.writer_is_device()
+        {
+            return Err(Error::Usage(format!(
+                "-C and -G write numbered files: give -w a file name, not the device {}",
+                save.path.display()
+            )));
+        }
+        Ok(TeeSource { inner, saver })
+    }
+}
+
+impl Current {
+    fn writer_is_device(&self) -> bool {
+        self.id.is_none()
+    }
+}
+
+/// The error for writing `path`.
+fn output_error(path: &Path, e: std::io::Error) -> Error {
+    Error::Output { what: format!("-w {}", path.display()), source: e }
+}
+
+impl Saver {
+    /// Creates the next file and writes its header.
+    fn start(&mut self) -> Result<(), Error> {
+        let path = numbered(&self.base, self.files);
+        let file = OutFile::create("-w", &path, &self.protected, self.force)?;
+        let id = file.id();
+        let links = match self.format {
+            Format::Pcap => &self.links[..self.links.len().min(1)],
+            Format::Pcapng => &self.links[..],
+        };
+        let writer = SaveWriter::new(BufWriter::with_capacity(BUFFER, file), self.format, links)
+            .map_err(|e| output_error(&path, e))?;
+        self.files += 1;
+        self.current = Some(Current { writer, path, id, first: None });
+        Ok(())
+    }
+
+    /// Flushes and commits the current file, keeping what reached it even when a write failed.
+    fn finish(&mut self) -> Result<(), Error> {
+        let Some(c) = self.current.take() else { return Ok(()) };
+        let (file, flushed) = match c.writer.into_inner().into_inner() {
+            Ok(file) => (file, Ok(())),
+            Err(e) => {
+                let (e, w) = IntoInnerError::into_parts(e);
+                (w.into_parts().0, Err(e))
+            }
+        };
+        file.commit()?;
+        flushed.map_err(|e| output_error(&c.path, e))?;
+        if let (Some(id), Some(_)) = (c.id, self.rotation.keep) {
+            self.finished.push_back((c.path, id));
+        }
+        Ok(())
+    }
+
+    /// Whether `p` starts a new file.
+    fn due(&self, p: &RawPacket<'_>) -> bool {
+        let Some(c) = &self.current else { return false };
+        if c.writer.packets() == 0 {
+            return false;
+        }
+        let r = &self.rotation;
+        r.max_bytes.is_some_and(|max| c.writer.bytes() + c.writer.record_len(p) > max)
+            || r.every
+                .is_some_and(|every| c.first.is_some_and(|t| p.ts.saturating_since(t) >= every))
+    }
+
+    /// Closes the current file, starts the next, and removes the oldest beyond `-W`.
+    fn rotate(&mut self) -> Result<(), Error> {
+        self.finish()?;
+        self.start()?;
+        let Some(keep) = self.rotation.keep else { return Ok(()) };
+        // The file being written counts.
+        while self.finished.len() as u64 + 1 > keep {
+            let Some((path, id)) = self.finished.pop_front() else { break };
+            crate::outfile::remove_if_same(&path, id).map_err(|e| Error::Output {
+                what: format!("-w: removing {} (-W {keep})", path.display()),
+                source: e,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Saves `p`, rotating first if due. `Err` (a message) ends the input: another link type in
+    /// a pcap file, or a tool error (kept in `self.error`).
+    fn save(&mut self, p: &RawPacket<'_>) -> Result<(), String> {
+        if !self.links.contains(&p.link) {
+            if let (Format::Pcap, Some(c)) = (self.format, &self.current) {
+                return Err(format!(
+                    "packet {} has link type {}, but {} is a {} pcap file, which holds one link \
+                     type: name the -w file .pcapng to keep every link type",
+                    p.number,
+                    p.link,
+                    c.path.display(),
+                    self.links.first().map_or_else(String::new, ToString::to_string)
+                ));
+            }
+            self.links.push(p.link);
+        }
+        let result = if self.due(p) { self.rotate() } else { Ok(()) }.and_then(|()| {
+            let Some(c) = &mut self.current else { return Ok(()) };
+            c.writer.write(p).map_err(|e| output_error(&c.path, e))?;
+            c.first.get_or_insert(p.ts);
+            self.written += 1;
+            Ok(())
+        });
+        result.map_err(|e| {
+            let message = e.to_string();
+            self.error.get_or_insert(e);
+            message
+        })
     }
 }
 
@@ -54,37 +248,21 @@ impl PacketSource for TeeSource {
 
     fn next_packet(&mut self) -> Next<'_> {
         let next = self.inner.next_packet();
-        if let Next::Packet(p) = &next
-            && p.link != self.link
-        {
-            if let Some(out) = &mut self.out {
-                let _ = out.flush();
+        match &next {
+            Next::Packet(p) => {
+                if let Err(message) = self.saver.save(p) {
+                    if let Some(c) = &mut self.saver.current {
+                        let _ = c.writer.flush();
+                    }
+                    return Next::End(EndOfInput::Truncated { message });
+                }
             }
-            return Next::End(EndOfInput::Truncated {
-                message: format!(
-                    "packet {} has link type {}, but {} is a {} pcap file (-w writes one link type)",
-                    p.number, p.link, self.path, self.link
-                ),
-            });
-        }
-        if let Next::Packet(p) = &next {
-            let nanos = p.ts.as_nanos();
-            let header = PacketHeader {
-                ts: libc::timeval {
-                    tv_sec: nanos.div_euclid(1_000_000_000) as libc::time_t,
-                    // Nanosecond files keep nanoseconds in the sub-second field.
-                    tv_usec: nanos.rem_euclid(1_000_000_000) as libc::suseconds_t,
-                },
-                caplen: p.data.len() as u32,
-                len: p.wire_len,
-            };
-            if let Some(out) = &mut self.out {
-                out.write(&Packet::new(&header, p.data));
-                self.written += 1;
+            Next::End(_) => {
+                if let Some(c) = &mut self.saver.current {
+                    let _ = c.writer.flush();
+                }
             }
-        }
-        if let (Next::End(_), Some(out)) = (&next, &mut self.out) {
-            let _ = out.flush();
+            Next::Timeout => {}
         }
         next
     }
@@ -110,14 +288,12 @@ impl PacketSource for TeeSource {
     }
 
     fn close(&mut self) -> Result<(), Error> {
-        let flushed = match self.out.take() {
-            Some(mut out) => out.flush(),
-            None => Ok(()),
-        };
-        // The Savefile is dropped: libpcap has closed the file.
-        let file = self.file.take();
-        flushed.map_err(|e| Error::Capture { input: self.path.clone(), message: e.to_string() })?;
-        file.map_or(Ok(()), OutFile::commit)?;
+        let finished = self.saver.finish();
+        // The error that ended the input comes first.
+        if let Some(e) = self.saver.error.take() {
+            return Err(e);
+        }
+        finished?;
         self.inner.close()
     }
 }
@@ -127,8 +303,24 @@ impl Drop for TeeSource {
     /// panic): moved into place, best effort. A run that failed before any packet leaves no
     /// file (and replaces none).
     fn drop(&mut self) {
-        if self.written > 0 {
+        if self.saver.written > 0 {
             let _ = self.close();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotated_files_are_numbered_before_the_extension() {
+        let n = |base: &str, i| numbered(Path::new(base), i).display().to_string();
+        assert_eq!(n("/tmp/x/ws.pcap", 0), "/tmp/x/ws.pcap");
+        assert_eq!(n("/tmp/x/ws.pcap", 1), "/tmp/x/ws.1.pcap");
+        assert_eq!(n("ws.pcapng", 12), "ws.12.pcapng");
+        assert_eq!(n("ws", 2), "ws.2");
+        assert_eq!(n(".ws", 2), ".ws.2");
+        assert_eq!(n("a.b/ws.tar.pcap", 3), "a.b/ws.tar.3.pcap");
     }
 }

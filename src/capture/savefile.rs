@@ -1,0 +1,419 @@
+//! Writes packets to a pcap or pcapng file (`-w`), in the byte order of the host, as libpcap does.
+//!
+//! - **pcap**: the 24-byte file header with the nanosecond magic `0xa1b23c4d` (version 2.4,
+//!   snapshot length 262,144, libpcap's `MAXIMUM_SNAPLEN`), then a 16-byte header per record.
+//!   A pcap file has one link type: [`SaveWriter::accepts`] says whether a packet fits.
+//! - **pcapng**: a section header block, one interface description block per link type (with
+//!   `if_tsresol` = 9: nanoseconds), then one enhanced packet block per packet. A link type not
+//!   yet described gets its interface block just before its first packet, so the packets of a
+//!   pcapng input with interfaces of several link types can all be saved.
+//!
+//! Timestamps and lengths are written as read: captured bytes, wire length and the timestamp in
+//! nanoseconds (pcap keeps 32-bit seconds, as libpcap does; pcapng 64 bits of nanoseconds, so a
+//! time before 1970 is written as 1970).
+//!
+//! The writer does no rotation and opens no file: it writes to any [`Write`] and counts bytes,
+//! so that `-C` can decide before a packet whether it still fits ([`super::tee`]).
+
+use super::RawPacket;
+use crate::packet::LinkType;
+use std::io::{self, Write};
+use std::path::Path;
+
+/// libpcap's `MAXIMUM_SNAPLEN`: the snapshot length written in a pcap file header.
+const SNAPLEN: u32 = 262_144;
+/// pcap magic number for nanosecond timestamps.
+const PCAP_NANO_MAGIC: u32 = 0xa1b2_3c4d;
+/// pcap file header length.
+const PCAP_HEADER: u64 = 24;
+/// pcap record header length.
+const PCAP_RECORD: u64 = 16;
+/// pcapng block types.
+const SHB: u32 = 0x0a0d_0d0a;
+const IDB: u32 = 1;
+const EPB: u32 = 6;
+/// pcapng byte-order magic.
+const BYTE_ORDER_MAGIC: u32 = 0x1a2b_3c4d;
+/// Length of an interface description block with its one option (`if_tsresol`).
+const IDB_LEN: u64 = 32;
+/// Length of an enhanced packet block without its data (and padding).
+const EPB_FIXED: u64 = 32;
+
+/// The file format of `-w`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Classic pcap, nanosecond timestamps.
+    Pcap,
+    /// pcapng, nanosecond timestamps, an interface per link type.
+    Pcapng,
+}
+
+impl Format {
+    /// pcapng for a name ending in `.pcapng` (any case), else pcap, as tcpdump and tshark do
+    /// not guess: the name says what the file holds.
+    pub fn for_path(path: &Path) -> Format {
+        match path.extension() {
+            Some(e) if e.eq_ignore_ascii_case("pcapng") => Format::Pcapng,
+            _ => Format::Pcap,
+        }
+    }
+}
+
+/// Writes packets in one [`Format`] to `W`, counting the bytes.
+///
+/// Invariant: for pcap, `links` holds exactly the file's link type; for pcapng, `links[i]` is
+/// the link type of interface `i`, each link type once, every one already described in `out`.
+pub struct SaveWriter<W: Write> {
+    out: W,
+    format: Format,
+    links: Vec<LinkType>,
+    bytes: u64,
+    packets: u64,
+}
+
+fn invalid(message: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, message)
+}
+
+/// `len` rounded up to a multiple of 4 (pcapng blocks).
+fn padded(len: u64) -> u64 {
+    len.div_ceil(4) * 4
+}
+
+impl<W: Write> SaveWriter<W> {
+    /// Writes the file header to `out`: for pcap, `links` must hold one link type (the file's);
+    /// for pcapng, each link type of `links` gets an interface, in order (duplicates once).
+    pub fn new(out: W, format: Format, links: &[LinkType]) -> io::Result<SaveWriter<W>> {
+        let mut w = SaveWriter { out, format, links: Vec::new(), bytes: 0, packets: 0 };
+        match format {
+            Format::Pcap => {
+                let [link] = links else {
+                    return Err(invalid(format!(
+                        "a pcap file has one link type, not {}",
+                        links.len()
+                    )));
+                };
+                let mut h = Vec::with_capacity(PCAP_HEADER as usize);
+                h.extend(PCAP_NANO_MAGIC.to_ne_bytes());
+                h.extend(2u16.to_ne_bytes());
+                h.extend(4u16.to_ne_bytes());
+                h.extend(0i32.to_ne_bytes()); // thiszone
+                h.extend(0u32.to_ne_bytes()); // sigfigs
+                h.extend(SNAPLEN.to_ne_bytes());
+                h.extend(link.0.to_ne_bytes());
+                w.put(&h)?;
+                w.links.push(*link);
+            }
+            Format::Pcapng => {
+                let app = concat!("wsscope ", env!("CARGO_PKG_VERSION")).as_bytes();
+                let mut body = Vec::new();
+                body.extend(BYTE_ORDER_MAGIC.to_ne_bytes());
+                body.extend(1u16.to_ne_bytes());
+                body.extend(0u16.to_ne_bytes());
+                body.extend((-1i64).to_ne_bytes()); // section length: not given
+                // shb_userappl, then opt_endofopt.
+                push_option(&mut body, 4, app);
+                body.extend([0u8; 4]);
+                w.block(SHB, &body)?;
+                for link in links {
+                    if !w.links.contains(link) {
+                        w.describe(*link)?;
+                    }
+                }
+            }
+        }
+        Ok(w)
+    }
+
+    /// Whether a packet of link type `link` can go in this file (pcap: only the file's).
+    pub fn accepts(&self, link: LinkType) -> bool {
+        self.format == Format::Pcapng || self.links.first() == Some(&link)
+    }
+
+    /// The link type of a pcap file (the first interface's for pcapng).
+    pub fn link(&self) -> Option<LinkType> {
+        self.links.first().copied()
+    }
+
+    /// Bytes written so far, headers included.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Packets written so far.
+    pub fn packets(&self) -> u64 {
+        self.packets
+    }
+
+    /// The bytes writing `p` would add (with the interface block a new link type needs).
+    pub fn record_len(&self, p: &RawPacket<'_>) -> u64 {
+        let caplen = p.data.len() as u64;
+        match self.format {
+            Format::Pcap => PCAP_RECORD + caplen,
+            Format::Pcapng => {
+                let idb = if self.links.contains(&p.link) { 0 } else { IDB_LEN };
+                idb + EPB_FIXED + padded(caplen)
+            }
+        }
+    }
+
+    /// Writes `p`. A packet the file cannot hold (another link type in a pcap file, see
+    /// [`SaveWriter::accepts`]; more than 4 GiB) is an `InvalidInput` error, nothing written.
+    pub fn write(&mut self, p: &RawPacket<'_>) -> io::Result<()> {
+        let caplen = u32::try_from(p.data.len())
+            .map_err(|_| invalid(format!("packet {} is too long to save", p.number)))?;
+        let nanos = p.ts.as_nanos();
+        match self.format {
+            Format::Pcap => {
+                if !self.accepts(p.link) {
+                    return Err(invalid(format!(
+                        "packet {} has link type {}; a pcap file has one",
+                        p.number, p.link
+                    )));
+                }
+                let mut h = [0u8; PCAP_RECORD as usize];
+                // 32-bit seconds, as libpcap writes them (a time before 1970 reads back
+                // negative: libpcap reads the field signed in the host's byte order).
+                let secs = nanos.div_euclid(1_000_000_000) as u32;
+                let frac = nanos.rem_euclid(1_000_000_000) as u32;
+                h[0..4].copy_from_slice(&secs.to_ne_bytes());
+                h[4..8].copy_from_slice(&frac.to_ne_bytes());
+                h[8..12].copy_from_slice(&caplen.to_ne_bytes());
+                h[12..16].copy_from_slice(&p.wire_len.to_ne_bytes());
+                self.put(&h)?;
+                self.put(p.data)?;
+            }
+            Format::Pcapng => {
+                let interface = match self.links.iter().position(|l| *l == p.link) {
+                    Some(i) => i,
+                    None => {
+                        self.describe(p.link)?;
+                        self.links.len() - 1
+                    }
+                };
+                let ts = u64::try_from(nanos).unwrap_or(0);
+                let mut body = Vec::with_capacity(20 + padded(u64::from(caplen)) as usize);
+                body.extend((interface as u32).to_ne_bytes());
+                body.extend(((ts >> 32) as u32).to_ne_bytes());
+                body.extend((ts as u32).to_ne_bytes());
+                body.extend(caplen.to_ne_bytes());
+                body.extend(p.wire_len.to_ne_bytes());
+                body.extend(p.data);
+                body.resize(padded(body.len() as u64) as usize, 0);
+                self.block(EPB, &body)?;
+            }
+        }
+        self.packets += 1;
+        Ok(())
+    }
+
+    /// Gives the output back, not flushed: a failed flush must not lose it (a `BufWriter`
+    /// flushes in its own `into_inner` and gives the writer back when that fails).
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
+    /// Flushes the output.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    /// Appends an interface description block for `link` (pcapng).
+    fn describe(&mut self, link: LinkType) -> io::Result<()> {
+        let code = u16::try_from(link.0)
+            .map_err(|_| invalid(format!("link type {link} does not fit a pcapng interface")))?;
+        let mut body = Vec::with_capacity(IDB_LEN as usize - 12);
+        body.extend(code.to_ne_bytes());
+        body.extend(0u16.to_ne_bytes());
+        body.extend(0u32.to_ne_bytes()); // snaplen: no limit
+        push_option(&mut body, 9, &[9]); // if_tsresol: 10^-9 s
+        body.extend([0u8; 4]); // opt_endofopt
+        self.block(IDB, &body)?;
+        self.links.push(link);
+        Ok(())
+    }
+
+    /// Writes a pcapng block around `body` (whose length is a multiple of 4).
+    fn block(&mut self, kind: u32, body: &[u8]) -> io::Result<()> {
+        let len = u32::try_from(body.len() + 12)
+            .map_err(|_| invalid("a pcapng block over 4 GiB".to_string()))?;
+        let mut b = Vec::with_capacity(body.len() + 12);
+        b.extend(kind.to_ne_bytes());
+        b.extend(len.to_ne_bytes());
+        b.extend(body);
+        b.extend(len.to_ne_bytes());
+        self.put(&b)
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.out.write_all(bytes)?;
+        self.bytes += bytes.len() as u64;
+        Ok(())
+    }
+}
+
+/// Appends a pcapng option (code, length, value padded to 4 bytes).
+fn push_option(body: &mut Vec<u8>, code: u16, value: &[u8]) {
+    body.extend(code.to_ne_bytes());
+    body.extend((value.len() as u16).to_ne_bytes());
+    body.extend(value);
+    body.resize(padded(body.len() as u64) as usize, 0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::{EndOfInput, FileSource, Next, PacketSource};
+    use crate::time::Timestamp;
+    use std::path::PathBuf;
+
+    type Packet = (i64, u32, Vec<u8>, LinkType);
+
+    fn packets() -> Vec<Packet> {
+        let eth = LinkType(1);
+        let sll2 = LinkType(276);
+        vec![
+            (1_700_000_000_123_456_789, 60, (0..60).collect(), eth),
+            (1_700_000_001_000_000_001, 1514, (0..61).map(|i| i as u8 ^ 0x5a).collect(), eth),
+            (1_700_000_002_999_999_999, 0, Vec::new(), eth),
+            (1_700_000_003_000_000_000, 70, vec![7; 63], sll2),
+            (1_700_000_004_000_000_007, 64, vec![9; 64], eth),
+        ]
+    }
+
+    fn write(format: Format, packets: &[Packet], links: &[LinkType]) -> Vec<u8> {
+        let mut w = SaveWriter::new(Vec::new(), format, links).unwrap();
+        for (i, (ts, len, data, link)) in packets.iter().enumerate() {
+            let p = RawPacket {
+                number: i as u64 + 1,
+                ts: Timestamp::from_nanos(*ts),
+                wire_len: *len,
+                data,
+                link: *link,
+            };
+            let before = w.bytes();
+            let expected = w.record_len(&p);
+            w.write(&p).unwrap();
+            assert_eq!(w.bytes() - before, expected, "record_len of packet {}", i + 1);
+        }
+        assert_eq!(w.packets(), packets.len() as u64);
+        w.into_inner()
+    }
+
+    fn save(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    fn read(mut source: FileSource) -> Vec<Packet> {
+        let mut out = Vec::new();
+        loop {
+            match source.next_packet() {
+                Next::Packet(p) => {
+                    out.push((p.ts.as_nanos(), p.wire_len, p.data.to_vec(), p.link));
+                }
+                Next::Timeout => {}
+                Next::End(e) => {
+                    assert_eq!(e, EndOfInput::Clean);
+                    return out;
+                }
+            }
+        }
+    }
+
+    /// Reads with libpcap through the `pcap` crate (not through our readers).
+    fn read_libpcap(path: &Path) -> Vec<Packet> {
+        let mut cap = pcap::Capture::from_file_with_precision(path, pcap::Precision::Nano).unwrap();
+        let link = LinkType(cap.get_datalink().0 as u32);
+        let mut out = Vec::new();
+        loop {
+            match cap.next_packet() {
+                Ok(p) => out.push((
+                    p.header.ts.tv_sec * 1_000_000_000 + p.header.ts.tv_usec,
+                    p.header.len,
+                    p.data.to_vec(),
+                    link,
+                )),
+                Err(pcap::Error::NoMorePackets) => return out,
+                Err(e) => panic!("{}: {e}", path.display()),
+            }
+        }
+    }
+
+    #[test]
+    fn the_format_follows_the_extension() {
+        assert_eq!(Format::for_path(Path::new("a/ws.pcapng")), Format::Pcapng);
+        assert_eq!(Format::for_path(Path::new("WS.PCAPNG")), Format::Pcapng);
+        for name in ["ws.pcap", "ws", "ws.pcapng.gz", ".pcapng", "ws.cap"] {
+            assert_eq!(Format::for_path(Path::new(name)), Format::Pcap, "{name}");
+        }
+    }
+
+    #[test]
+    fn pcap_reads_back_identical_with_our_reader_and_libpcap() {
+        let dir = tempfile::tempdir().unwrap();
+        let eth: Vec<Packet> = packets().into_iter().filter(|p| p.3 == LinkType(1)).collect();
+        let bytes = write(Format::Pcap, &eth, &[LinkType(1)]);
+        assert_eq!(&bytes[..4], &PCAP_NANO_MAGIC.to_ne_bytes());
+        assert_eq!(bytes.len() as u64, 24 + eth.iter().map(|p| 16 + p.2.len() as u64).sum::<u64>());
+        let path = save(&dir, "w.pcap", &bytes);
+        assert_eq!(read(FileSource::open(&path, None).unwrap()), eth);
+        assert_eq!(read(FileSource::open_libpcap(&path, None).unwrap()), eth);
+        assert_eq!(read_libpcap(&path), eth);
+    }
+
+    #[test]
+    fn pcap_refuses_a_second_link_type_and_writes_nothing() {
+        let mut w = SaveWriter::new(Vec::new(), Format::Pcap, &[LinkType(1)]).unwrap();
+        let p = RawPacket {
+            number: 1,
+            ts: Timestamp::from_nanos(0),
+            wire_len: 4,
+            data: &[1, 2, 3, 4],
+            link: LinkType(276),
+        };
+        assert!(!w.accepts(p.link));
+        assert_eq!(w.write(&p).unwrap_err().kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(w.into_inner().len(), 24);
+        assert!(SaveWriter::new(Vec::new(), Format::Pcap, &[]).is_err());
+        assert!(SaveWriter::new(Vec::new(), Format::Pcap, &[LinkType(1), LinkType(276)]).is_err());
+    }
+
+    #[test]
+    fn pcapng_keeps_each_packets_link_type_and_reads_back_identical() {
+        let dir = tempfile::tempdir().unwrap();
+        let all = packets();
+        // Ethernet described up front, LINUX_SLL2 when its first packet comes.
+        let bytes = write(Format::Pcapng, &all, &[LinkType(1)]);
+        let path = save(&dir, "w.pcapng", &bytes);
+        assert_eq!(read(FileSource::open(&path, None).unwrap()), all);
+        // libpcap reads one link type per file: the Ethernet-only file, there.
+        let eth: Vec<Packet> = all.iter().filter(|p| p.3 == LinkType(1)).cloned().collect();
+        let path = save(&dir, "eth.pcapng", &write(Format::Pcapng, &eth, &[LinkType(1)]));
+        assert_eq!(read(FileSource::open(&path, None).unwrap()), eth);
+        assert_eq!(read(FileSource::open_libpcap(&path, None).unwrap()), eth);
+        assert_eq!(read_libpcap(&path), eth);
+    }
+
+    #[test]
+    fn pcapng_without_packets_still_describes_its_interfaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let bytes = write(Format::Pcapng, &[], &[LinkType(1), LinkType(1), LinkType(276)]);
+        assert_eq!(bytes.len() % 4, 0);
+        let path = save(&dir, "empty.pcapng", &bytes);
+        let source = FileSource::open(&path, None).unwrap();
+        assert_eq!(source.link_types(), [LinkType(1), LinkType(276)]);
+        assert!(read(source).is_empty());
+    }
+
+    #[test]
+    fn times_before_1970_are_kept_by_pcap_and_clamped_by_pcapng() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = vec![(-1_500_000_000i64, 4, vec![1, 2, 3, 4], LinkType(1))];
+        let path = save(&dir, "old.pcap", &write(Format::Pcap, &old, &[LinkType(1)]));
+        assert_eq!(read_libpcap(&path)[0].0, -1_500_000_000);
+        let path = save(&dir, "old.pcapng", &write(Format::Pcapng, &old, &[LinkType(1)]));
+        assert_eq!(read_libpcap(&path)[0].0, 0);
+    }
+}
