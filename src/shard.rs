@@ -206,7 +206,9 @@ const STAGE_IDLE: u8 = 0;
 const STAGE_HOLES: u8 = 1;
 const STAGE_SEGMENT: u8 = 2;
 
-/// What a worker answers, tagged with (key, stage).
+/// What a worker answers, tagged with (key, stage). Events are by far the most common, so
+/// they are not boxed (a box would cost an allocation each).
+#[allow(clippy::large_enum_variant)]
 enum Out {
     /// An event of one of the worker's connections (its own id).
     Event(u64, u8, Event),
