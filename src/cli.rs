@@ -245,9 +245,11 @@ pub struct DecodeArgs {
     #[arg(long, value_name = "SIZE", default_value = "64M")]
     pub max_inflate_size: String,
 
-    /// Analyse connections on N worker threads (capture files only): packets are read and
-    /// reassembled on one more thread, connections are shared out by id, and the output is the
-    /// same, byte for byte, as with one thread. Worth it on large captures with many connections.
+    /// Analyse connections on N worker threads: one thread reads and decodes packets and hands
+    /// each connection's segments to one worker (by a hash of the connection), each worker
+    /// reassembles and analyses its connections, and the output is the same, byte for byte, as
+    /// with one thread. Live capture too. Worth it on large captures and busy links with many
+    /// connections.
     #[arg(short = 'j', long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(1..=256).map(usize::from))]
     pub threads: usize,

@@ -37,8 +37,7 @@ pub struct RunConfig {
     pub max_payload: Option<usize>,
     /// Redact every event before any output sees it (`--redact`; `report` unless --no-redact).
     pub redact: Option<Redactor>,
-    /// Analysis threads for capture files (1: everything on the calling thread); live capture
-    /// always uses one.
+    /// Analysis threads (1: everything on the calling thread; see [`crate::shard`]).
     pub threads: usize,
 }
 
@@ -87,9 +86,6 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
             InputInfo { name: source.describe(), link_type: describe_links(&packets.link_types()) };
         if let (Input::Live { .. }, true) = (&source.input, cfg.notices) {
             listening_notice(source, &info.link_type);
-            if cfg.threads > 1 {
-                eprintln!("wsscope: --threads applies to capture files; live capture uses one");
-            }
         }
         // Asking for redaction and -w together is refused (config.rs); the report's default
         // redaction is not a request, so -w works with it — and says what it writes.
@@ -103,23 +99,22 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
         output.begin(&info);
         let progress = (cfg.progress && matches!(source.input, Input::File(_)))
             .then(|| Progress::start(source, &stop));
-        let (summary, stats): (RunSummary, AnalyzerStats) =
-            if cfg.threads > 1 && matches!(source.input, Input::File(_)) {
-                shard::drive(
-                    packets.as_mut(),
-                    &cfg.limits,
-                    &stop,
-                    &cfg.analyzer_config(),
-                    cfg.threads,
-                    &mut output,
-                )?
-            } else {
-                let mut analyzer = Analyzer::new(cfg.analyzer_config(), output);
-                let summary = pipeline::drive(packets.as_mut(), &cfg.limits, &stop, &mut analyzer);
-                let stats = analyzer.stats();
-                output = analyzer.into_sink();
-                (summary, stats)
-            };
+        let (summary, stats): (RunSummary, AnalyzerStats) = if cfg.threads > 1 {
+            shard::drive(
+                packets.as_mut(),
+                &cfg.limits,
+                &stop,
+                &cfg.analyzer_config(),
+                cfg.threads,
+                &mut output,
+            )?
+        } else {
+            let mut analyzer = Analyzer::new(cfg.analyzer_config(), output);
+            let summary = pipeline::drive(packets.as_mut(), &cfg.limits, &stop, &mut analyzer);
+            let stats = analyzer.stats();
+            output = analyzer.into_sink();
+            (summary, stats)
+        };
         drop(progress);
         // Every worker has finished: the budget's figures are final for this input.
         let mut summary = summary;

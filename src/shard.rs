@@ -90,17 +90,21 @@ fn drive_rounds<S: EventSink>(
         let mut to_workers = Vec::with_capacity(threads);
         let mut from_workers = Vec::with_capacity(threads);
         let mut workers = Vec::with_capacity(threads);
+        let mut backs = Vec::with_capacity(threads);
         // Workers hand their emptied rounds back for reuse (no fresh buffers per round).
         let (spent_tx, spent_rx) = std::sync::mpsc::channel::<Round>();
         for i in 0..threads {
             let (job_tx, job_rx) = sync_channel::<Round>(QUEUE);
             let spent_tx = spent_tx.clone();
             let (event_tx, event_rx) = sync_channel::<Vec<Out>>(QUEUE);
+            // The merger hands emptied answers back (their memory stays warm).
+            let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<Out>>();
+            backs.push(back_tx);
             let (cfg, limits, counts) = (cfg.clone(), worker_limits.clone(), Arc::clone(&counts));
             let worker = std::thread::Builder::new()
                 .name(format!("wsscope-shard-{i}"))
                 .spawn_scoped(scope, move || {
-                    work(job_rx, event_tx, spent_tx, cfg, limits, &counts[i])
+                    work(job_rx, (event_tx, back_rx), spent_tx, cfg, limits, &counts[i])
                 })
                 // The workers started so far see their channels close and end; the scope joins
                 // them.
@@ -117,10 +121,13 @@ fn drive_rounds<S: EventSink>(
                 dispatch.spent = Some(spent_rx);
                 dispatch.stop = Some(stop);
                 dispatch.counts = Some(reader_counts);
+                if source.is_live() {
+                    dispatch.live = Some(std::time::Instant::now());
+                }
                 pipeline::drive_tracker(source, limits, stop, &mut dispatch)
             })
             .map_err(|source| Error::Thread { what: "the reader thread".into(), source })?;
-        let max_concurrent = merge(&from_workers, sink);
+        let max_concurrent = merge(&from_workers, &backs, sink);
         // The merge ends early only if a worker is gone (it panicked): let the other workers
         // fail their sends and end, so the reader fails its sends and stops; the panic is
         // raised below when that worker is joined.
@@ -257,7 +264,13 @@ struct Dispatch<'s> {
     stop: Option<&'s Stop>,
     /// Each worker's (open connections, connections seen), for live counters.
     counts: Option<Arc<Vec<[AtomicU64; 2]>>>,
+    /// Live capture: when the round being filled was last sent (a round goes at least every
+    /// [`LIVE_ROUND`]).
+    live: Option<std::time::Instant>,
 }
+
+/// Live capture: the longest segments wait for the workers.
+const LIVE_ROUND: std::time::Duration = std::time::Duration::from_millis(50);
 
 impl Dispatch<'_> {
     fn new(to_workers: Vec<SyncSender<Round>>, limit: (usize, usize)) -> Self {
@@ -274,6 +287,7 @@ impl Dispatch<'_> {
             spent: None,
             stop: None,
             counts: None,
+            live: None,
         }
     }
 
@@ -295,10 +309,15 @@ impl Dispatch<'_> {
             }
         }
         (self.bytes, self.jobs) = (0, 0);
+        if let Some(t) = &mut self.live {
+            *t = std::time::Instant::now();
+        }
     }
 
     fn full(&self) -> bool {
-        self.bytes >= self.limit.0 || self.jobs >= self.limit.1
+        self.bytes >= self.limit.0
+            || self.jobs >= self.limit.1
+            || self.live.is_some_and(|t| t.elapsed() >= LIVE_ROUND)
     }
 
     /// Gives every worker a step of one key.
@@ -427,7 +446,7 @@ impl EventSink for Keyed {
 /// Returns its analyzer's and its table's counters.
 fn work(
     rounds: Receiver<Round>,
-    out: SyncSender<Vec<Out>>,
+    (out, back): (SyncSender<Vec<Out>>, Receiver<Vec<Out>>),
     spent: std::sync::mpsc::Sender<Round>,
     cfg: AnalyzerConfig,
     limits: TcpLimits,
@@ -499,7 +518,8 @@ fn work(
         round.bytes.clear();
         // The reader may have finished; then the round is simply dropped.
         let _ = spent.send(round);
-        if out.send(std::mem::take(&mut tap.analyzer.sink_mut().out)).is_err() {
+        let next = back.try_recv().unwrap_or_default();
+        if out.send(std::mem::replace(&mut tap.analyzer.sink_mut().out, next)).is_err() {
             break;
         }
     }
@@ -522,31 +542,43 @@ impl Ids {
 
 /// Takes one answer per worker per round and emits their events in one table's order. Returns
 /// the most connections the tables held at once, counted as one table counts them.
-fn merge<S: EventSink>(from_workers: &[Receiver<Vec<Out>>], sink: &mut S) -> u64 {
-    let mut parts = Vec::with_capacity(from_workers.len());
+fn merge<S: EventSink>(
+    from_workers: &[Receiver<Vec<Out>>],
+    backs: &[std::sync::mpsc::Sender<Vec<Out>>],
+    sink: &mut S,
+) -> u64 {
+    // Each worker's answer, reversed: its next entry is the last.
+    let mut parts: Vec<Vec<Out>> = Vec::with_capacity(from_workers.len());
     let mut ids = Ids { next: 1, ..Ids::default() };
     let mut lens = vec![0usize; from_workers.len()];
     let mut max_concurrent = 0u64;
     loop {
-        parts.clear();
+        for (w, part) in parts.drain(..).enumerate() {
+            if let Some(back) = backs.get(w) {
+                let _ = back.send(part);
+            }
+        }
         for rx in from_workers {
             match rx.recv() {
-                Ok(out) => parts.push(out.into_iter().peekable()),
+                Ok(mut out) => {
+                    out.reverse();
+                    parts.push(out);
+                }
                 // Every worker ends after the same last round (or one panicked).
                 Err(_) => return max_concurrent,
             }
         }
         loop {
             let next = parts
-                .iter_mut()
+                .iter()
                 .enumerate()
                 .filter_map(|(w, p)| {
-                    let (key, stage, conn) = p.peek()?.tag();
+                    let (key, stage, conn) = p.last()?.tag();
                     Some(((key, stage, ids.get(w, conn)), w))
                 })
                 .min();
             let Some((_, w)) = next else { break };
-            let Some(out) = parts[w].next() else { break };
+            let Some(out) = parts[w].pop() else { break };
             match out {
                 Out::Event(_, _, mut event) => {
                     let id = event.connection_mut();
@@ -678,7 +710,7 @@ mod tests {
         tx0.send(Vec::new()).expect("send");
         drop(tx1);
         let mut n = 0;
-        merge(&[rx0, rx1], &mut |_: Event| n += 1);
+        merge(&[rx0, rx1], &[], &mut |_: Event| n += 1);
         assert_eq!(n, 0);
         drop(tx0);
     }
@@ -726,7 +758,7 @@ mod tests {
             .expect("send");
         drop((tx0, tx1));
         let mut seen = Vec::new();
-        let max = merge(&[rx0, rx1], &mut |e: Event| {
+        let max = merge(&[rx0, rx1], &[], &mut |e: Event| {
             let Event::Connection { connection, packet, .. } = e else { unreachable!() };
             seen.push((connection.0, packet));
         });

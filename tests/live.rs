@@ -294,3 +294,191 @@ fn file_capabilities_are_dropped_once_the_interface_is_open() {
     assert!(status.success(), "{status}");
     assert!(out.contains("-i lo: 0 packets"), "{out}");
 }
+
+// ── WebSocket traffic on several connections, analysed by workers (-j) ────────────────────
+
+/// A client frame: FIN, text, masked with `mask`.
+fn masked_text(text: &[u8], mask: [u8; 4]) -> Vec<u8> {
+    let mut f = vec![0x81];
+    match text.len() {
+        n if n < 126 => f.push(0x80 | n as u8),
+        n => {
+            f.push(0x80 | 126);
+            f.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+    }
+    f.extend_from_slice(&mask);
+    f.extend(text.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    f
+}
+
+/// One WebSocket session on `port`: upgrade, `n` client messages answered by the server with
+/// the same text, a close handshake. Returns the texts sent.
+fn session(port: u16, conn: usize, n: usize) -> Vec<String> {
+    use base64::Engine as _;
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let key = base64::engine::general_purpose::STANDARD.encode([conn as u8; 16]);
+    write!(
+        c,
+        "GET /chat/{conn} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        c.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    let mut texts = Vec::new();
+    for i in 0..n {
+        let text = format!("conn {conn} message {i} {}", "x".repeat(i * 7 % 300));
+        c.write_all(&masked_text(text.as_bytes(), [conn as u8, i as u8, 7, 9])).unwrap();
+        // The echo: unmasked, same length.
+        let mut hdr = [0u8; 2];
+        c.read_exact(&mut hdr).unwrap();
+        let len = match hdr[1] & 0x7f {
+            126 => {
+                let mut l = [0u8; 2];
+                c.read_exact(&mut l).unwrap();
+                u16::from_be_bytes(l) as usize
+            }
+            l => l as usize,
+        };
+        let mut body = vec![0u8; len];
+        c.read_exact(&mut body).unwrap();
+        assert_eq!(body, text.as_bytes());
+        texts.push(text);
+    }
+    c.write_all(&[0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xe8 ^ 2]).unwrap();
+    let mut close = [0u8; 4];
+    c.read_exact(&mut close).unwrap();
+    texts
+}
+
+/// The server side of [`session`]: answers the upgrade (with the right accept key), echoes
+/// every text frame unmasked, answers the close.
+fn serve(mut s: TcpStream) {
+    use base64::Engine as _;
+    use sha1::Digest as _;
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    let key = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+        .unwrap()
+        .trim()
+        .to_string();
+    let accept = base64::engine::general_purpose::STANDARD.encode(sha1::Sha1::digest(
+        format!("{key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11").as_bytes(),
+    ));
+    write!(
+        s,
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: {accept}\r\n\r\n"
+    )
+    .unwrap();
+    loop {
+        let mut hdr = [0u8; 2];
+        s.read_exact(&mut hdr).unwrap();
+        let len = match hdr[1] & 0x7f {
+            126 => {
+                let mut l = [0u8; 2];
+                s.read_exact(&mut l).unwrap();
+                u16::from_be_bytes(l) as usize
+            }
+            l => l as usize,
+        };
+        let mut mask = [0u8; 4];
+        s.read_exact(&mut mask).unwrap();
+        let mut body = vec![0u8; len];
+        s.read_exact(&mut body).unwrap();
+        for (i, b) in body.iter_mut().enumerate() {
+            *b ^= mask[i % 4];
+        }
+        if hdr[0] & 0x0f == 0x8 {
+            s.write_all(&[0x88, 0x02, 0x03, 0xe8]).unwrap();
+            return;
+        }
+        let mut out = vec![0x81];
+        if len < 126 {
+            out.push(len as u8);
+        } else {
+            out.push(126);
+            out.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        out.extend_from_slice(&body);
+        s.write_all(&out).unwrap();
+    }
+}
+
+#[test]
+fn live_capture_with_worker_threads_reports_every_message_and_its_counters() {
+    if skip_live() {
+        return;
+    }
+    const CONNS: usize = 8;
+    const MESSAGES: usize = 60;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wsscope"));
+    cmd.args(["export", "-i", "lo", "-f", &format!("tcp port {port}"), "-j", "2"]).args([
+        "--format",
+        "ndjson",
+        "--duration",
+        "60s",
+        "-Z",
+        "root",
+    ]);
+    let mut child = start_listening(cmd);
+    let server = std::thread::spawn(move || {
+        let mut handles = Vec::new();
+        for _ in 0..CONNS {
+            let (s, _) = listener.accept().unwrap();
+            handles.push(std::thread::spawn(move || serve(s)));
+        }
+        for h in handles {
+            h.join().unwrap();
+        }
+    });
+    // Connections one after another, so that their ids are known: 1..=CONNS.
+    let mut sent = Vec::new();
+    for conn in 0..CONNS {
+        sent.push(session(port, conn, MESSAGES));
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    server.join().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, out) = stop(&mut child);
+    assert!(status.success(), "wsscope exited with {status}");
+    let lines: Vec<serde_json::Value> =
+        out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let mut got = vec![Vec::new(); CONNS];
+    for l in &lines {
+        if l["type"] == "message" && l["direction"] == "client_to_server" && l["opcode"] == "text" {
+            let id = l["connection"].as_u64().unwrap() as usize;
+            got[id - 1].push(l["payload"]["text"].as_str().unwrap().to_string());
+        }
+    }
+    for (conn, (got, sent)) in got.iter().zip(&sent).enumerate() {
+        assert_eq!(got, sent, "connection {}", conn + 1);
+    }
+    // More than a second of capture: at least one counters line, and the summary's.
+    let stats: Vec<_> = lines.iter().filter(|l| l["type"] == "stats").collect();
+    assert!(!stats.is_empty(), "no stats line in {} lines", lines.len());
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["type"], "summary");
+    let capture = &summary["capture"];
+    let packets = summary["packets"]["packets"].as_u64().unwrap();
+    assert!(capture["received"].as_u64().unwrap() >= packets, "{capture} vs {packets}");
+    assert_eq!(capture["dropped"].as_u64(), Some(0), "{capture}");
+    assert_eq!(capture["queue_dropped"].as_u64(), Some(0), "{capture}");
+    assert_eq!(summary["tcp"]["connections"].as_u64(), Some(CONNS as u64));
+}
