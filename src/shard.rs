@@ -569,15 +569,31 @@ fn merge<S: EventSink>(
             }
         }
         loop {
-            let next = parts
-                .iter()
-                .enumerate()
-                .filter_map(|(w, p)| {
-                    let (key, stage, conn) = p.last()?.tag();
-                    Some(((key, stage, ids.get(w, conn)), w))
-                })
-                .min();
-            let Some((_, w)) = next else { break };
+            // The lowest (key, stage); connections are compared (a lookup) only between
+            // workers that tie on it (sweeps and the end).
+            let mut best: Option<((u64, u8), usize)> = None;
+            let mut tie = false;
+            for (w, p) in parts.iter().enumerate() {
+                let Some(o) = p.last() else { continue };
+                let (key, stage, _) = o.tag();
+                match best {
+                    Some((b, _)) if (key, stage) > b => {}
+                    Some((b, _)) if (key, stage) == b => tie = true,
+                    _ => (best, tie) = (Some(((key, stage), w)), false),
+                }
+            }
+            let Some((ks, mut w)) = best else { break };
+            if tie {
+                w = parts
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(w, p)| {
+                        let (key, stage, conn) = p.last()?.tag();
+                        ((key, stage) == ks).then(|| (ids.get(w, conn), w))
+                    })
+                    .min()
+                    .map_or(w, |(_, w)| w);
+            }
             let Some(out) = parts[w].pop() else { break };
             match out {
                 Out::Event(_, _, mut event) => {
