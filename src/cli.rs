@@ -107,6 +107,15 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Streams(StreamsArgs),
 
+    /// Combine the reports of the N shares of a sharded run (report --shard I/N, on any machines)
+    /// into exactly the report one run would write; its exit status is that run's.
+    ///
+    /// Examples:
+    ///   for i in 0 1 2 3; do wsscope report big.pcap --shard $i/4 -o share-$i.json & done; wait
+    ///   wsscope merge share-*.json -o report.json
+    #[command(verbatim_doc_comment)]
+    Merge(MergeArgs),
+
     /// List every check wsscope performs, with its severity and RFC section.
     Checks,
 
@@ -230,6 +239,14 @@ pub struct DecodeArgs {
     /// (repeatable). Handshakes are found on any port without it.
     #[arg(long = "ws-port", value_name = "PORT")]
     pub ws_ports: Vec<u16>,
+
+    /// Analyse only share I of N of the connections (I from 0 to N-1), chosen by a hash of each
+    /// connection that is the same on every machine: N runs with 0/N … N-1/N, anywhere (a
+    /// Kubernetes Indexed Job: --shard $JOB_COMPLETION_INDEX/N), split a capture or an archive,
+    /// and `wsscope merge` combines their reports into exactly the report of one run. Every run
+    /// still reads every packet.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
 
     /// Seed of the Community ID every connection carries (community_id), the flow hash Zeek and
     /// Suricata log: give the seed they were configured with (0 is everyone's default).
@@ -360,6 +377,22 @@ pub const REDACT_FLAGS: [&str; 6] = [
     "redact_keep",
     "redact_payloads",
 ];
+
+/// `wsscope merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The report of every share (JSON written by `wsscope report --shard I/N`).
+    #[arg(value_name = "REPORT", required = true)]
+    pub reports: Vec<PathBuf>,
+
+    /// Write the merged report to this file instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
+
+    /// Replace the -o file if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
 
 /// `wsscope redaction`.
 #[derive(Debug, Args)]

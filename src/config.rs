@@ -292,9 +292,26 @@ impl DecodeArgs {
             emit_frames,
             ws_ports: self.ws_ports.clone(),
             community_id_seed: self.community_id_seed,
+            shard: self.shard.as_deref().map(parse_shard).transpose()?,
             ..Default::default()
         })
     }
+}
+
+/// `--shard I/N`: share I (0-based) of N.
+pub fn parse_shard(s: &str) -> Result<(u64, u64), Error> {
+    let bad = || {
+        Error::Usage(format!(
+            "--shard {s:?}: give I/N, share I of N counted from 0, e.g. --shard 0/4 … --shard 3/4"
+        ))
+    };
+    let (i, n) = s.trim().split_once('/').ok_or_else(bad)?;
+    let (i, n): (u64, u64) =
+        (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
 }
 
 impl RedactArgs {

@@ -39,6 +39,7 @@ pub mod event;
 pub mod http;
 pub mod limits;
 pub mod memory;
+pub mod merge;
 pub mod outfile;
 pub mod packet;
 pub mod pipeline;

@@ -128,7 +128,9 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 threads: a.decode.threads,
             };
             let memory = cfg.limits.memory.clone();
-            let format = ReportFormat::new(a.fail_on.as_str()).with_memory(&memory);
+            let format = ReportFormat::new(a.fail_on.as_str())
+                .with_memory(&memory)
+                .with_shard(cfg.analyzer.shard);
             let outcome = run::run(cfg, format)?;
             let findings = outcome.exit_status(a.fail_on.threshold());
             let report = outcome.format.into_report(findings, a.require_connections);
@@ -168,6 +170,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             Ok(status)
         }
         Some(Command::Streams(a)) => streams_command(a),
+        Some(Command::Merge(a)) => merge_command(a),
         Some(Command::Redaction(a)) => {
             let rules = a.rules.to_redactor_always()?.rules().describe();
             let mut out = stdout();
@@ -197,6 +200,37 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             Ok(0)
         }
     }
+}
+
+fn merge_command(a: wsscope::cli::MergeArgs) -> Result<u8, Error> {
+    let mut shares = Vec::new();
+    for p in &a.reports {
+        let name = wsscope::term::path(p);
+        let text =
+            std::fs::read(p).map_err(|e| Error::Usage(format!("cannot read {name}: {e}")))?;
+        let doc = serde_json::from_slice(&text)
+            .map_err(|e| Error::Usage(format!("{name} is not a JSON report: {e}")))?;
+        shares.push(wsscope::merge::ShareReport { name, doc });
+    }
+    let merged = wsscope::merge::merge(shares)?;
+    let status = merged["exit"]["status"].as_u64().unwrap_or(2) as u8;
+    let write = |out: &mut dyn Write| -> std::io::Result<()> {
+        serde_json::to_writer_pretty(&mut *out, &merged)?;
+        out.write_all(b"\n")?;
+        out.flush()
+    };
+    match &a.output_file {
+        Some(path) => {
+            let protected = wsscope::outfile::Protected::paths(&a.reports);
+            let mut f = wsscope::outfile::OutFile::create("-o", path, &protected, a.force)?;
+            write(&mut f)
+                .map_err(|e| Error::Output { what: format!("-o {}", path.display()), source: e })?;
+            f.commit()?;
+        }
+        None => write(&mut std::io::stdout().lock())
+            .map_err(|e| Error::Output { what: "standard output".into(), source: e })?,
+    }
+    Ok(status)
 }
 
 fn streams_command(a: StreamsArgs) -> Result<u8, Error> {

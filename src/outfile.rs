@@ -104,6 +104,20 @@ impl Protected {
         p
     }
 
+    /// Input files named by path (`wsscope merge`'s reports).
+    pub fn paths(paths: &[PathBuf]) -> Protected {
+        let mut p = Protected::default();
+        for path in paths {
+            p.entries.push(Entry {
+                name: format!("the input {}", path.display()),
+                input: true,
+                path: normalized(path),
+                id: std::fs::metadata(path).ok().map(|m| FileId::of(&m)),
+            });
+        }
+        p
+    }
+
     /// Adds another output of the run (`flag` as given on the command line).
     pub fn add_output(&mut self, flag: &str, path: &Path) {
         self.entries.push(Entry {

@@ -270,3 +270,93 @@ fn threads_change_nothing_in_any_output() {
     let bad = wsscope(&["report", &caps[0], "--threads", "0"]);
     assert_eq!(bad.status.code(), Some(2), "--threads 0 is a usage error");
 }
+
+/// `report --shard I/N` on every capture, merged by `wsscope merge`: exactly the bytes of one
+/// run's report (and its exit status), with 1 and 3 shares, the shares' own runs on one thread
+/// and on two; each share's report validates against the schema.
+#[test]
+fn merged_shares_are_byte_identical_to_one_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let validator = schema("report.schema.json");
+    let mut merged_any = 0;
+    for capture in captures() {
+        let one = wsscope(&["report", &capture, "-q"]);
+        let want = String::from_utf8(one.stdout).unwrap();
+        if !want.starts_with('{') {
+            continue; // not a report (an input wsscope refuses)
+        }
+        for (n, threads) in [(1u64, "1"), (3, "1"), (3, "2")] {
+            let mut files = Vec::new();
+            for i in 0..n {
+                let f = dir.path().join(format!("share-{i}.json"));
+                let share = format!("{i}/{n}");
+                let out = wsscope(&[
+                    "report",
+                    &capture,
+                    "-q",
+                    "--shard",
+                    &share,
+                    "-j",
+                    threads,
+                    "--force",
+                    "-o",
+                    f.to_str().unwrap(),
+                ]);
+                assert!(out.status.code().is_some_and(|c| c < 2), "{capture} {share}: {out:?}");
+                let doc: Value = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
+                assert_valid(&validator, &doc, &format!("{capture} share {share}"));
+                assert_eq!(doc["shard"]["index"], i);
+                files.push(f.to_str().unwrap().to_string());
+            }
+            files.reverse(); // any order
+            let mut args = vec!["merge"];
+            args.extend(files.iter().map(String::as_str));
+            let merged = wsscope(&args);
+            assert_eq!(merged.status.code(), one.status.code(), "{capture}: exit status");
+            let got = String::from_utf8(merged.stdout).unwrap();
+            if got != want {
+                let line = got.lines().zip(want.lines()).take_while(|(a, b)| a == b).count();
+                panic!(
+                    "{capture}, {n} shares, -j {threads}: the merged report differs at line {}:\n  merged: {:?}\n  one run: {:?}",
+                    line + 1,
+                    got.lines().nth(line),
+                    want.lines().nth(line)
+                );
+            }
+            merged_any += 1;
+        }
+    }
+    assert!(merged_any > 30, "only {merged_any} merges");
+}
+
+#[test]
+fn merge_refuses_incomplete_or_foreign_shares() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = "testdata/captures/real/concurrent.pcap";
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    for (share, file) in [("0/2", "a.json"), ("1/2", "b.json"), ("0/3", "c.json")] {
+        let out = wsscope(&["report", cap, "-q", "--shard", share, "-o", &path(file)]);
+        assert!(out.status.success(), "{out:?}");
+    }
+    let whole = wsscope(&["report", cap, "-q", "-o", &path("whole.json")]);
+    assert!(whole.status.success());
+    for (args, want) in [
+        (vec![path("a.json")], "share(s) 1 of 2 missing"),
+        (vec![path("a.json"), path("a.json")], "share 0 is also in"),
+        (vec![path("a.json"), path("c.json")], "the first report is of 2 shares"),
+        (vec![path("whole.json")], "is not a share of a sharded run"),
+    ] {
+        let mut all = vec!["merge".to_string()];
+        all.extend(args);
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        let out = wsscope(&all);
+        assert_eq!(out.status.code(), Some(2), "{all:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{all:?}: {err}");
+    }
+    for bad in ["3/3", "1/0", "x", "1/2/3", "a/2"] {
+        let out = wsscope(&["report", cap, "-q", "--shard", bad]);
+        assert_eq!(out.status.code(), Some(2), "--shard {bad}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--shard"), "--shard {bad}");
+    }
+}

@@ -40,6 +40,10 @@ pub struct AnalyzerConfig {
     pub ws_ports: Vec<u16>,
     /// Seed of the connections' Community ID (default 0; `--community-id-seed`).
     pub community_id_seed: u16,
+    /// `--shard I/N`: only the connections whose [`crate::tcp::FlowKey::shard_hash`] modulo N
+    /// is I are analysed; the others are tracked by the stream engine (so connection ids and
+    /// its counters are those of a whole run) and ignored here.
+    pub shard: Option<(u64, u64)>,
     /// Also announce TCP connections that turned out not to be WebSocket, when they end
     /// (`Connection` then `End`, no handshake): the terminal UI shows them on demand.
     pub announce_tcp: bool,
@@ -61,6 +65,7 @@ impl Default for AnalyzerConfig {
             emit_frames: false,
             ws_ports: Vec::new(),
             community_id_seed: 0,
+            shard: None,
             announce_tcp: false,
             reorder_window: crate::limits::TcpLimits::default().reorder_window,
             memory: crate::memory::Memory::default(),
@@ -69,7 +74,9 @@ impl Default for AnalyzerConfig {
 }
 
 /// Counters of the analyzer.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct AnalyzerStats {
     /// TCP connections seen.
@@ -232,6 +239,11 @@ impl<S: EventSink> Analyzer<S> {
         let cfg = &self.cfg;
         match event {
             StreamEvent::Open(info) => {
+                if let Some((i, n)) = cfg.shard
+                    && crate::tcp::FlowKey::new(info.client, info.server).shard_hash() % n != i
+                {
+                    return; // another share's: no session, its events find none
+                }
                 self.stats.tcp_connections += 1;
                 self.sessions.insert(info.id, Box::new(Session::new(info, cfg)));
             }

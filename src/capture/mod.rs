@@ -55,7 +55,7 @@ pub enum Next<'a> {
 }
 
 /// Why the input ended.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum EndOfInput {
     /// The file ended cleanly (or the live capture was stopped).
@@ -69,7 +69,9 @@ pub enum EndOfInput {
 }
 
 /// Counters from libpcap for live captures.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct CaptureStats {
     /// Packets received by the filter (libpcap `ps_recv`).

@@ -157,7 +157,9 @@ impl Undecoded {
 
 /// Packets not decoded, per reason ([`Undecoded`]); they add up to
 /// [`PacketStats::malformed`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct UndecodedStats {
     /// Link type wsscope does not decode (an interface of a pcapng file).
@@ -287,7 +289,9 @@ impl From<tunnel::Truncated> for PacketError {
 }
 
 /// Counters of what the decoder saw.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct PacketStats {
     /// Packets given to the decoder.

@@ -38,18 +38,35 @@ pub struct Report {
     pub tool: Tool,
     /// The redaction rules applied to every event (on by default), or null with --no-redact.
     pub redaction: Option<Rules>,
+    /// `--shard I/N`: which share of the connections this report holds (absent for a whole
+    /// run; `wsscope merge` combines the N shares into the report of one run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Share>,
     /// Each input with its counters.
     pub inputs: Vec<super::json::InputSummary>,
     /// Totals over every input.
     pub summary: Summary,
-    /// WebSocket connections (and upgrade attempts), in order of first packet.
+    /// WebSocket connections (and upgrade attempts), by input, then by id (the order in which
+    /// their TCP connections opened).
     pub connections: Vec<ConnectionReport>,
     /// The exit status decision.
     pub exit: ExitDecision,
 }
 
+/// One share of a sharded run (`--shard I/N`).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct Share {
+    /// I, from 0.
+    pub index: u64,
+    /// N.
+    pub count: u64,
+}
+
 /// Totals.
-#[derive(Debug, Default, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Default, Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Summary {
     /// Packets read.
@@ -82,7 +99,7 @@ pub struct Summary {
 }
 
 /// Counts per severity.
-#[derive(Clone, Copy, Debug, Default, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Copy, Debug, Default, Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SeverityCounts {
     /// Errors.
@@ -94,7 +111,7 @@ pub struct SeverityCounts {
 }
 
 /// The exit status and why.
-#[derive(Debug, Default, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Default, Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExitDecision {
     /// The --fail-on level.
@@ -307,6 +324,42 @@ pub struct FindingReport {
     pub message: String,
 }
 
+/// The exit decision of a report: `findings_status` (1 when findings reached --fail-on) and
+/// --require-connections against the summary's upgraded connections.
+pub fn decide_exit(
+    exit: &mut ExitDecision,
+    summary: &Summary,
+    findings_status: u8,
+    require_connections: Option<u64>,
+) {
+    if findings_status != 0 {
+        let f = &summary.findings;
+        exit.reasons.push(format!(
+            "findings at or above --fail-on {} (errors {}, warnings {}, info {})",
+            exit.fail_on, f.error, f.warning, f.info
+        ));
+    }
+    exit.require_connections = require_connections;
+    // Connections that became WebSocket: upgrade attempts that were refused or not followed
+    // do not count.
+    if let Some(n) = require_connections
+        && summary.upgraded < n
+    {
+        let attempts = summary.websocket_connections - summary.upgraded;
+        exit.reasons.push(format!(
+            "{} WebSocket connection{} found, --require-connections {n}{}",
+            summary.upgraded,
+            if summary.upgraded == 1 { "" } else { "s" },
+            if attempts > 0 {
+                format!(" ({attempts} upgrade attempt(s) refused, unanswered or not followed)")
+            } else {
+                String::new()
+            }
+        ));
+    }
+    exit.status = u8::from(!exit.reasons.is_empty());
+}
+
 /// Builds the report from events.
 pub struct ReportBuilder {
     report: Report,
@@ -372,34 +425,15 @@ impl ReportBuilder {
                 };
             }
         }
-        let exit = &mut self.report.exit;
-        let summary = &self.report.summary;
-        if findings_status != 0 {
-            let f = &summary.findings;
-            exit.reasons.push(format!(
-                "findings at or above --fail-on {} (errors {}, warnings {}, info {})",
-                exit.fail_on, f.error, f.warning, f.info
-            ));
-        }
-        exit.require_connections = require_connections;
-        // Connections that became WebSocket: upgrade attempts that were refused or not followed
-        // do not count.
-        if let Some(n) = require_connections
-            && summary.upgraded < n
-        {
-            let attempts = summary.websocket_connections - summary.upgraded;
-            exit.reasons.push(format!(
-                "{} WebSocket connection{} found, --require-connections {n}{}",
-                summary.upgraded,
-                if summary.upgraded == 1 { "" } else { "s" },
-                if attempts > 0 {
-                    format!(" ({attempts} upgrade attempt(s) refused, unanswered or not followed)")
-                } else {
-                    String::new()
-                }
-            ));
-        }
-        exit.status = u8::from(!exit.reasons.is_empty());
+        // By id, not in the order the analysis recognised them (a connection is listed once
+        // its handshake or frames were seen): one order for every run, sharded or not.
+        self.report.connections.sort_by_key(|c| (c.input, c.id));
+        decide_exit(
+            &mut self.report.exit,
+            &self.report.summary,
+            findings_status,
+            require_connections,
+        );
         self.report
     }
 
@@ -634,6 +668,14 @@ impl ReportFormat {
     /// Charges the report's rows and listed findings to `memory` (see [`crate::memory`]).
     pub fn with_memory(mut self, memory: &crate::memory::Memory) -> Self {
         self.builder = self.builder.map(|b| b.with_memory(memory));
+        self
+    }
+
+    /// Marks the report as share `shard` (I, N) of a sharded run.
+    pub fn with_shard(mut self, shard: Option<(u64, u64)>) -> Self {
+        if let Some(b) = &mut self.builder {
+            b.report.shard = shard.map(|(index, count)| Share { index, count });
+        }
         self
     }
 

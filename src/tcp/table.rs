@@ -24,7 +24,9 @@ const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 const EVICTION_SPACING: u32 = 64;
 
 /// Counters of the table.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct TableStats {
     /// Connections opened.

@@ -73,7 +73,9 @@ pub enum Tunnel {
 }
 
 /// Packets decapsulated, per tunnel. A packet inside two tunnels counts once in each.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct TunnelStats {
     /// VXLAN (UDP 4789 or 8472).

@@ -1,0 +1,277 @@
+//! `wsscope merge`: combines the reports of the N shares of a sharded run (`report --shard
+//! I/N`, on any machines) into exactly the report one run over the same inputs writes.
+//!
+//! Why this is exact: every share reads every packet and tracks every TCP connection (so
+//! packet counters, connection ids and the stream engine's counters are the same in every
+//! share, and the same as one run's), and analyses only the connections of its share. So the
+//! connection rows of the shares are disjoint and complete, the analyzer's counters and the
+//! summary's counts add up, and what is derived from them (why no WebSocket was found, the exit
+//! decision) is derived again here from the sums. Only what the memory budget did can differ,
+//! when it acted: its counters are added and its level is the highest.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+use crate::analyzer::AnalyzerStats;
+use crate::analyzer::checks::Severity;
+use crate::error::Error;
+use crate::pipeline::RunSummary;
+use crate::sink::report::{ExitDecision, Share, Summary, decide_exit};
+use serde_json::{Map, Value};
+
+/// One share's report as read: where from, and its JSON.
+pub struct ShareReport {
+    /// The file it came from (for messages).
+    pub name: String,
+    /// The report.
+    pub doc: Value,
+}
+
+/// Merges the reports of every share of one run into the report of the whole run.
+pub fn merge(mut shares: Vec<ShareReport>) -> Result<Value, Error> {
+    let bad = |name: &str, what: String| Error::Usage(format!("wsscope merge: {name}: {what}"));
+    // Each share once, all of the same N.
+    let mut seen: Vec<Option<String>> = Vec::new();
+    for s in &shares {
+        let share: Share = match s.doc.get("shard") {
+            Some(v) => serde_json::from_value(v.clone()).map_err(|e| {
+                bad(&s.name, format!("not a report of wsscope report --shard: {e}"))
+            })?,
+            None => {
+                return Err(bad(
+                    &s.name,
+                    "is not a share of a sharded run (made without report --shard I/N)".into(),
+                ));
+            }
+        };
+        if seen.is_empty() {
+            seen = vec![None; share.count as usize];
+        }
+        if share.count as usize != seen.len() {
+            return Err(bad(
+                &s.name,
+                format!(
+                    "is share {}/{}, the first report is of {} shares",
+                    share.index,
+                    share.count,
+                    seen.len()
+                ),
+            ));
+        }
+        let slot = &mut seen[share.index as usize];
+        if let Some(other) = slot {
+            return Err(bad(&s.name, format!("share {} is also in {other}", share.index)));
+        }
+        *slot = Some(s.name.clone());
+    }
+    let missing: Vec<String> =
+        seen.iter().enumerate().filter(|(_, s)| s.is_none()).map(|(i, _)| i.to_string()).collect();
+    if !missing.is_empty() {
+        return Err(Error::Usage(format!(
+            "wsscope merge: share(s) {} of {} missing: give the report of every share",
+            missing.join(", "),
+            seen.len()
+        )));
+    }
+    shares.sort_by_key(|s| s.doc.get("shard").and_then(|v| v.get("index")).and_then(Value::as_u64));
+    let first = &shares[0];
+    // What every share must agree on: the same tool, inputs and settings.
+    for s in &shares[1..] {
+        for key in ["schema_version", "tool", "redaction"] {
+            if s.doc.get(key) != first.doc.get(key) {
+                return Err(bad(&s.name, format!("its {key} differs from {}'s", first.name)));
+            }
+        }
+        let exit =
+            |d: &Value| (d["exit"]["fail_on"].clone(), d["exit"]["require_connections"].clone());
+        if exit(&s.doc) != exit(&first.doc) {
+            return Err(bad(
+                &s.name,
+                format!("its --fail-on or --require-connections differ from {}'s", first.name),
+            ));
+        }
+    }
+    let mut out = first.doc.clone();
+    let Some(obj) = out.as_object_mut() else {
+        return Err(bad(&first.name, "is not a report (not a JSON object)".into()));
+    };
+    obj.shift_remove("shard");
+
+    // Inputs: the same packets in every share; analyzer counters add up.
+    let inputs: Vec<&Vec<Value>> = shares
+        .iter()
+        .map(|s| s.doc["inputs"].as_array().ok_or_else(|| bad(&s.name, "has no inputs".into())))
+        .collect::<Result<_, _>>()?;
+    let mut merged_inputs = Vec::new();
+    let mut no_websocket = Vec::new();
+    for (i, input) in inputs[0].iter().enumerate() {
+        let mut input = input.clone();
+        let mut analyzer = AnalyzerStats::default();
+        let mut memory = input["memory"].clone();
+        for (s, list) in shares.iter().zip(&inputs) {
+            let other = list.get(i).ok_or_else(|| bad(&s.name, format!("has no input {i}")))?;
+            for key in ["name", "link_type", "end_of_input", "packets", "tcp", "capture"] {
+                if other.get(key) != input.get(key) {
+                    return Err(bad(
+                        &s.name,
+                        format!(
+                            "input {i}'s {key} differs from {}'s: not the same inputs",
+                            first.name
+                        ),
+                    ));
+                }
+            }
+            let a: AnalyzerStats = serde_json::from_value(other["analyzer"].clone())
+                .map_err(|e| bad(&s.name, format!("input {i}: {e}")))?;
+            add_analyzer(&mut analyzer, &a);
+            if !std::ptr::eq(s, first) {
+                add_memory(&mut memory, &other["memory"]);
+            }
+        }
+        input["analyzer"] = to_value(&analyzer)?;
+        input["memory"] = memory;
+        let run = run_summary(&input).map_err(|e| bad(&first.name, format!("input {i}: {e}")))?;
+        let name = input["name"].as_str().unwrap_or_default().to_string();
+        no_websocket.extend(
+            crate::sink::why_no_websocket(&run, &analyzer)
+                .into_iter()
+                .map(|w| format!("{name}: {w}")),
+        );
+        merged_inputs.push(input);
+    }
+    obj.insert("inputs".into(), Value::Array(merged_inputs));
+
+    // Summary: counts add up (packets are every share's).
+    let mut summary: Summary = serde_json::from_value(first.doc["summary"].clone())
+        .map_err(|e| bad(&first.name, format!("summary: {e}")))?;
+    for s in &shares[1..] {
+        let o: Summary = serde_json::from_value(s.doc["summary"].clone())
+            .map_err(|e| bad(&s.name, format!("summary: {e}")))?;
+        add_summary(&mut summary, &o);
+    }
+    summary.no_websocket = no_websocket;
+
+    // Connections: disjoint, each with the run's id.
+    let mut rows: Vec<Value> = Vec::new();
+    for s in &shares {
+        let list = s.doc["connections"]
+            .as_array()
+            .ok_or_else(|| bad(&s.name, "has no connections list".into()))?;
+        rows.extend(list.iter().cloned());
+    }
+    rows.sort_by_key(|r| (r["input"].as_u64(), r["id"].as_u64()));
+    if let Some(w) =
+        rows.windows(2).find(|w| (&w[0]["input"], &w[0]["id"]) == (&w[1]["input"], &w[1]["id"]))
+    {
+        return Err(Error::Usage(format!(
+            "wsscope merge: connection {} is in two shares: the reports are not of one sharded run",
+            w[0]["id"]
+        )));
+    }
+
+    // The exit decision, from the merged counts.
+    let mut exit: ExitDecision = serde_json::from_value(first.doc["exit"].clone())
+        .map_err(|e| bad(&first.name, format!("exit: {e}")))?;
+    let threshold = match exit.fail_on.as_str() {
+        "error" => Some(Severity::Error),
+        "warning" => Some(Severity::Warning),
+        "info" => Some(Severity::Info),
+        _ => None,
+    };
+    let f = &summary.findings;
+    let status = u8::from(crate::sink::reaches([f.info, f.warning, f.error], threshold));
+    let require = exit.require_connections;
+    exit.reasons.clear();
+    decide_exit(&mut exit, &summary, status, require);
+
+    obj.insert("summary".into(), to_value(&summary)?);
+    obj.insert("connections".into(), Value::Array(rows));
+    obj.insert("exit".into(), to_value(&exit)?);
+    Ok(out)
+}
+
+fn to_value(v: &impl serde::Serialize) -> Result<Value, Error> {
+    serde_json::to_value(v).map_err(|e| Error::Usage(format!("wsscope merge: {e}")))
+}
+
+/// The run summary inside an input entry (its other members removed).
+fn run_summary(input: &Value) -> Result<RunSummary, serde_json::Error> {
+    let mut m: Map<String, Value> = input.as_object().cloned().unwrap_or_default();
+    for k in ["name", "link_type", "analyzer"] {
+        m.remove(k);
+    }
+    serde_json::from_value(Value::Object(m))
+}
+
+fn add_analyzer(sum: &mut AnalyzerStats, a: &AnalyzerStats) {
+    // Every counter adds up (each connection was analysed by one share): done field by field
+    // through JSON so that a new counter cannot be forgotten.
+    let (Ok(Value::Object(mut s)), Ok(Value::Object(o))) =
+        (serde_json::to_value(*sum), serde_json::to_value(a))
+    else {
+        return;
+    };
+    for (k, v) in o {
+        if let (Some(x), Some(y)) = (s.get(&k).and_then(Value::as_u64), v.as_u64()) {
+            s.insert(k, Value::from(x + y));
+        }
+    }
+    if let Ok(merged) = serde_json::from_value(Value::Object(s)) {
+        *sum = merged;
+    }
+}
+
+/// Counters add up; the level is the highest; the budget is every share's.
+fn add_memory(sum: &mut Value, other: &Value) {
+    let (Some(s), Some(o)) = (sum.as_object_mut(), other.as_object()) else { return };
+    for (k, v) in o {
+        match (k.as_str(), s.get(k).and_then(Value::as_u64), v.as_u64()) {
+            ("budget", ..) => {}
+            (_, Some(x), Some(y)) => {
+                s.insert(k.clone(), Value::from(x + y));
+            }
+            ("level", ..) => {
+                let rank = |v: Option<&Value>| {
+                    serde_json::from_value::<crate::memory::Level>(v.cloned().unwrap_or_default())
+                        .ok()
+                };
+                if rank(Some(v)) > rank(s.get(k)) {
+                    s.insert(k.clone(), v.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn add_summary(sum: &mut Summary, o: &Summary) {
+    let Summary {
+        packets: _,
+        tcp_connections,
+        websocket_connections,
+        upgraded,
+        refused,
+        not_followed,
+        messages,
+        message_bytes,
+        incomplete_messages,
+        gaps,
+        no_websocket: _,
+        findings,
+        findings_by_code,
+    } = o;
+    sum.tcp_connections += tcp_connections;
+    sum.websocket_connections += websocket_connections;
+    sum.upgraded += upgraded;
+    sum.refused += refused;
+    sum.not_followed += not_followed;
+    sum.messages += messages;
+    sum.message_bytes += message_bytes;
+    sum.incomplete_messages += incomplete_messages;
+    sum.gaps += gaps;
+    sum.findings.error += findings.error;
+    sum.findings.warning += findings.warning;
+    sum.findings.info += findings.info;
+    for (code, n) in findings_by_code {
+        *sum.findings_by_code.entry(*code).or_default() += n;
+    }
+}
