@@ -89,6 +89,7 @@ pub fn config(sel: u8) -> AnalyzerConfig {
         emit_frames: sel & 1 != 0,
         ws_ports: if sel & 4 != 0 { vec![8080] } else { Vec::new() },
         community_id_seed: 0,
+        shard: None,
         announce_tcp: sel & 8 != 0,
         reorder_window: Duration::from_millis(reorder_ms),
         // The default budget: this target's differential (payloads kept or not) holds only
