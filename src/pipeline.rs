@@ -190,7 +190,7 @@ impl<S: StreamSink> Tracker for Local<'_, S> {
         self.sink.on_stats(stats);
     }
     fn counts(&self) -> (u64, u64) {
-        (self.table.len() as u64, self.table.stats().connections)
+        (self.table.open_now(), self.table.stats().connections)
     }
     fn finish(&mut self) -> TableStats {
         self.table.finish(self.sink);

@@ -513,7 +513,7 @@ fn work(
                 tap.analyzer.sink_mut().out.push(Out::Len(key, stage, len));
             }
         }
-        counts[0].store(table.len() as u64, Ordering::Relaxed);
+        counts[0].store(table.open_now(), Ordering::Relaxed);
         counts[1].store(table.stats().connections, Ordering::Relaxed);
         round.bytes.clear();
         // The reader may have finished; then the round is simply dropped.

@@ -232,8 +232,8 @@ impl Table {
     }
 
     /// Connections open now (counted from the table's counters: every connection opened and
-    /// not yet counted as closed).
-    fn open_now(&self) -> u64 {
+    /// not yet counted as closed); closed ones the table still remembers are not counted.
+    pub fn open_now(&self) -> u64 {
         let s = &self.stats;
         s.connections
             - s.closed_fin
