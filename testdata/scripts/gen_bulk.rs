@@ -1,7 +1,7 @@
 //! Deterministic generator of large, realistic WebSocket captures, for benchmarks.
 //!
 //! ```text
-//! cargo run --release --example gen_bulk -- OUT.pcap --size 100M [--seed N] [--concurrency N]
+//! cargo run --release --example gen_bulk -- OUT.pcap --size 100M [--seed N] [--concurrency N] [--loopback]
 //! ```
 //!
 //! Writes `OUT.pcap` (Ethernet, about `--size` bytes: `K`, `M`, `G` are powers of 1000, `Ki`,
@@ -19,7 +19,10 @@
 //!   segmentation at 1448 bytes (IPv4) or 1428 bytes (IPv6: MSS 1440 minus the timestamps),
 //!   1–4 segments per burst, a pure ACK from the receiver after each burst; at the end FIN /
 //!   FIN / ACK. 20 % of the connections are IPv6. Server ports are 80 and 8080 (Wireshark
-//!   decodes HTTP there without `-d`).
+//!   decodes HTTP there without `-d`). Clients are in 10.64.0.0/10 and fd00:0:0:1::/64,
+//!   servers 10.0.0.1–4 and fd00:0:0:2::1–4; with `--loopback` every connection is IPv4 and
+//!   every address is in 127.0.0.0/8 (clients in [`LOOPBACK_CLIENTS`], servers in
+//!   [`LOOPBACK_SERVERS`]), so that the capture can be replayed onto `lo` (`benches/live.rs`).
 //! - 97 % are WebSocket connections: an HTTP/1.1 upgrade request (Host, Origin, User-Agent, a
 //!   random Sec-WebSocket-Key, version 13, often subprotocols and a permessage-deflate offer)
 //!   and its 101 response with the right Sec-WebSocket-Accept (base64 of SHA-1 of key + GUID).
@@ -81,6 +84,11 @@ const WS_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /// A queue holding more than this after a large message gives its memory back.
 const QUEUE_KEEP: usize = 16 * 1024;
 
+/// With `--loopback`: clients in 127.64.0.0/10, servers 127.32.0.1–4 (no other traffic on `lo`
+/// uses these, so a capture filter can pick out the replayed packets).
+pub const LOOPBACK_CLIENTS: ([u8; 4], u8) = ([127, 64, 0, 0], 10);
+pub const LOOPBACK_SERVERS: ([u8; 4], u8) = ([127, 32, 0, 0], 16);
+
 /// Per mille of connections: IPv6, plain HTTP, permessage-deflate.
 const IPV6_PER_MILLE: u64 = 200;
 const PLAIN_HTTP_PER_MILLE: u64 = 30;
@@ -103,11 +111,15 @@ pub struct Options {
     pub seed: u64,
     /// Connections open at once (default: 11 per MB, at least 16).
     pub concurrency: Option<usize>,
+    /// Every connection IPv4 and every address in 127.0.0.0/8 (for replaying onto `lo`). The
+    /// random choices are the same as without it; only addresses, IP version and segment sizes
+    /// differ.
+    pub loopback: bool,
 }
 
 impl Options {
     pub fn new(size: u64) -> Options {
-        Options { size, seed: DEFAULT_SEED, concurrency: None }
+        Options { size, seed: DEFAULT_SEED, concurrency: None, loopback: false }
     }
 
     fn open_at_once(&self) -> usize {
@@ -128,8 +140,7 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-const USAGE: &str =
-    "usage: gen_bulk OUT.pcap --size SIZE [--seed N] [--concurrency N]   (SIZE: 100M, 1G, 500Ki…)";
+const USAGE: &str = "usage: gen_bulk OUT.pcap --size SIZE [--seed N] [--concurrency N] [--loopback]   (SIZE: 100M, 1G, 500Ki…)";
 
 /// Parses the arguments (without the program name), generates, prints a summary.
 pub fn cli(args: impl IntoIterator<Item = String>) -> Result<()> {
@@ -137,6 +148,7 @@ pub fn cli(args: impl IntoIterator<Item = String>) -> Result<()> {
     let mut size = None;
     let mut seed = DEFAULT_SEED;
     let mut concurrency = None;
+    let mut loopback = false;
     let mut args = args.into_iter();
     while let Some(a) = args.next() {
         let mut value = |name: &str| args.next().with_context(|| format!("{name} needs a value"));
@@ -148,6 +160,7 @@ pub fn cli(args: impl IntoIterator<Item = String>) -> Result<()> {
                 ensure!(n > 0, "--concurrency must be positive");
                 concurrency = Some(n as usize);
             }
+            "--loopback" => loopback = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());
@@ -158,7 +171,7 @@ pub fn cli(args: impl IntoIterator<Item = String>) -> Result<()> {
         }
     }
     let (Some(out), Some(size)) = (out, size) else { bail!("{USAGE}") };
-    let opts = Options { size, seed, concurrency };
+    let opts = Options { size, seed, concurrency, loopback };
     let start = Instant::now();
     let e = generate(&out, &opts)?;
     let secs = start.elapsed().as_secs_f64();
@@ -402,6 +415,8 @@ struct Generator {
     /// Time of the first packet.
     first_ts_ns: u64,
     next_id: u32,
+    /// [`Options::loopback`].
+    loopback: bool,
     /// Bytes queued in every connection, not yet sent.
     queued: u64,
     /// Sequence numbers in JSON messages.
@@ -461,6 +476,7 @@ impl Generator {
             ts_ns: BASE_SECS * 1_000_000_000,
             first_ts_ns: 0,
             next_id: 0,
+            loopback: opts.loopback,
             queued: 0,
             msg_seq: 0,
             e: Expected {
@@ -477,7 +493,8 @@ impl Generator {
         let id = self.next_id;
         self.next_id += 1;
         let r = &mut self.rng;
-        let ipv6 = r.chance(IPV6_PER_MILLE);
+        // The draw happens either way, so that --loopback keeps every other random choice.
+        let ipv6 = r.chance(IPV6_PER_MILLE) && !self.loopback;
         let websocket = !r.chance(PLAIN_HTTP_PER_MILLE);
         let deflate =
             websocket && r.chance(DEFLATE_PER_MILLE * 1000 / (1000 - PLAIN_HTTP_PER_MILLE));
@@ -492,6 +509,9 @@ impl Generator {
             let mut srv = [0xfd, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0];
             srv[15] = server;
             Addrs::V6([client, srv])
+        } else if self.loopback {
+            let ([c0, c1, ..], [s0, s1, ..]) = (LOOPBACK_CLIENTS.0, LOOPBACK_SERVERS.0);
+            Addrs::V4([[c0, c1 | (h1 & 63), h2, h3], [s0, s1, 0, server]])
         } else {
             Addrs::V4([[10, 64 | (h1 & 63), h2, h3], [10, 0, 0, server]])
         };
