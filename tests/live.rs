@@ -460,6 +460,19 @@ fn live_capture_with_worker_threads_reports_every_message_and_its_counters() {
     assert!(status.success(), "wsscope exited with {status}");
     let lines: Vec<serde_json::Value> =
         out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    // Every line, the live-only `stats` lines included, is what the documented schema says.
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/schema/ndjson-line.schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    for l in &lines {
+        let errors: Vec<String> = validator.iter_errors(l).map(|e| e.to_string()).take(3).collect();
+        assert!(errors.is_empty(), "{l}: {errors:?}");
+    }
     let mut got = vec![Vec::new(); CONNS];
     for l in &lines {
         if l["type"] == "message" && l["direction"] == "client_to_server" && l["opcode"] == "text" {
