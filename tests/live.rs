@@ -312,6 +312,19 @@ fn masked_text(text: &[u8], mask: [u8; 4]) -> Vec<u8> {
     f
 }
 
+/// The payload length of a frame whose second header byte is `second` (7 bits, or 16 after it;
+/// these tests send nothing larger).
+fn payload_length(s: &mut TcpStream, second: u8) -> usize {
+    match second & 0x7f {
+        126 => {
+            let mut l = [0u8; 2];
+            s.read_exact(&mut l).unwrap();
+            u16::from_be_bytes(l) as usize
+        }
+        l => l as usize,
+    }
+}
+
 /// One WebSocket session on `port`: upgrade, `n` client messages answered by the server with
 /// the same text, a close handshake. Returns the texts sent.
 fn session(port: u16, conn: usize, n: usize) -> Vec<String> {
@@ -338,14 +351,7 @@ fn session(port: u16, conn: usize, n: usize) -> Vec<String> {
         // The echo: unmasked, same length.
         let mut hdr = [0u8; 2];
         c.read_exact(&mut hdr).unwrap();
-        let len = match hdr[1] & 0x7f {
-            126 => {
-                let mut l = [0u8; 2];
-                c.read_exact(&mut l).unwrap();
-                u16::from_be_bytes(l) as usize
-            }
-            l => l as usize,
-        };
+        let len = payload_length(&mut c, hdr[1]);
         let mut body = vec![0u8; len];
         c.read_exact(&mut body).unwrap();
         assert_eq!(body, text.as_bytes());
@@ -388,14 +394,7 @@ fn serve(mut s: TcpStream) {
     loop {
         let mut hdr = [0u8; 2];
         s.read_exact(&mut hdr).unwrap();
-        let len = match hdr[1] & 0x7f {
-            126 => {
-                let mut l = [0u8; 2];
-                s.read_exact(&mut l).unwrap();
-                u16::from_be_bytes(l) as usize
-            }
-            l => l as usize,
-        };
+        let len = payload_length(&mut s, hdr[1]);
         let mut mask = [0u8; 4];
         s.read_exact(&mut mask).unwrap();
         let mut body = vec![0u8; len];

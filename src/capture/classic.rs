@@ -28,8 +28,9 @@ use pcap_parser::{LegacyPcapBlock, LegacyPcapReader, PcapBlockOwned, PcapError};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 
-/// libpcap's `MAXIMUM_SNAPLEN`, the largest record it reads for the link types wsscope decodes.
-const MAX_SNAPLEN: u32 = 262_144;
+/// libpcap's `MAXIMUM_SNAPLEN`, the largest record it reads for the link types wsscope decodes
+/// (the live snapshot length of `-s 0` too).
+const MAX_SNAPLEN: u32 = super::MAX_SNAPLEN as u32;
 /// Bytes read per `read(2)`; at least one largest record plus its header.
 const BUFFER: usize = 1 << 20;
 /// Length of the file header.

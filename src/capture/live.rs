@@ -37,7 +37,8 @@ impl Default for LiveOptions {
     }
 }
 
-/// The largest snapshot length (`-s 0`), as tcpdump's.
+/// libpcap's `MAXIMUM_SNAPLEN`: the largest snapshot length (`-s 0`, as tcpdump's), and the
+/// largest record the file readers accept and the -w writer declares.
 pub const MAX_SNAPLEN: i32 = 262_144;
 
 /// Captures from an interface.

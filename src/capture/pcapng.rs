@@ -36,7 +36,7 @@ const BUFFER: usize = 1 << 20;
 /// bytes plus options; other blocks may be larger).
 const MAX_BLOCK: usize = 16 << 20;
 /// libpcap's largest snapshot length, used when an interface says 0.
-const MAX_SNAPLEN: u32 = 262_144;
+const MAX_SNAPLEN: u32 = super::MAX_SNAPLEN as u32;
 /// The first bytes of a pcapng file (a section header block's type).
 pub(super) const MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
 /// Block type of the obsolete packet block, read as little-endian by `pcap-parser`.

@@ -21,7 +21,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 /// libpcap's `MAXIMUM_SNAPLEN`: the snapshot length written in a pcap file header.
-const SNAPLEN: u32 = 262_144;
+const SNAPLEN: u32 = super::MAX_SNAPLEN as u32;
 /// pcap magic number for nanosecond timestamps.
 const PCAP_NANO_MAGIC: u32 = 0xa1b2_3c4d;
 /// pcap file header length.
