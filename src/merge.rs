@@ -122,7 +122,7 @@ pub fn merge(mut shares: Vec<ShareReport>) -> Result<Value, Error> {
             }
             let a: AnalyzerStats = serde_json::from_value(other["analyzer"].clone())
                 .map_err(|e| bad(&s.name, format!("input {i}: {e}")))?;
-            add_analyzer(&mut analyzer, &a);
+            analyzer.add(&a);
             if !std::ptr::eq(s, first) {
                 add_memory(&mut memory, &other["memory"]);
             }
@@ -200,24 +200,6 @@ fn run_summary(input: &Value) -> Result<RunSummary, serde_json::Error> {
         m.remove(k);
     }
     serde_json::from_value(Value::Object(m))
-}
-
-fn add_analyzer(sum: &mut AnalyzerStats, a: &AnalyzerStats) {
-    // Every counter adds up (each connection was analysed by one share): done field by field
-    // through JSON so that a new counter cannot be forgotten.
-    let (Ok(Value::Object(mut s)), Ok(Value::Object(o))) =
-        (serde_json::to_value(*sum), serde_json::to_value(a))
-    else {
-        return;
-    };
-    for (k, v) in o {
-        if let (Some(x), Some(y)) = (s.get(&k).and_then(Value::as_u64), v.as_u64()) {
-            s.insert(k, Value::from(x + y));
-        }
-    }
-    if let Ok(merged) = serde_json::from_value(Value::Object(s)) {
-        *sum = merged;
-    }
 }
 
 /// Counters add up; the level is the highest; the budget is every share's.
