@@ -53,5 +53,6 @@ pub mod streams;
 pub mod tcp;
 pub mod term;
 pub mod time;
+pub mod tls;
 pub mod ui;
 pub mod ws;

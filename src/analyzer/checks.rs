@@ -209,6 +209,18 @@ checks! {
     MemoryBudget => (Warning, "limit", "wsscope's memory budget (--memory-budget) was filling up, so this connection lost a payload copy, its inflater, or was evicted; what was given up is said in the finding"),
     /// A connection's output could not be kept in capture order.
     CaptureOrderNotKept => (Info, "capture", "output of a connection was released before earlier bytes were decoded (held longer than the reorder window); later events may be out of capture order"),
+
+    // ── TLS (wss://) ──
+    /// A TLS connection that was not decrypted: no key log, no keys for it, or no handshake.
+    TlsNotDecrypted => (Info, "capture", "a TLS connection (possibly wss://) was not decrypted: no key log was given (--keylog, SSLKEYLOGFILE), it holds no secrets for this connection, or the capture began after the handshake; what is known of it is reported"),
+    /// A protected record failed authentication under the logged keys.
+    TlsRecordNotAuthenticated => (Warning, "RFC 8446 §5.2, RFC 5246 §6.2.3", "a TLS record did not authenticate under the logged keys (bytes altered in the capture, or a key log of another session): its content is not shown and counts as missing"),
+    /// A direction could not be decrypted further.
+    TlsUndecryptable => (Warning, "capture", "a TLS direction could not be decrypted further: records failed in a row, or after bytes lost in the capture the next record's sequence number was not recovered"),
+    /// Bytes that are not TLS records on a connection that started as TLS.
+    TlsRecordInvalid => (Warning, "RFC 8446 §5.1, RFC 5246 §6.2.1", "bytes on a TLS connection are not a TLS record (unknown content type or version, or a record longer than TLS allows); the direction is not decoded further"),
+    /// Records waited for keys longer than the limit allows.
+    TlsKeysLate => (Warning, "limit", "records waited for their keys (a key log followed live) longer than --max-tls-key-wait allows: the oldest were given up"),
 }
 
 impl CheckId {
