@@ -8,8 +8,10 @@ GET /      a page whose script opens ws://127.0.0.1:WS_PORT/chromium-deflate,
            payload computed with crypto.subtle; close code and reason) to /log.
 POST /log  writes that JSON to --log, prints LOGGED and exits.
 
+--ws-url replaces that URL (record_tls.py: wss://localhost:PORT/chromium-wss).
+
 Prints READY once listening.  Gives up after --timeout seconds.
-Usage: chromium_page.py --port P --ws-port W --log FILE [--timeout S]
+Usage: chromium_page.py --port P --ws-port W --log FILE [--timeout S] [--ws-url URL]
 """
 
 import argparse
@@ -133,8 +135,12 @@ def main():
     ap.add_argument("--ws-port", type=int, required=True)
     ap.add_argument("--log", required=True)
     ap.add_argument("--timeout", type=float, default=40.0)
+    ap.add_argument("--ws-url", default=None, help="the WebSocket URL (default ws://127.0.0.1:WS_PORT/chromium-deflate)")
     args = ap.parse_args()
-    page = PAGE.replace("__WS_PORT__", str(args.ws_port)).encode()
+    page = PAGE
+    if args.ws_url:
+        page = page.replace('"ws://127.0.0.1:__WS_PORT__/chromium-deflate"', json.dumps(args.ws_url))
+    page = page.replace("__WS_PORT__", str(args.ws_port)).encode()
     done = threading.Event()
 
     class Handler(http.server.BaseHTTPRequestHandler):

@@ -19,7 +19,16 @@
 //  * received: 'message' / 'ping' / 'pong' events and the received close frame.
 //
 // Usage: node node_endpoint.js --role client|server --scenario NAME --host H --port P --log FILE
+//        [--cert PEM --key PEM (server) | --ca PEM (client)] [--keylog FILE]
 // (`ws` is resolved through NODE_PATH.)
+//
+// Scenarios with a `tls` entry run over wss:// (record_tls.py): the server is an
+// https.Server, the client connects to wss://localhost:PORT (IPv4, SNI
+// "localhost", the self-signed --ca trusted), both offer ALPN http/1.1, and each
+// side appends the TLS 'keylog' lines of its socket to --keylog.  `tcp` in the
+// log then counts the plaintext written into the TLS socket (TLSSocket uses
+// net.Socket's _write too); the driver calls it tls_plaintext.  `tls` holds
+// what the socket reports (protocol, cipher, ALPN, SNI, session reuse).
 
 const net = require('net');
 const crypto = require('crypto');
@@ -214,10 +223,27 @@ const NODE_BASIC_MESSAGES = [
   ['text', 'last one \u00e4\u00f6\u00fc'],
 ];
 
+const NODE_TLS_MESSAGES = [
+  ['text', 'hello over TLS 1.2 with ChaCha20-Poly1305'],
+  ['binary', detBytes('node-tls-20', 20)],
+  ['text', JSON.stringify({ kind: 'json', list: [1, 2, 3], nested: { ok: true }, pad: 'p'.repeat(1500) })],
+  ['binary', detBytes('node-tls-6000', 6000)],
+  ['ping', Buffer.from('tls ping')],
+  ['text', 'last one \u00e4\u00f6\u00fc'],
+];
+
+function echoClient(messages) {
+  return (ws, inbox) => basicClient(ws, inbox, messages);
+}
+
 async function nodeBasicClient(ws, inbox) {
+  return basicClient(ws, inbox, NODE_BASIC_MESSAGES);
+}
+
+async function basicClient(ws, inbox, messages) {
   let m = await inbox.next();
   assert(m.type === 'text' && m.buf.toString() === 'welcome', 'welcome');
-  for (const [kind, payload] of NODE_BASIC_MESSAGES) {
+  for (const [kind, payload] of messages) {
     if (kind === 'text') {
       ws.send(payload);
       m = await inbox.next();
@@ -273,6 +299,15 @@ async function deflateServer(ws, inbox) {
 const SCENARIOS = {
   'node-basic': { client: nodeBasicClient, server: echoServer, clientDeflate: false, serverDeflate: false },
   'py-node-deflate': { client: null, server: deflateServer, clientDeflate: true, serverDeflate: true },
+  // wss:// (testdata/scripts/record/record_tls.py): TLS 1.2 with ChaCha20-Poly1305, permessage-deflate
+  // with context takeover (ws then compresses every data message, small ones too)
+  'node-tls12-chacha': {
+    client: echoClient(NODE_TLS_MESSAGES),
+    server: echoServer,
+    clientDeflate: true,
+    serverDeflate: true,
+    tls: { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-CHACHA20-POLY1305' },
+  },
 };
 
 // ---------------------------------------------------------------- main
@@ -290,6 +325,19 @@ function parseArgs() {
 const LOOPBACK = new Set(['127.0.0.1', '::1']);
 function fmtAddr(host, port) {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function tlsInfo(socket, role) {
+  if (typeof socket.getProtocol !== 'function') return null;
+  const c = socket.getCipher() || {};
+  return {
+    version: socket.getProtocol(),
+    cipher: c.name,
+    cipher_iana: c.standardName,
+    alpn: socket.alpnProtocol || null,
+    sni: role === 'server' ? socket.servername || null : 'localhost',
+    resumed: socket.isSessionReused(),
+  };
 }
 
 function finish(args, ws, sock, info, exitCode, error) {
@@ -311,6 +359,7 @@ function finish(args, ws, sock, info, exitCode, error) {
     peer: info.peer,
     extensions: info.extensions === undefined ? null : info.extensions,
     tcp: { bytes: l.bytes, sha256: l.hash.digest('hex'), writes: l.writes },
+    tls: info.tls === undefined ? null : info.tls,
     sent,
     received: receivedLog,
     errors,
@@ -339,6 +388,10 @@ function main() {
     assert(LOOPBACK.has(socket.localAddress) && LOOPBACK.has(socket.remoteAddress), 'loopback');
     info.local = fmtAddr(socket.localAddress, socket.localPort);
     info.peer = fmtAddr(socket.remoteAddress, socket.remotePort);
+    info.tls = tlsInfo(socket, args.role);
+  };
+  const keylog = (line) => {
+    if (args.keylog) fs.appendFileSync(args.keylog, line);
   };
   const run = (fn) => {
     fn(ws, inbox).catch((err) => {
@@ -348,12 +401,22 @@ function main() {
   };
 
   if (args.role === 'server') {
+    let httpsServer = null;
+    if (sc.tls) {
+      httpsServer = require('https').createServer({
+        key: fs.readFileSync(args.key),
+        cert: fs.readFileSync(args.cert),
+        ALPNProtocols: ['http/1.1'],
+        ...sc.tls,
+      });
+      httpsServer.on('keylog', keylog);
+    }
     const wss = new WebSocketServer({
-      host: args.host,
-      port: args.port,
+      ...(httpsServer ? { server: httpsServer } : { host: args.host, port: args.port }),
       perMessageDeflate: sc.serverDeflate,
       maxPayload: 4 * 1024 * 1024,
     });
+    if (httpsServer) httpsServer.listen(args.port, args.host);
     wss.on('listening', () => process.stdout.write('READY\n'));
     wss.on('headers', (headers) => {
       const h = headers.find((x) => /^sec-websocket-extensions:/i.test(x));
@@ -368,16 +431,23 @@ function main() {
       ws.on('error', (err) => finish(args, ws, sock, info, 1, err));
       ws.on('close', () => {
         wss.close();
+        if (httpsServer) httpsServer.close();
         finish(args, ws, sock, info, 0);
       });
       run(sc.server);
     });
   } else {
     const hostport = fmtAddr(args.host, args.port);
-    ws = new WebSocket(`ws://${hostport}/${args.scenario}`, {
+    const url = sc.tls ? `wss://localhost:${args.port}/${args.scenario}` : `ws://${hostport}/${args.scenario}`;
+    const tlsOpts = sc.tls
+      ? { ca: fs.readFileSync(args.ca), family: args.host.includes(':') ? 6 : 4, ALPNProtocols: ['http/1.1'], ...sc.tls }
+      : {};
+    ws = new WebSocket(url, {
       perMessageDeflate: sc.clientDeflate,
       maxPayload: 4 * 1024 * 1024,
+      ...tlsOpts,
     });
+    if (sc.tls) ws._req.on('socket', (s) => s.on('keylog', keylog));
     ws.on('upgrade', (res) => {
       const h = res.headers['sec-websocket-extensions'];
       info.extensions = h === undefined ? null : h;
