@@ -253,6 +253,20 @@ pub struct DecodeArgs {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub community_id_seed: u16,
 
+    /// Decrypt TLS (wss://) with this key log: the NSS key log format that SSLKEYLOGFILE makes
+    /// Chrome, Firefox and curl write (also node --tls-keylog, Python's keylog_filename, Go's
+    /// KeyLogWriter, rustls' KeyLogFile). TLS 1.3 and TLS 1.2 (AES-GCM, ChaCha20-Poly1305,
+    /// AES-CBC). Without it, SSLKEYLOGFILE is read when set; keys embedded in a pcapng file
+    /// (editcap --inject-secrets) are always used. Live, the file is followed as it grows. The
+    /// file is only read, and no secret is ever printed.
+    #[arg(long, value_name = "FILE")]
+    pub keylog: Option<std::path::PathBuf>,
+
+    /// Record bytes a TLS connection keeps while its keys have not yet appeared in a key log
+    /// followed live; beyond it the oldest records are given up (tls_keys_late).
+    #[arg(long, value_name = "SIZE", default_value = "1M")]
+    pub max_tls_key_wait: String,
+
     /// Payload bytes kept per message; longer messages are counted and checked in full and
     /// reported with truncated: true.
     #[arg(long, value_name = "SIZE", default_value = "1M")]

@@ -286,6 +286,17 @@ impl DecodeArgs {
         if max_inflate == 0 {
             return Err(Error::Usage("--max-inflate-size must be at least 1".into()));
         }
+        // Key material: the key log's secrets now (a bad path fails before any output), and
+        // pcapng Decryption Secrets Blocks as the file is read.
+        let keys = std::sync::Arc::new(crate::tls::KeyStore::new());
+        if let Some(k) = self.keylog_file() {
+            crate::keyfile::load(&k.path, &keys).map_err(|e| Error::Usage(format!(
+                "cannot read the TLS key log {}{}: {e} (--keylog FILE names the key log a client \
+                 wrote with SSLKEYLOGFILE=FILE)",
+                k.path.display(),
+                if k.from_env { " (from SSLKEYLOGFILE)" } else { "" }
+            )))?;
+        }
         Ok(AnalyzerConfig {
             max_message,
             max_inflate,
@@ -293,9 +304,32 @@ impl DecodeArgs {
             ws_ports: self.ws_ports.clone(),
             community_id_seed: self.community_id_seed,
             shard: self.shard.as_deref().map(parse_shard).transpose()?,
+            tls: crate::tls::TlsConfig {
+                keys: Some(keys),
+                max_key_wait: parse_size("max-tls-key-wait", &self.max_tls_key_wait)?,
+            },
             ..Default::default()
         })
     }
+
+    /// The key log to read: --keylog, else SSLKEYLOGFILE when set.
+    pub fn keylog_file(&self) -> Option<KeylogFile> {
+        match &self.keylog {
+            Some(p) => Some(KeylogFile { path: p.clone(), from_env: false }),
+            None => std::env::var_os("SSLKEYLOGFILE")
+                .filter(|v| !v.is_empty())
+                .map(|v| KeylogFile { path: v.into(), from_env: true }),
+        }
+    }
+}
+
+/// A TLS key log file and where its name came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeylogFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Named by SSLKEYLOGFILE (not --keylog).
+    pub from_env: bool,
 }
 
 /// `--shard I/N`: share I (0-based) of N.

@@ -208,7 +208,8 @@ pub enum Event {
         direction: Direction,
         /// Missing byte count.
         length: u64,
-        /// Raw TCP sequence number of the first missing byte.
+        /// Raw TCP sequence number of the first missing byte (0 for plaintext lost inside TLS:
+        /// records that failed authentication or were lost, whose bytes have no TCP position).
         seq: u32,
         /// Why.
         reason: GapReason,
@@ -217,6 +218,31 @@ pub enum Event {
         /// ended the connection or made the gap certain), so the gap sits at its place in
         /// capture order.
         at: Position,
+    },
+    /// A TLS connection (`wss://`, or anything else over TLS), when it ends: what its hellos
+    /// said, its records, and whether it was decrypted. A decrypted connection's WebSocket (if
+    /// any) comes as for plaintext, under the same connection id.
+    Tls {
+        /// Connection id.
+        connection: ConnId,
+        /// The TLS client (the side that sent the ClientHello; else the TCP client).
+        client: SocketAddr,
+        /// The TLS server.
+        server: SocketAddr,
+        /// Community ID v1 of the TCP connection.
+        community_id: CommunityId,
+        /// Whether a WebSocket was decoded inside.
+        websocket: bool,
+        /// First packet time.
+        #[serde(serialize_with = "ser_ts")]
+        #[schemars(with = "f64")]
+        start: Timestamp,
+        /// Time of the end.
+        #[serde(serialize_with = "ser_ts")]
+        #[schemars(with = "f64")]
+        end: Timestamp,
+        /// What is known of the TLS session.
+        tls: Box<TlsInfo>,
     },
     /// The connection is over.
     End {
@@ -245,6 +271,7 @@ impl Event {
             | Event::Message { connection, .. }
             | Event::Finding { connection, .. }
             | Event::Gap { connection, .. }
+            | Event::Tls { connection, .. }
             | Event::End { connection, .. } => connection,
         }
     }
@@ -258,9 +285,57 @@ impl Event {
             | Event::Message { connection, .. }
             | Event::Finding { connection, .. }
             | Event::Gap { connection, .. }
+            | Event::Tls { connection, .. }
             | Event::End { connection, .. } => *connection,
         }
     }
+}
+
+/// One TLS connection, as the `tls` event and the report describe it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TlsInfo {
+    /// Negotiated version (`TLS 1.3`), when the ServerHello was captured.
+    pub version: Option<String>,
+    /// Negotiated cipher suite (IANA name), when the ServerHello was captured.
+    pub cipher_suite: Option<String>,
+    /// Server name the client asked for (SNI).
+    pub sni: Option<String>,
+    /// ALPN protocols the client offered.
+    pub alpn_offered: Vec<String>,
+    /// ALPN protocol chosen (TLS 1.3: known only once decrypted).
+    pub alpn: Option<String>,
+    /// The session was resumed (pre-shared key, or a TLS 1.2 session id echoed).
+    pub resumed: bool,
+    /// The server asked for a second ClientHello (HelloRetryRequest).
+    pub hello_retry: bool,
+    /// Key updates seen (TLS 1.3, both directions).
+    pub key_updates: u32,
+    /// Whether it was decrypted.
+    pub decryption: crate::tls::Decryption,
+    /// What would decrypt it, or why it was not, in words (null when decrypted).
+    pub advice: Option<String>,
+    /// Not decrypted, but shaped like a WebSocket: ALPN http/1.1 (or none), application data
+    /// both ways over a long-lived connection.
+    pub may_carry_websocket: bool,
+    /// Records of the client.
+    pub client_to_server: TlsDirection,
+    /// Records of the server.
+    pub server_to_client: TlsDirection,
+}
+
+/// One direction of a TLS connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TlsDirection {
+    /// Records captured.
+    pub records: u64,
+    /// Their bytes, headers included.
+    pub bytes: u64,
+    /// Application data bytes decrypted.
+    pub decrypted_bytes: u64,
+    /// Records that did not authenticate.
+    pub failed_records: u64,
 }
 
 /// How a live capture is doing: emitted about once a second while capturing live (NDJSON

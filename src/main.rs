@@ -84,6 +84,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                     sources,
                     max_payload: None,
                     threads: 1,
+                    keylog: v.decode.keylog_file(),
                 };
                 let opts = wsscope::ui::UiOptions {
                     color: v.output.use_color(),
@@ -104,6 +105,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 sources,
                 max_payload: None,
                 threads: v.decode.threads,
+                keylog: v.decode.keylog_file(),
             };
             let text = Text::new(stdout(), v.output.use_color(), v.output.verbose, live);
             let outcome = run::run(cfg, text)?;
@@ -126,6 +128,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 sources,
                 max_payload: None,
                 threads: a.decode.threads,
+                keylog: a.decode.keylog_file(),
             };
             let memory = cfg.limits.memory.clone();
             let format = ReportFormat::new(a.fail_on.as_str())
@@ -150,6 +153,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 sources,
                 max_payload: a.max_payload,
                 threads: a.decode.threads,
+                keylog: a.decode.keylog_file(),
             };
             let threshold = a.fail_on.threshold();
             let status = match a.format {

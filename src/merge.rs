@@ -168,6 +168,13 @@ pub fn merge(mut shares: Vec<ShareReport>) -> Result<Value, Error> {
         )));
     }
 
+    // TLS connections: disjoint too.
+    let mut tls: Vec<Value> = Vec::new();
+    for s in &shares {
+        tls.extend(s.doc["tls"].as_array().into_iter().flatten().cloned());
+    }
+    tls.sort_by_key(|r| (r["input"].as_u64(), r["id"].as_u64()));
+
     // The exit decision, from the merged counts.
     let mut exit: ExitDecision = serde_json::from_value(first.doc["exit"].clone())
         .map_err(|e| bad(&first.name, format!("exit: {e}")))?;
@@ -185,6 +192,7 @@ pub fn merge(mut shares: Vec<ShareReport>) -> Result<Value, Error> {
 
     obj.insert("summary".into(), to_value(&summary)?);
     obj.insert("connections".into(), Value::Array(rows));
+    obj.insert("tls".into(), Value::Array(tls));
     obj.insert("exit".into(), to_value(&exit)?);
     Ok(out)
 }
@@ -237,6 +245,8 @@ fn add_summary(sum: &mut Summary, o: &Summary) {
         message_bytes,
         incomplete_messages,
         gaps,
+        tls_connections,
+        tls_decrypted,
         no_websocket: _,
         findings,
         findings_by_code,
@@ -250,6 +260,8 @@ fn add_summary(sum: &mut Summary, o: &Summary) {
     sum.message_bytes += message_bytes;
     sum.incomplete_messages += incomplete_messages;
     sum.gaps += gaps;
+    sum.tls_connections += tls_connections;
+    sum.tls_decrypted += tls_decrypted;
     sum.findings.error += findings.error;
     sum.findings.warning += findings.warning;
     sum.findings.info += findings.info;

@@ -39,6 +39,8 @@ pub struct RunConfig {
     pub redact: Option<Redactor>,
     /// Analysis threads (1: everything on the calling thread; see [`crate::shard`]).
     pub threads: usize,
+    /// The TLS key log read into `analyzer.tls.keys` (followed as it grows when live).
+    pub keylog: Option<crate::config::KeylogFile>,
 }
 
 impl RunConfig {
@@ -76,6 +78,36 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
     let mut opened = Vec::new();
     for source in &cfg.sources {
         opened.push((source, pipeline::open(source)?));
+    }
+    // TLS keys: pcapng files hand theirs over; a key log is followed while capturing live.
+    let mut _follower = None;
+    if let Some(store) = &cfg.analyzer.tls.keys {
+        for (_, p) in &mut opened {
+            p.set_key_store(Arc::clone(store));
+        }
+        let live = cfg.sources.iter().any(|s| matches!(s.input, Input::Live { .. }));
+        if let Some(k) = &cfg.keylog {
+            if live {
+                _follower = Some(crate::keyfile::follow(k.path.clone(), 0, Arc::clone(store)));
+            }
+            if cfg.notices {
+                eprintln!(
+                    "wsscope: TLS keys: {}{}: secrets for {} connections{}",
+                    crate::term::escape(&k.path.display().to_string()),
+                    if k.from_env { " (from SSLKEYLOGFILE)" } else { "" },
+                    store.len(),
+                    if live { ", followed as it grows" } else { "" }
+                );
+                let st = store.stats();
+                if st.malformed > 0 {
+                    eprintln!(
+                        "wsscope: warning: {} lines of the key log are not key log lines \
+                         (LABEL <64 hex digits> <hex secret>) and were skipped",
+                        st.malformed
+                    );
+                }
+            }
+        }
     }
     // Everything is open: give up root or capabilities before any packet is read.
     if let Some(s) = cfg.sources.first() {

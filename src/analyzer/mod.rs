@@ -52,6 +52,8 @@ pub struct AnalyzerConfig {
     pub reorder_window: std::time::Duration,
     /// The global memory budget, shared with the stream engine (`--memory-budget`).
     pub memory: crate::memory::Memory,
+    /// TLS key material and limits (`--keylog`, `--max-tls-key-wait`).
+    pub tls: crate::tls::TlsConfig,
 }
 
 impl Default for AnalyzerConfig {
@@ -69,6 +71,7 @@ impl Default for AnalyzerConfig {
             announce_tcp: false,
             reorder_window: crate::limits::TcpLimits::default().reorder_window,
             memory: crate::memory::Memory::default(),
+            tls: crate::tls::TlsConfig { keys: None, max_key_wait: 1 << 20 },
         }
     }
 }

@@ -19,6 +19,7 @@ use crate::http::{self, BodyKind, BodySkipper, HttpError, Parsed, RequestInfo, V
 use crate::memory::{Charge, Level};
 use crate::tcp::{CloseReason, CommunityId, ConnInfo, Direction, GapReason, PacketRef, RoleSource};
 use crate::time::Timestamp;
+use crate::tls::{Decryption, Out as TlsOut, TlsLayer};
 use crate::ws::OpCode;
 use crate::ws::direction::{DirConfig, DirectionDecoder, Message, WsOut};
 use crate::ws::resync::{self, Expect, Found};
@@ -379,6 +380,9 @@ pub struct Session {
     memory_noted: u8,
     /// The last packet of this connection the analyzer saw.
     last: PacketRef,
+    /// The TLS layer, when the connection started with a TLS record: TCP bytes go through it
+    /// and its plaintext comes here (offsets are then plaintext offsets).
+    tls: Option<Box<TlsLayer>>,
 }
 
 impl Session {
@@ -422,6 +426,7 @@ impl Session {
             saving: Level::Normal,
             memory_noted: 0,
             last: info.first,
+            tls: None,
         }
     }
 
@@ -457,6 +462,7 @@ impl Session {
             + self.order.held.capacity() * size_of::<Held>()
             + self.order.bytes
             + self.handshake_notes.len() * size_of::<Event>()
+            + self.tls.as_ref().map_or(0, |t| t.footprint())
     }
 
     /// Charges what this session holds to the memory budget.
@@ -523,6 +529,12 @@ impl Session {
     pub fn kind(&self) -> Kind {
         match &self.saw {
             _ if self.announced => Kind::WebSocket,
+            _ if self.tls.as_ref().is_some_and(|t| {
+                !matches!(t.decryption(), Decryption::Decrypted | Decryption::Partial)
+            }) =>
+            {
+                Kind::Tls
+            }
             s if s.tls => Kind::Tls,
             s if s.http => Kind::Http,
             s if s.gap_before_handshake => Kind::GapBeforeHandshake,
@@ -547,6 +559,49 @@ impl Session {
         sink: &mut impl EventSink,
     ) {
         self.last = at;
+        // A connection whose first bytes are a TLS record goes through the TLS layer.
+        if self.tls.is_none() && !self.saw.bytes && crate::tls::looks_like_record(data) {
+            self.tls = Some(Box::new(TlsLayer::new(cfg.tls.clone())));
+            // Plaintext offsets are not TCP offsets: acknowledgment numbers cannot place them.
+            self.seq_base = [None, None];
+            self.saw.bytes = true;
+        }
+        if let Some(tls) = &mut self.tls {
+            let mut outs = Vec::new();
+            tls.feed(dir, offset, data, at, &mut outs);
+            self.tls_outs(outs, cfg, sink);
+            return;
+        }
+        self.on_plain(dir, offset, data, at, cfg, sink);
+    }
+
+    /// What the TLS layer produced: plaintext, gaps and findings, into the layers above.
+    fn tls_outs(&mut self, outs: Vec<TlsOut>, cfg: &AnalyzerConfig, sink: &mut impl EventSink) {
+        for o in outs {
+            match o {
+                TlsOut::Plain { dir, offset, data, at } => {
+                    self.on_plain(dir, offset, &data, at, cfg, sink)
+                }
+                TlsOut::Gap { dir, offset, len, reason, at } => {
+                    self.plain_gap(dir, offset, len, 0, reason, at, cfg, sink)
+                }
+                TlsOut::Note { dir, check, detail, at, offset } => {
+                    self.note(dir, check, detail, at, offset, cfg, sink)
+                }
+            }
+        }
+    }
+
+    /// Application bytes of TCP direction `dir` at offset `offset` of its (plaintext) stream.
+    fn on_plain(
+        &mut self,
+        dir: Direction,
+        offset: u64,
+        data: &[u8],
+        at: PacketRef,
+        cfg: &AnalyzerConfig,
+        sink: &mut impl EventSink,
+    ) {
         if !self.saw.bytes && !data.is_empty() {
             self.saw.bytes = true;
             // A TLS record: handshake, alert, change cipher spec or application data, TLS 1.0-1.3.
@@ -698,6 +753,9 @@ impl Session {
 
     /// Bytes of TCP direction `dir` at `offset` start at raw sequence number `seq`.
     pub fn note_seq(&mut self, dir: Direction, offset: u64, seq: u32, len: usize) {
+        if self.tls.is_some() {
+            return;
+        }
         let i = dir.index();
         self.seq_base[i].get_or_insert(seq.wrapping_sub(offset as u32));
         self.seen_end[i] = self.seen_end[i].max(offset + len as u64);
@@ -719,6 +777,28 @@ impl Session {
     /// Bytes `[offset, offset + len)` of TCP direction `dir` are missing.
     #[allow(clippy::too_many_arguments)]
     pub fn on_gap(
+        &mut self,
+        dir: Direction,
+        offset: u64,
+        len: u64,
+        seq: u32,
+        reason: GapReason,
+        at: PacketRef,
+        cfg: &AnalyzerConfig,
+        sink: &mut impl EventSink,
+    ) {
+        if let Some(tls) = &mut self.tls {
+            let mut outs = Vec::new();
+            tls.gap(dir, offset, len, reason, at, &mut outs);
+            self.tls_outs(outs, cfg, sink);
+            return;
+        }
+        self.plain_gap(dir, offset, len, seq, reason, at, cfg, sink);
+    }
+
+    /// Bytes `[offset, offset + len)` of TCP direction `dir`'s application stream are missing.
+    #[allow(clippy::too_many_arguments)]
+    fn plain_gap(
         &mut self,
         dir: Direction,
         offset: u64,
@@ -863,9 +943,25 @@ impl Session {
         cfg: &AnalyzerConfig,
         sink: &mut impl EventSink,
     ) {
-        let d = self.ws_dir(dir);
         // Where the direction's bytes had got to.
         let offset = self.seen_end[dir.index()];
+        self.note(dir, check, detail, at, offset, cfg, sink);
+    }
+
+    /// A finding of a layer below HTTP (TCP, TLS) at `offset` of TCP direction `dir`. Before the
+    /// connection is known to be WebSocket, it waits for the handshake (the first few only).
+    #[allow(clippy::too_many_arguments)]
+    fn note(
+        &mut self,
+        dir: Direction,
+        check: CheckId,
+        detail: String,
+        at: PacketRef,
+        offset: u64,
+        cfg: &AnalyzerConfig,
+        sink: &mut impl EventSink,
+    ) {
+        let d = self.ws_dir(dir);
         let e = self.finding_event(
             check,
             Some(d),
@@ -952,6 +1048,18 @@ impl Session {
         cfg: &AnalyzerConfig,
         sink: &mut impl EventSink,
     ) {
+        // A record cut off by the end is a gap in the plaintext; the streams above end where
+        // their plaintext ends.
+        let ends = match &mut self.tls {
+            Some(tls) => {
+                let mut outs = Vec::new();
+                tls.finish(at, &mut outs);
+                let ends = Direction::BOTH.map(|d| tls.plain_end(d));
+                self.tls_outs(outs, cfg, sink);
+                ends
+            }
+            None => ends,
+        };
         // A connection still being searched for frames gets a last search over the finished
         // streams (where a chain ending at the end of the data is final).
         if matches!(self.phase, Phase::Probe(_)) {
@@ -1015,6 +1123,9 @@ impl Session {
         }
         if websocket {
             self.first_close = self.causal_first_close();
+        }
+        if self.tls.is_some() {
+            self.report_tls(at, sink);
         }
         if self.announced {
             sink.event(Event::End {
@@ -1580,7 +1691,7 @@ impl Session {
             .collect();
         pieces.sort_by_key(|p| p.3.packet);
         for (dir, off, bytes, at) in pieces {
-            self.on_data(dir, off, bytes, at, cfg, sink);
+            self.on_plain(dir, off, bytes, at, cfg, sink);
         }
     }
 
@@ -1734,7 +1845,7 @@ impl Session {
             .collect();
         pieces.sort_by_key(|p| p.3.packet);
         for (dir, off, bytes, at) in pieces {
-            self.on_data(dir, off, bytes, at, cfg, sink);
+            self.on_plain(dir, off, bytes, at, cfg, sink);
         }
     }
 
@@ -1783,6 +1894,40 @@ impl Session {
         }
         for e in std::mem::take(&mut self.handshake_notes) {
             sink.event(e);
+        }
+    }
+
+    /// The `tls` event of a connection that went through the TLS layer, and a finding when it
+    /// was not decrypted.
+    fn report_tls(&mut self, at: PacketRef, sink: &mut impl EventSink) {
+        let Some(tls) = &self.tls else { return };
+        let duration = at.ts.saturating_since(self.info.first.ts);
+        let info = tls.info(self.announced, duration);
+        let tls_client = tls.summary().client_dir.unwrap_or(Direction::ClientToServer);
+        let (client, server) = if tls_client == Direction::ClientToServer {
+            (self.info.client, self.info.server)
+        } else {
+            (self.info.server, self.info.client)
+        };
+        let undecrypted = !matches!(info.decryption, Decryption::Decrypted | Decryption::Partial);
+        let advice = info.advice.clone();
+        sink.event(Event::Tls {
+            connection: self.info.id,
+            client,
+            server,
+            community_id: CommunityId::tcp(client, server, self.community_id_seed),
+            websocket: self.announced,
+            start: self.info.first.ts,
+            end: at.ts,
+            tls: Box::new(info),
+        });
+        if undecrypted {
+            let pos = Position { packet: self.info.first.packet, ts: self.info.first.ts, offset: 0 };
+            let message = format!(
+                "TLS connection {client} → {server} not decrypted: {}",
+                advice.unwrap_or_default()
+            );
+            self.finding(CheckId::TlsNotDecrypted, None, pos, message, sink);
         }
     }
 

@@ -201,6 +201,12 @@ fn classify_open_error(path: &Path, e: pcap::Error, head: Option<&[u8]>) -> Erro
 }
 
 impl PacketSource for FileSource {
+    fn set_key_store(&mut self, store: std::sync::Arc<crate::tls::KeyStore>) {
+        if let Reader::Pcapng(r) = &mut self.reader {
+            r.set_key_store(store);
+        }
+    }
+
     fn link_types(&self) -> Vec<LinkType> {
         match &self.reader {
             Reader::Pcapng(r) => r.links().to_vec(),

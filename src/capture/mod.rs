@@ -148,6 +148,9 @@ pub trait PacketSource {
     /// Reads no longer wait for packets (live capture, once stopping): a read with nothing
     /// ready gives [`Next::Timeout`] at once.
     fn set_nonblocking(&mut self) {}
+    /// Where TLS secrets found in the input go (pcapng Decryption Secrets Blocks); sources
+    /// without any ignore it.
+    fn set_key_store(&mut self, _store: std::sync::Arc<crate::tls::KeyStore>) {}
     /// Stops reading (live capture: the capture threads end, and the counters are final); the
     /// packets not yet read are not analysed. Called once the reader stops reading.
     fn stop(&mut self) {}

@@ -37,6 +37,8 @@ const BUFFER: usize = 1 << 20;
 const MAX_BLOCK: usize = 16 << 20;
 /// libpcap's largest snapshot length, used when an interface says 0.
 const MAX_SNAPLEN: u32 = super::MAX_SNAPLEN as u32;
+/// TLS secrets kept from blocks read before a key store is given.
+const MAX_HELD_SECRETS: usize = 64 << 20;
 /// The first bytes of a pcapng file (a section header block's type).
 pub(super) const MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
 /// Block type of the obsolete packet block, read as little-endian by `pcap-parser`.
@@ -82,6 +84,10 @@ pub(super) struct PcapngReader {
     pending: usize,
     number: u64,
     ended: bool,
+    /// Where TLS secrets of Decryption Secrets Blocks go.
+    keys: Option<std::sync::Arc<crate::tls::KeyStore>>,
+    /// Secrets read before a key store was given (bounded by `MAX_HELD_SECRETS`).
+    secrets: Vec<u8>,
 }
 
 /// A packet block's fields.
@@ -96,6 +102,8 @@ struct Parts<'a> {
 /// What a block is.
 enum Kind<'a> {
     Section { big_endian: bool },
+    /// A Decryption Secrets Block with a TLS key log (`editcap --inject-secrets tls,FILE`).
+    TlsSecrets(&'a [u8]),
     Interface(Interface),
     Packet(Parts<'a>),
     Skip,
@@ -164,6 +172,8 @@ impl PcapngReader {
             pending: 0,
             number: 0,
             ended: false,
+            keys: None,
+            secrets: Vec::new(),
         };
         let front = r.front();
         if let Some(e) = r.filter_error.take() {
@@ -190,6 +200,14 @@ impl PcapngReader {
         }
         r.peeked = Some(front);
         Ok(r)
+    }
+
+    /// Where the TLS secrets of Decryption Secrets Blocks go (those read so far included).
+    pub(super) fn set_key_store(&mut self, store: std::sync::Arc<crate::tls::KeyStore>) {
+        if !self.secrets.is_empty() {
+            store.add_text(&std::mem::take(&mut self.secrets));
+        }
+        self.keys = Some(store);
     }
 
     /// Every distinct link type of the interfaces seen so far, in order.
@@ -250,6 +268,21 @@ impl PcapngReader {
                     Kind::Section { big_endian } => Step::Section(offset, big_endian),
                     Kind::Interface(i) => Step::Interface(offset, i),
                     Kind::Skip => Step::Skip(offset),
+                    Kind::TlsSecrets(text) => {
+                        // Kept until a key store is given (blocks before the first packet are
+                        // read while opening).
+                        match &self.keys {
+                            Some(k) => {
+                                k.add_text(text);
+                            }
+                            None if self.secrets.len() < MAX_HELD_SECRETS => {
+                                self.secrets.extend_from_slice(text);
+                                self.secrets.push(b'\n');
+                            }
+                            None => {}
+                        }
+                        Step::Skip(offset)
+                    }
                     Kind::Malformed(m) => Step::End(truncated(m)),
                     Kind::Packet(p) => match self.interfaces.get(p.interface) {
                         None => Step::End(truncated(format!(
@@ -471,6 +504,10 @@ fn kind<'a>(block: &Block<'a>, big_endian: bool) -> Kind<'a> {
                 wire_len: len,
                 data,
             })
+        }
+        // secrets_type "TLSK": NSS key log text (pcapng §4.7).
+        Block::DecryptionSecrets(dsb) if dsb.secrets_type.0 == 0x544c_534b => {
+            Kind::TlsSecrets(dsb.data.get(..dsb.secrets_len as usize).unwrap_or(dsb.data))
         }
         _ => Kind::Skip,
     }

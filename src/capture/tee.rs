@@ -246,6 +246,10 @@ impl PacketSource for TeeSource {
         self.inner.link_types()
     }
 
+    fn set_key_store(&mut self, store: std::sync::Arc<crate::tls::KeyStore>) {
+        self.inner.set_key_store(store);
+    }
+
     fn next_packet(&mut self) -> Next<'_> {
         let next = self.inner.next_packet();
         match &next {

@@ -476,6 +476,13 @@ impl Redactor {
             Event::End { connection, .. } => {
                 self.learned.remove(connection);
             }
+            Event::Tls { tls, .. } => {
+                // The server name is as public as the Host header; patterns still apply.
+                if let Some(sni) = &mut tls.sni {
+                    let r = self.patterns_in(sni);
+                    replace(sni, r);
+                }
+            }
             Event::Connection { .. } | Event::Frame { .. } | Event::Gap { .. } => {}
         }
     }

@@ -253,8 +253,10 @@ pub fn why_no_websocket(summary: &RunSummary, analyzer: &AnalyzerStats) -> Vec<S
         [
             n(
                 analyzer.tls_connections,
-                "carries TLS: wss:// cannot be decoded without its keys",
-                "carry TLS: wss:// cannot be decoded without its keys",
+                "carries TLS that was not decrypted (wss:// needs the key log its client \
+                 wrote: --keylog FILE; see the `tls` entries for why)",
+                "carry TLS that was not decrypted (wss:// needs the key log their clients \
+                 wrote: --keylog FILE; see the `tls` entries for why)",
             ),
             n(
                 analyzer.http_connections,

@@ -7,11 +7,12 @@
 use super::{Format, InputInfo, SCHEMA_VERSION, Tool};
 use crate::analyzer::AnalyzerStats;
 use crate::analyzer::checks::{CheckId, Severity};
-use crate::event::{Event, HandshakeOutcome, Position};
+use crate::event::{Event, HandshakeOutcome, Position, TlsInfo};
 use crate::http::{Extension, RequestInfo, ResponseInfo};
 use crate::pipeline::RunSummary;
 use crate::redact::Rules;
 use crate::tcp::{CloseReason, CommunityId, ConnId, Direction, GapReason};
+use crate::tls::Decryption;
 use crate::ws::OpCode;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -49,6 +50,9 @@ pub struct Report {
     /// WebSocket connections (and upgrade attempts), by input, then by id (the order in which
     /// their TCP connections opened).
     pub connections: Vec<ConnectionReport>,
+    /// TLS connections (decrypted or not), by input, then by id: what their hellos said,
+    /// whether they were decrypted and, when not, what would decrypt them.
+    pub tls: Vec<TlsReport>,
     /// The exit status decision.
     pub exit: ExitDecision,
 }
@@ -63,6 +67,30 @@ pub struct Share {
     pub index: u64,
     /// N.
     pub count: u64,
+}
+
+/// One TLS connection.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct TlsReport {
+    /// Connection id (the same as its row in `connections` when a WebSocket was decoded).
+    pub id: ConnId,
+    /// Index into `inputs`.
+    pub input: usize,
+    /// TLS client.
+    pub client: String,
+    /// TLS server.
+    pub server: String,
+    /// Community ID v1.
+    pub community_id: CommunityId,
+    /// Whether a WebSocket was decoded inside.
+    pub websocket: bool,
+    /// First packet time.
+    pub start: f64,
+    /// End time.
+    pub end: f64,
+    /// What is known of the TLS session.
+    #[serde(flatten)]
+    pub tls: TlsInfo,
 }
 
 /// Totals.
@@ -89,6 +117,10 @@ pub struct Summary {
     pub incomplete_messages: u64,
     /// Gaps in WebSocket streams.
     pub gaps: u64,
+    /// TLS connections seen.
+    pub tls_connections: u64,
+    /// TLS connections decrypted (in full or in part) with the key log.
+    pub tls_decrypted: u64,
     /// When no WebSocket connection was found: why, per input (what the packets and the TCP
     /// connections turned out to be).
     pub no_websocket: Vec<String>,
@@ -428,6 +460,7 @@ impl ReportBuilder {
         // By id, not in the order the analysis recognised them (a connection is listed once
         // its handshake or frames were seen): one order for every run, sharded or not.
         self.report.connections.sort_by_key(|c| (c.input, c.id));
+        self.report.tls.sort_by_key(|c| (c.input, c.id));
         decide_exit(
             &mut self.report.exit,
             &self.report.summary,
@@ -601,6 +634,26 @@ impl ReportBuilder {
                     c.close.closed_first_by = *closed_first_by;
                     c.close.clean = *clean;
                 }
+            }
+            Event::Tls { connection, client, server, community_id, websocket, start, end, tls } => {
+                s.tls_connections += 1;
+                if matches!(tls.decryption, Decryption::Decrypted | Decryption::Partial) {
+                    s.tls_decrypted += 1;
+                }
+                if !self.may_list(size_of::<TlsReport>() + 256) {
+                    return;
+                }
+                self.report.tls.push(TlsReport {
+                    id: *connection,
+                    input: self.input,
+                    client: client.to_string(),
+                    server: server.to_string(),
+                    community_id: *community_id,
+                    websocket: *websocket,
+                    start: start.as_secs_f64(),
+                    end: end.as_secs_f64(),
+                    tls: (**tls).clone(),
+                });
             }
             Event::Frame { .. } => {}
         }

@@ -5,6 +5,7 @@
 //! cannot drive or deceive the terminal.
 
 use super::{Format, InputInfo};
+use crate::tls::Decryption;
 use crate::analyzer::AnalyzerStats;
 use crate::analyzer::checks::{Severity, json_name};
 use crate::event::{Event, HandshakeOutcome, Payload};
@@ -263,6 +264,51 @@ impl<W: Write> Format for Text<W> {
                     json_name(reason),
                     at.packet
                 )
+            }
+            Event::Tls { connection, client, server, websocket, end, tls, .. } => {
+                let t = self.rel(*end);
+                let mut what = vec![
+                    tls.version.clone().unwrap_or_else(|| "TLS (no ServerHello)".into()),
+                ];
+                what.extend(tls.cipher_suite.clone());
+                if let Some(sni) = &tls.sni {
+                    what.push(format!("sni {}", printable(sni, 200)));
+                }
+                match (&tls.alpn, tls.alpn_offered.is_empty()) {
+                    (Some(a), _) => what.push(format!("alpn {}", printable(a, 100))),
+                    (None, false) => {
+                        what.push(format!("alpn offered {}", printable(&tls.alpn_offered.join(","), 200)))
+                    }
+                    (None, true) => {}
+                }
+                if tls.resumed {
+                    what.push("resumed".into());
+                }
+                if tls.key_updates > 0 {
+                    what.push(format!("{} key updates", tls.key_updates));
+                }
+                let bytes = tls.client_to_server.bytes + tls.server_to_client.bytes;
+                let records = tls.client_to_server.records + tls.server_to_client.records;
+                let state = match tls.decryption {
+                    Decryption::Decrypted => {
+                        format!("decrypted{}", if *websocket { ", WebSocket inside" } else { "" })
+                    }
+                    Decryption::Partial => "decrypted in part".to_string(),
+                    _ => format!(
+                        "not decrypted{}",
+                        if tls.may_carry_websocket { " (shaped like a WebSocket)" } else { "" }
+                    ),
+                };
+                let head = self.paint("1", "tls");
+                let mut line = format!(
+                    "{t} #{connection} {head} {client} ⇄ {server} {}; {records} records, {bytes} \
+                     bytes; {state}",
+                    what.join(", ")
+                );
+                if let Some(a) = &tls.advice {
+                    line.push_str(&format!(": {}", printable(a, 400)));
+                }
+                line
             }
             Event::End { connection, reason, closed_first_by, clean, ts } => {
                 let t = self.rel(*ts);

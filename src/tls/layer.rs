@@ -22,6 +22,7 @@ use super::keylog::{KeyStore, Secrets};
 use super::keys::DirKeys;
 use super::suite::{self, Suite};
 use crate::analyzer::checks::CheckId;
+use crate::event::{TlsDirection, TlsInfo};
 use crate::tcp::{Direction, GapReason, PacketRef};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -104,7 +105,7 @@ pub enum Out {
 }
 
 /// Whether and how a connection was decrypted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Decryption {
     /// Every record's bytes that were captured were decrypted.
@@ -113,6 +114,7 @@ pub enum Decryption {
     /// after a gap.
     Partial,
     /// No key material was given (`--keylog`).
+    #[default]
     NoKeyLog,
     /// The key log holds no secrets for this connection's client random.
     NoKeys,
@@ -224,6 +226,13 @@ pub struct TlsLayer {
     last: PacketRef,
 }
 
+impl std::fmt::Debug for TlsLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The summary, never keys or secrets.
+        f.debug_struct("TlsLayer").field("summary", &self.summary).finish_non_exhaustive()
+    }
+}
+
 /// Whether `b` starts like a TLS record: a known content type, major version 3, minor 0..=4.
 pub fn looks_like_record(b: &[u8]) -> bool {
     matches!(b, [0x14..=0x17, 0x03, 0x00..=0x04, ..])
@@ -269,6 +278,80 @@ impl TlsLayer {
             _ if self.cfg.keys.as_ref().is_none_or(|k| !k.given()) => Decryption::NoKeyLog,
             _ if self.secrets.is_none() => Decryption::NoKeys,
             _ => Decryption::Failed,
+        }
+    }
+
+    /// The connection as the `tls` event describes it. `websocket`: a WebSocket was decoded
+    /// inside; `duration`: how long the connection was seen.
+    pub fn info(&self, websocket: bool, duration: std::time::Duration) -> TlsInfo {
+        let sm = &self.summary;
+        let ch = sm.client_hello.as_ref();
+        let sh = sm.server_hello.as_ref();
+        let decryption = self.decryption();
+        let dir = |c: &DirCounts| TlsDirection {
+            records: c.records,
+            bytes: c.bytes,
+            decrypted_bytes: c.decrypted,
+            failed_records: c.failed,
+        };
+        let random = ch.map(|c| c.random.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        let suite_name = sh.map(|s| suite::name(s.cipher));
+        let h2 = sm.alpn.as_deref() == Some("h2");
+        let advice = match decryption {
+            Decryption::Decrypted | Decryption::Partial if h2 => Some(
+                "ALPN h2: this is HTTP/2; WebSocket over HTTP/2 (RFC 8441) is not decoded".into(),
+            ),
+            Decryption::Decrypted | Decryption::Partial => None,
+            Decryption::NoKeyLog => Some(
+                "no key log was given: run with --keylog FILE, where FILE is the key log the \
+                 client (or server) wrote while this capture ran (SSLKEYLOGFILE=FILE for Chrome, \
+                 Firefox and curl; node --tls-keylog=FILE; Python's keylog_filename)"
+                    .into(),
+            ),
+            Decryption::NoKeys => Some(format!(
+                "the key log holds no secrets for client random {}: the key log written by \
+                 this connection's client (or server) would decrypt it",
+                random.as_deref().unwrap_or("?")
+            )),
+            Decryption::NoHandshake => Some(
+                "the capture began after the TLS handshake, so the connection's client random \
+                 (which names its keys) is unknown: capture from before the client connects"
+                    .into(),
+            ),
+            Decryption::Unsupported => Some(format!(
+                "{} with {} is not decrypted by wsscope (it decrypts TLS 1.3, and TLS 1.1-1.2 \
+                 with AES-GCM, ChaCha20-Poly1305 and AES-CBC)",
+                sh.map_or("?".into(), |s| super::version_name(s.version)),
+                suite_name.as_deref().unwrap_or("?")
+            )),
+            Decryption::Failed => Some(format!(
+                "the secrets logged for client random {} did not authenticate any record: the \
+                 key log belongs to another session, or the capture altered the records",
+                random.as_deref().unwrap_or("?")
+            )),
+        };
+        let undecrypted = !matches!(decryption, Decryption::Decrypted | Decryption::Partial);
+        let http1 = ch.is_none_or(|c| c.alpn.is_empty() || c.alpn.iter().any(|a| a == "http/1.1"))
+            && !h2;
+        let both_ways = sm.dirs.iter().all(|d| d.records >= 4);
+        let long = duration >= std::time::Duration::from_secs(1)
+            || sm.dirs.iter().map(|d| d.records).sum::<u64>() >= 12;
+        TlsInfo {
+            version: sh.map(|s| super::version_name(s.version)),
+            cipher_suite: suite_name,
+            sni: ch.and_then(|c| c.sni.clone()),
+            alpn_offered: ch.map(|c| c.alpn.clone()).unwrap_or_default(),
+            alpn: sm.alpn.clone(),
+            resumed: sh.is_some_and(|s| {
+                s.psk || (!s.session_id.is_empty() && ch.is_some_and(|c| c.session_id == s.session_id) && s.version < 0x0304)
+            }),
+            hello_retry: sm.retried,
+            key_updates: sm.key_updates.iter().sum(),
+            decryption,
+            advice,
+            may_carry_websocket: undecrypted && !websocket && http1 && both_ways && long,
+            client_to_server: dir(&sm.dirs[0]),
+            server_to_client: dir(&sm.dirs[1]),
         }
     }
 

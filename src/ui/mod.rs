@@ -115,6 +115,17 @@ pub fn run(mut cfg: RunConfig, opts: UiOptions) -> Result<u8, Error> {
         Input::File(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
         Input::Live { .. } => 0,
     };
+    // TLS keys: a pcapng file's own, and a key log followed while capturing live.
+    let _follower = match &cfg.analyzer.tls.keys {
+        Some(store) => {
+            packets.set_key_store(Arc::clone(store));
+            cfg.keylog
+                .as_ref()
+                .filter(|_| live)
+                .map(|k| crate::keyfile::follow(k.path.clone(), 0, Arc::clone(store)))
+        }
+        None => None,
+    };
     let stop = crate::run::stop_conditions(std::slice::from_ref(&source));
     // Open: give up root or capabilities before any packet is read (the worker and the
     // terminal run without them).

@@ -83,6 +83,9 @@ pub struct ConnRow {
     pub accept_valid: Option<bool>,
     /// A handshake (or frames) was seen: this is a WebSocket connection, not plain TCP.
     pub websocket: bool,
+    /// For a TLS connection (known when it ends): version, suite, SNI and whether it was
+    /// decrypted (escaped for the terminal).
+    pub tls: Option<String>,
 }
 
 /// A frame of a fragmented message (kept for expansion in the detail pane).
@@ -499,6 +502,7 @@ impl AppState {
                     response: None,
                     accept_valid: None,
                     websocket: false,
+                    tls: None,
                 });
                 self.rows.push(Vec::new());
             }
@@ -670,6 +674,20 @@ impl AppState {
                         kind: RowKind::Gap { length: *length },
                     },
                 );
+            }
+            Event::Tls { connection, tls, .. } => {
+                let Some(c) = self.conn_mut(*connection) else { return };
+                let mut what: Vec<String> = tls.version.iter().chain(&tls.cipher_suite).cloned().collect();
+                if let Some(sni) = &tls.sni {
+                    what.push(format!("sni {sni}"));
+                }
+                let state = match (&tls.advice, tls.decryption) {
+                    (_, crate::tls::Decryption::Decrypted) => "decrypted".to_string(),
+                    (Some(a), d) => format!("{}: {a}", crate::analyzer::checks::json_name(&d)),
+                    (None, d) => crate::analyzer::checks::json_name(&d),
+                };
+                what.push(state);
+                c.tls = Some(crate::term::escape(&what.join(", ")).into_owned());
             }
             Event::End { connection, reason, ts, .. } => {
                 self.pending_frames.retain(|(c, _), _| c != connection);

@@ -30,6 +30,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &AppState) {
         .filter_map(|(pos, i)| s.conns.get(*i).map(|c| (pos, c)))
         .map(|(pos, c)| {
             let state = match (c.state, c.close_codes) {
+                _ if !c.websocket && c.tls.is_some() => "tls".to_string(),
                 _ if !c.websocket => "tcp".to_string(),
                 (ConnState::Handshaking, _) => "handshake".to_string(),
                 (ConnState::Open, _) => "open".to_string(),

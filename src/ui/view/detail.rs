@@ -44,6 +44,9 @@ fn connection_lines(s: &AppState, c: &ConnRow) -> Vec<Line<'static>> {
         kv("server", c.server.clone()),
         kv("community id", c.community_id.to_string()),
     ];
+    if let Some(t) = &c.tls {
+        l.push(kv("tls", t.clone()));
+    }
     match (&c.request, &c.response) {
         (None, None) => l.push(Line::raw("handshake not captured (frames found mid-stream)")),
         (req, resp) => {
