@@ -65,8 +65,7 @@ pub fn follow(path: PathBuf, from: u64, store: Arc<KeyStore>) -> Follower {
                     }
                     if len > at && f.seek(SeekFrom::Start(at)).is_ok() {
                         let mut buf = Vec::new();
-                        if (&mut f).take((len - at).min(MAX_KEYLOG)).read_to_end(&mut buf).is_ok()
-                        {
+                        if (&mut f).take((len - at).min(MAX_KEYLOG)).read_to_end(&mut buf).is_ok() {
                             at += buf.len() as u64;
                             partial.extend_from_slice(&buf);
                             if let Some(i) = partial.iter().rposition(|b| *b == b'\n') {

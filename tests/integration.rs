@@ -11,6 +11,7 @@ mod real;
 mod redaction;
 mod regression;
 mod safety;
+mod tls;
 mod tshark_diff;
 mod tui;
 mod util;

@@ -71,6 +71,7 @@ fn captures() -> Vec<String> {
         "captures/derived",
         "captures/cases",
         "captures/field",
+        "captures/tls",
     ] {
         let d = testdata(dir);
         if !d.exists() {

@@ -30,6 +30,11 @@ struct Truth {
     websocket_connections: Option<usize>,
     /// Whether findings of severity error are expected (when false, none may be reported).
     errors_expected: Option<bool>,
+    /// The TLS key log beside the capture (`testdata/captures/tls`).
+    keylog: Option<String>,
+    /// The capture (pcapng) holds its TLS secrets itself.
+    #[serde(default)]
+    keylog_embedded: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -86,9 +91,30 @@ pub fn analyze(path: &std::path::Path) -> Vec<Event> {
 }
 
 fn analyze_with(path: &std::path::Path, ws_ports: &[u16]) -> Vec<Event> {
+    analyze_keyed(path, ws_ports, None)
+}
+
+/// Like [`analyze`], with a TLS key log (and the capture's own secrets, for pcapng).
+pub fn analyze_keyed(
+    path: &std::path::Path,
+    ws_ports: &[u16],
+    keylog: Option<&std::path::Path>,
+) -> Vec<Event> {
+    use wsscope::capture::PacketSource;
     let mut source = FileSource::open(path, None).unwrap();
+    let keys = std::sync::Arc::new(wsscope::tls::KeyStore::new());
+    if let Some(k) = keylog {
+        wsscope::keyfile::load(k, &keys).unwrap();
+    }
+    source.set_key_store(keys.clone());
+    let tls = wsscope::tls::TlsConfig { keys: Some(keys), max_key_wait: 1 << 20 };
     let mut analyzer = Analyzer::new(
-        AnalyzerConfig { max_message: 16 << 20, ws_ports: ws_ports.to_vec(), ..Default::default() },
+        AnalyzerConfig {
+            max_message: 16 << 20,
+            ws_ports: ws_ports.to_vec(),
+            tls,
+            ..Default::default()
+        },
         Collect::default(),
     );
     pipeline::drive(&mut source, &TcpLimits::default(), &Stop::default(), &mut analyzer);
@@ -109,7 +135,7 @@ fn payload_bytes(p: &Payload) -> Option<Vec<u8>> {
 
 /// Every truth file of the real, derived and generated corpora.
 fn truths() -> Vec<std::path::PathBuf> {
-    ["captures/real", "captures/derived", "captures/cases", "captures/field"]
+    ["captures/real", "captures/derived", "captures/cases", "captures/field", "captures/tls"]
         .iter()
         .flat_map(|d| files_ending(&testdata(d), ".truth.json"))
         .collect()
@@ -119,10 +145,17 @@ fn truths() -> Vec<std::path::PathBuf> {
 fn real_sessions_decode_to_exactly_the_messages_the_endpoints_sent() {
     let mut problems = Vec::new();
     let mut checked = 0;
+    let mut tls_checked = 0;
     for path in truths() {
         let dir = path.parent().unwrap();
         let truth: Truth = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        let events = analyze_with(&dir.join(&truth.pcap), &truth.analysis.ws_ports);
+        let tls_dir = dir.ends_with("tls");
+        if tls_dir && truth.keylog.is_none() && !truth.keylog_embedded {
+            continue; // no keys: tests/tls.rs checks what is shown of it
+        }
+        let keylog = truth.keylog.as_ref().map(|k| dir.join(k));
+        let events =
+            analyze_keyed(&dir.join(&truth.pcap), &truth.analysis.ws_ports, keylog.as_deref());
         if let Some(n) = truth.websocket_connections {
             let got = events.iter().filter(|e| matches!(e, Event::Connection { .. })).count();
             if got != n {
@@ -318,6 +351,9 @@ fn real_sessions_decode_to_exactly_the_messages_the_endpoints_sent() {
                         problems.push(format!("{} {d} message #{i}: {}", label, diffs.join("; ")));
                     }
                     checked += 1;
+                    if tls_dir {
+                        tls_checked += 1;
+                    }
                 }
             }
             let findings: Vec<(String, String)> = events
@@ -355,6 +391,8 @@ fn real_sessions_decode_to_exactly_the_messages_the_endpoints_sent() {
     }
     assert!(problems.is_empty(), "{} problem(s):\n{}", problems.len(), problems.join("\n"));
     assert!(checked >= 30, "only {checked} messages checked");
+    assert!(tls_checked >= 40, "only {tls_checked} messages inside TLS checked");
+    eprintln!("{checked} messages checked, {tls_checked} of them inside TLS");
 }
 
 #[test]

@@ -15,11 +15,19 @@ use std::process::Command;
 type Frames = BTreeMap<(u16, &'static str), Vec<(u8, bool, u64)>>;
 
 fn tshark_frames(pcap: &Path, server_port: u16) -> Frames {
+    let decode = ["-d".to_string(), format!("tcp.port=={server_port},http")];
+    tshark_frames_with(pcap, &[server_port], &decode)
+}
+
+/// Frames tshark decodes with `extra` options (decode-as, key logs); `servers` are the server
+/// ports (a frame from one of them goes server to client).
+fn tshark_frames_with(pcap: &Path, servers: &[u16], extra: &[String]) -> Frames {
     let o = Command::new("tshark")
         .arg("-r")
         .arg(pcap)
         .args(["-o", "tcp.reassemble_out_of_order:TRUE"])
-        .args(["-d", &format!("tcp.port=={server_port},http"), "-Y", "websocket", "-T", "fields"])
+        .args(extra)
+        .args(["-Y", "websocket", "-T", "fields"])
         .args([
             "-e",
             "tcp.srcport",
@@ -39,8 +47,11 @@ fn tshark_frames(pcap: &Path, server_port: u16) -> Frames {
     for line in String::from_utf8_lossy(&o.stdout).lines() {
         let f: Vec<&str> = line.split('\t').collect();
         let (src, dst): (u16, u16) = (f[0].parse().unwrap(), f[1].parse().unwrap());
-        let (client, dir) =
-            if src == server_port { (dst, "server_to_client") } else { (src, "client_to_server") };
+        let (client, dir) = if servers.contains(&src) {
+            (dst, "server_to_client")
+        } else {
+            (src, "client_to_server")
+        };
         // The 7-bit length field says 126 or 127 when the 16- or 64-bit extension holds it; the
         // extensions are listed (in frame order) only for the frames that have them.
         let mut ext16 = f[5].split(',').filter(|x| !x.is_empty());
@@ -59,8 +70,12 @@ fn tshark_frames(pcap: &Path, server_port: u16) -> Frames {
 }
 
 fn wsscope_frames(pcap: &Path, ws_ports: &[u16]) -> Frames {
+    wsscope_frames_with(pcap, ws_ports, &[])
+}
+
+fn wsscope_frames_with(pcap: &Path, ws_ports: &[u16], extra: &[String]) -> Frames {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_wsscope"));
-    cmd.arg("export").arg(pcap).arg("--frames");
+    cmd.arg("export").arg(pcap).arg("--frames").args(extra).env_remove("SSLKEYLOGFILE");
     for p in ws_ports {
         cmd.args(["--ws-port", &p.to_string()]);
     }
@@ -242,6 +257,57 @@ fn wsscope_and_tshark_agree_on_every_frame_tshark_decodes() {
         problems.join("\n")
     );
     assert!(report.len() >= 5);
+}
+
+/// wss:// captures: tshark decrypting with the same key log (`-o tls.keylog_file:…`, or the
+/// pcapng's own Decryption Secrets Block) must see exactly wsscope's frames.
+#[test]
+fn wsscope_and_tshark_agree_on_every_frame_inside_tls() {
+    if std::env::var_os("WSSCOPE_SKIP_TSHARK").is_some() {
+        eprintln!("skipped: WSSCOPE_SKIP_TSHARK is set");
+        return;
+    }
+    let mut problems = Vec::new();
+    let mut total = 0;
+    let dir = testdata("captures/tls");
+    for truth_path in files_ending(&dir, ".truth.json") {
+        let truth: Value =
+            serde_json::from_str(&std::fs::read_to_string(&truth_path).unwrap()).unwrap();
+        let keys = truth["keylog"].as_str().map(|k| dir.join(k));
+        if keys.is_none() && truth["keylog_embedded"] != true {
+            continue;
+        }
+        let pcap = dir.join(truth["pcap"].as_str().unwrap());
+        let port =
+            |a: &Value| -> u16 { a.as_str().unwrap().rsplit(':').next().unwrap().parse().unwrap() };
+        let mut servers = Vec::new();
+        let mut theirs_opts = Vec::new();
+        for c in truth["connections"].as_array().unwrap() {
+            let p = port(&c["server"]);
+            if !servers.contains(&p) {
+                servers.push(p);
+                let proto = if c["tls"].is_object() { "tls" } else { "http" };
+                theirs_opts.extend(["-d".to_string(), format!("tcp.port=={p},{proto}")]);
+            }
+        }
+        let mut ours_opts = Vec::new();
+        if let Some(k) = &keys {
+            theirs_opts.extend(["-o".to_string(), format!("tls.keylog_file:{}", k.display())]);
+            ours_opts.extend(["--keylog".to_string(), k.display().to_string()]);
+        }
+        let theirs = tshark_frames_with(&pcap, &servers, &theirs_opts);
+        let ours = wsscope_frames_with(&pcap, &[], &ours_opts);
+        let name = pcap.file_name().unwrap().to_string_lossy().into_owned();
+        if theirs != ours {
+            problems.push(format!("{name}: tshark {theirs:?}\nwsscope {ours:?}"));
+        }
+        let n: usize = ours.values().map(Vec::len).sum();
+        assert!(n > 0, "{name}: no frames");
+        total += n;
+    }
+    assert!(problems.is_empty(), "disagreement(s) with tshark:\n{}", problems.join("\n"));
+    assert!(total >= 100, "only {total} frames compared");
+    eprintln!("{total} frames inside TLS agree with tshark");
 }
 
 /// Captures of link layers and tunnels tshark decodes too (crafted; see their README).

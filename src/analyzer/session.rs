@@ -1922,7 +1922,8 @@ impl Session {
             tls: Box::new(info),
         });
         if undecrypted {
-            let pos = Position { packet: self.info.first.packet, ts: self.info.first.ts, offset: 0 };
+            let pos =
+                Position { packet: self.info.first.packet, ts: self.info.first.ts, offset: 0 };
             let message = format!(
                 "TLS connection {client} → {server} not decrypted: {}",
                 advice.unwrap_or_default()

@@ -222,7 +222,12 @@ fn plain_http_and_other_protocols_are_not_announced() {
     assert!(c.close().is_empty());
     let mut c = Conn::new(RoleSource::Syn);
     c.send(C2S, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03");
-    assert!(c.close().is_empty());
+    // TLS is not announced as WebSocket: it is described (a `tls` event) and, not decrypted,
+    // says so.
+    let ev = c.close();
+    assert!(!ev.iter().any(|e| matches!(e, Event::Connection { .. })), "{ev:?}");
+    assert!(matches!(&ev[0], Event::Tls { websocket: false, .. }), "{ev:?}");
+    assert_eq!(codes(&ev), vec!["tls_not_decrypted".to_string()]);
 }
 
 #[test]

@@ -39,7 +39,7 @@ pub(super) enum Reader {
         number: u64,
     },
     Classic(ClassicReader),
-    Pcapng(PcapngReader),
+    Pcapng(Box<PcapngReader>),
     /// A signal came before the input's file header did: an input with no packets.
     Stopped,
 }
@@ -83,7 +83,7 @@ impl FileSource {
                             Ok(r) => {
                                 return Ok(FileSource {
                                     link: r.links().first().copied().unwrap_or(LinkType(0)),
-                                    reader: Reader::Pcapng(r),
+                                    reader: Reader::Pcapng(Box::new(r)),
                                     _pump: None,
                                 });
                             }

@@ -101,7 +101,9 @@ struct Parts<'a> {
 
 /// What a block is.
 enum Kind<'a> {
-    Section { big_endian: bool },
+    Section {
+        big_endian: bool,
+    },
     /// A Decryption Secrets Block with a TLS key log (`editcap --inject-secrets tls,FILE`).
     TlsSecrets(&'a [u8]),
     Interface(Interface),

@@ -5,7 +5,6 @@
 //! cannot drive or deceive the terminal.
 
 use super::{Format, InputInfo};
-use crate::tls::Decryption;
 use crate::analyzer::AnalyzerStats;
 use crate::analyzer::checks::{Severity, json_name};
 use crate::event::{Event, HandshakeOutcome, Payload};
@@ -14,6 +13,7 @@ use crate::redact::Rules;
 use crate::tcp::Direction;
 use crate::term::{escape, printable};
 use crate::time::Timestamp;
+use crate::tls::Decryption;
 use std::io::{self, Write};
 
 /// Characters of payload shown per message (unless verbose).
@@ -267,18 +267,18 @@ impl<W: Write> Format for Text<W> {
             }
             Event::Tls { connection, client, server, websocket, end, tls, .. } => {
                 let t = self.rel(*end);
-                let mut what = vec![
-                    tls.version.clone().unwrap_or_else(|| "TLS (no ServerHello)".into()),
-                ];
+                let mut what =
+                    vec![tls.version.clone().unwrap_or_else(|| "TLS (no ServerHello)".into())];
                 what.extend(tls.cipher_suite.clone());
                 if let Some(sni) = &tls.sni {
                     what.push(format!("sni {}", printable(sni, 200)));
                 }
                 match (&tls.alpn, tls.alpn_offered.is_empty()) {
                     (Some(a), _) => what.push(format!("alpn {}", printable(a, 100))),
-                    (None, false) => {
-                        what.push(format!("alpn offered {}", printable(&tls.alpn_offered.join(","), 200)))
-                    }
+                    (None, false) => what.push(format!(
+                        "alpn offered {}",
+                        printable(&tls.alpn_offered.join(","), 200)
+                    )),
                     (None, true) => {}
                 }
                 if tls.resumed {

@@ -331,8 +331,8 @@ impl TlsLayer {
             )),
         };
         let undecrypted = !matches!(decryption, Decryption::Decrypted | Decryption::Partial);
-        let http1 = ch.is_none_or(|c| c.alpn.is_empty() || c.alpn.iter().any(|a| a == "http/1.1"))
-            && !h2;
+        let http1 =
+            ch.is_none_or(|c| c.alpn.is_empty() || c.alpn.iter().any(|a| a == "http/1.1")) && !h2;
         let both_ways = sm.dirs.iter().all(|d| d.records >= 4);
         let long = duration >= std::time::Duration::from_secs(1)
             || sm.dirs.iter().map(|d| d.records).sum::<u64>() >= 12;
@@ -343,7 +343,10 @@ impl TlsLayer {
             alpn_offered: ch.map(|c| c.alpn.clone()).unwrap_or_default(),
             alpn: sm.alpn.clone(),
             resumed: sh.is_some_and(|s| {
-                s.psk || (!s.session_id.is_empty() && ch.is_some_and(|c| c.session_id == s.session_id) && s.version < 0x0304)
+                s.psk
+                    || (!s.session_id.is_empty()
+                        && ch.is_some_and(|c| c.session_id == s.session_id)
+                        && s.version < 0x0304)
             }),
             hello_retry: sm.retried,
             key_updates: sm.key_updates.iter().sum(),

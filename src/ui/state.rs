@@ -677,7 +677,8 @@ impl AppState {
             }
             Event::Tls { connection, tls, .. } => {
                 let Some(c) = self.conn_mut(*connection) else { return };
-                let mut what: Vec<String> = tls.version.iter().chain(&tls.cipher_suite).cloned().collect();
+                let mut what: Vec<String> =
+                    tls.version.iter().chain(&tls.cipher_suite).cloned().collect();
                 if let Some(sni) = &tls.sni {
                     what.push(format!("sni {sni}"));
                 }
