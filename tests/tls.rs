@@ -222,3 +222,60 @@ fn the_report_lists_tls_connections_and_says_why_not_decrypted() {
     let id = &r["tls"][0]["id"];
     assert!(r["connections"].as_array().unwrap().iter().any(|c| &c["id"] == id));
 }
+
+/// A packet lost in the middle of a record: that record's plaintext is a gap of exactly its
+/// length, nothing is shown from it, and every later record (and message) is decrypted — the
+/// next record header is found and its sequence number recovered.
+#[test]
+fn a_lost_segment_costs_its_record_and_nothing_after() {
+    if std::env::var_os("WSSCOPE_SKIP_TSHARK").is_some() {
+        eprintln!("skipped: WSSCOPE_SKIP_TSHARK is set (editcap comes with tshark)");
+        return;
+    }
+    let dir = testdata("captures/tls");
+    let tmp = tempfile::tempdir().unwrap();
+    let lossy = tmp.path().join("lossy.pcap");
+    // Packet 24: 1400 bytes inside the client's 40960-byte binary message (three records).
+    let st = Command::new("editcap")
+        .arg(dir.join("py-tls12-gcm.pcap"))
+        .arg(&lossy)
+        .arg("24")
+        .status()
+        .expect("editcap (wireshark-common) is not installed");
+    assert!(st.success());
+    let keys = dir.join("py-tls12-gcm.keys");
+    let events = ndjson(&export(&lossy, Some(&keys), &[]));
+    let gaps: Vec<&Value> = events.iter().filter(|e| e["type"] == "gap").collect();
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    assert_eq!(gaps[0]["length"], 16384, "the whole record's plaintext, exactly");
+    assert_eq!(gaps[0]["direction"], "client_to_server");
+    for e in &events {
+        if e["type"] == "finding" {
+            let code = e["code"].as_str().unwrap();
+            assert!(!code.starts_with("tls_"), "{e}");
+        }
+    }
+    let truth: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("py-tls12-gcm.truth.json")).unwrap(),
+    )
+    .unwrap();
+    let want: Vec<(String, u64)> = truth["connections"][0]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["length"] != 40960)
+        .map(|m| (m["direction"].as_str().unwrap().to_string(), m["length"].as_u64().unwrap()))
+        .collect();
+    let got: Vec<(String, u64)> = events
+        .iter()
+        .filter(|e| e["type"] == "message" && e["complete"] == true)
+        .map(|e| (e["direction"].as_str().unwrap().to_string(), e["length"].as_u64().unwrap()))
+        .collect();
+    let sorted = |mut v: Vec<(String, u64)>| {
+        v.sort();
+        v
+    };
+    assert_eq!(sorted(got), sorted(want), "every other message, complete");
+    let tls = events.iter().find(|e| e["type"] == "tls").unwrap();
+    assert_eq!(tls["tls"]["decryption"], "decrypted");
+}

@@ -389,3 +389,72 @@ fn bytes_that_are_not_records_stop_the_direction_with_a_finding() {
         .collect();
     assert_eq!(notes, vec![CheckId::TlsRecordInvalid]);
 }
+
+#[test]
+fn a_hello_retry_request_is_passed_over() {
+    let k = tls13_keys();
+    let [client, server] = tls13_streams(&k);
+    // HelloRetryRequest: a ServerHello with the fixed random; then the real one.
+    let mut hrr = server_hello(0x0304, 0x1301);
+    hrr[11..43].copy_from_slice(&[
+        0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8,
+        0x91, 0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8,
+        0x33, 0x9c,
+    ]);
+    let ch_len = 5 + usize::from(u16::from_be_bytes([client[3], client[4]]));
+    let mut c = client[..ch_len].to_vec(); // the second ClientHello repeats the random
+    c.extend_from_slice(&client);
+    let s = [hrr, server].concat();
+    let mut l = layer(Some(&k.keylog));
+    let out = run(&mut l, &[c, s], 50);
+    assert_eq!(plain(&out, C2S), REQUEST);
+    assert_eq!(plain(&out, S2C), RESPONSE);
+    assert!(l.summary().retried);
+}
+
+#[test]
+fn early_data_is_decrypted_with_the_early_secret() {
+    let suite = suite::find(0x1301).unwrap();
+    let k = tls13_keys();
+    let early_secret = [9u8; 32];
+    let early = DirKeys::tls13(suite, &early_secret).unwrap();
+    let keylog = format!(
+        "{}CLIENT_EARLY_TRAFFIC_SECRET {} {}\n",
+        k.keylog,
+        hexs(&RANDOM),
+        hexs(&early_secret)
+    );
+    // A ClientHello offering early_data (extension 42), 0-RTT records, EndOfEarlyData, then
+    // the handshake as before.
+    let mut ch = client_hello(true);
+    // Append an empty early_data extension and fix the three lengths.
+    ch.extend(ext(42, &[]));
+    let fix = |b: &mut [u8], at: usize, add: usize, wide: bool| {
+        if wide {
+            let v = u32::from_be_bytes([0, b[at], b[at + 1], b[at + 2]]) + add as u32;
+            b[at..at + 3].copy_from_slice(&v.to_be_bytes()[1..]);
+        } else {
+            let v = u16::from_be_bytes([b[at], b[at + 1]]) + add as u16;
+            b[at..at + 2].copy_from_slice(&v.to_be_bytes());
+        }
+    };
+    // The record's, the handshake message's and the extensions' lengths (record header 5,
+    // message header 4, version 2, random 32, session id 1, suites 6, compression 2).
+    fix(&mut ch, 3, 4, false);
+    fix(&mut ch, 6, 4, true);
+    fix(&mut ch, 52, 4, false);
+    let mut client = ch;
+    client.extend(early.seal(0, 23, b"EARLY"));
+    client.extend(early.seal(1, 22, &hs(5, &[])));
+    let [full_client, server] = tls13_streams(&k);
+    let first = 5 + usize::from(u16::from_be_bytes([full_client[3], full_client[4]]));
+    client.extend_from_slice(&full_client[first..]);
+    let mut l = layer(Some(&keylog));
+    let mut out = Vec::new();
+    l.feed(C2S, 0, &client, at(1), &mut out);
+    l.feed(S2C, 0, &server, at(2), &mut out);
+    l.finish(at(3), &mut out);
+    assert!(l.summary().client_hello.as_ref().unwrap().early_data);
+    assert_eq!(plain(&out, C2S), [&b"EARLY"[..], REQUEST].concat(), "{out:?}");
+    assert_eq!(plain(&out, S2C), RESPONSE);
+}
