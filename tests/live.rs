@@ -2,7 +2,8 @@
 //! itself on 127.0.0.1, is stopped with SIGINT (Ctrl-C), and must still report every byte;
 //! `--duration` ends a capture that sees nothing; `-Z` (and its default as root) and file
 //! capabilities leave no privilege in any thread once the interface is open, read from
-//! `/proc/PID/task/*/status` while the capture runs.
+//! `/proc/PID/task/*/status` while the capture runs; a wss:// session between `openssl s_client`
+//! and `s_server` is decrypted with a key log that arrives after its records.
 //!
 //! Needs permission to capture (root or CAP_NET_RAW), as CI has. Set WSSCOPE_SKIP_LIVE=1 to skip
 //! on a machine without it.
@@ -135,13 +136,19 @@ fn start_listening(mut cmd: Command) -> std::process::Child {
             let _ = tx.send(line);
         }
     });
-    match rx.recv_timeout(Duration::from_secs(20)) {
-        Ok(line) if line.contains("listening on lo") => child,
-        other => {
-            let _ = child.kill();
-            panic!("wsscope did not start capturing: {other:?}");
+    // Other notices (the key log read) may come first.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut seen = Vec::new();
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains("listening on lo") => return child,
+            Ok(line) => seen.push(line),
+            Err(_) => break,
         }
     }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("wsscope did not start capturing: {seen:?}");
 }
 
 /// (name, uid, gid, CapPrm, CapEff) of every thread of `pid`.
@@ -493,4 +500,162 @@ fn live_capture_with_worker_threads_reports_every_message_and_its_counters() {
     assert_eq!(capture["dropped"].as_u64(), Some(0), "{capture}");
     assert_eq!(capture["queue_dropped"].as_u64(), Some(0), "{capture}");
     assert_eq!(summary["tcp"]["connections"].as_u64(), Some(CONNS as u64));
+}
+
+// ── wss:// live, with a key log that arrives after the traffic ────────────────────────────────
+
+/// Runs `openssl ARGS` to completion (bounded), failing the test with its stderr.
+fn openssl(args: &[&str]) {
+    let o = Command::new("openssl").args(args).output().expect("openssl is not installed");
+    assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// A real TLS 1.3 client and server (`openssl s_client`/`s_server`) carry a WebSocket session on
+/// loopback while wsscope captures it with `--keylog` following a file that is still empty: the
+/// client's key log is copied into it only after the conversation. The records wait for their
+/// keys and are decrypted once the follower reads them; every message is reported.
+#[test]
+fn live_wss_is_decrypted_when_the_key_log_comes_after_the_traffic() {
+    if skip_live() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        key.to_str().unwrap(),
+        "-out",
+        cert.to_str().unwrap(),
+        "-days",
+        "1",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let followed = dir.path().join("followed.keys");
+    let written = dir.path().join("client.keys");
+    std::fs::write(&followed, b"").unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wsscope"));
+    cmd.args(["export", "-i", "lo", "-f", &format!("tcp port {port}"), "--duration", "60s"])
+        .arg("--keylog")
+        .arg(&followed)
+        .env_remove("SSLKEYLOGFILE");
+    let mut ws = start_listening(cmd);
+
+    let mut server = Command::new("openssl")
+        .args(["s_server", "-accept", &format!("127.0.0.1:{port}"), "-naccept", "1"])
+        .args(["-cert", cert.to_str().unwrap(), "-key", key.to_str().unwrap(), "-tls1_3"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let server_out = server.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(server_out).split(b'\n').map_while(Result::ok) {
+            let _ = tx.send(String::from_utf8_lossy(&line).into_owned());
+        }
+    });
+    // Bounded wait for the server to listen.
+    let mut accepting = false;
+    for _ in 0..100 {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(l) if l.contains("ACCEPT") => {
+                accepting = true;
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert!(accepting, "openssl s_server did not start");
+    let mut client = Command::new("openssl")
+        .args(["s_client", "-connect", &format!("127.0.0.1:{port}"), "-servername", "localhost"])
+        .args(["-keylogfile", written.to_str().unwrap(), "-nocommands", "-brief"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut c_in = client.stdin.take().unwrap();
+    let mut s_in = server.stdin.take().unwrap();
+    let request = format!(
+        "GET /live-wss HTTP/1.1\r\nHost: localhost:{port}\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n\r\n"
+    );
+    c_in.write_all(request.as_bytes()).unwrap();
+    c_in.write_all(&masked_text(b"hello over tls", [1, 2, 3, 4])).unwrap();
+    c_in.flush().unwrap();
+    // Bounded wait for the request to reach the server.
+    let mut got_request = false;
+    for _ in 0..100 {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(l) if l.contains("GET /live-wss") => {
+                got_request = true;
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert!(got_request, "the request did not reach s_server");
+    let mut reply =
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+            .to_vec();
+    reply.extend([0x81, 14]);
+    reply.extend(b"hi from server");
+    reply.extend([0x88, 2, 0x03, 0xe8]);
+    s_in.write_all(&reply).unwrap();
+    s_in.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut close = vec![0x88, 0x82, 9, 9, 9, 9];
+    close.extend([0x03 ^ 9, 0xe8 ^ 9]);
+    c_in.write_all(&close).unwrap();
+    c_in.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    // Only now the keys: the records waited for them.
+    let keys = std::fs::read(&written).unwrap();
+    assert!(!keys.is_empty(), "s_client wrote no key log");
+    std::fs::write(&followed, &keys).unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    drop(c_in);
+    drop(s_in);
+    for p in [&mut client, &mut server] {
+        for _ in 0..50 {
+            if p.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = p.kill();
+        let _ = p.wait();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let (status, out) = stop(&mut ws);
+    assert!(status.success(), "wsscope exited with {status}");
+    let events: Vec<serde_json::Value> =
+        out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let texts: Vec<String> = events
+        .iter()
+        .filter(|e| e["type"] == "message" && e["opcode"] == "text")
+        .map(|e| e["payload"]["text"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(texts, ["hello over tls", "hi from server"], "{out}");
+    let tls = events.iter().find(|e| e["type"] == "tls").unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(tls["tls"]["decryption"], "decrypted", "{tls}");
+    assert_eq!(tls["tls"]["version"], "TLS 1.3");
+    assert_eq!(tls["tls"]["sni"], "localhost");
+    // Nothing was given up waiting.
+    assert!(!out.contains("tls_keys_late"), "{out}");
 }
