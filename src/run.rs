@@ -92,10 +92,11 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
             }
             if cfg.notices {
                 eprintln!(
-                    "wsscope: TLS keys: {}{}: secrets for {} connections{}",
+                    "wsscope: TLS keys: {}{}: secrets for {} connection{}{}",
                     crate::term::escape(&k.path.display().to_string()),
                     if k.from_env { " (from SSLKEYLOGFILE)" } else { "" },
                     store.len(),
+                    if store.len() == 1 { "" } else { "s" },
                     if live { ", followed as it grows" } else { "" }
                 );
                 let st = store.stats();

@@ -519,6 +519,25 @@ fn live_wss_is_decrypted_when_the_key_log_comes_after_the_traffic() {
     if skip_live() {
         return;
     }
+    // TLS 1.3 (OpenSSL's default suite); TLS 1.2 AES-CBC with HMAC-SHA1 (encrypt-then-MAC, as
+    // OpenSSL negotiates by default) and with HMAC-SHA384 (MAC-then-encrypt, -no_etm).
+    live_wss(&["-tls1_3"], &[], "TLS 1.3", "TLS_AES_256_GCM_SHA384");
+    live_wss(
+        &["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA"],
+        &[],
+        "TLS 1.2",
+        "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
+    );
+    live_wss(
+        &["-tls1_2", "-cipher", "ECDHE-ECDSA-AES256-SHA384"],
+        &["-no_etm"],
+        "TLS 1.2",
+        "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384",
+    );
+}
+
+/// One session: `both` are given to s_server and s_client, `client` to s_client only.
+fn live_wss(both: &[&str], client_only: &[&str], version: &str, suite: &str) {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     openssl(&[
@@ -554,7 +573,8 @@ fn live_wss_is_decrypted_when_the_key_log_comes_after_the_traffic() {
 
     let mut server = Command::new("openssl")
         .args(["s_server", "-accept", &format!("127.0.0.1:{port}"), "-naccept", "1"])
-        .args(["-cert", cert.to_str().unwrap(), "-key", key.to_str().unwrap(), "-tls1_3"])
+        .args(["-cert", cert.to_str().unwrap(), "-key", key.to_str().unwrap()])
+        .args(both)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -582,6 +602,8 @@ fn live_wss_is_decrypted_when_the_key_log_comes_after_the_traffic() {
     let mut client = Command::new("openssl")
         .args(["s_client", "-connect", &format!("127.0.0.1:{port}"), "-servername", "localhost"])
         .args(["-keylogfile", written.to_str().unwrap(), "-nocommands", "-brief"])
+        .args(both)
+        .args(client_only)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -651,10 +673,11 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
         .filter(|e| e["type"] == "message" && e["opcode"] == "text")
         .map(|e| e["payload"]["text"].as_str().unwrap_or_default().to_string())
         .collect();
-    assert_eq!(texts, ["hello over tls", "hi from server"], "{out}");
+    assert_eq!(texts, ["hello over tls", "hi from server"], "{suite}: {out}");
     let tls = events.iter().find(|e| e["type"] == "tls").unwrap_or_else(|| panic!("{out}"));
     assert_eq!(tls["tls"]["decryption"], "decrypted", "{tls}");
-    assert_eq!(tls["tls"]["version"], "TLS 1.3");
+    assert_eq!(tls["tls"]["version"], version);
+    assert_eq!(tls["tls"]["cipher_suite"], suite);
     assert_eq!(tls["tls"]["sni"], "localhost");
     // Nothing was given up waiting.
     assert!(!out.contains("tls_keys_late"), "{out}");

@@ -60,6 +60,18 @@ fn highest(versions: &[tls_parser::TlsVersion]) -> Option<u16> {
     versions.iter().map(|v| v.0).filter(|v| v & 0x0f0f != 0x0a0a).max()
 }
 
+/// Each extension of an extensions block (type, length and data), one by one: tls-parser's list
+/// parsers stop at the first extension whose content they cannot read, and would hide every
+/// extension after it (OpenSSL's ServerHello puts renegotiation_info first).
+fn each_extension(mut block: &[u8]) -> impl Iterator<Item = &[u8]> {
+    std::iter::from_fn(move || {
+        let len = usize::from(u16::from_be_bytes([*block.get(2)?, *block.get(3)?]));
+        let (ext, rest) = block.split_at_checked(4 + len)?;
+        block = rest;
+        Some(ext)
+    })
+}
+
 /// Reads a ClientHello from a whole handshake message (4-byte header included).
 pub fn client_hello(msg: &[u8]) -> Option<ClientHello> {
     let Ok((_, TlsMessage::Handshake(TlsMessageHandshake::ClientHello(ch)))) =
@@ -73,9 +85,9 @@ pub fn client_hello(msg: &[u8]) -> Option<ClientHello> {
         session_id: ch.session_id.unwrap_or_default().to_vec(),
         ..Default::default()
     };
-    let exts =
-        ch.ext.and_then(|e| tls_parser::parse_tls_client_hello_extensions(e).ok()).map(|(_, v)| v);
-    for e in exts.unwrap_or_default() {
+    let exts = each_extension(ch.ext.unwrap_or_default())
+        .filter_map(|e| tls_parser::parse_tls_client_hello_extension(e).ok().map(|(_, x)| x));
+    for e in exts {
         match e {
             TlsExtension::SNI(names) => {
                 out.sni = names.iter().find(|(t, _)| t.0 == 0).map(|(_, n)| text(n));
@@ -111,9 +123,12 @@ pub fn server_hello(msg: &[u8]) -> Option<ServerHello> {
         session_id: sh.session_id.unwrap_or_default().to_vec(),
         ..Default::default()
     };
-    let exts =
-        sh.ext.and_then(|e| tls_parser::parse_tls_server_hello_extensions(e).ok()).map(|(_, v)| v);
-    for e in exts.unwrap_or_default() {
+    let exts = sh.ext.unwrap_or_default();
+    // Known by its type alone (tls-parser reads it too, but see `each_extension`).
+    out.encrypt_then_mac = each_extension(exts).any(|e| e.starts_with(&[0, 22]));
+    let exts = each_extension(exts)
+        .filter_map(|e| tls_parser::parse_tls_server_hello_extension(e).ok().map(|(_, x)| x));
+    for e in exts {
         match e {
             TlsExtension::SupportedVersions(v) => {
                 if let Some(h) = highest(&v) {
@@ -135,9 +150,8 @@ pub fn encrypted_extensions_alpn(msg: &[u8]) -> Option<String> {
     let body = msg.get(4..)?;
     let len = usize::from(u16::from_be_bytes([*body.first()?, *body.get(1)?]));
     let exts = body.get(2..2 + len)?;
-    let (_, list) = tls_parser::parse_tls_extensions(exts).ok()?;
-    list.into_iter().find_map(|e| match e {
-        TlsExtension::ALPN(l) => l.first().map(|p| text(p)),
+    each_extension(exts).find_map(|e| match tls_parser::parse_tls_extension(e) {
+        Ok((_, TlsExtension::ALPN(l))) => l.first().map(|p| text(p)),
         _ => None,
     })
 }
@@ -241,6 +255,23 @@ mod tests {
         r.push(&vec![0u8; len - 1000], &mut |m| got.push(m.to_vec()));
         r.push(&[20, 0, 0, 0], &mut |m| got.push(m.to_vec()));
         assert_eq!(got, vec![vec![20, 0, 0, 0]]);
+    }
+
+    /// OpenSSL 3.0's TLS 1.2 ServerHello (from a capture): renegotiation_info first, then
+    /// ec_point_formats, session_ticket, encrypt_then_mac, extended_master_secret. Every one is
+    /// read, whatever tls-parser makes of the ones before it.
+    #[test]
+    fn every_server_hello_extension_is_read() {
+        let hex = "020000410303a1bb3de0990e142758a55d925a2411e0ad33f39eb15b4756f2fd9c5242850f5800\
+                   c009000019ff01000100000b000403000102002300000016000000170000";
+        let msg: Vec<u8> = (0..hex.len() / 2)
+            .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+            .collect();
+        let sh = server_hello(&msg).unwrap();
+        assert_eq!(sh.cipher, 0xc009);
+        assert_eq!(sh.version, 0x0303);
+        assert!(sh.encrypt_then_mac);
+        assert!(!sh.retry);
     }
 
     #[test]
