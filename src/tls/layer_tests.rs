@@ -104,7 +104,13 @@ const RESPONSE: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\n\r\n";
 /// The two directions of a TLS 1.3 connection: hellos, the encrypted handshake, then the
 /// request in two records and the response.
 fn tls13_streams(k: &Tls13) -> [Vec<u8>; 2] {
-    let alpn = ext(16, &[&[0u8, 9, 8][..], b"http/1.1"].concat());
+    tls13_streams_alpn(k, b"http/1.1")
+}
+
+/// The same, with the server choosing ALPN `chosen` (in its encrypted extensions).
+fn tls13_streams_alpn(k: &Tls13, chosen: &[u8]) -> [Vec<u8>; 2] {
+    let list = [&[chosen.len() as u8][..], chosen].concat();
+    let alpn = ext(16, &[&(list.len() as u16).to_be_bytes()[..], &list].concat());
     let ee_alpn = [&(alpn.len() as u16).to_be_bytes()[..], &alpn].concat();
     let mut server = server_hello(0x0304, 0x1301);
     server.extend(record(20, &[1])); // middlebox compatibility
@@ -457,4 +463,21 @@ fn early_data_is_decrypted_with_the_early_secret() {
     assert!(l.summary().client_hello.as_ref().unwrap().early_data);
     assert_eq!(plain(&out, C2S), [&b"EARLY"[..], REQUEST].concat(), "{out:?}");
     assert_eq!(plain(&out, S2C), RESPONSE);
+}
+
+#[test]
+fn an_h2_connection_is_decrypted_and_said_to_be_http2() {
+    let k = tls13_keys();
+    let streams = tls13_streams_alpn(&k, b"h2");
+    let mut l = layer(Some(&k.keylog));
+    run(&mut l, &streams, 100);
+    let info = l.info(false, std::time::Duration::from_secs(5));
+    assert_eq!(info.alpn.as_deref(), Some("h2"));
+    assert_eq!(info.decryption, Decryption::Decrypted);
+    assert!(info.advice.as_deref().is_some_and(|a| a.contains("HTTP/2")), "{info:?}");
+    assert!(!info.may_carry_websocket);
+    // Not decrypted, an h2 offer alone is never "shaped like a WebSocket".
+    let mut l = layer(None);
+    run(&mut l, &streams, 100);
+    assert_eq!(l.info(false, std::time::Duration::from_secs(5)).alpn, None);
 }
