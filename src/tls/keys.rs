@@ -478,6 +478,28 @@ mod tests {
         assert_eq!(client.open(1, &h, b), Some(Opened { content_type: 21, data: vec![1, 0] }));
     }
 
+    /// RFC 8448 §4 (resumed 0-RTT handshake): the early traffic keys and the client's early
+    /// data record, "ABCDEF".
+    #[test]
+    fn rfc8448_resumed_early_data_record_opens() {
+        let early = hx("3fbbe6a60deb66c30a32795aba0eff7eaa10105586e7be5c09678d63b6caab62");
+        assert_eq!(
+            expand_label(Hash::Sha256, &early, b"key", b"", 16).unwrap(),
+            hx("920205a5b7bf2115e6fc5c2942834f54")
+        );
+        assert_eq!(
+            expand_label(Hash::Sha256, &early, b"iv", b"", 12).unwrap(),
+            hx("6d475f0993c8e564610db2b9")
+        );
+        let keys = DirKeys::tls13(suite::find(0x1301).unwrap(), &early).unwrap();
+        let rec = hx("1703030017ab1df420e75c457a7cc5d2844f76d5aee4b4edbf049be0");
+        let (h, b) = split(&rec);
+        assert_eq!(
+            keys.open(0, &h, b),
+            Some(Opened { content_type: 23, data: b"ABCDEF".to_vec() })
+        );
+    }
+
     #[test]
     fn tls12_prf_vector() {
         // The P_SHA256 vector from the IETF TLS WG list (msg03416).
