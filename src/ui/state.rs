@@ -689,6 +689,12 @@ impl AppState {
                 };
                 what.push(state);
                 c.tls = Some(crate::term::escape(&what.join(", ")).into_owned());
+                // A connection not decrypted is known by the server name it asked for.
+                if c.host.is_empty()
+                    && let Some(sni) = &tls.sni
+                {
+                    c.host = crate::term::escape(sni).into_owned();
+                }
             }
             Event::End { connection, reason, ts, .. } => {
                 self.pending_frames.retain(|(c, _), _| c != connection);
@@ -759,10 +765,12 @@ impl AppState {
 
     // ── Derived views ───────────────────────────────────────────────────────────────────────
 
-    /// Connection indices in display order (plain TCP connections only with `show_all`).
+    /// Connection indices in display order (plain TCP connections only with `show_all`; TLS
+    /// ones always, since they may carry wss:// and say what would decrypt them).
     pub fn conn_order(&self) -> Vec<usize> {
+        let shown = |c: &ConnRow| self.show_all || c.websocket || c.tls.is_some();
         let mut order: Vec<usize> =
-            (0..self.conns.len()).filter(|i| self.show_all || self.conns[*i].websocket).collect();
+            (0..self.conns.len()).filter(|i| shown(&self.conns[*i])).collect();
         match self.sort {
             SortKey::First => {}
             SortKey::Activity => order.sort_by_key(|i| std::cmp::Reverse(self.conns[*i].last_ts)),

@@ -456,3 +456,27 @@ fn rows_beyond_max_rows_drop_the_oldest_of_the_busiest_connection_and_say_so() {
     let screen = screen(&mut s, 160, 48);
     assert!(screen.contains("oldest rows dropped (--max-rows)"), "{screen}");
 }
+
+/// A wss:// capture without keys: its TLS connection is listed (never hidden as plain TCP),
+/// known by its server name, in state `tls`, with the finding that says what would decrypt it.
+#[test]
+fn a_tls_connection_without_keys_is_shown_with_its_server_name_and_advice() {
+    // As the UI runs the analyzer: connections that are not WebSocket are announced too.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/captures/tls/tls-nokeys.pcap");
+    let mut src = FileSource::open(&path, None).unwrap();
+    let cfg = AnalyzerConfig { announce_tcp: true, ..Default::default() };
+    let mut a = Analyzer::new(cfg, Collect::default());
+    pipeline::drive(&mut src, &TcpLimits::default(), &Stop::default(), &mut a);
+    let mut s = AppState::new(1 << 20);
+    s.color = false;
+    for e in a.into_sink().0 {
+        s.apply(&e);
+    }
+    assert_eq!(s.conn_order().len(), 1);
+    let c = &s.conns[0];
+    assert_eq!(c.host, "localhost");
+    assert!(c.tls.as_deref().is_some_and(|t| t.contains("TLS 1.3") && t.contains("--keylog")));
+    let text = screen(&mut s, 150, 16);
+    assert!(text.contains("tls") && text.contains("localhost"), "{text}");
+    assert!(text.contains("tls_not_decrypted"), "{text}");
+}
