@@ -37,6 +37,7 @@ pub mod config;
 pub mod error;
 pub mod event;
 pub mod http;
+pub mod jsontext;
 pub mod keyfile;
 pub mod limits;
 pub mod memory;

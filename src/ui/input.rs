@@ -45,6 +45,7 @@ pub fn key_action(k: KeyEvent, prompt: &Prompt) -> Option<Action> {
         KeyCode::Char(']') => Action::NextFinding,
         KeyCode::Char('[') => Action::PrevFinding,
         KeyCode::Char('t') => Action::ToggleTime,
+        KeyCode::Char('v') => Action::CyclePayloadView,
         KeyCode::Char(' ') => Action::TogglePause,
         KeyCode::Char('F') => Action::ToggleFollow,
         KeyCode::Char('s') => Action::CycleSort,

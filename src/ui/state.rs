@@ -314,6 +314,8 @@ pub enum Action {
     PrevFinding,
     /// Absolute / relative time.
     ToggleTime,
+    /// How the selected payload is shown: pretty, raw, hex, base64.
+    CyclePayloadView,
     /// Pause / resume (live).
     TogglePause,
     /// Follow new messages.
@@ -355,6 +357,32 @@ pub enum Effect {
     SaveView,
 }
 
+/// How the detail pane shows a payload (`v` cycles).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PayloadView {
+    /// Text as sent, JSON objects and arrays re-indented (their own tokens, see
+    /// [`crate::jsontext`]); binary as a hex dump.
+    Pretty,
+    /// Text exactly as sent (control characters escaped); binary as a hex dump.
+    Raw,
+    /// A hex dump, text or not.
+    Hex,
+    /// Base64 of the payload bytes.
+    Base64,
+}
+
+impl PayloadView {
+    /// The name shown in the pane's title.
+    pub fn name(self) -> &'static str {
+        match self {
+            PayloadView::Pretty => "pretty",
+            PayloadView::Raw => "raw",
+            PayloadView::Hex => "hex",
+            PayloadView::Base64 => "base64",
+        }
+    }
+}
+
 /// The whole UI state.
 pub struct AppState {
     /// Connections in order of appearance.
@@ -392,6 +420,8 @@ pub struct AppState {
     pub show_help: bool,
     /// Times relative to the connection start (else absolute).
     pub relative_time: bool,
+    /// How payloads are shown in the detail pane.
+    pub payload_view: PayloadView,
     /// Live view paused: new events are kept but the view does not move.
     pub paused: bool,
     /// Connection order.
@@ -451,6 +481,7 @@ impl AppState {
             prompt: Prompt::None,
             show_help: false,
             relative_time: true,
+            payload_view: PayloadView::Pretty,
             paused: false,
             sort: SortKey::First,
             show_all: false,
@@ -963,6 +994,15 @@ impl AppState {
                 self.filters_changed();
             }
             Action::ToggleTime => self.relative_time = !self.relative_time,
+            Action::CyclePayloadView => {
+                self.payload_view = match self.payload_view {
+                    PayloadView::Pretty => PayloadView::Raw,
+                    PayloadView::Raw => PayloadView::Hex,
+                    PayloadView::Hex => PayloadView::Base64,
+                    PayloadView::Base64 => PayloadView::Pretty,
+                };
+                self.detail_scroll = 0;
+            }
             Action::TogglePause => self.paused = !self.paused,
             Action::ToggleFollow => self.follow = !self.follow,
             Action::CycleSort => {

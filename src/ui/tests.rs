@@ -480,3 +480,56 @@ fn a_tls_connection_without_keys_is_shown_with_its_server_name_and_advice() {
     assert!(text.contains("tls") && text.contains("localhost"), "{text}");
     assert!(text.contains("tls_not_decrypted"), "{text}");
 }
+
+/// JSON in the detail pane is the peer's own text: a number beyond f64, a number's spelling and
+/// duplicate keys survive pretty-printing; `v` shows it raw, as hex and as base64.
+#[test]
+fn json_is_shown_exactly_as_sent_in_every_payload_view() {
+    use crate::ui::state::{Action, Focus, PayloadView};
+    let mut s = state("testdata/captures/real/py-basic.pcap");
+    let sent = r#"{"id": 12345678901234567890123, "amount": 1.10, "dup": 1, "dup": 2}"#;
+    s.apply(&Event::Message {
+        connection: crate::tcp::ConnId(1),
+        direction: crate::tcp::Direction::ServerToClient,
+        opcode: crate::ws::OpCode::Text,
+        complete: true,
+        length: Some(sent.len() as u64),
+        captured_length: sent.len() as u64,
+        missing: Some(0),
+        wire_length: sent.len() as u64,
+        compressed: false,
+        fragments: 1,
+        first: Default::default(),
+        last: Default::default(),
+        end: Default::default(),
+        payload: crate::event::Payload::Text(sent.into()),
+        truncated: false,
+        close: None,
+        rtt: None,
+    });
+    s.focus = Focus::Messages;
+    s.handle(Action::End);
+    let pretty = screen(&mut s, 160, 48);
+    assert!(pretty.contains("message · pretty (v)"), "{pretty}");
+    for token in
+        [r#""id": 12345678901234567890123,"#, r#""amount": 1.10,"#, r#""dup": 1,"#, r#""dup": 2"#]
+    {
+        assert!(pretty.contains(token), "{token} missing:\n{pretty}");
+    }
+    assert!(!pretty.contains("e+22") && !pretty.contains("1.1,"), "{pretty}");
+    s.handle(Action::CyclePayloadView);
+    assert_eq!(s.payload_view, PayloadView::Raw);
+    let raw = screen(&mut s, 160, 48);
+    assert!(raw.contains(r#"{"id": 12345678901234567890123, "amount": 1.10"#), "{raw}");
+    s.handle(Action::CyclePayloadView);
+    assert!(screen(&mut s, 160, 48).contains("7b 22 69 64 22 3a"), "hex");
+    s.handle(Action::CyclePayloadView);
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(sent);
+    assert!(screen(&mut s, 160, 48).contains(&b64[..40]), "base64");
+    s.handle(Action::CyclePayloadView);
+    assert_eq!(s.payload_view, PayloadView::Pretty);
+    // Invalid JSON is shown raw, never "fixed".
+    let broken = r#"{"a": 1,, "b": 02}"#;
+    assert_eq!(crate::jsontext::reindent(broken, 2), None);
+}

@@ -4,7 +4,7 @@
 
 use super::{fg, pane};
 use crate::term::printable;
-use crate::ui::state::{AppState, ConnRow, Focus, MsgRow, RowKind};
+use crate::ui::state::{AppState, ConnRow, Focus, MsgRow, PayloadView, RowKind};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -20,7 +20,9 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &AppState) {
         (Focus::Connections, _, Some(c)) | (_, None, Some(c)) => {
             (format!(" connection #{} ", c.id), connection_lines(s, c))
         }
-        (_, Some(r), _) => (" message ".to_string(), message_lines(s, r)),
+        (_, Some(r), _) => {
+            (format!(" message · {} (v) ", s.payload_view.name()), message_lines(s, r))
+        }
         _ => (" detail ".to_string(), vec![Line::raw("no connection selected")]),
     };
     let p = Paragraph::new(lines)
@@ -190,8 +192,7 @@ fn message_lines(s: &AppState, r: &MsgRow) -> Vec<Line<'static>> {
                     None => l.push(Line::raw(
                         "(payload not kept: the UI payload budget is used up; the preview was:)",
                     )),
-                    Some(p) if *text => l.extend(text_lines(p)),
-                    Some(p) => l.extend(hex_lines(p)),
+                    Some(p) => l.extend(payload_lines(p, *text, s.payload_view)),
                 }
                 if *truncated {
                     l.push(Line::raw("… (truncated)"));
@@ -224,15 +225,32 @@ fn message_lines(s: &AppState, r: &MsgRow) -> Vec<Line<'static>> {
     l
 }
 
-/// Text, pretty-printed when it parses as JSON.
+/// A payload as the view asks.
+fn payload_lines(p: &[u8], text: bool, view: PayloadView) -> Vec<Line<'static>> {
+    match view {
+        PayloadView::Pretty if text => text_lines(p),
+        PayloadView::Raw if text => String::from_utf8_lossy(p)
+            .lines()
+            .map(|line| Line::raw(printable(line, 10_000)))
+            .collect(),
+        PayloadView::Pretty | PayloadView::Raw | PayloadView::Hex => hex_lines(p),
+        PayloadView::Base64 => {
+            use base64::Engine;
+            let b = base64::engine::general_purpose::STANDARD.encode(p);
+            // Lines of 76 characters, as MIME does: copyable, never one huge line.
+            b.as_bytes()
+                .chunks(76)
+                .map(|c| Line::raw(String::from_utf8_lossy(c).into_owned()))
+                .collect()
+        }
+    }
+}
+
+/// Text, pretty-printed when it is a JSON object or array: its own tokens re-indented, never
+/// re-serialised (see [`crate::jsontext`]).
 fn text_lines(p: &[u8]) -> Vec<Line<'static>> {
     let t = String::from_utf8_lossy(p);
-    let shown = match serde_json::from_str::<serde_json::Value>(&t) {
-        Ok(v) if v.is_object() || v.is_array() => {
-            serde_json::to_string_pretty(&v).unwrap_or_else(|_| t.to_string())
-        }
-        _ => t.to_string(),
-    };
+    let shown = crate::jsontext::reindent(&t, 2).unwrap_or_else(|| t.to_string());
     shown.lines().map(|line| Line::raw(printable(line, 10_000))).collect()
 }
 

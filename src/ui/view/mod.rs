@@ -100,6 +100,7 @@ Filters
   x                 findings and gaps only        ] / [      next / previous finding
 View
   t                 relative / absolute time      s          sort connections
+  v                 payload: pretty (JSON re-indented as sent), raw, hex, base64
   a                 also list plain TCP (non-WebSocket) connections
   F                 follow new messages           space      pause / resume the view
 Save (new files in the current directory; an existing name gets a number)
@@ -109,7 +110,7 @@ Save (new files in the current directory; an existing name gets a number)
 fn help(f: &mut Frame<'_>, s: &AppState) {
     let area = f.area();
     let w = 92.min(area.width.saturating_sub(2));
-    let h = 17.min(area.height.saturating_sub(2));
+    let h = 18.min(area.height.saturating_sub(2));
     let r = Rect {
         x: area.x + (area.width - w) / 2,
         y: area.y + (area.height - h) / 2,
