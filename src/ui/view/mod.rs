@@ -100,7 +100,7 @@ Filters
   x                 findings and gaps only        ] / [      next / previous finding
 View
   t                 relative / absolute time      s          sort connections
-  v                 payload: pretty (JSON re-indented as sent), raw, hex, base64
+  v                 payload: pretty, raw, hex, base64
   a                 also list plain TCP (non-WebSocket) connections
   F                 follow new messages           space      pause / resume the view
 Save (new files in the current directory; an existing name gets a number)
