@@ -2,6 +2,7 @@
 
 mod cli;
 mod crafted;
+mod fidelity;
 mod field_truth;
 mod hostile;
 mod json_contract;

@@ -295,6 +295,9 @@ pub struct DirectionDecoder {
     /// What was given up to save memory since the session last asked (bit 0: a payload copy,
     /// bit 1: the inflater).
     given_up: u8,
+    /// Messages of this direction that could not be inflated for lack of context; the finding
+    /// is made for the first only (every later one has the same cause and the same remedy).
+    missing_context: u64,
 }
 
 impl DirectionDecoder {
@@ -321,6 +324,7 @@ impl DirectionDecoder {
             lost_context,
             saving: Level::Normal,
             given_up: 0,
+            missing_context: 0,
         }
     }
 
@@ -1029,12 +1033,21 @@ impl DirectionDecoder {
                 InflateError::Corrupt(why) => {
                     (CheckId::InflateFailed, format!("cannot inflate: {why}"))
                 }
-                InflateError::MissingContext(why) => (
-                    CheckId::InflateMissingContext,
-                    format!(
-                        "cannot inflate: missing context (the message refers to data the capture did not see: {why})"
-                    ),
-                ),
+                InflateError::MissingContext(why) => {
+                    self.missing_context += 1;
+                    (
+                        CheckId::InflateMissingContext,
+                        format!(
+                            "cannot inflate: missing context (the message refers to data the \
+                             capture did not see: {why}). The capture began after this \
+                             connection did, so its compressed messages that refer to earlier \
+                             ones cannot be shown: they are listed with their length on the \
+                             wire, and this finding is made once per direction. To see them, \
+                             start the capture before the client connects (reconnect the client \
+                             while capturing)"
+                        ),
+                    )
+                }
                 InflateError::Limit(n) => (
                     CheckId::DecompressionLimit,
                     format!(
@@ -1049,7 +1062,10 @@ impl DirectionDecoder {
                         .to_string(),
                 ),
             };
-            findings.push((check, detail));
+            // Said once per direction: later messages have the same cause.
+            if check != CheckId::InflateMissingContext || self.missing_context == 1 {
+                findings.push((check, detail));
+            }
             match e {
                 InflateError::Limit(_) => payload_and_utf8(&mut m).0,
                 _ => Payload::Unavailable,

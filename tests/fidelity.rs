@@ -1,0 +1,61 @@
+//! What a person reads is what was sent: messages that cannot be shown say why once, with the
+//! facts that are known (issue 16's fidelity items that are not about the TUI, which
+//! `src/ui/tests.rs` covers).
+
+use crate::util::testdata;
+use serde_json::Value;
+use std::process::Command;
+
+fn wsscope(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_wsscope"))
+        .args(args)
+        .env_remove("SSLKEYLOGFILE")
+        .output()
+        .unwrap()
+}
+
+/// Attaching to a connection that already compresses its messages (the capture starts after
+/// the handshake): each compressed message that refers to earlier data is listed with its wire
+/// length and an unknown length — never a false 0 B — and the cause and remedy are said once
+/// per direction, not once per message.
+#[test]
+fn a_late_capture_of_compressed_messages_says_so_once_per_direction() {
+    if std::env::var_os("WSSCOPE_SKIP_TSHARK").is_some() {
+        eprintln!("skipped: WSSCOPE_SKIP_TSHARK is set (editcap comes with tshark)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let late = tmp.path().join("late.pcap");
+    // Keep packets 12 on: the handshake and the first messages are not in the capture.
+    let st = Command::new("editcap")
+        .arg("-r")
+        .arg(testdata("captures/real/chromium-deflate.pcap"))
+        .arg(&late)
+        .arg("12-100000")
+        .status()
+        .expect("editcap (wireshark-common) is not installed");
+    assert!(st.success());
+    let out = wsscope(&["export", late.to_str().unwrap()]);
+    let events: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let missing: Vec<&Value> =
+        events.iter().filter(|e| e["code"] == "inflate_missing_context").collect();
+    let dirs: Vec<&str> = missing.iter().map(|e| e["direction"].as_str().unwrap()).collect();
+    assert_eq!(dirs.len(), 2, "one per direction: {dirs:?}");
+    assert_ne!(dirs[0], dirs[1]);
+    assert!(missing[0]["message"].as_str().unwrap().contains("before the client connects"));
+    let unavailable: Vec<&Value> =
+        events.iter().filter(|e| e["type"] == "message" && e["payload"] == "unavailable").collect();
+    assert!(unavailable.len() > 2, "{}", unavailable.len());
+    for m in &unavailable {
+        assert!(m["length"].is_null(), "{m}");
+        assert!(m["wire_length"].as_u64().unwrap() > 0, "{m}");
+        assert_eq!(m["compressed"], true);
+    }
+    let text = wsscope(&["--text", late.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("? B (16 B deflated)  (content unavailable)"), "{text}");
+    assert!(!text.contains(" 0 B"), "{text}");
+}
