@@ -454,6 +454,12 @@ pub struct OutputArgs {
     /// Print more (text view: one line per frame as well).
     #[arg(short, long)]
     pub verbose: bool,
+
+    /// The time column of the text view: seconds since the capture started (capture), since
+    /// the connection started (connection), since the previous line (delta), or the wall clock
+    /// (utc, local: HH:MM:SS.mmm). The terminal UI cycles the same modes with t.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = crate::timefmt::TimeMode::Capture)]
+    pub time: crate::timefmt::TimeMode,
 }
 
 /// The default text view (`wsscope FILE`, `wsscope -i IFACE`).

@@ -55,6 +55,7 @@ pub mod streams;
 pub mod tcp;
 pub mod term;
 pub mod time;
+pub mod timefmt;
 pub mod tls;
 pub mod ui;
 pub mod ws;

@@ -107,7 +107,8 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 threads: v.decode.threads,
                 keylog: v.decode.keylog_file(),
             };
-            let text = Text::new(stdout(), v.output.use_color(), v.output.verbose, live);
+            let text = Text::new(stdout(), v.output.use_color(), v.output.verbose, live)
+                .with_time(v.output.time);
             let outcome = run::run(cfg, text)?;
             Ok(outcome.exit_status(v.fail_on.threshold()))
         }
@@ -167,7 +168,8 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                         a.output.use_color(),
                         a.frames || a.output.verbose,
                         live,
-                    );
+                    )
+                    .with_time(a.output.time);
                     run::run(cfg, text)?.exit_status(threshold)
                 }
             };

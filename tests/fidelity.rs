@@ -59,3 +59,26 @@ fn a_late_capture_of_compressed_messages_says_so_once_per_direction() {
     assert!(text.contains("? B (16 B deflated)  (content unavailable)"), "{text}");
     assert!(!text.contains(" 0 B"), "{text}");
 }
+
+/// `--time` for the text view: the same modes as the TUI's `t`, the wall clock honouring TZ
+/// (a POSIX TZ string, which needs no zone files).
+#[test]
+fn the_text_view_shows_time_in_every_mode() {
+    let pcap = testdata("captures/real/py-basic.pcap");
+    let run = |mode: &str, tz: &str| {
+        let o = Command::new(env!("CARGO_BIN_EXE_wsscope"))
+            .args(["--text", "--time", mode, pcap.to_str().unwrap()])
+            .env("TZ", tz)
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        // The first message line (the server's "welcome").
+        String::from_utf8(o.stdout).unwrap().lines().nth(4).unwrap().to_string()
+    };
+    assert!(run("capture", "UTC").starts_with("   0.001331 #1 ←"), "{}", run("capture", "UTC"));
+    assert!(run("connection", "UTC").starts_with("   0.001331 #1 ←"));
+    assert!(run("delta", "UTC").starts_with("  +0.001331 #1 ←"), "{}", run("delta", "UTC"));
+    assert!(run("utc", "IST-5:30").starts_with("15:06:23.998 #1 ←"), "{}", run("utc", "UTC"));
+    assert!(run("local", "IST-5:30").starts_with("20:36:23.998 #1 ←"));
+    assert!(run("local", "UTC").starts_with("15:06:23.998 #1 ←"));
+}

@@ -10,10 +10,12 @@ use crate::analyzer::checks::{Severity, json_name};
 use crate::event::{Event, HandshakeOutcome, Payload};
 use crate::pipeline::RunSummary;
 use crate::redact::Rules;
-use crate::tcp::Direction;
+use crate::tcp::{ConnId, Direction};
 use crate::term::{escape, printable};
 use crate::time::Timestamp;
+use crate::timefmt::{self, Moments, TimeMode};
 use crate::tls::Decryption;
+use foldhash::HashMap;
 use std::io::{self, Write};
 
 /// Characters of payload shown per message (unless verbose).
@@ -32,23 +34,57 @@ pub struct Text<W: Write> {
     line_buffered: bool,
     /// Packets lost before the analysis (live), as last said.
     lost: [u64; 3],
+    /// The time column (`--time`).
+    time: TimeMode,
+    /// Each connection's first time shown, for `--time connection`.
+    starts: HashMap<ConnId, Timestamp>,
+    /// The previous line's time, for `--time delta`.
+    previous: Option<Timestamp>,
 }
 
 impl<W: Write> Text<W> {
     /// Text to `out`.
     pub fn new(out: W, color: bool, verbose: bool, line_buffered: bool) -> Self {
-        Text { out, color, verbose, t0: None, shown: 0, line_buffered, lost: [0; 3] }
+        Text {
+            out,
+            color,
+            verbose,
+            t0: None,
+            shown: 0,
+            line_buffered,
+            lost: [0; 3],
+            time: TimeMode::Capture,
+            starts: HashMap::default(),
+            previous: None,
+        }
+    }
+
+    /// The time column in `mode`.
+    pub fn with_time(mut self, mode: TimeMode) -> Self {
+        self.time = mode;
+        self
     }
 
     fn paint(&self, code: &str, s: &str) -> String {
         if self.color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
     }
 
-    fn rel(&mut self, ts: Timestamp) -> String {
+    fn rel(&mut self, conn: ConnId, ts: Timestamp) -> String {
         let t0 = *self.t0.get_or_insert(ts);
         let d = ts.as_nanos().saturating_sub(t0.as_nanos()).max(self.shown);
         self.shown = d;
-        format!("{:>11.6}", d as f64 / 1e9)
+        // The time shown never goes backwards, in any mode.
+        let at = Timestamp::from_nanos(t0.as_nanos().saturating_add(d));
+        let connection = *self.starts.entry(conn).or_insert(at);
+        let previous = self.previous.replace(at).unwrap_or(at);
+        let m = Moments { at, capture: t0, connection, previous };
+        let w = self.time_width();
+        format!("{:>w$}", timefmt::format(self.time, m, crate::term::local_offset))
+    }
+
+    /// Columns of the time column (a wall clock, `HH:MM:SS.mmm`, is one wider).
+    fn time_width(&self) -> usize {
+        if matches!(self.time, TimeMode::Utc | TimeMode::Local) { 12 } else { 11 }
     }
 
     fn arrow(&self, d: Direction) -> String {
@@ -112,9 +148,11 @@ impl<W: Write> Format for Text<W> {
     }
 
     fn event(&mut self, e: &Event) -> io::Result<()> {
+        // Lines without a time of their own are indented by the time column's width.
+        let w = self.time_width();
         let line = match e {
             Event::Connection { connection, client, server, community_id, ts, .. } => {
-                let t = self.rel(*ts);
+                let t = self.rel(*connection, *ts);
                 let line = format!(
                     "{t} #{connection} {} {client} ⇄ {server}",
                     self.paint("1", "connection")
@@ -123,7 +161,7 @@ impl<W: Write> Format for Text<W> {
                 if self.verbose { format!("{line} {community_id}") } else { line }
             }
             Event::Handshake { connection, seen: false, .. } => {
-                format!("{:>11} #{connection} handshake not captured (frames found mid-stream)", "")
+                format!("{:>w$} #{connection} handshake not captured (frames found mid-stream)", "")
             }
             Event::Handshake { connection, request, response, accept_valid, outcome, .. } => {
                 let req = request
@@ -160,7 +198,7 @@ impl<W: Write> Format for Text<W> {
                     .and_then(|r| r.protocol.as_deref())
                     .map(|p| format!(" protocol={}", printable(p, 60)));
                 format!(
-                    "{:>11} #{connection} {req} → {resp}{accept}{}{}",
+                    "{:>w$} #{connection} {req} → {resp}{accept}{}{}",
                     "",
                     proto.unwrap_or_default(),
                     if ext.is_empty() {
@@ -176,7 +214,7 @@ impl<W: Write> Format for Text<W> {
                 if !self.verbose {
                     return Ok(());
                 }
-                let t = self.rel(at.ts);
+                let t = self.rel(*connection, at.ts);
                 let a = self.arrow(*direction);
                 format!(
                     "{t} #{connection} {a}   frame {opcode} fin={} rsv={rsv:03b} len={payload_length}",
@@ -201,7 +239,7 @@ impl<W: Write> Format for Text<W> {
                 rtt,
                 ..
             } => {
-                let t = self.rel(end.ts);
+                let t = self.rel(*connection, end.ts);
                 let a = self.arrow(*direction);
                 // An incomplete message never shows a length as if it were whole.
                 let mut meta = match (complete, length) {
@@ -248,7 +286,7 @@ impl<W: Write> Format for Text<W> {
                 };
                 let a = direction.map(|d| self.arrow(d)).unwrap_or_else(|| " ".into());
                 format!(
-                    "{:>11} #{connection} {a} {sev} {code}: {} [{rfc}; packet {}]",
+                    "{:>w$} #{connection} {a} {sev} {code}: {} [{rfc}; packet {}]",
                     "",
                     printable(message, 400),
                     at.packet
@@ -258,7 +296,7 @@ impl<W: Write> Format for Text<W> {
                 let a = self.arrow(*direction);
                 let g = self.paint("33", "GAP  ");
                 format!(
-                    "{:>11} #{connection} {a} {g} {length} bytes missing at offset {} ({}, packet {})",
+                    "{:>w$} #{connection} {a} {g} {length} bytes missing at offset {} ({}, packet {})",
                     "",
                     at.offset,
                     json_name(reason),
@@ -266,7 +304,7 @@ impl<W: Write> Format for Text<W> {
                 )
             }
             Event::Tls { connection, client, server, websocket, end, tls, .. } => {
-                let t = self.rel(*end);
+                let t = self.rel(*connection, *end);
                 let mut what =
                     vec![tls.version.clone().unwrap_or_else(|| "TLS (no ServerHello)".into())];
                 what.extend(tls.cipher_suite.clone());
@@ -311,7 +349,7 @@ impl<W: Write> Format for Text<W> {
                 line
             }
             Event::End { connection, reason, closed_first_by, clean, ts } => {
-                let t = self.rel(*ts);
+                let t = self.rel(*connection, *ts);
                 let who = match closed_first_by {
                     Some(Direction::ClientToServer) => "closed by the client",
                     Some(Direction::ServerToClient) => "closed by the server",

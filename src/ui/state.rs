@@ -312,7 +312,7 @@ pub enum Action {
     NextFinding,
     /// Jump to the previous finding.
     PrevFinding,
-    /// Absolute / relative time.
+    /// The next time mode (since the connection, the capture, delta, UTC, local).
     ToggleTime,
     /// How the selected payload is shown: pretty, raw, hex, base64.
     CyclePayloadView,
@@ -418,8 +418,12 @@ pub struct AppState {
     pub prompt: Prompt,
     /// Help overlay shown.
     pub show_help: bool,
-    /// Times relative to the connection start (else absolute).
-    pub relative_time: bool,
+    /// The time column (`t` cycles the modes).
+    pub time_mode: crate::timefmt::TimeMode,
+    /// The first packet of the first connection, for times since the capture started.
+    pub capture_start: Option<Timestamp>,
+    /// The local time zone's offset at a moment (the system's; tests fix it).
+    pub local_offset: crate::timefmt::LocalOffset,
     /// How payloads are shown in the detail pane.
     pub payload_view: PayloadView,
     /// Live view paused: new events are kept but the view does not move.
@@ -480,7 +484,9 @@ impl AppState {
             search: None,
             prompt: Prompt::None,
             show_help: false,
-            relative_time: true,
+            time_mode: crate::timefmt::TimeMode::Connection,
+            capture_start: None,
+            local_offset: crate::term::local_offset,
             payload_view: PayloadView::Pretty,
             paused: false,
             sort: SortKey::First,
@@ -509,6 +515,7 @@ impl AppState {
     pub fn apply(&mut self, e: &Event) {
         match e {
             Event::Connection { connection, client, server, community_id, ts, .. } => {
+                self.capture_start = Some(self.capture_start.map_or(*ts, |s| s.min(*ts)));
                 self.index.insert(*connection, self.conns.len());
                 self.conns.push(ConnRow {
                     id: *connection,
@@ -993,7 +1000,7 @@ impl AppState {
                 self.findings_only = !self.findings_only;
                 self.filters_changed();
             }
-            Action::ToggleTime => self.relative_time = !self.relative_time,
+            Action::ToggleTime => self.time_mode = self.time_mode.next(),
             Action::CyclePayloadView => {
                 self.payload_view = match self.payload_view {
                     PayloadView::Pretty => PayloadView::Raw,

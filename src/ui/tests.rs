@@ -24,6 +24,8 @@ fn events(capture: &str) -> Vec<Event> {
 fn state(capture: &str) -> AppState {
     let mut s = AppState::new(64 << 20);
     s.color = false;
+    // Screens do not depend on the machine's time zone.
+    s.local_offset = |_| 3600;
     for e in events(capture) {
         s.apply(&e);
     }
@@ -532,4 +534,28 @@ fn json_is_shown_exactly_as_sent_in_every_payload_view() {
     // Invalid JSON is shown raw, never "fixed".
     let broken = r#"{"a": 1,, "b": 02}"#;
     assert_eq!(crate::jsontext::reindent(broken, 2), None);
+}
+
+/// `t` cycles the time column: since the connection, since the capture, delta to the previous
+/// row, UTC wall clock, local wall clock — each named in the title.
+#[test]
+fn t_cycles_the_time_modes() {
+    use crate::ui::state::{Action, Focus};
+    let mut s = state("testdata/captures/real/py-basic.pcap");
+    s.focus = Focus::Messages;
+    s.handle(Action::Home);
+    let expect = [
+        ("since connection start", "0.000"),
+        ("since capture start", "0.000"),
+        ("delta", "+0.000"),
+        ("UTC", "15:06:23.99"),
+        ("local time", "16:06:23.99"),
+    ];
+    for (name, cell) in expect {
+        let screen = screen(&mut s, 160, 48);
+        assert!(screen.contains(&format!("time {name} (t)")), "{name}:\n{screen}");
+        assert!(screen.contains(cell), "{name}: {cell} missing\n{screen}");
+        s.handle(Action::ToggleTime);
+    }
+    assert_eq!(s.time_mode, crate::timefmt::TimeMode::Connection);
 }

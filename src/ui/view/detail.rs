@@ -100,7 +100,15 @@ fn connection_lines(s: &AppState, c: &ConnRow) -> Vec<Line<'static>> {
 fn message_lines(s: &AppState, r: &MsgRow) -> Vec<Line<'static>> {
     let mut l = vec![
         kv("packet", format!("{} (stream offset {})", r.at.packet, r.at.offset)),
-        kv("time", r.at.ts.to_string()),
+        kv(
+            "time",
+            format!(
+                "{} (local {}; epoch {})",
+                crate::timefmt::iso8601(r.at.ts),
+                crate::timefmt::clock(r.at.ts, (s.local_offset)(r.at.ts)),
+                r.at.ts
+            ),
+        ),
     ];
     match &r.kind {
         RowKind::Finding { code, severity, rfc, message } => {

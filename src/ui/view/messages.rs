@@ -4,6 +4,7 @@
 use super::{fg, inner_rows, pane, selected};
 use crate::analyzer::checks::Severity;
 use crate::tcp::Direction;
+use crate::timefmt::{self, Moments};
 use crate::ui::state::{AppState, Focus, MsgRow, OpFilter, RowKind};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -16,7 +17,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &AppState) {
     let view = s.view_cached();
     let conn = s.selected_conn_index();
     let rows = conn.and_then(|c| s.rows.get(c));
-    let t0 = s.selected_conn().map(|c| c.first_ts.as_nanos()).unwrap_or(0);
+    let t0 = s.selected_conn().map(|c| c.first_ts).unwrap_or_default();
     let mut filters = Vec::new();
     if let Some(d) = s.dir_filter {
         filters.push(if d == Direction::ClientToServer { "→ only" } else { "← only" });
@@ -31,11 +32,12 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &AppState) {
     }
     let follow = if s.follow { " · following" } else { "" };
     let title = format!(
-        " messages {}/{}{}{} ",
+        " messages {}/{}{}{} · time {} (t) ",
         if view.is_empty() { 0 } else { s.msg_sel + 1 },
         view.len(),
         if filters.is_empty() { String::new() } else { format!(" [{}]", filters.join(", ")) },
-        follow
+        follow,
+        s.time_mode.name()
     );
     let fit = inner_rows(area, false);
     let width = area.width.saturating_sub(2) as usize;
@@ -48,7 +50,19 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &AppState) {
         .map(|(k, i)| (start + k, i))
         .filter_map(|(pos, i)| rows.and_then(|r| r.get(*i)).map(|r| (pos, r)))
         .map(|(pos, r)| {
-            let line = row_line(s, r, t0, width);
+            // The previous row of the view, for the delta.
+            let prev = pos
+                .checked_sub(1)
+                .and_then(|p| view.get(p))
+                .and_then(|i| rows.and_then(|r| r.get(*i)))
+                .map_or(r.at.ts, |p| p.at.ts);
+            let m = Moments {
+                at: r.at.ts,
+                capture: s.capture_start.unwrap_or(t0),
+                connection: t0,
+                previous: prev,
+            };
+            let line = row_line(s, r, m, width);
             let item = ListItem::new(line);
             if pos == s.msg_sel { item.style(selected(s, focused)) } else { item }
         })
@@ -56,12 +70,8 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &AppState) {
     f.render_widget(List::new(items).block(pane(title, focused, s)), area);
 }
 
-fn row_line<'a>(s: &AppState, r: &'a MsgRow, t0: i64, width: usize) -> Line<'a> {
-    let time = if s.relative_time {
-        format!("{:>10.6}", (r.at.ts.as_nanos() - t0) as f64 / 1e9)
-    } else {
-        format!("{:>10.6}", r.at.ts.as_nanos().rem_euclid(86_400_000_000_000) as f64 / 1e9)
-    };
+fn row_line<'a>(s: &AppState, r: &'a MsgRow, m: Moments, width: usize) -> Line<'a> {
+    let time = format!("{:>12}", timefmt::format(s.time_mode, m, s.local_offset));
     let (arrow, dir_style) = match r.dir {
         Some(Direction::ClientToServer) => ("→", fg(s, Color::Cyan)),
         Some(Direction::ServerToClient) => ("←", fg(s, Color::Magenta)),

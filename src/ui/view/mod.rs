@@ -99,7 +99,7 @@ Filters
   d                 direction: all, →, ←          o          opcodes: all, data, control
   x                 findings and gaps only        ] / [      next / previous finding
 View
-  t                 relative / absolute time      s          sort connections
+  t                 time: connection, capture, delta, UTC, local   s  sort
   v                 payload: pretty, raw, hex, base64
   a                 also list plain TCP (non-WebSocket) connections
   F                 follow new messages           space      pause / resume the view

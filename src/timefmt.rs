@@ -1,0 +1,184 @@
+//! Times as people read them: wall clock (`HH:MM:SS.mmm`, UTC or local), ISO 8601, time since
+//! the capture or the connection started, and the delta to the previous line — one vocabulary
+//! for the TUI (`t` cycles it), `--text --time MODE`, and the JSON outputs.
+//!
+//! Pure: a local time is given as the offset from UTC that applies to it ([`LocalOffset`] is
+//! how the edges learn it); nothing here reads a clock or the time zone.
+
+use crate::time::Timestamp;
+
+/// How a time column is shown.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum TimeMode {
+    /// Seconds since the capture's first event shown.
+    #[default]
+    Capture,
+    /// Seconds since the connection's first packet.
+    Connection,
+    /// Seconds since the previous line (of the same connection, in the TUI).
+    Delta,
+    /// Wall clock in UTC, `HH:MM:SS.mmm`.
+    Utc,
+    /// Wall clock in the local time zone, `HH:MM:SS.mmm`.
+    Local,
+}
+
+impl TimeMode {
+    /// The next mode (the TUI's `t`).
+    pub fn next(self) -> TimeMode {
+        match self {
+            TimeMode::Connection => TimeMode::Capture,
+            TimeMode::Capture => TimeMode::Delta,
+            TimeMode::Delta => TimeMode::Utc,
+            TimeMode::Utc => TimeMode::Local,
+            TimeMode::Local => TimeMode::Connection,
+        }
+    }
+
+    /// A short name for titles and help.
+    pub fn name(self) -> &'static str {
+        match self {
+            TimeMode::Capture => "since capture start",
+            TimeMode::Connection => "since connection start",
+            TimeMode::Delta => "delta",
+            TimeMode::Utc => "UTC",
+            TimeMode::Local => "local time",
+        }
+    }
+}
+
+/// Seconds east of UTC of the local time zone at a given moment.
+pub type LocalOffset = fn(Timestamp) -> i32;
+
+/// The times one line needs to be shown in any mode.
+#[derive(Clone, Copy, Debug)]
+pub struct Moments {
+    /// The line's time.
+    pub at: Timestamp,
+    /// The capture's first event shown.
+    pub capture: Timestamp,
+    /// The connection's first packet.
+    pub connection: Timestamp,
+    /// The previous line's time (the line's own when it is the first).
+    pub previous: Timestamp,
+}
+
+/// `m.at` in `mode`, `width` columns wide (right-aligned). `local` gives the UTC offset for
+/// [`TimeMode::Local`].
+pub fn format(mode: TimeMode, m: Moments, local: LocalOffset) -> String {
+    let secs = |from: Timestamp| {
+        let d = m.at.as_nanos().saturating_sub(from.as_nanos());
+        format!("{:.6}", d as f64 / 1e9)
+    };
+    match mode {
+        TimeMode::Capture => secs(m.capture),
+        TimeMode::Connection => secs(m.connection),
+        TimeMode::Delta => format!("+{}", secs(m.previous)),
+        TimeMode::Utc => clock(m.at, 0),
+        TimeMode::Local => clock(m.at, local(m.at)),
+    }
+}
+
+/// `HH:MM:SS.mmm` of `ts` at `offset` seconds east of UTC.
+pub fn clock(ts: Timestamp, offset: i32) -> String {
+    let n = ts.as_nanos().saturating_add(i64::from(offset) * 1_000_000_000);
+    let day_nanos = n.rem_euclid(86_400 * 1_000_000_000);
+    let s = day_nanos / 1_000_000_000;
+    let ms = (day_nanos % 1_000_000_000) / 1_000_000;
+    format!("{:02}:{:02}:{:02}.{ms:03}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// ISO 8601 in UTC with the capture's nanoseconds: `2026-12-04T21:33:09.123456789Z`.
+pub fn iso8601(ts: Timestamp) -> String {
+    let n = ts.as_nanos();
+    let secs = n.div_euclid(1_000_000_000);
+    let nanos = n.rem_euclid(1_000_000_000);
+    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, mo, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60
+    )
+}
+
+/// The proleptic Gregorian date of `days` since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// A duration as people read it: milliseconds under 0.1 s (`3.047 ms`), seconds with three
+/// decimals up to a minute (`1.250 s`), minutes and hours spelled out past it (`2 min 5.0 s`,
+/// `1 h 3 min`).
+pub fn duration(secs: f64) -> String {
+    match secs {
+        s if s < 0.1 => format!("{:.3} ms", s * 1e3),
+        s if s < 60.0 => format!("{s:.3} s"),
+        s if s < 3600.0 => format!("{} min {:.1} s", (s / 60.0).floor(), s % 60.0),
+        s => format!("{} h {} min", (s / 3600.0).floor(), ((s % 3600.0) / 60.0).floor()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(_: Timestamp) -> i32 {
+        0
+    }
+
+    #[test]
+    fn wall_clock_and_iso() {
+        // 2026-12-04 21:33:09.123456789 UTC.
+        let ts = Timestamp::from_secs_nanos(1_796_419_989, 123_456_789);
+        assert_eq!(iso8601(ts), "2026-12-04T21:33:09.123456789Z");
+        assert_eq!(clock(ts, 0), "21:33:09.123");
+        assert_eq!(clock(ts, 3600), "22:33:09.123");
+        assert_eq!(clock(ts, -22 * 3600), "23:33:09.123");
+        assert_eq!(iso8601(Timestamp::from_nanos(0)), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(
+            iso8601(Timestamp::from_secs_nanos(951_782_400, 0)),
+            "2000-02-29T00:00:00.000000000Z"
+        );
+        assert_eq!(iso8601(Timestamp::from_nanos(-1)), "1969-12-31T23:59:59.999999999Z");
+    }
+
+    #[test]
+    fn every_mode() {
+        let t = |s: i64, ms: i64| Timestamp::from_secs_nanos(s, ms * 1_000_000);
+        let m = Moments {
+            at: t(100, 250),
+            capture: t(90, 0),
+            connection: t(99, 0),
+            previous: t(100, 200),
+        };
+        assert_eq!(format(TimeMode::Capture, m, utc), "10.250000");
+        assert_eq!(format(TimeMode::Connection, m, utc), "1.250000");
+        assert_eq!(format(TimeMode::Delta, m, utc), "+0.050000");
+        assert_eq!(format(TimeMode::Utc, m, utc), "00:01:40.250");
+        assert_eq!(format(TimeMode::Local, m, |_| 7200), "02:01:40.250");
+        let mut mode = TimeMode::Connection;
+        for _ in 0..5 {
+            mode = mode.next();
+        }
+        assert_eq!(mode, TimeMode::Connection);
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(duration(0.003047), "3.047 ms");
+        assert_eq!(duration(0.25), "0.250 s");
+        assert_eq!(duration(125.0), "2 min 5.0 s");
+        assert_eq!(duration(3780.0), "1 h 3 min");
+    }
+}
