@@ -126,6 +126,16 @@ pub fn path(p: &Path) -> String {
     o
 }
 
+/// Seconds east of UTC of the local time zone at `ts` (`TZ` and the system's zone files, via
+/// `localtime_r`); 0 when it cannot be told.
+pub fn local_offset(ts: crate::time::Timestamp) -> i32 {
+    let secs = ts.as_nanos().div_euclid(1_000_000_000) as libc::time_t;
+    // SAFETY: localtime_r writes only into `tm`, which lives on this stack frame.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let ok = unsafe { !libc::localtime_r(&secs, &mut tm).is_null() };
+    if ok { i32::try_from(tm.tm_gmtoff).unwrap_or(0) } else { 0 }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,14 +223,4 @@ mod tests {
         let p = Path::new(OsStr::from_bytes(b"cap\xff\x1b[2J\xe2\x80\xae.pcap"));
         assert_eq!(path(p), "cap\\xff\\u{1b}[2J\\u{202e}.pcap");
     }
-}
-
-/// Seconds east of UTC of the local time zone at `ts` (`TZ` and the system's zone files, via
-/// `localtime_r`); 0 when it cannot be told.
-pub fn local_offset(ts: crate::time::Timestamp) -> i32 {
-    let secs = ts.as_nanos().div_euclid(1_000_000_000) as libc::time_t;
-    // SAFETY: localtime_r writes only into `tm`, which lives on this stack frame.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    let ok = unsafe { !libc::localtime_r(&secs, &mut tm).is_null() };
-    if ok { i32::try_from(tm.tm_gmtoff).unwrap_or(0) } else { 0 }
 }
