@@ -15,6 +15,7 @@ use crate::term::{escape, printable};
 use crate::time::Timestamp;
 use crate::timefmt::{self, Moments, TimeMode};
 use crate::tls::Decryption;
+use crate::ws::OpCode;
 use foldhash::HashMap;
 use std::io::{self, Write};
 
@@ -40,6 +41,17 @@ pub struct Text<W: Write> {
     starts: HashMap<ConnId, Timestamp>,
     /// The previous line's time, for `--time delta`.
     previous: Option<Timestamp>,
+    /// What this input's lines said, for its closing summary.
+    counts: Counts,
+}
+
+/// What an input's lines said.
+#[derive(Default)]
+struct Counts {
+    messages: u64,
+    incomplete: u64,
+    findings: [u64; 3],
+    gaps: u64,
 }
 
 impl<W: Write> Text<W> {
@@ -56,6 +68,7 @@ impl<W: Write> Text<W> {
             time: TimeMode::Capture,
             starts: HashMap::default(),
             previous: None,
+            counts: Counts::default(),
         }
     }
 
@@ -148,6 +161,13 @@ impl<W: Write> Format for Text<W> {
     }
 
     fn event(&mut self, e: &Event) -> io::Result<()> {
+        match e {
+            Event::Message { complete: true, .. } => self.counts.messages += 1,
+            Event::Message { .. } => self.counts.incomplete += 1,
+            Event::Finding { severity, .. } => self.counts.findings[*severity as usize] += 1,
+            Event::Gap { .. } => self.counts.gaps += 1,
+            _ => {}
+        }
         // Lines without a time of their own are indented by the time column's width.
         let w = self.time_width();
         let line = match e {
@@ -272,6 +292,15 @@ impl<W: Write> Format for Text<W> {
                         quote(&c.reason, max)
                     ),
                     (None, Payload::Text(s)) => quote(s, max),
+                    // Pings and pongs carry short tokens: shown as text when they are (as in
+                    // the terminal UI).
+                    (None, Payload::Bytes(b))
+                        if matches!(opcode, OpCode::Ping | OpCode::Pong)
+                            && !b.is_empty()
+                            && b.iter().all(|c| c.is_ascii_graphic() || *c == b' ') =>
+                    {
+                        quote(&String::from_utf8_lossy(b), max)
+                    }
                     (None, Payload::Bytes(b)) => hex_preview(b, max / 3),
                     (None, Payload::Unavailable) => "(content unavailable)".into(),
                 };
@@ -350,15 +379,20 @@ impl<W: Write> Format for Text<W> {
             }
             Event::End { connection, reason, closed_first_by, clean, ts } => {
                 let t = self.rel(*connection, *ts);
+                let lasted = self
+                    .starts
+                    .get(connection)
+                    .map(|s| timefmt::duration(ts.saturating_since(*s).as_secs_f64()));
                 let who = match closed_first_by {
                     Some(Direction::ClientToServer) => "closed by the client",
                     Some(Direction::ServerToClient) => "closed by the server",
                     None => "no close frame",
                 };
                 format!(
-                    "{t} #{connection} end: {who}, {}, TCP {}",
+                    "{t} #{connection} end: {who}, {}, TCP {}{}",
                     if *clean { "clean" } else { "not clean" },
-                    json_name(reason)
+                    json_name(reason),
+                    lasted.map(|d| format!(", after {d}")).unwrap_or_default()
                 )
             }
         };
@@ -376,15 +410,38 @@ impl<W: Write> Format for Text<W> {
         analyzer: &AnalyzerStats,
     ) -> io::Result<()> {
         let p = &summary.packets;
-        writeln!(
-            self.out,
-            "── {}: {} packets, {} TCP connection{}, {} WebSocket",
-            escape(&input.name),
-            p.packets,
-            analyzer.tcp_connections,
-            if analyzer.tcp_connections == 1 { "" } else { "s" },
-            analyzer.websocket_connections
-        )?;
+        let c = std::mem::take(&mut self.counts);
+        // In words: "1 TCP connection", "2 messages (1 incomplete)", "no findings".
+        let n = |k: u64, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });
+        let mut said = vec![
+            n(p.packets, "packet", "packets"),
+            n(analyzer.tcp_connections, "TCP connection", "TCP connections"),
+            n(analyzer.websocket_connections, "WebSocket", "WebSocket"),
+        ];
+        if analyzer.tls_connections > 0 {
+            said.push(n(analyzer.tls_connections, "TLS not decrypted", "TLS not decrypted"));
+        }
+        let mut messages = n(c.messages, "message", "messages");
+        if c.incomplete > 0 {
+            messages += &format!(" ({} incomplete)", c.incomplete);
+        }
+        said.push(messages);
+        if c.gaps > 0 {
+            said.push(n(c.gaps, "gap", "gaps"));
+        }
+        let [info, warning, error] = c.findings;
+        said.push(match (error, warning, info) {
+            (0, 0, 0) => "no findings".to_string(),
+            _ => {
+                let parts: Vec<String> = [(error, "error"), (warning, "warning"), (info, "info")]
+                    .into_iter()
+                    .filter(|(k, _)| *k > 0)
+                    .map(|(k, what)| format!("{k} {what}"))
+                    .collect();
+                format!("findings: {}", parts.join(", "))
+            }
+        });
+        writeln!(self.out, "── {}: {}", escape(&input.name), said.join(", "))?;
         if p.decapsulated.total() > 0 {
             writeln!(self.out, "   tunnels taken off: {}", tunnels(&p.decapsulated))?;
         }
