@@ -477,6 +477,13 @@ pub struct ViewArgs {
     /// Print text instead of opening the terminal UI (the default when output is not a terminal).
     #[arg(long, help_heading = "Output")]
     pub text: bool,
+    /// Show only the events that match EXPR (like tshark -Y); analysis, findings, the exit status
+    /// and the report are unchanged. Terms, all of which must hold (! negates): conn=N[,M],
+    /// dir=c2s|s2c, op=text|binary|ping|pong|close|data|control, ~word (case-insensitive), /regex/,
+    /// len>N (>=, <, <=, =), finding[=CODE], severity>=LEVEL, incomplete. Connection, handshake
+    /// and end lines stay as context. Example: -Y 'dir=s2c op=text ~error'.
+    #[arg(short = 'Y', long = "display-filter", value_name = "EXPR", help_heading = "Output")]
+    pub display_filter: Option<String>,
     /// Full message payloads the terminal UI keeps in memory; beyond it, only previews.
     #[arg(long, value_name = "SIZE", default_value = "256M", help_heading = "Output")]
     pub payload_budget: String,
@@ -558,6 +565,13 @@ pub struct ExportArgs {
     /// decoded and checked in full.
     #[arg(long, value_name = "BYTES", help_heading = "Output")]
     pub max_payload: Option<usize>,
+    /// Show only the events that match EXPR (like tshark -Y); analysis, findings, the exit status
+    /// and the report are unchanged. Terms, all of which must hold (! negates): conn=N[,M],
+    /// dir=c2s|s2c, op=text|binary|ping|pong|close|data|control, ~word (case-insensitive), /regex/,
+    /// len>N (>=, <, <=, =), finding[=CODE], severity>=LEVEL, incomplete. Connection, handshake
+    /// and end lines stay as context. Example: -Y 'dir=s2c op=text ~error'.
+    #[arg(short = 'Y', long = "display-filter", value_name = "EXPR", help_heading = "Output")]
+    pub display_filter: Option<String>,
     /// Exit 1 when findings at or above this severity were reported.
     #[arg(long, value_enum, value_name = "LEVEL", default_value_t = FailOn::Never, help_heading = "Output")]
     pub fail_on: FailOn,

@@ -34,6 +34,7 @@ pub mod analyzer;
 pub mod capture;
 pub mod cli;
 pub mod config;
+pub mod display_filter;
 pub mod error;
 pub mod event;
 pub mod http;

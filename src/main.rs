@@ -71,6 +71,19 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             let sources = Source::from_args(&v.input, false)?;
             let live = sources.iter().any(|s| matches!(s.input, Input::Live { .. }));
             let interactive = std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
+            let display_filter = v
+                .display_filter
+                .as_deref()
+                .map(wsscope::display_filter::DisplayFilter::parse)
+                .transpose()
+                .map_err(Error::Usage)?;
+            if interactive && !v.text && display_filter.is_some() {
+                return Err(Error::Usage(
+                    "-Y filters the text view and export; in the terminal UI, / searches and \
+                     filters the messages (add --text for text)"
+                        .into(),
+                ));
+            }
             if interactive && !v.text {
                 let cfg = RunConfig {
                     progress: false,
@@ -85,6 +98,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                     max_payload: None,
                     threads: 1,
                     keylog: v.decode.keylog_file(),
+                    display_filter: None,
                 };
                 let opts = wsscope::ui::UiOptions {
                     color: v.output.use_color(),
@@ -106,9 +120,11 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 max_payload: None,
                 threads: v.decode.threads,
                 keylog: v.decode.keylog_file(),
+                display_filter,
             };
             let text = Text::new(stdout(), v.output.use_color(), v.output.verbose, live)
-                .with_time(v.output.time);
+                .with_time(v.output.time)
+                .filtered(v.display_filter.is_some());
             let outcome = run::run(cfg, text)?;
             Ok(outcome.exit_status(v.fail_on.threshold()))
         }
@@ -130,6 +146,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 max_payload: None,
                 threads: a.decode.threads,
                 keylog: a.decode.keylog_file(),
+                display_filter: None,
             };
             let memory = cfg.limits.memory.clone();
             let format = ReportFormat::new(a.fail_on.as_str())
@@ -155,6 +172,12 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 max_payload: a.max_payload,
                 threads: a.decode.threads,
                 keylog: a.decode.keylog_file(),
+                display_filter: a
+                    .display_filter
+                    .as_deref()
+                    .map(wsscope::display_filter::DisplayFilter::parse)
+                    .transpose()
+                    .map_err(Error::Usage)?,
             };
             let threshold = a.fail_on.threshold();
             let status = match a.format {
@@ -169,7 +192,8 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                         a.frames || a.output.verbose,
                         live,
                     )
-                    .with_time(a.output.time);
+                    .with_time(a.output.time)
+                    .filtered(a.display_filter.is_some());
                     run::run(cfg, text)?.exit_status(threshold)
                 }
             };

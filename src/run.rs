@@ -41,6 +41,8 @@ pub struct RunConfig {
     pub threads: usize,
     /// The TLS key log read into `analyzer.tls.keys` (followed as it grows when live).
     pub keylog: Option<crate::config::KeylogFile>,
+    /// Which events are shown (`-Y`); everything is still analysed and counted.
+    pub display_filter: Option<crate::display_filter::DisplayFilter>,
 }
 
 impl RunConfig {
@@ -73,7 +75,8 @@ impl<F> Outcome<F> {
 pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error> {
     let stop = stop_conditions(&cfg.sources);
     let redacting = cfg.redact.is_some();
-    let mut output = Output::new(format, Arc::clone(&stop), cfg.max_payload, cfg.redact.take());
+    let mut output = Output::new(format, Arc::clone(&stop), cfg.max_payload, cfg.redact.take())
+        .with_display_filter(cfg.display_filter.take());
     // Open every input first, so a bad path fails before any output is written.
     let mut opened = Vec::new();
     for source in &cfg.sources {

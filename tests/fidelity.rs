@@ -82,3 +82,41 @@ fn the_text_view_shows_time_in_every_mode() {
     assert!(run("local", "IST-5:30").starts_with("20:36:23.998 #1 ←"));
     assert!(run("local", "UTC").starts_with("15:06:23.998 #1 ←"));
 }
+
+/// `-Y` shows the events that match; analysis, findings and the exit status are those of the
+/// whole capture.
+#[test]
+fn the_display_filter_chooses_lines_not_results() {
+    let pcap = testdata("captures/real/py-basic.pcap");
+    let p = pcap.to_str().unwrap();
+    let all = wsscope(&["export", p]);
+    let some = wsscope(&["export", p, "-Y", "dir=s2c op=text ~ECHO"]);
+    let lines = |o: &std::process::Output| -> Vec<Value> {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let (all, some) = (lines(&all), lines(&some));
+    let msgs = |v: &[Value]| v.iter().filter(|e| e["type"] == "message").count();
+    assert!(msgs(&all) > msgs(&some) && msgs(&some) > 0);
+    for e in some.iter().filter(|e| e["type"] == "message") {
+        assert_eq!(e["direction"], "server_to_client");
+        assert!(e["payload"]["text"].as_str().unwrap().to_lowercase().contains("echo"), "{e}");
+    }
+    // The summary line (the analysis) is the same.
+    let summary = |v: &[Value]| v.iter().find(|e| e["type"] == "summary").cloned();
+    assert_eq!(summary(&all), summary(&some));
+    // --fail-on still sees every finding.
+    let o = wsscope(&["--text", p, "-Y", "op=close", "--fail-on", "info"]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        !text.contains("request_origin_missing") && text.contains("2 messages shown (-Y)"),
+        "{text}"
+    );
+    // A bad filter says what is allowed.
+    let o = wsscope(&["--text", p, "-Y", "dir=up"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("dir=c2s|s2c"));
+}

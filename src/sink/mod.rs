@@ -89,6 +89,8 @@ pub struct Output<F: Format> {
     findings: [u64; 3],
     max_payload: Option<usize>,
     redactor: Option<Redactor>,
+    /// Which events reach the format (`-Y`); findings are counted before it.
+    display: Option<crate::display_filter::DisplayFilter>,
 }
 
 impl<F: Format> Output<F> {
@@ -109,7 +111,17 @@ impl<F: Format> Output<F> {
             findings: [0; 3],
             max_payload,
             redactor,
+            display: None,
         }
+    }
+
+    /// Shows only the events `filter` lets through (findings are still counted).
+    pub fn with_display_filter(
+        mut self,
+        filter: Option<crate::display_filter::DisplayFilter>,
+    ) -> Self {
+        self.display = filter;
+        self
     }
 
     /// Starts an input.
@@ -175,6 +187,10 @@ impl<F: Format> EventSink for Output<F> {
             (self.max_payload, &mut event)
         {
             *truncated |= cut_payload(payload, max);
+        }
+        // What is shown, matched after redaction (a filter cannot find what is not shown).
+        if self.display.as_ref().is_some_and(|f| !f.shows(&event)) {
+            return;
         }
         let r = self.format.event(&event);
         self.check(r);

@@ -43,6 +43,8 @@ pub struct Text<W: Write> {
     previous: Option<Timestamp>,
     /// What this input's lines said, for its closing summary.
     counts: Counts,
+    /// A display filter (`-Y`) chooses the lines: the summary counts what was shown.
+    filtered: bool,
 }
 
 /// What an input's lines said.
@@ -69,7 +71,14 @@ impl<W: Write> Text<W> {
             starts: HashMap::default(),
             previous: None,
             counts: Counts::default(),
+            filtered: false,
         }
+    }
+
+    /// A display filter chose the lines (the closing summary says its counts are of those).
+    pub fn filtered(mut self, filtered: bool) -> Self {
+        self.filtered = filtered;
+        self
     }
 
     /// The time column in `mode`.
@@ -422,6 +431,9 @@ impl<W: Write> Format for Text<W> {
             said.push(n(analyzer.tls_connections, "TLS not decrypted", "TLS not decrypted"));
         }
         let mut messages = n(c.messages, "message", "messages");
+        if self.filtered {
+            messages += " shown (-Y)";
+        }
         if c.incomplete > 0 {
             messages += &format!(" ({} incomplete)", c.incomplete);
         }
@@ -430,15 +442,16 @@ impl<W: Write> Format for Text<W> {
             said.push(n(c.gaps, "gap", "gaps"));
         }
         let [info, warning, error] = c.findings;
+        let shown = if self.filtered { " shown" } else { "" };
         said.push(match (error, warning, info) {
-            (0, 0, 0) => "no findings".to_string(),
+            (0, 0, 0) => format!("no findings{shown}"),
             _ => {
                 let parts: Vec<String> = [(error, "error"), (warning, "warning"), (info, "info")]
                     .into_iter()
                     .filter(|(k, _)| *k > 0)
                     .map(|(k, what)| format!("{k} {what}"))
                     .collect();
-                format!("findings: {}", parts.join(", "))
+                format!("findings{shown}: {}", parts.join(", "))
             }
         });
         writeln!(self.out, "── {}: {}", escape(&input.name), said.join(", "))?;
