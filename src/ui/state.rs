@@ -414,6 +414,9 @@ pub struct AppState {
     pub findings_only: bool,
     /// Search pattern.
     pub search: Option<Regex>,
+    /// Per connection (index into `conns`): a row matches the search. Kept up to date as rows
+    /// come, so the connections list shows only those while a search is on.
+    search_hits: Vec<bool>,
     /// The prompt being typed.
     pub prompt: Prompt,
     /// Help overlay shown.
@@ -482,6 +485,7 @@ impl AppState {
             op_filter: OpFilter::All,
             findings_only: false,
             search: None,
+            search_hits: Vec::new(),
             prompt: Prompt::None,
             show_help: false,
             time_mode: crate::timefmt::TimeMode::Connection,
@@ -751,6 +755,12 @@ impl AppState {
     }
 
     fn push_row(&mut self, conn: usize, row: MsgRow) {
+        if self.search.is_some() && self.matches(&row) {
+            if self.search_hits.len() <= conn {
+                self.search_hits.resize(conn + 1, false);
+            }
+            self.search_hits[conn] = true;
+        }
         if let Some(rows) = self.rows.get_mut(conn) {
             rows.push(row);
             self.row_count += 1;
@@ -807,8 +817,10 @@ impl AppState {
     /// ones always, since they may carry wss:// and say what would decrypt them).
     pub fn conn_order(&self) -> Vec<usize> {
         let shown = |c: &ConnRow| self.show_all || c.websocket || c.tls.is_some();
+        // A search (as in DevTools) lists only the connections it found something in.
+        let found = |i: usize| self.search.is_none() || self.search_hits.get(i) == Some(&true);
         let mut order: Vec<usize> =
-            (0..self.conns.len()).filter(|i| shown(&self.conns[*i])).collect();
+            (0..self.conns.len()).filter(|i| shown(&self.conns[*i]) && found(*i)).collect();
         match self.sort {
             SortKey::First => {}
             SortKey::Activity => order.sort_by_key(|i| std::cmp::Reverse(self.conns[*i].last_ts)),
@@ -823,7 +835,7 @@ impl AppState {
 
     /// The index (into `conns`) of the selected connection.
     pub fn selected_conn_index(&self) -> Option<usize> {
-        if self.sort == SortKey::First && self.show_all {
+        if self.sort == SortKey::First && self.show_all && self.search.is_none() {
             return (self.conn_sel < self.conns.len()).then_some(self.conn_sel);
         }
         self.conn_order().get(self.conn_sel).copied()
@@ -837,6 +849,10 @@ impl AppState {
     /// Whether a row passes the filters.
     fn visible(&self, r: &MsgRow) -> bool {
         if self.findings_only && !r.is_notice() {
+            return false;
+        }
+        // The search filters the list (as in DevTools), not only jumps.
+        if self.search.is_some() && !self.matches(r) {
             return false;
         }
         if let (Some(d), Some(rd)) = (self.dir_filter, r.dir)
@@ -1061,21 +1077,54 @@ impl AppState {
     }
 
     fn set_search(&mut self, pattern: &str) {
+        let selected = self.selected_conn().map(|c| c.id);
         if pattern.is_empty() {
             self.search = None;
+            self.search_hits.clear();
+            self.reselect(selected);
+            self.filters_changed();
             return;
         }
-        match Regex::new(pattern) {
+        // Case-insensitive unless the pattern says otherwise ((?-i)).
+        match regex::RegexBuilder::new(pattern).case_insensitive(true).build() {
             Ok(re) => {
                 self.search = Some(re);
-                self.focus = Focus::Messages;
-                self.jump(1, |s, r| s.matches(r), "no match");
+                // Every connection is searched, not only the selected one.
+                let hits: Vec<bool> =
+                    self.rows.iter().map(|rows| rows.iter().any(|r| self.matches(r))).collect();
+                let n = hits.iter().filter(|h| **h).count();
+                self.search_hits = hits;
+                self.reselect(selected);
+                self.filters_changed();
+                self.notice = Some(if n == 0 {
+                    format!("no match for {pattern:?} (Enter on an empty / clears the search)")
+                } else {
+                    format!(
+                        "{pattern:?} found in {n} connection{} (Enter on an empty / clears)",
+                        if n == 1 { "" } else { "s" }
+                    )
+                });
+                if n > 0 {
+                    self.focus = Focus::Messages;
+                }
             }
             Err(e) => {
                 self.notice =
                     Some(format!("invalid regex: {}", e.to_string().lines().last().unwrap_or("")))
             }
         }
+    }
+
+    /// Selects connection `id` again after the list changed, or the first one.
+    fn reselect(&mut self, id: Option<ConnId>) {
+        let order = self.conn_order();
+        let pos = id
+            .and_then(|id| {
+                order.iter().position(|i| self.conns.get(*i).is_some_and(|c| c.id == id))
+            })
+            .unwrap_or(0);
+        self.conn_sel = usize::MAX; // forces select_conn to rebuild
+        self.select_conn(pos);
     }
 
     fn filters_changed(&mut self) {

@@ -559,3 +559,35 @@ fn t_cycles_the_time_modes() {
     }
     assert_eq!(s.time_mode, crate::timefmt::TimeMode::Connection);
 }
+
+/// `/` searches every connection, case-insensitively, and filters both lists (as DevTools'
+/// Messages pane does); an empty search clears it.
+#[test]
+fn search_filters_messages_and_connections() {
+    use crate::ui::state::{Action, Prompt};
+    let mut s = state("testdata/captures/real/concurrent.pcap");
+    let all_conns = s.conn_order().len();
+    assert!(all_conns > 1);
+    let search = |s: &mut AppState, q: &str| {
+        s.handle(Action::SearchStart);
+        assert!(matches!(s.prompt, Prompt::Search(_)));
+        for c in q.chars() {
+            s.handle(Action::PromptChar(c));
+        }
+        s.handle(Action::PromptSubmit);
+    };
+    // Connection 2's messages only (the payloads name their connection), typed in capitals.
+    search(&mut s, "CONNECTION 2 ");
+    assert_eq!(s.conn_order().len(), 1, "{:?}", s.notice);
+    let view = s.view().to_vec();
+    assert!(!view.is_empty());
+    let conn = s.selected_conn_index().unwrap();
+    for i in view {
+        assert!(s.matches(&s.rows[conn][i]));
+    }
+    let text = screen(&mut s, 160, 48);
+    assert!(text.contains("/CONNECTION 2 /"), "{text}");
+    search(&mut s, "");
+    assert_eq!(s.conn_order().len(), all_conns);
+    assert!(s.search.is_none());
+}

@@ -30,6 +30,11 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &AppState) {
     if s.findings_only {
         filters.push("findings");
     }
+    let search =
+        s.search.as_ref().map(|re| format!("/{}/", crate::term::printable(re.as_str(), 40)));
+    if let Some(q) = &search {
+        filters.push(q);
+    }
     let follow = if s.follow { " · following" } else { "" };
     let title = format!(
         " messages {}/{}{}{} · time {} (t) ",

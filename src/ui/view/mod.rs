@@ -95,7 +95,7 @@ Navigation
   Enter             open messages / detail        PgUp PgDn  page
   Esc               back                          Home End g G  first / last (End follows)
 Filters
-  /                 search payloads (regex)       n / N      next / previous match
+  /                 search all connections (regex, any case): filters the lists
   d                 direction: all, →, ←          o          opcodes: all, data, control
   x                 findings and gaps only        ] / [      next / previous finding
 View
