@@ -61,6 +61,10 @@ pub struct ConnRow {
     pub handshake_seen: bool,
     /// Close codes (client, server).
     pub close_codes: (Option<u16>, Option<u16>),
+    /// Close frames of the client and the server: code and reason (escaped).
+    pub closes: [Option<(Option<u16>, String)>; 2],
+    /// Ping round trips: count, min, max, sum (seconds).
+    pub rtt: (u64, f64, f64, f64),
     /// How the TCP connection ended.
     pub tcp_end: Option<CloseReason>,
     /// Messages and bytes client → server.
@@ -533,6 +537,8 @@ impl AppState {
                     state: ConnState::Handshaking,
                     handshake_seen: true,
                     close_codes: (None, None),
+                    closes: [None, None],
+                    rtt: (0, f64::INFINITY, 0.0, 0.0),
                     tcp_end: None,
                     up: (0, 0),
                     down: (0, 0),
@@ -649,11 +655,16 @@ impl AppState {
                     };
                     counter.0 += 1;
                     counter.1 += captured_length;
-                    if let Some((code, _)) = &close {
+                    if let Some((code, reason)) = &close {
                         match direction {
                             Direction::ClientToServer => c.close_codes.0 = *code,
                             Direction::ServerToClient => c.close_codes.1 = *code,
                         }
+                        c.closes[direction.index()] =
+                            Some((*code, crate::term::escape(reason).into_owned()));
+                    }
+                    if let Some(r) = rtt {
+                        c.rtt = (c.rtt.0 + 1, c.rtt.1.min(*r), c.rtt.2.max(*r), c.rtt.3 + r);
                     }
                 }
                 self.push_row(

@@ -49,6 +49,65 @@ fn connection_lines(s: &AppState, c: &ConnRow) -> Vec<Line<'static>> {
     if let Some(t) = &c.tls {
         l.push(kv("tls", t.clone()));
     }
+    // The session at a glance (what DevTools shows of a socket, and more).
+    if c.websocket {
+        let scheme = if c.tls.is_some() { "wss" } else { "ws" };
+        let host =
+            c.request.as_ref().and_then(|r| r.host.clone()).unwrap_or_else(|| c.server.clone());
+        let path = c.request.as_ref().map_or("/".to_string(), |r| r.path.clone());
+        l.push(kv("url", printable(&format!("{scheme}://{host}{path}"), 600)));
+    }
+    let local = (s.local_offset)(c.first_ts);
+    l.push(kv(
+        "start",
+        format!(
+            "{} (local {})",
+            crate::timefmt::iso8601(c.first_ts),
+            crate::timefmt::clock(c.first_ts, local)
+        ),
+    ));
+    let lasted = crate::timefmt::duration(c.last_ts.saturating_since(c.first_ts).as_secs_f64());
+    l.push(match c.tcp_end {
+        Some(r) => kv(
+            "end",
+            format!(
+                "{}, after {lasted} (TCP {})",
+                crate::timefmt::iso8601(c.last_ts),
+                crate::analyzer::checks::json_name(&r)
+            ),
+        ),
+        None => kv("end", format!("still open; last activity after {lasted}")),
+    });
+    l.push(kv(
+        "messages",
+        format!(
+            "→ {} ({}), ← {} ({})",
+            c.up.0,
+            super::connections::human_bytes(c.up.1),
+            c.down.0,
+            super::connections::human_bytes(c.down.1)
+        ),
+    ));
+    for (who, close) in ["client close", "server close"].iter().zip(&c.closes) {
+        if let Some((code, reason)) = close {
+            let code =
+                code.map_or("(no code)".to_string(), |c| crate::ws::CloseCode(c).to_string());
+            l.push(kv(who, if reason.is_empty() { code } else { format!("{code} \"{reason}\"") }));
+        }
+    }
+    if c.rtt.0 > 0 {
+        let (n, min, max, sum) = c.rtt;
+        l.push(kv(
+            "ping rtt",
+            format!(
+                "min {:.3} ms, mean {:.3} ms, max {:.3} ms ({n} round trip{})",
+                min * 1e3,
+                sum / n as f64 * 1e3,
+                max * 1e3,
+                if n == 1 { "" } else { "s" }
+            ),
+        ));
+    }
     match (&c.request, &c.response) {
         (None, None) => l.push(Line::raw("handshake not captured (frames found mid-stream)")),
         (req, resp) => {
