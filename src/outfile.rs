@@ -279,6 +279,20 @@ impl OutFile {
         ))
     }
 
+    /// Creates the new file `path`: never an existing file, never through a link (the TUI's
+    /// saves to a name the user typed). `AlreadyExists` when anything has that name.
+    pub fn create_new_at(path: &Path) -> io::Result<OutFile> {
+        let file = create_new(path)?;
+        let id = FileId::of(&file.metadata()?);
+        Ok(OutFile {
+            file: Some(file),
+            flag: "",
+            path: path.into(),
+            kind: Kind::New { id },
+            done: false,
+        })
+    }
+
     /// The path the output will have once committed.
     pub fn path(&self) -> &Path {
         &self.path

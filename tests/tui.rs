@@ -127,12 +127,23 @@ fn saves_never_replace_a_file_or_follow_a_planted_link() {
     let capture = crate::util::testdata("captures/real/py-basic.pcap");
     let t = Tmux::start_in(dir.path(), &[capture.to_str().unwrap()], "-save");
     t.wait_for(" done ");
+    // The prompt proposes a new name (the planted link's is taken); Enter saves there.
     t.keys(&["W"]);
+    t.wait_for("save to");
+    t.keys(&["Enter"]);
     t.wait_for("saved wsscope-conn1-all-2.ndjson");
-    t.keys(&["W"]);
+    t.keys(&["W", "Enter"]);
     t.wait_for("saved wsscope-conn1-all-3.ndjson");
+    // A name typed over the proposed one: an existing file is refused, naming it.
+    t.keys(&["W"]);
+    t.wait_for("save to");
+    for _ in 0.."wsscope-conn1-all-4.ndjson".len() {
+        t.keys(&["BSpace"]);
+    }
+    t.keys(&["victim", "Enter"]);
+    t.wait_for("could not save victim: it exists");
     // A payload: the first message saying "welcome".
-    t.keys(&["Enter", "Home", "/", "welcome", "Enter", "w"]);
+    t.keys(&["Enter", "Home", "/", "welcome", "Enter", "w", "Enter"]);
     let s = t.wait_for("saved wsscope-conn1-msg");
     t.keys(&["q"]);
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me", "{s}");
@@ -199,9 +210,9 @@ fn a_save_refused_after_z_says_why() {
     let capture = crate::util::testdata("captures/real/py-basic.pcap");
     let t = Tmux::start_in(dir.path(), &["-Z", "nobody", capture.to_str().unwrap()], "-z");
     t.wait_for(" done ");
-    t.keys(&["W"]);
-    let s = t.wait_for("could not save: Permission denied");
-    assert!(s.contains("(running as nobody"), "{s}");
+    t.keys(&["W", "Enter"]);
+    let s = t.wait_for("could not save wsscope-conn1-all.ndjson as nobody");
+    assert!(s.contains("Permission denied"), "{s}");
     t.keys(&["q"]);
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
@@ -229,8 +240,13 @@ fn with_redact_the_handshake_detail_shows_no_credential() {
         }
         let t = Tmux::start(&args);
         t.wait_for(" done ");
-        // The selected connection's detail: request and response headers.
-        let s = t.wait_for("Authorization: Bearer");
+        // The selected connection's detail: its summary, then request and response headers (a
+        // window tall enough for all of them).
+        Command::new("tmux")
+            .args(["resize-window", "-t", &t.session, "-x", "120", "-y", "70"])
+            .status()
+            .unwrap();
+        let s = t.wait_for("Sec-WebSocket-Protocol");
         let shown: Vec<&&str> = secrets.iter().filter(|p| s.contains(**p)).collect();
         if redact {
             assert!(shown.is_empty(), "{shown:?} on screen:\n{s}");
@@ -240,4 +256,34 @@ fn with_redact_the_handshake_detail_shows_no_credential() {
         }
         t.keys(&["q"]);
     }
+}
+
+/// `y` puts the selected payload on the clipboard with OSC 52, which works over SSH and in tmux
+/// (with set-clipboard on, tmux keeps it as a paste buffer: the test reads it back).
+#[test]
+fn y_copies_the_payload_with_osc52() {
+    if std::env::var_os("WSSCOPE_SKIP_TMUX").is_some() {
+        eprintln!("skipped: WSSCOPE_SKIP_TMUX is set");
+        return;
+    }
+    let t = Tmux::start(&["testdata/captures/real/py-basic.pcap"]);
+    // Server-wide: tmux accepts OSC 52 from the application into its buffers.
+    Command::new("tmux").args(["set-option", "-s", "set-clipboard", "on"]).status().unwrap();
+    t.wait_for(" done ");
+    t.keys(&["Enter", "Home", "/", "welcome", "Enter", "y"]);
+    t.wait_for("copied 7 bytes to the clipboard (OSC 52)");
+    let start = Instant::now();
+    loop {
+        let o = Command::new("tmux").args(["show-buffer"]).output().unwrap();
+        if o.stdout == b"welcome" {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "tmux buffer: {:?}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    t.keys(&["q"]);
 }

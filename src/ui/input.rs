@@ -15,7 +15,7 @@ pub fn key_action(k: KeyEvent, prompt: &Prompt) -> Option<Action> {
     if k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c') {
         return Some(Action::Quit);
     }
-    if let Prompt::Search(_) = prompt {
+    if !matches!(prompt, Prompt::None) {
         return match k.code {
             KeyCode::Enter => Some(Action::PromptSubmit),
             KeyCode::Esc => Some(Action::Back),
@@ -45,6 +45,7 @@ pub fn key_action(k: KeyEvent, prompt: &Prompt) -> Option<Action> {
         KeyCode::Char(']') => Action::NextFinding,
         KeyCode::Char('[') => Action::PrevFinding,
         KeyCode::Char('t') => Action::ToggleTime,
+        KeyCode::Char('y') => Action::CopyPayload,
         KeyCode::Char('v') => Action::CyclePayloadView,
         KeyCode::Char(' ') => Action::TogglePause,
         KeyCode::Char('F') => Action::ToggleFollow,

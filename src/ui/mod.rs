@@ -23,7 +23,7 @@ use crate::pipeline::{self, Stop};
 use crate::run::RunConfig;
 use ratatui::crossterm::event::{self as ct, DisableMouseCapture, EnableMouseCapture};
 use ratatui::crossterm::execute;
-use state::{AppState, Effect};
+use state::{AppState, Effect, SaveWhat};
 use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -273,60 +273,116 @@ fn ui_loop(
         match state.handle(action) {
             Effect::Quit => break Ok(()),
             Effect::None => {}
-            effect => state.notice = Some(save(state, effect, user)),
+            Effect::AskSave(what) => {
+                let name = default_save_name(state, what);
+                state.prompt = state::Prompt::Save(what, name);
+            }
+            Effect::Save(what, path) => state.notice = Some(save(state, what, &path, user)),
+            Effect::Copy => {
+                state.notice = Some(match state.selected_row().map(|r| &r.kind) {
+                    Some(state::RowKind::Message { payload: Some(p), .. }) => {
+                        let (seq, n) = osc52(p);
+                        let w = terminal.backend_mut();
+                        match w.write_all(seq.as_bytes()).and_then(|()| w.flush()) {
+                            Ok(()) if n < p.len() => {
+                                format!("copied the first {n} of {} bytes (OSC 52)", p.len())
+                            }
+                            Ok(()) => format!("copied {n} bytes to the clipboard (OSC 52)"),
+                            Err(e) => format!("could not copy: {e}"),
+                        }
+                    }
+                    _ => "no payload to copy for this row".into(),
+                });
+            }
         }
     };
     restore();
     outcome
 }
 
-/// Carries out a save request; returns the message for the status bar. Saves go to new files
-/// in the current directory: a name that exists (or is a link) gets a number instead, so a
-/// keypress never replaces a file ([`crate::outfile::OutFile::create_unique`]).
-fn save(state: &AppState, effect: Effect, user: Option<&str>) -> String {
+/// The name a save of `what` proposes: a new file in the current directory (`stem.ext`, or
+/// `stem-2.ext`, … when that exists, a link included).
+fn default_save_name(state: &AppState, what: SaveWhat) -> String {
+    let id = state.selected_conn().map_or(0, |c| c.id.0);
+    let (stem, ext) = match what {
+        SaveWhat::Payload => {
+            let text = matches!(
+                state.selected_row().map(|r| &r.kind),
+                Some(state::RowKind::Message { text: true, .. })
+            );
+            (format!("wsscope-conn{id}-msg{}", state.msg_sel + 1), if text { "txt" } else { "bin" })
+        }
+        SaveWhat::Connection => (format!("wsscope-conn{id}-all"), "ndjson"),
+        SaveWhat::View => (format!("wsscope-conn{id}-view"), "ndjson"),
+    };
+    (1..=100u32)
+        .map(|n| if n == 1 { format!("{stem}.{ext}") } else { format!("{stem}-{n}.{ext}") })
+        .find(|name| std::fs::symlink_metadata(name).is_err())
+        .unwrap_or_else(|| format!("{stem}-new.{ext}"))
+}
+
+/// Carries out a save to `path` (relative to the current directory); returns the message for
+/// the status bar. A file that exists is never replaced (nor written through a link): the save is
+/// refused, naming the path.
+fn save(state: &AppState, what: SaveWhat, path: &str, user: Option<&str>) -> String {
     let conn = state.selected_conn();
     let id = conn.map_or(0, |c| c.id.0);
-    let here = std::path::Path::new(".");
-    let result = match effect {
-        Effect::SavePayload => match state.selected_row().map(|r| &r.kind) {
-            Some(state::RowKind::Message { payload: Some(p), text, .. }) => {
-                let stem = format!("wsscope-conn{id}-msg{}", state.msg_sel + 1);
-                let ext = if *text { "txt" } else { "bin" };
-                OutFile::create_unique(here, &stem, ext).and_then(|mut f| {
-                    f.write_all(p)?;
-                    finish(f)
-                })
-            }
+    let shown = crate::term::escape(path).into_owned();
+    let create = || -> std::io::Result<OutFile> {
+        OutFile::create_new_at(std::path::Path::new(path)).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => std::io::Error::new(
+                e.kind(),
+                "it exists, and a save never replaces a file (w, W or e again to choose another name)",
+            ),
+            _ => e,
+        })
+    };
+    let result = match what {
+        SaveWhat::Payload => match state.selected_row().map(|r| &r.kind) {
+            Some(state::RowKind::Message { payload: Some(p), .. }) => create().and_then(|mut f| {
+                f.write_all(p)?;
+                finish(f)
+            }),
             _ => return "no payload to save for this row".into(),
         },
-        Effect::SaveConnection | Effect::SaveView => {
+        SaveWhat::Connection | SaveWhat::View => {
             let Some(ci) = state.selected_conn_index() else {
                 return "no connection selected".into();
             };
-            let whole = effect == Effect::SaveConnection;
-            let stem = format!("wsscope-conn{id}-{}", if whole { "all" } else { "view" });
+            let whole = what == SaveWhat::Connection;
             let rows = state.rows.get(ci).map(Vec::as_slice).unwrap_or(&[]);
             let indices: Vec<usize> =
                 if whole { (0..rows.len()).collect() } else { state.view_cached().to_vec() };
-            OutFile::create_unique(here, &stem, "ndjson").and_then(|f| {
+            create().and_then(|f| {
                 let mut out = std::io::BufWriter::new(f);
                 write_rows(&mut out, id, rows, &indices)?;
                 finish(out.into_inner().map_err(std::io::IntoInnerError::into_error)?)
             })
         }
-        Effect::None | Effect::Quit => return String::new(),
     };
     match result {
-        Ok(name) => format!("saved {name}"),
+        Ok(_) => format!("saved {shown}"),
         Err(e) => match user {
             Some(u) if e.kind() == std::io::ErrorKind::PermissionDenied => format!(
-                "could not save: {e} (running as {u} since the capture opened: start in a \
-                 directory {u} can write, or with -Z root)"
+                "could not save {shown} as {u}: {e} (wsscope runs as {u} once the capture is \
+                 open: save in a directory {u} can write, or start with -Z root)"
             ),
-            _ => format!("could not save: {e}"),
+            _ => format!("could not save {shown}: {e}"),
         },
     }
 }
+
+/// The OSC 52 sequence that puts `payload` on the terminal's clipboard (base64; at most
+/// `MAX_COPY` bytes, as terminals cap the sequence), and how much of it was copied.
+pub fn osc52(payload: &[u8]) -> (String, usize) {
+    use base64::Engine;
+    let n = payload.len().min(MAX_COPY);
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&payload[..n]);
+    (format!("\x1b]52;c;{b64}\x07"), n)
+}
+
+/// Bytes copied at most (OSC 52 sequences are capped by terminals, tmux and SSH).
+const MAX_COPY: usize = 64 * 1024;
 
 /// Commits a saved file; its name for the status bar.
 fn finish(f: OutFile) -> std::io::Result<String> {

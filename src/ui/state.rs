@@ -232,6 +232,19 @@ pub enum Prompt {
     None,
     /// `/` search.
     Search(String),
+    /// Where to save (`w`, `W`, `e`): the path being typed, prefilled with a new name.
+    Save(SaveWhat, String),
+}
+
+/// What a save writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SaveWhat {
+    /// The selected message's payload.
+    Payload,
+    /// The selected connection (NDJSON).
+    Connection,
+    /// The filtered view (NDJSON).
+    View,
 }
 
 /// Capture-side counters shown in the status bar.
@@ -320,6 +333,8 @@ pub enum Action {
     ToggleTime,
     /// How the selected payload is shown: pretty, raw, hex, base64.
     CyclePayloadView,
+    /// Copy the selected payload to the clipboard (OSC 52: works over SSH and in tmux).
+    CopyPayload,
     /// Pause / resume (live).
     TogglePause,
     /// Follow new messages.
@@ -353,12 +368,12 @@ pub enum Effect {
     None,
     /// Quit the UI.
     Quit,
-    /// Save the selected message's payload.
-    SavePayload,
-    /// Save the selected connection.
-    SaveConnection,
-    /// Save the filtered view.
-    SaveView,
+    /// Ask where to save (the loop prefills a new name in the current directory).
+    AskSave(SaveWhat),
+    /// Save to the path the user typed.
+    Save(SaveWhat, String),
+    /// Copy the selected payload to the clipboard (OSC 52).
+    Copy,
 }
 
 /// How the detail pane shows a payload (`v` cycles).
@@ -938,6 +953,29 @@ impl AppState {
     /// Handles a user action; returns what the loop must do outside the state.
     pub fn handle(&mut self, a: Action) -> Effect {
         self.refresh_view();
+        if let Prompt::Save(what, text) = &mut self.prompt {
+            match a {
+                Action::PromptChar(c) => text.push(c),
+                Action::PromptBackspace => {
+                    text.pop();
+                }
+                Action::PromptSubmit => {
+                    let (what, path) = (*what, std::mem::take(text));
+                    self.prompt = Prompt::None;
+                    if path.trim().is_empty() {
+                        self.notice = Some("not saved: no file name given".into());
+                        return Effect::None;
+                    }
+                    return Effect::Save(what, path);
+                }
+                Action::Back | Action::Quit => {
+                    self.prompt = Prompt::None;
+                    self.notice = Some("not saved".into());
+                }
+                _ => {}
+            }
+            return Effect::None;
+        }
         if let Prompt::Search(text) = &mut self.prompt {
             match a {
                 Action::PromptChar(c) => text.push(c),
@@ -1079,9 +1117,10 @@ impl AppState {
                     self.follow = false;
                 }
             }
-            Action::SavePayload => return Effect::SavePayload,
-            Action::SaveConnection => return Effect::SaveConnection,
-            Action::SaveView => return Effect::SaveView,
+            Action::SavePayload => return Effect::AskSave(SaveWhat::Payload),
+            Action::SaveConnection => return Effect::AskSave(SaveWhat::Connection),
+            Action::SaveView => return Effect::AskSave(SaveWhat::View),
+            Action::CopyPayload => return Effect::Copy,
             Action::PromptChar(_) | Action::PromptBackspace | Action::PromptSubmit => {}
         }
         Effect::None

@@ -90,27 +90,27 @@ fn selected(s: &AppState, focused: bool) -> Style {
 }
 
 const HELP: &str = "\
-Navigation
-  Tab / Shift-Tab   next / previous pane          ↑ ↓  j k   move
-  Enter             open messages / detail        PgUp PgDn  page
-  Esc               back                          Home End g G  first / last (End follows)
-Filters
-  /                 search all connections (regex, any case): filters the lists
-  d                 direction: all, →, ←          o          opcodes: all, data, control
-  x                 findings and gaps only        ] / [      next / previous finding
-View
-  t                 time: connection, capture, delta, UTC, local   s  sort
-  v                 payload: pretty, raw, hex, base64
-  a                 also list plain TCP (non-WebSocket) connections
-  F                 follow new messages           space      pause / resume the view
-Save (new files in the current directory; an existing name gets a number)
-  w  selected payload      W  connection as NDJSON      e  filtered view as NDJSON
-  q / Ctrl-C        quit                          ?          this help";
+Navigation                           Filters
+  Tab S-Tab  next / previous pane      /    search all connections (regex)
+  ↑ ↓ j k    move   PgUp PgDn page     n N  next / previous match
+  Enter      open   Esc  back          d    direction: all, →, ←
+  Home End   first / last (follows)    o    opcodes: all, data, control
+View                                   x    findings and gaps only
+  t  time: connection, capture,        ] [  next / previous finding
+     delta, UTC, local                 a    plain TCP connections too
+  v  payload: pretty, raw, hex, base64 s    sort connections
+  F  follow new messages               space  pause / resume the view
+Columns  ↑/↓ messages client→server / server→client; 107/27z: 107 B
+         after inflating, 27 B on the wire (permessage-deflate)
+Save (you name the file; an existing one is never replaced)
+  w  payload   W  connection (NDJSON)   e  filtered view (NDJSON)
+  y  copy the payload to the clipboard (OSC 52: works over SSH, tmux)
+  q / Ctrl-C  quit                      ?  this help";
 
 fn help(f: &mut Frame<'_>, s: &AppState) {
     let area = f.area();
-    let w = 92.min(area.width.saturating_sub(2));
-    let h = 18.min(area.height.saturating_sub(2));
+    let w = 78.min(area.width.saturating_sub(2));
+    let h = 19.min(area.height.saturating_sub(2));
     let r = Rect {
         x: area.x + (area.width - w) / 2,
         y: area.y + (area.height - h) / 2,

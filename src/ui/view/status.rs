@@ -15,6 +15,14 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &AppState) {
             Span::raw(crate::term::escape(t).into_owned()),
             Span::raw("▏"),
         ]),
+        Prompt::Save(_, t) => Line::from(vec![
+            Span::styled(
+                "save to (Enter saves, Esc cancels; an existing file is never replaced): ",
+                Style::default().add_modifier(Modifier::BOLD),
+            ),
+            Span::raw(crate::term::escape(t).into_owned()),
+            Span::raw("▏"),
+        ]),
         Prompt::None => {
             let c = &s.capture;
             let mut parts: Vec<Span> = Vec::new();
