@@ -162,6 +162,12 @@ pub fn run(mut cfg: RunConfig, opts: UiOptions) -> Result<u8, Error> {
     state.charge_to(&cfg.limits.memory);
     state.color = opts.color;
     state.capture.live = live;
+    if live {
+        state.capture.source = match &source.filter {
+            Some(f) => format!("{} -f '{}'", source.describe(), crate::term::escape(f)),
+            None => source.describe(),
+        };
+    }
     state.capture.total_bytes = total_bytes;
     state.capture.redacted = redacted;
     let user = source.privileges.account().map(|a| a.name.clone());
@@ -251,6 +257,8 @@ fn ui_loop(
             state.page = view::inner_rows(areas.messages, false).max(1);
             state.keep_msg_visible();
             state.keep_conn_visible(view::inner_rows(areas.conns, true));
+            let (lines, rows) = view::detail::height(state, areas.detail);
+            state.clamp_detail(lines, rows);
             terminal.draw(|f| view::draw(f, state)).map_err(term_err)?;
             dirty = false;
         }

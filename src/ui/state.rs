@@ -248,7 +248,7 @@ pub enum SaveWhat {
 }
 
 /// Capture-side counters shown in the status bar.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct CaptureStatus {
     /// Packets read.
     pub packets: u64,
@@ -278,6 +278,8 @@ pub struct CaptureStatus {
     pub done: bool,
     /// Live capture.
     pub live: bool,
+    /// What is captured, live: the interfaces and the BPF filter (`-i lo -f 'tcp port 80'`).
+    pub source: String,
     /// Events are redacted (`--redact`).
     pub redacted: bool,
 }
@@ -570,6 +572,13 @@ impl AppState {
                 self.rows.push(Vec::new());
             }
             Event::Handshake { connection, seen, request, response, accept_valid, outcome } => {
+                // Following, a new connection is selected when the last one was (as new
+                // messages are).
+                let newly = self.conn_mut(*connection).is_some_and(|c| !c.websocket);
+                let follow_new = newly && self.follow && {
+                    let n = self.conn_order().len();
+                    n == 0 || self.conn_sel + 1 >= n
+                };
                 let Some(c) = self.conn_mut(*connection) else { return };
                 c.websocket = true;
                 c.handshake_seen = *seen;
@@ -593,6 +602,15 @@ impl AppState {
                 c.request = request.clone();
                 c.response = response.clone();
                 c.accept_valid = *accept_valid;
+                if follow_new {
+                    let id = *connection;
+                    let order = self.conn_order();
+                    if let Some(pos) =
+                        order.iter().position(|i| self.conns.get(*i).is_some_and(|c| c.id == id))
+                    {
+                        self.select_conn(pos);
+                    }
+                }
             }
             Event::Frame {
                 connection,
@@ -1267,6 +1285,15 @@ impl AppState {
         } else if self.msg_sel >= self.msg_offset + page {
             self.msg_offset = self.msg_sel + 1 - page;
         }
+        // Never an empty bottom with rows above it (after a resize, a filter, or following):
+        // the pane stays filled to its last row.
+        self.msg_offset = self.msg_offset.min(self.view.len().saturating_sub(page));
+    }
+
+    /// Keeps the detail pane's scroll inside its `lines` lines of content shown `rows` at a time.
+    pub fn clamp_detail(&mut self, lines: usize, rows: usize) {
+        let max = lines.saturating_sub(rows.max(1));
+        self.detail_scroll = self.detail_scroll.min(u16::try_from(max).unwrap_or(u16::MAX));
     }
 
     /// Scrolls the connections pane so that the selection is visible in `rows` rows.

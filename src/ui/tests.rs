@@ -40,6 +40,8 @@ fn screen(s: &mut AppState, w: u16, h: u16) -> String {
     s.page = view::inner_rows(areas.messages, false).max(1);
     s.keep_msg_visible();
     s.keep_conn_visible(view::inner_rows(areas.conns, true));
+    let (lines, rows) = view::detail::height(s, areas.detail);
+    s.clamp_detail(lines, rows);
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
     t.draw(|f| view::draw(f, s)).unwrap();
     let buf = t.backend().buffer().clone();
@@ -590,4 +592,42 @@ fn search_filters_messages_and_connections() {
     search(&mut s, "");
     assert_eq!(s.conn_order().len(), all_conns);
     assert!(s.search.is_none());
+}
+
+/// Layout: hex dump lines fit the pane; the message list is filled to its last row after the
+/// window grows; the detail pane stops scrolling at its end; following selects a new
+/// connection.
+#[test]
+fn layout_fits_fills_and_clamps() {
+    use crate::ui::state::{Action, Focus, PayloadView};
+    let mut s = state("testdata/captures/real/py-basic.pcap");
+    s.focus = Focus::Messages;
+    s.payload_view = PayloadView::Hex;
+    s.handle(Action::Home);
+    s.handle(Action::Down); // "welcome"
+    // A narrow window shows the detail pane instead of the messages when it has the focus.
+    s.focus = Focus::Detail;
+    let text = screen(&mut s, 80, 24);
+    // Every hex line holds its ASCII column on the same row (it did not wrap).
+    let dumps: Vec<&str> = text.lines().filter(|l| l.contains("00000000  ")).collect();
+    assert!(!dumps.is_empty(), "{text}");
+    for l in dumps {
+        assert!(l.contains("welcome") || l.contains("welc"), "{l}\n{text}");
+    }
+    // Scroll the detail pane far past its end: it stops at the end.
+    for _ in 0..200 {
+        s.handle(Action::Down);
+    }
+    let text = screen(&mut s, 80, 24);
+    assert!(s.detail_scroll < 40, "{}", s.detail_scroll);
+    assert!(text.contains('│'));
+    // A small window scrolled to the end, then a tall one: no empty bottom with rows above.
+    s.focus = Focus::Messages;
+    s.handle(Action::End);
+    screen(&mut s, 80, 14);
+    screen(&mut s, 80, 60);
+    assert_eq!(s.msg_offset, 0, "all rows fit: none may be hidden above");
+    // Following, the newest connection is the selected one.
+    let s = state("testdata/captures/real/concurrent.pcap");
+    assert_eq!(s.conn_sel + 1, s.conn_order().len());
 }

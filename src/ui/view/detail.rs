@@ -14,17 +14,31 @@ use ratatui::widgets::{Paragraph, Wrap};
 /// Bytes shown in a hex dump.
 const HEX_MAX: usize = 4096;
 
-pub fn draw(f: &mut Frame<'_>, area: Rect, s: &AppState) {
-    let focused = s.focus == Focus::Detail;
-    let (title, lines) = match (s.focus, s.selected_row(), s.selected_conn()) {
+/// The pane's title and lines, for an inner width of `width` columns.
+fn content(s: &AppState, width: usize) -> (String, Vec<Line<'static>>) {
+    match (s.focus, s.selected_row(), s.selected_conn()) {
         (Focus::Connections, _, Some(c)) | (_, None, Some(c)) => {
             (format!(" connection #{} ", c.id), connection_lines(s, c))
         }
         (_, Some(r), _) => {
-            (format!(" message · {} (v) ", s.payload_view.name()), message_lines(s, r))
+            (format!(" message · {} (v) ", s.payload_view.name()), message_lines(s, r, width))
         }
         _ => (" detail ".to_string(), vec![Line::raw("no connection selected")]),
-    };
+    }
+}
+
+/// Lines of content (wrapped to the pane) and rows shown, so scrolling stops at the end.
+pub fn height(s: &AppState, area: Option<Rect>) -> (usize, usize) {
+    let Some(area) = area else { return (0, 1) };
+    let width = usize::from(area.width.saturating_sub(2)).max(1);
+    let (_, lines) = content(s, width);
+    let wrapped = lines.iter().map(|l| l.width().max(1).div_ceil(width)).sum();
+    (wrapped, usize::from(area.height.saturating_sub(2)))
+}
+
+pub fn draw(f: &mut Frame<'_>, area: Rect, s: &AppState) {
+    let focused = s.focus == Focus::Detail;
+    let (title, lines) = content(s, usize::from(area.width.saturating_sub(2)));
     let p = Paragraph::new(lines)
         .block(pane(title, focused, s))
         .wrap(Wrap { trim: false })
@@ -156,7 +170,7 @@ fn connection_lines(s: &AppState, c: &ConnRow) -> Vec<Line<'static>> {
     l
 }
 
-fn message_lines(s: &AppState, r: &MsgRow) -> Vec<Line<'static>> {
+fn message_lines(s: &AppState, r: &MsgRow, width: usize) -> Vec<Line<'static>> {
     let mut l = vec![
         kv("packet", format!("{} (stream offset {})", r.at.packet, r.at.offset)),
         kv(
@@ -259,7 +273,7 @@ fn message_lines(s: &AppState, r: &MsgRow) -> Vec<Line<'static>> {
                     None => l.push(Line::raw(
                         "(payload not kept: the UI payload budget is used up; the preview was:)",
                     )),
-                    Some(p) => l.extend(payload_lines(p, *text, s.payload_view)),
+                    Some(p) => l.extend(payload_lines(p, *text, s.payload_view, width)),
                 }
                 if *truncated {
                     l.push(Line::raw("… (truncated)"));
@@ -293,14 +307,14 @@ fn message_lines(s: &AppState, r: &MsgRow) -> Vec<Line<'static>> {
 }
 
 /// A payload as the view asks.
-fn payload_lines(p: &[u8], text: bool, view: PayloadView) -> Vec<Line<'static>> {
+fn payload_lines(p: &[u8], text: bool, view: PayloadView, width: usize) -> Vec<Line<'static>> {
     match view {
         PayloadView::Pretty if text => text_lines(p),
         PayloadView::Raw if text => String::from_utf8_lossy(p)
             .lines()
             .map(|line| Line::raw(printable(line, 10_000)))
             .collect(),
-        PayloadView::Pretty | PayloadView::Raw | PayloadView::Hex => hex_lines(p),
+        PayloadView::Pretty | PayloadView::Raw | PayloadView::Hex => hex_lines(p, width),
         PayloadView::Base64 => {
             use base64::Engine;
             let b = base64::engine::general_purpose::STANDARD.encode(p);
@@ -322,10 +336,12 @@ fn text_lines(p: &[u8]) -> Vec<Line<'static>> {
 }
 
 /// A classic hex dump: offset, 16 bytes, ASCII.
-fn hex_lines(p: &[u8]) -> Vec<Line<'static>> {
+/// A hex dump whose lines fit `width` columns: 16, 8 or 4 bytes a line (offset, bytes, ASCII).
+fn hex_lines(p: &[u8], width: usize) -> Vec<Line<'static>> {
+    let per = [16usize, 8, 4].into_iter().find(|n| 11 + 4 * n <= width).unwrap_or(4);
     let mut l: Vec<Line<'static>> = p
-        .chunks(16)
-        .take(HEX_MAX / 16)
+        .chunks(per)
+        .take(HEX_MAX / per)
         .enumerate()
         .map(|(i, c)| {
             let hex: Vec<String> = c.iter().map(|b| format!("{b:02x}")).collect();
@@ -333,7 +349,7 @@ fn hex_lines(p: &[u8]) -> Vec<Line<'static>> {
                 .iter()
                 .map(|b| if b.is_ascii_graphic() || *b == b' ' { *b as char } else { '.' })
                 .collect();
-            Line::raw(format!("{:08x}  {:<48} {ascii}", i * 16, hex.join(" ")))
+            Line::raw(format!("{:08x}  {:<w$} {ascii}", i * per, hex.join(" "), w = 3 * per))
         })
         .collect();
     if p.len() > HEX_MAX {

@@ -1,7 +1,7 @@
 //! Pure rendering: every function draws from `&AppState` into a ratatui frame.
 
 mod connections;
-mod detail;
+pub mod detail;
 mod messages;
 mod status;
 

@@ -30,7 +30,10 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &AppState) {
                 if s.paused {
                     "PAUSED".to_string()
                 } else {
-                    format!("live {:.0} pkt/s {:.0} msg/s", c.packets_per_sec, c.messages_per_sec)
+                    format!(
+                        "live {} · {:.0} pkt/s {:.0} msg/s",
+                        c.source, c.packets_per_sec, c.messages_per_sec
+                    )
                 }
             } else if c.done {
                 "done".to_string()
