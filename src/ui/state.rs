@@ -572,10 +572,10 @@ impl AppState {
                 self.rows.push(Vec::new());
             }
             Event::Handshake { connection, seen, request, response, accept_valid, outcome } => {
-                // Following, a new connection is selected when the last one was (as new
-                // messages are).
+                // Following a live capture, a new connection is selected when the last one was
+                // (as new messages are); a file opens on its first connection.
                 let newly = self.conn_mut(*connection).is_some_and(|c| !c.websocket);
-                let follow_new = newly && self.follow && {
+                let follow_new = newly && self.follow && self.capture.live && {
                     let n = self.conn_order().len();
                     n == 0 || self.conn_sel + 1 >= n
                 };

@@ -627,7 +627,14 @@ fn layout_fits_fills_and_clamps() {
     screen(&mut s, 80, 14);
     screen(&mut s, 80, 60);
     assert_eq!(s.msg_offset, 0, "all rows fit: none may be hidden above");
-    // Following, the newest connection is the selected one.
+    // A file opens on its first connection; following a live capture, the newest connection
+    // is the selected one.
     let s = state("testdata/captures/real/concurrent.pcap");
-    assert_eq!(s.conn_sel + 1, s.conn_order().len());
+    assert_eq!(s.conn_sel, 0);
+    let mut live = AppState::new(1 << 20);
+    live.capture.live = true;
+    for e in events("testdata/captures/real/concurrent.pcap") {
+        live.apply(&e);
+    }
+    assert_eq!(live.conn_sel + 1, live.conn_order().len());
 }
