@@ -638,3 +638,53 @@ fn layout_fits_fills_and_clamps() {
     }
     assert_eq!(live.conn_sel + 1, live.conn_order().len());
 }
+
+/// Every new view at both sizes: a wss:// connection without keys, the connection detail,
+/// a search filtering the lists, the save prompt, and each time mode.
+#[test]
+fn snapshot_new_views_80x24_and_160x48() {
+    use crate::ui::state::{Prompt, SaveWhat};
+    for (w, h) in [(80u16, 24u16), (160, 48)] {
+        // TLS without keys (as the UI runs: non-WebSocket connections announced).
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/captures/tls/tls-nokeys.pcap");
+        let mut src = FileSource::open(&path, None).unwrap();
+        let cfg = AnalyzerConfig { announce_tcp: true, ..Default::default() };
+        let mut a = Analyzer::new(cfg, Collect::default());
+        pipeline::drive(&mut src, &TcpLimits::default(), &Stop::default(), &mut a);
+        let mut s = AppState::new(1 << 20);
+        s.color = false;
+        s.local_offset = |_| 3600;
+        for e in a.into_sink().0 {
+            s.apply(&e);
+        }
+        s.capture.done = true;
+        insta::assert_snapshot!(format!("tls_nokeys_{w}x{h}"), screen(&mut s, w, h));
+
+        // The connection detail of a session with close codes and a ping.
+        let mut s = state("testdata/captures/real/py-basic.pcap");
+        insta::assert_snapshot!(format!("connection_detail_{w}x{h}"), screen(&mut s, w, h));
+
+        // A search across connections.
+        let mut s = state("testdata/captures/real/concurrent.pcap");
+        s.handle(Action::SearchStart);
+        for c in "round 1".chars() {
+            s.handle(Action::PromptChar(c));
+        }
+        s.handle(Action::PromptSubmit);
+        insta::assert_snapshot!(format!("search_{w}x{h}"), screen(&mut s, w, h));
+
+        // The save prompt.
+        s.prompt = Prompt::Save(SaveWhat::Connection, "wsscope-conn1-all.ndjson".into());
+        insta::assert_snapshot!(format!("save_prompt_{w}x{h}"), screen(&mut s, w, h));
+
+        // Time modes: delta and UTC.
+        let mut s = state("testdata/captures/real/py-basic.pcap");
+        s.handle(Action::Enter);
+        s.handle(Action::ToggleTime);
+        s.handle(Action::ToggleTime);
+        insta::assert_snapshot!(format!("time_delta_{w}x{h}"), screen(&mut s, w, h));
+        s.handle(Action::ToggleTime);
+        insta::assert_snapshot!(format!("time_utc_{w}x{h}"), screen(&mut s, w, h));
+    }
+}
