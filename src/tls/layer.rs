@@ -36,6 +36,9 @@ const SEQ_WINDOW: u64 = 1024;
 const MAX_RESYNC_TRIALS: u32 = 4096;
 /// Records in a row that fail authentication before a direction is given up.
 const MAX_FAILURES: u32 = 3;
+/// What a record waiting for keys costs beyond its body (its header, packet, queue slot), so
+/// that empty records are bounded too.
+const WAIT_OVERHEAD: usize = 64;
 
 /// Key material and limits, shared by every connection of a run.
 #[derive(Clone, Debug, Default)]
@@ -196,6 +199,11 @@ struct Dir {
     waiting_bytes: usize,
     /// Failures in a row.
     failures: u32,
+    /// Records given up while waiting for keys since the last one opened: their sequence
+    /// numbers are skipped.
+    skipped: u64,
+    /// After a gap, how far into `rec` the search for a record header has looked.
+    scanned: usize,
     /// Records that authenticated.
     opened: u64,
     /// Bytes of this direction were fed.
@@ -735,42 +743,61 @@ impl TlsLayer {
         out: &mut Vec<Out>,
     ) {
         let i = dir.index();
-        let total: usize = self.dirs.iter().map(|d| d.waiting_bytes).sum();
-        if total + body.len() > self.cfg.max_key_wait {
-            // The oldest records are given up: their plaintext is a gap.
-            let d = &mut self.dirs[i];
-            if let Some((_, b, _, off)) = d.waiting.pop_front() {
-                d.waiting_bytes -= b.len();
-                let len = b.len().saturating_sub(24) as u64;
-                let offset_plain = d.plain;
-                d.plain += len;
-                out.push(Out::Gap {
-                    dir,
-                    offset: offset_plain,
-                    len,
-                    reason: GapReason::BufferLimit,
-                    at,
-                });
-                if !self.noted_late {
-                    self.noted_late = true;
-                    out.push(Out::Note {
-                        dir,
-                        check: CheckId::TlsKeysLate,
-                        detail: format!(
-                            "records waited for their keys longer than --max-tls-key-wait ({} \
-                             bytes) allows: the oldest were given up (the key log is written \
-                             after the traffic, or not for this connection)",
-                            self.cfg.max_key_wait
-                        ),
-                        at,
-                        offset: off,
-                    });
-                }
+        let cost = body.len() + WAIT_OVERHEAD;
+        // Make room, oldest first (this direction's, then the other's); a record larger than
+        // the whole budget is given up at once.
+        loop {
+            let total: usize = self.dirs.iter().map(|d| d.waiting_bytes).sum();
+            if total + cost <= self.cfg.max_key_wait {
+                break;
             }
+            let from = if self.dirs[i].waiting.is_empty() { 1 - i } else { i };
+            let Some((h, b, _, off)) = self.dirs[from].waiting.pop_front() else {
+                self.give_up_waiting(dir, header[0], body.len(), at, offset, out);
+                return;
+            };
+            self.dirs[from].waiting_bytes -= b.len() + WAIT_OVERHEAD;
+            let d = if from == 0 { Direction::ClientToServer } else { Direction::ServerToClient };
+            self.give_up_waiting(d, h[0], b.len(), at, off, out);
         }
         let d = &mut self.dirs[i];
-        d.waiting_bytes += body.len();
+        d.waiting_bytes += cost;
         d.waiting.push_back((header, body.to_vec(), at, offset));
+    }
+
+    /// A record that waited for keys is given up: a gap for a data record, its sequence number
+    /// skipped, and (once) a finding.
+    fn give_up_waiting(
+        &mut self,
+        dir: Direction,
+        content_type: u8,
+        body_len: usize,
+        at: PacketRef,
+        offset: u64,
+        out: &mut Vec<Out>,
+    ) {
+        let d = &mut self.dirs[dir.index()];
+        d.skipped += 1;
+        if content_type == 23 {
+            let len = body_len.saturating_sub(24) as u64;
+            out.push(Out::Gap { dir, offset: d.plain, len, reason: GapReason::BufferLimit, at });
+            d.plain += len;
+        }
+        if !self.noted_late {
+            self.noted_late = true;
+            out.push(Out::Note {
+                dir,
+                check: CheckId::TlsKeysLate,
+                detail: format!(
+                    "records waited for their keys longer than --max-tls-key-wait ({} bytes) \
+                     allows: the oldest were given up (the key log is written after the \
+                     traffic, or not for this connection)",
+                    self.cfg.max_key_wait
+                ),
+                at,
+                offset,
+            });
+        }
     }
 
     /// Decrypts the records that waited, in order, once keys (or the ServerHello) came.
@@ -782,7 +809,7 @@ impl TlsLayer {
                 continue;
             }
             while let Some((header, body, pat, off)) = self.dirs[i].waiting.pop_front() {
-                self.dirs[i].waiting_bytes -= body.len();
+                self.dirs[i].waiting_bytes -= body.len() + WAIT_OVERHEAD;
                 self.open(d, off, header, &body, pat.max_packet(at), out);
             }
         }
@@ -801,7 +828,15 @@ impl TlsLayer {
     ) {
         let i = dir.index();
         let t = self.tls_dir(dir);
-        let opened = self.try_open(i, &header, body, 0);
+        // Records given up while waiting for keys took their sequence numbers with them.
+        let skipped = std::mem::take(&mut self.dirs[i].skipped);
+        let mut opened = self.try_open(i, &header, body, 0);
+        for ahead in 1..=skipped.min(SEQ_WINDOW) {
+            if opened.is_some() {
+                break;
+            }
+            opened = self.try_open(i, &header, body, ahead);
+        }
         match opened {
             Some(o) => {
                 self.dirs[i].failures = 0;
@@ -820,7 +855,10 @@ impl TlsLayer {
                 self.summary.dirs[t].failed += 1;
                 let len = (body.len() + 5).saturating_sub(suite_overhead) as u64;
                 let plain = d.plain;
-                d.plain += len;
+                // Only a data record's loss is a gap in the plaintext (and moves it on).
+                if header[0] == 23 {
+                    d.plain += len;
+                }
                 out.push(Out::Note {
                     dir,
                     check: CheckId::TlsRecordNotAuthenticated,
@@ -996,6 +1034,7 @@ impl TlsLayer {
         let (lost, ..) = d.lost.get_or_insert((0, d.seq, reason));
         *lost += partial + len;
         d.trials = 0;
+        d.scanned = 0;
         // The search buffer restarts after the hole.
         d.rec.clear();
         d.rec_offset = offset + len;
@@ -1024,10 +1063,14 @@ impl TlsLayer {
             let buf = &d.rec;
             let mut found = None;
             let mut need_more = false;
-            for p in 0..buf.len() {
+            // Positions before `scanned` were ruled out by bytes already there: each byte is
+            // looked at once per gap, however the bytes come.
+            let mut stopped = buf.len();
+            for p in d.scanned.min(buf.len())..buf.len() {
                 let Some(n) = record_len(&buf[p..]) else {
                     if buf.len() - p < 5 {
                         need_more = true;
+                        stopped = p;
                         break;
                     }
                     continue;
@@ -1035,6 +1078,7 @@ impl TlsLayer {
                 // The record and the header after it (when there) must both look right.
                 if buf.len() - p < n {
                     need_more = true;
+                    stopped = p;
                     break;
                 }
                 if buf.len() - p >= n + 5 && record_len(&buf[p + n..]).is_none() {
@@ -1044,15 +1088,17 @@ impl TlsLayer {
                 break;
             }
             let Some((p, n)) = found else {
-                if !need_more || self.dirs[i].rec.len() > 2 * MAX_RECORD {
+                let d = &mut self.dirs[i];
+                d.scanned = stopped;
+                if !need_more || d.rec.len() > 2 * MAX_RECORD {
                     // Nothing plausible here: what was searched is lost too.
-                    let d = &mut self.dirs[i];
                     let drop = if need_more { d.rec.len() / 2 } else { d.rec.len() };
                     if let Some((lost, ..)) = &mut d.lost {
                         *lost += drop as u64;
                     }
                     d.rec.drain(..drop);
                     d.rec_offset += drop as u64;
+                    d.scanned = d.scanned.saturating_sub(drop);
                 }
                 return;
             };
@@ -1117,6 +1163,7 @@ impl TlsLayer {
             // This candidate did not authenticate: look further.
             let d = &mut self.dirs[i];
             d.rec.drain(..=p);
+            d.scanned = 0;
             d.rec_offset += p as u64 + 1;
             if let Some((lost, ..)) = &mut d.lost {
                 *lost += p as u64 + 1;

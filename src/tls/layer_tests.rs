@@ -481,3 +481,54 @@ fn an_h2_connection_is_decrypted_and_said_to_be_http2() {
     run(&mut l, &streams, 100);
     assert_eq!(l.info(false, std::time::Duration::from_secs(5)).alpn, None);
 }
+
+/// A handshake record that fails authentication is a finding, not a plaintext gap: the
+/// application data after it keeps contiguous offsets (fuzzing found it shifted them).
+#[test]
+fn a_failed_handshake_record_leaves_the_plaintext_offsets_alone() {
+    let suite = suite::find(0xc02f).unwrap();
+    let master = [0x33u8; 48];
+    let sr = [0x77u8; 32];
+    let ck = DirKeys::tls12(suite, &master, &RANDOM, &sr, true, false).unwrap();
+    let keylog = format!("CLIENT_RANDOM {} {}\n", hexs(&RANDOM), hexs(&master));
+    let mut client = client_hello(false);
+    client.extend(record(20, &[1]));
+    let mut finished = ck.seal(0, 22, &hs(20, &[1; 12]));
+    let last = finished.len() - 1;
+    finished[last] ^= 1; // tampered
+    client.extend(finished);
+    client.extend(ck.seal(1, 23, REQUEST));
+    let server = server_hello(0x0303, 0xc02f);
+    let mut l = layer(Some(&keylog));
+    let out = run(&mut l, &[client, server], 1000);
+    // `plain` asserts contiguous offsets from 0.
+    assert_eq!(plain(&out, C2S), REQUEST);
+    assert!(!out.iter().any(|o| matches!(o, Out::Gap { .. })), "{out:?}");
+}
+
+/// Empty records waiting for keys count against the wait budget too (fuzzing found them
+/// unbounded): the footprint stays under the budget whatever comes.
+#[test]
+fn records_waiting_for_keys_are_bounded_even_when_empty() {
+    let k = tls13_keys();
+    let [client, server] = tls13_streams(&k);
+    let store = Arc::new(KeyStore::new());
+    store.set_growing(true);
+    let mut l = TlsLayer::new(TlsConfig { keys: Some(store), max_key_wait: 4096 });
+    let mut out = Vec::new();
+    l.feed(
+        C2S,
+        0,
+        &client[..5 + usize::from(u16::from_be_bytes([client[3], client[4]]))],
+        at(1),
+        &mut out,
+    );
+    l.feed(S2C, 0, &server, at(2), &mut out);
+    let empty = [23u8, 3, 3, 0, 0];
+    let mut off = server.len() as u64;
+    for n in 0..100_000u64 {
+        l.feed(S2C, off, &empty, at(3 + n), &mut out);
+        off += 5;
+    }
+    assert!(l.footprint() < 64 * 1024, "{}", l.footprint());
+}
