@@ -399,7 +399,7 @@ pub struct FindingReport {
     pub message: String,
     /// The policy allows this check (`--allow`): the finding never counts toward `--fail-on`.
     /// Absent when false.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allowed: bool,
     /// The check's own severity, when the policy re-graded it (`--severity`); absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
