@@ -218,7 +218,7 @@ impl PcapngReader {
         let of = |units: u64| {
             let mut u = units;
             let mut r = 0u8;
-            while u > 1 && u % 10 == 0 {
+            while u > 1 && u.is_multiple_of(10) {
                 u /= 10;
                 r += 1;
             }

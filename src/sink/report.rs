@@ -1093,3 +1093,22 @@ impl Format for ReportFormat {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::secs;
+
+    #[test]
+    fn times_are_rounded_to_the_capture_precision_without_float_noise() {
+        let json = |x: f64| serde_json::to_string(&x).unwrap();
+        // A duration of 3,047,227 ns from a nanosecond capture, and as a microsecond one.
+        assert_eq!(json(secs(3_047_227, 9)), "0.003047227");
+        assert_eq!(json(secs(3_047_227, 6)), "0.003047");
+        assert_eq!(json(secs(3_047_500, 6)), "0.003048", "half away from zero");
+        assert_eq!(json(secs(1_795_273_584_000_218_000, 6)), "1795273584.000218");
+        assert_eq!(json(secs(1_700_000_000_011_000_000, 9)), "1700000000.011");
+        assert_eq!(json(secs(0, 6)), "0.0");
+        assert_eq!(secs(-1_500, 6), -0.000002);
+        assert_eq!(json(secs(1, 9)), "1e-9");
+    }
+}
