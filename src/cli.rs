@@ -12,10 +12,13 @@ wsscope reads packets from pcap/pcapng files or a live interface, reassembles TC
 WebSocket handshakes on any port, decodes every frame and message (unmasking, fragments,
 permessage-deflate) and checks both sides against RFC 6455 and RFC 7692.
 
-Without a subcommand it prints the conversation as text:
+Without a subcommand it shows the conversation. On a terminal (standard input and output both
+a terminal) that is the interactive view: `?` lists its keys, `q` quits. Piped, redirected or
+with --text it prints text instead:
 
   wsscope capture.pcap                 every handshake, message and finding
   wsscope -i lo -f 'tcp port 8080'     the same, live
+  wsscope --text capture.pcap | less   text, one line per message
 
 SIGINT (Ctrl-C), SIGTERM and SIGHUP stop reading and end the run as the end of the input would:
 every result flushed, the usual exit status. A second signal ends wsscope at once.
@@ -52,7 +55,7 @@ pub fn parse() -> Cli {
 #[command(long_about = LONG_ABOUT)]
 #[command(after_help = "Subcommands have their own --help, e.g. `wsscope report --help`.")]
 pub struct Cli {
-    /// What to do (default: print the conversation as text).
+    /// What to do (default: show the conversation, interactively on a terminal).
     #[command(subcommand)]
     pub command: Option<Command>,
 
@@ -68,15 +71,25 @@ pub enum Command {
     ///
     /// The report is a versioned JSON document (docs/json-format.md, schema in
     /// docs/schema/report.schema.json). The exit status says whether findings reached
-    /// --fail-on, so a CI job can capture traffic during its tests and fail on violations:
+    /// --fail-on (or a --require-* or --max-* threshold was broken), so a CI job can capture
+    /// traffic during its tests and fail on violations. Start the capture before the clients
+    /// connect (compressed messages and wss:// cannot be decoded otherwise), have tcpdump take
+    /// each packet as it comes and write it at once (--immediate-mode -U: else the packets of
+    /// the last second wait in libpcap's buffer and are lost when it stops), stop it with
+    /// SIGINT and wait for it to exit:
     ///
-    ///   tcpdump -i lo -w ws.pcap 'tcp port 8080' & ... run the tests ...; kill %1
-    ///   wsscope report ws.pcap --fail-on error --junit wsscope.xml > wsscope.json
+    ///   tcpdump -i lo --immediate-mode -U -w ws.pcap 'tcp port 8080' 2>tcpdump.log & TCPDUMP=$!
+    ///   until grep -qs listening tcpdump.log || ! kill -0 $TCPDUMP; do sleep 0.1; done
+    ///   ./run-my-integration-tests
+    ///   kill -INT $TCPDUMP; wait $TCPDUMP
+    ///   wsscope report ws.pcap --require-connections 1 --junit wsscope.xml -o wsscope.json
     ///
     /// Examples:
     ///   wsscope report capture.pcap
     ///   wsscope report a.pcap b.pcapng --fail-on warning -o report.json
     ///   wsscope report -i lo --duration 30s -f 'tcp port 8080'
+    ///   wsscope report ws.pcap --allow request_origin_missing --max-ping-rtt 200ms --require-clean-close
+    ///   wsscope report ws.pcap --policy wsscope-policy.toml
     #[command(verbatim_doc_comment)]
     Report(ReportArgs),
 
@@ -509,9 +522,10 @@ pub struct ReportArgs {
     pub input: InputArgs,
     #[command(flatten)]
     pub decode: DecodeArgs,
-    /// Exit 1 when findings at or above this severity were reported.
-    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = FailOn::Error, help_heading = "Output")]
-    pub fail_on: FailOn,
+    /// Exit 1 when findings at or above this severity were reported (those --allow names do not
+    /// count) [default: error, or the --policy file's fail-on].
+    #[arg(long, value_enum, value_name = "LEVEL", help_heading = "Output")]
+    pub fail_on: Option<FailOn>,
     /// Exit 1 unless at least N WebSocket connections were found: a CI job whose capture missed
     /// the traffic (wrong interface, wrong port, wss:// without keys) fails instead of passing
     /// on an empty report. The report says why nothing was found.
@@ -526,6 +540,35 @@ pub struct ReportArgs {
     /// --force; an input is never replaced.
     #[arg(short = 'o', long, value_name = "FILE", help_heading = "Output")]
     pub output_file: Option<PathBuf>,
+    /// Findings of this check are still reported (marked allowed) but never count toward
+    /// --fail-on (repeatable). `wsscope checks` lists the codes.
+    #[arg(long, value_name = "CODE", help_heading = "Policy")]
+    pub allow: Vec<String>,
+    /// Report and count findings of CODE at LEVEL (error, warning or info) instead of the
+    /// check's own severity (repeatable), e.g. --severity request_origin_missing=warning.
+    #[arg(long = "severity", value_name = "CODE=LEVEL", help_heading = "Policy")]
+    pub severity: Vec<String>,
+    /// Read the policy from a TOML file: allow = [CODE, ...], a [severity] table (CODE =
+    /// "LEVEL"), the thresholds below, fail-on and require-connections, under the flags' names
+    /// (docs/json-format.md, "Policy"). Flags given here win over the file.
+    #[arg(long, value_name = "FILE", help_heading = "Policy")]
+    pub policy: Option<PathBuf>,
+    /// Exit 1 when a pong answered its ping later than this (e.g. 200ms, 1s); each late pong is
+    /// listed in its connection's violations.
+    #[arg(long, value_name = "DURATION", help_heading = "Policy")]
+    pub max_ping_rtt: Option<String>,
+    /// Exit 1 when a text or binary message carried more application bytes (after
+    /// decompression) than this (65536, 64K, 1M).
+    #[arg(long, value_name = "SIZE", help_heading = "Policy")]
+    pub max_message_bytes: Option<String>,
+    /// Exit 1 when an upgraded connection did not select this subprotocol
+    /// (Sec-WebSocket-Protocol), or its handshake was not captured.
+    #[arg(long, value_name = "NAME", help_heading = "Policy")]
+    pub require_subprotocol: Option<String>,
+    /// Exit 1 when an upgraded connection ended without a close frame from each side (still
+    /// open when the capture ended counts too).
+    #[arg(long, help_heading = "Policy")]
+    pub require_clean_close: bool,
     /// Keep every value as captured. By default the report and the JUnit file are redacted
     /// (the rules of --redact: `wsscope redaction` lists them), since they are what gets
     /// attached to CI runs and tickets.

@@ -16,6 +16,7 @@
 //! | [`event`] | core: the one event type every output consumes |
 //! | [`sink`] | edge: text, NDJSON, JSON, report, JUnit — formatting only |
 //! | [`redact`] | edge: `--redact` — events rewritten for sharing, after the analysis, before any output |
+//! | [`policy`] | edge: `report`'s policy: allowed and re-graded checks, CI thresholds |
 //! | [`pipeline`], [`run`] | edge: source → stream engine → analyzer → sinks; exit status |
 //! | [`streams`] | edge: the `streams` command — per-connection reassembly summary and byte dumps |
 //! | [`cli`], [`config`], [`error`] | edge: command line, validated configuration, tool errors |
@@ -46,6 +47,7 @@ pub mod merge;
 pub mod outfile;
 pub mod packet;
 pub mod pipeline;
+pub mod policy;
 pub mod privileges;
 pub mod redact;
 pub mod run;

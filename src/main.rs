@@ -7,7 +7,7 @@
 use std::io::{BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
 use wsscope::analyzer::checks::CheckId;
-use wsscope::cli::{Cli, Command, ExportFormat, StreamsArgs};
+use wsscope::cli::{Cli, Command, ExportFormat, FailOn, StreamsArgs};
 use wsscope::config::{Input, Source};
 use wsscope::error::Error;
 use wsscope::run::{self, RunConfig};
@@ -129,6 +129,23 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             Ok(outcome.exit_status(v.fail_on.threshold()))
         }
         Some(Command::Report(a)) => {
+            let policy = wsscope::policy::resolve(&wsscope::policy::PolicyArgs {
+                file: a.policy.as_deref(),
+                allow: &a.allow,
+                severity: &a.severity,
+                max_ping_rtt: a.max_ping_rtt.as_deref(),
+                max_message_bytes: a.max_message_bytes.as_deref(),
+                require_subprotocol: a.require_subprotocol.as_deref(),
+                require_clean_close: a.require_clean_close,
+                fail_on: a.fail_on.map(FailOn::as_str),
+                require_connections: a.require_connections,
+            })?;
+            let fail_on = match policy.fail_on.as_str() {
+                "warning" => FailOn::Warning,
+                "info" => FailOn::Info,
+                "never" => FailOn::Never,
+                _ => FailOn::Error,
+            };
             let sources = Source::from_args(&a.input, true)?;
             let files =
                 run::ReportFiles::create(a.junit.as_deref(), a.output_file.as_deref(), &sources)?;
@@ -149,13 +166,13 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 display_filter: None,
             };
             let memory = cfg.limits.memory.clone();
-            let format = ReportFormat::new(a.fail_on.as_str())
+            let format = ReportFormat::new(fail_on.as_str())
                 .with_memory(&memory)
-                .with_shard(cfg.analyzer.shard);
+                .with_shard(cfg.analyzer.shard)
+                .with_policy(policy.policy);
             let outcome = run::run(cfg, format)?;
-            let findings = outcome.exit_status(a.fail_on.threshold());
-            let report = outcome.format.into_report(findings, a.require_connections);
-            files.write(&report, a.fail_on.threshold())?;
+            let report = outcome.format.into_report(policy.require_connections);
+            files.write(&report, fail_on.threshold())?;
             let status = report.exit.status;
             Ok(status)
         }

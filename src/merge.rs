@@ -12,7 +12,6 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 use crate::analyzer::AnalyzerStats;
-use crate::analyzer::checks::Severity;
 use crate::error::Error;
 use crate::pipeline::RunSummary;
 use crate::sink::report::{ExitDecision, Share, Summary, decide_exit};
@@ -80,6 +79,24 @@ pub fn merge(mut shares: Vec<ShareReport>) -> Result<Value, Error> {
             if s.doc.get(key) != first.doc.get(key) {
                 return Err(bad(&s.name, format!("its {key} differs from {}'s", first.name)));
             }
+        }
+        // The same judgement: the policy's file may have another name on another machine.
+        let policy = |d: &Value| {
+            let mut p = d.get("policy").cloned().unwrap_or_default();
+            if let Some(o) = p.as_object_mut() {
+                o.shift_remove("file");
+            }
+            p
+        };
+        if policy(&s.doc) != policy(&first.doc) {
+            return Err(bad(
+                &s.name,
+                format!(
+                    "its policy (--allow, --severity, thresholds, --policy) differs from {}'s: \
+                     every share must be judged by the same policy",
+                    first.name
+                ),
+            ));
         }
         let exit =
             |d: &Value| (d["exit"]["fail_on"].clone(), d["exit"]["require_connections"].clone());
@@ -178,17 +195,10 @@ pub fn merge(mut shares: Vec<ShareReport>) -> Result<Value, Error> {
     // The exit decision, from the merged counts.
     let mut exit: ExitDecision = serde_json::from_value(first.doc["exit"].clone())
         .map_err(|e| bad(&first.name, format!("exit: {e}")))?;
-    let threshold = match exit.fail_on.as_str() {
-        "error" => Some(Severity::Error),
-        "warning" => Some(Severity::Warning),
-        "info" => Some(Severity::Info),
-        _ => None,
-    };
-    let f = &summary.findings;
-    let status = u8::from(crate::sink::reaches([f.info, f.warning, f.error], threshold));
+    let policy: crate::policy::Policy = serde_json::from_value(first.doc["policy"].clone())
+        .map_err(|e| bad(&first.name, format!("policy: {e}")))?;
     let require = exit.require_connections;
-    exit.reasons.clear();
-    decide_exit(&mut exit, &summary, status, require);
+    decide_exit(&mut exit, &summary, &policy, require);
 
     obj.insert("summary".into(), to_value(&summary)?);
     obj.insert("connections".into(), Value::Array(rows));
@@ -249,7 +259,9 @@ fn add_summary(sum: &mut Summary, o: &Summary) {
         tls_decrypted,
         no_websocket: _,
         findings,
+        findings_allowed,
         findings_by_code,
+        violations,
     } = o;
     sum.tcp_connections += tcp_connections;
     sum.websocket_connections += websocket_connections;
@@ -265,7 +277,13 @@ fn add_summary(sum: &mut Summary, o: &Summary) {
     sum.findings.error += findings.error;
     sum.findings.warning += findings.warning;
     sum.findings.info += findings.info;
+    sum.findings_allowed.error += findings_allowed.error;
+    sum.findings_allowed.warning += findings_allowed.warning;
+    sum.findings_allowed.info += findings_allowed.info;
     for (code, n) in findings_by_code {
         *sum.findings_by_code.entry(*code).or_default() += n;
+    }
+    for (rule, n) in violations {
+        *sum.violations.entry(*rule).or_default() += n;
     }
 }

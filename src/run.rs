@@ -118,8 +118,11 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
         crate::privileges::apply(&s.privileges)?;
     }
     for (source, mut packets) in opened {
-        let mut info =
-            InputInfo { name: source.describe(), link_type: describe_links(&packets.link_types()) };
+        let mut info = InputInfo {
+            name: source.describe(),
+            link_type: describe_links(&packets.link_types()),
+            ts_decimals: packets.ts_decimals(),
+        };
         if let (Input::Live { .. }, true) = (&source.input, cfg.notices) {
             listening_notice(source, &info.link_type);
         }
@@ -158,6 +161,7 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
         packets.close()?;
         // A pcapng file may describe more interfaces after its first packets.
         info.link_type = describe_links(&packets.link_types());
+        info.ts_decimals = packets.ts_decimals();
         if cfg.notices {
             let why = crate::sink::why_no_websocket(&summary, &stats);
             if !why.is_empty() {

@@ -49,6 +49,11 @@ pub(super) struct Format {
 }
 
 impl Format {
+    /// The decimals of a second the timestamps carry: 9 for nanoseconds, else 6.
+    pub(super) fn ts_decimals(&self) -> u8 {
+        if self.nanos { 9 } else { 6 }
+    }
+
     /// Reads the header of `file`, a regular file libpcap opened as `link`: `Some` for a classic
     /// pcap file, version 2.4, in either byte order and either timestamp precision, whose packets
     /// libpcap passes on unchanged. The file is left at its start.
@@ -123,6 +128,11 @@ impl ClassicReader {
         let reader = LegacyPcapReader::new(BUFFER, file)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{e:?}")))?;
         Ok(ClassicReader { reader, format, pending: 0, number: 0, ended: false })
+    }
+
+    /// The decimals of a second the file's timestamps carry.
+    pub(super) fn ts_decimals(&self) -> u8 {
+        self.format.ts_decimals()
     }
 
     /// The next record, or how the file ended.

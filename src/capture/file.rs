@@ -29,6 +29,9 @@ use std::path::{Path, PathBuf};
 pub struct FileSource {
     pub(super) reader: Reader,
     link: LinkType,
+    /// What the file header says of the timestamps' precision, when libpcap reads the file
+    /// (it hands every timestamp over in nanoseconds).
+    decimals: u8,
     /// The thread copying a pipe, FIFO or terminal input for libpcap ([`super::pump`]).
     _pump: Option<Pump>,
 }
@@ -83,6 +86,7 @@ impl FileSource {
                             Ok(r) => {
                                 return Ok(FileSource {
                                     link: r.links().first().copied().unwrap_or(LinkType(0)),
+                                    decimals: 9,
                                     reader: Reader::Pcapng(Box::new(r)),
                                     _pump: None,
                                 });
@@ -137,7 +141,12 @@ impl FileSource {
         let mut cap = match cap {
             Ok(cap) => cap,
             Err(_) if pump.is_some() && crate::signals::received().is_some() => {
-                return Ok(FileSource { reader: Reader::Stopped, link: LinkType(0), _pump: None });
+                return Ok(FileSource {
+                    reader: Reader::Stopped,
+                    link: LinkType(0),
+                    decimals: 9,
+                    _pump: None,
+                });
             }
             Err(e) => return Err(classify_open_error(path, e, head.as_deref())),
         };
@@ -155,7 +164,13 @@ impl FileSource {
             Some(r) => Reader::Classic(r),
             None => Reader::Libpcap { cap, number: 0 },
         };
-        Ok(FileSource { link, reader, _pump: pump })
+        // A classic pcap header's magic says microseconds or nanoseconds (standard input: not
+        // known, nanoseconds assumed).
+        let decimals = match head.as_deref().and_then(|h| h.get(..4)) {
+            Some([0xa1, 0xb2, 0xc3, 0xd4] | [0xd4, 0xc3, 0xb2, 0xa1]) => 6,
+            _ => 9,
+        };
+        Ok(FileSource { link, reader, decimals, _pump: pump })
     }
 }
 
@@ -204,6 +219,14 @@ impl PacketSource for FileSource {
     fn set_key_store(&mut self, store: std::sync::Arc<crate::tls::KeyStore>) {
         if let Reader::Pcapng(r) = &mut self.reader {
             r.set_key_store(store);
+        }
+    }
+
+    fn ts_decimals(&self) -> u8 {
+        match &self.reader {
+            Reader::Classic(r) => r.ts_decimals(),
+            Reader::Pcapng(r) => r.ts_decimals(),
+            Reader::Libpcap { .. } | Reader::Stopped => self.decimals,
         }
     }
 

@@ -144,6 +144,11 @@ impl PacketSource for LiveSource {
         vec![self.link]
     }
 
+    /// libpcap's default precision: microseconds.
+    fn ts_decimals(&self) -> u8 {
+        6
+    }
+
     fn next_packet(&mut self) -> Next<'_> {
         let Some(cap) = &mut self.cap else { return Next::End(EndOfInput::Clean) };
         match cap.next_packet() {

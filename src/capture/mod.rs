@@ -133,6 +133,11 @@ pub trait PacketSource {
     /// The link types of the packets read so far and of the interfaces described so far, in
     /// order of appearance (one, except for pcapng files with interfaces of several link types).
     fn link_types(&self) -> Vec<LinkType>;
+    /// The decimals of a second the input's timestamps carry: 6 for microseconds (classic pcap,
+    /// pcapng's default, live capture), 9 for nanoseconds; 9 when the input does not say.
+    fn ts_decimals(&self) -> u8 {
+        9
+    }
     /// Reads the next packet.
     fn next_packet(&mut self) -> Next<'_>;
     /// libpcap's counters (zero for files).

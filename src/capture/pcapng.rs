@@ -212,6 +212,21 @@ impl PcapngReader {
         self.keys = Some(store);
     }
 
+    /// The decimals of a second the timestamps of the interfaces described so far carry (`10^r`
+    /// units per second: r, at most 9; other resolutions: 9; 6, pcapng's default, without any).
+    pub(super) fn ts_decimals(&self) -> u8 {
+        let of = |units: u64| {
+            let mut u = units;
+            let mut r = 0u8;
+            while u > 1 && u.is_multiple_of(10) {
+                u /= 10;
+                r += 1;
+            }
+            if u == 1 { r.min(9) } else { 9 }
+        };
+        self.interfaces.iter().map(|i| of(i.units)).max().unwrap_or(6)
+    }
+
     /// Every distinct link type of the interfaces seen so far, in order.
     pub(super) fn links(&self) -> &[LinkType] {
         &self.links

@@ -88,6 +88,8 @@ pub struct QueuedSource {
     next: usize,
     number: u64,
     links: Vec<LinkType>,
+    /// The finest timestamp precision of the sources.
+    decimals: u8,
     counters: Vec<Arc<Counters>>,
     pool: Pool,
     quit: Arc<AtomicBool>,
@@ -119,9 +121,11 @@ impl QueuedSource {
                 }
             }
         }
+        let decimals = sources.iter().map(|s| s.ts_decimals()).max().unwrap_or(9);
         Ok(QueuedSource {
             rx,
             tx: Some(tx),
+            decimals,
             pending: sources,
             current: Batch::default(),
             next: 0,
@@ -300,6 +304,10 @@ fn store(c: &Counters, s: CaptureStats) {
 impl PacketSource for QueuedSource {
     fn link_types(&self) -> Vec<LinkType> {
         self.links.clone()
+    }
+
+    fn ts_decimals(&self) -> u8 {
+        self.decimals
     }
 
     fn next_packet(&mut self) -> Next<'_> {

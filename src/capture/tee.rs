@@ -246,6 +246,10 @@ impl PacketSource for TeeSource {
         self.inner.link_types()
     }
 
+    fn ts_decimals(&self) -> u8 {
+        self.inner.ts_decimals()
+    }
+
     fn set_key_store(&mut self, store: std::sync::Arc<crate::tls::KeyStore>) {
         self.inner.set_key_store(store);
     }

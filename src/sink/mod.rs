@@ -53,6 +53,11 @@ pub struct InputInfo {
     pub name: String,
     /// Link type, e.g. `ETHERNET (1)`.
     pub link_type: String,
+    /// The decimals of a second its timestamps carry (6: microseconds, 9: nanoseconds): the
+    /// report rounds times and durations to them.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub ts_decimals: u8,
 }
 
 /// What an output format does with the run.

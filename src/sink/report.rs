@@ -10,8 +10,10 @@ use crate::analyzer::checks::{CheckId, Severity};
 use crate::event::{Event, HandshakeOutcome, Position, TlsInfo};
 use crate::http::{Extension, RequestInfo, ResponseInfo};
 use crate::pipeline::RunSummary;
+use crate::policy::{Policy, Rule};
 use crate::redact::Rules;
 use crate::tcp::{CloseReason, CommunityId, ConnId, Direction, GapReason};
+use crate::time::Timestamp;
 use crate::tls::Decryption;
 use crate::ws::OpCode;
 use serde::Serialize;
@@ -53,6 +55,9 @@ pub struct Report {
     /// TLS connections (decrypted or not), by input, then by id: what their hellos said,
     /// whether they were decrypted and, when not, what would decrypt them.
     pub tls: Vec<TlsReport>,
+    /// The policy the findings and connections were judged by (`--allow`, `--severity`,
+    /// thresholds, `--policy FILE`).
+    pub policy: Policy,
     /// The exit status decision.
     pub exit: ExitDecision,
 }
@@ -88,6 +93,9 @@ pub struct TlsReport {
     pub start: f64,
     /// End time.
     pub end: f64,
+    #[serde(skip)]
+    #[schemars(skip)]
+    at_ns: (i64, i64),
     /// What is known of the TLS session.
     #[serde(flatten)]
     pub tls: TlsInfo,
@@ -124,10 +132,16 @@ pub struct Summary {
     /// When no WebSocket connection was found: why, per input (what the packets and the TCP
     /// connections turned out to be).
     pub no_websocket: Vec<String>,
-    /// Findings per severity.
+    /// Findings per severity (at the severity the policy gives them), allowed ones included.
     pub findings: SeverityCounts,
+    /// Of those, the findings the policy allows (`--allow`): reported, never counted toward
+    /// `--fail-on`.
+    pub findings_allowed: SeverityCounts,
     /// Findings per check.
     pub findings_by_code: BTreeMap<CheckId, u64>,
+    /// Policy violations per threshold (`--max-ping-rtt`, …; `connections[].violations` lists
+    /// them).
+    pub violations: BTreeMap<Rule, u64>,
 }
 
 /// Counts per severity.
@@ -192,6 +206,32 @@ pub struct ConnectionReport {
     pub findings: Vec<FindingReport>,
     /// Number of findings.
     pub findings_total: u64,
+    /// Thresholds of the policy this connection broke (the first 100).
+    pub violations: Vec<ViolationReport>,
+    #[serde(skip)]
+    #[schemars(skip)]
+    at_ns: (i64, i64),
+}
+
+/// A threshold of the policy broken.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ViolationReport {
+    /// Which threshold (`max_ping_rtt`, `max_message_bytes`, `require_subprotocol`,
+    /// `require_clean_close`).
+    pub rule: Rule,
+    /// The side that broke it, when one did.
+    pub direction: Option<Direction>,
+    /// The packet where it shows (the pong, the message's last packet, the handshake
+    /// response), when there is one.
+    pub packet: Option<u64>,
+    /// Time (seconds since the epoch).
+    pub ts: f64,
+    #[serde(skip)]
+    #[schemars(skip)]
+    ts_ns: i64,
+    /// What happened, with the limit.
+    pub message: String,
 }
 
 /// The handshake as reported.
@@ -352,23 +392,56 @@ pub struct FindingReport {
     pub offset: u64,
     /// Time (seconds since the epoch).
     pub ts: f64,
+    #[serde(skip)]
+    #[schemars(skip)]
+    ts_ns: i64,
     /// What happened.
     pub message: String,
+    /// The policy allows this check (`--allow`): the finding never counts toward `--fail-on`.
+    /// Absent when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allowed: bool,
+    /// The check's own severity, when the policy re-graded it (`--severity`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_severity: Option<Severity>,
 }
 
-/// The exit decision of a report: `findings_status` (1 when findings reached --fail-on) and
-/// --require-connections against the summary's upgraded connections.
+/// The exit decision of a report, from its summary and policy alone (so `wsscope merge`
+/// decides exactly as one run): findings at or above `exit.fail_on` that the policy does not
+/// allow, `require_connections` against the upgraded connections, and every threshold of the
+/// policy broken. Replaces `exit.reasons`.
 pub fn decide_exit(
     exit: &mut ExitDecision,
     summary: &Summary,
-    findings_status: u8,
+    policy: &Policy,
     require_connections: Option<u64>,
 ) {
-    if findings_status != 0 {
-        let f = &summary.findings;
+    exit.reasons.clear();
+    let (f, a) = (&summary.findings, &summary.findings_allowed);
+    let counted = SeverityCounts {
+        error: f.error.saturating_sub(a.error),
+        warning: f.warning.saturating_sub(a.warning),
+        info: f.info.saturating_sub(a.info),
+    };
+    let threshold = match exit.fail_on.as_str() {
+        "error" => Some(Severity::Error),
+        "warning" => Some(Severity::Warning),
+        "info" => Some(Severity::Info),
+        _ => None,
+    };
+    if super::reaches([counted.info, counted.warning, counted.error], threshold) {
+        let allowed = a.error + a.warning + a.info;
         exit.reasons.push(format!(
-            "findings at or above --fail-on {} (errors {}, warnings {}, info {})",
-            exit.fail_on, f.error, f.warning, f.info
+            "findings at or above --fail-on {} (errors {}, warnings {}, info {}{})",
+            exit.fail_on,
+            counted.error,
+            counted.warning,
+            counted.info,
+            if allowed > 0 {
+                format!("; {allowed} more allowed by the policy, not counted")
+            } else {
+                String::new()
+            }
         ));
     }
     exit.require_connections = require_connections;
@@ -389,8 +462,43 @@ pub fn decide_exit(
             }
         ));
     }
+    for (rule, n) in &summary.violations {
+        exit.reasons.extend(policy.reason(*rule, *n));
+    }
     exit.status = u8::from(!exit.reasons.is_empty());
 }
+
+/// Seconds since the epoch (or a duration) from nanoseconds, rounded to `decimals` decimals of
+/// a second: the float whose shortest form is that decimal (`0.003047`, never
+/// `0.0030472278594970703`).
+pub fn secs(nanos: i64, decimals: u8) -> f64 {
+    let decimals = decimals.min(9);
+    let unit = 10i64.pow(u32::from(9 - decimals));
+    // Half away from zero, in integers.
+    let half = unit / 2;
+    let q = if nanos >= 0 {
+        nanos.saturating_add(half) / unit
+    } else {
+        nanos.saturating_sub(half) / unit
+    };
+    let scale = 10i64.pow(u32::from(decimals));
+    let (whole, frac) = (q / scale, (q % scale).abs());
+    let sign = if q < 0 && whole == 0 { "-" } else { "" };
+    let text = if decimals == 0 {
+        format!("{sign}{whole}")
+    } else {
+        format!("{sign}{whole}.{frac:0width$}", width = usize::from(decimals))
+    };
+    text.parse().unwrap_or(nanos as f64 / 1e9)
+}
+
+/// [`secs`] for a float number of seconds.
+fn round_secs(x: f64, decimals: u8) -> f64 {
+    secs((x * 1e9).round() as i64, decimals)
+}
+
+/// Violations listed per connection (the counts stay exact).
+const MAX_VIOLATIONS_LISTED: usize = 100;
 
 /// Builds the report from events.
 pub struct ReportBuilder {
@@ -405,6 +513,8 @@ pub struct ReportBuilder {
     held: usize,
     /// Findings listed per connection and check.
     listed: foldhash::HashMap<(ConnId, CheckId), u16>,
+    /// The decimals of a second each input's timestamps carry, by input.
+    decimals: Vec<u8>,
 }
 
 impl ReportBuilder {
@@ -424,7 +534,14 @@ impl ReportBuilder {
             memory: None,
             held: 0,
             listed: Default::default(),
+            decimals: Vec::new(),
         }
+    }
+
+    /// Judges findings and connections by `policy`.
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.report.policy = policy;
+        self
     }
 
     /// Charges the report's rows and listed findings to `memory`.
@@ -445,17 +562,38 @@ impl ReportBuilder {
         true
     }
 
-    /// The report so far, with round-trip summaries computed.
-    pub fn into_report(mut self, findings_status: u8, require_connections: Option<u64>) -> Report {
+    /// The report, with round-trip summaries computed, times rounded to each input's precision
+    /// and the exit decision taken ([`decide_exit`]) with `require_connections`.
+    pub fn into_report(mut self, require_connections: Option<u64>) -> Report {
+        let decimals = |input: usize| self.decimals.get(input).copied().unwrap_or(9);
         for (id, &(count, min, max, sum)) in &self.rtts {
             if let Some(c) = self.index.get(id).and_then(|i| self.report.connections.get_mut(*i)) {
+                let d = decimals(c.input);
                 c.ping_rtt = RttSummary {
                     count,
-                    min: Some(min),
-                    mean: Some(sum / count as f64),
-                    max: Some(max),
+                    min: Some(round_secs(min, d)),
+                    mean: Some(round_secs(sum / count as f64, d)),
+                    max: Some(round_secs(max, d)),
                 };
             }
+        }
+        for c in &mut self.report.connections {
+            let d = decimals(c.input);
+            let (start, end) = c.at_ns;
+            c.start = secs(start, d);
+            c.end = secs(end, d);
+            c.duration = secs(end.saturating_sub(start), d);
+            for f in &mut c.findings {
+                f.ts = secs(f.ts_ns, d);
+            }
+            for v in &mut c.violations {
+                v.ts = secs(v.ts_ns, d);
+            }
+        }
+        for t in &mut self.report.tls {
+            let d = decimals(t.input);
+            t.start = secs(t.at_ns.0, d);
+            t.end = secs(t.at_ns.1, d);
         }
         // By id, not in the order the analysis recognised them (a connection is listed once
         // its handshake or frames were seen): one order for every run, sharded or not.
@@ -464,10 +602,38 @@ impl ReportBuilder {
         decide_exit(
             &mut self.report.exit,
             &self.report.summary,
-            findings_status,
+            &self.report.policy,
             require_connections,
         );
         self.report
+    }
+
+    /// Counts a violation of `rule` and lists it on its connection.
+    fn violate(
+        &mut self,
+        connection: ConnId,
+        rule: Rule,
+        direction: Option<Direction>,
+        packet: Option<u64>,
+        ts: Timestamp,
+        message: String,
+    ) {
+        *self.report.summary.violations.entry(rule).or_default() += 1;
+        let listed =
+            self.conn(connection).is_some_and(|c| c.violations.len() < MAX_VIOLATIONS_LISTED);
+        if listed
+            && self.may_list(size_of::<ViolationReport>() + message.len())
+            && let Some(c) = self.conn(connection)
+        {
+            c.violations.push(ViolationReport {
+                rule,
+                direction,
+                packet,
+                ts: 0.0,
+                ts_ns: ts.as_nanos(),
+                message,
+            });
+        }
     }
 
     fn conn(&mut self, id: ConnId) -> Option<&mut ConnectionReport> {
@@ -491,8 +657,8 @@ impl ReportBuilder {
                     community_id: *community_id,
                     input: self.input,
                     first_packet: *packet,
-                    start: ts.as_secs_f64(),
-                    end: ts.as_secs_f64(),
+                    start: 0.0,
+                    end: 0.0,
                     duration: 0.0,
                     handshake: HandshakeReport::default(),
                     messages: PerDirection::default(),
@@ -501,6 +667,8 @@ impl ReportBuilder {
                     gaps: Vec::new(),
                     findings: Vec::new(),
                     findings_total: 0,
+                    violations: Vec::new(),
+                    at_ns: (ts.as_nanos(), ts.as_nanos()),
                 });
             }
             Event::Handshake { connection, seen, request, response, accept_valid, outcome } => {
@@ -519,12 +687,50 @@ impl ReportBuilder {
                         *outcome,
                     );
                 }
+                if let (Some(want), HandshakeOutcome::Upgraded) =
+                    (self.report.policy.require_subprotocol.clone(), outcome)
+                {
+                    let got = response.as_ref().and_then(|r| r.protocol.as_deref());
+                    let offered = request.as_ref().is_some_and(|r| r.protocols.contains(&want));
+                    let at =
+                        response.as_ref().map(|r| r.packet).or(request.as_ref().map(|r| r.packet));
+                    let ts = self
+                        .conn(*connection)
+                        .map_or(Timestamp::default(), |c| Timestamp::from_nanos(c.at_ns.1));
+                    let broken = match (seen, got) {
+                        (false, _) => Some((
+                            None,
+                            format!(
+                                "the handshake was not captured, so its subprotocol is unknown \
+                                 (--require-subprotocol {want}); start the capture before the \
+                                 client connects"
+                            ),
+                        )),
+                        (true, Some(g)) if g == want => None,
+                        (true, Some(g)) => Some((
+                            Some(Direction::ServerToClient),
+                            format!("the server selected subprotocol {g:?}, not {want:?}"),
+                        )),
+                        (true, None) if !offered => Some((
+                            Some(Direction::ClientToServer),
+                            format!("the client did not offer subprotocol {want:?}"),
+                        )),
+                        (true, None) => Some((
+                            Some(Direction::ServerToClient),
+                            format!("the client offered {want:?}; the server selected none"),
+                        )),
+                    };
+                    if let Some((dir, message)) = broken {
+                        self.violate(*connection, Rule::RequireSubprotocol, dir, at, ts, message);
+                    }
+                }
             }
             Event::Message {
                 connection,
                 direction,
                 opcode,
                 complete,
+                length,
                 captured_length,
                 wire_length,
                 compressed,
@@ -534,11 +740,52 @@ impl ReportBuilder {
                 rtt,
                 ..
             } => {
-                let (ts, rtt) = (end.ts.as_secs_f64(), *rtt);
+                let (ts, rtt) = (end.ts.as_nanos(), *rtt);
+                let policy = &self.report.policy;
+                if let Some(max) = policy.max_message_bytes
+                    && !opcode.is_control()
+                    && length.unwrap_or(*captured_length) > max
+                {
+                    let n = length.unwrap_or(*captured_length);
+                    let message = format!(
+                        "a {}{} message of {n} bytes{} from the {}, --max-message-bytes {max}",
+                        if *complete { "" } else { "incomplete " },
+                        opcode.name(),
+                        if length.is_none() { " or more" } else { "" },
+                        side(*direction),
+                    );
+                    self.violate(
+                        *connection,
+                        Rule::MaxMessageBytes,
+                        Some(*direction),
+                        Some(end.packet),
+                        end.ts,
+                        message,
+                    );
+                }
+                if let (Some(max), Some(r)) = (self.report.policy.max_ping_rtt, rtt)
+                    && r > max
+                {
+                    let message = format!(
+                        "the {} answered a ping after {}, --max-ping-rtt {}",
+                        side(*direction),
+                        crate::policy::duration_text(r),
+                        crate::policy::duration_text(max)
+                    );
+                    self.violate(
+                        *connection,
+                        Rule::MaxPingRtt,
+                        Some(*direction),
+                        Some(end.packet),
+                        end.ts,
+                        message,
+                    );
+                }
+                let s = &mut self.report.summary;
                 if !complete {
                     s.incomplete_messages += 1;
                     if let Some(c) = self.conn(*connection) {
-                        c.end = c.end.max(ts);
+                        c.at_ns.1 = c.at_ns.1.max(ts);
                         let m = c.messages.get_mut(*direction);
                         m.incomplete += 1;
                         m.incomplete_bytes += captured_length;
@@ -548,7 +795,7 @@ impl ReportBuilder {
                 s.messages += 1;
                 s.message_bytes += captured_length;
                 if let Some(c) = self.conn(*connection) {
-                    c.end = c.end.max(ts);
+                    c.at_ns.1 = c.at_ns.1.max(ts);
                     let m = c.messages.get_mut(*direction);
                     match opcode {
                         OpCode::Text => m.text += 1,
@@ -587,10 +834,18 @@ impl ReportBuilder {
                 }
             }
             Event::Finding { connection, code, severity, rfc, direction, at, message } => {
-                match severity {
-                    Severity::Error => s.findings.error += 1,
-                    Severity::Warning => s.findings.warning += 1,
-                    Severity::Info => s.findings.info += 1,
+                let policy = &self.report.policy;
+                let (default_severity, allowed) = (*severity, policy.allows(*code));
+                let severity = &policy.severity_of(*code, default_severity);
+                let s = &mut self.report.summary;
+                let count = |c: &mut SeverityCounts| match severity {
+                    Severity::Error => c.error += 1,
+                    Severity::Warning => c.warning += 1,
+                    Severity::Info => c.info += 1,
+                };
+                count(&mut s.findings);
+                if allowed {
+                    count(&mut s.findings_allowed);
                 }
                 *s.findings_by_code.entry(*code).or_default() += 1;
                 let listed = self.conn(*connection).map(|c| {
@@ -606,7 +861,11 @@ impl ReportBuilder {
                     && self.may_list(2 * size_of::<FindingReport>() + message.len() + 16)
                     && let Some(c) = self.conn(*connection)
                 {
-                    c.findings.push(finding_report(*code, *severity, rfc, *direction, at, message));
+                    let mut f = finding_report(*code, *severity, rfc, *direction, at, message);
+                    f.allowed = allowed;
+                    f.default_severity =
+                        (default_severity != *severity).then_some(default_severity);
+                    c.findings.push(f);
                 }
             }
             Event::Gap { connection, direction, length, seq, reason, at } => {
@@ -627,12 +886,20 @@ impl ReportBuilder {
                 }
             }
             Event::End { connection, reason, closed_first_by, clean, ts } => {
+                let mut unclean = None;
                 if let Some(c) = self.conn(*connection) {
-                    c.end = ts.as_secs_f64().max(c.start);
-                    c.duration = c.end - c.start;
+                    c.at_ns.1 = ts.as_nanos().max(c.at_ns.0);
                     c.close.tcp = Some(*reason);
                     c.close.closed_first_by = *closed_first_by;
                     c.close.clean = *clean;
+                    if !*clean && c.handshake.outcome == Some(HandshakeOutcome::Upgraded) {
+                        unclean = Some(unclean_close(&c.close, *reason));
+                    }
+                }
+                if let (true, Some((dir, message))) =
+                    (self.report.policy.require_clean_close, unclean)
+                {
+                    self.violate(*connection, Rule::RequireCleanClose, dir, None, *ts, message);
                 }
             }
             Event::Tls { connection, client, server, community_id, websocket, start, end, tls } => {
@@ -650,8 +917,9 @@ impl ReportBuilder {
                     server: server.to_string(),
                     community_id: *community_id,
                     websocket: *websocket,
-                    start: start.as_secs_f64(),
-                    end: end.as_secs_f64(),
+                    start: 0.0,
+                    end: 0.0,
+                    at_ns: (start.as_nanos(), end.as_nanos()),
                     tls: (**tls).clone(),
                 });
             }
@@ -702,8 +970,37 @@ fn finding_report(
         direction,
         packet: at.packet,
         offset: at.offset,
-        ts: at.ts.as_secs_f64(),
+        ts: 0.0,
+        ts_ns: at.ts.as_nanos(),
         message: message.to_string(),
+        allowed: false,
+        default_severity: None,
+    }
+}
+
+/// "client" or "server": who sent what goes in `direction`.
+fn side(direction: Direction) -> &'static str {
+    match direction {
+        Direction::ClientToServer => "client",
+        Direction::ServerToClient => "server",
+    }
+}
+
+/// Who did not close cleanly, and how the connection ended instead.
+fn unclean_close(close: &CloseReport, tcp: CloseReason) -> (Option<Direction>, String) {
+    let (client, server) = (close.client_reason.is_some(), close.server_reason.is_some());
+    let how = match crate::analyzer::checks::json_name(&tcp).as_str() {
+        "end_of_capture" => "the connection was still open when the capture ended".to_string(),
+        other => format!("the TCP connection ended ({other})"),
+    };
+    match (client, server) {
+        (true, false) => {
+            (Some(Direction::ServerToClient), format!("the server sent no close frame; {how}"))
+        }
+        (false, true) => {
+            (Some(Direction::ClientToServer), format!("the client sent no close frame; {how}"))
+        }
+        _ => (None, format!("neither side sent a close frame; {how}")),
     }
 }
 
@@ -724,6 +1021,12 @@ impl ReportFormat {
         self
     }
 
+    /// Judges findings and connections by `policy`.
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.builder = self.builder.map(|b| b.with_policy(policy));
+        self
+    }
+
     /// Marks the report as share `shard` (I, N) of a sharded run.
     pub fn with_shard(mut self, shard: Option<(u64, u64)>) -> Self {
         if let Some(b) = &mut self.builder {
@@ -732,13 +1035,10 @@ impl ReportFormat {
         self
     }
 
-    /// The finished report.
-    /// The report, with its exit decision: `findings_status` (1 when findings reached
-    /// --fail-on) and --require-connections.
-    pub fn into_report(self, findings_status: u8, require_connections: Option<u64>) -> Report {
-        self.builder
-            .unwrap_or_else(|| ReportBuilder::new("error"))
-            .into_report(findings_status, require_connections)
+    /// The finished report, with its exit decision ([`decide_exit`]) and
+    /// `require_connections` (--require-connections).
+    pub fn into_report(self, require_connections: Option<u64>) -> Report {
+        self.builder.unwrap_or_else(|| ReportBuilder::new("error")).into_report(require_connections)
     }
 
     /// Writes `report` as pretty JSON.
@@ -783,6 +1083,7 @@ impl Format for ReportFormat {
                 summary: summary.clone(),
                 analyzer: *analyzer,
             });
+            b.decimals.push(input.ts_decimals);
             b.input += 1;
         }
         Ok(())
@@ -790,5 +1091,24 @@ impl Format for ReportFormat {
 
     fn finish(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::secs;
+
+    #[test]
+    fn times_are_rounded_to_the_capture_precision_without_float_noise() {
+        let json = |x: f64| serde_json::to_string(&x).unwrap();
+        // A duration of 3,047,227 ns from a nanosecond capture, and as a microsecond one.
+        assert_eq!(json(secs(3_047_227, 9)), "0.003047227");
+        assert_eq!(json(secs(3_047_227, 6)), "0.003047");
+        assert_eq!(json(secs(3_047_500, 6)), "0.003048", "half away from zero");
+        assert_eq!(json(secs(1_795_273_584_000_218_000, 6)), "1795273584.000218");
+        assert_eq!(json(secs(1_700_000_000_011_000_000, 9)), "1700000000.011");
+        assert_eq!(json(secs(0, 6)), "0.0");
+        assert_eq!(secs(-1_500, 6), -0.000002);
+        assert_eq!(json(secs(1, 9)), "1e-9");
     }
 }
