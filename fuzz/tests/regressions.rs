@@ -80,3 +80,8 @@ fn analyzer_session() {
 fn pipeline() {
     replay("pipeline", wsscope_fuzz::pipeline::run);
 }
+
+#[test]
+fn tls_keylog() {
+    replay("tls_keylog", wsscope_fuzz::tls_keylog::run);
+}
