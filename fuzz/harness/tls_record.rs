@@ -32,9 +32,11 @@
 //! where the previous one ended (from 0), `Plain` is never empty, and `plain_end` agrees; when the
 //! counting allocator is installed (the fuzz binary, `tests/regressions.rs`), the heap the layer
 //! holds after each op is at most twice its `footprint()` plus [`HEAP_SLACK`]; work is bounded —
-//! the input's wall time is at most [`TIME_FIXED`] + [`NS_PER_BYTE`] × bytes fed (generous: the
-//! design allows 4096 trial decryptions of up to two records per gap); and for differential
-//! inputs, cutting the feeds into pieces changes no output and no summary.
+//! the input's wall time is at most [`TIME_FIXED`] + [`WORK_PER_BYTE`] × bytes fed × the time
+//! this build takes to try one byte of a record that does not authenticate (measured once per
+//! process: sanitizers and load slow both alike; the design allows 4096 trial decryptions per
+//! gap, of records no longer than what was fed since); and for differential inputs, cutting the
+//! feeds into pieces changes no output and no summary.
 //!
 //! `WSSCOPE_FUZZ_TRACE=1` prints every op and every output (as `tls_record` replays them).
 
@@ -72,16 +74,36 @@ const REAL_KEYS: [&str; 6] = [
 ];
 
 /// Bytes fed per input at most (repeat ops stop there).
-pub const MAX_FED: usize = 4 << 20;
+pub const MAX_FED: usize = 1 << 20;
 /// `footprint()` allowed beyond the wait budget: two directions of one record in assembly, the
 /// search buffer (two records) and handshake messages (64 KiB plus a record), and the layer.
 pub const FOOTPRINT_FIXED: usize = 256 << 10;
 /// Heap the layer may hold beyond twice its `footprint()`: keys, key schedules, secrets.
 pub const HEAP_SLACK: usize = 64 << 10;
-/// Wall time allowed per byte fed.
-pub const NS_PER_BYTE: u64 = 25_000;
+/// Work allowed per byte fed, in bytes of failed record decryption: twice the 4096 trial
+/// decryptions the layer may spend per gap.
+pub const WORK_PER_BYTE: f64 = 8192.0;
 /// Wall time allowed whatever the input.
 pub const TIME_FIXED: Duration = Duration::from_secs(2);
+
+/// Seconds this build takes per byte to try (and fail) to open a 16 KiB TLS 1.3 record: the unit
+/// of work of the time bound. Best of 5 measurements of 1 MiB each.
+static AEAD_SECS_PER_BYTE: LazyLock<f64> = LazyLock::new(|| {
+    use wsscope::tls::keys::DirKeys;
+    let suite = wsscope::tls::suite::find(0x1301).expect("a suite");
+    let keys = DirKeys::tls13(suite, &[0x33; 48]).expect("keys");
+    let body = vec![0x5a; (16 << 10) + 17];
+    let header = [23, 3, 3, 0x40, 0x11];
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let t = Instant::now();
+        for seq in 0..64 {
+            assert!(keys.open(seq, &header, std::hint::black_box(&body)).is_none());
+        }
+        best = best.min(t.elapsed().as_secs_f64() / (64 * body.len()) as f64);
+    }
+    best
+});
 
 const WAIT: [usize; 4] = [0, 100, 16 << 10, 1 << 20];
 const PIECES: [usize; 8] = [usize::MAX, 1, 2, 5, 7, 64, 1448, 16 << 10];
@@ -388,11 +410,18 @@ pub fn run(data: &[u8]) {
     let Some((&c, rest)) = data.split_first() else { return };
     let cfg = Config { keys: c & 3, wait: WAIT[usize::from((c >> 2) & 3)] };
     let ops = parse(rest, c & 16 != 0);
+    let unit = *AEAD_SECS_PER_BYTE;
     let t = Instant::now();
     let whole = execute(&cfg, &ops, None, false);
-    let limit = TIME_FIXED + Duration::from_nanos(NS_PER_BYTE * fed(&ops) as u64);
     let took = t.elapsed();
-    assert!(took <= limit, "took {took:?} for {} bytes fed (bound {limit:?})", fed(&ops));
+    let n = fed(&ops);
+    let limit = TIME_FIXED + Duration::from_secs_f64(WORK_PER_BYTE * unit * n as f64);
+    assert!(
+        took <= limit,
+        "took {took:?} for {n} bytes fed: {:.0} record bytes' worth of trial decryption per byte \
+         fed (bound {limit:?}, {WORK_PER_BYTE} per byte)",
+        took.as_secs_f64() / unit / n.max(1) as f64
+    );
     if c & 32 != 0 && comparable(&ops) && fed(&ops) <= 256 << 10 {
         let piece = DIFF_PIECES[usize::from(c >> 6)];
         let split = execute(&cfg, &ops, Some(piece), false);
