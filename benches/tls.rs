@@ -45,7 +45,6 @@
 
 #[allow(dead_code, reason = "shared by the benchmarks; each uses a part")]
 mod common;
-#[allow(dead_code, reason = "shared with gen_hostile.rs, which uses more of it")]
 #[path = "../testdata/scripts/hostile.rs"]
 mod hostile;
 
