@@ -95,6 +95,9 @@ pub fn config(sel: u8) -> AnalyzerConfig {
         // The default budget: this target's differential (payloads kept or not) holds only
         // while the budget gives nothing up.
         memory: wsscope::memory::Memory::default(),
+        // No key material: connections whose first bytes look like TLS records are read as TLS
+        // (hellos, records) and reported undecrypted.
+        tls: wsscope::tls::TlsConfig { keys: None, max_key_wait: 1 << 20 },
     }
 }
 
@@ -552,7 +555,7 @@ impl EventSink for Checker {
             Event::Frame { header_length, .. } => {
                 assert!((2..=14).contains(header_length), "{e:?}")
             }
-            Event::Connection { .. } | Event::Handshake { .. } => {}
+            Event::Connection { .. } | Event::Handshake { .. } | Event::Tls { .. } => {}
         }
         self.events.push(e);
     }

@@ -11,6 +11,8 @@ pub mod pcap_file;
 pub mod pipeline;
 pub mod pipeline_large;
 pub mod stream_table;
+pub mod tls_keylog;
+pub mod tls_record;
 pub mod ws_direction;
 
 /// A file per process and thread for the targets that hand wsscope a path (in /dev/shm when it

@@ -115,6 +115,7 @@ pub fn config(
         max_payload: None,
         redact,
         threads,
+        keylog: None,
     }
 }
 

@@ -8,9 +8,13 @@
 //! ```
 //!
 //! A failing input is named in the failure. `pipeline_large` is replayed by `tests/large.rs`
-//! (it needs the counting allocator, in a test binary of its own).
+//! (it needs the counting allocator's process-wide peak, in a test binary of its own). The
+//! counting allocator is installed here too, for `tls_record`'s per-thread heap check.
 
 use std::path::{Path, PathBuf};
+
+#[global_allocator]
+static ALLOC: wsscope_fuzz::alloc_count::Counting = wsscope_fuzz::alloc_count::Counting;
 
 /// Every committed input of `target`; at least one must be there (an empty corpus would make
 /// this test pass without running anything).
@@ -79,4 +83,14 @@ fn analyzer_session() {
 #[test]
 fn pipeline() {
     replay("pipeline", wsscope_fuzz::pipeline::run);
+}
+
+#[test]
+fn tls_keylog() {
+    replay("tls_keylog", wsscope_fuzz::tls_keylog::run);
+}
+
+#[test]
+fn tls_record() {
+    replay("tls_record", wsscope_fuzz::tls_record::run);
 }
