@@ -116,6 +116,7 @@ pub fn config(
         redact,
         threads,
         keylog: None,
+        display_filter: None,
     }
 }
 
