@@ -287,3 +287,40 @@ fn y_copies_the_payload_with_osc52() {
     }
     t.keys(&["q"]);
 }
+
+/// Closing the terminal under wsscope (a tmux window killed, an SSH session dropped) ends it:
+/// it must not stay behind spinning on a terminal that is gone.
+#[test]
+fn a_closed_terminal_ends_the_ui() {
+    if std::env::var_os("WSSCOPE_SKIP_TMUX").is_some() {
+        eprintln!("skipped: WSSCOPE_SKIP_TMUX is set");
+        return;
+    }
+    let capture = crate::util::testdata("captures/real/py-basic.pcap");
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tmux::start_in(dir.path(), &[capture.to_str().unwrap()], "-gone");
+    t.wait_for(" done ");
+    let o = Command::new("tmux")
+        .args(["display-message", "-p", "-t", &t.session, "#{pane_pid}"])
+        .output()
+        .unwrap();
+    let shell = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    // The pane's shell runs wsscope as its last command: it may have become wsscope (exec).
+    let children =
+        std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap_or_default();
+    let pid: i32 = children.split_whitespace().next().unwrap_or(&shell).parse().unwrap();
+    Command::new("tmux").args(["kill-session", "-t", &t.session]).status().unwrap();
+    let start = Instant::now();
+    while Path::new(&format!("/proc/{pid}")).exists() {
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if state.split_whitespace().nth(2) == Some("Z") {
+            break; // exited, not yet reaped
+        }
+        if start.elapsed() > Duration::from_secs(5) {
+            // SAFETY: kill(2) with the pid of the wsscope process this test started.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            panic!("wsscope still running 5 s after its terminal closed");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

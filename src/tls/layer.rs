@@ -368,11 +368,28 @@ impl TlsLayer {
 
     /// Heap bytes held.
     pub fn footprint(&self) -> usize {
+        // The keys: boxed AEAD states (an AES-256 key schedule and GHASH tables are the
+        // largest) and a traffic secret each; measured in benches/tls.rs.
+        const KEYS: usize = 1024;
+        let secrets = self.secrets.as_ref().map_or(0, |s| {
+            let n = |v: &Option<Vec<u8>>| v.as_ref().map_or(0, |v| v.len() + 24);
+            n(&s.master)
+                + n(&s.client_early)
+                + n(&s.client_handshake)
+                + n(&s.server_handshake)
+                + (s.client_traffic.len() + s.server_traffic.len()) * 80
+        });
         self.dirs
             .iter()
-            .map(|d| d.rec.capacity() + d.hs.footprint() + d.waiting_bytes + d.waiting.len() * 64)
+            .map(|d| {
+                d.rec.capacity()
+                    + d.hs.footprint()
+                    + d.waiting_bytes
+                    + (usize::from(d.keys.is_some()) + d.candidates.len()) * KEYS
+            })
             .sum::<usize>()
             + size_of::<TlsLayer>()
+            + secrets
     }
 
     fn tls_dir(&self, d: Direction) -> usize {

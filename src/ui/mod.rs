@@ -194,6 +194,24 @@ fn ui_loop(
         let _ = execute!(std::io::stdout(), DisableMouseCapture);
         ratatui::restore();
     };
+    // When the terminal goes away (SIGHUP: an SSH session or a tmux window closed), reading it
+    // can spin inside crossterm and never return to this loop: a guard ends the process a
+    // second after the signal if the loop has not (found by tests that killed tmux sessions).
+    let ended = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let ended = Arc::clone(&ended);
+        let _ = std::thread::Builder::new().name("wsscope-ui-guard".into()).spawn(move || {
+            let mut since: Option<Instant> = None;
+            while !ended.load(Ordering::Acquire) {
+                if crate::signals::received().is_some()
+                    && since.get_or_insert_with(Instant::now).elapsed() > Duration::from_secs(1)
+                {
+                    std::process::exit(0);
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+    }
     let mut dirty = true;
     let mut last_rate = (Instant::now(), 0u64, 0u64);
     let outcome = loop {
@@ -304,6 +322,7 @@ fn ui_loop(
             }
         }
     };
+    ended.store(true, Ordering::Release);
     restore();
     outcome
 }
