@@ -103,6 +103,19 @@ pub fn iso8601(ts: Timestamp) -> String {
     )
 }
 
+/// [`iso8601`] rounded to `decimals` digits of a second (0 to 9: the capture's precision).
+pub fn iso8601_to(ts: Timestamp, decimals: usize) -> String {
+    let d = decimals.min(9);
+    let unit = 10i64.pow(9 - d as u32);
+    let n = ts.as_nanos();
+    let rounded = (n.div_euclid(unit) + i64::from(n.rem_euclid(unit) * 2 >= unit)) * unit;
+    let full = iso8601(Timestamp::from_nanos(rounded));
+    // "…SS.nnnnnnnnnZ": keep `d` digits (and the point only when there are any).
+    let dot = full.len() - 11;
+    let cut = if d == 0 { dot } else { dot + 1 + d };
+    format!("{}Z", &full[..cut])
+}
+
 /// The proleptic Gregorian date of `days` since 1970-01-01 (Howard Hinnant's algorithm).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -151,6 +164,16 @@ mod tests {
             "2000-02-29T00:00:00.000000000Z"
         );
         assert_eq!(iso8601(Timestamp::from_nanos(-1)), "1969-12-31T23:59:59.999999999Z");
+    }
+
+    #[test]
+    fn iso_to_the_captures_precision() {
+        let ts = Timestamp::from_secs_nanos(1_796_419_989, 123_456_789);
+        assert_eq!(iso8601_to(ts, 6), "2026-12-04T21:33:09.123457Z");
+        assert_eq!(iso8601_to(ts, 9), "2026-12-04T21:33:09.123456789Z");
+        assert_eq!(iso8601_to(ts, 0), "2026-12-04T21:33:09Z");
+        let end = Timestamp::from_secs_nanos(1_796_419_989, 999_999_999);
+        assert_eq!(iso8601_to(end, 3), "2026-12-04T21:33:10.000Z");
     }
 
     #[test]

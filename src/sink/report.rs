@@ -190,6 +190,10 @@ pub struct ConnectionReport {
     pub start: f64,
     /// Time of the end (or of the last event).
     pub end: f64,
+    /// `start` in ISO 8601, UTC, to the capture's precision (`2026-12-04T21:33:09.123456Z`).
+    pub start_utc: String,
+    /// `end` in ISO 8601, UTC.
+    pub end_utc: String,
     /// `end - start`, seconds.
     pub duration: f64,
     /// The opening handshake.
@@ -582,6 +586,8 @@ impl ReportBuilder {
             let (start, end) = c.at_ns;
             c.start = secs(start, d);
             c.end = secs(end, d);
+            c.start_utc = crate::timefmt::iso8601_to(Timestamp::from_nanos(start), usize::from(d));
+            c.end_utc = crate::timefmt::iso8601_to(Timestamp::from_nanos(end), usize::from(d));
             c.duration = secs(end.saturating_sub(start), d);
             for f in &mut c.findings {
                 f.ts = secs(f.ts_ns, d);
@@ -659,6 +665,8 @@ impl ReportBuilder {
                     first_packet: *packet,
                     start: 0.0,
                     end: 0.0,
+                    start_utc: String::new(),
+                    end_utc: String::new(),
                     duration: 0.0,
                     handshake: HandshakeReport::default(),
                     messages: PerDirection::default(),
