@@ -159,8 +159,6 @@ pub struct Summary {
     pub dirs: [DirCounts; 2],
     /// The TCP direction the ClientHello came from (the TLS client's).
     pub client_dir: Option<Direction>,
-    /// Time of the first and last record, and of the first decrypted application data.
-    pub first_app_data: Option<PacketRef>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -230,8 +228,6 @@ pub struct TlsLayer {
     unsupported: bool,
     /// A finding about late keys was made.
     noted_late: bool,
-    /// The keys-missing situation was noted.
-    last: PacketRef,
 }
 
 impl std::fmt::Debug for TlsLayer {
@@ -259,7 +255,6 @@ impl TlsLayer {
             secrets: None,
             unsupported: false,
             noted_late: false,
-            last: PacketRef::default(),
         }
     }
 
@@ -409,7 +404,6 @@ impl TlsLayer {
         at: PacketRef,
         out: &mut Vec<Out>,
     ) {
-        self.last = at;
         let i = dir.index();
         if self.dirs[i].dead {
             return;
@@ -969,7 +963,6 @@ impl TlsLayer {
                     return;
                 }
                 self.summary.dirs[t].decrypted += o.data.len() as u64;
-                self.summary.first_app_data.get_or_insert(at);
                 let d = &mut self.dirs[i];
                 let offset = d.plain;
                 d.plain += o.data.len() as u64;
@@ -1027,17 +1020,18 @@ impl TlsLayer {
         }
     }
 
-    /// Bytes `[offset, offset + len)` of TCP direction `dir` were lost.
+    /// Bytes `[offset, offset + len)` of TCP direction `dir` were lost. Nothing comes out at once:
+    /// the plaintext gap is emitted where the next record is found (or at the end), with its
+    /// exact length.
     pub fn gap(
         &mut self,
         dir: Direction,
         offset: u64,
         len: u64,
         reason: GapReason,
-        at: PacketRef,
+        _at: PacketRef,
         _out: &mut Vec<Out>,
     ) {
-        self.last = at;
         let i = dir.index();
         let d = &mut self.dirs[i];
         if d.dead {
