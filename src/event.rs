@@ -18,9 +18,9 @@ use std::net::SocketAddr;
 pub struct Position {
     /// 1-based packet number of the segment that carried the first byte.
     pub packet: u64,
-    /// Packet timestamp.
-    #[serde(serialize_with = "ser_ts")]
-    #[schemars(with = "f64")]
+    /// Packet timestamp (`ts` and `ts_utc`).
+    #[serde(flatten, serialize_with = "ser_ts_utc")]
+    #[schemars(with = "TsUtc")]
     pub ts: Timestamp,
     /// Offset in the direction's TCP byte stream (0 = first byte after the SYN).
     pub offset: u64,
@@ -28,6 +28,64 @@ pub struct Position {
 
 fn ser_ts<S: serde::Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(ts.as_secs_f64())
+}
+
+/// A time as two fields: `NAME`, seconds since the Unix epoch, and `NAME_utc`, the same moment
+/// in ISO 8601 (UTC) to the nanosecond, trailing zero groups dropped (a microsecond capture
+/// shows six decimals). For a flattened field.
+fn ser_pair<S: serde::Serializer>(
+    ts: &Timestamp,
+    s: S,
+    name: &'static str,
+    utc: &'static str,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(2))?;
+    m.serialize_entry(name, &ts.as_secs_f64())?;
+    m.serialize_entry(utc, &crate::timefmt::iso8601_exact(*ts))?;
+    m.end()
+}
+
+fn ser_ts_utc<S: serde::Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    ser_pair(ts, s, "ts", "ts_utc")
+}
+
+fn ser_start_utc<S: serde::Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    ser_pair(ts, s, "start", "start_utc")
+}
+
+fn ser_end_utc<S: serde::Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    ser_pair(ts, s, "end", "end_utc")
+}
+
+/// The schema of a time written by `ser_ts_utc`.
+#[derive(schemars::JsonSchema)]
+#[allow(dead_code)]
+struct TsUtc {
+    /// Seconds since the Unix epoch (nanosecond precision).
+    ts: f64,
+    /// The same moment in ISO 8601, UTC: `2026-12-04T21:33:09.123456Z`.
+    ts_utc: String,
+}
+
+/// The schema of a time written by `ser_start_utc`.
+#[derive(schemars::JsonSchema)]
+#[allow(dead_code)]
+struct StartUtc {
+    /// First packet time, seconds since the Unix epoch.
+    start: f64,
+    /// The same moment in ISO 8601, UTC.
+    start_utc: String,
+}
+
+/// The schema of a time written by `ser_end_utc`.
+#[derive(schemars::JsonSchema)]
+#[allow(dead_code)]
+struct EndUtc {
+    /// Time of the end, seconds since the Unix epoch.
+    end: f64,
+    /// The same moment in ISO 8601, UTC.
+    end_utc: String,
 }
 
 /// A payload as shown to users: text when it is valid UTF-8 text, bytes otherwise.
@@ -96,9 +154,9 @@ pub enum Event {
         role: RoleSource,
         /// First packet.
         packet: u64,
-        /// First packet time.
-        #[serde(serialize_with = "ser_ts")]
-        #[schemars(with = "f64")]
+        /// First packet time. (`ts` and `ts_utc`)
+        #[serde(flatten, serialize_with = "ser_ts_utc")]
+        #[schemars(with = "TsUtc")]
         ts: Timestamp,
     },
     /// An opening handshake (or its absence, for mid-stream pickup).
@@ -234,12 +292,12 @@ pub enum Event {
         /// Whether a WebSocket was decoded inside.
         websocket: bool,
         /// First packet time.
-        #[serde(serialize_with = "ser_ts")]
-        #[schemars(with = "f64")]
+        #[serde(flatten, serialize_with = "ser_start_utc")]
+        #[schemars(with = "StartUtc")]
         start: Timestamp,
         /// Time of the end.
-        #[serde(serialize_with = "ser_ts")]
-        #[schemars(with = "f64")]
+        #[serde(flatten, serialize_with = "ser_end_utc")]
+        #[schemars(with = "EndUtc")]
         end: Timestamp,
         /// What is known of the TLS session.
         tls: Box<TlsInfo>,
@@ -254,9 +312,9 @@ pub enum Event {
         closed_first_by: Option<Direction>,
         /// Whether both sides exchanged close frames.
         clean: bool,
-        /// Time of the end.
-        #[serde(serialize_with = "ser_ts")]
-        #[schemars(with = "f64")]
+        /// Time of the end. (`ts` and `ts_utc`)
+        #[serde(flatten, serialize_with = "ser_ts_utc")]
+        #[schemars(with = "TsUtc")]
         ts: Timestamp,
     },
 }

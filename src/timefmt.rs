@@ -116,6 +116,18 @@ pub fn iso8601_to(ts: Timestamp, decimals: usize) -> String {
     format!("{}Z", &full[..cut])
 }
 
+/// [`iso8601`] to the nanosecond with trailing zero groups of three digits dropped: a
+/// microsecond capture's times show six decimals, a whole second none. Exact, never rounded.
+pub fn iso8601_exact(ts: Timestamp) -> String {
+    let mut decimals = 9;
+    let mut n = ts.as_nanos().rem_euclid(1_000_000_000);
+    while decimals > 0 && n % 1000 == 0 {
+        n /= 1000;
+        decimals -= 3;
+    }
+    iso8601_to(ts, decimals)
+}
+
 /// The proleptic Gregorian date of `days` since 1970-01-01 (Howard Hinnant's algorithm).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -174,6 +186,16 @@ mod tests {
         assert_eq!(iso8601_to(ts, 0), "2026-12-04T21:33:09Z");
         let end = Timestamp::from_secs_nanos(1_796_419_989, 999_999_999);
         assert_eq!(iso8601_to(end, 3), "2026-12-04T21:33:10.000Z");
+    }
+
+    #[test]
+    fn iso_exact_drops_only_zero_groups() {
+        let at = |ns| iso8601_exact(Timestamp::from_secs_nanos(1_796_419_989, ns));
+        assert_eq!(at(123_456_789), "2026-12-04T21:33:09.123456789Z");
+        assert_eq!(at(123_456_000), "2026-12-04T21:33:09.123456Z");
+        assert_eq!(at(120_000_000), "2026-12-04T21:33:09.120Z");
+        assert_eq!(at(0), "2026-12-04T21:33:09Z");
+        assert_eq!(iso8601_exact(Timestamp::from_nanos(-1_000)), "1969-12-31T23:59:59.999999Z");
     }
 
     #[test]
