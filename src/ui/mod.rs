@@ -418,48 +418,16 @@ fn finish(f: OutFile) -> std::io::Result<String> {
     Ok(name)
 }
 
+/// Writes the rows at `indices` as `export` writes their events: one NDJSON line each, valid
+/// against `docs/schema/ndjson-line.schema.json`.
 fn write_rows(
     out: &mut impl Write,
     conn: u64,
     rows: &[state::MsgRow],
     indices: &[usize],
 ) -> std::io::Result<()> {
-    use base64::Engine;
-    for r in indices.iter().filter_map(|i| rows.get(*i)) {
-        let mut v = serde_json::json!({
-            "connection": conn,
-            "direction": r.dir,
-            "packet": r.at.packet,
-            "offset": r.at.offset,
-            "ts": r.at.ts.as_secs_f64(),
-        });
-        match &r.kind {
-            state::RowKind::Message { opcode, length, payload, text, truncated, .. } => {
-                v["type"] = "message".into();
-                v["opcode"] = opcode.name().into();
-                v["length"] = (*length).into();
-                v["payload"] = match payload {
-                    Some(p) if *text => serde_json::json!({ "text": String::from_utf8_lossy(p) }),
-                    Some(p) => {
-                        serde_json::json!({ "bytes": base64::engine::general_purpose::STANDARD.encode(p) })
-                    }
-                    None => "unavailable".into(),
-                };
-                v["truncated"] = (*truncated || payload.is_none()).into();
-            }
-            state::RowKind::Finding { code, severity, rfc, message } => {
-                v["type"] = "finding".into();
-                v["code"] = code.to_string().into();
-                v["severity"] = severity.as_str().into();
-                v["rfc"] = (*rfc).into();
-                v["message"] = message.clone().into();
-            }
-            state::RowKind::Gap { length } => {
-                v["type"] = "gap".into();
-                v["length"] = (*length).into();
-            }
-        }
-        serde_json::to_writer(&mut *out, &v)?;
+    for e in indices.iter().filter_map(|i| rows.get(*i)?.event(crate::tcp::ConnId(conn))) {
+        serde_json::to_writer(&mut *out, &e)?;
         out.write_all(b"\n")?;
     }
     out.flush()

@@ -8,7 +8,7 @@
 use crate::analyzer::checks::{CheckId, Severity};
 use crate::event::{Event, HandshakeOutcome, Payload, Position};
 use crate::http::{RequestInfo, ResponseInfo};
-use crate::tcp::{CloseReason, CommunityId, ConnId, Direction};
+use crate::tcp::{CloseReason, CommunityId, ConnId, Direction, GapReason};
 use crate::time::Timestamp;
 use crate::ws::OpCode;
 use regex::Regex;
@@ -118,6 +118,8 @@ pub struct Extra {
     pub close: Option<(Option<u16>, String)>,
     /// The frames, for fragmented messages.
     pub frames: Vec<FrameInfo>,
+    /// Where the last frame's header was captured, when not where the first one was.
+    pub last: Option<Position>,
 }
 
 /// What a row of the messages view is.
@@ -149,6 +151,8 @@ pub enum RowKind {
         unavailable: bool,
         /// Payload cut (size limit).
         truncated: bool,
+        /// Where the message ended (the row's `at` is where it began).
+        end: Position,
         /// Rarely present details (boxed to keep rows small).
         extra: Option<Box<Extra>>,
     },
@@ -167,6 +171,10 @@ pub enum RowKind {
     Gap {
         /// Missing byte count.
         length: u64,
+        /// Raw TCP sequence number of the first missing byte.
+        seq: u32,
+        /// Why the bytes are missing.
+        reason: GapReason,
     },
 }
 
@@ -187,6 +195,84 @@ impl MsgRow {
     /// True for findings and gaps.
     pub fn is_notice(&self) -> bool {
         !matches!(self.kind, RowKind::Message { .. })
+    }
+
+    /// The row as the event it was made from, as `export` writes it (the documented NDJSON
+    /// `message`, `finding` and `gap` lines). A payload the view did not keep (beyond its
+    /// budget) is written empty with `truncated: true`, as a cut payload is.
+    pub fn event(&self, connection: ConnId) -> Option<Event> {
+        use crate::event::CloseFrameInfo;
+        use crate::ws::CloseCode;
+        Some(match &self.kind {
+            RowKind::Message {
+                opcode,
+                length,
+                captured,
+                complete,
+                missing,
+                wire,
+                compressed,
+                fragments,
+                text,
+                payload,
+                unavailable,
+                truncated,
+                end,
+                extra,
+            } => {
+                let extra = extra.as_deref();
+                let shown = match (payload, unavailable) {
+                    (_, true) => Payload::Unavailable,
+                    (Some(p), _) if *text => Payload::Text(String::from_utf8_lossy(p).into_owned()),
+                    (Some(p), _) => Payload::Bytes(p.to_vec()),
+                    (None, _) if *text => Payload::Text(String::new()),
+                    (None, _) => Payload::Bytes(Vec::new()),
+                };
+                let kept = payload.as_ref().map_or(0, |p| p.len() as u64);
+                Event::Message {
+                    connection,
+                    direction: self.dir?,
+                    opcode: *opcode,
+                    complete: *complete,
+                    length: *length,
+                    captured_length: *captured,
+                    missing: *missing,
+                    wire_length: *wire,
+                    compressed: *compressed,
+                    fragments: *fragments,
+                    first: self.at,
+                    last: extra.and_then(|e| e.last).unwrap_or(self.at),
+                    end: *end,
+                    payload: shown,
+                    truncated: !*unavailable && (*truncated || kept < *captured),
+                    close: extra.and_then(|e| e.close.as_ref()).map(|(code, reason)| {
+                        CloseFrameInfo {
+                            code: code.map(CloseCode),
+                            reason: reason.clone(),
+                            at: self.at,
+                        }
+                    }),
+                    rtt: extra.and_then(|e| e.rtt),
+                }
+            }
+            RowKind::Finding { code, severity, rfc, message } => Event::Finding {
+                connection,
+                code: *code,
+                severity: *severity,
+                rfc,
+                direction: self.dir,
+                at: self.at,
+                message: message.clone(),
+            },
+            RowKind::Gap { length, seq, reason } => Event::Gap {
+                connection,
+                direction: self.dir?,
+                length: *length,
+                seq: *seq,
+                reason: *reason,
+                at: self.at,
+            },
+        })
     }
 }
 
@@ -647,12 +733,12 @@ impl AppState {
                 compressed,
                 fragments,
                 first,
+                last,
                 end,
                 payload,
                 truncated,
                 close,
                 rtt,
-                ..
             } => {
                 self.total_messages += 1;
                 let frames = if opcode.is_control() {
@@ -719,8 +805,15 @@ impl AppState {
                             payload: kept,
                             unavailable,
                             truncated: *truncated,
-                            extra: (rtt.is_some() || close.is_some() || !frames.is_empty())
-                                .then(|| Box::new(Extra { rtt: *rtt, close, frames })),
+                            end: *end,
+                            extra: (rtt.is_some()
+                                || close.is_some()
+                                || !frames.is_empty()
+                                || last != first)
+                                .then(|| {
+                                    let last = (last != first).then_some(*last);
+                                    Box::new(Extra { rtt: *rtt, close, frames, last })
+                                }),
                         },
                     },
                 );
@@ -748,7 +841,7 @@ impl AppState {
                     },
                 );
             }
-            Event::Gap { connection, direction, length, at, .. } => {
+            Event::Gap { connection, direction, length, at, seq, reason } => {
                 let Some(i) = self.index.get(connection).copied() else { return };
                 let preview = format!("{length} bytes missing from the capture").into();
                 self.push_row(
@@ -757,7 +850,7 @@ impl AppState {
                         dir: Some(*direction),
                         at: *at,
                         preview,
-                        kind: RowKind::Gap { length: *length },
+                        kind: RowKind::Gap { length: *length, seq: *seq, reason: *reason },
                     },
                 );
             }

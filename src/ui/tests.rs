@@ -688,3 +688,72 @@ fn snapshot_new_views_80x24_and_160x48() {
         insta::assert_snapshot!(format!("time_utc_{w}x{h}"), screen(&mut s, w, h));
     }
 }
+
+/// What `W` and `e` save is what `export` writes: each row as its NDJSON event, valid against
+/// the documented line schema and equal to `export`'s line for the same message, finding or
+/// gap (positions, lengths, close, rtt, gap reason and all). A payload the view did not keep is
+/// written empty and marked truncated.
+#[test]
+fn saved_rows_are_exports_ndjson_lines() {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/schema/ndjson-line.schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let schema = jsonschema::validator_for(&schema).unwrap();
+    let mut compared = 0;
+    for capture in [
+        "testdata/captures/real/py-basic.pcap",
+        "testdata/captures/real/py-fragments.pcap",
+        "testdata/captures/real/py-close-codes.pcap",
+        "testdata/captures/derived/lost-segment.pcap",
+    ] {
+        let exported: Vec<serde_json::Value> = events(capture)
+            .iter()
+            .filter(|e| {
+                matches!(e, Event::Message { .. } | Event::Finding { .. } | Event::Gap { .. })
+            })
+            .map(|e| serde_json::to_value(e).unwrap())
+            .collect();
+        let s = state(capture);
+        for (ci, conn) in s.conns.iter().enumerate() {
+            let rows = &s.rows[ci];
+            let mut out = Vec::new();
+            super::write_rows(&mut out, conn.id.0, rows, &(0..rows.len()).collect::<Vec<_>>())
+                .unwrap();
+            let saved: Vec<serde_json::Value> = String::from_utf8(out)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            assert_eq!(saved.len(), rows.len(), "{capture}: one line per row");
+            let theirs: Vec<&serde_json::Value> =
+                exported.iter().filter(|v| v["connection"] == conn.id.0).collect();
+            assert_eq!(saved.len(), theirs.len(), "{capture} #{}", conn.id.0);
+            for (mine, theirs) in saved.iter().zip(theirs) {
+                if let Err(e) = schema.validate(mine) {
+                    panic!("{capture}: {mine} does not follow the schema: {e}");
+                }
+                assert_eq!(mine, theirs, "{capture}");
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 60, "{compared}");
+
+    // Beyond the view's payload budget: the payload is written empty and truncated.
+    let mut s = AppState::new(0);
+    for e in events("testdata/captures/real/py-basic.pcap") {
+        s.apply(&e);
+    }
+    let mut out = Vec::new();
+    super::write_rows(&mut out, s.conns[0].id.0, &s.rows[0], &[1]).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert!(schema.validate(&v).is_ok(), "{v}");
+    assert_eq!(v["type"], "message");
+    assert_eq!(v["payload"], serde_json::json!({ "text": "" }), "{v}");
+    assert_eq!(v["truncated"], true, "{v}");
+    assert!(v["captured_length"].as_u64().unwrap() > 0, "{v}");
+}

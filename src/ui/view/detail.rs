@@ -3,6 +3,7 @@
 //! connection's handshake when no message is selected.
 
 use super::{fg, pane};
+use crate::tcp::GapReason;
 use crate::term::printable;
 use crate::ui::state::{AppState, ConnRow, Focus, MsgRow, PayloadView, RowKind};
 use ratatui::Frame;
@@ -190,11 +191,19 @@ fn message_lines(s: &AppState, r: &MsgRow, width: usize) -> Vec<Line<'static>> {
             l.push(Line::raw(""));
             l.push(Line::raw(printable(message, 2000)));
         }
-        RowKind::Gap { length } => {
+        RowKind::Gap { length, reason, .. } => {
             l.push(kv(
                 "gap",
                 format!("{length} bytes of this direction are missing from the capture"),
             ));
+            let why = match reason {
+                GapReason::Lost => "the capture lost them (later bytes were captured)",
+                GapReason::Snaplen => "the capture's snapshot length cut the packet",
+                GapReason::BufferLimit => "too much was buffered behind the hole (a limit)",
+                GapReason::ConnectionEnd => "the connection ended with the hole open",
+                GapReason::AckedUnseen => "the peer acknowledged bytes that were never captured",
+            };
+            l.push(kv("why", why.to_string()));
         }
         RowKind::Message {
             opcode,
@@ -210,6 +219,7 @@ fn message_lines(s: &AppState, r: &MsgRow, width: usize) -> Vec<Line<'static>> {
             unavailable,
             truncated,
             extra,
+            ..
         } => {
             let no_extra = crate::ui::state::Extra::default();
             let x = extra.as_deref().unwrap_or(&no_extra);
