@@ -30,11 +30,13 @@ fn report_and_junit(args: &[&str]) -> (Value, String, i32) {
     (doc, std::fs::read_to_string(junit).unwrap(), code)
 }
 
-/// The rules of the JUnit schema Jenkins validates against (xunit-plugin's `junit-10.xsd`, the
-/// Ant/Surefire format), element by element: allowed and required attributes, allowed children,
-/// and whether text may appear. (No XSD validator is a dependency; this encodes the schema. The
-/// XML was also checked with `xmllint --schema junit-10.xsd` by hand.)
+/// The JUnit file is valid against the schema Jenkins validates against
+/// (`testdata/junit/junit.xsd`: xunit-plugin's `junit-10.xsd` rules, the Ant/Surefire format),
+/// checked by `xmllint --schema`, and — element by element, so that a failure says where — by
+/// the same rules below: allowed and required attributes, allowed children, whether text may
+/// appear, and counts that agree with the test cases.
 fn check_junit_schema(xml: &str) {
+    xmllint_schema(xml);
     struct Rule {
         attrs: &'static [&'static str],
         required: &'static [&'static str],
@@ -111,11 +113,12 @@ fn check_junit_schema(xml: &str) {
             _ => return None,
         })
     };
-    // SUREFIRE_TIME: (([0-9]{0,3},)*[0-9]{3}|[0-9]{0,3})*(\.[0-9]*)? — digits, an optional
-    // fraction; no sign, no exponent.
+    // SUREFIRE_TIME: (([0-9]{0,3},)*[0-9]{3}|[0-9]{0,3})*(\.[0-9]{0,3})? — digits, at most
+    // three decimals; no sign, no exponent.
     let time_ok = |t: &str| {
         let (int, frac) = t.split_once('.').unwrap_or((t, ""));
         int.chars().all(|c| c.is_ascii_digit() || c == ',')
+            && frac.len() <= 3
             && frac.chars().all(|c| c.is_ascii_digit())
     };
     let doc = roxmltree::Document::parse(xml).unwrap_or_else(|e| panic!("not XML: {e}\n{xml}"));
@@ -157,6 +160,53 @@ fn check_junit_schema(xml: &str) {
             }
         }
     }
+}
+
+/// `xmllint --noout --schema testdata/junit/junit.xsd` accepts `xml` (`.ci/run` installs
+/// libxml2-utils; without it the test says how to get it).
+fn xmllint_schema(xml: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("junit.xml");
+    std::fs::write(&file, xml).unwrap();
+    let o = Command::new("xmllint")
+        .args(["--noout", "--schema"])
+        .arg(root().join("testdata/junit/junit.xsd"))
+        .arg(&file)
+        .output()
+        .unwrap_or_else(|e| panic!("xmllint: {e} (apt-get install libxml2-utils)"));
+    assert!(
+        o.status.success(),
+        "not valid against junit.xsd: {}\n{xml}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// The schema check can fail: the XSD rejects what Jenkins rejects.
+#[test]
+fn the_junit_schema_rejects_what_jenkins_rejects() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = [
+        r#"<testsuites><testsuite name="a" tests="1" failures="0" errors="0" time="13.51552677154541"/></testsuites>"#,
+        r#"<testsuites><testsuite tests="1" failures="0" errors="0"/></testsuites>"#,
+        r#"<testsuites><testcase name="t"/></testsuites>"#,
+        r#"<testsuites><testsuite name="a" tests="1" failures="0" errors="0"><testcase name="t" colour="red"/></testsuite></testsuites>"#,
+    ];
+    for (i, xml) in bad.iter().enumerate() {
+        let file = dir.path().join(format!("bad{i}.xml"));
+        std::fs::write(&file, xml).unwrap();
+        let o = Command::new("xmllint")
+            .args(["--noout", "--schema"])
+            .arg(root().join("testdata/junit/junit.xsd"))
+            .arg(&file)
+            .output()
+            .expect("xmllint (apt-get install libxml2-utils)");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "accepted: {xml}");
+        assert!(err.contains("fails to validate") && !err.contains("compile"), "{err}");
+    }
+    xmllint_schema(
+        r#"<testsuites><testsuite name="a" tests="1" failures="0" errors="0" time="1,234.5"><testcase name="t" time="0.02"><failure message="m" type="x">text</failure></testcase></testsuite></testsuites>"#,
+    );
 }
 
 /// The test case names of a JUnit file, by suite.

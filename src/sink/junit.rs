@@ -277,13 +277,14 @@ fn policy_summary(report: &Report) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(" "))
 }
 
-/// Seconds for a `time` attribute: digits and a decimal point (the schema's pattern), at most
-/// nine decimals.
+/// Seconds for a `time` attribute, rounded to the millisecond: digits and at most three
+/// decimals, as the schema Jenkins validates against allows (its SUREFIRE_TIME pattern; a
+/// fourth decimal makes Jenkins call the file invalid).
 fn seconds(t: f64) -> String {
     if !t.is_finite() || t <= 0.0 {
         return "0".into();
     }
-    let s = format!("{t:.9}");
+    let s = format!("{t:.3}");
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
@@ -327,8 +328,10 @@ mod tests {
 
     #[test]
     fn times_are_plain_decimals() {
-        assert_eq!(super::seconds(0.003047), "0.003047");
-        assert_eq!(super::seconds(1e-5), "0.00001");
+        assert_eq!(super::seconds(0.003047), "0.003");
+        assert_eq!(super::seconds(0.0125), "0.013");
+        assert_eq!(super::seconds(1e-5), "0");
+        assert_eq!(super::seconds(1234.5678), "1234.568");
         assert_eq!(super::seconds(12.0), "12");
         assert_eq!(super::seconds(-1.0), "0");
         assert_eq!(super::seconds(f64::NAN), "0");
