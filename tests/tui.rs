@@ -324,3 +324,67 @@ fn a_closed_terminal_ends_the_ui() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// As a DevTools user would: the JSON a peer sent is shown as sent (pretty, then `v` raw, hex
+/// and base64), `t` cycles the time column through its modes (each named in the title), and `/`
+/// filters the list to the matching messages, any case.
+#[test]
+fn payload_views_time_modes_and_search_filter_in_a_real_terminal() {
+    if std::env::var_os("WSSCOPE_SKIP_TMUX").is_some() {
+        eprintln!("skipped: WSSCOPE_SKIP_TMUX is set");
+        return;
+    }
+    use wsscope::tcp::Direction;
+    use wsscope::ws::encode::frame;
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("json.pcap");
+    let sent = r#"{"id": 12345678901234567890123, "amount": 1.10, "dup": 1, "dup": 2}"#;
+    let mut ex = crate::util::ws_handshake().to_vec();
+    ex.push((Direction::ClientToServer, frame(true, 0, 1, Some([9, 8, 7, 6]), b"subscribe")));
+    ex.push((Direction::ServerToClient, frame(true, 0, 1, None, sent.as_bytes())));
+    ex.push((Direction::ClientToServer, frame(true, 0, 1, Some([1, 2, 3, 4]), b"AMOUNT please")));
+    crate::util::write_session_pcap(&pcap, &ex);
+    let t = Tmux::start(&[pcap.to_str().unwrap()]);
+    t.wait_for(" done ");
+    // The JSON message's detail, pretty: the peer's own tokens.
+    t.keys(&["Enter", "Home", "Down", "Enter"]);
+    let s = t.wait_for("message · pretty (v)");
+    for token in [r#""id": 12345678901234567890123,"#, r#""amount": 1.10,"#, r#""dup": 1,"#] {
+        assert!(s.contains(token), "{token} missing:\n{s}");
+    }
+    assert!(!s.contains("e+22"), "{s}");
+    t.keys(&["v"]);
+    let s = t.wait_for("message · raw (v)");
+    assert!(s.contains(r#"{"id": 12345678901234567890123, "amount": 1.10,"#), "{s}");
+    assert!(s.contains(r#""dup": 1, "dup": 2}"#), "{s}");
+    t.keys(&["v"]);
+    let s = t.wait_for("message · hex (v)");
+    assert!(s.contains("7b 22 69 64 22 3a 20 31"), "{s}");
+    t.keys(&["v"]);
+    t.wait_for("message · base64 (v)");
+    t.wait_for("eyJpZCI6IDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzLCAiYW1v");
+    t.keys(&["v"]);
+    t.wait_for("message · pretty (v)");
+    // Time modes: the packets are 1 ms apart, the capture at 2023-11-14 22:13:20 UTC.
+    t.keys(&["Escape"]);
+    let s = t.wait_for("time since connection start (t)");
+    assert!(s.contains("0.006"), "{s}");
+    t.keys(&["t"]);
+    t.wait_for("time since capture start (t)");
+    t.keys(&["t"]);
+    let s = t.wait_for("time delta (t)");
+    assert!(s.contains("+0.001000"), "{s}");
+    t.keys(&["t"]);
+    let s = t.wait_for("time UTC (t)");
+    assert!(s.contains("22:13:20.007"), "{s}");
+    t.keys(&["t"]);
+    t.wait_for("time local time (t)");
+    t.keys(&["t"]);
+    t.wait_for("time since connection start (t)");
+    // Search filters the list, case-insensitive.
+    t.keys(&["/", "amount", "Enter"]);
+    let s = t.wait_for("/amount");
+    assert!(s.contains("AMOUNT please") && s.contains("12345678901234567890123"), "{s}");
+    assert!(!s.contains("subscribe"), "the filtered list still shows a non-match:\n{s}");
+    t.keys(&["q"]);
+}

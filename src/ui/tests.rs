@@ -757,3 +757,59 @@ fn saved_rows_are_exports_ndjson_lines() {
     assert_eq!(v["truncated"], true, "{v}");
     assert!(v["captured_length"].as_u64().unwrap() > 0, "{v}");
 }
+
+/// The views not covered above, at both sizes: each payload view of a JSON message (pretty,
+/// raw, hex, base64), the remaining time modes, the help overlay and the lists alone.
+#[test]
+fn snapshot_payload_views_time_modes_and_help_80x24_and_160x48() {
+    use crate::ui::state::Focus;
+    let sent = r#"{"id": 12345678901234567890123, "amount": 1.10, "dup": 1, "dup": 2, "nested": {"list": [1, 2.50, "x"], "empty": {}}}"#;
+    for (w, h) in [(80u16, 24u16), (160, 48)] {
+        let mut s = state("testdata/captures/real/py-basic.pcap");
+        let mut at = s.rows[0].last().unwrap().at;
+        at.ts = at.ts.saturating_add(std::time::Duration::from_millis(2));
+        at.packet += 1;
+        s.apply(&Event::Message {
+            connection: crate::tcp::ConnId(1),
+            direction: crate::tcp::Direction::ServerToClient,
+            opcode: crate::ws::OpCode::Text,
+            complete: true,
+            length: Some(sent.len() as u64),
+            captured_length: sent.len() as u64,
+            missing: Some(0),
+            wire_length: sent.len() as u64,
+            compressed: false,
+            fragments: 1,
+            first: at,
+            last: at,
+            end: at,
+            payload: crate::event::Payload::Text(sent.into()),
+            truncated: false,
+            close: None,
+            rtt: None,
+        });
+        s.focus = Focus::Messages;
+        s.handle(Action::End);
+        s.handle(Action::Enter);
+        for view in ["pretty", "raw", "hex", "base64"] {
+            insta::assert_snapshot!(format!("payload_{view}_{w}x{h}"), screen(&mut s, w, h));
+            s.handle(Action::CyclePayloadView);
+        }
+
+        let mut s = state("testdata/captures/real/py-basic.pcap");
+        s.handle(Action::Enter);
+        insta::assert_snapshot!(format!("time_connection_{w}x{h}"), screen(&mut s, w, h));
+        s.handle(Action::ToggleTime);
+        insta::assert_snapshot!(format!("time_capture_{w}x{h}"), screen(&mut s, w, h));
+        for _ in 0..3 {
+            s.handle(Action::ToggleTime);
+        }
+        insta::assert_snapshot!(format!("time_local_{w}x{h}"), screen(&mut s, w, h));
+
+        let mut s = state("testdata/captures/real/py-close-codes.pcap");
+        s.handle(Action::Down);
+        insta::assert_snapshot!(format!("lists_{w}x{h}"), screen(&mut s, w, h));
+        s.handle(Action::ToggleHelp);
+        insta::assert_snapshot!(format!("help_{w}x{h}"), screen(&mut s, w, h));
+    }
+}

@@ -328,9 +328,10 @@ fn payload_lines(p: &[u8], text: bool, view: PayloadView, width: usize) -> Vec<L
         PayloadView::Base64 => {
             use base64::Engine;
             let b = base64::engine::general_purpose::STANDARD.encode(p);
-            // Lines of 76 characters, as MIME does: copyable, never one huge line.
+            // Lines of at most 76 characters, as MIME does, and never wider than the pane (a
+            // wrapped line would break mid-run): copyable, never one huge line.
             b.as_bytes()
-                .chunks(76)
+                .chunks(width.clamp(4, 76))
                 .map(|c| Line::raw(String::from_utf8_lossy(c).into_owned()))
                 .collect()
         }

@@ -49,6 +49,22 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &AppState) {
     // Only the visible window is touched: slicing, not iterating from the start.
     let start = s.msg_offset.min(view.len());
     let window = &view[start..(start + fit).min(view.len())];
+    // The column legend, where the title leaves room: the arrows, and the compressed length
+    // when a row on screen shows one.
+    let compressed = window
+        .iter()
+        .filter_map(|i| rows.and_then(|r| r.get(*i)))
+        .any(|r| matches!(r.kind, RowKind::Message { compressed: true, .. }));
+    let mut title = title;
+    for part in [" 107/27z: inflated/on the wire ", " → to server ← to client "] {
+        if part.starts_with(" 107") && !compressed {
+            continue;
+        }
+        if title.chars().count() + part.chars().count() + 1 < width {
+            title.push('·');
+            title.push_str(part);
+        }
+    }
     let items: Vec<ListItem> = window
         .iter()
         .enumerate()

@@ -49,11 +49,14 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &AppState) {
                 format!(" {source} "),
                 Style::default().add_modifier(Modifier::REVERSED),
             ));
+            let n = |count: u64, one: &str, many: &str| {
+                format!("{count} {}", if count == 1 { one } else { many })
+            };
             parts.push(Span::raw(format!(
-                " {} packets · {} connections · {} messages",
-                c.packets,
-                s.conns.len(),
-                s.total_messages
+                " {} · {} · {}",
+                n(c.packets, "packet", "packets"),
+                n(s.conns.len() as u64, "connection", "connections"),
+                n(s.total_messages, "message", "messages")
             )));
             if c.redacted {
                 parts.push(Span::raw(" · redacted"));
