@@ -77,7 +77,7 @@ fn connection_lines(s: &AppState, c: &ConnRow) -> Vec<Line<'static>> {
         "start",
         format!(
             "{} (local {})",
-            crate::timefmt::iso8601(c.first_ts),
+            crate::timefmt::iso8601_exact(c.first_ts),
             crate::timefmt::clock(c.first_ts, local)
         ),
     ));
@@ -87,7 +87,7 @@ fn connection_lines(s: &AppState, c: &ConnRow) -> Vec<Line<'static>> {
             "end",
             format!(
                 "{}, after {lasted} (TCP {})",
-                crate::timefmt::iso8601(c.last_ts),
+                crate::timefmt::iso8601_exact(c.last_ts),
                 crate::analyzer::checks::json_name(&r)
             ),
         ),
@@ -178,7 +178,7 @@ fn message_lines(s: &AppState, r: &MsgRow, width: usize) -> Vec<Line<'static>> {
             "time",
             format!(
                 "{} (local {}; epoch {})",
-                crate::timefmt::iso8601(r.at.ts),
+                crate::timefmt::iso8601_exact(r.at.ts),
                 crate::timefmt::clock(r.at.ts, (s.local_offset)(r.at.ts)),
                 r.at.ts
             ),
