@@ -228,6 +228,13 @@ pub struct InputArgs {
     #[arg(short = 'W', long = "file-count", value_name = "COUNT")]
     pub file_count: Option<u64>,
 
+    /// With -w: write each packet to the file as it is saved (as tcpdump -U), so that a
+    /// program reading the growing file (tail -c +1 -f ws.pcap | tshark -r -) sees it at once.
+    /// Without it, packets are written in blocks, and a live capture's file is brought up to
+    /// date whenever the interface is idle for 100 ms.
+    #[arg(short = 'U', long = "packet-buffered", requires = "write")]
+    pub packet_buffered: bool,
+
     /// Once the capture is open, run as USER (as tcpdump -Z): wsscope opens the interface, the
     /// -w file and the files named on the command line, then gives up root (setgroups, setgid,
     /// setuid) before it reads a packet. Live capture as root does so by default, to the user

@@ -52,6 +52,10 @@ pub struct Save {
     pub path: PathBuf,
     /// When to start a new file.
     pub rotation: Rotation,
+    /// `-U`: each packet reaches the file as it is saved (flushed after every packet), so
+    /// that a reader of the growing file sees it at once. Otherwise packets are written in
+    /// blocks, and flushed whenever a live capture is idle (its 100 ms read timeout).
+    pub packet_buffered: bool,
 }
 
 /// When `-w` starts a new file, and how many it keeps. Without `-C` and `-G`, one file.
@@ -157,7 +161,8 @@ impl Source {
         }
         let filter = a.filter.clone().filter(|f| !f.trim().is_empty());
         let rotation = Rotation::from_args(a)?;
-        let write = a.write.clone().map(|path| Save { path, rotation });
+        let write =
+            a.write.clone().map(|path| Save { path, rotation, packet_buffered: a.packet_buffered });
         let inputs = match (&a.files[..], &a.interface[..]) {
             ([], [_, ..]) => {
                 vec![Input::Live { interfaces: dedup(&a.interface), options: live_options(a)? }]

@@ -682,3 +682,65 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
     // Nothing was given up waiting.
     assert!(!out.contains("tls_keys_late"), "{out}");
 }
+
+/// Whether `file` holds `needle` (the growing -w file, read as it is).
+fn file_holds(file: &Path, needle: &[u8]) -> bool {
+    std::fs::read(file).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle))
+}
+
+/// `-w FILE -U`, as tcpdump -U: each packet is in the file as soon as it is saved, while the
+/// capture goes on and the interface never idles; without -U the same packet waits in a block
+/// until the interface idles or the run ends.
+#[test]
+fn packet_buffered_w_puts_each_packet_in_the_file_at_once() {
+    if skip_live() {
+        return;
+    }
+    for buffered in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("live.pcap");
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wsscope"));
+        cmd.args(["streams", "-i", "lo", "-f", &format!("tcp port {port}"), "--duration", "30s"]);
+        cmd.args(["-Z", "root", "-w"]).arg(&file);
+        if buffered {
+            cmd.arg("-U");
+        }
+        let mut child = start_listening(cmd);
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut sink = Vec::new();
+            let _ = s.read_to_end(&mut sink);
+        });
+        let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        c.write_all(b"first-packet-marker").unwrap();
+        // A packet every 20 ms for 1.5 s: the capture never idles for its 100 ms timeout.
+        let mut seen_at = None;
+        for i in 0..75u32 {
+            std::thread::sleep(Duration::from_millis(20));
+            c.write_all(format!("tick {i};").as_bytes()).unwrap();
+            if seen_at.is_none() && file_holds(&file, b"first-packet-marker") {
+                seen_at = Some(i);
+            }
+        }
+        drop(c);
+        server.join().unwrap();
+        let (status, _) = stop(&mut child);
+        assert!(status.success(), "{status}");
+        if buffered {
+            assert!(
+                seen_at.is_some_and(|i| i < 25),
+                "-U: the packet reached the file at {seen_at:?}"
+            );
+        } else {
+            assert_eq!(seen_at, None, "without -U the packet waits for a block, or the end");
+        }
+        assert!(
+            file_holds(&file, b"first-packet-marker"),
+            "the file holds every packet at the end"
+        );
+        assert!(file_holds(&file, b"tick 74;"));
+    }
+}

@@ -54,6 +54,8 @@ struct Saver {
     rotation: Rotation,
     protected: Protected,
     force: bool,
+    /// [`Save::packet_buffered`].
+    packet_buffered: bool,
     /// The link types known so far: the interfaces a new pcapng file describes up front (pcap:
     /// the file's one link type).
     links: Vec<LinkType>,
@@ -116,6 +118,7 @@ impl TeeSource {
             rotation: save.rotation,
             protected,
             force,
+            packet_buffered: save.packet_buffered,
             links,
             current: None,
             finished: VecDeque::new(),
@@ -229,6 +232,9 @@ impl Saver {
         let result = if self.due(p) { self.rotate() } else { Ok(()) }.and_then(|()| {
             let Some(c) = &mut self.current else { return Ok(()) };
             c.writer.write(p).map_err(|e| output_error(&c.path, e))?;
+            if self.packet_buffered {
+                c.writer.flush().map_err(|e| output_error(&c.path, e))?;
+            }
             c.first.get_or_insert(p.ts);
             self.written += 1;
             Ok(())
@@ -270,7 +276,12 @@ impl PacketSource for TeeSource {
                     let _ = c.writer.flush();
                 }
             }
-            Next::Timeout => {}
+            Next::Timeout => {
+                // Idle: what was saved reaches the file (a failure shows at the next packet).
+                if let Some(c) = &mut self.saver.current {
+                    let _ = c.writer.flush();
+                }
+            }
         }
         next
     }

@@ -1,7 +1,7 @@
 //! Deterministic generator of large, realistic WebSocket captures, for benchmarks.
 //!
 //! ```text
-//! cargo run --release --example gen_bulk -- OUT.pcap --size 100M [--seed N] [--concurrency N] [--loopback]
+//! cargo run --release --example gen_bulk -- OUT.pcap --size 100M [--seed N] [--concurrency N] [--loopback] [--no-deflate]
 //! ```
 //!
 //! Writes `OUT.pcap` (Ethernet, about `--size` bytes: `K`, `M`, `G` are powers of 1000, `Ki`,
@@ -115,11 +115,14 @@ pub struct Options {
     /// random choices are the same as without it; only addresses, IP version and segment sizes
     /// differ.
     pub loopback: bool,
+    /// No connection negotiates permessage-deflate (the same random choices otherwise; the
+    /// connections that would have, offer it and are refused).
+    pub no_deflate: bool,
 }
 
 impl Options {
     pub fn new(size: u64) -> Options {
-        Options { size, seed: DEFAULT_SEED, concurrency: None, loopback: false }
+        Options { size, seed: DEFAULT_SEED, concurrency: None, loopback: false, no_deflate: false }
     }
 
     fn open_at_once(&self) -> usize {
@@ -140,7 +143,7 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-const USAGE: &str = "usage: gen_bulk OUT.pcap --size SIZE [--seed N] [--concurrency N] [--loopback]   (SIZE: 100M, 1G, 500Ki…)";
+const USAGE: &str = "usage: gen_bulk OUT.pcap --size SIZE [--seed N] [--concurrency N] [--loopback] [--no-deflate]   (SIZE: 100M, 1G, 500Ki…)";
 
 /// Parses the arguments (without the program name), generates, prints a summary.
 pub fn cli(args: impl IntoIterator<Item = String>) -> Result<()> {
@@ -149,6 +152,7 @@ pub fn cli(args: impl IntoIterator<Item = String>) -> Result<()> {
     let mut seed = DEFAULT_SEED;
     let mut concurrency = None;
     let mut loopback = false;
+    let mut no_deflate = false;
     let mut args = args.into_iter();
     while let Some(a) = args.next() {
         let mut value = |name: &str| args.next().with_context(|| format!("{name} needs a value"));
@@ -161,6 +165,7 @@ pub fn cli(args: impl IntoIterator<Item = String>) -> Result<()> {
                 concurrency = Some(n as usize);
             }
             "--loopback" => loopback = true,
+            "--no-deflate" => no_deflate = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());
@@ -171,7 +176,7 @@ pub fn cli(args: impl IntoIterator<Item = String>) -> Result<()> {
         }
     }
     let (Some(out), Some(size)) = (out, size) else { bail!("{USAGE}") };
-    let opts = Options { size, seed, concurrency, loopback };
+    let opts = Options { size, seed, concurrency, loopback, no_deflate };
     let start = Instant::now();
     let e = generate(&out, &opts)?;
     let secs = start.elapsed().as_secs_f64();
@@ -417,6 +422,8 @@ struct Generator {
     next_id: u32,
     /// [`Options::loopback`].
     loopback: bool,
+    /// [`Options::no_deflate`].
+    no_deflate: bool,
     /// Bytes queued in every connection, not yet sent.
     queued: u64,
     /// Sequence numbers in JSON messages.
@@ -477,6 +484,7 @@ impl Generator {
             first_ts_ns: 0,
             next_id: 0,
             loopback: opts.loopback,
+            no_deflate: opts.no_deflate,
             queued: 0,
             msg_seq: 0,
             e: Expected {
@@ -496,8 +504,9 @@ impl Generator {
         // The draw happens either way, so that --loopback keeps every other random choice.
         let ipv6 = r.chance(IPV6_PER_MILLE) && !self.loopback;
         let websocket = !r.chance(PLAIN_HTTP_PER_MILLE);
-        let deflate =
-            websocket && r.chance(DEFLATE_PER_MILLE * 1000 / (1000 - PLAIN_HTTP_PER_MILLE));
+        let deflate = websocket
+            && r.chance(DEFLATE_PER_MILLE * 1000 / (1000 - PLAIN_HTTP_PER_MILLE))
+            && !self.no_deflate;
         // Eight connections per client host, each from its own port.
         let host = id / 8;
         let port = 32_768 + (id % 8) as u16 * 3000 + (host % 3000) as u16;
