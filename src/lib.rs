@@ -35,6 +35,7 @@ pub mod analyzer;
 pub mod capture;
 pub mod cli;
 pub mod config;
+pub mod cpu;
 pub mod display_filter;
 pub mod error;
 pub mod event;

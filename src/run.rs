@@ -191,6 +191,13 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
     if cfg.notices {
         signal_notice();
     }
+    // For the benchmarks' CPU accounting of sharded runs (docs/performance.md).
+    let times = crate::cpu::take();
+    if std::env::var_os("WSSCOPE_THREAD_CPU").is_some()
+        && let Some(d) = crate::cpu::describe(&times)
+    {
+        eprintln!("wsscope: thread cpu: {d}");
+    }
     let (format, findings) =
         output.finish().map_err(|e| Error::Output { what: "the output".into(), source: e })?;
     Ok(Outcome { format, findings })

@@ -104,7 +104,10 @@ fn drive_rounds<S: EventSink>(
             let worker = std::thread::Builder::new()
                 .name(format!("wsscope-shard-{i}"))
                 .spawn_scoped(scope, move || {
-                    work(job_rx, (event_tx, back_rx), spent_tx, cfg, limits, &counts[i])
+                    let done =
+                        work(job_rx, (event_tx, back_rx), spent_tx, cfg, limits, &counts[i]);
+                    crate::cpu::record(&format!("shard-{i}"), crate::cpu::thread_time());
+                    done
                 })
                 // The workers started so far see their channels close and end; the scope joins
                 // them.
@@ -124,10 +127,14 @@ fn drive_rounds<S: EventSink>(
                 if source.is_live() {
                     dispatch.live = Some(std::time::Instant::now());
                 }
-                pipeline::drive_tracker(source, limits, stop, &mut dispatch)
+                let done = pipeline::drive_tracker(source, limits, stop, &mut dispatch);
+                crate::cpu::record("reader", crate::cpu::thread_time());
+                done
             })
             .map_err(|source| Error::Thread { what: "the reader thread".into(), source })?;
+        let merging = crate::cpu::thread_time();
         let max_concurrent = merge(&from_workers, &backs, sink);
+        crate::cpu::record("merger", crate::cpu::thread_time().saturating_sub(merging));
         // The merge ends early only if a worker is gone (it panicked): let the other workers
         // fail their sends and end, so the reader fails its sends and stops; the panic is
         // raised below when that worker is joined.
@@ -208,6 +215,19 @@ struct Round {
     bytes: Vec<u8>,
 }
 
+impl Round {
+    /// A round that never grows: a round ends once it reaches `limit` (bytes, steps), so it
+    /// holds at most one more segment (of at most 256 KiB) and a few more steps. A buffer that
+    /// grew would be a fresh allocation each time, its pages faulted in and zeroed by the
+    /// kernel: that was half the reading thread's time.
+    fn with_capacity(limit: (usize, usize)) -> Round {
+        Round {
+            jobs: Vec::with_capacity(limit.1 + 16),
+            bytes: Vec::with_capacity(limit.0 + (256 << 10)),
+        }
+    }
+}
+
 /// Stages of a step, in the order one table goes through them.
 const STAGE_IDLE: u8 = 0;
 const STAGE_HOLES: u8 = 1;
@@ -274,7 +294,7 @@ const LIVE_ROUND: std::time::Duration = std::time::Duration::from_millis(50);
 
 impl Dispatch<'_> {
     fn new(to_workers: Vec<SyncSender<Round>>, limit: (usize, usize)) -> Self {
-        let rounds = to_workers.iter().map(|_| Round::default()).collect();
+        let rounds = to_workers.iter().map(|_| Round::with_capacity(limit)).collect();
         Dispatch {
             to_workers,
             rounds,
@@ -294,12 +314,13 @@ impl Dispatch<'_> {
     /// Sends every worker its part of the round (empty parts too: they keep the merge in step).
     fn send_round(&mut self) {
         for (tx, round) in self.to_workers.iter().zip(&mut self.rounds) {
-            // A spent round's buffers if one is back, else buffers as large as this round's.
-            let next =
-                self.spent.as_ref().and_then(|r| r.try_recv().ok()).unwrap_or_else(|| Round {
-                    jobs: Vec::with_capacity(round.jobs.len()),
-                    bytes: Vec::with_capacity(round.bytes.len()),
-                });
+            // A spent round's buffers if one is back, else buffers as large as a round gets.
+            let limit = self.limit;
+            let next = self
+                .spent
+                .as_ref()
+                .and_then(|r| r.try_recv().ok())
+                .unwrap_or_else(|| Round::with_capacity(limit));
             // A worker that is gone has panicked (or the merge did): stop reading; the panic is
             // raised when that thread is joined.
             if tx.send(std::mem::replace(round, next)).is_err()

@@ -1,7 +1,7 @@
 //! Deterministic generator of large, realistic WebSocket captures, for benchmarks.
 //!
 //! ```text
-//! cargo run --release --example gen_bulk -- OUT.pcap --size 100M [--seed N] [--concurrency N] [--loopback] [--no-deflate]
+//! cargo run --release --example gen_bulk -- OUT.pcap --size 100M [--seed N] [--concurrency N] [--loopback] [--no-deflate] [--dump FILE]
 //! ```
 //!
 //! Writes `OUT.pcap` (Ethernet, about `--size` bytes: `K`, `M`, `G` are powers of 1000, `Ki`,
@@ -118,11 +118,24 @@ pub struct Options {
     /// No connection negotiates permessage-deflate (the same random choices otherwise; the
     /// connections that would have, offer it and are refused).
     pub no_deflate: bool,
+    /// Also write what a receiver must inflate and validate to this file (the benchmark's
+    /// floor of unavoidable work reads it). One record per data message: connection id (u32
+    /// LE), direction (u8: 0 client to server), flags (u8: 1 text, 2 compressed), length (u32
+    /// LE), then the payload as the receiver has it after unmasking: when compressed, the
+    /// deflate stream without its `00 00 FF FF` tail.
+    pub dump: Option<PathBuf>,
 }
 
 impl Options {
     pub fn new(size: u64) -> Options {
-        Options { size, seed: DEFAULT_SEED, concurrency: None, loopback: false, no_deflate: false }
+        Options {
+            size,
+            seed: DEFAULT_SEED,
+            concurrency: None,
+            loopback: false,
+            no_deflate: false,
+            dump: None,
+        }
     }
 
     fn open_at_once(&self) -> usize {
@@ -143,7 +156,7 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-const USAGE: &str = "usage: gen_bulk OUT.pcap --size SIZE [--seed N] [--concurrency N] [--loopback] [--no-deflate]   (SIZE: 100M, 1G, 500Ki…)";
+const USAGE: &str = "usage: gen_bulk OUT.pcap --size SIZE [--seed N] [--concurrency N] [--loopback] [--no-deflate] [--dump FILE]   (SIZE: 100M, 1G, 500Ki…)";
 
 /// Parses the arguments (without the program name), generates, prints a summary.
 pub fn cli(args: impl IntoIterator<Item = String>) -> Result<()> {
@@ -153,6 +166,7 @@ pub fn cli(args: impl IntoIterator<Item = String>) -> Result<()> {
     let mut concurrency = None;
     let mut loopback = false;
     let mut no_deflate = false;
+    let mut dump = None;
     let mut args = args.into_iter();
     while let Some(a) = args.next() {
         let mut value = |name: &str| args.next().with_context(|| format!("{name} needs a value"));
@@ -166,6 +180,7 @@ pub fn cli(args: impl IntoIterator<Item = String>) -> Result<()> {
             }
             "--loopback" => loopback = true,
             "--no-deflate" => no_deflate = true,
+            "--dump" => dump = Some(PathBuf::from(value("--dump")?)),
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());
@@ -176,7 +191,7 @@ pub fn cli(args: impl IntoIterator<Item = String>) -> Result<()> {
         }
     }
     let (Some(out), Some(size)) = (out, size) else { bail!("{USAGE}") };
-    let opts = Options { size, seed, concurrency, loopback, no_deflate };
+    let opts = Options { size, seed, concurrency, loopback, no_deflate, dump };
     let start = Instant::now();
     let e = generate(&out, &opts)?;
     let secs = start.elapsed().as_secs_f64();
@@ -424,6 +439,8 @@ struct Generator {
     loopback: bool,
     /// [`Options::no_deflate`].
     no_deflate: bool,
+    /// [`Options::dump`], open.
+    dump: Option<std::io::BufWriter<std::fs::File>>,
     /// Bytes queued in every connection, not yet sent.
     queued: u64,
     /// Sequence numbers in JSON messages.
@@ -455,6 +472,10 @@ pub fn generate(path: &Path, opts: &Options) -> Result<Expected> {
         }
     }
     g.out.flush().context("cannot write the capture")?;
+    if let Some(d) = &mut g.dump {
+        use std::io::Write;
+        d.flush().context("cannot write the dump")?;
+    }
     drop(g.out);
     let mut e = g.e;
     e.duration_secs = (g.ts_ns - g.first_ts_ns) as f64 / 1e9;
@@ -485,6 +506,13 @@ impl Generator {
             next_id: 0,
             loopback: opts.loopback,
             no_deflate: opts.no_deflate,
+            dump: match &opts.dump {
+                Some(p) => Some(std::io::BufWriter::new(
+                    std::fs::File::create(p)
+                        .with_context(|| format!("cannot create {}", p.display()))?,
+                )),
+                None => None,
+            },
             queued: 0,
             msg_seq: 0,
             e: Expected {
@@ -889,6 +917,14 @@ impl Generator {
         } else {
             self.wire.clear();
             self.wire.extend_from_slice(&self.plain);
+        }
+        if let Some(d) = &mut self.dump {
+            use std::io::Write;
+            let flags = u8::from(text) | (u8::from(compressed) << 1);
+            d.write_all(&c.id.to_le_bytes())?;
+            d.write_all(&[from as u8, flags])?;
+            d.write_all(&(self.wire.len() as u32).to_le_bytes())?;
+            d.write_all(&self.wire)?;
         }
         // Where the message is cut into frames.
         let len = self.wire.len();
