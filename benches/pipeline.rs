@@ -52,6 +52,16 @@
 //!   below this (a ratio measured in the same run, never an absolute time).
 //! - `WSSCOPE_BENCH_NO_TSHARK=1`: skip tshark (it takes most of the time).
 //! - `WSSCOPE_BENCH_KEEP=1`: keep the temporary directory with the captures (for profiling).
+//! - `WSSCOPE_BENCH_NO_PLAIN=1`: skip the second capture of each size, without permessage-deflate.
+//!
+//! Each size is measured twice: on the capture above (20 % permessage-deflate), and on the same
+//! connections with no compression (`gen_bulk --no-deflate`; tcpdump and wsscope only). For the
+//! first, the **floor of unavoidable work** is measured in the same run: libpcap reading the
+//! file (tcpdump's median) plus a child of this binary (`__floor`) that inflates every
+//! compressed message with its direction's context and validates every text message as UTF-8,
+//! on the messages the generator dumped (`gen_bulk --dump`; read into memory first, only the
+//! work timed). For both, the **CPU accounting** of `report --threads N`: each thread's CPU time
+//! (`WSSCOPE_THREAD_CPU=1`), and how many workers would scale at ≥ 0.8·N on more cores.
 //!
 //! The exit status is non-zero when the check disagrees, a command fails or the ratio is below
 //! the minimum. Without cargo bench's `--bench` flag (`cargo test --all-targets` runs bench
@@ -90,6 +100,8 @@ const SMOKE_MB: f64 = 1.0;
 const TSHARK_CHECK_MB: f64 = 2.0;
 /// First argument that makes this binary run the generator (in a child process).
 const GENERATE: &str = "__gen_bulk";
+/// First argument that makes this binary measure the floor of unavoidable work on a dump.
+const FLOOR: &str = "__floor";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -98,6 +110,15 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("gen_bulk: error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if args.get(1).map(String::as_str) == Some(FLOOR) {
+        return match floor_child(Path::new(args.get(2).map_or("", String::as_str))) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("floor: error: {e:#}");
                 ExitCode::FAILURE
             }
         };
@@ -146,18 +167,39 @@ fn run_bench() -> Result<bool> {
     if large && mb != LARGE_MB {
         sizes.push(LARGE_MB);
     }
-    for size in sizes {
-        let capture = dir.path().join(format!("bulk-{size}MB.pcap"));
+    let plain_too = !env_flag("WSSCOPE_BENCH_NO_PLAIN");
+    let mixes = [Mix::Deflate, Mix::Plain];
+    for (size, mix) in sizes.iter().flat_map(|s| mixes.iter().map(move |m| (*s, *m))) {
+        if mix == Mix::Plain && !plain_too {
+            continue;
+        }
+        let name = match mix {
+            Mix::Deflate => format!("bulk-{size}MB.pcap"),
+            Mix::Plain => format!("plain-{size}MB.pcap"),
+        };
+        let capture = dir.path().join(name);
+        let dump = dir.path().join("messages.dump");
         println!();
-        println!("━━ {size} MB capture ━━");
-        let expected = generate_in_child(&capture, size, dir.path())?;
+        match mix {
+            Mix::Deflate => {
+                println!("━━ {size} MB capture, 20 % of connections with permessage-deflate ━━")
+            }
+            Mix::Plain => println!(
+                "━━ {size} MB capture without permessage-deflate (the same connections, none compressed) ━━"
+            ),
+        }
+        let expected = generate_in_child(&capture, size, dir.path(), mix, &dump)?;
         warm_page_cache(&capture)?;
         let (failures, doc) = check_report(&Tool::report(&capture), dir.path(), &expected)?;
         ok &= failures == 0;
         if threads > 1 {
             ok &= check_sharded(&capture, threads, dir.path())?;
         }
-        let tools = tools(&capture);
+        let tools = match mix {
+            Mix::Deflate => tools(&capture),
+            // Without deflate, only the ratios the targets name: report against libpcap.
+            Mix::Plain => tools(&capture).into_iter().filter(|t| t.label != "tshark").collect(),
+        };
         let load_before = load_average();
         let samples = measure(&tools, dir.path())?;
         println!(
@@ -169,7 +211,18 @@ fn run_bench() -> Result<bool> {
         let open = doc.inputs.iter().map(|i| i.tcp.max_concurrent).max().unwrap_or(0);
         print_memory(&tools, &results, &expected, open);
         let ratio = print_ratios(&tools, &results);
-        ok &= check_ratio(ratio, min_ratio);
+        if mix == Mix::Deflate {
+            ok &= check_ratio(ratio, min_ratio);
+            let report = tools.iter().zip(&results).find(|(t, _)| t.label == "wsscope report");
+            let tcpdump = tools.iter().zip(&results).find(|(t, _)| t.label == "tcpdump (libpcap)");
+            if let (Some((_, r)), Some((_, t))) = (report, tcpdump) {
+                print_floor(&dump, r, t, dir.path())?;
+            }
+        }
+        let _ = std::fs::remove_file(&dump);
+        if threads > 1 {
+            print_thread_cpu(&capture, threads, &tools, &results, dir.path())?;
+        }
         if !keep_requested() {
             let _ = std::fs::remove_file(&capture);
         }
@@ -211,13 +264,21 @@ fn sha256(path: &Path) -> Result<String> {
 }
 
 /// Runs the generator in a child process (this binary with [`GENERATE`]) and reads its sidecar.
-fn generate_in_child(capture: &Path, mb: f64, dir: &Path) -> Result<Expected> {
+fn generate_in_child(
+    capture: &Path,
+    mb: f64,
+    dir: &Path,
+    mix: Mix,
+    dump: &Path,
+) -> Result<Expected> {
     let bytes = (mb * MB) as u64;
-    let generator = Tool {
-        label: "gen_bulk",
-        program: std::env::current_exe()?,
-        args: vec![GENERATE.into(), capture.into(), "--size".into(), bytes.to_string().into()],
-    };
+    let mut args: Vec<OsString> =
+        vec![GENERATE.into(), capture.into(), "--size".into(), bytes.to_string().into()];
+    match mix {
+        Mix::Deflate => args.extend(["--dump".into(), dump.into()]),
+        Mix::Plain => args.push("--no-deflate".into()),
+    }
+    let generator = Tool { label: "gen_bulk", program: std::env::current_exe()?, args };
     let sample = generator.run(Stdio::null(), dir)?;
     let side = gen_bulk::sidecar_path(capture);
     let f = File::open(&side).with_context(|| format!("cannot open {}", side.display()))?;
@@ -645,4 +706,198 @@ fn print_ratios(tools: &[Tool], results: &[Summary]) -> f64 {
         }
     }
     r
+}
+
+/// Which traffic a capture holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mix {
+    /// 20 % of the WebSocket connections negotiate permessage-deflate.
+    Deflate,
+    /// The same connections, none compressed (`gen_bulk --no-deflate`).
+    Plain,
+}
+
+/// The floor child: the work no analyzer can avoid on the messages of `dump` (written by
+/// `gen_bulk --dump`): inflating every compressed message with its connection direction's
+/// context, and validating every text message as UTF-8. The dump is read into memory first;
+/// only the work is timed (this thread's CPU time), printed as `floor SECONDS`.
+fn floor_child(dump: &Path) -> Result<()> {
+    use flate2::{Decompress, FlushDecompress, Status};
+    let data = std::fs::read(dump).with_context(|| format!("cannot read {}", dump.display()))?;
+    let start = thread_cpu();
+    let mut contexts: std::collections::HashMap<(u32, u8), Decompress> = Default::default();
+    let (mut input, mut out) = (Vec::new(), Vec::with_capacity(1 << 20));
+    let (mut at, mut inflated, mut validated) = (0usize, 0u64, 0u64);
+    while at + 10 <= data.len() {
+        let conn = u32::from_le_bytes(data[at..at + 4].try_into()?);
+        let (dir, flags) = (data[at + 4], data[at + 5]);
+        let len = u32::from_le_bytes(data[at + 6..at + 10].try_into()?) as usize;
+        let payload = data.get(at + 10..at + 10 + len).context("the dump is cut")?;
+        at += 10 + len;
+        let text = flags & 1 != 0;
+        if flags & 2 == 0 {
+            if text {
+                anyhow::ensure!(simdutf8::basic::from_utf8(payload).is_ok(), "invalid UTF-8");
+                validated += len as u64;
+            }
+            continue;
+        }
+        let z = contexts.entry((conn, dir)).or_insert_with(|| Decompress::new(false));
+        input.clear();
+        input.extend_from_slice(payload);
+        input.extend_from_slice(&[0, 0, 0xff, 0xff]);
+        out.clear();
+        let (mut used, base_in) = (0usize, z.total_in());
+        loop {
+            if out.capacity() - out.len() < 4096 {
+                out.reserve(out.capacity().max(4096));
+            }
+            let status = z.decompress_vec(&input[used..], &mut out, FlushDecompress::Sync)?;
+            used = (z.total_in() - base_in) as usize;
+            if used >= input.len() || status == Status::StreamEnd {
+                break;
+            }
+        }
+        inflated += out.len() as u64;
+        if text {
+            anyhow::ensure!(simdutf8::basic::from_utf8(&out).is_ok(), "invalid UTF-8 inflated");
+            validated += out.len() as u64;
+        }
+    }
+    let secs = thread_cpu().saturating_sub(start).as_secs_f64();
+    println!("floor {secs:.6} inflated {inflated} validated {validated}");
+    Ok(())
+}
+
+/// The calling thread's CPU time.
+fn thread_cpu() -> std::time::Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes the timespec it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// The floor of the 20 %-deflate mix: libpcap reading the file (tcpdump's median above) plus
+/// the floor child's inflating and validating (median of 3 runs), against `wsscope report`.
+fn print_floor(dump: &Path, report: &Summary, tcpdump: &Summary, dir: &Path) -> Result<()> {
+    let mut runs = Vec::new();
+    let mut line = String::new();
+    for _ in 0..RUNS {
+        let o = std::process::Command::new(std::env::current_exe()?)
+            .args([FLOOR.as_ref(), dump.as_os_str()])
+            .current_dir(dir)
+            .output()?;
+        anyhow::ensure!(o.status.success(), "floor: {}", String::from_utf8_lossy(&o.stderr));
+        line = String::from_utf8_lossy(&o.stdout).trim().to_string();
+        let secs: f64 = line.split_whitespace().nth(1).context("floor output")?.parse()?;
+        runs.push(secs);
+    }
+    runs.sort_by(f64::total_cmp);
+    let work = runs[runs.len() / 2];
+    let read = tcpdump.median.wall.as_secs_f64();
+    let floor = read + work;
+    let wsscope = report.median.wall.as_secs_f64();
+    println!();
+    println!("floor of unavoidable work (reading, inflating, UTF-8 validation):");
+    println!("  reading (tcpdump -r FILE -w /dev/null, median): {read:.3} s");
+    println!(
+        "  inflating every compressed message and validating every text message (median of {RUNS}, CPU): {work:.3} s ({})",
+        line.splitn(3, ' ').nth(2).unwrap_or("")
+    );
+    println!(
+        "  floor {floor:.3} s; wsscope report {wsscope:.3} s = {:.2}× the floor (target: within 1.5×)",
+        wsscope / floor
+    );
+    Ok(())
+}
+
+/// Where the CPU time of `report --threads N` goes (`WSSCOPE_THREAD_CPU=1`: each thread's CPU
+/// time, medians of 3 runs), and what that allows with more cores: with N workers on N + 2
+/// cores, a run takes about as long as the largest of the reading thread, the merging thread
+/// (the rest of the process: merging, folding and writing the report) and the workers' share.
+fn print_thread_cpu(
+    capture: &Path,
+    n: usize,
+    tools: &[Tool],
+    results: &[Summary],
+    dir: &Path,
+) -> Result<()> {
+    let one = tools.iter().zip(results).find(|(t, _)| t.label == "wsscope report");
+    let Some((_, one)) = one else { return Ok(()) };
+    let (mut reader, mut workers, mut rest) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        let tool = Tool::sharded(Tool::report(capture), n);
+        let o = std::process::Command::new(&tool.program)
+            .args(&tool.args)
+            .env("WSSCOPE_THREAD_CPU", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .current_dir(dir)
+            .spawn()?;
+        let (status, usage, stderr) = wait_with_usage(o)?;
+        anyhow::ensure!(status, "{} failed: {stderr}", tool.shell());
+        let line = stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("wsscope: thread cpu: "))
+            .context("no thread cpu line")?;
+        let mut r = 0.0;
+        let mut w = 0.0;
+        for part in line.split(", ") {
+            let mut it = part.split_whitespace();
+            let (name, secs) = (it.next().unwrap_or(""), it.next().unwrap_or("0").parse::<f64>()?);
+            match name {
+                "reader" => r += secs,
+                n if n.starts_with("shard-") => w += secs,
+                _ => {}
+            }
+        }
+        reader.push(r);
+        workers.push(w);
+        rest.push((usage - r - w).max(0.0));
+    }
+    let med = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (r, w, m) = (med(&mut reader), med(&mut workers), med(&mut rest));
+    let total = r + w + m;
+    let t1 = one.median.cpu.as_secs_f64();
+    println!();
+    println!(
+        "CPU accounting of report -j{n} (WSSCOPE_THREAD_CPU=1, medians of {RUNS}): reading thread {r:.3} s ({:.0} %), {n} workers {w:.3} s ({:.0} %), merging thread and the rest {m:.3} s ({:.0} %); one thread: {t1:.3} s",
+        100.0 * r / total,
+        100.0 * w / total,
+        100.0 * m / total
+    );
+    let mut best = 1;
+    for k in 1..=64usize {
+        let est = t1 / r.max(m).max(w / k as f64);
+        if est >= 0.8 * k as f64 {
+            best = k;
+        }
+    }
+    println!(
+        "  with N workers on N + 2 cores a run would take max(reader, rest, workers / N): N workers reach ≥ 0.8·N up to N = {best} (estimate from CPU accounting; this machine has {} cores)",
+        std::thread::available_parallelism().map_or(0, usize::from)
+    );
+    Ok(())
+}
+
+/// Waits for `child`, returning whether it succeeded, its CPU time (user + system, seconds)
+/// and its standard error.
+fn wait_with_usage(mut child: std::process::Child) -> Result<(bool, f64, String)> {
+    use std::io::Read;
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        e.read_to_string(&mut stderr)?;
+    }
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child, writing into the two locals.
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    anyhow::ensure!(pid > 0, "wait4: {}", std::io::Error::last_os_error());
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    Ok((ok, secs(usage.ru_utime) + secs(usage.ru_stime), stderr))
 }

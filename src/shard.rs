@@ -104,8 +104,7 @@ fn drive_rounds<S: EventSink>(
             let worker = std::thread::Builder::new()
                 .name(format!("wsscope-shard-{i}"))
                 .spawn_scoped(scope, move || {
-                    let done =
-                        work(job_rx, (event_tx, back_rx), spent_tx, cfg, limits, &counts[i]);
+                    let done = work(job_rx, (event_tx, back_rx), spent_tx, cfg, limits, &counts[i]);
                     crate::cpu::record(&format!("shard-{i}"), crate::cpu::thread_time());
                     done
                 })
