@@ -49,6 +49,7 @@
 //!   `WSSCOPE_BENCH_SOAK_PPS` (default 10000) for about that long (at most 3,600 s) while
 //!   sampling wsscope's resident memory (`VmRSS`) every 2 s; prints the first, last and largest
 //!   sample and whether memory stayed flat (last ≤ 1.2 × the sample at 20 % of the run).
+//! - `WSSCOPE_BENCH_LIVE_THREADS=N`: wsscope analyses on N worker threads (`--threads N`).
 //! - `WSSCOPE_SKIP_LIVE=1`: skip (also skipped when not root).
 //! - `WSSCOPE_BENCH_KEEP=1`: keep the temporary directory.
 //!
@@ -416,6 +417,13 @@ impl Tool {
             Tool::Wsscope => {
                 c = Command::new(env!("CARGO_BIN_EXE_wsscope"));
                 c.args(["report", "-i", IFACE, "-f", FILTER, "--fail-on", "never"]);
+                if let Some(n) = std::env::var("WSSCOPE_BENCH_LIVE_THREADS")
+                    .ok()
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .filter(|n| *n > 1)
+                {
+                    c.args(["--threads", &n.to_string()]);
+                }
             }
             Tool::Tcpdump => {
                 c = Command::new("tcpdump");
