@@ -42,7 +42,11 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("wsscope: error: {}", wsscope::term::escape(&e.to_string()));
+            // Line by line: a multi-line message (a TOML or regex error pointing at a column)
+            // keeps its lines; anything else a terminal would act on is escaped.
+            let text = e.to_string();
+            let lines: Vec<_> = text.lines().map(wsscope::term::escape).collect();
+            eprintln!("wsscope: error: {}", lines.join("\n"));
             ExitCode::from(2)
         }
     }

@@ -137,14 +137,12 @@ fn saves_never_replace_a_file_or_follow_a_planted_link() {
     // A name typed over the proposed one: an existing file is refused, naming it.
     t.keys(&["W"]);
     t.wait_for("save to");
-    for _ in 0.."wsscope-conn1-all-4.ndjson".len() {
-        t.keys(&["BSpace"]);
-    }
-    t.keys(&["victim", "Enter"]);
+    // Ctrl-U clears the proposed name, as in a shell.
+    t.keys(&["C-u", "victim", "Enter"]);
     t.wait_for("could not save victim: it exists");
     // A payload: the first message saying "welcome".
     t.keys(&["Enter", "Home", "/", "welcome", "Enter", "w", "Enter"]);
-    let s = t.wait_for("saved wsscope-conn1-msg");
+    let s = t.wait_for("saved wsscope-conn1-pkt");
     t.keys(&["q"]);
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me", "{s}");
     let saved = std::fs::read_to_string(dir.path().join("wsscope-conn1-all-2.ndjson")).unwrap();
@@ -152,7 +150,7 @@ fn saves_never_replace_a_file_or_follow_a_planted_link() {
     let payloads: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("wsscope-conn1-msg") && n.ends_with(".txt"))
+        .filter(|n| n.starts_with("wsscope-conn1-pkt") && n.ends_with(".txt"))
         .collect();
     assert_eq!(payloads.len(), 1, "{payloads:?}");
     assert_eq!(std::fs::read_to_string(dir.path().join(&payloads[0])).unwrap(), "welcome");

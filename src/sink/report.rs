@@ -91,8 +91,12 @@ pub struct TlsReport {
     pub websocket: bool,
     /// First packet time.
     pub start: f64,
+    /// `start` in ISO 8601, UTC, to the input's precision.
+    pub start_utc: String,
     /// End time.
     pub end: f64,
+    /// `end` in ISO 8601, UTC, to the input's precision.
+    pub end_utc: String,
     #[serde(skip)]
     #[schemars(skip)]
     at_ns: (i64, i64),
@@ -600,6 +604,8 @@ impl ReportBuilder {
             let d = decimals(t.input);
             t.start = secs(t.at_ns.0, d);
             t.end = secs(t.at_ns.1, d);
+            let iso = |ns| crate::timefmt::iso8601_to(Timestamp::from_nanos(ns), usize::from(d));
+            (t.start_utc, t.end_utc) = (iso(t.at_ns.0), iso(t.at_ns.1));
         }
         // By id, not in the order the analysis recognised them (a connection is listed once
         // its handshake or frames were seen): one order for every run, sharded or not.
@@ -926,7 +932,9 @@ impl ReportBuilder {
                     community_id: *community_id,
                     websocket: *websocket,
                     start: 0.0,
+                    start_utc: String::new(),
                     end: 0.0,
+                    end_utc: String::new(),
                     at_ns: (start.as_nanos(), end.as_nanos()),
                     tls: (**tls).clone(),
                 });

@@ -19,7 +19,23 @@ pub fn key_action(k: KeyEvent, prompt: &Prompt) -> Option<Action> {
         return match k.code {
             KeyCode::Enter => Some(Action::PromptSubmit),
             KeyCode::Esc => Some(Action::Back),
+            KeyCode::Backspace if k.modifiers.contains(KeyModifiers::CONTROL) => {
+                Some(Action::PromptDeleteWord)
+            }
             KeyCode::Backspace => Some(Action::PromptBackspace),
+            // Readline's line editing: Ctrl-U clears, Ctrl-W deletes the word before the cursor;
+            // other control keys are not text.
+            KeyCode::Char('u') if k.modifiers.contains(KeyModifiers::CONTROL) => {
+                Some(Action::PromptClear)
+            }
+            KeyCode::Char('w') if k.modifiers.contains(KeyModifiers::CONTROL) => {
+                Some(Action::PromptDeleteWord)
+            }
+            KeyCode::Char(_)
+                if k.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
+            {
+                None
+            }
             KeyCode::Char(c) => Some(Action::PromptChar(c)),
             _ => None,
         };
@@ -90,6 +106,10 @@ mod tests {
     fn typing_in_the_search_prompt_does_not_trigger_shortcuts() {
         let p = Prompt::Search(String::new());
         assert_eq!(key_action(key(KeyCode::Char('q')), &p), Some(Action::PromptChar('q')));
+        let ctrl = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
+        assert_eq!(key_action(ctrl('u'), &p), Some(Action::PromptClear));
+        assert_eq!(key_action(ctrl('w'), &p), Some(Action::PromptDeleteWord));
+        assert_eq!(key_action(ctrl('a'), &p), None, "a control key is not text");
         assert_eq!(key_action(key(KeyCode::Char('q')), &Prompt::None), Some(Action::Quit));
         assert_eq!(
             key_action(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL), &p),

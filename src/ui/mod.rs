@@ -337,7 +337,10 @@ fn default_save_name(state: &AppState, what: SaveWhat) -> String {
                 state.selected_row().map(|r| &r.kind),
                 Some(state::RowKind::Message { text: true, .. })
             );
-            (format!("wsscope-conn{id}-msg{}", state.msg_sel + 1), if text { "txt" } else { "bin" })
+            // Named after the packet that carried the message's first byte (Wireshark's
+            // number), which a row number (findings count as rows) is not.
+            let packet = state.selected_row().map_or(0, |r| r.at.packet);
+            (format!("wsscope-conn{id}-pkt{packet}"), if text { "txt" } else { "bin" })
         }
         SaveWhat::Connection => (format!("wsscope-conn{id}-all"), "ndjson"),
         SaveWhat::View => (format!("wsscope-conn{id}-view"), "ndjson"),
@@ -353,7 +356,6 @@ fn default_save_name(state: &AppState, what: SaveWhat) -> String {
 /// refused, naming the path.
 fn save(state: &AppState, what: SaveWhat, path: &str, user: Option<&str>) -> String {
     let conn = state.selected_conn();
-    let id = conn.map_or(0, |c| c.id.0);
     let shown = crate::term::escape(path).into_owned();
     let create = || -> std::io::Result<OutFile> {
         OutFile::create_new_at(std::path::Path::new(path)).map_err(|e| match e.kind() {
@@ -380,9 +382,10 @@ fn save(state: &AppState, what: SaveWhat, path: &str, user: Option<&str>) -> Str
             let rows = state.rows.get(ci).map(Vec::as_slice).unwrap_or(&[]);
             let indices: Vec<usize> =
                 if whole { (0..rows.len()).collect() } else { state.view_cached().to_vec() };
+            let Some(c) = conn else { return "no connection selected".into() };
             create().and_then(|f| {
                 let mut out = std::io::BufWriter::new(f);
-                write_rows(&mut out, id, rows, &indices)?;
+                write_rows(&mut out, c, rows, &indices)?;
                 finish(out.into_inner().map_err(std::io::IntoInnerError::into_error)?)
             })
         }
@@ -418,15 +421,18 @@ fn finish(f: OutFile) -> std::io::Result<String> {
     Ok(name)
 }
 
-/// Writes the rows at `indices` as `export` writes their events: one NDJSON line each, valid
-/// against `docs/schema/ndjson-line.schema.json`.
+/// Writes the connection `conn` as `export` writes its events (one NDJSON line each, valid
+/// against `docs/schema/ndjson-line.schema.json`): its `connection` and `handshake` lines, the
+/// rows at `indices`, and its `end` line — as `export -Y` keeps the first and last as context.
 fn write_rows(
     out: &mut impl Write,
-    conn: u64,
+    conn: &state::ConnRow,
     rows: &[state::MsgRow],
     indices: &[usize],
 ) -> std::io::Result<()> {
-    for e in indices.iter().filter_map(|i| rows.get(*i)?.event(crate::tcp::ConnId(conn))) {
+    let (connection, handshake, end) = conn.events();
+    let rows = indices.iter().filter_map(|i| rows.get(*i)?.event(conn.id));
+    for e in connection.into_iter().chain(handshake).chain(rows).chain(end) {
         serde_json::to_writer(&mut *out, &e)?;
         out.write_all(b"\n")?;
     }

@@ -8,7 +8,7 @@
 use crate::analyzer::checks::{CheckId, Severity};
 use crate::event::{Event, HandshakeOutcome, Payload, Position};
 use crate::http::{RequestInfo, ResponseInfo};
-use crate::tcp::{CloseReason, CommunityId, ConnId, Direction, GapReason};
+use crate::tcp::{CloseReason, CommunityId, ConnId, Direction, GapReason, RoleSource};
 use crate::time::Timestamp;
 use crate::ws::OpCode;
 use regex::Regex;
@@ -90,6 +90,23 @@ pub struct ConnRow {
     /// For a TLS connection (known when it ends): version, suite, SNI and whether it was
     /// decrypted (escaped for the terminal).
     pub tls: Option<String>,
+    /// What the connection's own events said beyond the above, to write them back as `export`
+    /// does when the connection is saved (`W`).
+    pub saved: Box<ConnEvents>,
+}
+
+/// The fields of a connection's `connection`, `handshake` and `end` events that the table does
+/// not show.
+#[derive(Clone, Debug)]
+pub struct ConnEvents {
+    /// How client and server were told apart.
+    pub role: RoleSource,
+    /// The connection's first packet.
+    pub packet: u64,
+    /// The handshake's outcome, once its event came.
+    pub outcome: Option<HandshakeOutcome>,
+    /// The end event: who closed first, whether cleanly, and when.
+    pub end: Option<(Option<Direction>, bool, Timestamp)>,
 }
 
 /// A frame of a fragmented message (kept for expansion in the detail pane).
@@ -189,6 +206,40 @@ pub struct MsgRow {
     pub preview: Box<str>,
     /// What it is.
     pub kind: RowKind,
+}
+
+impl ConnRow {
+    /// The connection's `connection`, `handshake` (once it came) and `end` (once it ended)
+    /// events, as `export` writes them.
+    pub fn events(&self) -> (Option<Event>, Option<Event>, Option<Event>) {
+        let connection = match (self.client.parse(), self.server.parse()) {
+            (Ok(client), Ok(server)) => Some(Event::Connection {
+                connection: self.id,
+                client,
+                server,
+                community_id: self.community_id,
+                role: self.saved.role,
+                packet: self.saved.packet,
+                ts: self.first_ts,
+            }),
+            _ => None,
+        };
+        let handshake = self.saved.outcome.map(|outcome| Event::Handshake {
+            connection: self.id,
+            seen: self.handshake_seen,
+            request: self.request.clone(),
+            response: self.response.clone(),
+            accept_valid: self.accept_valid,
+            outcome,
+        });
+        let end = match (self.tcp_end, self.saved.end) {
+            (Some(reason), Some((closed_first_by, clean, ts))) => {
+                Some(Event::End { connection: self.id, reason, closed_first_by, clean, ts })
+            }
+            _ => None,
+        };
+        (connection, handshake, end)
+    }
 }
 
 impl MsgRow {
@@ -401,6 +452,10 @@ pub enum Action {
     PromptChar(char),
     /// Delete in the prompt.
     PromptBackspace,
+    /// Clear the prompt (Ctrl-U).
+    PromptClear,
+    /// Delete the word before the cursor (Ctrl-W).
+    PromptDeleteWord,
     /// Apply the prompt.
     PromptSubmit,
     /// Next search match.
@@ -524,6 +579,9 @@ pub struct AppState {
     /// Per connection (index into `conns`): a row matches the search. Kept up to date as rows
     /// come, so the connections list shows only those while a search is on.
     search_hits: Vec<bool>,
+    /// Per connection: the search matches the connection itself (its URL, addresses,
+    /// subprotocol, TLS summary): every row of it is shown, as DevTools' network filter does.
+    search_conn_hits: Vec<bool>,
     /// The prompt being typed.
     pub prompt: Prompt,
     /// Help overlay shown.
@@ -593,6 +651,7 @@ impl AppState {
             findings_only: false,
             search: None,
             search_hits: Vec::new(),
+            search_conn_hits: Vec::new(),
             prompt: Prompt::None,
             show_help: false,
             time_mode: crate::timefmt::TimeMode::Connection,
@@ -624,8 +683,26 @@ impl AppState {
 
     /// Folds one event into the state.
     pub fn apply(&mut self, e: &Event) {
+        self.apply_event(e);
+        // A live search also lists connections that come (or get their URL) later.
+        if self.search.is_some()
+            && matches!(e, Event::Connection { .. } | Event::Handshake { .. } | Event::Tls { .. })
+            && let Some(i) = self.index.get(&e.connection()).copied()
+            && self.conns.get(i).is_some_and(|c| self.conn_matches(c))
+        {
+            for v in [&mut self.search_conn_hits, &mut self.search_hits] {
+                if v.len() <= i {
+                    v.resize(i + 1, false);
+                }
+                v[i] = true;
+            }
+            self.view_dirty = true;
+        }
+    }
+
+    fn apply_event(&mut self, e: &Event) {
         match e {
-            Event::Connection { connection, client, server, community_id, ts, .. } => {
+            Event::Connection { connection, client, server, community_id, ts, role, packet } => {
                 self.capture_start = Some(self.capture_start.map_or(*ts, |s| s.min(*ts)));
                 self.index.insert(*connection, self.conns.len());
                 self.conns.push(ConnRow {
@@ -654,6 +731,12 @@ impl AppState {
                     accept_valid: None,
                     websocket: false,
                     tls: None,
+                    saved: Box::new(ConnEvents {
+                        role: *role,
+                        packet: *packet,
+                        outcome: None,
+                        end: None,
+                    }),
                 });
                 self.rows.push(Vec::new());
             }
@@ -688,6 +771,7 @@ impl AppState {
                 c.request = request.clone();
                 c.response = response.clone();
                 c.accept_valid = *accept_valid;
+                c.saved.outcome = Some(*outcome);
                 if follow_new {
                     let id = *connection;
                     let order = self.conn_order();
@@ -875,9 +959,10 @@ impl AppState {
                     c.host = crate::term::escape(sni).into_owned();
                 }
             }
-            Event::End { connection, reason, ts, .. } => {
+            Event::End { connection, reason, ts, closed_first_by, clean } => {
                 self.pending_frames.retain(|(c, _), _| c != connection);
                 let Some(c) = self.conn_mut(*connection) else { return };
+                c.saved.end = Some((*closed_first_by, *clean, *ts));
                 if c.state != ConnState::Refused {
                     c.state = ConnState::Closed;
                 }
@@ -983,13 +1068,13 @@ impl AppState {
         self.selected_conn_index().and_then(|i| self.conns.get(i))
     }
 
-    /// Whether a row passes the filters.
-    fn visible(&self, r: &MsgRow) -> bool {
+    /// Whether a row passes the filters (`whole`: the search matched its connection itself).
+    fn visible(&self, r: &MsgRow, whole: bool) -> bool {
         if self.findings_only && !r.is_notice() {
             return false;
         }
         // The search filters the list (as in DevTools), not only jumps.
-        if self.search.is_some() && !self.matches(r) {
+        if self.search.is_some() && !whole && !self.matches(r) {
             return false;
         }
         if let (Some(d), Some(rd)) = (self.dir_filter, r.dir)
@@ -1018,9 +1103,10 @@ impl AppState {
             self.view_conn = conn;
             self.view_dirty = false;
         }
+        let whole = conn.is_some_and(|c| self.search_conn_hits.get(c) == Some(&true));
         if let Some(rows) = conn.and_then(|c| self.rows.get(c)) {
             for (i, r) in rows.iter().enumerate().skip(self.view_len_seen) {
-                if self.visible(r) {
+                if self.visible(r, whole) {
                     self.view.push(i);
                 }
             }
@@ -1044,6 +1130,16 @@ impl AppState {
         let conn = self.selected_conn_index()?;
         let i = *self.view.get(self.msg_sel)?;
         self.rows.get(conn)?.get(i)
+    }
+
+    /// Does the search match the connection itself: its URL (host, path and query), client and
+    /// server addresses, subprotocol or TLS summary?
+    fn conn_matches(&self, c: &ConnRow) -> bool {
+        let Some(re) = &self.search else { return false };
+        [&c.client, &c.server, &c.host, &c.path, &c.subprotocol]
+            .into_iter()
+            .chain(c.tls.as_ref())
+            .any(|f| !f.is_empty() && re.is_match(f))
     }
 
     /// Does a row match the search pattern?
@@ -1070,6 +1166,8 @@ impl AppState {
                 Action::PromptBackspace => {
                     text.pop();
                 }
+                Action::PromptClear => text.clear(),
+                Action::PromptDeleteWord => delete_word(text),
                 Action::PromptSubmit => {
                     let (what, path) = (*what, std::mem::take(text));
                     self.prompt = Prompt::None;
@@ -1093,6 +1191,8 @@ impl AppState {
                 Action::PromptBackspace => {
                     text.pop();
                 }
+                Action::PromptClear => text.clear(),
+                Action::PromptDeleteWord => delete_word(text),
                 Action::PromptSubmit => {
                     let pattern = std::mem::take(text);
                     self.prompt = Prompt::None;
@@ -1228,11 +1328,25 @@ impl AppState {
                     self.follow = false;
                 }
             }
-            Action::SavePayload => return Effect::AskSave(SaveWhat::Payload),
+            Action::SavePayload => {
+                // Said at once, not after a file name was typed.
+                if !matches!(
+                    self.selected_row().map(|r| &r.kind),
+                    Some(RowKind::Message { payload: Some(_), .. })
+                ) {
+                    self.notice = Some("no payload to save for this row".into());
+                    return Effect::None;
+                }
+                return Effect::AskSave(SaveWhat::Payload);
+            }
             Action::SaveConnection => return Effect::AskSave(SaveWhat::Connection),
             Action::SaveView => return Effect::AskSave(SaveWhat::View),
             Action::CopyPayload => return Effect::Copy,
-            Action::PromptChar(_) | Action::PromptBackspace | Action::PromptSubmit => {}
+            Action::PromptChar(_)
+            | Action::PromptBackspace
+            | Action::PromptClear
+            | Action::PromptDeleteWord
+            | Action::PromptSubmit => {}
         }
         Effect::None
     }
@@ -1242,6 +1356,7 @@ impl AppState {
         if pattern.is_empty() {
             self.search = None;
             self.search_hits.clear();
+            self.search_conn_hits.clear();
             self.reselect(selected);
             self.filters_changed();
             return;
@@ -1250,9 +1365,18 @@ impl AppState {
         match regex::RegexBuilder::new(pattern).case_insensitive(true).build() {
             Ok(re) => {
                 self.search = Some(re);
-                // Every connection is searched, not only the selected one.
-                let hits: Vec<bool> =
-                    self.rows.iter().map(|rows| rows.iter().any(|r| self.matches(r))).collect();
+                // Every connection is searched, not only the selected one: itself (its URL,
+                // addresses…) and its rows.
+                self.search_conn_hits = self.conns.iter().map(|c| self.conn_matches(c)).collect();
+                let hits: Vec<bool> = self
+                    .rows
+                    .iter()
+                    .enumerate()
+                    .map(|(i, rows)| {
+                        self.search_conn_hits.get(i) == Some(&true)
+                            || rows.iter().any(|r| self.matches(r))
+                    })
+                    .collect();
                 let n = hits.iter().filter(|h| **h).count();
                 self.search_hits = hits;
                 self.reselect(selected);
@@ -1433,4 +1557,13 @@ fn preview(
     } else {
         head.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ").into()
     }
+}
+
+/// Ctrl-W: deletes the word before the end of `text` and the blanks after it; in a path, up to
+/// the previous `/` (as shells do for a path being typed).
+fn delete_word(text: &mut String) {
+    let trimmed = text.trim_end_matches(' ').len();
+    text.truncate(trimmed);
+    let keep = text[..trimmed.saturating_sub(1)].rfind([' ', '/']).map_or(0, |i| i + 1);
+    text.truncate(keep);
 }

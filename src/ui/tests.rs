@@ -589,9 +589,20 @@ fn search_filters_messages_and_connections() {
     }
     let text = screen(&mut s, 160, 48);
     assert!(text.contains("/CONNECTION 2 /"), "{text}");
+    assert!(text.contains("without a match hidden"), "not called plain TCP:\n{text}");
     search(&mut s, "");
     assert_eq!(s.conn_order().len(), all_conns);
     assert!(s.search.is_none());
+    // The connection itself matches too (its URL or an address): all of its rows are listed.
+    let mut s = state("testdata/captures/real/py-close-codes.pcap");
+    search(&mut s, "close-codes/2$");
+    assert_eq!(s.conn_order().len(), 1, "{:?}", s.notice);
+    let conn = s.selected_conn_index().unwrap();
+    assert_eq!(s.conns[conn].path, "/py-close-codes/2");
+    assert_eq!(s.view().len(), s.rows[conn].len(), "every row of a matching connection");
+    let client = s.conns[conn].client.clone();
+    search(&mut s, &regex::escape(&client));
+    assert_eq!(s.conn_order().len(), 1, "{:?}", s.notice);
 }
 
 /// Layout: hex dump lines fit the pane; the message list is filled to its last row after the
@@ -713,7 +724,15 @@ fn saved_rows_are_exports_ndjson_lines() {
         let exported: Vec<serde_json::Value> = events(capture)
             .iter()
             .filter(|e| {
-                matches!(e, Event::Message { .. } | Event::Finding { .. } | Event::Gap { .. })
+                matches!(
+                    e,
+                    Event::Connection { .. }
+                        | Event::Handshake { .. }
+                        | Event::Message { .. }
+                        | Event::Finding { .. }
+                        | Event::Gap { .. }
+                        | Event::End { .. }
+                )
             })
             .map(|e| serde_json::to_value(e).unwrap())
             .collect();
@@ -721,14 +740,18 @@ fn saved_rows_are_exports_ndjson_lines() {
         for (ci, conn) in s.conns.iter().enumerate() {
             let rows = &s.rows[ci];
             let mut out = Vec::new();
-            super::write_rows(&mut out, conn.id.0, rows, &(0..rows.len()).collect::<Vec<_>>())
-                .unwrap();
+            super::write_rows(&mut out, conn, rows, &(0..rows.len()).collect::<Vec<_>>()).unwrap();
             let saved: Vec<serde_json::Value> = String::from_utf8(out)
                 .unwrap()
                 .lines()
                 .map(|l| serde_json::from_str(l).unwrap())
                 .collect();
-            assert_eq!(saved.len(), rows.len(), "{capture}: one line per row");
+            let context = saved.iter().filter(|v| {
+                ["connection", "handshake", "end"].contains(&v["type"].as_str().unwrap())
+            });
+            assert_eq!(saved.len(), rows.len() + context.count(), "{capture}: a line per row");
+            assert_eq!(saved[0]["type"], "connection", "{capture}");
+            assert_eq!(saved[saved.len() - 1]["type"], "end", "{capture}");
             let theirs: Vec<&serde_json::Value> =
                 exported.iter().filter(|v| v["connection"] == conn.id.0).collect();
             assert_eq!(saved.len(), theirs.len(), "{capture} #{}", conn.id.0);
@@ -749,8 +772,9 @@ fn saved_rows_are_exports_ndjson_lines() {
         s.apply(&e);
     }
     let mut out = Vec::new();
-    super::write_rows(&mut out, s.conns[0].id.0, &s.rows[0], &[1]).unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    super::write_rows(&mut out, &s.conns[0], &s.rows[0], &[1]).unwrap();
+    let line = String::from_utf8(out).unwrap().lines().nth(2).unwrap().to_string();
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert!(schema.validate(&v).is_ok(), "{v}");
     assert_eq!(v["type"], "message");
     assert_eq!(v["payload"], serde_json::json!({ "text": "" }), "{v}");
@@ -812,4 +836,23 @@ fn snapshot_payload_views_time_modes_and_help_80x24_and_160x48() {
         s.handle(Action::ToggleHelp);
         insta::assert_snapshot!(format!("help_{w}x{h}"), screen(&mut s, w, h));
     }
+}
+
+/// Ctrl-U clears a prompt and Ctrl-W deletes a word (a path component in a file name), as in a
+/// shell; the pre-filled save name can be replaced without 25 backspaces.
+#[test]
+fn prompts_edit_like_a_shell_line() {
+    use crate::ui::state::{Prompt, SaveWhat};
+    let mut s = state("testdata/captures/real/py-basic.pcap");
+    s.prompt = Prompt::Save(SaveWhat::Connection, "out/wsscope-conn1-all.ndjson".into());
+    s.handle(Action::PromptDeleteWord);
+    assert!(matches!(&s.prompt, Prompt::Save(_, t) if t == "out/"), "{:?}", s.prompt);
+    s.handle(Action::PromptClear);
+    assert!(matches!(&s.prompt, Prompt::Save(_, t) if t.is_empty()));
+    s.prompt = Prompt::Search("hello big world  ".into());
+    s.handle(Action::PromptDeleteWord);
+    assert!(matches!(&s.prompt, Prompt::Search(t) if t == "hello big "), "{:?}", s.prompt);
+    s.handle(Action::PromptDeleteWord);
+    s.handle(Action::PromptDeleteWord);
+    assert!(matches!(&s.prompt, Prompt::Search(t) if t.is_empty()), "{:?}", s.prompt);
 }

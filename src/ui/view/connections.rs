@@ -15,13 +15,17 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &AppState) {
     // Narrow terminals drop the subprotocol, extension and duration columns.
     let wide = area.width >= 140;
     let hidden = s.conns.len() - order.len();
+    let why = if s.search.is_some() {
+        format!(" · {hidden} without a match hidden")
+    } else {
+        format!(" · {hidden} plain tcp hidden (a)")
+    };
     let title = format!(
-        " connections ({}) — sort: {:?}{} ",
+        " connections ({}) — sort: {}{} ",
         order.len(),
-        s.sort,
-        if hidden > 0 { format!(" · {hidden} plain TCP hidden (a)") } else { String::new() }
-    )
-    .to_lowercase();
+        format!("{:?}", s.sort).to_lowercase(),
+        if hidden > 0 { why } else { String::new() }
+    );
     let rows: Vec<Row> = order
         .iter()
         .enumerate()
