@@ -26,6 +26,28 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &AppState) {
         format!("{:?}", s.sort).to_lowercase(),
         if hidden > 0 { why } else { String::new() }
     );
+    // The endpoints column as wide as the longest endpoints on screen (the rest goes to the
+    // path, which tells connections of one server apart), at most half the table.
+    let ep = order
+        .iter()
+        .skip(s.conn_offset)
+        .take(rows_fit)
+        .filter_map(|i| s.conns.get(*i))
+        .map(|c| {
+            if wide {
+                c.client.chars().count() + c.server.chars().count() + 3
+            } else {
+                endpoints(&c.client, &c.server).chars().count()
+            }
+        })
+        .max()
+        .unwrap_or(0)
+        .clamp(15, if wide { 47 } else { usize::from(area.width / 2) }) as u16;
+    // What is left for host/path: the table's inner width less the other columns and the
+    // gaps between columns. A longer path keeps its end (where paths of one server differ).
+    let others: u16 =
+        if wide { 5 + 10 + 18 + 11 + 11 + 8 + 5 + 7 + 9 } else { 4 + 11 + 9 + 7 + 4 + 6 };
+    let path_width = usize::from(area.width.saturating_sub(2 + others + ep + 1));
     let rows: Vec<Row> = order
         .iter()
         .enumerate()
@@ -63,7 +85,11 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &AppState) {
                 } else {
                     endpoints(&c.client, &c.server)
                 }),
-                Cell::from(if c.handshake_seen { target } else { "(mid-stream)".into() }),
+                Cell::from(if c.handshake_seen {
+                    keep_end(&target, path_width)
+                } else {
+                    "(mid-stream)".into()
+                }),
             ];
             if wide {
                 cells.push(Cell::from(c.subprotocol.clone()));
@@ -98,7 +124,7 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &AppState) {
             ],
             vec![
                 Constraint::Length(5),
-                Constraint::Length(47),
+                Constraint::Length(ep + 1),
                 Constraint::Fill(1),
                 Constraint::Length(10),
                 Constraint::Length(18),
@@ -114,8 +140,8 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &AppState) {
             vec!["id", "client → server", "host/path", "state", "msgs ↑/↓", "bytes", "find"],
             vec![
                 Constraint::Length(4),
-                Constraint::Fill(5),
-                Constraint::Fill(2),
+                Constraint::Length(ep + 1),
+                Constraint::Fill(1),
                 Constraint::Length(11),
                 Constraint::Length(9),
                 Constraint::Length(7),
@@ -143,4 +169,14 @@ pub fn human_bytes(n: u64) -> String {
         1_000_000..1_000_000_000 => format!("{:.1} MB", n as f64 / 1e6),
         _ => format!("{:.1} GB", n as f64 / 1e9),
     }
+}
+
+/// `text` cut to `width` characters from the left, with `…` for what was cut.
+fn keep_end(text: &str, width: usize) -> String {
+    let n = text.chars().count();
+    if n <= width || width == 0 {
+        return text.to_string();
+    }
+    let skip = n - width + 1;
+    std::iter::once('…').chain(text.chars().skip(skip)).collect()
 }
