@@ -319,6 +319,22 @@ fn fifo_writer(p: &Path) -> std::fs::File {
     std::fs::OpenOptions::new().read(true).write(true).open(p).unwrap()
 }
 
+/// wsscope, to be signalled: with SIGHUP at its default action whatever this test process
+/// inherited (under `nohup`, SIGHUP is ignored, and wsscope rightly leaves an ignored SIGHUP
+/// ignored, as nohup asks).
+fn signalled_wsscope() -> Command {
+    use std::os::unix::process::CommandExt;
+    let mut c = Command::new(env!("CARGO_BIN_EXE_wsscope"));
+    // SAFETY: signal(2) is async-signal-safe; only the child's disposition changes.
+    unsafe {
+        c.pre_exec(|| {
+            libc::signal(libc::SIGHUP, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    c
+}
+
 /// Waits (at most 5 s) until `pid` handles SIGHUP, SIGINT and SIGTERM.
 fn wait_for_handlers(pid: u32) {
     let start = Instant::now();
@@ -372,7 +388,7 @@ fn a_fifo_that_never_writes_ends_on_sigint_sigterm_and_sighup() {
         let fifo = dir.path().join(format!("fifo-{name}"));
         mkfifo(&fifo);
         let _writer = fifo_writer(&fifo);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wsscope"))
+        let mut child = signalled_wsscope()
             .args(["--text", fifo.to_str().unwrap()])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -414,7 +430,7 @@ fn report_on_a_fifo_stopped_by_sigterm_still_writes_its_report() {
     )
     .unwrap();
     let (out, junit) = (dir.path().join("report.json"), dir.path().join("junit.xml"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wsscope"))
+    let mut child = signalled_wsscope()
         .args(["report", fifo.to_str().unwrap(), "-o", out.to_str().unwrap()])
         .args(["--junit", junit.to_str().unwrap()])
         .stderr(Stdio::piped())
@@ -454,7 +470,7 @@ fn report_on_a_fifo_stopped_by_sigterm_still_writes_its_report() {
 fn a_second_signal_ends_a_run_stuck_writing_at_once() {
     use std::os::unix::process::ExitStatusExt;
     // Every event of a large capture to a pipe nobody reads: wsscope blocks in write(2).
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wsscope"))
+    let mut child = signalled_wsscope()
         .args(["export", "--frames", testdata("captures/real/py-large.pcap").to_str().unwrap()])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -533,7 +549,7 @@ fn a_rotating_write_stopped_by_sigterm_commits_its_last_file() {
     let input = testdata("captures/real/py-basic.pcap");
     std::io::Write::write_all(&mut writer, &std::fs::read(&input).unwrap()).unwrap();
     let out = dir.path().join("ws.pcap");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wsscope"))
+    let mut child = signalled_wsscope()
         .args(["streams", fifo.to_str().unwrap(), "-w", out.to_str().unwrap(), "-C", "1K"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
