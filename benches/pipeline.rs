@@ -724,7 +724,7 @@ enum Mix {
 fn floor_child(dump: &Path) -> Result<()> {
     use flate2::{Decompress, FlushDecompress, Status};
     let data = std::fs::read(dump).with_context(|| format!("cannot read {}", dump.display()))?;
-    let start = thread_cpu();
+    let start = wsscope::cpu::thread_time();
     let mut contexts: std::collections::HashMap<(u32, u8), Decompress> = Default::default();
     let (mut input, mut out) = (Vec::new(), Vec::with_capacity(1 << 20));
     let (mut at, mut inflated, mut validated) = (0usize, 0u64, 0u64);
@@ -764,17 +764,9 @@ fn floor_child(dump: &Path) -> Result<()> {
             validated += out.len() as u64;
         }
     }
-    let secs = thread_cpu().saturating_sub(start).as_secs_f64();
+    let secs = wsscope::cpu::thread_time().saturating_sub(start).as_secs_f64();
     println!("floor {secs:.6} inflated {inflated} validated {validated}");
     Ok(())
-}
-
-/// The calling thread's CPU time.
-fn thread_cpu() -> std::time::Duration {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes the timespec it is given.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 /// The floor of the 20 %-deflate mix: libpcap reading the file (tcpdump's median above) plus
@@ -891,13 +883,8 @@ fn wait_with_usage(mut child: std::process::Child) -> Result<(bool, f64, String)
     if let Some(mut e) = child.stderr.take() {
         e.read_to_string(&mut stderr)?;
     }
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is valid; wait4 fills it for our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child, writing into the two locals.
-    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
-    anyhow::ensure!(pid > 0, "wait4: {}", std::io::Error::last_os_error());
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let (status, usage) = common::wait4(child.id())?;
+    let cpu = common::duration(usage.ru_utime) + common::duration(usage.ru_stime);
     let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
-    Ok((ok, secs(usage.ru_utime) + secs(usage.ru_stime), stderr))
+    Ok((ok, cpu.as_secs_f64(), stderr))
 }

@@ -168,20 +168,25 @@ fn xmllint_schema(xml: &str) {
     if std::env::var_os("WSSCOPE_SKIP_XMLLINT").is_some() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("junit.xml");
-    std::fs::write(&file, xml).unwrap();
-    let o = Command::new("xmllint")
-        .args(["--noout", "--schema"])
-        .arg(root().join("testdata/junit/junit.xsd"))
-        .arg(&file)
-        .output()
-        .unwrap_or_else(|e| panic!("xmllint: {e} (apt-get install libxml2-utils)"));
+    let o = xmllint(xml);
     assert!(
         o.status.success(),
         "not valid against junit.xsd: {}\n{xml}",
         String::from_utf8_lossy(&o.stderr)
     );
+}
+
+/// `xmllint --noout --schema testdata/junit/junit.xsd` on `xml`.
+fn xmllint(xml: &str) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("junit.xml");
+    std::fs::write(&file, xml).unwrap();
+    Command::new("xmllint")
+        .args(["--noout", "--schema"])
+        .arg(root().join("testdata/junit/junit.xsd"))
+        .arg(&file)
+        .output()
+        .unwrap_or_else(|e| panic!("xmllint: {e} (apt-get install libxml2-utils)"))
 }
 
 /// The schema check can fail: the XSD rejects what Jenkins rejects.
@@ -191,22 +196,14 @@ fn the_junit_schema_rejects_what_jenkins_rejects() {
         eprintln!("skipped: WSSCOPE_SKIP_XMLLINT is set");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
     let bad = [
         r#"<testsuites><testsuite name="a" tests="1" failures="0" errors="0" time="13.51552677154541"/></testsuites>"#,
         r#"<testsuites><testsuite tests="1" failures="0" errors="0"/></testsuites>"#,
         r#"<testsuites><testcase name="t"/></testsuites>"#,
         r#"<testsuites><testsuite name="a" tests="1" failures="0" errors="0"><testcase name="t" colour="red"/></testsuite></testsuites>"#,
     ];
-    for (i, xml) in bad.iter().enumerate() {
-        let file = dir.path().join(format!("bad{i}.xml"));
-        std::fs::write(&file, xml).unwrap();
-        let o = Command::new("xmllint")
-            .args(["--noout", "--schema"])
-            .arg(root().join("testdata/junit/junit.xsd"))
-            .arg(&file)
-            .output()
-            .expect("xmllint (apt-get install libxml2-utils)");
+    for xml in bad {
+        let o = xmllint(xml);
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(!o.status.success(), "accepted: {xml}");
         assert!(err.contains("fails to validate") && !err.contains("compile"), "{err}");

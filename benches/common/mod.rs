@@ -137,7 +137,7 @@ pub fn rss_floor(dir: &Path) -> Result<u64> {
 }
 
 /// Waits for our child `pid` and returns its wait status and resource usage.
-fn wait4(pid: u32) -> Result<(libc::c_int, libc::rusage)> {
+pub fn wait4(pid: u32) -> Result<(libc::c_int, libc::rusage)> {
     let pid = libc::pid_t::try_from(pid)?;
     let mut status: libc::c_int = 0;
     // SAFETY: `rusage` is plain old data, for which all zero bytes are a valid value.
@@ -156,7 +156,7 @@ fn wait4(pid: u32) -> Result<(libc::c_int, libc::rusage)> {
     }
 }
 
-fn duration(t: libc::timeval) -> Duration {
+pub fn duration(t: libc::timeval) -> Duration {
     Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
 }
 

@@ -54,6 +54,29 @@ fn screen(s: &mut AppState, w: u16, h: u16) -> String {
     out
 }
 
+/// A complete text message `sent` from the server of connection 1, captured at `at`.
+fn text_message(sent: &str, at: crate::event::Position) -> Event {
+    Event::Message {
+        connection: crate::tcp::ConnId(1),
+        direction: crate::tcp::Direction::ServerToClient,
+        opcode: crate::ws::OpCode::Text,
+        complete: true,
+        length: Some(sent.len() as u64),
+        captured_length: sent.len() as u64,
+        missing: Some(0),
+        wire_length: sent.len() as u64,
+        compressed: false,
+        fragments: 1,
+        first: at,
+        last: at,
+        end: at,
+        payload: crate::event::Payload::Text(sent.into()),
+        truncated: false,
+        close: None,
+        rtt: None,
+    }
+}
+
 // ── State ───────────────────────────────────────────────────────────────────────────────────
 
 #[test]
@@ -492,25 +515,7 @@ fn json_is_shown_exactly_as_sent_in_every_payload_view() {
     use crate::ui::state::{Action, Focus, PayloadView};
     let mut s = state("testdata/captures/real/py-basic.pcap");
     let sent = r#"{"id": 12345678901234567890123, "amount": 1.10, "dup": 1, "dup": 2}"#;
-    s.apply(&Event::Message {
-        connection: crate::tcp::ConnId(1),
-        direction: crate::tcp::Direction::ServerToClient,
-        opcode: crate::ws::OpCode::Text,
-        complete: true,
-        length: Some(sent.len() as u64),
-        captured_length: sent.len() as u64,
-        missing: Some(0),
-        wire_length: sent.len() as u64,
-        compressed: false,
-        fragments: 1,
-        first: Default::default(),
-        last: Default::default(),
-        end: Default::default(),
-        payload: crate::event::Payload::Text(sent.into()),
-        truncated: false,
-        close: None,
-        rtt: None,
-    });
+    s.apply(&text_message(sent, Default::default()));
     s.focus = Focus::Messages;
     s.handle(Action::End);
     let pretty = screen(&mut s, 160, 48);
@@ -793,25 +798,7 @@ fn snapshot_payload_views_time_modes_and_help_80x24_and_160x48() {
         let mut at = s.rows[0].last().unwrap().at;
         at.ts = at.ts.saturating_add(std::time::Duration::from_millis(2));
         at.packet += 1;
-        s.apply(&Event::Message {
-            connection: crate::tcp::ConnId(1),
-            direction: crate::tcp::Direction::ServerToClient,
-            opcode: crate::ws::OpCode::Text,
-            complete: true,
-            length: Some(sent.len() as u64),
-            captured_length: sent.len() as u64,
-            missing: Some(0),
-            wire_length: sent.len() as u64,
-            compressed: false,
-            fragments: 1,
-            first: at,
-            last: at,
-            end: at,
-            payload: crate::event::Payload::Text(sent.into()),
-            truncated: false,
-            close: None,
-            rtt: None,
-        });
+        s.apply(&text_message(sent, at));
         s.focus = Focus::Messages;
         s.handle(Action::End);
         s.handle(Action::Enter);
