@@ -11,6 +11,7 @@
 pub mod json;
 pub mod junit;
 pub mod ndjson;
+pub mod pretty;
 pub mod report;
 pub mod schema;
 pub mod text;
