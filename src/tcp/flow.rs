@@ -84,17 +84,49 @@ pub enum RoleSource {
 /// The two endpoints of a TCP connection in canonical order, so both directions of a
 /// connection map to the same key.
 ///
-/// Invariant: `lo <= hi`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// Compact (40 bytes instead of two 32-byte `SocketAddr`s) and hashed as five words: the
+/// connection table looks one up for every segment. The order of the endpoints is
+/// `SocketAddr`'s (address, then port), which [`FlowKey::shard_hash`] depends on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlowKey {
-    lo: SocketAddr,
-    hi: SocketAddr,
+    /// The lower endpoint's address (an IPv4 address as its 32 bits), high half first, then
+    /// the higher endpoint's.
+    ips: [u64; 4],
+    /// The lower endpoint's port, then the higher's.
+    ports: [u16; 2],
+    v6: bool,
+}
+
+impl std::hash::Hash for FlowKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        for w in self.ips {
+            state.write_u64(w);
+        }
+        let tail = u64::from(self.ports[0]) << 32 | u64::from(self.ports[1]) << 16;
+        state.write_u64(tail | u64::from(self.v6));
+    }
+}
+
+/// An endpoint as (address bits, port); IPv4 addresses as their 32 bits.
+fn endpoint(a: SocketAddr) -> (u128, u16) {
+    let ip = match a {
+        SocketAddr::V4(v4) => u128::from(v4.ip().to_bits()),
+        SocketAddr::V6(v6) => v6.ip().to_bits(),
+    };
+    (ip, a.port())
 }
 
 impl FlowKey {
     /// The key of the connection carrying a packet from `src` to `dst`.
     pub fn new(src: SocketAddr, dst: SocketAddr) -> Self {
-        if src <= dst { FlowKey { lo: src, hi: dst } } else { FlowKey { lo: dst, hi: src } }
+        let (s, d) = (endpoint(src), endpoint(dst));
+        // Both endpoints of a packet are of one family, so this is `SocketAddr`'s order.
+        let (lo, hi) = if s <= d { (s, d) } else { (d, s) };
+        FlowKey {
+            ips: [(lo.0 >> 64) as u64, lo.0 as u64, (hi.0 >> 64) as u64, hi.0 as u64],
+            ports: [lo.1, hi.1],
+            v6: src.is_ipv6(),
+        }
     }
 
     /// A hash of the connection, the same for both directions and on every machine (it does not
@@ -102,12 +134,8 @@ impl FlowKey {
     /// (`--shard`) analyses the connection.
     pub fn shard_hash(&self) -> u64 {
         let mut h = 0x9e37_79b9_7f4a_7c15u64;
-        for a in [self.lo, self.hi] {
-            let ip = match a.ip() {
-                std::net::IpAddr::V4(v4) => u128::from(v4.to_bits()),
-                std::net::IpAddr::V6(v6) => v6.to_bits(),
-            };
-            for word in [ip as u64, (ip >> 64) as u64, u64::from(a.port())] {
+        for i in 0..2 {
+            for word in [self.ips[2 * i + 1], self.ips[2 * i], u64::from(self.ports[i])] {
                 h = mix(h ^ word);
             }
         }
@@ -136,6 +164,40 @@ mod tests {
         assert_eq!(FlowKey::new(a, b).shard_hash(), 0x310b_cfd3_6c7a_dfc2);
         let c: SocketAddr = "10.0.0.2:8081".parse().unwrap();
         assert_ne!(FlowKey::new(a, b).shard_hash(), FlowKey::new(a, c).shard_hash());
+    }
+
+    /// The compact key keeps `SocketAddr`'s order of the endpoints, which the shard hash (and
+    /// so which share analyses a connection, across versions) depends on.
+    #[test]
+    fn the_shard_hash_is_that_of_the_endpoints_in_socket_addr_order() {
+        fn reference(x: SocketAddr, y: SocketAddr) -> u64 {
+            let (lo, hi) = if x <= y { (x, y) } else { (y, x) };
+            let mut h = 0x9e37_79b9_7f4a_7c15u64;
+            for a in [lo, hi] {
+                let (ip, port) = endpoint(a);
+                for word in [ip as u64, (ip >> 64) as u64, u64::from(port)] {
+                    h = mix(h ^ word);
+                }
+            }
+            h
+        }
+        let pairs = [
+            ("10.0.0.1:40000", "10.0.0.2:8080"),
+            ("10.0.0.2:1", "10.0.0.1:65535"),
+            ("10.0.0.1:443", "10.0.0.1:80"),
+            ("[2001:db8::1]:40000", "[2001:db8::2]:80"),
+            ("[2001:db8::2]:1", "[2001:db8::1]:2"),
+            ("[::ffff:10.0.0.1]:5", "[::1]:5"),
+        ];
+        for (x, y) in pairs {
+            let (x, y): (SocketAddr, SocketAddr) = (x.parse().unwrap(), y.parse().unwrap());
+            assert_eq!(FlowKey::new(x, y).shard_hash(), reference(x, y), "{x} {y}");
+            assert_eq!(FlowKey::new(x, y), FlowKey::new(y, x));
+        }
+        let v4: SocketAddr = "0.0.0.1:1".parse().unwrap();
+        let v6: SocketAddr = "[::1]:1".parse().unwrap();
+        assert_ne!(FlowKey::new(v4, v4), FlowKey::new(v6, v6), "families differ");
+        assert!(size_of::<FlowKey>() <= 40);
     }
 
     #[test]
