@@ -51,7 +51,9 @@ pub struct Report {
     pub summary: Summary,
     /// WebSocket connections (and upgrade attempts), by input, then by id (the order in which
     /// their TCP connections opened).
-    pub connections: Vec<ConnectionReport>,
+    // Boxed: at tens of thousands of connections the rows would otherwise be moved whole each
+    // time the list grows (and its spare capacity held) and when it is sorted.
+    pub connections: Vec<Box<ConnectionReport>>,
     /// TLS connections (decrypted or not), by input, then by id: what their hellos said,
     /// whether they were decrypted and, when not, what would decrypt them.
     pub tls: Vec<TlsReport>,
@@ -649,7 +651,7 @@ impl ReportBuilder {
     }
 
     fn conn(&mut self, id: ConnId) -> Option<&mut ConnectionReport> {
-        self.index.get(&id).and_then(|i| self.report.connections.get_mut(*i))
+        self.index.get(&id).and_then(|i| self.report.connections.get_mut(*i)).map(|c| &mut **c)
     }
 
     /// Folds one event.
@@ -662,7 +664,7 @@ impl ReportBuilder {
                     return;
                 }
                 self.index.insert(*connection, self.report.connections.len());
-                self.report.connections.push(ConnectionReport {
+                self.report.connections.push(Box::new(ConnectionReport {
                     id: *connection,
                     client: client.to_string(),
                     server: server.to_string(),
@@ -683,7 +685,7 @@ impl ReportBuilder {
                     findings_total: 0,
                     violations: Vec::new(),
                     at_ns: (ts.as_nanos(), ts.as_nanos()),
-                });
+                }));
             }
             Event::Handshake { connection, seen, request, response, accept_valid, outcome } => {
                 match outcome {
