@@ -1269,8 +1269,8 @@ impl Session {
                 h.requests += 1;
                 self.saw.http = true;
                 if http::is_upgrade_request(&head) {
-                    let info = http::request_info(&head, pos.packet);
                     let mut violations = http::check_request(&head);
+                    let info = http::request_info(head, pos.packet);
                     if let Some(e) = malformed {
                         violations.insert(
                             0,
@@ -1284,7 +1284,7 @@ impl Session {
                         );
                     }
                     h.pending.push_back(Pending {
-                        method: head.method.clone(),
+                        method: info.method.clone(),
                         upgrade: Some((Box::new(info), pos)),
                         violations,
                     });

@@ -71,11 +71,9 @@ fn any_token(values: &[&str], token: &str) -> bool {
 
 /// What the upgrade request said, as every sink shows it. `packet` is the 1-based number of the
 /// packet holding the request's first byte.
-pub fn request_info(head: &RequestHead, packet: u64) -> RequestInfo {
+pub fn request_info(head: RequestHead, packet: u64) -> RequestInfo {
     let h = &head.headers;
     RequestInfo {
-        method: head.method.clone(),
-        path: head.target.clone(),
         http_version: format!("1.{}", head.minor_version),
         host: owned(header(h, "Host")),
         origin: owned(header(h, "Origin")),
@@ -84,7 +82,9 @@ pub fn request_info(head: &RequestHead, packet: u64) -> RequestInfo {
         version: owned(header(h, "Sec-WebSocket-Version")),
         protocols: protocol_list(h),
         extensions: extension_list(h).0,
-        headers: h.clone(),
+        method: head.method,
+        path: head.target,
+        headers: head.headers,
         packet,
     }
 }
@@ -496,7 +496,7 @@ Sec-WebSocket-Extensions: permessage-deflate\r\n\
     }
 
     fn respond(req: &[u8], res: &[u8]) -> (Negotiated, Option<bool>, Vec<Violation>) {
-        check_response(&request_info(&request(req), 1), &response(res))
+        check_response(&request_info(request(req), 1), &response(res))
     }
 
     // ── requests ──
@@ -508,7 +508,7 @@ Sec-WebSocket-Extensions: permessage-deflate\r\n\
 
     #[test]
     fn chromium_request_info_has_every_fact() {
-        let info = request_info(&request(CHROMIUM), 7);
+        let info = request_info(request(CHROMIUM), 7);
         assert_eq!(info.method, "GET");
         assert_eq!(info.path, "/chat");
         assert_eq!(info.http_version, "1.1");
@@ -764,7 +764,7 @@ Sec-WebSocket-Extensions: permessage-deflate\r\n\
             "Sec-WebSocket-Extensions is malformed (RFC 6455 §9.1): expected a parameter name at the end of \"permessage-deflate;\"",
         );
         let names: Vec<String> =
-            request_info(&request(&bytes), 1).extensions.into_iter().map(|e| e.name).collect();
+            request_info(request(&bytes), 1).extensions.into_iter().map(|e| e.name).collect();
         assert_eq!(names, vec!["x-kept"], "well-formed fields are still used");
     }
 
