@@ -18,7 +18,7 @@ pub fn run(data: &[u8]) {
         if let Ok(Parsed::Done(h2, n2)) = http::parse_request(&msg[..*n], max) {
             assert_eq!((&h2, n2), (head, *n));
         }
-        let info = http::request_info(head, 1);
+        let info = http::request_info(head.clone(), 1);
         let _ = http::check_request(head);
         let _ = http::is_upgrade_request(head);
         let _ = http::request_body(head);
