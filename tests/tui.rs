@@ -57,15 +57,20 @@ impl Tmux {
 
     /// Waits (at most 10 s) until the screen contains `needle`.
     fn wait_for(&self, needle: &str) -> String {
+        self.wait_for_all(&[needle])
+    }
+
+    /// The screen once it shows every one of `needles` (a redraw can be caught half done).
+    fn wait_for_all(&self, needles: &[&str]) -> String {
         let start = Instant::now();
         loop {
             let s = self.screen();
-            if s.contains(needle) {
+            if needles.iter().all(|n| s.contains(n)) {
                 return s;
             }
             assert!(
                 start.elapsed() < Duration::from_secs(10),
-                "screen never showed {needle:?}:\n{s}"
+                "screen never showed all of {needles:?}:\n{s}"
             );
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -244,7 +249,13 @@ fn with_redact_the_handshake_detail_shows_no_credential() {
             .args(["resize-window", "-t", &t.session, "-x", "120", "-y", "70"])
             .status()
             .unwrap();
-        let s = t.wait_for("Sec-WebSocket-Protocol");
+        // After the resize the screen is redrawn: wait for its last lines too (the response's
+        // last header, and the status bar's "redacted"), not only the first.
+        let mut needles = vec!["Sec-WebSocket-Protocol", "Set-Cookie"];
+        if redact {
+            needles.push("· redacted ·");
+        }
+        let s = t.wait_for_all(&needles);
         let shown: Vec<&&str> = secrets.iter().filter(|p| s.contains(**p)).collect();
         if redact {
             assert!(shown.is_empty(), "{shown:?} on screen:\n{s}");
