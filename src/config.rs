@@ -347,8 +347,16 @@ pub fn parse_shard(s: &str) -> Result<(u64, u64), Error> {
     let (i, n) = s.trim().split_once('/').ok_or_else(bad)?;
     let (i, n): (u64, u64) =
         (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
-    if n == 0 || i >= n {
-        return Err(bad());
+    if n == 0 {
+        return Err(Error::Usage(format!(
+            "--shard {s:?}: N, the number of shares, must be at least 1"
+        )));
+    }
+    if i >= n {
+        return Err(Error::Usage(format!(
+            "--shard {s:?}: share I must be below N (shares are counted from 0: 0/{n} … {}/{n})",
+            n - 1
+        )));
     }
     Ok((i, n))
 }

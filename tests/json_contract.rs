@@ -282,53 +282,78 @@ fn merged_shares_are_byte_identical_to_one_report() {
     let validator = schema("report.schema.json");
     let mut merged_any = 0;
     for capture in captures() {
-        let one = wsscope(&["report", &capture, "-q"]);
-        let want = String::from_utf8(one.stdout).unwrap();
-        if !want.starts_with('{') {
-            continue; // not a report (an input wsscope refuses)
-        }
         for (n, threads) in [(1u64, "1"), (3, "1"), (3, "2")] {
-            let mut files = Vec::new();
-            for i in 0..n {
-                let f = dir.path().join(format!("share-{i}.json"));
-                let share = format!("{i}/{n}");
-                let out = wsscope(&[
-                    "report",
-                    &capture,
-                    "-q",
-                    "--shard",
-                    &share,
-                    "-j",
-                    threads,
-                    "--force",
-                    "-o",
-                    f.to_str().unwrap(),
-                ]);
-                assert!(out.status.code().is_some_and(|c| c < 2), "{capture} {share}: {out:?}");
-                let doc: Value = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
-                assert_valid(&validator, &doc, &format!("{capture} share {share}"));
-                assert_eq!(doc["shard"]["index"], i);
-                files.push(f.to_str().unwrap().to_string());
-            }
-            files.reverse(); // any order
-            let mut args = vec!["merge"];
-            args.extend(files.iter().map(String::as_str));
-            let merged = wsscope(&args);
-            assert_eq!(merged.status.code(), one.status.code(), "{capture}: exit status");
-            let got = String::from_utf8(merged.stdout).unwrap();
-            if got != want {
-                let line = got.lines().zip(want.lines()).take_while(|(a, b)| a == b).count();
-                panic!(
-                    "{capture}, {n} shares, -j {threads}: the merged report differs at line {}:\n  merged: {:?}\n  one run: {:?}",
-                    line + 1,
-                    got.lines().nth(line),
-                    want.lines().nth(line)
-                );
-            }
-            merged_any += 1;
+            merged_any += u32::from(shares_merge_to_one(&[&capture], n, threads, &dir, &validator));
         }
     }
     assert!(merged_any > 30, "only {merged_any} merges");
+}
+
+/// The same with several inputs in one run (`report a.pcap b.pcap …`): connection ids continue
+/// across inputs, and every share numbers them as one run does, whichever connections of an
+/// input fell in its share.
+#[test]
+fn merged_shares_of_several_inputs_are_byte_identical_to_one_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let validator = schema("report.schema.json");
+    for sub in ["real", "field"] {
+        let mut inputs: Vec<String> =
+            captures().into_iter().filter(|c| c.contains(&format!("/{sub}/"))).collect();
+        inputs.sort();
+        assert!(inputs.len() > 3, "{sub}: {inputs:?}");
+        let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        for (n, threads) in [(2u64, "1"), (3, "1"), (3, "2")] {
+            assert!(
+                shares_merge_to_one(&inputs, n, threads, &dir, &validator),
+                "{sub}: not a report"
+            );
+        }
+    }
+}
+
+/// Runs `report INPUTS --shard i/N` for every share, merges them and checks the result is one
+/// run's report byte for byte, with its exit status; false when one run yields no report.
+fn shares_merge_to_one(
+    inputs: &[&str],
+    n: u64,
+    threads: &str,
+    dir: &tempfile::TempDir,
+    validator: &jsonschema::Validator,
+) -> bool {
+    let one = wsscope(&[&["report", "-q"], inputs].concat());
+    let want = String::from_utf8(one.stdout).unwrap();
+    if !want.starts_with('{') {
+        return false; // not a report (an input wsscope refuses)
+    }
+    let what = inputs.join(" ");
+    let mut files = Vec::new();
+    for i in 0..n {
+        let f = dir.path().join(format!("share-{i}.json"));
+        let share = format!("{i}/{n}");
+        let args = ["-q", "--shard", &share, "-j", threads, "--force", "-o", f.to_str().unwrap()];
+        let out = wsscope(&[&["report"], inputs, &args[..]].concat());
+        assert!(out.status.code().is_some_and(|c| c < 2), "{what} {share}: {out:?}");
+        let doc: Value = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
+        assert_valid(validator, &doc, &format!("{what} share {share}"));
+        assert_eq!(doc["shard"]["index"], i);
+        files.push(f.to_str().unwrap().to_string());
+    }
+    files.reverse(); // any order
+    let mut args = vec!["merge"];
+    args.extend(files.iter().map(String::as_str));
+    let merged = wsscope(&args);
+    assert_eq!(merged.status.code(), one.status.code(), "{what}: exit status {merged:?}");
+    let got = String::from_utf8(merged.stdout).unwrap();
+    if got != want {
+        let line = got.lines().zip(want.lines()).take_while(|(a, b)| a == b).count();
+        panic!(
+            "{what}, {n} shares, -j {threads}: the merged report differs at line {}:\n  merged: {:?}\n  one run: {:?}",
+            line + 1,
+            got.lines().nth(line),
+            want.lines().nth(line)
+        );
+    }
+    true
 }
 
 #[test]

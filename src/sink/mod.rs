@@ -89,7 +89,9 @@ pub struct Output<F: Format> {
     error: Option<io::Error>,
     /// Added to connection ids of the current input.
     offset: u64,
-    /// Highest connection id seen in the current input.
+    /// Ids the current input used: its highest id seen, or (once it ends) the number of TCP
+    /// connections it tracked, so that ids do not depend on which connections yielded events
+    /// (a `--shard` share numbers every input as one run does).
     max_id: u64,
     /// Findings per severity (info, warning, error).
     findings: [u64; 3],
@@ -140,6 +142,7 @@ impl<F: Format> Output<F> {
 
     /// Ends an input.
     pub fn end(&mut self, input: &InputInfo, summary: &RunSummary, analyzer: &AnalyzerStats) {
+        self.max_id = self.max_id.max(summary.tcp.connections);
         let r = self.format.end(input, summary, analyzer);
         self.check(r);
     }
