@@ -744,3 +744,64 @@ fn packet_buffered_w_puts_each_packet_in_the_file_at_once() {
         assert!(file_holds(&file, b"tick 74;"));
     }
 }
+
+/// A live capture with a few packets now and then (one short session, then nothing): its events
+/// come out while the capture runs, within a second or so, not when 64 packets have piled up or
+/// the run stops; and the -w file (without -U) is brought up to date once the interface idles.
+/// With one analysis thread and with workers.
+#[test]
+fn light_traffic_reaches_the_output_and_the_file_while_the_capture_runs() {
+    if skip_live() {
+        return;
+    }
+    for threads in ["1", "2"] {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("light.pcap");
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wsscope"));
+        cmd.args(["export", "-i", "lo", "-f", &format!("tcp port {port}"), "-j", threads])
+            .args(["--format", "ndjson", "--duration", "60s", "-Z", "root", "-w"])
+            .arg(&file);
+        let mut child = start_listening(cmd);
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let server = std::thread::spawn(move || serve(listener.accept().unwrap().0));
+        // About 14 packets: far fewer than a batch.
+        let sent = session(port, 1, 2);
+        server.join().unwrap();
+        let done = std::time::Instant::now();
+        let mut texts = Vec::new();
+        while texts.len() < 2 && done.elapsed() < Duration::from_secs(5) {
+            let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) else { continue };
+            let l: serde_json::Value = serde_json::from_str(&line).unwrap();
+            if l["type"] == "message" && l["direction"] == "client_to_server" {
+                texts.push(l["payload"]["text"].as_str().unwrap().to_string());
+            }
+        }
+        let still_running = child.try_wait().unwrap().is_none();
+        let seen_after = done.elapsed();
+        let mut in_file = false;
+        while !in_file && done.elapsed() < Duration::from_secs(5) {
+            in_file = file_holds(&file, sent[1].as_bytes());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let still_running_after_file = child.try_wait().unwrap().is_none();
+        // SAFETY: kill(2) with the pid of our own child process.
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+        let status = child.wait().unwrap();
+        assert!(status.success(), "-j {threads}: {status}");
+        assert!(still_running, "-j {threads}: the capture ended before its events came");
+        assert_eq!(texts, sent, "-j {threads}: events seen {seen_after:?} after the traffic");
+        assert!(seen_after < Duration::from_secs(3), "-j {threads}: {seen_after:?}");
+        assert!(
+            in_file && still_running_after_file,
+            "-j {threads}: the -w file was not brought up to date while the capture ran"
+        );
+    }
+}

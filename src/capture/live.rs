@@ -6,7 +6,8 @@ use crate::packet::LinkType;
 use crate::time::Timestamp;
 use pcap::{Active, Capture, Device};
 
-/// How long libpcap waits for packets before returning, so the caller can see a shutdown request.
+/// libpcap's packet buffer timeout: the kernel hands over a block of packets when it is full or
+/// this long after its first packet.
 const READ_TIMEOUT_MS: i32 = 100;
 
 /// How a live interface is opened (`-s`, `-p`, `-B`, `--immediate-mode`) and how many bytes of
@@ -42,8 +43,14 @@ impl Default for LiveOptions {
 pub const MAX_SNAPLEN: i32 = 262_144;
 
 /// Captures from an interface.
+///
+/// Reads never wait: with nothing ready, [`PacketSource::next_packet`] gives [`Next::Timeout`]
+/// at once, and [`PacketSource::wait_for_packets`] waits in `poll(2)` with a timeout. So the
+/// reader gets control back as soon as the kernel's buffer is empty, to hand what it read on
+/// (a blocking read would keep it: with TPACKET_V3, libpcap's `poll` has no timeout and an
+/// idle interface never returns), and sees a stop within that timeout.
 pub struct LiveSource {
-    /// `None` only while switching to non-blocking reads.
+    /// `None` only if switching to non-blocking reads failed (then the capture is over).
     cap: Option<Capture<Active>>,
     link: LinkType,
     number: u64,
@@ -126,6 +133,7 @@ impl LiveSource {
             })
             .map_err(|e| classify_live_error(interface, e))?;
         let link = super::prepare(&mut cap, interface, filter)?;
+        let cap = cap.setnonblock().map_err(|e| classify_live_error(interface, e))?;
         Ok(LiveSource { cap: Some(cap), link, number: 0 })
     }
 }
@@ -189,8 +197,13 @@ impl PacketSource for LiveSource {
         self.cap.as_mut().map(|c| Interrupt(c.breakloop_handle()))
     }
 
-    fn set_nonblocking(&mut self) {
-        // A failure leaves the capture closed: the reader was stopping anyway.
-        self.cap = self.cap.take().and_then(|c| c.setnonblock().ok());
+    fn wait_for_packets(&mut self, timeout: std::time::Duration) {
+        use std::os::fd::AsRawFd;
+        let Some(cap) = &self.cap else { return };
+        let mut fd = libc::pollfd { fd: cap.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+        // SAFETY: poll on one valid pollfd; the descriptor stays open while `cap` lives. An
+        // error (EINTR) or a timeout just returns: the next read tells.
+        unsafe { libc::poll(&mut fd, 1, ms) };
     }
 }

@@ -150,9 +150,9 @@ pub trait PacketSource {
     fn is_live(&self) -> bool {
         false
     }
-    /// Reads no longer wait for packets (live capture, once stopping): a read with nothing
-    /// ready gives [`Next::Timeout`] at once.
-    fn set_nonblocking(&mut self) {}
+    /// For a source whose reads do not wait (live capture): waits until packets may be ready,
+    /// a stop was asked for, or `timeout` passed. Sources whose reads wait return at once.
+    fn wait_for_packets(&mut self, _timeout: std::time::Duration) {}
     /// Where TLS secrets found in the input go (pcapng Decryption Secrets Blocks); sources
     /// without any ignore it.
     fn set_key_store(&mut self, _store: std::sync::Arc<crate::tls::KeyStore>) {}

@@ -36,7 +36,8 @@ const DRAIN: Duration = Duration::from_millis(500);
 /// How long a stopping capture thread waits for the kernel's last block: its timeout (the read
 /// timeout, 100 ms) and some margin.
 const DRAIN_WAIT: Duration = Duration::from_millis(150);
-/// How long the analysis waits for a batch before it reports a read timeout.
+/// How long the analysis waits for a batch before it reports a read timeout, and how long a
+/// capture thread with nothing to read waits for packets before it looks for a stop again.
 const WAIT: Duration = Duration::from_millis(100);
 
 /// Where one packet sits in its batch.
@@ -225,7 +226,6 @@ fn capture(
     let end = loop {
         if draining.is_none() && quit.load(Ordering::Relaxed) {
             draining = Some(Instant::now());
-            source.set_nonblocking();
         }
         if draining.is_some_and(|d| d.elapsed() >= DRAIN) {
             break EndOfInput::Clean;
@@ -267,7 +267,8 @@ fn capture(
             Next::End(_) if quit.load(Ordering::Relaxed) => timeout = true,
             Next::End(e) => break e,
         }
-        // Packets wait at most FLUSH_AFTER (or a read timeout) before the analysis sees them.
+        // Packets go on as soon as nothing more is ready (a read timeout), and wait at most
+        // FLUSH_AFTER while packets keep coming.
         if !batch.packets.is_empty()
             && (timeout || batch.packets.len() % 64 == 0 && started.elapsed() >= FLUSH_AFTER)
         {
@@ -276,6 +277,10 @@ fn capture(
         if (timeout || batch.packets.len() % 64 == 1) && stats_at.elapsed() >= STATS_EVERY {
             store(counters, source.capture_stats());
             stats_at = Instant::now();
+        }
+        // Nothing ready, and what was read has gone on: wait for more.
+        if timeout && draining.is_none() {
+            source.wait_for_packets(WAIT);
         }
     };
     store(counters, source.capture_stats());
@@ -372,7 +377,8 @@ impl PacketSource for QueuedSource {
     /// their packets, then the end of the input.
     fn stop(&mut self) {
         self.quit.store(true, Ordering::Relaxed);
-        // A read with no traffic waits in poll() with no timeout (TPACKET_V3): wake it.
+        // A read interrupted (pcap_breakloop) ends at once; a thread waiting for packets sees
+        // the stop within WAIT.
         for i in &self.interrupts {
             i.interrupt();
         }

@@ -28,6 +28,7 @@ use std::ffi::OsStr;
 use std::io::{BufWriter, IntoInnerError};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// Bytes buffered before a write to the file.
 const BUFFER: usize = 64 << 10;
@@ -36,7 +37,16 @@ const BUFFER: usize = 64 << 10;
 pub struct TeeSource {
     inner: Box<dyn PacketSource + Send>,
     saver: Saver,
+    /// Packets were saved since the last read timeout.
+    saved: bool,
+    /// The last read timeout that followed saved packets (live capture: when it was last busy).
+    busy_at: Option<Instant>,
 }
+
+/// A live capture's file is brought up to date once the capture has been idle this long: read
+/// timeouts (nothing ready) with no packet between them. A source with nothing to read times
+/// out at least every 100 ms; one that keeps getting packets writes its file in blocks.
+const IDLE_FLUSH: Duration = Duration::from_millis(100);
 
 /// The file being written.
 struct Current {
@@ -135,7 +145,7 @@ impl TeeSource {
                 save.path.display()
             )));
         }
-        Ok(TeeSource { inner, saver })
+        Ok(TeeSource { inner, saver, saved: false, busy_at: None })
     }
 }
 
@@ -264,6 +274,7 @@ impl PacketSource for TeeSource {
         let next = self.inner.next_packet();
         match &next {
             Next::Packet(p) => {
+                self.saved = true;
                 if let Err(message) = self.saver.save(p) {
                     if let Some(c) = &mut self.saver.current {
                         let _ = c.writer.flush();
@@ -276,9 +287,12 @@ impl PacketSource for TeeSource {
                     let _ = c.writer.flush();
                 }
             }
+            Next::Timeout if std::mem::take(&mut self.saved) => self.busy_at = Some(Instant::now()),
             Next::Timeout => {
                 // Idle: what was saved reaches the file (a failure shows at the next packet).
-                if let Some(c) = &mut self.saver.current {
+                if let Some(c) = &mut self.saver.current
+                    && self.busy_at.take_if(|t| t.elapsed() >= IDLE_FLUSH).is_some()
+                {
                     let _ = c.writer.flush();
                 }
             }
@@ -302,8 +316,8 @@ impl PacketSource for TeeSource {
         self.inner.is_live()
     }
 
-    fn set_nonblocking(&mut self) {
-        self.inner.set_nonblocking();
+    fn wait_for_packets(&mut self, timeout: std::time::Duration) {
+        self.inner.wait_for_packets(timeout);
     }
 
     fn close(&mut self) -> Result<(), Error> {
