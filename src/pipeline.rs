@@ -5,7 +5,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 use crate::capture::{
-    CaptureStats, EndOfInput, FileSource, Interrupt, LiveSource, Next, PacketSource, QueuedSource,
+    CaptureStats, EndOfInput, FileSource, LiveSource, Next, PacketSource, QueuedSource,
 };
 use crate::config::{Input, Source};
 use crate::error::Error;
@@ -14,7 +14,6 @@ use crate::packet::{Decoded, PacketDecoder, PacketStats, Segment};
 use crate::tcp::{PacketRef, StreamSink, Table, TableStats};
 use crate::time::Timestamp;
 use serde::Serialize;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// What a run saw, besides the events.
@@ -123,7 +122,6 @@ pub struct Stop {
     pub max_packets: Option<u64>,
     /// Stop at this wall-clock time (live capture: seen at the next packet or read timeout).
     pub deadline: Option<std::time::Instant>,
-    interrupt: OnceLock<Interrupt>,
     /// Progress for a display thread: packets and captured bytes read so far.
     pub packets_read: AtomicU64,
     /// Captured bytes read so far (plus 16 per record header, as in a pcap file).
@@ -142,12 +140,9 @@ impl Stop {
         Stop { max_packets, ..Default::default() }
     }
 
-    /// Asks the running [`drive`] to stop, waking a blocked live read.
+    /// Asks the running [`drive`] to stop (a live read sees it within its 100 ms wait).
     pub fn request(&self) {
         self.requested.store(true, Ordering::Relaxed);
-        if let Some(i) = self.interrupt.get() {
-            i.interrupt();
-        }
     }
 
     /// True once a stop was asked for, the deadline passed or a signal came.
@@ -218,9 +213,6 @@ pub fn drive_tracker<T: Tracker>(
     tracker: &mut T,
 ) -> RunSummary {
     let mut decoder = PacketDecoder::new(limits);
-    if let Some(i) = source.interrupt_handle() {
-        let _ = stop.interrupt.set(i);
-    }
     let mut read_bytes = 0u64;
     // While a live capture waits for packets, packet time goes on with the wall clock from the
     // last packet's time, so holes waiting in the reorder window and idle connections are settled
@@ -272,7 +264,7 @@ pub fn drive_tracker<T: Tracker>(
                     tracker.advance_time(ts.saturating_add(since.elapsed()));
                 }
             }
-            // A stop request interrupts a blocked live read, which then reports an end of input.
+            // A live source asked to stop ends its input once its capture threads are done.
             Next::End(_) if stop.is_requested() && !draining => break EndOfInput::Clean,
             Next::End(e) => break e,
         }

@@ -5,11 +5,10 @@
 //!
 //! The handler does only async-signal-safe things: it records the signal in an atomic and writes
 //! a byte to a pipe. It is installed with `SA_RESTART`, so no read or write elsewhere fails with
-//! `EINTR`. A thread reading that pipe asks every registered [`Stop`] to stop, which wakes a live
-//! capture blocked in libpcap (`pcap_breakloop`, which the pcap crate advises calling from a
-//! thread rather than a handler; libpcap's poll loop does not return on read timeouts in
-//! immediate mode); the same thread requests a stop whose `--duration` deadline passed. The other
-//! loops look at [`received`] at least every 100 ms:
+//! `EINTR`. A thread reading that pipe asks every registered [`Stop`] to stop; the same thread
+//! requests a stop whose `--duration` deadline passed. No read blocks for long: live capture
+//! threads wait for packets in `poll(2)` for at most 100 ms (`capture::live`), and the loops look
+//! at [`received`] at least every 100 ms:
 //! [`Stop::is_requested`] asks it; a pipe, FIFO or terminal input is read by a thread that polls
 //! (`capture::pump`); the TUI polls its keys every 40 ms.
 //!

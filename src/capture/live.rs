@@ -1,6 +1,6 @@
 //! Live capture from a network interface through libpcap.
 
-use super::{CaptureStats, EndOfInput, Interrupt, Next, PacketSource, RawPacket};
+use super::{CaptureStats, EndOfInput, Next, PacketSource, RawPacket};
 use crate::error::Error;
 use crate::packet::LinkType;
 use crate::time::Timestamp;
@@ -191,10 +191,6 @@ impl PacketSource for LiveSource {
                 queue_dropped: 0,
             })
             .unwrap_or_default()
-    }
-
-    fn interrupt_handle(&mut self) -> Option<Interrupt> {
-        self.cap.as_mut().map(|c| Interrupt(c.breakloop_handle()))
     }
 
     fn wait_for_packets(&mut self, timeout: std::time::Duration) {

@@ -92,17 +92,6 @@ impl CaptureStats {
     }
 }
 
-/// Wakes a source blocked waiting for packets so the reader can see a stop request
-/// (libpcap's `pcap_breakloop`). Safe to call from any thread, any number of times.
-pub struct Interrupt(pcap::BreakLoop);
-
-impl Interrupt {
-    /// Interrupts the blocked read, if any.
-    pub fn interrupt(&self) {
-        self.0.breakloop();
-    }
-}
-
 /// Checks that wsscope decodes the capture's link type and applies the BPF `filter`: the setup
 /// files and live interfaces share. Returns the link type.
 fn prepare<T: pcap::Activated + ?Sized>(
@@ -142,10 +131,6 @@ pub trait PacketSource {
     fn next_packet(&mut self) -> Next<'_>;
     /// libpcap's counters (zero for files).
     fn capture_stats(&mut self) -> CaptureStats;
-    /// A handle that wakes a blocked read (live capture); `None` when reads never block.
-    fn interrupt_handle(&mut self) -> Option<Interrupt> {
-        None
-    }
     /// True for live capture (counters and `stats` events are worth showing).
     fn is_live(&self) -> bool {
         false

@@ -94,7 +94,6 @@ pub struct QueuedSource {
     counters: Vec<Arc<Counters>>,
     pool: Pool,
     quit: Arc<AtomicBool>,
-    interrupts: Vec<super::Interrupt>,
     threads: Vec<JoinHandle<Result<(), Error>>>,
     /// Capture threads whose last batch has not arrived yet.
     running: usize,
@@ -135,7 +134,6 @@ impl QueuedSource {
             counters: Vec::new(),
             pool: Arc::default(),
             quit: Arc::new(AtomicBool::new(false)),
-            interrupts: Vec::new(),
             threads: Vec::new(),
             running: 0,
             joined: None,
@@ -147,7 +145,6 @@ impl QueuedSource {
     fn spawn(&mut self) -> Result<(), Error> {
         let Some(tx) = self.tx.take() else { return Ok(()) };
         for (n, mut source) in std::mem::take(&mut self.pending).into_iter().enumerate() {
-            self.interrupts.extend(source.interrupt_handle());
             let c = Arc::new(Counters::default());
             self.counters.push(Arc::clone(&c));
             let (tx, quit, pool) = (tx.clone(), Arc::clone(&self.quit), Arc::clone(&self.pool));
@@ -171,9 +168,6 @@ impl QueuedSource {
             return r;
         }
         self.quit.store(true, Ordering::Relaxed);
-        for i in &self.interrupts {
-            i.interrupt();
-        }
         // Threads waiting to send their last batch get room.
         while self.threads.iter().any(|t| !t.is_finished()) {
             while self.rx.try_recv().is_ok() {}
@@ -376,12 +370,8 @@ impl PacketSource for QueuedSource {
     /// The capture threads read what libpcap already holds, send it and end; reading on gives
     /// their packets, then the end of the input.
     fn stop(&mut self) {
+        // Reads never wait: a capture thread waiting for packets sees this within WAIT.
         self.quit.store(true, Ordering::Relaxed);
-        // A read interrupted (pcap_breakloop) ends at once; a thread waiting for packets sees
-        // the stop within WAIT.
-        for i in &self.interrupts {
-            i.interrupt();
-        }
     }
 
     fn close(&mut self) -> Result<(), Error> {

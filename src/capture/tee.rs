@@ -17,7 +17,7 @@
 //!   is removed — only if it is still the file this run wrote (same device and inode).
 
 use super::savefile::{Format, SaveWriter};
-use super::{CaptureStats, EndOfInput, Interrupt, Next, PacketSource, RawPacket};
+use super::{CaptureStats, EndOfInput, Next, PacketSource, RawPacket};
 use crate::config::{Rotation, Save};
 use crate::error::Error;
 use crate::outfile::{FileId, OutFile, Protected};
@@ -302,10 +302,6 @@ impl PacketSource for TeeSource {
 
     fn capture_stats(&mut self) -> CaptureStats {
         self.inner.capture_stats()
-    }
-
-    fn interrupt_handle(&mut self) -> Option<Interrupt> {
-        self.inner.interrupt_handle()
     }
 
     fn stop(&mut self) {
