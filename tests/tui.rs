@@ -137,7 +137,9 @@ fn saves_never_replace_a_file_or_follow_a_planted_link() {
     t.wait_for("save to");
     t.keys(&["Enter"]);
     t.wait_for("saved wsscope-conn1-all-2.ndjson");
-    t.keys(&["W", "Enter"]);
+    t.keys(&["W"]);
+    t.wait_for_all(&["save to (", "wsscope-conn1-all-3.ndjson"]);
+    t.keys(&["Enter"]);
     t.wait_for("saved wsscope-conn1-all-3.ndjson");
     // A name typed over the proposed one: an existing file is refused, naming it.
     t.keys(&["W"]);
@@ -146,7 +148,9 @@ fn saves_never_replace_a_file_or_follow_a_planted_link() {
     t.keys(&["C-u", "victim", "Enter"]);
     t.wait_for("could not save victim: it exists");
     // A payload: the first message saying "welcome".
-    t.keys(&["Enter", "Home", "/", "welcome", "Enter", "w", "Enter"]);
+    t.keys(&["Enter", "Home", "/", "welcome", "Enter", "w"]);
+    t.wait_for_all(&["save to (", "wsscope-conn1-pkt"]);
+    t.keys(&["Enter"]);
     let s = t.wait_for("saved wsscope-conn1-pkt");
     t.keys(&["q"]);
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me", "{s}");
@@ -213,7 +217,10 @@ fn a_save_refused_after_z_says_why() {
     let capture = crate::util::testdata("captures/real/py-basic.pcap");
     let t = Tmux::start_in(dir.path(), &["-Z", "nobody", capture.to_str().unwrap()], "-z");
     t.wait_for(" done ");
-    t.keys(&["W", "Enter"]);
+    t.keys(&["W"]);
+    // Enter only once the prompt is up (sent together, it can reach the list first).
+    t.wait_for_all(&["save to (", "wsscope-conn1-all.ndjson"]);
+    t.keys(&["Enter"]);
     let s = t.wait_for("could not save wsscope-conn1-all.ndjson as nobody");
     assert!(s.contains("Permission denied"), "{s}");
     t.keys(&["q"]);
