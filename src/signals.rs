@@ -1,7 +1,9 @@
 //! SIGINT, SIGTERM and SIGHUP end a run the way the end of its input does: reading stops, every
 //! open connection is flushed, every output written and the summary printed, and the exit status
 //! is the usual one (0, or 1 for findings at or above `--fail-on`). A second signal ends wsscope
-//! at once with that signal's default action (nothing more is written).
+//! at once with that signal's default action (nothing more is written); the same signal again
+//! within 0.5 s is taken as the same request sent twice (GNU `timeout` and CI runners signal
+//! wsscope and then its process group).
 //!
 //! The handler does only async-signal-safe things: it records the signal in an atomic and writes
 //! a byte to a pipe. It is installed with `SA_RESTART`, so no read or write elsewhere fails with
@@ -17,7 +19,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 use crate::pipeline::Stop;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Once, Weak};
 use std::time::Instant;
 
@@ -28,8 +30,29 @@ static WAKE: AtomicI32 = AtomicI32::new(-1);
 /// The stops a signal requests.
 static WATCHED: Mutex<Vec<Weak<Stop>>> = Mutex::new(Vec::new());
 
+/// When the first signal came (CLOCK_MONOTONIC, ns).
+static RECEIVED_AT: AtomicU64 = AtomicU64::new(0);
+/// A repeat of the first signal this soon is the same request sent twice (GNU `timeout` sends
+/// its signal to wsscope and then to its whole process group; so does a CI runner cancelling a
+/// job), not a second one.
+const REPEAT_NS: u64 = 500_000_000;
+
+/// CLOCK_MONOTONIC in ns (clock_gettime is async-signal-safe).
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime fills a valid timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec as u64)
+}
+
 extern "C" fn on_signal(sig: libc::c_int) {
+    let now = monotonic_ns();
     if RECEIVED.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst).is_err() {
+        if RECEIVED.load(Ordering::SeqCst) == sig
+            && now.saturating_sub(RECEIVED_AT.load(Ordering::SeqCst)) < REPEAT_NS
+        {
+            return;
+        }
         // The second signal: its default action, now. signal(2) and raise(3) are
         // async-signal-safe.
         // SAFETY: restoring the default disposition and raising a signal in a handler.
@@ -39,6 +62,7 @@ extern "C" fn on_signal(sig: libc::c_int) {
         }
         return;
     }
+    RECEIVED_AT.store(now, Ordering::SeqCst);
     let fd = WAKE.load(Ordering::SeqCst);
     if fd >= 0 {
         // SAFETY: write(2) is async-signal-safe; the pipe is non-blocking, a full pipe is fine

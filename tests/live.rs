@@ -805,3 +805,29 @@ fn light_traffic_reaches_the_output_and_the_file_while_the_capture_runs() {
         );
     }
 }
+
+/// GNU `timeout` (and CI runners cancelling a job) pass a signal on to wsscope and then to its
+/// whole process group: wsscope gets it twice within microseconds. That is one request to stop,
+/// not a second signal that kills at once: the report is written and the exit status is 0.
+#[test]
+fn a_signal_sent_twice_at_once_by_timeout_still_flushes_the_report() {
+    if skip_live() {
+        return;
+    }
+    for _ in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("r.json");
+        let mut cmd = Command::new("timeout");
+        cmd.args(["20", env!("CARGO_BIN_EXE_wsscope"), "report", "-i", "lo", "-f", "tcp port 9"])
+            .args(["-Z", "root", "-o"])
+            .arg(&out);
+        let mut child = start_listening(cmd);
+        std::thread::sleep(Duration::from_millis(500));
+        // SAFETY: kill(2) with the pid of our own child (timeout, which passes it on).
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "{status}");
+        let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+        assert_eq!(doc["inputs"].as_array().map(Vec::len), Some(1), "{doc}");
+    }
+}
