@@ -118,6 +118,20 @@ pub fn merge(mut shares: Vec<ShareReport>) -> Result<Value, Error> {
         .iter()
         .map(|s| s.doc["inputs"].as_array().ok_or_else(|| bad(&s.name, "has no inputs".into())))
         .collect::<Result<_, _>>()?;
+    for (s, list) in shares.iter().zip(&inputs) {
+        if list.len() != inputs[0].len() {
+            return Err(bad(
+                &s.name,
+                format!(
+                    "has {} inputs, {} has {}: not the same inputs (every share must read the \
+                     same files in the same order)",
+                    list.len(),
+                    first.name,
+                    inputs[0].len()
+                ),
+            ));
+        }
+    }
     let mut merged_inputs = Vec::new();
     let mut no_websocket = Vec::new();
     for (i, input) in inputs[0].iter().enumerate() {

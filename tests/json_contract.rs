@@ -367,7 +367,13 @@ fn merge_refuses_incomplete_or_foreign_shares() {
     }
     let whole = wsscope(&["report", cap, "-q", "-o", &path("whole.json")]);
     assert!(whole.status.success());
+    // Share 1 of a run over one more file (an archive that grew between the shares' runs).
+    let other = "testdata/captures/real/py-basic.pcap";
+    let out = wsscope(&["report", cap, other, "-q", "--shard", "1/2", "-o", &path("d.json")]);
+    assert!(out.status.code().is_some_and(|c| c < 2), "{out:?}");
     for (args, want) in [
+        (vec![path("a.json"), path("d.json")], "not the same inputs"),
+        (vec![path("d.json"), path("a.json")], "not the same inputs"),
         (vec![path("a.json")], "share(s) 1 of 2 missing"),
         (vec![path("a.json"), path("a.json")], "share 0 is also in"),
         (vec![path("a.json"), path("c.json")], "the first report is of 2 shares"),
