@@ -231,7 +231,7 @@ pub struct InputArgs {
     /// With -w: write each packet to the file as it is saved (as tcpdump -U), so that a
     /// program reading the growing file (tail -c +1 -f ws.pcap | tshark -r -) sees it at once.
     /// Without it, packets are written in blocks, and a live capture's file is brought up to
-    /// date whenever the interface is idle for 100 ms. (With --force replacing a file, the new
+    /// date whenever the interface is idle for 100 ms, and at least once a second. (With --force replacing a file, the new
     /// one is written beside it, as a hidden .FILE.*.wsscope-tmp, and takes its name at the end.)
     #[arg(short = 'U', long = "packet-buffered", requires = "write")]
     pub packet_buffered: bool,

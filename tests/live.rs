@@ -690,7 +690,7 @@ fn file_holds(file: &Path, needle: &[u8]) -> bool {
 
 /// `-w FILE -U`, as tcpdump -U: each packet is in the file as soon as it is saved, while the
 /// capture goes on and the interface never idles; without -U the same packet waits in a block
-/// until the interface idles or the run ends.
+/// (at most about a second while the interface stays busy).
 #[test]
 fn packet_buffered_w_puts_each_packet_in_the_file_at_once() {
     if skip_live() {
@@ -735,7 +735,12 @@ fn packet_buffered_w_puts_each_packet_in_the_file_at_once() {
                 "-U: the packet reached the file at {seen_at:?}"
             );
         } else {
-            assert_eq!(seen_at, None, "without -U the packet waits for a block, or the end");
+            // Written in blocks: the file is brought up to date about once a second while the
+            // capture stays busy, never at once.
+            assert!(
+                seen_at.is_none_or(|i| i >= 30),
+                "without -U the packet reached the file at tick {seen_at:?}"
+            );
         }
         assert!(
             file_holds(&file, b"first-packet-marker"),

@@ -41,7 +41,13 @@ pub struct TeeSource {
     saved: bool,
     /// The last read timeout that followed saved packets (live capture: when it was last busy).
     busy_at: Option<Instant>,
+    /// When the file was last brought up to date at a read timeout.
+    flushed_at: Option<Instant>,
 }
+
+/// A live capture that never idles long enough still has its file brought up to date this often
+/// (at a read timeout: when the kernel's buffer was just emptied).
+const BUSY_FLUSH: Duration = Duration::from_secs(1);
 
 /// A live capture's file is brought up to date once the capture has been idle this long: read
 /// timeouts (nothing ready) with no packet between them. A source with nothing to read times
@@ -145,7 +151,7 @@ impl TeeSource {
                 save.path.display()
             )));
         }
-        Ok(TeeSource { inner, saver, saved: false, busy_at: None })
+        Ok(TeeSource { inner, saver, saved: false, busy_at: None, flushed_at: None })
     }
 }
 
@@ -287,13 +293,21 @@ impl PacketSource for TeeSource {
                     let _ = c.writer.flush();
                 }
             }
-            Next::Timeout if std::mem::take(&mut self.saved) => self.busy_at = Some(Instant::now()),
             Next::Timeout => {
-                // Idle: what was saved reaches the file (a failure shows at the next packet).
-                if let Some(c) = &mut self.saver.current
-                    && self.busy_at.take_if(|t| t.elapsed() >= IDLE_FLUSH).is_some()
-                {
+                // Idle for IDLE_FLUSH, or busy for BUSY_FLUSH since the last flush: what was
+                // saved reaches the file (a failure shows at the next packet).
+                let now = Instant::now();
+                let flush = if std::mem::take(&mut self.saved) {
+                    self.busy_at = Some(now);
+                    let since = *self.flushed_at.get_or_insert(now);
+                    now.duration_since(since) >= BUSY_FLUSH
+                } else {
+                    self.busy_at.take_if(|t| now.duration_since(*t) >= IDLE_FLUSH).is_some()
+                };
+                if flush && let Some(c) = &mut self.saver.current {
                     let _ = c.writer.flush();
+                    self.flushed_at = Some(now);
+                    self.busy_at = None;
                 }
             }
         }
