@@ -151,7 +151,7 @@ pub struct InputArgs {
 
     /// Capture live from this interface instead of reading a file (needs capture permission).
     /// Repeat to capture from several at once (each on its own thread); `-i any` captures from
-    /// every interface (Linux). -D lists them.
+    /// every interface (Linux). -D lists them; -i 2 is the second one listed, as in tcpdump.
     #[arg(short = 'i', long, value_name = "IFACE", conflicts_with = "files")]
     pub interface: Vec<String>,
 
@@ -420,7 +420,7 @@ pub struct MergeArgs {
     #[arg(value_name = "REPORT", required = true)]
     pub reports: Vec<PathBuf>,
 
-    /// Write the merged report to this file instead of standard output.
+    /// Write the merged report to this file instead of standard output (`-` is standard output).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output_file: Option<PathBuf>,
 
@@ -544,8 +544,8 @@ pub struct ReportArgs {
     /// refused unless --force.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub junit: Option<PathBuf>,
-    /// Write the report here instead of standard output. An existing file is refused unless
-    /// --force; an input is never replaced.
+    /// Write the report here instead of standard output (`-` is standard output). An existing
+    /// file is refused unless --force; an input is never replaced.
     #[arg(short = 'o', long, value_name = "FILE", help_heading = "Output")]
     pub output_file: Option<PathBuf>,
     /// Findings of this check are still reported (marked allowed) but never count toward

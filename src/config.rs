@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::limits::TcpLimits;
 use crate::redact::{Additions, Redactor};
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Where packets come from.
@@ -160,12 +160,24 @@ impl Source {
             return Err(Error::Usage("--count must be at least 1".into()));
         }
         let filter = a.filter.clone().filter(|f| !f.trim().is_empty());
+        if a.write.as_deref() == Some(Path::new("-")) {
+            return Err(Error::Usage(
+                "-w -: wsscope's own output goes to standard output, so it does not write packets \
+                 there; give -w a file name (or pipe tcpdump -w - for a packet stream)"
+                    .into(),
+            ));
+        }
         let rotation = Rotation::from_args(a)?;
         let write =
             a.write.clone().map(|path| Save { path, rotation, packet_buffered: a.packet_buffered });
         let inputs = match (&a.files[..], &a.interface[..]) {
             ([], [_, ..]) => {
-                vec![Input::Live { interfaces: dedup(&a.interface), options: live_options(a)? }]
+                let names = a
+                    .interface
+                    .iter()
+                    .map(|i| crate::capture::by_number(i))
+                    .collect::<Result<Vec<_>, _>>()?;
+                vec![Input::Live { interfaces: dedup(&names), options: live_options(a)? }]
             }
             ([], []) => {
                 return Err(Error::Usage(

@@ -270,7 +270,8 @@ fn merge_command(a: wsscope::cli::MergeArgs) -> Result<u8, Error> {
         out.write_all(b"\n")?;
         out.flush()
     };
-    match &a.output_file {
+    // `-o -` is standard output, as without -o.
+    match a.output_file.as_ref().filter(|p| p.as_os_str() != "-") {
         Some(path) => {
             let protected = wsscope::outfile::Protected::paths(&a.reports);
             let mut f = wsscope::outfile::OutFile::create("-o", path, &protected, a.force)?;

@@ -153,6 +153,23 @@ impl Stop {
     }
 }
 
+/// The end of an input whose run was stopped, saying why: a signal, `--count`, `--duration`, or
+/// (an output that failed, a worker gone, the TUI quit) just when.
+fn stopped(stop: &Stop) -> EndOfInput {
+    let packets = stop.packets_read.load(Ordering::Relaxed);
+    let why = if let Some(sig) = crate::signals::received() {
+        format!("by {}", crate::signals::name(sig))
+    } else if let Some(max) = stop.max_packets.filter(|&m| packets >= m) {
+        format!("at --count {max}")
+    } else if stop.deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+        "at --duration".to_string()
+    } else {
+        String::new()
+    };
+    let why = if why.is_empty() { why } else { format!(" {why}") };
+    EndOfInput::Stopped { message: format!("stopped{why} after {packets} packets") }
+}
+
 /// What the reader hands decoded segments to: a connection table feeding a sink on the same
 /// thread ([`drive`]), or the workers of a sharded run ([`crate::shard`]).
 pub trait Tracker {
@@ -232,7 +249,7 @@ pub fn drive_tracker<T: Tracker>(
             let counted =
                 stop.max_packets.is_some_and(|m| stop.packets_read.load(Ordering::Relaxed) >= m);
             if !live || counted {
-                break EndOfInput::Clean;
+                break stopped(stop);
             }
             if !draining {
                 source.stop();
@@ -265,7 +282,9 @@ pub fn drive_tracker<T: Tracker>(
                 }
             }
             // A live source asked to stop ends its input once its capture threads are done.
-            Next::End(_) if stop.is_requested() && !draining => break EndOfInput::Clean,
+            Next::End(_) if stop.is_requested() && !draining => break stopped(stop),
+            // A live source drained after a stop: the capture was stopped, not at an end.
+            Next::End(EndOfInput::Clean) if draining => break stopped(stop),
             Next::End(e) => break e,
         }
         if poll {
@@ -381,6 +400,36 @@ mod tests {
             gap_while_live,
             Some((GapReason::Lost, false)),
             "the gap must be declared while the capture is still waiting for packets"
+        );
+    }
+
+    #[test]
+    fn an_input_stopped_before_its_end_says_why_and_one_read_to_its_end_is_clean() {
+        let run = |stop: &Stop| {
+            let mut source = Scripted {
+                packets: (0..4).map(|i| segment(true, 1001 + i * 4, 5001, b"aaaa")).collect(),
+                next: 0,
+                timeouts: 0,
+                ended: Arc::new(AtomicBool::new(false)),
+            };
+            drive(&mut source, &TcpLimits::default(), stop, &mut |_: StreamEvent<'_>| {})
+                .end_of_input
+        };
+        assert_eq!(run(&Stop::default()), EndOfInput::Clean);
+        assert_eq!(
+            run(&Stop::new(Some(2))),
+            EndOfInput::Stopped { message: "stopped at --count 2 after 2 packets".into() }
+        );
+        let asked = Stop::default();
+        asked.request();
+        assert_eq!(run(&asked), EndOfInput::Stopped { message: "stopped after 0 packets".into() });
+        let late = Stop {
+            deadline: Some(std::time::Instant::now() - Duration::from_millis(1)),
+            ..Stop::default()
+        };
+        assert_eq!(
+            run(&late),
+            EndOfInput::Stopped { message: "stopped at --duration after 0 packets".into() }
         );
     }
 }

@@ -218,6 +218,15 @@ impl ReportFiles {
         json: Option<&Path>,
         sources: &[Source],
     ) -> Result<ReportFiles, Error> {
+        // `-o -` is standard output, where the report goes without -o (as tcpdump's `-w -`).
+        let json = json.filter(|p| *p != Path::new("-"));
+        if junit == Some(Path::new("-")) {
+            return Err(Error::Usage(
+                "--junit -: standard output carries the report; give the JUnit file a name \
+                 (--junit report.xml)"
+                    .into(),
+            ));
+        }
         let force = sources.first().is_some_and(|s| s.force);
         let mut protected = Protected::inputs(sources);
         if let Some(w) = sources.first().and_then(|s| s.write.as_ref()).map(|w| w.path.as_path()) {

@@ -335,11 +335,15 @@ impl<W: Write> StreamsSink<W> {
                 if !limits.is_empty() {
                     self.print(format_args!("limits reached: {}", limits.join("; ")));
                 }
-                if let crate::capture::EndOfInput::Truncated { message } = &summary.end_of_input {
-                    self.print(format_args!(
+                match &summary.end_of_input {
+                    crate::capture::EndOfInput::Truncated { message } => self.print(format_args!(
                         "warning: input ended early: {}",
                         crate::term::escape(message)
-                    ));
+                    )),
+                    crate::capture::EndOfInput::Stopped { message } => {
+                        self.print(format_args!("{}", crate::term::escape(message)))
+                    }
+                    crate::capture::EndOfInput::Clean => {}
                 }
             }
             StreamsFormat::Json => {

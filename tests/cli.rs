@@ -110,6 +110,58 @@ fn count_stops_after_n_packets_and_still_reports() {
 }
 
 #[test]
+fn a_run_stopped_before_the_end_of_its_file_says_so() {
+    let f = testdata("captures/real/bad-accept.pcap");
+    let end = |extra: &[&str]| {
+        let mut args = vec!["report", f.to_str().unwrap(), "--fail-on", "never"];
+        args.extend_from_slice(extra);
+        let o = wsscope(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        doc["inputs"][0]["end_of_input"].clone()
+    };
+    // Before, both were `clean`: a report cut short looked like one of the whole file.
+    assert_eq!(end(&[])["kind"], "clean");
+    let cut = end(&["-c", "5"]);
+    assert_eq!(cut["kind"], "stopped", "{cut}");
+    assert_eq!(cut["message"], "stopped at --count 5 after 5 packets");
+    let text = wsscope(&["--text", f.to_str().unwrap(), "-c", "5"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("stopped at --count 5 after 5 packets"), "{text}");
+}
+
+#[test]
+fn a_dash_is_standard_output_or_a_clear_refusal_never_a_file_named_dash() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = testdata("captures/real/bad-accept.pcap");
+    let f = f.to_str().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_wsscope"))
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let o = run(&["report", f, "-o", "-", "--fail-on", "never"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["schema_version"], 2);
+    let share = dir.path().join("share.json");
+    let o = run(&["report", f, "--shard", "0/1", "-o", share.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let o = run(&["merge", share.to_str().unwrap(), "-o", "-"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(serde_json::from_slice::<serde_json::Value>(&o.stdout).is_ok());
+    let o = run(&["report", f, "--junit", "-"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("give the JUnit file a name"), "{}", stderr(&o));
+    let o = run(&["report", f, "-w", "-"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("give -w a file name"), "{}", stderr(&o));
+    assert!(!dir.path().join("-").exists(), "a file named - was written");
+}
+
+#[test]
 fn write_dir_dumps_each_direction_byte_identical() {
     let dir = tempfile::tempdir().unwrap();
     let f = testdata("captures/real/py-large.pcap");

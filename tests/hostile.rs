@@ -354,6 +354,16 @@ fn check(e: &Expect, cx: &Ctx) -> Result<(), String> {
                 _ => Err("no report written".into()),
             }
         }
+        Expect::Stopped(why) => {
+            let doc: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&cx.paths.out).unwrap_or_default())
+                    .unwrap_or_default();
+            let end = &doc["inputs"][0]["end_of_input"];
+            match (end["kind"].as_str(), end["message"].as_str()) {
+                (Some("stopped"), Some(m)) if m.contains(why) => Ok(()),
+                _ => Err(format!("end_of_input {end}, expected stopped {why}")),
+            }
+        }
         Expect::StopsWithinMs(ms) => match cx.m.after_signal {
             Some(t) if t <= Duration::from_millis(ms) => Ok(()),
             t => Err(format!("ended {t:?} after the signal, expected within {ms} ms")),

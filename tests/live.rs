@@ -124,6 +124,35 @@ fn duration_ends_a_live_capture_that_sees_no_packets() {
     assert!(start.elapsed() < Duration::from_secs(4), "{:?}", start.elapsed());
 }
 
+#[test]
+fn an_interface_number_from_d_captures_on_that_interface_and_the_end_says_why() {
+    if skip_live() {
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_wsscope");
+    let listed = Command::new(bin).arg("-D").output().unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    let lo = listed
+        .lines()
+        .find_map(|l| l.split_once(".lo [").map(|(n, _)| n))
+        .unwrap_or_else(|| panic!("no lo in -D: {listed}"))
+        .to_string();
+    let o = Command::new(bin)
+        .args(["report", "-i", &lo, "-f", "tcp port 9 and tcp port 7", "--duration", "1s"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["inputs"][0]["name"], "-i lo");
+    let end = &doc["inputs"][0]["end_of_input"];
+    assert_eq!(end["kind"], "stopped", "{end}");
+    assert_eq!(end["message"], "stopped at --duration after 0 packets");
+    let o = Command::new(bin).args(["report", "-i", "9999"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("no interface number 9999") && err.contains("-D"), "{err}");
+}
+
 // ── Privileges (-Z) ─────────────────────────────────────────────────────────────────────────
 
 /// Starts `program args` and waits (at most 20 s) for its "listening on lo" notice.

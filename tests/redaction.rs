@@ -120,6 +120,28 @@ fn redaction_is_recorded_in_every_output() {
 }
 
 #[test]
+fn a_redact_pattern_s_text_is_never_written_into_an_output() {
+    // The literal secret as a pattern: the outputs must record that a pattern was added without
+    // spelling it out (before, `redaction.patterns[].regex` carried it into every output).
+    let secret = &secrets()[0];
+    let pattern = regex::escape(secret);
+    let (doc, junit) = report(&["--redact-pattern", &pattern]);
+    let export = stdout(&["export", CAPTURE, "--redact-pattern", &pattern]);
+    for (what, text) in [("report", &doc), ("junit", &junit), ("export", &export)] {
+        assert!(leaked(text).is_empty(), "{what} leaks {:?}", leaked(text));
+    }
+    let doc: Value = serde_json::from_str(&doc).unwrap();
+    let patterns = doc["redaction"]["patterns"].as_array().unwrap();
+    let user: Vec<&Value> = patterns.iter().filter(|p| p["name"] == "user").collect();
+    assert_eq!(user.len(), 1, "{patterns:?}");
+    assert!(user[0]["regex"].is_null(), "{patterns:?}");
+    assert!(patterns.iter().any(|p| p["name"] == "jwt" && p["regex"].is_string()));
+    // The person who typed it still sees it where it was typed.
+    let listed = stdout(&["redaction", "--redact-pattern", &pattern]);
+    assert!(listed.contains(&pattern), "{listed}");
+}
+
+#[test]
 fn redaction_happens_after_analysis() {
     let (on, _) = report(&[]);
     let (off, _) = report(&["--no-redact"]);

@@ -61,6 +61,23 @@ pub fn list_interfaces() -> Vec<String> {
     Device::list().map(|v| v.into_iter().map(|d| d.name).collect()).unwrap_or_default()
 }
 
+/// `-i 3`, as tcpdump: the third interface `-D` lists, unless an interface has that name.
+/// Other names are returned as they are (opening them says whether they exist).
+pub fn by_number(name: &str) -> Result<String, Error> {
+    let Ok(n) = name.parse::<usize>() else { return Ok(name.to_string()) };
+    let known = list_interfaces();
+    if known.iter().any(|k| k == name) {
+        return Ok(name.to_string());
+    }
+    match n.checked_sub(1).and_then(|i| known.get(i)) {
+        Some(k) => Ok(k.clone()),
+        None => Err(Error::Usage(format!(
+            "-i {name}: there is no interface number {name} ({} listed; wsscope -D numbers them)",
+            known.len()
+        ))),
+    }
+}
+
 /// The interfaces libpcap can capture on, one per line as `wsscope -D` prints them: number,
 /// name, description, flags and addresses.
 pub fn describe_interfaces() -> Result<String, Error> {

@@ -19,7 +19,9 @@ mod sniff;
 mod tee;
 
 pub use file::FileSource;
-pub use live::{LiveOptions, LiveSource, MAX_SNAPLEN, describe_interfaces, list_interfaces};
+pub use live::{
+    LiveOptions, LiveSource, MAX_SNAPLEN, by_number, describe_interfaces, list_interfaces,
+};
 pub use queue::QueuedSource;
 pub use tee::{TeeSource, numbered};
 
@@ -58,12 +60,19 @@ pub enum Next<'a> {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum EndOfInput {
-    /// The file ended cleanly (or the live capture was stopped).
+    /// The file ended cleanly.
     Clean,
     /// The file ended in the middle of a packet record, or libpcap could not read on; the packets
     /// before were analysed.
     Truncated {
         /// libpcap's message.
+        message: String,
+    },
+    /// The run was stopped before its input ended: a signal, `--count`, `--duration`, an output
+    /// that failed (a live capture always ends this way). The packets read before were analysed;
+    /// a file's rest was not read.
+    Stopped {
+        /// Why and when: `stopped by SIGTERM after 1204 packets`.
         message: String,
     },
 }

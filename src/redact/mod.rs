@@ -57,14 +57,33 @@ pub enum SubprotocolRule {
 }
 
 /// A regular expression whose matches are redacted in every text wsscope shows.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatternRule {
     /// `jwt`, `bearer`, `credential_assignment`, or `user` for `--redact-pattern`.
     pub name: String,
     /// The expression (Rust `regex` syntax). The group named `secret` is replaced, else the
-    /// first group, else the whole match.
+    /// first group, else the whole match. `null` for a `--redact-pattern`: its text is never
+    /// written into an output, since it may spell out the very secret it hides
+    /// (`--redact-pattern alice`).
+    #[schemars(with = "Option<String>", required)]
     pub regex: String,
+}
+
+impl PatternRule {
+    /// `--redact-pattern`'s patterns, whose text outputs do not show.
+    const USER: &'static str = "user";
+}
+
+impl Serialize for PatternRule {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("PatternRule", 2)?;
+        st.serialize_field("name", &self.name)?;
+        let shown = (self.name != Self::USER).then_some(&self.regex);
+        st.serialize_field("regex", &shown)?;
+        st.end()
+    }
 }
 
 /// The redaction rules of a run, as recorded in the outputs (`redaction` in the NDJSON `begin`
@@ -371,7 +390,9 @@ impl Redactor {
         rules.fields.names.extend(lower(&add.fields));
         rules.keep.extend(add.keep.iter().cloned());
         rules.patterns.extend(
-            add.patterns.iter().map(|p| PatternRule { name: "user".into(), regex: p.clone() }),
+            add.patterns
+                .iter()
+                .map(|p| PatternRule { name: PatternRule::USER.into(), regex: p.clone() }),
         );
         rules.payloads = add.payloads;
         Redactor::new(rules)

@@ -469,8 +469,14 @@ impl<W: Write> Format for Text<W> {
         if let Some(cut) = super::snaplen_cut(p) {
             writeln!(self.out, "warning: {cut}")?;
         }
-        if let crate::capture::EndOfInput::Truncated { message } = &summary.end_of_input {
-            writeln!(self.out, "warning: input ended early: {}", escape(message))?;
+        match &summary.end_of_input {
+            crate::capture::EndOfInput::Truncated { message } => {
+                writeln!(self.out, "warning: input ended early: {}", escape(message))?
+            }
+            crate::capture::EndOfInput::Stopped { message } => {
+                writeln!(self.out, "   {}", escape(message))?
+            }
+            crate::capture::EndOfInput::Clean => {}
         }
         if summary.capture.lost() > 0 {
             writeln!(

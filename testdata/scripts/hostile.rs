@@ -101,6 +101,8 @@ pub enum Expect {
     VictimIntact,
     /// The file named `{out}` exists and is a JSON report.
     ReportWritten,
+    /// The report's first input ended `stopped`, its message mentioning this.
+    Stopped(&'static str),
     /// (FIFO cases) the run ended within this many milliseconds of the signal.
     StopsWithinMs(u64),
     /// A finding `memory_budget`: degradation under `--memory-budget` kicked in. Checked only
@@ -642,7 +644,12 @@ pub const CASES: &[Case] = &[
         budget: false,
         max_rss_mib: 100,
         cpu: REPORT,
-        expect: &[Expect::Exit(0), Expect::StopsWithinMs(2000), Expect::ReportWritten],
+        expect: &[
+            Expect::Exit(0),
+            Expect::StopsWithinMs(2000),
+            Expect::ReportWritten,
+            Expect::Stopped("by SIGTERM"),
+        ],
     },
     // 14. More.
     Case {
