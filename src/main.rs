@@ -172,7 +172,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             let memory = cfg.limits.memory.clone();
             let format = ReportFormat::new(fail_on.as_str())
                 .with_memory(&memory)
-                .with_shard(cfg.analyzer.shard)
+                .with_shard(cfg.analyzer.shard, cfg.analysis_settings())
                 .with_policy(policy.policy);
             let outcome = run::run(cfg, format)?;
             let report = outcome.format.into_report(policy.require_connections);

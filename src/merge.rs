@@ -30,6 +30,7 @@ pub fn merge(mut shares: Vec<ShareReport>) -> Result<Value, Error> {
     let bad = |name: &str, what: String| Error::Usage(format!("wsscope merge: {name}: {what}"));
     // Each share once, all of the same N.
     let mut seen: Vec<Option<String>> = Vec::new();
+    let mut settings: Option<(&str, Vec<String>)> = None;
     for s in &shares {
         let share: Share = match s.doc.get("shard") {
             Some(v) => serde_json::from_value(v.clone()).map_err(|e| {
@@ -61,6 +62,31 @@ pub fn merge(mut shares: Vec<ShareReport>) -> Result<Value, Error> {
             return Err(bad(&s.name, format!("share {} is also in {other}", share.index)));
         }
         *slot = Some(s.name.clone());
+        match &settings {
+            None => settings = Some((&s.name, share.settings)),
+            Some((first, theirs)) => {
+                let differ: Vec<String> = share
+                    .settings
+                    .iter()
+                    .filter(|v| !theirs.contains(v))
+                    .map(|v| {
+                        let flag = v.split(' ').next().unwrap_or_default();
+                        let there = theirs.iter().find(|t| t.split(' ').next() == Some(flag));
+                        format!("{v} here, {} there", there.map_or("nothing", String::as_str))
+                    })
+                    .collect();
+                if !differ.is_empty() || share.settings.len() != theirs.len() {
+                    return Err(bad(
+                        &s.name,
+                        format!(
+                            "was analysed with other settings than {first}: {}; every share must \
+                             run with the same flags",
+                            differ.join("; ")
+                        ),
+                    ));
+                }
+            }
+        }
     }
     let missing: Vec<String> =
         seen.iter().enumerate().filter(|(_, s)| s.is_none()).map(|(i, _)| i.to_string()).collect();

@@ -46,6 +46,41 @@ pub struct RunConfig {
 }
 
 impl RunConfig {
+    /// What changes a run's analysis, as `--flag value` with the values as parsed: the shares of
+    /// a sharded run record it, and `wsscope merge` refuses shares that differ. Outputs,
+    /// redaction and the policy are compared from the report itself; `-j` changes nothing.
+    pub fn analysis_settings(&self) -> Vec<String> {
+        let (l, a) = (&self.limits, &self.analyzer);
+        // Every input of a run has the same filter.
+        let filter = self.sources.first().and_then(|s| s.filter.as_deref());
+        let idle = if l.idle_timeout == std::time::Duration::MAX {
+            "none".to_string()
+        } else {
+            format!("{:?}", l.idle_timeout)
+        };
+        vec![
+            format!("-f {}", filter.map_or("none".to_string(), |f| format!("{f:?}"))),
+            format!("--ws-port {:?}", a.ws_ports),
+            format!("--community-id-seed {}", a.community_id_seed),
+            format!("--keylog {}", if self.keylog.is_some() { "given" } else { "none" }),
+            format!("--max-tls-key-wait {}", a.tls.max_key_wait),
+            format!("--max-message-size {}", a.max_message),
+            format!("--max-inflate-size {}", a.max_inflate),
+            format!("--max-connections {}", l.max_connections),
+            format!("--max-buffered-per-direction {}", l.max_buffered_per_direction),
+            format!("--max-buffered-segments {}", l.max_buffered_segments),
+            format!("--max-buffered-total {}", l.max_buffered_total),
+            format!("--idle-timeout {idle}"),
+            format!("--reorder-window {:?}", l.reorder_window),
+            format!("--reorder-packets {}", l.reorder_packets),
+            format!("--max-fragmented-datagrams {}", l.max_fragmented_datagrams),
+            format!("--max-tunnel-depth {}", l.max_tunnel_depth),
+            format!("--retransmission-history {}", l.retransmission_history),
+            format!("--max-history-total {}", l.max_history_total),
+            format!("--memory-budget {}", l.memory.budget()),
+        ]
+    }
+
     /// The analyzer's settings, with what it shares with the stream engine.
     pub fn analyzer_config(&self) -> AnalyzerConfig {
         AnalyzerConfig {

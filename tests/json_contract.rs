@@ -371,7 +371,25 @@ fn merge_refuses_incomplete_or_foreign_shares() {
     let other = "testdata/captures/real/py-basic.pcap";
     let out = wsscope(&["report", cap, other, "-q", "--shard", "1/2", "-o", &path("d.json")]);
     assert!(out.status.code().is_some_and(|c| c < 2), "{out:?}");
+    // Share 1 analysed with other settings: before, merged without a word into a report no
+    // single run gives.
+    let flags = ["--max-message-size", "2M", "--community-id-seed", "7"];
+    let mut args = vec!["report", cap, "-q", "--shard", "1/2", "-o"];
+    let e = path("e.json");
+    args.push(&e);
+    args.extend(flags);
+    assert!(wsscope(&args).status.success());
+    let same = wsscope(&["report", cap, "-q", "--shard", "1/2", "--max-message-size", "1024K"]);
+    assert!(same.status.success());
+    std::fs::write(path("f.json"), &same.stdout).unwrap();
+    let merged = wsscope(&["merge", &path("a.json"), &path("f.json")]);
+    assert!(merged.status.success(), "1M and 1024K are the same setting: {merged:?}");
     for (args, want) in [
+        (
+            vec![path("a.json"), path("e.json")],
+            "--community-id-seed 7 here, --community-id-seed 0 there; \
+             --max-message-size 2097152 here, --max-message-size 1048576 there",
+        ),
         (vec![path("a.json"), path("d.json")], "not the same inputs"),
         (vec![path("d.json"), path("a.json")], "not the same inputs"),
         (vec![path("a.json")], "share(s) 1 of 2 missing"),

@@ -65,15 +65,16 @@ pub struct Report {
 }
 
 /// One share of a sharded run (`--shard I/N`).
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
-)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Share {
     /// I, from 0.
     pub index: u64,
     /// N.
     pub count: u64,
+    /// What changes the analysis, as `--flag value` with the values as parsed
+    /// (`--max-message-size 1048576`): `wsscope merge` refuses shares whose settings differ.
+    pub settings: Vec<String>,
 }
 
 /// One TLS connection.
@@ -1045,10 +1046,11 @@ impl ReportFormat {
         self
     }
 
-    /// Marks the report as share `shard` (I, N) of a sharded run.
-    pub fn with_shard(mut self, shard: Option<(u64, u64)>) -> Self {
+    /// Marks the report as share `shard` (I, N) of a sharded run analysed with `settings`
+    /// ([`crate::run::RunConfig::analysis_settings`]).
+    pub fn with_shard(mut self, shard: Option<(u64, u64)>, settings: Vec<String>) -> Self {
         if let Some(b) = &mut self.builder {
-            b.report.shard = shard.map(|(index, count)| Share { index, count });
+            b.report.shard = shard.map(|(index, count)| Share { index, count, settings });
         }
         self
     }
