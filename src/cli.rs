@@ -424,7 +424,12 @@ pub struct MergeArgs {
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output_file: Option<PathBuf>,
 
-    /// Replace the -o file if it exists.
+    /// Also write JUnit XML for CI test reports, rendered from the merged report: the file one
+    /// run over the same inputs writes with `report --junit`.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// Replace the -o or --junit file if it exists.
     #[arg(long)]
     pub force: bool,
 }

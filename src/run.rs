@@ -276,14 +276,14 @@ impl ReportFiles {
     }
 
     /// Writes the JUnit file and the report (to standard output without `-o`).
-    pub fn write(self, report: &Report, threshold: Option<Severity>) -> Result<(), Error> {
+    pub fn write(self, report: &Report) -> Result<(), Error> {
         let failed = |f: &OutFile, flag: &str, e| Error::Output {
             what: format!("{flag} {}", f.path().display()),
             source: e,
         };
         if let Some(mut f) = self.junit {
-            f.write_all(crate::sink::junit::render(report, threshold).as_bytes())
-                .map_err(|e| failed(&f, "--junit", e))?;
+            let xml = crate::sink::junit::render(report).map_err(Error::Usage)?;
+            f.write_all(xml.as_bytes()).map_err(|e| failed(&f, "--junit", e))?;
             f.commit()?;
         }
         match self.json {

@@ -312,7 +312,8 @@ fn merged_shares_of_several_inputs_are_byte_identical_to_one_report() {
 }
 
 /// Runs `report INPUTS --shard i/N` for every share, merges them and checks the result is one
-/// run's report byte for byte, with its exit status; false when one run yields no report.
+/// run's report byte for byte, with its exit status and its JUnit file; false when one run
+/// yields no report.
 fn shares_merge_to_one(
     inputs: &[&str],
     n: u64,
@@ -320,7 +321,10 @@ fn shares_merge_to_one(
     dir: &tempfile::TempDir,
     validator: &jsonschema::Validator,
 ) -> bool {
-    let one = wsscope(&[&["report", "-q"], inputs].concat());
+    let junit_one = dir.path().join("one.xml");
+    let junit_merged = dir.path().join("merged.xml");
+    let (junit_one, junit_merged) = (junit_one.to_str().unwrap(), junit_merged.to_str().unwrap());
+    let one = wsscope(&[&["report", "-q", "--force", "--junit", junit_one], inputs].concat());
     let want = String::from_utf8(one.stdout).unwrap();
     if !want.starts_with('{') {
         return false; // not a report (an input wsscope refuses)
@@ -339,10 +343,12 @@ fn shares_merge_to_one(
         files.push(f.to_str().unwrap().to_string());
     }
     files.reverse(); // any order
-    let mut args = vec!["merge"];
+    let mut args = vec!["merge", "--force", "--junit", junit_merged];
     args.extend(files.iter().map(String::as_str));
     let merged = wsscope(&args);
     assert_eq!(merged.status.code(), one.status.code(), "{what}: exit status {merged:?}");
+    let (a, b) = (std::fs::read(junit_one).unwrap(), std::fs::read(junit_merged).unwrap());
+    assert!(a == b, "{what}, {n} shares: merge --junit differs from one run's JUnit file");
     let got = String::from_utf8(merged.stdout).unwrap();
     if got != want {
         let line = got.lines().zip(want.lines()).take_while(|(a, b)| a == b).count();

@@ -15,11 +15,120 @@
 //! - Only elements and attributes of the common JUnit schema (Jenkins' `junit-10.xsd`, the Ant
 //!   format) are written: no `properties` inside a test case.
 
-use super::report::{ConnectionReport, FindingReport, Report, ViolationReport};
-use crate::analyzer::checks::Severity;
+use super::report::Report;
+use crate::analyzer::checks::{CheckId, Severity};
+use crate::policy::{Policy, Rule};
 use crate::tcp::Direction;
+use serde::Deserialize;
 use std::collections::HashMap;
 use std::fmt::Write as _;
+
+// What the JUnit file is made of, read from the report's JSON: so `wsscope merge --junit`
+// writes, from the merged report, exactly the file one run writes.
+
+#[derive(Deserialize)]
+struct Doc {
+    redaction: Option<Redaction>,
+    inputs: Vec<InputRow>,
+    summary: SummaryRow,
+    connections: Vec<Connection>,
+    policy: Policy,
+    exit: Exit,
+}
+
+#[derive(Deserialize)]
+struct Redaction {
+    subprotocols: String,
+    patterns: Vec<Named>,
+    payloads: bool,
+}
+
+#[derive(Deserialize)]
+struct Named {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct InputRow {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct SummaryRow {
+    no_websocket: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Exit {
+    fail_on: String,
+    require_connections: Option<u64>,
+    reasons: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Connection {
+    id: u64,
+    client: String,
+    server: String,
+    community_id: String,
+    input: usize,
+    duration: f64,
+    handshake: Handshake,
+    findings: Vec<Finding>,
+    findings_total: u64,
+    violations: Vec<Violation>,
+}
+
+#[derive(Deserialize)]
+struct Handshake {
+    path: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Finding {
+    code: CheckId,
+    severity: Severity,
+    rfc: String,
+    direction: Option<Direction>,
+    packet: u64,
+    offset: u64,
+    message: String,
+    #[serde(default)]
+    allowed: bool,
+    default_severity: Option<Severity>,
+}
+
+#[derive(Deserialize)]
+struct Violation {
+    rule: Rule,
+    direction: Option<Direction>,
+    packet: Option<u64>,
+    message: String,
+}
+
+impl Redaction {
+    /// As [`crate::redact::Rules::summary`].
+    fn summary(&self) -> String {
+        let mut parts = vec![
+            "header values".to_string(),
+            "query values".to_string(),
+            if self.subprotocols == "all" {
+                "subprotocols".to_string()
+            } else {
+                "subprotocol credentials".to_string()
+            },
+            "JSON members".to_string(),
+            format!(
+                "patterns ({})",
+                self.patterns.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        ];
+        if self.payloads {
+            parts.push("payloads".into());
+        }
+        parts.join(", ")
+    }
+}
 
 /// One test case, before it is written.
 struct Case {
@@ -33,10 +142,28 @@ struct Case {
     out: Vec<String>,
 }
 
-/// Renders `report` as JUnit XML; findings at or above `threshold` that the policy does not
-/// allow are failures, as is every policy violation.
-pub fn render(report: &Report, threshold: Option<Severity>) -> String {
-    let failing = |f: &FindingReport| !f.allowed && threshold.is_some_and(|t| f.severity >= t);
+/// Renders `report` as JUnit XML; findings at or above its `--fail-on` that the policy does
+/// not allow are failures, as is every policy violation.
+pub fn render(report: &Report) -> Result<String, String> {
+    let doc = serde_json::to_value(report).map_err(|e| e.to_string())?;
+    render_json(&doc)
+}
+
+/// [`render`] from the report's JSON (a report read back, or merged by `wsscope merge`).
+pub fn render_json(doc: &serde_json::Value) -> Result<String, String> {
+    let report = Doc::deserialize(doc).map_err(|e| format!("not a wsscope report: {e}"))?;
+    let threshold = match report.exit.fail_on.as_str() {
+        "never" => None,
+        s => Some(
+            Severity::deserialize(serde_json::Value::from(s))
+                .map_err(|e| format!("exit.fail_on: {e}"))?,
+        ),
+    };
+    Ok(render_doc(&report, threshold))
+}
+
+fn render_doc(report: &Doc, threshold: Option<Severity>) -> String {
+    let failing = |f: &Finding| !f.allowed && threshold.is_some_and(|t| f.severity >= t);
     let mut suites: Vec<(String, Vec<Case>)> = Vec::new();
     if let Some(n) = report.exit.require_connections {
         let unmet: Vec<&String> =
@@ -64,7 +191,7 @@ pub fn render(report: &Report, threshold: Option<Severity>) -> String {
             *n += 1;
             cases.push(connection_case(c, format!("{} {path} #{n}", c.server), &failing));
         }
-        suites.push((input.input.name.clone(), cases));
+        suites.push((input.name.clone(), cases));
     }
 
     let failed = |cases: &[Case]| cases.iter().filter(|c| !c.failures.is_empty()).count();
@@ -144,11 +271,7 @@ pub fn render(report: &Report, threshold: Option<Severity>) -> String {
     x
 }
 
-fn connection_case(
-    c: &ConnectionReport,
-    name: String,
-    failing: &dyn Fn(&FindingReport) -> bool,
-) -> Case {
+fn connection_case(c: &Connection, name: String, failing: &dyn Fn(&Finding) -> bool) -> Case {
     let mut case = Case {
         classname: "wsscope.connection",
         name,
@@ -193,7 +316,7 @@ fn connection_case(
 }
 
 /// `error client_frame_unmasked by the client, packet 5 (offset 120): … [RFC 6455 §5.1]`.
-fn finding_line(f: &FindingReport) -> String {
+fn finding_line(f: &Finding) -> String {
     let graded = match f.default_severity {
         Some(d) => format!(" (re-graded from {d})"),
         None => String::new(),
@@ -212,7 +335,7 @@ fn finding_line(f: &FindingReport) -> String {
 }
 
 /// `policy max_ping_rtt by the server, packet 21: …`.
-fn violation_line(v: &ViolationReport) -> String {
+fn violation_line(v: &Violation) -> String {
     let packet = v.packet.map(|p| format!(", packet {p}")).unwrap_or_default();
     format!(
         "policy {} {}{packet}: {}",
@@ -250,7 +373,7 @@ fn without_query(target: &str) -> String {
 }
 
 /// The policy in one line, when it says anything.
-fn policy_summary(report: &Report) -> Option<String> {
+fn policy_summary(report: &Doc) -> Option<String> {
     let p = &report.policy;
     let mut parts = Vec::new();
     if let Some(f) = &p.file {

@@ -9,7 +9,17 @@ use std::net::SocketAddr;
 /// The client is the endpoint that sent the SYN; without a SYN it is decided by the heuristics in
 /// [`crate::tcp::table`] and reported through [`RoleSource`].
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
