@@ -394,7 +394,8 @@ pub struct RedactArgs {
     pub patterns: Vec<String>,
 
     /// Never redact this header, query parameter or JSON member because its name contains a
-    /// default word, nor this subprotocol token (repeatable).
+    /// default word, nor this subprotocol token, nor NAME=value in text by the
+    /// credential_assignment pattern (repeatable).
     #[arg(id = "redact_keep", long = "redact-keep", value_name = "NAME")]
     pub keep: Vec<String>,
 

@@ -177,7 +177,7 @@ impl Rules {
             patterns: vec![
                 PatternRule {
                     name: "credential_assignment".into(),
-                    regex: r#"(?i)(?-u:\b)(?:authorization|passcode|password|passwd|pwd|secret|access_token|token|api[_-]?key)\s*[:=]\s*(?:(?:bearer|basic)\s+)?(?P<secret>[^\s&;,"'<>]+)"#
+                    regex: r#"(?i)(?-u:\b)(?P<name>authorization|passcode|password|passwd|pwd|secret|access_token|token|api[_-]?key)\s*[:=]\s*(?:(?:bearer|basic)\s+)?(?P<secret>[^\s&;,"'<>]+)"#
                         .into(),
                 },
                 PatternRule {
@@ -317,6 +317,9 @@ struct Pattern {
     re: Regex,
     /// The capture group replaced (0: the whole match).
     group: usize,
+    /// With a group named `name` (the credential assignment's `access_token=`): a match whose
+    /// name is one of these (`--redact-keep`, normalized) is kept.
+    keep: Vec<String>,
 }
 
 /// Headers whose value is a URL: their query values are redacted, not the whole value.
@@ -411,7 +414,12 @@ impl Redactor {
                     None if re.captures_len() > 1 => 1,
                     None => 0,
                 };
-                Ok(Pattern { re, group })
+                let keep = if re.capture_names().any(|n| n == Some("name")) {
+                    rules.keep.iter().map(|k| normalize(k)).collect()
+                } else {
+                    Vec::new()
+                };
+                Ok(Pattern { re, group, keep })
             })
             .collect::<Result<Vec<_>, String>>()?;
         Ok(Redactor {
@@ -769,6 +777,11 @@ fn pattern(p: &Pattern, seg: &str, out: &mut String) -> bool {
     let mut copied = 0;
     for caps in p.re.captures_iter(seg) {
         let Some(m) = caps.get(p.group).filter(|m| !m.is_empty()) else { continue };
+        if !p.keep.is_empty()
+            && caps.name("name").is_some_and(|n| p.keep.contains(&normalize(n.as_str())))
+        {
+            continue;
+        }
         if m.start() < copied {
             continue;
         }

@@ -385,6 +385,21 @@ fn kept_names_and_tokens_are_not_redacted_by_words_or_heuristics() {
         (q.path.as_str(), q.protocols[0].as_str(), q.headers[0].1.as_str()),
         ("/ws?keyword=hi", OPAQUE, "42")
     );
+    // A kept name is kept from the credential assignment pattern too (before, `--redact-keep
+    // access_token` kept the query parameter from the word rule and the pattern redacted it
+    // anyway); other names the pattern knows are still redacted.
+    let add = Additions { keep: vec!["access_token".into()], ..Default::default() };
+    let mut r = Redactor::with_additions(&add).unwrap();
+    let req = RequestInfo {
+        path: "/ws?access_token=abc123&password=hunter2".into(),
+        ..Default::default()
+    };
+    let mut e = handshake(req.clone(), ResponseInfo::default());
+    r.apply(&mut e);
+    assert_eq!(parts(e).0.path, "/ws?access_token=abc123&password=<redacted:7 bytes>");
+    let mut e = handshake(req, ResponseInfo::default());
+    defaults().apply(&mut e);
+    assert_eq!(parts(e).0.path, "/ws?access_token=<redacted:6 bytes>&password=<redacted:7 bytes>");
     let clash =
         Additions { keep: vec!["pin".into()], fields: vec!["PIN".into()], ..Default::default() };
     assert!(Redactor::with_additions(&clash).unwrap_err().contains("--redact-keep"));
