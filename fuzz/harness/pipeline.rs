@@ -38,7 +38,6 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::Path;
 use std::rc::Rc;
-use wsscope::analyzer::checks::Severity;
 use wsscope::analyzer::{AnalyzerConfig, AnalyzerStats};
 use wsscope::config::{Input, Source};
 use wsscope::event::Event;
@@ -227,7 +226,6 @@ fn outputs(path: &Path, threads: bool, redact_payloads: bool) -> Option<Outputs>
     ]);
     let redacted = Some(redactor(redact_payloads));
     run::run(config(path, export.clone(), redacted, 1), fan).expect("redacted export reads it");
-    let fail_on = Some(Severity::Warning);
     let report_cfg = AnalyzerConfig { keep_payloads: false, ..AnalyzerConfig::default() };
     let r =
         run::run(config(path, report_cfg, Some(redactor(false)), 1), ReportFormat::new("warning"))
@@ -250,7 +248,7 @@ fn outputs(path: &Path, threads: bool, redact_payloads: bool) -> Option<Outputs>
         json: json.text(),
         findings: outcome.findings,
         report: String::from_utf8(report_json).expect("UTF-8"),
-        junit: junit::render(&report, fail_on),
+        junit: junit::render(&report).expect("the JUnit file of a report wsscope wrote"),
         ndjson_threads,
     })
 }

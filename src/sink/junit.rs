@@ -15,98 +15,176 @@
 //! - Only elements and attributes of the common JUnit schema (Jenkins' `junit-10.xsd`, the Ant
 //!   format) are written: no `properties` inside a test case.
 
-use super::report::Report;
+use super::report::{ConnectionReport, Report};
 use crate::analyzer::checks::{CheckId, Severity};
 use crate::policy::{Policy, Rule};
 use crate::tcp::Direction;
 use serde::Deserialize;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-// What the JUnit file is made of, read from the report's JSON: so `wsscope merge --junit`
-// writes, from the merged report, exactly the file one run writes.
+// What the JUnit file is made of: borrowed from the report as it is built (`report --junit`),
+// or read from a report's JSON (`wsscope merge --junit`), so that both write the same file
+// without a copy of the report.
 
+/// The report's JSON, as far as the JUnit file needs it.
 #[derive(Deserialize)]
-struct Doc {
-    redaction: Option<Redaction>,
-    inputs: Vec<InputRow>,
-    summary: SummaryRow,
-    connections: Vec<Connection>,
+struct Doc<'a> {
+    #[serde(borrow)]
+    redaction: Option<Redaction<'a>>,
+    #[serde(borrow)]
+    inputs: Vec<InputRow<'a>>,
+    #[serde(borrow)]
+    summary: SummaryRow<'a>,
+    #[serde(borrow)]
+    connections: Vec<Conn<'a>>,
     policy: Policy,
-    exit: Exit,
+    #[serde(borrow)]
+    exit: Exit<'a>,
 }
 
 #[derive(Deserialize)]
-struct Redaction {
-    subprotocols: String,
-    patterns: Vec<Named>,
+struct Redaction<'a> {
+    #[serde(borrow)]
+    subprotocols: Cow<'a, str>,
+    #[serde(borrow)]
+    patterns: Vec<Named<'a>>,
     payloads: bool,
 }
 
 #[derive(Deserialize)]
-struct Named {
-    name: String,
+struct Named<'a> {
+    #[serde(borrow)]
+    name: Cow<'a, str>,
 }
 
 #[derive(Deserialize)]
-struct InputRow {
-    name: String,
+struct InputRow<'a> {
+    #[serde(borrow)]
+    name: Cow<'a, str>,
 }
 
 #[derive(Deserialize)]
-struct SummaryRow {
-    no_websocket: Vec<String>,
+struct SummaryRow<'a> {
+    #[serde(borrow)]
+    no_websocket: Vec<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
-struct Exit {
-    fail_on: String,
+struct Exit<'a> {
+    #[serde(borrow)]
+    fail_on: Cow<'a, str>,
     require_connections: Option<u64>,
-    reasons: Vec<String>,
+    #[serde(borrow)]
+    reasons: Vec<Cow<'a, str>>,
 }
 
+/// What the run's suites say besides the connections.
+struct Head<'a> {
+    /// The redaction rules in one line.
+    redaction: Option<String>,
+    inputs: Vec<Cow<'a, str>>,
+    no_websocket: Vec<Cow<'a, str>>,
+    policy: Policy,
+    fail_on: Cow<'a, str>,
+    require_connections: Option<u64>,
+    reasons: Vec<Cow<'a, str>>,
+}
+
+/// One connection's row.
 #[derive(Deserialize)]
-struct Connection {
+struct Conn<'a> {
     id: u64,
-    client: String,
-    server: String,
-    community_id: String,
+    #[serde(borrow)]
+    client: Cow<'a, str>,
+    #[serde(borrow)]
+    server: Cow<'a, str>,
+    #[serde(borrow)]
+    community_id: Cow<'a, str>,
     input: usize,
     duration: f64,
-    handshake: Handshake,
-    findings: Vec<Finding>,
+    #[serde(borrow)]
+    handshake: Handshake<'a>,
+    #[serde(borrow)]
+    findings: Vec<Finding<'a>>,
     findings_total: u64,
-    violations: Vec<Violation>,
+    #[serde(borrow)]
+    violations: Vec<Violation<'a>>,
 }
 
 #[derive(Deserialize)]
-struct Handshake {
-    path: Option<String>,
+struct Handshake<'a> {
+    #[serde(borrow)]
+    path: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
-struct Finding {
+struct Finding<'a> {
     code: CheckId,
     severity: Severity,
-    rfc: String,
+    #[serde(borrow)]
+    rfc: Cow<'a, str>,
     direction: Option<Direction>,
     packet: u64,
     offset: u64,
-    message: String,
+    #[serde(borrow)]
+    message: Cow<'a, str>,
     #[serde(default)]
     allowed: bool,
     default_severity: Option<Severity>,
 }
 
 #[derive(Deserialize)]
-struct Violation {
+struct Violation<'a> {
     rule: Rule,
     direction: Option<Direction>,
     packet: Option<u64>,
-    message: String,
+    #[serde(borrow)]
+    message: Cow<'a, str>,
 }
 
-impl Redaction {
+impl<'a> From<&'a ConnectionReport> for Conn<'a> {
+    fn from(c: &'a ConnectionReport) -> Self {
+        Conn {
+            id: c.id.0,
+            client: Cow::Borrowed(&c.client),
+            server: Cow::Borrowed(&c.server),
+            community_id: Cow::Owned(c.community_id.to_string()),
+            input: c.input,
+            duration: c.duration,
+            handshake: Handshake { path: c.handshake.path.as_deref().map(Cow::Borrowed) },
+            findings: c
+                .findings
+                .iter()
+                .map(|f| Finding {
+                    code: f.code,
+                    severity: f.severity,
+                    rfc: Cow::Borrowed(f.rfc),
+                    direction: f.direction,
+                    packet: f.packet,
+                    offset: f.offset,
+                    message: Cow::Borrowed(&f.message),
+                    allowed: f.allowed,
+                    default_severity: f.default_severity,
+                })
+                .collect(),
+            findings_total: c.findings_total,
+            violations: c
+                .violations
+                .iter()
+                .map(|v| Violation {
+                    rule: v.rule,
+                    direction: v.direction,
+                    packet: v.packet,
+                    message: Cow::Borrowed(&v.message),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Redaction<'_> {
     /// As [`crate::redact::Rules::summary`].
     fn summary(&self) -> String {
         let mut parts = vec![
@@ -120,7 +198,7 @@ impl Redaction {
             "JSON members".to_string(),
             format!(
                 "patterns ({})",
-                self.patterns.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+                self.patterns.iter().map(|p| p.name.as_ref()).collect::<Vec<_>>().join(", ")
             ),
         ];
         if self.payloads {
@@ -145,30 +223,55 @@ struct Case {
 /// Renders `report` as JUnit XML; findings at or above its `--fail-on` that the policy does
 /// not allow are failures, as is every policy violation.
 pub fn render(report: &Report) -> Result<String, String> {
-    let doc = serde_json::to_value(report).map_err(|e| e.to_string())?;
-    render_json(&doc)
+    let head = Head {
+        redaction: report.redaction.as_ref().map(crate::redact::Rules::summary),
+        inputs: report.inputs.iter().map(|i| Cow::Borrowed(i.input.name.as_str())).collect(),
+        no_websocket: report
+            .summary
+            .no_websocket
+            .iter()
+            .map(|w| Cow::Borrowed(w.as_str()))
+            .collect(),
+        policy: report.policy.clone(),
+        fail_on: Cow::Borrowed(&report.exit.fail_on),
+        require_connections: report.exit.require_connections,
+        reasons: report.exit.reasons.iter().map(|r| Cow::Borrowed(r.as_str())).collect(),
+    };
+    render_parts(&head, report.connections.iter().map(|c| Conn::from(&**c)))
 }
 
 /// [`render`] from the report's JSON (a report read back, or merged by `wsscope merge`).
 pub fn render_json(doc: &serde_json::Value) -> Result<String, String> {
-    let report = Doc::deserialize(doc).map_err(|e| format!("not a wsscope report: {e}"))?;
-    let threshold = match report.exit.fail_on.as_str() {
+    let doc = Doc::deserialize(doc).map_err(|e| format!("not a wsscope report: {e}"))?;
+    let head = Head {
+        redaction: doc.redaction.as_ref().map(Redaction::summary),
+        inputs: doc.inputs.into_iter().map(|i| i.name).collect(),
+        no_websocket: doc.summary.no_websocket,
+        policy: doc.policy,
+        fail_on: doc.exit.fail_on,
+        require_connections: doc.exit.require_connections,
+        reasons: doc.exit.reasons,
+    };
+    render_parts(&head, doc.connections.into_iter())
+}
+
+fn render_parts<'a>(
+    head: &Head<'_>,
+    connections: impl Iterator<Item = Conn<'a>>,
+) -> Result<String, String> {
+    let threshold = match head.fail_on.as_ref() {
         "never" => None,
         s => Some(
             Severity::deserialize(serde_json::Value::from(s))
                 .map_err(|e| format!("exit.fail_on: {e}"))?,
         ),
     };
-    Ok(render_doc(&report, threshold))
-}
-
-fn render_doc(report: &Doc, threshold: Option<Severity>) -> String {
     let failing = |f: &Finding| !f.allowed && threshold.is_some_and(|t| f.severity >= t);
     let mut suites: Vec<(String, Vec<Case>)> = Vec::new();
-    if let Some(n) = report.exit.require_connections {
-        let unmet: Vec<&String> =
-            report.exit.reasons.iter().filter(|r| r.contains("--require-connections")).collect();
-        let why = report.summary.no_websocket.join("\n");
+    if let Some(n) = head.require_connections {
+        let unmet: Vec<&Cow<str>> =
+            head.reasons.iter().filter(|r| r.contains("--require-connections")).collect();
+        let why = head.no_websocket.join("\n");
         suites.push((
             "wsscope".to_string(),
             vec![Case {
@@ -181,28 +284,32 @@ fn render_doc(report: &Doc, threshold: Option<Severity>) -> String {
             }],
         ));
     }
-    for (i, input) in report.inputs.iter().enumerate() {
-        let mut ordinals: HashMap<(&str, String), usize> = HashMap::new();
-        let mut cases = Vec::new();
-        for c in report.connections.iter().filter(|c| c.input == i) {
-            let path = c.handshake.path.as_deref().map(without_query);
-            let path = path.unwrap_or_else(|| "(no handshake)".to_string());
-            let n = ordinals.entry((c.server.as_str(), path.clone())).or_default();
-            *n += 1;
-            cases.push(connection_case(c, format!("{} {path} #{n}", c.server), &failing));
-        }
-        suites.push((input.name.clone(), cases));
+    // One suite per input, its connections in the report's order; a test case's ordinal counts
+    // the input's connections to the same server and path before it.
+    let mut per_input: Vec<(Vec<Case>, HashMap<(String, String), usize>)> =
+        head.inputs.iter().map(|_| Default::default()).collect();
+    for c in connections {
+        let Some((cases, ordinals)) = per_input.get_mut(c.input) else { continue };
+        let path = c.handshake.path.as_deref().map(without_query);
+        let path = path.unwrap_or_else(|| "(no handshake)".to_string());
+        let n = ordinals.entry((c.server.to_string(), path.clone())).or_default();
+        *n += 1;
+        let name = format!("{} {path} #{n}", c.server);
+        cases.push(connection_case(&c, name, &failing));
+    }
+    for (input, (cases, _)) in head.inputs.iter().zip(per_input) {
+        suites.push((input.to_string(), cases));
     }
 
     let failed = |cases: &[Case]| cases.iter().filter(|c| !c.failures.is_empty()).count();
     let tests: usize = suites.iter().map(|(_, c)| c.len()).sum();
     let failures: usize = suites.iter().map(|(_, c)| failed(c)).sum();
     let mut props = Vec::new();
-    if let Some(r) = &report.redaction {
-        props.push(("wsscope.redaction", r.summary()));
+    if let Some(r) = &head.redaction {
+        props.push(("wsscope.redaction", r.clone()));
     }
-    props.push(("wsscope.fail_on", report.exit.fail_on.clone()));
-    if let Some(p) = policy_summary(report) {
+    props.push(("wsscope.fail_on", head.fail_on.to_string()));
+    if let Some(p) = policy_summary(&head.policy) {
         props.push(("wsscope.policy", p));
     }
 
@@ -268,10 +375,10 @@ fn render_doc(report: &Doc, threshold: Option<Severity>) -> String {
         let _ = writeln!(x, "  </testsuite>");
     }
     let _ = writeln!(x, "</testsuites>");
-    x
+    Ok(x)
 }
 
-fn connection_case(c: &Connection, name: String, failing: &dyn Fn(&Finding) -> bool) -> Case {
+fn connection_case(c: &Conn<'_>, name: String, failing: &dyn Fn(&Finding) -> bool) -> Case {
     let mut case = Case {
         classname: "wsscope.connection",
         name,
@@ -373,8 +480,7 @@ fn without_query(target: &str) -> String {
 }
 
 /// The policy in one line, when it says anything.
-fn policy_summary(report: &Doc) -> Option<String> {
-    let p = &report.policy;
+fn policy_summary(p: &Policy) -> Option<String> {
     let mut parts = Vec::new();
     if let Some(f) = &p.file {
         parts.push(format!("--policy {f}"));
