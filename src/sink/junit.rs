@@ -286,7 +286,9 @@ fn render_parts<'a>(
     }
     // One suite per input, its connections in the report's order; a test case's ordinal counts
     // the input's connections to the same server and path before it.
-    let mut per_input: Vec<(Vec<Case>, HashMap<(String, String), usize>)> =
+    // (server, path without query) → connections so far.
+    type Ordinals = HashMap<(String, String), usize>;
+    let mut per_input: Vec<(Vec<Case>, Ordinals)> =
         head.inputs.iter().map(|_| Default::default()).collect();
     for c in connections {
         let Some((cases, ordinals)) = per_input.get_mut(c.input) else { continue };
