@@ -16,6 +16,12 @@ const S2C: Direction = Direction::ServerToClient;
 const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 const MASK: Option<[u8; 4]> = Some([1, 2, 3, 4]);
 
+/// A key of its own for frame `i`, as clients draw them: chains of frames that repeat a key read
+/// as masked repetitive data to the frame search (`ws::resync`).
+fn fresh_mask(i: u8) -> Option<[u8; 4]> {
+    Some([0x37, 0xfa, 0x21, i])
+}
+
 struct Conn {
     a: Analyzer<Collect>,
     off: [u64; 2],
@@ -235,7 +241,7 @@ fn mid_stream_pickup_finds_frames_and_says_the_handshake_was_not_seen() {
     let mut c = Conn::new(RoleSource::Guess);
     c.send(S2C, b"tail of an earlier server frame");
     for i in 0..4 {
-        c.send(C2S, &frame(true, 0, 1, MASK, format!("c{i}").as_bytes()));
+        c.send(C2S, &frame(true, 0, 1, fresh_mask(i), format!("c{i}").as_bytes()));
         c.send(S2C, &frame(true, 0, 1, None, format!("s{i}").as_bytes()));
     }
     let ev = c.close();
@@ -251,7 +257,10 @@ fn mid_stream_pickup_learns_the_client_from_masking_when_ports_mislead() {
     // The TCP layer guessed wrong: what it calls the server sends masked frames.
     let mut c = Conn::new(RoleSource::Guess);
     for i in 0..4 {
-        c.send(S2C, &frame(true, 0, 1, MASK, format!("from the real client {i}").as_bytes()));
+        c.send(
+            S2C,
+            &frame(true, 0, 1, fresh_mask(i), format!("from the real client {i}").as_bytes()),
+        );
     }
     let ev = c.close();
     match &ev[0] {
@@ -328,7 +337,7 @@ fn a_port_named_by_the_user_is_decoded_without_a_handshake() {
     let cfg = AnalyzerConfig { ws_ports: vec![8080], ..Default::default() };
     let mut c = Conn::with(RoleSource::Syn, cfg);
     for i in 0..4 {
-        c.send(C2S, &frame(true, 0, 1, MASK, format!("m{i}").as_bytes()));
+        c.send(C2S, &frame(true, 0, 1, fresh_mask(i), format!("m{i}").as_bytes()));
     }
     let ev = c.close();
     assert_eq!(texts(&ev).len(), 4, "{ev:?}");

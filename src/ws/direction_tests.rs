@@ -354,8 +354,11 @@ fn gap_across_a_frame_boundary_resyncs_on_later_frames() {
 #[test]
 fn mid_stream_pickup_finds_the_first_whole_frame() {
     let mut s = b"...end of a message".to_vec();
-    for w in ["a", "b", "c", "d"] {
-        s.extend(frame(true, 0, 1, KEY, w.as_bytes()));
+    // A key of its own for every frame, as clients draw them (one key for all reads as masked
+    // repetitive data, not frames).
+    for (i, w) in ["a", "b", "c", "d"].into_iter().enumerate() {
+        let key = Some([1, 2, 3, i as u8]);
+        s.extend(frame(true, 0, 1, key, w.as_bytes()));
     }
     let cfg = DirConfig { from_start: false, ..client() };
     let out = run(cfg, &s);
@@ -593,4 +596,35 @@ fn a_text_cut_inside_a_character_is_reported_truncated() {
     // A message that fits and ends on a character boundary is not truncated.
     let out = run(server(), &frame(false, 0, 1, None, b"abc"));
     assert!(messages(&out)[0].contains("truncated=false text:abc incomplete"), "{out:?}");
+}
+
+#[test]
+fn a_gap_inside_masked_repetitive_data_resyncs_on_real_frames_not_on_the_data() {
+    // The client sends 3,000 zero bytes masked with 82 86 11 22 (which read as well-formed binary
+    // frames of six zero bytes, all with one key), then texts; the bytes from the end of the
+    // frame before to the middle of the zeros are lost, header included.
+    // Before, the frame search locked on inside the zeros: 187 invented binary messages, then
+    // the real frames read out of step as hundreds of RFC 6455 errors.
+    let zeros = frame(true, 0, 2, Some([0x82, 0x86, 0x11, 0x22]), &[0; 3000]);
+    let mut s = frame(true, 0, 1, Some([9, 9, 9, 1]), b"before");
+    let cut_from = s.len() - 2;
+    s.extend(&zeros);
+    let resume = cut_from + 1400;
+    for i in 0..6u8 {
+        s.extend(frame(true, 0, 1, Some([7, 7, 7, i]), format!("after {i}").as_bytes()));
+    }
+    let mut d = DirectionDecoder::new(client(), 0);
+    let mut out = Vec::new();
+    let at = PacketRef::default();
+    d.feed(0, &s[..cut_from], at, &mut |_, o| out.push(render(&o)));
+    d.gap(cut_from as u64, (resume - cut_from) as u64, at, &mut |_, o| out.push(render(&o)));
+    d.feed(resume as u64, &s[resume..], at, &mut |_, o| out.push(render(&o)));
+    d.finish(s.len() as u64, at, &mut |_, o| out.push(render(&o)));
+    assert_eq!(findings(&out), vec!["finding capture_gap", "finding frame_sync_lost"], "{out:?}");
+    let m = messages(&out);
+    assert_eq!(m.len(), 7, "{m:?}");
+    assert!(m[0].contains("incomplete"), "the cut text: {}", m[0]);
+    for (i, m) in m[1..].iter().enumerate() {
+        assert!(m.ends_with(&format!("text:after {i}")), "{m}");
+    }
 }

@@ -110,7 +110,9 @@ impl Shown {
     /// Whether `frames` frames that showed this are convincing.
     fn convincing(&self, evidence: Evidence, frames: usize) -> bool {
         match evidence {
-            Evidence::Resync => true,
+            // Runs of zero bytes are chains of empty continuation frames: a chain must carry
+            // something.
+            Evidence::Resync => self.with_payload >= 1,
             Evidence::Detect { .. } => {
                 self.not_continuation
                     && self.with_payload >= if frames >= MIN_FRAMES { 2 } else { 1 }
@@ -121,11 +123,26 @@ impl Shown {
 
 /// Whether a convincing chain starts at `start` (and whether its frames are masked).
 fn chain_from(buf: &[u8], start: usize, expect: Expect, complete: bool) -> Verdict {
+    // A masked header that merely continues the pattern of the eight bytes before it is masked
+    // repetitive data (its last well-formed piece before the real frames), not a frame: a client
+    // masks every frame with a fresh key, so a real header never repeats the bytes before it.
+    if let (Some(before), Some(here)) =
+        (start.checked_sub(8).and_then(|b| buf.get(b..start)), buf.get(start..start + 8))
+        && here[1] & 0x80 != 0
+        && before == here
+    {
+        return Verdict::Reject;
+    }
     let mut pos = start;
     let mut frames = 0;
     let mut masked = expect.masked;
     let mut in_message = None::<bool>;
     let mut shown = Shown::default();
+    // Mask keys of the chain's frames. A client draws a new random key for every frame (RFC 6455
+    // §5.3); masked repetitive data (a run of zeros masked with one key repeats that key) reads
+    // as a chain of well-formed frames that all carry the same key, or a few rotating ones. (The
+    // zero key, which some embedded clients send every time, masks zeros into zeros: no chain.)
+    let mut keys: [Option<[u8; 4]>; MIN_FRAMES] = [None; MIN_FRAMES];
     let detect = matches!(expect.evidence, Evidence::Detect { .. });
     let at_end = match expect.evidence {
         Evidence::Resync => MIN_FRAMES_AT_END,
@@ -153,8 +170,13 @@ fn chain_from(buf: &[u8], start: usize, expect: Expect, complete: bool) -> Verdi
         let is_masked = h.mask.is_some();
         if masked.is_some_and(|m| m != is_masked)
             || !plausible(&h, expect.rsv_allowed, &mut in_message)
+            || h.mask
+                .is_some_and(|k| k != [0; 4] && keys[..frames.min(MIN_FRAMES)].contains(&Some(k)))
         {
             return Verdict::Reject;
+        }
+        if let Some(slot) = keys.get_mut(frames) {
+            *slot = h.mask;
         }
         let Some(next) =
             usize::try_from(h.payload_len).ok().and_then(|l| (pos + hl).checked_add(l))
@@ -337,6 +359,35 @@ mod tests {
     }
 
     #[test]
+    fn masked_repetitive_data_is_not_a_chain_of_frames() {
+        // 3,000 zero bytes masked with 82 86 11 22 read as binary frames of 6 bytes, each masked
+        // with 11 22 82 86: well-formed, and all with one key, which no client sends. Before,
+        // resync locked on here after a gap and decoded the real frames after it out of step
+        // (thousands of false RFC 6455 errors).
+        let key = [0x82, 0x86, 0x11, 0x22];
+        let mut buf = b"rest of a frame".to_vec();
+        buf.extend((0..3000).map(|i| key[i % 4]));
+        for complete in [false, true] {
+            let found = find_boundary(&buf, CLIENT, complete);
+            assert!(matches!(found, Found::NotYet { .. }), "{found:?}");
+        }
+        // The same frames with a key of their own each are a chain.
+        let mut buf = b"rest of a frame".to_vec();
+        for k in 0..MIN_FRAMES as u8 {
+            buf.extend([0x82, 0x86, k, 0x22, 0x82, 0x86, k, 0x22, 0x82, 0x86, k, 0x22]);
+        }
+        assert_eq!(find_boundary(&buf, CLIENT, false), Found::At { offset: 15, masked: true });
+    }
+
+    #[test]
+    fn a_run_of_zero_bytes_is_not_a_chain_of_empty_frames() {
+        let buf = [0u8; 64];
+        assert!(matches!(find_boundary(&buf, SERVER, false), Found::NotYet { .. }));
+        let any = Expect { masked: None, rsv_allowed: 0, evidence: Evidence::Resync };
+        assert!(matches!(find_boundary(&buf, any, true), Found::NotYet { .. }));
+    }
+
+    #[test]
     fn text_frames_must_hold_utf8() {
         let buf: Vec<u8> = (0..MIN_FRAMES).flat_map(|_| text(&[0xff, 0xfe, 0xfd], None)).collect();
         assert!(matches!(find_boundary(&buf, SERVER, false), Found::NotYet { .. }));
@@ -359,9 +410,10 @@ mod tests {
 
     #[test]
     fn detection_needs_frames_that_carry_payload() {
-        // Eight zero bytes: four empty non-final continuation frames.
+        // Eight zero bytes: four empty non-final continuation frames (not even a resync takes
+        // them, see a_run_of_zero_bytes_is_not_a_chain_of_empty_frames).
         let zeros = [0u8; 8];
-        assert!(matches!(find_boundary(&zeros, resync_any(), false), Found::At { .. }));
+        assert!(matches!(find_boundary(&zeros, resync_any(), false), Found::NotYet { .. }));
         assert!(matches!(find_boundary(&zeros, DETECT, true), Found::NotYet { .. }));
         // Four empty text messages show nothing either.
         let empty: Vec<u8> = (0..MIN_FRAMES).flat_map(|_| text(b"", None)).collect();
