@@ -215,6 +215,9 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
         if let (Some(m), true) = (crate::sink::memory_notice(&summary.memory), cfg.notices) {
             eprintln!("wsscope: {}: {m}", source.display());
         }
+        if let (Some(m), true) = (crate::sink::limits_notice(&summary.tcp), cfg.notices) {
+            eprintln!("wsscope: {}: warning: {m}", source.display());
+        }
         output.end(&info, &summary, &stats);
         if stop.is_requested()
             && stop.max_packets.is_none()

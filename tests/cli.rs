@@ -131,6 +131,23 @@ fn a_run_stopped_before_the_end_of_its_file_says_so() {
 }
 
 #[test]
+fn connections_a_limit_stopped_following_say_so_on_the_connection_and_on_stderr() {
+    // Before: 0 messages of 50, exit 0, nothing on stderr and no finding that a limit acted.
+    let f = testdata("captures/real/concurrent.pcap");
+    let o = wsscope(&["report", f.to_str().unwrap(), "--max-connections", "1"]);
+    assert_eq!(o.status.code(), Some(0), "a limit is a warning, not an error: {}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["summary"]["findings_by_code"]["connection_limit"], 5, "{}", doc["summary"]);
+    assert!(
+        stderr(&o).contains("53 connection(s) evicted while open at the connection limit"),
+        "{}",
+        stderr(&o)
+    );
+    let o = wsscope(&["--text", f.to_str().unwrap(), "--max-connections", "1"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("warning: 53 connection(s) evicted"));
+}
+
+#[test]
 fn a_dash_is_standard_output_or_a_clear_refusal_never_a_file_named_dash() {
     let dir = tempfile::tempdir().unwrap();
     let f = testdata("captures/real/bad-accept.pcap");

@@ -207,6 +207,10 @@ checks! {
     SynOnOpenConnection => (Warning, "RFC 5961 §4", "a SYN with a new initial sequence number arrived on an open connection that went on (the server did not accept it; forged SYNs look like this); it did not end the connection"),
     /// The memory budget made wsscope give something up on this connection.
     MemoryBudget => (Warning, "limit", "wsscope's memory budget (--memory-budget) was filling up, so this connection lost a payload copy, its inflater, or was evicted; what was given up is said in the finding"),
+    /// The connection table was full: this connection was evicted while still open.
+    ConnectionLimit => (Warning, "limit", "the connection table was full (--max-connections), so this connection was evicted while still open: what it sent afterwards was not decoded as part of it"),
+    /// No packet for longer than `--idle-timeout`: the connection stopped being followed.
+    IdleTimeout => (Warning, "limit", "this connection sent nothing for longer than --idle-timeout and stopped being followed while still open: if it went on, what it sent afterwards was not decoded as part of it"),
     /// A connection's output could not be kept in capture order.
     CaptureOrderNotKept => (Info, "capture", "output of a connection was released before earlier bytes were decoded (held longer than the reorder window); later events may be out of capture order"),
 

@@ -1094,6 +1094,34 @@ impl Session {
                 // connection limit) stopped following it may yet close cleanly.
                 let ended =
                     matches!(reason, CloseReason::Fin | CloseReason::Rst | CloseReason::Reused);
+                // A limit that stopped following a connection still open is said on it: what
+                // it sent later is lost to it (a capture that ended is not a limit).
+                let limit = match reason {
+                    CloseReason::Evicted => Some((
+                        CheckId::ConnectionLimit,
+                        "the connection table was full (--max-connections): evicted while open",
+                    )),
+                    CloseReason::Idle => Some((
+                        CheckId::IdleTimeout,
+                        "nothing for longer than --idle-timeout: no longer followed",
+                    )),
+                    CloseReason::MemoryBudget => Some((
+                        CheckId::MemoryBudget,
+                        "evicted while open to stay under the memory budget (--memory-budget)",
+                    )),
+                    _ => None,
+                };
+                if let Some((check, what)) = limit
+                    && self.first_close.is_none()
+                {
+                    self.finding(
+                        check,
+                        None,
+                        pos,
+                        format!("{what}; what it sent afterwards is not decoded as part of it"),
+                        sink,
+                    );
+                }
                 match self.first_close {
                     _ if !ended => {}
                     None => self.finding(

@@ -389,6 +389,27 @@ pub fn reaches(findings: [u64; 3], threshold: Option<Severity>) -> bool {
     }
 }
 
+/// Connections the connection limit or the idle timeout stopped following while open, for
+/// people (`None` when none).
+pub fn limits_notice(tcp: &crate::tcp::TableStats) -> Option<String> {
+    let mut what = Vec::new();
+    if tcp.evicted > 0 {
+        what.push(format!(
+            "{} connection(s) evicted while open at the connection limit (raise --max-connections)",
+            tcp.evicted
+        ));
+    }
+    if tcp.closed_idle > 0 {
+        what.push(format!(
+            "{} connection(s) no longer followed after --idle-timeout of silence",
+            tcp.closed_idle
+        ));
+    }
+    (!what.is_empty()).then(|| {
+        format!("{}: what they sent afterwards was not decoded as part of them", what.join("; "))
+    })
+}
+
 /// What the memory budget gave up, for people (`None` when it gave up nothing).
 pub fn memory_notice(m: &crate::memory::MemoryStats) -> Option<String> {
     use crate::memory::{Level, human};

@@ -493,6 +493,9 @@ impl<W: Write> Format for Text<W> {
         {
             writeln!(self.out, "warning: {m}")?;
         }
+        if let Some(m) = super::limits_notice(&summary.tcp) {
+            writeln!(self.out, "warning: {m}")?;
+        }
         Ok(())
     }
 
