@@ -177,6 +177,7 @@ pub struct InputArgs {
     /// Kernel capture buffer per interface (as tcpdump -B, whose bare numbers are KiB; K, M, G
     /// suffixes also work): what absorbs bursts while wsscope is busy. libpcap's default is 2M;
     /// larger buffers drop less (libpcap's `dropped` count says when it was too small).
+    /// From 64K to 1G.
     #[arg(short = 'B', long = "buffer-size", value_name = "SIZE", default_value = "32M")]
     pub buffer_size: String,
 
@@ -185,9 +186,9 @@ pub struct InputArgs {
     #[arg(long)]
     pub immediate_mode: bool,
 
-    /// Packets held between the capture threads and the analysis (live capture). The capture
-    /// threads never wait for the analysis: past this, packets are dropped and counted
-    /// (`queue_dropped`), never blocking libpcap.
+    /// Bytes of packets held between the capture threads and the analysis (live capture; at
+    /// least 1M). The capture threads never wait for the analysis: past this, packets are
+    /// dropped and counted (`queue_dropped`), never blocking libpcap.
     #[arg(long, value_name = "SIZE", default_value = "64M")]
     pub capture_queue: String,
 
@@ -336,7 +337,7 @@ pub struct LimitArgs {
     /// Memory for what the capture makes wsscope hold (connections, buffered and in-progress
     /// bytes, payload copies, inflaters, report rows). Past half of it payload copies are
     /// dropped, past 65 % inflater windows, past 80 % the least recently active connections
-    /// are evicted; each step is reported (memory_budget).
+    /// are evicted; each step is reported (memory_budget). At least 16M.
     #[arg(long, value_name = "SIZE", default_value = "1G")]
     pub memory_budget: String,
 

@@ -318,11 +318,11 @@ pub fn listening_notice(source: &Source, link_type: &str) {
             .unwrap_or_default();
         let mode = if options.immediate { ", immediate mode" } else { "" };
         eprintln!(
-            "wsscope: listening on {}, link type {link_type}{filter}, snaplen {}, buffer {} MiB{mode} \
+            "wsscope: listening on {}, link type {link_type}{filter}, snaplen {}, buffer {}{mode} \
              (Ctrl-C to stop)",
             names.join(", "),
             options.snaplen,
-            options.buffer_size >> 20,
+            crate::memory::human(options.buffer_size as u64),
         );
     }
 }
