@@ -879,10 +879,15 @@ impl Session {
                 self.run_http(cfg, sink);
             }
             // A snapshot length cuts every long packet, the handshake's first: the frames after
-            // it are searched for, as in a capture that started mid-stream.
-            Phase::Http(_) => {
+            // it are searched for, as in a capture that started mid-stream. So are they when
+            // both directions lost bytes before any request was read (the request and the 101
+            // may be what was lost: a busy capture drops the start of a connection too).
+            Phase::Http(h) => {
                 self.saw.gap_before_handshake = true;
-                self.phase = if self.info.role == RoleSource::Guess || reason == GapReason::Snaplen
+                let handshake_lost = h.requests == 0;
+                self.phase = if self.info.role == RoleSource::Guess
+                    || reason == GapReason::Snaplen
+                    || handshake_lost
                 {
                     Phase::Probe(ProbePhase::default())
                 } else {

@@ -479,6 +479,35 @@ fn a_gap_forced_by_a_buffering_limit_is_a_finding() {
     assert!(codes.contains(&"reassembly_limit".to_string()), "{codes:?}");
 }
 
+#[test]
+fn a_handshake_lost_in_both_directions_leaves_the_frames_after_it_to_the_frame_search() {
+    // A busy capture lost the start of both directions (request and 101 included): before, the
+    // connection was given up (only `gap_before_handshake` counted it) though its frames follow.
+    let mut c = Conn::new(RoleSource::Syn);
+    for (i, dir) in [C2S, S2C].into_iter().enumerate() {
+        let at = PacketRef::new(Timestamp::from_nanos(2_000_000 + i as i64), 2 + i as u64);
+        c.a.on_stream_event(StreamEvent::Gap {
+            conn: ConnId(1),
+            dir,
+            offset: 0,
+            len: 45_000,
+            seq: 0,
+            reason: crate::tcp::GapReason::Lost,
+            at,
+        });
+        c.off[dir.index()] = 45_000;
+    }
+    for i in 0..4 {
+        c.send(C2S, &frame(true, 0, 1, fresh_mask(i), format!("c{i}").as_bytes()));
+        c.send(S2C, &frame(true, 0, 1, None, format!("s{i}").as_bytes()));
+    }
+    let ev = c.close();
+    let t = texts(&ev);
+    assert_eq!(t.iter().filter(|(d, _)| *d == C2S).count(), 4, "{ev:?}");
+    assert_eq!(t.iter().filter(|(d, _)| *d == S2C).count(), 4, "{t:?}");
+    assert!(codes(&ev).contains(&"handshake_not_seen".to_string()), "{:?}", codes(&ev));
+}
+
 /// A session is kept per TCP connection (boxed): keep it small, rarely used state boxed.
 #[test]
 fn session_state_stays_small() {
