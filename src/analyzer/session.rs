@@ -388,9 +388,9 @@ pub struct Session {
 impl Session {
     /// A new connection.
     pub fn new(info: &ConnInfo, cfg: &AnalyzerConfig) -> Self {
-        let port_named = cfg.ws_ports.contains(&info.server.port())
-            || cfg.ws_ports.contains(&info.client.port());
-        let phase = if port_named && info.role == RoleSource::Guess {
+        let phase = if info.role == RoleSource::Resumed
+            || (port_named(info, cfg) && info.role == RoleSource::Guess)
+        {
             Phase::Probe(ProbePhase::default())
         } else {
             Phase::Http(HttpPhase {
@@ -1108,7 +1108,8 @@ impl Session {
                     )),
                     CloseReason::Idle => Some((
                         CheckId::IdleTimeout,
-                        "nothing for longer than --idle-timeout: no longer followed",
+                        "nothing for longer than --idle-timeout: no longer followed (if it goes \
+                         on, it is shown again as a new connection, resumed)",
                     )),
                     CloseReason::MemoryBudget => Some((
                         CheckId::MemoryBudget,
@@ -1119,13 +1120,12 @@ impl Session {
                 if let Some((check, what)) = limit
                     && self.first_close.is_none()
                 {
-                    self.finding(
-                        check,
-                        None,
-                        pos,
-                        format!("{what}; what it sent afterwards is not decoded as part of it"),
-                        sink,
-                    );
+                    let what = if reason == CloseReason::Idle {
+                        what.to_string()
+                    } else {
+                        format!("{what}; what it sent afterwards is not decoded as part of it")
+                    };
+                    self.finding(check, None, pos, what, sink);
                 }
                 match self.first_close {
                     _ if !ended => {}
@@ -1843,9 +1843,16 @@ impl Session {
             CheckId::HandshakeNotSeen,
             None,
             first,
-            "no opening handshake in the capture: frames were found by validating consecutive frame headers; \
-             compressed messages can only be inflated when they do not refer to earlier data"
-                .to_string(),
+            if self.info.role == RoleSource::Resumed {
+                "the connection went on after --idle-timeout of silence had ended its earlier \
+                 part (the handshake is there): frames were found again by validating frame \
+                 headers; compressed messages can only be inflated when they do not refer to \
+                 earlier data"
+            } else {
+                "no opening handshake in the capture: frames were found by validating consecutive frame headers; \
+                 compressed messages can only be inflated when they do not refer to earlier data"
+            }
+            .to_string(),
             sink,
         );
         for d in Direction::BOTH {
@@ -2243,8 +2250,12 @@ fn decide_request_direction(h: &HttpPhase) -> Decision {
 }
 
 /// Whether `--ws-port` names one of the connection's ports.
+/// A port named by `--ws-port`, or a connection resumed after `--idle-timeout`: frames are
+/// taken with less evidence.
 fn port_named(info: &ConnInfo, cfg: &AnalyzerConfig) -> bool {
-    cfg.ws_ports.contains(&info.server.port()) || cfg.ws_ports.contains(&info.client.port())
+    info.role == RoleSource::Resumed
+        || cfg.ws_ports.contains(&info.server.port())
+        || cfg.ws_ports.contains(&info.client.port())
 }
 
 fn side(d: Direction) -> &'static str {

@@ -508,6 +508,24 @@ fn a_handshake_lost_in_both_directions_leaves_the_frames_after_it_to_the_frame_s
     assert!(codes(&ev).contains(&"handshake_not_seen".to_string()), "{:?}", codes(&ev));
 }
 
+#[test]
+fn a_connection_resumed_after_its_idle_timeout_is_decoded_from_one_frame_each_way() {
+    // One message and its echo, then quiet again (a chat every few seconds with --idle-timeout
+    // 1s): before, each piece was an unrecognised TCP connection and its messages were lost.
+    let mut c = Conn::new(RoleSource::Resumed);
+    c.send(C2S, &frame(true, 0, 1, fresh_mask(1), b"hello 1"));
+    c.send(S2C, &frame(true, 0, 1, None, b"hello 1"));
+    let ev = c.close();
+    assert_eq!(texts(&ev), vec![(C2S, "hello 1".into()), (S2C, "hello 1".into())]);
+    let said = ev.iter().find_map(|e| match e {
+        Event::Finding { code: super::checks::CheckId::HandshakeNotSeen, message, .. } => {
+            Some(message.clone())
+        }
+        _ => None,
+    });
+    assert!(said.is_some_and(|m| m.contains("--idle-timeout")));
+}
+
 /// A session is kept per TCP connection (boxed): keep it small, rarely used state boxed.
 #[test]
 fn session_state_stays_small() {

@@ -395,19 +395,19 @@ pub fn limits_notice(tcp: &crate::tcp::TableStats) -> Option<String> {
     let mut what = Vec::new();
     if tcp.evicted > 0 {
         what.push(format!(
-            "{} connection(s) evicted while open at the connection limit (raise --max-connections)",
+            "{} connection(s) evicted while open at the connection limit (raise \
+             --max-connections): what they sent afterwards was not decoded as part of them",
             tcp.evicted
         ));
     }
     if tcp.closed_idle > 0 {
         what.push(format!(
-            "{} connection(s) no longer followed after --idle-timeout of silence",
+            "{} connection(s) no longer followed after --idle-timeout of silence (those that \
+             went on are shown again as new connections, resumed)",
             tcp.closed_idle
         ));
     }
-    (!what.is_empty()).then(|| {
-        format!("{}: what they sent afterwards was not decoded as part of them", what.join("; "))
-    })
+    (!what.is_empty()).then(|| what.join("; "))
 }
 
 /// What the memory budget gave up, for people (`None` when it gave up nothing).

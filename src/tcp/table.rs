@@ -80,6 +80,10 @@ impl TableStats {
 enum Slot {
     Open(Box<Conn>),
     Closed(Timestamp),
+    /// Closed after `--idle-timeout` of silence at this time; `true` when the client was the
+    /// key's lower endpoint. A later segment without SYN starts a [`RoleSource::Resumed`]
+    /// connection with the same roles.
+    Idle(Timestamp, bool),
 }
 
 #[derive(Debug)]
@@ -155,14 +159,14 @@ impl Slot {
     fn open(&self) -> Option<&Conn> {
         match self {
             Slot::Open(c) => Some(c),
-            Slot::Closed(_) => None,
+            Slot::Closed(_) | Slot::Idle(..) => None,
         }
     }
 
     fn into_open(self) -> Option<Box<Conn>> {
         match self {
             Slot::Open(c) => Some(c),
-            Slot::Closed(_) => None,
+            Slot::Closed(_) | Slot::Idle(..) => None,
         }
     }
 }
@@ -309,6 +313,7 @@ impl Table {
         let key = FlowKey::new(seg.src, seg.dst);
         let syn_only = seg.flags.syn && !seg.flags.ack;
         let mut reused_syn = None;
+        let mut resumed = None;
         // The common case costs one lookup: a segment of an open connection.
         if let Some(slot) = self.conns.get_mut(&key) {
             match slot {
@@ -343,6 +348,8 @@ impl Table {
                     return;
                 }
                 Slot::Closed(_) => {}
+                Slot::Idle(_, client_lower) if !syn_only => resumed = Some(*client_lower),
+                Slot::Idle(..) => {}
             }
             self.conns.remove(&key);
         }
@@ -354,7 +361,17 @@ impl Table {
                 self.next_id += 1;
                 ConnInfo { id, client, server, role: RoleSource::Syn, first: syn_at }
             }
-            None => self.new_conn_info(seg, at),
+            None => {
+                let mut info = self.new_conn_info(seg, at);
+                if let Some(client_lower) = resumed {
+                    let (lower, higher) =
+                        if seg.src < seg.dst { (seg.src, seg.dst) } else { (seg.dst, seg.src) };
+                    (info.client, info.server) =
+                        if client_lower { (lower, higher) } else { (higher, lower) };
+                    info.role = RoleSource::Resumed;
+                }
+                info
+            }
         };
         sink.on_stream_event(StreamEvent::Open(&info));
         self.stats.connections += 1;
@@ -408,8 +425,12 @@ impl Table {
     pub fn sweep_idle<S: StreamSink>(&mut self, at: PacketRef, sink: &mut S) {
         let now = at.ts;
         let (idle, linger) = (self.limits.idle_timeout, self.limits.closed_linger);
+        // An idle-closed connection is remembered as long as it lingers, or as long again as
+        // the idle timeout, whichever is longer: a quiet WebSocket that resumes is known.
+        let idle_linger = linger.max(idle);
         self.conns.retain(|_, s| match s {
             Slot::Closed(t) => now.saturating_since(*t) <= linger,
+            Slot::Idle(t, _) => now.saturating_since(*t) <= idle_linger,
             Slot::Open(_) => true,
         });
         let mut victims: Vec<(ConnId, FlowKey)> = self
@@ -424,9 +445,11 @@ impl Table {
             if let Some(mut c) = self.conns.remove(&key).and_then(Slot::into_open) {
                 // It ended with its last packet, not with the one that let the time pass.
                 let last = c.last;
+                let client_lower = c.info.client < c.info.server;
                 let r =
                     close(&mut c, CloseReason::Idle, last, &self.limits, &mut self.budget, sink);
                 self.stats.count_close(r);
+                self.conns.insert(key, Slot::Idle(last.ts, client_lower));
             }
         }
     }

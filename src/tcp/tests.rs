@@ -699,6 +699,29 @@ fn idle_connections_close_by_packet_time() {
 }
 
 #[test]
+fn a_connection_that_goes_on_after_its_idle_timeout_is_resumed_with_its_roles() {
+    // The server's port is the higher one: a guess from the ports would swap the roles.
+    let (c, s) = ("10.0.0.1:1000", "10.0.0.2:50000");
+    let limits = TcpLimits { idle_timeout: Duration::from_secs(1), ..TcpLimits::default() };
+    let mut h = Harness::with_limits(limits);
+    h.seg(c, s, 1000, 0, "S", b"");
+    h.seg(s, c, 5000, 1001, "SA", b"");
+    h.seg(c, s, 1001, 5001, ".", b"hi");
+    h.wait(Duration::from_secs(3));
+    h.seg(s, c, 5001, 1003, ".", b"later");
+    h.seg(c, s, 1003, 5006, ".", b"more");
+    let opens: Vec<&Ev> = h.events.iter().filter(|e| matches!(e, Ev::Open(..))).collect();
+    assert_eq!(opens, [&Ev::Open(1, RoleSource::Syn), &Ev::Open(2, RoleSource::Resumed)]);
+    assert_eq!(h.closes(), vec![Ev::Close(1, CloseReason::Idle)]);
+    assert_eq!(h.stream(2, S2C), b"later");
+    assert_eq!(h.stream(2, C2S), b"more");
+    // A SYN on the same endpoints is a new connection, not a resumed one.
+    h.wait(Duration::from_secs(3));
+    h.seg(c, s, 9000, 0, "S", b"");
+    assert_eq!(h.events.iter().filter(|e| matches!(e, Ev::Open(_, RoleSource::Syn))).count(), 2);
+}
+
+#[test]
 fn bytes_cut_by_snaplen_are_a_gap_and_the_stream_continues() {
     let mut h = Harness::new();
     h.handshake(1000, 5000);
