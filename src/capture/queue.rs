@@ -201,6 +201,7 @@ fn capture(
     let mut batch = take();
     let mut started = Instant::now();
     let mut stats_at = Instant::now();
+    let mut taken = 0u64;
     let send = |batch: Batch| -> Option<Batch> {
         let n = batch.packets.len() as u64;
         match tx.try_send(batch) {
@@ -227,6 +228,7 @@ fn capture(
         let mut timeout = false;
         match source.next_packet() {
             Next::Packet(p) => {
+                taken += 1;
                 if !batch.packets.is_empty()
                     && (batch.data.len() + p.data.len() > BATCH_BYTES
                         || batch.packets.len() >= BATCH_PACKETS)
@@ -269,7 +271,7 @@ fn capture(
             batch = send(std::mem::take(&mut batch)).unwrap_or_else(take);
         }
         if (timeout || batch.packets.len() % 64 == 1) && stats_at.elapsed() >= STATS_EVERY {
-            store(counters, source.capture_stats());
+            store(counters, source.capture_stats(), taken);
             stats_at = Instant::now();
         }
         // Nothing ready, and what was read has gone on: wait for more.
@@ -277,7 +279,7 @@ fn capture(
             source.wait_for_packets(WAIT);
         }
     };
-    store(counters, source.capture_stats());
+    store(counters, source.capture_stats(), taken);
     let closed = source.close();
     // The last batch goes, waiting for room if it must (the analysis counts the capture threads
     // by their last batches), unless the analysis stopped reading.
@@ -294,8 +296,12 @@ fn capture(
     closed
 }
 
-fn store(c: &Counters, s: CaptureStats) {
-    c.received.store(s.received, Ordering::Relaxed);
+/// Stores libpcap's counters as last read. `taken`: packets this thread has read from libpcap
+/// so far. libpcap's counters are read every STATS_EVERY while packets are read one by one, so
+/// between two reads `received` is raised to what is certain (every packet taken or dropped
+/// was received): a `stats` line never shows fewer received than it shows read and dropped.
+fn store(c: &Counters, s: CaptureStats, taken: u64) {
+    c.received.store(s.received.max(taken + s.dropped), Ordering::Relaxed);
     c.dropped.store(s.dropped, Ordering::Relaxed);
     c.if_dropped.store(s.if_dropped, Ordering::Relaxed);
 }
@@ -399,6 +405,8 @@ mod tests {
         buf: Vec<u8>,
         hold: Arc<AtomicBool>,
         link: LinkType,
+        /// libpcap's counters lag: `received` says 0 while `hold` is set.
+        stale: bool,
     }
 
     impl PacketSource for Script {
@@ -426,7 +434,11 @@ mod tests {
             })
         }
         fn capture_stats(&mut self) -> CaptureStats {
-            CaptureStats { received: self.sent as u64, ..Default::default() }
+            let lagging = self.stale && self.hold.load(Ordering::Relaxed);
+            CaptureStats {
+                received: if lagging { 0 } else { self.sent as u64 },
+                ..Default::default()
+            }
         }
     }
 
@@ -439,6 +451,7 @@ mod tests {
             buf: Vec::new(),
             hold: Arc::clone(&hold),
             link: LinkType(link),
+            stale: false,
         };
         (Box::new(s), hold)
     }
@@ -476,6 +489,39 @@ mod tests {
         let c = q.capture_stats();
         assert_eq!((c.received, c.queue_dropped), (20_000, 0));
         q.close().unwrap();
+    }
+
+    #[test]
+    fn received_is_never_below_what_was_read_while_libpcap_s_counters_lag() {
+        // libpcap's counters are read every STATS_EVERY; packets one by one. Before, a stats
+        // line could say 3 received beside 1,024 read.
+        let hold = Arc::new(AtomicBool::new(true));
+        let s = Script {
+            n: 3_000,
+            size: 100,
+            sent: 0,
+            buf: Vec::new(),
+            hold: Arc::clone(&hold),
+            link: LinkType(1),
+            stale: true,
+        };
+        let mut q = QueuedSource::start(vec![Box::new(s)], 64 << 20).unwrap();
+        let mut read = 0u64;
+        for _ in 0..100_000 {
+            match q.next_packet() {
+                Next::Packet(_) => read += 1,
+                Next::Timeout if read == 3_000 => break,
+                Next::Timeout => {}
+                Next::End(e) => panic!("{e:?}"),
+            }
+        }
+        assert_eq!(read, 3_000);
+        std::thread::sleep(STATS_EVERY * 2);
+        let c = q.capture_stats();
+        assert!(c.received >= read, "{c:?} with {read} read");
+        hold.store(false, Ordering::Relaxed);
+        let _ = read_all(&mut q, Duration::ZERO);
+        assert_eq!(q.capture_stats().received, 3_000, "the end's counters are libpcap's");
     }
 
     #[test]
