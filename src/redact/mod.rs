@@ -56,6 +56,26 @@ pub enum SubprotocolRule {
     All,
 }
 
+/// The rules in one line (the JUnit file's `wsscope.redaction` property): whether every
+/// subprotocol is redacted, the patterns' names, whether payloads are dropped.
+pub fn summary_of<'a>(
+    all_subprotocols: bool,
+    patterns: impl Iterator<Item = &'a str>,
+    payloads: bool,
+) -> String {
+    let mut parts = vec![
+        "header values".to_string(),
+        "query values".to_string(),
+        if all_subprotocols { "subprotocols" } else { "subprotocol credentials" }.to_string(),
+        "JSON members".to_string(),
+        format!("patterns ({})", patterns.collect::<Vec<_>>().join(", ")),
+    ];
+    if payloads {
+        parts.push("payloads".into());
+    }
+    parts.join(", ")
+}
+
 /// A regular expression whose matches are redacted in every text wsscope shows.
 #[derive(Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -196,23 +216,11 @@ impl Rules {
 
     /// One line for the text view.
     pub fn summary(&self) -> String {
-        let mut parts = vec![
-            "header values".to_string(),
-            "query values".to_string(),
-            match self.subprotocols {
-                SubprotocolRule::Credentials => "subprotocol credentials".to_string(),
-                SubprotocolRule::All => "subprotocols".to_string(),
-            },
-            "JSON members".to_string(),
-            format!(
-                "patterns ({})",
-                self.patterns.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
-            ),
-        ];
-        if self.payloads {
-            parts.push("payloads".into());
-        }
-        parts.join(", ")
+        summary_of(
+            self.subprotocols == SubprotocolRule::All,
+            self.patterns.iter().map(|p| p.name.as_str()),
+            self.payloads,
+        )
     }
 
     /// The rules as `wsscope redaction` lists them.

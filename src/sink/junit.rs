@@ -187,24 +187,11 @@ impl<'a> From<&'a ConnectionReport> for Conn<'a> {
 impl Redaction<'_> {
     /// As [`crate::redact::Rules::summary`].
     fn summary(&self) -> String {
-        let mut parts = vec![
-            "header values".to_string(),
-            "query values".to_string(),
-            if self.subprotocols == "all" {
-                "subprotocols".to_string()
-            } else {
-                "subprotocol credentials".to_string()
-            },
-            "JSON members".to_string(),
-            format!(
-                "patterns ({})",
-                self.patterns.iter().map(|p| p.name.as_ref()).collect::<Vec<_>>().join(", ")
-            ),
-        ];
-        if self.payloads {
-            parts.push("payloads".into());
-        }
-        parts.join(", ")
+        crate::redact::summary_of(
+            self.subprotocols == "all",
+            self.patterns.iter().map(|p| p.name.as_ref()),
+            self.payloads,
+        )
     }
 }
 

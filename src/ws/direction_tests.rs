@@ -325,6 +325,18 @@ fn gap_inside_a_payload_marks_that_message_incomplete_and_the_next_decodes() {
     assert!(m[1].ends_with("text:next"));
 }
 
+/// Decodes `s` whose bytes in `lost` are missing from the capture (a gap there), to its end.
+fn run_with_gap(cfg: DirConfig, s: &[u8], lost: std::ops::Range<usize>) -> Vec<String> {
+    let mut d = DirectionDecoder::new(cfg, 0);
+    let mut out = Vec::new();
+    let at = PacketRef::default();
+    d.feed(0, &s[..lost.start], at, &mut |_, o| out.push(render(&o)));
+    d.gap(lost.start as u64, lost.len() as u64, at, &mut |_, o| out.push(render(&o)));
+    d.feed(lost.end as u64, &s[lost.end..], at, &mut |_, o| out.push(render(&o)));
+    d.finish(s.len() as u64, at, &mut |_, o| out.push(render(&o)));
+    out
+}
+
 #[test]
 fn gap_across_a_frame_boundary_resyncs_on_later_frames() {
     let mut s = frame(true, 0, 1, None, b"one");
@@ -334,13 +346,7 @@ fn gap_across_a_frame_boundary_resyncs_on_later_frames() {
     for w in ["three", "four", "five", "six"] {
         s.extend(frame(true, 0, 1, None, w.as_bytes()));
     }
-    let mut d = DirectionDecoder::new(server(), 0);
-    let mut out = Vec::new();
-    let at = PacketRef::default();
-    d.feed(0, &s[..cut_from], at, &mut |_, o| out.push(render(&o)));
-    d.gap(cut_from as u64, (resume - cut_from) as u64, at, &mut |_, o| out.push(render(&o)));
-    d.feed(resume as u64, &s[resume..], at, &mut |_, o| out.push(render(&o)));
-    d.finish(s.len() as u64, at, &mut |_, o| out.push(render(&o)));
+    let out = run_with_gap(server(), &s, cut_from..resume);
     let texts: Vec<&String> = out.iter().filter(|l| l.contains("text:")).collect();
     assert_eq!(texts.len(), 5, "{out:?}");
     assert!(
@@ -613,13 +619,7 @@ fn a_gap_inside_masked_repetitive_data_resyncs_on_real_frames_not_on_the_data() 
     for i in 0..6u8 {
         s.extend(frame(true, 0, 1, Some([7, 7, 7, i]), format!("after {i}").as_bytes()));
     }
-    let mut d = DirectionDecoder::new(client(), 0);
-    let mut out = Vec::new();
-    let at = PacketRef::default();
-    d.feed(0, &s[..cut_from], at, &mut |_, o| out.push(render(&o)));
-    d.gap(cut_from as u64, (resume - cut_from) as u64, at, &mut |_, o| out.push(render(&o)));
-    d.feed(resume as u64, &s[resume..], at, &mut |_, o| out.push(render(&o)));
-    d.finish(s.len() as u64, at, &mut |_, o| out.push(render(&o)));
+    let out = run_with_gap(client(), &s, cut_from..resume);
     assert_eq!(findings(&out), vec!["finding capture_gap", "finding frame_sync_lost"], "{out:?}");
     let m = messages(&out);
     assert_eq!(m.len(), 7, "{m:?}");
