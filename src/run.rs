@@ -193,7 +193,9 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
         // Every worker has finished: the budget's figures are final for this input.
         let mut summary = summary;
         summary.memory = cfg.limits.memory.stats();
-        packets.close()?;
+        // An error that ended the input (a -w file that could not be written) fails the run,
+        // once the input's summary is written like any other's.
+        let closed = packets.close();
         // A pcapng file may describe more interfaces after its first packets.
         info.link_type = describe_links(&packets.link_types());
         info.ts_decimals = packets.ts_decimals();
@@ -219,6 +221,10 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
             eprintln!("wsscope: {}: warning: {m}", source.display());
         }
         output.end(&info, &summary, &stats);
+        if let Err(e) = closed {
+            let _ = output.finish();
+            return Err(e);
+        }
         if stop.is_requested()
             && stop.max_packets.is_none()
             && matches!(source.input, Input::File(_))

@@ -554,6 +554,17 @@ fn an_existing_rotated_file_stops_the_run_and_keeps_what_was_written() {
     let e = stderr(&o);
     assert!(e.contains(&format!("-w {}: the file exists; add --force", second.display())), "{e}");
     assert_eq!(std::fs::read_to_string(&second).unwrap(), "not mine");
+    // NDJSON still ends the input with its summary, which says why it ended (before: no
+    // summary line at all).
+    std::fs::remove_file(&out).unwrap();
+    let nd = ["export", input.to_str().unwrap(), "-w", out.to_str().unwrap(), "-C", "1K"];
+    let o = wsscope(&nd);
+    assert_eq!(o.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["type"], "summary", "{text}");
+    assert_eq!(last["end_of_input"]["kind"], "truncated", "{last}");
+    assert!(last["end_of_input"]["message"].as_str().unwrap().contains("the file exists"));
     let first = packets_of(&out);
     assert!(!first.is_empty());
     assert_eq!(first[..], packets_of(&input)[..first.len()], "the first file is whole");
