@@ -255,29 +255,12 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
 
 fn merge_command(a: wsscope::cli::MergeArgs) -> Result<u8, Error> {
     // The outputs first, as `report` does: a refused name fails before anything is read.
-    let mut protected = wsscope::outfile::Protected::paths(&a.reports);
-    if a.junit.as_deref() == Some(std::path::Path::new("-")) {
-        return Err(Error::Usage(
-            "--junit -: standard output carries the merged report; give the JUnit file a name \
-             (--junit report.xml)"
-                .into(),
-        ));
-    }
-    let junit = a
-        .junit
-        .as_ref()
-        .map(|p| wsscope::outfile::OutFile::create("--junit", p, &protected, a.force))
-        .transpose()?;
-    if let Some(f) = &junit {
-        protected.add_output("--junit", f.path());
-    }
-    // `-o -` is standard output, as without -o.
-    let json = a
-        .output_file
-        .as_ref()
-        .filter(|p| p.as_os_str() != "-")
-        .map(|p| wsscope::outfile::OutFile::create("-o", p, &protected, a.force))
-        .transpose()?;
+    let files = run::ReportFiles::create_beside(
+        a.junit.as_deref(),
+        a.output_file.as_deref(),
+        wsscope::outfile::Protected::paths(&a.reports),
+        a.force,
+    )?;
     let mut shares = Vec::new();
     for p in &a.reports {
         let name = wsscope::term::path(p);
@@ -289,30 +272,7 @@ fn merge_command(a: wsscope::cli::MergeArgs) -> Result<u8, Error> {
     }
     let merged = wsscope::merge::merge(shares)?;
     let status = merged["exit"]["status"].as_u64().unwrap_or(2) as u8;
-    if let Some(mut f) = junit {
-        let xml = wsscope::sink::junit::render_json(&merged).map_err(Error::Usage)?;
-        f.write_all(xml.as_bytes()).map_err(|e| Error::Output {
-            what: format!("--junit {}", f.path().display()),
-            source: e,
-        })?;
-        f.commit()?;
-    }
-    let write = |out: &mut dyn Write| -> std::io::Result<()> {
-        serde_json::to_writer_pretty(&mut *out, &merged)?;
-        out.write_all(b"\n")?;
-        out.flush()
-    };
-    match json {
-        Some(mut f) => {
-            write(&mut f).map_err(|e| Error::Output {
-                what: format!("-o {}", f.path().display()),
-                source: e,
-            })?;
-            f.commit()?;
-        }
-        None => write(&mut std::io::stdout().lock())
-            .map_err(|e| Error::Output { what: "standard output".into(), source: e })?,
-    }
+    files.write_merged(&merged)?;
     Ok(status)
 }
 

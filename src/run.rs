@@ -262,6 +262,21 @@ impl ReportFiles {
         json: Option<&Path>,
         sources: &[Source],
     ) -> Result<ReportFiles, Error> {
+        let force = sources.first().is_some_and(|s| s.force);
+        let mut protected = Protected::inputs(sources);
+        if let Some(w) = sources.first().and_then(|s| s.write.as_ref()).map(|w| w.path.as_path()) {
+            protected.add_output("-w", w);
+        }
+        Self::create_beside(junit, json, protected, force)
+    }
+
+    /// Creates the files, none of them one of `protected` (`wsscope merge`: its shares).
+    pub fn create_beside(
+        junit: Option<&Path>,
+        json: Option<&Path>,
+        mut protected: Protected,
+        force: bool,
+    ) -> Result<ReportFiles, Error> {
         // `-o -` is standard output, where the report goes without -o (as tcpdump's `-w -`).
         let json = json.filter(|p| *p != Path::new("-"));
         if junit == Some(Path::new("-")) {
@@ -270,11 +285,6 @@ impl ReportFiles {
                  (--junit report.xml)"
                     .into(),
             ));
-        }
-        let force = sources.first().is_some_and(|s| s.force);
-        let mut protected = Protected::inputs(sources);
-        if let Some(w) = sources.first().and_then(|s| s.write.as_ref()).map(|w| w.path.as_path()) {
-            protected.add_output("-w", w);
         }
         let junit = junit.map(|p| OutFile::create("--junit", p, &protected, force)).transpose()?;
         if let Some(f) = &junit {
@@ -286,19 +296,42 @@ impl ReportFiles {
 
     /// Writes the JUnit file and the report (to standard output without `-o`).
     pub fn write(self, report: &Report) -> Result<(), Error> {
+        self.write_with(
+            || crate::sink::junit::render(report),
+            |out| ReportFormat::write(report, out),
+        )
+    }
+
+    /// Writes the JUnit file and the report of `wsscope merge`, from the merged JSON.
+    pub fn write_merged(self, doc: &serde_json::Value) -> Result<(), Error> {
+        self.write_with(
+            || crate::sink::junit::render_json(doc),
+            |out| {
+                serde_json::to_writer_pretty(&mut *out, doc)?;
+                out.write_all(b"\n")?;
+                out.flush()
+            },
+        )
+    }
+
+    fn write_with(
+        self,
+        junit: impl FnOnce() -> Result<String, String>,
+        body: impl Fn(&mut dyn Write) -> std::io::Result<()>,
+    ) -> Result<(), Error> {
         let failed = |f: &OutFile, flag: &str, e| Error::Output {
             what: format!("{flag} {}", f.path().display()),
             source: e,
         };
         if let Some(mut f) = self.junit {
-            let xml = crate::sink::junit::render(report).map_err(Error::Usage)?;
+            let xml = junit().map_err(Error::Usage)?;
             f.write_all(xml.as_bytes()).map_err(|e| failed(&f, "--junit", e))?;
             f.commit()?;
         }
         match self.json {
             Some(f) => {
                 let mut out = std::io::BufWriter::new(f);
-                if let Err(e) = ReportFormat::write(report, &mut out) {
+                if let Err(e) = body(&mut out) {
                     return Err(failed(out.get_ref(), "-o", e));
                 }
                 let f = out.into_inner().map_err(|e| {
@@ -307,7 +340,7 @@ impl ReportFiles {
                 })?;
                 f.commit()
             }
-            None => ReportFormat::write(report, std::io::BufWriter::new(std::io::stdout().lock()))
+            None => body(&mut std::io::BufWriter::new(std::io::stdout().lock()))
                 .map_err(|e| Error::Output { what: "standard output".into(), source: e }),
         }
     }
