@@ -170,6 +170,13 @@ fn stopped(stop: &Stop) -> EndOfInput {
     EndOfInput::Stopped { message: format!("stopped{why} after {packets} packets") }
 }
 
+/// The file offset of `part` when it lies within `data`, which starts at file offset `at` (a
+/// payload decoded from a reassembled IP datagram lies elsewhere).
+fn offset_in(data: &[u8], part: &[u8], at: u64) -> Option<u64> {
+    let (d, p) = (data.as_ptr() as usize, part.as_ptr() as usize);
+    (p >= d && p + part.len() <= d + data.len()).then(|| at + (p - d) as u64)
+}
+
 /// What the reader hands decoded segments to: a connection table feeding a sink on the same
 /// thread ([`drive`]), or the workers of a sharded run ([`crate::shard`]).
 pub trait Tracker {
@@ -218,7 +225,9 @@ pub fn drive<S: StreamSink>(
     stop: &Stop,
     sink: &mut S,
 ) -> RunSummary {
-    let mut local = Local { table: Table::new(limits.clone()), sink };
+    let mut table = Table::new(limits.clone());
+    table.set_input_file(source.reread());
+    let mut local = Local { table, sink };
     drive_tracker(source, limits, stop, &mut local)
 }
 
@@ -268,7 +277,9 @@ pub fn drive_tracker<T: Tracker>(
                 stop.packets_read.store(p.number, Ordering::Relaxed);
                 stop.bytes_read.store(read_bytes, Ordering::Relaxed);
                 poll = p.number % 1024 == 0;
-                if let Ok(Decoded::Tcp(seg)) = decoder.decode(p.link, p.data, p.ts) {
+                if let Ok(Decoded::Tcp(mut seg)) = decoder.decode(p.link, p.data, p.ts) {
+                    seg.file_offset =
+                        p.file_offset.and_then(|at| offset_in(p.data, seg.payload, at));
                     tracker.segment(&seg, PacketRef::new(p.ts, p.number));
                 }
                 last_ts = Some(p.ts);
@@ -348,6 +359,7 @@ mod tests {
                     wire_len: p.len() as u32,
                     data: p,
                     link: LinkType::RAW,
+                    file_offset: None,
                 });
             }
             if self.timeouts > 0 {

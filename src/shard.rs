@@ -101,10 +101,12 @@ fn drive_rounds<S: EventSink>(
             let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<Out>>();
             backs.push(back_tx);
             let (cfg, limits, counts) = (cfg.clone(), worker_limits.clone(), Arc::clone(&counts));
+            let file = source.reread();
             let worker = std::thread::Builder::new()
                 .name(format!("wsscope-shard-{i}"))
                 .spawn_scoped(scope, move || {
-                    let done = work(job_rx, (event_tx, back_rx), spent_tx, cfg, limits, &counts[i]);
+                    let done =
+                        work(job_rx, (event_tx, back_rx), spent_tx, cfg, limits, &counts[i], file);
                     crate::cpu::record(&format!("shard-{i}"), crate::cpu::thread_time());
                     done
                 })
@@ -197,6 +199,7 @@ enum Job {
         missing: u32,
         start: usize,
         len: usize,
+        file_offset: Option<u64>,
         at: PacketRef,
     },
     /// Packet time passed: sweep the table at `at`.
@@ -379,6 +382,7 @@ impl Tracker for Dispatch<'_> {
                 missing: seg.missing,
                 start,
                 len: seg.payload.len(),
+                file_offset: seg.file_offset,
                 at,
             },
         ));
@@ -471,9 +475,11 @@ fn work(
     cfg: AnalyzerConfig,
     limits: TcpLimits,
     counts: &[AtomicU64; 2],
+    file: Option<Arc<std::fs::File>>,
 ) -> (AnalyzerStats, TableStats) {
     let mut table = Table::new(limits);
     table.sweep_on_command();
+    table.set_input_file(file);
     let mut tap = Tap { analyzer: Analyzer::new(cfg, Keyed::default()) };
     let mut len = 0;
     for mut round in rounds {
@@ -495,6 +501,7 @@ fn work(
                     missing,
                     start,
                     len,
+                    file_offset,
                     at,
                 } => {
                     set(&mut tap, STAGE_SEGMENT);
@@ -508,6 +515,7 @@ fn work(
                         wscale,
                         payload: round.bytes.get(start..start + len).unwrap_or_default(),
                         missing,
+                        file_offset,
                     };
                     table.on_segment(&seg, at, &mut tap);
                     if let Some(n) = table.take_inserted() {
@@ -654,6 +662,7 @@ mod tests {
             wscale: None,
             payload: b"abc",
             missing: 0,
+            file_offset: None,
         }
     }
 

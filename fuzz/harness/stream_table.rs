@@ -375,6 +375,7 @@ pub fn run(ops: Vec<Op>) {
                     payload,
                     // Mostly 0; otherwise a few uncaptured bytes (snaplen).
                     missing: u32::from(missing.saturating_sub(192)),
+                    file_offset: None,
                 };
                 if trace() {
                     eprintln!(

@@ -111,6 +111,8 @@ pub(super) struct ClassicReader {
     format: Format,
     /// Bytes of the record handed out last, consumed at the next call.
     pending: usize,
+    /// The file again, to read records' bytes back at their offsets.
+    reread: Option<std::sync::Arc<File>>,
     number: u64,
     ended: bool,
 }
@@ -125,9 +127,17 @@ enum Front {
 impl ClassicReader {
     /// Reads `file`, whose header [`Format::probe`] read as `format`, from its start.
     pub(super) fn new(file: File, format: Format) -> std::io::Result<ClassicReader> {
+        // A second descriptor of the same file: reads at an offset (`pread`) do not move the
+        // reader's position.
+        let reread = file.try_clone().ok().map(std::sync::Arc::new);
         let reader = LegacyPcapReader::new(BUFFER, file)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{e:?}")))?;
-        Ok(ClassicReader { reader, format, pending: 0, number: 0, ended: false })
+        Ok(ClassicReader { reader, format, pending: 0, reread, number: 0, ended: false })
+    }
+
+    /// The file, for reading packets' bytes again at their `file_offset`.
+    pub(super) fn reread(&self) -> Option<std::sync::Arc<File>> {
+        self.reread.clone()
     }
 
     /// The decimals of a second the file's timestamps carry.
@@ -155,6 +165,8 @@ impl ClassicReader {
             }
         }
         let format = self.format;
+        // The reader started at the file's first byte: what it consumed is where the record is.
+        let at = (self.reader.consumed() + RECORD_HEADER) as u64;
         let (offset, block) = match self.reader.next() {
             Ok((offset, PcapBlockOwned::Legacy(block))) => (offset, block),
             // `front` just parsed this record.
@@ -162,7 +174,9 @@ impl ClassicReader {
         };
         self.pending = offset;
         self.number += 1;
-        Next::Packet(packet(self.number, &block, format))
+        let mut p = packet(self.number, &block, format);
+        p.file_offset = Some(at);
+        Next::Packet(p)
     }
 
     /// Makes sure a whole record is at the front of the buffer, refilling it as needed.
@@ -254,6 +268,7 @@ fn packet<'a>(number: u64, block: &LegacyPcapBlock<'a>, format: Format) -> RawPa
         wire_len: block.origlen,
         data: &block.data[..keep],
         link: format.link,
+        file_offset: None,
     }
 }
 
@@ -363,6 +378,29 @@ mod tests {
             packets += assert_same(path).0.len();
         }
         assert!(packets > 1000, "{packets} packets");
+    }
+
+    #[test]
+    fn every_packet_s_file_offset_is_where_its_bytes_are() {
+        use std::os::unix::fs::FileExt;
+        let mut checked = 0;
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/captures");
+        // Every pcapng file too (read by wsscope's pcapng reader, see `pcapng.rs`).
+        let pcapng = ["field/merged-skew-minus", "crafted/multilink", "crafted/pcapng", "tls/tls13-dsb"]
+            .map(|name| root.join(format!("{name}.pcapng")));
+        for path in testdata_pcaps().into_iter().chain(pcapng) {
+            let mut source = FileSource::open(&path, None).unwrap();
+            let file = source.reread().expect("a regular classic or pcapng file can be read again");
+            for _ in 0..1_000_000 {
+                let Next::Packet(p) = source.next_packet() else { break };
+                let at = p.file_offset.expect("a classic file's packets carry their offset");
+                let mut back = vec![0; p.data.len()];
+                file.read_exact_at(&mut back, at).unwrap();
+                assert_eq!(back, p.data, "{} packet {}", path.display(), p.number);
+                checked += 1;
+            }
+        }
+        assert!(checked > 1000, "{checked} packets");
     }
 
     #[test]

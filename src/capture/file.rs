@@ -238,6 +238,14 @@ impl PacketSource for FileSource {
         }
     }
 
+    fn reread(&self) -> Option<std::sync::Arc<std::fs::File>> {
+        match &self.reader {
+            Reader::Classic(r) => r.reread(),
+            Reader::Pcapng(r) => r.reread(),
+            _ => None,
+        }
+    }
+
     fn next_packet(&mut self) -> Next<'_> {
         let link = self.link;
         let (cap, number) = match &mut self.reader {
@@ -257,6 +265,7 @@ impl PacketSource for FileSource {
                     wire_len: p.header.len,
                     data: p.data,
                     link,
+                    file_offset: None,
                 })
             }
             Err(pcap::Error::NoMorePackets) => Next::End(EndOfInput::Clean),

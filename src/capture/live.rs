@@ -189,6 +189,7 @@ impl PacketSource for LiveSource {
                     wire_len: p.header.len,
                     data: p.data,
                     link: self.link,
+                    file_offset: None,
                 })
             }
             Err(pcap::Error::TimeoutExpired) => Next::Timeout,

@@ -43,6 +43,9 @@ pub struct RawPacket<'a> {
     pub data: &'a [u8],
     /// The link type of the interface the packet was captured on.
     pub link: LinkType,
+    /// Where `data` starts in the input file, for a source that can read it there again
+    /// ([`PacketSource::reread`]).
+    pub file_offset: Option<u64>,
 }
 
 /// What reading the next packet gave.
@@ -138,6 +141,11 @@ pub trait PacketSource {
     }
     /// Reads the next packet.
     fn next_packet(&mut self) -> Next<'_>;
+    /// The input file, for a source whose packets carry their `file_offset`: bytes read from it
+    /// can be read there again instead of being copied (the retransmission history).
+    fn reread(&self) -> Option<std::sync::Arc<std::fs::File>> {
+        None
+    }
     /// libpcap's counters (zero for files).
     fn capture_stats(&mut self) -> CaptureStats;
     /// True for live capture (counters and `stats` events are worth showing).

@@ -84,6 +84,8 @@ pub(super) struct PcapngReader {
     pending: usize,
     number: u64,
     ended: bool,
+    /// The file again, to read packets' bytes back at their offsets.
+    reread: Option<std::sync::Arc<File>>,
     /// Where TLS secrets of Decryption Secrets Blocks go.
     keys: Option<std::sync::Arc<crate::tls::KeyStore>>,
     /// Secrets read before a key store was given (bounded by `MAX_HELD_SECRETS`).
@@ -152,6 +154,9 @@ impl PcapngReader {
         input: &str,
         filter: Option<&str>,
     ) -> Result<PcapngReader, OpenError> {
+        // A second descriptor of the same file: reads at an offset (`pread`) do not move the
+        // reader's position.
+        let reread = file.try_clone().ok().map(std::sync::Arc::new);
         let reader = match PcapNGReader::new(BUFFER, file) {
             Ok(r) => r,
             Err(PcapError::Incomplete(_) | PcapError::UnexpectedEof | PcapError::Eof) => {
@@ -174,6 +179,7 @@ impl PcapngReader {
             pending: 0,
             number: 0,
             ended: false,
+            reread,
             keys: None,
             secrets: Vec::new(),
         };
@@ -227,6 +233,11 @@ impl PcapngReader {
         self.interfaces.iter().map(|i| of(i.units)).max().unwrap_or(6)
     }
 
+    /// The file, for reading packets' bytes again at their `file_offset`.
+    pub(super) fn reread(&self) -> Option<std::sync::Arc<File>> {
+        self.reread.clone()
+    }
+
     /// Every distinct link type of the interfaces seen so far, in order.
     pub(super) fn links(&self) -> &[LinkType] {
         &self.links
@@ -262,6 +273,8 @@ impl PcapngReader {
             self.ended = true;
             return Next::End(truncated("lost track of a packet in the buffer".into()));
         };
+        // The reader started at the file's first byte, and its unconsumed bytes start the buffer.
+        let file_offset = Some((self.reader.consumed() + start) as u64);
         self.pending = at.offset;
         self.number += 1;
         let ts = at.ts.map_or(Timestamp::from_nanos(0), |(hi, lo)| timestamp(iface, hi, lo));
@@ -271,6 +284,7 @@ impl PcapngReader {
             wire_len: at.wire_len,
             data,
             link: iface.link,
+            file_offset,
         })
     }
 

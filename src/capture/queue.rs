@@ -355,6 +355,7 @@ impl PacketSource for QueuedSource {
             wire_len: m.wire_len,
             data: self.current.data.get(m.start..m.start + m.len).unwrap_or_default(),
             link: m.link,
+            file_offset: None,
         })
     }
 
@@ -431,6 +432,7 @@ mod tests {
                 wire_len: self.buf.len() as u32,
                 data: &self.buf,
                 link: self.link,
+                file_offset: None,
             })
         }
         fn capture_stats(&mut self) -> CaptureStats {

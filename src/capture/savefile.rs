@@ -290,6 +290,7 @@ mod tests {
                 wire_len: *len,
                 data,
                 link: *link,
+                file_offset: None,
             };
             let before = w.bytes();
             let expected = w.record_len(&p);
@@ -372,6 +373,7 @@ mod tests {
             wire_len: 4,
             data: &[1, 2, 3, 4],
             link: LinkType(276),
+            file_offset: None,
         };
         assert!(!w.accepts(p.link));
         assert_eq!(w.write(&p).unwrap_err().kind(), io::ErrorKind::InvalidInput);

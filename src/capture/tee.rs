@@ -276,6 +276,10 @@ impl PacketSource for TeeSource {
         self.inner.set_key_store(store);
     }
 
+    fn reread(&self) -> Option<std::sync::Arc<std::fs::File>> {
+        self.inner.reread()
+    }
+
     fn next_packet(&mut self) -> Next<'_> {
         let next = self.inner.next_packet();
         match &next {

@@ -81,6 +81,10 @@ pub struct Segment<'a> {
     pub payload: &'a [u8],
     /// Payload bytes that were on the wire after `payload` but not captured (snaplen).
     pub missing: u32,
+    /// Where `payload`'s first byte is in the input file, when the file can be read there again
+    /// (set by the reader, see [`crate::capture::PacketSource::reread`]; `None` from the
+    /// decoder).
+    pub file_offset: Option<u64>,
 }
 
 /// What a packet turned out to be.
@@ -834,6 +838,7 @@ fn segment<'a>(src: IpAddr, dst: IpAddr, tcp: &TcpSlice<'a>, missing: u32) -> Se
         wscale: if tcp.syn() { window_scale(tcp) } else { None },
         payload: tcp.payload(),
         missing,
+        file_offset: None,
     }
 }
 

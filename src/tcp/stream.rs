@@ -57,11 +57,40 @@ pub(crate) struct Budget {
     pub pool: BlockPool,
 }
 
+/// Where the payload of the segment being handled lies in the input file, so that the
+/// retransmission history can keep offsets instead of copies (see `history.rs`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Origin {
+    /// The payload's address in memory and its length: bytes delivered from inside it are
+    /// found in the file.
+    start: usize,
+    len: usize,
+    /// The file offset of its first byte.
+    file: u64,
+}
+
+impl Origin {
+    /// `payload`, at offset `file` of the input file when that is known.
+    pub fn of(payload: &[u8], file: Option<u64>) -> Option<Origin> {
+        file.map(|file| Origin { start: payload.as_ptr() as usize, len: payload.len(), file })
+    }
+
+    /// The file offset of `data` when it lies within the payload (compared as addresses: bytes
+    /// copied elsewhere, e.g. after waiting out of order, are not in the file as delivered).
+    fn locate(&self, data: &[u8]) -> Option<u64> {
+        let p = data.as_ptr() as usize;
+        (p >= self.start && p + data.len() <= self.start + self.len)
+            .then(|| self.file + (p - self.start) as u64)
+    }
+}
+
 /// Everything a direction needs from its connection and table while handling one segment.
 pub(crate) struct Ctx<'c, S: StreamSink> {
     pub conn: ConnId,
     pub dir: Direction,
     pub at: PacketRef,
+    /// Where the segment's payload is in the input file (segments of this direction only).
+    pub origin: Option<Origin>,
     /// Segments of the connection (both directions) so far, this one included.
     pub conn_segments: u64,
     pub sink: &'c mut S,
@@ -418,11 +447,15 @@ impl HalfStream {
         if a < b {
             let (h0, d0) = ((a - self.history_start) as usize, (a - start) as usize);
             let n = (b - a) as usize;
-            let held = self.history.range(h0, n).flatten();
+            let mut held = Vec::new();
+            if !self.history.read(h0, n, &ctx.budget.pool, &mut held) {
+                // Bytes gone from the input file since they were read: not compared.
+                return;
+            }
             let new = &data[d0..d0 + n];
             let mut first = None;
             let mut last = 0;
-            for (i, (x, y)) in held.zip(new).enumerate() {
+            for (i, (x, y)) in held.iter().zip(new).enumerate() {
                 if x != y {
                     first.get_or_insert(i);
                     last = i;
@@ -595,7 +628,9 @@ impl HalfStream {
         if keep > 0 && ctx.budget.history + keep <= ctx.limits.max_history_total {
             let excess = (self.history.len() + keep).saturating_sub(cap);
             self.history.drain_front(excess, &mut ctx.budget.pool);
-            self.history.extend(&data[data.len() - keep..], &mut ctx.budget.pool);
+            let kept = &data[data.len() - keep..];
+            let file = ctx.origin.and_then(|o| o.locate(kept));
+            self.history.extend(kept, file, &mut ctx.budget.pool);
             ctx.budget.history = ctx.budget.history + keep - excess;
         } else {
             ctx.budget.history -= self.history.len();

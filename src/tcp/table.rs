@@ -8,7 +8,7 @@
 
 use super::event::{Anomaly, CloseReason, ConnInfo, DirStats, PacketRef, StreamEvent, StreamSink};
 use super::flow::{ConnId, Direction, FlowKey, RoleSource};
-use super::stream::{Budget, Ctx, HalfStream, SegData};
+use super::stream::{Budget, Ctx, HalfStream, Origin, SegData};
 use crate::limits::TcpLimits;
 use crate::memory::{Charge, Level};
 use crate::packet::Segment;
@@ -293,6 +293,12 @@ impl Table {
         self.budget.buffered
     }
 
+    /// The input file the segments' `file_offset`s point into: the retransmission history
+    /// keeps those offsets instead of copies of the bytes (see `history.rs`).
+    pub fn set_input_file(&mut self, file: Option<std::sync::Arc<std::fs::File>>) {
+        self.budget.pool.set_file(file);
+    }
+
     /// Delivered bytes held by all connections for retransmission checks.
     pub fn history_bytes(&self) -> usize {
         self.budget.history
@@ -472,6 +478,7 @@ impl Table {
                     conn: c.info.id,
                     dir,
                     at,
+                    origin: None,
                     conn_segments: c.segments,
                     sink: &mut *sink,
                     limits: &self.limits,
@@ -652,6 +659,7 @@ fn on_conn_segment<S: StreamSink>(
             conn: id,
             dir,
             at,
+            origin: Origin::of(seg.payload, seg.file_offset),
             conn_segments: segs,
             sink: &mut *sink,
             limits,
@@ -662,6 +670,7 @@ fn on_conn_segment<S: StreamSink>(
         conn: id,
         dir: dir.opposite(),
         at,
+        origin: None,
         conn_segments: segs,
         sink: &mut *sink,
         limits,
@@ -697,6 +706,7 @@ fn close<S: StreamSink>(
             conn: conn.info.id,
             dir,
             at,
+            origin: None,
             conn_segments: conn.segments,
             sink: &mut *sink,
             limits,

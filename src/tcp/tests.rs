@@ -33,6 +33,27 @@ struct Harness {
     /// The window scale option of the next SYN fed, and the window of every segment.
     wscale: Option<u8>,
     window: u16,
+    /// As when reading a capture file: every payload is also written to a file, which the
+    /// table may read back instead of copying it.
+    input: Option<Input>,
+}
+
+/// The input file of a [`Harness`] that reads one.
+struct Input {
+    writer: std::fs::File,
+    len: u64,
+    _dir: tempfile::TempDir,
+}
+
+impl Input {
+    /// Appends `payload` to the file; its offset there.
+    fn append(&mut self, payload: &[u8]) -> u64 {
+        use std::io::Write;
+        self.writer.write_all(payload).unwrap();
+        let at = self.len;
+        self.len += payload.len() as u64;
+        at
+    }
 }
 
 impl Harness {
@@ -48,7 +69,19 @@ impl Harness {
             ts: Timestamp::from_secs_nanos(1000, 0),
             wscale: None,
             window: 65535,
+            input: None,
         }
+    }
+
+    /// A harness whose payloads come from an input file the table can read again.
+    fn reading_a_file(limits: TcpLimits) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("input");
+        let writer = std::fs::File::create(&path).unwrap();
+        let mut h = Self::with_limits(limits);
+        h.table.set_input_file(Some(std::sync::Arc::new(std::fs::File::open(&path).unwrap())));
+        h.input = Some(Input { writer, len: 0, _dir: dir });
+        h
     }
 
     /// Feeds one segment; `flags` uses tcpdump letters: S, F, R, P, and `.` for ACK.
@@ -85,6 +118,7 @@ impl Harness {
             wscale: if flags.contains('S') { self.wscale } else { None },
             payload,
             missing,
+            file_offset: self.input.as_mut().map(|input| input.append(payload)),
         };
         let events = &mut self.events;
         self.table.on_segment(&seg, PacketRef::new(self.ts, self.packet), &mut |e: StreamEvent<
@@ -98,9 +132,16 @@ impl Harness {
         self.ts = self.ts.saturating_add(d);
     }
 
-    fn finish(&mut self) {
-        let events = &mut self.events;
-        self.table.finish(&mut |e: StreamEvent<'_>| events.push(own(e)));
+    /// Ends the input; the counters of the connections it closed.
+    fn finish(&mut self) -> Vec<[DirStats; 2]> {
+        let (events, mut closed) = (&mut self.events, Vec::new());
+        self.table.finish(&mut |e: StreamEvent<'_>| {
+            if let StreamEvent::Close { stats, .. } = &e {
+                closed.push(**stats);
+            }
+            events.push(own(e))
+        });
+        closed
     }
 
     /// All bytes delivered for `dir` of connection `conn`, checking offsets are contiguous with gaps.
@@ -879,6 +920,70 @@ proptest! {
         prop_assert_eq!(h.table.buffered_bytes(), 0);
         prop_assert_eq!(h.table.history_bytes(), 0);
     }
+}
+
+proptest! {
+    /// The retransmission history gives the same results whether it copies the bytes or keeps
+    /// where they are in the input file: any segmentation, any order, duplicates with some
+    /// bytes changed, small and large per-direction caps.
+    #[test]
+    fn history_in_the_input_file_finds_what_copies_find(
+        data in proptest::collection::vec(any::<u8>(), 1..6000),
+        cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..12),
+        order in proptest::collection::vec(any::<prop::sample::Index>(), 0..24),
+        changed in proptest::collection::vec((any::<prop::sample::Index>(), any::<prop::sample::Index>()), 0..4),
+        ack_every in 0usize..4,
+        cap in prop_oneof![Just(16usize << 10), 50usize..3000],
+    ) {
+        let mut points: Vec<usize> = cuts.iter().map(|i| i.index(data.len())).collect();
+        points.extend([0, data.len()]);
+        points.sort_unstable();
+        points.dedup();
+        let segments: Vec<(usize, usize)> = points.windows(2).map(|w| (w[0], w[1])).collect();
+        let mut schedule: Vec<usize> = segments.iter().enumerate().map(|(i, _)| i).collect();
+        for (k, i) in order.iter().enumerate() {
+            schedule.insert(k.min(schedule.len()), i.index(segments.len()));
+        }
+        let limits = TcpLimits { retransmission_history: cap, ..TcpLimits::default() };
+        let mut runs = [Harness::with_limits(limits.clone()), Harness::reading_a_file(limits)];
+        for h in &mut runs {
+            h.handshake(1000, 5000);
+            for (n, &i) in schedule.iter().enumerate() {
+                let (a, b) = segments[i];
+                let mut bytes = data[a..b].to_vec();
+                // Some copies after the first carry different bytes.
+                if let Some((_, at)) = changed.iter().find(|(which, _)| which.index(schedule.len()) == n) {
+                    let at = at.index(bytes.len());
+                    bytes[at] ^= 0x5a;
+                }
+                h.seg(C, S, 1001 + a as u32, 0, "", &bytes);
+                if ack_every > 0 && n % ack_every == 0 {
+                    h.seg(S, C, 5001, 1001 + b as u32, ".", b"");
+                }
+            }
+        }
+        let [copied, in_file] = runs.each_mut().map(|h| h.finish());
+        prop_assert_eq!(&runs[0].events, &runs[1].events);
+        prop_assert_eq!(copied, in_file);
+        prop_assert_eq!(runs[1].table.history_bytes(), 0);
+    }
+}
+
+#[test]
+fn a_retransmission_that_differs_from_bytes_kept_in_the_file_is_reported_exactly() {
+    let mut h = Harness::reading_a_file(TcpLimits::default());
+    h.handshake(1000, 5000);
+    let first: Vec<u8> = (0..1448u32).map(|i| (i % 199) as u8).collect();
+    h.seg(C, S, 1001, 5001, ".", &first);
+    assert_eq!(h.table.history_bytes(), 1448);
+    let mut again = first.clone();
+    again[700..710].fill(b'X');
+    h.seg(C, S, 1001, 5001, ".", &again);
+    assert_eq!(h.stream(1, C2S), first);
+    assert_eq!(
+        h.anomalies(),
+        vec![Ev::Anomaly(1, C2S, Anomaly::RetransmissionMismatch { offset: 700, len: 10 })]
+    );
 }
 
 #[test]
