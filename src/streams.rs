@@ -205,7 +205,9 @@ impl<W: Write> StreamsSink<W> {
                     " (roles from the SYN-ACK: the SYN was not captured, or after it)"
                 }
                 RoleSource::Guess => " (handshake not captured; roles guessed from ports)",
-                RoleSource::Resumed => " (resumed after --idle-timeout: roles as before)",
+                RoleSource::Resumed => {
+                    " (resumed after --idle-timeout or a --memory-budget eviction: roles as before)"
+                }
             };
             self.print(format_args!("#{} open   {} → {}{}", info.id, s.client, s.server, role));
         }

@@ -206,7 +206,7 @@ checks! {
     /// A SYN with a new initial sequence number on an open connection that went on.
     SynOnOpenConnection => (Warning, "RFC 5961 §4", "a SYN with a new initial sequence number arrived on an open connection that went on (the server did not accept it; forged SYNs look like this); it did not end the connection"),
     /// The memory budget made wsscope give something up on this connection.
-    MemoryBudget => (Warning, "limit", "wsscope's memory budget (--memory-budget) was filling up, so this connection lost a payload copy, its inflater, or was evicted; what was given up is said in the finding"),
+    MemoryBudget => (Warning, "limit", "wsscope's memory budget (--memory-budget) was filling up, so this connection lost a payload copy, its inflater, or was evicted (if it went on, it is shown again as a new connection: role resumed, frames searched for without the handshake); what was given up is said in the finding"),
     /// The connection table was full: this connection was evicted while still open.
     ConnectionLimit => (Warning, "limit", "the connection table was full (--max-connections), so this connection was evicted while still open: what it sent afterwards was not decoded as part of it"),
     /// No packet for longer than `--idle-timeout`: the connection stopped being followed.

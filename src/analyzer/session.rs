@@ -1113,7 +1113,8 @@ impl Session {
                     )),
                     CloseReason::MemoryBudget => Some((
                         CheckId::MemoryBudget,
-                        "evicted while open to stay under the memory budget (--memory-budget)",
+                        "evicted while open to stay under the memory budget (--memory-budget; \
+                         if it goes on, it is shown again as a new connection, resumed)",
                     )),
                     _ => None,
                 };
@@ -1844,10 +1845,10 @@ impl Session {
             None,
             first,
             if self.info.role == RoleSource::Resumed {
-                "the connection went on after --idle-timeout of silence had ended its earlier \
-                 part (the handshake is there): frames were found again by validating frame \
-                 headers; compressed messages can only be inflated when they do not refer to \
-                 earlier data"
+                "the connection went on after wsscope had stopped following it (--idle-timeout \
+                 of silence, or evicted to stay under --memory-budget; its earlier part has the \
+                 handshake): frames were found again by validating frame headers; compressed \
+                 messages can only be inflated when they do not refer to earlier data"
             } else {
                 "no opening handshake in the capture: frames were found by validating consecutive frame headers; \
                  compressed messages can only be inflated when they do not refer to earlier data"
@@ -2250,8 +2251,8 @@ fn decide_request_direction(h: &HttpPhase) -> Decision {
 }
 
 /// Whether `--ws-port` names one of the connection's ports.
-/// A port named by `--ws-port`, or a connection resumed after `--idle-timeout`: frames are
-/// taken with less evidence.
+/// A port named by `--ws-port`, or a connection resumed after `--idle-timeout` or a memory
+/// eviction: frames are taken with less evidence.
 fn port_named(info: &ConnInfo, cfg: &AnalyzerConfig) -> bool {
     info.role == RoleSource::Resumed
         || cfg.ws_ports.contains(&info.server.port())

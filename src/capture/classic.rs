@@ -386,8 +386,9 @@ mod tests {
         let mut checked = 0;
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/captures");
         // Every pcapng file too (read by wsscope's pcapng reader, see `pcapng.rs`).
-        let pcapng = ["field/merged-skew-minus", "crafted/multilink", "crafted/pcapng", "tls/tls13-dsb"]
-            .map(|name| root.join(format!("{name}.pcapng")));
+        let pcapng =
+            ["field/merged-skew-minus", "crafted/multilink", "crafted/pcapng", "tls/tls13-dsb"]
+                .map(|name| root.join(format!("{name}.pcapng")));
         for path in testdata_pcaps().into_iter().chain(pcapng) {
             let mut source = FileSource::open(&path, None).unwrap();
             let file = source.reread().expect("a regular classic or pcapng file can be read again");

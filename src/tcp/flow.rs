@@ -89,8 +89,9 @@ pub enum RoleSource {
     /// No handshake was captured: the endpoint with the higher (ephemeral-looking) port is taken
     /// as the client, or the sender of the first packet when the ports are equal.
     Guess,
-    /// The connection sent nothing for longer than `--idle-timeout`, stopped being followed and
-    /// was picked up again without a SYN: roles as before, frames searched for from here on.
+    /// The connection stopped being followed (it sent nothing for longer than
+    /// `--idle-timeout`, or was evicted to stay under the memory budget) and was picked up
+    /// again without a SYN: roles as before, frames searched for from here on.
     Resumed,
 }
 

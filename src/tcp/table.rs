@@ -84,6 +84,10 @@ enum Slot {
     /// key's lower endpoint. A later segment without SYN starts a [`RoleSource::Resumed`]
     /// connection with the same roles.
     Idle(Timestamp, bool),
+    /// Evicted to stay under the memory budget at this time, with its roles as in `Idle`; a
+    /// later segment without SYN resumes it the same way. Kept for `closed_linger`, like a
+    /// closed connection.
+    Evicted(Timestamp, bool),
 }
 
 #[derive(Debug)]
@@ -159,14 +163,14 @@ impl Slot {
     fn open(&self) -> Option<&Conn> {
         match self {
             Slot::Open(c) => Some(c),
-            Slot::Closed(_) | Slot::Idle(..) => None,
+            Slot::Closed(_) | Slot::Idle(..) | Slot::Evicted(..) => None,
         }
     }
 
     fn into_open(self) -> Option<Box<Conn>> {
         match self {
             Slot::Open(c) => Some(c),
-            Slot::Closed(_) | Slot::Idle(..) => None,
+            Slot::Closed(_) | Slot::Idle(..) | Slot::Evicted(..) => None,
         }
     }
 }
@@ -354,8 +358,10 @@ impl Table {
                     return;
                 }
                 Slot::Closed(_) => {}
-                Slot::Idle(_, client_lower) if !syn_only => resumed = Some(*client_lower),
-                Slot::Idle(..) => {}
+                Slot::Idle(_, client_lower) | Slot::Evicted(_, client_lower) if !syn_only => {
+                    resumed = Some(*client_lower);
+                }
+                Slot::Idle(..) | Slot::Evicted(..) => {}
             }
             self.conns.remove(&key);
         }
@@ -435,7 +441,7 @@ impl Table {
         // the idle timeout, whichever is longer: a quiet WebSocket that resumes is known.
         let idle_linger = linger.max(idle);
         self.conns.retain(|_, s| match s {
-            Slot::Closed(t) => now.saturating_since(*t) <= linger,
+            Slot::Closed(t) | Slot::Evicted(t, _) => now.saturating_since(*t) <= linger,
             Slot::Idle(t, _) => now.saturating_since(*t) <= idle_linger,
             Slot::Open(_) => true,
         });
@@ -557,9 +563,14 @@ impl Table {
         for (_, _, key) in open {
             if let Some(mut c) = self.conns.remove(&key).and_then(Slot::into_open) {
                 let last = c.last;
+                let client_lower = c.info.client < c.info.server;
                 let r = close(&mut c, reason, last, &self.limits, &mut self.budget, sink);
                 if r == CloseReason::MemoryBudget {
                     self.limits.memory.note_evicted();
+                    // If it goes on, it is picked up again with its roles (a 56-byte entry
+                    // instead of its state). Connection-limit evictions leave nothing: the
+                    // table is full.
+                    self.conns.insert(key, Slot::Evicted(last.ts, client_lower));
                 }
                 self.stats.count_close(r);
             }

@@ -1036,9 +1036,56 @@ fn past_80_percent_of_the_memory_budget_the_least_recently_active_connections_ar
         h.seg("10.0.0.1:40015", S, 101, 0, ".", b"");
     }
     assert_eq!(h.closes().len(), 3);
-    // Evicted connections leave the table at once (they do not linger).
-    assert_eq!(h.table.len(), 13);
+    // Evicted connections leave only a table entry (to be picked up again if they go on).
+    assert_eq!((h.table.len(), h.table.open_now()), (16, 13));
     h.finish();
     // Every connection closed: only the (empty) hash table is still charged.
     assert!(memory.used() < 16 * 800, "{}", memory.used());
+}
+
+#[test]
+fn a_connection_that_goes_on_after_a_memory_eviction_is_resumed_with_its_roles() {
+    // The server's port is the higher one: a guess from the ports would swap the roles.
+    let (c, s) = ("10.0.0.1:1000", "10.0.0.2:50000");
+    // A connection evicted to stay under the budget (another one, open, stays).
+    let evicted = || {
+        let memory = crate::memory::Memory::new(64 << 20);
+        let limits = TcpLimits { memory: memory.clone(), ..TcpLimits::default() };
+        let mut h = Harness::with_limits(limits);
+        h.seg(c, s, 1000, 0, "S", b"");
+        h.seg(s, c, 5000, 1001, "SA", b"");
+        h.seg(c, s, 1001, 5001, ".", b"hi");
+        let mut other = crate::memory::Charge::new(&memory);
+        other.set(60 << 20);
+        for i in 0..10 {
+            h.seg("10.0.0.3:40000", S, 101 + i, 0, ".", b"");
+        }
+        assert_eq!(h.closes(), vec![Ev::Close(1, CloseReason::MemoryBudget)]);
+        // Its entry stays, without its state.
+        assert_eq!((h.table.len(), h.table.open_now()), (2, 1));
+        h
+    };
+    let mut h = evicted();
+    h.seg(s, c, 5001, 1003, ".", b"later");
+    h.seg(c, s, 1003, 5006, ".", b"more");
+    let opens: Vec<&Ev> = h.events.iter().filter(|e| matches!(e, Ev::Open(..))).collect();
+    let want = [
+        Ev::Open(1, RoleSource::Syn),
+        Ev::Open(2, RoleSource::Guess),
+        Ev::Open(3, RoleSource::Resumed),
+    ];
+    assert_eq!(opens, want.iter().collect::<Vec<_>>());
+    assert_eq!(h.stream(3, S2C), b"later");
+    assert_eq!(h.stream(3, C2S), b"more");
+    // The entry is forgotten after `closed_linger`, like a closed connection's: the roles are
+    // then guessed from the ports.
+    let mut h = evicted();
+    h.wait(Duration::from_secs(31));
+    h.table.sweep_idle(PacketRef::new(h.ts, h.packet), &mut |_: StreamEvent<'_>| {});
+    assert_eq!(h.table.len(), 1);
+    h.seg(s, c, 5001, 1003, ".", b"later");
+    assert_eq!(
+        h.events.iter().filter(|e| matches!(e, Ev::Open(_, RoleSource::Resumed))).count(),
+        0
+    );
 }
