@@ -104,6 +104,8 @@ struct Shown {
     not_continuation: bool,
     /// A text message is in progress (its fragments must be UTF-8).
     in_text: bool,
+    /// An empty continuation frame was passed over without being counted.
+    filler_seen: bool,
 }
 
 impl Shown {
@@ -204,6 +206,15 @@ fn chain_from(buf: &[u8], start: usize, expect: Expect, complete: bool) -> Verdi
         }
         if h.opcode != OpCode::Continuation {
             shown.not_continuation = true;
+        }
+        // The first empty continuation frame of a chain is allowed but not counted: `00 00`
+        // and `80 00` are what binary data is full of, so they prove nothing (a run of them is
+        // still counted, so that a walk along zeros stays short).
+        let filler = h.opcode == OpCode::Continuation && h.payload_len == 0;
+        if filler && !shown.filler_seen {
+            shown.filler_seen = true;
+            pos = next;
+            continue;
         }
         if !h.opcode.is_control() {
             if h.opcode != OpCode::Continuation {
