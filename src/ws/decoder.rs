@@ -8,6 +8,7 @@
 //! sync and the caller must find the next frame boundary (see [`super::resync`]).
 
 use super::header::{FrameHeader, MAX_HEADER_LEN, Parsed};
+use super::opcode::OpCode;
 
 /// What the decoder found.
 #[derive(Debug, PartialEq, Eq)]
@@ -40,6 +41,35 @@ pub struct FrameDecoder {
     remaining: Option<u64>,
     /// Stream offset of the next byte to be fed.
     offset: u64,
+    /// While the frame boundary is a search's guess, the frames that must still look right.
+    probation: Option<Probation>,
+}
+
+/// The first frames after a boundary found by searching (after missing bytes, or when a
+/// capture starts mid-stream): a chain of a few well-formed headers can occur by chance inside
+/// payload bytes, and then the headers after it are garbage. A header these frames may not
+/// have refutes the boundary (sync is lost, and searched for again) instead of being reported
+/// as the endpoint's protocol violation.
+#[derive(Clone, Copy, Debug)]
+struct Probation {
+    frames: u8,
+    /// RSV bits that may be set.
+    rsv_allowed: u8,
+    /// Whether the frames are masked (as the chain found said).
+    masked: bool,
+}
+
+/// Frames on probation after a boundary found by searching: twice the frames a search needs.
+pub const PROBATION_FRAMES: u8 = 2 * super::resync::MIN_FRAMES as u8;
+
+impl Probation {
+    /// Whether a frame may look like `h` (what a search accepts in a chain).
+    fn admits(&self, h: &FrameHeader) -> bool {
+        h.mask.is_some() == self.masked
+            && !matches!(h.opcode, OpCode::Reserved(_))
+            && h.rsv & !self.rsv_allowed == 0
+            && (!h.opcode.is_control() || (h.fin && h.payload_len <= 125))
+    }
 }
 
 /// The decoder cannot find the next frame header by itself any more.
@@ -47,6 +77,9 @@ pub struct FrameDecoder {
 pub struct SyncLost {
     /// Stream offset where sync was lost (the first byte not understood).
     pub offset: u64,
+    /// The frame boundary was a search's guess, and a header after it refuted it (see
+    /// [`FrameDecoder::on_probation`]).
+    pub refuted: bool,
 }
 
 impl FrameDecoder {
@@ -58,12 +91,27 @@ impl FrameDecoder {
             carry_offset: offset,
             remaining: None,
             offset,
+            probation: None,
         }
+    }
+
+    /// A decoder whose boundary was found by searching: its first [`PROBATION_FRAMES`] frames
+    /// must be ones a search accepts (masked as `masked` says, RSV bits within `rsv_allowed`, no
+    /// reserved opcode, short unfragmented control frames), or the boundary is taken as wrong.
+    pub fn on_probation(mut self, rsv_allowed: u8, masked: bool) -> Self {
+        self.probation = Some(Probation { frames: PROBATION_FRAMES, rsv_allowed, masked });
+        self
     }
 
     /// Stream offset of the next byte expected.
     pub fn offset(&self) -> u64 {
         self.offset
+    }
+
+    /// The start of a header split across pieces, carried from earlier pieces (it starts at
+    /// the stream offset where a refuted header starts, when it was split).
+    pub fn carried(&self) -> &[u8] {
+        &self.carry[..self.carry_len]
     }
 
     /// True between frames (nothing carried, no payload pending).
@@ -114,12 +162,23 @@ impl FrameDecoder {
                     } else {
                         (self.offset, len)
                     };
+                    if let Some(p) = &mut self.probation {
+                        if !p.admits(&header) {
+                            // Not a frame: the bytes from this "header" on (its carried start
+                            // included, see `carried`) are searched again.
+                            return Err(SyncLost { offset: start, refuted: true });
+                        }
+                        p.frames -= 1;
+                        if p.frames == 0 {
+                            self.probation = None;
+                        }
+                    }
                     self.carry_len = 0;
                     self.offset += used_from_data as u64;
                     data = &data[used_from_data..];
                     if header.length_msb_set() {
                         on(FrameItem::Header { header, offset: start });
-                        return Err(SyncLost { offset: self.offset });
+                        return Err(SyncLost { offset: self.offset, refuted: false });
                     }
                     on(FrameItem::Header { header, offset: start });
                     self.finish_payload(header.payload_len, on);
@@ -142,7 +201,7 @@ impl FrameDecoder {
             _ => {
                 let lost_at = self.offset;
                 self.offset += len;
-                Err(SyncLost { offset: lost_at })
+                Err(SyncLost { offset: lost_at, refuted: false })
             }
         }
     }
@@ -227,7 +286,7 @@ mod tests {
         let mut d = FrameDecoder::new(0);
         let mut on = |_: FrameItem<'_>| {};
         d.feed(&[0x82, 0x02, 1], &mut on).unwrap();
-        assert_eq!(d.gap(5, &mut on), Err(SyncLost { offset: 3 }));
+        assert_eq!(d.gap(5, &mut on), Err(SyncLost { offset: 3, refuted: false }));
     }
 
     #[test]
@@ -240,6 +299,46 @@ mod tests {
             }
         });
         assert_eq!(headers, vec![OpCode::Binary]);
-        assert_eq!(r, Err(SyncLost { offset: 10 }));
+        assert_eq!(r, Err(SyncLost { offset: 10, refuted: false }));
+    }
+
+    /// Headers fed one stream, the decoder on probation; what `feed` returned.
+    fn on_probation(stream: &[u8]) -> (Vec<String>, Result<(), SyncLost>) {
+        let mut d = FrameDecoder::new(0).on_probation(0, false);
+        let mut headers = Vec::new();
+        let r = d.feed(stream, &mut |i: FrameItem<'_>| {
+            if let FrameItem::Header { header, offset } = i {
+                headers.push(format!("{offset}:{}", header.opcode));
+            }
+        });
+        (headers, r)
+    }
+
+    #[test]
+    fn a_header_a_search_would_not_take_refutes_a_boundary_on_probation() {
+        use crate::ws::encode::frame;
+        let good = [frame(true, 0, 1, None, b"hi"), frame(true, 0, 9, None, b"")].concat();
+        // A reserved opcode, RSV bits, a masked frame, a fragmented ping, a long pong: each
+        // refutes the boundary at its offset, and is not handed on as a header.
+        let bad = [
+            frame(true, 0, 3, None, b""),
+            frame(true, 0b010, 1, None, b"x"),
+            frame(true, 0, 2, Some([1, 2, 3, 4]), b"x"),
+            frame(false, 0, 9, None, b""),
+            [0x8A, 126, 0, 200].to_vec(),
+        ];
+        for b in &bad {
+            let (headers, r) = on_probation(&[good.clone(), b.clone()].concat());
+            assert_eq!(headers, ["0:text", "4:ping"], "{b:02x?}");
+            assert_eq!(r, Err(SyncLost { offset: good.len() as u64, refuted: true }), "{b:02x?}");
+        }
+        // After eight frames that looked right, the boundary is trusted: the same header is the
+        // endpoint's, handed on for the direction decoder to report.
+        let eight: Vec<u8> = (0..4).flat_map(|_| good.clone()).collect();
+        let (headers, r) = on_probation(&[eight.clone(), bad[0].clone()].concat());
+        assert_eq!((headers.len(), r), (9, Ok(())));
+        // Without probation (a boundary known from the handshake), nothing is refuted.
+        let mut d = FrameDecoder::new(0);
+        assert_eq!(d.feed(&[good.clone(), bad[0].clone()].concat(), &mut |_| {}), Ok(()));
     }
 }

@@ -165,6 +165,9 @@ enum Cut {
     Gap,
     /// A protocol violation (already reported) made it impossible to continue it.
     Protocol,
+    /// Its frames followed a frame boundary a search had guessed, and a header after them
+    /// showed the guess wrong (sync is lost; the finding comes when frames are found again).
+    WrongBoundary,
     /// The stream ended.
     EndOfStream,
 }
@@ -331,8 +334,9 @@ impl DirectionDecoder {
     /// A decoder of a stream whose frame boundary is already known (found by mid-stream
     /// detection): frames start at stream offset `frame_start`, masked or not as `masked` says.
     pub fn at_boundary(cfg: DirConfig, frame_start: u64, masked: bool) -> Self {
+        let rsv_allowed = cfg.rsv_allowed | 0b100;
         let mut d = DirectionDecoder::new(cfg, frame_start);
-        d.mode = Mode::Decoding(FrameDecoder::new(frame_start));
+        d.mode = Mode::Decoding(FrameDecoder::new(frame_start).on_probation(rsv_allowed, masked));
         d.masked_seen = Some(masked);
         d
     }
@@ -554,18 +558,25 @@ impl DirectionDecoder {
                 None
             }
             Err(lost) => {
-                // Only a 64-bit length with the MSB set gets here: its length cannot be followed,
-                // so the frame boundary is searched for again in the bytes after its header.
+                // A 64-bit length with the MSB set (its length cannot be followed), or a header
+                // that refuted a boundary found by searching: the frame boundary is searched for
+                // again in the bytes after the header, or from the refuting "header" on.
                 let pos = Position { packet: at.packet, ts: at.ts, offset: lost.offset };
-                self.abandon_message(pos, Cut::Protocol, out);
-                self.header_at = None;
+                let cut = if lost.refuted { Cut::WrongBoundary } else { Cut::Protocol };
+                self.abandon_message(pos, cut, out);
+                let carried_at = self.header_at.take().unwrap_or(at);
                 let rest = data
                     .get(
                         usize::try_from(lost.offset.saturating_sub(offset)).unwrap_or(usize::MAX)..,
                     )
                     .unwrap_or(&[]);
                 let mut s = Searching::new(lost.offset, false, 0);
-                s.push(lost.offset, rest, at);
+                // A refuted header split across pieces: its start came with earlier packets.
+                let carried = if lost.offset < offset { dec.carried() } else { &[] };
+                if !carried.is_empty() {
+                    s.push(lost.offset, carried, carried_at);
+                }
+                s.push(lost.offset + carried.len() as u64, rest, at);
                 self.mode = Mode::Resync(s);
                 self.search(false)
             }
@@ -617,7 +628,9 @@ impl DirectionDecoder {
                         found_at,
                     ));
                 }
-                self.mode = Mode::Decoding(FrameDecoder::new(frame_start));
+                self.mode = Mode::Decoding(
+                    FrameDecoder::new(frame_start).on_probation(expect.rsv_allowed, masked),
+                );
                 Some(Resumed { note, pieces })
             }
             Found::NotYet { resume_from } => {
@@ -1099,7 +1112,8 @@ impl DirectionDecoder {
         let at = m.first;
         let complete = !(m.holey || m.unfinished);
         // A length that cannot be followed (a protocol error) says nothing about what is missing.
-        let tail = if cut == Some(Cut::Protocol) { None } else { tail };
+        let tail =
+            if matches!(cut, Some(Cut::Protocol | Cut::WrongBoundary)) { None } else { tail };
         let missing =
             if complete { Some(0) } else { tail.and_then(|t| t.checked_add(m.hole_bytes)) };
         // Uncompressed, `m.length` counts the bytes of holes inside frames too.

@@ -628,3 +628,83 @@ fn a_gap_inside_masked_repetitive_data_resyncs_on_real_frames_not_on_the_data() 
         assert!(m.ends_with(&format!("text:after {i}")), "{m}");
     }
 }
+
+/// A chain of well-formed headers inside payload bytes, then a header no frame may have.
+fn false_chain_then_frames() -> Vec<u8> {
+    let mut s = vec![0x55; 5];
+    for c in b"ABCD" {
+        s.extend(frame(true, 0, 1, None, &[*c]));
+    }
+    s.extend([0x83, 0x00, 0x6b, 0x7f, 0x12]);
+    for _ in 0..5 {
+        s.extend(frame(true, 0, 1, None, b"hello"));
+    }
+    s
+}
+
+#[test]
+fn a_boundary_found_by_search_is_refuted_by_a_header_no_frame_may_have() {
+    // Picked up mid-stream: the search finds the chain, the reserved opcode after it refutes
+    // it (not the server's protocol violation), and the real frames are found again.
+    let cfg = DirConfig { from_start: false, ..server() };
+    let out = run(cfg, &false_chain_then_frames());
+    let f = findings(&out);
+    assert!(f.iter().all(|l| !l.contains("reserved_opcode")), "{out:#?}");
+    assert!(f.iter().any(|l| l.contains("frame_sync_lost")), "{out:#?}");
+    let hello = messages(&out).iter().filter(|m| m.ends_with("text:hello")).count();
+    assert_eq!(hello, 5, "{out:#?}");
+    // With the handshake seen, the same header is the server's violation.
+    let out = run(server(), &false_chain_then_frames()[5..]);
+    assert!(findings(&out).iter().any(|l| l.contains("reserved_opcode")), "{out:#?}");
+}
+
+proptest! {
+    /// Picked up mid-stream, frames among garbage decode the same whole or split anywhere
+    /// (boundaries found by search, refuted on probation, found again).
+    #[test]
+    fn any_split_of_a_mid_stream_pickup_gives_identical_events(
+        stream in arb_stream(),
+        garbage in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 1..4),
+        at in proptest::collection::vec(any::<prop::sample::Index>(), 3),
+        cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..8),
+    ) {
+        let mut s = false_chain_then_frames();
+        for (g, i) in garbage.iter().zip(&at) {
+            let p = i.index(stream.len() + 1);
+            s.extend(g);
+            s.extend(&stream[..p]);
+        }
+        let cfg = || DirConfig { from_start: false, ..client() };
+        let whole = run_detailed(cfg(), &[&s]);
+        let mut points: Vec<usize> = cuts.iter().map(|i| i.index(s.len() + 1)).collect();
+        points.sort_unstable();
+        let mut pieces = Vec::new();
+        let mut last = 0;
+        for p in points {
+            pieces.push(&s[last..p]);
+            last = p;
+        }
+        pieces.push(&s[last..]);
+        prop_assert_eq!(run_detailed(cfg(), &pieces), whole);
+    }
+}
+
+/// [`run_pieces`], with each finding's text and offset (how many bytes a search skipped).
+fn run_detailed(cfg: DirConfig, pieces: &[&[u8]]) -> Vec<String> {
+    let mut d = DirectionDecoder::new(cfg, 0);
+    let mut out = Vec::new();
+    let mut off = 0u64;
+    let mut push = |o: WsOut| match &o {
+        WsOut::Finding { check, detail, at } => {
+            out.push(format!("{check} @{}: {detail}", at.offset))
+        }
+        o => out.push(render(o)),
+    };
+    for (i, p) in pieces.iter().enumerate() {
+        let at = PacketRef::new(Timestamp::from_nanos(i as i64), i as u64 + 1);
+        d.feed(off, p, at, &mut |_, o| push(o));
+        off += p.len() as u64;
+    }
+    d.finish(off, PacketRef::default(), &mut |_, o| push(o));
+    out
+}
