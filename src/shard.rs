@@ -475,7 +475,7 @@ fn work(
     cfg: AnalyzerConfig,
     limits: TcpLimits,
     counts: &[AtomicU64; 2],
-    file: Option<Arc<std::fs::File>>,
+    file: Option<Arc<dyn crate::tcp::ReadBack>>,
 ) -> (AnalyzerStats, TableStats) {
     let mut table = Table::new(limits);
     table.sweep_on_command();

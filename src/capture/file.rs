@@ -238,12 +238,13 @@ impl PacketSource for FileSource {
         }
     }
 
-    fn reread(&self) -> Option<std::sync::Arc<std::fs::File>> {
-        match &self.reader {
+    fn reread(&self) -> Option<std::sync::Arc<dyn crate::tcp::ReadBack>> {
+        let file = match &self.reader {
             Reader::Classic(r) => r.reread(),
             Reader::Pcapng(r) => r.reread(),
             _ => None,
-        }
+        };
+        file.map(|f| f as std::sync::Arc<dyn crate::tcp::ReadBack>)
     }
 
     fn next_packet(&mut self) -> Next<'_> {
@@ -284,5 +285,12 @@ impl PacketSource for FileSource {
 
     fn capture_stats(&mut self) -> CaptureStats {
         CaptureStats::default()
+    }
+}
+
+/// A capture file read again at an offset (`pread`, which does not move the reader's position).
+impl crate::tcp::ReadBack for std::fs::File {
+    fn read_back(&self, offset: u64, buf: &mut [u8]) -> bool {
+        std::os::unix::fs::FileExt::read_exact_at(self, buf, offset).is_ok()
     }
 }

@@ -143,7 +143,7 @@ pub trait PacketSource {
     fn next_packet(&mut self) -> Next<'_>;
     /// The input file, for a source whose packets carry their `file_offset`: bytes read from it
     /// can be read there again instead of being copied (the retransmission history).
-    fn reread(&self) -> Option<std::sync::Arc<std::fs::File>> {
+    fn reread(&self) -> Option<std::sync::Arc<dyn crate::tcp::ReadBack>> {
         None
     }
     /// libpcap's counters (zero for files).

@@ -276,7 +276,7 @@ impl PacketSource for TeeSource {
         self.inner.set_key_store(store);
     }
 
-    fn reread(&self) -> Option<std::sync::Arc<std::fs::File>> {
+    fn reread(&self) -> Option<std::sync::Arc<dyn crate::tcp::ReadBack>> {
         self.inner.reread()
     }
 

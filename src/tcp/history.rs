@@ -18,9 +18,15 @@
 //! The history is a queue of spans, each in the file or held; consecutive held spans are one.
 
 use std::collections::VecDeque;
-use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::sync::Arc;
+
+/// The input, read again: where history spans point. The runner hands one in for a capture file
+/// it can read at an offset (`capture::FileSource`); the stream engine itself does no I/O.
+pub trait ReadBack: Send + Sync + std::fmt::Debug {
+    /// Fills `buf` with the input's bytes from `offset`; false when they cannot be read (the
+    /// file became shorter, or could not be read).
+    fn read_back(&self, offset: u64, buf: &mut [u8]) -> bool;
+}
 
 /// Bytes per block. An idle direction keeps the last 1 KiB acknowledged (by default), which then
 /// spans one or two blocks; a full-size Ethernet segment spans two or three.
@@ -44,8 +50,8 @@ pub struct BlockPool {
     span_slots: usize,
     /// Histories with a [`Held`] part.
     held_boxes: usize,
-    /// The input file, when spans may point into it.
-    file: Option<Arc<File>>,
+    /// The input, when spans may point into it.
+    file: Option<Arc<dyn ReadBack>>,
 }
 
 impl Default for BlockPool {
@@ -76,7 +82,7 @@ impl BlockPool {
 
     /// From now on, histories may keep offsets into `file` instead of copies of its bytes (the
     /// offsets the table is given for payloads: see [`History::extend`]).
-    pub fn set_file(&mut self, file: Option<Arc<File>>) {
+    pub fn set_file(&mut self, file: Option<Arc<dyn ReadBack>>) {
         self.file = file;
     }
 
@@ -282,7 +288,7 @@ impl History {
                 let Some(file) = &pool.file else { return false };
                 let from = out.len();
                 out.resize(from + k as usize, 0);
-                if file.read_exact_at(&mut out[from..], span.file + skip).is_err() {
+                if !file.read_back(span.file + skip, &mut out[from..]) {
                     return false;
                 }
             }
@@ -331,14 +337,31 @@ mod tests {
         ]
     }
 
-    /// A file of `FILE_LEN` known bytes, and a pool that reads it.
-    fn file_pool(dir: &tempfile::TempDir) -> (Vec<u8>, BlockPool) {
+    /// An input in memory that can be shortened, as a file can.
+    #[derive(Debug)]
+    struct Input(std::sync::Mutex<Vec<u8>>);
+
+    impl ReadBack for Input {
+        fn read_back(&self, offset: u64, buf: &mut [u8]) -> bool {
+            let bytes = self.0.lock().unwrap();
+            let at = offset as usize;
+            match bytes.get(at..at + buf.len()) {
+                Some(b) => {
+                    buf.copy_from_slice(b);
+                    true
+                }
+                None => false,
+            }
+        }
+    }
+
+    /// An input of `FILE_LEN` known bytes, and a pool that reads it.
+    fn file_pool() -> (Vec<u8>, BlockPool, Arc<Input>) {
         let bytes: Vec<u8> = (0..FILE_LEN).map(|i| (i * 131 % 251) as u8).collect();
-        let path = dir.path().join("input");
-        std::fs::write(&path, &bytes).unwrap();
+        let input = Arc::new(Input(std::sync::Mutex::new(bytes.clone())));
         let mut pool = BlockPool::default();
-        pool.set_file(Some(Arc::new(File::open(&path).unwrap())));
-        (bytes, pool)
+        pool.set_file(Some(input.clone()));
+        (bytes, pool, input)
     }
 
     fn read_all(h: &History, at: usize, n: usize, pool: &BlockPool) -> Vec<u8> {
@@ -353,8 +376,7 @@ mod tests {
         /// are all back in the pool at the end.
         #[test]
         fn behaves_like_a_byte_queue(ops in proptest::collection::vec(op(), 0..40)) {
-            let dir = tempfile::tempdir().unwrap();
-            let (file, mut pool) = file_pool(&dir);
+            let (file, mut pool, _) = file_pool();
             let mut h = History::default();
             let mut model: VecDeque<u8> = VecDeque::new();
             let mut next = 0u8;
@@ -411,8 +433,7 @@ mod tests {
 
     #[test]
     fn bytes_in_the_file_are_not_copied_and_short_pieces_are() {
-        let dir = tempfile::tempdir().unwrap();
-        let (file, mut pool) = file_pool(&dir);
+        let (file, mut pool, _) = file_pool();
         let mut h = History::default();
         // Two segments that follow each other in the file are one span.
         h.extend(&file[100..1548], Some(100), &mut pool);
@@ -433,12 +454,10 @@ mod tests {
 
     #[test]
     fn bytes_gone_from_a_shortened_file_are_not_known() {
-        let dir = tempfile::tempdir().unwrap();
-        let (file, mut pool) = file_pool(&dir);
+        let (file, mut pool, input) = file_pool();
         let mut h = History::default();
         h.extend(&file[60_000..61_000], Some(60_000), &mut pool);
-        let f = std::fs::OpenOptions::new().write(true).open(dir.path().join("input")).unwrap();
-        f.set_len(60_500).unwrap();
+        input.0.lock().unwrap().truncate(60_500);
         let mut out = Vec::new();
         assert!(h.read(0, 400, &pool, &mut out));
         assert_eq!(out, file[60_000..60_400]);

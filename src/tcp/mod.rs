@@ -19,6 +19,7 @@ pub use event::{
     Anomaly, CloseReason, ConnInfo, DirStats, GapReason, PacketRef, StreamEvent, StreamSink,
 };
 pub use flow::{ConnId, Direction, FlowKey, RoleSource};
+pub use history::ReadBack;
 pub use table::{SweepClock, Table, TableStats};
 
 #[cfg(test)]

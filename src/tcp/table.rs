@@ -80,13 +80,13 @@ impl TableStats {
 enum Slot {
     Open(Box<Conn>),
     Closed(Timestamp),
-    /// Closed after `--idle-timeout` of silence at this time; `true` when the client was the
+    /// Closed at this time after `--idle-timeout` of silence; `true` when the client was the
     /// key's lower endpoint. A later segment without SYN starts a [`RoleSource::Resumed`]
     /// connection with the same roles.
     Idle(Timestamp, bool),
-    /// Evicted to stay under the memory budget at this time, with its roles as in `Idle`; a
-    /// later segment without SYN resumes it the same way. Kept for `closed_linger`, like a
-    /// closed connection.
+    /// Evicted at this time to stay under the memory budget, with its roles as in `Idle`; a
+    /// later segment without SYN resumes it the same way. Kept for `closed_linger` from the
+    /// eviction, like a closed connection.
     Evicted(Timestamp, bool),
 }
 
@@ -297,9 +297,9 @@ impl Table {
         self.budget.buffered
     }
 
-    /// The input file the segments' `file_offset`s point into: the retransmission history
-    /// keeps those offsets instead of copies of the bytes (see `history.rs`).
-    pub fn set_input_file(&mut self, file: Option<std::sync::Arc<std::fs::File>>) {
+    /// The input the segments' `file_offset`s point into: the retransmission history keeps
+    /// those offsets instead of copies of the bytes, and reads them back there (`history.rs`).
+    pub fn set_input_file(&mut self, file: Option<std::sync::Arc<dyn super::ReadBack>>) {
         self.budget.pool.set_file(file);
     }
 
@@ -461,7 +461,9 @@ impl Table {
                 let r =
                     close(&mut c, CloseReason::Idle, last, &self.limits, &mut self.budget, sink);
                 self.stats.count_close(r);
-                self.conns.insert(key, Slot::Idle(last.ts, client_lower));
+                // Remembered from now (not from its last packet, which is older than the
+                // idle timeout).
+                self.conns.insert(key, Slot::Idle(now, client_lower));
             }
         }
     }
@@ -570,7 +572,7 @@ impl Table {
                     // If it goes on, it is picked up again with its roles (a 56-byte entry
                     // instead of its state). Connection-limit evictions leave nothing: the
                     // table is full.
-                    self.conns.insert(key, Slot::Evicted(last.ts, client_lower));
+                    self.conns.insert(key, Slot::Evicted(self.last.ts, client_lower));
                 }
                 self.stats.count_close(r);
             }

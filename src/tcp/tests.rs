@@ -35,24 +35,33 @@ struct Harness {
     window: u16,
     /// As when reading a capture file: every payload is also written to a file, which the
     /// table may read back instead of copying it.
-    input: Option<Input>,
+    input: Option<std::sync::Arc<Input>>,
 }
 
-/// The input file of a [`Harness`] that reads one.
-struct Input {
-    writer: std::fs::File,
-    len: u64,
-    _dir: tempfile::TempDir,
-}
+/// The input "file" of a [`Harness`] that reads one: every payload fed, in order.
+#[derive(Debug, Default)]
+struct Input(std::sync::Mutex<Vec<u8>>);
 
 impl Input {
-    /// Appends `payload` to the file; its offset there.
-    fn append(&mut self, payload: &[u8]) -> u64 {
-        use std::io::Write;
-        self.writer.write_all(payload).unwrap();
-        let at = self.len;
-        self.len += payload.len() as u64;
+    /// Appends `payload`; its offset.
+    fn append(&self, payload: &[u8]) -> u64 {
+        let mut bytes = self.0.lock().unwrap();
+        let at = bytes.len() as u64;
+        bytes.extend_from_slice(payload);
         at
+    }
+}
+
+impl ReadBack for Input {
+    fn read_back(&self, offset: u64, buf: &mut [u8]) -> bool {
+        let bytes = self.0.lock().unwrap();
+        match bytes.get(offset as usize..offset as usize + buf.len()) {
+            Some(b) => {
+                buf.copy_from_slice(b);
+                true
+            }
+            None => false,
+        }
     }
 }
 
@@ -75,12 +84,10 @@ impl Harness {
 
     /// A harness whose payloads come from an input file the table can read again.
     fn reading_a_file(limits: TcpLimits) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("input");
-        let writer = std::fs::File::create(&path).unwrap();
+        let input = std::sync::Arc::new(Input::default());
         let mut h = Self::with_limits(limits);
-        h.table.set_input_file(Some(std::sync::Arc::new(std::fs::File::open(&path).unwrap())));
-        h.input = Some(Input { writer, len: 0, _dir: dir });
+        h.table.set_input_file(Some(input.clone()));
+        h.input = Some(input);
         h
     }
 
@@ -118,7 +125,7 @@ impl Harness {
             wscale: if flags.contains('S') { self.wscale } else { None },
             payload,
             missing,
-            file_offset: self.input.as_mut().map(|input| input.append(payload)),
+            file_offset: self.input.as_ref().map(|input| input.append(payload)),
         };
         let events = &mut self.events;
         self.table.on_segment(&seg, PacketRef::new(self.ts, self.packet), &mut |e: StreamEvent<
@@ -763,6 +770,26 @@ fn a_connection_that_goes_on_after_its_idle_timeout_is_resumed_with_its_roles() 
 }
 
 #[test]
+fn an_idle_timeout_longer_than_the_linger_still_resumes() {
+    let (c, s) = ("10.0.0.1:1000", "10.0.0.2:50000");
+    let limits = TcpLimits { idle_timeout: Duration::from_secs(60), ..TcpLimits::default() };
+    let mut h = Harness::with_limits(limits);
+    h.seg(c, s, 1000, 0, "S", b"");
+    h.seg(s, c, 5000, 1001, "SA", b"");
+    h.seg(c, s, 1001, 5001, ".", b"hi");
+    // Another connection's packets let time pass: the first is closed as idle at about 61 s,
+    // and its entry is kept for the idle timeout from then.
+    for _ in 0..100 {
+        h.wait(Duration::from_secs(1));
+        h.seg("10.0.0.3:40000", S, 300, 0, ".", b"");
+    }
+    assert_eq!(h.closes(), vec![Ev::Close(1, CloseReason::Idle)]);
+    h.seg(s, c, 5001, 1003, ".", b"later");
+    let opens: Vec<&Ev> = h.events.iter().filter(|e| matches!(e, Ev::Open(..))).collect();
+    assert_eq!(opens.last(), Some(&&Ev::Open(3, RoleSource::Resumed)));
+}
+
+#[test]
 fn bytes_cut_by_snaplen_are_a_gap_and_the_stream_continues() {
     let mut h = Harness::new();
     h.handshake(1000, 5000);
@@ -1055,6 +1082,7 @@ fn a_connection_that_goes_on_after_a_memory_eviction_is_resumed_with_its_roles()
         h.seg(c, s, 1000, 0, "S", b"");
         h.seg(s, c, 5000, 1001, "SA", b"");
         h.seg(c, s, 1001, 5001, ".", b"hi");
+        h.wait(Duration::from_secs(25));
         let mut other = crate::memory::Charge::new(&memory);
         other.set(60 << 20);
         for i in 0..10 {
@@ -1066,6 +1094,10 @@ fn a_connection_that_goes_on_after_a_memory_eviction_is_resumed_with_its_roles()
         h
     };
     let mut h = evicted();
+    // Its entry counts from the eviction, not from its last packet: a connection quiet for
+    // longer than `closed_linger` before it was evicted is still known.
+    h.wait(Duration::from_secs(20));
+    h.seg("10.0.0.3:40000", S, 300, 0, ".", b"");
     h.seg(s, c, 5001, 1003, ".", b"later");
     h.seg(c, s, 1003, 5006, ".", b"more");
     let opens: Vec<&Ev> = h.events.iter().filter(|e| matches!(e, Ev::Open(..))).collect();

@@ -8,7 +8,6 @@
 //! sync and the caller must find the next frame boundary (see [`super::resync`]).
 
 use super::header::{FrameHeader, MAX_HEADER_LEN, Parsed};
-use super::opcode::OpCode;
 
 /// What the decoder found.
 #[derive(Debug, PartialEq, Eq)]
@@ -57,18 +56,20 @@ struct Probation {
     rsv_allowed: u8,
     /// Whether the frames are masked (as the chain found said).
     masked: bool,
+    /// Whether a fragmented message is in progress, as far as the frames so far tell.
+    in_message: Option<bool>,
 }
 
 /// Frames on probation after a boundary found by searching: twice the frames a search needs.
 pub const PROBATION_FRAMES: u8 = 2 * super::resync::MIN_FRAMES as u8;
 
 impl Probation {
-    /// Whether a frame may look like `h` (what a search accepts in a chain).
-    fn admits(&self, h: &FrameHeader) -> bool {
+    /// Whether the next frame may look like `h`: what a search accepts in a chain (masking,
+    /// RSV bits, opcode, a minimal and plausible length, control frames short and whole,
+    /// fragments in order).
+    fn admits(&mut self, h: &FrameHeader) -> bool {
         h.mask.is_some() == self.masked
-            && !matches!(h.opcode, OpCode::Reserved(_))
-            && h.rsv & !self.rsv_allowed == 0
-            && (!h.opcode.is_control() || (h.fin && h.payload_len <= 125))
+            && super::resync::plausible(h, self.rsv_allowed, &mut self.in_message)
     }
 }
 
@@ -97,9 +98,11 @@ impl FrameDecoder {
 
     /// A decoder whose boundary was found by searching: its first [`PROBATION_FRAMES`] frames
     /// must be ones a search accepts (masked as `masked` says, RSV bits within `rsv_allowed`, no
-    /// reserved opcode, short unfragmented control frames), or the boundary is taken as wrong.
+    /// reserved opcode, a minimal and plausible length, short unfragmented control frames,
+    /// fragments in order), or the boundary is taken as wrong.
     pub fn on_probation(mut self, rsv_allowed: u8, masked: bool) -> Self {
-        self.probation = Some(Probation { frames: PROBATION_FRAMES, rsv_allowed, masked });
+        self.probation =
+            Some(Probation { frames: PROBATION_FRAMES, rsv_allowed, masked, in_message: None });
         self
     }
 

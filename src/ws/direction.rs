@@ -301,6 +301,11 @@ pub struct DirectionDecoder {
     /// Messages of this direction that could not be inflated for lack of context; the finding
     /// is made for the first only (every later one has the same cause and the same remedy).
     missing_context: u64,
+    /// What a boundary found by search changed, as it was before (`closed`, `masked_seen`):
+    /// restored when a header on probation refutes the boundary.
+    before_guess: (bool, Option<bool>),
+    /// Where the last boundary found by search is: a search after a refutation starts past it.
+    guess_at: u64,
 }
 
 impl DirectionDecoder {
@@ -328,6 +333,8 @@ impl DirectionDecoder {
             saving: Level::Normal,
             given_up: 0,
             missing_context: 0,
+            before_guess: (false, None),
+            guess_at: 0,
         }
     }
 
@@ -337,6 +344,8 @@ impl DirectionDecoder {
         let rsv_allowed = cfg.rsv_allowed | 0b100;
         let mut d = DirectionDecoder::new(cfg, frame_start);
         d.mode = Mode::Decoding(FrameDecoder::new(frame_start).on_probation(rsv_allowed, masked));
+        d.before_guess = (d.closed, d.masked_seen);
+        d.guess_at = frame_start;
         d.masked_seen = Some(masked);
         d
     }
@@ -508,9 +517,11 @@ impl DirectionDecoder {
     /// fitted a frame boundary are reported.
     pub fn finish(&mut self, offset: u64, at: PacketRef, out: &mut impl FnMut(u64, WsOut)) {
         // Nothing more will come: a chain ending exactly at the end of the data now counts.
-        if matches!(self.mode, Mode::Resync(_))
-            && let Some(replay) = self.search(true)
-        {
+        // Frames found may refute their boundary and search again: each pass starts further on
+        // (a refutation moves past the chain's first frames), so the passes are bounded.
+        for _ in 0..=self.resync_buffered() {
+            let Mode::Resync(_) = self.mode else { break };
+            let Some(replay) = self.search(true) else { break };
             self.replay(replay, out);
         }
         let out = &mut keyed(at, out);
@@ -564,6 +575,15 @@ impl DirectionDecoder {
                 let pos = Position { packet: at.packet, ts: at.ts, offset: lost.offset };
                 let cut = if lost.refuted { Cut::WrongBoundary } else { Cut::Protocol };
                 self.abandon_message(pos, cut, out);
+                if lost.refuted {
+                    // What the refuted frames said is not known: a close frame among them did not
+                    // close, their masking is no evidence, and what follows lacks context.
+                    (self.closed, self.masked_seen) = self.before_guess;
+                    self.lost_context = true;
+                    if let Some(inf) = &mut self.inflater {
+                        inf.lose_context();
+                    }
+                }
                 let carried_at = self.header_at.take().unwrap_or(at);
                 let rest = data
                     .get(
@@ -577,6 +597,11 @@ impl DirectionDecoder {
                     s.push(lost.offset, carried, carried_at);
                 }
                 s.push(lost.offset + carried.len() as u64, rest, at);
+                if lost.refuted && lost.offset <= self.guess_at {
+                    // The boundary's own first header refuted it (the search and probation
+                    // disagree): search from the byte after it, never at the same place again.
+                    s.resume = usize::try_from(self.guess_at + 1 - lost.offset).unwrap_or(0);
+                }
                 self.mode = Mode::Resync(s);
                 self.search(false)
             }
@@ -607,6 +632,8 @@ impl DirectionDecoder {
                 let pieces = s.pieces_from(offset);
                 let found_at = s.packet_of(frame_start);
                 let after_gap = s.after_gap;
+                self.before_guess = (self.closed, self.masked_seen);
+                self.guess_at = frame_start;
                 self.masked_seen = Some(masked);
                 // Frames that resume right after missing bytes skipped nothing: the gap (and the
                 // message it cut) is reported already.

@@ -708,3 +708,65 @@ fn run_detailed(cfg: DirConfig, pieces: &[&[u8]]) -> Vec<String> {
     d.finish(off, PacketRef::default(), &mut |_, o| push(o));
     out
 }
+
+#[test]
+fn what_refuted_frames_said_is_forgotten() {
+    let cfg = || DirConfig { from_start: false, ..server() };
+    // A false chain that starts a fragmented text message and ends with a close frame, then a
+    // refuting header, then real frames: a continuation and a finished text.
+    let mut s = vec![0x55; 3];
+    for c in b"AB" {
+        s.extend(frame(true, 0, 1, None, &[*c]));
+    }
+    s.extend(frame(false, 0, 1, None, b"C"));
+    s.extend(frame(true, 0, 8, None, &[0x03, 0xe8]));
+    s.extend([0x83, 0x00, 0x6b]);
+    s.extend(frame(true, 0, 0, None, b"tail"));
+    for _ in 0..5 {
+        s.extend(frame(true, 0, 1, None, b"hello"));
+    }
+    let out = run_detailed(cfg(), &[&s]);
+    let text = out.join("\n");
+    // Not an endpoint's violation: no data "after" the refuted close, no "unexpected"
+    // continuation (the real one is one whose start was not seen).
+    assert!(!text.contains("data_after_close"), "{text}");
+    assert!(!text.contains("unexpected_continuation"), "{text}");
+    assert_eq!(out.iter().filter(|l| l.ends_with("text:hello")).count(), 5, "{text}");
+}
+
+#[test]
+fn a_garbage_length_after_a_guessed_boundary_does_not_swallow_the_stream() {
+    let cfg = || DirConfig { from_start: false, ..server() };
+    let mut s = vec![0x55; 3];
+    for c in b"ABCD" {
+        s.extend(frame(true, 0, 1, None, &[*c]));
+    }
+    // A binary "frame" of 2^40 bytes (the 64-bit length's MSB clear).
+    s.extend([0x82, 0x7f, 0, 0, 1, 0, 0, 0, 0, 0]);
+    for _ in 0..5 {
+        s.extend(frame(true, 0, 1, None, b"hello"));
+    }
+    let out = run_detailed(cfg(), &[&s]);
+    let text = out.join("\n");
+    assert_eq!(out.iter().filter(|l| l.ends_with("text:hello")).count(), 5, "{text}");
+    assert!(!text.contains("non_minimal_length"), "{text}");
+}
+
+/// Found by the ws_direction fuzz corpus: an empty masked continuation frame passed over at the
+/// start of a chain of unmasked frames; probation refuted the boundary at its own first header
+/// and the search found it again, forever.
+#[test]
+fn a_boundary_refuted_at_its_first_header_is_not_found_again() {
+    let cfg = DirConfig { from_start: false, ..server() };
+    let mut s = vec![0x55; 3];
+    s.extend(frame(true, 0, 0, KEY, b""));
+    for c in b"ABCD" {
+        s.extend(frame(true, 0, 1, None, &[*c]));
+    }
+    s.extend([0x83, 0x00]);
+    for _ in 0..5 {
+        s.extend(frame(true, 0, 1, None, b"hello"));
+    }
+    let out = run_detailed(cfg, &[&s]);
+    assert_eq!(out.iter().filter(|l| l.ends_with("text:hello")).count(), 5, "{out:#?}");
+}

@@ -213,6 +213,8 @@ fn chain_from(buf: &[u8], start: usize, expect: Expect, complete: bool) -> Verdi
         let filler = h.opcode == OpCode::Continuation && h.payload_len == 0;
         if filler && !shown.filler_seen {
             shown.filler_seen = true;
+            // Still one of the chain's frames: the others must be masked as it is.
+            masked = Some(is_masked);
             pos = next;
             continue;
         }
@@ -294,7 +296,7 @@ fn fragment_utf8(h: &FrameHeader, payload: &[u8]) -> bool {
     }
 }
 
-fn plausible(h: &FrameHeader, rsv_allowed: u8, in_message: &mut Option<bool>) -> bool {
+pub(crate) fn plausible(h: &FrameHeader, rsv_allowed: u8, in_message: &mut Option<bool>) -> bool {
     if h.rsv & !rsv_allowed != 0 || !h.length_is_minimal() || h.payload_len > MAX_PLAUSIBLE_LEN {
         return false;
     }
