@@ -915,6 +915,15 @@ fn table_wide_history_budget_stops_keeping_history() {
     assert!(h.anomalies().is_empty(), "nothing held, so nothing can be compared");
 }
 
+/// The byte ranges `[a, b)` of a stream of `len` bytes cut at the points `cuts` pick.
+fn segments_of(len: usize, cuts: &[prop::sample::Index]) -> Vec<(usize, usize)> {
+    let mut points: Vec<usize> = cuts.iter().map(|i| i.index(len)).collect();
+    points.extend([0, len]);
+    points.sort_unstable();
+    points.dedup();
+    points.windows(2).map(|w| (w[0], w[1])).collect()
+}
+
 proptest! {
     /// Any segmentation of a stream, delivered in any order with duplicates, reassembles to the
     /// original bytes with no gap and no anomaly.
@@ -925,12 +934,7 @@ proptest! {
         order in proptest::collection::vec(any::<prop::sample::Index>(), 0..40),
         isn in any::<u32>(),
     ) {
-        let mut points: Vec<usize> = cuts.iter().map(|i| i.index(data.len())).collect();
-        points.push(0);
-        points.push(data.len());
-        points.sort_unstable();
-        points.dedup();
-        let segments: Vec<(usize, usize)> = points.windows(2).map(|w| (w[0], w[1])).collect();
+        let segments = segments_of(data.len(), &cuts);
         // A random sequence of segment indices (with repeats), then every segment once, so all bytes arrive.
         let mut schedule: Vec<usize> = order.iter().map(|i| i.index(segments.len())).collect();
         schedule.extend(0..segments.len());
@@ -962,11 +966,7 @@ proptest! {
         ack_every in 0usize..4,
         cap in prop_oneof![Just(16usize << 10), 50usize..3000],
     ) {
-        let mut points: Vec<usize> = cuts.iter().map(|i| i.index(data.len())).collect();
-        points.extend([0, data.len()]);
-        points.sort_unstable();
-        points.dedup();
-        let segments: Vec<(usize, usize)> = points.windows(2).map(|w| (w[0], w[1])).collect();
+        let segments = segments_of(data.len(), &cuts);
         let mut schedule: Vec<usize> = segments.iter().enumerate().map(|(i, _)| i).collect();
         for (k, i) in order.iter().enumerate() {
             schedule.insert(k.min(schedule.len()), i.index(segments.len()));

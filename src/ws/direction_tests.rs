@@ -407,16 +407,7 @@ proptest! {
     #[test]
     fn any_split_gives_identical_events(stream in arb_stream(), cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..8)) {
         let whole = run(client(), &stream);
-        let mut points: Vec<usize> = cuts.iter().map(|i| i.index(stream.len() + 1)).collect();
-        points.sort_unstable();
-        let mut pieces = Vec::new();
-        let mut last = 0;
-        for p in points {
-            pieces.push(&stream[last..p]);
-            last = p;
-        }
-        pieces.push(&stream[last..]);
-        prop_assert_eq!(run_pieces(client(), &pieces), whole);
+        prop_assert_eq!(run_pieces(client(), &split(&stream, &cuts)), whole);
     }
 
     /// Garbage never panics, whatever the configuration.
@@ -676,17 +667,22 @@ proptest! {
         }
         let cfg = || DirConfig { from_start: false, ..client() };
         let whole = run_detailed(cfg(), &[&s]);
-        let mut points: Vec<usize> = cuts.iter().map(|i| i.index(s.len() + 1)).collect();
-        points.sort_unstable();
-        let mut pieces = Vec::new();
-        let mut last = 0;
-        for p in points {
-            pieces.push(&s[last..p]);
-            last = p;
-        }
-        pieces.push(&s[last..]);
-        prop_assert_eq!(run_detailed(cfg(), &pieces), whole);
+        prop_assert_eq!(run_detailed(cfg(), &split(&s, &cuts)), whole);
     }
+}
+
+/// `stream` cut at the points `cuts` pick (in order, empty pieces included).
+fn split<'a>(stream: &'a [u8], cuts: &[prop::sample::Index]) -> Vec<&'a [u8]> {
+    let mut points: Vec<usize> = cuts.iter().map(|i| i.index(stream.len() + 1)).collect();
+    points.sort_unstable();
+    let mut pieces = Vec::new();
+    let mut last = 0;
+    for p in points {
+        pieces.push(&stream[last..p]);
+        last = p;
+    }
+    pieces.push(&stream[last..]);
+    pieces
 }
 
 /// [`run_pieces`], with each finding's text and offset (how many bytes a search skipped).
