@@ -11,7 +11,7 @@ use crate::config::{Input, Source};
 use crate::error::Error;
 use crate::limits::TcpLimits;
 use crate::packet::{Decoded, PacketDecoder, PacketStats, Segment};
-use crate::tcp::{PacketRef, StreamSink, Table, TableStats};
+use crate::tcp::{Origin, PacketRef, StreamSink, Table, TableStats};
 use crate::time::Timestamp;
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -170,13 +170,6 @@ fn stopped(stop: &Stop) -> EndOfInput {
     EndOfInput::Stopped { message: format!("stopped{why} after {packets} packets") }
 }
 
-/// The file offset of `part` when it lies within `data`, which starts at file offset `at` (a
-/// payload decoded from a reassembled IP datagram lies elsewhere).
-fn offset_in(data: &[u8], part: &[u8], at: u64) -> Option<u64> {
-    let (d, p) = (data.as_ptr() as usize, part.as_ptr() as usize);
-    (p >= d && p + part.len() <= d + data.len()).then(|| at + (p - d) as u64)
-}
-
 /// What the reader hands decoded segments to: a connection table feeding a sink on the same
 /// thread ([`drive`]), or the workers of a sharded run ([`crate::shard`]).
 pub trait Tracker {
@@ -278,8 +271,9 @@ pub fn drive_tracker<T: Tracker>(
                 stop.bytes_read.store(read_bytes, Ordering::Relaxed);
                 poll = p.number % 1024 == 0;
                 if let Ok(Decoded::Tcp(mut seg)) = decoder.decode(p.link, p.data, p.ts) {
+                    // A payload decoded from a reassembled IP datagram lies outside the packet.
                     seg.file_offset =
-                        p.file_offset.and_then(|at| offset_in(p.data, seg.payload, at));
+                        Origin::of(p.data, p.file_offset).and_then(|o| o.locate(seg.payload));
                     tracker.segment(&seg, PacketRef::new(p.ts, p.number));
                 }
                 last_ts = Some(p.ts);

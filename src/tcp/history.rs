@@ -2,18 +2,19 @@
 //! retransmitted copies with (see `stream.rs`).
 //!
 //! Bytes live in one of two places:
-//! - **In the input file.** A payload read from a capture file that can be read again (a classic
-//!   pcap file, see [`crate::capture::PacketSource::reread`]) is remembered as where it is: a
-//!   file offset and a length, 16 bytes for a whole segment. Nothing is copied; the rare
-//!   retransmission that must be compared reads the bytes back (`pread`). A file changed on disk
-//!   while it is analysed can then make a comparison disagree; a file that became shorter
-//!   leaves the bytes unverified.
-//! - **Held in blocks.** Everything else (live capture, pipes, pcapng, reassembled IP
-//!   fragments, bytes that waited out of order, pieces shorter than [`MIN_FILE_SPAN`]) is
-//!   copied into fixed-size blocks taken from, and given back to, one [`BlockPool`] per table.
-//!   A direction's history grows by a segment and shrinks by an acknowledgment several times per
-//!   round trip; with blocks that costs a few pointer moves instead of a `realloc` and a copy of
-//!   the whole buffer, and an idle direction holds at most a block or two.
+//! - **In the input file.** A payload read from a capture file that can be read again (classic
+//!   pcap and pcapng files read by wsscope's own readers, see
+//!   [`crate::capture::PacketSource::reread`]) is remembered as where it is: a file offset and a
+//!   length, 16 bytes for a whole segment. Nothing is copied; the rare retransmission that must
+//!   be compared reads the bytes back through [`ReadBack`] (the runner's; the engine does no
+//!   I/O). A file changed on disk while it is analysed can then make a comparison disagree; a
+//!   file that became shorter leaves the bytes unverified.
+//! - **Held in blocks.** Everything else (live capture, pipes, reassembled IP fragments, bytes
+//!   that waited out of order, pieces shorter than [`MIN_FILE_SPAN`]) is copied into fixed-size
+//!   blocks taken from, and given back to, one [`BlockPool`] per table. A direction's history
+//!   grows by a segment and shrinks by an acknowledgment several times per round trip; with
+//!   blocks that costs a few pointer moves instead of a `realloc` and a copy of the whole
+//!   buffer, and an idle direction holds at most a block or two.
 //!
 //! The history is a queue of spans, each in the file or held; consecutive held spans are one.
 

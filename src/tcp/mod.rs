@@ -20,6 +20,7 @@ pub use event::{
 };
 pub use flow::{ConnId, Direction, FlowKey, RoleSource};
 pub use history::ReadBack;
+pub(crate) use stream::Origin;
 pub use table::{SweepClock, Table, TableStats};
 
 #[cfg(test)]

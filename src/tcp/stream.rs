@@ -57,8 +57,9 @@ pub(crate) struct Budget {
     pub pool: BlockPool,
 }
 
-/// Where the payload of the segment being handled lies in the input file, so that the
-/// retransmission history can keep offsets instead of copies (see `history.rs`).
+/// Where a run of bytes (a packet, the payload of the segment being handled) lies in the
+/// input file, so that the retransmission history can keep offsets instead of copies (see
+/// `history.rs`).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Origin {
     /// The payload's address in memory and its length: bytes delivered from inside it are
@@ -70,14 +71,14 @@ pub(crate) struct Origin {
 }
 
 impl Origin {
-    /// `payload`, at offset `file` of the input file when that is known.
-    pub fn of(payload: &[u8], file: Option<u64>) -> Option<Origin> {
-        file.map(|file| Origin { start: payload.as_ptr() as usize, len: payload.len(), file })
+    /// `bytes`, at offset `file` of the input file when that is known.
+    pub fn of(bytes: &[u8], file: Option<u64>) -> Option<Origin> {
+        file.map(|file| Origin { start: bytes.as_ptr() as usize, len: bytes.len(), file })
     }
 
-    /// The file offset of `data` when it lies within the payload (compared as addresses: bytes
+    /// The file offset of `data` when it lies within these bytes (compared as addresses: bytes
     /// copied elsewhere, e.g. after waiting out of order, are not in the file as delivered).
-    fn locate(&self, data: &[u8]) -> Option<u64> {
+    pub fn locate(&self, data: &[u8]) -> Option<u64> {
         let p = data.as_ptr() as usize;
         (p >= self.start && p + data.len() <= self.start + self.len)
             .then(|| self.file + (p - self.start) as u64)
