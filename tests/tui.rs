@@ -31,26 +31,38 @@ impl Tmux {
             .map(|a| format!("'{a}'"))
             .collect::<Vec<_>>()
             .join(" ");
-        let ok = Command::new("tmux")
-            .args(["new-session", "-d", "-s", &session, "-x", "120", "-y", "32"])
+        let t = Tmux { session };
+        let ok = t
+            .tmux()
+            .args(["new-session", "-d", "-s", &t.session, "-x", "120", "-y", "32"])
             .arg(format!("cd '{}'; TERM=xterm-256color {cmd}{then}", dir.display()))
             .status()
             .expect("tmux is not installed (apt-get install tmux, or WSSCOPE_SKIP_TMUX=1)");
         assert!(ok.success());
-        Tmux { session }
+        t
+    }
+
+    /// A tmux command on this session's own server (`-S`): sessions of parallel tests never
+    /// share a server, so one test's last session ending (the server exits with it) cannot race
+    /// another's `new-session` ("server exited unexpectedly"), nor one's buffers another's.
+    fn tmux(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.arg("-S").arg(self.socket());
+        c
+    }
+
+    fn socket(&self) -> std::path::PathBuf {
+        std::env::temp_dir().join(&self.session)
     }
 
     fn screen(&self) -> String {
-        let o = Command::new("tmux")
-            .args(["capture-pane", "-p", "-t", &self.session])
-            .output()
-            .unwrap();
+        let o = self.tmux().args(["capture-pane", "-p", "-t", &self.session]).output().unwrap();
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
     fn keys(&self, keys: &[&str]) {
         for k in keys {
-            Command::new("tmux").args(["send-keys", "-t", &self.session, k]).status().unwrap();
+            self.tmux().args(["send-keys", "-t", &self.session, k]).status().unwrap();
             std::thread::sleep(Duration::from_millis(60));
         }
     }
@@ -77,16 +89,14 @@ impl Tmux {
     }
 
     fn alive(&self) -> bool {
-        Command::new("tmux")
-            .args(["has-session", "-t", &self.session])
-            .status()
-            .is_ok_and(|s| s.success())
+        self.tmux().args(["has-session", "-t", &self.session]).status().is_ok_and(|s| s.success())
     }
 }
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["kill-session", "-t", &self.session]).status();
+        let _ = self.tmux().args(["kill-server"]).status();
+        let _ = std::fs::remove_file(self.socket());
     }
 }
 
@@ -179,10 +189,7 @@ fn sigterm_and_sighup_quit_cleanly_restoring_the_terminal() {
         let t = Tmux::start_then(dir.path(), &[capture.to_str().unwrap()], name, &then);
         t.wait_for(" done ");
         let pane = |f: &str| {
-            let o = Command::new("tmux")
-                .args(["display-message", "-p", "-t", &t.session, f])
-                .output()
-                .unwrap();
+            let o = t.tmux().args(["display-message", "-p", "-t", &t.session, f]).output().unwrap();
             String::from_utf8_lossy(&o.stdout).trim().to_string()
         };
         // The pane runs `sh -c 'cd …; wsscope …; echo $? …'`: wsscope is the shell's child.
@@ -252,7 +259,7 @@ fn with_redact_the_handshake_detail_shows_no_credential() {
         t.wait_for(" done ");
         // The selected connection's detail: its summary, then request and response headers (a
         // window tall enough for all of them).
-        Command::new("tmux")
+        t.tmux()
             .args(["resize-window", "-t", &t.session, "-x", "120", "-y", "70"])
             .status()
             .unwrap();
@@ -284,13 +291,13 @@ fn y_copies_the_payload_with_osc52() {
     }
     let t = Tmux::start(&["testdata/captures/real/py-basic.pcap"]);
     // Server-wide: tmux accepts OSC 52 from the application into its buffers.
-    Command::new("tmux").args(["set-option", "-s", "set-clipboard", "on"]).status().unwrap();
+    t.tmux().args(["set-option", "-s", "set-clipboard", "on"]).status().unwrap();
     t.wait_for(" done ");
     t.keys(&["Enter", "Home", "/", "welcome", "Enter", "y"]);
     t.wait_for("copied 7 bytes to the clipboard (OSC 52)");
     let start = Instant::now();
     loop {
-        let o = Command::new("tmux").args(["show-buffer"]).output().unwrap();
+        let o = t.tmux().args(["show-buffer"]).output().unwrap();
         if o.stdout == b"welcome" {
             break;
         }
@@ -316,16 +323,14 @@ fn a_closed_terminal_ends_the_ui() {
     let dir = tempfile::tempdir().unwrap();
     let t = Tmux::start_in(dir.path(), &[capture.to_str().unwrap()], "-gone");
     t.wait_for(" done ");
-    let o = Command::new("tmux")
-        .args(["display-message", "-p", "-t", &t.session, "#{pane_pid}"])
-        .output()
-        .unwrap();
+    let o =
+        t.tmux().args(["display-message", "-p", "-t", &t.session, "#{pane_pid}"]).output().unwrap();
     let shell = String::from_utf8_lossy(&o.stdout).trim().to_string();
     // The pane's shell runs wsscope as its last command: it may have become wsscope (exec).
     let children =
         std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap_or_default();
     let pid: i32 = children.split_whitespace().next().unwrap_or(&shell).parse().unwrap();
-    Command::new("tmux").args(["kill-session", "-t", &t.session]).status().unwrap();
+    t.tmux().args(["kill-session", "-t", &t.session]).status().unwrap();
     let start = Instant::now();
     while Path::new(&format!("/proc/{pid}")).exists() {
         let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
