@@ -493,6 +493,11 @@ pub fn secs(nanos: i64, decimals: u8) -> f64 {
         nanos.saturating_sub(half) / unit
     };
     let scale = 10i64.pow(u32::from(decimals));
+    // Both exact in an f64, so the division rounds the exact quotient once: the float the
+    // decimal text below parses to, without writing it (two per connection in a report).
+    if q.unsigned_abs() < 1 << f64::MANTISSA_DIGITS {
+        return q as f64 / scale as f64;
+    }
     let (whole, frac) = (q / scale, (q % scale).abs());
     let sign = if q < 0 && whole == 0 { "-" } else { "" };
     let text = if decimals == 0 {
@@ -1131,5 +1136,38 @@ mod tests {
         assert_eq!(json(secs(0, 6)), "0.0");
         assert_eq!(secs(-1_500, 6), -0.000002);
         assert_eq!(json(secs(1, 9)), "1e-9");
+    }
+
+    proptest::proptest! {
+        /// The division is the float the decimal text parses to, sign and rounding included.
+        #[test]
+        fn seconds_by_division_are_the_parsed_decimal(n in proptest::num::i64::ANY, d in 0u8..12) {
+            let dd = d.min(9);
+            let unit = 10i64.pow(u32::from(9 - dd));
+            let q = if n >= 0 { n.saturating_add(unit / 2) / unit } else { n.saturating_sub(unit / 2) / unit };
+            let scale = 10i64.pow(u32::from(dd));
+            let (whole, frac) = (q / scale, (q % scale).abs());
+            let sign = if q < 0 && whole == 0 { "-" } else { "" };
+            let text = if dd == 0 {
+                format!("{sign}{whole}")
+            } else {
+                format!("{sign}{whole}.{frac:0width$}", width = usize::from(dd))
+            };
+            let parsed: f64 = text.parse().unwrap();
+            proptest::prop_assert_eq!(secs(n, d).to_bits(), parsed.to_bits(), "{}", text);
+        }
+
+        /// Times of captures (2000 to 2100) at every precision, where the division is used.
+        #[test]
+        fn capture_times_by_division_are_the_parsed_decimal(
+            n in 946_684_800_000_000_000i64..4_102_444_800_000_000_000, d in 0u8..9,
+        ) {
+            let unit = 10i64.pow(u32::from(9 - d));
+            let q = (n + unit / 2) / unit;
+            let scale = 10i64.pow(u32::from(d));
+            let text = format!("{}.{:0w$}", q / scale, q % scale, w = usize::from(d));
+            let parsed: f64 = text.parse().unwrap();
+            proptest::prop_assert_eq!(secs(n, d).to_bits(), parsed.to_bits(), "{}", text);
+        }
     }
 }
