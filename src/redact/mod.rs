@@ -367,6 +367,9 @@ pub struct Redactor {
     fields: Matcher,
     keep: Vec<String>,
     patterns: Vec<Pattern>,
+    /// Every pattern in one automaton: whether any matches a text, in one pass (most texts
+    /// match none).
+    any_pattern: regex_automata::meta::Regex,
     learned: HashMap<ConnId, Vec<String>>,
     /// Decisions per header name as written.
     header_kinds: RefCell<foldhash::HashMap<String, HeaderKind>>,
@@ -430,7 +433,12 @@ impl Redactor {
                 Ok(Pattern { re, group, keep })
             })
             .collect::<Result<Vec<_>, String>>()?;
+        let any_pattern = regex_automata::meta::Regex::new_many(
+            &rules.patterns.iter().map(|p| &p.regex).collect::<Vec<_>>(),
+        )
+        .map_err(|e| format!("--redact-pattern: {e}"))?;
         Ok(Redactor {
+            any_pattern,
             headers: Matcher::new(&rules.headers, &rules.keep),
             query: Matcher::new(&rules.query, &rules.keep),
             fields: Matcher::new(&rules.fields, &rules.keep),
@@ -542,7 +550,9 @@ impl Redactor {
             return None;
         }
         let mut cur: Option<String> = None;
-        for p in &self.patterns {
+        // The common case, no pattern matches, in one pass without captures or copies.
+        let any = self.any_pattern.is_match(s);
+        for p in self.patterns.iter().filter(|_| any) {
             let src = cur.as_deref().unwrap_or(s);
             // The common case, no match, without captures or copies.
             if !p.re.is_match(src) {
@@ -686,10 +696,36 @@ impl Redactor {
         kind
     }
 
-    /// A field that mirrors a header (`host`, `key`, `accept`…): what the header line became.
-    fn mirrored(&self, header: &str, value: &mut String, found: &mut Vec<String>) {
-        let r = self.header(header, value, &[], found);
-        replace(value, r);
+    /// Every header line, then the fields that mirror a header (`host`, `key`, `accept`…): each
+    /// becomes what its header line became. A field whose line is there with its value takes
+    /// the line's result (the same rules on the same text: nothing new to learn); only a field
+    /// without one is redacted on its own.
+    fn lines<const N: usize>(
+        &self,
+        headers: &mut [(String, String)],
+        decisions: &[(String, String)],
+        found: &mut Vec<String>,
+        mut mirrors: [(&str, &mut Option<String>); N],
+    ) {
+        let mut done = [false; N];
+        for (name, value) in headers {
+            let r = self.header(name, value, decisions, found);
+            for ((header, field), done) in mirrors.iter_mut().zip(&mut done) {
+                if !*done && field.as_deref() == Some(value) && name.eq_ignore_ascii_case(header) {
+                    if let Some(r) = &r {
+                        **field = Some(r.clone());
+                    }
+                    *done = true;
+                }
+            }
+            replace(value, r);
+        }
+        for ((header, field), done) in mirrors.into_iter().zip(done) {
+            if let Some(v) = field.as_mut().filter(|_| !done) {
+                let r = self.header(header, v, &[], found);
+                replace(v, r);
+            }
+        }
     }
 
     fn request(
@@ -701,20 +737,18 @@ impl Redactor {
         let path = text::query_values(&r.path, |q| self.query.matches(q), found);
         let patterned = self.patterns_in(path.as_deref().unwrap_or(&r.path));
         replace(&mut r.path, patterned.or(path));
-        for (name, value) in &mut r.headers {
-            replace(value, self.header(name, value, decisions, found));
-        }
-        for (header, field) in [
-            ("host", &mut r.host),
-            ("origin", &mut r.origin),
-            ("user-agent", &mut r.user_agent),
-            ("sec-websocket-key", &mut r.key),
-            ("sec-websocket-version", &mut r.version),
-        ] {
-            if let Some(v) = field {
-                self.mirrored(header, v, found);
-            }
-        }
+        self.lines(
+            &mut r.headers,
+            decisions,
+            found,
+            [
+                ("host", &mut r.host),
+                ("origin", &mut r.origin),
+                ("user-agent", &mut r.user_agent),
+                ("sec-websocket-key", &mut r.key),
+                ("sec-websocket-version", &mut r.version),
+            ],
+        );
         for p in &mut r.protocols {
             replace(p, self.protocol_of(p, decisions, found));
         }
@@ -727,16 +761,12 @@ impl Redactor {
         decisions: &[(String, String)],
         found: &mut Vec<String>,
     ) {
-        for (name, value) in &mut r.headers {
-            replace(value, self.header(name, value, decisions, found));
-        }
-        for (header, field) in
-            [("sec-websocket-accept", &mut r.accept), ("sec-websocket-version", &mut r.version)]
-        {
-            if let Some(v) = field {
-                self.mirrored(header, v, found);
-            }
-        }
+        self.lines(
+            &mut r.headers,
+            decisions,
+            found,
+            [("sec-websocket-accept", &mut r.accept), ("sec-websocket-version", &mut r.version)],
+        );
         if let Some(p) = &mut r.protocol {
             replace(p, self.protocol_of(p, decisions, found));
         }

@@ -462,3 +462,50 @@ fn remembered_names_are_bounded_in_number_and_length() {
     assert!(r.clean.borrow().len() <= MAX_REMEMBERED_CLEAN);
     assert!(r.clean.borrow().iter().all(|t| t.len() <= MAX_REMEMBERED_CLEAN_LEN));
 }
+
+/// A field that mirrors a header line takes what the line became; without its line (or with a
+/// line of another value) the field is redacted on its own, by the same rules.
+#[test]
+fn mirrored_fields_become_what_their_header_line_became() {
+    let add = Additions { headers: vec!["Origin".into()], ..Default::default() };
+    let mut r = Redactor::with_additions(&add).unwrap();
+    let ua = format!("client/1.0 bearer {OPAQUE}");
+    let request = |lines: Vec<(String, String)>| RequestInfo {
+        origin: Some("https://app.example.com".into()),
+        user_agent: Some(ua.clone()),
+        key: Some("dGhlIHNhbXBsZSBub25jZQ==".into()),
+        headers: lines,
+        ..Default::default()
+    };
+    let response = ResponseInfo {
+        accept: Some("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".into()),
+        headers: vec![h("sec-websocket-accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")],
+        ..Default::default()
+    };
+    let with_lines = vec![
+        h("ORIGIN", "https://app.example.com"),
+        h("User-Agent", &ua),
+        h("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+    ];
+    let mut e = handshake(request(with_lines), response.clone());
+    r.apply(&mut e);
+    let (q, p) = parts(e);
+    assert_eq!(q.origin.as_deref(), Some(header(&q.headers, "ORIGIN")));
+    assert_eq!(q.origin.as_deref(), Some("<redacted:23 bytes>"));
+    assert_eq!(q.user_agent.as_deref(), Some(header(&q.headers, "User-Agent")));
+    assert!(!q.user_agent.as_ref().unwrap().contains(OPAQUE), "{q:?}");
+    assert_eq!(q.key.as_deref(), Some("dGhlIHNhbXBsZSBub25jZQ=="));
+    assert_eq!(p.accept.as_deref(), Some(header(&p.headers, "sec-websocket-accept")));
+    // No lines, or lines saying something else: each field on its own, the same way.
+    for lines in [vec![], vec![h("Origin", "https://other.example"), h("User-Agent", "curl")]] {
+        let mut e = handshake(request(lines.clone()), response.clone());
+        r.apply(&mut e);
+        let (q, _) = parts(e);
+        assert_eq!(q.origin.as_deref(), Some("<redacted:23 bytes>"), "{lines:?}");
+        let agent = q.user_agent.unwrap();
+        assert!(agent.starts_with("client/1.0 bearer <redacted:"), "{agent}");
+        if let Some((_, v)) = q.headers.iter().find(|(n, _)| n == "User-Agent") {
+            assert_eq!(v, "curl");
+        }
+    }
+}

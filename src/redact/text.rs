@@ -250,29 +250,35 @@ pub fn query_values(
 ) -> Option<String> {
     let q = url.find('?')?;
     let end = url[q..].find('#').map_or(url.len(), |f| q + f);
-    let mut out = url[..=q].to_string();
-    let mut changed = false;
-    for (n, part) in url[q + 1..end].split('&').enumerate() {
-        if n > 0 {
-            out.push('&');
-        }
-        match part.split_once('=') {
-            Some((name, value)) if !value.is_empty() && is_secret(&percent_decode(name)) => {
-                out.push_str(name);
-                out.push('=');
-                out.push_str(&whole(value, found));
-                changed = true;
-            }
-            _ => out.push_str(part),
+    // Written only once a value is replaced: most targets have none to replace.
+    let mut out: Option<String> = None;
+    let (mut copied, mut at) = (0, q + 1);
+    for part in url[q + 1..end].split('&') {
+        let start = at;
+        at += part.len() + 1;
+        if let Some((name, value)) = part.split_once('=')
+            && !value.is_empty()
+            && is_secret(&percent_decode(name))
+        {
+            let o = out.get_or_insert_with(|| String::with_capacity(url.len() + 16));
+            let value_at = start + name.len() + 1;
+            o.push_str(&url[copied..value_at]);
+            o.push_str(&whole(value, found));
+            copied = value_at + value.len();
         }
     }
-    out.push_str(&url[end..]);
-    changed.then_some(out)
+    out.map(|mut o| {
+        o.push_str(&url[copied..]);
+        o
+    })
 }
 
 /// `%XX` and `+` decoded (lossy: invalid UTF-8 becomes U+FFFD), for comparing names.
-fn percent_decode(s: &str) -> String {
+fn percent_decode(s: &str) -> std::borrow::Cow<'_, str> {
     let b = s.as_bytes();
+    if !b.iter().any(|&c| c == b'%' || c == b'+') {
+        return s.into();
+    }
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
@@ -298,7 +304,7 @@ fn percent_decode(s: &str) -> String {
             }
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8_lossy(&out).into_owned().into()
 }
 
 // ── Header values ────────────────────────────────────────────────────────────────────────────
@@ -598,6 +604,46 @@ mod tests {
         assert_eq!(query_values("/ws", secret, &mut found), None);
         assert_eq!(percent_decode("a%2"), "a%2");
         assert_eq!(percent_decode("%zz%41"), "%zzA");
+    }
+
+    /// [`query_values`] as it was, writing every part out: the oracle for the one that writes
+    /// only once something is replaced.
+    fn query_values_copying(
+        url: &str,
+        is_secret: impl Fn(&str) -> bool,
+        found: &mut Vec<String>,
+    ) -> Option<String> {
+        let q = url.find('?')?;
+        let end = url[q..].find('#').map_or(url.len(), |f| q + f);
+        let mut out = url[..=q].to_string();
+        let mut changed = false;
+        for (n, part) in url[q + 1..end].split('&').enumerate() {
+            if n > 0 {
+                out.push('&');
+            }
+            match part.split_once('=') {
+                Some((name, value)) if !value.is_empty() && is_secret(&percent_decode(name)) => {
+                    out.push_str(name);
+                    out.push('=');
+                    out.push_str(&whole(value, found));
+                    changed = true;
+                }
+                _ => out.push_str(part),
+            }
+        }
+        out.push_str(&url[end..]);
+        changed.then_some(out)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn query_values_are_what_copying_every_part_gave(url in "[/a-z?&=#%+4é]{0,40}") {
+            let secret = |n: &str| n.contains('a') || n == "+";
+            let (mut f1, mut f2) = (Vec::new(), Vec::new());
+            let got = query_values(&url, secret, &mut f1);
+            proptest::prop_assert_eq!(got, query_values_copying(&url, secret, &mut f2));
+            proptest::prop_assert_eq!(f1, f2);
+        }
     }
 
     #[test]
