@@ -1303,8 +1303,7 @@ impl Session {
                 h.requests += 1;
                 self.saw.http = true;
                 if http::is_upgrade_request(&head) {
-                    let mut violations = http::check_request(&head);
-                    let info = http::request_info(head, pos.packet);
+                    let (info, mut violations) = http::upgrade_request(head, pos.packet);
                     if let Some(e) = malformed {
                         violations.insert(
                             0,

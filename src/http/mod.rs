@@ -33,5 +33,5 @@ pub use parse::{
 pub use types::{DeflateParams, Extension, Negotiated, RequestInfo, ResponseInfo, Violation};
 pub use validate::{
     assumed_request, check_request, check_response, is_interim, is_upgrade_request, request_info,
-    response_info,
+    response_info, upgrade_request,
 };

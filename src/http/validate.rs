@@ -72,6 +72,21 @@ fn any_token(values: &[&str], token: &str) -> bool {
 /// What the upgrade request said, as every sink shows it. `packet` is the 1-based number of the
 /// packet holding the request's first byte.
 pub fn request_info(head: RequestHead, packet: u64) -> RequestInfo {
+    let extensions = extension_list(&head.headers).0;
+    info_with(head, packet, extensions)
+}
+
+/// [`request_info`] and [`check_request`] together, reading the extensions once.
+pub fn upgrade_request(head: RequestHead, packet: u64) -> (RequestInfo, Vec<Violation>) {
+    let (extensions, malformed) = extension_list(&head.headers);
+    let mut v = checks_but_extensions(&head);
+    v.extend(malformed);
+    v.extend(check_offers(&extensions));
+    (info_with(head, packet, extensions), v)
+}
+
+/// [`request_info`] with its extensions already read.
+fn info_with(head: RequestHead, packet: u64, extensions: Vec<Extension>) -> RequestInfo {
     let h = &head.headers;
     RequestInfo {
         http_version: format!("1.{}", head.minor_version),
@@ -81,7 +96,7 @@ pub fn request_info(head: RequestHead, packet: u64) -> RequestInfo {
         key: owned(header(h, "Sec-WebSocket-Key")),
         version: owned(header(h, "Sec-WebSocket-Version")),
         protocols: protocol_list(h),
-        extensions: extension_list(h).0,
+        extensions,
         method: head.method,
         path: head.target,
         headers: head.headers,
@@ -147,6 +162,15 @@ pub fn assumed_request(head: &ResponseHead) -> RequestInfo {
 /// - `Sec-WebSocket-Extensions` well-formed (§9.1, [`CheckId::ExtensionsHeaderMalformed`]) and its
 ///   permessage-deflate offers valid (RFC 7692 §7.1, see [`check_offers`]).
 pub fn check_request(head: &RequestHead) -> Vec<Violation> {
+    let (extensions, malformed) = extension_list(&head.headers);
+    let mut v = checks_but_extensions(head);
+    v.extend(malformed);
+    v.extend(check_offers(&extensions));
+    v
+}
+
+/// [`check_request`]'s checks before those of `Sec-WebSocket-Extensions`.
+fn checks_but_extensions(head: &RequestHead) -> Vec<Violation> {
     let h = &head.headers;
     let mut v = Vec::new();
     if head.method != "GET" {
@@ -201,9 +225,6 @@ pub fn check_request(head: &RequestHead) -> Vec<Violation> {
     if header(h, "Origin").is_none() {
         v.push(violation(CheckId::RequestOriginMissing, "no Origin header".into()));
     }
-    let (extensions, malformed) = extension_list(h);
-    v.extend(malformed);
-    v.extend(check_offers(&extensions));
     v
 }
 
@@ -448,6 +469,30 @@ Connection: Upgrade\r\n\
 Sec-WebSocket-Accept: V/2j7QHThv+m7mD3buQYS/izWVU=\r\n\
 Sec-WebSocket-Extensions: permessage-deflate\r\n\
 \r\n";
+
+    #[test]
+    fn the_request_read_once_is_what_info_and_checks_say_apart() {
+        let heads: [&[u8]; 4] = [
+            b"GET /chat HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+              Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n",
+            b"POST / HTTP/1.1\r\nUpgrade: websocket\r\nSec-WebSocket-Extensions: ;;\r\n\
+              Sec-WebSocket-Extensions: x-a, permessage-deflate; server_max_window_bits=99\r\n\r\n",
+            b"GET / HTTP/1.1\r\nSec-WebSocket-Extensions: permessage-deflate, permessage-deflate; \
+              bogus\r\n\r\n",
+            b"GET / HTTP/1.1\r\n\r\n",
+        ];
+        for bytes in heads {
+            let head = request(bytes);
+            let (info, violations) = upgrade_request(head.clone(), 7);
+            assert_eq!(violations, check_request(&head));
+            assert_eq!(info, request_info(head, 7));
+        }
+        // Not vacuous: the offers and the malformed field are found.
+        let (info, violations) = upgrade_request(request(heads[1]), 1);
+        assert_eq!(info.extensions.len(), 2, "{info:?}");
+        assert!(violations.iter().any(|v| v.check == CheckId::ExtensionsHeaderMalformed));
+    }
 
     fn request(bytes: &[u8]) -> RequestHead {
         match parse_request(bytes, 8192).unwrap() {
