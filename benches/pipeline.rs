@@ -208,8 +208,9 @@ fn run_bench() -> Result<bool> {
         );
         let results: Vec<Summary> = samples.iter().map(|s| Summary::of(s)).collect();
         print_table(&tools, &results, &expected, rss_floor(dir.path())?);
-        let open = doc.inputs.iter().map(|i| i.tcp.max_concurrent).max().unwrap_or(0);
-        print_memory(&tools, &results, &expected, open);
+        let table = doc.inputs.iter().map(|i| i.tcp.max_concurrent).max().unwrap_or(0);
+        let open = doc.inputs.iter().map(|i| i.tcp.max_open).max().unwrap_or(0);
+        print_memory(&tools, &results, &expected, (open, table));
         let ratio = print_ratios(&tools, &results);
         if mix == Mix::Deflate {
             ok &= check_ratio(ratio, min_ratio);
@@ -363,6 +364,7 @@ struct EndOfInput {
 #[derive(Debug, Deserialize)]
 struct TcpDoc {
     max_concurrent: u64,
+    max_open: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -639,18 +641,20 @@ fn print_table(tools: &[Tool], results: &[Summary], e: &Expected, floor_kib: u64
     }
 }
 
-/// Memory per open connection: peak RSS divided by the connections wsscope had open at once.
-/// `table` is wsscope's `tcp.max_concurrent`: open connections plus closed ones it still
-/// remembers (for 30 s of packet time).
-fn print_memory(tools: &[Tool], results: &[Summary], e: &Expected, table: u64) {
+/// Memory per open connection: peak RSS divided by the connections open at once (the
+/// generator's count). `seen` is wsscope's (`tcp.max_open`, `tcp.max_concurrent`): the most
+/// connections it had open at once, and the most its table held, closed ones it still remembers
+/// (for 30 s of packet time) included.
+fn print_memory(tools: &[Tool], results: &[Summary], e: &Expected, seen: (u64, u64)) {
     let open = e.max_open_connections.max(1);
     println!();
     println!(
-        "connections: {} open at once, {} in all over {:.1} s of packet time; wsscope's table held up to {} (tcp.max_concurrent: closed ones linger 30 s)",
+        "connections: {} open at once, {} in all over {:.1} s of packet time; wsscope had up to {} open at once (tcp.max_open) and its table held up to {} (tcp.max_concurrent: closed ones linger 30 s)",
         thousands(e.max_open_connections),
         thousands(e.tcp_connections),
         e.duration_secs,
-        thousands(table)
+        thousands(seen.0),
+        thousands(seen.1)
     );
     for (tool, r) in tools.iter().zip(results) {
         if tool.label.starts_with("wsscope") {

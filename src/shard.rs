@@ -134,7 +134,7 @@ fn drive_rounds<S: EventSink>(
             })
             .map_err(|source| Error::Thread { what: "the reader thread".into(), source })?;
         let merging = crate::cpu::thread_time();
-        let max_concurrent = merge(&from_workers, &backs, sink);
+        let (max_concurrent, max_open) = merge(&from_workers, &backs, sink);
         crate::cpu::record("merger", crate::cpu::thread_time().saturating_sub(merging));
         // The merge ends early only if a worker is gone (it panicked): let the other workers
         // fail their sends and end, so the reader fails its sends and stops; the panic is
@@ -148,17 +148,19 @@ fn drive_rounds<S: EventSink>(
             stats.add(&s);
             add_table(&mut tcp, &t);
         }
-        tcp.max_concurrent = max_concurrent;
+        (tcp.max_concurrent, tcp.max_open) = (max_concurrent, max_open);
         summary.tcp = tcp;
         Ok((summary, stats))
     })
 }
 
-/// Adds the counters of one worker's table to `sum` (`max_concurrent` is the merger's).
+/// Adds the counters of one worker's table to `sum` (`max_concurrent` and `max_open` are the
+/// merger's).
 fn add_table(sum: &mut TableStats, t: &TableStats) {
     let TableStats {
         connections,
         max_concurrent: _,
+        max_open: _,
         closed_fin,
         closed_rst,
         closed_idle,
@@ -569,17 +571,18 @@ impl Ids {
 }
 
 /// Takes one answer per worker per round and emits their events in one table's order. Returns
-/// the most connections the tables held at once, counted as one table counts them.
+/// the most connections the tables held at once and the most open at once, counted as one
+/// table counts them (right after a connection is added).
 fn merge<S: EventSink>(
     from_workers: &[Receiver<Vec<Out>>],
     backs: &[std::sync::mpsc::Sender<Vec<Out>>],
     sink: &mut S,
-) -> u64 {
+) -> (u64, u64) {
     // Each worker's answer, reversed: its next entry is the last.
     let mut parts: Vec<Vec<Out>> = Vec::with_capacity(from_workers.len());
     let mut ids = Ids { next: 1, ..Ids::default() };
     let mut lens = vec![0usize; from_workers.len()];
-    let mut max_concurrent = 0u64;
+    let (mut max_concurrent, mut max_open) = (0u64, 0u64);
     loop {
         for (w, part) in parts.drain(..).enumerate() {
             if let Some(back) = backs.get(w) {
@@ -593,7 +596,7 @@ fn merge<S: EventSink>(
                     parts.push(out);
                 }
                 // Every worker ends after the same last round (or one panicked).
-                Err(_) => return max_concurrent,
+                Err(_) => return (max_concurrent, max_open),
             }
         }
         loop {
@@ -639,6 +642,8 @@ fn merge<S: EventSink>(
                 Out::Inserted(_, _, n) => {
                     lens[w] = n;
                     max_concurrent = max_concurrent.max(lens.iter().sum::<usize>() as u64);
+                    // The open connections are those mapped (opened, not yet closed).
+                    max_open = max_open.max(ids.map.len() as u64);
                 }
                 Out::Len(_, _, n) => lens[w] = n,
                 Out::Stats(_, s) => sink.stats(&s),
@@ -801,6 +806,15 @@ mod tests {
         .expect("send");
         tx1.send(vec![Out::Event(5, STAGE_IDLE, ev(2, 52)), Out::Event(5, STAGE_HOLES, ev(1, 53))])
             .expect("send");
+        // Worker 1's connection 1 closes at key 6 (it lingers in its table) and its 3 opens at
+        // key 7: five tracked, four open.
+        tx0.send(vec![]).expect("send");
+        tx1.send(vec![
+            Out::Closed(6, STAGE_SEGMENT, 1),
+            Out::Open(7, 3),
+            Out::Inserted(7, STAGE_SEGMENT, 3),
+        ])
+        .expect("send");
         drop((tx0, tx1));
         let mut seen = Vec::new();
         let max = merge(&[rx0, rx1], &[], &mut |e: Event| {
@@ -809,6 +823,6 @@ mod tests {
         });
         // Run ids: w0#1 → 1, w1#1 → 2, w1#2 → 3, w0#2 → 4.
         assert_eq!(seen, [(1, 0), (2, 1), (3, 3), (4, 4), (3, 52), (1, 50), (2, 53), (4, 51)]);
-        assert_eq!(max, 4);
+        assert_eq!(max, (5, 4));
     }
 }

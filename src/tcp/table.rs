@@ -31,8 +31,11 @@ const EVICTION_SPACING: u32 = 64;
 pub struct TableStats {
     /// Connections opened.
     pub connections: u64,
-    /// Most connections tracked at once.
+    /// Most connections tracked at once: open ones and closed ones still remembered (for 30 s
+    /// of packet time, so that late segments are not taken for new connections).
     pub max_concurrent: u64,
+    /// Most connections open at once (opened and not yet closed, evicted or timed out).
+    pub max_open: u64,
     /// Connections closed by FIN in both directions.
     pub closed_fin: u64,
     /// Connections closed by RST.
@@ -403,6 +406,7 @@ impl Table {
         };
         self.conns.insert(key, slot);
         self.stats.max_concurrent = self.stats.max_concurrent.max(self.conns.len() as u64);
+        self.stats.max_open = self.stats.max_open.max(self.open_now());
         if self.external_clock {
             self.inserted = Some(self.conns.len());
         }

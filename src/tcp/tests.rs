@@ -1121,3 +1121,26 @@ fn a_connection_that_goes_on_after_a_memory_eviction_is_resumed_with_its_roles()
         0
     );
 }
+
+/// `max_open` counts connections open at once; `max_concurrent` also the closed ones the table
+/// still remembers (lingering).
+#[test]
+fn most_open_at_once_leaves_out_closed_connections_that_linger() {
+    let mut h = Harness::new();
+    let (c1, c2, c3) = ("10.0.0.1:40001", "10.0.0.1:40002", "10.0.0.1:40003");
+    h.seg(c1, S, 100, 0, "S", b"");
+    h.seg(c2, S, 200, 0, "S", b"");
+    // The first closes with FINs both ways, then a third opens: two open, three tracked.
+    h.seg(S, c1, 900, 101, "S.", b"");
+    h.seg(c1, S, 101, 901, "F.", b"");
+    h.seg(S, c1, 901, 102, "F.", b"");
+    h.seg(c1, S, 102, 902, ".", b"");
+    h.seg(c3, S, 300, 0, "S", b"");
+    let t = h.table.stats();
+    assert_eq!((t.closed_fin, t.max_concurrent, t.max_open), (1, 3, 2));
+    // An RST closes the second; a fourth opening brings the open ones back to two, not three.
+    h.seg(S, c2, 950, 201, "R.", b"");
+    h.seg("10.0.0.1:40004", S, 400, 0, "S", b"");
+    let t = h.table.stats();
+    assert_eq!((t.closed_rst, t.max_concurrent, t.max_open), (1, 4, 2));
+}
