@@ -245,8 +245,9 @@ enum Out {
     Event(u64, u8, Event),
     /// A connection opened (the worker's id).
     Open(u64, u64),
-    /// The worker's table held this many connections right after a connection opened.
-    Inserted(u64, u8, usize),
+    /// The worker's table held this many connections right after a connection opened, and this
+    /// many of its connections open then have closed since (in the same step).
+    Inserted(u64, u8, usize, usize),
     /// The worker's table holds this many connections now.
     Len(u64, u8, usize),
     /// A connection closed: its events are all out.
@@ -262,7 +263,7 @@ impl Out {
             Out::Event(k, st, e) => (*k, *st, e.connection().0),
             Out::Open(k, c) => (*k, STAGE_SEGMENT, *c),
             Out::Closed(k, st, c) => (*k, *st, *c),
-            Out::Inserted(k, st, _) | Out::Len(k, st, _) => (*k, *st, u64::MAX),
+            Out::Inserted(k, st, ..) | Out::Len(k, st, _) => (*k, *st, u64::MAX),
             Out::Stats(k, _) => (*k, STAGE_IDLE, 0),
         }
     }
@@ -520,8 +521,12 @@ fn work(
                         file_offset,
                     };
                     table.on_segment(&seg, at, &mut tap);
-                    if let Some(n) = table.take_inserted() {
-                        tap.analyzer.sink_mut().out.push(Out::Inserted(key, STAGE_SEGMENT, n));
+                    if let Some((n, open)) = table.take_inserted() {
+                        // Closed since the insertion (memory-budget evictions of this segment):
+                        // the merger has their `Closed` before this, and adds them back.
+                        let gone = open.saturating_sub(table.open_now()) as usize;
+                        let out = &mut tap.analyzer.sink_mut().out;
+                        out.push(Out::Inserted(key, STAGE_SEGMENT, n, gone));
                     }
                 }
                 Job::Sweep(at) => {
@@ -639,11 +644,12 @@ fn merge<S: EventSink>(
                 Out::Closed(_, _, c) => {
                     ids.map.remove(&(w, c));
                 }
-                Out::Inserted(_, _, n) => {
+                Out::Inserted(_, _, n, gone) => {
                     lens[w] = n;
                     max_concurrent = max_concurrent.max(lens.iter().sum::<usize>() as u64);
-                    // The open connections are those mapped (opened, not yet closed).
-                    max_open = max_open.max(ids.map.len() as u64);
+                    // The open connections are those mapped (opened, not yet closed), and those
+                    // the same step closed after the insertion, as one table counts them.
+                    max_open = max_open.max((ids.map.len() + gone) as u64);
                 }
                 Out::Len(_, _, n) => lens[w] = n,
                 Out::Stats(_, s) => sink.stats(&s),
@@ -783,19 +789,19 @@ mod tests {
         // worker 0 its 2 at key 4. A sweep at key 5 touches all four.
         tx0.send(vec![
             Out::Open(0, 1),
-            Out::Inserted(0, STAGE_SEGMENT, 1),
+            Out::Inserted(0, STAGE_SEGMENT, 1, 0),
             Out::Event(0, STAGE_SEGMENT, ev(1, 0)),
             Out::Open(4, 2),
-            Out::Inserted(4, STAGE_SEGMENT, 2),
+            Out::Inserted(4, STAGE_SEGMENT, 2, 0),
             Out::Event(4, STAGE_SEGMENT, ev(2, 4)),
         ])
         .expect("send");
         tx1.send(vec![
             Out::Open(1, 1),
-            Out::Inserted(1, STAGE_SEGMENT, 1),
+            Out::Inserted(1, STAGE_SEGMENT, 1, 0),
             Out::Event(1, STAGE_SEGMENT, ev(1, 1)),
             Out::Open(3, 2),
-            Out::Inserted(3, STAGE_SEGMENT, 2),
+            Out::Inserted(3, STAGE_SEGMENT, 2, 0),
             Out::Event(3, STAGE_SEGMENT, ev(2, 3)),
         ])
         .expect("send");
@@ -812,7 +818,7 @@ mod tests {
         tx1.send(vec![
             Out::Closed(6, STAGE_SEGMENT, 1),
             Out::Open(7, 3),
-            Out::Inserted(7, STAGE_SEGMENT, 3),
+            Out::Inserted(7, STAGE_SEGMENT, 3, 0),
         ])
         .expect("send");
         drop((tx0, tx1));
@@ -824,5 +830,22 @@ mod tests {
         // Run ids: w0#1 → 1, w1#1 → 2, w1#2 → 3, w0#2 → 4.
         assert_eq!(seen, [(1, 0), (2, 1), (3, 3), (4, 4), (3, 52), (1, 50), (2, 53), (4, 51)]);
         assert_eq!(max, (5, 4));
+    }
+
+    /// A connection that the same segment evicts right after another opened (the memory
+    /// budget) was open when one table counted: the merger counts it too.
+    #[test]
+    fn connections_closed_after_an_insertion_in_the_same_step_count_as_open() {
+        let (tx, rx) = sync_channel(4);
+        tx.send(vec![
+            Out::Open(0, 1),
+            Out::Inserted(0, STAGE_SEGMENT, 1, 0),
+            Out::Open(1, 2),
+            Out::Closed(1, STAGE_SEGMENT, 1),
+            Out::Inserted(1, STAGE_SEGMENT, 2, 1),
+        ])
+        .expect("send");
+        drop(tx);
+        assert_eq!(merge(&[rx], &[], &mut |_: Event| {}), (2, 2));
     }
 }

@@ -99,11 +99,12 @@ pub fn iso8601(ts: Timestamp) -> String {
 /// tenth of a large report's building.
 pub fn iso8601_to(ts: Timestamp, decimals: usize) -> String {
     let d = decimals.min(9);
-    let unit = 10i64.pow(9 - d as u32);
-    let n = ts.as_nanos();
-    let rounded =
-        (n.div_euclid(unit) + i64::from(n.rem_euclid(unit) * 2 >= unit)).saturating_mul(unit);
-    let (secs, nanos) = (rounded.div_euclid(1_000_000_000), rounded.rem_euclid(1_000_000_000));
+    // In i128: rounding the last nanoseconds of i64's range up does not overflow.
+    let unit = 10i128.pow(9 - d as u32);
+    let n = i128::from(ts.as_nanos());
+    let rounded = (n.div_euclid(unit) + i128::from(n.rem_euclid(unit) * 2 >= unit)) * unit;
+    let secs = rounded.div_euclid(1_000_000_000) as i64;
+    let nanos = rounded.rem_euclid(1_000_000_000) as i64;
     let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, mo, day) = civil_from_days(days);
     // i64 nanoseconds span the years 1677 to 2262: always four digits.
@@ -117,7 +118,7 @@ pub fn iso8601_to(ts: Timestamp, decimals: usize) -> String {
     // "…SS.nnnnnnnnnZ": `d` digits (and the point only when there are any).
     let mut len = 19;
     if d > 0 {
-        digits(&mut b[20..20 + d], (nanos / unit) as u64);
+        digits(&mut b[20..20 + d], (i128::from(nanos) / unit) as u64);
         len = 20 + d;
     }
     b[len] = b'Z';
@@ -197,10 +198,11 @@ mod tests {
     /// What [`iso8601_to`] wrote with `format!`, before it wrote digits itself.
     fn iso8601_to_formatted(ts: Timestamp, decimals: usize) -> String {
         let d = decimals.min(9);
-        let unit = 10i64.pow(9 - d as u32);
-        let n = ts.as_nanos();
-        let rounded = (n.div_euclid(unit) + i64::from(n.rem_euclid(unit) * 2 >= unit)) * unit;
-        let (secs, nanos) = (rounded.div_euclid(1_000_000_000), rounded.rem_euclid(1_000_000_000));
+        let unit = 10i128.pow(9 - d as u32);
+        let n = i128::from(ts.as_nanos());
+        let rounded = (n.div_euclid(unit) + i128::from(n.rem_euclid(unit) * 2 >= unit)) * unit;
+        let secs = rounded.div_euclid(1_000_000_000) as i64;
+        let nanos = rounded.rem_euclid(1_000_000_000);
         let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
         let (y, mo, day) = civil_from_days(days);
         let full = format!(
@@ -217,12 +219,25 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn iso_digit_by_digit_is_what_format_wrote(
-            n in -9_000_000_000_000_000_000i64..9_000_000_000_000_000_000i64,
+            n in proptest::num::i64::ANY,
             d in 0usize..12,
         ) {
             let ts = Timestamp::from_nanos(n);
             proptest::prop_assert_eq!(iso8601_to(ts, d), iso8601_to_formatted(ts, d));
         }
+    }
+
+    /// The ends of i64's range (a pcapng timestamp of all ones saturates to the last): rounded,
+    /// never wrapped to the other end.
+    #[test]
+    fn iso_at_the_ends_of_the_range() {
+        let (max, min) = (Timestamp::from_nanos(i64::MAX), Timestamp::from_nanos(i64::MIN));
+        assert_eq!(iso8601(max), "2262-04-11T23:47:16.854775807Z");
+        assert_eq!(iso8601_to(max, 6), "2262-04-11T23:47:16.854776Z");
+        assert_eq!(iso8601_to(max, 0), "2262-04-11T23:47:17Z");
+        assert_eq!(iso8601(min), "1677-09-21T00:12:43.145224192Z");
+        assert_eq!(iso8601_to(min, 6), "1677-09-21T00:12:43.145224Z");
+        assert_eq!(iso8601_to(min, 0), "1677-09-21T00:12:43Z");
     }
 
     #[test]

@@ -368,8 +368,9 @@ pub struct Redactor {
     keep: Vec<String>,
     patterns: Vec<Pattern>,
     /// Every pattern in one automaton: whether any matches a text, in one pass (most texts
-    /// match none).
-    any_pattern: regex_automata::meta::Regex,
+    /// match none). `None` when the patterns together are too large for one automaton (each
+    /// alone was accepted): then every pattern is tried, as before.
+    any_pattern: Option<regex_automata::meta::Regex>,
     learned: HashMap<ConnId, Vec<String>>,
     /// Decisions per header name as written.
     header_kinds: RefCell<foldhash::HashMap<String, HeaderKind>>,
@@ -433,10 +434,8 @@ impl Redactor {
                 Ok(Pattern { re, group, keep })
             })
             .collect::<Result<Vec<_>, String>>()?;
-        let any_pattern = regex_automata::meta::Regex::new_many(
-            &rules.patterns.iter().map(|p| &p.regex).collect::<Vec<_>>(),
-        )
-        .map_err(|e| format!("--redact-pattern: {e}"))?;
+        let all: Vec<&str> = rules.patterns.iter().map(|p| p.regex.as_str()).collect();
+        let any_pattern = regex_automata::meta::Regex::new_many(&all).ok();
         Ok(Redactor {
             any_pattern,
             headers: Matcher::new(&rules.headers, &rules.keep),
@@ -551,7 +550,7 @@ impl Redactor {
         }
         let mut cur: Option<String> = None;
         // The common case, no pattern matches, in one pass without captures or copies.
-        let any = self.any_pattern.is_match(s);
+        let any = self.any_pattern.as_ref().is_none_or(|a| a.is_match(s));
         for p in self.patterns.iter().filter(|_| any) {
             let src = cur.as_deref().unwrap_or(s);
             // The common case, no match, without captures or copies.

@@ -509,3 +509,22 @@ fn mirrored_fields_become_what_their_header_line_became() {
         }
     }
 }
+
+/// Patterns each accepted alone are accepted together, even when together they are too large
+/// for the one automaton that tells whether any matches (each is then tried on its own).
+#[test]
+fn patterns_too_large_together_for_one_automaton_still_redact() {
+    let big = [r"\w{150}z", r"\w{151}q"];
+    for p in big {
+        let one = Additions { patterns: vec![p.into()], ..Default::default() };
+        assert!(Redactor::with_additions(&one).is_ok(), "{p}");
+    }
+    let both = Additions { patterns: big.map(String::from).to_vec(), ..Default::default() };
+    let mut r = Redactor::with_additions(&both).unwrap();
+    assert!(r.any_pattern.is_none(), "the fixture no longer exceeds the automaton's limit");
+    let secret = format!("{}q", "a".repeat(151));
+    let mut e = finding(&format!("saw {secret} here"));
+    r.apply(&mut e);
+    let Event::Finding { message, .. } = e else { unreachable!() };
+    assert_eq!(message, "saw <redacted:152 bytes> here");
+}

@@ -213,8 +213,8 @@ pub struct Table {
     clock: SweepClock,
     /// Sweeps are decided outside ([`Table::sweep_on_command`]).
     external_clock: bool,
-    /// `conns.len()` after the last insert (sharded runs only).
-    inserted: Option<usize>,
+    /// `conns.len()` and [`Table::open_now`] after the last insert (sharded runs only).
+    inserted: Option<(usize, u64)>,
     last: PacketRef,
     stats: TableStats,
     /// What the table holds, charged to the memory budget.
@@ -408,7 +408,7 @@ impl Table {
         self.stats.max_concurrent = self.stats.max_concurrent.max(self.conns.len() as u64);
         self.stats.max_open = self.stats.max_open.max(self.open_now());
         if self.external_clock {
-            self.inserted = Some(self.conns.len());
+            self.inserted = Some((self.conns.len(), self.open_now()));
         }
     }
 
@@ -430,9 +430,10 @@ impl Table {
         self.external_clock = true;
     }
 
-    /// How many connections the table held right after its last new connection, once (for a
-    /// sharded run's `max_concurrent`).
-    pub fn take_inserted(&mut self) -> Option<usize> {
+    /// How many connections the table held, and how many were open, right after its last new
+    /// connection, once (for a sharded run's `max_concurrent` and `max_open`; the same segment
+    /// may go on to evict connections for the memory budget).
+    pub fn take_inserted(&mut self) -> Option<(usize, u64)> {
         self.inserted.take()
     }
 
