@@ -488,27 +488,11 @@ fn addr_text(a: &std::net::SocketAddr) -> String {
         if i > 0 {
             out.push('.');
         }
-        push_decimal(&mut out, u32::from(octet));
+        out.push_str(itoa::Buffer::new().format(octet));
     }
     out.push(':');
-    push_decimal(&mut out, u32::from(v4.port()));
+    out.push_str(itoa::Buffer::new().format(v4.port()));
     out
-}
-
-/// `n` in decimal, without leading zeros.
-fn push_decimal(out: &mut String, n: u32) {
-    let mut digits = [0u8; 10];
-    let mut i = digits.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend(digits[i..].iter().map(|&d| char::from(d)));
 }
 
 /// Seconds since the epoch (or a duration) from nanoseconds, rounded to `decimals` decimals of
