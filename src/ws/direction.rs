@@ -343,11 +343,18 @@ impl DirectionDecoder {
     pub fn at_boundary(cfg: DirConfig, frame_start: u64, masked: bool) -> Self {
         let rsv_allowed = cfg.rsv_allowed | 0b100;
         let mut d = DirectionDecoder::new(cfg, frame_start);
-        d.mode = Mode::Decoding(FrameDecoder::new(frame_start).on_probation(rsv_allowed, masked));
-        d.before_guess = (d.closed, d.masked_seen);
-        d.guess_at = frame_start;
-        d.masked_seen = Some(masked);
+        d.decode_from_guess(frame_start, rsv_allowed, masked);
         d
+    }
+
+    /// Decodes frames from `frame_start`, a boundary found by searching (masked as `masked`
+    /// says): on probation, remembering what a refutation restores.
+    fn decode_from_guess(&mut self, frame_start: u64, rsv_allowed: u8, masked: bool) {
+        self.before_guess = (self.closed, self.masked_seen);
+        self.guess_at = frame_start;
+        self.masked_seen = Some(masked);
+        self.mode =
+            Mode::Decoding(FrameDecoder::new(frame_start).on_probation(rsv_allowed, masked));
     }
 
     /// Heap bytes this direction holds: the message in progress, a control frame, a
@@ -632,9 +639,6 @@ impl DirectionDecoder {
                 let pieces = s.pieces_from(offset);
                 let found_at = s.packet_of(frame_start);
                 let after_gap = s.after_gap;
-                self.before_guess = (self.closed, self.masked_seen);
-                self.guess_at = frame_start;
-                self.masked_seen = Some(masked);
                 // Frames that resume right after missing bytes skipped nothing: the gap (and the
                 // message it cut) is reported already.
                 let mut note = None;
@@ -655,9 +659,7 @@ impl DirectionDecoder {
                         found_at,
                     ));
                 }
-                self.mode = Mode::Decoding(
-                    FrameDecoder::new(frame_start).on_probation(expect.rsv_allowed, masked),
-                );
+                self.decode_from_guess(frame_start, expect.rsv_allowed, masked);
                 Some(Resumed { note, pieces })
             }
             Found::NotYet { resume_from } => {
