@@ -24,7 +24,7 @@ use super::{EndOfInput, Next, RawPacket};
 use crate::packet::LinkType;
 use crate::time::Timestamp;
 use pcap_parser::traits::PcapReaderIterator;
-use pcap_parser::{LegacyPcapBlock, LegacyPcapReader, PcapBlockOwned, PcapError};
+use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 
@@ -154,29 +154,43 @@ impl ClassicReader {
             self.reader.consume_noshift(self.pending);
             self.pending = 0;
         }
-        loop {
-            match self.front() {
-                Front::Record => break,
-                Front::Skip(n) => self.reader.consume_noshift(n),
-                Front::End(end) => {
-                    self.ended = true;
-                    return Next::End(end);
+        // Most records are whole in the buffer: read their header here, once. Everything else
+        // (refills, the file header, errors, the end) goes through pcap-parser in `front`.
+        if self.whole_record().is_none() {
+            loop {
+                match self.front() {
+                    Front::Record => break,
+                    Front::Skip(n) => self.reader.consume_noshift(n),
+                    Front::End(end) => {
+                        self.ended = true;
+                        return Next::End(end);
+                    }
                 }
             }
         }
+        let Some(caplen) = self.whole_record() else {
+            // `front` just found a whole record.
+            self.ended = true;
+            return Next::End(EndOfInput::Clean);
+        };
         let format = self.format;
         // The reader started at the file's first byte: what it consumed is where the record is.
         let at = (self.reader.consumed() + RECORD_HEADER) as u64;
-        let (offset, block) = match self.reader.next() {
-            Ok((offset, PcapBlockOwned::Legacy(block))) => (offset, block),
-            // `front` just parsed this record.
-            _ => return Next::End(EndOfInput::Clean),
-        };
-        self.pending = offset;
+        self.pending = RECORD_HEADER + caplen;
         self.number += 1;
-        let mut p = packet(self.number, &block, format);
+        let data = self.reader.data();
+        let mut p =
+            packet(self.number, &data[..RECORD_HEADER], &data[RECORD_HEADER..][..caplen], format);
         p.file_offset = Some(at);
         Next::Packet(p)
+    }
+
+    /// The captured length of the record at the front of the buffer when the whole record is
+    /// there and libpcap would read it (what pcap-parser's record parser then gives).
+    #[inline]
+    fn whole_record(&self) -> Option<usize> {
+        let caplen = self.record_caplen().filter(|&c| c <= MAX_SNAPLEN)? as usize;
+        (self.reader.data().len() >= RECORD_HEADER + caplen).then_some(caplen)
     }
 
     /// Makes sure a whole record is at the front of the buffer, refilling it as needed.
@@ -252,21 +266,27 @@ fn truncated(message: String) -> EndOfInput {
     EndOfInput::Truncated { message: format!("libpcap error: {message}") }
 }
 
-fn packet<'a>(number: u64, block: &LegacyPcapBlock<'a>, format: Format) -> RawPacket<'a> {
+/// The record whose 16-byte header is `header` and whose captured bytes are `data`.
+fn packet<'a>(number: u64, header: &[u8], data: &'a [u8], format: Format) -> RawPacket<'a> {
+    let word = |at: usize| {
+        let b = [header[at], header[at + 1], header[at + 2], header[at + 3]];
+        if format.big_endian { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) }
+    };
+    let (ts_sec, ts_usec, origlen) = (word(0), word(4), word(12));
     // libpcap 1.10 reads both timestamp fields as signed 32-bit numbers, but its byte swap for
     // files written in the other byte order yields unsigned ones.
     let (secs, fraction) = if format.big_endian == cfg!(target_endian = "big") {
-        (i64::from(block.ts_sec as i32), i64::from(block.ts_usec as i32))
+        (i64::from(ts_sec as i32), i64::from(ts_usec as i32))
     } else {
-        (i64::from(block.ts_sec), i64::from(block.ts_usec))
+        (i64::from(ts_sec), i64::from(ts_usec))
     };
     let nanos = if format.nanos { fraction } else { fraction * 1000 };
-    let keep = block.data.len().min(format.snapshot as usize);
+    let keep = data.len().min(format.snapshot as usize);
     RawPacket {
         number,
         ts: Timestamp::from_secs_nanos(secs, nanos),
-        wire_len: block.origlen,
-        data: &block.data[..keep],
+        wire_len: origlen,
+        data: &data[..keep],
         link: format.link,
         file_offset: None,
     }
