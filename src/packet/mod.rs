@@ -29,6 +29,7 @@
 
 pub mod defrag;
 mod link;
+mod plain;
 pub mod tunnel;
 
 pub use link::LinkType;
@@ -535,6 +536,9 @@ impl Walk<'_> {
         bufs: &'a mut [Vec<u8>],
         data: &'a [u8],
     ) -> Result<Decoded<'a>, PacketError> {
+        if let Some(seg) = plain::tcp(data) {
+            return Ok(Decoded::Tcp(seg));
+        }
         let (ip, exts_err) = LaxIpSlice::from_slice(data).map_err(|e| {
             let e = match e {
                 etherparse::err::ip::LaxHeaderSliceError::Len(l) => SliceError::Len(l),
@@ -1158,6 +1162,43 @@ mod tests {
         LinkType::NULL,
         LinkType::RAW,
     ];
+
+    /// Every value of the bytes [`plain`] decides on (IPv4 header length, fragment bits and
+    /// protocol, IPv6 next header, TCP header length and flags: a SYN's window scale option) in
+    /// IPv4 and IPv6 packets, some with padding after the IP packet, some cut short.
+    #[test]
+    fn fast_path_agrees_with_whole_packet_slicing_on_every_value_of_the_fields_it_reads() {
+        let mut v4 = Vec::new();
+        PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .tcp(40000, 80, 1234, 65535)
+            .options(&[etherparse::TcpOptionElement::WindowScale(7)])
+            .unwrap()
+            .write(&mut v4, b"hello, world")
+            .unwrap();
+        let mut v6 = Vec::new();
+        PacketBuilder::ipv6([1; 16], [2; 16], 64).tcp(1, 2, 3, 4).write(&mut v6, b"hi").unwrap();
+        let mut padded = v4.clone();
+        padded.extend([0; 6]);
+        let mut cases = Vec::new();
+        for (ip, fields) in [
+            (&v4, &[0usize, 2, 3, 6, 7, 9, 20 + 12, 20 + 13][..]),
+            (&padded, &[3, 20 + 12][..]),
+            (&v6, &[4, 5, 6, 40 + 12, 40 + 13][..]),
+        ] {
+            for &at in fields {
+                for byte in 0..=255u8 {
+                    let mut p = ip.clone();
+                    p[at] = byte;
+                    cases.push(p.clone());
+                    p.truncate(p.len() - 3);
+                    cases.push(p);
+                }
+            }
+        }
+        let (fast, slow) = both_ways(LinkType::RAW, &cases);
+        assert_eq!(fast, slow);
+        assert!(fast.iter().filter(|o| o.starts_with("Tcp")).count() > 1000, "{fast:?}");
+    }
 
     #[test]
     fn fast_path_agrees_with_whole_packet_slicing_on_valid_packets() {
