@@ -123,7 +123,7 @@ impl Cursor<'_> {
             self.pos += 1;
         }
         self.pos += 1; // the closing quote
-        let value = String::from_utf8_lossy(&value).into_owned();
+        let value = super::parse::lossy_string(&value);
         if is_token(&value) {
             Ok(value)
         } else {

@@ -105,10 +105,16 @@ fn need_more<T>(buf: &[u8], max_head: usize) -> Result<Parsed<T>, HttpError> {
 }
 
 fn owned_headers(fields: &[httparse::Header<'_>]) -> Vec<(String, String)> {
-    fields
-        .iter()
-        .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).into_owned()))
-        .collect()
+    fields.iter().map(|h| (h.name.to_string(), lossy_string(h.value))).collect()
+}
+
+/// `bytes` as text, invalid UTF-8 replaced by U+FFFD. Valid text (nearly every header value) is
+/// checked by `from_utf8`, word at a time for ASCII, before the replacing decoder is needed.
+pub(crate) fn lossy_string(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
 }
 
 /// Methods [`looks_like_request_start`] recognises (RFC 9110 §9.3, RFC 5789).
@@ -163,6 +169,18 @@ pub fn has_token(value: &str, token: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// Header values become what `from_utf8_lossy` makes of them, valid or not.
+        #[test]
+        fn header_text_is_what_the_replacing_decoder_gives(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            text in ".{0,16}",
+        ) {
+            proptest::prop_assert_eq!(lossy_string(&bytes), String::from_utf8_lossy(&bytes));
+            proptest::prop_assert_eq!(lossy_string(text.as_bytes()), text);
+        }
+    }
 
     const LIMIT: usize = 8192;
 
