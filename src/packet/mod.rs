@@ -20,7 +20,8 @@
 //! counts with its reason ([`Undecoded`]), and the capture goes on.
 //!
 //! Two paths give the same results: [`PacketDecoder::decode`] finds the IP header of the common
-//! link layers by hand and slices only the IP and TCP headers; [`PacketDecoder::decode_reference`]
+//! link layers by hand, reads the common IP packet carrying TCP by hand too (`plain.rs`), and
+//! slices only the IP and TCP headers of the others; [`PacketDecoder::decode_reference`]
 //! has etherparse slice the whole packet. Both share the tunnel and IP code, and recurse into
 //! inner packets through their own link-layer code. Tunnels cost nothing on plain packets: they
 //! are looked for only after IP protocol UDP, GRE, 4 or 41, or ether type MPLS or PPPoE.
