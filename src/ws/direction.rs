@@ -9,7 +9,7 @@ use super::close::parse_close;
 use super::decoder::{FrameDecoder, FrameItem, SyncLost};
 use super::deflate::{InflateError, Inflater};
 use super::header::FrameHeader;
-use super::mask::unmask;
+use super::mask::{unmask, unmask_into};
 use super::opcode::{CloseCode, OpCode};
 use super::resync::{self, Expect, Found};
 use super::utf8::Utf8Stream;
@@ -1255,8 +1255,7 @@ fn each_unmasked(src: &[u8], mask: Option<[u8; 4]>, phase: usize, mut f: impl Fn
     let mut done = 0;
     for piece in src.chunks(buf.len()) {
         let out = &mut buf[..piece.len()];
-        out.copy_from_slice(piece);
-        unmask(out, key, phase + done);
+        unmask_into(out, piece, key, phase + done);
         done += piece.len();
         f(out);
     }

@@ -26,6 +26,31 @@ pub fn unmask(buf: &mut [u8], key: [u8; 4], phase: usize) -> usize {
     (phase + buf.len()) & 3
 }
 
+/// Writes `src` XORed with `key` into `out` (of the same length), starting at mask position
+/// `phase`: [`unmask`] of a copy, in one pass over the bytes. Returns the phase after `src`.
+pub fn unmask_into(out: &mut [u8], src: &[u8], key: [u8; 4], phase: usize) -> usize {
+    let phase = phase & 3;
+    let rotated = [key[phase], key[(phase + 1) & 3], key[(phase + 2) & 3], key[(phase + 3) & 3]];
+    let word = u64::from_ne_bytes([
+        rotated[0], rotated[1], rotated[2], rotated[3], rotated[0], rotated[1], rotated[2],
+        rotated[3],
+    ]);
+    let n = out.len().min(src.len());
+    let (out, src) = (&mut out[..n], &src[..n]);
+    let mut outs = out.chunks_exact_mut(8);
+    let mut srcs = src.chunks_exact(8);
+    for (o, s) in (&mut outs).zip(&mut srcs) {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(s);
+        o.copy_from_slice(&(u64::from_ne_bytes(b) ^ word).to_ne_bytes());
+    }
+    // A whole number of words keeps the phase; the tail continues from it.
+    for (i, (o, s)) in outs.into_remainder().iter_mut().zip(srcs.remainder()).enumerate() {
+        *o = s ^ rotated[i & 3];
+    }
+    (phase + n) & 3
+}
+
 /// The reference implementation: one byte at a time.
 pub fn unmask_scalar(buf: &mut [u8], key: [u8; 4], phase: usize) -> usize {
     for (i, byte) in buf.iter_mut().enumerate() {
@@ -48,6 +73,23 @@ mod tests {
                 let (mut a, mut b) = (data.clone(), data.clone());
                 assert_eq!(unmask(&mut a, key, phase), unmask_scalar(&mut b, key, phase));
                 assert_eq!(a, b, "len {len} phase {phase}");
+            }
+        }
+    }
+
+    #[test]
+    fn unmasking_into_a_buffer_equals_unmasking_a_copy_for_every_length_and_phase() {
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        for len in 0..=64usize {
+            for phase in 0..=7usize {
+                let data: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+                let mut copy = data.clone();
+                let mut out = vec![0u8; len];
+                assert_eq!(
+                    unmask_into(&mut out, &data, key, phase),
+                    unmask_scalar(&mut copy, key, phase)
+                );
+                assert_eq!(out, copy, "len {len} phase {phase}");
             }
         }
     }
