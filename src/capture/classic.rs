@@ -501,9 +501,65 @@ mod tests {
             let len = (i * 7919) % 60_000;
             b.record(i, i, len, len, &ethernet_frame(len as usize));
         }
-        let (packets, end) = assert_same(&b.write(&dir, "many.pcap"));
+        let path = b.write(&dir, "many.pcap");
+        let (packets, end) = assert_same(&path);
         assert_eq!(packets.len(), 400);
         assert_eq!(end, EndOfInput::Clean);
+        assert_offsets(&path, &b.bytes);
+    }
+
+    /// Every packet's bytes are in the file at its `file_offset`.
+    fn assert_offsets(path: &Path, bytes: &[u8]) {
+        let mut source = FileSource::open(path, None).unwrap();
+        for _ in 0..1_000_000 {
+            let Next::Packet(p) = source.next_packet() else { break };
+            let at = p.file_offset.expect("a classic file's packets carry their offset") as usize;
+            assert_eq!(&bytes[at..at + p.data.len()], p.data, "{path:?} packet {}", p.number);
+        }
+    }
+
+    /// Snapshot lengths of the file header: libpcap replaces 0 and those over `i32::MAX`.
+    const SNAPLENS: [u32; 9] = [0, 64, 100, 1514, 65_535, 262_144, 262_145, 0x8000_0000, u32::MAX];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+        /// Made-up files: either byte order and precision, snapshot lengths libpcap adjusts or
+        /// not, records of every size up to past the largest libpcap reads (some across the
+        /// 1 MiB buffer's end), cut anywhere after the file header: the same packets and end
+        /// as libpcap, every packet's bytes at its offset.
+        #[test]
+        fn same_as_libpcap_on_made_up_files(
+            big_endian in proptest::prelude::any::<bool>(),
+            nanos in proptest::prelude::any::<bool>(),
+            snaplen in proptest::sample::select(SNAPLENS.to_vec()),
+            records in proptest::collection::vec(
+                (
+                    proptest::prop_oneof![
+                        0u32..300,
+                        0u32..2_000,
+                        proptest::sample::select(vec![0u32, 262_143, 262_144, 262_145, 300_000]),
+                    ],
+                    proptest::prelude::any::<(u32, u32, u32)>(),
+                ),
+                0..24,
+            ),
+            cut in proptest::option::of(proptest::prelude::any::<proptest::sample::Index>()),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let mut b = Builder::new(big_endian, nanos, snaplen);
+            for (len, (secs, fraction, wire)) in records {
+                b.record(secs, fraction, len, wire, &ethernet_frame(len as usize));
+            }
+            let mut bytes = b.bytes.clone();
+            if let Some(cut) = cut {
+                bytes.truncate(FILE_HEADER + cut.index(bytes.len() - FILE_HEADER + 1));
+            }
+            let path = dir.path().join("made-up.pcap");
+            std::fs::write(&path, &bytes).unwrap();
+            assert_same(&path);
+            assert_offsets(&path, &bytes);
+        }
     }
 
     #[test]

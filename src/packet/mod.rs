@@ -1201,6 +1201,92 @@ mod tests {
         assert!(fast.iter().filter(|o| o.starts_with("Tcp")).count() > 1000, "{fast:?}");
     }
 
+    /// IPv4 packets with 0 to 40 bytes of options and IPv6 packets with and without a TCP
+    /// option, for the proptest below.
+    fn plain_bases() -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        for options in [0usize, 4, 8, 40] {
+            let mut v = ipv4_tcp(b"hello, world");
+            let tcp = v.split_off(20);
+            v.extend(std::iter::repeat_n(1u8, options)); // NOPs
+            v.extend(tcp);
+            v[0] = 0x40 | ((20 + options) / 4) as u8;
+            [v[2], v[3]] = (v.len() as u16).to_be_bytes();
+            out.push(v);
+        }
+        for scale in [None, Some(3)] {
+            let mut v = Vec::new();
+            let b = PacketBuilder::ipv6([1; 16], [2; 16], 64).tcp(1, 2, 3, 4);
+            match scale {
+                Some(s) => b
+                    .options(&[etherparse::TcpOptionElement::WindowScale(s)])
+                    .unwrap()
+                    .write(&mut v, b"x")
+                    .unwrap(),
+                None => b.write(&mut v, b"x").unwrap(),
+            }
+            out.push(v);
+        }
+        out
+    }
+
+    /// Where the IP and TCP headers of [`plain_bases`] hold what the fast path decides on: IP
+    /// version and length, IPv4 fragment bits and protocol, IPv6 length and next header, and
+    /// the TCP header length and flags after 20, 24, 28 and 60 bytes of IPv4 header or IPv6's 40.
+    const FIELDS: [usize; 18] = [0, 2, 3, 4, 5, 6, 7, 9, 32, 33, 36, 37, 40, 41, 52, 53, 72, 73];
+
+    fn any_index() -> proptest::sample::IndexStrategy {
+        proptest::prelude::any::<proptest::sample::Index>()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+
+        /// Several header bytes changed at once (lengths, fragment bits, protocol, TCP offset and
+        /// flags, or any byte), cut or padded, as raw IP and behind Ethernet with the right
+        /// ether type or either IP one: the same outcome and counters both ways.
+        #[test]
+        fn fast_path_agrees_with_whole_packet_slicing_on_packets_edited_at_several_fields(
+            base in 0usize..6,
+            edits in proptest::collection::vec(
+                (
+                    proptest::prop_oneof![
+                        proptest::sample::select(FIELDS.to_vec()),
+                        0usize..100,
+                    ],
+                    proptest::prelude::any::<u8>(),
+                ),
+                1..5,
+            ),
+            end in proptest::prop_oneof![
+                proptest::strategy::Just(None),
+                proptest::strategy::Strategy::prop_map(any_index(), |i| Some((i, false))),
+                proptest::strategy::Strategy::prop_map(any_index(), |i| Some((i, true))),
+            ],
+            ether_type in proptest::sample::select(vec![None, Some(0x0800u16), Some(0x86dd)]),
+        ) {
+            let mut p = plain_bases()[base].clone();
+            for (at, byte) in edits {
+                let at = at.min(p.len() - 1);
+                p[at] = byte;
+            }
+            match end {
+                Some((i, false)) => p.truncate(i.index(p.len() + 1)),
+                Some((i, true)) => p.extend(std::iter::repeat_n(0xee, i.index(30))),
+                None => {}
+            }
+            let (raw_fast, raw_slow) = both_ways(LinkType::RAW, std::slice::from_ref(&p));
+            proptest::prop_assert_eq!(raw_fast, raw_slow);
+            let v6 = p.first().is_some_and(|b| b >> 4 == 6);
+            let et = ether_type.unwrap_or(if v6 { 0x86dd } else { 0x0800 });
+            let mut frame = [[2u8; 6], [4u8; 6]].concat();
+            frame.extend(et.to_be_bytes());
+            frame.extend(&p);
+            let (fast, slow) = both_ways(LinkType::ETHERNET, &[frame]);
+            proptest::prop_assert_eq!(fast, slow);
+        }
+    }
+
     #[test]
     fn fast_path_agrees_with_whole_packet_slicing_on_valid_packets() {
         for link in LINKS {
