@@ -1,18 +1,14 @@
 //! Unmasking (RFC 6455 §5.3): payload byte i is XORed with key[i mod 4].
 //!
 //! [`unmask`] works a machine word at a time and carries the mask phase across chunks, so a
-//! frame's payload can be unmasked piece by piece as it arrives. [`unmask_scalar`] is the obvious
-//! byte loop it is tested against.
+//! frame's payload can be unmasked piece by piece as it arrives; [`unmask_into`] does the same
+//! while copying. [`unmask_scalar`] is the obvious byte loop both are tested against.
 
 /// XORs `buf` with `key`, starting at mask position `phase` (0..=3 — the number of payload bytes
 /// of this frame already unmasked, mod 4). Returns the phase after `buf`.
 pub fn unmask(buf: &mut [u8], key: [u8; 4], phase: usize) -> usize {
     let phase = phase & 3;
-    let rotated = [key[phase], key[(phase + 1) & 3], key[(phase + 2) & 3], key[(phase + 3) & 3]];
-    let word = u64::from_ne_bytes([
-        rotated[0], rotated[1], rotated[2], rotated[3], rotated[0], rotated[1], rotated[2],
-        rotated[3],
-    ]);
+    let (rotated, word) = rotated(key, phase);
     let mut chunks = buf.chunks_exact_mut(8);
     for chunk in &mut chunks {
         let mut b = [0u8; 8];
@@ -30,11 +26,7 @@ pub fn unmask(buf: &mut [u8], key: [u8; 4], phase: usize) -> usize {
 /// `phase`: [`unmask`] of a copy, in one pass over the bytes. Returns the phase after `src`.
 pub fn unmask_into(out: &mut [u8], src: &[u8], key: [u8; 4], phase: usize) -> usize {
     let phase = phase & 3;
-    let rotated = [key[phase], key[(phase + 1) & 3], key[(phase + 2) & 3], key[(phase + 3) & 3]];
-    let word = u64::from_ne_bytes([
-        rotated[0], rotated[1], rotated[2], rotated[3], rotated[0], rotated[1], rotated[2],
-        rotated[3],
-    ]);
+    let (rotated, word) = rotated(key, phase);
     let n = out.len().min(src.len());
     let (out, src) = (&mut out[..n], &src[..n]);
     let mut outs = out.chunks_exact_mut(8);
@@ -49,6 +41,13 @@ pub fn unmask_into(out: &mut [u8], src: &[u8], key: [u8; 4], phase: usize) -> us
         *o = s ^ rotated[i & 3];
     }
     (phase + n) & 3
+}
+
+/// The key as it applies from mask position `phase` (0..=3) on: four bytes, and twice over in a
+/// machine word.
+fn rotated(key: [u8; 4], phase: usize) -> ([u8; 4], u64) {
+    let r = [key[phase], key[(phase + 1) & 3], key[(phase + 2) & 3], key[(phase + 3) & 3]];
+    (r, u64::from_ne_bytes([r[0], r[1], r[2], r[3], r[0], r[1], r[2], r[3]]))
 }
 
 /// The reference implementation: one byte at a time.
