@@ -54,6 +54,13 @@ impl Format {
         if self.nanos { 9 } else { 6 }
     }
 
+    /// The 32-bit number at `at` in `bytes` (at least `at + 4` long), in the file's byte order.
+    #[inline]
+    fn word(&self, bytes: &[u8], at: usize) -> u32 {
+        let b = [bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]];
+        if self.big_endian { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) }
+    }
+
     /// Reads the header of `file`, a regular file libpcap opened as `link`: `Some` for a classic
     /// pcap file, version 2.4, in either byte order and either timestamp precision, whose packets
     /// libpcap passes on unchanged. The file is left at its start.
@@ -237,9 +244,8 @@ impl ClassicReader {
             return None;
         }
         // libpcap reads the whole record header before it looks at the length.
-        let h = self.reader.data().get(..RECORD_HEADER)?.get(8..12)?;
-        let b = [h[0], h[1], h[2], h[3]];
-        Some(if self.format.big_endian { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) })
+        let h = self.reader.data().get(..RECORD_HEADER)?;
+        Some(self.format.word(h, 8))
     }
 
     /// libpcap's message for a file that ends inside a record.
@@ -268,11 +274,8 @@ fn truncated(message: String) -> EndOfInput {
 
 /// The record whose 16-byte header is `header` and whose captured bytes are `data`.
 fn packet<'a>(number: u64, header: &[u8], data: &'a [u8], format: Format) -> RawPacket<'a> {
-    let word = |at: usize| {
-        let b = [header[at], header[at + 1], header[at + 2], header[at + 3]];
-        if format.big_endian { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) }
-    };
-    let (ts_sec, ts_usec, origlen) = (word(0), word(4), word(12));
+    let (ts_sec, ts_usec, origlen) =
+        (format.word(header, 0), format.word(header, 4), format.word(header, 12));
     // libpcap 1.10 reads both timestamp fields as signed 32-bit numbers, but its byte swap for
     // files written in the other byte order yields unsigned ones.
     let (secs, fraction) = if format.big_endian == cfg!(target_endian = "big") {
