@@ -163,22 +163,26 @@ impl ClassicReader {
         }
         // Most records are whole in the buffer: read their header here, once. Everything else
         // (refills, the file header, errors, the end) goes through pcap-parser in `front`.
-        if self.whole_record().is_none() {
-            loop {
-                match self.front() {
-                    Front::Record => break,
-                    Front::Skip(n) => self.reader.consume_noshift(n),
-                    Front::End(end) => {
-                        self.ended = true;
-                        return Next::End(end);
+        let caplen = match self.whole_record() {
+            Some(caplen) => caplen,
+            None => {
+                loop {
+                    match self.front() {
+                        Front::Record => break,
+                        Front::Skip(n) => self.reader.consume_noshift(n),
+                        Front::End(end) => {
+                            self.ended = true;
+                            return Next::End(end);
+                        }
                     }
                 }
+                let Some(caplen) = self.whole_record() else {
+                    // `front` just found a whole record.
+                    self.ended = true;
+                    return Next::End(EndOfInput::Clean);
+                };
+                caplen
             }
-        }
-        let Some(caplen) = self.whole_record() else {
-            // `front` just found a whole record.
-            self.ended = true;
-            return Next::End(EndOfInput::Clean);
         };
         let format = self.format;
         // The reader started at the file's first byte: what it consumed is where the record is.
