@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::limits::TcpLimits;
 use crate::outfile::{OutFile, Protected};
 use crate::pipeline::{self, RunSummary, Stop};
-use crate::redact::Redactor;
+use crate::redact::{Redacting, Redactor};
 use crate::shard;
 use crate::sink::report::{Report, ReportFormat};
 use crate::sink::{Format, InputInfo, Output, reaches};
@@ -109,8 +109,11 @@ impl<F> Outcome<F> {
 /// Reads every input into `format`.
 pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error> {
     let stop = stop_conditions(&cfg.sources);
-    let redacting = cfg.redact.is_some();
-    let mut output = Output::new(format, Arc::clone(&stop), cfg.max_payload, cfg.redact.take())
+    // Events are redacted where they are made: on the analysis thread, or in each worker.
+    let redactor = cfg.redact.take();
+    let redacting = redactor.is_some();
+    let rules = redactor.as_ref().map(|r| r.rules().clone());
+    let mut output = Output::new(format, Arc::clone(&stop), cfg.max_payload, rules)
         .with_display_filter(cfg.display_filter.take());
     // Open every input first, so a bad path fails before any output is written.
     let mut opened = Vec::new();
@@ -180,13 +183,16 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
                 &stop,
                 &cfg.analyzer_config(),
                 cfg.threads,
+                redactor.as_ref(),
                 &mut output,
             )?
         } else {
-            let mut analyzer = Analyzer::new(cfg.analyzer_config(), output);
+            // A fresh redactor for each input: what it learns is per connection of the input.
+            let sink = Redacting::new(redactor.clone(), output);
+            let mut analyzer = Analyzer::new(cfg.analyzer_config(), sink);
             let summary = pipeline::drive(packets.as_mut(), &cfg.limits, &stop, &mut analyzer);
             let stats = analyzer.stats();
-            output = analyzer.into_sink();
+            output = analyzer.into_sink().into_inner();
             (summary, stats)
         };
         drop(progress);

@@ -33,6 +33,7 @@ use crate::event::{Event, EventSink, Stats};
 use crate::limits::TcpLimits;
 use crate::packet::{Segment, TcpFlags};
 use crate::pipeline::{self, RunSummary, Stop, Tracker};
+use crate::redact::Redactor;
 use crate::tcp::{
     ConnId, FlowKey, PacketRef, StreamEvent, StreamSink, SweepClock, Table, TableStats,
 };
@@ -62,10 +63,11 @@ pub fn drive<S: EventSink>(
     stop: &Stop,
     cfg: &AnalyzerConfig,
     threads: usize,
+    redactor: Option<&Redactor>,
     sink: &mut S,
 ) -> Result<(RunSummary, AnalyzerStats), Error> {
     let bytes = if cfg.keep_payloads { ROUND_BYTES_WITH_PAYLOADS } else { ROUND_BYTES };
-    drive_rounds(source, limits, stop, cfg, threads, (bytes, ROUND_JOBS), sink)
+    drive_rounds(source, limits, stop, cfg, (threads, (bytes, ROUND_JOBS)), redactor, sink)
 }
 
 /// [`drive`] with rounds of at most `round` (bytes, steps).
@@ -74,8 +76,8 @@ fn drive_rounds<S: EventSink>(
     limits: &TcpLimits,
     stop: &Stop,
     cfg: &AnalyzerConfig,
-    threads: usize,
-    round: (usize, usize),
+    (threads, round): (usize, (usize, usize)),
+    redactor: Option<&Redactor>,
     sink: &mut S,
 ) -> Result<(RunSummary, AnalyzerStats), Error> {
     let threads = threads.max(1);
@@ -101,12 +103,15 @@ fn drive_rounds<S: EventSink>(
             let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<Out>>();
             backs.push(back_tx);
             let (cfg, limits, counts) = (cfg.clone(), worker_limits.clone(), Arc::clone(&counts));
+            let redactor = redactor.cloned();
             let file = source.reread();
             let worker = std::thread::Builder::new()
                 .name(format!("wsscope-shard-{i}"))
                 .spawn_scoped(scope, move || {
+                    let sink = Keyed { redactor, ..Keyed::default() };
+                    let (tx, rx) = (event_tx, back_rx);
                     let done =
-                        work(job_rx, (event_tx, back_rx), spent_tx, cfg, limits, &counts[i], file);
+                        work(job_rx, (tx, rx), spent_tx, (cfg, sink), limits, &counts[i], file);
                     crate::cpu::record(&format!("shard-{i}"), crate::cpu::thread_time());
                     done
                 })
@@ -455,16 +460,21 @@ impl StreamSink for Tap {
     }
 }
 
-/// Collects a worker's events with the key and stage of the step being taken.
+/// Collects a worker's events, redacted (all of a connection's events are the worker's, as
+/// [`Redactor`] needs), with the key and stage of the step being taken.
 #[derive(Default)]
 struct Keyed {
     key: u64,
     stage: u8,
     out: Vec<Out>,
+    redactor: Option<Redactor>,
 }
 
 impl EventSink for Keyed {
-    fn event(&mut self, event: Event) {
+    fn event(&mut self, mut event: Event) {
+        if let Some(r) = &mut self.redactor {
+            r.apply(&mut event);
+        }
         self.out.push(Out::Event(self.key, self.stage, event));
     }
 }
@@ -475,7 +485,7 @@ fn work(
     rounds: Receiver<Round>,
     (out, back): (SyncSender<Vec<Out>>, Receiver<Vec<Out>>),
     spent: std::sync::mpsc::Sender<Round>,
-    cfg: AnalyzerConfig,
+    (cfg, sink): (AnalyzerConfig, Keyed),
     limits: TcpLimits,
     counts: &[AtomicU64; 2],
     file: Option<Arc<dyn crate::tcp::ReadBack>>,
@@ -483,7 +493,7 @@ fn work(
     let mut table = Table::new(limits);
     table.sweep_on_command();
     table.set_input_file(file);
-    let mut tap = Tap { analyzer: Analyzer::new(cfg, Keyed::default()) };
+    let mut tap = Tap { analyzer: Analyzer::new(cfg, sink) };
     let mut len = 0;
     for mut round in rounds {
         for (key, job) in round.jobs.drain(..) {
@@ -692,10 +702,11 @@ mod tests {
     }
 
     /// Every event, in order, as one thread produces it and as `threads` workers with rounds of
-    /// `round` produce it.
+    /// `round` produce it; redacted by `redactor` if any.
     fn events(
         path: &str,
         threads: Option<(usize, (usize, usize))>,
+        redactor: Option<&Redactor>,
     ) -> (Vec<String>, AnalyzerStats) {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
         let mut source = crate::capture::FileSource::open(&path, None).expect("a test capture");
@@ -704,14 +715,17 @@ mod tests {
             AnalyzerConfig { emit_frames: true, announce_tcp: true, ..AnalyzerConfig::default() };
         let mut out = crate::analyzer::Collect::default();
         let stats = match threads {
-            Some((n, round)) => {
-                drive_rounds(&mut source, &limits, &stop, &cfg, n, round, &mut out).unwrap().1
+            Some(shards) => {
+                drive_rounds(&mut source, &limits, &stop, &cfg, shards, redactor, &mut out)
+                    .unwrap()
+                    .1
             }
             None => {
-                let mut a = Analyzer::new(cfg, crate::analyzer::Collect::default());
+                let sink = crate::redact::Redacting::new(redactor.cloned(), out);
+                let mut a = Analyzer::new(cfg, sink);
                 pipeline::drive(&mut source, &limits, &stop, &mut a);
                 let stats = a.stats();
-                out = a.into_sink();
+                out = a.into_sink().into_inner();
                 stats
             }
         };
@@ -727,11 +741,11 @@ mod tests {
             "testdata/captures/crafted/overlap_conflict.pcap",
             "testdata/captures/crafted/port_reuse.pcap",
         ] {
-            let (want, want_stats) = events(capture, None);
+            let (want, want_stats) = events(capture, None, None);
             assert!(want.len() > 2, "{capture}: {} events", want.len());
             for threads in [1, 2, 3, 5] {
                 for round in [(1, 1), (1000, 3), (ROUND_BYTES, ROUND_JOBS)] {
-                    let (got, stats) = events(capture, Some((threads, round)));
+                    let (got, stats) = events(capture, Some((threads, round)), None);
                     assert_eq!(stats, want_stats, "{capture}: {threads} threads, rounds {round:?}");
                     if got != want {
                         let i = got.iter().zip(&want).take_while(|(a, b)| a == b).count();
@@ -742,6 +756,32 @@ mod tests {
                         );
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn workers_redact_their_connections_as_one_thread_does() {
+        // What a handshake's redaction learns is quoted in the findings of its connection: each
+        // worker redacts its own connections, with its own copy of the redactor.
+        let add = crate::redact::Additions {
+            patterns: vec!["(?i)upgrade|[0-9]{3}".into()],
+            ..Default::default()
+        };
+        let redactor = Redactor::with_additions(&add).expect("the rules compile");
+        for capture in [
+            "testdata/captures/cases/secrets.pcap",
+            "testdata/captures/cases/invalid_upgrade.pcap",
+            "testdata/captures/real/concurrent.pcap",
+        ] {
+            let (plain, _) = events(capture, None, None);
+            let (want, want_stats) = events(capture, None, Some(&redactor));
+            let changed = want.iter().zip(&plain).filter(|(a, b)| a != b).count();
+            assert!(changed > 0, "{capture}: redaction changed no event");
+            for threads in [2, 3] {
+                let (got, stats) = events(capture, Some((threads, (1000, 3))), Some(&redactor));
+                assert_eq!(stats, want_stats, "{capture}: {threads} threads");
+                assert_eq!(got, want, "{capture}: {threads} threads");
             }
         }
     }

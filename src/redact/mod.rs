@@ -3,10 +3,11 @@
 //! tokens that are credentials, JSON members of text payloads, text matching patterns, and on
 //! request every payload.
 //!
-//! An edge module, applied in the one place each output goes through: [`crate::sink::Output`]
-//! (text, NDJSON, JSON, report, JUnit; `--threads` included) and the TUI's event sender. It runs
-//! after the analyzer: findings, the accept-key check, lengths and counts all come from the real
-//! bytes, only what is shown changes.
+//! An edge module, applied right after the analyzer that emits the events ([`Redacting`]: on
+//! the one analysis thread, or in each worker of `--threads`, whose connections are all its
+//! own), before any output (text, NDJSON, JSON, report, JUnit) sees them, and in the TUI's event
+//! sender. It runs after the analyzer: findings, the accept-key check, lengths and counts all
+//! come from the real bytes, only what is shown changes.
 //!
 //! Guarantees, with the rules of [`Rules`]:
 //! - a secret is replaced by a [marker](text::marker) giving its length, the same way in every
@@ -25,7 +26,7 @@
 
 pub mod text;
 
-use crate::event::{Event, Payload};
+use crate::event::{Event, EventSink, Payload, Stats};
 use crate::http::{RequestInfo, ResponseInfo};
 use crate::tcp::ConnId;
 use regex::Regex;
@@ -785,6 +786,45 @@ impl Redactor {
                 }
             }
         }
+    }
+}
+
+/// An analyzer's sink that redacts every event before handing it on (none when the redactor is
+/// `None`). What a redactor learns from a handshake is kept per connection id, so one redactor
+/// serves the connections of one analyzer: each worker of `--threads` has its own copy, and
+/// each input a fresh one.
+pub struct Redacting<S> {
+    redactor: Option<Redactor>,
+    sink: S,
+}
+
+impl<S> Redacting<S> {
+    /// Redacts with `redactor`, then hands on to `sink`.
+    pub fn new(redactor: Option<Redactor>, sink: S) -> Self {
+        Redacting { redactor, sink }
+    }
+
+    /// The sink events are handed on to.
+    pub fn sink_mut(&mut self) -> &mut S {
+        &mut self.sink
+    }
+
+    /// The sink, once the analysis is done.
+    pub fn into_inner(self) -> S {
+        self.sink
+    }
+}
+
+impl<S: EventSink> EventSink for Redacting<S> {
+    fn event(&mut self, mut event: Event) {
+        if let Some(r) = &mut self.redactor {
+            r.apply(&mut event);
+        }
+        self.sink.event(event);
+    }
+
+    fn stats(&mut self, stats: &Stats) {
+        self.sink.stats(stats);
     }
 }
 

@@ -1,9 +1,9 @@
 //! Output sinks: they only format. The analyzer drives; every sink receives the same events.
 //!
 //! [`Output`] adapts any [`Format`] to the analyzer's [`EventSink`]: it numbers connections
-//! across several inputs, counts findings per severity for the exit status, redacts events when
-//! asked (`--redact`: [`crate::redact`], before any format sees them), cuts payloads when asked,
-//! and turns the first write error into a stop request (so `wsscope export … | head` ends
+//! across several inputs, counts findings per severity for the exit status, tells each format
+//! the redaction rules its events were redacted with (`--redact`: [`crate::redact`], applied by
+//! [`crate::redact::Redacting`] right after the analyzer), cuts payloads when asked, and turns the first write error into a stop request (so `wsscope export … | head` ends
 //! promptly).
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
@@ -20,7 +20,7 @@ use crate::analyzer::AnalyzerStats;
 use crate::analyzer::checks::Severity;
 use crate::event::{Event, EventSink, Payload};
 use crate::pipeline::{RunSummary, Stop};
-use crate::redact::{Redactor, Rules};
+use crate::redact::Rules;
 use crate::tcp::ConnId;
 use serde::Serialize;
 use std::io;
@@ -96,19 +96,20 @@ pub struct Output<F: Format> {
     /// Findings per severity (info, warning, error).
     findings: [u64; 3],
     max_payload: Option<usize>,
-    redactor: Option<Redactor>,
+    /// The rules events were redacted with before they came here.
+    redaction: Option<Rules>,
     /// Which events reach the format (`-Y`); findings are counted before it.
     display: Option<crate::display_filter::DisplayFilter>,
 }
 
 impl<F: Format> Output<F> {
-    /// Wraps `format`; a write error requests `stop`. Events are redacted by `redactor`, then
-    /// their payloads cut to `max_payload` bytes.
+    /// Wraps `format`; a write error requests `stop`. Payloads are cut to `max_payload` bytes.
+    /// Events come redacted with `redaction`, if any (see [`crate::redact::Redacting`]).
     pub fn new(
         format: F,
         stop: Arc<Stop>,
         max_payload: Option<usize>,
-        redactor: Option<Redactor>,
+        redaction: Option<Rules>,
     ) -> Self {
         Output {
             format,
@@ -118,7 +119,7 @@ impl<F: Format> Output<F> {
             max_id: 0,
             findings: [0; 3],
             max_payload,
-            redactor,
+            redaction,
             display: None,
         }
     }
@@ -136,7 +137,7 @@ impl<F: Format> Output<F> {
     pub fn begin(&mut self, input: &InputInfo) {
         self.offset += self.max_id;
         self.max_id = 0;
-        let r = self.format.begin(input, self.redactor.as_ref().map(Redactor::rules));
+        let r = self.format.begin(input, self.redaction.as_ref());
         self.check(r);
     }
 
@@ -187,11 +188,8 @@ impl<F: Format> EventSink for Output<F> {
                 Severity::Error => 2,
             }] += 1;
         }
-        // After renumbering (what a redactor remembers is per connection of the whole run),
-        // before cutting (a JSON member cut in half is still recognised).
-        if let Some(r) = &mut self.redactor {
-            r.apply(&mut event);
-        }
+        // Redacted before it came here, so before cutting (a JSON member cut in half is still
+        // recognised).
         if let (Some(max), Event::Message { payload, truncated, .. }) =
             (self.max_payload, &mut event)
         {
