@@ -100,6 +100,7 @@ pub(super) enum Network<'a> {
 /// Finds the IP packet (or a tunnel ether type) in the common link layers: Ethernet II with at
 /// most one VLAN tag, Linux cooked capture, BSD loopback and raw IP. Gives what [`slice`] would,
 /// without the cost.
+#[inline]
 pub(super) fn network(link: LinkType, data: &[u8]) -> Network<'_> {
     use etherparse::ether_type::{
         IPV4, IPV6, PROVIDER_BRIDGING, VLAN_DOUBLE_TAGGED_FRAME, VLAN_TAGGED_FRAME,

@@ -300,14 +300,7 @@ impl Matcher {
     /// Listed names are matched even when kept (a user naming `Sec-WebSocket-Key` means it);
     /// words never match a kept name.
     fn matches(&self, name: &str) -> bool {
-        // Every header line and query parameter of every handshake comes here: names up to 64
-        // bytes are normalized on the stack (a name that is not ASCII goes the long way).
-        let mut buf = [0u8; 64];
-        let n = match text::normalize_ascii(name, &mut buf) {
-            Some(n) => n,
-            None => return self.matches_normalized(normalize(name).as_bytes()),
-        };
-        self.matches_normalized(n)
+        text::with_normalized(name, |n| self.matches_normalized(n))
     }
 
     fn matches_normalized(&self, n: &[u8]) -> bool {
@@ -379,6 +372,9 @@ pub struct Redactor {
     field_names: RefCell<foldhash::HashMap<String, bool>>,
     /// Short texts no pattern matches.
     clean: RefCell<foldhash::HashSet<String>>,
+    /// Decisions per subprotocol token, apart and after a marker: its replacement and the
+    /// secrets it holds, if it is redacted.
+    protocols: RefCell<[foldhash::HashMap<String, Option<(String, Vec<String>)>>; 2]>,
 }
 
 impl Redactor {
@@ -448,6 +444,7 @@ impl Redactor {
             header_kinds: RefCell::default(),
             field_names: RefCell::default(),
             clean: RefCell::default(),
+            protocols: RefCell::default(),
             rules,
         })
     }
@@ -584,9 +581,38 @@ impl Redactor {
         out
     }
 
-    /// One subprotocol token's replacement, if it is redacted.
+    /// One subprotocol token's replacement, if it is redacted (decisions on short tokens are
+    /// remembered: the same few come in every handshake).
     fn protocol(&self, t: &str, after_marker: bool, found: &mut Vec<String>) -> Option<String> {
-        if self.keep.contains(&normalize(t)) || t.is_empty() {
+        if t.len() > MAX_REMEMBERED_NAME_LEN {
+            return self.decide_protocol(t, after_marker, found);
+        }
+        if let Some(d) = self.protocols.borrow()[usize::from(after_marker)].get(t) {
+            return d.as_ref().map(|(r, secrets)| {
+                found.extend(secrets.iter().cloned());
+                r.clone()
+            });
+        }
+        let mut secrets = Vec::new();
+        let r = self.decide_protocol(t, after_marker, &mut secrets);
+        found.extend(secrets.iter().cloned());
+        let mut remembered = self.protocols.borrow_mut();
+        let map = &mut remembered[usize::from(after_marker)];
+        if map.len() < MAX_REMEMBERED_NAMES {
+            map.insert(t.to_string(), r.clone().map(|r| (r, secrets)));
+        }
+        r
+    }
+
+    /// [`Redactor::protocol`], decided.
+    fn decide_protocol(
+        &self,
+        t: &str,
+        after_marker: bool,
+        found: &mut Vec<String>,
+    ) -> Option<String> {
+        if t.is_empty() || text::with_normalized(t, |n| self.keep.iter().any(|k| k.as_bytes() == n))
+        {
             return None;
         }
         if self.rules.subprotocols == SubprotocolRule::All
@@ -816,6 +842,7 @@ impl<S> Redacting<S> {
 }
 
 impl<S: EventSink> EventSink for Redacting<S> {
+    #[inline]
     fn event(&mut self, mut event: Event) {
         if let Some(r) = &mut self.redactor {
             r.apply(&mut event);

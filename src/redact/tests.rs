@@ -204,6 +204,60 @@ fn a_short_token_after_a_marker_is_redacted_and_a_random_run_only_in_part() {
     );
 }
 
+/// Subprotocol decisions are remembered; a remembered decision gives the same replacement and
+/// teaches the connection the same secrets as a fresh one.
+#[test]
+fn remembered_subprotocol_decisions_redact_and_teach_as_fresh_ones() {
+    let mut r = defaults();
+    let protocols: Vec<String> = ["graphql-ws", "Bearer", "abcd1234", "chat", JWT, "abcd1234"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let mut seen = Vec::new();
+    for conn in 1..=3 {
+        let req = RequestInfo { protocols: protocols.clone(), ..Default::default() };
+        let resp = ResponseInfo { protocol: Some("abcd1234".into()), ..Default::default() };
+        let mut e = handshake(req, resp);
+        if let Event::Handshake { connection, .. } = &mut e {
+            *connection = ConnId(conn);
+        }
+        r.apply(&mut e);
+        let (q, s) = parts(e);
+        let mut f = finding(&format!("the server selected {:?}", "abcd1234"));
+        if let Event::Finding { connection, .. } = &mut f {
+            *connection = ConnId(conn);
+        }
+        r.apply(&mut f);
+        seen.push((q.protocols, s.protocol, finding_message(&f).to_string()));
+    }
+    let (q, s, f) = &seen[0];
+    assert_eq!(
+        q,
+        // Redacted after the marker, so wherever the handshake has it.
+        &[
+            "graphql-ws",
+            "Bearer",
+            "<redacted:8 bytes>",
+            "chat",
+            &marker(JWT.len()),
+            "<redacted:8 bytes>"
+        ]
+    );
+    assert_eq!(s.as_deref(), Some("<redacted:8 bytes>"));
+    assert_eq!(f, "the server selected \"<redacted:8 bytes>\"");
+    assert!(seen.iter().all(|x| x == &seen[0]), "{seen:#?}");
+    // A token is remembered apart and after a marker; long ones (the JWT) are not remembered.
+    let remembered = r.protocols.borrow();
+    assert!(remembered[1].contains_key("abcd1234") && remembered[0].contains_key("abcd1234"));
+    assert!(!remembered.iter().any(|m| m.contains_key(JWT)));
+    drop(remembered);
+    let many: Vec<String> = (0..MAX_REMEMBERED_NAMES + 100).map(|i| format!("p{i}")).collect();
+    let mut e =
+        handshake(RequestInfo { protocols: many, ..Default::default() }, ResponseInfo::default());
+    r.apply(&mut e);
+    assert!(r.protocols.borrow().iter().all(|m| m.len() <= MAX_REMEMBERED_NAMES));
+}
+
 #[test]
 fn findings_of_the_connection_no_longer_quote_its_secrets_and_end_forgets_them() {
     let mut r = defaults();

@@ -63,6 +63,17 @@ pub fn normalize_ascii<'a>(name: &str, buf: &'a mut [u8; 64]) -> Option<&'a [u8]
     Some(&buf[..len])
 }
 
+/// `f` of [`normalize`]`(name)`: on the stack for an ASCII name that fits in 64 bytes (every
+/// header, parameter and subprotocol name of every handshake comes through here), else
+/// allocated.
+pub fn with_normalized<R>(name: &str, f: impl FnOnce(&[u8]) -> R) -> R {
+    let mut buf = [0u8; 64];
+    match normalize_ascii(name, &mut buf) {
+        Some(n) => f(n),
+        None => f(normalize(name).as_bytes()),
+    }
+}
+
 /// Replaces `value` whole, remembering it.
 fn whole(value: &str, found: &mut Vec<String>) -> String {
     found.push(value.to_string());
@@ -383,8 +394,9 @@ pub const PROTOCOL_MARKERS: &[&str] = &["bearer", "authorization", "auth", "jwt"
 
 /// Whether a subprotocol token announces a credential in the token after it.
 pub fn is_protocol_marker(token: &str) -> bool {
-    let n = normalize(token);
-    n.contains("token") || PROTOCOL_MARKERS.contains(&n.as_str())
+    with_normalized(token, |n| {
+        n.windows(5).any(|w| w == b"token") || PROTOCOL_MARKERS.iter().any(|m| m.as_bytes() == n)
+    })
 }
 
 /// Whether `s` holds a JSON Web Token: `eyJ` (base64url of `{"`) then two to four more
@@ -777,5 +789,12 @@ mod tests {
             assert!(is_protocol_marker(m), "{m}");
         }
         assert!(!is_protocol_marker("graphql-ws"));
+        // Names longer than 64 bytes and names that are not ASCII are normalized the long way.
+        let long = format!("{}-token", "x".repeat(70));
+        assert!(is_protocol_marker(&long));
+        assert!(is_protocol_marker("Ä-Token"));
+        for not in ["authx", "bearers", "tokn", "", &"x".repeat(70), "Ä-auth"] {
+            assert!(!is_protocol_marker(not), "{not}");
+        }
     }
 }
