@@ -350,6 +350,9 @@ const MAX_REMEMBERED_NAME_LEN: usize = 64;
 const MAX_REMEMBERED_CLEAN: usize = 1024;
 const MAX_REMEMBERED_CLEAN_LEN: usize = 256;
 
+/// A subprotocol token's replacement and the secrets it holds, if it is redacted.
+type ProtocolDecision = Option<(String, Vec<String>)>;
+
 /// Rewrites events according to [`Rules`]. One per output; it remembers, per open connection,
 /// the secrets replaced in its handshake (to scrub the findings that quote them) and forgets
 /// them at the connection's `end`.
@@ -374,7 +377,7 @@ pub struct Redactor {
     clean: RefCell<foldhash::HashSet<String>>,
     /// Decisions per subprotocol token, apart and after a marker: its replacement and the
     /// secrets it holds, if it is redacted.
-    protocols: RefCell<[foldhash::HashMap<String, Option<(String, Vec<String>)>>; 2]>,
+    protocols: RefCell<[foldhash::HashMap<String, ProtocolDecision>; 2]>,
 }
 
 impl Redactor {

@@ -213,17 +213,19 @@ fn remembered_subprotocol_decisions_redact_and_teach_as_fresh_ones() {
         .iter()
         .map(|s| s.to_string())
         .collect();
+    // The server selects a token that was not offered: decided on its own (a hex run).
+    let selected = "v1.3f9a7c2e8b1d4f6a0c5e9b7d2a4f8c1e";
     let mut seen = Vec::new();
     for conn in 1..=3 {
         let req = RequestInfo { protocols: protocols.clone(), ..Default::default() };
-        let resp = ResponseInfo { protocol: Some("abcd1234".into()), ..Default::default() };
+        let resp = ResponseInfo { protocol: Some(selected.into()), ..Default::default() };
         let mut e = handshake(req, resp);
         if let Event::Handshake { connection, .. } = &mut e {
             *connection = ConnId(conn);
         }
         r.apply(&mut e);
         let (q, s) = parts(e);
-        let mut f = finding(&format!("the server selected {:?}", "abcd1234"));
+        let mut f = finding(&format!("the server selected {selected:?}, offered abcd1234"));
         if let Event::Finding { connection, .. } = &mut f {
             *connection = ConnId(conn);
         }
@@ -243,12 +245,13 @@ fn remembered_subprotocol_decisions_redact_and_teach_as_fresh_ones() {
             "<redacted:8 bytes>"
         ]
     );
-    assert_eq!(s.as_deref(), Some("<redacted:8 bytes>"));
-    assert_eq!(f, "the server selected \"<redacted:8 bytes>\"");
+    assert_eq!(s.as_deref(), Some("v1.<redacted:32 bytes>"));
+    assert_eq!(f, "the server selected \"v1.<redacted:32 bytes>\", offered <redacted:8 bytes>");
     assert!(seen.iter().all(|x| x == &seen[0]), "{seen:#?}");
     // A token is remembered apart and after a marker; long ones (the JWT) are not remembered.
     let remembered = r.protocols.borrow();
     assert!(remembered[1].contains_key("abcd1234") && remembered[0].contains_key("abcd1234"));
+    assert!(remembered[0].contains_key(selected));
     assert!(!remembered.iter().any(|m| m.contains_key(JWT)));
     drop(remembered);
     let many: Vec<String> = (0..MAX_REMEMBERED_NAMES + 100).map(|i| format!("p{i}")).collect();
