@@ -22,6 +22,11 @@ use crate::time::Timestamp;
 use crate::tls::{Decryption, Out as TlsOut, TlsLayer};
 use crate::ws::OpCode;
 use crate::ws::direction::{DirConfig, DirectionDecoder, Message, WsOut};
+
+/// What a WebSocket direction's decoder gives for one piece of the stream, keyed: most pieces
+/// give a few items, kept on the stack (a piece per packet: an allocation each was 42,000 per
+/// 100 MB).
+type WsOuts = smallvec::SmallVec<[(u64, WsOut); 4]>;
 use crate::ws::resync::{self, Expect, Found};
 use std::collections::VecDeque;
 
@@ -624,9 +629,9 @@ impl Session {
                 }
             }
             Phase::WebSocket(ws) => {
-                let mut outs = Vec::new();
+                let mut outs = WsOuts::new();
                 ws.dirs[dir.index()].feed(offset, data, at, &mut |k, o| outs.push((k, o)));
-                self.push_ws(wsd, outs, at.ts, cfg, sink);
+                self.push_ws(wsd, &mut outs, at.ts, cfg, sink);
             }
             Phase::Ignored => {}
         }
@@ -649,21 +654,21 @@ impl Session {
     fn push_ws(
         &mut self,
         d: Direction,
-        outs: Vec<(u64, WsOut)>,
+        outs: &mut WsOuts,
         now: Timestamp,
         cfg: &AnalyzerConfig,
         sink: &mut impl EventSink,
     ) {
         if self.order.held.is_empty() && self.floor().is_none() {
             // The common case: nothing waits, so nothing can come before these.
-            for (key, o) in outs {
+            for (key, o) in outs.drain(..) {
                 let i = d.index();
                 self.order.last[i] = self.order.last[i].max(key);
                 self.emit_ws(d, o, cfg, sink);
             }
             return;
         }
-        for (key, o) in outs {
+        for (key, o) in outs.drain(..) {
             self.order.insert(key, d, now, Item::Ws(o));
         }
         self.release(now, false, cfg, sink);
@@ -827,7 +832,7 @@ impl Session {
         });
         match &mut self.phase {
             Phase::WebSocket(ws) => {
-                let mut outs = Vec::new();
+                let mut outs = WsOuts::new();
                 ws.dirs[dir.index()].gap(offset, len, at, &mut |k, o| outs.push((k, o)));
                 let gap = Event::Gap {
                     connection: self.info.id,
@@ -854,7 +859,7 @@ impl Session {
                     );
                     self.push_event(wsd, at.packet, e, at.ts, cfg, sink);
                 }
-                self.push_ws(wsd, outs, at.ts, cfg, sink);
+                self.push_ws(wsd, &mut outs, at.ts, cfg, sink);
             }
             Phase::Http(h) if h.pending.iter().any(|p| p.upgrade.is_some()) => {
                 // Bytes lost around the handshake: follow frames without it.
@@ -1084,7 +1089,7 @@ impl Session {
             Phase::WebSocket(mut ws) => {
                 for d in Direction::BOTH {
                     let wsd = self.ws_dir(d);
-                    let mut outs = Vec::new();
+                    let mut outs = WsOuts::new();
                     ws.dirs[d.index()].finish(ends[d.index()], at, &mut |k, o| outs.push((k, o)));
                     for (key, o) in outs {
                         self.order.insert(key, wsd, at.ts, Item::Ws(o));
