@@ -66,8 +66,8 @@ impl<W: Write> Format for Json<W> {
         Ok(())
     }
 
-    fn event(&mut self, event: &Event) -> io::Result<()> {
-        self.doc.events.push(event.clone());
+    fn event(&mut self, event: Event) -> io::Result<()> {
+        self.doc.events.push(event);
         Ok(())
     }
 

@@ -65,8 +65,9 @@ pub struct InputInfo {
 pub trait Format {
     /// An input starts; `redaction` is the rules every event of the run was redacted with.
     fn begin(&mut self, input: &InputInfo, redaction: Option<&Rules>) -> io::Result<()>;
-    /// One event (connections already numbered across inputs).
-    fn event(&mut self, event: &Event) -> io::Result<()>;
+    /// One event (connections already numbered across inputs), handed over: a format keeps
+    /// what it needs of it without copying.
+    fn event(&mut self, event: Event) -> io::Result<()>;
     /// Live capture counters, about once a second (most formats show them only at the end).
     fn stats(&mut self, _stats: &crate::event::Stats) -> io::Result<()> {
         Ok(())
@@ -199,7 +200,7 @@ impl<F: Format> EventSink for Output<F> {
         if self.display.as_ref().is_some_and(|f| !f.shows(&event)) {
             return;
         }
-        let r = self.format.event(&event);
+        let r = self.format.event(event);
         self.check(r);
     }
 

@@ -87,8 +87,8 @@ impl<W: Write> Format for Ndjson<W> {
         })
     }
 
-    fn event(&mut self, event: &Event) -> io::Result<()> {
-        self.line(event)
+    fn event(&mut self, event: Event) -> io::Result<()> {
+        self.line(&event)
     }
 
     fn stats(&mut self, stats: &crate::event::Stats) -> io::Result<()> {
@@ -134,8 +134,8 @@ mod tests {
                 message,
             };
             let mut n = Ndjson::new(Vec::new(), false);
-            n.event(&event).unwrap();
             let want = serde_json::to_string(&event).unwrap() + "\n";
+            n.event(event).unwrap();
             prop_assert_eq!(String::from_utf8(n.out).unwrap(), want);
         }
     }

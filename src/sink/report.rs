@@ -676,8 +676,75 @@ impl ReportBuilder {
         self.index.get(&id).and_then(|i| self.report.connections.get_mut(*i)).map(|c| &mut **c)
     }
 
-    /// Folds one event.
-    pub fn fold(&mut self, e: &Event) {
+    /// Folds one event; a handshake's texts move into its connection's row.
+    pub fn fold(&mut self, e: Event) {
+        match e {
+            Event::Handshake { connection, seen, request, response, accept_valid, outcome } => {
+                self.handshake(connection, seen, request, response, accept_valid, outcome);
+            }
+            e => self.fold_ref(&e),
+        }
+    }
+
+    fn handshake(
+        &mut self,
+        connection: ConnId,
+        seen: bool,
+        request: Option<Box<RequestInfo>>,
+        response: Option<Box<ResponseInfo>>,
+        accept_valid: Option<bool>,
+        outcome: HandshakeOutcome,
+    ) {
+        let s = &mut self.report.summary;
+        match outcome {
+            HandshakeOutcome::Upgraded => s.upgraded += 1,
+            HandshakeOutcome::Refused => s.refused += 1,
+            HandshakeOutcome::NotFollowed => s.not_followed += 1,
+            HandshakeOutcome::NoResponse => {}
+        }
+        if let (Some(want), HandshakeOutcome::Upgraded) =
+            (self.report.policy.require_subprotocol.clone(), outcome)
+        {
+            let got = response.as_ref().and_then(|r| r.protocol.as_deref());
+            let offered = request.as_ref().is_some_and(|r| r.protocols.contains(&want));
+            let at = response.as_ref().map(|r| r.packet).or(request.as_ref().map(|r| r.packet));
+            let ts = self
+                .conn(connection)
+                .map_or(Timestamp::default(), |c| Timestamp::from_nanos(c.at_ns.1));
+            let broken = match (seen, got) {
+                (false, _) => Some((
+                    None,
+                    format!(
+                        "the handshake was not captured, so its subprotocol is unknown \
+                         (--require-subprotocol {want}); start the capture before the client \
+                         connects"
+                    ),
+                )),
+                (true, Some(g)) if g == want => None,
+                (true, Some(g)) => Some((
+                    Some(Direction::ServerToClient),
+                    format!("the server selected subprotocol {g:?}, not {want:?}"),
+                )),
+                (true, None) if !offered => Some((
+                    Some(Direction::ClientToServer),
+                    format!("the client did not offer subprotocol {want:?}"),
+                )),
+                (true, None) => Some((
+                    Some(Direction::ServerToClient),
+                    format!("the client offered {want:?}; the server selected none"),
+                )),
+            };
+            if let Some((dir, message)) = broken {
+                self.violate(connection, Rule::RequireSubprotocol, dir, at, ts, message);
+            }
+        }
+        if let Some(c) = self.conn(connection) {
+            c.handshake = handshake_report(seen, request, response, accept_valid, outcome);
+        }
+    }
+
+    /// Folds one event that is not a handshake.
+    fn fold_ref(&mut self, e: &Event) {
         let s = &mut self.report.summary;
         match e {
             Event::Connection { connection, client, server, community_id, packet, ts, .. } => {
@@ -709,60 +776,7 @@ impl ReportBuilder {
                     at_ns: (ts.as_nanos(), ts.as_nanos()),
                 }));
             }
-            Event::Handshake { connection, seen, request, response, accept_valid, outcome } => {
-                match outcome {
-                    HandshakeOutcome::Upgraded => s.upgraded += 1,
-                    HandshakeOutcome::Refused => s.refused += 1,
-                    HandshakeOutcome::NotFollowed => s.not_followed += 1,
-                    HandshakeOutcome::NoResponse => {}
-                }
-                if let Some(c) = self.conn(*connection) {
-                    c.handshake = handshake_report(
-                        *seen,
-                        request.as_deref(),
-                        response.as_deref(),
-                        *accept_valid,
-                        *outcome,
-                    );
-                }
-                if let (Some(want), HandshakeOutcome::Upgraded) =
-                    (self.report.policy.require_subprotocol.clone(), outcome)
-                {
-                    let got = response.as_ref().and_then(|r| r.protocol.as_deref());
-                    let offered = request.as_ref().is_some_and(|r| r.protocols.contains(&want));
-                    let at =
-                        response.as_ref().map(|r| r.packet).or(request.as_ref().map(|r| r.packet));
-                    let ts = self
-                        .conn(*connection)
-                        .map_or(Timestamp::default(), |c| Timestamp::from_nanos(c.at_ns.1));
-                    let broken = match (seen, got) {
-                        (false, _) => Some((
-                            None,
-                            format!(
-                                "the handshake was not captured, so its subprotocol is unknown \
-                                 (--require-subprotocol {want}); start the capture before the \
-                                 client connects"
-                            ),
-                        )),
-                        (true, Some(g)) if g == want => None,
-                        (true, Some(g)) => Some((
-                            Some(Direction::ServerToClient),
-                            format!("the server selected subprotocol {g:?}, not {want:?}"),
-                        )),
-                        (true, None) if !offered => Some((
-                            Some(Direction::ClientToServer),
-                            format!("the client did not offer subprotocol {want:?}"),
-                        )),
-                        (true, None) => Some((
-                            Some(Direction::ServerToClient),
-                            format!("the client offered {want:?}; the server selected none"),
-                        )),
-                    };
-                    if let Some((dir, message)) = broken {
-                        self.violate(*connection, Rule::RequireSubprotocol, dir, at, ts, message);
-                    }
-                }
-            }
+            Event::Handshake { .. } => {}
             Event::Message {
                 connection,
                 direction,
@@ -968,31 +982,36 @@ impl ReportBuilder {
     }
 }
 
+/// A handshake's row, made of what the event carried (moved, not copied).
 fn handshake_report(
     seen: bool,
-    req: Option<&RequestInfo>,
-    resp: Option<&ResponseInfo>,
+    req: Option<Box<RequestInfo>>,
+    resp: Option<Box<ResponseInfo>>,
     accept_valid: Option<bool>,
     outcome: HandshakeOutcome,
 ) -> HandshakeReport {
-    HandshakeReport {
-        seen,
-        outcome: Some(outcome),
-        path: req.map(|r| r.path.clone()),
-        host: req.and_then(|r| r.host.clone()),
-        origin: req.and_then(|r| r.origin.clone()),
-        user_agent: req.and_then(|r| r.user_agent.clone()),
-        key: req.and_then(|r| r.key.clone()),
-        accept_valid,
-        status: resp.map(|r| r.status),
-        reason: resp.map(|r| r.reason.clone()),
-        offered_subprotocols: req.map(|r| r.protocols.clone()).unwrap_or_default(),
-        subprotocol: resp.and_then(|r| r.protocol.clone()),
-        offered_extensions: req.map(|r| r.extensions.clone()).unwrap_or_default(),
-        extensions: resp.map(|r| r.extensions.clone()).unwrap_or_default(),
-        request_packet: req.map(|r| r.packet),
-        response_packet: resp.map(|r| r.packet),
+    let mut h =
+        HandshakeReport { seen, outcome: Some(outcome), accept_valid, ..Default::default() };
+    if let Some(q) = req {
+        let q = *q;
+        h.path = Some(q.path);
+        h.host = q.host;
+        h.origin = q.origin;
+        h.user_agent = q.user_agent;
+        h.key = q.key;
+        h.offered_subprotocols = q.protocols;
+        h.offered_extensions = q.extensions;
+        h.request_packet = Some(q.packet);
     }
+    if let Some(r) = resp {
+        let r = *r;
+        h.status = Some(r.status);
+        h.reason = Some(r.reason);
+        h.subprotocol = r.protocol;
+        h.extensions = r.extensions;
+        h.response_packet = Some(r.packet);
+    }
+    h
 }
 
 fn finding_report(
@@ -1099,7 +1118,7 @@ impl Format for ReportFormat {
         Ok(())
     }
 
-    fn event(&mut self, event: &Event) -> io::Result<()> {
+    fn event(&mut self, event: Event) -> io::Result<()> {
         if let Some(b) = &mut self.builder {
             b.fold(event);
         }

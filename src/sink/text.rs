@@ -169,7 +169,8 @@ impl<W: Write> Format for Text<W> {
         Ok(())
     }
 
-    fn event(&mut self, e: &Event) -> io::Result<()> {
+    fn event(&mut self, e: Event) -> io::Result<()> {
+        let e = &e;
         match e {
             Event::Message { complete: true, .. } => self.counts.messages += 1,
             Event::Message { .. } => self.counts.incomplete += 1,
