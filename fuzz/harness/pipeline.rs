@@ -79,8 +79,11 @@ impl Format for Fan {
     fn begin(&mut self, input: &InputInfo, redaction: Option<&Rules>) -> io::Result<()> {
         self.0.iter_mut().try_for_each(|f| f.begin(input, redaction))
     }
-    fn event(&mut self, event: &Event) -> io::Result<()> {
-        self.0.iter_mut().try_for_each(|f| f.event(event))
+    fn event(&mut self, event: Event) -> io::Result<()> {
+        // Each format owns its event: a copy for all but the last.
+        let Some((last, rest)) = self.0.split_last_mut() else { return Ok(()) };
+        rest.iter_mut().try_for_each(|f| f.event(event.clone()))?;
+        last.event(event)
     }
     fn end(&mut self, i: &InputInfo, s: &RunSummary, a: &AnalyzerStats) -> io::Result<()> {
         self.0.iter_mut().try_for_each(|f| f.end(i, s, a))

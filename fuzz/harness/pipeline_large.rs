@@ -79,9 +79,9 @@ impl Format for All {
         self.text.begin(i, r)?;
         self.report.begin(i, r)
     }
-    fn event(&mut self, e: &Event) -> io::Result<()> {
-        self.ndjson.event(e)?;
-        self.text.event(e)?;
+    fn event(&mut self, e: Event) -> io::Result<()> {
+        self.ndjson.event(e.clone())?;
+        self.text.event(e.clone())?;
         self.report.event(e)
     }
     fn end(&mut self, i: &InputInfo, s: &RunSummary, a: &AnalyzerStats) -> io::Result<()> {
