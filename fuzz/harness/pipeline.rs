@@ -12,7 +12,8 @@
 //! - report, redacted as by default: no payloads, no frame events, into the report, then JUnit
 //!   XML from it;
 //! - export again with `--threads 2`, NDJSON only, when the input's length is a multiple of 4
-//!   (threads cost time; a quarter of the inputs is enough).
+//!   (threads cost time; a quarter of the inputs is enough), redacted as above when it is a
+//!   multiple of 8 (each worker redacts its own connections).
 //!
 //! Checks, none of which holds by construction:
 //! - every NDJSON line is a JSON object with a `type`; the first is `begin` with the schema
@@ -30,7 +31,7 @@
 //!   `<failure>` per failing finding as its counts say;
 //! - the text views carry no control character but newline and tab: no ESC, no other C0, no
 //!   DEL, no C1 — a capture cannot drive the terminal;
-//! - with `--threads 2`, NDJSON is byte for byte that of one thread.
+//! - with `--threads 2`, NDJSON is byte for byte that of one thread, redacted or not.
 
 use serde_json::Value;
 use std::cell::RefCell;
@@ -134,7 +135,8 @@ pub fn run(data: &[u8]) {
     if std::fs::write(&path, data).is_err() {
         return;
     }
-    let result = outputs(&path, data.len().is_multiple_of(4), data.len() % 2 == 1);
+    let threads = data.len().is_multiple_of(4).then_some(data.len().is_multiple_of(8));
+    let result = outputs(&path, threads, data.len() % 2 == 1);
     let _ = std::fs::remove_file(&path);
     let Some(o) = result else { return };
     check_text(&o.text);
@@ -143,8 +145,15 @@ pub fn run(data: &[u8]) {
     let events = check_ndjson(&o.ndjson);
     let doc: Value = serde_json::from_str(&o.json).expect("the JSON export is JSON");
     assert_eq!(doc["events"].as_array().expect("events"), &events, "NDJSON and JSON events differ");
-    if let Some(threaded) = &o.ndjson_threads {
-        assert!(threaded == &o.ndjson, "--threads 2 wrote other NDJSON than one thread");
+    match &o.ndjson_threads {
+        Some((false, threaded)) => {
+            assert!(threaded == &o.ndjson, "--threads 2 wrote other NDJSON than one thread");
+        }
+        Some((true, threaded)) => assert!(
+            threaded == &o.ndjson_redacted,
+            "--threads 2 --redact wrote other NDJSON than one thread"
+        ),
+        None => {}
     }
     check_redacted(&events, &check_ndjson(&o.ndjson_redacted));
     let count = |ty: &str| events.iter().filter(|e| e["type"] == ty).count() as u64;
@@ -207,12 +216,13 @@ struct Outputs {
     findings: [u64; 3],
     report: String,
     junit: String,
-    ndjson_threads: Option<String>,
+    /// With `--threads 2` (redacted or not), when run.
+    ndjson_threads: Option<(bool, String)>,
 }
 
-/// Runs export (plain and redacted) and report on the file; `None` when it is not a capture
-/// wsscope reads.
-fn outputs(path: &Path, threads: bool, redact_payloads: bool) -> Option<Outputs> {
+/// Runs export (plain and redacted) and report on the file, and export with `--threads 2`
+/// (redacted when `threads` is `Some(true)`); `None` when it is not a capture wsscope reads.
+fn outputs(path: &Path, threads: Option<bool>, redact_payloads: bool) -> Option<Outputs> {
     let (text, text_verbose, ndjson, json) = Default::default();
     let fan = Fan(vec![
         Box::new(Text::new(Buf::clone(&text), false, false, false)),
@@ -236,11 +246,12 @@ fn outputs(path: &Path, threads: bool, redact_payloads: bool) -> Option<Outputs>
     let report = r.format.into_report(Some(1));
     let mut report_json = Vec::new();
     ReportFormat::write(&report, &mut report_json).expect("writing to memory");
-    let ndjson_threads = threads.then(|| {
+    let ndjson_threads = threads.map(|redact| {
         let out = Buf::default();
-        run::run(config(path, export, None, 2), Ndjson::new(Buf::clone(&out), false))
+        let r = redact.then(|| redactor(redact_payloads));
+        run::run(config(path, export, r, 2), Ndjson::new(Buf::clone(&out), false))
             .expect("threads read what one thread read");
-        out.text()
+        (redact, out.text())
     });
     Some(Outputs {
         text: text.text(),
