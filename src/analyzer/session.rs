@@ -22,13 +22,13 @@ use crate::time::Timestamp;
 use crate::tls::{Decryption, Out as TlsOut, TlsLayer};
 use crate::ws::OpCode;
 use crate::ws::direction::{DirConfig, DirectionDecoder, Message, WsOut};
+use crate::ws::resync::{self, Expect, Found};
+use std::collections::VecDeque;
 
 /// What a WebSocket direction's decoder gives for one piece of the stream, keyed: most pieces
 /// give a few items, kept on the stack (a piece per packet: an allocation each was 42,000 per
 /// 100 MB).
 type WsOuts = smallvec::SmallVec<[(u64, WsOut); 4]>;
-use crate::ws::resync::{self, Expect, Found};
-use std::collections::VecDeque;
 
 /// Outstanding pings remembered per direction for round-trip times.
 const MAX_PINGS: usize = 16;

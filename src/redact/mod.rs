@@ -353,9 +353,11 @@ const MAX_REMEMBERED_CLEAN_LEN: usize = 256;
 /// A subprotocol token's replacement and the secrets it holds, if it is redacted.
 type ProtocolDecision = Option<(String, Vec<String>)>;
 
-/// Rewrites events according to [`Rules`]. One per output; it remembers, per open connection,
+/// Rewrites events according to [`Rules`]. One per analysis (each input of a run, each worker
+/// of `--threads`: a copy of the one built from the flags); it remembers, per open connection,
 /// the secrets replaced in its handshake (to scrub the findings that quote them) and forgets
-/// them at the connection's `end`.
+/// them at the connection's `end`. What it remembers besides (decisions per name, token and
+/// short clean text) is bounded: at most about 1 MiB per copy.
 #[derive(Clone, Debug)]
 pub struct Redactor {
     rules: Rules,

@@ -3,8 +3,8 @@
 //! [`Output`] adapts any [`Format`] to the analyzer's [`EventSink`]: it numbers connections
 //! across several inputs, counts findings per severity for the exit status, tells each format
 //! the redaction rules its events were redacted with (`--redact`: [`crate::redact`], applied by
-//! [`crate::redact::Redacting`] right after the analyzer), cuts payloads when asked, and turns the first write error into a stop request (so `wsscope export … | head` ends
-//! promptly).
+//! [`crate::redact::Redacting`] right after the analyzer), cuts payloads when asked, and turns
+//! the first write error into a stop request (so `wsscope export … | head` ends promptly).
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
