@@ -679,22 +679,17 @@ impl ReportBuilder {
     /// Folds one event; a handshake's texts move into its connection's row.
     pub fn fold(&mut self, e: Event) {
         match e {
-            Event::Handshake { connection, seen, request, response, accept_valid, outcome } => {
-                self.handshake(connection, seen, request, response, accept_valid, outcome);
-            }
+            Event::Handshake { .. } => self.handshake(e),
             e => self.fold_ref(&e),
         }
     }
 
-    fn handshake(
-        &mut self,
-        connection: ConnId,
-        seen: bool,
-        request: Option<Box<RequestInfo>>,
-        response: Option<Box<ResponseInfo>>,
-        accept_valid: Option<bool>,
-        outcome: HandshakeOutcome,
-    ) {
+    /// A handshake's counts, its `--require-subprotocol` check and its row.
+    fn handshake(&mut self, e: Event) {
+        let Event::Handshake { connection, seen, request, response, accept_valid, outcome } = e
+        else {
+            return;
+        };
         let s = &mut self.report.summary;
         match outcome {
             HandshakeOutcome::Upgraded => s.upgraded += 1,
