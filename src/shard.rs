@@ -33,7 +33,7 @@ use crate::event::{Event, EventSink, Stats};
 use crate::limits::TcpLimits;
 use crate::packet::{Segment, TcpFlags};
 use crate::pipeline::{self, RunSummary, Stop, Tracker};
-use crate::redact::Redactor;
+use crate::redact::{Redacting, Redactor};
 use crate::tcp::{
     ConnId, FlowKey, PacketRef, StreamEvent, StreamSink, SweepClock, Table, TableStats,
 };
@@ -108,7 +108,9 @@ fn drive_rounds<S: EventSink>(
             let worker = std::thread::Builder::new()
                 .name(format!("wsscope-shard-{i}"))
                 .spawn_scoped(scope, move || {
-                    let sink = Keyed { redactor, ..Keyed::default() };
+                    // Redacted as they are made: all of a connection's events are the
+                    // worker's, as what a redactor learns from a handshake needs.
+                    let sink = Redacting::new(redactor, Keyed::default());
                     let (tx, rx) = (event_tx, back_rx);
                     let done =
                         work(job_rx, (tx, rx), spent_tx, (cfg, sink), limits, &counts[i], file);
@@ -439,15 +441,22 @@ impl Tracker for Dispatch<'_> {
 /// Between a worker's table and its analyzer: tags what the analyzer emits, and notes
 /// connections opening and closing for the merger.
 struct Tap {
-    analyzer: Analyzer<Keyed>,
+    analyzer: Analyzer<Redacting<Keyed>>,
+}
+
+impl Tap {
+    /// Where the analyzer's events (redacted) and the connections' openings and closings go.
+    fn keyed(&mut self) -> &mut Keyed {
+        self.analyzer.sink_mut().sink_mut()
+    }
 }
 
 impl StreamSink for Tap {
     fn on_stream_event(&mut self, event: StreamEvent<'_>) {
-        let (key, stage) = (self.analyzer.sink_mut().key, self.analyzer.sink_mut().stage);
+        let (key, stage) = (self.keyed().key, self.keyed().stage);
         let closed = match &event {
             StreamEvent::Open(info) => {
-                self.analyzer.sink_mut().out.push(Out::Open(key, info.id.0));
+                self.keyed().out.push(Out::Open(key, info.id.0));
                 None
             }
             StreamEvent::Close { conn, .. } => Some(conn.0),
@@ -455,26 +464,21 @@ impl StreamSink for Tap {
         };
         self.analyzer.on_stream_event(event);
         if let Some(c) = closed {
-            self.analyzer.sink_mut().out.push(Out::Closed(key, stage, c));
+            self.keyed().out.push(Out::Closed(key, stage, c));
         }
     }
 }
 
-/// Collects a worker's events, redacted (all of a connection's events are the worker's, as
-/// [`Redactor`] needs), with the key and stage of the step being taken.
+/// Collects a worker's events with the key and stage of the step being taken.
 #[derive(Default)]
 struct Keyed {
     key: u64,
     stage: u8,
     out: Vec<Out>,
-    redactor: Option<Redactor>,
 }
 
 impl EventSink for Keyed {
-    fn event(&mut self, mut event: Event) {
-        if let Some(r) = &mut self.redactor {
-            r.apply(&mut event);
-        }
+    fn event(&mut self, event: Event) {
         self.out.push(Out::Event(self.key, self.stage, event));
     }
 }
@@ -485,7 +489,7 @@ fn work(
     rounds: Receiver<Round>,
     (out, back): (SyncSender<Vec<Out>>, Receiver<Vec<Out>>),
     spent: std::sync::mpsc::Sender<Round>,
-    (cfg, sink): (AnalyzerConfig, Keyed),
+    (cfg, sink): (AnalyzerConfig, Redacting<Keyed>),
     limits: TcpLimits,
     counts: &[AtomicU64; 2],
     file: Option<Arc<dyn crate::tcp::ReadBack>>,
@@ -498,7 +502,7 @@ fn work(
     for mut round in rounds {
         for (key, job) in round.jobs.drain(..) {
             let set = |tap: &mut Tap, stage| {
-                let k = tap.analyzer.sink_mut();
+                let k = tap.keyed();
                 (k.key, k.stage) = (key, stage);
             };
             let mut stage = STAGE_SEGMENT;
@@ -535,7 +539,7 @@ fn work(
                         // Closed since the insertion (memory-budget evictions of this segment):
                         // the merger has their `Closed` before this, and adds them back.
                         let gone = open.saturating_sub(table.open_now()) as usize;
-                        let out = &mut tap.analyzer.sink_mut().out;
+                        let out = &mut tap.keyed().out;
                         out.push(Out::Inserted(key, STAGE_SEGMENT, n, gone));
                     }
                 }
@@ -551,11 +555,11 @@ fn work(
                     table.finish_at(at, &mut tap);
                     stage = STAGE_IDLE;
                 }
-                Job::Stats(s) => tap.analyzer.sink_mut().out.push(Out::Stats(key, s)),
+                Job::Stats(s) => tap.keyed().out.push(Out::Stats(key, s)),
             }
             if table.len() != len {
                 len = table.len();
-                tap.analyzer.sink_mut().out.push(Out::Len(key, stage, len));
+                tap.keyed().out.push(Out::Len(key, stage, len));
             }
         }
         counts[0].store(table.open_now(), Ordering::Relaxed);
@@ -564,7 +568,7 @@ fn work(
         // The reader may have finished; then the round is simply dropped.
         let _ = spent.send(round);
         let next = back.try_recv().unwrap_or_default();
-        if out.send(std::mem::replace(&mut tap.analyzer.sink_mut().out, next)).is_err() {
+        if out.send(std::mem::replace(&mut tap.keyed().out, next)).is_err() {
             break;
         }
     }
