@@ -5,8 +5,8 @@
 //!
 //! An edge module, applied right after the analyzer that emits the events ([`Redacting`]: on
 //! the one analysis thread, or in each worker of `--threads`, whose connections are all its
-//! own), before any output (text, NDJSON, JSON, report, JUnit) sees them, and in the TUI's event
-//! sender. It runs after the analyzer: findings, the accept-key check, lengths and counts all
+//! own, and in front of the TUI's event sender), before any output (text, NDJSON, JSON, report,
+//! JUnit, the TUI) sees them. It runs after the analyzer: findings, the accept-key check, lengths and counts all
 //! come from the real bytes, only what is shown changes.
 //!
 //! Guarantees, with the rules of [`Rules`]:

@@ -55,8 +55,6 @@ struct Sender {
     live: bool,
     last: Instant,
     dropped: Arc<std::sync::atomic::AtomicU64>,
-    /// `--redact`: events are redacted before the UI folds them, as for every other output.
-    redact: Option<crate::redact::Redactor>,
 }
 
 impl Sender {
@@ -83,10 +81,7 @@ impl EventSink for Sender {
         let _ = self.tx.try_send(UiMsg::Stats(Box::new(stats.clone())));
     }
 
-    fn event(&mut self, mut e: Event) {
-        if let Some(r) = &mut self.redact {
-            r.apply(&mut e);
-        }
+    fn event(&mut self, e: Event) {
         self.batch.push(e);
         if self.batch.len() >= BATCH
             || (self.live && self.last.elapsed() > Duration::from_millis(50))
@@ -140,17 +135,13 @@ pub fn run(mut cfg: RunConfig, opts: UiOptions) -> Result<u8, Error> {
         let analyzer_cfg = cfg.analyzer_config();
         let redact = cfg.redact.take();
         std::thread::spawn(move || {
-            let sender = Sender {
-                tx: tx.clone(),
-                batch: Vec::new(),
-                live,
-                last: Instant::now(),
-                dropped,
-                redact,
-            };
-            let mut analyzer = crate::analyzer::Analyzer::new(analyzer_cfg, sender);
+            let sender =
+                Sender { tx: tx.clone(), batch: Vec::new(), live, last: Instant::now(), dropped };
+            // `--redact`: events are redacted before the UI folds them, as for every output.
+            let sink = crate::redact::Redacting::new(redact, sender);
+            let mut analyzer = crate::analyzer::Analyzer::new(analyzer_cfg, sink);
             let summary = pipeline::drive(packets.as_mut(), &limits, &stop, &mut analyzer);
-            let mut sender = analyzer.into_sink();
+            let mut sender = analyzer.into_sink().into_inner();
             sender.flush();
             let pcap_dropped = summary.capture.dropped + summary.capture.if_dropped;
             let _ = tx.send(UiMsg::Done { pcap_dropped, packets: Box::new(summary.packets) });
