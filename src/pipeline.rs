@@ -97,7 +97,9 @@ fn live_stats(
             now.as_secs() as i64,
             i64::from(now.subsec_nanos()),
         ),
-        elapsed: started.elapsed().as_secs_f64(),
+        // Whole microseconds over 10^6, both exact: the float whose shortest form is that
+        // decimal (`2.833421`, not `2.8334207129999998`).
+        elapsed: started.elapsed().as_micros() as f64 / 1e6,
         packets: p.packets,
         bytes,
         received: c.received,
@@ -258,7 +260,7 @@ pub fn drive_tracker<T: Tracker>(
                 draining = true;
             }
         }
-        let poll;
+        let mut poll;
         match source.next_packet() {
             Next::Packet(p) => {
                 if stop.max_packets.is_some_and(|max| p.number >= max) {
@@ -292,6 +294,9 @@ pub fn drive_tracker<T: Tracker>(
             Next::End(EndOfInput::Clean) if draining => break stopped(stop),
             Next::End(e) => break e,
         }
+        // Live capture: at every new batch too, so that a steady trickle of packets (no read
+        // timeout, fewer than 1024 packets a second) still gives a `stats` event each second.
+        poll = poll || live && source.new_batch();
         if poll {
             stop.undecoded.store(decoder.stats().malformed, Ordering::Relaxed);
             let c = source.capture_stats();
@@ -407,6 +412,73 @@ mod tests {
             Some((GapReason::Lost, false)),
             "the gap must be declared while the capture is still waiting for packets"
         );
+    }
+
+    /// A live capture whose packets trickle in, one batch each, never a read timeout.
+    struct Trickle {
+        sent: u64,
+        packet: Vec<u8>,
+        fresh: bool,
+    }
+
+    impl PacketSource for Trickle {
+        fn link_types(&self) -> Vec<LinkType> {
+            vec![LinkType::RAW]
+        }
+
+        fn next_packet(&mut self) -> Next<'_> {
+            // 30 packets over 1.5 s: far fewer than 1024, and never idle for a read timeout.
+            if self.sent == 30 {
+                return Next::End(EndOfInput::Clean);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            self.sent += 1;
+            self.fresh = true;
+            Next::Packet(RawPacket {
+                number: self.sent,
+                ts: Timestamp::from_secs_nanos(1_700_000_000, self.sent as i64 * 50_000_000),
+                wire_len: self.packet.len() as u32,
+                data: &self.packet,
+                link: LinkType::RAW,
+                file_offset: None,
+            })
+        }
+
+        fn capture_stats(&mut self) -> CaptureStats {
+            CaptureStats { received: self.sent, ..CaptureStats::default() }
+        }
+
+        fn is_live(&self) -> bool {
+            true
+        }
+
+        fn new_batch(&mut self) -> bool {
+            std::mem::take(&mut self.fresh)
+        }
+    }
+
+    /// Counts `stats` events.
+    #[derive(Default)]
+    struct StatsSeen(Vec<crate::event::Stats>);
+
+    impl crate::tcp::StreamSink for StatsSeen {
+        fn on_stream_event(&mut self, _: StreamEvent<'_>) {}
+        fn on_stats(&mut self, stats: &crate::event::Stats) {
+            self.0.push(stats.clone());
+        }
+    }
+
+    #[test]
+    fn a_trickle_of_live_packets_still_gets_stats_every_second() {
+        let mut source = Trickle { sent: 0, packet: segment(true, 1, 1, b"x"), fresh: false };
+        let mut seen = StatsSeen::default();
+        drive(&mut source, &TcpLimits::default(), &Stop::default(), &mut seen);
+        let stats = seen.0.first().expect("a stats event within the 1.5 s the packets took");
+        assert!(stats.elapsed >= 1.0, "{}", stats.elapsed);
+        assert!(stats.packets >= 19 && stats.received == stats.packets, "{stats:?}");
+        // Whole microseconds: no float noise in the text.
+        let text = stats.elapsed.to_string();
+        assert!(text.split('.').nth(1).is_none_or(|f| f.len() <= 6), "{text}");
     }
 
     #[test]

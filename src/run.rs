@@ -217,7 +217,9 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
                 eprintln!("wsscope: {}: warning: {}", source.display(), crate::term::escape(&n));
             }
         }
-        if let (Some(m), true) = (crate::sink::loss_notice(&summary.capture), cfg.notices) {
+        if let (Some(m), true) =
+            (crate::sink::loss_notice(&summary.capture, summary.packets.packets), cfg.notices)
+        {
             eprintln!("wsscope: {}: warning: {m}", source.display());
         }
         if let (Some(m), true) = (crate::sink::memory_notice(&summary.memory), cfg.notices) {

@@ -152,6 +152,12 @@ pub trait PacketSource {
     fn is_live(&self) -> bool {
         false
     }
+    /// Live capture: true once for each batch of packets the capture threads handed over, so
+    /// that the reader looks at the counters and the clock about every 20 ms while packets flow
+    /// (and on every read timeout), not at every packet. Other sources return false.
+    fn new_batch(&mut self) -> bool {
+        false
+    }
     /// For a source whose reads do not wait (live capture): waits until packets may be ready,
     /// a stop was asked for, or `timeout` passed. Sources whose reads wait return at once.
     fn wait_for_packets(&mut self, _timeout: std::time::Duration) {}

@@ -87,6 +87,8 @@ pub struct QueuedSource {
     pending: Vec<Box<dyn PacketSource + Send>>,
     current: Batch,
     next: usize,
+    /// A batch came in since [`PacketSource::new_batch`] last looked.
+    fresh: bool,
     number: u64,
     links: Vec<LinkType>,
     /// The finest timestamp precision of the sources.
@@ -129,6 +131,7 @@ impl QueuedSource {
             pending: sources,
             current: Batch::default(),
             next: 0,
+            fresh: false,
             number: 0,
             links,
             counters: Vec::new(),
@@ -333,6 +336,7 @@ impl PacketSource for QueuedSource {
                 Ok(b) => {
                     let mut old = std::mem::replace(&mut self.current, b);
                     self.next = 0;
+                    self.fresh = true;
                     old.clear();
                     if let Ok(mut p) = self.pool.lock()
                         && p.len() < 16
@@ -372,6 +376,10 @@ impl PacketSource for QueuedSource {
 
     fn is_live(&self) -> bool {
         true
+    }
+
+    fn new_batch(&mut self) -> bool {
+        std::mem::take(&mut self.fresh)
     }
 
     /// The capture threads read what libpcap already holds, send it and end; reading on gives

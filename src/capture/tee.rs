@@ -334,6 +334,10 @@ impl PacketSource for TeeSource {
         self.inner.wait_for_packets(timeout);
     }
 
+    fn new_batch(&mut self) -> bool {
+        self.inner.new_batch()
+    }
+
     fn close(&mut self) -> Result<(), Error> {
         let finished = self.saver.finish();
         // The error that ended the input comes first.

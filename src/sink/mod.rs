@@ -319,9 +319,10 @@ pub fn snaplen_cut(p: &crate::packet::PacketStats) -> Option<String> {
     })
 }
 
-/// "1,234 packets were lost before the analysis: …", when a live capture lost some, with what
-/// to do about each cause.
-pub fn loss_notice(c: &crate::capture::CaptureStats) -> Option<String> {
+/// "1234 packets were lost before the analysis, which read 5678: …", when a live capture lost
+/// some, with what to do about each cause. The total is what the analysis read, not libpcap's
+/// `received`: on `lo` that counts every packet twice (as tcpdump's "received by filter").
+pub fn loss_notice(c: &crate::capture::CaptureStats, read: u64) -> Option<String> {
     if c.lost() == 0 {
         return None;
     }
@@ -340,10 +341,9 @@ pub fn loss_notice(c: &crate::capture::CaptureStats) -> Option<String> {
         ));
     }
     Some(format!(
-        "{} of {} packets were lost before the analysis: {}; connections that lost bytes show \
-         gaps",
+        "{} packets were lost before the analysis, which read {read}: {}; connections that lost \
+         bytes show gaps",
         c.lost(),
-        c.received.max(c.lost()),
         why.join(", ")
     ))
 }
