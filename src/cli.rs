@@ -50,7 +50,8 @@ pub fn parse() -> Cli {
     name = "wsscope",
     version,
     propagate_version = true,
-    args_conflicts_with_subcommands = true
+    args_conflicts_with_subcommands = true,
+    mut_arg("files", one_file)
 )]
 #[command(long_about = LONG_ABOUT)]
 #[command(after_help = "Subcommands have their own --help, e.g. `wsscope report --help`.")]
@@ -103,7 +104,7 @@ pub enum Command {
     ///   wsscope export capture.pcap > events.ndjson
     ///   wsscope export capture.pcap --frames --max-payload 256
     ///   wsscope export capture.pcap --format json
-    #[command(verbatim_doc_comment)]
+    #[command(verbatim_doc_comment, mut_arg("files", one_file))]
     Export(ExportArgs),
 
     /// Reassemble the TCP streams of a capture and summarise every connection.
@@ -117,7 +118,7 @@ pub enum Command {
     ///   wsscope streams testdata/captures/real/py-basic.pcap
     ///   wsscope streams capture.pcapng -f 'tcp port 8080' --format json
     ///   tcpdump -i lo -w - | wsscope streams -
-    #[command(verbatim_doc_comment)]
+    #[command(verbatim_doc_comment, mut_arg("files", one_file))]
     Streams(StreamsArgs),
 
     /// Combine the reports of the N shares of a sharded run (report --shard I/N, on any machines)
@@ -140,6 +141,14 @@ pub enum Command {
     ///   wsscope redaction --redact-field iban --redact-keep keyword
     #[command(verbatim_doc_comment)]
     Redaction(RedactionArgs),
+}
+
+/// `files` of a command that reads one input (every command but `report`).
+fn one_file(a: clap::Arg) -> clap::Arg {
+    a.num_args(0..=1).action(clap::ArgAction::Set).help(
+        "Capture file, pcap or pcapng; `-` reads standard input (one: `wsscope report` takes \
+         several)",
+    )
 }
 
 /// Where packets come from, plus the BPF filter and when to stop.
@@ -301,8 +310,9 @@ pub struct DecodeArgs {
     /// Analyse connections on N worker threads: one thread reads and decodes packets and hands
     /// each connection's segments to one worker (by a hash of the connection), each worker
     /// reassembles and analyses its connections, and the output is the same, byte for byte, as
-    /// with one thread. Live capture too. Worth it on large captures and busy links with many
-    /// connections.
+    /// with one thread, unless a limit on the whole table acts: each worker holds 1/N of
+    /// --max-connections and chooses its own --memory-budget evictions. Live capture too. Worth
+    /// it on large captures and busy links with many connections.
     #[arg(short = 'j', long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(1..=256).map(usize::from))]
     pub threads: usize,

@@ -265,6 +265,12 @@ fn live_options(a: &InputArgs) -> Result<crate::capture::LiveOptions, Error> {
                 "--snaplen must be positive (or 0 for the largest), got {n}"
             )));
         }
+        n if n > crate::capture::MAX_SNAPLEN => {
+            return Err(Error::Usage(format!(
+                "--snaplen {n} is larger than the largest, {} (0 also means the largest)",
+                crate::capture::MAX_SNAPLEN
+            )));
+        }
         n => n,
     };
     // tcpdump -B counts KiB; a suffix says otherwise.
@@ -272,7 +278,12 @@ fn live_options(a: &InputArgs) -> Result<crate::capture::LiveOptions, Error> {
     let buffer = if b.bytes().all(|c| c.is_ascii_digit()) && !b.is_empty() {
         parse_size("buffer-size", &format!("{b}K"))?
     } else {
-        parse_size("buffer-size", b)?
+        parse_size("buffer-size", b).map_err(|_| {
+            Error::Usage(format!(
+                "--buffer-size: {b:?} is not a size: a bare number is KiB, as with tcpdump -B \
+                 (4096 is 4 MiB), or give a suffix (64K, 4M, 1G)"
+            ))
+        })?
     };
     if !(64 << 10..=1 << 30).contains(&buffer) {
         return Err(Error::Usage(format!(

@@ -21,6 +21,36 @@ fn missing_file_is_a_usage_error_naming_the_path() {
     assert!(stderr(&o).contains("cannot open /nonexistent/capture.pcap"), "{}", stderr(&o));
 }
 
+/// Live options are checked before any interface is opened, each error saying what it takes.
+#[test]
+fn live_option_errors_say_what_the_option_takes() {
+    let o = wsscope(&["report", "-i", "lo", "-B", "abc"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("a bare number is KiB, as with tcpdump -B"), "{}", stderr(&o));
+    let o = wsscope(&["report", "-i", "lo", "-s", "300000"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("larger than the largest, 262144"), "{}", stderr(&o));
+}
+
+/// `--help` says one FILE for every command but `report`, and the parser holds to it.
+#[test]
+fn commands_that_read_one_file_say_so() {
+    let f = testdata("captures/real/node-basic.pcap");
+    let f = f.to_str().unwrap();
+    for cmd in [&["export"][..], &["streams"], &[]] {
+        let help = wsscope(&[cmd, &["--help"]].concat());
+        let help = String::from_utf8_lossy(&help.stdout);
+        assert!(
+            help.contains("[OPTIONS] [FILE]\n") && help.contains("(one: `wsscope report` takes"),
+            "{cmd:?}: {help}"
+        );
+        let o = wsscope(&[cmd, &[f, f]].concat());
+        assert_eq!(o.status.code(), Some(2), "{cmd:?}");
+    }
+    let help = wsscope(&["report", "--help"]);
+    assert!(String::from_utf8_lossy(&help.stdout).contains("[FILE]..."));
+}
+
 #[test]
 fn a_file_that_is_not_a_capture_says_so() {
     let readme = testdata("../README.md");
