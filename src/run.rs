@@ -5,7 +5,7 @@
 
 use crate::analyzer::checks::Severity;
 use crate::analyzer::{Analyzer, AnalyzerConfig, AnalyzerStats};
-use crate::capture::describe_links;
+use crate::capture::{EndOfInput, describe_links};
 use crate::config::{Input, Source};
 use crate::error::Error;
 use crate::limits::TcpLimits;
@@ -227,6 +227,18 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
         }
         if let (Some(m), true) = (crate::sink::limits_notice(&summary.tcp), cfg.notices) {
             eprintln!("wsscope: {}: warning: {m}", source.display());
+        }
+        // A cut or damaged input is not an error (what came before it is analysed), but every
+        // output says so: the report only in `inputs[].end_of_input`, so standard error too. A
+        // -w file that failed says it as the run's error below.
+        if let (EndOfInput::Truncated { message }, true, true) =
+            (&summary.end_of_input, cfg.notices, closed.is_ok())
+        {
+            eprintln!(
+                "wsscope: {}: warning: the input ended early, everything before was analysed: {}",
+                source.display(),
+                crate::term::escape(message)
+            );
         }
         output.end(&info, &summary, &stats);
         if let Err(e) = closed {

@@ -235,6 +235,15 @@ fn truncated_file_warns_and_reports_what_it_read() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("warning: input ended early"), "{out}");
     assert!(out.contains("8 packets"), "{out}");
+    // The report says it on standard error too (in the JSON it is only a field), and the run
+    // is not failed for it; -q keeps it quiet.
+    let o = wsscope(&["report", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("warning: the input ended early, everything before was analysed"));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["inputs"][0]["end_of_input"]["kind"], "truncated");
+    let o = wsscope(&["report", "-q", f.to_str().unwrap()]);
+    assert_eq!(stderr(&o), "");
 }
 
 #[test]
