@@ -290,3 +290,67 @@ pub struct NotReplaced {
     /// Why.
     pub source: std::io::Error,
 }
+
+/// Whether `path` is read (an input) or written (an output), for [`explain`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Opened for reading.
+    Read,
+    /// Created or written.
+    Write,
+}
+
+/// `e`, met opening `path`, with what to do about it when the cause is a common one: a
+/// directory that does not exist, a permission the user lacks, a full disk. The kind is kept
+/// (a closed pipe is still told apart).
+pub fn explain(e: std::io::Error, path: &std::path::Path, access: Access) -> std::io::Error {
+    use std::io::ErrorKind;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    let user = user_name();
+    let hint = match (e.kind(), access) {
+        (ErrorKind::NotFound, Access::Write) if !dir.is_dir() => format!(
+            "the directory {} does not exist: create it, or choose another",
+            crate::term::path(dir)
+        ),
+        (ErrorKind::PermissionDenied, Access::Write) => format!(
+            "{user} may not write there: choose a directory {user} can write, or run as a user \
+             who can"
+        ),
+        (ErrorKind::PermissionDenied, Access::Read) => format!(
+            "{user} may not read it: make it readable (chmod a+r), or run as a user who can"
+        ),
+        (ErrorKind::StorageFull | ErrorKind::QuotaExceeded, _) => {
+            format!(
+                "{} has no room left: free some, or choose another disk",
+                crate::term::path(dir)
+            )
+        }
+        _ => return e,
+    };
+    std::io::Error::new(e.kind(), format!("{e}; {hint}"))
+}
+
+/// The name of the user wsscope runs as (its effective user id), or `uid N`.
+fn user_name() -> String {
+    // SAFETY: geteuid cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    let mut buf = vec![0u8; 1024];
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: getpwuid_r writes into `pwd` and `buf`, whose sizes it is given; `found` is null
+    // or points to `pwd`, whose name points into `buf`, alive until the end of this function.
+    let named = unsafe {
+        libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr().cast(), buf.len(), &mut found) == 0
+            && !found.is_null()
+            && !pwd.pw_name.is_null()
+    };
+    if named {
+        // SAFETY: a NUL-terminated name inside `buf` (see above).
+        let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+        return format!("user {}", name.to_string_lossy());
+    }
+    format!("uid {uid}")
+}

@@ -26,7 +26,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 use crate::config::{Input, Source};
-use crate::error::Error;
+use crate::error::{Access, Error, explain};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
@@ -185,8 +185,10 @@ impl OutFile {
         protected: &Protected,
         force: bool,
     ) -> Result<OutFile, Error> {
-        let err =
-            |e: io::Error| Error::Output { what: format!("{flag} {}", path.display()), source: e };
+        let err = |e: io::Error| Error::Output {
+            what: format!("{flag} {}", path.display()),
+            source: explain(e, path, Access::Write),
+        };
         if path.file_name().is_none() {
             return Err(Error::OutputNotAFile { flag, path: path.into(), kind: "not a file name" });
         }
@@ -317,7 +319,7 @@ impl OutFile {
     pub fn commit(mut self) -> Result<(), Error> {
         let err = |e: io::Error, path: &Path| Error::Output {
             what: format!("{} {}", self.flag, path.display()),
-            source: e,
+            source: explain(e, path, Access::Write),
         };
         if let Some(f) = self.file.as_mut() {
             f.flush().map_err(|e| err(e, &self.path))?;

@@ -21,6 +21,21 @@ fn missing_file_is_a_usage_error_naming_the_path() {
     assert!(stderr(&o).contains("cannot open /nonexistent/capture.pcap"), "{}", stderr(&o));
 }
 
+/// An output in a directory that does not exist names the directory, for each flag.
+#[test]
+fn an_output_in_a_missing_directory_names_it() {
+    let f = testdata("captures/real/node-basic.pcap");
+    for flag in ["-o", "-w", "--junit"] {
+        let o = wsscope(&["report", f.to_str().unwrap(), flag, "/nonexistent-dir/sub/out"]);
+        assert_eq!(o.status.code(), Some(2), "{flag}");
+        assert!(
+            stderr(&o).contains("the directory /nonexistent-dir/sub does not exist: create it"),
+            "{flag}: {}",
+            stderr(&o)
+        );
+    }
+}
+
 /// Live options are checked before any interface is opened, each error saying what it takes.
 #[test]
 fn live_option_errors_say_what_the_option_takes() {

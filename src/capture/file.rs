@@ -16,7 +16,7 @@ use super::pcapng::{self, PcapngReader};
 use super::pump::{self, Pump};
 use super::sniff::{self, Kind};
 use super::{CaptureStats, EndOfInput, Next, PacketSource, RawPacket};
-use crate::error::Error;
+use crate::error::{Access, Error, explain};
 use crate::packet::LinkType;
 use crate::time::Timestamp;
 use pcap::{Capture, Offline, Precision};
@@ -64,23 +64,34 @@ impl FileSource {
         let mut head = None;
         if !is_stdin {
             match std::fs::metadata(path) {
-                Err(e) => return Err(Error::Open { path: path.to_path_buf(), source: e }),
+                Err(e) => {
+                    return Err(Error::Open {
+                        path: path.to_path_buf(),
+                        source: explain(e, path, Access::Read),
+                    });
+                }
                 Ok(m) if m.is_dir() => {
                     return Err(Error::IsADirectory { path: path.to_path_buf() });
                 }
                 // Only a regular file is opened twice (opening a FIFO again could block, reading
                 // it would take libpcap's bytes).
                 Ok(m) if m.is_file() => {
-                    let mut file = std::fs::File::open(path)
-                        .map_err(|e| Error::Open { path: path.to_path_buf(), source: e })?;
+                    let mut file = std::fs::File::open(path).map_err(|e| Error::Open {
+                        path: path.to_path_buf(),
+                        source: explain(e, path, Access::Read),
+                    })?;
                     let mut bytes = Vec::with_capacity(sniff::PROBE);
-                    (&mut file)
-                        .take(sniff::PROBE as u64)
-                        .read_to_end(&mut bytes)
-                        .map_err(|e| Error::Open { path: path.to_path_buf(), source: e })?;
+                    (&mut file).take(sniff::PROBE as u64).read_to_end(&mut bytes).map_err(|e| {
+                        Error::Open {
+                            path: path.to_path_buf(),
+                            source: explain(e, path, Access::Read),
+                        }
+                    })?;
                     if ours && bytes.starts_with(&pcapng::MAGIC) {
-                        let file = std::fs::File::open(path)
-                            .map_err(|e| Error::Open { path: path.to_path_buf(), source: e })?;
+                        let file = std::fs::File::open(path).map_err(|e| Error::Open {
+                            path: path.to_path_buf(),
+                            source: explain(e, path, Access::Read),
+                        })?;
                         let name = path.display().to_string();
                         match PcapngReader::open(file, &name, filter) {
                             Ok(r) => {
@@ -109,7 +120,8 @@ impl FileSource {
         }
         // A pipe, FIFO or terminal can block forever: libpcap reads it through the pump, which
         // a signal ends. Standard input redirected from a file is read as a file.
-        let open_error = |e| Error::Open { path: path.to_path_buf(), source: e };
+        let open_error =
+            |e| Error::Open { path: path.to_path_buf(), source: explain(e, path, Access::Read) };
         let piped = if is_stdin {
             let stdin = std::fs::File::from(
                 std::io::stdin().as_fd().try_clone_to_owned().map_err(open_error)?,

@@ -163,7 +163,10 @@ impl Current {
 
 /// The error for writing `path`.
 fn output_error(path: &Path, e: std::io::Error) -> Error {
-    Error::Output { what: format!("-w {}", path.display()), source: e }
+    Error::Output {
+        what: format!("-w {}", path.display()),
+        source: crate::error::explain(e, path, crate::error::Access::Write),
+    }
 }
 
 impl Saver {
