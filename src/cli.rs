@@ -32,15 +32,15 @@ Exit status: 0 success; 1 findings at or above --fail-on; 2 usage or input error
 pub fn parse() -> Cli {
     match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
+        // Errors start `wsscope: error:` as every other error does; what the user typed is
+        // escaped before it reaches the terminal.
+        Err(e) if e.use_stderr() => {
             let text = e.render().to_string();
-            if e.use_stderr() && text.chars().any(|c| c != '\n' && crate::term::needs_escape(c)) {
-                let lines: Vec<_> = text.lines().map(crate::term::escape).collect();
-                eprintln!("{}", lines.join("\n"));
-                std::process::exit(e.exit_code());
-            }
-            e.exit()
+            let lines: Vec<_> = text.lines().map(crate::term::escape).collect();
+            eprintln!("wsscope: {}", lines.join("\n").trim_end());
+            std::process::exit(e.exit_code());
         }
+        Err(e) => e.exit(),
     }
 }
 
