@@ -358,6 +358,7 @@ mod tests {
                     wire_len: p.len() as u32,
                     data: p,
                     link: LinkType::RAW,
+                    iface: None,
                     file_offset: None,
                 });
             }
@@ -440,6 +441,7 @@ mod tests {
                 wire_len: self.packet.len() as u32,
                 data: &self.packet,
                 link: LinkType::RAW,
+                iface: None,
                 file_offset: None,
             })
         }

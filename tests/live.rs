@@ -865,3 +865,54 @@ fn a_signal_sent_twice_at_once_by_timeout_still_flushes_the_report() {
         assert_eq!(doc["inputs"].as_array().map(Vec::len), Some(1), "{doc}");
     }
 }
+
+/// `-w` keeps what the capture knows of its interfaces: a pcapng file names each one (`lo`
+/// and `any` here, so that their packets can be told apart) with its snapshot length, and a
+/// pcap file's header gives `-s`.
+#[test]
+fn w_files_name_their_interfaces_and_keep_the_snapshot_length() {
+    use wsscope::capture::{FileSource, Next, PacketSource};
+    if skip_live() {
+        return;
+    }
+    for name in ["live.pcapng", "live.pcap"] {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(name);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wsscope"));
+        cmd.args(["streams", "-i", "lo", "-f", &format!("tcp port {port}"), "-s", "200"]);
+        if name.ends_with(".pcapng") {
+            cmd.args(["-i", "any"]);
+        }
+        cmd.args(["--duration", "30s", "-Z", "root", "-w"]).arg(&file);
+        let mut child = start_listening(cmd);
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let _ = s.read_to_end(&mut Vec::new());
+        });
+        let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        c.write_all(&[b'x'; 1000]).unwrap();
+        drop(c);
+        server.join().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        let (status, _) = stop(&mut child);
+        assert!(status.success(), "{status}");
+        let mut source = FileSource::open(&file, None).unwrap();
+        let mut on = std::collections::BTreeSet::new();
+        while let Next::Packet(p) = source.next_packet() {
+            assert!(p.data.len() <= 200, "cut at -s 200");
+            on.insert(p.iface.and_then(|i| i.name.clone()));
+        }
+        let ifaces = source.interfaces();
+        if name.ends_with(".pcapng") {
+            let named: Vec<_> = ifaces.iter().map(|i| (i.name.as_deref(), i.snaplen)).collect();
+            assert_eq!(named, [(Some("lo"), 200), (Some("any"), 200)]);
+            let want = [Some("any".to_string()), Some("lo".to_string())];
+            assert_eq!(on.into_iter().collect::<Vec<_>>(), want, "packets of both interfaces");
+        } else {
+            assert_eq!(ifaces[0].snaplen, 200, "the pcap header's snapshot length");
+        }
+    }
+}

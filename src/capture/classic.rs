@@ -20,7 +20,7 @@
 //! `tests::same_as_libpcap` compares both readers on every capture in `testdata/` and on
 //! damaged files.
 
-use super::{EndOfInput, Next, RawPacket};
+use super::{EndOfInput, Iface, Next, RawPacket};
 use crate::packet::LinkType;
 use crate::time::Timestamp;
 use pcap_parser::traits::PcapReaderIterator;
@@ -122,6 +122,8 @@ pub(super) struct ClassicReader {
     reread: Option<std::sync::Arc<File>>,
     number: u64,
     ended: bool,
+    /// The file's one interface.
+    iface: Iface,
 }
 
 /// What the buffer holds at its front.
@@ -139,12 +141,18 @@ impl ClassicReader {
         let reread = file.try_clone().ok().map(std::sync::Arc::new);
         let reader = LegacyPcapReader::new(BUFFER, file)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{e:?}")))?;
-        Ok(ClassicReader { reader, format, pending: 0, reread, number: 0, ended: false })
+        let iface = Iface { id: 0, link: format.link, name: None, snaplen: format.snapshot };
+        Ok(ClassicReader { reader, format, pending: 0, reread, number: 0, ended: false, iface })
     }
 
     /// The file, for reading packets' bytes again at their `file_offset`.
     pub(super) fn reread(&self) -> Option<std::sync::Arc<File>> {
         self.reread.clone()
+    }
+
+    /// The file's one interface: its link type and snapshot length.
+    pub(super) fn iface(&self) -> &Iface {
+        &self.iface
     }
 
     /// The decimals of a second the file's timestamps carry.
@@ -193,6 +201,7 @@ impl ClassicReader {
         let mut p =
             packet(self.number, &data[..RECORD_HEADER], &data[RECORD_HEADER..][..caplen], format);
         p.file_offset = Some(at);
+        p.iface = Some(&self.iface);
         Next::Packet(p)
     }
 
@@ -295,6 +304,7 @@ fn packet<'a>(number: u64, header: &[u8], data: &'a [u8], format: Format) -> Raw
         wire_len: origlen,
         data: &data[..keep],
         link: format.link,
+        iface: None,
         file_offset: None,
     }
 }

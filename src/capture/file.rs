@@ -15,7 +15,7 @@ use super::classic::{ClassicReader, Format};
 use super::pcapng::{self, PcapngReader};
 use super::pump::{self, Pump};
 use super::sniff::{self, Kind};
-use super::{CaptureStats, EndOfInput, Next, PacketSource, RawPacket};
+use super::{CaptureStats, EndOfInput, Iface, Next, PacketSource, RawPacket};
 use crate::error::{Access, Error, explain};
 use crate::packet::LinkType;
 use crate::time::Timestamp;
@@ -29,6 +29,8 @@ use std::path::{Path, PathBuf};
 pub struct FileSource {
     pub(super) reader: Reader,
     link: LinkType,
+    /// The interface of a file libpcap reads (its snapshot length is not known here).
+    iface: Iface,
     /// What the file header says of the timestamps' precision, when libpcap reads the file
     /// (it hands every timestamp over in nanoseconds).
     decimals: u8,
@@ -95,8 +97,10 @@ impl FileSource {
                         let name = path.display().to_string();
                         match PcapngReader::open(file, &name, filter) {
                             Ok(r) => {
+                                let link = r.links().first().copied().unwrap_or(LinkType(0));
                                 return Ok(FileSource {
-                                    link: r.links().first().copied().unwrap_or(LinkType(0)),
+                                    link,
+                                    iface: Iface::of_links(&[link]).remove(0),
                                     decimals: 9,
                                     reader: Reader::Pcapng(Box::new(r)),
                                     _pump: None,
@@ -156,6 +160,7 @@ impl FileSource {
                 return Ok(FileSource {
                     reader: Reader::Stopped,
                     link: LinkType(0),
+                    iface: Iface::of_links(&[LinkType(0)]).remove(0),
                     decimals: 9,
                     _pump: None,
                 });
@@ -182,7 +187,8 @@ impl FileSource {
             Some([0xa1, 0xb2, 0xc3, 0xd4] | [0xd4, 0xc3, 0xb2, 0xa1]) => 6,
             _ => 9,
         };
-        Ok(FileSource { link, reader, decimals, _pump: pump })
+        let iface = Iface::of_links(&[link]).remove(0);
+        Ok(FileSource { link, iface, reader, decimals, _pump: pump })
     }
 }
 
@@ -259,8 +265,17 @@ impl PacketSource for FileSource {
         file.map(|f| f as std::sync::Arc<dyn crate::tcp::ReadBack>)
     }
 
+    fn interfaces(&self) -> Vec<Iface> {
+        match &self.reader {
+            Reader::Classic(r) => vec![r.iface().clone()],
+            Reader::Pcapng(r) => r.interfaces().to_vec(),
+            Reader::Libpcap { .. } | Reader::Stopped => vec![self.iface.clone()],
+        }
+    }
+
     fn next_packet(&mut self) -> Next<'_> {
         let link = self.link;
+        let iface = &self.iface;
         let (cap, number) = match &mut self.reader {
             Reader::Classic(r) => return r.next_packet(),
             Reader::Pcapng(r) => return r.next_packet(),
@@ -278,6 +293,7 @@ impl PacketSource for FileSource {
                     wire_len: p.header.len,
                     data: p.data,
                     link,
+                    iface: Some(iface),
                     file_offset: None,
                 })
             }

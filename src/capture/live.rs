@@ -1,6 +1,6 @@
 //! Live capture from a network interface through libpcap.
 
-use super::{CaptureStats, EndOfInput, Next, PacketSource, RawPacket};
+use super::{CaptureStats, EndOfInput, Iface, Next, PacketSource, RawPacket};
 use crate::error::Error;
 use crate::packet::LinkType;
 use crate::time::Timestamp;
@@ -54,6 +54,8 @@ pub struct LiveSource {
     cap: Option<Capture<Active>>,
     link: LinkType,
     number: u64,
+    /// The interface: its name and snapshot length, for `-w`.
+    iface: Iface,
 }
 
 /// Names of the interfaces libpcap can capture on.
@@ -151,7 +153,9 @@ impl LiveSource {
             .map_err(|e| classify_live_error(interface, e))?;
         let link = super::prepare(&mut cap, interface, filter)?;
         let cap = cap.setnonblock().map_err(|e| classify_live_error(interface, e))?;
-        Ok(LiveSource { cap: Some(cap), link, number: 0 })
+        let snaplen = u32::try_from(options.snaplen).unwrap_or(0);
+        let iface = Iface { id: 0, link, name: Some(interface.to_string()), snaplen };
+        Ok(LiveSource { cap: Some(cap), link, number: 0, iface })
     }
 }
 
@@ -167,6 +171,10 @@ fn classify_live_error(interface: &str, e: pcap::Error) -> Error {
 impl PacketSource for LiveSource {
     fn link_types(&self) -> Vec<LinkType> {
         vec![self.link]
+    }
+
+    fn interfaces(&self) -> Vec<Iface> {
+        vec![self.iface.clone()]
     }
 
     /// libpcap's default precision: microseconds.
@@ -189,6 +197,7 @@ impl PacketSource for LiveSource {
                     wire_len: p.header.len,
                     data: p.data,
                     link: self.link,
+                    iface: Some(&self.iface),
                     file_offset: None,
                 })
             }

@@ -29,6 +29,34 @@ use crate::packet::LinkType;
 use crate::time::Timestamp;
 use serde::Serialize;
 
+/// An interface as its capture describes it: what `-w` writes for it (a pcapng interface block,
+/// a pcap file's snapshot length).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Iface {
+    /// Unique among the interfaces of one source (pcapng: every section's interfaces in turn;
+    /// live capture: each `-i` in order).
+    pub id: u32,
+    /// Its link type.
+    pub link: LinkType,
+    /// Its name (`eth0`; pcapng's `if_name`), when known.
+    pub name: Option<String>,
+    /// Its snapshot length (0: not given).
+    pub snaplen: u32,
+}
+
+impl Iface {
+    /// Interfaces of the given link types, in order, named by nothing more.
+    pub fn of_links(links: &[LinkType]) -> Vec<Iface> {
+        let each = |(id, link): (usize, &LinkType)| Iface {
+            id: id as u32,
+            link: *link,
+            name: None,
+            snaplen: 0,
+        };
+        links.iter().enumerate().map(each).collect()
+    }
+}
+
 /// One packet as captured.
 #[derive(Clone, Copy, Debug)]
 pub struct RawPacket<'a> {
@@ -43,6 +71,8 @@ pub struct RawPacket<'a> {
     pub data: &'a [u8],
     /// The link type of the interface the packet was captured on.
     pub link: LinkType,
+    /// That interface, when the source describes it ([`PacketSource::interfaces`]).
+    pub iface: Option<&'a Iface>,
     /// Where `data` starts in the input file, for a source that can read it there again
     /// ([`PacketSource::reread`]).
     pub file_offset: Option<u64>,
@@ -138,6 +168,11 @@ pub trait PacketSource {
     /// pcapng's default, live capture), 9 for nanoseconds; 9 when the input does not say.
     fn ts_decimals(&self) -> u8 {
         9
+    }
+    /// Every interface described so far, in order (their ids are those packets carry). By
+    /// default one per link type, without a name or a snapshot length.
+    fn interfaces(&self) -> Vec<Iface> {
+        Iface::of_links(&self.link_types())
     }
     /// Reads the next packet.
     fn next_packet(&mut self) -> Next<'_>;

@@ -21,7 +21,7 @@
 //! single-link pcapng file it can make.
 
 use super::bpf::Filter;
-use super::{EndOfInput, Next, RawPacket};
+use super::{EndOfInput, Iface, Next, RawPacket};
 use crate::error::Error;
 use crate::packet::LinkType;
 use crate::time::Timestamp;
@@ -90,6 +90,10 @@ pub(super) struct PcapngReader {
     keys: Option<std::sync::Arc<crate::tls::KeyStore>>,
     /// Secrets read before a key store was given (bounded by `MAX_HELD_SECRETS`).
     secrets: Vec<u8>,
+    /// Every interface of every section so far, as `-w` describes them again.
+    described: Vec<Iface>,
+    /// Where the current section's interfaces start in `described`.
+    base: usize,
 }
 
 /// A packet block's fields.
@@ -108,7 +112,7 @@ enum Kind<'a> {
     },
     /// A Decryption Secrets Block with a TLS key log (`editcap --inject-secrets tls,FILE`).
     TlsSecrets(&'a [u8]),
-    Interface(Interface),
+    Interface(Interface, Option<String>),
     Packet(Parts<'a>),
     Skip,
     Malformed(String),
@@ -138,7 +142,7 @@ struct Located {
 /// What to do with the block at the front, once its borrow is over.
 enum Step {
     Section(usize, bool),
-    Interface(usize, Interface),
+    Interface(usize, Interface, Option<String>),
     Skip(usize),
     Packet(Located),
     Refill,
@@ -182,6 +186,8 @@ impl PcapngReader {
             reread,
             keys: None,
             secrets: Vec::new(),
+            described: Vec::new(),
+            base: 0,
         };
         let front = r.front();
         if let Some(e) = r.filter_error.take() {
@@ -243,6 +249,11 @@ impl PcapngReader {
         &self.links
     }
 
+    /// Every interface of every section seen so far, in order (ids from 0).
+    pub(super) fn interfaces(&self) -> &[Iface] {
+        &self.described
+    }
+
     /// The next packet, or how the file ended.
     pub(super) fn next_packet(&mut self) -> Next<'_> {
         if self.ended {
@@ -266,9 +277,10 @@ impl PcapngReader {
         // `front` found this packet of a known interface; the buffer has not moved since.
         let buffer = self.reader.data();
         let start = at.data_addr.wrapping_sub(buffer.as_ptr() as usize);
-        let (Some(data), Some(iface)) = (
+        let (Some(data), Some(iface), Some(described)) = (
             buffer.get(start..start.saturating_add(at.data_len)),
             self.interfaces.get(at.interface),
+            self.described.get(self.base + at.interface),
         ) else {
             self.ended = true;
             return Next::End(truncated("lost track of a packet in the buffer".into()));
@@ -284,6 +296,7 @@ impl PcapngReader {
             wire_len: at.wire_len,
             data,
             link: iface.link,
+            iface: Some(described),
             file_offset,
         })
     }
@@ -297,7 +310,7 @@ impl PcapngReader {
             let step = match self.reader.next() {
                 Ok((offset, PcapBlockOwned::NG(block))) => match kind(&block, self.big_endian) {
                     Kind::Section { big_endian } => Step::Section(offset, big_endian),
-                    Kind::Interface(i) => Step::Interface(offset, i),
+                    Kind::Interface(i, name) => Step::Interface(offset, i, name),
                     Kind::Skip => Step::Skip(offset),
                     Kind::TlsSecrets(text) => {
                         // Kept until a key store is given (blocks before the first packet are
@@ -358,10 +371,17 @@ impl PcapngReader {
                 Step::Section(offset, big_endian) => {
                     self.big_endian = big_endian;
                     self.interfaces.clear();
+                    self.base = self.described.len();
                     self.reader.consume_noshift(offset);
                 }
-                Step::Interface(offset, iface) => {
+                Step::Interface(offset, iface, name) => {
                     self.reader.consume_noshift(offset);
+                    self.described.push(Iface {
+                        id: self.described.len() as u32,
+                        link: iface.link,
+                        name,
+                        snaplen: iface.snaplen,
+                    });
                     if !self.links.contains(&iface.link) {
                         self.links.push(iface.link);
                     }
@@ -497,12 +517,16 @@ fn kind<'a>(block: &Block<'a>, big_endian: bool) -> Kind<'a> {
                 0 => MAX_SNAPLEN,
                 n => n.min(MAX_SNAPLEN),
             };
-            Kind::Interface(Interface {
-                link: LinkType(idb.linktype.0 as u32),
-                snaplen,
-                units,
-                offset,
-            })
+            // if_name: UTF-8 text (pcapng §4.2), not always NUL-free.
+            let name = idb
+                .options
+                .iter()
+                .find(|o| o.code == OptionCode::IfName)
+                .map(|o| String::from_utf8_lossy(&o.value).trim_end_matches('\0').to_string());
+            Kind::Interface(
+                Interface { link: LinkType(idb.linktype.0 as u32), snaplen, units, offset },
+                name,
+            )
         }
         Block::EnhancedPacket(epb) => Kind::Packet(Parts {
             interface: epb.if_id as usize,

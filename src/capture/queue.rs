@@ -13,7 +13,7 @@
 //! [`BATCH_BYTES`] of packet data (or one larger packet), plus a few batches being filled and
 //! recycled.
 
-use super::{CaptureStats, EndOfInput, Next, PacketSource, RawPacket};
+use super::{CaptureStats, EndOfInput, Iface, Next, PacketSource, RawPacket};
 use crate::error::Error;
 use crate::packet::LinkType;
 use crate::time::Timestamp;
@@ -48,6 +48,8 @@ struct Meta {
     start: usize,
     len: usize,
     link: LinkType,
+    /// The interface's id among the queue's ([`QueuedSource::interfaces`]).
+    iface: u32,
 }
 
 /// Packets copied out of libpcap's buffer, or the end of one capture thread's input.
@@ -91,6 +93,10 @@ pub struct QueuedSource {
     fresh: bool,
     number: u64,
     links: Vec<LinkType>,
+    /// Every source's interfaces, ids renumbered to be unique among them.
+    ifaces: Vec<Iface>,
+    /// Where each source's interfaces start in `ifaces`.
+    bases: Vec<u32>,
     /// The finest timestamp precision of the sources.
     decimals: u8,
     counters: Vec<Arc<Counters>>,
@@ -124,6 +130,14 @@ impl QueuedSource {
             }
         }
         let decimals = sources.iter().map(|s| s.ts_decimals()).max().unwrap_or(9);
+        // Each source's interfaces in turn, numbered after the ones before.
+        let (mut ifaces, mut bases) = (Vec::new(), Vec::new());
+        for source in &sources {
+            let base = ifaces.len() as u32;
+            bases.push(base);
+            let theirs = source.interfaces();
+            ifaces.extend(theirs.into_iter().map(|i| Iface { id: base + i.id, ..i }));
+        }
         Ok(QueuedSource {
             rx,
             tx: Some(tx),
@@ -134,6 +148,8 @@ impl QueuedSource {
             fresh: false,
             number: 0,
             links,
+            ifaces,
+            bases,
             counters: Vec::new(),
             pool: Arc::default(),
             quit: Arc::new(AtomicBool::new(false)),
@@ -148,12 +164,13 @@ impl QueuedSource {
     fn spawn(&mut self) -> Result<(), Error> {
         let Some(tx) = self.tx.take() else { return Ok(()) };
         for (n, mut source) in std::mem::take(&mut self.pending).into_iter().enumerate() {
+            let base = self.bases.get(n).copied().unwrap_or(0);
             let c = Arc::new(Counters::default());
             self.counters.push(Arc::clone(&c));
             let (tx, quit, pool) = (tx.clone(), Arc::clone(&self.quit), Arc::clone(&self.pool));
             let thread = std::thread::Builder::new()
                 .name(format!("capture-{n}"))
-                .spawn(move || capture(source.as_mut(), &tx, &quit, &pool, &c))
+                .spawn(move || capture(source.as_mut(), base, &tx, &quit, &pool, &c))
                 .map_err(|e| Error::CaptureThread {
                     what: format!("cannot start capture thread {n}"),
                     message: e.to_string(),
@@ -195,6 +212,7 @@ impl QueuedSource {
 /// One capture thread: reads `source` into batches until it ends or `quit` is set.
 fn capture(
     source: &mut (dyn PacketSource + Send),
+    base: u32,
     tx: &SyncSender<Batch>,
     quit: &AtomicBool,
     pool: &Pool,
@@ -250,6 +268,7 @@ fn capture(
                     start,
                     len: p.data.len(),
                     link: p.link,
+                    iface: base + p.iface.map_or(0, |i| i.id),
                 });
             }
             // Interrupted to stop (pcap_breakloop), or nothing ready: wait for the kernel's
@@ -359,8 +378,14 @@ impl PacketSource for QueuedSource {
             wire_len: m.wire_len,
             data: self.current.data.get(m.start..m.start + m.len).unwrap_or_default(),
             link: m.link,
+            // Ids are positions: each source numbers its interfaces from 0, in order.
+            iface: self.ifaces.get(m.iface as usize).filter(|i| i.id == m.iface),
             file_offset: None,
         })
+    }
+
+    fn interfaces(&self) -> Vec<Iface> {
+        self.ifaces.clone()
     }
 
     fn capture_stats(&mut self) -> CaptureStats {
@@ -440,6 +465,7 @@ mod tests {
                 wire_len: self.buf.len() as u32,
                 data: &self.buf,
                 link: self.link,
+                iface: None,
                 file_offset: None,
             })
         }

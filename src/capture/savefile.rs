@@ -1,12 +1,15 @@
 //! Writes packets to a pcap or pcapng file (`-w`), in the byte order of the host, as libpcap does.
 //!
 //! - **pcap**: the 24-byte file header with the nanosecond magic `0xa1b23c4d` (version 2.4,
-//!   snapshot length 262,144, libpcap's `MAXIMUM_SNAPLEN`), then a 16-byte header per record.
-//!   A pcap file has one link type: [`SaveWriter::accepts`] says whether a packet fits.
-//! - **pcapng**: a section header block, one interface description block per link type (with
-//!   `if_tsresol` = 9: nanoseconds), then one enhanced packet block per packet. A link type not
-//!   yet described gets its interface block just before its first packet, so the packets of a
-//!   pcapng input with interfaces of several link types can all be saved.
+//!   the input's snapshot length: the file's, or `-s` live; 262,144, libpcap's
+//!   `MAXIMUM_SNAPLEN`, when it gave none), then a 16-byte header per record. A pcap file has
+//!   one link type: [`SaveWriter::accepts`] says whether a packet fits.
+//! - **pcapng**: a section header block, one interface description block per interface of the
+//!   input (with its link type, snapshot length, `if_name` when it has one, and `if_tsresol` =
+//!   9: nanoseconds), then one enhanced packet block per packet, on its interface. An interface
+//!   not yet described gets its block just before its first packet, so the packets of a pcapng
+//!   input whose later sections bring more interfaces can all be saved, and a live capture on
+//!   several interfaces says which packet came from which.
 //!
 //! Timestamps and lengths are written as read: captured bytes, wire length and the timestamp in
 //! nanoseconds (pcap keeps 32-bit seconds, as libpcap does; pcapng 64 bits of nanoseconds, so a
@@ -15,7 +18,7 @@
 //! The writer does no rotation and opens no file: it writes to any [`Write`] and counts bytes,
 //! so that `-C` can decide before a packet whether it still fits ([`super::tee`]).
 
-use super::RawPacket;
+use super::{Iface, RawPacket};
 use crate::packet::LinkType;
 use std::io::{self, Write};
 use std::path::Path;
@@ -34,7 +37,7 @@ const IDB: u32 = 1;
 const EPB: u32 = 6;
 /// pcapng byte-order magic.
 const BYTE_ORDER_MAGIC: u32 = 0x1a2b_3c4d;
-/// Length of an interface description block with its one option (`if_tsresol`).
+/// Length of an interface description block with `if_tsresol` and no name.
 const IDB_LEN: u64 = 32;
 /// Length of an enhanced packet block without its data (and padding).
 const EPB_FIXED: u64 = 32;
@@ -62,13 +65,26 @@ impl Format {
 /// Writes packets in one [`Format`] to `W`, counting the bytes.
 ///
 /// Invariant: for pcap, `links` holds exactly the file's link type; for pcapng, `links[i]` is
-/// the link type of interface `i`, each link type once, every one already described in `out`.
+/// the link type of interface `i` of the file and `keys[i]` the [`key`] of the input's
+/// interface it describes, every one already described in `out`.
 pub struct SaveWriter<W: Write> {
     out: W,
     format: Format,
     links: Vec<LinkType>,
+    keys: Vec<u64>,
     bytes: u64,
     packets: u64,
+}
+
+/// Which input interface a packet came from: its id, or for a source that describes none, its
+/// link type (one interface per link type).
+fn key(iface: Option<&Iface>, link: LinkType) -> u64 {
+    iface.map_or(1 << 32 | u64::from(link.0), |i| u64::from(i.id))
+}
+
+/// The snapshot length a file header gives for `snaplen` (0: none given).
+fn header_snaplen(snaplen: u32) -> u32 {
+    if snaplen == 0 { SNAPLEN } else { snaplen }
 }
 
 fn invalid(message: String) -> io::Error {
@@ -81,28 +97,36 @@ fn padded(len: u64) -> u64 {
 }
 
 impl<W: Write> SaveWriter<W> {
-    /// Writes the file header to `out`: for pcap, `links` must hold one link type (the file's);
-    /// for pcapng, each link type of `links` gets an interface, in order (duplicates once).
-    pub fn new(out: W, format: Format, links: &[LinkType]) -> io::Result<SaveWriter<W>> {
-        let mut w = SaveWriter { out, format, links: Vec::new(), bytes: 0, packets: 0 };
+    /// Writes the file header to `out`: for pcap, every interface of `ifaces` must have one
+    /// link type (the file's; its snapshot length is their largest); for pcapng, each interface
+    /// of `ifaces` is described, in order (the same id once).
+    pub fn new(out: W, format: Format, ifaces: &[Iface]) -> io::Result<SaveWriter<W>> {
+        let mut w =
+            SaveWriter { out, format, links: Vec::new(), keys: Vec::new(), bytes: 0, packets: 0 };
         match format {
             Format::Pcap => {
-                let [link] = links else {
-                    return Err(invalid(format!(
-                        "a pcap file has one link type, not {}",
-                        links.len()
-                    )));
+                let link = match ifaces {
+                    [first, rest @ ..] if rest.iter().all(|i| i.link == first.link) => first.link,
+                    _ => {
+                        let mut links: Vec<LinkType> = ifaces.iter().map(|i| i.link).collect();
+                        links.dedup();
+                        return Err(invalid(format!(
+                            "a pcap file has one link type, not {}",
+                            links.len()
+                        )));
+                    }
                 };
+                let snaplen = ifaces.iter().map(|i| header_snaplen(i.snaplen)).max();
                 let mut h = Vec::with_capacity(PCAP_HEADER as usize);
                 h.extend(PCAP_NANO_MAGIC.to_ne_bytes());
                 h.extend(2u16.to_ne_bytes());
                 h.extend(4u16.to_ne_bytes());
                 h.extend(0i32.to_ne_bytes()); // thiszone
                 h.extend(0u32.to_ne_bytes()); // sigfigs
-                h.extend(SNAPLEN.to_ne_bytes());
+                h.extend(snaplen.unwrap_or(SNAPLEN).to_ne_bytes());
                 h.extend(link.0.to_ne_bytes());
                 w.put(&h)?;
-                w.links.push(*link);
+                w.links.push(link);
             }
             Format::Pcapng => {
                 let app = concat!("wsscope ", env!("CARGO_PKG_VERSION")).as_bytes();
@@ -115,9 +139,9 @@ impl<W: Write> SaveWriter<W> {
                 push_option(&mut body, 4, app);
                 body.extend([0u8; 4]);
                 w.block(SHB, &body)?;
-                for link in links {
-                    if !w.links.contains(link) {
-                        w.describe(*link)?;
+                for iface in ifaces {
+                    if !w.keys.contains(&key(Some(iface), iface.link)) {
+                        w.describe(Some(iface), iface.link)?;
                     }
                 }
             }
@@ -151,7 +175,8 @@ impl<W: Write> SaveWriter<W> {
         match self.format {
             Format::Pcap => PCAP_RECORD + caplen,
             Format::Pcapng => {
-                let idb = if self.links.contains(&p.link) { 0 } else { IDB_LEN };
+                let idb =
+                    if self.keys.contains(&key(p.iface, p.link)) { 0 } else { idb_len(p.iface) };
                 idb + EPB_FIXED + padded(caplen)
             }
         }
@@ -184,11 +209,12 @@ impl<W: Write> SaveWriter<W> {
                 self.put(p.data)?;
             }
             Format::Pcapng => {
-                let interface = match self.links.iter().position(|l| *l == p.link) {
+                let k = key(p.iface, p.link);
+                let interface = match self.keys.iter().position(|x| *x == k) {
                     Some(i) => i,
                     None => {
-                        self.describe(p.link)?;
-                        self.links.len() - 1
+                        self.describe(p.iface, p.link)?;
+                        self.keys.len() - 1
                     }
                 };
                 let ts = u64::try_from(nanos).unwrap_or(0);
@@ -218,18 +244,24 @@ impl<W: Write> SaveWriter<W> {
         self.out.flush()
     }
 
-    /// Appends an interface description block for `link` (pcapng).
-    fn describe(&mut self, link: LinkType) -> io::Result<()> {
+    /// Appends an interface description block for `iface` (pcapng), or for `link` when the
+    /// input describes no interface.
+    fn describe(&mut self, iface: Option<&Iface>, link: LinkType) -> io::Result<()> {
         let code = u16::try_from(link.0)
             .map_err(|_| invalid(format!("link type {link} does not fit a pcapng interface")))?;
-        let mut body = Vec::with_capacity(IDB_LEN as usize - 12);
+        let mut body = Vec::with_capacity(idb_len(iface) as usize - 12);
         body.extend(code.to_ne_bytes());
         body.extend(0u16.to_ne_bytes());
-        body.extend(0u32.to_ne_bytes()); // snaplen: no limit
+        // The snapshot length (0: no limit, as pcapng says).
+        body.extend(iface.map_or(0, |i| i.snaplen).to_ne_bytes());
+        if let Some(name) = iface.and_then(|i| i.name.as_deref()) {
+            push_option(&mut body, 2, name.as_bytes()); // if_name
+        }
         push_option(&mut body, 9, &[9]); // if_tsresol: 10^-9 s
         body.extend([0u8; 4]); // opt_endofopt
         self.block(IDB, &body)?;
         self.links.push(link);
+        self.keys.push(key(iface, link));
         Ok(())
     }
 
@@ -250,6 +282,12 @@ impl<W: Write> SaveWriter<W> {
         self.bytes += bytes.len() as u64;
         Ok(())
     }
+}
+
+/// The length of the interface description block of `iface`.
+fn idb_len(iface: Option<&Iface>) -> u64 {
+    let name = iface.and_then(|i| i.name.as_deref()).map_or(0, |n| 4 + padded(n.len() as u64));
+    IDB_LEN + name
 }
 
 /// Appends a pcapng option (code, length, value padded to 4 bytes).
@@ -282,7 +320,7 @@ mod tests {
     }
 
     fn write(format: Format, packets: &[Packet], links: &[LinkType]) -> Vec<u8> {
-        let mut w = SaveWriter::new(Vec::new(), format, links).unwrap();
+        let mut w = SaveWriter::new(Vec::new(), format, &Iface::of_links(links)).unwrap();
         for (i, (ts, len, data, link)) in packets.iter().enumerate() {
             let p = RawPacket {
                 number: i as u64 + 1,
@@ -290,6 +328,7 @@ mod tests {
                 wire_len: *len,
                 data,
                 link: *link,
+                iface: None,
                 file_offset: None,
             };
             let before = w.bytes();
@@ -364,22 +403,83 @@ mod tests {
         assert_eq!(read_libpcap(&path), eth);
     }
 
+    /// Interfaces keep their names, snapshot lengths and packets, also two of one link type;
+    /// a pcap file's header gives the input's snapshot length.
+    #[test]
+    fn interfaces_keep_their_names_snapshot_lengths_and_packets() {
+        let dir = tempfile::tempdir().unwrap();
+        let named = |id: u32, link: u32, name: &str, snaplen: u32| Iface {
+            id,
+            link: LinkType(link),
+            name: Some(name.to_string()),
+            snaplen,
+        };
+        let ifaces =
+            [named(0, 1, "eth0", 65535), named(1, 1, "eth1", 120), named(2, 276, "any", 0)];
+        // eth1 is described by its first packet, not up front.
+        let mut w = SaveWriter::new(Vec::new(), Format::Pcapng, &[ifaces[0].clone()]).unwrap();
+        let data: Vec<u8> = (0..60).collect();
+        let on = [0usize, 1, 2, 1, 0];
+        for (n, &i) in on.iter().enumerate() {
+            let p = RawPacket {
+                number: n as u64 + 1,
+                ts: Timestamp::from_nanos(1_700_000_000_000_000_000 + n as i64),
+                wire_len: 60,
+                data: &data,
+                link: ifaces[i].link,
+                iface: Some(&ifaces[i]),
+                file_offset: None,
+            };
+            let (before, expected) = (w.bytes(), w.record_len(&p));
+            w.write(&p).unwrap();
+            assert_eq!(w.bytes() - before, expected, "record_len of packet {}", n + 1);
+        }
+        let path = save(&dir, "w.pcapng", &w.into_inner());
+        let mut source = FileSource::open(&path, None).unwrap();
+        let mut seen = Vec::new();
+        while let Next::Packet(p) = source.next_packet() {
+            seen.push(p.iface.map(|i| i.id));
+        }
+        // Ids in the order the file describes them: eth0, eth1 (at its first packet), any.
+        assert_eq!(seen, [Some(0), Some(1), Some(2), Some(1), Some(0)]);
+        let back: Vec<(Option<String>, u32, LinkType)> =
+            source.interfaces().into_iter().map(|i| (i.name, i.snaplen, i.link)).collect();
+        let want: Vec<_> = ifaces.iter().map(|i| (i.name.clone(), i.snaplen, i.link)).collect();
+        // The reader takes a snapshot length of 0 as libpcap's largest.
+        assert_eq!(back[..2], want[..2]);
+        assert_eq!((back[2].0.as_deref(), back[2].2), (Some("any"), LinkType(276)));
+
+        let pcap = SaveWriter::new(Vec::new(), Format::Pcap, &ifaces[..2]).unwrap().into_inner();
+        assert_eq!(&pcap[16..20], &65535u32.to_ne_bytes(), "the largest of the interfaces'");
+        let unknown = SaveWriter::new(Vec::new(), Format::Pcap, &Iface::of_links(&[LinkType(1)]));
+        assert_eq!(&unknown.unwrap().into_inner()[16..20], &SNAPLEN.to_ne_bytes());
+    }
+
     #[test]
     fn pcap_refuses_a_second_link_type_and_writes_nothing() {
-        let mut w = SaveWriter::new(Vec::new(), Format::Pcap, &[LinkType(1)]).unwrap();
+        let mut w =
+            SaveWriter::new(Vec::new(), Format::Pcap, &Iface::of_links(&[LinkType(1)])).unwrap();
         let p = RawPacket {
             number: 1,
             ts: Timestamp::from_nanos(0),
             wire_len: 4,
             data: &[1, 2, 3, 4],
             link: LinkType(276),
+            iface: None,
             file_offset: None,
         };
         assert!(!w.accepts(p.link));
         assert_eq!(w.write(&p).unwrap_err().kind(), io::ErrorKind::InvalidInput);
         assert_eq!(w.into_inner().len(), 24);
         assert!(SaveWriter::new(Vec::new(), Format::Pcap, &[]).is_err());
-        assert!(SaveWriter::new(Vec::new(), Format::Pcap, &[LinkType(1), LinkType(276)]).is_err());
+        assert!(
+            SaveWriter::new(
+                Vec::new(),
+                Format::Pcap,
+                &Iface::of_links(&[LinkType(1), LinkType(276)])
+            )
+            .is_err()
+        );
     }
 
     #[test]

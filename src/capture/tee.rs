@@ -17,7 +17,7 @@
 //!   is removed — only if it is still the file this run wrote (same device and inode).
 
 use super::savefile::{Format, SaveWriter};
-use super::{CaptureStats, EndOfInput, Next, PacketSource, RawPacket};
+use super::{CaptureStats, EndOfInput, Iface, Next, PacketSource, RawPacket};
 use crate::config::{Rotation, Save};
 use crate::error::Error;
 use crate::outfile::{FileId, OutFile, Protected};
@@ -72,9 +72,11 @@ struct Saver {
     force: bool,
     /// [`Save::packet_buffered`].
     packet_buffered: bool,
-    /// The link types known so far: the interfaces a new pcapng file describes up front (pcap:
-    /// the file's one link type).
+    /// The link types known so far (pcap: the file's one link type).
     links: Vec<LinkType>,
+    /// The input's interfaces known so far: those a new file describes up front (pcap: its
+    /// snapshot length).
+    ifaces: Vec<Iface>,
     /// `None` once closed, or after a new file could not be created.
     current: Option<Current>,
     /// The files this run finished, oldest first (kept only for `-W`).
@@ -114,6 +116,7 @@ impl TeeSource {
     ) -> Result<TeeSource, Error> {
         let format = Format::for_path(&save.path);
         let links = inner.link_types();
+        let ifaces = inner.interfaces();
         if format == Format::Pcap && links.len() != 1 {
             return Err(Error::Usage(format!(
                 "-w {} writes a pcap file, which has one link type; the input has {}: {}; name \
@@ -136,6 +139,7 @@ impl TeeSource {
             force,
             packet_buffered: save.packet_buffered,
             links,
+            ifaces,
             current: None,
             finished: VecDeque::new(),
             files: 0,
@@ -175,11 +179,16 @@ impl Saver {
         let path = numbered(&self.base, self.files);
         let file = OutFile::create("-w", &path, &self.protected, self.force)?;
         let id = file.id();
-        let links = match self.format {
-            Format::Pcap => &self.links[..self.links.len().min(1)],
-            Format::Pcapng => &self.links[..],
+        let ifaces: Vec<Iface> = match (self.format, self.links.first()) {
+            (Format::Pcap, Some(link)) => {
+                let of_link: Vec<Iface> =
+                    self.ifaces.iter().filter(|i| i.link == *link).cloned().collect();
+                // A source that describes its interfaces by link types alone.
+                if of_link.is_empty() { Iface::of_links(&[*link]) } else { of_link }
+            }
+            _ => self.ifaces.clone(),
         };
-        let writer = SaveWriter::new(BufWriter::with_capacity(BUFFER, file), self.format, links)
+        let writer = SaveWriter::new(BufWriter::with_capacity(BUFFER, file), self.format, &ifaces)
             .map_err(|e| output_error(&path, e))?;
         self.files += 1;
         self.current = Some(Current { writer, path, id, first: None });
@@ -248,6 +257,11 @@ impl Saver {
             }
             self.links.push(p.link);
         }
+        if let Some(i) = p.iface
+            && !self.ifaces.iter().any(|known| known.id == i.id)
+        {
+            self.ifaces.push(i.clone());
+        }
         let result = if self.due(p) { self.rotate() } else { Ok(()) }.and_then(|()| {
             let Some(c) = &mut self.current else { return Ok(()) };
             c.writer.write(p).map_err(|e| output_error(&c.path, e))?;
@@ -281,6 +295,10 @@ impl PacketSource for TeeSource {
 
     fn reread(&self) -> Option<std::sync::Arc<dyn crate::tcp::ReadBack>> {
         self.inner.reread()
+    }
+
+    fn interfaces(&self) -> Vec<Iface> {
+        self.inner.interfaces()
     }
 
     fn next_packet(&mut self) -> Next<'_> {
