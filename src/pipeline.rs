@@ -359,6 +359,7 @@ mod tests {
                     data: p,
                     link: LinkType::RAW,
                     iface: None,
+                    secrets: &[],
                     file_offset: None,
                 });
             }
@@ -442,6 +443,7 @@ mod tests {
                 data: &self.packet,
                 link: LinkType::RAW,
                 iface: None,
+                secrets: &[],
                 file_offset: None,
             })
         }

@@ -417,6 +417,45 @@ fn write_saves_the_packets_read_and_never_overwrites() {
     assert_eq!(o.status.code(), Some(2), "an unwritable path is an error");
 }
 
+/// A pcapng copy keeps the input's TLS secrets (Decryption Secrets Blocks), where they were and
+/// at the start of each rotated file: each decrypts as the input does. A pcap file cannot hold
+/// them.
+#[test]
+fn write_pcapng_keeps_the_inputs_tls_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = testdata("captures/tls/tls13-dsb.pcapng");
+    let decrypted = |f: &std::path::Path| {
+        let o = wsscope(&["report", "-q", "--fail-on", "never", f.to_str().unwrap()]);
+        let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        r["summary"]["tls_decrypted"].as_u64().unwrap()
+    };
+    let whole = decrypted(&input);
+    assert!(whole > 0);
+    for (name, want) in [("copy.pcapng", whole), ("copy.pcap", 0)] {
+        let out = dir.path().join(name);
+        let args = ["report", "-q", "-w", out.to_str().unwrap(), input.to_str().unwrap()];
+        assert!(wsscope(&args).status.success());
+        assert_eq!(decrypted(&out), want, "{name}");
+    }
+    // Rotated: every file starts with the secrets.
+    let out = dir.path().join("r.pcapng");
+    let o = wsscope(&[
+        "report",
+        "-q",
+        "-w",
+        out.to_str().unwrap(),
+        "-C",
+        "4K",
+        input.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let last = wsscope::capture::numbered(&out, 3);
+    assert!(last.exists(), "several files");
+    let bytes = std::fs::read(&last).unwrap();
+    let tlsk = 0x544c_534bu32.to_ne_bytes();
+    assert!(bytes.windows(4).any(|w| w == tlsk), "the fourth file holds the secrets too");
+}
+
 #[test]
 fn the_memory_budget_has_a_floor_and_quiet_connections_a_none() {
     let capture = "testdata/captures/real/py-basic.pcap";

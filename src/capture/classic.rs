@@ -305,6 +305,7 @@ fn packet<'a>(number: u64, header: &[u8], data: &'a [u8], format: Format) -> Raw
         data: &data[..keep],
         link: format.link,
         iface: None,
+        secrets: &[],
         file_offset: None,
     }
 }

@@ -294,6 +294,7 @@ impl PacketSource for FileSource {
                     data: p.data,
                     link,
                     iface: Some(iface),
+                    secrets: &[],
                     file_offset: None,
                 })
             }

@@ -198,6 +198,7 @@ impl PacketSource for LiveSource {
                     data: p.data,
                     link: self.link,
                     iface: Some(&self.iface),
+                    secrets: &[],
                     file_offset: None,
                 })
             }

@@ -73,6 +73,9 @@ pub struct RawPacket<'a> {
     pub link: LinkType,
     /// That interface, when the source describes it ([`PacketSource::interfaces`]).
     pub iface: Option<&'a Iface>,
+    /// TLS secrets (NSS key log text) the input gave since the packet before (a pcapng file's
+    /// Decryption Secrets Blocks), so that `-w` keeps them where they were; usually empty.
+    pub secrets: &'a [u8],
     /// Where `data` starts in the input file, for a source that can read it there again
     /// ([`PacketSource::reread`]).
     pub file_offset: Option<u64>,

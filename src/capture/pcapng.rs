@@ -92,6 +92,10 @@ pub(super) struct PcapngReader {
     secrets: Vec<u8>,
     /// Every interface of every section so far, as `-w` describes them again.
     described: Vec<Iface>,
+    /// TLS secrets read since the last packet handed out (bounded by `MAX_HELD_SECRETS`),
+    /// handed out with the next one ([`RawPacket::secrets`]); `handed`: they were.
+    fresh: Vec<u8>,
+    handed: bool,
     /// Where the current section's interfaces start in `described`.
     base: usize,
 }
@@ -188,6 +192,8 @@ impl PcapngReader {
             secrets: Vec::new(),
             described: Vec::new(),
             base: 0,
+            fresh: Vec::new(),
+            handed: false,
         };
         let front = r.front();
         if let Some(e) = r.filter_error.take() {
@@ -263,6 +269,9 @@ impl PcapngReader {
             self.reader.consume_noshift(self.pending);
             self.pending = 0;
         }
+        if std::mem::take(&mut self.handed) {
+            self.fresh.clear();
+        }
         let front = match self.peeked.take() {
             Some(front) => front,
             None => self.front(),
@@ -297,6 +306,10 @@ impl PcapngReader {
             data,
             link: iface.link,
             iface: Some(described),
+            secrets: {
+                self.handed = true;
+                &self.fresh
+            },
             file_offset,
         })
     }
@@ -313,6 +326,10 @@ impl PcapngReader {
                     Kind::Interface(i, name) => Step::Interface(offset, i, name),
                     Kind::Skip => Step::Skip(offset),
                     Kind::TlsSecrets(text) => {
+                        if self.fresh.len() + text.len() < MAX_HELD_SECRETS {
+                            self.fresh.extend_from_slice(text);
+                            self.fresh.push(b'\n');
+                        }
                         // Kept until a key store is given (blocks before the first packet are
                         // read while opening).
                         match &self.keys {

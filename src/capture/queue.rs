@@ -380,6 +380,7 @@ impl PacketSource for QueuedSource {
             link: m.link,
             // Ids are positions: each source numbers its interfaces from 0, in order.
             iface: self.ifaces.get(m.iface as usize).filter(|i| i.id == m.iface),
+            secrets: &[],
             file_offset: None,
         })
     }
@@ -466,6 +467,7 @@ mod tests {
                 data: &self.buf,
                 link: self.link,
                 iface: None,
+                secrets: &[],
                 file_offset: None,
             })
         }

@@ -35,6 +35,9 @@ const PCAP_RECORD: u64 = 16;
 const SHB: u32 = 0x0a0d_0d0a;
 const IDB: u32 = 1;
 const EPB: u32 = 6;
+const DSB: u32 = 10;
+/// A Decryption Secrets Block's type for TLS key log text ("TLSK").
+const SECRETS_TLS: u32 = 0x544c_534b;
 /// pcapng byte-order magic.
 const BYTE_ORDER_MAGIC: u32 = 0x1a2b_3c4d;
 /// Length of an interface description block with `if_tsresol` and no name.
@@ -233,6 +236,24 @@ impl<W: Write> SaveWriter<W> {
         Ok(())
     }
 
+    /// Writes TLS secrets (NSS key log text) as a Decryption Secrets Block, which tshark and
+    /// wsscope read to decrypt the packets after it (pcapng; a pcap file cannot hold them:
+    /// nothing is written, and false returned).
+    pub fn secrets(&mut self, text: &[u8]) -> io::Result<bool> {
+        if self.format == Format::Pcap || text.is_empty() {
+            return Ok(false);
+        }
+        let len =
+            u32::try_from(text.len()).map_err(|_| invalid("TLS secrets over 4 GiB".to_string()))?;
+        let mut body = Vec::with_capacity(8 + padded(text.len() as u64) as usize);
+        body.extend(SECRETS_TLS.to_ne_bytes());
+        body.extend(len.to_ne_bytes());
+        body.extend(text);
+        body.resize(padded(body.len() as u64) as usize, 0);
+        self.block(DSB, &body)?;
+        Ok(true)
+    }
+
     /// Gives the output back, not flushed: a failed flush must not lose it (a `BufWriter`
     /// flushes in its own `into_inner` and gives the writer back when that fails).
     pub fn into_inner(self) -> W {
@@ -329,6 +350,7 @@ mod tests {
                 data,
                 link: *link,
                 iface: None,
+                secrets: &[],
                 file_offset: None,
             };
             let before = w.bytes();
@@ -428,6 +450,7 @@ mod tests {
                 data: &data,
                 link: ifaces[i].link,
                 iface: Some(&ifaces[i]),
+                secrets: &[],
                 file_offset: None,
             };
             let (before, expected) = (w.bytes(), w.record_len(&p));
@@ -466,6 +489,7 @@ mod tests {
             data: &[1, 2, 3, 4],
             link: LinkType(276),
             iface: None,
+            secrets: &[],
             file_offset: None,
         };
         assert!(!w.accepts(p.link));

@@ -33,6 +33,10 @@ use std::time::{Duration, Instant};
 /// Bytes buffered before a write to the file.
 const BUFFER: usize = 64 << 10;
 
+/// TLS secrets kept for the files of a rotation (beyond, each file keeps those given beside its
+/// own packets).
+const MAX_SECRETS: usize = 64 << 20;
+
 /// A source that also saves what it reads.
 pub struct TeeSource {
     inner: Box<dyn PacketSource + Send>,
@@ -77,6 +81,9 @@ struct Saver {
     /// The input's interfaces known so far: those a new file describes up front (pcap: its
     /// snapshot length).
     ifaces: Vec<Iface>,
+    /// The input's TLS secrets so far (at most [`MAX_SECRETS`]): a new pcapng file starts with
+    /// them, so that each file of a rotation can be decrypted alone.
+    secrets: Vec<u8>,
     /// `None` once closed, or after a new file could not be created.
     current: Option<Current>,
     /// The files this run finished, oldest first (kept only for `-W`).
@@ -140,6 +147,7 @@ impl TeeSource {
             packet_buffered: save.packet_buffered,
             links,
             ifaces,
+            secrets: Vec::new(),
             current: None,
             finished: VecDeque::new(),
             files: 0,
@@ -188,8 +196,10 @@ impl Saver {
             }
             _ => self.ifaces.clone(),
         };
-        let writer = SaveWriter::new(BufWriter::with_capacity(BUFFER, file), self.format, &ifaces)
-            .map_err(|e| output_error(&path, e))?;
+        let mut writer =
+            SaveWriter::new(BufWriter::with_capacity(BUFFER, file), self.format, &ifaces)
+                .map_err(|e| output_error(&path, e))?;
+        writer.secrets(&self.secrets).map_err(|e| output_error(&path, e))?;
         self.files += 1;
         self.current = Some(Current { writer, path, id, first: None });
         Ok(())
@@ -262,8 +272,17 @@ impl Saver {
         {
             self.ifaces.push(i.clone());
         }
-        let result = if self.due(p) { self.rotate() } else { Ok(()) }.and_then(|()| {
+        // Secrets that came with the packet go before it; a file started now begins with them.
+        let kept = self.secrets.len() + p.secrets.len() <= MAX_SECRETS;
+        if kept {
+            self.secrets.extend_from_slice(p.secrets);
+        }
+        let rotate = self.due(p);
+        let result = if rotate { self.rotate() } else { Ok(()) }.and_then(|()| {
             let Some(c) = &mut self.current else { return Ok(()) };
+            if !rotate || !kept {
+                c.writer.secrets(p.secrets).map_err(|e| output_error(&c.path, e))?;
+            }
             c.writer.write(p).map_err(|e| output_error(&c.path, e))?;
             if self.packet_buffered {
                 c.writer.flush().map_err(|e| output_error(&c.path, e))?;
