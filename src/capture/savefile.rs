@@ -50,7 +50,7 @@ const EPB_FIXED: u64 = 32;
 pub enum Format {
     /// Classic pcap, nanosecond timestamps.
     Pcap,
-    /// pcapng, nanosecond timestamps, an interface per link type.
+    /// pcapng, nanosecond timestamps, an interface block per interface of the input.
     Pcapng,
 }
 
