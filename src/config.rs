@@ -278,11 +278,13 @@ fn live_options(a: &InputArgs) -> Result<crate::capture::LiveOptions, Error> {
     let buffer = if b.bytes().all(|c| c.is_ascii_digit()) && !b.is_empty() {
         parse_size("buffer-size", &format!("{b}K"))?
     } else {
-        parse_size("buffer-size", b).map_err(|_| {
-            Error::Usage(format!(
+        // What does not start with a digit is not a size at all: say which units -B takes.
+        parse_size("buffer-size", b).map_err(|e| match b.bytes().next() {
+            Some(c) if c.is_ascii_digit() => e,
+            _ => Error::Usage(format!(
                 "--buffer-size: {b:?} is not a size: a bare number is KiB, as with tcpdump -B \
                  (4096 is 4 MiB), or give a suffix (64K, 4M, 1G)"
-            ))
+            )),
         })?
     };
     if !(64 << 10..=1 << 30).contains(&buffer) {

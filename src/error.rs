@@ -309,18 +309,24 @@ pub fn explain(e: std::io::Error, path: &std::path::Path, access: Access) -> std
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => std::path::Path::new("."),
     };
+    // SAFETY: geteuid cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
     let user = user_name();
     let hint = match (e.kind(), access) {
         (ErrorKind::NotFound, Access::Write) if !dir.is_dir() => format!(
             "the directory {} does not exist: create it, or choose another",
             crate::term::path(dir)
         ),
+        // Root is refused by what no other user would fix (an immutable file, a security
+        // module): the system's message says it all.
+        (ErrorKind::PermissionDenied, _) if root => return e,
         (ErrorKind::PermissionDenied, Access::Write) => format!(
             "{user} may not write there: choose a directory {user} can write, or run as a user \
              who can"
         ),
         (ErrorKind::PermissionDenied, Access::Read) => format!(
-            "{user} may not read it: make it readable (chmod a+r), or run as a user who can"
+            "{user} may not read it: make it readable (chmod a+r), and the directories above it \
+             searchable, or run as a user who can"
         ),
         (ErrorKind::StorageFull | ErrorKind::QuotaExceeded, _) => {
             format!(

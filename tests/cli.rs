@@ -451,6 +451,9 @@ fn write_pcapng_keeps_the_inputs_tls_secrets() {
     assert!(o.status.success(), "{}", stderr(&o));
     let last = wsscope::capture::numbered(&out, 3);
     assert!(last.exists(), "several files");
+    // The secrets a file starts with do not count toward -C: files of several packets each,
+    // not one per packet (58 packets).
+    assert!(!wsscope::capture::numbered(&out, 8).exists(), "one file per packet");
     let bytes = std::fs::read(&last).unwrap();
     let tlsk = 0x544c_534bu32.to_ne_bytes();
     assert!(bytes.windows(4).any(|w| w == tlsk), "the fourth file holds the secrets too");

@@ -36,6 +36,8 @@ const SHB: u32 = 0x0a0d_0d0a;
 const IDB: u32 = 1;
 const EPB: u32 = 6;
 const DSB: u32 = 10;
+/// The longest interface name written (`if_name`).
+const MAX_NAME: usize = 1024;
 /// A Decryption Secrets Block's type for TLS key log text ("TLSK").
 const SECRETS_TLS: u32 = 0x544c_534b;
 /// pcapng byte-order magic.
@@ -236,6 +238,14 @@ impl<W: Write> SaveWriter<W> {
         Ok(())
     }
 
+    /// The bytes [`SaveWriter::secrets`] adds for `text`.
+    pub fn secrets_len(&self, text: &[u8]) -> u64 {
+        if self.format == Format::Pcap || text.is_empty() {
+            return 0;
+        }
+        12 + 8 + padded(text.len() as u64)
+    }
+
     /// Writes TLS secrets (NSS key log text) as a Decryption Secrets Block, which tshark and
     /// wsscope read to decrypt the packets after it (pcapng; a pcap file cannot hold them:
     /// nothing is written, and false returned).
@@ -275,8 +285,8 @@ impl<W: Write> SaveWriter<W> {
         body.extend(0u16.to_ne_bytes());
         // The snapshot length (0: no limit, as pcapng says).
         body.extend(iface.map_or(0, |i| i.snaplen).to_ne_bytes());
-        if let Some(name) = iface.and_then(|i| i.name.as_deref()) {
-            push_option(&mut body, 2, name.as_bytes()); // if_name
+        if let Some(name) = name_of(iface) {
+            push_option(&mut body, 2, name); // if_name
         }
         push_option(&mut body, 9, &[9]); // if_tsresol: 10^-9 s
         body.extend([0u8; 4]); // opt_endofopt
@@ -307,12 +317,23 @@ impl<W: Write> SaveWriter<W> {
 
 /// The length of the interface description block of `iface`.
 fn idb_len(iface: Option<&Iface>) -> u64 {
-    let name = iface.and_then(|i| i.name.as_deref()).map_or(0, |n| 4 + padded(n.len() as u64));
-    IDB_LEN + name
+    IDB_LEN + name_of(iface).map_or(0, |n| 4 + padded(n.len() as u64))
+}
+
+/// The `if_name` written for `iface`: its name, at most [`MAX_NAME`] bytes (an option's length
+/// has 16 bits; a name from a crafted input may be longer once made valid UTF-8).
+fn name_of(iface: Option<&Iface>) -> Option<&[u8]> {
+    let name = iface?.name.as_deref()?;
+    let mut end = name.len().min(MAX_NAME);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(&name.as_bytes()[..end])
 }
 
 /// Appends a pcapng option (code, length, value padded to 4 bytes).
 fn push_option(body: &mut Vec<u8>, code: u16, value: &[u8]) {
+    debug_assert!(value.len() <= usize::from(u16::MAX), "an option of {} bytes", value.len());
     body.extend(code.to_ne_bytes());
     body.extend((value.len() as u16).to_ne_bytes());
     body.extend(value);
@@ -476,6 +497,21 @@ mod tests {
         assert_eq!(&pcap[16..20], &65535u32.to_ne_bytes(), "the largest of the interfaces'");
         let unknown = SaveWriter::new(Vec::new(), Format::Pcap, &Iface::of_links(&[LinkType(1)]));
         assert_eq!(&unknown.unwrap().into_inner()[16..20], &SNAPLEN.to_ne_bytes());
+    }
+
+    /// A name longer than an option can say (from a crafted input, once made valid UTF-8) is
+    /// cut at a character boundary, and the block still reads back.
+    #[test]
+    fn a_long_interface_name_is_cut_and_the_file_still_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let long =
+            Iface { id: 0, link: LinkType(1), name: Some("é\u{fffd}".repeat(30_000)), snaplen: 0 };
+        let bytes = SaveWriter::new(Vec::new(), Format::Pcapng, &[long]).unwrap().into_inner();
+        let path = save(&dir, "long.pcapng", &bytes);
+        let source = FileSource::open(&path, None).unwrap();
+        let name = source.interfaces()[0].name.clone().unwrap();
+        assert!(name.len() <= MAX_NAME && name.len() > MAX_NAME - 4, "{}", name.len());
+        assert!(name.starts_with("é\u{fffd}é"));
     }
 
     #[test]

@@ -65,6 +65,9 @@ struct Current {
     id: Option<FileId>,
     /// The time of its first packet (`-G`).
     first: Option<Timestamp>,
+    /// Bytes of the secrets it starts with, which `-C` does not count (else secrets as large
+    /// as `-C` would give every packet a file of its own, each repeating them).
+    preamble: u64,
 }
 
 /// Everything but the input: kept apart so that it can be used while a packet borrows it.
@@ -199,9 +202,11 @@ impl Saver {
         let mut writer =
             SaveWriter::new(BufWriter::with_capacity(BUFFER, file), self.format, &ifaces)
                 .map_err(|e| output_error(&path, e))?;
+        let before = writer.bytes();
         writer.secrets(&self.secrets).map_err(|e| output_error(&path, e))?;
+        let preamble = writer.bytes() - before;
         self.files += 1;
-        self.current = Some(Current { writer, path, id, first: None });
+        self.current = Some(Current { writer, path, id, first: None, preamble });
         Ok(())
     }
 
@@ -230,7 +235,8 @@ impl Saver {
             return false;
         }
         let r = &self.rotation;
-        r.max_bytes.is_some_and(|max| c.writer.bytes() + c.writer.record_len(p) > max)
+        let adds = c.writer.secrets_len(p.secrets) + c.writer.record_len(p);
+        r.max_bytes.is_some_and(|max| c.writer.bytes() - c.preamble + adds > max)
             || r.every
                 .is_some_and(|every| c.first.is_some_and(|t| p.ts.saturating_since(t) >= every))
     }
@@ -273,7 +279,9 @@ impl Saver {
             self.ifaces.push(i.clone());
         }
         // Secrets that came with the packet go before it; a file started now begins with them.
-        let kept = self.secrets.len() + p.secrets.len() <= MAX_SECRETS;
+        // A pcap file holds no secrets: nothing to keep for the next file.
+        let kept =
+            self.format == Format::Pcapng && self.secrets.len() + p.secrets.len() <= MAX_SECRETS;
         if kept {
             self.secrets.extend_from_slice(p.secrets);
         }

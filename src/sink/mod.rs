@@ -340,10 +340,11 @@ pub fn loss_notice(c: &crate::capture::CaptureStats, read: u64) -> Option<String
             c.queue_dropped
         ));
     }
+    let lost = c.lost();
     Some(format!(
-        "{} packets were lost before the analysis, which read {read}: {}; connections that lost \
-         bytes show gaps",
-        c.lost(),
+        "{lost} packet{} lost before the analysis, which read {read}: {}; connections that \
+         lost bytes show gaps",
+        if lost == 1 { " was" } else { "s were" },
         why.join(", ")
     ))
 }
