@@ -916,3 +916,47 @@ fn w_files_name_their_interfaces_and_keep_the_snapshot_length() {
         }
     }
 }
+
+/// A steady trickle of packets, never idle for the 100 ms read timeout and far fewer than
+/// 1,024 a second, still gets a `stats` line about every second while it flows (through the
+/// capture threads and their batches, with one analysis thread and with workers).
+#[test]
+fn a_steady_trickle_still_gets_stats_every_second() {
+    if skip_live() {
+        return;
+    }
+    for threads in ["1", "2"] {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wsscope"));
+        cmd.args(["export", "-i", "lo", "-f", &format!("tcp port {port}"), "-j", threads]);
+        cmd.args(["--duration", "30s", "-Z", "root"]);
+        let mut child = start_listening(cmd);
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let _ = s.read_to_end(&mut Vec::new());
+        });
+        let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        // 20 writes a second for 3.5 s (each a packet and its acknowledgment).
+        for i in 0..70u32 {
+            c.write_all(format!("tick {i};").as_bytes()).unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        drop(c);
+        server.join().unwrap();
+        let (status, out) = stop(&mut child);
+        assert!(status.success(), "{status}");
+        let elapsed: Vec<f64> = out
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|l| l["type"] == "stats")
+            .map(|l| l["elapsed"].as_f64().unwrap())
+            .collect();
+        // The traffic starts about when the capture does and lasts 3.5 s: lines near 1, 2 and
+        // 3 s (they came at 1 s and then only when the traffic stopped).
+        let during: Vec<_> = elapsed.iter().filter(|e| **e < 3.4).collect();
+        assert!(during.len() >= 3, "-j {threads}: stats at {elapsed:?}");
+        assert!(during.windows(2).all(|w| w[1] - w[0] < 1.5), "-j {threads}: {elapsed:?}");
+    }
+}
