@@ -7,6 +7,10 @@
 //! the first ones wsscope reads; where libpcap refuses a pcapng file because its first interface
 //! has a link type wsscope does not decode, wsscope may read its other interfaces.
 //!
+//! Round trip of `-w`: the packets wsscope reads, written as pcapng by `capture::savefile`
+//! with the interfaces and TLS secrets the source gives, read back the same (time, lengths,
+//! bytes, link type, interface name, secrets), for files whose times are after 1970.
+//!
 //! The input is written to a per-process, per-thread file (in /dev/shm when it exists, so no
 //! disk I/O), opened by path as the `wsscope` binary does, and unlinked right after opening. Errors from `open` (not a capture, unsupported
 //! link type, …) are expected; panics and aborts are not. libpcap is the system library and is
@@ -28,6 +32,7 @@ pub fn run(data: &[u8]) {
     let links = opened.as_ref().map(|s| s.link_types().len()).unwrap_or(0);
     let ours = FileSource::open(path, None).map(packets);
     let libpcap = FileSource::open_libpcap(path, None).map(packets);
+    let copied = FileSource::open(path, None);
     // The readers hold the file open: the name can go now, so no file is left behind on exit.
     let _ = std::fs::remove_file(path);
     match (ours, libpcap) {
@@ -48,6 +53,9 @@ pub fn run(data: &[u8]) {
         (Ok(_), Err(wsscope::error::Error::UnsupportedLinkType { .. })) if links > 1 => {}
         (a, b) => panic!("one reader opened the file: {:?} / {:?}", a.is_ok(), b.is_ok()),
     }
+    if let Ok(source) = copied {
+        round_trip(source);
+    }
     let Ok(mut source) = opened else { return };
     let stop = Stop::new(Some(10_000));
     let mut events = 0u64;
@@ -55,6 +63,61 @@ pub fn run(data: &[u8]) {
         events += 1;
     });
     std::hint::black_box((events, summary));
+}
+
+/// A packet as `-w` keeps it: timestamp (ns), wire length, bytes, link type, interface name,
+/// the secrets given before it.
+type Kept = (i64, u32, Vec<u8>, u32, Option<String>, Vec<u8>);
+
+/// Writes the first 10,000 packets of `source` as pcapng and checks that they read back as
+/// they were read.
+fn round_trip(mut source: FileSource) {
+    use wsscope::capture::savefile::{Format, SaveWriter};
+    let Ok(mut w) = SaveWriter::new(Vec::new(), Format::Pcapng, &source.interfaces()) else {
+        return;
+    };
+    let mut read: Vec<Kept> = Vec::new();
+    for _ in 0..10_000 {
+        let Next::Packet(p) = source.next_packet() else { break };
+        // pcapng keeps 64-bit nanoseconds from 1970 (earlier times are written as 1970); a
+        // packet longer than libpcap's largest snapshot is cut when read.
+        if p.ts.as_nanos() < 0 || p.data.len() > 262_144 {
+            return;
+        }
+        w.secrets(p.secrets).expect("writing to memory");
+        w.write(&p).expect("writing to memory");
+        let name = p.iface.and_then(|i| i.name.clone());
+        read.push((p.ts.as_nanos(), p.wire_len, p.data.to_vec(), p.link.0, name, p.secrets.to_vec()));
+    }
+    let copy = crate::scratch_path("pcap_file_copy");
+    if std::fs::write(&copy, w.into_inner()).is_err() {
+        return;
+    }
+    let back = FileSource::open(&copy, None);
+    let _ = std::fs::remove_file(&copy);
+    let mut back = match back {
+        Ok(b) => b,
+        // Nothing to describe: no interface, so no file pcapng readers take.
+        Err(_) if read.is_empty() && source.interfaces().is_empty() => return,
+        Err(e) => panic!("the pcapng copy does not open: {e}"),
+    };
+    let mut again: Vec<Kept> = Vec::new();
+    while let Next::Packet(p) = back.next_packet() {
+        let name = p.iface.and_then(|i| i.name.clone());
+        // Names are cut at 1 KiB when written.
+        let name = name.map(|n| n.chars().take(64).collect::<String>());
+        again.push((p.ts.as_nanos(), p.wire_len, p.data.to_vec(), p.link.0, name, p.secrets.to_vec()));
+    }
+    let cut = |k: &Kept| {
+        let mut k = k.clone();
+        k.4 = k.4.map(|n| n.chars().take(64).collect());
+        k
+    };
+    let read: Vec<Kept> = read.iter().map(cut).collect();
+    assert_eq!(read.len(), again.len(), "the copy holds another number of packets");
+    for (i, (a, b)) in read.iter().zip(&again).enumerate() {
+        assert_eq!(a, b, "packet {} of the copy differs", i + 1);
+    }
 }
 
 /// A packet as read: number, timestamp (ns), wire length, bytes, link type.

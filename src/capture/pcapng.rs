@@ -326,9 +326,12 @@ impl PcapngReader {
                     Kind::Interface(i, name) => Step::Interface(offset, i, name),
                     Kind::Skip => Step::Skip(offset),
                     Kind::TlsSecrets(text) => {
+                        // Each block's text ends a line, and is written back as it was.
                         if self.fresh.len() + text.len() < MAX_HELD_SECRETS {
                             self.fresh.extend_from_slice(text);
-                            self.fresh.push(b'\n');
+                            if !text.ends_with(b"\n") {
+                                self.fresh.push(b'\n');
+                            }
                         }
                         // Kept until a key store is given (blocks before the first packet are
                         // read while opening).
@@ -382,6 +385,20 @@ impl PcapngReader {
                 Err(PcapError::ReadError) => Step::End(truncated("error reading the file".into())),
                 Err(e) => Step::End(truncated(format!("a block does not parse ({e:?})"))),
             };
+            // libpcap refuses a block whose length at its end is not the one at its start;
+            // pcap-parser reads the first only.
+            let whole = match &step {
+                Step::Packet(at) => Some(at.offset),
+                Step::Section(n, _) | Step::Interface(n, ..) | Step::Skip(n) => Some(*n),
+                _ => None,
+            };
+            if let Some(n) = whole
+                && !lengths_agree(self.reader.data(), n)
+            {
+                return Front::End(truncated(
+                    "a block's total length at its end differs from the one at its start".into(),
+                ));
+            }
             match step {
                 Step::Packet(at) => return Front::Packet(at),
                 Step::End(end) => return Front::End(end),
@@ -435,6 +452,15 @@ impl PcapngReader {
 /// An end of input after the packets before it.
 fn truncated(message: String) -> EndOfInput {
     EndOfInput::Truncated { message: format!("pcapng: {message}") }
+}
+
+/// Whether the block of `len` bytes at the front of `buf` ends with the total length it starts
+/// with (the same four bytes, whatever the byte order).
+fn lengths_agree(buf: &[u8], len: usize) -> bool {
+    match (buf.get(4..8), len.checked_sub(4).and_then(|end| buf.get(end..len))) {
+        (Some(start), Some(end)) => start == end,
+        _ => false,
+    }
 }
 
 /// At most `snaplen` bytes of `data`, as libpcap keeps them.
