@@ -28,6 +28,7 @@ use crate::time::Timestamp;
 use pcap_parser::pcapng::{Block, OptionCode};
 use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{PcapBlockOwned, PcapError, PcapNGReader};
+use std::collections::HashMap;
 use std::fs::File;
 
 /// Bytes read per `read(2)`.
@@ -54,6 +55,8 @@ struct Interface {
     units: u64,
     /// Seconds added to every timestamp.
     offset: i64,
+    /// Its place in [`PcapngReader::interfaces`].
+    described: usize,
 }
 
 /// Why a file could not be opened as pcapng.
@@ -96,9 +99,18 @@ pub(super) struct PcapngReader {
     /// handed out with the next one ([`RawPacket::secrets`]); `handed`: they were.
     fresh: Vec<u8>,
     handed: bool,
-    /// Where the current section's interfaces start in `described`.
-    base: usize,
+    /// Each interface described so far (link type, name, snapshot length): its place in
+    /// `described` and the section that last used it. A later section describing the same
+    /// interface again (files joined with `cat`, a capture tool's new section) reuses it, so
+    /// `described` grows with distinct interfaces, at most [`MAX_INTERFACES`].
+    known: HashMap<(LinkType, Option<String>, u32), (usize, u64)>,
+    /// Sections read so far.
+    section: u64,
 }
+
+/// Distinct interfaces of one file, at most (pcapng allows 2^32 per section; each costs
+/// memory here, and real captures have a few).
+const MAX_INTERFACES: usize = 1 << 16;
 
 /// A packet block's fields.
 struct Parts<'a> {
@@ -191,7 +203,8 @@ impl PcapngReader {
             keys: None,
             secrets: Vec::new(),
             described: Vec::new(),
-            base: 0,
+            known: HashMap::new(),
+            section: 0,
             fresh: Vec::new(),
             handed: false,
         };
@@ -289,7 +302,7 @@ impl PcapngReader {
         let (Some(data), Some(iface), Some(described)) = (
             buffer.get(start..start.saturating_add(at.data_len)),
             self.interfaces.get(at.interface),
-            self.described.get(self.base + at.interface),
+            self.interfaces.get(at.interface).and_then(|i| self.described.get(i.described)),
         ) else {
             self.ended = true;
             return Next::End(truncated("lost track of a packet in the buffer".into()));
@@ -405,17 +418,36 @@ impl PcapngReader {
                 Step::Section(offset, big_endian) => {
                     self.big_endian = big_endian;
                     self.interfaces.clear();
-                    self.base = self.described.len();
+                    self.section += 1;
                     self.reader.consume_noshift(offset);
                 }
-                Step::Interface(offset, iface, name) => {
+                Step::Interface(offset, mut iface, name) => {
                     self.reader.consume_noshift(offset);
-                    self.described.push(Iface {
-                        id: self.described.len() as u32,
-                        link: iface.link,
-                        name,
-                        snaplen: iface.snaplen,
-                    });
+                    let key = (iface.link, name, iface.snaplen);
+                    iface.described = match self.known.get_mut(&key) {
+                        // Described by an earlier section: the same interface.
+                        Some((id, section)) if *section != self.section => {
+                            *section = self.section;
+                            *id
+                        }
+                        // New, or described twice in one section: two interfaces.
+                        _ if self.described.len() >= MAX_INTERFACES => {
+                            return Front::End(truncated(format!(
+                                "more than {MAX_INTERFACES} distinct interfaces"
+                            )));
+                        }
+                        _ => {
+                            let id = self.described.len();
+                            self.described.push(Iface {
+                                id: id as u32,
+                                link: key.0,
+                                name: key.1.clone(),
+                                snaplen: key.2,
+                            });
+                            self.known.insert(key, (id, self.section));
+                            id
+                        }
+                    };
                     if !self.links.contains(&iface.link) {
                         self.links.push(iface.link);
                     }
@@ -567,7 +599,13 @@ fn kind<'a>(block: &Block<'a>, big_endian: bool) -> Kind<'a> {
                 .find(|o| o.code == OptionCode::IfName)
                 .map(|o| String::from_utf8_lossy(&o.value).trim_end_matches('\0').to_string());
             Kind::Interface(
-                Interface { link: LinkType(idb.linktype.0 as u32), snaplen, units, offset },
+                Interface {
+                    link: LinkType(idb.linktype.0 as u32),
+                    snaplen,
+                    units,
+                    offset,
+                    described: 0,
+                },
                 name,
             )
         }
@@ -969,6 +1007,42 @@ mod tests {
         let (libpcap, end) = read_all(FileSource::open_libpcap(&path, None).unwrap());
         assert!(libpcap.is_empty(), "{libpcap:?}");
         assert!(matches!(end, EndOfInput::Truncated { .. }));
+    }
+
+    /// A section describing an interface an earlier one described (files joined with `cat`)
+    /// reuses it; two alike in one section stay two; distinct interfaces are bounded.
+    #[test]
+    fn interfaces_described_again_are_one_and_distinct_ones_are_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ng = Ng::new(false);
+        ng.idb(1, 65_535, None, None);
+        ng.idb(1, 65_535, None, None);
+        ng.epb(1, 1_000_000, 16, 16, &[0; 16]);
+        for _ in 0..3 {
+            ng.shb();
+            ng.idb(1, 65_535, None, None);
+            ng.epb(0, 2_000_000, 16, 16, &[0; 16]);
+        }
+        let path = ng.write(&dir, "joined.pcapng");
+        let mut source = FileSource::open(&path, None).unwrap();
+        let mut ids = Vec::new();
+        while let Next::Packet(p) = source.next_packet() {
+            ids.push(p.iface.map(|i| i.id));
+        }
+        // Either of the two alike serves the later sections: the last one described.
+        assert_eq!(ids, [Some(1), Some(1), Some(1), Some(1)]);
+        assert_eq!(source.interfaces().len(), 2);
+
+        let mut ng = Ng::new(false);
+        for snaplen in 1..=MAX_INTERFACES as u32 + 1 {
+            ng.idb(1, snaplen, None, None);
+        }
+        ng.epb(0, 1_000_000, 16, 16, &[0; 16]);
+        let path = ng.write(&dir, "many.pcapng");
+        let (packets, end) = read_all(FileSource::open(&path, None).unwrap());
+        assert!(packets.is_empty());
+        let EndOfInput::Truncated { message } = end else { panic!("{end:?}") };
+        assert!(message.contains("more than 65536 distinct interfaces"), "{message}");
     }
 
     #[test]
