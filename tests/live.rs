@@ -202,6 +202,15 @@ fn stop(child: &mut std::process::Child) -> (std::process::ExitStatus, String) {
     (child.wait().unwrap(), out)
 }
 
+/// A server that takes one connection and reads it to its end (at most 10 s between reads).
+fn drain_one(listener: TcpListener) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let _ = s.read_to_end(&mut Vec::new());
+    })
+}
+
 fn skip_live() -> bool {
     let skip = std::env::var_os("WSSCOPE_SKIP_LIVE").is_some();
     if skip {
@@ -737,12 +746,7 @@ fn packet_buffered_w_puts_each_packet_in_the_file_at_once() {
             cmd.arg("-U");
         }
         let mut child = start_listening(cmd);
-        let server = std::thread::spawn(move || {
-            let (mut s, _) = listener.accept().unwrap();
-            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-            let mut sink = Vec::new();
-            let _ = s.read_to_end(&mut sink);
-        });
+        let server = drain_one(listener);
         let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
         c.write_all(b"first-packet-marker").unwrap();
         // A packet every 20 ms for 1.5 s: the capture never idles for its 100 ms timeout.
@@ -887,11 +891,7 @@ fn w_files_name_their_interfaces_and_keep_the_snapshot_length() {
         }
         cmd.args(["--duration", "30s", "-Z", "root", "-w"]).arg(&file);
         let mut child = start_listening(cmd);
-        let server = std::thread::spawn(move || {
-            let (mut s, _) = listener.accept().unwrap();
-            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-            let _ = s.read_to_end(&mut Vec::new());
-        });
+        let server = drain_one(listener);
         let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
         c.write_all(&[b'x'; 1000]).unwrap();
         drop(c);
@@ -932,11 +932,7 @@ fn a_steady_trickle_still_gets_stats_every_second() {
         cmd.args(["export", "-i", "lo", "-f", &format!("tcp port {port}"), "-j", threads]);
         cmd.args(["--duration", "30s", "-Z", "root"]);
         let mut child = start_listening(cmd);
-        let server = std::thread::spawn(move || {
-            let (mut s, _) = listener.accept().unwrap();
-            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-            let _ = s.read_to_end(&mut Vec::new());
-        });
+        let server = drain_one(listener);
         let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
         // 20 writes a second for 3.5 s (each a packet and its acknowledgment).
         for i in 0..70u32 {

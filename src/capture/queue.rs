@@ -84,9 +84,10 @@ type Pool = Arc<Mutex<Vec<Batch>>>;
 /// Live capture from one or more interfaces, each read on its own thread.
 pub struct QueuedSource {
     rx: Receiver<Batch>,
-    /// Until the capture threads start: the sender they share, and their sources.
+    /// Until the capture threads start: the sender they share, and their sources, each with
+    /// where its interfaces start in `ifaces`.
     tx: Option<SyncSender<Batch>>,
-    pending: Vec<Box<dyn PacketSource + Send>>,
+    pending: Vec<(u32, Box<dyn PacketSource + Send>)>,
     current: Batch,
     next: usize,
     /// A batch came in since [`PacketSource::new_batch`] last looked.
@@ -95,8 +96,6 @@ pub struct QueuedSource {
     links: Vec<LinkType>,
     /// Every source's interfaces, ids renumbered to be unique among them.
     ifaces: Vec<Iface>,
-    /// Where each source's interfaces start in `ifaces`.
-    bases: Vec<u32>,
     /// The finest timestamp precision of the sources.
     decimals: u8,
     counters: Vec<Arc<Counters>>,
@@ -131,25 +130,25 @@ impl QueuedSource {
         }
         let decimals = sources.iter().map(|s| s.ts_decimals()).max().unwrap_or(9);
         // Each source's interfaces in turn, numbered after the ones before.
-        let (mut ifaces, mut bases) = (Vec::new(), Vec::new());
-        for source in &sources {
+        let mut ifaces = Vec::new();
+        let mut pending = Vec::with_capacity(sources.len());
+        for source in sources {
             let base = ifaces.len() as u32;
-            bases.push(base);
             let theirs = source.interfaces();
             ifaces.extend(theirs.into_iter().map(|i| Iface { id: base + i.id, ..i }));
+            pending.push((base, source));
         }
         Ok(QueuedSource {
             rx,
             tx: Some(tx),
             decimals,
-            pending: sources,
+            pending,
             current: Batch::default(),
             next: 0,
             fresh: false,
             number: 0,
             links,
             ifaces,
-            bases,
             counters: Vec::new(),
             pool: Arc::default(),
             quit: Arc::new(AtomicBool::new(false)),
@@ -163,8 +162,7 @@ impl QueuedSource {
     /// Starts the capture threads (once).
     fn spawn(&mut self) -> Result<(), Error> {
         let Some(tx) = self.tx.take() else { return Ok(()) };
-        for (n, mut source) in std::mem::take(&mut self.pending).into_iter().enumerate() {
-            let base = self.bases.get(n).copied().unwrap_or(0);
+        for (n, (base, mut source)) in std::mem::take(&mut self.pending).into_iter().enumerate() {
             let c = Arc::new(Counters::default());
             self.counters.push(Arc::clone(&c));
             let (tx, quit, pool) = (tx.clone(), Arc::clone(&self.quit), Arc::clone(&self.pool));

@@ -20,6 +20,7 @@
 
 use super::{Iface, RawPacket};
 use crate::packet::LinkType;
+use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -70,13 +71,14 @@ impl Format {
 /// Writes packets in one [`Format`] to `W`, counting the bytes.
 ///
 /// Invariant: for pcap, `links` holds exactly the file's link type; for pcapng, `links[i]` is
-/// the link type of interface `i` of the file and `keys[i]` the [`key`] of the input's
-/// interface it describes, every one already described in `out`.
+/// the link type of interface `i` of the file, and `keys` maps the [`key`] of each input
+/// interface it describes to its `i` (looked up per packet: a file may have thousands), every
+/// one already described in `out`.
 pub struct SaveWriter<W: Write> {
     out: W,
     format: Format,
     links: Vec<LinkType>,
-    keys: Vec<u64>,
+    keys: HashMap<u64, u32>,
     bytes: u64,
     packets: u64,
 }
@@ -106,8 +108,14 @@ impl<W: Write> SaveWriter<W> {
     /// link type (the file's; its snapshot length is their largest); for pcapng, each interface
     /// of `ifaces` is described, in order (the same id once).
     pub fn new(out: W, format: Format, ifaces: &[Iface]) -> io::Result<SaveWriter<W>> {
-        let mut w =
-            SaveWriter { out, format, links: Vec::new(), keys: Vec::new(), bytes: 0, packets: 0 };
+        let mut w = SaveWriter {
+            out,
+            format,
+            links: Vec::new(),
+            keys: HashMap::new(),
+            bytes: 0,
+            packets: 0,
+        };
         match format {
             Format::Pcap => {
                 let link = match ifaces {
@@ -145,7 +153,7 @@ impl<W: Write> SaveWriter<W> {
                 body.extend([0u8; 4]);
                 w.block(SHB, &body)?;
                 for iface in ifaces {
-                    if !w.keys.contains(&key(Some(iface), iface.link)) {
+                    if !w.keys.contains_key(&key(Some(iface), iface.link)) {
                         w.describe(Some(iface), iface.link)?;
                     }
                 }
@@ -180,8 +188,11 @@ impl<W: Write> SaveWriter<W> {
         match self.format {
             Format::Pcap => PCAP_RECORD + caplen,
             Format::Pcapng => {
-                let idb =
-                    if self.keys.contains(&key(p.iface, p.link)) { 0 } else { idb_len(p.iface) };
+                let idb = if self.keys.contains_key(&key(p.iface, p.link)) {
+                    0
+                } else {
+                    idb_len(p.iface)
+                };
                 idb + EPB_FIXED + padded(caplen)
             }
         }
@@ -214,17 +225,13 @@ impl<W: Write> SaveWriter<W> {
                 self.put(p.data)?;
             }
             Format::Pcapng => {
-                let k = key(p.iface, p.link);
-                let interface = match self.keys.iter().position(|x| *x == k) {
-                    Some(i) => i,
-                    None => {
-                        self.describe(p.iface, p.link)?;
-                        self.keys.len() - 1
-                    }
+                let interface = match self.keys.get(&key(p.iface, p.link)) {
+                    Some(i) => *i,
+                    None => self.describe(p.iface, p.link)?,
                 };
                 let ts = u64::try_from(nanos).unwrap_or(0);
                 let mut body = Vec::with_capacity(20 + padded(u64::from(caplen)) as usize);
-                body.extend((interface as u32).to_ne_bytes());
+                body.extend(interface.to_ne_bytes());
                 body.extend(((ts >> 32) as u32).to_ne_bytes());
                 body.extend((ts as u32).to_ne_bytes());
                 body.extend(caplen.to_ne_bytes());
@@ -276,8 +283,8 @@ impl<W: Write> SaveWriter<W> {
     }
 
     /// Appends an interface description block for `iface` (pcapng), or for `link` when the
-    /// input describes no interface.
-    fn describe(&mut self, iface: Option<&Iface>, link: LinkType) -> io::Result<()> {
+    /// input describes no interface; returns the file's number for it.
+    fn describe(&mut self, iface: Option<&Iface>, link: LinkType) -> io::Result<u32> {
         let code = u16::try_from(link.0)
             .map_err(|_| invalid(format!("link type {link} does not fit a pcapng interface")))?;
         let mut body = Vec::with_capacity(idb_len(iface) as usize - 12);
@@ -291,9 +298,10 @@ impl<W: Write> SaveWriter<W> {
         push_option(&mut body, 9, &[9]); // if_tsresol: 10^-9 s
         body.extend([0u8; 4]); // opt_endofopt
         self.block(IDB, &body)?;
+        let i = self.links.len() as u32;
         self.links.push(link);
-        self.keys.push(key(iface, link));
-        Ok(())
+        self.keys.insert(key(iface, link), i);
+        Ok(i)
     }
 
     /// Writes a pcapng block around `body` (whose length is a multiple of 4).

@@ -23,7 +23,7 @@ use crate::error::Error;
 use crate::outfile::{FileId, OutFile, Protected};
 use crate::packet::LinkType;
 use crate::time::Timestamp;
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::ffi::OsStr;
 use std::io::{BufWriter, IntoInnerError};
 use std::os::unix::ffi::OsStrExt;
@@ -82,8 +82,9 @@ struct Saver {
     /// The link types known so far (pcap: the file's one link type).
     links: Vec<LinkType>,
     /// The input's interfaces known so far: those a new file describes up front (pcap: its
-    /// snapshot length).
+    /// snapshot length). `known`: their ids, looked up per packet.
     ifaces: Vec<Iface>,
+    known: HashSet<u32>,
     /// The input's TLS secrets so far (at most [`MAX_SECRETS`]): a new pcapng file starts with
     /// them, so that each file of a rotation can be decrypted alone.
     secrets: Vec<u8>,
@@ -149,6 +150,7 @@ impl TeeSource {
             force,
             packet_buffered: save.packet_buffered,
             links,
+            known: ifaces.iter().map(|i| i.id).collect(),
             ifaces,
             secrets: Vec::new(),
             current: None,
@@ -274,7 +276,7 @@ impl Saver {
             self.links.push(p.link);
         }
         if let Some(i) = p.iface
-            && !self.ifaces.iter().any(|known| known.id == i.id)
+            && self.known.insert(i.id)
         {
             self.ifaces.push(i.clone());
         }
