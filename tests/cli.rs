@@ -417,6 +417,41 @@ fn write_saves_the_packets_read_and_never_overwrites() {
     assert_eq!(o.status.code(), Some(2), "an unwritable path is an error");
 }
 
+/// A pcap copy's header keeps the input's snapshot length, whichever reader read the input:
+/// ours (a file), libpcap (standard input, or a filter).
+#[test]
+fn write_keeps_the_snapshot_length_of_any_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = std::fs::read(testdata("captures/real/py-basic.pcap")).unwrap();
+    bytes[16..20].copy_from_slice(&65_000u32.to_le_bytes());
+    let input = dir.path().join("snap.pcap");
+    std::fs::write(&input, &bytes).unwrap();
+    let snaplen = |f: &std::path::Path| {
+        let h = std::fs::read(f).unwrap();
+        u32::from_le_bytes(h[16..20].try_into().unwrap())
+    };
+    let file = dir.path().join("file.pcap");
+    let o = wsscope(&["report", "-q", "-w", file.to_str().unwrap(), input.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(snaplen(&file), 65_000);
+    let filtered = dir.path().join("filtered.pcap");
+    let args = ["report", "-q", "-f", "tcp", "-w", filtered.to_str().unwrap()];
+    let o = wsscope(&[&args[..], &[input.to_str().unwrap()]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(snaplen(&filtered), 65_000);
+    let piped = dir.path().join("piped.pcap");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wsscope"))
+        .args(["report", "-q", "-w", piped.to_str().unwrap(), "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&bytes).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(snaplen(&piped), 65_000, "standard input, read by libpcap");
+    assert_eq!(std::fs::read(&piped).unwrap(), std::fs::read(&file).unwrap());
+}
+
 /// A pcapng copy keeps the input's TLS secrets (Decryption Secrets Blocks), where they were and
 /// at the start of each rotated file: each decrypts as the input does. A pcap file cannot hold
 /// them.

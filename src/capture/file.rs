@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 pub struct FileSource {
     pub(super) reader: Reader,
     link: LinkType,
-    /// The interface of a file libpcap reads (its snapshot length is not known here).
+    /// The interface of a file libpcap reads (standard input, pipes, filtered classic files).
     iface: Iface,
     /// What the file header says of the timestamps' precision, when libpcap reads the file
     /// (it hands every timestamp over in nanoseconds).
@@ -168,6 +168,7 @@ impl FileSource {
             Err(e) => return Err(classify_open_error(path, e, head.as_deref())),
         };
         let link = super::prepare(&mut cap, &path.display().to_string(), filter)?;
+        let snaplen = snapshot(&cap);
         // libpcap accepted the header; a regular classic pcap file without a filter is read in
         // blocks (if opening it again fails, libpcap keeps reading).
         let classic = (ours && head.is_some() && filter.is_none())
@@ -187,9 +188,22 @@ impl FileSource {
             Some([0xa1, 0xb2, 0xc3, 0xd4] | [0xd4, 0xc3, 0xb2, 0xa1]) => 6,
             _ => 9,
         };
-        let iface = Iface::of_links(&[link]).remove(0);
+        let iface = Iface { snaplen, ..Iface::of_links(&[link]).remove(0) };
         Ok(FileSource { link, iface, reader, decimals, _pump: pump })
     }
+}
+
+unsafe extern "C" {
+    /// libpcap's snapshot length of an open capture (the `pcap` crate does not expose it).
+    fn pcap_snapshot(p: *mut libc::c_void) -> libc::c_int;
+}
+
+/// The snapshot length libpcap read from the file header (as it adjusts it: 0 or out of range
+/// becomes its maximum), so that `-w` writes the input's.
+fn snapshot(cap: &Capture<Offline>) -> u32 {
+    // SAFETY: the handle is open for as long as `cap` lives; pcap_snapshot only reads it.
+    let n = unsafe { pcap_snapshot(cap.as_ptr().cast()) };
+    u32::try_from(n).unwrap_or(0)
 }
 
 /// The error for a file libpcap refused: what its first bytes (`head`, when the file could be
