@@ -37,8 +37,8 @@ pub enum Evidence {
     Resync,
     /// Deciding whether a connection seen without its handshake is WebSocket at all: besides
     /// plausible headers, the chain must carry payload (at least two frames with payload bytes
-    /// among four, or one among a shorter chain ending the stream), hold a frame other than a
-    /// continuation, and its text fragments must be UTF-8 — eight zero bytes are four empty
+    /// among four, or one among a shorter chain ending the stream), hold a text or binary frame
+    /// (control frames alone are not enough), and its text fragments must be UTF-8 — eight zero bytes are four empty
     /// continuation frames, and binary protocols are full of them. `min_frames_at_end`: frames a
     /// chain ending exactly at the end of a finished stream needs (1 when the port was named
     /// with `--ws-port`, else [`MIN_FRAMES_AT_END`]).
@@ -101,23 +101,31 @@ pub fn find_boundary_from(buf: &[u8], from: usize, expect: Expect, complete: boo
 #[derive(Default)]
 struct Shown {
     with_payload: usize,
-    not_continuation: bool,
-    /// A text message is in progress (its fragments must be UTF-8).
-    in_text: bool,
+    /// A text or binary frame (a message's start) was in the chain. Binary data with a
+    /// repeating layout reads as long chains of control frames: records of 16 bytes that
+    /// happen to start `8a 0e` are "pongs" of 14 bytes, one after the other, for as long as the
+    /// records go on. A peer sends data; control frames alone prove nothing, except a closing
+    /// handshake that ends the stream.
+    data: bool,
+    /// The last frame was a close frame (with a code that may be sent, or none).
+    closed: bool,
     /// An empty continuation frame was passed over without being counted.
     filler_seen: bool,
+    /// A text message is in progress (its fragments must be UTF-8).
+    in_text: bool,
 }
 
 impl Shown {
-    /// Whether `frames` frames that showed this are convincing.
-    fn convincing(&self, evidence: Evidence, frames: usize) -> bool {
+    /// Whether `frames` frames that showed this are convincing; `at_end`: the chain ends
+    /// exactly at the end of a finished stream.
+    fn convincing(&self, evidence: Evidence, frames: usize, at_end: bool) -> bool {
+        let data = self.data || (at_end && self.closed);
         match evidence {
             // Runs of zero bytes are chains of empty continuation frames: a chain must carry
             // something.
-            Evidence::Resync => self.with_payload >= 1,
+            Evidence::Resync => self.with_payload >= 1 && data,
             Evidence::Detect { .. } => {
-                self.not_continuation
-                    && self.with_payload >= if frames >= MIN_FRAMES { 2 } else { 1 }
+                data && self.with_payload >= if frames >= MIN_FRAMES { 2 } else { 1 }
             }
         }
     }
@@ -156,7 +164,7 @@ fn chain_from(buf: &[u8], start: usize, expect: Expect, complete: bool) -> Verdi
             // The chain ends exactly where the data ends: convincing with enough frames, else
             // more data may extend it.
             return if complete && frames >= at_end {
-                if shown.convincing(expect.evidence, frames) {
+                if shown.convincing(expect.evidence, frames, true) {
                     Verdict::Accept(masked.unwrap_or(false))
                 } else {
                     Verdict::Reject
@@ -204,9 +212,10 @@ fn chain_from(buf: &[u8], start: usize, expect: Expect, complete: bool) -> Verdi
         if h.payload_len > 0 {
             shown.with_payload += 1;
         }
-        if h.opcode != OpCode::Continuation {
-            shown.not_continuation = true;
+        if matches!(h.opcode, OpCode::Text | OpCode::Binary) {
+            shown.data = true;
         }
+        shown.closed = h.opcode == OpCode::Close;
         // The first empty continuation frame of a chain is allowed but not counted: `00 00`
         // and `80 00` are what binary data is full of, so they prove nothing (a run of them is
         // still counted, so that a walk along zeros stays short).
@@ -228,7 +237,7 @@ fn chain_from(buf: &[u8], start: usize, expect: Expect, complete: bool) -> Verdi
         masked = Some(is_masked);
         frames += 1;
         if frames >= MIN_FRAMES {
-            return if shown.convincing(expect.evidence, frames) {
+            return if shown.convincing(expect.evidence, frames, false) {
                 Verdict::Accept(is_masked)
             } else {
                 Verdict::Reject
@@ -447,6 +456,44 @@ mod tests {
         let named = Expect { evidence: Evidence::Detect { min_frames_at_end: 1 }, ..DETECT };
         assert!(matches!(find_boundary(&one, named, false), Found::NotYet { .. }));
         assert_eq!(find_boundary(&one, named, true), Found::At { offset: 0, masked: true });
+    }
+
+    /// Binary data with a repeating layout, as a capture that started inside a binary message
+    /// of a generated market feed showed it: 16-byte records that start `8a 0e` read as pongs
+    /// of 14 bytes, one after the other. Before, the search took them for frames and the text
+    /// frames after them were decoded out of step: 753 false RFC 6455 errors on one connection.
+    #[test]
+    fn records_that_read_as_control_frames_are_not_a_chain() {
+        let mut buf = vec![0x00, 0x00, 0x97, 0xe1, 0x6e];
+        for i in 0..100u8 {
+            buf.extend([0x8a, 0x0e, 0x00, i % 4, 0x00, 0x7f, 0, 0, 0, 0x10, 0x27, 0, 0]);
+            buf.extend([0xbd ^ i, 0xba, 0x6f_u8.wrapping_add(i)]);
+        }
+        let start = buf.len();
+        for _ in 0..MIN_FRAMES {
+            buf.extend(text(b"{\"sym\":\"NVDA\"}", None));
+        }
+        // The chain found must reach the real frames: it may start at most three records before
+        // them (three "pongs" and a text frame are a chain with data). (`complete`: else a
+        // "frame" starting in the records and running past the data waits for more.)
+        for e in [DETECT, SERVER] {
+            let Found::At { offset, masked: false } = find_boundary(&buf, e, true) else {
+                panic!("{e:?}: no boundary");
+            };
+            let before = start - offset;
+            assert!(before < 16 * MIN_FRAMES && before % 16 == 0, "{e:?}: {offset}");
+        }
+        // Control frames alone are a chain only as the closing handshake ending the stream.
+        let mut end = b"rest of a frame".to_vec();
+        end.extend([0x89, 0x02, b'h', b'i', 0x8a, 0x02, b'h', b'i']);
+        for e in [DETECT, SERVER] {
+            let found = find_boundary(&end, e, true);
+            assert!(matches!(found, Found::NotYet { .. }), "{e:?}: {found:?}");
+        }
+        end.extend([0x88, 0x02, 0x03, 0xe8]);
+        for e in [DETECT, SERVER] {
+            assert_eq!(find_boundary(&end, e, true), Found::At { offset: 15, masked: false });
+        }
     }
 
     fn resync_any() -> Expect {
