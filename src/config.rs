@@ -363,6 +363,9 @@ pub struct KeylogFile {
 }
 
 /// `--shard I/N`: share I (0-based) of N.
+/// The most shares `--shard I/N` may split a run into (`wsscope merge` holds one slot each).
+pub const MAX_SHARDS: u64 = 65_536;
+
 pub fn parse_shard(s: &str) -> Result<(u64, u64), Error> {
     let bad = || {
         Error::Usage(format!(
@@ -375,6 +378,11 @@ pub fn parse_shard(s: &str) -> Result<(u64, u64), Error> {
     if n == 0 {
         return Err(Error::Usage(format!(
             "--shard {s:?}: N, the number of shares, must be at least 1"
+        )));
+    }
+    if n > MAX_SHARDS {
+        return Err(Error::Usage(format!(
+            "--shard {s:?}: N may be at most {MAX_SHARDS} (each share still reads the whole input)"
         )));
     }
     if i >= n {

@@ -25,6 +25,27 @@ pub struct ShareReport {
     pub doc: Value,
 }
 
+/// Ascending numbers as runs (`0, 2–4, 7`), at most 20 runs and then how many more.
+fn ranges(numbers: impl Iterator<Item = usize>) -> String {
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for n in numbers {
+        match runs.last_mut() {
+            Some((_, end)) if *end + 1 == n => *end = n,
+            _ => runs.push((n, n)),
+        }
+    }
+    let shown = runs.iter().take(20).map(|&(a, b)| match b - a {
+        0 => a.to_string(),
+        1 => format!("{a}, {b}"),
+        _ => format!("{a}–{b}"),
+    });
+    let mut text = shown.collect::<Vec<_>>().join(", ");
+    if runs.len() > 20 {
+        text.push_str(&format!(" and {} more runs", runs.len() - 20));
+    }
+    text
+}
+
 /// Merges the reports of every share of one run into the report of the whole run.
 pub fn merge(mut shares: Vec<ShareReport>) -> Result<Value, Error> {
     let bad = |name: &str, what: String| Error::Usage(format!("wsscope merge: {name}: {what}"));
@@ -43,6 +64,20 @@ pub fn merge(mut shares: Vec<ShareReport>) -> Result<Value, Error> {
                 ));
             }
         };
+        // What `report --shard` writes; anything else was made or edited by another hand.
+        if share.count == 0 || share.count > crate::config::MAX_SHARDS || share.index >= share.count
+        {
+            return Err(bad(
+                &s.name,
+                format!(
+                    "says it is share {}/{}, which wsscope report --shard never writes (I below \
+                     N, N from 1 to {})",
+                    share.index,
+                    share.count,
+                    crate::config::MAX_SHARDS
+                ),
+            ));
+        }
         if seen.is_empty() {
             seen = vec![None; share.count as usize];
         }
@@ -88,12 +123,10 @@ pub fn merge(mut shares: Vec<ShareReport>) -> Result<Value, Error> {
             }
         }
     }
-    let missing: Vec<String> =
-        seen.iter().enumerate().filter(|(_, s)| s.is_none()).map(|(i, _)| i.to_string()).collect();
+    let missing = ranges(seen.iter().enumerate().filter(|(_, s)| s.is_none()).map(|(i, _)| i));
     if !missing.is_empty() {
         return Err(Error::Usage(format!(
-            "wsscope merge: share(s) {} of {} missing: give the report of every share",
-            missing.join(", "),
+            "wsscope merge: share(s) {missing} of {} missing: give the report of every share",
             seen.len()
         )));
     }

@@ -411,7 +411,25 @@ fn merge_refuses_incomplete_or_foreign_shares() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(want), "{all:?}: {err}");
     }
-    for bad in ["3/3", "1/0", "x", "1/2/3", "a/2"] {
+    // Shares edited by hand, or made with a huge N: refused, never a panic or a huge list.
+    let a: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path("a.json")).unwrap()).unwrap();
+    for (index, count, file) in [(7, 2, "g.json"), (0, 0, "h.json"), (0, 1_000_000_000, "i.json")] {
+        let mut edited = a.clone();
+        edited["shard"]["index"] = index.into();
+        edited["shard"]["count"] = count.into();
+        std::fs::write(path(file), edited.to_string()).unwrap();
+        let out = wsscope(&["merge", &path(file), &path("b.json")]);
+        assert_eq!(out.status.code(), Some(2), "{index}/{count}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("which wsscope report --shard never writes"), "{err}");
+    }
+    let out = wsscope(&["report", cap, "-q", "--shard", "5/1000", "-o", &path("j.json")]);
+    assert!(out.status.code().is_some_and(|c| c < 2), "{out:?}");
+    let out = wsscope(&["merge", &path("j.json")]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("share(s) 0–4, 6–999 of 1000 missing"), "{err}");
+    for bad in ["3/3", "1/0", "x", "1/2/3", "a/2", "0/65537", "0/18446744073709551615"] {
         let out = wsscope(&["report", cap, "-q", "--shard", bad]);
         assert_eq!(out.status.code(), Some(2), "--shard {bad}");
         assert!(String::from_utf8_lossy(&out.stderr).contains("--shard"), "--shard {bad}");
