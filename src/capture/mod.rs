@@ -44,6 +44,19 @@ pub struct Iface {
     pub snaplen: u32,
 }
 
+/// The longest interface name kept (pcapng's `if_name`, in bytes): a crafted file may give
+/// 65,532 bytes, three times that once made valid UTF-8, for each of thousands of interfaces.
+pub const MAX_IFACE_NAME: usize = 1024;
+
+/// `name` cut to at most [`MAX_IFACE_NAME`] bytes, on a character boundary.
+pub fn cut_iface_name(name: &str) -> &str {
+    let mut end = name.len().min(MAX_IFACE_NAME);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
+}
+
 impl Iface {
     /// Interfaces of the given link types, in order, named by nothing more.
     pub fn of_links(links: &[LinkType]) -> Vec<Iface> {

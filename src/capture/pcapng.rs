@@ -592,12 +592,12 @@ fn kind<'a>(block: &Block<'a>, big_endian: bool) -> Kind<'a> {
                 0 => MAX_SNAPLEN,
                 n => n.min(MAX_SNAPLEN),
             };
-            // if_name: UTF-8 text (pcapng §4.2), not always NUL-free.
-            let name = idb
-                .options
-                .iter()
-                .find(|o| o.code == OptionCode::IfName)
-                .map(|o| String::from_utf8_lossy(&o.value).trim_end_matches('\0').to_string());
+            // if_name: UTF-8 text (pcapng §4.2), not always NUL-free; at most 1 KiB is kept.
+            let name = idb.options.iter().find(|o| o.code == OptionCode::IfName).map(|o| {
+                let value = o.value.get(..super::MAX_IFACE_NAME).unwrap_or(&o.value);
+                let name = String::from_utf8_lossy(value);
+                super::cut_iface_name(name.trim_end_matches('\0')).to_string()
+            });
             Kind::Interface(
                 Interface {
                     link: LinkType(idb.linktype.0 as u32),
@@ -1011,6 +1011,30 @@ mod tests {
 
     /// A section describing an interface an earlier one described (files joined with `cat`)
     /// reuses it; two alike in one section stay two; distinct interfaces are bounded.
+    #[test]
+    fn a_huge_interface_name_is_kept_as_one_kib() {
+        // 65,532 bytes of 0xff: 196 KB once made valid UTF-8, kept for every interface (and
+        // again by -w) before.
+        let dir = tempfile::tempdir().unwrap();
+        let mut ng = Ng::new(false);
+        let mut b = ng.u16(1).to_vec();
+        b.extend(ng.u16(0));
+        b.extend(ng.u32(65_535));
+        b.extend(ng.u16(2));
+        b.extend(ng.u16(65_532));
+        b.extend([0xff; 65_532]);
+        b.extend([0, 0, 0, 0]);
+        ng.block(1, &b);
+        ng.epb(0, 1_000_000, 16, 16, &[0; 16]);
+        let path = ng.write(&dir, "name.pcapng");
+        let source = FileSource::open(&path, None).unwrap();
+        let name = source.interfaces()[0].name.clone().unwrap();
+        assert!(name.len() <= super::super::MAX_IFACE_NAME, "{}", name.len());
+        assert!(name.starts_with('\u{fffd}'));
+        let (packets, _) = read_all(source);
+        assert_eq!(packets.len(), 1);
+    }
+
     #[test]
     fn interfaces_described_again_are_one_and_distinct_ones_are_bounded() {
         let dir = tempfile::tempdir().unwrap();

@@ -38,7 +38,7 @@ const IDB: u32 = 1;
 const EPB: u32 = 6;
 const DSB: u32 = 10;
 /// The longest interface name written (`if_name`).
-const MAX_NAME: usize = 1024;
+const MAX_NAME: usize = super::MAX_IFACE_NAME;
 /// A Decryption Secrets Block's type for TLS key log text ("TLSK").
 const SECRETS_TLS: u32 = 0x544c_534b;
 /// pcapng byte-order magic.
@@ -331,12 +331,7 @@ fn idb_len(iface: Option<&Iface>) -> u64 {
 /// The `if_name` written for `iface`: its name, at most [`MAX_NAME`] bytes (an option's length
 /// has 16 bits; a name from a crafted input may be longer once made valid UTF-8).
 fn name_of(iface: Option<&Iface>) -> Option<&[u8]> {
-    let name = iface?.name.as_deref()?;
-    let mut end = name.len().min(MAX_NAME);
-    while !name.is_char_boundary(end) {
-        end -= 1;
-    }
-    Some(&name.as_bytes()[..end])
+    Some(super::cut_iface_name(iface?.name.as_deref()?).as_bytes())
 }
 
 /// Appends a pcapng option (code, length, value padded to 4 bytes).
