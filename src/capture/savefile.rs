@@ -37,8 +37,6 @@ const SHB: u32 = 0x0a0d_0d0a;
 const IDB: u32 = 1;
 const EPB: u32 = 6;
 const DSB: u32 = 10;
-/// The longest interface name written (`if_name`).
-const MAX_NAME: usize = super::MAX_IFACE_NAME;
 /// A Decryption Secrets Block's type for TLS key log text ("TLSK").
 const SECRETS_TLS: u32 = 0x544c_534b;
 /// pcapng byte-order magic.
@@ -328,7 +326,7 @@ fn idb_len(iface: Option<&Iface>) -> u64 {
     IDB_LEN + name_of(iface).map_or(0, |n| 4 + padded(n.len() as u64))
 }
 
-/// The `if_name` written for `iface`: its name, at most [`MAX_NAME`] bytes (an option's length
+/// The `if_name` written for `iface`: its name, at most [`super::MAX_IFACE_NAME`] bytes (an option's length
 /// has 16 bits; a name from a crafted input may be longer once made valid UTF-8).
 fn name_of(iface: Option<&Iface>) -> Option<&[u8]> {
     Some(super::cut_iface_name(iface?.name.as_deref()?).as_bytes())
@@ -346,7 +344,7 @@ fn push_option(body: &mut Vec<u8>, code: u16, value: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::{EndOfInput, FileSource, Next, PacketSource};
+    use crate::capture::{EndOfInput, FileSource, MAX_IFACE_NAME, Next, PacketSource};
     use crate::time::Timestamp;
     use std::path::PathBuf;
 
@@ -513,7 +511,7 @@ mod tests {
         let path = save(&dir, "long.pcapng", &bytes);
         let source = FileSource::open(&path, None).unwrap();
         let name = source.interfaces()[0].name.clone().unwrap();
-        assert!(name.len() <= MAX_NAME && name.len() > MAX_NAME - 4, "{}", name.len());
+        assert!(name.len() <= MAX_IFACE_NAME && name.len() > MAX_IFACE_NAME - 4, "{}", name.len());
         assert!(name.starts_with("é\u{fffd}é"));
     }
 
