@@ -188,7 +188,7 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
             )?
         } else {
             // A fresh redactor for each input: what it learns is per connection of the input.
-            let sink = Redacting::new(redactor.clone(), output);
+            let sink = Redacting::new(redactor.clone(), output).charge_to(&cfg.limits.memory);
             let mut analyzer = Analyzer::new(cfg.analyzer_config(), sink);
             let summary = pipeline::drive(packets.as_mut(), &cfg.limits, &stop, &mut analyzer);
             let stats = analyzer.stats();

@@ -110,7 +110,7 @@ fn drive_rounds<S: EventSink>(
                 .spawn_scoped(scope, move || {
                     // Redacted as they are made: all of a connection's events are the
                     // worker's, as what a redactor learns from a handshake needs.
-                    let sink = Redacting::new(redactor, Keyed::default());
+                    let sink = Redacting::new(redactor, Keyed::default()).charge_to(&cfg.memory);
                     let (tx, rx) = (event_tx, back_rx);
                     let done =
                         work(job_rx, (tx, rx), spent_tx, (cfg, sink), limits, &counts[i], file);

@@ -370,7 +370,12 @@ pub struct Redactor {
     /// match none). `None` when the patterns together are too large for one automaton (each
     /// alone was accepted): then every pattern is tried, as before.
     any_pattern: Option<regex_automata::meta::Regex>,
-    learned: HashMap<ConnId, Vec<String>>,
+    /// Secrets each open connection's handshakes held, newest last, to scrub from its
+    /// findings; at most [`MAX_LEARNED`] and [`MAX_LEARNED_BYTES`] a connection beyond its
+    /// latest handshake's (a keep-alive connection may carry any number of refused upgrades).
+    learned: HashMap<ConnId, Vec<Learned>>,
+    /// Bytes of `learned` (charged to the memory budget by [`Redacting::charge_to`]).
+    learned_bytes: usize,
     /// Decisions per header name as written.
     header_kinds: RefCell<foldhash::HashMap<String, HeaderKind>>,
     /// Decisions per JSON member name (the same keys come in every message).
@@ -446,12 +451,48 @@ impl Redactor {
             keep: rules.keep.iter().map(|k| normalize(k)).collect(),
             patterns,
             learned: HashMap::new(),
+            learned_bytes: 0,
             header_kinds: RefCell::default(),
             field_names: RefCell::default(),
             clean: RefCell::default(),
             protocols: RefCell::default(),
             rules,
         })
+    }
+
+    /// Remembers the secrets of a connection's latest handshake: all of them, and as many of
+    /// the earlier ones, newest first, as the limits leave room for. Longest first, so that a
+    /// secret containing another is replaced whole.
+    fn learn(&mut self, connection: ConnId, found: Vec<String>) {
+        let known = self.learned.entry(connection).or_default();
+        let before: usize = known.iter().map(Learned::size).sum();
+        // The earlier ones, newest first, minus those found again.
+        let earlier: Vec<Learned> =
+            known.drain(..).rev().filter(|l| !found.contains(&l.raw)).collect();
+        let mut fresh: Vec<Learned> = found.into_iter().map(Learned::new).collect();
+        fresh.sort_by(|a, b| b.raw.len().cmp(&a.raw.len()).then_with(|| a.raw.cmp(&b.raw)));
+        fresh.dedup_by(|a, b| a.raw == b.raw);
+        let (mut count, mut bytes) = (fresh.len(), fresh.iter().map(Learned::size).sum::<usize>());
+        let mut kept = Vec::new();
+        for l in earlier {
+            if count >= MAX_LEARNED || bytes + l.size() > MAX_LEARNED_BYTES {
+                break;
+            }
+            (count, bytes) = (count + 1, bytes + l.size());
+            kept.push(l);
+        }
+        // Oldest first, then the latest handshake's: scrubbing takes the longest first within
+        // a handshake, and a later handshake's secret that contains an earlier one comes after it
+        // (either way the longer one's text is a marker by then, or was never there).
+        kept.reverse();
+        kept.extend(fresh);
+        *known = kept;
+        self.learned_bytes = self.learned_bytes - before + bytes;
+    }
+
+    /// Bytes the secrets learned from open connections' handshakes hold.
+    pub fn learned_bytes(&self) -> usize {
+        self.learned_bytes
     }
 
     /// The rules applied.
@@ -472,12 +513,9 @@ impl Redactor {
                 if let Some(r) = response {
                     self.response(r, &protocols, &mut found);
                 }
-                // Longest first, so that a secret containing another is replaced whole.
                 found.retain(|s| s.len() >= 4);
-                found.sort_by_key(|s| std::cmp::Reverse(s.len()));
-                found.dedup();
                 if !found.is_empty() {
-                    self.learned.entry(*connection).or_default().extend(found);
+                    self.learn(*connection, found);
                 }
             }
             Event::Message { payload, truncated, close, .. } => {
@@ -521,7 +559,9 @@ impl Redactor {
                 replace(message, self.patterns_in(message));
             }
             Event::End { connection, .. } => {
-                self.learned.remove(connection);
+                if let Some(gone) = self.learned.remove(connection) {
+                    self.learned_bytes -= gone.iter().map(Learned::size).sum::<usize>();
+                }
             }
             Event::Tls { tls, .. } => {
                 // The server name is as public as the Host header; patterns still apply.
@@ -827,12 +867,20 @@ impl Redactor {
 pub struct Redacting<S> {
     redactor: Option<Redactor>,
     sink: S,
+    /// What the redactor remembers, charged to the memory budget.
+    charge: Option<crate::memory::Charge>,
 }
 
 impl<S> Redacting<S> {
     /// Redacts with `redactor`, then hands on to `sink`.
     pub fn new(redactor: Option<Redactor>, sink: S) -> Self {
-        Redacting { redactor, sink }
+        Redacting { redactor, sink, charge: None }
+    }
+
+    /// Charges the secrets the redactor remembers for open connections to `memory`.
+    pub fn charge_to(mut self, memory: &crate::memory::Memory) -> Self {
+        self.charge = Some(crate::memory::Charge::new(memory));
+        self
     }
 
     /// The sink events are handed on to.
@@ -851,6 +899,9 @@ impl<S: EventSink> EventSink for Redacting<S> {
     fn event(&mut self, mut event: Event) {
         if let Some(r) = &mut self.redactor {
             r.apply(&mut event);
+            if let Some(c) = &mut self.charge {
+                c.set(r.learned_bytes());
+            }
         }
         self.sink.event(event);
     }
@@ -904,12 +955,38 @@ fn pattern(p: &Pattern, seg: &str, out: &mut String) -> bool {
 
 /// `message` with each secret (longest first), as written or as Rust's `{:?}` quotes it,
 /// replaced outside the markers already written.
-fn scrub(message: &str, secrets: &[String]) -> Option<String> {
-    let mut cur: Option<String> = None;
-    for s in secrets {
-        let debug = format!("{s:?}");
+/// Secrets remembered per connection beyond its latest handshake's.
+pub const MAX_LEARNED: usize = 64;
+/// Bytes of secrets remembered per connection beyond its latest handshake's.
+pub const MAX_LEARNED_BYTES: usize = 64 << 10;
+
+/// A secret a handshake held, and how a finding that quotes it with `{:?}` writes it (when that
+/// differs).
+#[derive(Clone, Debug)]
+struct Learned {
+    raw: String,
+    quoted: Option<String>,
+}
+
+impl Learned {
+    fn new(raw: String) -> Learned {
+        let debug = format!("{raw:?}");
         let quoted = &debug[1..debug.len() - 1];
-        for needle in [s.as_str(), quoted] {
+        let quoted = (quoted != raw).then(|| quoted.to_string());
+        Learned { raw, quoted }
+    }
+
+    /// Bytes held.
+    fn size(&self) -> usize {
+        self.raw.len() + self.quoted.as_ref().map_or(0, String::len) + size_of::<Learned>()
+    }
+}
+
+fn scrub(message: &str, secrets: &[Learned]) -> Option<String> {
+    let mut cur: Option<String> = None;
+    for l in secrets {
+        let s = &l.raw;
+        for needle in std::iter::once(s.as_str()).chain(l.quoted.as_deref()) {
             let src = cur.as_deref().unwrap_or(message);
             if !src.contains(needle) {
                 continue;

@@ -292,6 +292,44 @@ fn findings_of_the_connection_no_longer_quote_its_secrets_and_end_forgets_them()
     assert!(r.learned.is_empty());
 }
 
+/// A keep-alive connection may carry any number of refused upgrades, each with secrets of its
+/// own: what is remembered stays bounded, the latest handshake's are always scrubbed, and the
+/// bytes held are what the memory budget is charged.
+#[test]
+fn secrets_remembered_per_connection_are_bounded_and_the_latest_always_kept() {
+    let mut r = defaults();
+    let memory = crate::memory::Memory::new(1 << 30);
+    let mut charge = crate::memory::Charge::new(&memory);
+    let token = |i: usize| format!("Bearer {i:04}{}", "x".repeat(4000));
+    for i in 0..500 {
+        let req = RequestInfo {
+            headers: vec![h("Authorization", &token(i)), h("Authorization", &token(i))],
+            ..Default::default()
+        };
+        let mut e = handshake(req, ResponseInfo::default());
+        r.apply(&mut e);
+        charge.set(r.learned_bytes());
+        let known = &r.learned[&ConnId(1)];
+        assert!(known.len() <= MAX_LEARNED + 1, "{}", known.len());
+        let bytes: usize = known.iter().map(Learned::size).sum();
+        assert_eq!(bytes, r.learned_bytes());
+        assert!(bytes <= MAX_LEARNED_BYTES + 2 * 4200, "{bytes}");
+    }
+    assert_eq!(memory.used(), r.learned_bytes());
+    let mut f = finding(&format!("the request said {:?}", token(499)));
+    r.apply(&mut f);
+    assert!(!finding_message(&f).contains("x".repeat(4000).as_str()), "{}", finding_message(&f));
+    let mut end = Event::End {
+        connection: ConnId(1),
+        reason: CloseReason::Fin,
+        closed_first_by: None,
+        clean: true,
+        ts: Default::default(),
+    };
+    r.apply(&mut end);
+    assert_eq!(r.learned_bytes(), 0);
+}
+
 #[test]
 fn json_members_of_text_payloads_are_redacted() {
     let mut r = defaults();

@@ -138,7 +138,8 @@ pub fn run(mut cfg: RunConfig, opts: UiOptions) -> Result<u8, Error> {
             let sender =
                 Sender { tx: tx.clone(), batch: Vec::new(), live, last: Instant::now(), dropped };
             // `--redact`: events are redacted before the UI folds them, as for every output.
-            let sink = crate::redact::Redacting::new(redact, sender);
+            let sink =
+                crate::redact::Redacting::new(redact, sender).charge_to(&analyzer_cfg.memory);
             let mut analyzer = crate::analyzer::Analyzer::new(analyzer_cfg, sink);
             let summary = pipeline::drive(packets.as_mut(), &limits, &stop, &mut analyzer);
             let mut sender = analyzer.into_sink().into_inner();
