@@ -59,8 +59,16 @@ pub fn open(source: &Source) -> Result<Box<dyn PacketSource + Send>, Error> {
 /// Wraps `packets` so that they are saved to `-w`'s file, when asked.
 fn tee(
     source: &Source,
-    packets: Box<dyn PacketSource + Send>,
+    mut packets: Box<dyn PacketSource + Send>,
 ) -> Result<Box<dyn PacketSource + Send>, Error> {
+    // Only a pcapng -w file keeps the input's TLS secrets.
+    let pcapng = |p: &std::path::Path| {
+        use crate::capture::savefile::Format;
+        Format::for_path(p) == Format::Pcapng
+    };
+    if !source.write.as_ref().is_some_and(|w| pcapng(&w.path)) {
+        packets.no_secrets_wanted();
+    }
     Ok(match &source.write {
         // Stopped by a signal before the input's file header arrived: nothing to save (a pcap
         // file needs the link type).

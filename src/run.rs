@@ -155,6 +155,7 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
     if let Some(s) = cfg.sources.first() {
         crate::privileges::apply(&s.privileges)?;
     }
+    let mut reported_over = 0;
     for (source, mut packets) in opened {
         let mut info = InputInfo {
             name: source.describe(),
@@ -240,6 +241,18 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
                 crate::term::escape(message)
             );
         }
+        let over = cfg.analyzer.tls.keys.as_ref().map_or(0, |k| k.stats().over_limit);
+        if over > reported_over && cfg.notices {
+            eprintln!(
+                "wsscope: {}: warning: the capture holds more TLS secrets (Decryption Secrets \
+                 Blocks) than the {} MiB read from a capture: {} bytes were not read, and the \
+                 connections they are for are not decrypted (give them with --keylog instead)",
+                source.display(),
+                crate::capture::MAX_CAPTURE_SECRETS >> 20,
+                over - reported_over
+            );
+        }
+        reported_over = over;
         output.end(&info, &summary, &stats);
         if let Err(e) = closed {
             let _ = output.finish();

@@ -254,6 +254,12 @@ impl PacketSource for FileSource {
         }
     }
 
+    fn no_secrets_wanted(&mut self) {
+        if let Reader::Pcapng(r) = &mut self.reader {
+            r.no_secrets_wanted();
+        }
+    }
+
     fn ts_decimals(&self) -> u8 {
         match &self.reader {
             Reader::Classic(r) => r.ts_decimals(),

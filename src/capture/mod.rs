@@ -44,6 +44,11 @@ pub struct Iface {
     pub snaplen: u32,
 }
 
+/// Bytes of TLS secrets (pcapng Decryption Secrets Blocks) read from one capture, in all: the
+/// key store keeps every secret it is given, and a crafted file may hold any number of blocks
+/// (a key log given with `--keylog` is not limited by this).
+pub const MAX_CAPTURE_SECRETS: usize = 16 << 20;
+
 /// The longest interface name kept (pcapng's `if_name`, in bytes): a crafted file may give
 /// 65,532 bytes, three times that once made valid UTF-8, for each of thousands of interfaces.
 pub const MAX_IFACE_NAME: usize = 1024;
@@ -215,6 +220,9 @@ pub trait PacketSource {
     /// Where TLS secrets found in the input go (pcapng Decryption Secrets Blocks); sources
     /// without any ignore it.
     fn set_key_store(&mut self, _store: std::sync::Arc<crate::tls::KeyStore>) {}
+    /// Says that nothing will write [`RawPacket::secrets`] out (no `-w`, or a pcap one): the
+    /// source need not keep them until the next packet.
+    fn no_secrets_wanted(&mut self) {}
     /// Stops reading (live capture: the capture threads end, and the counters are final); the
     /// packets not yet read are not analysed. Called once the reader stops reading.
     fn stop(&mut self) {}

@@ -38,8 +38,8 @@ const BUFFER: usize = 1 << 20;
 const MAX_BLOCK: usize = 16 << 20;
 /// libpcap's largest snapshot length, used when an interface says 0.
 const MAX_SNAPLEN: u32 = super::MAX_SNAPLEN as u32;
-/// TLS secrets kept from blocks read before a key store is given.
-const MAX_HELD_SECRETS: usize = 64 << 20;
+/// TLS secrets read from a capture's blocks, in all.
+const MAX_HELD_SECRETS: usize = super::MAX_CAPTURE_SECRETS;
 /// The first bytes of a pcapng file (a section header block's type).
 pub(super) const MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
 /// Block type of the obsolete packet block, read as little-endian by `pcap-parser`.
@@ -93,12 +93,19 @@ pub(super) struct PcapngReader {
     keys: Option<std::sync::Arc<crate::tls::KeyStore>>,
     /// Secrets read before a key store was given (bounded by `MAX_HELD_SECRETS`).
     secrets: Vec<u8>,
+    /// Bytes of secrets taken for the key store, at most `MAX_HELD_SECRETS` in all: the store
+    /// keeps what it is given, and a crafted file may hold any number of blocks.
+    taken: usize,
+    /// Bytes of secrets past that, before a key store was given.
+    over_limit: usize,
     /// Every interface of every section so far, as `-w` describes them again.
     described: Vec<Iface>,
     /// TLS secrets read since the last packet handed out (bounded by `MAX_HELD_SECRETS`),
     /// handed out with the next one ([`RawPacket::secrets`]); `handed`: they were.
     fresh: Vec<u8>,
     handed: bool,
+    /// Whether secrets are handed out with packets at all (`-w` to pcapng).
+    hand_out: bool,
     /// Each interface described so far (link type, name, snapshot length): its place in
     /// `described` and the section that last used it. A later section describing the same
     /// interface again (files joined with `cat`, a capture tool's new section) reuses it, so
@@ -206,6 +213,9 @@ impl PcapngReader {
             known: HashMap::new(),
             section: 0,
             fresh: Vec::new(),
+            taken: 0,
+            hand_out: true,
+            over_limit: 0,
             handed: false,
         };
         let front = r.front();
@@ -235,10 +245,19 @@ impl PcapngReader {
         Ok(r)
     }
 
+    /// Nothing writes the secrets handed out with packets: they are no longer kept for that.
+    pub(super) fn no_secrets_wanted(&mut self) {
+        self.hand_out = false;
+        self.fresh = Vec::new();
+    }
+
     /// Where the TLS secrets of Decryption Secrets Blocks go (those read so far included).
     pub(super) fn set_key_store(&mut self, store: std::sync::Arc<crate::tls::KeyStore>) {
         if !self.secrets.is_empty() {
             store.add_text(&std::mem::take(&mut self.secrets));
+        }
+        if self.over_limit > 0 {
+            store.note_over_limit(std::mem::take(&mut self.over_limit));
         }
         self.keys = Some(store);
     }
@@ -340,7 +359,7 @@ impl PcapngReader {
                     Kind::Skip => Step::Skip(offset),
                     Kind::TlsSecrets(text) => {
                         // Each block's text ends a line, and is written back as it was.
-                        if self.fresh.len() + text.len() < MAX_HELD_SECRETS {
+                        if self.hand_out && self.fresh.len() + text.len() < MAX_HELD_SECRETS {
                             self.fresh.extend_from_slice(text);
                             if !text.ends_with(b"\n") {
                                 self.fresh.push(b'\n');
@@ -348,15 +367,20 @@ impl PcapngReader {
                         }
                         // Kept until a key store is given (blocks before the first packet are
                         // read while opening).
+                        let room = self.taken + text.len() <= MAX_HELD_SECRETS;
                         match &self.keys {
-                            Some(k) => {
+                            Some(k) if room => {
                                 k.add_text(text);
                             }
-                            None if self.secrets.len() < MAX_HELD_SECRETS => {
+                            None if room => {
                                 self.secrets.extend_from_slice(text);
                                 self.secrets.push(b'\n');
                             }
-                            None => {}
+                            Some(k) => k.note_over_limit(text.len()),
+                            None => self.over_limit += text.len(),
+                        }
+                        if room {
+                            self.taken += text.len();
                         }
                         Step::Skip(offset)
                     }
@@ -1011,6 +1035,42 @@ mod tests {
 
     /// A section describing an interface an earlier one described (files joined with `cat`)
     /// reuses it; two alike in one section stay two; distinct interfaces are bounded.
+    #[test]
+    fn secrets_past_the_limit_are_counted_not_kept() {
+        // Blocks of 1 MiB of distinct CLIENT_RANDOM lines, one more than the limit holds: the
+        // key store (which keeps what it is given) gets the first 16 MiB.
+        let dir = tempfile::tempdir().unwrap();
+        let mut ng = Ng::new(false);
+        ng.idb(1, 65_535, None, None);
+        let blocks = MAX_HELD_SECRETS / (1 << 20) + 1;
+        let mut n = 0u64;
+        for b in 0..blocks {
+            let mut text = Vec::with_capacity(1 << 20);
+            while text.len() + 200 < 1 << 20 {
+                n += 1;
+                text.extend(format!("CLIENT_RANDOM {n:064x} {}\n", "ab".repeat(48)).as_bytes());
+            }
+            let mut body = 0x544c_534b_u32.to_le_bytes().to_vec();
+            body.extend((text.len() as u32).to_le_bytes());
+            body.extend(&text);
+            ng.block(10, &body);
+            if b == 0 {
+                ng.epb(0, 1_000_000, 16, 16, &[0; 16]);
+            }
+        }
+        ng.epb(0, 2_000_000, 16, 16, &[0; 16]);
+        let path = ng.write(&dir, "secrets.pcapng");
+        let mut source = FileSource::open(&path, None).unwrap();
+        let store = std::sync::Arc::new(crate::tls::KeyStore::new());
+        source.set_key_store(std::sync::Arc::clone(&store));
+        let (packets, _) = read_all(source);
+        assert_eq!(packets.len(), 2);
+        let stats = store.stats();
+        assert!(stats.over_limit > 0 && stats.over_limit < 1 << 20, "{stats:?}");
+        let lines = (stats.secrets as usize) * (14 + 64 + 1 + 96 + 1);
+        assert!(lines <= MAX_HELD_SECRETS && lines > MAX_HELD_SECRETS - (2 << 20), "{stats:?}");
+    }
+
     #[test]
     fn a_huge_interface_name_is_kept_as_one_kib() {
         // 65,532 bytes of 0xff: 196 KB once made valid UTF-8, kept for every interface (and

@@ -34,8 +34,8 @@ use std::time::{Duration, Instant};
 const BUFFER: usize = 64 << 10;
 
 /// TLS secrets kept for the files of a rotation (beyond, each file keeps those given beside its
-/// own packets).
-const MAX_SECRETS: usize = 64 << 20;
+/// own packets): as many as a capture may give.
+const MAX_SECRETS: usize = super::MAX_CAPTURE_SECRETS;
 
 /// A source that also saves what it reads.
 pub struct TeeSource {

@@ -26,10 +26,12 @@ pub struct Secrets {
     pub client_handshake: Option<Vec<u8>>,
     /// TLS 1.3: `SERVER_HANDSHAKE_TRAFFIC_SECRET`.
     pub server_handshake: Option<Vec<u8>>,
-    /// TLS 1.3: `CLIENT_TRAFFIC_SECRET_N`, by N (after N key updates).
-    pub client_traffic: Vec<(u32, Vec<u8>)>,
-    /// TLS 1.3: `SERVER_TRAFFIC_SECRET_N`, by N.
-    pub server_traffic: Vec<(u32, Vec<u8>)>,
+    /// TLS 1.3: the lowest-numbered `CLIENT_TRAFFIC_SECRET_N` logged, with its N (after N key
+    /// updates). Later ones are derived from it at each KeyUpdate, so only this one is kept: a
+    /// log may hold any number of them for one connection.
+    pub client_traffic: Option<(u32, Vec<u8>)>,
+    /// TLS 1.3: the lowest-numbered `SERVER_TRAFFIC_SECRET_N`, with its N.
+    pub server_traffic: Option<(u32, Vec<u8>)>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -40,8 +42,8 @@ impl std::fmt::Debug for Secrets {
             .field("client_early", &self.client_early.is_some())
             .field("client_handshake", &self.client_handshake.is_some())
             .field("server_handshake", &self.server_handshake.is_some())
-            .field("client_traffic", &self.client_traffic.len())
-            .field("server_traffic", &self.server_traffic.len())
+            .field("client_traffic", &self.client_traffic.as_ref().map(|t| t.0))
+            .field("server_traffic", &self.server_traffic.as_ref().map(|t| t.0))
             .finish()
     }
 }
@@ -49,8 +51,8 @@ impl std::fmt::Debug for Secrets {
 impl Secrets {
     /// The lowest-numbered `CLIENT_TRAFFIC_SECRET_N` (or `SERVER_…`) logged, with its N.
     pub fn traffic(&self, client: bool) -> Option<(u32, &[u8])> {
-        let list = if client { &self.client_traffic } else { &self.server_traffic };
-        list.iter().min_by_key(|(n, _)| *n).map(|(n, s)| (*n, s.as_slice()))
+        let t = if client { &self.client_traffic } else { &self.server_traffic };
+        t.as_ref().map(|(n, s)| (*n, s.as_slice()))
     }
 }
 
@@ -63,6 +65,8 @@ pub struct ParseStats {
     pub malformed: u64,
     /// Well-formed lines with a label we do not use (`EXPORTER_SECRET`, …).
     pub skipped: u64,
+    /// Bytes of secrets a capture held past the first 16 MiB (`capture::MAX_CAPTURE_SECRETS`), not read.
+    pub over_limit: u64,
 }
 
 impl std::ops::AddAssign for ParseStats {
@@ -70,6 +74,7 @@ impl std::ops::AddAssign for ParseStats {
         self.secrets += o.secrets;
         self.malformed += o.malformed;
         self.skipped += o.skipped;
+        self.over_limit += o.over_limit;
     }
 }
 
@@ -118,14 +123,13 @@ impl KeyLog {
             Label::ClientHandshake => s.client_handshake = Some(secret),
             Label::ServerHandshake => s.server_handshake = Some(secret),
             Label::ClientTraffic(n) | Label::ServerTraffic(n) => {
-                let list = if matches!(label, Label::ClientTraffic(_)) {
+                let kept = if matches!(label, Label::ClientTraffic(_)) {
                     &mut s.client_traffic
                 } else {
                     &mut s.server_traffic
                 };
-                match list.iter_mut().find(|(m, _)| *m == n) {
-                    Some(slot) => slot.1 = secret,
-                    None => list.push((n, secret)),
+                if kept.as_ref().is_none_or(|(m, _)| n <= *m) {
+                    *kept = Some((n, secret));
                 }
             }
         }
@@ -250,6 +254,13 @@ impl KeyStore {
         stats
     }
 
+    /// Notes `bytes` of secrets a capture held past its limit, not read.
+    pub fn note_over_limit(&self, bytes: usize) {
+        if let Ok(mut s) = self.stats.lock() {
+            s.over_limit += bytes as u64;
+        }
+    }
+
     /// A copy of the secrets logged for `random`.
     pub fn lookup(&self, random: &ClientRandom) -> Option<Secrets> {
         match self.log.read() {
@@ -318,12 +329,13 @@ mod tests {
         );
         let mut log = KeyLog::new();
         let st = log.add_text(text.as_bytes());
-        assert_eq!(st, ParseStats { secrets: 7, malformed: 0, skipped: 1 });
+        assert_eq!(st, ParseStats { secrets: 7, malformed: 0, skipped: 1, over_limit: 0 });
         let random: ClientRandom = unhex(R.as_bytes()).unwrap().try_into().unwrap();
         let s = log.get(&random).unwrap();
         assert_eq!(s.master.as_deref(), Some(&[0xab; 48][..]));
-        assert_eq!(s.server_traffic.len(), 2);
         assert_eq!(s.traffic(false), Some((0, &[0xcd; 32][..])));
+        // SERVER_TRAFFIC_SECRET_1 came later and is derived from _0: it is not kept.
+        assert_eq!(format!("{s:?}").matches("Some(0)").count(), 2, "{s:?}");
         assert!(s.client_early.is_some() && s.client_handshake.is_some());
         // Debug never shows a secret.
         assert!(!format!("{s:?}").contains("171"), "{s:?}");
@@ -340,7 +352,7 @@ mod tests {
         );
         let mut log = KeyLog::new();
         let st = log.add_text(text.as_bytes());
-        assert_eq!(st, ParseStats { secrets: 1, malformed: 5, skipped: 0 });
+        assert_eq!(st, ParseStats { secrets: 1, malformed: 5, skipped: 0, over_limit: 0 });
         assert_eq!(log.len(), 1);
     }
 

@@ -372,7 +372,9 @@ impl TlsLayer {
                 + n(&s.client_early)
                 + n(&s.client_handshake)
                 + n(&s.server_handshake)
-                + (s.client_traffic.len() + s.server_traffic.len()) * 80
+                + (usize::from(s.client_traffic.is_some())
+                    + usize::from(s.server_traffic.is_some()))
+                    * 80
         });
         self.dirs
             .iter()
