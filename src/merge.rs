@@ -46,6 +46,15 @@ fn ranges(numbers: impl Iterator<Item = usize>) -> String {
     text
 }
 
+/// Whether two inputs' names are the same file name (the shares may have run on machines that
+/// mount the archive at different places).
+fn same_file_name(a: Option<&Value>, b: Option<&Value>) -> bool {
+    fn name(v: Option<&Value>) -> Option<&str> {
+        v?.as_str().map(|s| s.rsplit('/').next().unwrap_or(s))
+    }
+    name(a).is_some() && name(a) == name(b)
+}
+
 /// Merges the reports of every share of one run into the report of the whole run.
 pub fn merge(mut shares: Vec<ShareReport>) -> Result<Value, Error> {
     let bad = |name: &str, what: String| Error::Usage(format!("wsscope merge: {name}: {what}"));
@@ -199,7 +208,30 @@ pub fn merge(mut shares: Vec<ShareReport>) -> Result<Value, Error> {
         let mut memory = input["memory"].clone();
         for (s, list) in shares.iter().zip(&inputs) {
             let other = list.get(i).ok_or_else(|| bad(&s.name, format!("has no input {i}")))?;
+            // Each share tracks every connection under its own memory budget: what the budget
+            // evicted (and so the connection counters) may differ.
+            let evicted =
+                |v: &Value| v["memory"]["connections_evicted"].as_u64().is_some_and(|n| n > 0);
+            let budget_acted = evicted(other) || evicted(&input);
             for key in ["name", "link_type", "end_of_input", "packets", "tcp", "capture"] {
+                if key == "name" && same_file_name(other.get(key), input.get(key)) {
+                    continue;
+                }
+                if key == "tcp" && budget_acted && other.get(key) != input.get(key) {
+                    return Err(bad(
+                        &s.name,
+                        format!(
+                            "input {i}: the memory budget evicted connections in {} and not \
+                             in the same way in {}, so their connections are numbered \
+                             differently and cannot be put together as one run's; run every \
+                             share with a --memory-budget large enough that nothing is evicted \
+                             (a share holds the analysis of its own connections only: more \
+                             shares need less each)",
+                            if evicted(other) { &s.name } else { &first.name },
+                            if evicted(other) { &first.name } else { &s.name },
+                        ),
+                    ));
+                }
                 if other.get(key) != input.get(key) {
                     return Err(bad(
                         &s.name,

@@ -424,6 +424,31 @@ fn merge_refuses_incomplete_or_foreign_shares() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("which wsscope report --shard never writes"), "{err}");
     }
+    // Shares whose budget evicted connections (ids and TCP counters then differ): refused,
+    // naming the share and the cure, not "not the same inputs".
+    let mut evicted = a.clone();
+    evicted["inputs"][0]["memory"]["connections_evicted"] = 3.into();
+    let n = evicted["inputs"][0]["tcp"]["connections"].as_u64().unwrap();
+    evicted["inputs"][0]["tcp"]["connections"] = (n + 3).into();
+    std::fs::write(path("k.json"), evicted.to_string()).unwrap();
+    let out = wsscope(&["merge", &path("k.json"), &path("b.json")]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the memory budget evicted connections in") && err.contains("k.json"));
+    assert!(err.contains("--memory-budget large enough"), "{err}");
+    // The same file read from two directories (two machines' mounts) is the same input.
+    let moved = dir.path().join("elsewhere");
+    std::fs::create_dir(&moved).unwrap();
+    let copy = moved.join("concurrent.pcap");
+    std::fs::copy(cap, &copy).unwrap();
+    let copy = copy.to_str().unwrap();
+    let out = wsscope(&["report", copy, "-q", "--shard", "1/2", "-o", &path("l.json")]);
+    assert!(out.status.success(), "{out:?}");
+    let out = wsscope(&["merge", &path("a.json"), &path("l.json"), "-o", &path("m.json")]);
+    assert!(out.status.success(), "{out:?}");
+    let merged: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path("m.json")).unwrap()).unwrap();
+    assert_eq!(merged["inputs"][0]["name"], cap, "share 0's name");
     let out = wsscope(&["report", cap, "-q", "--shard", "5/1000", "-o", &path("j.json")]);
     assert!(out.status.code().is_some_and(|c| c < 2), "{out:?}");
     let out = wsscope(&["merge", &path("j.json")]);
