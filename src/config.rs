@@ -331,7 +331,13 @@ impl DecodeArgs {
             max_message,
             max_inflate,
             emit_frames,
-            ws_ports: self.ws_ports.clone(),
+            // A set: the order and repeats of --ws-port change nothing (merge compares it).
+            ws_ports: {
+                let mut ports = self.ws_ports.clone();
+                ports.sort_unstable();
+                ports.dedup();
+                ports
+            },
             community_id_seed: self.community_id_seed,
             shard: self.shard.as_deref().map(parse_shard).transpose()?,
             tls: crate::tls::TlsConfig {

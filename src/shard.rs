@@ -80,10 +80,11 @@ fn drive_rounds<S: EventSink>(
     redactor: Option<&Redactor>,
     sink: &mut S,
 ) -> Result<(RunSummary, AnalyzerStats), Error> {
-    let threads = threads.max(1);
-    // Each worker's table holds its share of the connection limit.
-    let worker_limits = TcpLimits {
-        max_connections: limits.max_connections.div_ceil(threads).max(1),
+    // Each worker's table holds its share of the connection limit, the shares adding up to the
+    // limit (so never more workers than the limit).
+    let threads = threads.clamp(1, limits.max_connections.max(1));
+    let worker_limits = |i: usize| TcpLimits {
+        max_connections: share_of(limits.max_connections, threads, i),
         ..limits.clone()
     };
     let counts: Arc<Vec<[AtomicU64; 2]>> =
@@ -102,7 +103,7 @@ fn drive_rounds<S: EventSink>(
             // The merger hands emptied answers back (their memory stays warm).
             let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<Out>>();
             backs.push(back_tx);
-            let (cfg, limits, counts) = (cfg.clone(), worker_limits.clone(), Arc::clone(&counts));
+            let (cfg, limits, counts) = (cfg.clone(), worker_limits(i), Arc::clone(&counts));
             let redactor = redactor.cloned();
             let file = source.reread();
             let worker = std::thread::Builder::new()
@@ -159,6 +160,12 @@ fn drive_rounds<S: EventSink>(
         summary.tcp = tcp;
         Ok((summary, stats))
     })
+}
+
+/// Worker `i`'s part of `limit` connections among `workers` (at most `limit` of them): the parts
+/// add up to the limit.
+fn share_of(limit: usize, workers: usize, i: usize) -> usize {
+    (limit / workers + usize::from(i < limit % workers)).max(1)
 }
 
 /// Adds the counters of one worker's table to `sum` (`max_concurrent` and `max_open` are the
@@ -786,6 +793,18 @@ mod tests {
                 let (got, stats) = events(capture, Some((threads, (1000, 3))), Some(&redactor));
                 assert_eq!(stats, want_stats, "{capture}: {threads} threads");
                 assert_eq!(got, want, "{capture}: {threads} threads");
+            }
+        }
+    }
+
+    #[test]
+    fn the_workers_parts_of_the_connection_limit_add_up_to_it() {
+        for limit in [1, 2, 3, 7, 10_000, 10_001] {
+            for threads in 1..=9 {
+                let workers = threads.min(limit);
+                let parts: Vec<usize> = (0..workers).map(|i| share_of(limit, workers, i)).collect();
+                assert_eq!(parts.iter().sum::<usize>(), limit, "{limit} among {workers}");
+                assert!(parts.iter().all(|&p| p >= 1));
             }
         }
     }

@@ -449,6 +449,18 @@ fn merge_refuses_incomplete_or_foreign_shares() {
     let merged: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path("m.json")).unwrap()).unwrap();
     assert_eq!(merged["inputs"][0]["name"], cap, "share 0's name");
+    // --ws-port is a set: its order and repeats do not make shares differ.
+    let ports = [["8080", "9000", "9000"], ["9000", "8080", "8080"]];
+    for (share, p) in ports.iter().enumerate() {
+        let (name, share) = (path(&format!("p{share}.json")), format!("{share}/2"));
+        let mut args = vec!["report", cap, "-q", "--shard", &share, "-o", &name];
+        for port in p {
+            args.extend(["--ws-port", port]);
+        }
+        assert!(wsscope(&args).status.code().is_some_and(|c| c < 2));
+    }
+    let out = wsscope(&["merge", &path("p0.json"), &path("p1.json")]);
+    assert!(out.status.code().is_some_and(|c| c < 2), "{out:?}");
     let out = wsscope(&["report", cap, "-q", "--shard", "5/1000", "-o", &path("j.json")]);
     assert!(out.status.code().is_some_and(|c| c < 2), "{out:?}");
     let out = wsscope(&["merge", &path("j.json")]);
