@@ -46,6 +46,30 @@ fn ranges(numbers: impl Iterator<Item = usize>) -> String {
     text
 }
 
+/// What differs between `here` and `there`, in a few words: the members of two objects that
+/// differ, or the two values, each cut to 80 characters.
+fn difference(here: Option<&Value>, there: Option<&Value>) -> String {
+    let short = |v: Option<&Value>| {
+        let text = v.map_or("nothing".to_string(), Value::to_string);
+        match text.char_indices().nth(80) {
+            Some((cut, _)) => format!("{}…", &text[..cut]),
+            None => text,
+        }
+    };
+    if let (Some(Value::Object(a)), Some(Value::Object(b))) = (here, there) {
+        let keys = a.keys().chain(b.keys().filter(|k| !a.contains_key(*k)));
+        let differ: Vec<String> = keys
+            .filter(|k| a.get(*k) != b.get(*k))
+            .take(4)
+            .map(|k| format!("{k} {} here, {} there", short(a.get(k)), short(b.get(k))))
+            .collect();
+        if !differ.is_empty() {
+            return differ.join("; ");
+        }
+    }
+    format!("{} here, {} there", short(here), short(there))
+}
+
 /// Whether two inputs' names are the same file name (the shares may have run on machines that
 /// mount the archive at different places).
 fn same_file_name(a: Option<&Value>, b: Option<&Value>) -> bool {
@@ -145,7 +169,16 @@ pub fn merge(mut shares: Vec<ShareReport>) -> Result<Value, Error> {
     for s in &shares[1..] {
         for key in ["schema_version", "tool", "redaction"] {
             if s.doc.get(key) != first.doc.get(key) {
-                return Err(bad(&s.name, format!("its {key} differs from {}'s", first.name)));
+                let off = |d: &Value| d.get(key).is_none_or(Value::is_null);
+                let what = match (key, off(&s.doc), off(&first.doc)) {
+                    ("redaction", true, _) => "--no-redact here, redaction there".to_string(),
+                    ("redaction", _, true) => "redaction here, --no-redact there".to_string(),
+                    _ => difference(s.doc.get(key), first.doc.get(key)),
+                };
+                return Err(bad(
+                    &s.name,
+                    format!("its {key} differs from {}'s: {what}", first.name),
+                ));
             }
         }
         // The same judgement: the policy's file may have another name on another machine.
@@ -161,8 +194,9 @@ pub fn merge(mut shares: Vec<ShareReport>) -> Result<Value, Error> {
                 &s.name,
                 format!(
                     "its policy (--allow, --severity, thresholds, --policy) differs from {}'s: \
-                     every share must be judged by the same policy",
-                    first.name
+                     {}; every share must be judged by the same policy",
+                    first.name,
+                    difference(Some(&policy(&s.doc)), Some(&policy(&first.doc)))
                 ),
             ));
         }
@@ -171,7 +205,15 @@ pub fn merge(mut shares: Vec<ShareReport>) -> Result<Value, Error> {
         if exit(&s.doc) != exit(&first.doc) {
             return Err(bad(
                 &s.name,
-                format!("its --fail-on or --require-connections differ from {}'s", first.name),
+                format!(
+                    "its --fail-on or --require-connections differ from {}'s: {:?} and {} here, \
+                     {:?} and {} there",
+                    first.name,
+                    exit(&s.doc).0.as_str().unwrap_or_default(),
+                    exit(&s.doc).1,
+                    exit(&first.doc).0.as_str().unwrap_or_default(),
+                    exit(&first.doc).1
+                ),
             ));
         }
     }
@@ -236,8 +278,9 @@ pub fn merge(mut shares: Vec<ShareReport>) -> Result<Value, Error> {
                     return Err(bad(
                         &s.name,
                         format!(
-                            "input {i}'s {key} differs from {}'s: not the same inputs",
-                            first.name
+                            "input {i}'s {key} differs from {}'s: {}; not the same inputs",
+                            first.name,
+                            difference(other.get(key), input.get(key))
                         ),
                     ));
                 }

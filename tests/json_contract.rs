@@ -449,6 +449,31 @@ fn merge_refuses_incomplete_or_foreign_shares() {
     let merged: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path("m.json")).unwrap()).unwrap();
     assert_eq!(merged["inputs"][0]["name"], cap, "share 0's name");
+    // Refusals say what differs.
+    let out =
+        wsscope(&["report", cap, "-q", "--shard", "1/2", "--no-redact", "-o", &path("n.json")]);
+    assert!(out.status.code().is_some_and(|c| c < 2));
+    let out = wsscope(&[
+        "report",
+        cap,
+        "-q",
+        "--shard",
+        "1/2",
+        "--fail-on",
+        "info",
+        "-o",
+        &path("o.json"),
+    ]);
+    assert!(out.status.code().is_some_and(|c| c < 2));
+    for (other, want) in [
+        ("n.json", "its redaction differs from"),
+        ("n.json", "--no-redact here, redaction there"),
+        ("o.json", "\"info\" and null here, \"error\" and null there"),
+    ] {
+        let out = wsscope(&["merge", &path("a.json"), &path(other)]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.code() == Some(2) && err.contains(want), "{other}: {err}");
+    }
     // --ws-port is a set: its order and repeats do not make shares differ.
     let ports = [["8080", "9000", "9000"], ["9000", "8080", "8080"]];
     for (share, p) in ports.iter().enumerate() {

@@ -628,6 +628,25 @@ impl Session {
                     self.run_probe(false, cfg, sink);
                 }
             }
+            Phase::WebSocket(ws) if cfg.keep_payloads => {
+                // The messages of one piece wait here until the piece is decoded: their payloads
+                // are charged, so that past half the budget the next ones drop theirs (a 64 KiB
+                // segment may hold a thousand deflated messages of 1 MiB each).
+                let mut outs = WsOuts::new();
+                let mut held = (crate::memory::Charge::new(&cfg.memory), 0);
+                ws.dirs[dir.index()].feed(offset, data, at, &mut |k, o| {
+                    if let WsOut::Message(m) = &o {
+                        held.1 += match &m.payload {
+                            Payload::Text(t) => t.capacity(),
+                            Payload::Bytes(b) => b.capacity(),
+                            Payload::Unavailable => 0,
+                        };
+                        held.0.set(held.1);
+                    }
+                    outs.push((k, o))
+                });
+                self.push_ws(wsd, &mut outs, at.ts, cfg, sink);
+            }
             Phase::WebSocket(ws) => {
                 let mut outs = WsOuts::new();
                 ws.dirs[dir.index()].feed(offset, data, at, &mut |k, o| outs.push((k, o)));

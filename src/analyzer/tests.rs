@@ -579,3 +579,34 @@ fn a_session_charges_its_buffers_and_gives_up_payload_copies_past_half_the_budge
     // The session is gone: everything it charged was given back.
     assert_eq!(memory.used(), 0);
 }
+
+/// Messages decoded from one segment wait until the segment is decoded; their copies count,
+/// so one segment cannot hold more than half the budget of them (a segment of deflated
+/// messages inflates a thousandfold).
+#[test]
+fn the_messages_of_one_segment_count_toward_the_budget() {
+    let memory = crate::memory::Memory::new(16 << 20);
+    let cfg = AnalyzerConfig { memory: memory.clone(), ..AnalyzerConfig::default() };
+    let mut c = Conn::with(RoleSource::Syn, cfg);
+    c.send(C2S, request("").as_bytes());
+    c.send(S2C, response("").as_bytes());
+    let one = frame(true, 0, 2, None, &vec![7u8; 512 << 10]);
+    let piece: Vec<u8> = (0..40).flat_map(|_| one.iter().copied()).collect();
+    c.send(S2C, &piece);
+    let events = c.close();
+    let kept: Vec<bool> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message { opcode: crate::ws::OpCode::Binary, truncated, .. } => {
+                Some(!*truncated)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kept.len(), 40);
+    // Half the budget is 8 MiB: 16 copies of 512 KiB at most (less what else is charged).
+    let copies = kept.iter().filter(|k| **k).count();
+    assert!((8..=16).contains(&copies), "{copies} copies kept");
+    assert!(kept.iter().skip_while(|k| **k).all(|k| !k), "copies stop, then none: {kept:?}");
+    assert_eq!(memory.used(), 0);
+}
