@@ -99,7 +99,7 @@ fn drive_rounds<S: EventSink>(
         for i in 0..threads {
             let (job_tx, job_rx) = sync_channel::<Round>(QUEUE);
             let spent_tx = spent_tx.clone();
-            let (event_tx, event_rx) = sync_channel::<Vec<Out>>(QUEUE);
+            let (event_tx, event_rx) = sync_channel::<Answer>(QUEUE);
             // The merger hands emptied answers back (their memory stays warm).
             let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<Out>>();
             backs.push(back_tx);
@@ -463,7 +463,7 @@ impl StreamSink for Tap {
         let (key, stage) = (self.keyed().key, self.keyed().stage);
         let closed = match &event {
             StreamEvent::Open(info) => {
-                self.keyed().out.push(Out::Open(key, info.id.0));
+                self.keyed().push(Out::Open(key, info.id.0));
                 None
             }
             StreamEvent::Close { conn, .. } => Some(conn.0),
@@ -471,7 +471,7 @@ impl StreamSink for Tap {
         };
         self.analyzer.on_stream_event(event);
         if let Some(c) = closed {
-            self.keyed().out.push(Out::Closed(key, stage, c));
+            self.keyed().push(Out::Closed(key, stage, c));
         }
     }
 }
@@ -482,11 +482,56 @@ struct Keyed {
     key: u64,
     stage: u8,
     out: Vec<Out>,
+    /// Bytes `out` holds (its entries and their payloads).
+    bytes: usize,
+    /// Where parts of an answer go, and emptied vectors come back from.
+    to_merger: Option<(SyncSender<Answer>, Receiver<Vec<Out>>)>,
+    /// The merger is gone.
+    gone: bool,
+}
+
+/// A part of a worker's answer to a round; `last`: the round's last part.
+struct Answer {
+    outs: Vec<Out>,
+    last: bool,
+}
+
+/// A worker hands its answer on in parts of about this many bytes (entries and payloads): a
+/// round of 64 KiB of deflated messages may inflate to 64 MiB, a round of empty frames makes
+/// 250,000 events, and a sweep or the end may emit events for every connection at once. The
+/// merger holds one part per worker, two wait in the channel.
+const PART_BYTES: usize = 1 << 20;
+
+impl Keyed {
+    fn push(&mut self, out: Out) {
+        self.bytes += size_of::<Out>()
+            + match &out {
+                Out::Event(_, _, Event::Message { payload, .. }) => match payload {
+                    crate::event::Payload::Text(t) => t.len(),
+                    crate::event::Payload::Bytes(b) => b.len(),
+                    crate::event::Payload::Unavailable => 0,
+                },
+                _ => 0,
+            };
+        self.out.push(out);
+        if self.bytes >= PART_BYTES {
+            self.hand_on(false);
+        }
+    }
+
+    /// Sends what was collected as a part of the answer (`last`: the round's last part).
+    fn hand_on(&mut self, last: bool) {
+        let Some((tx, back)) = &self.to_merger else { return };
+        let next = back.try_recv().unwrap_or_default();
+        let outs = std::mem::replace(&mut self.out, next);
+        self.bytes = 0;
+        self.gone |= tx.send(Answer { outs, last }).is_err();
+    }
 }
 
 impl EventSink for Keyed {
     fn event(&mut self, event: Event) {
-        self.out.push(Out::Event(self.key, self.stage, event));
+        self.push(Out::Event(self.key, self.stage, event));
     }
 }
 
@@ -494,7 +539,7 @@ impl EventSink for Keyed {
 /// Returns its analyzer's and its table's counters.
 fn work(
     rounds: Receiver<Round>,
-    (out, back): (SyncSender<Vec<Out>>, Receiver<Vec<Out>>),
+    to_merger: (SyncSender<Answer>, Receiver<Vec<Out>>),
     spent: std::sync::mpsc::Sender<Round>,
     (cfg, sink): (AnalyzerConfig, Redacting<Keyed>),
     limits: TcpLimits,
@@ -505,6 +550,7 @@ fn work(
     table.sweep_on_command();
     table.set_input_file(file);
     let mut tap = Tap { analyzer: Analyzer::new(cfg, sink) };
+    tap.keyed().to_merger = Some(to_merger);
     let mut len = 0;
     for mut round in rounds {
         for (key, job) in round.jobs.drain(..) {
@@ -546,8 +592,7 @@ fn work(
                         // Closed since the insertion (memory-budget evictions of this segment):
                         // the merger has their `Closed` before this, and adds them back.
                         let gone = open.saturating_sub(table.open_now()) as usize;
-                        let out = &mut tap.keyed().out;
-                        out.push(Out::Inserted(key, STAGE_SEGMENT, n, gone));
+                        tap.keyed().push(Out::Inserted(key, STAGE_SEGMENT, n, gone));
                     }
                 }
                 Job::Sweep(at) => {
@@ -562,11 +607,11 @@ fn work(
                     table.finish_at(at, &mut tap);
                     stage = STAGE_IDLE;
                 }
-                Job::Stats(s) => tap.keyed().out.push(Out::Stats(key, s)),
+                Job::Stats(s) => tap.keyed().push(Out::Stats(key, s)),
             }
             if table.len() != len {
                 len = table.len();
-                tap.keyed().out.push(Out::Len(key, stage, len));
+                tap.keyed().push(Out::Len(key, stage, len));
             }
         }
         counts[0].store(table.open_now(), Ordering::Relaxed);
@@ -574,8 +619,8 @@ fn work(
         round.bytes.clear();
         // The reader may have finished; then the round is simply dropped.
         let _ = spent.send(round);
-        let next = back.try_recv().unwrap_or_default();
-        if out.send(std::mem::replace(&mut tap.keyed().out, next)).is_err() {
+        tap.keyed().hand_on(true);
+        if tap.keyed().gone {
             break;
         }
     }
@@ -600,29 +645,38 @@ impl Ids {
 /// the most connections the tables held at once and the most open at once, counted as one
 /// table counts them (right after a connection is added).
 fn merge<S: EventSink>(
-    from_workers: &[Receiver<Vec<Out>>],
+    from_workers: &[Receiver<Answer>],
     backs: &[std::sync::mpsc::Sender<Vec<Out>>],
     sink: &mut S,
 ) -> (u64, u64) {
-    // Each worker's answer, reversed: its next entry is the last.
-    let mut parts: Vec<Vec<Out>> = Vec::with_capacity(from_workers.len());
+    // Each worker's part of its answer, reversed: its next entry is the last; `last`: that
+    // part ends the worker's answer to the round.
+    let n = from_workers.len();
+    let mut parts: Vec<Vec<Out>> = (0..n).map(|_| Vec::new()).collect();
+    let mut last = vec![false; n];
     let mut ids = Ids { next: 1, ..Ids::default() };
-    let mut lens = vec![0usize; from_workers.len()];
+    let mut lens = vec![0usize; n];
     let (mut max_concurrent, mut max_open) = (0u64, 0u64);
     loop {
-        for (w, part) in parts.drain(..).enumerate() {
-            if let Some(back) = backs.get(w) {
-                let _ = back.send(part);
-            }
+        // Every worker's next entry is at hand, or its answer to the round is all out: only
+        // then is the lowest (key, stage) known. Once every answer is out, the next round.
+        if parts.iter().all(Vec::is_empty) && last.iter().all(|l| *l) {
+            last.iter_mut().for_each(|l| *l = false);
         }
-        for rx in from_workers {
-            match rx.recv() {
-                Ok(mut out) => {
-                    out.reverse();
-                    parts.push(out);
+        for (w, rx) in from_workers.iter().enumerate() {
+            while parts[w].is_empty() && !last[w] {
+                match rx.recv() {
+                    Ok(Answer { mut outs, last: end }) => {
+                        outs.reverse();
+                        let spent = std::mem::replace(&mut parts[w], outs);
+                        if let Some(back) = backs.get(w) {
+                            let _ = back.send(spent);
+                        }
+                        last[w] = end;
+                    }
+                    // Every worker ends after the same last round (or one panicked).
+                    Err(_) => return (max_concurrent, max_open),
                 }
-                // Every worker ends after the same last round (or one panicked).
-                Err(_) => return (max_concurrent, max_open),
             }
         }
         loop {
@@ -652,6 +706,8 @@ fn merge<S: EventSink>(
                     .map_or(w, |(_, w)| w);
             }
             let Some(out) = parts[w].pop() else { break };
+            // That worker's next entry is in its next part: fetch it before choosing again.
+            let refill = parts[w].is_empty() && !last[w];
             match out {
                 Out::Event(_, _, mut event) => {
                     let id = event.connection_mut();
@@ -674,6 +730,9 @@ fn merge<S: EventSink>(
                 }
                 Out::Len(_, _, n) => lens[w] = n,
                 Out::Stats(_, s) => sink.stats(&s),
+            }
+            if refill {
+                break;
             }
         }
     }
@@ -822,11 +881,58 @@ mod tests {
         assert!(rx0.recv().is_ok(), "the live worker still got its round");
     }
 
+    /// A worker's whole answer to a round, or a part that is not the last.
+    fn whole(outs: Vec<Out>) -> Answer {
+        Answer { outs, last: true }
+    }
+
+    fn part(outs: Vec<Out>) -> Answer {
+        Answer { outs, last: false }
+    }
+
+    /// A worker's answer goes in parts of about [`PART_BYTES`]: a round of deflated messages,
+    /// or a sweep closing every connection, is not held whole.
+    #[test]
+    fn a_large_answer_goes_in_parts() {
+        let (tx, rx) = sync_channel::<Answer>(64);
+        let (_back_tx, back_rx) = std::sync::mpsc::channel();
+        let mut k = Keyed { to_merger: Some((tx, back_rx)), ..Keyed::default() };
+        let per = PART_BYTES.div_ceil(size_of::<Out>());
+        for i in 0..2 * per as u64 + 5 {
+            k.push(Out::Len(i, STAGE_SEGMENT, 1));
+        }
+        let message = |n: usize| Event::Message {
+            connection: ConnId(1),
+            direction: crate::tcp::Direction::ServerToClient,
+            opcode: crate::ws::OpCode::Binary,
+            complete: true,
+            length: Some(n as u64),
+            captured_length: n as u64,
+            missing: Some(0),
+            wire_length: n as u64,
+            compressed: false,
+            fragments: 1,
+            first: Default::default(),
+            last: Default::default(),
+            end: Default::default(),
+            payload: crate::event::Payload::Bytes(vec![0; n]),
+            truncated: false,
+            close: None,
+            rtt: None,
+        };
+        for _ in 0..3 {
+            k.event(message(PART_BYTES / 2));
+        }
+        k.hand_on(true);
+        let parts: Vec<(usize, bool)> = rx.try_iter().map(|a| (a.outs.len(), a.last)).collect();
+        assert_eq!(parts, [(per, false), (per, false), (7, false), (1, true)]);
+    }
+
     #[test]
     fn the_merge_ends_when_a_worker_is_gone() {
-        let (tx0, rx0) = sync_channel::<Vec<Out>>(4);
-        let (tx1, rx1) = sync_channel::<Vec<Out>>(4);
-        tx0.send(Vec::new()).expect("send");
+        let (tx0, rx0) = sync_channel::<Answer>(4);
+        let (tx1, rx1) = sync_channel::<Answer>(4);
+        tx0.send(whole(Vec::new())).expect("send");
         drop(tx1);
         let mut n = 0;
         merge(&[rx0, rx1], &[], &mut |_: Event| n += 1);
@@ -850,39 +956,46 @@ mod tests {
         };
         // Worker 0 opens its connection 1 at key 0, worker 1 its 1 at key 1 and its 2 at key 3,
         // worker 0 its 2 at key 4. A sweep at key 5 touches all four.
-        tx0.send(vec![
+        // (Worker 0's answer to the first round comes in two parts.)
+        tx0.send(part(vec![
             Out::Open(0, 1),
             Out::Inserted(0, STAGE_SEGMENT, 1, 0),
             Out::Event(0, STAGE_SEGMENT, ev(1, 0)),
+        ]))
+        .expect("send");
+        tx0.send(whole(vec![
             Out::Open(4, 2),
             Out::Inserted(4, STAGE_SEGMENT, 2, 0),
             Out::Event(4, STAGE_SEGMENT, ev(2, 4)),
-        ])
+        ]))
         .expect("send");
-        tx1.send(vec![
+        tx1.send(whole(vec![
             Out::Open(1, 1),
             Out::Inserted(1, STAGE_SEGMENT, 1, 0),
             Out::Event(1, STAGE_SEGMENT, ev(1, 1)),
             Out::Open(3, 2),
             Out::Inserted(3, STAGE_SEGMENT, 2, 0),
             Out::Event(3, STAGE_SEGMENT, ev(2, 3)),
-        ])
+        ]))
         .expect("send");
-        tx0.send(vec![
+        tx0.send(whole(vec![
             Out::Event(5, STAGE_HOLES, ev(1, 50)),
             Out::Event(5, STAGE_HOLES, ev(2, 51)),
-        ])
+        ]))
         .expect("send");
-        tx1.send(vec![Out::Event(5, STAGE_IDLE, ev(2, 52)), Out::Event(5, STAGE_HOLES, ev(1, 53))])
-            .expect("send");
+        tx1.send(whole(vec![
+            Out::Event(5, STAGE_IDLE, ev(2, 52)),
+            Out::Event(5, STAGE_HOLES, ev(1, 53)),
+        ]))
+        .expect("send");
         // Worker 1's connection 1 closes at key 6 (it lingers in its table) and its 3 opens at
         // key 7: five tracked, four open.
-        tx0.send(vec![]).expect("send");
-        tx1.send(vec![
+        tx0.send(whole(vec![])).expect("send");
+        tx1.send(whole(vec![
             Out::Closed(6, STAGE_SEGMENT, 1),
             Out::Open(7, 3),
             Out::Inserted(7, STAGE_SEGMENT, 3, 0),
-        ])
+        ]))
         .expect("send");
         drop((tx0, tx1));
         let mut seen = Vec::new();
@@ -900,13 +1013,13 @@ mod tests {
     #[test]
     fn connections_closed_after_an_insertion_in_the_same_step_count_as_open() {
         let (tx, rx) = sync_channel(4);
-        tx.send(vec![
+        tx.send(whole(vec![
             Out::Open(0, 1),
             Out::Inserted(0, STAGE_SEGMENT, 1, 0),
             Out::Open(1, 2),
             Out::Closed(1, STAGE_SEGMENT, 1),
             Out::Inserted(1, STAGE_SEGMENT, 2, 1),
-        ])
+        ]))
         .expect("send");
         drop(tx);
         assert_eq!(merge(&[rx], &[], &mut |_: Event| {}), (2, 2));
