@@ -87,7 +87,14 @@ fn round_trip(mut source: FileSource) {
         w.secrets(p.secrets).expect("writing to memory");
         w.write(&p).expect("writing to memory");
         let name = p.iface.and_then(|i| i.name.clone());
-        read.push((p.ts.as_nanos(), p.wire_len, p.data.to_vec(), p.link.0, name, p.secrets.to_vec()));
+        read.push((
+            p.ts.as_nanos(),
+            p.wire_len,
+            p.data.to_vec(),
+            p.link.0,
+            name,
+            p.secrets.to_vec(),
+        ));
     }
     let copy = crate::scratch_path("pcap_file_copy");
     if std::fs::write(&copy, w.into_inner()).is_err() {
@@ -106,7 +113,14 @@ fn round_trip(mut source: FileSource) {
         let name = p.iface.and_then(|i| i.name.clone());
         // Names are cut at 1 KiB when written.
         let name = name.map(|n| n.chars().take(64).collect::<String>());
-        again.push((p.ts.as_nanos(), p.wire_len, p.data.to_vec(), p.link.0, name, p.secrets.to_vec()));
+        again.push((
+            p.ts.as_nanos(),
+            p.wire_len,
+            p.data.to_vec(),
+            p.link.0,
+            name,
+            p.secrets.to_vec(),
+        ));
     }
     let cut = |k: &Kept| {
         let mut k = k.clone();
