@@ -80,6 +80,17 @@ fn finding(message: &str) -> Event {
     }
 }
 
+/// Connection 1 ended.
+fn end_of_connection_1() -> Event {
+    Event::End {
+        connection: ConnId(1),
+        reason: CloseReason::Fin,
+        closed_first_by: None,
+        clean: true,
+        ts: Default::default(),
+    }
+}
+
 fn finding_message(e: &Event) -> &str {
     match e {
         Event::Finding { message, .. } => message,
@@ -281,14 +292,7 @@ fn findings_of_the_connection_no_longer_quote_its_secrets_and_end_forgets_them()
             marker(JWT.len())
         )
     );
-    let mut end = Event::End {
-        connection: ConnId(1),
-        reason: CloseReason::Fin,
-        closed_first_by: None,
-        clean: true,
-        ts: Default::default(),
-    };
-    r.apply(&mut end);
+    r.apply(&mut end_of_connection_1());
     assert!(r.learned.is_empty());
 }
 
@@ -319,14 +323,7 @@ fn secrets_remembered_per_connection_are_bounded_and_the_latest_always_kept() {
     let mut f = finding(&format!("the request said {:?}", token(499)));
     r.apply(&mut f);
     assert!(!finding_message(&f).contains("x".repeat(4000).as_str()), "{}", finding_message(&f));
-    let mut end = Event::End {
-        connection: ConnId(1),
-        reason: CloseReason::Fin,
-        closed_first_by: None,
-        clean: true,
-        ts: Default::default(),
-    };
-    r.apply(&mut end);
+    r.apply(&mut end_of_connection_1());
     assert_eq!(r.learned_bytes(), 0);
 }
 
