@@ -439,7 +439,8 @@ pub fn memory_notice(m: &crate::memory::MemoryStats) -> Option<String> {
     let peak =
         if m.peak > 0 { format!(" (peak {} accounted)", human(m.peak)) } else { String::new() };
     Some(format!(
-        "the memory budget of {} filled up{peak}: {}; raise --memory-budget to keep everything",
+        "the memory budget of {} came under pressure{peak}; from half of it, memory is given \
+         up step by step: {}; raise --memory-budget to keep everything",
         human(m.budget),
         what.join(", ")
     ))
