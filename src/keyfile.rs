@@ -26,6 +26,9 @@ pub fn load(path: &Path, store: &KeyStore) -> std::io::Result<u64> {
     let complete = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
     store.add_text(&text[..complete]);
     store.mark_given();
+    use sha1::Digest;
+    let digest = sha1::Sha1::digest(&text[..complete]);
+    store.set_digest(digest.iter().map(|b| format!("{b:02x}")).collect());
     Ok(complete as u64)
 }
 

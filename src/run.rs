@@ -62,7 +62,15 @@ impl RunConfig {
             format!("-f {}", filter.map_or("none".to_string(), |f| format!("{f:?}"))),
             format!("--ws-port {:?}", a.ws_ports),
             format!("--community-id-seed {}", a.community_id_seed),
-            format!("--keylog {}", if self.keylog.is_some() { "given" } else { "none" }),
+            // The file's lines, not its path: shares may read it from different places.
+            format!(
+                "--keylog {}",
+                match (&self.keylog, a.tls.keys.as_ref().and_then(|k| k.digest())) {
+                    (Some(_), Some(d)) => format!("sha1:{d}"),
+                    (Some(_), None) => "given".to_string(),
+                    (None, _) => "none".to_string(),
+                }
+            ),
             format!("--max-tls-key-wait {}", a.tls.max_key_wait),
             format!("--max-message-size {}", a.max_message),
             format!("--max-inflate-size {}", a.max_inflate),

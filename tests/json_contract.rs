@@ -474,6 +474,35 @@ fn merge_refuses_incomplete_or_foreign_shares() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.code() == Some(2) && err.contains(want), "{other}: {err}");
     }
+    // The key log is compared by its lines: another file is refused, a copy elsewhere is not.
+    let tls = "testdata/captures/tls/py-tls13.pcap";
+    let keys = "testdata/captures/tls/py-tls13.keys";
+    let moved_keys = moved.join("copy.keys");
+    std::fs::copy(keys, &moved_keys).unwrap();
+    let other_keys = "testdata/captures/tls/mixed.keys";
+    for (share, keylog, file) in [
+        ("0/2", keys, "t0.json"),
+        ("1/2", moved_keys.to_str().unwrap(), "t1.json"),
+        ("1/2", other_keys, "t2.json"),
+    ] {
+        let out = wsscope(&[
+            "report",
+            tls,
+            "-q",
+            "--shard",
+            share,
+            "--keylog",
+            keylog,
+            "-o",
+            &path(file),
+        ]);
+        assert!(out.status.code().is_some_and(|c| c < 2), "{out:?}");
+    }
+    let out = wsscope(&["merge", &path("t0.json"), &path("t1.json")]);
+    assert!(out.status.code().is_some_and(|c| c < 2), "the same lines: {out:?}");
+    let out = wsscope(&["merge", &path("t0.json"), &path("t2.json")]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.code() == Some(2) && err.contains("--keylog sha1:"), "{err}");
     // --ws-port is a set: its order and repeats do not make shares differ.
     let ports = [["8080", "9000", "9000"], ["9000", "8080", "8080"]];
     for (share, p) in ports.iter().enumerate() {

@@ -230,6 +230,9 @@ pub struct KeyStore {
     stats: std::sync::Mutex<ParseStats>,
     /// Whether any key material was given at all (a key log, even an empty one, or a block).
     given: std::sync::atomic::AtomicBool,
+    /// What names the key log file read at the start (its lines' SHA-1), so that the shares of a
+    /// sharded run can tell they were given the same one.
+    digest: std::sync::Mutex<Option<String>>,
 }
 
 impl KeyStore {
@@ -252,6 +255,18 @@ impl KeyStore {
             *s += stats;
         }
         stats
+    }
+
+    /// Records what names the key log file read at the start (see [`KeyStore::digest`]).
+    pub fn set_digest(&self, digest: String) {
+        if let Ok(mut d) = self.digest.lock() {
+            *d = Some(digest);
+        }
+    }
+
+    /// The SHA-1 (hex) of the key log file's lines read at the start, if one was.
+    pub fn digest(&self) -> Option<String> {
+        self.digest.lock().ok().and_then(|d| d.clone())
     }
 
     /// Notes `bytes` of secrets a capture held past its limit, not read.
