@@ -104,6 +104,17 @@ pub enum Payload {
     Unavailable,
 }
 
+impl Payload {
+    /// Bytes allocated for the content (what holding it costs).
+    pub fn capacity(&self) -> usize {
+        match self {
+            Payload::Text(t) => t.capacity(),
+            Payload::Bytes(b) => b.capacity(),
+            Payload::Unavailable => 0,
+        }
+    }
+}
+
 fn ser_b64<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
     use base64::Engine;
     s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(b))

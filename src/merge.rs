@@ -73,8 +73,8 @@ fn difference(here: Option<&Value>, there: Option<&Value>) -> String {
 /// Whether two inputs' names are the same file name (the shares may have run on machines that
 /// mount the archive at different places).
 fn same_file_name(a: Option<&Value>, b: Option<&Value>) -> bool {
-    fn name(v: Option<&Value>) -> Option<&str> {
-        v?.as_str().map(|s| s.rsplit('/').next().unwrap_or(s))
+    fn name(v: Option<&Value>) -> Option<&std::ffi::OsStr> {
+        std::path::Path::new(v?.as_str()?).file_name()
     }
     name(a).is_some() && name(a) == name(b)
 }

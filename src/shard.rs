@@ -506,11 +506,7 @@ impl Keyed {
     fn push(&mut self, out: Out) {
         self.bytes += size_of::<Out>()
             + match &out {
-                Out::Event(_, _, Event::Message { payload, .. }) => match payload {
-                    crate::event::Payload::Text(t) => t.len(),
-                    crate::event::Payload::Bytes(b) => b.len(),
-                    crate::event::Payload::Unavailable => 0,
-                },
+                Out::Event(_, _, Event::Message { payload, .. }) => payload.capacity(),
                 _ => 0,
             };
         self.out.push(out);

@@ -69,6 +69,12 @@ pub fn run(data: &[u8]) {
 /// the secrets given before it.
 type Kept = (i64, u32, Vec<u8>, u32, Option<String>, Vec<u8>);
 
+/// What the round trip compares of a packet, its interface's name passed through `name`.
+fn kept(p: &wsscope::capture::RawPacket<'_>, name: impl Fn(String) -> String) -> Kept {
+    let iface = p.iface.and_then(|i| i.name.clone()).map(name);
+    (p.ts.as_nanos(), p.wire_len, p.data.to_vec(), p.link.0, iface, p.secrets.to_vec())
+}
+
 /// Writes the first 10,000 packets of `source` as pcapng and checks that they read back as
 /// they were read.
 fn round_trip(mut source: FileSource) {
@@ -86,15 +92,7 @@ fn round_trip(mut source: FileSource) {
         }
         w.secrets(p.secrets).expect("writing to memory");
         w.write(&p).expect("writing to memory");
-        let name = p.iface.and_then(|i| i.name.clone());
-        read.push((
-            p.ts.as_nanos(),
-            p.wire_len,
-            p.data.to_vec(),
-            p.link.0,
-            name,
-            p.secrets.to_vec(),
-        ));
+        read.push(kept(&p, |n| n));
     }
     let copy = crate::scratch_path("pcap_file_copy");
     if std::fs::write(&copy, w.into_inner()).is_err() {
@@ -110,17 +108,8 @@ fn round_trip(mut source: FileSource) {
     };
     let mut again: Vec<Kept> = Vec::new();
     while let Next::Packet(p) = back.next_packet() {
-        let name = p.iface.and_then(|i| i.name.clone());
         // Names are cut at 1 KiB when written.
-        let name = name.map(|n| n.chars().take(64).collect::<String>());
-        again.push((
-            p.ts.as_nanos(),
-            p.wire_len,
-            p.data.to_vec(),
-            p.link.0,
-            name,
-            p.secrets.to_vec(),
-        ));
+        again.push(kept(&p, |n| n.chars().take(64).collect()));
     }
     let cut = |k: &Kept| {
         let mut k = k.clone();

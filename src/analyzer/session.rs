@@ -163,19 +163,14 @@ const MAX_EARLY_NOTES: usize = 4;
 
 /// What a held item costs (for the memory budget).
 fn item_bytes(item: &Item) -> usize {
-    let payload = |p: &Payload| match p {
-        Payload::Text(t) => t.capacity(),
-        Payload::Bytes(b) => b.capacity(),
-        Payload::Unavailable => 0,
-    };
     match item {
-        Item::Ws(WsOut::Message(m)) => size_of::<Message>() + payload(&m.payload),
+        Item::Ws(WsOut::Message(m)) => size_of::<Message>() + m.payload.capacity(),
         Item::Ws(WsOut::Finding { detail, .. }) => detail.capacity(),
         Item::Ws(WsOut::Frame { .. }) => 0,
         Item::Event(e) => {
             size_of::<Event>()
                 + match e.as_ref() {
-                    Event::Message { payload: p, .. } => payload(p),
+                    Event::Message { payload: p, .. } => p.capacity(),
                     Event::Finding { message, .. } => message.capacity(),
                     _ => 256,
                 }
@@ -628,28 +623,20 @@ impl Session {
                     self.run_probe(false, cfg, sink);
                 }
             }
-            Phase::WebSocket(ws) if cfg.keep_payloads => {
-                // The messages of one piece wait here until the piece is decoded: their payloads
-                // are charged, so that past half the budget the next ones drop theirs (a 64 KiB
-                // segment may hold a thousand deflated messages of 1 MiB each).
+            Phase::WebSocket(ws) => {
+                // The messages of one piece wait here until the piece is decoded: with payload
+                // copies (`export`) they are charged, so that past half the budget the next ones
+                // drop theirs (a 64 KiB segment may hold a thousand deflated messages of 1 MiB).
                 let mut outs = WsOuts::new();
-                let mut held = (crate::memory::Charge::new(&cfg.memory), 0);
+                let mut held =
+                    cfg.keep_payloads.then(|| (crate::memory::Charge::new(&cfg.memory), 0));
                 ws.dirs[dir.index()].feed(offset, data, at, &mut |k, o| {
-                    if let WsOut::Message(m) = &o {
-                        held.1 += match &m.payload {
-                            Payload::Text(t) => t.capacity(),
-                            Payload::Bytes(b) => b.capacity(),
-                            Payload::Unavailable => 0,
-                        };
-                        held.0.set(held.1);
+                    if let (Some((charge, bytes)), WsOut::Message(m)) = (&mut held, &o) {
+                        *bytes += size_of::<Message>() + m.payload.capacity();
+                        charge.set(*bytes);
                     }
                     outs.push((k, o))
                 });
-                self.push_ws(wsd, &mut outs, at.ts, cfg, sink);
-            }
-            Phase::WebSocket(ws) => {
-                let mut outs = WsOuts::new();
-                ws.dirs[dir.index()].feed(offset, data, at, &mut |k, o| outs.push((k, o)));
                 self.push_ws(wsd, &mut outs, at.ts, cfg, sink);
             }
             Phase::Ignored => {}
