@@ -55,6 +55,47 @@ const ROUND_JOBS: usize = 4096;
 /// Rounds queued per worker, in each direction.
 const QUEUE: usize = 2;
 
+/// Rounds (and parts of answers) a worker can have in flight: the one being filled, [`QUEUE`]
+/// waiting in the channel and the one being worked on (merged). The reader makes a new round
+/// only when no spent one is back, so no more than this many exist a worker.
+const IN_FLIGHT: usize = QUEUE + 2;
+
+/// How large rounds and the parts of answers are. What they hold in flight is charged to the
+/// memory budget for the whole run ([`Sizes::in_flight`]), so they are made smaller under a
+/// small budget: together at most an eighth of it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Sizes {
+    /// A round is sent when its payload bytes or its steps reach these.
+    round: (usize, usize),
+    /// A worker hands its answer on in parts of about this many bytes.
+    part: usize,
+}
+
+/// The smallest rounds and parts, whatever the budget.
+const MIN_ROUND: usize = 16 << 10;
+
+impl Sizes {
+    /// For `threads` workers under a memory budget of `budget` bytes, with rounds of at most
+    /// `round_bytes` (smaller when events carry payloads).
+    fn new(budget: usize, threads: usize, round_bytes: usize) -> Sizes {
+        // Each of a worker's rounds in flight, with its part of an answer, gets an equal
+        // share of an eighth of the budget: a third for the round's bytes, about as much for
+        // its steps (4,096 for a round of 512 KiB) and a third for the part, after the slack.
+        let share = budget / 8 / (threads.max(1) * IN_FLIGHT);
+        let each = share.saturating_sub(ROUND_SLACK) / 3;
+        let bytes = each.clamp(MIN_ROUND, round_bytes);
+        Sizes {
+            round: (bytes, (bytes / 128).clamp(64, ROUND_JOBS)),
+            part: each.clamp(MIN_ROUND, PART_BYTES),
+        }
+    }
+
+    /// What `threads` workers' rounds and answers can hold at once.
+    fn in_flight(self, threads: usize) -> usize {
+        threads * IN_FLIGHT * (Round::footprint(self.round) + self.part)
+    }
+}
+
 /// Reads `source` on a new thread, analyses connections on `threads` worker threads, and pushes
 /// the merged events into `sink` on the calling thread.
 pub fn drive<S: EventSink>(
@@ -67,22 +108,29 @@ pub fn drive<S: EventSink>(
     sink: &mut S,
 ) -> Result<(RunSummary, AnalyzerStats), Error> {
     let bytes = if cfg.keep_payloads { ROUND_BYTES_WITH_PAYLOADS } else { ROUND_BYTES };
-    drive_rounds(source, limits, stop, cfg, (threads, (bytes, ROUND_JOBS)), redactor, sink)
+    // Each worker's table holds its share of the connection limit, the shares adding up to the
+    // limit (so never more workers than the limit).
+    let threads = threads.clamp(1, limits.max_connections.max(1));
+    let sizes = Sizes::new(limits.memory.budget(), threads, bytes);
+    drive_rounds(source, limits, stop, cfg, (threads, sizes), redactor, sink)
 }
 
-/// [`drive`] with rounds of at most `round` (bytes, steps).
+/// [`drive`] with rounds and parts of answers of `sizes`.
 fn drive_rounds<S: EventSink>(
     source: &mut (dyn PacketSource + Send),
     limits: &TcpLimits,
     stop: &Stop,
     cfg: &AnalyzerConfig,
-    (threads, round): (usize, (usize, usize)),
+    (threads, sizes): (usize, Sizes),
     redactor: Option<&Redactor>,
     sink: &mut S,
 ) -> Result<(RunSummary, AnalyzerStats), Error> {
-    // Each worker's table holds its share of the connection limit, the shares adding up to the
-    // limit (so never more workers than the limit).
     let threads = threads.clamp(1, limits.max_connections.max(1));
+    // The rounds and answers in flight, charged for as long as the run: they are few and
+    // reused, and could all be full at once.
+    let mut in_flight = crate::memory::Charge::new(&limits.memory);
+    in_flight.set(sizes.in_flight(threads));
+    let round = sizes.round;
     let worker_limits = |i: usize| TcpLimits {
         max_connections: share_of(limits.max_connections, threads, i),
         ..limits.clone()
@@ -111,7 +159,8 @@ fn drive_rounds<S: EventSink>(
                 .spawn_scoped(scope, move || {
                     // Redacted as they are made: all of a connection's events are the
                     // worker's, as what a redactor learns from a handshake needs.
-                    let sink = Redacting::new(redactor, Keyed::default()).charge_to(&cfg.memory);
+                    let keyed = Keyed { part: sizes.part, ..Keyed::default() };
+                    let sink = Redacting::new(redactor, keyed).charge_to(&cfg.memory);
                     let (tx, rx) = (event_tx, back_rx);
                     let done =
                         work(job_rx, (tx, rx), spent_tx, (cfg, sink), limits, &counts[i], file);
@@ -241,10 +290,20 @@ impl Round {
     fn with_capacity(limit: (usize, usize)) -> Round {
         Round {
             jobs: Vec::with_capacity(limit.1 + 16),
-            bytes: Vec::with_capacity(limit.0 + (256 << 10)),
+            bytes: Vec::with_capacity(limit.0 + ROUND_SLACK),
         }
     }
+
+    /// What a round of `limit` holds (a segment larger than [`ROUND_SLACK`] grows it: rare,
+    /// and at most once by that segment).
+    fn footprint(limit: (usize, usize)) -> usize {
+        (limit.1 + 16) * size_of::<(u64, Job)>() + limit.0 + ROUND_SLACK
+    }
 }
+
+/// Room in a round for the segment that fills it (segments are at most 256 KiB; the common
+/// ones at most 64 KiB).
+const ROUND_SLACK: usize = 64 << 10;
 
 /// Stages of a step, in the order one table goes through them.
 const STAGE_IDLE: u8 = 0;
@@ -484,6 +543,9 @@ struct Keyed {
     out: Vec<Out>,
     /// Bytes `out` holds (its entries and their payloads).
     bytes: usize,
+    /// `out` is handed on as a part once `bytes` reach this ([`Sizes::part`]; 0 stands for
+    /// [`PART_BYTES`]).
+    part: usize,
     /// Where parts of an answer go, and emptied vectors come back from.
     to_merger: Option<(SyncSender<Answer>, Receiver<Vec<Out>>)>,
     /// The merger is gone.
@@ -510,7 +572,7 @@ impl Keyed {
                 _ => 0,
             };
         self.out.push(out);
-        if self.bytes >= PART_BYTES {
+        if self.bytes >= if self.part == 0 { PART_BYTES } else { self.part } {
             self.hand_on(false);
         }
     }
@@ -753,6 +815,26 @@ mod tests {
         }
     }
 
+    /// Rounds and parts keep their full size under the default budget, and under a small one
+    /// shrink so that what they hold in flight (charged to the budget) is about an eighth of it.
+    #[test]
+    fn rounds_and_parts_fit_the_budget() {
+        let full = Sizes::new(1 << 30, 2, ROUND_BYTES);
+        assert_eq!(full, Sizes { round: (ROUND_BYTES, ROUND_JOBS), part: PART_BYTES });
+        assert_eq!(Sizes::new(1 << 30, 8, ROUND_BYTES_WITH_PAYLOADS).round.0, 64 << 10);
+        for threads in [1, 2, 4] {
+            for budget in [16 << 20, 32 << 20, 64 << 20] {
+                let sizes = Sizes::new(budget, threads, ROUND_BYTES);
+                let held = sizes.in_flight(threads);
+                assert!(held <= budget / 7, "{threads} threads, {budget}: {sizes:?} hold {held}");
+                assert!(sizes.round.0 >= MIN_ROUND && sizes.part >= MIN_ROUND);
+            }
+        }
+        // Many workers under the smallest budget: the smallest rounds, all of them charged.
+        let tiny = Sizes::new(16 << 20, 64, ROUND_BYTES);
+        assert_eq!((tiny.round.0, tiny.part), (MIN_ROUND, MIN_ROUND));
+    }
+
     #[test]
     fn a_round_reaches_every_worker_even_when_empty_and_both_directions_reach_one() {
         let (tx0, rx0) = sync_channel(4);
@@ -771,7 +853,7 @@ mod tests {
     /// `round` produce it; redacted by `redactor` if any.
     fn events(
         path: &str,
-        threads: Option<(usize, (usize, usize))>,
+        threads: Option<(usize, Sizes)>,
         redactor: Option<&Redactor>,
     ) -> (Vec<String>, AnalyzerStats) {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
@@ -810,8 +892,12 @@ mod tests {
             let (want, want_stats) = events(capture, None, None);
             assert!(want.len() > 2, "{capture}: {} events", want.len());
             for threads in [1, 2, 3, 5] {
-                for round in [(1, 1), (1000, 3), (ROUND_BYTES, ROUND_JOBS)] {
-                    let (got, stats) = events(capture, Some((threads, round)), None);
+                // Parts of one entry, of a few, and of the largest size.
+                for (round, part) in
+                    [((1, 1), 1), ((1000, 3), 300), ((ROUND_BYTES, ROUND_JOBS), PART_BYTES)]
+                {
+                    let sizes = Sizes { round, part };
+                    let (got, stats) = events(capture, Some((threads, sizes)), None);
                     assert_eq!(stats, want_stats, "{capture}: {threads} threads, rounds {round:?}");
                     if got != want {
                         let i = got.iter().zip(&want).take_while(|(a, b)| a == b).count();
@@ -845,7 +931,11 @@ mod tests {
             let changed = want.iter().zip(&plain).filter(|(a, b)| a != b).count();
             assert!(changed > 0, "{capture}: redaction changed no event");
             for threads in [2, 3] {
-                let (got, stats) = events(capture, Some((threads, (1000, 3))), Some(&redactor));
+                let (got, stats) = events(
+                    capture,
+                    Some((threads, Sizes { round: (1000, 3), part: 300 })),
+                    Some(&redactor),
+                );
                 assert_eq!(stats, want_stats, "{capture}: {threads} threads");
                 assert_eq!(got, want, "{capture}: {threads} threads");
             }
