@@ -434,7 +434,8 @@ pub struct MergeArgs {
     pub reports: Vec<PathBuf>,
 
     /// Write the merged report to this file instead of standard output (`-` is standard output).
-    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    /// `--output-file`, as `report` calls it, is the same.
+    #[arg(short = 'o', long = "output", visible_alias = "output-file", value_name = "FILE")]
     pub output_file: Option<PathBuf>,
 
     /// Also write JUnit XML for CI test reports, rendered from the merged report: the file one

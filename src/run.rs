@@ -169,6 +169,7 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
             name: source.describe(),
             link_type: describe_links(&packets.link_types()),
             ts_decimals: packets.ts_decimals(),
+            shard: cfg.analyzer.shard,
         };
         if let (Input::Live { .. }, true) = (&source.input, cfg.notices) {
             listening_notice(source, &info.link_type);

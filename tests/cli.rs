@@ -214,6 +214,11 @@ fn a_dash_is_standard_output_or_a_clear_refusal_never_a_file_named_dash() {
     let o = run(&["merge", share.to_str().unwrap(), "-o", "-"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(serde_json::from_slice::<serde_json::Value>(&o.stdout).is_ok());
+    // merge takes report's name for -o too.
+    let merged = dir.path().join("merged.json");
+    let o = run(&["merge", share.to_str().unwrap(), "--output-file", merged.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(serde_json::from_slice::<serde_json::Value>(&std::fs::read(&merged).unwrap()).is_ok());
     let o = run(&["report", f, "--junit", "-"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("give the JUnit file a name"), "{}", stderr(&o));
@@ -770,4 +775,25 @@ fn a_write_error_ends_the_run_with_status_2() {
     let o = wsscope(&["streams", input.to_str().unwrap(), "-w", "/dev/full"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("cannot write -w /dev/full: No space left"), "{}", stderr(&o));
+}
+
+/// A share's NDJSON and text view say they cover one share: its connections alone look like a
+/// capture missing most of them otherwise.
+#[test]
+fn a_share_says_it_is_one() {
+    let f = "testdata/captures/real/concurrent.pcap";
+    let o = wsscope(&["export", f, "--shard", "1/3", "--format", "ndjson"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let first: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(first["shard"], serde_json::json!({"index": 1, "count": 3}));
+    let o = wsscope(&["export", f, "--format", "ndjson"]);
+    let first = String::from_utf8_lossy(&o.stdout).lines().next().unwrap().to_string();
+    assert!(!first.contains("shard"), "{first}");
+    let o = wsscope(&[f, "--shard", "0/2"]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("share 0 of 2 (--shard 0/2)"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
 }

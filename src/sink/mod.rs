@@ -59,6 +59,21 @@ pub struct InputInfo {
     #[serde(skip)]
     #[schemars(skip)]
     pub ts_decimals: u8,
+    /// `--shard I/N`: (I, N), the share of the connections this run analyses. Said by the
+    /// NDJSON `begin` line and the text view, not in the input objects (which must be the same
+    /// in every share for `wsscope merge`).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub shard: Option<(u64, u64)>,
+}
+
+/// The NDJSON `begin` line's `shard`: this output covers only share `index` of `count`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ShareOf {
+    /// I, from 0.
+    pub index: u64,
+    /// N.
+    pub count: u64,
 }
 
 /// What an output format does with the run.

@@ -25,6 +25,10 @@ pub enum Envelope<'a> {
         input: &'a InputInfo,
         /// The redaction rules applied to every event, or null when nothing was redacted.
         redaction: Option<&'a Rules>,
+        /// With `--shard I/N` only: the events cover only the connections of share I of N
+        /// (the connections whose Community ID hash falls in it).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        shard: Option<super::ShareOf>,
     },
     /// Live capture only: the capture's counters, about once a second.
     Stats(&'a crate::event::Stats),
@@ -84,6 +88,7 @@ impl<W: Write> Format for Ndjson<W> {
             tool: Tool::default(),
             input,
             redaction,
+            shard: input.shard.map(|(index, count)| super::ShareOf { index, count }),
         })
     }
 

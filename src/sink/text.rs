@@ -126,6 +126,12 @@ impl<W: Write> Format for Text<W> {
         };
         let line = self.paint("1", &format!("── {}{links}", escape(&input.name)));
         writeln!(self.out, "{line}")?;
+        if let Some((i, n)) = input.shard {
+            writeln!(
+                self.out,
+                "   share {i} of {n} (--shard {i}/{n}): only the connections that fall in it"
+            )?;
+        }
         if let Some(r) = redaction {
             writeln!(self.out, "   redacted: {} (wsscope redaction lists the rules)", r.summary())?;
         }
