@@ -1,5 +1,6 @@
 //! Integration tests, one binary: fixture-driven tests over the captures in `testdata/`.
 
+mod capture_loss;
 mod ci;
 mod cli;
 mod crafted;

@@ -232,6 +232,23 @@ impl CheckId {
     pub fn as_str(self) -> String {
         json_name(&self)
     }
+
+    /// The finding says the capture did not show all of its direction's stream (of both
+    /// directions, when it names none): a frame not seen there, a close frame say, may have
+    /// been sent.
+    pub fn stream_unseen(self) -> bool {
+        matches!(
+            self,
+            CheckId::HandshakeNotSeen
+                | CheckId::CaptureGap
+                | CheckId::SnaplenCut
+                | CheckId::FrameSyncLost
+                | CheckId::ContinuationWithoutStart
+                | CheckId::ReassemblyLimit
+                | CheckId::LateData
+                | CheckId::TlsUndecryptable
+        )
+    }
 }
 
 /// The name a unit enum value has in the JSON outputs (its serde `snake_case` name), for text

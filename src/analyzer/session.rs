@@ -64,6 +64,8 @@ struct Saw {
     tls: bool,
     http: bool,
     gap_before_handshake: bool,
+    /// The capture lost bytes of this WebSocket direction (indexed by [`Direction::index`]).
+    lost: [bool; 2],
 }
 
 /// Keeps a WebSocket connection's output in capture order.
@@ -824,6 +826,7 @@ impl Session {
             self.run_switch(true, cfg, sink);
         }
         let wsd = self.ws_dir(dir);
+        self.saw.lost[wsd.index()] = true;
         let mut cut = (reason == GapReason::Snaplen).then(|| {
             self.finding_event(
                 CheckId::SnaplenCut,
@@ -1139,25 +1142,41 @@ impl Session {
                     };
                     self.finding(check, None, pos, what, sink);
                 }
+                // A close frame the capture lost is not one that was never sent.
+                let lost = self.saw.lost;
                 match self.first_close {
                     _ if !ended => {}
-                    None => self.finding(
-                        CheckId::ClosedWithoutCloseFrame,
-                        None,
-                        pos,
-                        format!(
-                            "the TCP connection ended ({}) without a close frame from either side",
-                            reason_text(reason)
-                        ),
-                        sink,
-                    ),
-                    Some(first) if !self.close_sent[first.opposite().index()] => self.finding(
-                        CheckId::CloseNotAnswered,
-                        Some(first.opposite()),
-                        pos,
-                        format!("the {} sent a close frame that was never answered", side(first)),
-                        sink,
-                    ),
+                    None => {
+                        let how = reason_text(reason);
+                        let detail = if lost == [false; 2] {
+                            format!(
+                                "the TCP connection ended ({how}) without a close frame from either side"
+                            )
+                        } else {
+                            format!(
+                                "the TCP connection ended ({how}) and no close frame was seen; the \
+                                 capture lost bytes of the connection, where close frames may have been"
+                            )
+                        };
+                        self.finding(CheckId::ClosedWithoutCloseFrame, None, pos, detail, sink);
+                    }
+                    Some(first) if !self.close_sent[first.opposite().index()] => {
+                        let other = first.opposite();
+                        let detail = if lost[other.index()] {
+                            format!(
+                                "the {} sent a close frame and no answer was seen; the capture lost \
+                                 bytes of the {}'s stream, where the answer may have been",
+                                side(first),
+                                side(other)
+                            )
+                        } else {
+                            format!(
+                                "the {} sent a close frame that was never answered",
+                                side(first)
+                            )
+                        };
+                        self.finding(CheckId::CloseNotAnswered, Some(other), pos, detail, sink);
+                    }
                     Some(_) => {}
                 }
             }
@@ -1450,7 +1469,15 @@ impl Session {
                             );
                         }
                         violations.shrink_to_fit();
-                        self.upgrade_response(info, req_pos, violations, &head, pos, cfg, sink)
+                        self.upgrade_response(
+                            info,
+                            req_pos,
+                            violations,
+                            &head,
+                            pos,
+                            (true, cfg),
+                            sink,
+                        )
                     }
                     None => self.skip_response_body(&head, &req.method),
                 }
@@ -1514,7 +1541,25 @@ impl Session {
                 .to_string(),
         );
         self.handshake_notes.push(note);
-        self.upgrade_response(Box::new(req), pos, violations, head, pos, cfg, sink);
+        // After bytes the capture lost, the client's next byte need not start a frame: the
+        // lost segment may have held the request and the start of a frame, or only part of the
+        // request. Its frames are decoded from there on probation: a first header that is not
+        // one a search would take (the request's tail is text: RSV bits, reserved opcodes)
+        // makes it search instead of reporting protocol errors the client never made.
+        let known = !self.saw.gap_before_handshake;
+        if !known {
+            let note = self.finding_event(
+                CheckId::CaptureGap,
+                Some(Direction::ClientToServer),
+                at,
+                "the capture lost bytes of the client's stream before the 101 (its request among \
+                 them): what the client sent then is not known, and the frames after them are \
+                 checked before they are trusted"
+                    .to_string(),
+            );
+            self.handshake_notes.push(note);
+        }
+        self.upgrade_response(Box::new(req), pos, violations, head, pos, (known, cfg), sink);
     }
 
     fn skip_response_body(&mut self, head: &http::ResponseHead, method: &str) {
@@ -1534,7 +1579,7 @@ impl Session {
         req_violations: Vec<Violation>,
         head: &http::ResponseHead,
         pos: Position,
-        cfg: &AnalyzerConfig,
+        (client_boundary, cfg): (bool, &AnalyzerConfig),
         sink: &mut impl EventSink,
     ) {
         let info = http::response_info(head, pos.packet);
@@ -1574,20 +1619,22 @@ impl Session {
             0
         };
         let make = |from_client: bool, no_takeover: Option<bool>, start: u64| {
-            DirectionDecoder::new(
-                DirConfig {
-                    from_client,
-                    deflate: no_takeover,
-                    rsv_allowed,
-                    from_start: true,
-                    max_message: cfg.max_message,
-                    keep_payloads: cfg.keep_payloads,
-                    max_inflate: cfg.max_inflate,
-                    max_resync: cfg.max_resync,
-                    memory: cfg.memory.clone(),
-                },
-                start,
-            )
+            let dir_cfg = DirConfig {
+                from_client,
+                deflate: no_takeover,
+                rsv_allowed,
+                from_start: true,
+                max_message: cfg.max_message,
+                keep_payloads: cfg.keep_payloads,
+                max_inflate: cfg.max_inflate,
+                max_resync: cfg.max_resync,
+                memory: cfg.memory.clone(),
+            };
+            if from_client && !client_boundary {
+                DirectionDecoder::after_loss(dir_cfg, start)
+            } else {
+                DirectionDecoder::new(dir_cfg, start)
+            }
         };
         let client_dec = make(true, deflate.map(|d| d.client_no_context_takeover), c_start);
         let server_dec = make(false, deflate.map(|d| d.server_no_context_takeover), s_start);
@@ -1849,6 +1896,8 @@ impl Session {
             .map(|d| bufs[d.index()].position())
             .min_by_key(|p| p.packet)
             .unwrap_or_default();
+        // What came before the frames found is not known (a close frame not seen included).
+        self.saw.lost = [true; 2];
         self.handshake(None, None, None, HandshakeOutcome::Upgraded, sink);
         self.finding(
             CheckId::HandshakeNotSeen,

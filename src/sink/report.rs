@@ -222,6 +222,12 @@ pub struct ConnectionReport {
     #[serde(skip)]
     #[schemars(skip)]
     at_ns: (i64, i64),
+    /// The capture did not show all of this direction (indexed by [`Direction::index`]: bytes
+    /// lost, or a finding that says so, [`CheckId::stream_unseen`]): a close frame not seen may
+    /// have been sent.
+    #[serde(skip)]
+    #[schemars(skip)]
+    lost: [bool; 2],
 }
 
 /// A threshold of the policy broken.
@@ -769,6 +775,7 @@ impl ReportBuilder {
                     findings_total: 0,
                     violations: Vec::new(),
                     at_ns: (ts.as_nanos(), ts.as_nanos()),
+                    lost: [false; 2],
                 }));
             }
             Event::Handshake { .. } => {}
@@ -896,6 +903,12 @@ impl ReportBuilder {
                 }
                 *s.findings_by_code.entry(*code).or_default() += 1;
                 let listed = self.conn(*connection).map(|c| {
+                    if code.stream_unseen() {
+                        match direction {
+                            Some(d) => c.lost[d.index()] = true,
+                            None => c.lost = [true; 2],
+                        }
+                    }
                     c.findings_total += 1;
                     c.findings.len() < MAX_LISTED
                 });
@@ -917,6 +930,9 @@ impl ReportBuilder {
             }
             Event::Gap { connection, direction, length, seq, reason, at } => {
                 s.gaps += 1;
+                if let Some(c) = self.conn(*connection) {
+                    c.lost[direction.index()] = true;
+                }
                 let listed = self.conn(*connection).map(|c| c.gaps.len() < MAX_LISTED);
                 if listed == Some(true)
                     && self.may_list(2 * size_of::<GapReport>())
@@ -941,6 +957,13 @@ impl ReportBuilder {
                     c.close.clean = *clean;
                     if !*clean && c.handshake.outcome == Some(HandshakeOutcome::Upgraded) {
                         unclean = Some(unclean_close(&c.close, *reason));
+                    }
+                    // A close frame the capture may have lost is not a broken policy: the side
+                    // blamed (either, when neither sent one) lost bytes.
+                    if let Some((dir, _)) = &unclean
+                        && dir.map_or(c.lost != [false; 2], |d| c.lost[d.index()])
+                    {
+                        unclean = None;
                     }
                 }
                 if let (true, Some((dir, message))) =

@@ -58,6 +58,8 @@ struct Probation {
     masked: bool,
     /// Whether a fragmented message is in progress, as far as the frames so far tell.
     in_message: Option<bool>,
+    /// A close frame was among them: nothing may follow it.
+    closed: bool,
 }
 
 /// Frames on probation after a boundary found by searching: twice the frames a search needs.
@@ -68,6 +70,9 @@ impl Probation {
     /// RSV bits, opcode, a minimal and plausible length, control frames short and whole,
     /// fragments in order).
     fn admits(&mut self, h: &FrameHeader) -> bool {
+        if std::mem::replace(&mut self.closed, h.opcode == super::opcode::OpCode::Close) {
+            return false;
+        }
         h.mask.is_some() == self.masked
             && super::resync::plausible(h, self.rsv_allowed, &mut self.in_message)
     }
@@ -101,8 +106,13 @@ impl FrameDecoder {
     /// reserved opcode, a minimal and plausible length, short unfragmented control frames,
     /// fragments in order), or the boundary is taken as wrong.
     pub fn on_probation(mut self, rsv_allowed: u8, masked: bool) -> Self {
-        self.probation =
-            Some(Probation { frames: PROBATION_FRAMES, rsv_allowed, masked, in_message: None });
+        self.probation = Some(Probation {
+            frames: PROBATION_FRAMES,
+            rsv_allowed,
+            masked,
+            in_message: None,
+            closed: false,
+        });
         self
     }
 
@@ -335,6 +345,11 @@ mod tests {
             assert_eq!(headers, ["0:text", "4:ping"], "{b:02x?}");
             assert_eq!(r, Err(SyncLost { offset: good.len() as u64, refuted: true }), "{b:02x?}");
         }
+        // Nothing follows a close frame on probation: a frame after one refutes the boundary.
+        let closed = [good.clone(), frame(true, 0, 8, None, &[3, 232])].concat();
+        let (headers, r) = on_probation(&[closed.clone(), frame(true, 0, 2, None, b"x")].concat());
+        assert_eq!(headers, ["0:text", "4:ping", "6:close"]);
+        assert_eq!(r, Err(SyncLost { offset: closed.len() as u64, refuted: true }));
         // After eight frames that looked right, the boundary is trusted: the same header is the
         // endpoint's, handed on for the direction decoder to report.
         let eight: Vec<u8> = (0..4).flat_map(|_| good.clone()).collect();

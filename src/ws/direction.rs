@@ -347,6 +347,18 @@ impl DirectionDecoder {
         d
     }
 
+    /// A decoder of a stream whose frames probably start at `frame_start`, the first byte
+    /// after bytes the capture lost (the lost bytes may have been a whole request, or part of
+    /// it, or the start of a frame): decoded from there on probation as a boundary found by
+    /// searching is, and searched for when a header refutes it. The deflate context before the
+    /// loss is taken as unknown.
+    pub fn after_loss(cfg: DirConfig, frame_start: u64) -> Self {
+        let (rsv_allowed, masked) = (cfg.rsv_allowed, cfg.from_client);
+        let mut d = DirectionDecoder::new(DirConfig { from_start: false, ..cfg }, frame_start);
+        d.decode_from_guess(frame_start, rsv_allowed, masked);
+        d
+    }
+
     /// Decodes frames from `frame_start`, a boundary found by searching (masked as `masked`
     /// says): on probation, remembering what a refutation restores.
     fn decode_from_guess(&mut self, frame_start: u64, rsv_allowed: u8, masked: bool) {

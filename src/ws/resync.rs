@@ -153,7 +153,6 @@ fn chain_from(buf: &[u8], start: usize, expect: Expect, complete: bool) -> Verdi
     // as a chain of well-formed frames that all carry the same key, or a few rotating ones. (The
     // zero key, which some embedded clients send every time, masks zeros into zeros: no chain.)
     let mut keys: [Option<[u8; 4]>; MIN_FRAMES] = [None; MIN_FRAMES];
-    let detect = matches!(expect.evidence, Evidence::Detect { .. });
     let at_end = match expect.evidence {
         Evidence::Resync => MIN_FRAMES_AT_END,
         Evidence::Detect { min_frames_at_end } => min_frames_at_end.max(1),
@@ -178,6 +177,11 @@ fn chain_from(buf: &[u8], start: usize, expect: Expect, complete: bool) -> Verdi
             return if complete { Verdict::Reject } else { Verdict::Undecided };
         };
         let is_masked = h.mask.is_some();
+        // An endpoint sends nothing after its close frame; a chain that goes on past one is
+        // not believed (it would be reported as data after close).
+        if shown.closed {
+            return Verdict::Reject;
+        }
         if masked.is_some_and(|m| m != is_masked)
             || !plausible(&h, expect.rsv_allowed, &mut in_message)
             || h.mask
@@ -193,21 +197,28 @@ fn chain_from(buf: &[u8], start: usize, expect: Expect, complete: bool) -> Verdi
         else {
             return Verdict::Reject;
         };
-        // In detection, every fragment of a text message is checked, not only whole ones.
-        let text_fragment = detect
-            && h.rsv == 0
+        // Every fragment of a text message is checked, not only whole ones: after missing
+        // bytes too, a chance chain in binary data that holds a "text message" would be
+        // reported as the endpoint's invalid UTF-8.
+        let text_fragment = h.rsv == 0
             && (h.opcode == OpCode::Text || (h.opcode == OpCode::Continuation && shown.in_text));
-        match buf.get(pos + hl..next) {
-            Some(payload) if !payload_plausible(&h, payload) => return Verdict::Reject,
-            Some(payload) if text_fragment && !fragment_utf8(&h, payload) => {
-                return Verdict::Reject;
-            }
-            Some(_) => {}
-            // A frame whose payload must be checked counts only once the payload is here:
-            // otherwise more data could reject what fewer bytes accepted.
-            None if complete => return Verdict::Reject,
-            None if needs_payload_check(&h) || text_fragment => return Verdict::Undecided,
-            None => {}
+        if complete && next > buf.len() {
+            return Verdict::Reject;
+        }
+        // A frame whose payload must be checked counts only once what is checked is here (a
+        // close frame's code, a text frame's first 4 KiB): otherwise more data could reject
+        // what fewer bytes accepted.
+        let len = next - (pos + hl);
+        let checked = match h.opcode {
+            OpCode::Close => len,
+            _ if text_fragment || needs_payload_check(&h) => len.min(UTF8_CHECKED),
+            _ => 0,
+        };
+        let Some(seen) = buf.get(pos + hl..pos + hl + checked) else {
+            return Verdict::Undecided;
+        };
+        if !payload_plausible(&h, seen, len) || (text_fragment && !fragment_utf8(&h, seen, len)) {
+            return Verdict::Reject;
         }
         if h.payload_len > 0 {
             shown.with_payload += 1;
@@ -229,7 +240,8 @@ fn chain_from(buf: &[u8], start: usize, expect: Expect, complete: bool) -> Verdi
         }
         if !h.opcode.is_control() {
             if h.opcode != OpCode::Continuation {
-                shown.in_text = h.opcode == OpCode::Text && !h.fin;
+                // A compressed message (RSV1 on its first frame) is not UTF-8 on the wire.
+                shown.in_text = h.opcode == OpCode::Text && !h.fin && h.rsv == 0;
             } else if h.fin {
                 shown.in_text = false;
             }
@@ -256,9 +268,12 @@ fn needs_payload_check(h: &FrameHeader) -> bool {
     h.opcode == OpCode::Close || (h.opcode == OpCode::Text && h.fin && h.rsv == 0)
 }
 
-/// An unfragmented, uncompressed text frame carries valid UTF-8 (checked on its first 4 KiB);
-/// a close frame carries nothing or a code that may be sent.
-fn payload_plausible(h: &FrameHeader, payload: &[u8]) -> bool {
+/// How much of a text frame's payload a search checks is UTF-8.
+const UTF8_CHECKED: usize = 4096;
+
+/// An unfragmented, uncompressed text frame carries valid UTF-8 (checked on `payload`, its first
+/// 4 KiB of `len`); a close frame carries nothing or a code that may be sent.
+fn payload_plausible(h: &FrameHeader, payload: &[u8], len: usize) -> bool {
     if h.opcode == OpCode::Close {
         let mut code = payload.get(..2).map(<[u8]>::to_vec).unwrap_or_default();
         if let Some(key) = h.mask {
@@ -276,21 +291,22 @@ fn payload_plausible(h: &FrameHeader, payload: &[u8]) -> bool {
     if h.opcode != OpCode::Text || !h.fin || h.rsv != 0 {
         return true;
     }
-    let mut prefix = payload.get(..payload.len().min(4096)).unwrap_or(&[]).to_vec();
+    let mut prefix = payload.get(..payload.len().min(UTF8_CHECKED)).unwrap_or(&[]).to_vec();
     if let Some(key) = h.mask {
         super::mask::unmask(&mut prefix, key, 0);
     }
     match std::str::from_utf8(&prefix) {
         Ok(_) => true,
         // A prefix may end inside a character; that is not an error.
-        Err(e) => e.error_len().is_none() && prefix.len() < payload.len(),
+        Err(e) => e.error_len().is_none() && prefix.len() < len,
     }
 }
 
-/// A text fragment's payload (its first 4 KiB) is UTF-8, allowing a character cut at either end
-/// (a fragment may start inside a character only when it continues a message).
-fn fragment_utf8(h: &FrameHeader, payload: &[u8]) -> bool {
-    let mut prefix = payload.get(..payload.len().min(4096)).unwrap_or(&[]).to_vec();
+/// A text fragment's payload (`payload`, its first 4 KiB of `len`) is UTF-8, allowing a
+/// character cut at either end (a fragment may start inside a character only when it continues
+/// a message).
+fn fragment_utf8(h: &FrameHeader, payload: &[u8], len: usize) -> bool {
+    let mut prefix = payload.get(..payload.len().min(UTF8_CHECKED)).unwrap_or(&[]).to_vec();
     if let Some(key) = h.mask {
         super::mask::unmask(&mut prefix, key, 0);
     }
@@ -301,7 +317,7 @@ fn fragment_utf8(h: &FrameHeader, payload: &[u8]) -> bool {
     };
     match std::str::from_utf8(&prefix[skip..]) {
         Ok(_) => true,
-        Err(e) => e.error_len().is_none() && (!h.fin || prefix.len() < payload.len()),
+        Err(e) => e.error_len().is_none() && (!h.fin || prefix.len() < len),
     }
 }
 
@@ -407,6 +423,46 @@ mod tests {
         assert!(matches!(find_boundary(&buf, SERVER, false), Found::NotYet { .. }));
         let any = Expect { masked: None, rsv_allowed: 0, evidence: Evidence::Resync };
         assert!(matches!(find_boundary(&buf, any, true), Found::NotYet { .. }));
+    }
+
+    /// After missing bytes, a chain whose "text message" is fragmented and not UTF-8, or that
+    /// goes on past a close frame, is a chance chain in binary data: taken, it was reported as
+    /// the endpoint's `text_not_utf8` and `data_after_close` (a live capture that dropped
+    /// packets failed `--fail-on error`).
+    #[test]
+    fn after_missing_bytes_text_fragments_are_utf8_and_nothing_follows_a_close() {
+        let frame = |b0: u8, payload: &[u8]| [&[b0, payload.len() as u8][..], payload].concat();
+        let ping = frame(0x89, b"p");
+        let pieces = [frame(0x01, b"ab"), frame(0x00, &[0xff, 0xfe]), frame(0x80, b"cd")];
+        let bad: Vec<u8> = [&ping[..], &pieces.concat()].concat();
+        assert!(matches!(find_boundary(&bad, SERVER, false), Found::NotYet { .. }));
+        let pieces = [frame(0x01, b"ab"), frame(0x00, "é".as_bytes()), frame(0x80, b"cd")];
+        let good: Vec<u8> = [&ping[..], &pieces.concat()].concat();
+        assert_eq!(find_boundary(&good, SERVER, false), Found::At { offset: 0, masked: false });
+        // A close, then more frames.
+        let after_close =
+            [frame(0x82, b"data"), frame(0x88, &[0x03, 0xe8]), ping.clone(), ping.clone()].concat();
+        assert!(matches!(find_boundary(&after_close, SERVER, true), Found::NotYet { .. }));
+        // A compressed message's fragments are not UTF-8 on the wire.
+        let deflated =
+            [frame(0x41, &[0xff]), frame(0x00, &[0xfe]), frame(0x80, b"x"), ping].concat();
+        let deflate = Expect { rsv_allowed: 0b100, ..SERVER };
+        assert_eq!(
+            find_boundary(&deflated, deflate, false),
+            Found::At { offset: 0, masked: false }
+        );
+    }
+
+    /// A chain's last frame, a long text fragment, needs only the bytes that are checked (its
+    /// first 4 KiB), not the whole payload: a capture that ends inside it still has the chain.
+    #[test]
+    fn a_long_text_frame_is_checked_on_its_first_bytes() {
+        let mut buf: Vec<u8> = (0..3).flat_map(|_| text(b"{\"tick\":1}", None)).collect();
+        buf.extend([0x01, 126, 0x40, 0x00]); // a text fragment of 16 KiB
+        buf.extend(std::iter::repeat_n(b'a', 5000));
+        assert_eq!(find_boundary(&buf, SERVER, false), Found::At { offset: 0, masked: false });
+        buf.truncate(buf.len() - 4990);
+        assert!(matches!(find_boundary(&buf, SERVER, false), Found::NotYet { .. }));
     }
 
     #[test]
