@@ -318,6 +318,7 @@ pub fn drive_tracker<T: Tracker>(
         }
     };
     source.stop();
+    source.settle();
     stop.bytes_read.store(read_bytes, Ordering::Relaxed);
     stop.packets_read.store(decoder.stats().packets, Ordering::Relaxed);
     stop.undecoded.store(decoder.stats().malformed, Ordering::Relaxed);

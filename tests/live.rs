@@ -153,6 +153,41 @@ fn an_interface_number_from_d_captures_on_that_interface_and_the_end_says_why() 
     assert!(err.contains("no interface number 9999") && err.contains("-D"), "{err}");
 }
 
+/// `--count` stops reading at once; the capture's counters in the report are still the
+/// capture threads' last (they were all zero: read before the threads stored any).
+#[test]
+fn count_ends_a_live_capture_with_its_counters() {
+    if skip_live() {
+        return;
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = drain_one(listener);
+    let filter = format!("tcp port {port}");
+    let mut child = start_listening({
+        let mut c = Command::new(env!("CARGO_BIN_EXE_wsscope"));
+        c.args(["report", "-i", "lo", "-f", &filter, "-c", "15", "--fail-on", "never"]);
+        c
+    });
+    let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    client.set_nodelay(true).unwrap();
+    // Bounded: 400 writes, 4 s at most, more than enough for 15 packets.
+    for _ in 0..400 {
+        if child.try_wait().unwrap().is_some() || client.write_all(b"ping").is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(client);
+    let o = child.wait_with_output().unwrap();
+    server.join().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["summary"]["packets"], 15, "{}", doc["summary"]);
+    let capture = &doc["inputs"][0]["capture"];
+    assert!(capture["received"].as_u64().unwrap() >= 15, "{capture}");
+}
+
 // ── Privileges (-Z) ─────────────────────────────────────────────────────────────────────────
 
 /// Starts `program args` and waits (at most 20 s) for its "listening on lo" notice.

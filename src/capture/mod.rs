@@ -223,9 +223,13 @@ pub trait PacketSource {
     /// Says that nothing will write [`RawPacket::secrets`] out (no `-w`, or a pcap one): the
     /// source need not keep them until the next packet.
     fn no_secrets_wanted(&mut self) {}
-    /// Stops reading (live capture: the capture threads end, and the counters are final); the
-    /// packets not yet read are not analysed. Called once the reader stops reading.
+    /// Stops reading (live capture: the capture threads are asked to end); the packets not yet
+    /// read are not analysed. Called when a stop is asked for, and once the reader stops.
     fn stop(&mut self) {}
+    /// Called once the reader has stopped reading for good, before the last counters are read:
+    /// a live source waits for its capture threads to end, so that the counters are final
+    /// (with `--count` the reader stops at once, before the threads stored any).
+    fn settle(&mut self) {}
     /// Finishes what the source writes (`-w`): flushed and moved into place. Called once the
     /// packets were read; dropping the source does it too, ignoring errors.
     fn close(&mut self) -> Result<(), crate::error::Error> {

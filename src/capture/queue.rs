@@ -413,6 +413,15 @@ impl PacketSource for QueuedSource {
         self.quit.store(true, Ordering::Relaxed);
     }
 
+    fn settle(&mut self) {
+        self.quit.store(true, Ordering::Relaxed);
+        if !self.threads.is_empty() {
+            // What the threads ended with is kept for `close`.
+            let joined = self.join();
+            self.joined = Some(joined);
+        }
+    }
+
     fn close(&mut self) -> Result<(), Error> {
         self.join()
     }

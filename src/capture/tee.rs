@@ -376,6 +376,10 @@ impl PacketSource for TeeSource {
         self.inner.stop();
     }
 
+    fn settle(&mut self) {
+        self.inner.settle();
+    }
+
     fn is_live(&self) -> bool {
         self.inner.is_live()
     }
