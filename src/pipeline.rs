@@ -79,7 +79,8 @@ fn tee(
             // Like tcpdump -w, but never over an input, through a link, or (without --force)
             // over an existing file.
             let protected = crate::outfile::Protected::inputs(std::slice::from_ref(source));
-            Box::new(crate::capture::TeeSource::new(packets, save, protected, source.force)?)
+            let tee = crate::capture::TeeSource::new(packets, save, protected, source.force)?;
+            Box::new(tee.with_limit(source.max_packets))
         }
         None => packets,
     })

@@ -154,7 +154,9 @@ fn an_interface_number_from_d_captures_on_that_interface_and_the_end_says_why() 
 }
 
 /// `--count` stops reading at once; the capture's counters in the report are still the
-/// capture threads' last (they were all zero: read before the threads stored any).
+/// capture threads' last (they were all zero: read before the threads stored any), and `-w`
+/// holds the packets counted, as tcpdump -c -w does (it held what the capture thread had read
+/// by then, 48 for 15).
 #[test]
 fn count_ends_a_live_capture_with_its_counters() {
     if skip_live() {
@@ -164,9 +166,12 @@ fn count_ends_a_live_capture_with_its_counters() {
     let port = listener.local_addr().unwrap().port();
     let server = drain_one(listener);
     let filter = format!("tcp port {port}");
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("c.pcap");
     let mut child = start_listening({
         let mut c = Command::new(env!("CARGO_BIN_EXE_wsscope"));
-        c.args(["report", "-i", "lo", "-f", &filter, "-c", "15", "--fail-on", "never"]);
+        c.args(["report", "-i", "lo", "-f", &filter, "-c", "15", "--fail-on", "never", "-w"]);
+        c.arg(&saved);
         c
     });
     let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -186,6 +191,14 @@ fn count_ends_a_live_capture_with_its_counters() {
     assert_eq!(doc["summary"]["packets"], 15, "{}", doc["summary"]);
     let capture = &doc["inputs"][0]["capture"];
     assert!(capture["received"].as_u64().unwrap() >= 15, "{capture}");
+    // Classic pcap: a 24-byte header, then records of a 16-byte header and the bytes captured.
+    let file = std::fs::read(&saved).unwrap();
+    let (mut at, mut records) = (24, 0);
+    while at + 16 <= file.len() {
+        at += 16 + u32::from_le_bytes(file[at + 8..at + 12].try_into().unwrap()) as usize;
+        records += 1;
+    }
+    assert_eq!((records, at), (15, file.len()), "-w -c 15");
 }
 
 // ── Privileges (-Z) ─────────────────────────────────────────────────────────────────────────

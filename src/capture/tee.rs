@@ -47,6 +47,8 @@ pub struct TeeSource {
     busy_at: Option<Instant>,
     /// When the file was last brought up to date at a read timeout.
     flushed_at: Option<Instant>,
+    /// Packets still to save (`--count`), or `None` for all.
+    left: Option<u64>,
 }
 
 /// A live capture that never idles long enough still has its file brought up to date this often
@@ -168,7 +170,13 @@ impl TeeSource {
                 save.path.display()
             )));
         }
-        Ok(TeeSource { inner, saver, saved: false, busy_at: None, flushed_at: None })
+        Ok(TeeSource { inner, saver, saved: false, busy_at: None, flushed_at: None, left: None })
+    }
+
+    /// Saves at most `max` packets (`--count`), or all with `None`.
+    pub fn with_limit(mut self, max: Option<u64>) -> Self {
+        self.left = max;
+        self
     }
 }
 
@@ -333,8 +341,14 @@ impl PacketSource for TeeSource {
     fn next_packet(&mut self) -> Next<'_> {
         let next = self.inner.next_packet();
         match &next {
+            // Past --count: a live capture thread reads on until the analysis has stopped, and
+            // the file holds what the analysis read, as tcpdump -c -w writes.
+            Next::Packet(_) if self.left == Some(0) => {}
             Next::Packet(p) => {
                 self.saved = true;
+                if let Some(n) = &mut self.left {
+                    *n -= 1;
+                }
                 if let Err(message) = self.saver.save(p) {
                     if let Some(c) = &mut self.saver.current {
                         let _ = c.writer.flush();
