@@ -227,9 +227,12 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
                 eprintln!("wsscope: {}: warning: {}", source.display(), crate::term::escape(&n));
             }
         }
-        if let (Some(m), true) =
-            (crate::sink::loss_notice(&summary.capture, summary.packets.packets), cfg.notices)
-        {
+        // On lo (and any, which sees lo), the kernel counts a packet's two copies, sent and
+        // received, where libpcap keeps one.
+        let doubled = matches!(&source.input, Input::Live { interfaces, .. }
+            if interfaces.iter().any(|i| i == "lo" || i == "any"));
+        let loss = crate::sink::loss_notice(&summary.capture, summary.packets.packets, doubled);
+        if let (Some(m), true) = (loss, cfg.notices) {
             eprintln!("wsscope: {}: warning: {m}", source.display());
         }
         if let (Some(m), true) = (crate::sink::memory_notice(&summary.memory), cfg.notices) {

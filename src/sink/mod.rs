@@ -337,13 +337,23 @@ pub fn snaplen_cut(p: &crate::packet::PacketStats) -> Option<String> {
 /// "1234 packets were lost before the analysis, which read 5678: …", when a live capture lost
 /// some, with what to do about each cause. The total is what the analysis read, not libpcap's
 /// `received`: on `lo` that counts every packet twice (as tcpdump's "received by filter").
-pub fn loss_notice(c: &crate::capture::CaptureStats, read: u64) -> Option<String> {
+/// `doubled`: the capture is on `lo` or `any`, where libpcap's `dropped` counts twice too.
+pub fn loss_notice(c: &crate::capture::CaptureStats, read: u64, doubled: bool) -> Option<String> {
     if c.lost() == 0 {
         return None;
     }
     let mut why = Vec::new();
     if c.dropped > 0 {
-        why.push(format!("{} dropped by libpcap (its buffer was full: a larger -B)", c.dropped));
+        let twice = if doubled {
+            "; on lo, and on any for lo's packets, the kernel counts both copies of a packet \
+             (sent and received) where libpcap keeps one: about half as many were lost"
+        } else {
+            ""
+        };
+        why.push(format!(
+            "{} dropped by libpcap (its buffer was full: a larger -B){twice}",
+            c.dropped
+        ));
     }
     if c.if_dropped > 0 {
         why.push(format!("{} by the interface or driver", c.if_dropped));
