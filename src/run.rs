@@ -408,8 +408,20 @@ pub fn listening_notice(source: &Source, link_type: &str) {
             options.snaplen,
             crate::memory::human(options.buffer_size as u64),
         );
+        if options.snaplen < MIN_USEFUL_SNAPLEN {
+            eprintln!(
+                "wsscope: warning: -s {} keeps less of each packet than link, IP and TCP \
+                 headers commonly take (54 to {MIN_USEFUL_SNAPLEN} bytes): little or no TCP \
+                 payload, so little or no WebSocket, can be decoded; -s 0 keeps whole packets",
+                options.snaplen
+            );
+        }
     }
 }
+
+/// Fewer bytes of a packet than its headers commonly take (Ethernet or Linux cooked, IPv6 and
+/// TCP with timestamps: 14 + 40 + 32): no payload is left to decode.
+const MIN_USEFUL_SNAPLEN: i32 = 86;
 
 /// Stop conditions: --count, --duration (a deadline), and SIGINT, SIGTERM and SIGHUP
 /// ([`crate::signals`], installed here), which stop reading so that every open connection is

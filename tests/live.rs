@@ -124,6 +124,22 @@ fn duration_ends_a_live_capture_that_sees_no_packets() {
     assert!(start.elapsed() < Duration::from_secs(4), "{:?}", start.elapsed());
 }
 
+/// A snapshot length shorter than the headers is said at the start (tcpdump takes it too).
+#[test]
+fn a_snaplen_shorter_than_the_headers_is_said_at_once() {
+    if skip_live() {
+        return;
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_wsscope"))
+        .args(["report", "-i", "lo", "-s", "10", "-f", "tcp port 9 and tcp port 7"])
+        .args(["--duration", "1s"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("-s 10 keeps less of each packet than link, IP and TCP"), "{err}");
+}
+
 #[test]
 fn an_interface_number_from_d_captures_on_that_interface_and_the_end_says_why() {
     if skip_live() {
