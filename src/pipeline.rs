@@ -166,6 +166,9 @@ impl Stop {
 
 /// The end of an input whose run was stopped, saying why: a signal, `--count`, `--duration`, or
 /// (an output that failed, a worker gone, the TUI quit) just when.
+/// What a stopped live capture's end says when one of its interfaces had ended before.
+pub const INTERFACE_ENDED: &str = "; an interface had ended early: ";
+
 fn stopped(stop: &Stop) -> EndOfInput {
     let packets = stop.packets_read.load(Ordering::Relaxed);
     let why = if let Some(sig) = crate::signals::received() {
@@ -299,8 +302,17 @@ pub fn drive_tracker<T: Tracker>(
             }
             // A live source asked to stop ends its input once its capture threads are done.
             Next::End(_) if stop.is_requested() && !draining => break stopped(stop),
-            // A live source drained after a stop: the capture was stopped, not at an end.
+            // A live source drained after a stop: the capture was stopped, not at an end, even
+            // when one of several interfaces had ended early (it is said).
             Next::End(EndOfInput::Clean) if draining => break stopped(stop),
+            Next::End(EndOfInput::Truncated { message }) if draining => {
+                break match stopped(stop) {
+                    EndOfInput::Stopped { message: m } => {
+                        EndOfInput::Stopped { message: format!("{m}{INTERFACE_ENDED}{message}") }
+                    }
+                    other => other,
+                };
+            }
             Next::End(e) => break e,
         }
         // Live capture: at every new batch too, so that a steady trickle of packets (no read
@@ -522,6 +534,48 @@ mod tests {
         assert_eq!(
             run(&late),
             EndOfInput::Stopped { message: "stopped at --duration after 0 packets".into() }
+        );
+    }
+
+    /// A live capture of several interfaces, one of which disappeared: once stopped, it ends
+    /// as stopped, saying so (it ended as `truncated`, "the input ended early", though the other
+    /// interfaces were captured to the stop).
+    struct OneVanished;
+
+    impl PacketSource for OneVanished {
+        fn link_types(&self) -> Vec<LinkType> {
+            vec![LinkType::RAW]
+        }
+
+        fn next_packet(&mut self) -> Next<'_> {
+            Next::End(EndOfInput::Truncated {
+                message: "-i v0: libpcap error: The interface disappeared".into(),
+            })
+        }
+
+        fn capture_stats(&mut self) -> CaptureStats {
+            CaptureStats::default()
+        }
+
+        fn is_live(&self) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn a_stopped_live_capture_ends_stopped_and_names_an_interface_that_ended_early() {
+        let stop = Stop { deadline: Some(std::time::Instant::now()), ..Stop::default() };
+        stop.request();
+        let end =
+            drive(&mut OneVanished, &TcpLimits::default(), &stop, &mut |_: StreamEvent<'_>| {})
+                .end_of_input;
+        assert_eq!(
+            end,
+            EndOfInput::Stopped {
+                message: "stopped at --duration after 0 packets; an interface had ended early: \
+                          -i v0: libpcap error: The interface disappeared"
+                    .into()
+            }
         );
     }
 }

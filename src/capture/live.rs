@@ -204,7 +204,13 @@ impl PacketSource for LiveSource {
             }
             Err(pcap::Error::TimeoutExpired) => Next::Timeout,
             Err(pcap::Error::NoMorePackets) => Next::End(EndOfInput::Clean),
-            Err(e) => Next::End(EndOfInput::Truncated { message: e.to_string() }),
+            // Named: with several -i, the others go on.
+            Err(e) => Next::End(EndOfInput::Truncated {
+                message: match &self.iface.name {
+                    Some(name) => format!("-i {name}: {e}"),
+                    None => e.to_string(),
+                },
+            }),
         }
     }
 
