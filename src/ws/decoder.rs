@@ -116,6 +116,11 @@ impl FrameDecoder {
         self
     }
 
+    /// Whether the boundary is a search's guess still on probation.
+    pub fn is_on_probation(&self) -> bool {
+        self.probation.is_some()
+    }
+
     /// Stream offset of the next byte expected.
     pub fn offset(&self) -> u64 {
         self.offset

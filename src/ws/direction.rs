@@ -306,7 +306,19 @@ pub struct DirectionDecoder {
     before_guess: (bool, Option<bool>),
     /// Where the last boundary found by search is: a search after a refutation starts past it.
     guess_at: u64,
+    /// What the frames after a boundary found by search said, with its order keys, held while
+    /// the boundary is on probation: handed on once it passes, dropped when a header refutes
+    /// it. A chance chain of "frames" in binary data showed pings and messages nobody sent.
+    tentative: Vec<(u64, WsOut)>,
+    /// Whether the boundary on probation holds its output (one found by a search does; the
+    /// byte after a lost request is refuted at once, if at all). Cleared once output has been
+    /// held for [`MAX_HOLD_PACKETS`]: the session keeps capture order only so long.
+    holding: bool,
 }
+
+/// Packets for which output of frames on probation is held at most (a fraction of the reorder
+/// window's 2,000, after which the session releases the other direction's output anyway).
+const MAX_HOLD_PACKETS: u64 = 500;
 
 impl DirectionDecoder {
     /// A decoder whose stream position `offset` is the first byte after the handshake (or the
@@ -335,6 +347,8 @@ impl DirectionDecoder {
             missing_context: 0,
             before_guess: (false, None),
             guess_at: 0,
+            tentative: Vec::new(),
+            holding: false,
         }
     }
 
@@ -356,12 +370,14 @@ impl DirectionDecoder {
         let (rsv_allowed, masked) = (cfg.rsv_allowed, cfg.from_client);
         let mut d = DirectionDecoder::new(DirConfig { from_start: false, ..cfg }, frame_start);
         d.decode_from_guess(frame_start, rsv_allowed, masked);
+        d.holding = false;
         d
     }
 
     /// Decodes frames from `frame_start`, a boundary found by searching (masked as `masked`
     /// says): on probation, remembering what a refutation restores.
     fn decode_from_guess(&mut self, frame_start: u64, rsv_allowed: u8, masked: bool) {
+        self.holding = true;
         self.before_guess = (self.closed, self.masked_seen);
         self.guess_at = frame_start;
         self.masked_seen = Some(masked);
@@ -379,9 +395,19 @@ impl DirectionDecoder {
             }
             Mode::Decoding(_) => 0,
         };
+        let held: usize = self
+            .tentative
+            .iter()
+            .map(|(_, o)| match o {
+                WsOut::Message(m) => size_of::<Message>() + m.payload.capacity(),
+                _ => 0,
+            })
+            .sum();
         msg + search
             + self.control.capacity()
             + self.inflater.as_ref().map_or(0, Inflater::footprint)
+            + self.tentative.capacity() * size_of::<(u64, WsOut)>()
+            + held
     }
 
     /// Saves memory as `level` asks (`--memory-budget`), from now on for this direction: from
@@ -439,12 +465,25 @@ impl DirectionDecoder {
     /// across packets, or bytes kept while looking for a frame boundary — and so may still
     /// produce output for; `None` when it holds none. Output keyed before it is final.
     pub fn floor(&self) -> Option<u64> {
-        match &self.mode {
+        let held = self.tentative.first().map(|(k, _)| *k);
+        let undecoded = match &self.mode {
             Mode::Decoding(_) => self.header_at.map(|a| a.packet),
             Mode::Resync(s) if s.resume < s.buf.len() => {
                 Some(s.packet_of(s.start + s.resume as u64).packet)
             }
             Mode::Resync(_) => None,
+        };
+        match (held, undecoded) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Hands on what frames on probation said (the stream goes on past a gap or ends: the
+    /// boundary is taken as it stands).
+    fn release_tentative(&mut self, out: &mut impl FnMut(u64, WsOut)) {
+        for (k, o) in self.tentative.drain(..) {
+            out(k, o);
         }
     }
 
@@ -458,7 +497,7 @@ impl DirectionDecoder {
         at: PacketRef,
         out: &mut impl FnMut(u64, WsOut),
     ) {
-        let replay = self.feed_piece(offset, data, at, &mut keyed(at, out));
+        let replay = self.feed_piece(offset, data, at, out);
         if let Some(replay) = replay {
             self.replay(replay, out);
         }
@@ -478,7 +517,7 @@ impl DirectionDecoder {
                 }
             }
             let Some(p) = work.pop_front() else { break };
-            next = self.feed_piece(p.offset, &p.bytes, p.at, &mut keyed(p.at, out));
+            next = self.feed_piece(p.offset, &p.bytes, p.at, out);
         }
     }
 
@@ -489,14 +528,40 @@ impl DirectionDecoder {
         offset: u64,
         data: &[u8],
         at: PacketRef,
-        out: &mut impl FnMut(WsOut),
+        out: &mut impl FnMut(u64, WsOut),
     ) -> Option<Resumed> {
         match &mut self.mode {
             Mode::Decoding(dec) => {
                 debug_assert_eq!(dec.offset(), offset);
                 let mut dec = std::mem::replace(dec, FrameDecoder::new(0));
-                let r = dec.feed(data, &mut |item| self.on_item(item, at, out));
-                self.after_feed(dec, r, offset, data, at, out)
+                if !(self.holding && dec.is_on_probation()) && self.tentative.is_empty() {
+                    let out = &mut keyed(at, out);
+                    let r = dec.feed(data, &mut |item| self.on_item(item, at, out));
+                    return self.after_feed(dec, r, offset, data, at, out);
+                }
+                // On probation: what the frames say waits until the boundary is confirmed.
+                let mut held = std::mem::take(&mut self.tentative);
+                let r = {
+                    let mut hold = |k: u64, o: WsOut| held.push((k, o));
+                    let hold = &mut keyed(at, &mut hold);
+                    dec.feed(data, &mut |item| self.on_item(item, at, hold))
+                };
+                if r.as_ref().is_err_and(|lost| lost.refuted) {
+                    // A wrong guess: nothing its frames said (the message they began included)
+                    // is handed on.
+                    return self.after_feed(dec, r, offset, data, at, &mut |_| {});
+                }
+                let old = held.first().is_some_and(|(k, _)| at.packet > k + MAX_HOLD_PACKETS);
+                self.holding &= !old;
+                if r.is_ok() && dec.is_on_probation() && self.holding {
+                    self.tentative = held;
+                } else {
+                    // Confirmed (or sync lost another way): handed on, in order.
+                    for (k, o) in held {
+                        out(k, o);
+                    }
+                }
+                self.after_feed(dec, r, offset, data, at, &mut keyed(at, out))
             }
             Mode::Resync(s) => {
                 s.push(offset, data, at);
@@ -507,6 +572,39 @@ impl DirectionDecoder {
 
     /// `len` bytes at stream offset `offset` are missing.
     pub fn gap(&mut self, offset: u64, len: u64, at: PacketRef, out: &mut impl FnMut(u64, WsOut)) {
+        let on_probation = matches!(&self.mode, Mode::Decoding(d) if d.is_on_probation());
+        if self.tentative.is_empty() && !(self.holding && on_probation) {
+            return self.gap_inner(offset, len, at, out);
+        }
+        // On probation: bytes missing inside a frame keep the guess on probation; missing
+        // across a frame boundary, it can no longer be confirmed, and what it said is dropped.
+        let mut held = std::mem::take(&mut self.tentative);
+        self.gap_inner(offset, len, at, &mut |k, o| held.push((k, o)));
+        if matches!(self.mode, Mode::Decoding(_)) {
+            self.tentative = held;
+            return;
+        }
+        let unconfirmed = held.iter().filter(|(_, o)| matches!(o, WsOut::Message(_))).count();
+        if unconfirmed > 0 {
+            let detail = format!(
+                "{unconfirmed} message{} found after missing bytes could not be confirmed before \
+                 more bytes went missing, and {} not shown (a chance pattern in the data reads \
+                 as frames too)",
+                if unconfirmed == 1 { "" } else { "s" },
+                if unconfirmed == 1 { "is" } else { "are" }
+            );
+            let at_gap = Position { packet: at.packet, ts: at.ts, offset };
+            out(at.packet, WsOut::Finding { check: CheckId::FrameSyncLost, detail, at: at_gap });
+        }
+    }
+
+    fn gap_inner(
+        &mut self,
+        offset: u64,
+        len: u64,
+        at: PacketRef,
+        out: &mut impl FnMut(u64, WsOut),
+    ) {
         let out = &mut keyed(at, out);
         let pos = Position { packet: at.packet, ts: at.ts, offset };
         self.lost_context = true;
@@ -543,6 +641,7 @@ impl DirectionDecoder {
             let Some(replay) = self.search(true) else { break };
             self.replay(replay, out);
         }
+        self.release_tentative(out);
         let out = &mut keyed(at, out);
         let pos = Position { packet: at.packet, ts: at.ts, offset };
         if self.frame.is_some() || self.msg.is_some() {

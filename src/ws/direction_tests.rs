@@ -766,3 +766,57 @@ fn a_boundary_refuted_at_its_first_header_is_not_found_again() {
     let out = run_detailed(cfg, &[&s]);
     assert_eq!(out.iter().filter(|l| l.ends_with("text:hello")).count(), 5, "{out:#?}");
 }
+
+/// A chance chain in binary data after missing bytes: four plausible "frames" (a ping among
+/// them) and then a header no endpoint sends. The boundary is refuted on probation, and what
+/// its frames said is never handed on: before, the "ping" and "messages" were reported as the
+/// peer's (a live capture that dropped packets showed pings nobody sent).
+#[test]
+fn frames_of_a_refuted_boundary_are_not_reported() {
+    let cfg = DirConfig { from_start: false, ..server() };
+    let mut s = vec![0x55; 3];
+    s.extend(frame(true, 0, 9, None, b"pq"));
+    for c in b"ABC" {
+        s.extend(frame(true, 0, 2, None, &[*c, *c]));
+    }
+    s.extend([0x83, 0x00]);
+    let out = run_detailed(cfg.clone(), &[&s]);
+    let text = out.join("\n");
+    assert!(!text.contains("ping"), "{text}");
+    assert!(!text.contains("binary:"), "{text}");
+    // The same chain followed by frames that pass probation is reported whole.
+    let mut good = s[..s.len() - 2].to_vec();
+    for _ in 0..8 {
+        good.extend(frame(true, 0, 1, None, b"hello"));
+    }
+    let out = run_detailed(cfg, &[&good]);
+    let text = out.join("\n");
+    assert!(text.contains("ping"), "{text}");
+    assert_eq!(out.iter().filter(|l| l.ends_with("text:hello")).count(), 8, "{text}");
+}
+
+/// Frames found after missing bytes, then more bytes missing across a frame boundary before
+/// the boundary passed probation: what they said is not shown, and a finding says how many
+/// messages that was.
+#[test]
+fn frames_not_confirmed_before_the_next_loss_are_counted_not_shown() {
+    let cfg = DirConfig { from_start: false, ..server() };
+    let mut d = DirectionDecoder::new(cfg, 0);
+    let mut out = Vec::new();
+    let mut s = vec![0x55; 3];
+    for _ in 0..4 {
+        s.extend(frame(true, 0, 1, None, b"hi"));
+    }
+    let at = PacketRef::new(Timestamp::from_nanos(1), 1);
+    let mut push = |o: WsOut| match &o {
+        WsOut::Finding { check, detail, .. } => out.push(format!("{check}: {detail}")),
+        o => out.push(render(o)),
+    };
+    d.feed(0, &s, at, &mut |_, o| push(o));
+    // Missing bytes after the last whole frame: across a boundary.
+    let next = PacketRef::new(Timestamp::from_nanos(2), 2);
+    d.gap(s.len() as u64, 10, next, &mut |_, o| push(o));
+    let text = out.join("\n");
+    assert!(!text.contains("text:hi"), "{text}");
+    assert!(text.contains("4 messages found after missing bytes could not be confirmed"), "{text}");
+}
