@@ -112,6 +112,7 @@ pub struct FlowKey {
 }
 
 impl std::hash::Hash for FlowKey {
+    #[inline]
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         for w in self.ips {
             state.write_u64(w);

@@ -464,6 +464,7 @@ impl DirectionDecoder {
     /// The earliest packet whose bytes this direction holds undecoded — a frame header split
     /// across packets, or bytes kept while looking for a frame boundary — and so may still
     /// produce output for; `None` when it holds none. Output keyed before it is final.
+    #[inline]
     pub fn floor(&self) -> Option<u64> {
         let held = self.tentative.first().map(|(k, _)| *k);
         let undecoded = match &self.mode {
@@ -497,7 +498,11 @@ impl DirectionDecoder {
         at: PacketRef,
         out: &mut impl FnMut(u64, WsOut),
     ) {
-        let replay = self.feed_piece(offset, data, at, out);
+        let replay = if self.holds() {
+            self.feed_held(offset, data, at, out)
+        } else {
+            self.feed_piece(offset, data, at, &mut keyed(at, out))
+        };
         if let Some(replay) = replay {
             self.replay(replay, out);
         }
@@ -517,7 +522,11 @@ impl DirectionDecoder {
                 }
             }
             let Some(p) = work.pop_front() else { break };
-            next = self.feed_piece(p.offset, &p.bytes, p.at, out);
+            next = if self.holds() {
+                self.feed_held(p.offset, &p.bytes, p.at, out)
+            } else {
+                self.feed_piece(p.offset, &p.bytes, p.at, &mut keyed(p.at, out))
+            };
         }
     }
 
@@ -528,46 +537,64 @@ impl DirectionDecoder {
         offset: u64,
         data: &[u8],
         at: PacketRef,
-        out: &mut impl FnMut(u64, WsOut),
+        out: &mut impl FnMut(WsOut),
     ) -> Option<Resumed> {
         match &mut self.mode {
             Mode::Decoding(dec) => {
                 debug_assert_eq!(dec.offset(), offset);
                 let mut dec = std::mem::replace(dec, FrameDecoder::new(0));
-                if !(self.holding && dec.is_on_probation()) && self.tentative.is_empty() {
-                    let out = &mut keyed(at, out);
-                    let r = dec.feed(data, &mut |item| self.on_item(item, at, out));
-                    return self.after_feed(dec, r, offset, data, at, out);
-                }
-                // On probation: what the frames say waits until the boundary is confirmed.
-                let mut held = std::mem::take(&mut self.tentative);
-                let r = {
-                    let mut hold = |k: u64, o: WsOut| held.push((k, o));
-                    let hold = &mut keyed(at, &mut hold);
-                    dec.feed(data, &mut |item| self.on_item(item, at, hold))
-                };
-                if r.as_ref().is_err_and(|lost| lost.refuted) {
-                    // A wrong guess: nothing its frames said (the message they began included)
-                    // is handed on.
-                    return self.after_feed(dec, r, offset, data, at, &mut |_| {});
-                }
-                let old = held.first().is_some_and(|(k, _)| at.packet > k + MAX_HOLD_PACKETS);
-                self.holding &= !old;
-                if r.is_ok() && dec.is_on_probation() && self.holding {
-                    self.tentative = held;
-                } else {
-                    // Confirmed (or sync lost another way): handed on, in order.
-                    for (k, o) in held {
-                        out(k, o);
-                    }
-                }
-                self.after_feed(dec, r, offset, data, at, &mut keyed(at, out))
+                let r = dec.feed(data, &mut |item| self.on_item(item, at, out));
+                self.after_feed(dec, r, offset, data, at, out)
             }
             Mode::Resync(s) => {
                 s.push(offset, data, at);
                 self.search(false)
             }
         }
+    }
+
+    /// Whether what the next piece's frames say is held ([`DirectionDecoder::tentative`]).
+    #[inline]
+    fn holds(&self) -> bool {
+        !self.tentative.is_empty()
+            || (self.holding && matches!(&self.mode, Mode::Decoding(d) if d.is_on_probation()))
+    }
+
+    /// [`DirectionDecoder::feed_piece`] on probation: what the frames say waits until the
+    /// boundary is confirmed.
+    fn feed_held(
+        &mut self,
+        offset: u64,
+        data: &[u8],
+        at: PacketRef,
+        out: &mut impl FnMut(u64, WsOut),
+    ) -> Option<Resumed> {
+        let Mode::Decoding(dec) = &mut self.mode else {
+            return self.feed_piece(offset, data, at, &mut keyed(at, out));
+        };
+        let mut dec = std::mem::replace(dec, FrameDecoder::new(0));
+        let mut held = std::mem::take(&mut self.tentative);
+        let r = {
+            let mut hold = |k: u64, o: WsOut| held.push((k, o));
+            let hold = &mut keyed(at, &mut hold);
+            dec.feed(data, &mut |item| self.on_item(item, at, hold))
+        };
+        if r.as_ref().is_err_and(|lost| lost.refuted) {
+            // A wrong guess: nothing its frames said (the message they began included) is
+            // handed on.
+            return self.after_feed(dec, r, offset, data, at, &mut |_| {});
+        }
+        let old = held.first().is_some_and(|(k, _)| at.packet > k + MAX_HOLD_PACKETS);
+        self.holding &= !old;
+        if r.is_ok() && dec.is_on_probation() && self.holding {
+            self.tentative = held;
+        } else {
+            // Confirmed (or sync lost another way): handed on, in order.
+            for (k, o) in held {
+                out(k, o);
+            }
+        }
+        self.after_feed(dec, r, offset, data, at, &mut keyed(at, out))
     }
 
     /// `len` bytes at stream offset `offset` are missing.
@@ -667,6 +694,7 @@ impl DirectionDecoder {
         }
     }
 
+    #[inline(always)]
     fn after_feed(
         &mut self,
         dec: FrameDecoder,
