@@ -1,8 +1,8 @@
 //! The memory budget's accounting against the allocator (docs/ARCHITECTURE.md, "Memory").
 //!
 //! `--memory-budget` bounds what wsscope charges to its meter; the meter is only as good as the
-//! charges. This test binary counts every byte the process allocates (a counting global
-//! allocator over the system's) and runs `report` in-process on a capture with thousands of
+//! charges. This test binary counts every byte the process allocates (the fuzz harness's
+//! counting global allocator over the system's) and runs `report` in-process on a capture with thousands of
 //! connections open at once, under a budget that never fills and under the smallest budget,
 //! where connections are evicted. The heap's growth during the run, at its peak, must be what
 //! the meter saw, give or take the fixed buffers of a run: a component that holds bytes for
@@ -16,63 +16,18 @@
 #[path = "../testdata/scripts/gen_bulk.rs"]
 mod gen_bulk;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+/// The counting allocator the fuzz harness uses for its own memory bounds.
+#[allow(dead_code)]
+#[path = "../fuzz/harness/alloc_count.rs"]
+mod alloc_count;
+
 use wsscope::cli::{Cli, Command};
 use wsscope::config::Source;
 use wsscope::run::{self, RunConfig};
 use wsscope::sink::report::ReportFormat;
 
-/// The system allocator, counting the bytes live and their peak.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-fn grew(by: usize) {
-    let now = LIVE.fetch_add(by, Ordering::Relaxed) + by;
-    PEAK.fetch_max(now, Ordering::Relaxed);
-}
-
-// SAFETY: every call is passed on to `System` unchanged; only counters are added.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: as the caller promised for `layout`.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: as the caller promised for `layout`.
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was allocated by `System` with `layout` (every allocation goes there).
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: as the caller promised for `ptr`, `layout` and `new_size`.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-            grew(new_size);
-        }
-        p
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: alloc_count::Counting = alloc_count::Counting;
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -112,10 +67,10 @@ fn report(capture: &std::path::Path, budget: &str, threads: &str) -> Seen {
     };
     let memory = cfg.limits.memory.clone();
     let format = ReportFormat::new("never").with_memory(&memory);
-    let before = LIVE.load(Ordering::Relaxed);
-    PEAK.store(before, Ordering::Relaxed);
+    let measure = alloc_count::Measure::start();
     let outcome = run::run(cfg, format).expect("run");
-    let heap = PEAK.load(Ordering::Relaxed) - before;
+    let heap = measure.peak();
+    assert!(measure.counted(), "the counting allocator is the global one");
     let report = outcome.format.into_report(None);
     let stats = memory.stats();
     let doc = serde_json::to_value(&report).expect("report as JSON");
