@@ -125,7 +125,6 @@ fn drive_rounds<S: EventSink>(
     redactor: Option<&Redactor>,
     sink: &mut S,
 ) -> Result<(RunSummary, AnalyzerStats), Error> {
-    let threads = threads.clamp(1, limits.max_connections.max(1));
     // The rounds and answers in flight, charged for as long as the run: they are few and
     // reused, and could all be full at once.
     let mut in_flight = crate::memory::Charge::new(&limits.memory);
@@ -536,20 +535,32 @@ impl StreamSink for Tap {
 }
 
 /// Collects a worker's events with the key and stage of the step being taken.
-#[derive(Default)]
 struct Keyed {
     key: u64,
     stage: u8,
     out: Vec<Out>,
     /// Bytes `out` holds (its entries and their payloads).
     bytes: usize,
-    /// `out` is handed on as a part once `bytes` reach this ([`Sizes::part`]; 0 stands for
-    /// [`PART_BYTES`]).
+    /// `out` is handed on as a part once `bytes` reach this ([`Sizes::part`]).
     part: usize,
     /// Where parts of an answer go, and emptied vectors come back from.
     to_merger: Option<(SyncSender<Answer>, Receiver<Vec<Out>>)>,
     /// The merger is gone.
     gone: bool,
+}
+
+impl Default for Keyed {
+    fn default() -> Self {
+        Keyed {
+            key: 0,
+            stage: 0,
+            out: Vec::new(),
+            bytes: 0,
+            part: PART_BYTES,
+            to_merger: None,
+            gone: false,
+        }
+    }
 }
 
 /// A part of a worker's answer to a round; `last`: the round's last part.
@@ -572,7 +583,7 @@ impl Keyed {
                 _ => 0,
             };
         self.out.push(out);
-        if self.bytes >= if self.part == 0 { PART_BYTES } else { self.part } {
+        if self.bytes >= self.part {
             self.hand_on(false);
         }
     }

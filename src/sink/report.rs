@@ -930,10 +930,10 @@ impl ReportBuilder {
             }
             Event::Gap { connection, direction, length, seq, reason, at } => {
                 s.gaps += 1;
-                if let Some(c) = self.conn(*connection) {
+                let listed = self.conn(*connection).map(|c| {
                     c.lost[direction.index()] = true;
-                }
-                let listed = self.conn(*connection).map(|c| c.gaps.len() < MAX_LISTED);
+                    c.gaps.len() < MAX_LISTED
+                });
                 if listed == Some(true)
                     && self.may_list(2 * size_of::<GapReport>())
                     && let Some(c) = self.conn(*connection)

@@ -599,8 +599,7 @@ impl DirectionDecoder {
 
     /// `len` bytes at stream offset `offset` are missing.
     pub fn gap(&mut self, offset: u64, len: u64, at: PacketRef, out: &mut impl FnMut(u64, WsOut)) {
-        let on_probation = matches!(&self.mode, Mode::Decoding(d) if d.is_on_probation());
-        if self.tentative.is_empty() && !(self.holding && on_probation) {
+        if !self.holds() {
             return self.gap_inner(offset, len, at, out);
         }
         // On probation: bytes missing inside a frame keep the guess on probation; missing

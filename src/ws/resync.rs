@@ -211,13 +211,15 @@ fn chain_from(buf: &[u8], start: usize, expect: Expect, complete: bool) -> Verdi
         let len = next - (pos + hl);
         let checked = match h.opcode {
             OpCode::Close => len,
-            _ if text_fragment || needs_payload_check(&h) => len.min(UTF8_CHECKED),
+            _ if text_fragment => len.min(UTF8_CHECKED),
             _ => 0,
         };
         let Some(seen) = buf.get(pos + hl..pos + hl + checked) else {
             return Verdict::Undecided;
         };
-        if !payload_plausible(&h, seen, len) || (text_fragment && !fragment_utf8(&h, seen, len)) {
+        if (h.opcode == OpCode::Close && !close_plausible(&h, seen))
+            || (text_fragment && !fragment_utf8(&h, seen, len))
+        {
             return Verdict::Reject;
         }
         if h.payload_len > 0 {
@@ -263,48 +265,27 @@ fn chain_from(buf: &[u8], start: usize, expect: Expect, complete: bool) -> Verdi
     }
 }
 
-/// Whether [`payload_plausible`] looks at this frame's payload.
-fn needs_payload_check(h: &FrameHeader) -> bool {
-    h.opcode == OpCode::Close || (h.opcode == OpCode::Text && h.fin && h.rsv == 0)
-}
-
 /// How much of a text frame's payload a search checks is UTF-8.
 const UTF8_CHECKED: usize = 4096;
 
-/// An unfragmented, uncompressed text frame carries valid UTF-8 (checked on `payload`, its first
-/// 4 KiB of `len`); a close frame carries nothing or a code that may be sent.
-fn payload_plausible(h: &FrameHeader, payload: &[u8], len: usize) -> bool {
-    if h.opcode == OpCode::Close {
-        let mut code = payload.get(..2).map(<[u8]>::to_vec).unwrap_or_default();
-        if let Some(key) = h.mask {
-            super::mask::unmask(&mut code, key, 0);
-        }
-        return match code.as_slice() {
-            [] => payload.is_empty(),
-            [a, b] => {
-                super::opcode::CloseCode(u16::from_be_bytes([*a, *b])).class()
-                    == super::opcode::CloseCodeClass::Valid
-            }
-            _ => false,
-        };
-    }
-    if h.opcode != OpCode::Text || !h.fin || h.rsv != 0 {
-        return true;
-    }
-    let mut prefix = payload.get(..payload.len().min(UTF8_CHECKED)).unwrap_or(&[]).to_vec();
+/// A close frame carries nothing or a code that may be sent.
+fn close_plausible(h: &FrameHeader, payload: &[u8]) -> bool {
+    let mut code = payload.get(..2).map(<[u8]>::to_vec).unwrap_or_default();
     if let Some(key) = h.mask {
-        super::mask::unmask(&mut prefix, key, 0);
+        super::mask::unmask(&mut code, key, 0);
     }
-    match std::str::from_utf8(&prefix) {
-        Ok(_) => true,
-        // A prefix may end inside a character; that is not an error.
-        Err(e) => e.error_len().is_none() && prefix.len() < len,
+    match code.as_slice() {
+        [] => payload.is_empty(),
+        [a, b] => {
+            super::opcode::CloseCode(u16::from_be_bytes([*a, *b])).class()
+                == super::opcode::CloseCodeClass::Valid
+        }
+        _ => false,
     }
 }
 
-/// A text fragment's payload (`payload`, its first 4 KiB of `len`) is UTF-8, allowing a
-/// character cut at either end (a fragment may start inside a character only when it continues
-/// a message).
+/// A text frame's payload (`payload`, its first 4 KiB of `len`) is UTF-8, allowing a character
+/// cut at the end of a fragment or of the part checked, and at the start of a continuation.
 fn fragment_utf8(h: &FrameHeader, payload: &[u8], len: usize) -> bool {
     let mut prefix = payload.get(..payload.len().min(UTF8_CHECKED)).unwrap_or(&[]).to_vec();
     if let Some(key) = h.mask {
