@@ -116,6 +116,17 @@ impl FrameDecoder {
         self
     }
 
+    /// Counts `seen` frames of the probation as passed already: a search followed them before
+    /// the boundary (a chain of frames longer than the bytes it keeps resumes at its last
+    /// frames), so the boundary has as much to show as any other. One frame is always left.
+    pub fn passed(mut self, seen: usize) -> Self {
+        if let Some(p) = &mut self.probation {
+            let seen = u8::try_from(seen).unwrap_or(u8::MAX);
+            p.frames = p.frames.saturating_sub(seen).max(1);
+        }
+        self
+    }
+
     /// Whether the boundary is a search's guess still on probation.
     pub fn is_on_probation(&self) -> bool {
         self.probation.is_some()

@@ -11,7 +11,7 @@ use super::deflate::{InflateError, Inflater};
 use super::header::FrameHeader;
 use super::mask::{unmask, unmask_into};
 use super::opcode::{CloseCode, OpCode};
-use super::resync::{self, Expect, Found};
+use super::resync::{self, Chain, Expect, Found, Verdict};
 use super::utf8::Utf8Stream;
 use crate::analyzer::checks::CheckId;
 use crate::event::{Payload, Position};
@@ -198,7 +198,15 @@ struct Searching {
     skipped: u64,
     /// The search started after missing bytes.
     after_gap: bool,
+    /// Chains from offsets before `buf` (given up to `max_resync`, or before missing bytes)
+    /// whose frames run past the bytes seen so far, in offset order: followed on without their
+    /// payloads, and accepted before any candidate in `buf`.
+    tracked: Vec<Chain>,
 }
+
+/// Chains a search follows past the bytes it keeps, at most (in random binary data a few in a
+/// hundred offsets start a plausible header; the chains still open at any time are tens).
+const MAX_TRACKED: usize = 256;
 
 impl Searching {
     fn new(start: u64, after_gap: bool, skipped: u64) -> Self {
@@ -237,6 +245,86 @@ impl Searching {
         while self.marks.len() > 1 && self.marks.get(1).is_some_and(|m| m.0 <= self.start) {
             self.marks.pop_front();
         }
+    }
+
+    /// The earliest packet whose kept bytes may still be decoded ([`DirectionDecoder::floor`]).
+    #[inline(never)]
+    fn floor(&self) -> Option<u64> {
+        if !self.tracked.is_empty() && !self.buf.is_empty() {
+            // A chain followed past the kept bytes may resume at any frame of them.
+            return Some(self.packet_of(self.start).packet);
+        }
+        (self.resume < self.buf.len())
+            .then(|| self.packet_of(self.start + self.resume as u64).packet)
+    }
+
+    /// Looks for a frame boundary: the first chain followed past the kept bytes decides, then
+    /// the kept bytes are searched. Returns the offset of `buf` where frames resume, whether
+    /// they are masked and how many frames of the chain came before it. Keeps at most `max`
+    /// bytes (the chains starting in the bytes given up are followed on).
+    fn find(&mut self, expect: Expect, complete: bool, max: usize) -> Option<(usize, bool, usize)> {
+        if !self.tracked.is_empty() {
+            let (buf, start) = (&self.buf, self.start);
+            self.tracked.retain_mut(|c| c.advance(buf, start, expect, complete) != Verdict::Reject);
+            if let Some(first) = self.tracked.first_mut() {
+                // An earlier chain still open: the later ones (and the kept bytes) wait for it.
+                if let Verdict::Accept(masked) = first.advance(buf, start, expect, complete) {
+                    let end = start + buf.len() as u64;
+                    let at = first.first_frame_from(start, end);
+                    let seen = first.frames_before(at);
+                    self.tracked.clear();
+                    return Some((usize::try_from(at - start).unwrap_or(buf.len()), masked, seen));
+                }
+                return self.trim(expect, max);
+            }
+        }
+        match resync::find_boundary_from(&self.buf, self.resume, expect, complete) {
+            Found::At { offset, masked } => Some((offset, masked, 0)),
+            Found::NotYet { resume_from } => {
+                self.resume = resume_from;
+                self.trim(expect, max)
+            }
+        }
+    }
+
+    /// Gives up the oldest bytes once more than `max` are kept, keeping the newest quarter: the
+    /// chains that start in them and are still open are followed on. A chain there that is
+    /// convincing already is taken at once (its bytes would be gone when the chains before it
+    /// are decided).
+    fn trim(&mut self, expect: Expect, max: usize) -> Option<(usize, bool, usize)> {
+        if self.buf.len() <= max {
+            return None;
+        }
+        let keep = (max / 4).max(resync::MAX_CHECKED);
+        let drop = self.buf.len().saturating_sub(keep);
+        let (buf, start, from) = (&self.buf, self.start, self.resume);
+        if let Some(found) =
+            resync::undecided_chains(buf, start, from, drop, expect, &mut self.tracked, MAX_TRACKED)
+        {
+            self.tracked.clear();
+            return Some((found.0, found.1, 0));
+        }
+        self.drop_front(drop);
+        None
+    }
+
+    /// Missing bytes end at stream offset `resume`: the chains that started before them and
+    /// whose next header is at or after `resume` are still followed (bytes missing inside a
+    /// frame's payload do not break a chain).
+    #[cold]
+    fn carry_over(&mut self, resume: u64, expect: Expect) -> Vec<Chain> {
+        let mut from = self.resume;
+        let (buf, start) = (&self.buf, self.start);
+        let end = buf.len();
+        while let Some((at, _)) =
+            resync::undecided_chains(buf, start, from, end, expect, &mut self.tracked, MAX_TRACKED)
+        {
+            // Convincing but cut by the missing bytes: not followed.
+            from = at + 1;
+        }
+        let mut chains = std::mem::take(&mut self.tracked);
+        chains.retain(|c| c.next_header() >= resume);
+        chains
     }
 
     /// The bytes from buffer offset `from` on, as the pieces they arrived in.
@@ -391,7 +479,9 @@ impl DirectionDecoder {
         let msg = self.msg.as_ref().map_or(0, |m| m.buf.capacity());
         let search = match &self.mode {
             Mode::Resync(s) => {
-                s.buf.capacity() + s.marks.capacity() * size_of::<(u64, PacketRef)>()
+                s.buf.capacity()
+                    + s.marks.capacity() * size_of::<(u64, PacketRef)>()
+                    + s.tracked.capacity() * size_of::<Chain>()
             }
             Mode::Decoding(_) => 0,
         };
@@ -469,10 +559,7 @@ impl DirectionDecoder {
         let held = self.tentative.first().map(|(k, _)| *k);
         let undecoded = match &self.mode {
             Mode::Decoding(_) => self.header_at.map(|a| a.packet),
-            Mode::Resync(s) if s.resume < s.buf.len() => {
-                Some(s.packet_of(s.start + s.resume as u64).packet)
-            }
-            Mode::Resync(_) => None,
+            Mode::Resync(s) => s.floor(),
         };
         match (held, undecoded) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -649,9 +736,15 @@ impl DirectionDecoder {
                 }
             }
             Mode::Resync(_) => {
-                // Start looking again after the gap; what was buffered before it is skipped.
+                // Start looking again after the gap; what was buffered before it is skipped,
+                // but the chains whose next header comes after it are followed on.
                 let skipped = self.resync_buffered();
-                self.mode = Mode::Resync(Searching::new(offset + len, true, skipped));
+                let expect = self.expect();
+                let mut next = Searching::new(offset + len, true, skipped);
+                if let Mode::Resync(s) = &mut self.mode {
+                    next.tracked = s.carry_over(offset + len, expect);
+                }
+                self.mode = Mode::Resync(next);
             }
         }
     }
@@ -755,8 +848,41 @@ impl DirectionDecoder {
 
     /// Looks for a frame boundary in the kept bytes; when found, decoding restarts there and the
     /// bytes from it are handed back to be fed again (with their own packets).
+    #[inline(never)]
     fn search(&mut self, complete: bool) -> Option<Resumed> {
-        let expect = Expect {
+        let expect = self.expect();
+        let max = self.cfg.max_resync;
+        let Mode::Resync(s) = &mut self.mode else { return None };
+        let (offset, masked, seen) = s.find(expect, complete, max)?;
+        let total_skipped = s.skipped + offset as u64;
+        let frame_start = s.start + offset as u64;
+        let pieces = s.pieces_from(offset);
+        let found_at = s.packet_of(frame_start);
+        let after_gap = s.after_gap;
+        // Frames that resume right after missing bytes skipped nothing: the gap (and the
+        // message it cut) is reported already.
+        let mut note = None;
+        if total_skipped > 0 {
+            let detail = if after_gap {
+                format!(
+                    "skipped {total_skipped} bytes after missing bytes before a frame boundary was found again"
+                )
+            } else {
+                format!("skipped {total_skipped} bytes before a frame boundary was found again")
+            };
+            let at = Position { packet: found_at.packet, ts: found_at.ts, offset: frame_start };
+            note = Some((WsOut::Finding { check: CheckId::FrameSyncLost, detail, at }, found_at));
+        }
+        self.decode_from_guess(frame_start, expect.rsv_allowed, masked);
+        if let Mode::Decoding(d) = &mut self.mode {
+            *d = std::mem::replace(d, FrameDecoder::new(0)).passed(seen);
+        }
+        Some(Resumed { note, pieces })
+    }
+
+    /// What headers of this direction must look like while its frame boundary is searched for.
+    fn expect(&self) -> Expect {
+        Expect {
             masked: if self.cfg.from_start || self.masked_seen.is_some() {
                 Some(self.masked_seen.unwrap_or(self.cfg.from_client))
             } else {
@@ -768,47 +894,6 @@ impl DirectionDecoder {
                 self.cfg.rsv_allowed | 0b100
             },
             evidence: resync::Evidence::Resync,
-        };
-        let Mode::Resync(s) = &mut self.mode else { return None };
-        match resync::find_boundary_from(&s.buf, s.resume, expect, complete) {
-            Found::At { offset, masked } => {
-                let total_skipped = s.skipped + offset as u64;
-                let frame_start = s.start + offset as u64;
-                let pieces = s.pieces_from(offset);
-                let found_at = s.packet_of(frame_start);
-                let after_gap = s.after_gap;
-                // Frames that resume right after missing bytes skipped nothing: the gap (and the
-                // message it cut) is reported already.
-                let mut note = None;
-                if total_skipped > 0 {
-                    let detail = if after_gap {
-                        format!(
-                            "skipped {total_skipped} bytes after missing bytes before a frame boundary was found again"
-                        )
-                    } else {
-                        format!(
-                            "skipped {total_skipped} bytes before a frame boundary was found again"
-                        )
-                    };
-                    let at =
-                        Position { packet: found_at.packet, ts: found_at.ts, offset: frame_start };
-                    note = Some((
-                        WsOut::Finding { check: CheckId::FrameSyncLost, detail, at },
-                        found_at,
-                    ));
-                }
-                self.decode_from_guess(frame_start, expect.rsv_allowed, masked);
-                Some(Resumed { note, pieces })
-            }
-            Found::NotYet { resume_from } => {
-                s.resume = resume_from;
-                if s.buf.len() > self.cfg.max_resync {
-                    // Give up on the oldest bytes: keep the newest quarter to search in.
-                    let drop = s.buf.len() - self.cfg.max_resync / 4;
-                    s.drop_front(drop);
-                }
-                None
-            }
         }
     }
 

@@ -67,9 +67,13 @@ pub enum Found {
 }
 
 /// A candidate offset's verdict.
-enum Verdict {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// A convincing chain starts there; whether its frames are masked.
     Accept(bool),
+    /// No chain starts there, whatever bytes follow.
     Reject,
+    /// More bytes will tell.
     Undecided,
 }
 
@@ -97,8 +101,36 @@ pub fn find_boundary_from(buf: &[u8], from: usize, expect: Expect, complete: boo
     Found::NotYet { resume_from: buf.len() }
 }
 
+/// The chains starting at the offsets `from..to` of `buf` (stream offset `base`) that the bytes
+/// seen so far neither reject nor accept: a frame of theirs runs past the end of `buf`. They are
+/// appended to `out` in offset order, at most `max` in all, to be followed on with
+/// [`Chain::advance`] once those bytes are gone. Returns the first offset (of `buf`) whose chain
+/// is accepted already, if any: the search stops there.
+pub fn undecided_chains(
+    buf: &[u8],
+    base: u64,
+    from: usize,
+    to: usize,
+    expect: Expect,
+    out: &mut Vec<Chain>,
+    max: usize,
+) -> Option<(usize, bool)> {
+    for start in from..to.min(buf.len()) {
+        let mut chain = Chain::new(base + start as u64, expect);
+        if repeats_the_bytes_before(buf, start) {
+            continue;
+        }
+        match chain.advance(buf, base, expect, false) {
+            Verdict::Accept(masked) => return Some((start, masked)),
+            Verdict::Undecided if out.len() < max => out.push(chain),
+            Verdict::Undecided | Verdict::Reject => {}
+        }
+    }
+    None
+}
+
 /// What a chain has shown so far (for [`Evidence::Detect`]).
-#[derive(Default)]
+#[derive(Clone, Copy, Debug, Default)]
 struct Shown {
     with_payload: usize,
     /// A text or binary frame (a message's start) was in the chain. Binary data with a
@@ -131,142 +163,241 @@ impl Shown {
     }
 }
 
+/// A masked header that merely continues the pattern of the eight bytes before it is masked
+/// repetitive data (its last well-formed piece before the real frames), not a frame: a client
+/// masks every frame with a fresh key, so a real header never repeats the bytes before it.
+fn repeats_the_bytes_before(buf: &[u8], start: usize) -> bool {
+    matches!(
+        (start.checked_sub(8).and_then(|b| buf.get(b..start)), buf.get(start..start + 8)),
+        (Some(before), Some(here)) if here[1] & 0x80 != 0 && before == here
+    )
+}
+
 /// Whether a convincing chain starts at `start` (and whether its frames are masked).
 fn chain_from(buf: &[u8], start: usize, expect: Expect, complete: bool) -> Verdict {
-    // A masked header that merely continues the pattern of the eight bytes before it is masked
-    // repetitive data (its last well-formed piece before the real frames), not a frame: a client
-    // masks every frame with a fresh key, so a real header never repeats the bytes before it.
-    if let (Some(before), Some(here)) =
-        (start.checked_sub(8).and_then(|b| buf.get(b..start)), buf.get(start..start + 8))
-        && here[1] & 0x80 != 0
-        && before == here
-    {
+    if repeats_the_bytes_before(buf, start) {
         return Verdict::Reject;
     }
-    let mut pos = start;
-    let mut frames = 0;
-    let mut masked = expect.masked;
-    let mut in_message = None::<bool>;
-    let mut shown = Shown::default();
-    // Mask keys of the chain's frames. A client draws a new random key for every frame (RFC 6455
-    // §5.3); masked repetitive data (a run of zeros masked with one key repeats that key) reads
-    // as a chain of well-formed frames that all carry the same key, or a few rotating ones. (The
-    // zero key, which some embedded clients send every time, masks zeros into zeros: no chain.)
-    let mut keys: [Option<[u8; 4]>; MIN_FRAMES] = [None; MIN_FRAMES];
-    let at_end = match expect.evidence {
-        Evidence::Resync => MIN_FRAMES_AT_END,
-        Evidence::Detect { min_frames_at_end } => min_frames_at_end.max(1),
-    };
-    loop {
-        let Some(rest) = buf.get(pos..) else { return Verdict::Reject };
-        if rest.is_empty() {
-            // The chain ends exactly where the data ends: convincing with enough frames, else
-            // more data may extend it.
-            return if complete && frames >= at_end {
-                if shown.convincing(expect.evidence, frames, true) {
-                    Verdict::Accept(masked.unwrap_or(false))
-                } else {
-                    Verdict::Reject
-                }
-            } else {
-                Verdict::Undecided
-            };
+    Chain::new(start as u64, expect).advance(buf, 0, expect, complete)
+}
+
+/// A chain of frame headers followed from a candidate boundary: what it has shown so far and
+/// where its next header must start. A search keeps only so many bytes (`--max-resync`); a
+/// chain of frames longer than that is followed across them without keeping their payloads,
+/// so a stream of large frames is found again after missing bytes.
+#[derive(Clone, Debug)]
+pub struct Chain {
+    /// Stream offset of the candidate boundary.
+    start: u64,
+    /// Stream offset where the next header must start.
+    pos: u64,
+    frames: usize,
+    masked: Option<bool>,
+    in_message: Option<bool>,
+    shown: Shown,
+    /// Mask keys of the chain's frames. A client draws a new random key for every frame (RFC
+    /// 6455 §5.3); masked repetitive data (a run of zeros masked with one key repeats that key)
+    /// reads as a chain of well-formed frames that all carry the same key, or a few rotating
+    /// ones. (The zero key, which some embedded clients send every time, masks zeros into zeros:
+    /// no chain.)
+    keys: [Option<[u8; 4]>; MIN_FRAMES],
+    /// Stream offsets of the counted frames' headers.
+    heads: [u64; MIN_FRAMES],
+    /// Set once the chain is convincing: whether its frames are masked.
+    accepted: Option<bool>,
+}
+
+impl Chain {
+    /// A chain whose first header would start at stream offset `start`.
+    pub fn new(start: u64, expect: Expect) -> Self {
+        Chain {
+            start,
+            pos: start,
+            frames: 0,
+            masked: expect.masked,
+            in_message: None,
+            shown: Shown::default(),
+            keys: [None; MIN_FRAMES],
+            heads: [start; MIN_FRAMES],
+            accepted: None,
         }
+    }
+
+    /// Where the next header must start (every byte before it the chain needs no more).
+    pub fn next_header(&self) -> u64 {
+        self.pos
+    }
+
+    /// The first frame of the chain that starts at or after stream offset `from` (where the
+    /// bytes a search keeps start), or `end` when none does: where decoding resumes once the
+    /// chain is accepted.
+    pub fn first_frame_from(&self, from: u64, end: u64) -> u64 {
+        if self.start >= from {
+            return self.start;
+        }
+        self.heads[..self.frames.min(MIN_FRAMES)]
+            .iter()
+            .copied()
+            .find(|h| *h >= from)
+            .unwrap_or(end)
+    }
+
+    /// How many of the chain's counted frames start before stream offset `at`.
+    pub fn frames_before(&self, at: u64) -> usize {
+        self.heads[..self.frames.min(MIN_FRAMES)].iter().filter(|h| **h < at).count()
+    }
+
+    /// Follows the chain through `buf`, whose first byte is at stream offset `base`, as far as
+    /// it goes. Every byte from the chain's next header on must be in `buf` (bytes before it
+    /// need not be). `complete`: no bytes follow `buf`.
+    pub fn advance(&mut self, buf: &[u8], base: u64, expect: Expect, complete: bool) -> Verdict {
+        if let Some(masked) = self.accepted {
+            return Verdict::Accept(masked);
+        }
+        let at_end = match expect.evidence {
+            Evidence::Resync => MIN_FRAMES_AT_END,
+            Evidence::Detect { min_frames_at_end } => min_frames_at_end.max(1),
+        };
+        loop {
+            let Some(rel) = self.pos.checked_sub(base).and_then(|r| usize::try_from(r).ok()) else {
+                return Verdict::Reject;
+            };
+            if rel > buf.len() {
+                // The last frame's payload runs past the data seen so far (and past the
+                // stream's end: no chain).
+                return if complete { Verdict::Reject } else { Verdict::Undecided };
+            }
+            let rest = &buf[rel..];
+            if rest.is_empty() {
+                // The chain ends exactly where the data ends: convincing with enough frames,
+                // else more data may extend it.
+                return if complete && self.frames >= at_end {
+                    if self.shown.convincing(expect.evidence, self.frames, true) {
+                        self.accept(self.masked.unwrap_or(false))
+                    } else {
+                        Verdict::Reject
+                    }
+                } else {
+                    Verdict::Undecided
+                };
+            }
+            match self.step(rest, expect, complete) {
+                Some(Verdict::Accept(masked)) => return self.accept(masked),
+                Some(v) => return v,
+                None => {}
+            }
+        }
+    }
+
+    fn accept(&mut self, masked: bool) -> Verdict {
+        self.accepted = Some(masked);
+        Verdict::Accept(masked)
+    }
+
+    /// One header at `rest[0]`: `None` when the chain goes on (past it), else the verdict.
+    /// The chain changes only when it goes on.
+    fn step(&mut self, rest: &[u8], expect: Expect, complete: bool) -> Option<Verdict> {
         let Parsed::Done(h, hl) = FrameHeader::parse(rest) else {
             // A header cut by the end of the data: more may complete it, unless none will come.
-            return if complete { Verdict::Reject } else { Verdict::Undecided };
+            return Some(if complete { Verdict::Reject } else { Verdict::Undecided });
         };
         let is_masked = h.mask.is_some();
+        let frames = self.frames;
         // An endpoint sends nothing after its close frame; a chain that goes on past one is
         // not believed (it would be reported as data after close).
-        if shown.closed {
-            return Verdict::Reject;
+        if self.shown.closed {
+            return Some(Verdict::Reject);
         }
-        if masked.is_some_and(|m| m != is_masked)
+        let mut in_message = self.in_message;
+        if self.masked.is_some_and(|m| m != is_masked)
             || !plausible(&h, expect.rsv_allowed, &mut in_message)
-            || h.mask
-                .is_some_and(|k| k != [0; 4] && keys[..frames.min(MIN_FRAMES)].contains(&Some(k)))
+            || h.mask.is_some_and(|k| {
+                k != [0; 4] && self.keys[..frames.min(MIN_FRAMES)].contains(&Some(k))
+            })
         {
-            return Verdict::Reject;
+            return Some(Verdict::Reject);
         }
-        if let Some(slot) = keys.get_mut(frames) {
-            *slot = h.mask;
-        }
-        let Some(next) =
-            usize::try_from(h.payload_len).ok().and_then(|l| (pos + hl).checked_add(l))
-        else {
-            return Verdict::Reject;
+        let Some(len) = usize::try_from(h.payload_len).ok() else {
+            return Some(Verdict::Reject);
+        };
+        let Some(next) = self.pos.checked_add((hl + len) as u64) else {
+            return Some(Verdict::Reject);
         };
         // Every fragment of a text message is checked, not only whole ones: after missing
         // bytes too, a chance chain in binary data that holds a "text message" would be
         // reported as the endpoint's invalid UTF-8.
         let text_fragment = h.rsv == 0
-            && (h.opcode == OpCode::Text || (h.opcode == OpCode::Continuation && shown.in_text));
-        if complete && next > buf.len() {
-            return Verdict::Reject;
+            && (h.opcode == OpCode::Text
+                || (h.opcode == OpCode::Continuation && self.shown.in_text));
+        if complete && hl + len > rest.len() {
+            return Some(Verdict::Reject);
         }
         // A frame whose payload must be checked counts only once what is checked is here (a
         // close frame's code, a text frame's first 4 KiB): otherwise more data could reject
         // what fewer bytes accepted.
-        let len = next - (pos + hl);
         let checked = match h.opcode {
             OpCode::Close => len,
             _ if text_fragment => len.min(UTF8_CHECKED),
             _ => 0,
         };
-        let Some(seen) = buf.get(pos + hl..pos + hl + checked) else {
-            return Verdict::Undecided;
+        let Some(seen) = rest.get(hl..hl + checked) else {
+            return Some(Verdict::Undecided);
         };
         if (h.opcode == OpCode::Close && !close_plausible(&h, seen))
             || (text_fragment && !fragment_utf8(&h, seen, len))
         {
-            return Verdict::Reject;
+            return Some(Verdict::Reject);
+        }
+        // The frame is part of the chain.
+        self.in_message = in_message;
+        if let Some(slot) = self.keys.get_mut(frames) {
+            *slot = h.mask;
         }
         if h.payload_len > 0 {
-            shown.with_payload += 1;
+            self.shown.with_payload += 1;
         }
         if matches!(h.opcode, OpCode::Text | OpCode::Binary) {
-            shown.data = true;
+            self.shown.data = true;
         }
-        shown.closed = h.opcode == OpCode::Close;
+        self.shown.closed = h.opcode == OpCode::Close;
+        self.masked = Some(is_masked);
+        let here = self.pos;
+        self.pos = next;
         // The first empty continuation frame of a chain is allowed but not counted: `00 00`
         // and `80 00` are what binary data is full of, so they prove nothing (a run of them is
         // still counted, so that a walk along zeros stays short).
         let filler = h.opcode == OpCode::Continuation && h.payload_len == 0;
-        if filler && !shown.filler_seen {
-            shown.filler_seen = true;
-            // Still one of the chain's frames: the others must be masked as it is.
-            masked = Some(is_masked);
-            pos = next;
-            continue;
+        if filler && !self.shown.filler_seen {
+            self.shown.filler_seen = true;
+            return None;
         }
         if !h.opcode.is_control() {
             if h.opcode != OpCode::Continuation {
                 // A compressed message (RSV1 on its first frame) is not UTF-8 on the wire.
-                shown.in_text = h.opcode == OpCode::Text && !h.fin && h.rsv == 0;
+                self.shown.in_text = h.opcode == OpCode::Text && !h.fin && h.rsv == 0;
             } else if h.fin {
-                shown.in_text = false;
+                self.shown.in_text = false;
             }
         }
-        masked = Some(is_masked);
-        frames += 1;
-        if frames >= MIN_FRAMES {
-            return if shown.convincing(expect.evidence, frames, false) {
+        if let Some(slot) = self.heads.get_mut(frames) {
+            *slot = here;
+        }
+        self.frames += 1;
+        if self.frames >= MIN_FRAMES {
+            return Some(if self.shown.convincing(expect.evidence, self.frames, false) {
                 Verdict::Accept(is_masked)
             } else {
                 Verdict::Reject
-            };
+            });
         }
-        if next > buf.len() {
-            // The payload runs past the data seen so far (and past the stream's end: no chain).
-            return if complete { Verdict::Reject } else { Verdict::Undecided };
-        }
-        pos = next;
+        None
     }
 }
 
 /// How much of a text frame's payload a search checks is UTF-8.
 const UTF8_CHECKED: usize = 4096;
+/// The most bytes a chain needs at once: a header and the part of its payload that is checked.
+pub const MAX_CHECKED: usize = 14 + UTF8_CHECKED;
 
 /// A close frame carries nothing or a code that may be sent.
 fn close_plausible(h: &FrameHeader, payload: &[u8]) -> bool {
@@ -444,6 +575,33 @@ mod tests {
         assert_eq!(find_boundary(&buf, SERVER, false), Found::At { offset: 0, masked: false });
         buf.truncate(buf.len() - 4990);
         assert!(matches!(find_boundary(&buf, SERVER, false), Found::NotYet { .. }));
+    }
+
+    /// A chain is followed across bytes a search no longer keeps: each call sees only the
+    /// bytes from the chain's next header on.
+    #[test]
+    fn a_chain_is_followed_across_bytes_not_kept() {
+        let frame = |n: usize| [&[0x82, 126, (n >> 8) as u8, n as u8][..], &vec![0x5a; n]].concat();
+        let stream: Vec<u8> = (0..MIN_FRAMES).flat_map(|_| frame(1000)).collect();
+        let mut chain = Chain::new(0, SERVER);
+        for (i, head) in (0..MIN_FRAMES as u64).map(|i| i * 1004).enumerate() {
+            // Only the header and a few bytes after it are kept.
+            let window = &stream[head as usize..head as usize + 10];
+            let verdict = chain.advance(window, head, SERVER, false);
+            let last = i + 1 == MIN_FRAMES;
+            assert_eq!(verdict, if last { Verdict::Accept(false) } else { Verdict::Undecided });
+            assert_eq!(chain.frames_before(head), i);
+        }
+        assert_eq!(chain.first_frame_from(2000, stream.len() as u64), 2008);
+        assert_eq!(chain.first_frame_from(0, stream.len() as u64), 0);
+        // A header that is not where the chain leads rejects it, however far on.
+        let mut chain = Chain::new(0, SERVER);
+        assert_eq!(chain.advance(&stream[..10], 0, SERVER, false), Verdict::Undecided);
+        assert_eq!(chain.advance(&[0x5a; 10], 1000, SERVER, false), Verdict::Reject);
+        // Bytes before the chain's next header are not needed; bytes from it on are.
+        let mut chain = Chain::new(0, SERVER);
+        assert_eq!(chain.advance(&stream[..10], 0, SERVER, false), Verdict::Undecided);
+        assert_eq!(chain.advance(&stream[1010..1020], 1010, SERVER, false), Verdict::Reject);
     }
 
     #[test]
