@@ -1806,14 +1806,8 @@ impl Session {
 
     fn run_probe(&mut self, complete: bool, cfg: &AnalyzerConfig, sink: &mut impl EventSink) {
         let named = port_named(&self.info, cfg);
+        let resumed = self.info.role == RoleSource::Resumed;
         let Phase::Probe(p) = &mut self.phase else { return };
-        let expect = Expect {
-            masked: None,
-            rsv_allowed: 0b100,
-            evidence: resync::Evidence::Detect {
-                min_frames_at_end: if named { 1 } else { resync::MIN_FRAMES_AT_END },
-            },
-        };
         let mut found = [None, None];
         let mut boundary = [None, None];
         for d in Direction::BOTH {
@@ -1821,6 +1815,15 @@ impl Session {
             if p.given_up[i] {
                 continue;
             }
+            let expect = Expect {
+                masked: None,
+                rsv_allowed: 0b100,
+                evidence: resync::Evidence::Detect {
+                    min_frames_at_end: if named { 1 } else { resync::MIN_FRAMES_AT_END },
+                    // The roles of a resumed connection are its earlier part's.
+                    resumed: resumed.then_some(d == Direction::ClientToServer),
+                },
+            };
             match resync::find_boundary_from(&p.buf[i].bytes, p.resume[i], expect, complete) {
                 Found::At { masked, offset } => {
                     found[i] = Some(masked);

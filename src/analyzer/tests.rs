@@ -10,6 +10,7 @@ use crate::tcp::{
 };
 use crate::time::Timestamp;
 use crate::ws::encode::frame;
+use crate::ws::opcode::OpCode;
 
 const C2S: Direction = Direction::ClientToServer;
 const S2C: Direction = Direction::ServerToClient;
@@ -524,6 +525,38 @@ fn a_connection_resumed_after_its_idle_timeout_is_decoded_from_one_frame_each_wa
         _ => None,
     });
     assert!(said.is_some_and(|m| m.contains("--idle-timeout")));
+}
+
+/// A connection kept alive by pings, resumed after `--idle-timeout`, comes back with a ping and
+/// its pong and nothing else: before, control frames alone were no evidence of WebSocket and
+/// the resumed connection was never shown.
+#[test]
+fn a_connection_resumed_with_a_ping_and_its_pong_shows_them() {
+    let opcodes = |ev: &[Event]| -> Vec<(Direction, OpCode)> {
+        ev.iter()
+            .filter_map(|e| match e {
+                Event::Message { direction, opcode, .. } => Some((*direction, *opcode)),
+                _ => None,
+            })
+            .collect()
+    };
+    for payload in [&b"\x12\x34\x56\x78"[..], b""] {
+        let mut c = Conn::new(RoleSource::Resumed);
+        c.send(S2C, &frame(true, 0, 9, None, payload));
+        c.send(C2S, &frame(true, 0, 10, fresh_mask(3), payload));
+        let ev = c.close();
+        assert_eq!(opcodes(&ev), vec![(S2C, OpCode::Ping), (C2S, OpCode::Pong)], "{ev:#?}");
+        assert!(!codes(&ev).contains(&"pong_unsolicited".to_string()), "{:?}", codes(&ev));
+    }
+    // Masked as the roles say only: a "ping" the client sent unmasked is not taken.
+    let mut c = Conn::new(RoleSource::Resumed);
+    c.send(C2S, &frame(true, 0, 9, None, b"ab"));
+    assert!(opcodes(&c.close()).is_empty());
+    // A connection whose earlier part was not followed as WebSocket needs data frames.
+    let mut c = Conn::new(RoleSource::Syn);
+    c.send(S2C, &frame(true, 0, 9, None, b"ab"));
+    c.send(C2S, &frame(true, 0, 10, fresh_mask(4), b"ab"));
+    assert!(opcodes(&c.close()).is_empty());
 }
 
 /// A session is kept per TCP connection (boxed): keep it small, rarely used state boxed.

@@ -45,6 +45,12 @@ pub enum Evidence {
     Detect {
         /// Frames needed by a chain that ends the stream.
         min_frames_at_end: usize,
+        /// `Some(masked)`: the connection went on after wsscope stopped following it
+        /// (`--idle-timeout`, `--memory-budget`), and this direction's frames are masked when
+        /// `masked` (its role then): a chain from the first byte seen again, masked so, that
+        /// ends the stream may hold control frames only — a connection kept alive by pings
+        /// between messages comes back with a ping and a pong.
+        resumed: Option<bool>,
     },
 }
 
@@ -141,6 +147,8 @@ struct Shown {
     data: bool,
     /// The last frame was a close frame (with a code that may be sent, or none).
     closed: bool,
+    /// A data frame (text, binary or continuation) was in the chain.
+    data_frame: bool,
     /// An empty continuation frame was passed over without being counted.
     filler_seen: bool,
     /// A text message is in progress (its fragments must be UTF-8).
@@ -150,9 +158,20 @@ struct Shown {
 impl Shown {
     /// Whether `frames` frames that showed this are convincing; `at_end`: the chain ends
     /// exactly at the end of a finished stream.
-    fn convincing(&self, evidence: Evidence, frames: usize, at_end: bool) -> bool {
+    fn convincing(
+        &self,
+        evidence: Evidence,
+        frames: usize,
+        at_end: bool,
+        masked: Option<bool>,
+    ) -> bool {
         let data = self.data || (at_end && self.closed);
         match evidence {
+            Evidence::Detect { resumed: Some(m), .. }
+                if at_end && masked == Some(m) && !self.data_frame =>
+            {
+                true
+            }
             // Runs of zero bytes are chains of empty continuation frames: a chain must carry
             // something.
             Evidence::Resync => self.with_payload >= 1 && data,
@@ -256,7 +275,7 @@ impl Chain {
         }
         let at_end = match expect.evidence {
             Evidence::Resync => MIN_FRAMES_AT_END,
-            Evidence::Detect { min_frames_at_end } => min_frames_at_end.max(1),
+            Evidence::Detect { min_frames_at_end, .. } => min_frames_at_end.max(1),
         };
         loop {
             let Some(rel) = self.pos.checked_sub(base).and_then(|r| usize::try_from(r).ok()) else {
@@ -272,7 +291,9 @@ impl Chain {
                 // The chain ends exactly where the data ends: convincing with enough frames,
                 // else more data may extend it.
                 return if complete && self.frames >= at_end {
-                    if self.shown.convincing(expect.evidence, self.frames, true) {
+                    // (A resumed stream's first byte: see `Evidence::Detect::resumed`.)
+                    let masked = self.masked.filter(|_| self.start == 0);
+                    if self.shown.convincing(expect.evidence, self.frames, true, masked) {
                         self.accept(self.masked.unwrap_or(false))
                     } else {
                         Verdict::Reject
@@ -360,6 +381,7 @@ impl Chain {
             self.shown.data = true;
         }
         self.shown.closed = h.opcode == OpCode::Close;
+        self.shown.data_frame |= !h.opcode.is_control();
         self.masked = Some(is_masked);
         let here = self.pos;
         self.pos = next;
@@ -384,7 +406,7 @@ impl Chain {
         }
         self.frames += 1;
         if self.frames >= MIN_FRAMES {
-            return Some(if self.shown.convincing(expect.evidence, self.frames, false) {
+            return Some(if self.shown.convincing(expect.evidence, self.frames, false, None) {
                 Verdict::Accept(is_masked)
             } else {
                 Verdict::Reject
@@ -470,7 +492,7 @@ mod tests {
     const DETECT: Expect = Expect {
         masked: None,
         rsv_allowed: 0b100,
-        evidence: Evidence::Detect { min_frames_at_end: MIN_FRAMES_AT_END },
+        evidence: Evidence::Detect { min_frames_at_end: MIN_FRAMES_AT_END, resumed: None },
     };
 
     fn text(payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
@@ -648,7 +670,8 @@ mod tests {
     fn a_named_port_accepts_a_single_frame_ending_the_stream() {
         let one = text(b"{\"subscribe\":\"ticker\"}", Some([9, 8, 7, 6]));
         assert!(matches!(find_boundary(&one, DETECT, true), Found::NotYet { .. }));
-        let named = Expect { evidence: Evidence::Detect { min_frames_at_end: 1 }, ..DETECT };
+        let named =
+            Expect { evidence: Evidence::Detect { min_frames_at_end: 1, resumed: None }, ..DETECT };
         assert!(matches!(find_boundary(&one, named, false), Found::NotYet { .. }));
         assert_eq!(find_boundary(&one, named, true), Found::At { offset: 0, masked: true });
     }
