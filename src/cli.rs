@@ -308,6 +308,13 @@ pub struct DecodeArgs {
     #[arg(long, value_name = "SIZE", default_value = "64M")]
     pub max_inflate_size: String,
 
+    /// Bytes a direction keeps while it looks for the next frame boundary (after bytes the
+    /// capture lost, or for frames of a connection seen without its handshake). Frames longer
+    /// than this are still followed by their headers after a loss; a connection without a
+    /// handshake that shows no frames in this many bytes is taken as not WebSocket. At least 16K.
+    #[arg(long, value_name = "SIZE", default_value = "256K")]
+    pub max_resync: String,
+
     /// Analyse connections on N worker threads: one thread reads and decodes packets and hands
     /// each connection's segments to one worker (by a hash of the connection), each worker
     /// reassembles and analyses its connections, and the output is the same, byte for byte, as

@@ -316,6 +316,13 @@ impl DecodeArgs {
         if max_inflate == 0 {
             return Err(Error::Usage("--max-inflate-size must be at least 1".into()));
         }
+        let max_resync = parse_size("max-resync", &self.max_resync)?;
+        if max_resync < MIN_RESYNC {
+            return Err(Error::Usage(format!(
+                "--max-resync must be at least 16K: a search needs a frame header and the first \
+                 4 KiB of a text frame's payload, four times over (got {max_resync} bytes)"
+            )));
+        }
         // Key material: the key log's secrets now (a bad path fails before any output), and
         // pcapng Decryption Secrets Blocks as the file is read.
         let keys = std::sync::Arc::new(crate::tls::KeyStore::new());
@@ -330,6 +337,7 @@ impl DecodeArgs {
         Ok(AnalyzerConfig {
             max_message,
             max_inflate,
+            max_resync,
             emit_frames,
             // A set: the order and repeats of --ws-port change nothing (merge compares it).
             ws_ports: {
@@ -371,6 +379,10 @@ pub struct KeylogFile {
 /// `--shard I/N`: share I (0-based) of N.
 /// The most shares `--shard I/N` may split a run into (`wsscope merge` holds one slot each).
 pub const MAX_SHARDS: u64 = 65_536;
+
+/// The least `--max-resync`: a search keeps a quarter of it when it gives bytes up, and that
+/// quarter must hold a header and the 4 KiB of a text frame it checks.
+const MIN_RESYNC: usize = 16 << 10;
 
 pub fn parse_shard(s: &str) -> Result<(u64, u64), Error> {
     let bad = || {

@@ -74,6 +74,7 @@ impl RunConfig {
             format!("--max-tls-key-wait {}", a.tls.max_key_wait),
             format!("--max-message-size {}", a.max_message),
             format!("--max-inflate-size {}", a.max_inflate),
+            format!("--max-resync {}", a.max_resync),
             format!("--max-connections {}", l.max_connections),
             format!("--max-buffered-per-direction {}", l.max_buffered_per_direction),
             format!("--max-buffered-segments {}", l.max_buffered_segments),

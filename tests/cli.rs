@@ -769,6 +769,27 @@ fn rotation_flags_need_w_and_each_other_and_sensible_values() {
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing written");
 }
 
+/// `--max-resync` is a size of at least 16K (a search keeps a quarter of it, which must hold a
+/// header and the 4 KiB of a text frame it checks); a larger one finds the same frames.
+#[test]
+fn max_resync_takes_a_size_of_at_least_16k() {
+    let f = testdata("captures/cases/late_start.pcap");
+    let f = f.to_str().unwrap();
+    for (value, message) in [("1K", "--max-resync must be at least 16K"), ("lots", "max-resync")] {
+        let o = wsscope(&["report", f, "--max-resync", value]);
+        assert_eq!(o.status.code(), Some(2), "{value}");
+        assert!(stderr(&o).contains(message), "{value}: {}", stderr(&o));
+    }
+    let messages = |extra: &[&str]| {
+        let o = wsscope(&[&["export", f, "--format", "ndjson"][..], extra].concat());
+        assert!(o.status.success(), "{}", stderr(&o));
+        String::from_utf8_lossy(&o.stdout).lines().filter(|l| l.contains("\"message\"")).count()
+    };
+    let n = messages(&[]);
+    assert!(n > 0);
+    assert_eq!(messages(&["--max-resync", "4M"]), n);
+}
+
 #[test]
 fn a_write_error_ends_the_run_with_status_2() {
     let input = testdata("captures/real/py-basic.pcap");

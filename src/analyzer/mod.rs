@@ -31,8 +31,8 @@ pub struct AnalyzerConfig {
     pub max_inflate: u64,
     /// Longest HTTP head accepted (default 64 KiB).
     pub max_http_head: usize,
-    /// Bytes buffered per direction while looking for frames without a handshake (default
-    /// 256 KiB).
+    /// Bytes kept per direction while looking for a frame boundary, after missing bytes or for
+    /// frames without a handshake (default 256 KiB; `--max-resync`, at least 16 KiB).
     pub max_resync: usize,
     /// Emit one event per frame as well as per message.
     pub emit_frames: bool,

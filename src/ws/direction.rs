@@ -266,16 +266,15 @@ impl Searching {
         if !self.tracked.is_empty() {
             let (buf, start) = (&self.buf, self.start);
             self.tracked.retain_mut(|c| c.advance(buf, start, expect, complete) != Verdict::Reject);
-            if let Some(first) = self.tracked.first_mut() {
-                // An earlier chain still open: the later ones (and the kept bytes) wait for it.
-                if let Verdict::Accept(masked) = first.advance(buf, start, expect, complete) {
-                    let end = start + buf.len() as u64;
-                    let at = first.first_frame_from(start, end);
-                    let seen = first.frames_before(at);
-                    self.tracked.clear();
-                    return Some((usize::try_from(at - start).unwrap_or(buf.len()), masked, seen));
+            if let Some(first) = self.tracked.first() {
+                if first.accepted().is_none() {
+                    // An earlier chain still open: the later ones (and the kept bytes) wait.
+                    return self.trim(expect, max);
                 }
-                return self.trim(expect, max);
+                if let Some(found) = self.take_accepted() {
+                    return Some(found);
+                }
+                self.tracked.clear();
             }
         }
         match resync::find_boundary_from(&self.buf, self.resume, expect, complete) {
@@ -287,6 +286,32 @@ impl Searching {
         }
     }
 
+    /// The first chain followed past the kept bytes that is accepted and can resume in them
+    /// (the others are given up for it).
+    fn take_accepted(&mut self) -> Option<(usize, bool, usize)> {
+        let end = self.start + self.buf.len() as u64;
+        let (at, masked, seen) = self.tracked.iter().find_map(|c| {
+            let at = c.first_frame_from(self.start, end)?;
+            Some((at, c.accepted()?, c.frames_before(at)))
+        })?;
+        self.tracked.clear();
+        Some((usize::try_from(at - self.start).ok()?, masked, seen))
+    }
+
+    /// The first chain that is convincing already, though chains before it are undecided:
+    /// one followed past the kept bytes, or one in them (the chains followed past them are
+    /// given up for it).
+    fn convincing_now(&mut self, expect: Expect) -> Option<(usize, bool, usize)> {
+        if let Some(found) = self.take_accepted() {
+            return Some(found);
+        }
+        let (buf, start, from) = (&self.buf, self.start, self.resume);
+        let (at, masked) =
+            resync::undecided_chains(buf, start, from, buf.len(), expect, &mut Vec::new(), 0)?;
+        self.tracked.clear();
+        Some((at, masked, 0))
+    }
+
     /// Gives up the oldest bytes once more than `max` are kept, keeping the newest quarter: the
     /// chains that start in them and are still open are followed on. A chain there that is
     /// convincing already is taken at once (its bytes would be gone when the chains before it
@@ -294,6 +319,9 @@ impl Searching {
     fn trim(&mut self, expect: Expect, max: usize) -> Option<(usize, bool, usize)> {
         if self.buf.len() <= max {
             return None;
+        }
+        if let Some(found) = self.take_accepted() {
+            return Some(found);
         }
         let keep = (max / 4).max(resync::MAX_CHECKED);
         let drop = self.buf.len().saturating_sub(keep);
@@ -686,6 +714,9 @@ impl DirectionDecoder {
 
     /// `len` bytes at stream offset `offset` are missing.
     pub fn gap(&mut self, offset: u64, len: u64, at: PacketRef, out: &mut impl FnMut(u64, WsOut)) {
+        if let Mode::Resync(_) = self.mode {
+            self.settle_before_gap(out);
+        }
         if !self.holds() {
             return self.gap_inner(offset, len, at, out);
         }
@@ -853,7 +884,21 @@ impl DirectionDecoder {
         let expect = self.expect();
         let max = self.cfg.max_resync;
         let Mode::Resync(s) = &mut self.mode else { return None };
-        let (offset, masked, seen) = s.find(expect, complete, max)?;
+        let found = s.find(expect, complete, max)?;
+        Some(self.resume_at(found, expect))
+    }
+
+    /// Decoding resumes at offset `offset` of the kept bytes (frames masked as `masked`, `seen`
+    /// frames of the chain found before it): the bytes to feed again, and a note on the bytes
+    /// skipped.
+    fn resume_at(
+        &mut self,
+        (offset, masked, seen): (usize, bool, usize),
+        expect: Expect,
+    ) -> Resumed {
+        let Mode::Resync(s) = &mut self.mode else {
+            return Resumed { note: None, pieces: Vec::new() };
+        };
         let total_skipped = s.skipped + offset as u64;
         let frame_start = s.start + offset as u64;
         let pieces = s.pieces_from(offset);
@@ -877,7 +922,22 @@ impl DirectionDecoder {
         if let Mode::Decoding(d) = &mut self.mode {
             *d = std::mem::replace(d, FrameDecoder::new(0)).passed(seen);
         }
-        Some(Resumed { note, pieces })
+        Resumed { note, pieces }
+    }
+
+    /// Bytes are about to go missing while a frame boundary is searched for: a chain in the
+    /// kept bytes that is convincing already (it waited behind earlier chains still undecided)
+    /// is taken now, or its bytes would go with the search. (Four times at most: each takes
+    /// bytes, and a refuted one searches the rest itself.)
+    #[cold]
+    fn settle_before_gap(&mut self, out: &mut impl FnMut(u64, WsOut)) {
+        for _ in 0..4 {
+            let expect = self.expect();
+            let Mode::Resync(s) = &mut self.mode else { return };
+            let Some(found) = s.convincing_now(expect) else { return };
+            let resumed = self.resume_at(found, expect);
+            self.replay(resumed, out);
+        }
     }
 
     /// What headers of this direction must look like while its frame boundary is searched for.

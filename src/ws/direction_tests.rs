@@ -337,12 +337,16 @@ fn run_with_gap(cfg: DirConfig, s: &[u8], lost: std::ops::Range<usize>) -> Vec<S
     out
 }
 
-/// Frames longer than the bytes a search keeps (`max_resync`): after missing bytes, the chain
-/// of their headers is followed across payloads it does not keep, and across more bytes missing
-/// inside them. Before, no four headers fit in the bytes kept, and nothing after the first loss
-/// was decoded: with messages of 100–300 KB and one packet in seven lost, 14 of 324 messages.
-#[test]
-fn frames_longer_than_the_search_keeps_are_found_again_after_missing_bytes() {
+/// Ten binary frames of 100,000 random bytes, server to client, fed in pieces of 1,400 bytes
+/// with `max_resync` kept: frame 2's header is lost, and 1,400 bytes inside frame `inside`.
+/// With `fake`, frame 2's tail holds a well-formed header whose length leads into frame 8: a
+/// chain undecided until then, before the real ones. Returns the messages (without their
+/// payloads) and the findings.
+fn long_frames_after_loss(
+    max_resync: usize,
+    inside: usize,
+    fake: bool,
+) -> (Vec<String>, Vec<String>) {
     let mut x = 0x2545_F491_4F6C_DD1Du64;
     let mut random = |n: usize| -> Vec<u8> {
         (0..n)
@@ -360,11 +364,14 @@ fn frames_longer_than_the_search_keeps_are_found_again_after_missing_bytes() {
         starts.push(s.len());
         s.extend(frame(true, 0, 2, None, &random(100_000)));
     }
-    // Frame 2's header is lost. max_resync is 64 KiB: the first header after the loss (frame
-    // 3's) and the three after it span 300 KB, and more bytes go missing inside frame 4.
-    let (lost, inside) =
-        (starts[2] - 1000..starts[2] + 500, starts[4] + 50_000..starts[4] + 51_400);
-    let mut d = DirectionDecoder::new(server(), 0);
+    let lost = starts[2] - 1000..starts[2] + 500;
+    if fake {
+        let at = starts[2] + 600;
+        let len = (starts[8] + 10 - (at + 10)) as u64;
+        s[at..at + 10].copy_from_slice(&[&[0x82, 0x7f][..], &len.to_be_bytes()].concat());
+    }
+    let inside = starts[inside] + 50_000..starts[inside] + 51_400;
+    let mut d = DirectionDecoder::new(DirConfig { max_resync, ..server() }, 0);
     let mut out = Vec::new();
     let at = PacketRef::default();
     let feed = |d: &mut DirectionDecoder, from: usize, to: usize, out: &mut Vec<String>| {
@@ -384,17 +391,32 @@ fn frames_longer_than_the_search_keeps_are_found_again_after_missing_bytes() {
         Some((a, b)) => format!("{a}{}", b.find(' ').map_or("", |i| &b[i..])),
         None => l.clone(),
     };
-    let m: Vec<String> = messages(&out).iter().map(short).collect();
-    // Frame 0 whole, frame 1 cut, frame 2 lost; frames 3, 4 and 5 are the chain's (their
+    (messages(&out).iter().map(short).collect(), findings(&out))
+}
+
+/// Frames longer than the bytes a search keeps (`max_resync`): after missing bytes, the chain
+/// of their headers is followed across payloads it does not keep, and across more bytes missing
+/// inside them. Before, no four headers fit in the bytes kept, and nothing after the first loss
+/// was decoded: with messages of 100–300 KB and one packet in seven lost, 14 of 324 messages.
+#[test]
+fn frames_longer_than_the_search_keeps_are_found_again_after_missing_bytes() {
+    let whole = |m: &str| m.contains("len=100000 wire=100000") && !m.contains("incomplete");
+    // 64 KiB kept, bytes missing inside frame 4: frames 3, 4 and 5 are the chain's (their
     // bytes are not kept), frames 6 to 9 are decoded.
+    let (m, f) = long_frames_after_loss(64 << 10, 4, false);
     assert_eq!(m.len(), 6, "{m:#?}");
-    assert!(m[0].contains("len=100000") && !m[0].contains("incomplete"), "{}", m[0]);
-    assert!(m[1].contains("incomplete"), "{}", m[1]);
-    for m in &m[2..] {
-        assert!(m.contains("len=100000 wire=100000") && !m.contains("incomplete"), "{m}");
-    }
-    let f = findings(&out);
+    assert!(whole(&m[0]) && m[1].contains("incomplete"), "{m:#?}");
+    assert!(m[2..].iter().all(|m| whole(m)), "{m:#?}");
     assert_eq!(f, vec!["finding capture_gap", "finding frame_sync_lost"], "{m:#?}");
+    // A chain undecided before them, bytes missing inside frame 7: the real chain, accepted
+    // behind it, is taken when bytes must be given up (at frame 6, the first kept) ...
+    let (m, _) = long_frames_after_loss(64 << 10, 7, true);
+    assert_eq!(m.len(), 6, "{m:#?}");
+    assert!(whole(&m[2]) && m[3].contains("incomplete") && whole(&m[5]), "{m:#?}");
+    // ... or, with every byte kept, when bytes go missing (from frame 3).
+    let (m, _) = long_frames_after_loss(4 << 20, 7, true);
+    assert_eq!(m.len(), 9, "{m:#?}");
+    assert!(whole(&m[2]) && m[6].contains("incomplete") && whole(&m[8]), "{m:#?}");
 }
 
 #[test]

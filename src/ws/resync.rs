@@ -247,18 +247,24 @@ impl Chain {
         self.pos
     }
 
-    /// The first frame of the chain that starts at or after stream offset `from` (where the
-    /// bytes a search keeps start), or `end` when none does: where decoding resumes once the
-    /// chain is accepted.
-    pub fn first_frame_from(&self, from: u64, end: u64) -> u64 {
+    /// Whether the chain is convincing, and then whether its frames are masked.
+    pub fn accepted(&self) -> Option<bool> {
+        self.accepted
+    }
+
+    /// Where decoding resumes once the chain is accepted, in the bytes a search keeps (stream
+    /// offsets `from..=end`): its first frame there, or where its next header must be; `None`
+    /// when neither is there.
+    pub fn first_frame_from(&self, from: u64, end: u64) -> Option<u64> {
         if self.start >= from {
-            return self.start;
+            return Some(self.start);
         }
         self.heads[..self.frames.min(MIN_FRAMES)]
             .iter()
             .copied()
+            .chain(std::iter::once(self.pos))
             .find(|h| *h >= from)
-            .unwrap_or(end)
+            .filter(|h| *h <= end)
     }
 
     /// How many of the chain's counted frames start before stream offset `at`.
@@ -614,8 +620,11 @@ mod tests {
             assert_eq!(verdict, if last { Verdict::Accept(false) } else { Verdict::Undecided });
             assert_eq!(chain.frames_before(head), i);
         }
-        assert_eq!(chain.first_frame_from(2000, stream.len() as u64), 2008);
-        assert_eq!(chain.first_frame_from(0, stream.len() as u64), 0);
+        let end = stream.len() as u64;
+        assert_eq!(chain.first_frame_from(2000, end), Some(2008));
+        assert_eq!(chain.first_frame_from(0, end), Some(0));
+        assert_eq!(chain.first_frame_from(3013, end), Some(end), "where the next header must be");
+        assert_eq!(chain.first_frame_from(3013, end - 1), None);
         // A header that is not where the chain leads rejects it, however far on.
         let mut chain = Chain::new(0, SERVER);
         assert_eq!(chain.advance(&stream[..10], 0, SERVER, false), Verdict::Undecided);
