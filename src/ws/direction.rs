@@ -908,13 +908,24 @@ impl DirectionDecoder {
         // message it cut) is reported already.
         let mut note = None;
         if total_skipped > 0 {
-            let detail = if after_gap {
+            let mut detail = if after_gap {
                 format!(
                     "skipped {total_skipped} bytes after missing bytes before a frame boundary was found again"
                 )
             } else {
                 format!("skipped {total_skipped} bytes before a frame boundary was found again")
             };
+            if seen > 0 {
+                // The chain's frames before the boundary: their headers were read, their
+                // payloads not kept (longer than --max-resync).
+                detail += &format!(
+                    "; the last {seen} frame{} of them {} found by {} headers, but not kept \
+                     (frames longer than --max-resync)",
+                    if seen == 1 { "" } else { "s" },
+                    if seen == 1 { "was" } else { "were" },
+                    if seen == 1 { "its" } else { "their" },
+                );
+            }
             let at = Position { packet: found_at.packet, ts: found_at.ts, offset: frame_start };
             note = Some((WsOut::Finding { check: CheckId::FrameSyncLost, detail, at }, found_at));
         }
