@@ -93,3 +93,61 @@ fn a_capture_that_lost_packets_has_no_protocol_errors() {
         assert!(got * 10 >= sent * if n == 7 { 5 } else { 8 }, "1 in {n}: {got} of {sent}");
     }
 }
+
+/// Messages longer than the bytes a frame search keeps (`--max-resync`, 256 KiB), 1,400 bytes a
+/// packet: when the capture loses a frame header, the search follows the next headers across
+/// payloads it does not keep, and decoding resumes a few frames on. Before, no four headers
+/// fitted in the bytes kept, and nothing after the first lost header was decoded.
+#[test]
+fn frames_longer_than_the_search_keeps_are_found_again_after_loss() {
+    use crate::util::{write_session_pcap, ws_handshake};
+    use wsscope::tcp::Direction;
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut exchanges: Vec<(Direction, Vec<u8>)> = ws_handshake().to_vec();
+    let mut stream = Vec::new();
+    // 24 messages of 100–150 KB, each of its own length.
+    let sizes: Vec<usize> = (0..24).map(|i| 100_000 + (i * 7919) % 50_000).collect();
+    for n in &sizes {
+        let payload: Vec<u8> = (0..*n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        stream.extend(wsscope::ws::encode::frame(true, 0, 2, None, &payload));
+    }
+    exchanges.extend(stream.chunks(1400).map(|c| (Direction::ServerToClient, c.to_vec())));
+    let dir = tempfile::tempdir().unwrap();
+    let clean = dir.path().join("clean.pcap");
+    write_session_pcap(&clean, &exchanges);
+    let mut lossy = Vec::new();
+    drop_every(&std::fs::read(&clean).unwrap(), 7, &mut lossy);
+    let path = dir.path().join("lossy.pcap");
+    std::fs::write(&path, &lossy).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_wsscope"))
+        .args(["export", path.to_str().unwrap(), "--format", "ndjson", "--fail-on", "error"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let events: Vec<Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // Every message found is one that was sent, once: its length says which.
+    let lengths: Vec<usize> = events
+        .iter()
+        .filter(|e| e["type"] == "message")
+        .map(|e| e["length"].as_u64().expect("uncompressed: its length is known") as usize)
+        .collect();
+    let mut at = 0;
+    for l in &lengths {
+        let i = sizes[at..].iter().position(|n| n == l).expect("a message that was sent");
+        at += i + 1;
+    }
+    // 12 today: the first three, and three runs of frames after the chains that found them
+    // (4 before).
+    eprintln!("{} of 24 messages found: {lengths:?}", lengths.len());
+    assert!(lengths.len() >= 10, "{} of 24 messages found: {lengths:?}", lengths.len());
+}
