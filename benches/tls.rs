@@ -324,15 +324,7 @@ fn handshake(s: Suite) -> (Vec<u8>, Vec<u8>, Sealer, Sealer) {
 
 /// Application data that does not compress or repeat in ways a cipher could notice.
 fn payload(n: usize, salt: u64) -> Vec<u8> {
-    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ salt;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    wsscope::ws::encode::Noise(0x9E37_79B9_7F4A_7C15 ^ salt).bytes(n)
 }
 
 // ── 1. the floor ─────────────────────────────────────────────────────────────────────────────

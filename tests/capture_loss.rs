@@ -102,21 +102,13 @@ fn a_capture_that_lost_packets_has_no_protocol_errors() {
 fn frames_longer_than_the_search_keeps_are_found_again_after_loss() {
     use crate::util::{write_session_pcap, ws_handshake};
     use wsscope::tcp::Direction;
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut noise = wsscope::ws::encode::Noise(0x9E37_79B9_7F4A_7C15);
     let mut exchanges: Vec<(Direction, Vec<u8>)> = ws_handshake().to_vec();
     let mut stream = Vec::new();
     // 24 messages of 100–150 KB, each of its own length.
     let sizes: Vec<usize> = (0..24).map(|i| 100_000 + (i * 7919) % 50_000).collect();
     for n in &sizes {
-        let payload: Vec<u8> = (0..*n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
-        stream.extend(wsscope::ws::encode::frame(true, 0, 2, None, &payload));
+        stream.extend(wsscope::ws::encode::frame(true, 0, 2, None, &noise.bytes(*n)));
     }
     exchanges.extend(stream.chunks(1400).map(|c| (Direction::ServerToClient, c.to_vec())));
     let dir = tempfile::tempdir().unwrap();

@@ -347,22 +347,12 @@ fn long_frames_after_loss(
     inside: usize,
     fake: bool,
 ) -> (Vec<String>, Vec<String>) {
-    let mut x = 0x2545_F491_4F6C_DD1Du64;
-    let mut random = |n: usize| -> Vec<u8> {
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect()
-    };
+    let mut noise = super::encode::Noise(0x2545_F491_4F6C_DD1D);
     let mut s = Vec::new();
     let mut starts = Vec::new();
     for _ in 0..10 {
         starts.push(s.len());
-        s.extend(frame(true, 0, 2, None, &random(100_000)));
+        s.extend(frame(true, 0, 2, None, &noise.bytes(100_000)));
     }
     let lost = starts[2] - 1000..starts[2] + 500;
     if fake {

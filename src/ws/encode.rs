@@ -48,3 +48,21 @@ pub fn frame_with_encoding(
     f.extend(p);
     f
 }
+
+/// Pseudo-random bytes (xorshift64) for tests and benchmarks: binary payloads without the
+/// patterns a frame search could be expected to find, the same on every run.
+pub struct Noise(pub u64);
+
+impl Noise {
+    /// The next `n` bytes.
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                self.0 ^= self.0 << 13;
+                self.0 ^= self.0 >> 7;
+                self.0 ^= self.0 << 17;
+                self.0 as u8
+            })
+            .collect()
+    }
+}

@@ -730,17 +730,10 @@ mod tests {
     #[test]
     fn random_bytes_are_not_taken_for_frames() {
         // 200 different pseudo-random buffers of 4000 bytes, both directions' expectations.
-        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut noise = crate::ws::encode::Noise(0x9E37_79B9_7F4A_7C15);
         let mut false_positives = 0;
         for _ in 0..200 {
-            let buf: Vec<u8> = (0..4000)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    x as u8
-                })
-                .collect();
+            let buf = noise.bytes(4000);
             for e in [CLIENT, SERVER] {
                 if !matches!(find_boundary(&buf, e, false), Found::NotYet { .. }) {
                     false_positives += 1;
