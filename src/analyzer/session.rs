@@ -269,6 +269,46 @@ struct ProbePhase {
     resume: [usize; 2],
     /// Directions searched past `max_resync` without frames: not buffered any more.
     given_up: [bool; 2],
+    /// Chains of frames that ran past the `max_resync` bytes searched, followed on by their
+    /// headers (the bytes are kept only from the earliest next header on, and no new search
+    /// starts): a capture that starts inside a stream of frames longer than that finds them.
+    /// Empty once none is left (the direction is then given up).
+    following: [Vec<resync::Chain>; 2],
+}
+
+/// Chains a probe follows past `max_resync` bytes, at most, per direction.
+const MAX_FOLLOWED: usize = 64;
+
+impl ProbePhase {
+    /// Follows direction `i`'s chains through the bytes kept: once the earliest is convincing,
+    /// whether its frames are masked and where decoding starts (its first frame still kept);
+    /// while it is undecided, only the bytes from the earliest next header on are kept; with
+    /// none left, the direction is given up.
+    fn follow(&mut self, i: usize, expect: Expect, complete: bool) -> (Option<bool>, Option<u64>) {
+        let (b, start) = (&self.buf[i].bytes, self.buf[i].start);
+        let f = &mut self.following[i];
+        f.retain_mut(|c| c.advance(b, start, expect, complete) != resync::Verdict::Reject);
+        let end = start + b.len() as u64;
+        match f.first() {
+            None => {}
+            Some(c) if c.accepted().is_none() => {
+                let from = f.iter().map(resync::Chain::next_header).min().unwrap_or(end);
+                let n = usize::try_from(from.saturating_sub(start)).unwrap_or(usize::MAX);
+                self.buf[i].consume(n);
+                return (None, None);
+            }
+            Some(c) => {
+                if let (Some(masked), Some(at)) = (c.accepted(), c.first_frame_from(start, end)) {
+                    f.clear();
+                    return (Some(masked), Some(at));
+                }
+            }
+        }
+        f.clear();
+        self.given_up[i] = true;
+        self.buf[i] = Buffered::default();
+        (None, None)
+    }
 }
 
 #[derive(Debug)]
@@ -446,7 +486,13 @@ impl Session {
                     + sw.buf.iter().map(Buffered::footprint).sum::<usize>()
                     + sw.ws.dirs.iter().map(DirectionDecoder::footprint).sum::<usize>()
             }
-            Phase::Probe(p) => p.buf.iter().map(Buffered::footprint).sum(),
+            Phase::Probe(p) => {
+                p.buf.iter().map(Buffered::footprint).sum::<usize>()
+                    + p.following
+                        .iter()
+                        .map(|f| f.capacity() * size_of::<resync::Chain>())
+                        .sum::<usize>()
+            }
             Phase::WebSocket(ws) => {
                 size_of::<WsPhase>()
                     + ws.dirs.iter().map(DirectionDecoder::footprint).sum::<usize>()
@@ -909,9 +955,12 @@ impl Session {
                 }
             }
             Phase::Probe(p) => {
-                // Searching continues after the gap; what was before it cannot be joined.
-                p.buf[dir.index()] = Buffered::default();
-                p.resume[dir.index()] = 0;
+                // Searching continues after the gap; what was before it cannot be joined, but
+                // a chain followed on whose next header comes after it goes on.
+                let i = dir.index();
+                p.following[i].retain(|c| c.next_header() >= offset + len);
+                p.buf[i] = Buffered::default();
+                p.resume[i] = 0;
             }
             // Committed to frames above.
             Phase::Switching(_) | Phase::Ignored => {}
@@ -1824,6 +1873,10 @@ impl Session {
                     resumed: resumed.then_some(d == Direction::ClientToServer),
                 },
             };
+            if !p.following[i].is_empty() {
+                (found[i], boundary[i]) = p.follow(i, expect, complete);
+                continue;
+            }
             match resync::find_boundary_from(&p.buf[i].bytes, p.resume[i], expect, complete) {
                 Found::At { masked, offset } => {
                     found[i] = Some(masked);
@@ -1832,9 +1885,26 @@ impl Session {
                 Found::NotYet { resume_from } => {
                     p.resume[i] = resume_from;
                     if p.buf[i].bytes.len() > cfg.max_resync {
-                        // Not WebSocket in this direction, as far as a bounded search can tell.
-                        p.given_up[i] = true;
-                        p.buf[i] = Buffered::default();
+                        // Not WebSocket in this direction, as far as a bounded search can tell,
+                        // unless chains of frames run on past the bytes searched.
+                        let (b, start) = (&p.buf[i].bytes, p.buf[i].start);
+                        let f = &mut p.following[i];
+                        if let Some((at, masked)) = resync::undecided_chains(
+                            b,
+                            start,
+                            resume_from,
+                            b.len(),
+                            expect,
+                            f,
+                            MAX_FOLLOWED,
+                        ) {
+                            // Convincing, behind an earlier chain still undecided.
+                            f.clear();
+                            found[i] = Some(masked);
+                            boundary[i] = Some(start + at as u64);
+                        } else {
+                            (found[i], boundary[i]) = p.follow(i, expect, complete);
+                        }
                     }
                 }
             }
@@ -1854,7 +1924,11 @@ impl Session {
             _ => None,
         };
         let Some(client) = client else {
-            let done = |i: usize| p.given_up[i] || p.buf[i].bytes.is_empty() || complete;
+            let done = |i: usize| {
+                p.given_up[i]
+                    || (p.buf[i].bytes.is_empty() && p.following[i].is_empty())
+                    || complete
+            };
             if done(0) && done(1) && found.iter().all(Option::is_none) {
                 self.phase = Phase::Ignored;
             }
@@ -1863,6 +1937,7 @@ impl Session {
         let client_tcp_dir = Direction::BOTH[client];
         self.swapped = client_tcp_dir == Direction::ServerToClient;
         let bufs = std::mem::take(&mut p.buf);
+        let mut following = std::mem::take(&mut p.following);
         let make = |from_client: bool, start: u64| {
             DirectionDecoder::new(
                 DirConfig {
@@ -1888,7 +1963,8 @@ impl Session {
                     at,
                     masked,
                 ),
-                _ => make(from_client, bufs[i].start),
+                // Still searching: with the chains it follows.
+                _ => make(from_client, bufs[i].start).following(std::mem::take(&mut following[i])),
             }
         });
         self.phase = Phase::WebSocket(Box::new(WsPhase { dirs }));

@@ -559,6 +559,49 @@ fn a_connection_resumed_with_a_ping_and_its_pong_shows_them() {
     assert!(opcodes(&c.close()).is_empty());
 }
 
+/// A capture that starts inside a connection whose frames (both ways) are longer than a
+/// probe searches (`max_resync`): the chains of their headers are followed on past it, and the
+/// connection is found. Before, both directions were given up and the connection was never
+/// shown (a capture of 100–300 KB messages started 3,000 packets late: 0 of 4 connections).
+#[test]
+fn a_connection_picked_up_inside_frames_longer_than_a_probe_searches_is_found() {
+    let cfg = AnalyzerConfig { max_resync: 64 << 10, ..AnalyzerConfig::default() };
+    let mut c = Conn::with(RoleSource::Guess, cfg);
+    let mut noise = crate::ws::encode::Noise(7);
+    let mut s2c = noise.bytes(5000); // the tail of a message before the capture
+    let mut c2s = noise.bytes(3000);
+    for i in 0..6u8 {
+        s2c.extend(frame(true, 0, 2, None, &noise.bytes(100_000)));
+        c2s.extend(frame(true, 0, 2, fresh_mask(i), &noise.bytes(90_000)));
+    }
+    let (mut a, mut b) = (s2c.chunks(1400), c2s.chunks(1400));
+    for _ in 0..s2c.len() / 1400 + 1 {
+        if let Some(p) = a.next() {
+            c.send(S2C, p);
+        }
+        if let Some(p) = b.next() {
+            c.send(C2S, p);
+        }
+    }
+    let ev = c.close();
+    let messages: Vec<(Direction, u64)> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message { direction, wire_length, .. } => Some((*direction, *wire_length)),
+            _ => None,
+        })
+        .collect();
+    // The chains' fourth frames, and what follows.
+    assert_eq!(
+        messages.iter().filter(|m| **m == (S2C, 100_000)).count(),
+        3,
+        "{messages:?} {:?}",
+        codes(&ev)
+    );
+    assert_eq!(messages.iter().filter(|m| **m == (C2S, 90_000)).count(), 3, "{messages:?}");
+    assert_eq!(messages.len(), 6, "{messages:?}");
+}
+
 /// A session is kept per TCP connection (boxed): keep it small, rarely used state boxed.
 #[test]
 fn session_state_stays_small() {

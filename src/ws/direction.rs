@@ -477,6 +477,15 @@ impl DirectionDecoder {
         d
     }
 
+    /// Goes on following `chains` (of frames running past the bytes a probe searched, from
+    /// earlier in the stream) in the frame search this decoder starts with.
+    pub fn following(mut self, chains: Vec<Chain>) -> Self {
+        if let Mode::Resync(s) = &mut self.mode {
+            s.tracked = chains;
+        }
+        self
+    }
+
     /// A decoder of a stream whose frames probably start at `frame_start`, the first byte
     /// after bytes the capture lost (the lost bytes may have been a whole request, or part of
     /// it, or the start of a frame): decoded from there on probation as a boundary found by
