@@ -274,6 +274,8 @@ struct ProbePhase {
     /// starts): a capture that starts inside a stream of frames longer than that finds them.
     /// Empty once none is left (the direction is then given up).
     following: [Vec<resync::Chain>; 2],
+    /// Bytes given up while following them (before the bytes kept).
+    passed: [u64; 2],
 }
 
 /// Chains a probe follows past `max_resync` bytes, at most, per direction.
@@ -294,6 +296,7 @@ impl ProbePhase {
             Some(c) if c.accepted().is_none() => {
                 let from = f.iter().map(resync::Chain::next_header).min().unwrap_or(end);
                 let n = usize::try_from(from.saturating_sub(start)).unwrap_or(usize::MAX);
+                self.passed[i] += n.min(b.len()) as u64;
                 self.buf[i].consume(n);
                 return (None, None);
             }
@@ -1938,6 +1941,7 @@ impl Session {
         self.swapped = client_tcp_dir == Direction::ServerToClient;
         let bufs = std::mem::take(&mut p.buf);
         let mut following = std::mem::take(&mut p.following);
+        let passed = p.passed;
         let make = |from_client: bool, start: u64| {
             DirectionDecoder::new(
                 DirConfig {
@@ -1996,15 +2000,24 @@ impl Session {
         );
         for d in Direction::BOTH {
             let b = &bufs[d.index()];
+            let passed = passed[d.index()];
             if let Some(at) = boundary[d.index()]
-                && at > b.start
+                && (at > b.start || passed > 0)
             {
                 let pos = b.position();
                 let e = self.finding_event(
                     CheckId::FrameSyncLost,
                     Some(self.ws_dir(d)),
                     pos,
-                    format!("skipped {} bytes before the first frame boundary", at - b.start),
+                    format!(
+                        "skipped {} bytes before the first frame boundary{}",
+                        at.saturating_sub(b.start) + passed,
+                        if passed > 0 {
+                            " (frames longer than --max-resync, followed by their headers)"
+                        } else {
+                            ""
+                        }
+                    ),
                 );
                 sink.event(e);
             }

@@ -600,6 +600,12 @@ fn a_connection_picked_up_inside_frames_longer_than_a_probe_searches_is_found() 
     );
     assert_eq!(messages.iter().filter(|m| **m == (C2S, 90_000)).count(), 3, "{messages:?}");
     assert_eq!(messages.len(), 6, "{messages:?}");
+    // What was passed over is said, the bytes followed included.
+    let said = ev.iter().any(|e| {
+        matches!(e, Event::Finding { code: super::checks::CheckId::FrameSyncLost, message, .. }
+            if message.contains("followed by their headers"))
+    });
+    assert!(said, "{:?}", codes(&ev));
 }
 
 /// A session is kept per TCP connection (boxed): keep it small, rarely used state boxed.
