@@ -310,8 +310,9 @@ pub struct DecodeArgs {
 
     /// Bytes a direction keeps while it looks for the next frame boundary (after bytes the
     /// capture lost, or for frames of a connection seen without its handshake). Frames longer
-    /// than this are still followed by their headers after a loss; a connection without a
-    /// handshake that shows no frames in this many bytes is taken as not WebSocket. At least 16K.
+    /// than this are still followed by their headers; a connection without a handshake that
+    /// shows no frames in this many bytes, and no chain of them running on past, is taken as
+    /// not WebSocket. At least 16K.
     #[arg(long, value_name = "SIZE", default_value = "256K")]
     pub max_resync: String,
 
