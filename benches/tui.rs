@@ -36,6 +36,7 @@ fn events(n: usize, conns: u64) -> impl Iterator<Item = Event> {
             server,
             community_id: wsscope::tcp::CommunityId::tcp(client, server, 0),
             role: RoleSource::Syn,
+            continues: None,
             packet: c,
             ts: Timestamp::from_secs_nanos(1_700_000_000, 0),
         }

@@ -601,7 +601,9 @@ pub struct ReportArgs {
     #[arg(long, value_name = "NAME", help_heading = "Policy")]
     pub require_subprotocol: Option<String>,
     /// Exit 1 when an upgraded connection ended without a close frame from each side (still
-    /// open when the capture ended counts too).
+    /// open when the capture ended counts too; one wsscope stopped following, under
+    /// --idle-timeout, --memory-budget or --max-connections, does not: if it goes on, the part
+    /// that resumes it is judged).
     #[arg(long, help_heading = "Policy")]
     pub require_clean_close: bool,
     /// Keep every value as captured. By default the report and the JUnit file are redacted

@@ -147,6 +147,18 @@ pub struct CloseFrameInfo {
     pub at: Position,
 }
 
+/// How far the earlier part of a resumed connection got (`continues` of a `connection` event
+/// and of a report row).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Continues {
+    /// Its upgrade request was shown, its outcome was not known yet: this part's handshake
+    /// outcome counts.
+    AfterRequest,
+    /// Its handshake's outcome was shown and counted (in the earlier part).
+    AfterHandshake,
+}
+
 /// One thing the analyzer reports.
 #[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
@@ -163,6 +175,12 @@ pub enum Event {
         community_id: CommunityId,
         /// How client and server were told apart.
         role: RoleSource,
+        /// This TCP connection was shown before (an earlier `connection` with the same client
+        /// and server, whose `end` came when wsscope stopped following it: `--idle-timeout`,
+        /// `--memory-budget`) and was picked up again (`role: resumed`): one connection,
+        /// counted once. Absent otherwise.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        continues: Option<Continues>,
         /// First packet.
         packet: u64,
         /// First packet time. (`ts` and `ts_utc`)

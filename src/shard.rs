@@ -532,6 +532,10 @@ impl StreamSink for Tap {
             self.keyed().push(Out::Closed(key, stage, c));
         }
     }
+
+    fn resume_mark(&mut self, conn: ConnId) -> u8 {
+        self.analyzer.resume_mark(conn)
+    }
 }
 
 /// Collects a worker's events with the key and stage of the step being taken.
@@ -1048,6 +1052,7 @@ mod tests {
             server: addr,
             community_id: crate::tcp::CommunityId::tcp(addr, addr, 0),
             role: crate::tcp::RoleSource::Syn,
+            continues: None,
             packet,
             ts: Default::default(),
         };

@@ -6,9 +6,7 @@
 //! dropped, reserved opcodes and RSV bits from a client direction decoded from the tail of
 //! its lost request, invalid UTF-8 from a chance chain of "frames" in binary data).
 
-#[allow(dead_code)]
-#[path = "../testdata/scripts/gen_bulk.rs"]
-mod gen_bulk;
+use crate::gen_bulk;
 
 use serde_json::Value;
 use std::process::Command;

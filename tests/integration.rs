@@ -6,6 +6,9 @@ mod cli;
 mod crafted;
 mod fidelity;
 mod field_truth;
+#[allow(dead_code)]
+#[path = "../testdata/scripts/gen_bulk.rs"]
+mod gen_bulk;
 mod hostile;
 mod json_contract;
 mod live;
@@ -13,6 +16,7 @@ mod messages;
 mod real;
 mod redaction;
 mod regression;
+mod resumed;
 mod safety;
 mod tls;
 mod tshark_diff;

@@ -11,7 +11,7 @@ pub mod session;
 
 use crate::event::{Event, EventSink};
 use crate::memory::Level;
-use crate::tcp::{Anomaly, ConnId, StreamEvent, StreamSink};
+use crate::tcp::{Anomaly, ConnId, RoleSource, StreamEvent, StreamSink};
 use checks::CheckId;
 use foldhash::HashMap;
 use serde::Serialize;
@@ -124,6 +124,9 @@ impl AnalyzerStats {
 pub struct Analyzer<S: EventSink> {
     cfg: AnalyzerConfig,
     sessions: HashMap<ConnId, Box<Session>>,
+    /// The last connection closed, with its [`Session::resume_mark`] (the table asks for it
+    /// right after the `Close` of a connection it may resume).
+    closed_mark: Option<(ConnId, u8)>,
     sink: S,
     stats: AnalyzerStats,
     /// The memory budget's level every session last saved memory for.
@@ -146,6 +149,7 @@ impl<S: EventSink> Analyzer<S> {
             _per_thread: per_thread,
             cfg,
             sessions: HashMap::default(),
+            closed_mark: None,
             sink,
             stats: AnalyzerStats::default(),
             saving: Level::Normal,
@@ -235,6 +239,15 @@ impl<S: EventSink> StreamSink for Analyzer<S> {
     fn on_stats(&mut self, stats: &crate::event::Stats) {
         self.sink.stats(stats);
     }
+
+    /// Whether the connection was shown: if it resumes, it is the same connection (its
+    /// `Connection` event says so and it is not counted again).
+    fn resume_mark(&mut self, conn: ConnId) -> u8 {
+        match self.closed_mark.take() {
+            Some((c, mark)) if c == conn => mark,
+            _ => 0,
+        }
+    }
 }
 
 impl<S: EventSink> Analyzer<S> {
@@ -247,7 +260,11 @@ impl<S: EventSink> Analyzer<S> {
                 {
                     return; // another share's: no session, its events find none
                 }
-                self.stats.tcp_connections += 1;
+                // A connection picked up again after wsscope stopped following it was counted
+                // when it was first seen.
+                if info.role != RoleSource::Resumed {
+                    self.stats.tcp_connections += 1;
+                }
                 self.sessions.insert(info.id, Box::new(Session::new(info, cfg)));
             }
             // Handled by `on_stream_event` itself (the common case, with one lookup).
@@ -304,6 +321,10 @@ impl<S: EventSink> Analyzer<S> {
                         stats[1].delivered_bytes + stats[1].gap_bytes,
                     ];
                     s.finish(reason, at, ends, cfg, &mut self.sink);
+                    self.closed_mark = Some((conn, s.resume_mark()));
+                    if s.resumed() {
+                        return; // counted as what its first part was
+                    }
                     let counter = match s.kind() {
                         session::Kind::WebSocket => &mut self.stats.websocket_connections,
                         session::Kind::Tls => &mut self.stats.tls_connections,

@@ -14,7 +14,9 @@
 
 use super::AnalyzerConfig;
 use super::checks::CheckId;
-use crate::event::{CloseFrameInfo, Event, EventSink, HandshakeOutcome, Payload, Position};
+use crate::event::{
+    CloseFrameInfo, Continues, Event, EventSink, HandshakeOutcome, Payload, Position,
+};
 use crate::http::{self, BodyKind, BodySkipper, HttpError, Parsed, RequestInfo, Violation};
 use crate::memory::{Charge, Level};
 use crate::tcp::{CloseReason, CommunityId, ConnInfo, Direction, GapReason, PacketRef, RoleSource};
@@ -64,6 +66,8 @@ struct Saw {
     tls: bool,
     http: bool,
     gap_before_handshake: bool,
+    /// A `Handshake` event with an outcome counted in the summary (not `no_response`).
+    outcome: bool,
     /// The capture lost bytes of this WebSocket direction (indexed by [`Direction::index`]).
     lost: [bool; 2],
 }
@@ -379,6 +383,15 @@ pub enum Kind {
     Other,
 }
 
+/// [`Session::resume_mark`]: the connection was shown, its handshake's outcome was not.
+pub const RESUME_SHOWN: u8 = 1;
+/// [`Session::resume_mark`]: the connection and its handshake's outcome were shown.
+pub const RESUME_COUNTED: u8 = 2;
+/// [`Session::resume_mark`]: the connection was not shown, and carried plain HTTP or TLS: the
+/// part that resumes it is not searched for frames with the little evidence a connection known
+/// to be WebSocket needs (a JSON body is not made into frames).
+pub const RESUME_NOT_WEBSOCKET: u8 = 3;
+
 /// Analyzer state of one connection.
 #[derive(Debug)]
 pub struct Session {
@@ -433,7 +446,7 @@ pub struct Session {
 impl Session {
     /// A new connection.
     pub fn new(info: &ConnInfo, cfg: &AnalyzerConfig) -> Self {
-        let phase = if info.role == RoleSource::Resumed
+        let phase = if resumed_websocket(info)
             || (port_named(info, cfg) && info.role == RoleSource::Guess)
         {
             Phase::Probe(ProbePhase::default())
@@ -577,6 +590,25 @@ impl Session {
     }
 
     /// What the connection carried, as far as the analyzer can tell.
+    /// What to hand back if the connection resumes after wsscope stops following it
+    /// ([`crate::tcp::StreamSink::resume_mark`]): [`RESUME_SHOWN`] when it was shown,
+    /// [`RESUME_COUNTED`] when its handshake's outcome was too; when it was not shown,
+    /// [`RESUME_NOT_WEBSOCKET`] if it carried plain HTTP or TLS, else what the part it resumes
+    /// handed on (0 for a connection never shown).
+    pub fn resume_mark(&self) -> u8 {
+        match (self.announced, self.saw.outcome) {
+            (false, _) if matches!(self.kind(), Kind::Http | Kind::Tls) => RESUME_NOT_WEBSOCKET,
+            (false, _) => self.info.resume_mark,
+            (true, false) => RESUME_SHOWN,
+            (true, true) => RESUME_COUNTED,
+        }
+    }
+
+    /// Whether the connection was picked up again after wsscope stopped following it.
+    pub fn resumed(&self) -> bool {
+        self.info.role == RoleSource::Resumed
+    }
+
     pub fn kind(&self) -> Kind {
         match &self.saw {
             _ if self.announced => Kind::WebSocket,
@@ -1843,12 +1875,16 @@ impl Session {
         let Phase::Http(h) = &mut self.phase else { return };
         let port_named = cfg.ws_ports.contains(&self.info.server.port())
             || cfg.ws_ports.contains(&self.info.client.port());
-        self.phase = if h.requests == 0 && (self.info.role == RoleSource::Guess || port_named) {
-            let buf = std::mem::take(&mut h.buf);
-            Phase::Probe(ProbePhase { buf, ..Default::default() })
-        } else {
-            Phase::Ignored
-        };
+        // A resumed connection not known to be something else may be WebSocket mid-stream.
+        let resumed =
+            self.info.role == RoleSource::Resumed && self.info.resume_mark != RESUME_NOT_WEBSOCKET;
+        self.phase =
+            if h.requests == 0 && (self.info.role == RoleSource::Guess || resumed || port_named) {
+                let buf = std::mem::take(&mut h.buf);
+                Phase::Probe(ProbePhase { buf, ..Default::default() })
+            } else {
+                Phase::Ignored
+            };
         if let Phase::Probe(_) = self.phase {
             self.swapped = false;
         }
@@ -1858,7 +1894,7 @@ impl Session {
 
     fn run_probe(&mut self, complete: bool, cfg: &AnalyzerConfig, sink: &mut impl EventSink) {
         let named = port_named(&self.info, cfg);
-        let resumed = self.info.role == RoleSource::Resumed;
+        let resumed = resumed_websocket(&self.info);
         let Phase::Probe(p) = &mut self.phase else { return };
         let mut found = [None, None];
         let mut boundary = [None, None];
@@ -1986,7 +2022,7 @@ impl Session {
             CheckId::HandshakeNotSeen,
             None,
             first,
-            if self.info.role == RoleSource::Resumed {
+            if resumed_websocket(&self.info) {
                 "the connection went on after wsscope had stopped following it (--idle-timeout \
                  of silence, or evicted to stay under --memory-budget; its earlier part has the \
                  handshake): frames were found again by validating frame headers; compressed \
@@ -2059,6 +2095,11 @@ impl Session {
             server,
             community_id: CommunityId::tcp(client, server, self.community_id_seed),
             role: self.info.role,
+            continues: match self.info.resume_mark {
+                RESUME_SHOWN => Some(Continues::AfterRequest),
+                RESUME_COUNTED => Some(Continues::AfterHandshake),
+                _ => None,
+            },
             packet: self.info.first.packet,
             ts: self.info.first.ts,
         });
@@ -2073,6 +2114,8 @@ impl Session {
         sink: &mut impl EventSink,
     ) {
         self.announce(sink);
+        // `no_response` is counted nowhere: a part that resumes brings the outcome.
+        self.saw.outcome = outcome != HandshakeOutcome::NoResponse;
         sink.event(Event::Handshake {
             connection: self.info.id,
             seen: request.is_some() || response.is_some(),
@@ -2401,11 +2444,18 @@ fn decide_request_direction(h: &HttpPhase) -> Decision {
     }
 }
 
-/// Whether `--ws-port` names one of the connection's ports.
+/// A connection picked up again after `--idle-timeout` or a memory eviction whose earlier
+/// part was shown as a WebSocket connection: frames are searched for at once, with little
+/// evidence. One whose earlier part was not (a SYN, a request cut short, plain HTTP) starts
+/// like a connection whose handshake may come, with its roles.
+fn resumed_websocket(info: &ConnInfo) -> bool {
+    info.role == RoleSource::Resumed && matches!(info.resume_mark, RESUME_SHOWN | RESUME_COUNTED)
+}
+
 /// A port named by `--ws-port`, or a connection resumed after `--idle-timeout` or a memory
-/// eviction: frames are taken with less evidence.
+/// eviction (not known to carry something else): frames are taken with less evidence.
 fn port_named(info: &ConnInfo, cfg: &AnalyzerConfig) -> bool {
-    info.role == RoleSource::Resumed
+    resumed_websocket(info)
         || cfg.ws_ports.contains(&info.server.port())
         || cfg.ws_ports.contains(&info.client.port())
 }

@@ -7,7 +7,7 @@
 use super::{Format, InputInfo, SCHEMA_VERSION, Tool};
 use crate::analyzer::AnalyzerStats;
 use crate::analyzer::checks::{CheckId, Severity};
-use crate::event::{Event, HandshakeOutcome, Position, TlsInfo};
+use crate::event::{Continues, Event, HandshakeOutcome, Position, TlsInfo};
 use crate::http::{Extension, RequestInfo, ResponseInfo};
 use crate::pipeline::RunSummary;
 use crate::policy::{Policy, Rule};
@@ -193,6 +193,11 @@ pub struct ConnectionReport {
     pub input: usize,
     /// First packet number.
     pub first_packet: u64,
+    /// This TCP connection was listed before (the row with the same client and server whose
+    /// `close.tcp` says wsscope stopped following it: `idle`, `memory_budget`) and was picked up
+    /// again: one connection, counted once in the summary. Absent when false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continues: Option<Continues>,
     /// Time of the first packet (seconds since the epoch).
     pub start: f64,
     /// Time of the end (or of the last event).
@@ -551,6 +556,8 @@ pub struct ReportBuilder {
     held: usize,
     /// Findings listed per connection and check.
     listed: foldhash::HashMap<(ConnId, CheckId), u16>,
+    /// Open connections that continue one already counted (`continues`): not counted again.
+    continuing: foldhash::HashMap<ConnId, Continues>,
     /// The decimals of a second each input's timestamps carry, by input.
     decimals: Vec<u8>,
 }
@@ -572,6 +579,7 @@ impl ReportBuilder {
             memory: None,
             held: 0,
             listed: Default::default(),
+            continuing: Default::default(),
             decimals: Vec::new(),
         }
     }
@@ -696,15 +704,19 @@ impl ReportBuilder {
         else {
             return;
         };
+        // The first part of a connection that continues after its handshake was counted and
+        // judged.
+        let continues = self.continuing.get(&connection) == Some(&Continues::AfterHandshake);
         let s = &mut self.report.summary;
         match outcome {
+            _ if continues => {}
             HandshakeOutcome::Upgraded => s.upgraded += 1,
             HandshakeOutcome::Refused => s.refused += 1,
             HandshakeOutcome::NotFollowed => s.not_followed += 1,
             HandshakeOutcome::NoResponse => {}
         }
-        if let (Some(want), HandshakeOutcome::Upgraded) =
-            (self.report.policy.require_subprotocol.clone(), outcome)
+        if let (Some(want), HandshakeOutcome::Upgraded, false) =
+            (self.report.policy.require_subprotocol.clone(), outcome, continues)
         {
             let got = response.as_ref().and_then(|r| r.protocol.as_deref());
             let offered = request.as_ref().is_some_and(|r| r.protocols.contains(&want));
@@ -748,8 +760,21 @@ impl ReportBuilder {
     fn fold_ref(&mut self, e: &Event) {
         let s = &mut self.report.summary;
         match e {
-            Event::Connection { connection, client, server, community_id, packet, ts, .. } => {
-                s.websocket_connections += 1;
+            Event::Connection {
+                connection,
+                client,
+                server,
+                community_id,
+                continues,
+                packet,
+                ts,
+                ..
+            } => {
+                if let Some(c) = continues {
+                    self.continuing.insert(*connection, *c);
+                } else {
+                    s.websocket_connections += 1;
+                }
                 if !self.may_list(ROW_BYTES) {
                     return;
                 }
@@ -761,6 +786,7 @@ impl ReportBuilder {
                     community_id: *community_id,
                     input: self.input,
                     first_packet: *packet,
+                    continues: *continues,
                     start: 0.0,
                     end: 0.0,
                     start_utc: String::new(),
@@ -949,13 +975,17 @@ impl ReportBuilder {
                 }
             }
             Event::End { connection, reason, closed_first_by, clean, ts } => {
+                self.continuing.remove(connection);
                 let mut unclean = None;
                 if let Some(c) = self.conn(*connection) {
                     c.at_ns.1 = ts.as_nanos().max(c.at_ns.0);
                     c.close.tcp = Some(*reason);
                     c.close.closed_first_by = *closed_first_by;
                     c.close.clean = *clean;
-                    if !*clean && c.handshake.outcome == Some(HandshakeOutcome::Upgraded) {
+                    if !*clean
+                        && c.handshake.outcome == Some(HandshakeOutcome::Upgraded)
+                        && !stopped_following(*reason)
+                    {
                         unclean = Some(unclean_close(&c.close, *reason));
                     }
                     // A close frame the capture may have lost is not a broken policy: the side
@@ -1061,6 +1091,13 @@ fn side(direction: Direction) -> &'static str {
         Direction::ClientToServer => "client",
         Direction::ServerToClient => "server",
     }
+}
+
+/// Whether the connection ended because wsscope stopped following it, not because its peers
+/// ended it: its close frames may come later (in the connection that resumes it, which is
+/// judged), so it is not judged by `--require-clean-close`.
+fn stopped_following(reason: CloseReason) -> bool {
+    matches!(reason, CloseReason::Idle | CloseReason::Evicted | CloseReason::MemoryBudget)
 }
 
 /// Who did not close cleanly, and how the connection ended instead.

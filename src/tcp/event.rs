@@ -44,6 +44,10 @@ pub struct ConnInfo {
     pub server: SocketAddr,
     /// How the client/server roles were decided.
     pub role: RoleSource,
+    /// For a [`RoleSource::Resumed`] connection: what the sink answered
+    /// ([`StreamSink::resume_mark`]) when the table stopped following the connection it
+    /// resumes; 0 for every other.
+    pub resume_mark: u8,
     /// The packet that created the connection.
     pub first: PacketRef,
 }
@@ -277,6 +281,15 @@ pub trait StreamSink {
     fn on_stream_event(&mut self, event: StreamEvent<'_>);
     /// Live capture counters, about once a second, passed on to whoever shows them.
     fn on_stats(&mut self, _stats: &crate::event::Stats) {}
+    /// Asked when the table stops following an open connection that it may pick up again
+    /// (`--idle-timeout`, `--memory-budget`), right after its `Close`: a byte the table keeps
+    /// with the few bytes it remembers of the connection and hands back in the
+    /// [`ConnInfo::resume_mark`] of the connection that resumes it (the analyzer: whether it
+    /// was shown as a WebSocket connection, and its handshake's outcome, so that each is
+    /// counted once).
+    fn resume_mark(&mut self, _conn: ConnId) -> u8 {
+        0
+    }
 }
 
 impl<F: FnMut(StreamEvent<'_>)> StreamSink for F {

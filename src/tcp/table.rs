@@ -85,12 +85,21 @@ enum Slot {
     Closed(Timestamp),
     /// Closed at this time after `--idle-timeout` of silence; `true` when the client was the
     /// key's lower endpoint. A later segment without SYN starts a [`RoleSource::Resumed`]
-    /// connection with the same roles.
-    Idle(Timestamp, bool),
-    /// Evicted at this time to stay under the memory budget, with its roles as in `Idle`; a
-    /// later segment without SYN resumes it the same way. Kept for `closed_linger` from the
+    /// connection with the same roles and the sink's [`StreamSink::resume_mark`].
+    Idle(Timestamp, Stopped),
+    /// Evicted at this time to stay under the memory budget, remembered as in `Idle`; a later
+    /// segment without SYN resumes it the same way. Kept for `closed_linger` from the
     /// eviction, like a closed connection.
-    Evicted(Timestamp, bool),
+    Evicted(Timestamp, Stopped),
+}
+
+/// What the table remembers of a connection it stopped following, to resume it.
+#[derive(Clone, Copy, Debug)]
+struct Stopped {
+    /// The client was the key's lower endpoint.
+    client_lower: bool,
+    /// What the sink asked to be handed back ([`StreamSink::resume_mark`]).
+    mark: u8,
 }
 
 #[derive(Debug)]
@@ -361,8 +370,8 @@ impl Table {
                     return;
                 }
                 Slot::Closed(_) => {}
-                Slot::Idle(_, client_lower) | Slot::Evicted(_, client_lower) if !syn_only => {
-                    resumed = Some(*client_lower);
+                Slot::Idle(_, stopped) | Slot::Evicted(_, stopped) if !syn_only => {
+                    resumed = Some(*stopped);
                 }
                 Slot::Idle(..) | Slot::Evicted(..) => {}
             }
@@ -374,16 +383,24 @@ impl Table {
             Some((client, server, syn_at)) => {
                 let id = ConnId(self.next_id);
                 self.next_id += 1;
-                ConnInfo { id, client, server, role: RoleSource::Syn, first: syn_at }
+                ConnInfo {
+                    id,
+                    client,
+                    server,
+                    role: RoleSource::Syn,
+                    first: syn_at,
+                    resume_mark: 0,
+                }
             }
             None => {
                 let mut info = self.new_conn_info(seg, at);
-                if let Some(client_lower) = resumed {
+                if let Some(Stopped { client_lower, mark }) = resumed {
                     let (lower, higher) =
                         if seg.src < seg.dst { (seg.src, seg.dst) } else { (seg.dst, seg.src) };
                     (info.client, info.server) =
                         if client_lower { (lower, higher) } else { (higher, lower) };
                     info.role = RoleSource::Resumed;
+                    info.resume_mark = mark;
                 }
                 info
             }
@@ -463,12 +480,20 @@ impl Table {
                 // It ended with its last packet, not with the one that let the time pass.
                 let last = c.last;
                 let client_lower = c.info.client < c.info.server;
-                let r =
-                    close(&mut c, CloseReason::Idle, last, &self.limits, &mut self.budget, sink);
+                let (r, mark) = close_asking(
+                    &mut c,
+                    CloseReason::Idle,
+                    last,
+                    &self.limits,
+                    &mut self.budget,
+                    sink,
+                    true,
+                );
                 self.stats.count_close(r);
+                let stopped = Stopped { client_lower, mark };
                 // Remembered from now (not from its last packet, which is older than the
                 // idle timeout).
-                self.conns.insert(key, Slot::Idle(now, client_lower));
+                self.conns.insert(key, Slot::Idle(now, stopped));
             }
         }
     }
@@ -571,13 +596,16 @@ impl Table {
             if let Some(mut c) = self.conns.remove(&key).and_then(Slot::into_open) {
                 let last = c.last;
                 let client_lower = c.info.client < c.info.server;
-                let r = close(&mut c, reason, last, &self.limits, &mut self.budget, sink);
+                let ask = reason == CloseReason::MemoryBudget;
+                let (r, mark) =
+                    close_asking(&mut c, reason, last, &self.limits, &mut self.budget, sink, ask);
                 if r == CloseReason::MemoryBudget {
                     self.limits.memory.note_evicted();
                     // If it goes on, it is picked up again with its roles (a 56-byte entry
                     // instead of its state). Connection-limit evictions leave nothing: the
                     // table is full.
-                    self.conns.insert(key, Slot::Evicted(self.last.ts, client_lower));
+                    let stopped = Stopped { client_lower, mark };
+                    self.conns.insert(key, Slot::Evicted(self.last.ts, stopped));
                 }
                 self.stats.count_close(r);
             }
@@ -594,7 +622,7 @@ impl Table {
             _ if seg.dst.port() > seg.src.port() => (seg.dst, seg.src, RoleSource::Guess),
             _ => (seg.src, seg.dst, RoleSource::Guess),
         };
-        ConnInfo { id, client, server, role, first: at }
+        ConnInfo { id, client, server, role, first: at, resume_mark: 0 }
     }
 }
 
@@ -716,8 +744,22 @@ fn close<S: StreamSink>(
     budget: &mut Budget,
     sink: &mut S,
 ) -> CloseReason {
+    close_asking(conn, reason, at, limits, budget, sink, false).0
+}
+
+/// [`close`], and when `ask`, the sink's [`StreamSink::resume_mark`] for the connection, asked
+/// right after its `Close` (0 when not asked).
+fn close_asking<S: StreamSink>(
+    conn: &mut Conn,
+    reason: CloseReason,
+    at: PacketRef,
+    limits: &TcpLimits,
+    budget: &mut Budget,
+    sink: &mut S,
+    ask: bool,
+) -> (CloseReason, u8) {
     if conn.closed_at.is_some() {
-        return reason;
+        return (reason, 0);
     }
     for dir in Direction::BOTH {
         let mut ctx = Ctx {
@@ -748,7 +790,7 @@ fn close<S: StreamSink>(
     };
     let stats: [DirStats; 2] = [conn.halves[0].stats, conn.halves[1].stats];
     sink.on_stream_event(StreamEvent::Close { conn: conn.info.id, reason, stats: &stats, at });
-    reason
+    (reason, if ask { sink.resume_mark(conn.info.id) } else { 0 })
 }
 
 #[cfg(test)]

@@ -36,6 +36,27 @@ struct Harness {
     /// As when reading a capture file: every payload is also written to a file, which the
     /// table may read back instead of copying it.
     input: Option<std::sync::Arc<Input>>,
+    /// Every connection opened, with its `resume_mark` (the sink answers `10 + id` when asked).
+    marks: Vec<(u64, u8)>,
+}
+
+/// The sink of [`Harness::seg`]: records events, and answers `resume_mark` with `10 + id`.
+struct Recorder<'a> {
+    events: &'a mut Vec<Ev>,
+    marks: &'a mut Vec<(u64, u8)>,
+}
+
+impl StreamSink for Recorder<'_> {
+    fn on_stream_event(&mut self, e: StreamEvent<'_>) {
+        if let StreamEvent::Open(info) = &e {
+            self.marks.push((info.id.0, info.resume_mark));
+        }
+        self.events.push(own(e));
+    }
+
+    fn resume_mark(&mut self, conn: ConnId) -> u8 {
+        10 + conn.0 as u8
+    }
 }
 
 /// The input "file" of a [`Harness`] that reads one: every payload fed, in order.
@@ -79,6 +100,7 @@ impl Harness {
             wscale: None,
             window: 65535,
             input: None,
+            marks: Vec::new(),
         }
     }
 
@@ -127,12 +149,8 @@ impl Harness {
             missing,
             file_offset: self.input.as_ref().map(|input| input.append(payload)),
         };
-        let events = &mut self.events;
-        self.table.on_segment(&seg, PacketRef::new(self.ts, self.packet), &mut |e: StreamEvent<
-            '_,
-        >| {
-            events.push(own(e))
-        });
+        let mut sink = Recorder { events: &mut self.events, marks: &mut self.marks };
+        self.table.on_segment(&seg, PacketRef::new(self.ts, self.packet), &mut sink);
     }
 
     fn wait(&mut self, d: Duration) {
@@ -763,6 +781,8 @@ fn a_connection_that_goes_on_after_its_idle_timeout_is_resumed_with_its_roles() 
     assert_eq!(h.closes(), vec![Ev::Close(1, CloseReason::Idle)]);
     assert_eq!(h.stream(2, S2C), b"later");
     assert_eq!(h.stream(2, C2S), b"more");
+    // What the sink said of connection 1 when it stopped being followed comes back with 2.
+    assert_eq!(h.marks, [(1, 0), (2, 11)]);
     // A SYN on the same endpoints is a new connection, not a resumed one.
     h.wait(Duration::from_secs(3));
     h.seg(c, s, 9000, 0, "S", b"");

@@ -6,7 +6,7 @@
 //! lasts (`--tui-payload-budget`), so a million messages fit in a few hundred MiB.
 
 use crate::analyzer::checks::{CheckId, Severity};
-use crate::event::{Event, HandshakeOutcome, Payload, Position};
+use crate::event::{Continues, Event, HandshakeOutcome, Payload, Position};
 use crate::http::{RequestInfo, ResponseInfo};
 use crate::tcp::{CloseReason, CommunityId, ConnId, Direction, GapReason, RoleSource};
 use crate::time::Timestamp;
@@ -101,6 +101,8 @@ pub struct ConnRow {
 pub struct ConnEvents {
     /// How client and server were told apart.
     pub role: RoleSource,
+    /// The connection was shown before wsscope stopped following it (see `Event::Connection`).
+    pub continues: Option<Continues>,
     /// The connection's first packet.
     pub packet: u64,
     /// The handshake's outcome, once its event came.
@@ -219,6 +221,7 @@ impl ConnRow {
                 server,
                 community_id: self.community_id,
                 role: self.saved.role,
+                continues: self.saved.continues,
                 packet: self.saved.packet,
                 ts: self.first_ts,
             }),
@@ -702,7 +705,16 @@ impl AppState {
 
     fn apply_event(&mut self, e: &Event) {
         match e {
-            Event::Connection { connection, client, server, community_id, ts, role, packet } => {
+            Event::Connection {
+                connection,
+                client,
+                server,
+                community_id,
+                ts,
+                role,
+                continues,
+                packet,
+            } => {
                 self.capture_start = Some(self.capture_start.map_or(*ts, |s| s.min(*ts)));
                 self.index.insert(*connection, self.conns.len());
                 self.conns.push(ConnRow {
@@ -733,6 +745,7 @@ impl AppState {
                     tls: None,
                     saved: Box::new(ConnEvents {
                         role: *role,
+                        continues: *continues,
                         packet: *packet,
                         outcome: None,
                         end: None,

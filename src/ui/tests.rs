@@ -272,6 +272,7 @@ fn hostile_strings_are_escaped_in_every_pane() {
                 0,
             ),
             role: RoleSource::Syn,
+            continues: None,
             packet: 1,
             ts,
         },
@@ -419,6 +420,7 @@ fn plain_tcp_connections_are_listed_only_on_demand() {
             0,
         ),
         role: crate::tcp::RoleSource::Syn,
+        continues: None,
         packet: 1,
         ts: Default::default(),
     });
