@@ -288,9 +288,15 @@ const MAX_FOLLOWED: usize = 64;
 impl ProbePhase {
     /// Follows direction `i`'s chains through the bytes kept: once the earliest is convincing,
     /// whether its frames are masked and where decoding starts (its first frame still kept);
-    /// while it is undecided, only the bytes from the earliest next header on are kept; with
-    /// none left, the direction is given up.
-    fn follow(&mut self, i: usize, expect: Expect, complete: bool) -> (Option<bool>, Option<u64>) {
+    /// while it is undecided, only the bytes from the earliest next header on are kept, `max`
+    /// at most; with none left, the direction is given up.
+    fn follow(
+        &mut self,
+        i: usize,
+        expect: Expect,
+        complete: bool,
+        max: usize,
+    ) -> (Option<bool>, Option<u64>) {
         let (b, start) = (&self.buf[i].bytes, self.buf[i].start);
         let f = &mut self.following[i];
         f.retain_mut(|c| c.advance(b, start, expect, complete) != resync::Verdict::Reject);
@@ -298,6 +304,17 @@ impl ProbePhase {
         match f.first() {
             None => {}
             Some(c) if c.accepted().is_none() => {
+                // A later chain accepted waits at its next header for the earliest to be
+                // decided, and the bytes from there would all be kept: past `max` it is given
+                // up (an earliest chain of 16 MB frames kept 155 MB a connection).
+                if end.saturating_sub(start) > max as u64 {
+                    let floor = end - max as u64;
+                    let mut n = 0;
+                    f.retain(|c| {
+                        n += 1;
+                        n == 1 || c.accepted().is_none() || c.next_header() >= floor
+                    });
+                }
                 let from = f.iter().map(resync::Chain::next_header).min().unwrap_or(end);
                 let n = usize::try_from(from.saturating_sub(start)).unwrap_or(usize::MAX);
                 self.passed[i] += n.min(b.len()) as u64;
@@ -1913,7 +1930,7 @@ impl Session {
                 },
             };
             if !p.following[i].is_empty() {
-                (found[i], boundary[i]) = p.follow(i, expect, complete);
+                (found[i], boundary[i]) = p.follow(i, expect, complete, cfg.max_resync);
                 continue;
             }
             match resync::find_boundary_from(&p.buf[i].bytes, p.resume[i], expect, complete) {
@@ -1942,7 +1959,7 @@ impl Session {
                             found[i] = Some(masked);
                             boundary[i] = Some(start + at as u64);
                         } else {
-                            (found[i], boundary[i]) = p.follow(i, expect, complete);
+                            (found[i], boundary[i]) = p.follow(i, expect, complete, cfg.max_resync);
                         }
                     }
                 }

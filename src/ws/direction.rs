@@ -225,13 +225,14 @@ impl Searching {
         self.marks.push_back((offset, at));
     }
 
-    /// The packet that carried stream offset `offset` (of the buffered bytes).
+    /// The packet that carried stream offset `offset` (of the buffered bytes). A binary search:
+    /// `floor` asks for every packet while output is held, and the marks are one a packet (a
+    /// scan cost O(bytes kept) a packet: 96 s instead of 9 s for 100 MB sent a byte a segment
+    /// while 256 chains were followed).
     fn packet_of(&self, offset: u64) -> PacketRef {
+        let after = self.marks.partition_point(|m| m.0 <= offset);
         self.marks
-            .iter()
-            .rev()
-            .find(|m| m.0 <= offset)
-            .or(self.marks.front())
+            .get(after.saturating_sub(1))
             .map_or_else(PacketRef::default, |m| m.1)
     }
 
