@@ -2021,7 +2021,8 @@ impl Session {
                     masked,
                 ),
                 // Still searching: with the chains it follows.
-                _ => make(from_client, bufs[i].start).following(std::mem::take(&mut following[i])),
+                _ => make(from_client, bufs[i].start)
+                    .following(std::mem::take(&mut following[i]), passed[i]),
             }
         });
         self.phase = Phase::WebSocket(Box::new(WsPhase { dirs }));

@@ -648,12 +648,29 @@ fn a_connection_picked_up_inside_frames_longer_than_a_probe_searches_is_found() 
     );
     assert_eq!(messages.iter().filter(|m| **m == (C2S, 90_000)).count(), 3, "{messages:?}");
     assert_eq!(messages.len(), 6, "{messages:?}");
-    // What was passed over is said, the bytes followed included.
+    // What was passed over is said, the bytes followed included: everything before each
+    // direction's fourth frame (a header of 10 bytes, 14 masked). Before, the direction still
+    // searching when the other's frames were found left out the bytes the probe had passed.
     let said = ev.iter().any(|e| {
         matches!(e, Event::Finding { code: super::checks::CheckId::FrameSyncLost, message, .. }
             if message.contains("followed by their headers"))
     });
     assert!(said, "{:?}", codes(&ev));
+    let skipped = |d: Direction| -> Vec<u64> {
+        ev.iter()
+            .filter_map(|e| match e {
+                Event::Finding {
+                    code: super::checks::CheckId::FrameSyncLost,
+                    direction: Some(x),
+                    message,
+                    ..
+                } if *x == d => message.split(' ').nth(1)?.parse().ok(),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(skipped(S2C), [5000 + 3 * 100_010]);
+    assert_eq!(skipped(C2S), [3000 + 3 * 90_014]);
 }
 
 /// A session is kept per TCP connection (boxed): keep it small, rarely used state boxed.

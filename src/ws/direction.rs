@@ -231,9 +231,7 @@ impl Searching {
     /// while 256 chains were followed).
     fn packet_of(&self, offset: u64) -> PacketRef {
         let after = self.marks.partition_point(|m| m.0 <= offset);
-        self.marks
-            .get(after.saturating_sub(1))
-            .map_or_else(PacketRef::default, |m| m.1)
+        self.marks.get(after.saturating_sub(1)).map_or_else(PacketRef::default, |m| m.1)
     }
 
     /// Drops the first `n` buffered bytes.
@@ -479,10 +477,12 @@ impl DirectionDecoder {
     }
 
     /// Goes on following `chains` (of frames running past the bytes a probe searched, from
-    /// earlier in the stream) in the frame search this decoder starts with.
-    pub fn following(mut self, chains: Vec<Chain>) -> Self {
+    /// earlier in the stream) in the frame search this decoder starts with; `passed` bytes were
+    /// given up before the bytes it is fed (counted in its `frame_sync_lost`).
+    pub fn following(mut self, chains: Vec<Chain>, passed: u64) -> Self {
         if let Mode::Resync(s) = &mut self.mode {
             s.tracked = chains;
+            s.skipped = passed;
         }
         self
     }
