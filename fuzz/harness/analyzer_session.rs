@@ -201,6 +201,8 @@ struct Harness {
     /// Timestamp of every packet so far (index = packet number).
     times: Vec<Timestamp>,
     ts: Timestamp,
+    /// Connections opened and closed, resumed parts not counted (the analyzer counts a
+    /// connection once, when it is first seen).
     opened: u64,
     closed: u64,
 }
@@ -233,12 +235,19 @@ impl Harness {
             id,
             client: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), client_port),
             server: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), server_port),
-            role: [RoleSource::Syn, RoleSource::SynAck, RoleSource::Guess][usize::from(role % 3)],
+            role: [RoleSource::Syn, RoleSource::SynAck, RoleSource::Guess, RoleSource::Resumed]
+                [usize::from(role % 4)],
+            // For a resumed connection: what its earlier part was (none, shown, shown with its
+            // outcome, plain HTTP or TLS).
+            resume_mark: if role % 4 == 3 { (role / 4) % 4 } else { 0 },
             first: self.at(),
         };
         self.analyzer.sink_mut().open(id);
         self.send(StreamEvent::Open(&info));
-        self.opened += 1;
+        // A resumed connection is a part of one counted when it was first seen.
+        if info.role != RoleSource::Resumed {
+            self.opened += 1;
+        }
         self.slots[slot] = Some(Conn {
             info,
             isn,
@@ -272,7 +281,9 @@ impl Harness {
         self.analyzer.sink_mut().closing = Some(c.info.id);
         self.send(StreamEvent::Close { conn: c.info.id, reason, stats: &c.stats, at });
         self.analyzer.sink_mut().closed(c.info.id);
-        self.closed += 1;
+        if c.info.role != RoleSource::Resumed {
+            self.closed += 1;
+        }
     }
 
     fn record(&mut self, tag: u8, body: &[u8]) {

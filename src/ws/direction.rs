@@ -704,9 +704,10 @@ impl DirectionDecoder {
             let hold = &mut keyed(at, &mut hold);
             dec.feed(data, &mut |item| self.on_item(item, at, hold))
         };
-        if r.as_ref().is_err_and(|lost| lost.refuted) {
+        if r.as_ref().is_err_and(|lost| lost.refuted) && dec.is_on_probation() {
             // A wrong guess: nothing its frames said (the message they began included) is
-            // handed on.
+            // handed on. (Refuted after its probation passed in this same piece, what they said
+            // goes on, as it would have had the piece been cut where probation passed.)
             return self.after_feed(dec, r, offset, data, at, &mut |_| {});
         }
         let old = held.first().is_some_and(|(k, _)| at.packet > k + MAX_HOLD_PACKETS);
