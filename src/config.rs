@@ -323,6 +323,13 @@ impl DecodeArgs {
                  4 KiB of a text frame's payload, four times over (got {max_resync} bytes)"
             )));
         }
+        if max_resync > MAX_RESYNC {
+            return Err(Error::Usage(format!(
+                "--max-resync must be at most 64M: frames longer than the bytes kept are followed \
+                 by their headers, so more bytes find nothing more and only hold memory \
+                 (got {max_resync} bytes)"
+            )));
+        }
         // Key material: the key log's secrets now (a bad path fails before any output), and
         // pcapng Decryption Secrets Blocks as the file is read.
         let keys = std::sync::Arc::new(crate::tls::KeyStore::new());
@@ -383,6 +390,8 @@ pub const MAX_SHARDS: u64 = 65_536;
 /// The least `--max-resync`: a search keeps a quarter of it when it gives bytes up, and that
 /// quarter must hold a header and the 4 KiB of a text frame it checks.
 const MIN_RESYNC: usize = 16 << 10;
+/// The most `--max-resync` may keep.
+const MAX_RESYNC: usize = 64 << 20;
 
 pub fn parse_shard(s: &str) -> Result<(u64, u64), Error> {
     let bad = || {

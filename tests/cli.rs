@@ -770,12 +770,17 @@ fn rotation_flags_need_w_and_each_other_and_sensible_values() {
 }
 
 /// `--max-resync` is a size of at least 16K (a search keeps a quarter of it, which must hold a
-/// header and the 4 KiB of a text frame it checks); a larger one finds the same frames.
+/// header and the 4 KiB of a text frame it checks) and at most 64M (100G was accepted); a larger
+/// one finds the same frames.
 #[test]
 fn max_resync_takes_a_size_of_at_least_16k() {
     let f = testdata("captures/cases/late_start.pcap");
     let f = f.to_str().unwrap();
-    for (value, message) in [("1K", "--max-resync must be at least 16K"), ("lots", "max-resync")] {
+    for (value, message) in [
+        ("1K", "--max-resync must be at least 16K"),
+        ("100G", "--max-resync must be at most 64M"),
+        ("lots", "max-resync"),
+    ] {
         let o = wsscope(&["report", f, "--max-resync", value]);
         assert_eq!(o.status.code(), Some(2), "{value}");
         assert!(stderr(&o).contains(message), "{value}: {}", stderr(&o));
