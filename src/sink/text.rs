@@ -187,12 +187,19 @@ impl<W: Write> Format for Text<W> {
         // Lines without a time of their own are indented by the time column's width.
         let w = self.time_width();
         let line = match e {
-            Event::Connection { connection, client, server, community_id, ts, .. } => {
+            Event::Connection {
+                connection, client, server, community_id, ts, continues, ..
+            } => {
                 let t = self.rel(*connection, *ts);
-                let line = format!(
+                let mut line = format!(
                     "{t} #{connection} {} {client} ⇄ {server}",
                     self.paint("1", "connection")
                 );
+                if continues.is_some() {
+                    // Counted once with its earlier part (see `Event::Connection`).
+                    line += " (continues the earlier connection of these endpoints: wsscope had \
+                             stopped following it)";
+                }
                 // -v: the flow hash, to find the connection in Zeek's or Suricata's logs.
                 if self.verbose { format!("{line} {community_id}") } else { line }
             }
