@@ -202,6 +202,11 @@ struct Searching {
     /// whose frames run past the bytes seen so far, in offset order: followed on without their
     /// payloads, and accepted before any candidate in `buf`.
     tracked: Vec<Chain>,
+    /// `tracked` holds, after the chains followed, every undecided chain starting in the kept
+    /// bytes as they were then (`start`, `resume`, length): [`Searching::convincing_now`]
+    /// collected them before missing bytes, and [`Searching::carry_over`] takes them without
+    /// searching the same bytes a second time.
+    scanned: Option<(u64, usize, usize)>,
 }
 
 /// Chains a search follows past the bytes it keeps, at most (in random binary data a few in a
@@ -305,8 +310,14 @@ impl Searching {
             return Some(found);
         }
         let (buf, start, from) = (&self.buf, self.start, self.resume);
-        let (at, masked) =
-            resync::undecided_chains(buf, start, from, buf.len(), expect, &mut Vec::new(), 0)?;
+        let t = &mut self.tracked;
+        let Some((at, masked)) =
+            resync::undecided_chains(buf, start, from, buf.len(), expect, t, MAX_TRACKED)
+        else {
+            // Kept for `carry_over`, which comes next (the bytes are about to go missing).
+            self.scanned = Some((start, from, buf.len()));
+            return None;
+        };
         self.tracked.clear();
         Some((at, masked, 0))
     }
@@ -343,6 +354,9 @@ impl Searching {
         let mut from = self.resume;
         let (buf, start) = (&self.buf, self.start);
         let end = buf.len();
+        if self.scanned.take() == Some((start, from, end)) {
+            from = end; // searched by `convincing_now` just before
+        }
         while let Some((at, _)) =
             resync::undecided_chains(buf, start, from, end, expect, &mut self.tracked, MAX_TRACKED)
         {
