@@ -480,17 +480,11 @@ impl Table {
                 // It ended with its last packet, not with the one that let the time pass.
                 let last = c.last;
                 let client_lower = c.info.client < c.info.server;
-                let (r, mark) = close_asking(
-                    &mut c,
-                    CloseReason::Idle,
-                    last,
-                    &self.limits,
-                    &mut self.budget,
-                    sink,
-                    true,
-                );
+                let r =
+                    close(&mut c, CloseReason::Idle, last, &self.limits, &mut self.budget, sink);
                 self.stats.count_close(r);
-                let stopped = Stopped { client_lower, mark };
+                // Asked right after its `Close`, what to hand back if it resumes.
+                let stopped = Stopped { client_lower, mark: sink.resume_mark(c.info.id) };
                 // Remembered from now (not from its last packet, which is older than the
                 // idle timeout).
                 self.conns.insert(key, Slot::Idle(now, stopped));
@@ -596,15 +590,13 @@ impl Table {
             if let Some(mut c) = self.conns.remove(&key).and_then(Slot::into_open) {
                 let last = c.last;
                 let client_lower = c.info.client < c.info.server;
-                let ask = reason == CloseReason::MemoryBudget;
-                let (r, mark) =
-                    close_asking(&mut c, reason, last, &self.limits, &mut self.budget, sink, ask);
+                let r = close(&mut c, reason, last, &self.limits, &mut self.budget, sink);
                 if r == CloseReason::MemoryBudget {
                     self.limits.memory.note_evicted();
                     // If it goes on, it is picked up again with its roles (a 56-byte entry
                     // instead of its state). Connection-limit evictions leave nothing: the
                     // table is full.
-                    let stopped = Stopped { client_lower, mark };
+                    let stopped = Stopped { client_lower, mark: sink.resume_mark(c.info.id) };
                     self.conns.insert(key, Slot::Evicted(self.last.ts, stopped));
                 }
                 self.stats.count_close(r);
@@ -744,22 +736,8 @@ fn close<S: StreamSink>(
     budget: &mut Budget,
     sink: &mut S,
 ) -> CloseReason {
-    close_asking(conn, reason, at, limits, budget, sink, false).0
-}
-
-/// [`close`], and when `ask`, the sink's [`StreamSink::resume_mark`] for the connection, asked
-/// right after its `Close` (0 when not asked).
-fn close_asking<S: StreamSink>(
-    conn: &mut Conn,
-    reason: CloseReason,
-    at: PacketRef,
-    limits: &TcpLimits,
-    budget: &mut Budget,
-    sink: &mut S,
-    ask: bool,
-) -> (CloseReason, u8) {
     if conn.closed_at.is_some() {
-        return (reason, 0);
+        return reason;
     }
     for dir in Direction::BOTH {
         let mut ctx = Ctx {
@@ -790,7 +768,7 @@ fn close_asking<S: StreamSink>(
     };
     let stats: [DirStats; 2] = [conn.halves[0].stats, conn.halves[1].stats];
     sink.on_stream_event(StreamEvent::Close { conn: conn.info.id, reason, stats: &stats, at });
-    (reason, if ask { sink.resume_mark(conn.info.id) } else { 0 })
+    reason
 }
 
 #[cfg(test)]
