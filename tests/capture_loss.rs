@@ -52,6 +52,31 @@ fn drop_payload_packets(input: &[u8], drop: impl Fn(usize) -> bool, output: &mut
     dropped
 }
 
+/// Writes `exchanges` as one captured session, drops the packets with payload `drop` names
+/// (numbered from 1), and runs `export --format ndjson --fail-on error` on the rest: its exit
+/// status, its stderr and its events, with how many packets were dropped.
+fn export_after_loss(
+    exchanges: &[(wsscope::tcp::Direction, Vec<u8>)],
+    drop: impl Fn(usize) -> bool,
+) -> (Option<i32>, String, Vec<Value>, usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = dir.path().join("clean.pcap");
+    crate::util::write_session_pcap(&clean, exchanges);
+    let mut lossy = Vec::new();
+    let dropped = drop_payload_packets(&std::fs::read(&clean).unwrap(), drop, &mut lossy);
+    let path = dir.path().join("lossy.pcap");
+    std::fs::write(&path, &lossy).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_wsscope"))
+        .args(["export", path.to_str().unwrap(), "--format", "ndjson", "--fail-on", "error"])
+        .output()
+        .unwrap();
+    let events = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned(), events, dropped)
+}
+
 #[test]
 fn a_capture_that_lost_packets_has_no_protocol_errors() {
     let dir = tempfile::tempdir().unwrap();
@@ -105,7 +130,7 @@ fn a_capture_that_lost_packets_has_no_protocol_errors() {
 /// fitted in the bytes kept, and nothing after the first lost header was decoded.
 #[test]
 fn frames_longer_than_the_search_keeps_are_found_again_after_loss() {
-    use crate::util::{write_session_pcap, ws_handshake};
+    use crate::util::ws_handshake;
     use wsscope::tcp::Direction;
     let mut noise = wsscope::ws::encode::Noise(0x9E37_79B9_7F4A_7C15);
     let mut exchanges: Vec<(Direction, Vec<u8>)> = ws_handshake().to_vec();
@@ -116,22 +141,8 @@ fn frames_longer_than_the_search_keeps_are_found_again_after_loss() {
         stream.extend(wsscope::ws::encode::frame(true, 0, 2, None, &noise.bytes(*n)));
     }
     exchanges.extend(stream.chunks(1400).map(|c| (Direction::ServerToClient, c.to_vec())));
-    let dir = tempfile::tempdir().unwrap();
-    let clean = dir.path().join("clean.pcap");
-    write_session_pcap(&clean, &exchanges);
-    let mut lossy = Vec::new();
-    drop_every(&std::fs::read(&clean).unwrap(), 7, &mut lossy);
-    let path = dir.path().join("lossy.pcap");
-    std::fs::write(&path, &lossy).unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_wsscope"))
-        .args(["export", path.to_str().unwrap(), "--format", "ndjson", "--fail-on", "error"])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-    let events: Vec<Value> = String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let (status, stderr, events, _) = export_after_loss(&exchanges, |i| i % 7 == 0);
+    assert_eq!(status, Some(0), "{stderr}");
     // Every message found is one that was sent, once: its length says which.
     let lengths: Vec<usize> = events
         .iter()
@@ -158,7 +169,7 @@ fn frames_longer_than_the_search_keeps_are_found_again_after_loss() {
 /// binary messages: nothing in them tells them from frames.)
 #[test]
 fn records_that_read_as_frames_after_a_loss_are_no_protocol_errors() {
-    use crate::util::{write_session_pcap, ws_handshake};
+    use crate::util::ws_handshake;
     use wsscope::tcp::Direction::{ClientToServer as C, ServerToClient as S};
     let masked = |op: u8, payload: &[u8], key: [u8; 4]| {
         wsscope::ws::encode::frame(true, 0, op, Some(key), payload)
@@ -180,27 +191,12 @@ fn records_that_read_as_frames_after_a_loss_are_no_protocol_errors() {
     }
     exchanges.push((C, masked(8, &[3, 232], [1, 2, 3, 4])));
     exchanges.push((S, wsscope::ws::encode::frame(true, 0, 8, None, &[3, 232])));
-    let dir = tempfile::tempdir().unwrap();
-    let clean = dir.path().join("clean.pcap");
-    write_session_pcap(&clean, &exchanges);
-    let mut lossy = Vec::new();
     // Payload packets: request, response, "hello", then the two lost ones.
-    let dropped =
-        drop_payload_packets(&std::fs::read(&clean).unwrap(), |i| i == 4 || i == 6, &mut lossy);
+    let (status, _, events, dropped) = export_after_loss(&exchanges, |i| i == 4 || i == 6);
     assert_eq!(dropped, 2);
-    let path = dir.path().join("lossy.pcap");
-    std::fs::write(&path, &lossy).unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_wsscope"))
-        .args(["export", path.to_str().unwrap(), "--format", "ndjson", "--fail-on", "error"])
-        .output()
-        .unwrap();
-    let events: Vec<Value> = String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
     let errors: Vec<&Value> = events.iter().filter(|e| e["severity"] == "error").collect();
     assert!(errors.is_empty(), "{errors:#?}");
-    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(status, Some(0));
     // The real messages after the second loss are all found.
     let client_binary: Vec<u64> = events
         .iter()
