@@ -158,10 +158,23 @@ pub(crate) struct HalfStream {
     /// The largest window the receiver advertised for this direction's bytes (scaled as well
     /// as the capture allows), 0 while none was seen.
     window: u32,
+    /// The sequence space was fixed by this direction's SYN.
+    from_syn: bool,
+    /// The first acknowledgment number the peer sent for this direction before any of its
+    /// bytes or its SYN were seen, when the peer's own stream began with a SYN: the capture lost
+    /// this direction's SYN-ACK, and its stream starts there (ISN + 1), not at the first byte
+    /// seen. Bytes between are a hole, and then a gap, instead of a start silently moved on
+    /// (a lost 101 made the frames after it read as a malformed response).
+    acked_before_start: Option<u32>,
     pub stats: DirStats,
 }
 
 impl HalfStream {
+    /// Whether this direction's stream began with its SYN.
+    pub fn began_with_syn(&self) -> bool {
+        self.from_syn
+    }
+
     /// True once the FIN was delivered (all bytes before it accounted for).
     pub fn fin_delivered(&self) -> bool {
         self.fin_delivered
@@ -210,9 +223,18 @@ impl HalfStream {
         self.stats.segments += 1;
         let space = match self.space {
             Some(s) => s,
-            None if seg.syn => *self.space.insert(SeqSpace::new(seg.seq.wrapping_add(1))),
+            None if seg.syn => {
+                self.from_syn = true;
+                *self.space.insert(SeqSpace::new(seg.seq.wrapping_add(1)))
+            }
             None if !seg.payload.is_empty() || seg.missing > 0 || seg.fin => {
-                *self.space.insert(SeqSpace::new(seg.seq))
+                // The peer acknowledged from an earlier point: the bytes from there were sent
+                // and not captured (at most a window's worth is believed).
+                let start = self
+                    .acked_before_start
+                    .filter(|&a| u64::from(seg.seq.wrapping_sub(a)) <= MAX_WINDOW)
+                    .unwrap_or(seg.seq);
+                *self.space.insert(SeqSpace::new(start))
             }
             None => return,
         };
@@ -244,12 +266,24 @@ impl HalfStream {
     }
 
     /// Handles an acknowledgment number sent by the peer for this direction's bytes.
-    /// `syn_ack` is true when the acknowledging segment is a SYN-ACK (it then fixes offset 0).
-    pub fn on_peer_ack<S: StreamSink>(&mut self, ack: u32, syn_ack: bool, ctx: &mut Ctx<'_, S>) {
+    /// `syn_ack` is true when the acknowledging segment is a SYN-ACK (it then fixes offset 0);
+    /// `peer_from_syn` when the peer's own stream began with its SYN (its first acknowledgment
+    /// then marks where this direction's stream starts, should its SYN-ACK be missing).
+    pub fn on_peer_ack<S: StreamSink>(
+        &mut self,
+        ack: u32,
+        (syn_ack, peer_from_syn): (bool, bool),
+        ctx: &mut Ctx<'_, S>,
+    ) {
         let space = match self.space {
             Some(s) => s,
             None if syn_ack => *self.space.insert(SeqSpace::new(ack)),
-            None => return,
+            None => {
+                if peer_from_syn && self.acked_before_start.is_none() {
+                    self.acked_before_start = Some(ack);
+                }
+                return;
+            }
         };
         let off = space.offset_of(ack, self.next);
         let Ok(off) = u64::try_from(off) else { return };

@@ -732,7 +732,7 @@ fn on_conn_segment<S: StreamSink>(
         budget: &mut *budget,
     };
     if seg.flags.ack {
-        peer.on_peer_ack(seg.ack, seg.flags.syn, &mut ctx);
+        peer.on_peer_ack(seg.ack, (seg.flags.syn, mine.began_with_syn()), &mut ctx);
     }
     // A hole of the other direction may have waited out its reorder window (counted in segments
     // of the connection).
@@ -771,17 +771,18 @@ fn close<S: StreamSink>(
     }
     conn.closed_at = Some(at.ts);
     // Both FINs were captured, one or both waiting behind a hole the flush declared: the
-    // connection did end with FINs, whatever ended its wait.
-    let reason = match reason {
+    // connection did end with FINs, whatever ended its wait, and it ended with its last packet
+    // (not when the capture ended, seconds later).
+    let (reason, at) = match reason {
         CloseReason::Idle
         | CloseReason::Evicted
         | CloseReason::MemoryBudget
         | CloseReason::EndOfCapture
             if conn.halves.iter().all(HalfStream::fin_delivered) =>
         {
-            CloseReason::Fin
+            (CloseReason::Fin, if conn.last.ts < at.ts { conn.last } else { at })
         }
-        r => r,
+        r => (r, at),
     };
     let stats: [DirStats; 2] = [conn.halves[0].stats, conn.halves[1].stats];
     sink.on_stream_event(StreamEvent::Close { conn: conn.info.id, reason, stats: &stats, at });

@@ -838,6 +838,38 @@ fn an_idle_timeout_longer_than_the_linger_still_resumes() {
 }
 
 #[test]
+fn a_lost_syn_ack_starts_the_servers_stream_at_the_clients_first_acknowledgment() {
+    // SYN, [SYN-ACK lost], the client's ACK of it, the request, [the 101 lost], frames.
+    let mut h = Harness::new();
+    h.seg(C, S, 1000, 0, "S", b"");
+    h.seg(C, S, 1001, 5001, ".", b"");
+    h.seg(C, S, 1001, 5001, ".", b"GET");
+    h.seg(S, C, 5011, 1004, ".", b"frames");
+    h.seg(C, S, 1004, 5017, ".", b"");
+    h.wait(TcpLimits::default().reorder_window);
+    h.seg(C, S, 1004, 5017, ".", b"");
+    // The 10 bytes before the first captured ones are a gap, not silently the stream's start.
+    assert_eq!(h.gaps(), vec![Ev::Gap(1, S2C, 0, 10, GapReason::Lost)]);
+    assert_eq!(h.stream(1, S2C), b"frames");
+    // Without the client's SYN its acknowledgments say nothing about where the server's
+    // stream started (a capture that starts mid-stream): the first byte seen starts it.
+    let mut h = Harness::new();
+    h.seg(C, S, 1001, 5001, ".", b"");
+    h.seg(S, C, 5011, 1001, ".", b"frames");
+    h.finish();
+    assert_eq!(h.gaps(), vec![]);
+    assert_eq!(h.stream(1, S2C), b"frames");
+    // An acknowledgment past the first byte seen (its SYN-ACK's ACK lost as well) moves nothing.
+    let mut h = Harness::new();
+    h.seg(C, S, 1000, 0, "S", b"");
+    h.seg(C, S, 1001, 5100, ".", b"");
+    h.seg(S, C, 5011, 1001, ".", b"frames");
+    h.finish();
+    assert_eq!(h.gaps(), vec![]);
+    assert_eq!(h.stream(1, S2C), b"frames");
+}
+
+#[test]
 fn bytes_cut_by_snaplen_are_a_gap_and_the_stream_continues() {
     let mut h = Harness::new();
     h.handshake(1000, 5000);
