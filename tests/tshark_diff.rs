@@ -140,6 +140,11 @@ const EXPLAINED: &[(&str, &str)] = &[
          captured before the 101: tshark starts decoding after them",
     ),
     (
+        "lost_response.pcap",
+        "the capture lost both 101 responses: tshark follows an upgrade only once it sees the \
+         101, wsscope finds the frames after the request without it",
+    ),
+    (
         "vanishing_upgrades.pcap",
         "two connections' upgrade requests are not in the capture (bytes lost, or sent before \
          it started): tshark follows an upgrade only from its request, wsscope from the 101",

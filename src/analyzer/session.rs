@@ -280,6 +280,10 @@ struct ProbePhase {
     following: [Vec<resync::Chain>; 2],
     /// Bytes given up while following them (before the bytes kept).
     passed: [u64; 2],
+    /// The upgrade request whose response the capture lost (a gap, or the client went on
+    /// without one): one handshake event with the request when frames are found, `no_response`
+    /// when none are.
+    unanswered: Option<Box<Pending>>,
 }
 
 /// Chains a probe follows past `max_resync` bytes, at most, per direction.
@@ -969,12 +973,33 @@ impl Session {
                 self.push_ws(wsd, &mut outs, at.ts, cfg, sink);
             }
             Phase::Http(h) if h.pending.iter().any(|p| p.upgrade.is_some()) => {
-                // Bytes lost around the handshake: follow frames without it.
+                // Bytes lost around the handshake: follow frames without it. What the other
+                // direction sent meanwhile is searched too (a lost 101 was declared a gap only
+                // after the reorder window, while the client's frames waited here: dropping them
+                // lost its first messages without a word).
                 let pending = std::mem::take(&mut h.pending);
-                for p in pending {
-                    self.no_response(p, sink);
+                let mut buf = std::mem::take(&mut h.buf);
+                buf[dir.index()] = Buffered::default();
+                let lost = if h.req_dir.is_none_or(|r| r != dir) {
+                    "of the server's stream after the upgrade request (its response among them)"
+                } else {
+                    "of the client's stream while its upgrade request waited for the response"
+                };
+                let unanswered = self.unanswered(pending, sink);
+                if self.handshake_notes.len() < MAX_EARLY_NOTES {
+                    let note = self.finding_event(
+                        CheckId::CaptureGap,
+                        Some(wsd),
+                        Position { packet: at.packet, ts: at.ts, offset },
+                        format!(
+                            "the capture lost {len} bytes {lost}: the handshake's outcome is not \
+                             known, and the frames of both directions are searched for without it"
+                        ),
+                    );
+                    self.handshake_notes.push(note);
                 }
-                self.phase = Phase::Probe(ProbePhase::default());
+                self.phase = Phase::Probe(ProbePhase { buf, unanswered, ..Default::default() });
+                self.run_probe(false, cfg, sink);
             }
             // The request direction lost bytes before any request was read: its request may be
             // what was lost; a 101 from the server then still starts the frames.
@@ -1184,6 +1209,7 @@ impl Session {
         // streams (where a chain ending at the end of the data is final).
         if matches!(self.phase, Phase::Probe(_)) {
             self.run_probe(true, cfg, sink);
+            self.unanswered_no_response(sink);
         }
         if matches!(self.phase, Phase::Switching(_)) {
             self.run_switch(true, cfg, sink);
@@ -1352,10 +1378,8 @@ impl Session {
             ReqState::AwaitResponse if buf.bytes.len() > cfg.max_http_head => {
                 let pending = std::mem::take(&mut h.pending);
                 let buf = std::mem::take(&mut h.buf);
-                for p in pending {
-                    self.no_response(p, sink);
-                }
-                self.phase = Phase::Probe(ProbePhase { buf, ..Default::default() });
+                let unanswered = self.unanswered(pending, sink);
+                self.phase = Phase::Probe(ProbePhase { buf, unanswered, ..Default::default() });
                 self.run_probe(false, cfg, sink);
                 true
             }
@@ -1498,9 +1522,25 @@ impl Session {
             RespState::Head => {
                 // A response with no request: the capture lost the request (a gap) or started
                 // after it. A 101 then still starts the frames.
-                let lone = h.pending.is_empty()
+                let mut lone = h.pending.is_empty()
                     && h.requests == 0
                     && (h.request_lost || self.info.role == RoleSource::Guess);
+                // More than a head and no request it could answer. A response head still
+                // answers a request the capture does not show: its bytes may wait behind a hole
+                // the TCP layer has not given up on yet, while the server goes on (a 101, then
+                // frames, and the request lost). Anything else is not followed (below).
+                if !lone
+                    && h.pending.is_empty()
+                    && h.requests == 0
+                    && buf.bytes.len() > cfg.max_http_head
+                    && http::lenient::looks_like_response_start(&buf.bytes) == Some(true)
+                {
+                    lone = true;
+                    h.request_lost = true;
+                    let req_dir = *h.req_dir.get_or_insert(d.opposite());
+                    self.swapped = req_dir == Direction::ServerToClient;
+                    self.saw.gap_before_handshake = true;
+                }
                 if buf.bytes.is_empty() || (h.pending.is_empty() && !lone) {
                     if !buf.bytes.is_empty() && buf.bytes.len() > cfg.max_http_head {
                         // More than a head, and no request it could answer: not followed.
@@ -1970,6 +2010,7 @@ impl Session {
         let client = match found {
             [Some(m0), Some(m1)] if m0 != m1 => Some(if m0 { 0 } else { 1 }),
             [Some(_), Some(_)] => {
+                self.unanswered_no_response(sink);
                 self.phase = Phase::Ignored;
                 return;
             }
@@ -1986,6 +2027,7 @@ impl Session {
                     || complete
             };
             if done(0) && done(1) && found.iter().all(Option::is_none) {
+                self.unanswered_no_response(sink);
                 self.phase = Phase::Ignored;
             }
             return;
@@ -1995,6 +2037,7 @@ impl Session {
         let bufs = std::mem::take(&mut p.buf);
         let mut following = std::mem::take(&mut p.following);
         let passed = p.passed;
+        let unanswered = p.unanswered.take();
         let make = |from_client: bool, start: u64| {
             DirectionDecoder::new(
                 DirConfig {
@@ -2035,12 +2078,30 @@ impl Session {
             .unwrap_or_default();
         // What came before the frames found is not known (a close frame not seen included).
         self.saw.lost = [true; 2];
-        self.handshake(None, None, None, HandshakeOutcome::Upgraded, sink);
+        let request = unanswered.and_then(|u| {
+            let Pending { upgrade, violations, .. } = *u;
+            upgrade.map(|(req, pos)| (req, pos, violations))
+        });
+        let request_seen = request.is_some();
+        match request {
+            // The request was captured, its 101 was not: the frames say it was upgraded.
+            Some((req, pos, violations)) => {
+                self.handshake(Some(req), None, None, HandshakeOutcome::Upgraded, sink);
+                for v in violations {
+                    self.violation(v, Some(Direction::ClientToServer), pos, sink);
+                }
+            }
+            None => self.handshake(None, None, None, HandshakeOutcome::Upgraded, sink),
+        }
         self.finding(
             CheckId::HandshakeNotSeen,
             None,
             first,
-            if resumed_websocket(&self.info) {
+            if request_seen {
+                "the response to the upgrade request was not captured: frames were found by \
+                 validating consecutive frame headers; compressed messages can only be inflated \
+                 when they do not refer to earlier data"
+            } else if resumed_websocket(&self.info) {
                 "the connection went on after wsscope had stopped following it (--idle-timeout \
                  of silence, or evicted to stay under --memory-budget; its earlier part has the \
                  handshake): frames were found again by validating frame headers; compressed \
@@ -2186,6 +2247,34 @@ impl Session {
     }
 
     /// An upgrade request that never got a response.
+    /// Of requests whose responses the capture lost, the last upgrade request, kept for the
+    /// search that follows; the others are said to have had no response.
+    fn unanswered(
+        &mut self,
+        pending: VecDeque<Pending>,
+        sink: &mut impl EventSink,
+    ) -> Option<Box<Pending>> {
+        let mut last = None;
+        for p in pending {
+            if p.upgrade.is_some()
+                && let Some(earlier) = last.replace(p)
+            {
+                self.no_response(earlier, sink);
+            }
+        }
+        last.map(Box::new)
+    }
+
+    /// Leaves a search that found no frames: its upgrade request had no response, as far as
+    /// the capture shows.
+    fn unanswered_no_response(&mut self, sink: &mut impl EventSink) {
+        if let Phase::Probe(p) = &mut self.phase
+            && let Some(u) = p.unanswered.take()
+        {
+            self.no_response(*u, sink);
+        }
+    }
+
     fn no_response(&mut self, p: Pending, sink: &mut impl EventSink) {
         if let Some((req, pos)) = p.upgrade {
             self.handshake(Some(req), None, None, HandshakeOutcome::NoResponse, sink);

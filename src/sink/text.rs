@@ -219,6 +219,9 @@ impl<W: Write> Format for Text<W> {
                     })
                     .unwrap_or_default();
                 let resp = match (outcome, response) {
+                    (HandshakeOutcome::Upgraded, None) => {
+                        "response not captured (frames followed)".to_string()
+                    }
                     (HandshakeOutcome::NoResponse, _) | (_, None) => "no response".to_string(),
                     (HandshakeOutcome::NotFollowed, Some(r)) => format!(
                         "{} {} (not followed: HTTP went on)",

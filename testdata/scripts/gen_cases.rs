@@ -1094,6 +1094,68 @@ fn case_vanishing_upgrades() -> Case {
     k
 }
 
+/// The capture lost the 101 (and, on the second connection, the SYN-ACK too) while both peers
+/// went on: the client's frames after its request, and the server's after the lost response.
+fn case_lost_response() -> Case {
+    let mut k = Case::new(
+        "lost_response",
+        "Two connections whose 101 the capture lost (the client acknowledged it); on the second \
+         the SYN-ACK is lost too, so the server's stream starts at the client's first \
+         acknowledgment, not at its first captured byte. Both peers go on with four messages \
+         each and a clean close. Every message must be found, the handshake shown once with \
+         its request (outcome upgraded, the response not captured), the lost bytes said \
+         (capture_gap) and no error reported: before, the second connection's frames were read \
+         as a malformed response (http_malformed error, upgrade refused with status 0) and the \
+         first connection's client messages sent before the gap was declared were dropped \
+         without a word. A third connection loses its request instead, and the server sends \
+         70 KB after the 101 before the client's hole is given up: it vanished (\"neither HTTP \
+         nor WebSocket\").",
+    );
+    let talk = |k: &mut Case, c: usize| {
+        for i in 0..4u8 {
+            let text = format!("client message {i}: {}", "c".repeat(usize::from(i) * 40));
+            k.send_message(c, CLIENT, TEXT, text.as_bytes());
+        }
+        for i in 0..4u8 {
+            let text = format!("server message {i}: {}", "s".repeat(usize::from(i) * 30));
+            k.send_message(c, SERVER, TEXT, text.as_bytes());
+        }
+        k.close_frames(c, CLIENT, 1000, "done");
+        k.close_tcp(c);
+    };
+    for (i, synack_lost) in [false, true].into_iter().enumerate() {
+        let c = k.conn(C, S, [42000 + i as u16, 8080]);
+        let syn = k.pkts.len();
+        k.syn(c);
+        k.upgrade(c, "/lost-response");
+        // The 101 is the second-to-last packet (the client's ACK of it follows).
+        let response = k.pkts.len() - 2;
+        talk(&mut k, c);
+        k.pkts.remove(response);
+        if synack_lost {
+            k.pkts.remove(syn + 1);
+        }
+        k.conns[c].handshake =
+            Some(TruthHandshake { seen: true, outcome: "upgraded", accept_valid: None });
+        k.conns[c].findings = vec!["capture_gap".into(), "handshake_not_seen".into()];
+    }
+    // The request is lost instead, and the server's first message (more than an HTTP head's
+    // 64 KiB) comes before the hole in the client's stream is given up.
+    let c = k.conn(C, S, [42002, 8080]);
+    k.syn(c);
+    let request = k.pkts.len();
+    k.upgrade(c, "/lost-request");
+    k.pkts.remove(request);
+    let big: Vec<u8> = (0..70_000u32).map(|i| b"0123456789abcdef"[(i % 16) as usize]).collect();
+    k.send_message(c, SERVER, TEXT, &big);
+    talk(&mut k, c);
+    k.conns[c].handshake =
+        Some(TruthHandshake { seen: true, outcome: "upgraded", accept_valid: None });
+    k.conns[c].findings = vec!["capture_gap".into(), "handshake_request_not_seen".into()];
+    retime(&mut k);
+    k
+}
+
 /// Credentials where clients and servers usually pass them (issue 13: `--redact`).
 fn case_secrets() -> Case {
     let mut k = Case::new(
@@ -1162,6 +1224,7 @@ fn main() -> Result<()> {
         case_invalid_upgrade(),
         case_idle_end(),
         case_vanishing_upgrades(),
+        case_lost_response(),
         case_secrets(),
     ];
     for k in &cases {
