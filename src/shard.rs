@@ -536,6 +536,10 @@ impl StreamSink for Tap {
     fn resume_mark(&mut self, conn: ConnId) -> u8 {
         self.analyzer.resume_mark(conn)
     }
+
+    fn keeps_searching(&self, conn: ConnId) -> bool {
+        self.analyzer.keeps_searching(conn)
+    }
 }
 
 /// Collects a worker's events with the key and stage of the step being taken.

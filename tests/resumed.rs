@@ -53,3 +53,37 @@ fn a_connection_picked_up_again_after_an_eviction_is_counted_once_and_not_judged
         assert_eq!(o.status.code(), Some(0), "-j {threads}: {}", doc["exit"]);
     }
 }
+
+/// A capture that starts in the middle of a session whose messages come further apart than
+/// `--idle-timeout`: each quiet spell cut the connection, and each part searched for frames
+/// from nothing again, with one message each way to go on: none was ever found (0 WebSocket
+/// connections, 0 messages, no finding: "carries neither HTTP nor WebSocket frames"). A
+/// connection still being searched now stays open until it is found.
+#[test]
+fn a_session_picked_up_mid_stream_is_found_although_quieter_than_the_idle_timeout() {
+    use crate::util::write_pcap_with;
+    use wsscope::tcp::Direction::{ClientToServer as C2S, ServerToClient as S2C};
+    use wsscope::ws::encode::frame;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("quiet.pcap");
+    let mut exchanges = Vec::new();
+    for i in 0..8u8 {
+        let text = format!("message {i}");
+        let mask = [0x3a ^ i, 0x51, 0x9c ^ i, 0x07];
+        exchanges.push((C2S, frame(true, 0, 1, Some(mask), text.as_bytes())));
+        exchanges.push((S2C, frame(true, 0, 1, None, text.as_bytes())));
+    }
+    // 100 ms between messages, an idle timeout of 50 ms.
+    write_pcap_with(&path, &exchanges, false, 100_000);
+    let o = Command::new(env!("CARGO_BIN_EXE_wsscope"))
+        .args(["report", path.to_str().unwrap(), "--idle-timeout", "50ms", "--fail-on", "never"])
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let s = &doc["summary"];
+    assert_eq!(s["tcp_connections"], 1, "{s}");
+    assert_eq!(s["websocket_connections"], 1, "{s}");
+    // Found after its search, then cut by the idle timeout and picked up again, part by part.
+    assert!(s["messages"].as_u64().unwrap() >= 12, "{s}");
+    assert_eq!(s["findings"]["error"], 0, "{s}");
+}

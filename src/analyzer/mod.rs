@@ -248,6 +248,10 @@ impl<S: EventSink> StreamSink for Analyzer<S> {
             _ => 0,
         }
     }
+
+    fn keeps_searching(&self, conn: ConnId) -> bool {
+        self.sessions.get(&conn).is_some_and(|s| s.searching())
+    }
 }
 
 impl<S: EventSink> Analyzer<S> {

@@ -605,6 +605,12 @@ impl Session {
         }
     }
 
+    /// Still searching for frames without a handshake (see
+    /// [`crate::tcp::StreamSink::keeps_searching`]).
+    pub fn searching(&self) -> bool {
+        matches!(self.phase, Phase::Probe(_))
+    }
+
     /// Whether the connection turned out to be a WebSocket attempt (and was announced).
     pub fn is_websocket(&self) -> bool {
         self.announced

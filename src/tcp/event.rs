@@ -290,6 +290,13 @@ pub trait StreamSink {
     fn resume_mark(&mut self, _conn: ConnId) -> u8 {
         0
     }
+    /// Whether the sink is still searching this connection for what it carries (frames without
+    /// a handshake): `--idle-timeout` leaves it open, since a part that resumed would search
+    /// from nothing again, and a session quieter than the timeout between messages would never
+    /// be found. The memory budget still evicts it.
+    fn keeps_searching(&self, _conn: ConnId) -> bool {
+        false
+    }
 }
 
 impl<F: FnMut(StreamEvent<'_>)> StreamSink for F {

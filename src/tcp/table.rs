@@ -387,6 +387,20 @@ impl Table {
                     return;
                 }
                 Slot::Closed(_) => {}
+                // A bare acknowledgment (or window update, or keep-alive) carries nothing to
+                // follow: the connection is picked up again by its next bytes, and remembered as
+                // long from now. Before, each one opened a part of its own that only closed
+                // again ("6 connections no longer followed" for 3).
+                Slot::Idle(t, _) | Slot::Evicted(t, _)
+                    if seg.payload.is_empty()
+                        && seg.missing == 0
+                        && !seg.flags.syn
+                        && !seg.flags.fin
+                        && !seg.flags.rst =>
+                {
+                    *t = (*t).max(at.ts);
+                    return;
+                }
                 Slot::Idle(_, stopped) | Slot::Evicted(_, stopped) if !syn_only => {
                     resumed = Some(*stopped);
                 }
@@ -488,7 +502,9 @@ impl Table {
             .conns
             .iter()
             .filter_map(|(k, s)| Some((k, s.open()?)))
-            .filter(|(_, c)| now.saturating_since(c.last.ts) > idle)
+            .filter(|(_, c)| {
+                now.saturating_since(c.last.ts) > idle && !sink.keeps_searching(c.info.id)
+            })
             .map(|(k, c)| (c.info.id, *k))
             .collect();
         victims.sort_unstable_by_key(|v| v.0);

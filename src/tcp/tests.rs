@@ -818,6 +818,27 @@ fn a_connection_that_goes_on_after_its_idle_timeout_is_resumed_with_its_roles() 
 }
 
 #[test]
+fn a_bare_acknowledgment_after_the_idle_timeout_resumes_nothing() {
+    let (c, s) = ("10.0.0.1:1000", "10.0.0.2:50000");
+    let limits = TcpLimits { idle_timeout: Duration::from_secs(1), ..TcpLimits::default() };
+    let mut h = Harness::with_limits(limits);
+    h.seg(c, s, 1000, 0, "S", b"");
+    h.seg(s, c, 5000, 1001, "SA", b"");
+    h.seg(c, s, 1001, 5001, ".", b"hi");
+    h.wait(Duration::from_secs(3));
+    // A keep-alive's ACK, then quiet again: no part of its own (it would only close again).
+    h.seg(s, c, 5001, 1003, ".", b"");
+    h.wait(Duration::from_secs(3));
+    h.seg(s, c, 5001, 1003, ".", b"");
+    h.seg(c, s, 1003, 5001, ".", b"more");
+    let opens: Vec<&Ev> = h.events.iter().filter(|e| matches!(e, Ev::Open(..))).collect();
+    assert_eq!(opens, [&Ev::Open(1, RoleSource::Syn), &Ev::Open(2, RoleSource::Resumed)]);
+    assert_eq!(h.closes(), vec![Ev::Close(1, CloseReason::Idle)]);
+    assert_eq!(h.stream(2, C2S), b"more");
+    assert_eq!(h.table.stats().closed_idle, 1);
+}
+
+#[test]
 fn an_idle_timeout_longer_than_the_linger_still_resumes() {
     let (c, s) = ("10.0.0.1:1000", "10.0.0.2:50000");
     let limits = TcpLimits { idle_timeout: Duration::from_secs(60), ..TcpLimits::default() };

@@ -1400,12 +1400,14 @@ impl DirectionDecoder {
                         CheckId::InflateMissingContext,
                         format!(
                             "cannot inflate: missing context (the message refers to data the \
-                             capture did not see: {why}). The capture began after this \
-                             connection did, so its compressed messages that refer to earlier \
-                             ones cannot be shown: they are listed with their length on the \
-                             wire, and this finding is made once per direction. To see them, \
-                             start the capture before the client connects (reconnect the client \
-                             while capturing)"
+                             capture did not see: {why}). Earlier messages of this direction were \
+                             not all seen (the capture began after the connection did, lost bytes \
+                             of it, or wsscope stopped following it under --idle-timeout or \
+                             --memory-budget), so its compressed messages that refer to them \
+                             cannot be shown: they are listed with their length on the wire, and \
+                             this finding is made once per direction. To see them, capture the \
+                             whole connection from before the client connects (reconnect the \
+                             client while capturing), without losing packets"
                         ),
                     )
                 }

@@ -120,6 +120,17 @@ pub fn files_ending(dir: &Path, suffix: &str) -> Vec<PathBuf> {
 /// Writes a pcap with one TCP connection (handshake, the given payloads in order, FIN/FIN)
 /// between 10.0.0.1:50000 (client) and 10.0.0.2:8080, one segment per payload.
 pub fn write_session_pcap(path: &Path, exchanges: &[(Direction, Vec<u8>)]) {
+    write_pcap_with(path, exchanges, true, 1000);
+}
+
+/// Like [`write_session_pcap`]; without the TCP handshake when `syn` is false (a capture that
+/// started mid-session), and `spacing_us` apart (each payload with its peer's ACK).
+pub fn write_pcap_with(
+    path: &Path,
+    exchanges: &[(Direction, Vec<u8>)],
+    syn: bool,
+    spacing_us: u64,
+) {
     use etherparse::PacketBuilder;
     use pcap::{Capture, Linktype, Packet, PacketHeader};
     let cap = Capture::dead(Linktype::ETHERNET).unwrap();
@@ -151,7 +162,8 @@ pub fn write_session_pcap(path: &Path, exchanges: &[(Direction, Vec<u8>)]) {
         }
         let mut v = Vec::new();
         b.write(&mut v, payload).unwrap();
-        t += 1000;
+        // Mid-session: each ACK right after its data, the data `spacing_us` apart.
+        t += if !syn && payload.is_empty() { 100 } else { spacing_us };
         let hdr = PacketHeader {
             ts: libc::timeval {
                 tv_sec: (t / 1_000_000) as libc::time_t,
@@ -162,16 +174,23 @@ pub fn write_session_pcap(path: &Path, exchanges: &[(Direction, Vec<u8>)]) {
         };
         out.write(&Packet::new(&hdr, &v));
     };
-    write(true, seq[0], 0, true, false, false, b"");
-    write(false, seq[1], seq[0] + 1, true, false, true, b"");
-    seq[0] += 1;
-    seq[1] += 1;
-    write(true, seq[0], seq[1], false, false, true, b"");
+    if syn {
+        write(true, seq[0], 0, true, false, false, b"");
+        write(false, seq[1], seq[0] + 1, true, false, true, b"");
+        seq[0] += 1;
+        seq[1] += 1;
+        write(true, seq[0], seq[1], false, false, true, b"");
+    } else {
+        seq = [seq[0] + 9_000, seq[1] + 7_000];
+    }
     for (d, payload) in exchanges {
         let i = d.index();
         let from_client = *d == Direction::ClientToServer;
         write(from_client, seq[i], seq[1 - i], false, false, true, payload);
         seq[i] = seq[i].wrapping_add(payload.len() as u32);
+        if !syn {
+            write(!from_client, seq[1 - i], seq[i], false, false, true, b"");
+        }
     }
     write(true, seq[0], seq[1], false, true, true, b"");
     write(false, seq[1], seq[0] + 1, false, true, true, b"");
