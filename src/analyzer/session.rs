@@ -2134,7 +2134,9 @@ impl Session {
                         "skipped {} bytes before the first frame boundary{}",
                         at.saturating_sub(b.start) + passed,
                         if passed > 0 {
-                            " (frames longer than --max-resync, followed by their headers)"
+                            " (the frames there were followed by their headers, not kept: the \
+                             search keeps --max-resync bytes, and they held too few frames to \
+                             be sure of; a larger --max-resync keeps more)"
                         } else {
                             ""
                         }

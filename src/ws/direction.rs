@@ -945,7 +945,8 @@ impl DirectionDecoder {
                 // payloads not kept (longer than --max-resync).
                 detail += &format!(
                     "; the last {seen} frame{} of them {} found by {} headers, but not kept \
-                     (frames longer than --max-resync)",
+                     (the search keeps --max-resync bytes, and they held too few frames to be \
+                     sure of)",
                     if seen == 1 { "" } else { "s" },
                     if seen == 1 { "was" } else { "were" },
                     if seen == 1 { "its" } else { "their" },
