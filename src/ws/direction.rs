@@ -1477,6 +1477,9 @@ impl DirectionDecoder {
         } else {
             missing.and_then(|n| captured_length.checked_add(n))
         };
+        // Fewer bytes than decoded: nothing is missing from nothing (a message the budget left
+        // uninflated decoded none, and said `truncated: true, captured_length: 0`).
+        let truncated = truncated && captured_length > 0;
         out(WsOut::Message(Box::new(Message {
             opcode: m.opcode,
             length,

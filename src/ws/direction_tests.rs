@@ -643,6 +643,20 @@ fn an_inflater_given_up_fails_its_message_and_later_references_as_memory_budget(
         ]
     );
     assert_eq!(findings(&out), vec!["finding memory_budget"]);
+    // A message of which nothing inflated holds nothing back: not truncated (it said
+    // `truncated: true` with a `captured_length` of 0).
+    // Its first symbol is a back-reference (a static block: length 3, distance 1).
+    let off = off + s.len() as u64;
+    s = frame(true, 0b100, 1, None, &[0x02, 0x02, 0x00]);
+    let mut raw = Vec::new();
+    d.feed(off, &s, at, &mut |_, o| raw.push(o));
+    let m = raw.iter().find_map(|o| match o {
+        WsOut::Message(m) => Some(m),
+        _ => None,
+    });
+    let m = m.expect("the message");
+    assert_eq!((m.captured_length, m.truncated, m.length), (0, false, None), "{m:?}");
+    assert!(matches!(m.payload, Payload::Unavailable));
 }
 
 /// Found by the analyzer_session fuzz target: a text message the capture cuts inside a
