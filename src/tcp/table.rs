@@ -17,12 +17,8 @@ use foldhash::HashMap;
 use serde::Serialize;
 use std::time::Duration;
 
-/// How often (in packet time) idle and closed connections are swept, at most: a shorter
-/// `--idle-timeout` or `--reorder-window` sweeps more often ([`SweepClock::for_limits`]).
+/// How often (in packet time) idle and closed connections are swept.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
-
-/// How often they are swept at least, whatever the limits.
-const SWEEP_INTERVAL_MIN: Duration = Duration::from_millis(1);
 
 /// Segments between two evictions for the memory budget.
 const EVICTION_SPACING: u32 = 64;
@@ -192,36 +188,24 @@ impl Slot {
 }
 
 /// When packet time has passed far enough for the table to sweep: once a second of packet time
-/// ([`SWEEP_INTERVAL`]), or twice per idle timeout or reorder window if that is shorter, counted
-/// from the first packet. A sharded run's reader keeps one, fed every packet, to tell every
-/// worker's table when to sweep as one table would.
-#[derive(Clone, Copy, Debug)]
+/// ([`SWEEP_INTERVAL`]), counted from the first packet. A sharded run's reader keeps one, fed
+/// every packet, to tell every worker's table when to sweep as one table would.
+#[derive(Clone, Copy, Debug, Default)]
 pub struct SweepClock {
     next: Option<Timestamp>,
-    interval: Duration,
 }
 
 impl SweepClock {
-    /// The clock for these limits: a connection quiet for `--idle-timeout` is closed, and a
-    /// hole waiting for `--reorder-window` is given up, at most half that time late (a
-    /// `--idle-timeout 100ms` on a capture of one second closes connections too).
-    pub fn for_limits(limits: &TcpLimits) -> Self {
-        let interval = (limits.idle_timeout / 2)
-            .min(limits.reorder_window / 2)
-            .clamp(SWEEP_INTERVAL_MIN, SWEEP_INTERVAL);
-        SweepClock { next: None, interval }
-    }
-
     /// Whether packet time `now` is due for a sweep (then the next one is a second later).
     pub fn due(&mut self, now: Timestamp) -> bool {
         match self.next {
             Some(t) if now < t => false,
             None => {
-                self.next = Some(now.saturating_add(self.interval));
+                self.next = Some(now.saturating_add(SWEEP_INTERVAL));
                 false
             }
             Some(_) => {
-                self.next = Some(now.saturating_add(self.interval));
+                self.next = Some(now.saturating_add(SWEEP_INTERVAL));
                 true
             }
         }
@@ -252,13 +236,12 @@ impl Table {
     /// An empty table with the given limits.
     pub fn new(limits: TcpLimits) -> Self {
         let charge = Charge::new(&limits.memory);
-        let clock = SweepClock::for_limits(&limits);
         Table {
             conns: HashMap::default(),
             limits,
             next_id: 1,
             budget: Budget::default(),
-            clock,
+            clock: SweepClock::default(),
             external_clock: false,
             inserted: None,
             last: PacketRef::default(),

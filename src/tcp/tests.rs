@@ -765,34 +765,6 @@ fn idle_connections_close_by_packet_time() {
 }
 
 #[test]
-fn an_idle_timeout_shorter_than_a_second_is_kept_to_within_half_of_it() {
-    // Sweeps came once a second of packet time: `--idle-timeout 2ms` closed nothing in a
-    // capture shorter than a second.
-    let limits = TcpLimits { idle_timeout: Duration::from_millis(2), ..TcpLimits::default() };
-    let mut h = Harness::with_limits(limits);
-    h.handshake(1000, 5000);
-    for _ in 0..4 {
-        h.wait(Duration::from_millis(1));
-        h.seg("10.9.9.9:1", S, 1, 0, ".", b"");
-    }
-    assert_eq!(h.closes(), vec![Ev::Close(1, CloseReason::Idle)]);
-    // Long limits keep the sweep at once a second: a quiet connection is not swept sooner.
-    let clock = |idle, reorder| {
-        let limits =
-            TcpLimits { idle_timeout: idle, reorder_window: reorder, ..TcpLimits::default() };
-        let mut clock = SweepClock::for_limits(&limits);
-        let t0 = Timestamp::from_nanos(1_000_000_000);
-        let due_at = |ms| t0.saturating_add(Duration::from_millis(ms));
-        assert!(!clock.due(t0));
-        (1..=1000).find(|&ms| clock.due(due_at(ms)))
-    };
-    assert_eq!(clock(Duration::MAX, Duration::from_secs(2)), Some(1000));
-    assert_eq!(clock(Duration::from_millis(100), Duration::from_secs(2)), Some(50));
-    assert_eq!(clock(Duration::MAX, Duration::from_millis(10)), Some(5));
-    assert_eq!(clock(Duration::from_micros(10), Duration::from_secs(2)), Some(1));
-}
-
-#[test]
 fn a_connection_that_goes_on_after_its_idle_timeout_is_resumed_with_its_roles() {
     // The server's port is the higher one: a guess from the ports would swap the roles.
     let (c, s) = ("10.0.0.1:1000", "10.0.0.2:50000");
