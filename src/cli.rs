@@ -350,8 +350,9 @@ pub struct LimitArgs {
     /// Close a connection after this long without packets (packet time), e.g. 30s, 10m, or
     /// none. By default a quiet connection is kept until it closes or the memory budget needs
     /// its room (browsers send no pings: a session quiet for an hour is still the same session).
-    /// A connection still searched for frames (no handshake captured) is kept until they are
-    /// found or ruled out: cut at each quiet spell, it would never be found.
+    /// Checked once a second of packet time (a shorter timeout closes connections quiet for up
+    /// to a second longer). A connection still searched for frames (no handshake captured) gets
+    /// 8 times the timeout: cut at each quiet spell, it would never be found.
     #[arg(long, value_name = "DURATION", default_value = "none")]
     pub idle_timeout: String,
 

@@ -210,7 +210,7 @@ checks! {
     /// The connection table was full: this connection was evicted while still open.
     ConnectionLimit => (Warning, "limit", "the connection table was full (--max-connections), so this connection was evicted while still open: what it sent afterwards was not decoded as part of it"),
     /// No packet for longer than `--idle-timeout`: the connection stopped being followed.
-    IdleTimeout => (Warning, "limit", "this connection sent nothing for longer than --idle-timeout and stopped being followed while still open: if it went on, it is shown again as a new connection (role resumed, frames searched for without the handshake). A connection whose frames are still searched for (no handshake captured) is not cut: it stays until they are found or ruled out, under the memory budget"),
+    IdleTimeout => (Warning, "limit", "this connection sent nothing for longer than --idle-timeout and stopped being followed while still open: if it went on, it is shown again as a new connection (role resumed, frames searched for without the handshake). A connection whose frames are still searched for (no handshake captured) gets 8 times the timeout, so that a session quieter than it between messages is still found"),
     /// A connection's output could not be kept in capture order.
     CaptureOrderNotKept => (Info, "capture", "output of a connection was released before earlier bytes were decoded (held longer than the reorder window); later events may be out of capture order"),
 

@@ -291,7 +291,7 @@ pub trait StreamSink {
         0
     }
     /// Whether the sink is still searching this connection for what it carries (frames without
-    /// a handshake): `--idle-timeout` leaves it open, since a part that resumed would search
+    /// a handshake): `--idle-timeout` gives it longer, since a part that resumed would search
     /// from nothing again, and a session quieter than the timeout between messages would never
     /// be found. The memory budget still evicts it.
     fn keeps_searching(&self, _conn: ConnId) -> bool {

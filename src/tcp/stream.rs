@@ -103,6 +103,10 @@ pub(crate) struct Ctx<'c, S: StreamSink> {
 const RECENT_GAPS: usize = 8;
 /// Acknowledgments further than this beyond the next expected byte are ignored as implausible.
 const MAX_ACK_AHEAD: u64 = 1 << 30;
+
+/// The most bytes before a direction's first captured byte taken as lost when its SYN-ACK was
+/// not captured (see `HalfStream::acked_before_start`).
+const MAX_UNSEEN_START: u32 = 256 << 10;
 /// How far below what the receiver acknowledged a RST may lie and still be taken as real.
 const RST_SLACK_BELOW: u64 = 64 << 10;
 /// The largest window TCP can advertise (65535 << 14, RFC 7323 §2.3): the window assumed for a
@@ -229,10 +233,12 @@ impl HalfStream {
             }
             None if !seg.payload.is_empty() || seg.missing > 0 || seg.fin => {
                 // The peer acknowledged from an earlier point: the bytes from there were sent
-                // and not captured (at most a window's worth is believed).
+                // and not captured. At most a few initial windows' worth is believed: without
+                // the SYN-ACK the window scale is not known, and a stale or rewritten ACK would
+                // make up a loss of gigabytes.
                 let start = self
                     .acked_before_start
-                    .filter(|&a| u64::from(seg.seq.wrapping_sub(a)) <= MAX_WINDOW)
+                    .filter(|&a| seg.seq.wrapping_sub(a) <= MAX_UNSEEN_START)
                     .unwrap_or(seg.seq);
                 *self.space.insert(SeqSpace::new(start))
             }

@@ -20,6 +20,13 @@ use std::time::Duration;
 /// How often (in packet time) idle and closed connections are swept.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
+/// How many idle timeouts a connection still searched for frames (no handshake captured)
+/// may stay quiet before it too is closed: cut at each quiet spell, a session picked up
+/// mid-stream whose messages come further apart than the timeout was never found, and kept
+/// for ever, connections that are not WebSocket held their search buffers past the timeout
+/// meant to free them.
+const SEARCH_IDLE: u32 = 8;
+
 /// Segments between two evictions for the memory budget.
 const EVICTION_SPACING: u32 = 64;
 
@@ -486,7 +493,11 @@ impl Table {
             .iter()
             .filter_map(|(k, s)| Some((k, s.open()?)))
             .filter(|(_, c)| {
-                now.saturating_since(c.last.ts) > idle && !sink.keeps_searching(c.info.id)
+                // A connection still searched for frames gets longer (see `SEARCH_IDLE`).
+                let quiet = now.saturating_since(c.last.ts);
+                quiet > idle
+                    && !(quiet <= idle.saturating_mul(SEARCH_IDLE)
+                        && sink.keeps_searching(c.info.id))
             })
             .map(|(k, c)| (c.info.id, *k))
             .collect();
@@ -772,17 +783,22 @@ fn close<S: StreamSink>(
     // Both FINs were captured, one or both waiting behind a hole the flush declared: the
     // connection did end with FINs, whatever ended its wait, and it ended with its last packet
     // (not when the capture ended, seconds later).
-    let (reason, at) = match reason {
+    let fins = conn.halves.iter().all(HalfStream::fin_delivered);
+    let reason = match reason {
         CloseReason::Idle
         | CloseReason::Evicted
         | CloseReason::MemoryBudget
         | CloseReason::EndOfCapture
-            if conn.halves.iter().all(HalfStream::fin_delivered) =>
+            if fins =>
         {
-            (CloseReason::Fin, if conn.last.ts < at.ts { conn.last } else { at })
+            CloseReason::Fin
         }
-        r => (r, at),
+        r => r,
     };
+    // Ended by its FINs, it ended with its last packet, whatever let them through (a flush at
+    // the end of the capture, or a sweep after the reorder window).
+    let at =
+        if reason == CloseReason::Fin && fins && conn.last.ts < at.ts { conn.last } else { at };
     let stats: [DirStats; 2] = [conn.halves[0].stats, conn.halves[1].stats];
     sink.on_stream_event(StreamEvent::Close { conn: conn.info.id, reason, stats: &stats, at });
     reason

@@ -38,12 +38,16 @@ struct Harness {
     input: Option<std::sync::Arc<Input>>,
     /// Every connection opened, with its `resume_mark` (the sink answers `10 + id` when asked).
     marks: Vec<(u64, u8)>,
+    /// What the sink says of `keeps_searching`.
+    searching: bool,
 }
 
 /// The sink of [`Harness::seg`]: records events, and answers `resume_mark` with `10 + id`.
 struct Recorder<'a> {
     events: &'a mut Vec<Ev>,
     marks: &'a mut Vec<(u64, u8)>,
+    /// Answer to `keeps_searching`.
+    searching: bool,
 }
 
 impl StreamSink for Recorder<'_> {
@@ -56,6 +60,10 @@ impl StreamSink for Recorder<'_> {
 
     fn resume_mark(&mut self, conn: ConnId) -> u8 {
         10 + conn.0 as u8
+    }
+
+    fn keeps_searching(&self, _conn: ConnId) -> bool {
+        self.searching
     }
 }
 
@@ -101,6 +109,7 @@ impl Harness {
             window: 65535,
             input: None,
             marks: Vec::new(),
+            searching: false,
         }
     }
 
@@ -149,7 +158,11 @@ impl Harness {
             missing,
             file_offset: self.input.as_ref().map(|input| input.append(payload)),
         };
-        let mut sink = Recorder { events: &mut self.events, marks: &mut self.marks };
+        let mut sink = Recorder {
+            events: &mut self.events,
+            marks: &mut self.marks,
+            searching: self.searching,
+        };
         self.table.on_segment(&seg, PacketRef::new(self.ts, self.packet), &mut sink);
     }
 
@@ -790,6 +803,23 @@ fn a_connection_that_goes_on_after_its_idle_timeout_is_resumed_with_its_roles() 
 }
 
 #[test]
+fn a_connection_still_searched_gets_eight_idle_timeouts() {
+    let limits = TcpLimits { idle_timeout: Duration::from_secs(1), ..TcpLimits::default() };
+    let mut h = Harness::with_limits(limits);
+    h.searching = true;
+    h.seg(C, S, 1001, 5001, ".", b"x");
+    // Quiet for 3 s: longer than the timeout, not than 8 of them.
+    h.wait(Duration::from_secs(3));
+    h.seg("10.9.9.9:1", S, 1, 0, ".", b"y");
+    h.seg(C, S, 1002, 5001, ".", b"z");
+    assert_eq!(h.closes(), vec![]);
+    // Quiet for 9 s: closed all the same (memory is not held for ever by what is not found).
+    h.wait(Duration::from_secs(9));
+    h.seg("10.9.9.9:1", S, 2, 0, ".", b"y");
+    assert_eq!(h.closes().first(), Some(&Ev::Close(1, CloseReason::Idle)));
+}
+
+#[test]
 fn a_bare_acknowledgment_after_the_idle_timeout_resumes_nothing() {
     let (c, s) = ("10.0.0.1:1000", "10.0.0.2:50000");
     let limits = TcpLimits { idle_timeout: Duration::from_secs(1), ..TcpLimits::default() };
@@ -849,6 +879,14 @@ fn a_lost_syn_ack_starts_the_servers_stream_at_the_clients_first_acknowledgment(
     let mut h = Harness::new();
     h.seg(C, S, 1001, 5001, ".", b"");
     h.seg(S, C, 5011, 1001, ".", b"frames");
+    h.finish();
+    assert_eq!(h.gaps(), vec![]);
+    assert_eq!(h.stream(1, S2C), b"frames");
+    // One far behind it (stale, or rewritten by a capture tool) is not believed either.
+    let mut h = Harness::new();
+    h.seg(C, S, 1000, 0, "S", b"");
+    h.seg(C, S, 1001, 5001, ".", b"");
+    h.seg(S, C, 10_005_001, 1001, ".", b"frames");
     h.finish();
     assert_eq!(h.gaps(), vec![]);
     assert_eq!(h.stream(1, S2C), b"frames");
