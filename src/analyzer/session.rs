@@ -284,6 +284,10 @@ struct ProbePhase {
     /// without one): one handshake event with the request when frames are found, `no_response`
     /// when none are.
     unanswered: Option<Box<Pending>>,
+    /// With `unanswered`: the request direction (index) and where its request ended. Frames
+    /// found in it from there answer the request; anything else before them (a retried
+    /// request after a lost refusal) says the request was not upgraded.
+    request_end: Option<(usize, u64)>,
 }
 
 /// Chains a probe follows past `max_resync` bytes, at most, per direction.
@@ -984,6 +988,8 @@ impl Session {
                 // after the reorder window, while the client's frames waited here: dropping them
                 // lost its first messages without a word).
                 let pending = std::mem::take(&mut h.pending);
+                let req_i = h.req_dir.unwrap_or(Direction::ClientToServer).index();
+                let request_end = (req_i != dir.index()).then(|| (req_i, h.buf[req_i].start));
                 let mut buf = std::mem::take(&mut h.buf);
                 buf[dir.index()] = Buffered::default();
                 let lost = if h.req_dir.is_none_or(|r| r != dir) {
@@ -1004,7 +1010,8 @@ impl Session {
                     );
                     self.handshake_notes.push(note);
                 }
-                self.phase = Phase::Probe(ProbePhase { buf, unanswered, ..Default::default() });
+                let probe = ProbePhase { buf, unanswered, request_end, ..Default::default() };
+                self.phase = Phase::Probe(probe);
                 self.run_probe(false, cfg, sink);
             }
             // The request direction lost bytes before any request was read: its request may be
@@ -1383,9 +1390,11 @@ impl Session {
             // it). Bounded: past a head's worth of bytes, frames are looked for without it.
             ReqState::AwaitResponse if buf.bytes.len() > cfg.max_http_head => {
                 let pending = std::mem::take(&mut h.pending);
+                let request_end = Some((d.index(), h.buf[d.index()].start));
                 let buf = std::mem::take(&mut h.buf);
                 let unanswered = self.unanswered(pending, sink);
-                self.phase = Phase::Probe(ProbePhase { buf, unanswered, ..Default::default() });
+                let probe = ProbePhase { buf, unanswered, request_end, ..Default::default() };
+                self.phase = Phase::Probe(probe);
                 self.run_probe(false, cfg, sink);
                 true
             }
@@ -1540,6 +1549,7 @@ impl Session {
                     && h.requests == 0
                     && buf.bytes.len() > cfg.max_http_head
                     && http::lenient::looks_like_response_start(&buf.bytes) == Some(true)
+                    && buf.bytes.get(8..13) == Some(b" 101 ".as_slice())
                 {
                     lone = true;
                     h.request_lost = true;
@@ -2044,6 +2054,12 @@ impl Session {
         let mut following = std::mem::take(&mut p.following);
         let passed = p.passed;
         let unanswered = p.unanswered.take();
+        // The request was upgraded if the client's frames start where it ended (or the client
+        // sent nothing since); bytes before them (a retried request after a lost refusal) say
+        // it was not.
+        let answered_by_frames = p.request_end.is_some_and(|(i, end)| {
+            boundary[i] == Some(end) || (bufs[i].bytes.is_empty() && bufs[i].start == end)
+        });
         let make = |from_client: bool, start: u64| {
             DirectionDecoder::new(
                 DirConfig {
@@ -2084,10 +2100,17 @@ impl Session {
             .unwrap_or_default();
         // What came before the frames found is not known (a close frame not seen included).
         self.saw.lost = [true; 2];
-        let request = unanswered.and_then(|u| {
-            let Pending { upgrade, violations, .. } = *u;
-            upgrade.map(|(req, pos)| (req, pos, violations))
-        });
+        let request = match unanswered {
+            Some(u) if answered_by_frames => {
+                let Pending { upgrade, violations, .. } = *u;
+                upgrade.map(|(req, pos)| (req, pos, violations))
+            }
+            Some(u) => {
+                self.no_response(*u, sink);
+                None
+            }
+            None => None,
+        };
         let request_seen = request.is_some();
         match request {
             // The request was captured, its 101 was not: the frames say it was upgraded.

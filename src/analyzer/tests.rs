@@ -757,3 +757,44 @@ fn the_messages_of_one_segment_count_toward_the_budget() {
     assert!(kept.iter().skip_while(|k| **k).all(|k| !k), "copies stop, then none: {kept:?}");
     assert_eq!(memory.used(), 0);
 }
+
+/// A refusal the capture lost, then the client's retry (answered by a 101 after the loss): the
+/// first request was not upgraded, whatever frames follow. Before, it took the frames' outcome
+/// (`upgraded`, with the wrong path and subprotocols) because its response was lost.
+#[test]
+fn a_lost_refusal_followed_by_a_retry_is_not_an_upgrade_of_the_first_request() {
+    let mut c = Conn::new(RoleSource::Syn);
+    c.send(C2S, request("").as_bytes());
+    c.send(C2S, request("Authorization: Basic eDp5\r\n").as_bytes());
+    let at = PacketRef::new(Timestamp::from_nanos(9_000_000), 9);
+    c.a.on_stream_event(StreamEvent::Gap {
+        conn: ConnId(1),
+        dir: S2C,
+        offset: 0,
+        len: 81,
+        seq: 0,
+        reason: crate::tcp::GapReason::Lost,
+        at,
+    });
+    c.off[S2C.index()] = 81;
+    c.send(S2C, response("").as_bytes());
+    for i in 0..4 {
+        c.send(C2S, &frame(true, 0, 1, fresh_mask(i), format!("c{i}").as_bytes()));
+        c.send(S2C, &frame(true, 0, 1, None, format!("s{i}").as_bytes()));
+    }
+    let ev = c.close();
+    let upgraded_requests = ev
+        .iter()
+        .filter(|e| {
+            matches!(e, Event::Handshake { request: Some(_), outcome, .. }
+                if *outcome == crate::event::HandshakeOutcome::Upgraded)
+        })
+        .count();
+    assert_eq!(upgraded_requests, 0, "{:?}", codes(&ev));
+    let unanswered = ev.iter().any(|e| {
+        matches!(e, Event::Handshake { request: Some(_), outcome, .. }
+            if *outcome == crate::event::HandshakeOutcome::NoResponse)
+    });
+    assert!(unanswered);
+    assert_eq!(texts(&ev).len(), 8);
+}
