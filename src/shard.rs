@@ -177,7 +177,7 @@ fn drive_rounds<S: EventSink>(
         let reader = std::thread::Builder::new()
             .name("wsscope-reader".into())
             .spawn_scoped(scope, move || {
-                let mut dispatch = Dispatch::new(to_workers, round);
+                let mut dispatch = Dispatch::new(to_workers, round, SweepClock::for_limits(limits));
                 dispatch.spent = Some(spent_rx);
                 dispatch.stop = Some(stop);
                 dispatch.counts = Some(reader_counts);
@@ -370,7 +370,7 @@ struct Dispatch<'s> {
 const LIVE_ROUND: std::time::Duration = std::time::Duration::from_millis(50);
 
 impl Dispatch<'_> {
-    fn new(to_workers: Vec<SyncSender<Round>>, limit: (usize, usize)) -> Self {
+    fn new(to_workers: Vec<SyncSender<Round>>, limit: (usize, usize), clock: SweepClock) -> Self {
         let rounds = to_workers.iter().map(|_| Round::with_capacity(limit)).collect();
         Dispatch {
             to_workers,
@@ -379,7 +379,7 @@ impl Dispatch<'_> {
             bytes: 0,
             jobs: 0,
             limit,
-            clock: SweepClock::default(),
+            clock,
             last: PacketRef::default(),
             spent: None,
             stop: None,
@@ -858,7 +858,7 @@ mod tests {
     fn a_round_reaches_every_worker_even_when_empty_and_both_directions_reach_one() {
         let (tx0, rx0) = sync_channel(4);
         let (tx1, rx1) = sync_channel(4);
-        let mut d = Dispatch::new(vec![tx0, tx1], (ROUND_BYTES, ROUND_JOBS));
+        let mut d = Dispatch::new(vec![tx0, tx1], (ROUND_BYTES, ROUND_JOBS), SweepClock::default());
         d.segment(&segment("10.0.0.1:1000", "10.0.0.2:80"), PacketRef::default());
         d.segment(&segment("10.0.0.2:80", "10.0.0.1:1000"), PacketRef::default());
         d.send_round();
@@ -979,7 +979,7 @@ mod tests {
         let (tx1, rx1) = sync_channel::<Round>(4);
         drop(rx1); // worker 1 panicked
         let stop = Stop::new(None);
-        let mut d = Dispatch::new(vec![tx0, tx1], (ROUND_BYTES, ROUND_JOBS));
+        let mut d = Dispatch::new(vec![tx0, tx1], (ROUND_BYTES, ROUND_JOBS), SweepClock::default());
         d.stop = Some(&stop);
         d.send_round();
         assert!(stop.is_requested());

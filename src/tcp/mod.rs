@@ -13,6 +13,7 @@ mod history;
 pub mod seq;
 mod stream;
 pub mod table;
+mod timers;
 
 pub use community_id::CommunityId;
 pub use event::{

@@ -4,11 +4,13 @@
 //! pickup), closed on FIN in both directions or RST, and removed after an idle timeout, when the
 //! connection limit forces an eviction, or at the end of the capture. All timing uses packet
 //! time, and every sweep handles connections in id order, so a replay always yields the same
-//! events in the same order.
+//! events in the same order. A sweep touches only what is due: the 4-tuples whose deadline
+//! passed ([`super::timers`]) and the connections with bytes waiting behind a hole.
 
 use super::event::{Anomaly, CloseReason, ConnInfo, DirStats, PacketRef, StreamEvent, StreamSink};
 use super::flow::{ConnId, Direction, FlowKey, RoleSource};
 use super::stream::{Budget, Ctx, HalfStream, Origin, SegData};
+use super::timers::{NEVER, Timers};
 use crate::limits::TcpLimits;
 use crate::memory::{Charge, Level};
 use crate::packet::Segment;
@@ -17,8 +19,14 @@ use foldhash::HashMap;
 use serde::Serialize;
 use std::time::Duration;
 
-/// How often (in packet time) idle and closed connections are swept.
+/// How often (in packet time) idle and closed connections are swept, at most: a shorter
+/// `--idle-timeout` or `--reorder-window` sweeps twice per timeout or window (see
+/// [`SweepClock::for_limits`]).
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The shortest sweep interval (a timeout of a few microseconds would sweep at every packet
+/// anyway).
+const MIN_SWEEP_INTERVAL: Duration = Duration::from_micros(100);
 
 /// How many idle timeouts a connection still searched for frames (no handshake captured)
 /// may stay quiet before it too is closed: cut at each quiet spell, a session picked up
@@ -84,6 +92,14 @@ impl TableStats {
     }
 }
 
+/// A tracked 4-tuple and the deadline it is queued under in the table's [`Timers`] ([`NEVER`]
+/// when not queued).
+#[derive(Debug)]
+struct Tracked {
+    slot: Slot,
+    timer: Timestamp,
+}
+
 /// A tracked 4-tuple: an open connection, or one that closed at the given time and lingers (so
 /// that late segments are not taken for a new connection) as a few bytes.
 #[derive(Debug)]
@@ -123,6 +139,8 @@ struct Conn {
     /// A client SYN with a new initial sequence number, held until the server answers it or
     /// the client follows it (the 4-tuple was then reused) — or the old connection goes on.
     held_syn: Option<Box<HeldSyn>>,
+    /// Listed in the table's connections with bytes behind a hole (`Table::holes`).
+    hole_listed: bool,
 }
 
 #[derive(Debug)]
@@ -192,27 +210,76 @@ impl Slot {
             Slot::Closed(_) | Slot::Idle(..) | Slot::Evicted(..) => None,
         }
     }
+
+    /// When a sweep must look at this 4-tuple: an open connection when it has been quiet for
+    /// longer than the idle timeout, a closed one when its linger time is over (an idle-closed
+    /// one lingers at least as long as the idle timeout: a quiet WebSocket that resumes is
+    /// known). Due at a sweep strictly after it.
+    fn deadline(&self, limits: &TcpLimits) -> Timestamp {
+        match self {
+            Slot::Open(c) => c.last.ts.saturating_add(limits.idle_timeout),
+            Slot::Closed(t) | Slot::Evicted(t, _) => t.saturating_add(limits.closed_linger),
+            Slot::Idle(t, _) => t.saturating_add(limits.closed_linger.max(limits.idle_timeout)),
+        }
+    }
+}
+
+impl Tracked {
+    fn open(&self) -> Option<&Conn> {
+        self.slot.open()
+    }
+
+    fn into_open(self) -> Option<Box<Conn>> {
+        self.slot.into_open()
+    }
+}
+
+/// Lists `conn` (at `key`) among the connections with bytes behind a hole, once.
+fn list_holes(conn: &mut Conn, key: FlowKey, holes: &mut Vec<(ConnId, FlowKey)>) {
+    if !conn.hole_listed && conn.halves.iter().any(HalfStream::has_pending) {
+        conn.hole_listed = true;
+        holes.push((conn.info.id, key));
+    }
 }
 
 /// When packet time has passed far enough for the table to sweep: once a second of packet time
 /// ([`SWEEP_INTERVAL`]), counted from the first packet. A sharded run's reader keeps one, fed
 /// every packet, to tell every worker's table when to sweep as one table would.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct SweepClock {
     next: Option<Timestamp>,
+    interval: Duration,
+}
+
+impl Default for SweepClock {
+    fn default() -> Self {
+        SweepClock { next: None, interval: SWEEP_INTERVAL }
+    }
 }
 
 impl SweepClock {
+    /// A clock for a table with these limits: once a second, or twice per idle timeout or
+    /// reorder window when one is shorter than two seconds (a 100 ms timeout closes
+    /// connections quiet for 100 to 150 ms, not up to 1.1 s).
+    pub fn for_limits(limits: &TcpLimits) -> Self {
+        let interval = [SWEEP_INTERVAL, limits.idle_timeout / 2, limits.reorder_window / 2]
+            .into_iter()
+            .min()
+            .unwrap_or(SWEEP_INTERVAL)
+            .max(MIN_SWEEP_INTERVAL);
+        SweepClock { next: None, interval }
+    }
+
     /// Whether packet time `now` is due for a sweep (then the next one is a second later).
     pub fn due(&mut self, now: Timestamp) -> bool {
         match self.next {
             Some(t) if now < t => false,
             None => {
-                self.next = Some(now.saturating_add(SWEEP_INTERVAL));
+                self.next = Some(now.saturating_add(self.interval));
                 false
             }
             Some(_) => {
-                self.next = Some(now.saturating_add(SWEEP_INTERVAL));
+                self.next = Some(now.saturating_add(self.interval));
                 true
             }
         }
@@ -222,7 +289,12 @@ impl SweepClock {
 /// TCP connections being tracked.
 #[derive(Debug)]
 pub struct Table {
-    conns: HashMap<FlowKey, Slot>,
+    conns: HashMap<FlowKey, Tracked>,
+    /// When each tracked 4-tuple is due for a sweep.
+    timers: Timers,
+    /// Open connections with bytes waiting behind a hole (each listed once, stale entries
+    /// skipped), looked at by every sweep.
+    holes: Vec<(ConnId, FlowKey)>,
     limits: TcpLimits,
     next_id: u64,
     budget: Budget,
@@ -237,6 +309,9 @@ pub struct Table {
     charge: Charge,
     /// Segments handled since connections were last evicted to save memory.
     since_eviction: u32,
+    /// Entries sweeps looked at (tests: a sweep must not walk the table).
+    #[cfg(test)]
+    looked_at: u64,
 }
 
 impl Table {
@@ -245,17 +320,27 @@ impl Table {
         let charge = Charge::new(&limits.memory);
         Table {
             conns: HashMap::default(),
+            timers: Timers::default(),
+            holes: Vec::new(),
+            clock: SweepClock::for_limits(&limits),
             limits,
             next_id: 1,
             budget: Budget::default(),
-            clock: SweepClock::default(),
             external_clock: false,
             inserted: None,
             last: PacketRef::default(),
             stats: TableStats::default(),
             charge,
             since_eviction: u32::MAX,
+            #[cfg(test)]
+            looked_at: 0,
         }
+    }
+
+    /// Entries sweeps looked at so far.
+    #[cfg(test)]
+    pub fn looked_at(&self) -> u64 {
+        self.looked_at
     }
 
     /// Connections open now (counted from the table's counters: every connection opened and
@@ -275,7 +360,9 @@ impl Table {
     /// Charges what the table holds to the memory budget: its hash table, the open
     /// connections' state, out-of-order bytes and retransmission history (whole blocks).
     fn account(&mut self) {
-        let held = self.conns.capacity() * (size_of::<FlowKey>() + size_of::<Slot>())
+        let held = self.conns.capacity() * (size_of::<FlowKey>() + size_of::<Tracked>())
+            + self.timers.bytes()
+            + self.holes.capacity() * size_of::<(ConnId, FlowKey)>()
             + self.open_now() as usize * size_of::<Conn>()
             + self.budget.buffered
             + self.budget.pool.bytes();
@@ -344,8 +431,8 @@ impl Table {
         let mut reused_syn = None;
         let mut resumed = None;
         // The common case costs one lookup: a segment of an open connection.
-        if let Some(slot) = self.conns.get_mut(&key) {
-            match slot {
+        if let Some(tracked) = self.conns.get_mut(&key) {
+            match &mut tracked.slot {
                 Slot::Open(conn) => match reuse_of(conn, seg, at) {
                     Reuse::No => {
                         on_conn_segment(
@@ -358,7 +445,15 @@ impl Table {
                             sink,
                         );
                         if let Some(t) = conn.closed_at {
-                            *slot = Slot::Closed(t);
+                            tracked.slot = Slot::Closed(t);
+                            // Its linger may end before the idle deadline it was queued for.
+                            let due = tracked.slot.deadline(&self.limits);
+                            if due < tracked.timer {
+                                tracked.timer = due;
+                                self.timers.push(due, key);
+                            }
+                        } else {
+                            list_holes(conn, key, &mut self.holes);
                         }
                         return;
                     }
@@ -436,13 +531,17 @@ impl Table {
             closed_at: None,
             syn: [None, None],
             held_syn: None,
+            hole_listed: false,
         });
         on_conn_segment(&mut conn, seg, at, &self.limits, &mut self.budget, &mut self.stats, sink);
         let slot = match conn.closed_at {
             Some(t) => Slot::Closed(t),
-            None => Slot::Open(conn),
+            None => {
+                list_holes(&mut conn, key, &mut self.holes);
+                Slot::Open(conn)
+            }
         };
-        self.conns.insert(key, slot);
+        self.track(key, slot);
         self.stats.max_concurrent = self.stats.max_concurrent.max(self.conns.len() as u64);
         self.stats.max_open = self.stats.max_open.max(self.open_now());
         if self.external_clock {
@@ -475,35 +574,61 @@ impl Table {
         self.inserted.take()
     }
 
+    /// Starts tracking `key` as `slot`, queued for its deadline.
+    fn track(&mut self, key: FlowKey, slot: Slot) {
+        let timer = slot.deadline(&self.limits);
+        self.conns.insert(key, Tracked { slot, timer });
+        self.timers.push(timer, key);
+        if self.timers.bloated(self.conns.len()) {
+            self.timers.rebuild(self.conns.iter().map(|(k, t)| (t.timer, *k)));
+        }
+    }
+
     /// First half of a sweep at `at`: forgets closed connections whose linger time is over and
-    /// closes idle ones, in id order.
+    /// closes idle ones, in id order. Only the 4-tuples whose deadline passed are looked at.
     pub fn sweep_idle<S: StreamSink>(&mut self, at: PacketRef, sink: &mut S) {
         let now = at.ts;
-        let (idle, linger) = (self.limits.idle_timeout, self.limits.closed_linger);
-        // An idle-closed connection is remembered as long as it lingers, or as long again as
-        // the idle timeout, whichever is longer: a quiet WebSocket that resumes is known.
-        let idle_linger = linger.max(idle);
-        self.conns.retain(|_, s| match s {
-            Slot::Closed(t) | Slot::Evicted(t, _) => now.saturating_since(*t) <= linger,
-            Slot::Idle(t, _) => now.saturating_since(*t) <= idle_linger,
-            Slot::Open(_) => true,
-        });
-        let mut victims: Vec<(ConnId, FlowKey)> = self
-            .conns
-            .iter()
-            .filter_map(|(k, s)| Some((k, s.open()?)))
-            .filter(|(_, c)| {
-                // A connection still searched for frames gets longer (see `SEARCH_IDLE`).
-                let quiet = now.saturating_since(c.last.ts);
-                quiet > idle
-                    && !(quiet <= idle.saturating_mul(SEARCH_IDLE)
-                        && sink.keeps_searching(c.info.id))
-            })
-            .map(|(k, c)| (c.info.id, *k))
-            .collect();
+        let idle = self.limits.idle_timeout;
+        let mut victims: Vec<(ConnId, FlowKey)> = Vec::new();
+        while let Some((due, key)) = self.timers.pop_before(now) {
+            #[cfg(test)]
+            {
+                self.looked_at += 1;
+            }
+            let Some(tracked) = self.conns.get_mut(&key) else { continue };
+            if tracked.timer != due {
+                continue; // queued again since, or a former connection's entry
+            }
+            let deadline = tracked.slot.deadline(&self.limits);
+            if deadline >= now {
+                // Active since it was queued: queued again for its new deadline.
+                tracked.timer = deadline;
+                self.timers.push(deadline, key);
+                continue;
+            }
+            match &tracked.slot {
+                Slot::Open(c) => {
+                    // A connection still searched for frames gets longer (see `SEARCH_IDLE`);
+                    // whether it still is can change at any packet, so it is looked at again
+                    // at the next sweep.
+                    let quiet = now.saturating_since(c.last.ts);
+                    if quiet <= idle.saturating_mul(SEARCH_IDLE) && sink.keeps_searching(c.info.id)
+                    {
+                        tracked.timer = now;
+                        self.timers.push(now, key);
+                    } else {
+                        tracked.timer = NEVER;
+                        victims.push((c.info.id, key));
+                    }
+                }
+                Slot::Closed(_) | Slot::Idle(..) | Slot::Evicted(..) => {
+                    self.conns.remove(&key);
+                }
+            }
+        }
         victims.sort_unstable_by_key(|v| v.0);
         for (_, key) in victims {
-            if let Some(mut c) = self.conns.remove(&key).and_then(Slot::into_open) {
+            if let Some(mut c) = self.conns.remove(&key).and_then(Tracked::into_open) {
                 // It ended with its last packet, not with the one that let the time pass.
                 let last = c.last;
                 let client_lower = c.info.client < c.info.server;
@@ -514,24 +639,31 @@ impl Table {
                 let stopped = Stopped { client_lower, mark: sink.resume_mark(c.info.id) };
                 // Remembered from now (not from its last packet, which is older than the
                 // idle timeout).
-                self.conns.insert(key, Slot::Idle(now, stopped));
+                self.track(key, Slot::Idle(now, stopped));
             }
         }
     }
 
     /// Second half of a sweep at `at`: holes whose reorder window closed while their connection
-    /// was quiet, in id order.
+    /// was quiet, in id order. Only the connections with bytes behind a hole are looked at.
     pub fn sweep_holes<S: StreamSink>(&mut self, at: PacketRef, sink: &mut S) {
-        let mut waiting: Vec<(ConnId, FlowKey)> = self
-            .conns
-            .iter()
-            .filter_map(|(k, s)| Some((k, s.open()?)))
-            .filter(|(_, c)| c.halves.iter().any(HalfStream::has_pending))
-            .map(|(k, c)| (c.info.id, *k))
-            .collect();
+        let mut waiting = std::mem::take(&mut self.holes);
         waiting.sort_unstable_by_key(|v| v.0);
-        for (_, key) in waiting {
-            let Some(Slot::Open(c)) = self.conns.get_mut(&key) else { continue };
+        for &(id, key) in &waiting {
+            #[cfg(test)]
+            {
+                self.looked_at += 1;
+            }
+            let Some(Tracked { slot: Slot::Open(c), .. }) = self.conns.get_mut(&key) else {
+                continue;
+            };
+            if c.info.id != id {
+                continue; // a later connection on the same 4-tuple lists itself
+            }
+            c.hole_listed = false;
+            if !c.halves.iter().any(HalfStream::has_pending) {
+                continue;
+            }
             for dir in Direction::BOTH {
                 let mut ctx = Ctx {
                     conn: c.info.id,
@@ -549,9 +681,16 @@ impl Table {
                 self.stats.closed_fin += 1;
                 close(c, CloseReason::Fin, at, &self.limits, &mut self.budget, sink);
                 if let Some(t) = c.closed_at {
-                    self.conns.insert(key, Slot::Closed(t));
+                    self.track(key, Slot::Closed(t));
                 }
+            } else {
+                list_holes(c, key, &mut self.holes);
             }
+        }
+        // The list's buffer is kept for the next sweep when nothing was listed meanwhile.
+        if self.holes.is_empty() {
+            waiting.clear();
+            self.holes = waiting;
         }
     }
 
@@ -569,7 +708,7 @@ impl Table {
             self.conns.iter().filter_map(|(k, s)| Some((s.open()?.info.id, *k))).collect();
         open.sort_unstable_by_key(|v| v.0);
         for (_, key) in open {
-            if let Some(mut c) = self.conns.remove(&key).and_then(Slot::into_open) {
+            if let Some(mut c) = self.conns.remove(&key).and_then(Tracked::into_open) {
                 let r = close(
                     &mut c,
                     CloseReason::EndOfCapture,
@@ -582,6 +721,8 @@ impl Table {
             }
         }
         self.conns.clear();
+        self.timers.clear();
+        self.holes.clear();
         self.account();
     }
 
@@ -591,7 +732,7 @@ impl Table {
             return;
         }
         self.stats.connection_limit_hits += 1;
-        self.conns.retain(|_, s| matches!(s, Slot::Open(_)));
+        self.conns.retain(|_, s| matches!(s.slot, Slot::Open(_)));
         if self.conns.len() < self.limits.max_connections {
             return;
         }
@@ -614,7 +755,7 @@ impl Table {
         }
         open.sort_unstable_by_key(|v| (v.0, v.1));
         for (_, _, key) in open {
-            if let Some(mut c) = self.conns.remove(&key).and_then(Slot::into_open) {
+            if let Some(mut c) = self.conns.remove(&key).and_then(Tracked::into_open) {
                 let last = c.last;
                 let client_lower = c.info.client < c.info.server;
                 let r = close(&mut c, reason, last, &self.limits, &mut self.budget, sink);
@@ -624,7 +765,7 @@ impl Table {
                     // instead of its state). Connection-limit evictions leave nothing: the
                     // table is full.
                     let stopped = Stopped { client_lower, mark: sink.resume_mark(c.info.id) };
-                    self.conns.insert(key, Slot::Evicted(self.last.ts, stopped));
+                    self.track(key, Slot::Evicted(self.last.ts, stopped));
                 }
                 self.stats.count_close(r);
             }
@@ -811,7 +952,7 @@ mod tests {
     /// docs/ARCHITECTURE.md quotes the per-connection cost; keep it honest.
     #[test]
     fn connection_state_stays_small() {
-        let entry = std::mem::size_of::<Slot>() + std::mem::size_of::<FlowKey>();
+        let entry = std::mem::size_of::<Tracked>() + std::mem::size_of::<FlowKey>();
         let per_conn = std::mem::size_of::<Conn>() + entry;
         eprintln!("per-connection state: {per_conn} bytes; a closed one lingers as {entry}");
         assert!(per_conn <= 896, "a connection costs {per_conn} bytes before any buffered data");

@@ -425,6 +425,71 @@ fn a_quiet_connection_s_hole_is_declared_by_the_sweep() {
 }
 
 #[test]
+fn a_sub_second_reorder_window_is_kept_to_within_half_of_it() {
+    let limits = TcpLimits { reorder_window: Duration::from_millis(100), ..TcpLimits::default() };
+    let mut h = Harness::with_limits(limits);
+    h.handshake(1000, 5000);
+    h.seg(C, S, 1001, 5001, ".", b"aaaa");
+    h.seg(S, C, 5001, 1009, ".", b"");
+    h.seg(C, S, 1009, 5001, ".", b"cccc");
+    // Another connection's packets every 10 ms let time pass (sweeps every 50 ms); this one
+    // says nothing more. Swept once a second, the hole was declared after up to 1.1 s.
+    for i in 0..9u32 {
+        h.wait(Duration::from_millis(9)); // and 1 ms per segment
+        h.seg("10.0.0.3:40001", S, 7000 + i, 0, "", b"x");
+    }
+    assert!(h.gaps().is_empty(), "declared before the window passed");
+    for i in 9..16u32 {
+        h.wait(Duration::from_millis(9)); // and 1 ms per segment
+        h.seg("10.0.0.3:40001", S, 7000 + i, 0, "", b"x");
+    }
+    assert_eq!(h.gaps(), vec![Ev::Gap(1, C2S, 4, 4, GapReason::Lost)]);
+}
+
+#[test]
+fn a_sub_second_idle_timeout_is_kept_to_within_half_of_it() {
+    let limits = TcpLimits { idle_timeout: Duration::from_millis(100), ..TcpLimits::default() };
+    let mut h = Harness::with_limits(limits);
+    h.handshake(1000, 5000);
+    for i in 0..10u32 {
+        h.wait(Duration::from_millis(9)); // and 1 ms per segment
+        h.seg("10.0.0.3:40001", S, 7000 + i, 0, "", b"x");
+    }
+    assert_eq!(h.closes(), vec![], "closed before the timeout passed");
+    for i in 10..16u32 {
+        h.wait(Duration::from_millis(9)); // and 1 ms per segment
+        h.seg("10.0.0.3:40001", S, 7000 + i, 0, "", b"x");
+    }
+    assert_eq!(h.closes(), vec![Ev::Close(1, CloseReason::Idle)]);
+}
+
+#[test]
+fn sweeps_look_only_at_what_is_due() {
+    // 20,000 connections, one SYN each, then quiet: with a timeout of a few milliseconds a
+    // sweep comes every millisecond or so, and each walked every connection (minutes for
+    // 100,000 connections over a long capture).
+    let limits = TcpLimits { idle_timeout: Duration::from_millis(5), ..TcpLimits::default() };
+    let mut h = Harness::with_limits(limits);
+    for i in 0..20_000u32 {
+        let src = format!("10.1.{}.{}:{}", i / 250, i % 250, 1024 + i % 50_000);
+        h.seg(&src, S, 1000, 0, "S", b"");
+    }
+    // 20 s of another connection's packets every 2 ms (the harness adds 1 ms per segment):
+    // 8,000 sweeps, one per 2.5 ms. The first ones close the quiet connections; most of the
+    // others find nothing due.
+    for i in 0..10_000u32 {
+        h.wait(Duration::from_millis(1));
+        h.seg("10.0.0.3:40001", S, 7000 + i, 0, "", b"x");
+    }
+    assert_eq!(h.table.stats().closed_idle, 20_000);
+    // Each quiet connection was looked at to be closed and, 30 s later, to be forgotten; the
+    // busy one each time its deadline passed. Walking the table at every sweep would have
+    // looked at over 100 million entries.
+    let looked = h.table.looked_at();
+    assert!(looked <= 50_000, "sweeps looked at {looked} entries");
+}
+
+#[test]
 fn bytes_waiting_behind_a_hole_are_announced_and_released() {
     let mut h = Harness::new();
     h.handshake(1000, 5000);
