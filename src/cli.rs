@@ -350,9 +350,10 @@ pub struct LimitArgs {
     /// Close a connection after this long without packets (packet time), e.g. 30s, 10m, or
     /// none. By default a quiet connection is kept until it closes or the memory budget needs
     /// its room (browsers send no pings: a session quiet for an hour is still the same session).
-    /// Checked once a second of packet time (a shorter timeout closes connections quiet for up
-    /// to a second longer). A connection still searched for frames (no handshake captured) gets
-    /// 8 times the timeout: cut at each quiet spell, it would never be found.
+    /// Checked once a second of packet time, or twice per timeout when it is shorter than 2 s
+    /// (a connection is closed after 1 to 1.5 times the timeout). A connection still searched
+    /// for frames (no handshake captured) gets 8 times the timeout: cut at each quiet spell, it
+    /// would never be found.
     #[arg(long, value_name = "DURATION", default_value = "none")]
     pub idle_timeout: String,
 

@@ -333,7 +333,9 @@ impl DecodeArgs {
         // Key material: the key log's secrets now (a bad path fails before any output), and
         // pcapng Decryption Secrets Blocks as the file is read.
         let keys = std::sync::Arc::new(crate::tls::KeyStore::new());
-        if let Some(k) = self.keylog_file() {
+        // A key log that does not exist yet is for the run to judge (followed from when it
+        // appears when capturing live; see `keyfile::absent`).
+        if let Some(k) = self.keylog_file().filter(|k| !crate::keyfile::is_absent(&k.path)) {
             crate::keyfile::load(&k.path, &keys).map_err(|e| Error::Usage(format!(
                 "cannot read the TLS key log {}{}: {e} (--keylog FILE names the key log a client \
                  wrote with SSLKEYLOGFILE=FILE)",

@@ -137,10 +137,16 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
         }
         let live = cfg.sources.iter().any(|s| matches!(s.input, Input::Live { .. }));
         if let Some(k) = &cfg.keylog {
+            let absent = crate::keyfile::is_absent(&k.path);
             if live {
                 _follower = Some(crate::keyfile::follow(k.path.clone(), 0, Arc::clone(store)));
             }
-            if cfg.notices {
+            if absent {
+                let notice = crate::keyfile::absent(k, live, store)?;
+                if cfg.notices {
+                    eprintln!("{notice}");
+                }
+            } else if cfg.notices {
                 eprintln!(
                     "wsscope: TLS keys: {}{}: secrets for {} connection{}{}",
                     crate::term::escape(&k.path.display().to_string()),

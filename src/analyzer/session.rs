@@ -696,8 +696,8 @@ impl Session {
                 TlsOut::Plain { dir, offset, data, at } => {
                     self.on_plain(dir, offset, &data, at, cfg, sink)
                 }
-                TlsOut::Gap { dir, offset, len, reason, at } => {
-                    self.plain_gap(dir, offset, len, 0, reason, at, cfg, sink)
+                TlsOut::Gap { dir, offset, len, exact, reason, at } => {
+                    self.plain_gap(dir, offset, (len, exact), 0, reason, at, cfg, sink)
                 }
                 TlsOut::Note { dir, check, detail, at, offset } => {
                     self.note(dir, check, detail, at, offset, cfg, sink)
@@ -918,16 +918,17 @@ impl Session {
             self.tls_outs(outs, cfg, sink);
             return;
         }
-        self.plain_gap(dir, offset, len, seq, reason, at, cfg, sink);
+        self.plain_gap(dir, offset, (len, true), seq, reason, at, cfg, sink);
     }
 
-    /// Bytes `[offset, offset + len)` of TCP direction `dir`'s application stream are missing.
+    /// Bytes `[offset, offset + len)` of TCP direction `dir`'s application stream are missing
+    /// (about `len` when not `exact`: frames are then searched for after them).
     #[allow(clippy::too_many_arguments)]
     fn plain_gap(
         &mut self,
         dir: Direction,
         offset: u64,
-        len: u64,
+        (len, exact): (u64, bool),
         seq: u32,
         reason: GapReason,
         at: PacketRef,
@@ -954,7 +955,8 @@ impl Session {
         match &mut self.phase {
             Phase::WebSocket(ws) => {
                 let mut outs = WsOuts::new();
-                ws.dirs[dir.index()].gap(offset, len, at, &mut |k, o| outs.push((k, o)));
+                let d = &mut ws.dirs[dir.index()];
+                d.gap_with(offset, (len, exact), at, &mut |k, o| outs.push((k, o)));
                 let gap = Event::Gap {
                     connection: self.info.id,
                     direction: wsd,

@@ -174,6 +174,12 @@ fn parse_line(line: &[u8]) -> Line {
     else {
         return Line::Malformed;
     };
+    // `RSA <first 8 bytes of the encrypted premaster> <premaster>` (NSS; OpenSSL writes it
+    // beside the CLIENT_RANDOM line of an RSA key exchange, which is the one used).
+    if label == b"RSA" {
+        let hex = |s: &[u8], n: usize| s.len() == n && unhex(s).is_some();
+        return if hex(random, 16) && hex(secret, 96) { Line::Unused } else { Line::Malformed };
+    }
     let (Some(random), Some(secret)) = (unhex(random), unhex(secret)) else {
         return Line::Malformed;
     };
@@ -220,7 +226,7 @@ fn unhex(s: &[u8]) -> Option<Vec<u8>> {
 ///
 /// Readers look secrets up by client random; [`KeyStore::generation`] changes whenever secrets
 /// were added, so a connection waiting for its keys knows when to look again.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct KeyStore {
     log: RwLock<KeyLog>,
     generation: AtomicU64,
@@ -233,6 +239,32 @@ pub struct KeyStore {
     /// What names the key log file read at the start (its lines' SHA-1), so that the shares of a
     /// sharded run can tell they were given the same one.
     digest: std::sync::Mutex<Option<String>>,
+    /// Reads what was appended to a followed key log now ([`KeyStore::catch_up`]).
+    catch_up: std::sync::Mutex<Option<CatchUp>>,
+}
+
+/// Reads a followed key log's new lines into the store it is given.
+pub type CatchUp = Box<dyn Fn(&KeyStore) + Send + Sync>;
+
+/// Not shown: a closure.
+struct Opaque;
+
+impl std::fmt::Debug for Opaque {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("..")
+    }
+}
+
+impl std::fmt::Debug for KeyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyStore")
+            .field("log", &self.log)
+            .field("generation", &self.generation)
+            .field("growing", &self.growing)
+            .field("given", &self.given)
+            .field("catch_up", &Opaque)
+            .finish_non_exhaustive()
+    }
 }
 
 impl KeyStore {
@@ -294,6 +326,23 @@ impl KeyStore {
         self.growing.store(growing, Ordering::Release);
     }
 
+    /// Sets (or, with `None`, removes) what [`KeyStore::catch_up`] calls.
+    pub fn set_catch_up(&self, f: Option<CatchUp>) {
+        if let Ok(mut c) = self.catch_up.lock() {
+            *c = f;
+        }
+    }
+
+    /// Reads what was appended to a followed key log by now, at once (a connection about to
+    /// give up waiting for its keys); nothing when no key log is followed.
+    pub fn catch_up(&self) {
+        if let Ok(c) = self.catch_up.lock()
+            && let Some(f) = c.as_ref()
+        {
+            f(self);
+        }
+    }
+
     /// Whether secrets may still be added.
     pub fn growing(&self) -> bool {
         self.growing.load(Ordering::Acquire)
@@ -337,14 +386,16 @@ mod tests {
             "# comment\n\nCLIENT_RANDOM {R} {m}\r\nCLIENT_HANDSHAKE_TRAFFIC_SECRET {R} {s}\n\
              SERVER_HANDSHAKE_TRAFFIC_SECRET {R} {s}\nCLIENT_TRAFFIC_SECRET_0 {R} {s}\n\
              SERVER_TRAFFIC_SECRET_0 {R} {s}\nSERVER_TRAFFIC_SECRET_1 {R} {t}\n\
-             CLIENT_EARLY_TRAFFIC_SECRET {R} {s}\nEXPORTER_SECRET {R} {s}\n",
+             CLIENT_EARLY_TRAFFIC_SECRET {R} {s}\nEXPORTER_SECRET {R} {s}\n\
+             RSA 0102030405060708 {p}\n",
+            p = "12".repeat(48),
             m = "ab".repeat(48),
             s = "cd".repeat(32),
             t = "ef".repeat(32),
         );
         let mut log = KeyLog::new();
         let st = log.add_text(text.as_bytes());
-        assert_eq!(st, ParseStats { secrets: 7, malformed: 0, skipped: 1, over_limit: 0 });
+        assert_eq!(st, ParseStats { secrets: 7, malformed: 0, skipped: 2, over_limit: 0 });
         let random: ClientRandom = unhex(R.as_bytes()).unwrap().try_into().unwrap();
         let s = log.get(&random).unwrap();
         assert_eq!(s.master.as_deref(), Some(&[0xab; 48][..]));

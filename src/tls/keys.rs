@@ -217,6 +217,12 @@ impl DirKeys {
 
     /// Bytes a record of `plain` plaintext bytes takes beyond them on the wire, header included
     /// (without TLS 1.3 padding or CBC padding).
+    /// Whether a record's plaintext length follows exactly from its length (not CBC, whose
+    /// padding varies).
+    pub fn exact_length(&self) -> bool {
+        !matches!(self.prot, Protection::Tls12Cbc { .. })
+    }
+
     pub fn overhead(&self) -> usize {
         match &self.prot {
             Protection::Tls13 { .. } => 5 + 1 + 16,

@@ -79,7 +79,8 @@ pub enum Out {
         at: PacketRef,
     },
     /// Plaintext bytes of direction `dir` that cannot be recovered (lost in the capture, or in
-    /// records that did not authenticate). `len` is exact unless records were padded.
+    /// records that did not authenticate). `len` is exact when `exact` (TLS 1.3 records padded
+    /// by their sender aside).
     Gap {
         /// TCP direction.
         dir: Direction,
@@ -87,6 +88,9 @@ pub enum Out {
         offset: u64,
         /// Bytes missing.
         len: u64,
+        /// Whether `len` is exact: not when records lost whole had a variable overhead (CBC
+        /// padding) or unknown keys.
+        exact: bool,
         /// Why.
         reason: GapReason,
         /// Where it was noticed.
@@ -543,7 +547,11 @@ impl TlsLayer {
         match header[0] {
             // ChangeCipherSpec: TLS 1.2 protects what follows; TLS 1.3 sends it for middleboxes.
             20 => {
-                if self.summary.server_hello.is_none() {
+                if self.summary.retried {
+                    // After a HelloRetryRequest (TLS 1.3 only), the middlebox-compatibility
+                    // ChangeCipherSpec of either side (RFC 8446 §D.4): nothing is protected
+                    // until the real ServerHello.
+                } else if self.summary.server_hello.is_none() {
                     // Before the ServerHello was captured (directions merged out of order): the
                     // ServerHello decides whether what follows is protected (TLS 1.2).
                     self.dirs[i].protected = true;
@@ -792,8 +800,10 @@ impl TlsLayer {
         let d = &mut self.dirs[dir.index()];
         d.skipped += 1;
         if content_type == 23 {
+            // Its keys are unknown: its overhead too.
             let len = body_len.saturating_sub(24) as u64;
-            out.push(Out::Gap { dir, offset: d.plain, len, reason: GapReason::BufferLimit, at });
+            let (reason, exact) = (GapReason::BufferLimit, false);
+            out.push(Out::Gap { dir, offset: d.plain, len, exact, reason, at });
             d.plain += len;
         }
         if !self.noted_late {
@@ -857,11 +867,10 @@ impl TlsLayer {
                 self.opened(dir, o, at, out);
             }
             None => {
-                let suite_overhead = self.dirs[i]
-                    .keys
-                    .as_ref()
-                    .or(self.dirs[i].candidates.first().map(|c| &c.keys))
-                    .map_or(22, DirKeys::overhead);
+                let keys =
+                    self.dirs[i].keys.as_ref().or(self.dirs[i].candidates.first().map(|c| &c.keys));
+                let suite_overhead = keys.map_or(22, DirKeys::overhead);
+                let exact = keys.is_some_and(DirKeys::exact_length);
                 let d = &mut self.dirs[i];
                 d.seq += 1;
                 d.failures += 1;
@@ -886,7 +895,8 @@ impl TlsLayer {
                     offset,
                 });
                 if header[0] == 23 {
-                    out.push(Out::Gap { dir, offset: plain, len, reason: GapReason::Lost, at });
+                    let reason = GapReason::Lost;
+                    out.push(Out::Gap { dir, offset: plain, len, exact, reason, at });
                 }
                 if d.failures >= MAX_FAILURES {
                     d.dead = true;
@@ -1195,7 +1205,11 @@ impl TlsLayer {
         out: &mut Vec<Out>,
     ) {
         let i = dir.index();
-        let overhead = self.dirs[i].keys.as_ref().map_or(22, DirKeys::overhead) as u64;
+        let keys = self.dirs[i].keys.as_ref();
+        let overhead = keys.map_or(22, DirKeys::overhead) as u64;
+        // CBC records lost whole or in part: their padding, so their plaintext length, is
+        // unknown, and so is where the frames go on after the gap.
+        let exact = keys.is_some_and(DirKeys::exact_length);
         let d = &mut self.dirs[i];
         let Some((lost, _, reason)) = d.lost.take() else { return };
         let lost = lost + p as u64;
@@ -1204,17 +1218,22 @@ impl TlsLayer {
         if d.protected || d.epoch.is_some() {
             let offset = d.plain;
             d.plain += len;
-            out.push(Out::Gap { dir, offset, len, reason, at });
+            out.push(Out::Gap { dir, offset, len, exact, reason, at });
         }
     }
 
     /// The connection ended: a record cut off, or a search still going, is a gap.
     pub fn finish(&mut self, at: PacketRef, out: &mut Vec<Out>) {
-        // Keys that came at the very end still decrypt what waited.
-        if self.dirs.iter().any(|d| !d.waiting.is_empty())
-            && self.summary.server_hello.is_some()
-            && self.lookup()
+        // Keys that came at the very end still decrypt what waited: a followed key log is read
+        // now, not at its next poll (a connection shorter than the poll ended before it).
+        let waited = self.dirs.iter().any(|d| !d.waiting.is_empty());
+        if waited
+            && self.secrets.is_none()
+            && let Some(store) = &self.cfg.keys
         {
+            store.catch_up();
+        }
+        if waited && self.summary.server_hello.is_some() && self.lookup() {
             if self.tls13 {
                 self.keys13(at, out);
             } else {
@@ -1248,7 +1267,8 @@ impl TlsLayer {
             {
                 let offset = d.plain;
                 d.plain += len;
-                out.push(Out::Gap { dir, offset, len, reason, at });
+                // Nothing follows it.
+                out.push(Out::Gap { dir, offset, len, exact: true, reason, at });
             }
         }
     }

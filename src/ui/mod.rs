@@ -114,6 +114,9 @@ pub fn run(mut cfg: RunConfig, opts: UiOptions) -> Result<u8, Error> {
     let _follower = match &cfg.analyzer.tls.keys {
         Some(store) => {
             packets.set_key_store(Arc::clone(store));
+            if let Some(k) = cfg.keylog.as_ref().filter(|k| crate::keyfile::is_absent(&k.path)) {
+                crate::keyfile::absent(k, live, store)?;
+            }
             cfg.keylog
                 .as_ref()
                 .filter(|_| live)

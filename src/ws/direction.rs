@@ -739,16 +739,29 @@ impl DirectionDecoder {
 
     /// `len` bytes at stream offset `offset` are missing.
     pub fn gap(&mut self, offset: u64, len: u64, at: PacketRef, out: &mut impl FnMut(u64, WsOut)) {
+        self.gap_with(offset, (len, true), at, out);
+    }
+
+    /// About `len` bytes at stream offset `offset` are missing, exactly `len` when `exact`.
+    /// An inexact length (TLS CBC records lost: their padding is unknown) says nothing of where
+    /// frames go on: the frame in progress is abandoned and frames are searched for after it.
+    pub fn gap_with(
+        &mut self,
+        offset: u64,
+        (len, exact): (u64, bool),
+        at: PacketRef,
+        out: &mut impl FnMut(u64, WsOut),
+    ) {
         if let Mode::Resync(_) = self.mode {
             self.settle_before_gap(out);
         }
         if !self.holds() {
-            return self.gap_inner(offset, len, at, out);
+            return self.gap_inner(offset, (len, exact), at, out);
         }
         // On probation: bytes missing inside a frame keep the guess on probation; missing
         // across a frame boundary, it can no longer be confirmed, and what it said is dropped.
         let mut held = std::mem::take(&mut self.tentative);
-        self.gap_inner(offset, len, at, &mut |k, o| held.push((k, o)));
+        self.gap_inner(offset, (len, exact), at, &mut |k, o| held.push((k, o)));
         if matches!(self.mode, Mode::Decoding(_)) {
             self.tentative = held;
             return;
@@ -770,7 +783,7 @@ impl DirectionDecoder {
     fn gap_inner(
         &mut self,
         offset: u64,
-        len: u64,
+        (len, exact): (u64, bool),
         at: PacketRef,
         out: &mut impl FnMut(u64, WsOut),
     ) {
@@ -783,8 +796,12 @@ impl DirectionDecoder {
         match &mut self.mode {
             Mode::Decoding(dec) => {
                 let mut dec = std::mem::replace(dec, FrameDecoder::new(0));
-                let r = dec.gap(len, &mut |item| self.on_item(item, at, out));
-                if r.is_err() {
+                let r = if exact {
+                    dec.gap(len, &mut |item| self.on_item(item, at, out)).is_ok()
+                } else {
+                    false
+                };
+                if !r {
                     self.abandon_message(pos, Cut::Gap, out);
                     self.mode = Mode::Resync(Searching::new(offset + len, true, 0));
                 } else {
