@@ -238,8 +238,8 @@ struct Config {
 fn hash_out(h: &mut DefaultHasher, o: &Out) {
     match o {
         Out::Plain { dir, offset, data, at } => (0u8, dir.index(), offset, data, at.packet).hash(h),
-        Out::Gap { dir, offset, len, reason, at } => {
-            (1u8, dir.index(), offset, len, format!("{reason:?}"), at.packet).hash(h)
+        Out::Gap { dir, offset, len, exact, reason, at } => {
+            (1u8, dir.index(), offset, len, exact, format!("{reason:?}"), at.packet).hash(h)
         }
         Out::Note { dir, check, detail, at, offset } => {
             (2u8, dir.index(), format!("{check:?}"), detail, at.packet, offset).hash(h)
