@@ -59,7 +59,7 @@ impl StreamSink for Recorder<'_> {
     }
 
     fn resume_mark(&mut self, conn: ConnId) -> u8 {
-        10 + conn.0 as u8
+        10u8.wrapping_add(conn.0 as u8)
     }
 
     fn keeps_searching(&self, _conn: ConnId) -> bool {
