@@ -849,7 +849,9 @@ impl Session {
                 let at = match &h.item {
                     Item::Ws(WsOut::Frame { at, .. } | WsOut::Finding { at, .. }) => *at,
                     Item::Ws(WsOut::Message(m)) => m.end,
-                    Item::Event(_) => Position { packet: h.key, ts: now, offset: 0 },
+                    // The time of the packet it came from (not the release's: live, the wall
+                    // clock seconds later).
+                    Item::Event(_) => Position { packet: h.key, ts: h.since, offset: 0 },
                 };
                 self.finding(
                     CheckId::CaptureOrderNotKept,

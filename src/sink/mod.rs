@@ -292,10 +292,10 @@ pub fn why_no_websocket(summary: &RunSummary, analyzer: &AnalyzerStats) -> Vec<S
         [
             n(
                 analyzer.tls_connections,
-                "carries TLS that was not decrypted (wss:// needs the key log its client \
-                 wrote: --keylog FILE; see the `tls` entries for why)",
-                "carry TLS that was not decrypted (wss:// needs the key log their clients \
-                 wrote: --keylog FILE; see the `tls` entries for why)",
+                "carries TLS that was not decrypted (its `tls` entry says why; wss:// is \
+                 decrypted with the key log its client wrote, --keylog FILE)",
+                "carry TLS that was not decrypted (their `tls` entries say why; wss:// is \
+                 decrypted with the key log their clients wrote, --keylog FILE)",
             ),
             n(
                 analyzer.http_connections,

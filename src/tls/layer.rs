@@ -232,6 +232,9 @@ pub struct TlsLayer {
     unsupported: bool,
     /// A finding about late keys was made.
     noted_late: bool,
+    /// Bytes were lost (or cut by the snapshot length) before any ClientHello was read: the
+    /// handshake was not missed by a late capture but lost in it.
+    hello_gap: bool,
 }
 
 impl std::fmt::Debug for TlsLayer {
@@ -259,6 +262,7 @@ impl TlsLayer {
             secrets: None,
             unsupported: false,
             noted_late: false,
+            hello_gap: false,
         }
     }
 
@@ -308,7 +312,44 @@ impl TlsLayer {
             Decryption::Decrypted | Decryption::Partial if h2 => Some(
                 "ALPN h2: this is HTTP/2; WebSocket over HTTP/2 (RFC 8441) is not decoded".into(),
             ),
-            Decryption::Decrypted | Decryption::Partial => None,
+            Decryption::Decrypted => None,
+            Decryption::Partial => {
+                let failed: u64 = sm.dirs.iter().map(|d| d.failed).sum();
+                let data: u64 = sm.dirs.iter().map(|d| d.decrypted).sum();
+                // TLS 1.3: the handshake decrypted, the application data did not (its own
+                // secrets in the key log are wrong or missing: a connection vanished with
+                // nothing said).
+                let why = if self.tls13 && data == 0 {
+                    "the handshake decrypted but not the application data: the key log's \
+                     CLIENT_TRAFFIC_SECRET_0 / SERVER_TRAFFIC_SECRET_0 lines for it are missing \
+                     or belong to another session"
+                } else {
+                    "the key log's secrets for it are incomplete or from another session, or \
+                     the capture altered records"
+                };
+                Some(if failed > 0 {
+                    format!(
+                        "{failed} record{} did not authenticate under the secrets logged for \
+                         client random {}: {why}; their content is not shown",
+                        if failed == 1 { "" } else { "s" },
+                        random.as_deref().unwrap_or("?")
+                    )
+                } else {
+                    "after bytes lost in the capture, no later record of a direction could be \
+                     decrypted: what followed is not shown"
+                        .to_string()
+                })
+            }
+            Decryption::NoKeyLog | Decryption::NoKeys | Decryption::Failed
+                if ch.is_some() && sh.is_none() =>
+            {
+                Some(
+                    "no ServerHello was captured: the server refused the handshake (an alert \
+                     ends it), or its reply was lost in the capture; without it nothing can be \
+                     decrypted"
+                        .into(),
+                )
+            }
             Decryption::NoKeyLog => Some(
                 "no key log was given: run with --keylog FILE, where FILE is the key log the \
                  client (or server) wrote while this capture ran (SSLKEYLOGFILE=FILE for Chrome, \
@@ -320,6 +361,12 @@ impl TlsLayer {
                  this connection's client (or server) would decrypt it",
                 random.as_deref().unwrap_or("?")
             )),
+            Decryption::NoHandshake if self.hello_gap => Some(
+                "the ClientHello was not captured whole (bytes of the connection's start were \
+                 lost or cut by the snapshot length), so its client random (which names its \
+                 keys) is unknown: capture with -s 0 and a larger buffer (-B)"
+                    .into(),
+            ),
             Decryption::NoHandshake => Some(
                 "the capture began after the TLS handshake, so the connection's client random \
                  (which names its keys) is unknown: capture from before the client connects"
@@ -886,8 +933,9 @@ impl TlsLayer {
                     check: CheckId::TlsRecordNotAuthenticated,
                     detail: format!(
                         "a {}-byte record (content type {}) does not authenticate under the keys \
-                         logged for this connection: its bytes were altered in the capture, or \
-                         the key log belongs to another session; its content is not shown",
+                         logged for this connection: the key log's secrets for this direction \
+                         are wrong or missing (another session's?), or the capture altered its \
+                         bytes; its content is not shown",
                         body.len() + 5,
                         header[0]
                     ),
@@ -1045,6 +1093,9 @@ impl TlsLayer {
         _out: &mut Vec<Out>,
     ) {
         let i = dir.index();
+        if self.summary.client_hello.is_none() {
+            self.hello_gap = true;
+        }
         let d = &mut self.dirs[i];
         if d.dead {
             return;

@@ -539,3 +539,26 @@ fn records_waiting_for_keys_are_bounded_even_when_empty() {
     }
     assert!(l.footprint() < 64 * 1024, "{}", l.footprint());
 }
+
+#[test]
+fn the_advice_says_what_was_missing() {
+    let k = tls13_keys();
+    let advice = |keylog: &str, streams: &[Vec<u8>; 2]| {
+        let mut l = layer(Some(keylog));
+        run(&mut l, streams, 50);
+        let info = l.info(false, std::time::Duration::from_secs(5));
+        (info.decryption, info.advice.unwrap_or_default())
+    };
+    // The handshake's secrets right, the application data's missing: the connection was
+    // reported "decrypted in part" and nothing else (no WebSocket, no finding).
+    let hs_only: String = k.keylog.lines().take(2).map(|l| format!("{l}\n")).collect();
+    let (d, a) = advice(&hs_only, &tls13_streams(&k));
+    assert_eq!(d, Decryption::Partial);
+    assert!(a.contains("did not authenticate") && a.contains("TRAFFIC_SECRET_0"), "{a}");
+    // A ClientHello the server never answered: no key log would decrypt anything.
+    let ch = client_hello(true);
+    let (d, a) = advice(&k.keylog, &[ch, Vec::new()]);
+    assert_ne!(d, Decryption::Decrypted);
+    assert!(a.contains("no ServerHello was captured"), "{a}");
+    assert!(!a.contains("would decrypt"), "{a}");
+}
