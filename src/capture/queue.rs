@@ -59,6 +59,8 @@ struct Batch {
     packets: Vec<Meta>,
     /// Set on the last batch a capture thread sends.
     end: Option<EndOfInput>,
+    /// Packets its capture thread dropped on a full queue just before it.
+    skipped: u64,
 }
 
 impl Batch {
@@ -66,6 +68,7 @@ impl Batch {
         self.data.clear();
         self.packets.clear();
         self.end = None;
+        self.skipped = 0;
     }
 }
 
@@ -97,6 +100,10 @@ pub struct QueuedSource {
     /// A batch came in since [`PacketSource::new_batch`] last looked.
     fresh: bool,
     number: u64,
+    /// One capture thread: packets are numbered as it read them, those it dropped on a full
+    /// queue included, as they are in `-w`'s file, which it writes (a finding's packet was
+    /// another packet of the file once the analysis fell behind).
+    numbered_as_read: bool,
     links: Vec<LinkType>,
     /// Every source's interfaces, ids renumbered to be unique among them.
     ifaces: Vec<Iface>,
@@ -142,6 +149,7 @@ impl QueuedSource {
             ifaces.extend(theirs.into_iter().map(|i| Iface { id: base + i.id, ..i }));
             pending.push((base, source));
         }
+        let numbered_as_read = pending.len() == 1;
         Ok(QueuedSource {
             rx,
             tx: Some(tx),
@@ -151,6 +159,7 @@ impl QueuedSource {
             next: 0,
             fresh: false,
             number: 0,
+            numbered_as_read,
             links,
             ifaces,
             counters: Vec::new(),
@@ -225,14 +234,21 @@ fn capture(
     let mut started = Instant::now();
     let mut stats_at = Instant::now();
     let mut taken = 0u64;
-    let send = |batch: Batch| -> Option<Batch> {
+    // Packets dropped since the last batch sent (the next one carries the count).
+    let skipped = std::cell::Cell::new(0u64);
+    let send = |mut batch: Batch| -> Option<Batch> {
         let n = batch.packets.len() as u64;
         counters.handed.fetch_add(n, Ordering::Relaxed);
+        batch.skipped = skipped.get();
         match tx.try_send(batch) {
-            Ok(()) => None,
+            Ok(()) => {
+                skipped.set(0);
+                None
+            }
             Err(TrySendError::Full(mut b)) => {
                 counters.queue_dropped.fetch_add(n, Ordering::Relaxed);
                 b.clear();
+                skipped.set(skipped.get() + n);
                 Some(b)
             }
             Err(TrySendError::Disconnected(_)) => None,
@@ -309,6 +325,7 @@ fn capture(
     // The last batch goes, waiting for room if it must (the analysis counts the capture threads
     // by their last batches), unless the analysis stopped reading.
     batch.end = Some(end);
+    batch.skipped = skipped.get();
     for _ in 0..1000 {
         match tx.try_send(batch) {
             Err(TrySendError::Full(b)) => {
@@ -356,6 +373,9 @@ impl PacketSource for QueuedSource {
             }
             match self.rx.recv_timeout(WAIT) {
                 Ok(b) => {
+                    if self.numbered_as_read {
+                        self.number += b.skipped;
+                    }
                     let mut old = std::mem::replace(&mut self.current, b);
                     self.next = 0;
                     self.fresh = true;
@@ -511,11 +531,19 @@ mod tests {
     /// Reads `q` to its end: (packets in order as (link, index), timeouts).
     fn read_all(q: &mut QueuedSource, slow: Duration) -> (Vec<(u32, u64)>, usize) {
         let (mut got, mut timeouts) = (Vec::new(), 0);
+        let several = !q.numbered_as_read;
         for _ in 0..10_000_000 {
             match q.next_packet() {
                 Next::Packet(p) => {
-                    assert_eq!(p.number, got.len() as u64 + 1, "numbered in reading order");
                     let i = u64::from_le_bytes(p.data[..8].try_into().unwrap());
+                    if several {
+                        // Saved after the queue: numbered in reading order.
+                        assert_eq!(p.number, got.len() as u64 + 1, "numbered in reading order");
+                    } else {
+                        // One capture thread saves what it reads: numbered as it read them,
+                        // those dropped on a full queue included.
+                        assert_eq!(p.number, i, "numbered as the capture thread read them");
+                    }
                     got.push((p.link.0, i));
                     if !slow.is_zero() {
                         std::thread::sleep(slow);
