@@ -317,6 +317,11 @@ pub fn explain(e: std::io::Error, path: &std::path::Path, access: Access) -> std
             "the directory {} does not exist: create it, or choose another",
             crate::term::path(dir)
         ),
+        // The directory is there, but its file system makes no new files (/proc, /sys).
+        (ErrorKind::NotFound, Access::Write) => format!(
+            "files cannot be created in {}: choose another directory",
+            crate::term::path(dir)
+        ),
         // Root is refused by what no other user would fix (an immutable file, a security
         // module): the system's message says it all.
         (ErrorKind::PermissionDenied, _) if root => return e,

@@ -415,6 +415,8 @@ pub struct DirectionDecoder {
     header_at: Option<PacketRef>,
     /// This endpoint has sent a close frame.
     closed: bool,
+    /// Stream offset the decoder started at (bytes missing before it are no frames').
+    start: u64,
     /// Whether the frames seen were masked (learned during resync when the role was a guess).
     masked_seen: Option<bool>,
     /// The capture lost this direction's context (it started mid-stream, or bytes went missing)
@@ -469,6 +471,7 @@ impl DirectionDecoder {
             inflater,
             header_at: None,
             closed: false,
+            start: offset,
             masked_seen: None,
             lost_context,
             saving: Level::Normal,
@@ -796,6 +799,8 @@ impl DirectionDecoder {
         match &mut self.mode {
             Mode::Decoding(dec) => {
                 let mut dec = std::mem::replace(dec, FrameDecoder::new(0));
+                let between_frames =
+                    self.msg.is_none() && self.frame.is_none() && offset > self.start;
                 let r = if exact {
                     dec.gap(len, &mut |item| self.on_item(item, at, out)).is_ok()
                 } else {
@@ -803,6 +808,18 @@ impl DirectionDecoder {
                 };
                 if !r {
                     self.abandon_message(pos, Cut::Gap, out);
+                    if between_frames {
+                        // No message is cut, so none says so: whole frames went missing, and
+                        // only a `gap` event told (a lost message passed --fail-on warning).
+                        out(WsOut::Finding {
+                            check: CheckId::CaptureGap,
+                            detail: format!(
+                                "{len} bytes between frames are missing from the capture: whole \
+                                 frames, perhaps whole messages, were not captured"
+                            ),
+                            at: pos,
+                        });
+                    }
                     self.mode = Mode::Resync(Searching::new(offset + len, true, 0));
                 } else {
                     self.mode = Mode::Decoding(dec);

@@ -358,6 +358,22 @@ fn a_gap_of_inexact_length_is_searched_after_not_trusted() {
     }
 }
 
+#[test]
+fn whole_frames_lost_between_frames_are_a_finding() {
+    // A message lost whole (TLS records dropped at frame boundaries): no message is cut, and
+    // only a `gap` event said so; `--fail-on warning` passed.
+    let mut s = Vec::new();
+    for i in 0..8u8 {
+        s.extend(frame(true, 0, 1, None, format!("message {i}").as_bytes()));
+    }
+    let one = frame(true, 0, 1, None, b"message 0").len();
+    let out = run_with_gap(server(), &s, one..2 * one);
+    assert_eq!(findings(&out), vec!["finding capture_gap"], "{out:?}");
+    let m = messages(&out);
+    assert_eq!(m.len(), 7, "{m:?}");
+    assert!(m[1].ends_with("text:message 2"), "{m:?}");
+}
+
 /// Decodes `s` whose bytes in `lost` are missing from the capture (a gap there), to its end.
 fn run_with_gap(cfg: DirConfig, s: &[u8], lost: std::ops::Range<usize>) -> Vec<String> {
     let mut d = DirectionDecoder::new(cfg, 0);
