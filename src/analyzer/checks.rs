@@ -186,7 +186,7 @@ checks! {
 
     // ── What the capture missed ──
     /// Bytes missing from a stream (capture loss).
-    CaptureGap => (Warning, "capture", "the capture missed bytes of this direction; the message they belonged to is incomplete"),
+    CaptureGap => (Warning, "capture", "the capture missed bytes of this direction; the message they belonged to is incomplete, or whole frames between messages were lost"),
     /// Packets of the connection were cut by the capture's snapshot length.
     SnaplenCut => (Warning, "capture", "the capture's snapshot length (snaplen) cut packets of this connection: their bytes are missing (capture again with -s 0); decoding goes on after them"),
     /// A retransmission disagreed with the first copy.
