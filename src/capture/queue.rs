@@ -326,6 +326,7 @@ fn capture(
     // by their last batches), unless the analysis stopped reading.
     batch.end = Some(end);
     batch.skipped = skipped.get();
+    counters.handed.fetch_add(batch.packets.len() as u64, Ordering::Relaxed);
     for _ in 0..1000 {
         match tx.try_send(batch) {
             Err(TrySendError::Full(b)) => {

@@ -234,6 +234,18 @@ impl Tracked {
     }
 }
 
+/// Queues `key` again for `due` (earlier than it was queued for), rebuilding a bloated queue.
+fn requeue(timers: &mut Timers, conns: &HashMap<FlowKey, Tracked>, due: Timestamp, key: FlowKey) {
+    timers.push(due, key);
+    if timers.bloated(conns.len()) {
+        timers.rebuild(conns.iter().map(|(k, t)| (t.timer, *k)));
+    }
+}
+
+/// Entries allowed in `Table::holes` beyond twice the tracked 4-tuples before stale ones are
+/// dropped.
+const HOLES_SLACK: usize = 4096;
+
 /// Lists `conn` (at `key`) among the connections with bytes behind a hole, once.
 fn list_holes(conn: &mut Conn, key: FlowKey, holes: &mut Vec<(ConnId, FlowKey)>) {
     if !conn.hole_listed && conn.halves.iter().any(HalfStream::has_pending) {
@@ -343,6 +355,12 @@ impl Table {
         self.looked_at
     }
 
+    /// Entries of the list of connections with bytes behind a hole, stale ones included.
+    #[cfg(test)]
+    pub fn holes_listed(&self) -> usize {
+        self.holes.len()
+    }
+
     /// Connections open now (counted from the table's counters: every connection opened and
     /// not yet counted as closed); closed ones the table still remembers are not counted.
     pub fn open_now(&self) -> u64 {
@@ -417,6 +435,15 @@ impl Table {
     /// Handles one TCP segment captured at `at`.
     pub fn on_segment<S: StreamSink>(&mut self, seg: &Segment<'_>, at: PacketRef, sink: &mut S) {
         self.on_segment_inner(seg, at, sink);
+        // Entries of connections gone since they were listed are dropped by the next sweep;
+        // while packet time stands still (or goes back) no sweep comes, and they piled up.
+        if self.holes.len() > self.conns.len().saturating_mul(2).saturating_add(HOLES_SLACK) {
+            let conns = &self.conns;
+            self.holes.retain(|(id, key)| {
+                matches!(conns.get(key), Some(Tracked { slot: Slot::Open(c), .. }) if c.info.id == *id)
+            });
+            self.holes.shrink_to(self.holes.len().saturating_mul(2));
+        }
         self.account();
         self.save_memory(sink);
     }
@@ -446,19 +473,26 @@ impl Table {
                         );
                         if let Some(t) = conn.closed_at {
                             tracked.slot = Slot::Closed(t);
-                            // Its linger may end before the idle deadline it was queued for.
-                            let due = tracked.slot.deadline(&self.limits);
-                            if due < tracked.timer {
-                                tracked.timer = due;
-                                self.timers.push(due, key);
-                            }
                         } else {
                             list_holes(conn, key, &mut self.holes);
+                        }
+                        // Its linger may end before the idle deadline it was queued for, and a
+                        // packet stamped earlier than the last (merged captures) brings the
+                        // idle deadline forward.
+                        let due = tracked.slot.deadline(&self.limits);
+                        if due < tracked.timer {
+                            tracked.timer = due;
+                            requeue(&mut self.timers, &self.conns, due, key);
                         }
                         return;
                     }
                     Reuse::Held => {
                         conn.last = at;
+                        let due = tracked.slot.deadline(&self.limits);
+                        if due < tracked.timer {
+                            tracked.timer = due;
+                            requeue(&mut self.timers, &self.conns, due, key);
+                        }
                         return;
                     }
                     Reuse::Confirmed(syn_at) => {

@@ -814,8 +814,9 @@ impl DirectionDecoder {
                         out(WsOut::Finding {
                             check: CheckId::CaptureGap,
                             detail: format!(
-                                "{len} bytes between frames are missing from the capture: whole \
-                                 frames, perhaps whole messages, were not captured"
+                                "{}{len} bytes between frames are missing from the capture: \
+                                 whole frames, perhaps whole messages, were not captured",
+                                if exact { "" } else { "about " }
                             ),
                             at: pos,
                         });
