@@ -208,6 +208,9 @@ struct Dir {
     scanned: usize,
     /// Records that authenticated.
     opened: u64,
+    /// The record found after a gap opened with the next generation of keys: the bytes lost
+    /// held a KeyUpdate.
+    update_lost: bool,
     /// Bytes of this direction were fed.
     started: bool,
     /// Decryption attempts spent searching since the last gap.
@@ -1002,6 +1005,7 @@ impl TlsLayer {
         {
             d.keys = Some(next);
             d.seq = 1;
+            d.update_lost = d.lost.is_some();
             return Some(o);
         }
         None
@@ -1261,11 +1265,22 @@ impl TlsLayer {
         // CBC records lost whole or in part: their padding, so their plaintext length, is
         // unknown, and so is where the frames go on after the gap.
         let exact = keys.is_some_and(DirKeys::exact_length);
+        let mut exact = exact;
         let d = &mut self.dirs[i];
         let Some((lost, _, reason)) = d.lost.take() else { return };
         let lost = lost + p as u64;
         // Only data records carry plaintext; `skipped` of them were lost whole or in part.
-        let len = lost.saturating_sub(skipped.max(1) * overhead);
+        let mut len = lost.saturating_sub(skipped.max(1) * overhead);
+        if std::mem::take(&mut d.update_lost) {
+            // The KeyUpdate's own bytes are no application data (a lost KeyUpdate alone made a
+            // 5-byte gap in the WebSocket stream). Records lost with it under the old keys are
+            // not counted in `skipped`: what remains is an estimate.
+            len = len.saturating_sub(KEY_UPDATE_LEN);
+            if len == 0 {
+                return;
+            }
+            exact = false;
+        }
         if d.protected || d.epoch.is_some() {
             let offset = d.plain;
             d.plain += len;
@@ -1324,6 +1339,9 @@ impl TlsLayer {
         }
     }
 }
+
+/// A KeyUpdate handshake message's plaintext: its 4-byte header and 1-byte request.
+const KEY_UPDATE_LEN: u64 = 5;
 
 /// The length of the record starting `b` (header included), when `b` starts with a plausible
 /// record header; `None` when it does not, or when fewer than 5 bytes are there.

@@ -319,6 +319,20 @@ fn key_updates_are_followed_even_when_the_update_was_lost() {
     s.extend(next.seal(0, 23, b"after lost update"));
     l.feed(S2C, 0, &s, at(2), &mut out);
     assert_eq!(plain(&out, S2C), [RESPONSE, b"after lost update"].concat());
+    // Lost in the capture (a TCP gap over exactly the KeyUpdate record): no application bytes
+    // were lost with it, so no gap reaches the WebSocket stream (it said 5 bytes).
+    let ku = k.s_app.seal(2, 22, &hs(24, &[0]));
+    let after = next.seal(0, 23, b"after a gap");
+    let mut l = layer(Some(&k.keylog));
+    let mut out = Vec::new();
+    l.feed(C2S, 0, &client, at(1), &mut out);
+    l.feed(S2C, 0, &server, at(2), &mut out);
+    let base = server.len() as u64;
+    l.gap(S2C, base, ku.len() as u64, GapReason::Lost, at(3), &mut out);
+    l.feed(S2C, base + ku.len() as u64, &after, at(4), &mut out);
+    l.finish(at(5), &mut out);
+    assert_eq!(plain(&out, S2C), [RESPONSE, b"after a gap"].concat());
+    assert!(!out.iter().any(|o| matches!(o, Out::Gap { .. })), "{out:?}");
 }
 
 #[test]
