@@ -232,6 +232,16 @@ impl Tracked {
     fn into_open(self) -> Option<Box<Conn>> {
         self.slot.into_open()
     }
+
+    /// When the slot's deadline came earlier than the one it is queued for (a close, or a
+    /// packet stamped before the last one), moves the timer there and returns it, to queue.
+    fn earlier_deadline(&mut self, limits: &TcpLimits) -> Option<Timestamp> {
+        let due = self.slot.deadline(limits);
+        (due < self.timer).then(|| {
+            self.timer = due;
+            due
+        })
+    }
 }
 
 /// Queues `key` again for `due` (earlier than it was queued for), rebuilding a bloated queue.
@@ -479,18 +489,14 @@ impl Table {
                         // Its linger may end before the idle deadline it was queued for, and a
                         // packet stamped earlier than the last (merged captures) brings the
                         // idle deadline forward.
-                        let due = tracked.slot.deadline(&self.limits);
-                        if due < tracked.timer {
-                            tracked.timer = due;
+                        if let Some(due) = tracked.earlier_deadline(&self.limits) {
                             requeue(&mut self.timers, &self.conns, due, key);
                         }
                         return;
                     }
                     Reuse::Held => {
                         conn.last = at;
-                        let due = tracked.slot.deadline(&self.limits);
-                        if due < tracked.timer {
-                            tracked.timer = due;
+                        if let Some(due) = tracked.earlier_deadline(&self.limits) {
                             requeue(&mut self.timers, &self.conns, due, key);
                         }
                         return;

@@ -215,6 +215,17 @@ impl Harness {
         self.events.iter().filter(|e| matches!(e, Ev::Close(..))).cloned().collect()
     }
 
+    fn opens(&self) -> Vec<Ev> {
+        self.events.iter().filter(|e| matches!(e, Ev::Open(..))).cloned().collect()
+    }
+
+    /// SYN and SYN-ACK between `c` and `s` (ISNs 1000 and 5000), then "hi" from the client.
+    fn said_hi(&mut self, c: &str, s: &str) {
+        self.seg(c, s, 1000, 0, "S", b"");
+        self.seg(s, c, 5000, 1001, "SA", b"");
+        self.seg(c, s, 1001, 5001, ".", b"hi");
+    }
+
     /// SYN, SYN-ACK, ACK with client ISN `ci` and server ISN `si`.
     fn handshake(&mut self, ci: u32, si: u32) {
         self.seg(C, S, ci, 0, "S", b"");
@@ -891,14 +902,11 @@ fn a_connection_that_goes_on_after_its_idle_timeout_is_resumed_with_its_roles() 
     let (c, s) = ("10.0.0.1:1000", "10.0.0.2:50000");
     let limits = TcpLimits { idle_timeout: Duration::from_secs(1), ..TcpLimits::default() };
     let mut h = Harness::with_limits(limits);
-    h.seg(c, s, 1000, 0, "S", b"");
-    h.seg(s, c, 5000, 1001, "SA", b"");
-    h.seg(c, s, 1001, 5001, ".", b"hi");
+    h.said_hi(c, s);
     h.wait(Duration::from_secs(3));
     h.seg(s, c, 5001, 1003, ".", b"later");
     h.seg(c, s, 1003, 5006, ".", b"more");
-    let opens: Vec<&Ev> = h.events.iter().filter(|e| matches!(e, Ev::Open(..))).collect();
-    assert_eq!(opens, [&Ev::Open(1, RoleSource::Syn), &Ev::Open(2, RoleSource::Resumed)]);
+    assert_eq!(h.opens(), [Ev::Open(1, RoleSource::Syn), Ev::Open(2, RoleSource::Resumed)]);
     assert_eq!(h.closes(), vec![Ev::Close(1, CloseReason::Idle)]);
     assert_eq!(h.stream(2, S2C), b"later");
     assert_eq!(h.stream(2, C2S), b"more");
@@ -932,17 +940,14 @@ fn a_bare_acknowledgment_after_the_idle_timeout_resumes_nothing() {
     let (c, s) = ("10.0.0.1:1000", "10.0.0.2:50000");
     let limits = TcpLimits { idle_timeout: Duration::from_secs(1), ..TcpLimits::default() };
     let mut h = Harness::with_limits(limits);
-    h.seg(c, s, 1000, 0, "S", b"");
-    h.seg(s, c, 5000, 1001, "SA", b"");
-    h.seg(c, s, 1001, 5001, ".", b"hi");
+    h.said_hi(c, s);
     h.wait(Duration::from_secs(3));
     // A keep-alive's ACK, then quiet again: no part of its own (it would only close again).
     h.seg(s, c, 5001, 1003, ".", b"");
     h.wait(Duration::from_secs(3));
     h.seg(s, c, 5001, 1003, ".", b"");
     h.seg(c, s, 1003, 5001, ".", b"more");
-    let opens: Vec<&Ev> = h.events.iter().filter(|e| matches!(e, Ev::Open(..))).collect();
-    assert_eq!(opens, [&Ev::Open(1, RoleSource::Syn), &Ev::Open(2, RoleSource::Resumed)]);
+    assert_eq!(h.opens(), [Ev::Open(1, RoleSource::Syn), Ev::Open(2, RoleSource::Resumed)]);
     assert_eq!(h.closes(), vec![Ev::Close(1, CloseReason::Idle)]);
     assert_eq!(h.stream(2, C2S), b"more");
     assert_eq!(h.table.stats().closed_idle, 1);
@@ -953,9 +958,7 @@ fn an_idle_timeout_longer_than_the_linger_still_resumes() {
     let (c, s) = ("10.0.0.1:1000", "10.0.0.2:50000");
     let limits = TcpLimits { idle_timeout: Duration::from_secs(60), ..TcpLimits::default() };
     let mut h = Harness::with_limits(limits);
-    h.seg(c, s, 1000, 0, "S", b"");
-    h.seg(s, c, 5000, 1001, "SA", b"");
-    h.seg(c, s, 1001, 5001, ".", b"hi");
+    h.said_hi(c, s);
     // Another connection's packets let time pass: the first is closed as idle at about 61 s,
     // and its entry is kept for the idle timeout from then.
     for _ in 0..100 {
@@ -964,8 +967,7 @@ fn an_idle_timeout_longer_than_the_linger_still_resumes() {
     }
     assert_eq!(h.closes(), vec![Ev::Close(1, CloseReason::Idle)]);
     h.seg(s, c, 5001, 1003, ".", b"later");
-    let opens: Vec<&Ev> = h.events.iter().filter(|e| matches!(e, Ev::Open(..))).collect();
-    assert_eq!(opens.last(), Some(&&Ev::Open(3, RoleSource::Resumed)));
+    assert_eq!(h.opens().last(), Some(&Ev::Open(3, RoleSource::Resumed)));
 }
 
 #[test]
@@ -1298,9 +1300,7 @@ fn a_connection_that_goes_on_after_a_memory_eviction_is_resumed_with_its_roles()
         let memory = crate::memory::Memory::new(64 << 20);
         let limits = TcpLimits { memory: memory.clone(), ..TcpLimits::default() };
         let mut h = Harness::with_limits(limits);
-        h.seg(c, s, 1000, 0, "S", b"");
-        h.seg(s, c, 5000, 1001, "SA", b"");
-        h.seg(c, s, 1001, 5001, ".", b"hi");
+        h.said_hi(c, s);
         h.wait(Duration::from_secs(25));
         let mut other = crate::memory::Charge::new(&memory);
         other.set(60 << 20);
@@ -1319,13 +1319,12 @@ fn a_connection_that_goes_on_after_a_memory_eviction_is_resumed_with_its_roles()
     h.seg("10.0.0.3:40000", S, 300, 0, ".", b"");
     h.seg(s, c, 5001, 1003, ".", b"later");
     h.seg(c, s, 1003, 5006, ".", b"more");
-    let opens: Vec<&Ev> = h.events.iter().filter(|e| matches!(e, Ev::Open(..))).collect();
     let want = [
         Ev::Open(1, RoleSource::Syn),
         Ev::Open(2, RoleSource::Guess),
         Ev::Open(3, RoleSource::Resumed),
     ];
-    assert_eq!(opens, want.iter().collect::<Vec<_>>());
+    assert_eq!(h.opens(), want);
     assert_eq!(h.stream(3, S2C), b"later");
     assert_eq!(h.stream(3, C2S), b"more");
     // The entry is forgotten after `closed_linger`, like a closed connection's: the roles are
