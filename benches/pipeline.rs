@@ -61,7 +61,10 @@
 //! compressed message with its direction's context and validates every text message as UTF-8,
 //! on the messages the generator dumped (`gen_bulk --dump`; read into memory first, only the
 //! work timed). For both, the **CPU accounting** of `report --threads N`: each thread's CPU time
-//! (`WSSCOPE_THREAD_CPU=1`), and how many workers would scale at ≥ 0.8·N on more cores.
+//! (`WSSCOPE_THREAD_CPU=1`), and how many workers would scale at ≥ 0.8·N on more cores; and the
+//! **ceiling of this machine**: N copies of the one-thread `report` started at once against one
+//! alone, the most N cores give N independent runs (shared caches, memory bandwidth, virtual
+//! CPUs that share a physical core), which no `--threads N` can beat.
 //!
 //! The exit status is non-zero when the check disagrees, a command fails or the ratio is below
 //! the minimum. Without cargo bench's `--bench` flag (`cargo test --all-targets` runs bench
@@ -223,6 +226,7 @@ fn run_bench() -> Result<bool> {
         let _ = std::fs::remove_file(&dump);
         if threads > 1 {
             print_thread_cpu(&capture, threads, &tools, &results, dir.path())?;
+            print_ceiling(&capture, threads, &tools, &results, dir.path())?;
         }
         if !keep_requested() {
             let _ = std::fs::remove_file(&capture);
@@ -875,6 +879,60 @@ fn print_thread_cpu(
     println!(
         "  with N workers on N + 2 cores a run would take max(reader, rest, workers / N): N workers reach ≥ 0.8·N up to N = {best} (estimate from CPU accounting; this machine has {} cores)",
         std::thread::available_parallelism().map_or(0, usize::from)
+    );
+    Ok(())
+}
+
+/// What N cores of this machine give N *independent* runs: `report` alone, then N copies of it
+/// started at once, interleaved (medians of [`RUNS`] pairs). N copies finishing in the time of
+/// one would be N× the throughput; shared caches, memory bandwidth and virtual CPUs that share a
+/// physical core give less. No `--threads N` can beat that ceiling, so `-jN`'s speed-up is
+/// printed against it as well as against one thread.
+fn print_ceiling(
+    capture: &Path,
+    n: usize,
+    tools: &[Tool],
+    results: &[Summary],
+    dir: &Path,
+) -> Result<()> {
+    let find = |label: &str| tools.iter().zip(results).find(|(t, _)| t.label == label);
+    let (Some((_, one)), Some((_, sharded))) =
+        (find("wsscope report"), find(&format!("wsscope report -j{n}")))
+    else {
+        return Ok(());
+    };
+    let report = Tool::report(capture);
+    let (mut alone, mut together) = (Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        alone.push(report.run(Stdio::null(), dir)?.wall.as_secs_f64());
+        let start = std::time::Instant::now();
+        let children = (0..n)
+            .map(|_| {
+                std::process::Command::new(&report.program)
+                    .args(&report.args)
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .current_dir(dir)
+                    .spawn()
+                    .with_context(|| format!("cannot start {}", report.shell()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for mut c in children {
+            anyhow::ensure!(c.wait()?.success(), "{} failed", report.shell());
+        }
+        together.push(start.elapsed().as_secs_f64());
+    }
+    let med = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (a, t) = (med(&mut alone), med(&mut together));
+    let ceiling = n as f64 * a / t;
+    let speedup = one.median.wall.as_secs_f64() / sharded.median.wall.as_secs_f64();
+    println!(
+        "ceiling of this machine for {n} cores (medians of {RUNS}): one report alone {a:.3} s, {n} copies at once {t:.3} s: {n} independent runs get {ceiling:.2}× the throughput of one; report -j{n}'s {speedup:.2}× is {:.0} % of that",
+        100.0 * speedup / ceiling
     );
     Ok(())
 }
