@@ -166,6 +166,8 @@ impl Buffered {
 
 /// Findings about a connection's TCP kept until its handshake is seen.
 const MAX_EARLY_NOTES: usize = 4;
+/// Gaps held, at most, until a connection is announced (beside [`MAX_EARLY_NOTES`]).
+const MAX_EARLY_GAPS: usize = 32;
 
 /// What a held item costs (for the memory budget).
 fn item_bytes(item: &Item) -> usize {
@@ -942,6 +944,15 @@ impl Session {
         }
         let wsd = self.ws_dir(dir);
         self.saw.lost[wsd.index()] = true;
+        // Before frames are followed (the handshake, a search for frames), the gap is listed as
+        // it is once they are: bytes missing from a connection that turns out to be WebSocket
+        // are never passed over in silence (a lost request or 101 lost its frames unsaid). So is
+        // it in an upgrade attempt listed without frames (a search that found none).
+        let before_frames = match self.phase {
+            Phase::Http(_) | Phase::Probe(_) => true,
+            Phase::Ignored => self.announced,
+            Phase::WebSocket(_) | Phase::Switching(_) => false,
+        };
         let mut cut = (reason == GapReason::Snaplen).then(|| {
             self.finding_event(
                 CheckId::SnaplenCut,
@@ -1002,7 +1013,7 @@ impl Session {
                     "of the client's stream while its upgrade request waited for the response"
                 };
                 let unanswered = self.unanswered(pending, sink);
-                if self.handshake_notes.len() < MAX_EARLY_NOTES {
+                if self.room_for_note() {
                     let note = self.finding_event(
                         CheckId::CaptureGap,
                         Some(wsd),
@@ -1059,14 +1070,36 @@ impl Session {
             // Committed to frames above.
             Phase::Switching(_) | Phase::Ignored => {}
         }
+        if before_frames {
+            let gap = Event::Gap {
+                connection: self.info.id,
+                direction: wsd,
+                length: len,
+                seq,
+                reason,
+                at: Position { packet: at.packet, ts: at.ts, offset },
+            };
+            let held = self.handshake_notes.iter().filter(|e| matches!(e, Event::Gap { .. }));
+            if self.announced {
+                self.push_event(wsd, at.packet, gap, at.ts, cfg, sink);
+            } else if held.count() < MAX_EARLY_GAPS {
+                self.handshake_notes.push(gap);
+            }
+        }
         // Before the connection is known to be WebSocket, the finding waits for the handshake.
         if let Some(e) = cut {
             if self.announced {
                 self.push_event(wsd, at.packet, e, at.ts, cfg, sink);
-            } else if self.handshake_notes.len() < MAX_EARLY_NOTES {
+            } else if self.room_for_note() {
                 self.handshake_notes.push(e);
             }
         }
+    }
+
+    /// Whether another note (beside the gaps held) can wait for the handshake.
+    fn room_for_note(&self) -> bool {
+        let gaps = self.handshake_notes.iter().filter(|e| matches!(e, Event::Gap { .. }));
+        self.handshake_notes.len() - gaps.count() < MAX_EARLY_NOTES
     }
 
     /// A TCP retransmission carried different bytes.
@@ -1132,7 +1165,7 @@ impl Session {
         );
         if self.announced {
             self.push_event(d, at.packet, e, at.ts, cfg, sink);
-        } else if self.handshake_notes.len() < MAX_EARLY_NOTES {
+        } else if self.room_for_note() {
             self.handshake_notes.push(e);
         }
     }
@@ -1955,13 +1988,15 @@ impl Session {
         // A resumed connection not known to be something else may be WebSocket mid-stream.
         let resumed =
             self.info.role == RoleSource::Resumed && self.info.resume_mark != RESUME_NOT_WEBSOCKET;
-        self.phase =
-            if h.requests == 0 && (self.info.role == RoleSource::Guess || resumed || port_named) {
-                let buf = std::mem::take(&mut h.buf);
-                Phase::Probe(ProbePhase { buf, ..Default::default() })
-            } else {
-                Phase::Ignored
-            };
+        // So may the bytes after a request the capture lost, when no 101 came to start them.
+        let candidate =
+            self.info.role == RoleSource::Guess || resumed || port_named || h.request_lost;
+        self.phase = if h.requests == 0 && candidate {
+            let buf = std::mem::take(&mut h.buf);
+            Phase::Probe(ProbePhase { buf, ..Default::default() })
+        } else {
+            Phase::Ignored
+        };
         if let Phase::Probe(_) = self.phase {
             self.swapped = false;
         }

@@ -521,6 +521,40 @@ fn a_handshake_lost_in_both_directions_leaves_the_frames_after_it_to_the_frame_s
     assert!(codes(&ev).contains(&"handshake_not_seen".to_string()), "{:?}", codes(&ev));
 }
 
+#[test]
+fn frames_after_a_lost_request_that_no_101_answered_are_searched_for() {
+    // A busy capture lost the request (a gap before any request); the 101 never came either
+    // (lost later, or still to come when the client's frames passed a head's worth): before,
+    // the client's bytes were taken for not-HTTP and the connection given up without a word.
+    let mut c = Conn::new(RoleSource::Syn);
+    let at = PacketRef::new(Timestamp::from_nanos(2_000_000), 2);
+    c.a.on_stream_event(StreamEvent::Gap {
+        conn: ConnId(1),
+        dir: C2S,
+        offset: 0,
+        len: 157,
+        seq: 0,
+        reason: crate::tcp::GapReason::Lost,
+        at,
+    });
+    c.off[C2S.index()] = 157;
+    let big = vec![b'x'; 30_000];
+    for i in 0..4 {
+        c.send(C2S, &frame(true, 0, 1, fresh_mask(i), &big));
+    }
+    let ev = c.close();
+    assert_eq!(texts(&ev).iter().filter(|(d, _)| *d == C2S).count(), 4, "{:?}", codes(&ev));
+    // The lost request is listed as the gap it is.
+    let gaps: Vec<_> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::Gap { direction, length, at, .. } => Some((*direction, *length, at.offset)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(gaps, vec![(C2S, 157, 0)], "{:?}", codes(&ev));
+}
+
 /// A connection picked up again is one connection: it says what it continues, and it is
 /// searched for frames at once only when its earlier part was shown as WebSocket.
 #[test]

@@ -134,6 +134,18 @@ struct AckMark {
     segments: u64,
 }
 
+/// Where a direction's stream starts when its SYN was not seen (`HalfStream::acked_before_start`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum StartHint {
+    /// Nothing seen before its first bytes: they start it.
+    #[default]
+    None,
+    /// The peer's first acknowledgment, the peer's stream having begun with its SYN.
+    PeerAck,
+    /// The sequence number of this direction's first segment without bytes.
+    OwnBare,
+}
+
 /// State of one direction.
 ///
 /// Invariants: every buffered chunk starts after `next`; `fin_at`, once set, never changes;
@@ -169,7 +181,16 @@ pub(crate) struct HalfStream {
     /// this direction's SYN-ACK, and its stream starts there (ISN + 1), not at the first byte
     /// seen. Bytes between are a hole, and then a gap, instead of a start silently moved on
     /// (a lost 101 made the frames after it read as a malformed response).
-    acked_before_start: Option<u32>,
+    ///
+    /// Without that, the sequence number of the first segment without bytes (an ACK) this
+    /// direction sent before any of its bytes were seen ([`StartHint::OwnBare`]): every byte from there
+    /// on was sent after it, within the capture. Its first bytes seen start further on when the
+    /// capture lost those sent between (a queue that dropped the SYNs and then a 101 read the
+    /// frames after it as a malformed response); they are a hole, and then a gap, too.
+    /// Meaningful as `start_hint` says.
+    acked_before_start: u32,
+    /// What `acked_before_start` is.
+    start_hint: StartHint,
     pub stats: DirStats,
 }
 
@@ -236,13 +257,21 @@ impl HalfStream {
                 // and not captured. At most a few initial windows' worth is believed: without
                 // the SYN-ACK the window scale is not known, and a stale or rewritten ACK would
                 // make up a loss of gigabytes.
-                let start = self
-                    .acked_before_start
+                let bare = self.start_hint == StartHint::OwnBare;
+                let start = (self.start_hint != StartHint::None)
+                    .then_some(self.acked_before_start)
                     .filter(|&a| seg.seq.wrapping_sub(a) <= MAX_UNSEEN_START)
+                    // A bare segment one byte before is a keep-alive probe (RFC 9293 §3.8.4).
+                    .filter(|&a| !bare || seg.seq.wrapping_sub(a) > 1)
                     .unwrap_or(seg.seq);
                 *self.space.insert(SeqSpace::new(start))
             }
-            None => return,
+            None => {
+                if self.start_hint == StartHint::None {
+                    (self.acked_before_start, self.start_hint) = (seg.seq, StartHint::OwnBare);
+                }
+                return;
+            }
         };
         let data_seq = if seg.syn { seg.seq.wrapping_add(1) } else { seg.seq };
         let total = seg.payload.len() as u64 + u64::from(seg.missing);
@@ -285,8 +314,9 @@ impl HalfStream {
             Some(s) => s,
             None if syn_ack => *self.space.insert(SeqSpace::new(ack)),
             None => {
-                if peer_from_syn && self.acked_before_start.is_none() {
-                    self.acked_before_start = Some(ack);
+                // The peer's first acknowledgment wins over a bare segment of this direction.
+                if peer_from_syn && self.start_hint != StartHint::PeerAck {
+                    (self.acked_before_start, self.start_hint) = (ack, StartHint::PeerAck);
                 }
                 return;
             }

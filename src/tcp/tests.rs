@@ -1011,6 +1011,55 @@ fn a_lost_syn_ack_starts_the_servers_stream_at_the_clients_first_acknowledgment(
 }
 
 #[test]
+fn a_bare_segment_before_a_directions_first_bytes_starts_its_stream() {
+    // No SYN seen (a queue dropped both): the request, the server's bare ACK of it, [the 101
+    // lost], the client acknowledging past the 101, frames. The server's own ACK said where its
+    // next byte was: the 10 bytes from there to its first captured ones are a gap, not
+    // silently the stream's start (the frames were read as a malformed response).
+    let mut h = Harness::new();
+    h.seg(C, S, 1001, 5001, ".", b"GET");
+    h.seg(S, C, 5001, 1004, ".", b"");
+    h.seg(C, S, 1004, 5011, ".", b"");
+    h.seg(S, C, 5011, 1004, ".", b"frames");
+    h.seg(C, S, 1004, 5017, ".", b"");
+    h.wait(TcpLimits::default().reorder_window);
+    h.seg(C, S, 1004, 5017, ".", b"");
+    assert_eq!(h.gaps(), vec![Ev::Gap(1, S2C, 0, 10, GapReason::Lost)]);
+    assert_eq!(h.stream(1, S2C), b"frames");
+    // Its first bytes right after it: nothing was lost.
+    let mut h = Harness::new();
+    h.seg(C, S, 1001, 5001, ".", b"GET");
+    h.seg(S, C, 5001, 1004, ".", b"");
+    h.seg(S, C, 5001, 1004, ".", b"frames");
+    h.finish();
+    assert_eq!(h.gaps(), vec![]);
+    assert_eq!(h.stream(1, S2C), b"frames");
+    // A keep-alive probe (one byte before the next) is no evidence of a lost byte.
+    let mut h = Harness::new();
+    h.seg(C, S, 1001, 5001, ".", b"GET");
+    h.seg(S, C, 5000, 1004, ".", b"");
+    h.seg(S, C, 5001, 1004, ".", b"frames");
+    h.finish();
+    assert_eq!(h.gaps(), vec![]);
+    assert_eq!(h.stream(1, S2C), b"frames");
+    // Bytes sent before it, captured after it (reordered), start the stream where they start.
+    let mut h = Harness::new();
+    h.seg(C, S, 1001, 5001, ".", b"GET");
+    h.seg(S, C, 5007, 1004, ".", b"");
+    h.seg(S, C, 5001, 1004, ".", b"frames");
+    h.finish();
+    assert_eq!(h.gaps(), vec![]);
+    assert_eq!(h.stream(1, S2C), b"frames");
+    // One far behind its first bytes (stale) is not believed.
+    let mut h = Harness::new();
+    h.seg(S, C, 5001, 1001, ".", b"");
+    h.seg(S, C, 10_005_001, 1001, ".", b"frames");
+    h.finish();
+    assert_eq!(h.gaps(), vec![]);
+    assert_eq!(h.stream(1, S2C), b"frames");
+}
+
+#[test]
 fn bytes_cut_by_snaplen_are_a_gap_and_the_stream_continues() {
     let mut h = Harness::new();
     h.handshake(1000, 5000);
