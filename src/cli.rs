@@ -213,8 +213,9 @@ pub struct InputArgs {
     /// Also write the packets read (after the filter) to FILE, like tcpdump -w: pcapng when the
     /// name ends in .pcapng (each interface kept with its name and snapshot length, so several
     /// -i stay apart, and the TLS secrets a pcapng input carries), else pcap (one link type;
-    /// the snapshot length of -s or of the input); nanosecond timestamps either way. An
-    /// existing file is refused unless --force.
+    /// the snapshot length of -s or of the input); timestamps in microseconds when the input's
+    /// are (live capture, classic microsecond pcap), else nanoseconds. An existing file is
+    /// refused unless --force.
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub write: Option<PathBuf>,
 

@@ -455,6 +455,28 @@ fn write_keeps_the_snapshot_length_of_any_input() {
     assert!(child.wait().unwrap().success());
     assert_eq!(snaplen(&piped), 65_000, "standard input, read by libpcap");
     assert_eq!(std::fs::read(&piped).unwrap(), std::fs::read(&file).unwrap());
+    // The input's timestamps are microseconds: so are the copy's (its magic), and a report of
+    // the copy is the input's, to the same decimals (helper-33, helper-35: 9 digits where the
+    // input had 6), whether the input was a file or standard input.
+    assert_eq!(&std::fs::read(&file).unwrap()[..4], &[0xd4, 0xc3, 0xb2, 0xa1]);
+    let report = |f: &std::path::Path| {
+        let o = wsscope(&["report", "--fail-on", "never", f.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let text = String::from_utf8(o.stdout).unwrap();
+        let name = f.to_str().unwrap();
+        text.replace(&format!("\"name\": \"{name}\""), "\"name\": \"-\"")
+    };
+    assert!(report(&input).contains("\"start_utc\": \"2"));
+    assert_eq!(report(&file), report(&input));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wsscope"))
+        .args(["report", "--fail-on", "never", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&bytes).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8(o.stdout).unwrap(), report(&input), "read from standard input");
 }
 
 /// A pcapng copy keeps the input's TLS secrets (Decryption Secrets Blocks), where they were and

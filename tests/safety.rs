@@ -205,7 +205,8 @@ fn an_existing_output_is_refused_unless_force_then_replaced_whole() {
         match flag {
             "-o" => assert!(new.starts_with(b"{\n  \"schema_version\""), "{flag}"),
             "--junit" => assert!(new.starts_with(b"<?xml"), "{flag}"),
-            _ => assert_eq!(new[..4], [0x4d, 0x3c, 0xb2, 0xa1], "-w: a nanosecond pcap"),
+            // A microsecond pcap, as the input is.
+            _ => assert_eq!(new[..4], [0xd4, 0xc3, 0xb2, 0xa1], "-w: a pcap file"),
         }
     }
     // No temporary file is left behind.

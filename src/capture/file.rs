@@ -182,9 +182,10 @@ impl FileSource {
             Some(r) => Reader::Classic(r),
             None => Reader::Libpcap { cap, number: 0 },
         };
-        // A classic pcap header's magic says microseconds or nanoseconds (standard input: not
-        // known, nanoseconds assumed).
-        let decimals = match head.as_deref().and_then(|h| h.get(..4)) {
+        // A classic pcap header's magic says microseconds or nanoseconds (a pipe's first bytes
+        // passed through the pump, which kept them: libpcap read the header to open it).
+        let first = head.as_deref().and_then(|h| h.get(..4)).map(|m| [m[0], m[1], m[2], m[3]]);
+        let decimals = match first.or_else(|| pump.as_ref().and_then(Pump::magic)) {
             Some([0xa1, 0xb2, 0xc3, 0xd4] | [0xd4, 0xc3, 0xb2, 0xa1]) => 6,
             _ => 9,
         };
@@ -265,6 +266,15 @@ impl PacketSource for FileSource {
             Reader::Classic(r) => r.ts_decimals(),
             Reader::Pcapng(r) => r.ts_decimals(),
             Reader::Libpcap { .. } | Reader::Stopped => self.decimals,
+        }
+    }
+
+    fn fixed_ts_decimals(&self) -> Option<u8> {
+        match &self.reader {
+            Reader::Classic(r) => Some(r.ts_decimals()),
+            // A classic header's magic said microseconds; libpcap may read pcapng too.
+            Reader::Libpcap { .. } => (self.decimals == 6).then_some(6),
+            Reader::Pcapng(_) | Reader::Stopped => None,
         }
     }
 

@@ -182,6 +182,10 @@ impl PacketSource for LiveSource {
         6
     }
 
+    fn fixed_ts_decimals(&self) -> Option<u8> {
+        Some(6)
+    }
+
     fn next_packet(&mut self) -> Next<'_> {
         let Some(cap) = &mut self.cap else { return Next::End(EndOfInput::Clean) };
         match cap.next_packet() {

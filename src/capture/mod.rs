@@ -190,6 +190,11 @@ pub trait PacketSource {
     fn ts_decimals(&self) -> u8 {
         9
     }
+    /// [`PacketSource::ts_decimals`] when no later packet can have finer timestamps (a live
+    /// capture, a classic pcap file); `None` when one could (a pcapng file's later interfaces).
+    fn fixed_ts_decimals(&self) -> Option<u8> {
+        None
+    }
     /// Every interface described so far, in order (their ids are those packets carry). By
     /// default one per link type, without a name or a snapshot length.
     fn interfaces(&self) -> Vec<Iface> {

@@ -20,7 +20,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// How long a poll waits before looking for a signal again.
 const POLL_MS: i32 = 100;
@@ -29,6 +29,17 @@ const POLL_MS: i32 = 100;
 /// never closed its end, such as a libpcap handle whose open failed).
 pub struct Pump {
     abandoned: Arc<AtomicBool>,
+    /// The input's first four bytes (a file format's magic number), with bit 32 set once all
+    /// four have passed: stored before they are handed to libpcap, so known once it read them.
+    magic: Arc<AtomicU64>,
+}
+
+impl Pump {
+    /// The input's first four bytes, once libpcap has read them (it reads a file header first).
+    pub fn magic(&self) -> Option<[u8; 4]> {
+        let m = self.magic.load(Ordering::Acquire);
+        (m >> 32 != 0).then(|| (m as u32).to_be_bytes())
+    }
 }
 
 impl Drop for Pump {
@@ -49,21 +60,23 @@ pub fn start(input: OwnedFd) -> io::Result<(OwnedFd, Pump)> {
     let (read_end, write_end) =
         unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     let abandoned = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&abandoned);
+    let magic = Arc::new(AtomicU64::new(0));
+    let (flag, first) = (Arc::clone(&abandoned), Arc::clone(&magic));
     std::thread::Builder::new()
         .name("wsscope-pump".into())
-        .spawn(move || copy(input, write_end, &flag))?;
-    Ok((read_end, Pump { abandoned }))
+        .spawn(move || copy(input, write_end, &flag, &first))?;
+    Ok((read_end, Pump { abandoned, magic }))
 }
 
 /// Copies until the input ends, a signal comes, or the reader is gone; then closes `output`.
-fn copy(input: OwnedFd, output: OwnedFd, abandoned: &AtomicBool) {
+fn copy(input: OwnedFd, output: OwnedFd, abandoned: &AtomicBool, magic: &AtomicU64) {
     // This thread never needs a privilege: capabilities belong to threads, so it gives up its
     // own now (see crate::privileges).
     crate::privileges::drop_thread_capabilities();
     let mut buf = vec![0u8; 64 * 1024];
     let mut input = File::from(input);
     let mut output = File::from(output);
+    let mut head = Vec::with_capacity(4);
     loop {
         if crate::signals::received().is_some() || abandoned.load(Ordering::Relaxed) {
             return;
@@ -93,6 +106,13 @@ fn copy(input: OwnedFd, output: OwnedFd, abandoned: &AtomicBool) {
         match input.read(&mut buf) {
             Ok(0) => return, // the end of the input
             Ok(k) => {
+                if head.len() < 4 {
+                    head.extend(buf[..k].iter().take(4 - head.len()));
+                    if let [a, b, c, d] = head[..] {
+                        let m = u32::from_be_bytes([a, b, c, d]);
+                        magic.store(1 << 32 | u64::from(m), Ordering::Release);
+                    }
+                }
                 if output.write_all(&buf[..k]).is_err() {
                     return; // libpcap closed its end
                 }
@@ -128,6 +148,8 @@ mod tests {
         let mut got = String::new();
         File::from(out).read_to_string(&mut got).unwrap();
         assert_eq!(got, "hello world");
+        // The first four bytes were kept, split over two reads or not.
+        assert_eq!(_pump.magic(), Some(*b"hell"));
     }
 
     #[test]

@@ -109,6 +109,8 @@ pub struct QueuedSource {
     ifaces: Vec<Iface>,
     /// The finest timestamp precision of the sources.
     decimals: u8,
+    /// The sources' [`PacketSource::fixed_ts_decimals`]: known when every one's is.
+    fixed_decimals: Option<u8>,
     counters: Vec<Arc<Counters>>,
     pool: Pool,
     quit: Arc<AtomicBool>,
@@ -140,6 +142,8 @@ impl QueuedSource {
             }
         }
         let decimals = sources.iter().map(|s| s.ts_decimals()).max().unwrap_or(9);
+        let fixed = sources.iter().map(|s| s.fixed_ts_decimals()).collect::<Option<Vec<u8>>>();
+        let fixed_decimals = fixed.and_then(|d| d.into_iter().max());
         // Each source's interfaces in turn, numbered after the ones before.
         let mut ifaces = Vec::new();
         let mut pending = Vec::with_capacity(sources.len());
@@ -154,6 +158,7 @@ impl QueuedSource {
             rx,
             tx: Some(tx),
             decimals,
+            fixed_decimals,
             pending,
             current: Batch::default(),
             next: 0,
@@ -356,6 +361,10 @@ impl PacketSource for QueuedSource {
 
     fn ts_decimals(&self) -> u8 {
         self.decimals
+    }
+
+    fn fixed_ts_decimals(&self) -> Option<u8> {
+        self.fixed_decimals
     }
 
     fn next_packet(&mut self) -> Next<'_> {

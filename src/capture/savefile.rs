@@ -1,18 +1,21 @@
 //! Writes packets to a pcap or pcapng file (`-w`), in the byte order of the host, as libpcap does.
 //!
-//! - **pcap**: the 24-byte file header with the nanosecond magic `0xa1b23c4d` (version 2.4,
+//! - **pcap**: the 24-byte file header with the nanosecond magic `0xa1b23c4d` (the
+//!   microsecond one, `0xa1b2c3d4`, for an input whose timestamps are microseconds; version 2.4,
 //!   the input's snapshot length: the file's, or `-s` live; 262,144, libpcap's
 //!   `MAXIMUM_SNAPLEN`, when it gave none), then a 16-byte header per record. A pcap file has
 //!   one link type: [`SaveWriter::accepts`] says whether a packet fits.
 //! - **pcapng**: a section header block, one interface description block per interface of the
 //!   input (with its link type, snapshot length, `if_name` when it has one, and `if_tsresol` =
-//!   9: nanoseconds), then one enhanced packet block per packet, on its interface. An interface
+//!   9: nanoseconds, or 6 for microseconds as the pcap header), then one enhanced packet block per packet, on its interface. An interface
 //!   not yet described gets its block just before its first packet, so the packets of a pcapng
 //!   input whose later sections bring more interfaces can all be saved, and a live capture on
 //!   several interfaces says which packet came from which.
 //!
 //! Timestamps and lengths are written as read: captured bytes, wire length and the timestamp in
-//! nanoseconds (pcap keeps 32-bit seconds, as libpcap does; pcapng 64 bits of nanoseconds, so a
+//! nanoseconds, or in microseconds when the input's are and cannot become finer (a live capture,
+//! a classic pcap file: [`crate::capture::PacketSource::fixed_ts_decimals`]), so that the file
+//! reads back as its input did, to the same decimals (pcap keeps 32-bit seconds, as libpcap does; pcapng 64 bits of nanoseconds, so a
 //! time before 1970 is written as 1970).
 //!
 //! The writer does no rotation and opens no file: it writes to any [`Write`] and counts bytes,
@@ -28,6 +31,8 @@ use std::path::Path;
 const SNAPLEN: u32 = super::MAX_SNAPLEN as u32;
 /// pcap magic number for nanosecond timestamps.
 const PCAP_NANO_MAGIC: u32 = 0xa1b2_3c4d;
+/// pcap magic number for microsecond timestamps.
+const PCAP_MICRO_MAGIC: u32 = 0xa1b2_c3d4;
 /// pcap file header length.
 const PCAP_HEADER: u64 = 24;
 /// pcap record header length.
@@ -79,6 +84,8 @@ pub struct SaveWriter<W: Write> {
     keys: HashMap<u64, u32>,
     bytes: u64,
     packets: u64,
+    /// Timestamps are written in microseconds (else nanoseconds).
+    micro: bool,
 }
 
 /// Which input interface a packet came from: its id, or for a source that describes none, its
@@ -106,6 +113,17 @@ impl<W: Write> SaveWriter<W> {
     /// link type (the file's; its snapshot length is their largest); for pcapng, each interface
     /// of `ifaces` is described, in order (the same id once).
     pub fn new(out: W, format: Format, ifaces: &[Iface]) -> io::Result<SaveWriter<W>> {
+        Self::with_precision(out, format, ifaces, false)
+    }
+
+    /// [`SaveWriter::new`], with timestamps in microseconds when `micro` (every packet's must
+    /// then be a whole number of microseconds: the input's precision).
+    pub fn with_precision(
+        out: W,
+        format: Format,
+        ifaces: &[Iface],
+        micro: bool,
+    ) -> io::Result<SaveWriter<W>> {
         let mut w = SaveWriter {
             out,
             format,
@@ -113,6 +131,7 @@ impl<W: Write> SaveWriter<W> {
             keys: HashMap::new(),
             bytes: 0,
             packets: 0,
+            micro,
         };
         match format {
             Format::Pcap => {
@@ -129,7 +148,7 @@ impl<W: Write> SaveWriter<W> {
                 };
                 let snaplen = ifaces.iter().map(|i| header_snaplen(i.snaplen)).max();
                 let mut h = Vec::with_capacity(PCAP_HEADER as usize);
-                h.extend(PCAP_NANO_MAGIC.to_ne_bytes());
+                h.extend(if micro { PCAP_MICRO_MAGIC } else { PCAP_NANO_MAGIC }.to_ne_bytes());
                 h.extend(2u16.to_ne_bytes());
                 h.extend(4u16.to_ne_bytes());
                 h.extend(0i32.to_ne_bytes()); // thiszone
@@ -202,6 +221,10 @@ impl<W: Write> SaveWriter<W> {
         let caplen = u32::try_from(p.data.len())
             .map_err(|_| invalid(format!("packet {} is too long to save", p.number)))?;
         let nanos = p.ts.as_nanos();
+        // In microseconds, what the input had (a finer timestamp would be cut: never, as the
+        // writer is only asked for microseconds by an input that has no finer ones).
+        let (unit, per_sec) = if self.micro { (1_000, 1_000_000) } else { (1, 1_000_000_000) };
+        let ticks = nanos.div_euclid(unit);
         match self.format {
             Format::Pcap => {
                 if !self.accepts(p.link) {
@@ -213,8 +236,8 @@ impl<W: Write> SaveWriter<W> {
                 let mut h = [0u8; PCAP_RECORD as usize];
                 // 32-bit seconds, as libpcap writes them (a time before 1970 reads back
                 // negative: libpcap reads the field signed in the host's byte order).
-                let secs = nanos.div_euclid(1_000_000_000) as u32;
-                let frac = nanos.rem_euclid(1_000_000_000) as u32;
+                let secs = ticks.div_euclid(per_sec) as u32;
+                let frac = ticks.rem_euclid(per_sec) as u32;
                 h[0..4].copy_from_slice(&secs.to_ne_bytes());
                 h[4..8].copy_from_slice(&frac.to_ne_bytes());
                 h[8..12].copy_from_slice(&caplen.to_ne_bytes());
@@ -227,7 +250,7 @@ impl<W: Write> SaveWriter<W> {
                     Some(i) => *i,
                     None => self.describe(p.iface, p.link)?,
                 };
-                let ts = u64::try_from(nanos).unwrap_or(0);
+                let ts = u64::try_from(ticks).unwrap_or(0);
                 let mut body = Vec::with_capacity(20 + padded(u64::from(caplen)) as usize);
                 body.extend(interface.to_ne_bytes());
                 body.extend(((ts >> 32) as u32).to_ne_bytes());
@@ -293,7 +316,7 @@ impl<W: Write> SaveWriter<W> {
         if let Some(name) = name_of(iface) {
             push_option(&mut body, 2, name); // if_name
         }
-        push_option(&mut body, 9, &[9]); // if_tsresol: 10^-9 s
+        push_option(&mut body, 9, &[if self.micro { 6 } else { 9 }]); // if_tsresol: 10^-r s
         body.extend([0u8; 4]); // opt_endofopt
         self.block(IDB, &body)?;
         let i = self.links.len() as u32;
@@ -363,7 +386,12 @@ mod tests {
     }
 
     fn write(format: Format, packets: &[Packet], links: &[LinkType]) -> Vec<u8> {
-        let mut w = SaveWriter::new(Vec::new(), format, &Iface::of_links(links)).unwrap();
+        write_in(format, packets, links, false)
+    }
+
+    fn write_in(format: Format, packets: &[Packet], links: &[LinkType], micro: bool) -> Vec<u8> {
+        let ifaces = Iface::of_links(links);
+        let mut w = SaveWriter::with_precision(Vec::new(), format, &ifaces, micro).unwrap();
         for (i, (ts, len, data, link)) in packets.iter().enumerate() {
             let p = RawPacket {
                 number: i as u64 + 1,
@@ -445,6 +473,30 @@ mod tests {
         assert_eq!(read(FileSource::open(&path, None).unwrap()), eth);
         assert_eq!(read(FileSource::open_libpcap(&path, None).unwrap()), eth);
         assert_eq!(read_libpcap(&path), eth);
+    }
+
+    /// An input in microseconds is saved in microseconds: the file reads back to the same
+    /// decimals (a report of it shows what the input's did), and every timestamp as it was.
+    #[test]
+    fn an_input_in_microseconds_is_saved_in_microseconds() {
+        let dir = tempfile::tempdir().unwrap();
+        let micro: Vec<Packet> = packets()
+            .into_iter()
+            .map(|(ts, len, data, link)| (ts / 1000 * 1000, len, data, link))
+            .collect();
+        let eth: Vec<Packet> = micro.iter().filter(|p| p.3 == LinkType(1)).cloned().collect();
+        let bytes = write_in(Format::Pcap, &eth, &[LinkType(1)], true);
+        assert_eq!(&bytes[..4], &PCAP_MICRO_MAGIC.to_ne_bytes());
+        let path = save(&dir, "w.pcap", &bytes);
+        let source = FileSource::open(&path, None).unwrap();
+        assert_eq!(source.ts_decimals(), 6);
+        assert_eq!(read(source), eth);
+        assert_eq!(read_libpcap(&path), eth);
+        let links = [LinkType(1), LinkType(276)];
+        let path = save(&dir, "w.pcapng", &write_in(Format::Pcapng, &micro, &links, true));
+        let source = FileSource::open(&path, None).unwrap();
+        assert_eq!(source.ts_decimals(), 6);
+        assert_eq!(read(source), micro);
     }
 
     /// Interfaces keep their names, snapshot lengths and packets, also two of one link type;

@@ -76,6 +76,8 @@ struct Current {
 struct Saver {
     base: PathBuf,
     format: Format,
+    /// Timestamps in microseconds: the input's, which cannot become finer.
+    micro: bool,
     rotation: Rotation,
     protected: Protected,
     force: bool,
@@ -147,6 +149,7 @@ impl TeeSource {
         let mut saver = Saver {
             base: save.path.clone(),
             format,
+            micro: inner.fixed_ts_decimals().is_some_and(|d| d <= 6),
             rotation: save.rotation,
             protected,
             force,
@@ -209,9 +212,13 @@ impl Saver {
             }
             _ => self.ifaces.clone(),
         };
-        let mut writer =
-            SaveWriter::new(BufWriter::with_capacity(BUFFER, file), self.format, &ifaces)
-                .map_err(|e| output_error(&path, e))?;
+        let mut writer = SaveWriter::with_precision(
+            BufWriter::with_capacity(BUFFER, file),
+            self.format,
+            &ifaces,
+            self.micro,
+        )
+        .map_err(|e| output_error(&path, e))?;
         let before = writer.bytes();
         writer.secrets(&self.secrets).map_err(|e| output_error(&path, e))?;
         let preamble = writer.bytes() - before;
@@ -324,6 +331,10 @@ impl PacketSource for TeeSource {
 
     fn ts_decimals(&self) -> u8 {
         self.inner.ts_decimals()
+    }
+
+    fn fixed_ts_decimals(&self) -> Option<u8> {
+        self.inner.fixed_ts_decimals()
     }
 
     fn set_key_store(&mut self, store: std::sync::Arc<crate::tls::KeyStore>) {
