@@ -855,11 +855,7 @@ fn print_thread_cpu(
         workers.push(w);
         rest.push((usage - r - w).max(0.0));
     }
-    let med = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let (r, w, m) = (med(&mut reader), med(&mut workers), med(&mut rest));
+    let (r, w, m) = (median(&mut reader), median(&mut workers), median(&mut rest));
     let total = r + w + m;
     let t1 = one.median.cpu.as_secs_f64();
     println!();
@@ -923,11 +919,7 @@ fn print_ceiling(
         }
         together.push(start.elapsed().as_secs_f64());
     }
-    let med = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let (a, t) = (med(&mut alone), med(&mut together));
+    let (a, t) = (median(&mut alone), median(&mut together));
     let ceiling = n as f64 * a / t;
     let speedup = one.median.wall.as_secs_f64() / sharded.median.wall.as_secs_f64();
     println!(
@@ -935,6 +927,12 @@ fn print_ceiling(
         100.0 * speedup / ceiling
     );
     Ok(())
+}
+
+/// The median of `v` (sorted in place; not empty).
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 /// Waits for `child`, returning whether it succeeded, its CPU time (user + system, seconds)

@@ -948,6 +948,15 @@ impl Session {
         // it is once they are: bytes missing from a connection that turns out to be WebSocket
         // are never passed over in silence (a lost request or 101 lost its frames unsaid). So is
         // it in an upgrade attempt listed without frames (a search that found none).
+        let connection = self.info.id;
+        let gap = move || Event::Gap {
+            connection,
+            direction: wsd,
+            length: len,
+            seq,
+            reason,
+            at: Position { packet: at.packet, ts: at.ts, offset },
+        };
         let before_frames = match self.phase {
             Phase::Http(_) | Phase::Probe(_) => true,
             Phase::Ignored => self.announced,
@@ -970,15 +979,7 @@ impl Session {
                 let mut outs = WsOuts::new();
                 let d = &mut ws.dirs[dir.index()];
                 d.gap_with(offset, (len, exact), at, &mut |k, o| outs.push((k, o)));
-                let gap = Event::Gap {
-                    connection: self.info.id,
-                    direction: wsd,
-                    length: len,
-                    seq,
-                    reason,
-                    at: Position { packet: at.packet, ts: at.ts, offset },
-                };
-                self.push_event(wsd, at.packet, gap, at.ts, cfg, sink);
+                self.push_event(wsd, at.packet, gap(), at.ts, cfg, sink);
                 if let Some(e) = cut.take() {
                     self.push_event(wsd, at.packet, e, at.ts, cfg, sink);
                 }
@@ -1071,14 +1072,7 @@ impl Session {
             Phase::Switching(_) | Phase::Ignored => {}
         }
         if before_frames {
-            let gap = Event::Gap {
-                connection: self.info.id,
-                direction: wsd,
-                length: len,
-                seq,
-                reason,
-                at: Position { packet: at.packet, ts: at.ts, offset },
-            };
+            let gap = gap();
             let held = self.handshake_notes.iter().filter(|e| matches!(e, Event::Gap { .. }));
             if self.announced {
                 self.push_event(wsd, at.packet, gap, at.ts, cfg, sink);
