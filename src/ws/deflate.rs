@@ -13,9 +13,7 @@
 //! back at its end. Only the first [`KEEP`] directions of a thread to need one keep their zlib
 //! state from message to message, which spares them copying the window in for every message
 //! (a copy of up to 32 KiB, a sixteenth of the work on compressed traffic); their state then
-//! holds the same window, and is charged to the memory budget like one in use. States are kept
-//! only while memory is plentiful (under a quarter of `--memory-budget`; the caller decides,
-//! [`Inflater::spare_states`]): they never make it short.
+//! holds the same window, and is charged to the memory budget like one in use.
 //!
 //! When the window is not known (the capture started mid-connection, bytes were lost, or a
 //! message was abandoned at the size limit), inflation is still attempted from an empty window:
@@ -62,7 +60,7 @@ pub enum InflateError {
 
 /// What a zlib state costs while a message is inflated (zlib-rs: its state and its own 32 KiB
 /// window), for the memory budget.
-pub(crate) const STATE_BYTES: usize = 48 << 10;
+const STATE_BYTES: usize = 48 << 10;
 
 /// What one thread's inflation holds besides its inflaters: the pool of zlib states (full, at
 /// worst) and the shared output buffer (for the memory budget).
@@ -90,8 +88,6 @@ pub struct Inflater {
     produced: u64,
     /// The current message has been fed (its zlib state is in use).
     started: bool,
-    /// Memory is short: no zlib state is kept between messages.
-    spare: bool,
     /// The window was given up to save memory (so a reference into it is not the capture's
     /// fault).
     dropped: bool,
@@ -127,7 +123,6 @@ impl Inflater {
             failed: false,
             produced: 0,
             started: false,
-            spare: false,
             dropped: false,
         }
     }
@@ -171,16 +166,6 @@ impl Inflater {
         self.z_is_window = false;
         if self.between_messages() {
             // A kept state holds the old window.
-            self.release_z(true);
-        }
-    }
-
-    /// While memory is short (`spare`), no zlib state is kept between messages: a kept one goes
-    /// back to the pool now (at the end of its message if one is being inflated), and the
-    /// window alone stays, so nothing is lost.
-    pub fn spare_states(&mut self, spare: bool) {
-        self.spare = spare;
-        if spare && self.between_messages() {
             self.release_z(true);
         }
     }
@@ -233,11 +218,8 @@ impl Inflater {
             // window; after a failure the window is unusable and starts empty too.
             self.window = VecDeque::new();
         }
-        let keep = !self.failed
-            && !self.no_context_takeover
-            && !self.spare
-            && self.z_is_window
-            && self.z.is_some();
+        let keep =
+            !self.failed && !self.no_context_takeover && self.z_is_window && self.z.is_some();
         let keep = keep
             && (self.kept
                 || KEPT
@@ -503,19 +485,6 @@ mod tests {
         let _ = inf.feed(b, 1 << 20, &mut |_: &[u8]| {});
         let _ = inf.finish(1 << 20, &mut |_: &[u8]| {});
         assert!(inf.z.is_none() && !inf.kept);
-        // Memory short: the kept state goes back to the pool, the window stays and the next
-        // message inflates from it; none is kept until memory is no longer short.
-        let mut inf = Inflater::new(false, true);
-        assert_eq!(&inflate(&mut inf, &[&z[0]]).unwrap(), &messages[0]);
-        inf.spare_states(true);
-        assert!(inf.z.is_none() && !inf.kept && KEPT.with(|k| k.get()) == 0);
-        assert!(inf.footprint() <= WINDOW);
-        assert_eq!(&inflate(&mut inf, &[&z[1]]).unwrap(), &messages[1]);
-        assert!(inf.z.is_none());
-        inf.spare_states(false);
-        assert_eq!(&inflate(&mut inf, &[&z[2]]).unwrap(), &messages[2]);
-        assert!(inf.z.is_some() && inf.kept);
-        drop(inf);
         // The memory budget takes a kept state with the window.
         let mut inf = Inflater::new(false, true);
         assert_eq!(&inflate(&mut inf, &[&z[0]]).unwrap(), &messages[0]);

@@ -559,13 +559,9 @@ impl DirectionDecoder {
     /// [`Level::DropPayloads`] the message in progress gives up its payload copy (it is still
     /// counted and validated, and comes out truncated) and new ones keep none; from
     /// [`Level::DropInflaters`] the inflater gives up its window and zlib state
-    /// ([`DirectionDecoder::take_given_up`] then says so). From the first, the inflater keeps no
-    /// zlib state between messages (its window stays: nothing is lost).
+    /// ([`DirectionDecoder::take_given_up`] then says so).
     pub fn save_memory(&mut self, level: Level) {
         self.saving = level;
-        if let Some(inf) = &mut self.inflater {
-            inf.spare_states(level >= Level::DropPayloads);
-        }
         if level >= Level::DropPayloads
             && let Some(m) = &mut self.msg
             && !m.discard
@@ -1366,10 +1362,6 @@ impl DirectionDecoder {
             if let Some(inf) = &mut self.inflater {
                 let (max, limit) = (self.cfg.max_message, self.cfg.max_inflate);
                 let mem = &self.cfg.memory;
-                // The zlib state is kept for the next message only while memory is plentiful:
-                // under a quarter of the budget, so that kept states never make it short.
-                let short = mem.used() + super::deflate::STATE_BYTES > mem.budget() / 4;
-                inf.spare_states(short || self.saving >= Level::DropPayloads);
                 if let Err(e) = inf.finish(limit, &mut |plain| keep(&mut m, plain, max, mem)) {
                     m.inflate_error = Some(e);
                 }
