@@ -5,15 +5,12 @@
 //! inflater — and so the LZ77 window — is kept from message to message (context takeover, the
 //! default) unless the sender's direction negotiated `no_context_takeover`.
 //!
-//! Memory: a direction with context takeover keeps its last 32 KiB of output between messages
-//! (less while it has produced less) and gives it to the next message's zlib state as a preset
-//! dictionary (`inflateSetDictionary`), which is exactly the window the sender's compressor
-//! refers to. Thousands of idle compressed connections then cost their windows, not thousands
-//! of zlib states: a zlib state is taken from a small per-thread pool for a message and given
-//! back at its end. Only the first [`KEEP`] directions of a thread to need one keep their zlib
-//! state from message to message, which spares them copying the window in for every message
-//! (a copy of up to 32 KiB, a sixteenth of the work on compressed traffic); their state then
-//! holds the same window, and is charged to the memory budget like one in use.
+//! Memory: a zlib state (with its own 32 KiB window) exists only while a message is being
+//! inflated, taken from a small per-thread pool. Between messages a direction with context
+//! takeover keeps just its last 32 KiB of output (less while it has produced less), and gives it
+//! back to the next message's zlib state as a preset dictionary (`inflateSetDictionary`), which
+//! is exactly the window the sender's compressor refers to. Thousands of idle compressed
+//! connections then cost their windows, not thousands of zlib states.
 //!
 //! When the window is not known (the capture started mid-connection, bytes were lost, or a
 //! message was abandoned at the size limit), inflation is still attempted from an empty window:
@@ -30,8 +27,6 @@ const CHUNK: usize = 16 * 1024;
 const WINDOW: usize = 32 * 1024;
 /// zlib states kept per thread for reuse between messages.
 const POOL: usize = 64;
-/// Directions of a thread that keep their zlib state between messages (at most 12 MiB).
-const KEEP: usize = 256;
 
 thread_local! {
     /// Inflated bytes pass through one buffer per thread, shared by every inflater (each holds it
@@ -39,8 +34,6 @@ thread_local! {
     static OUT: std::cell::RefCell<Box<[u8]>> = std::cell::RefCell::new(vec![0u8; CHUNK].into_boxed_slice());
     /// zlib states not in use by a message.
     static STATES: std::cell::RefCell<Vec<Decompress>> = const { std::cell::RefCell::new(Vec::new()) };
-    /// Inflaters of this thread that keep their zlib state between messages (at most [`KEEP`]).
-    static KEPT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 /// RFC 7692 §7.2.2: the tail removed by the compressor, appended back before inflating.
 const TAIL: [u8; 4] = [0x00, 0x00, 0xFF, 0xFF];
@@ -68,14 +61,8 @@ pub const PER_THREAD_BYTES: usize = POOL * STATE_BYTES + CHUNK;
 
 /// The inflater of one direction.
 pub struct Inflater {
-    /// The zlib state of the message being inflated (from the pool; given back at its end
-    /// unless it is kept, [`Inflater::kept`]).
+    /// The zlib state of the message being inflated (from the pool; given back at its end).
     z: Option<Decompress>,
-    /// `z` is kept between messages (one of the thread's [`KEEP`]).
-    kept: bool,
-    /// `z`'s history is the window: it can inflate the next message without being primed.
-    /// False once the window is emptied while `z` is in use (bytes lost within a message).
-    z_is_window: bool,
     /// The last (up to 32 KiB) bytes inflated: the window of the next message (context takeover).
     window: VecDeque<u8>,
     /// The sender resets its compressor after every message.
@@ -86,17 +73,9 @@ pub struct Inflater {
     failed: bool,
     /// Bytes produced for the current message.
     produced: u64,
-    /// The current message has been fed (its zlib state is in use).
-    started: bool,
     /// The window was given up to save memory (so a reference into it is not the capture's
     /// fault).
     dropped: bool,
-}
-
-impl Drop for Inflater {
-    fn drop(&mut self) {
-        self.release_z(true);
-    }
 }
 
 impl std::fmt::Debug for Inflater {
@@ -115,14 +94,11 @@ impl Inflater {
     pub fn new(no_context_takeover: bool, context_known: bool) -> Self {
         Inflater {
             z: None,
-            kept: false,
-            z_is_window: false,
             window: VecDeque::new(),
             no_context_takeover,
             context_known,
             failed: false,
             produced: 0,
-            started: false,
             dropped: false,
         }
     }
@@ -137,9 +113,7 @@ impl Inflater {
     /// fails with [`InflateError::MemoryBudget`]. Returns whether anything was held.
     pub fn drop_memory(&mut self) -> bool {
         let held = self.z.is_some() || self.window.capacity() > 0;
-        let in_message = self.z.is_some() && !self.between_messages();
-        self.release_z(false);
-        if in_message {
+        if self.z.take().is_some() {
             // A message was being inflated: the rest of it is ignored.
             self.failed = true;
         }
@@ -163,35 +137,6 @@ impl Inflater {
         self.context_known = false;
         self.dropped = false;
         self.window = VecDeque::new();
-        self.z_is_window = false;
-        if self.between_messages() {
-            // A kept state holds the old window.
-            self.release_z(true);
-        }
-    }
-
-    /// No message is being inflated: `z`, if any, is kept between messages.
-    fn between_messages(&self) -> bool {
-        !self.started
-    }
-
-    /// Gives the zlib state up (back to the pool when `reuse`), counting it off the kept ones.
-    fn release_z(&mut self, reuse: bool) {
-        if self.kept {
-            self.kept = false;
-            let _ = KEPT.try_with(|k| k.set(k.get().saturating_sub(1)));
-        }
-        self.z_is_window = false;
-        let Some(z) = self.z.take() else { return };
-        if reuse {
-            let _ = STATES.try_with(|s| {
-                if let Ok(mut s) = s.try_borrow_mut()
-                    && s.len() < POOL
-                {
-                    s.push(z);
-                }
-            });
-        }
     }
 
     /// Feeds compressed payload bytes of the current message; inflated bytes go to `sink`.
@@ -218,25 +163,15 @@ impl Inflater {
             // window; after a failure the window is unusable and starts empty too.
             self.window = VecDeque::new();
         }
-        let keep =
-            !self.failed && !self.no_context_takeover && self.z_is_window && self.z.is_some();
-        let keep = keep
-            && (self.kept
-                || KEPT
-                    .try_with(|k| {
-                        let room = k.get() < KEEP;
-                        if room {
-                            k.set(k.get() + 1);
-                        }
-                        room
-                    })
-                    .unwrap_or(false));
-        if keep {
-            self.kept = true;
-        } else {
-            self.release_z(true);
+        if let Some(z) = self.z.take() {
+            let _ = STATES.try_with(|s| {
+                if let Ok(mut s) = s.try_borrow_mut()
+                    && s.len() < POOL
+                {
+                    s.push(z);
+                }
+            });
         }
-        self.started = false;
         if self.no_context_takeover {
             self.context_known = true;
             self.dropped = false;
@@ -258,9 +193,7 @@ impl Inflater {
             Corrupt,
             Limit,
         }
-        // A message's first bytes: a zlib state from the pool, primed with the window (a kept
-        // state holds it already).
-        self.started = true;
+        // A message's first bytes: a zlib state from the pool, primed with the window.
         let z = match &mut self.z {
             Some(z) => z,
             None => {
@@ -279,7 +212,6 @@ impl Inflater {
                 if !primed {
                     return Err(self.fail());
                 }
-                self.z_is_window = true;
                 self.z.insert(z)
             }
         };
@@ -444,53 +376,14 @@ mod tests {
         messages.push(block.clone());
         messages.push(words(7, 18_000));
         messages.push(block);
-        let compressed = compress_all(&messages);
-        // With room among the thread's kept states, the zlib state is kept from message to
-        // message; without, it goes back to the pool and the next message's is primed with the
-        // window. Both inflate every message.
-        for full in [false, true] {
-            KEPT.with(|k| k.set(if full { KEEP } else { 0 }));
-            let mut inf = Inflater::new(false, true);
-            for (m, z) in messages.iter().zip(&compressed) {
-                let (a, b) = z.split_at(z.len() / 2);
-                assert_eq!(&inflate(&mut inf, &[a, b]).unwrap(), m);
-                assert!(inf.window.len() <= WINDOW && inf.window.capacity() <= WINDOW);
-                assert_eq!(inf.z.is_some(), !full, "kept between messages only with room");
-                assert_eq!(inf.footprint() > WINDOW, !full, "a kept state is charged");
-            }
-            assert_eq!(inf.window.len(), WINDOW);
-            drop(inf);
-            assert_eq!(KEPT.with(|k| k.get()), if full { KEEP } else { 0 }, "given back");
+        let mut inf = Inflater::new(false, true);
+        for (m, z) in messages.iter().zip(compress_all(&messages)) {
+            let (a, b) = z.split_at(z.len() / 2);
+            assert_eq!(&inflate(&mut inf, &[a, b]).unwrap(), m);
+            assert!(inf.window.len() <= WINDOW && inf.window.capacity() <= WINDOW);
+            assert!(inf.z.is_none(), "the zlib state goes back to the pool between messages");
         }
-    }
-
-    #[test]
-    fn a_kept_state_is_given_up_when_the_window_is() {
-        let messages: Vec<Vec<u8>> = (0..6).map(|i| words(i, 5000)).collect();
-        let z = compress_all(&messages);
-        let mut inf = Inflater::new(false, true);
-        assert_eq!(&inflate(&mut inf, &[&z[0]]).unwrap(), &messages[0]);
-        assert!(inf.z.is_some() && inf.kept);
-        // Bytes lost between messages: the kept state holds the old window, so it goes; the
-        // next message refers back to what is lost (missing context, not garbage).
-        inf.lose_context();
-        assert!(inf.z.is_none() && !inf.kept && KEPT.with(|k| k.get()) == 0);
-        assert!(matches!(inflate(&mut inf, &[&z[1]]), Err(InflateError::MissingContext(_))));
-        // Lost within a message: that message goes on with its state, but the state is not kept.
-        let mut inf = Inflater::new(false, true);
-        assert_eq!(&inflate(&mut inf, &[&z[0]]).unwrap(), &messages[0]);
-        let (a, b) = z[1].split_at(z[1].len() / 2);
-        inf.feed(a, 1 << 20, &mut |_: &[u8]| {}).unwrap();
-        inf.lose_context();
-        let _ = inf.feed(b, 1 << 20, &mut |_: &[u8]| {});
-        let _ = inf.finish(1 << 20, &mut |_: &[u8]| {});
-        assert!(inf.z.is_none() && !inf.kept);
-        // The memory budget takes a kept state with the window.
-        let mut inf = Inflater::new(false, true);
-        assert_eq!(&inflate(&mut inf, &[&z[0]]).unwrap(), &messages[0]);
-        assert!(inf.drop_memory());
-        assert!(inf.z.is_none() && inf.footprint() == 0 && KEPT.with(|k| k.get()) == 0);
-        assert!(matches!(inflate(&mut inf, &[&z[1]]), Err(InflateError::MemoryBudget)));
+        assert_eq!(inf.window.len(), WINDOW);
     }
 
     #[test]
