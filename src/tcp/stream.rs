@@ -142,8 +142,15 @@ enum StartHint {
     None,
     /// The peer's first acknowledgment, the peer's stream having begun with its SYN.
     PeerAck,
-    /// The sequence number of this direction's first segment without bytes.
+    /// The latest acknowledgment of the peer, whose SYN was not seen: not believed alone (the
+    /// bytes before it may have passed before the capture started).
+    PeerSaid,
+    /// The sequence number of this direction's first segment without bytes: not believed alone
+    /// (a keep-alive probe carries the next byte's number minus one).
     OwnBare,
+    /// This direction's segment without bytes and the peer's acknowledgment agreed on its next
+    /// byte: it was there when both were sent, within the capture.
+    Agreed,
 }
 
 /// State of one direction.
@@ -182,11 +189,13 @@ pub(crate) struct HalfStream {
     /// seen. Bytes between are a hole, and then a gap, instead of a start silently moved on
     /// (a lost 101 made the frames after it read as a malformed response).
     ///
-    /// Without that, the sequence number of the first segment without bytes (an ACK) this
-    /// direction sent before any of its bytes were seen ([`StartHint::OwnBare`]): every byte from there
-    /// on was sent after it, within the capture. Its first bytes seen start further on when the
-    /// capture lost those sent between (a queue that dropped the SYNs and then a 101 read the
-    /// frames after it as a malformed response); they are a hole, and then a gap, too.
+    /// Without that, where a segment without bytes (an ACK) this direction sent and an
+    /// acknowledgment of the peer agreed that its next byte was, before any of its bytes were
+    /// seen ([`StartHint::Agreed`]): every byte from there on was sent within the capture. Its
+    /// first bytes seen start further on when the capture lost those sent between (a queue that
+    /// dropped the SYNs and then a 101 read the frames after it as a malformed response); they
+    /// are a hole, and then a gap, too. Either alone is no proof: a keep-alive probe carries the
+    /// next byte's number minus one, and an acknowledgment may predate the capture.
     /// Meaningful as `start_hint` says.
     acked_before_start: u32,
     /// What `acked_before_start` is.
@@ -257,19 +266,15 @@ impl HalfStream {
                 // and not captured. At most a few initial windows' worth is believed: without
                 // the SYN-ACK the window scale is not known, and a stale or rewritten ACK would
                 // make up a loss of gigabytes.
-                let bare = self.start_hint == StartHint::OwnBare;
-                let start = (self.start_hint != StartHint::None)
+                let known = matches!(self.start_hint, StartHint::PeerAck | StartHint::Agreed);
+                let start = known
                     .then_some(self.acked_before_start)
                     .filter(|&a| seg.seq.wrapping_sub(a) <= MAX_UNSEEN_START)
-                    // A bare segment one byte before is a keep-alive probe (RFC 9293 §3.8.4).
-                    .filter(|&a| !bare || seg.seq.wrapping_sub(a) > 1)
                     .unwrap_or(seg.seq);
                 *self.space.insert(SeqSpace::new(start))
             }
             None => {
-                if self.start_hint == StartHint::None {
-                    (self.acked_before_start, self.start_hint) = (seg.seq, StartHint::OwnBare);
-                }
+                self.hint(seg.seq, StartHint::OwnBare);
                 return;
             }
         };
@@ -300,6 +305,20 @@ impl HalfStream {
         self.settle(ctx);
     }
 
+    /// Notes where this direction's next byte was said to be (by its own segment without bytes,
+    /// or by the peer's acknowledgment, whose SYN was not seen) before any of its bytes came:
+    /// the two agreeing fix its start ([`StartHint::Agreed`]). The latest of each is kept.
+    fn hint(&mut self, seq: u32, said: StartHint) {
+        self.start_hint = match self.start_hint {
+            StartHint::PeerAck | StartHint::Agreed => return,
+            StartHint::None => said,
+            h if h == said => said,
+            _ if self.acked_before_start == seq => StartHint::Agreed,
+            _ => said,
+        };
+        self.acked_before_start = seq;
+    }
+
     /// Handles an acknowledgment number sent by the peer for this direction's bytes.
     /// `syn_ack` is true when the acknowledging segment is a SYN-ACK (it then fixes offset 0);
     /// `peer_from_syn` when the peer's own stream began with its SYN (its first acknowledgment
@@ -314,9 +333,11 @@ impl HalfStream {
             Some(s) => s,
             None if syn_ack => *self.space.insert(SeqSpace::new(ack)),
             None => {
-                // The peer's first acknowledgment wins over a bare segment of this direction.
+                // The peer's first acknowledgment wins over anything else.
                 if peer_from_syn && self.start_hint != StartHint::PeerAck {
                     (self.acked_before_start, self.start_hint) = (ack, StartHint::PeerAck);
+                } else if !peer_from_syn {
+                    self.hint(ack, StartHint::PeerSaid);
                 }
                 return;
             }

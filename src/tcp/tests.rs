@@ -1042,6 +1042,21 @@ fn a_bare_segment_before_a_directions_first_bytes_starts_its_stream() {
         assert_eq!(h.gaps(), vec![], "bare at {bare}, first bytes at {first}");
         assert_eq!(h.stream(1, S2C), b"frames");
     }
+    // A keep-alive probe before bytes captured out of order (helper-36): the byte before the
+    // next one is no byte to miss.
+    let mut h = Harness::new();
+    h.seg(C, S, 1001, 5001, ".", b"GET");
+    h.seg(S, C, 5000, 1004, ".", b"");
+    h.seg(S, C, 5007, 1004, ".", b"second");
+    h.seg(S, C, 5001, 1004, ".", b"first ");
+    h.finish();
+    assert!(h.gaps().iter().all(|g| !matches!(g, Ev::Gap(1, S2C, 0, 1, _))), "{:?}", h.gaps());
+    // Without the peer's word a bare segment alone starts nothing (it may be a keep-alive).
+    let mut h = Harness::new();
+    h.seg(S, C, 5001, 1001, ".", b"");
+    h.seg(S, C, 5011, 1001, ".", b"frames");
+    h.finish();
+    assert_eq!(h.gaps(), vec![]);
 }
 
 #[test]
