@@ -290,6 +290,12 @@ struct ProbePhase {
     /// found in it from there answer the request; anything else before them (a retried
     /// request after a lost refusal) says the request was not upgraded.
     request_end: Option<(usize, u64)>,
+    /// A connection seen from its SYN whose first bytes (its request, perhaps) were lost, and
+    /// no 101 came: one side's frames are enough only when their masking agrees with the roles
+    /// its SYN gave (masked from the client, not from the server); else both sides must show
+    /// frames (helper-36: TLS, HTTP bodies and HTTP/2 that lost their first segment were taken
+    /// for WebSocket, 1 to 3 in 100).
+    both_sides: bool,
 }
 
 /// Chains a probe follows past `max_resync` bytes, at most, per direction.
@@ -1982,12 +1988,12 @@ impl Session {
         // A resumed connection not known to be something else may be WebSocket mid-stream.
         let resumed =
             self.info.role == RoleSource::Resumed && self.info.resume_mark != RESUME_NOT_WEBSOCKET;
-        // So may the bytes after a request the capture lost, when no 101 came to start them.
-        let candidate =
-            self.info.role == RoleSource::Guess || resumed || port_named || h.request_lost;
-        self.phase = if h.requests == 0 && candidate {
+        // So may the bytes after a request the capture lost, when no 101 came to start them
+        // (frames in both directions needed then).
+        let usual = self.info.role == RoleSource::Guess || resumed || port_named;
+        self.phase = if h.requests == 0 && (usual || h.request_lost) {
             let buf = std::mem::take(&mut h.buf);
-            Phase::Probe(ProbePhase { buf, ..Default::default() })
+            Phase::Probe(ProbePhase { buf, both_sides: !usual, ..Default::default() })
         } else {
             Phase::Ignored
         };
@@ -2065,8 +2071,12 @@ impl Session {
             }
             // One side shows frames; the other has none yet: wait for it to agree, unless it has
             // nothing, gave up, or the streams ended.
-            [Some(m), None] if p.buf[1].bytes.is_empty() || quiet(1) => Some(if m { 0 } else { 1 }),
-            [None, Some(m)] if p.buf[0].bytes.is_empty() || quiet(0) => Some(if m { 1 } else { 0 }),
+            [Some(m), None] if (!p.both_sides || m) && (p.buf[1].bytes.is_empty() || quiet(1)) => {
+                Some(if m { 0 } else { 1 })
+            }
+            [None, Some(m)] if (!p.both_sides || !m) && (p.buf[0].bytes.is_empty() || quiet(0)) => {
+                Some(if m { 1 } else { 0 })
+            }
             _ => None,
         };
         let Some(client) = client else {
@@ -2075,7 +2085,7 @@ impl Session {
                     || (p.buf[i].bytes.is_empty() && p.following[i].is_empty())
                     || complete
             };
-            if done(0) && done(1) && found.iter().all(Option::is_none) {
+            if done(0) && done(1) && (found.iter().all(Option::is_none) || p.both_sides) {
                 self.unanswered_no_response(sink);
                 self.phase = Phase::Ignored;
             }

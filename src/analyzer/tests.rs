@@ -553,6 +553,24 @@ fn frames_after_a_lost_request_that_no_101_answered_are_searched_for() {
         })
         .collect();
     assert_eq!(gaps, vec![(C2S, 157, 0)], "{:?}", codes(&ev));
+    // Frames from one side whose masking contradicts the roles the SYN gave (masked from the
+    // server) are not enough: such a connection is not taken for WebSocket (helper-36).
+    let mut c = Conn::new(RoleSource::Syn);
+    c.a.on_stream_event(StreamEvent::Gap {
+        conn: ConnId(1),
+        dir: C2S,
+        offset: 0,
+        len: 157,
+        seq: 0,
+        reason: crate::tcp::GapReason::Lost,
+        at,
+    });
+    c.off[C2S.index()] = 157;
+    for i in 0..4 {
+        c.send(S2C, &frame(true, 0, 1, fresh_mask(i), &big));
+    }
+    let ev = c.close();
+    assert!(texts(&ev).is_empty(), "{:?}", codes(&ev));
 }
 
 /// A connection picked up again is one connection: it says what it continues, and it is
