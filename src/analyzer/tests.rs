@@ -566,6 +566,7 @@ fn frames_after_a_lost_request_that_no_101_answered_are_searched_for() {
         at,
     });
     c.off[C2S.index()] = 157;
+    c.send(C2S, &[0xff; 70_000]);
     for i in 0..4 {
         c.send(S2C, &frame(true, 0, 1, fresh_mask(i), &big));
     }
