@@ -477,6 +477,13 @@ fn write_keeps_the_snapshot_length_of_any_input() {
     child.stdin.take().unwrap().write_all(&bytes).unwrap();
     let o = child.wait_with_output().unwrap();
     assert_eq!(String::from_utf8(o.stdout).unwrap(), report(&input), "read from standard input");
+    // Standard input redirected from the file (libpcap reads it directly; helper-36).
+    let o = Command::new(env!("CARGO_BIN_EXE_wsscope"))
+        .args(["report", "--fail-on", "never", "-"])
+        .stdin(std::fs::File::open(&input).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8(o.stdout).unwrap(), report(&input), "standard input from a file");
 }
 
 /// A pcapng copy keeps the input's TLS secrets (Decryption Secrets Blocks), where they were and

@@ -131,6 +131,15 @@ impl FileSource {
                 std::io::stdin().as_fd().try_clone_to_owned().map_err(open_error)?,
             );
             let regular = stdin.metadata().is_ok_and(|m| m.is_file());
+            if regular {
+                // Its magic, where libpcap will start reading, without moving the offset.
+                let mut magic = [0u8; 4];
+                let at = std::io::Seek::stream_position(&mut &stdin).ok();
+                let read = at.map(|at| std::os::unix::fs::FileExt::read_at(&stdin, &mut magic, at));
+                if let Some(Ok(4)) = read {
+                    head = Some(magic.to_vec());
+                }
+            }
             (!regular).then(|| OwnedFd::from(stdin))
         } else if head.is_none() {
             // Not a regular file: opened without waiting for a FIFO's writer.
@@ -171,7 +180,7 @@ impl FileSource {
         let snaplen = snapshot(&cap);
         // libpcap accepted the header; a regular classic pcap file without a filter is read in
         // blocks (if opening it again fails, libpcap keeps reading).
-        let classic = (ours && head.is_some() && filter.is_none())
+        let classic = (ours && !is_stdin && head.is_some() && filter.is_none())
             .then(|| {
                 let mut file = std::fs::File::open(path).ok()?;
                 let format = Format::probe(&mut file, link)?;
