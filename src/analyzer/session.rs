@@ -1989,7 +1989,7 @@ impl Session {
         let resumed =
             self.info.role == RoleSource::Resumed && self.info.resume_mark != RESUME_NOT_WEBSOCKET;
         // So may the bytes after a request the capture lost, when no 101 came to start them
-        // (frames in both directions needed then).
+        // (one side's frames then count only when their masking agrees with the SYN's roles).
         let usual = self.info.role == RoleSource::Guess || resumed || port_named;
         self.phase = if h.requests == 0 && (usual || h.request_lost) {
             let buf = std::mem::take(&mut h.buf);
