@@ -526,18 +526,23 @@ fn frames_after_a_lost_request_that_no_101_answered_are_searched_for() {
     // A busy capture lost the request (a gap before any request); the 101 never came either
     // (lost later, or still to come when the client's frames passed a head's worth): before,
     // the client's bytes were taken for not-HTTP and the connection given up without a word.
-    let mut c = Conn::new(RoleSource::Syn);
-    let at = PacketRef::new(Timestamp::from_nanos(2_000_000), 2);
-    c.a.on_stream_event(StreamEvent::Gap {
-        conn: ConnId(1),
-        dir: C2S,
-        offset: 0,
-        len: 157,
-        seq: 0,
-        reason: crate::tcp::GapReason::Lost,
-        at,
-    });
-    c.off[C2S.index()] = 157;
+    // A connection seen from its SYN whose first 157 client bytes (its request) were lost.
+    let request_lost = || {
+        let mut c = Conn::new(RoleSource::Syn);
+        let at = PacketRef::new(Timestamp::from_nanos(2_000_000), 2);
+        c.a.on_stream_event(StreamEvent::Gap {
+            conn: ConnId(1),
+            dir: C2S,
+            offset: 0,
+            len: 157,
+            seq: 0,
+            reason: crate::tcp::GapReason::Lost,
+            at,
+        });
+        c.off[C2S.index()] = 157;
+        c
+    };
+    let mut c = request_lost();
     let big = vec![b'x'; 30_000];
     for i in 0..4 {
         c.send(C2S, &frame(true, 0, 1, fresh_mask(i), &big));
@@ -555,17 +560,7 @@ fn frames_after_a_lost_request_that_no_101_answered_are_searched_for() {
     assert_eq!(gaps, vec![(C2S, 157, 0)], "{:?}", codes(&ev));
     // Frames from one side whose masking contradicts the roles the SYN gave (masked from the
     // server) are not enough: such a connection is not taken for WebSocket (helper-36).
-    let mut c = Conn::new(RoleSource::Syn);
-    c.a.on_stream_event(StreamEvent::Gap {
-        conn: ConnId(1),
-        dir: C2S,
-        offset: 0,
-        len: 157,
-        seq: 0,
-        reason: crate::tcp::GapReason::Lost,
-        at,
-    });
-    c.off[C2S.index()] = 157;
+    let mut c = request_lost();
     c.send(C2S, &[0xff; 70_000]);
     for i in 0..4 {
         c.send(S2C, &frame(true, 0, 1, fresh_mask(i), &big));
