@@ -1011,10 +1011,16 @@ impl Session {
                 // lost its first messages without a word).
                 let pending = std::mem::take(&mut h.pending);
                 let req_i = h.req_dir.unwrap_or(Direction::ClientToServer).index();
-                let request_end = (req_i != dir.index()).then(|| (req_i, h.buf[req_i].start));
+                let request_end = Some((req_i, h.buf[req_i].start));
                 let mut buf = std::mem::take(&mut h.buf);
-                buf[dir.index()] = Buffered::default();
-                let lost = if h.req_dir.is_none_or(|r| r != dir) {
+                // The request direction's bytes since its request start at a frame boundary
+                // when it was upgraded: they are searched before its gap is (dropping them lost
+                // the messages sent before it). The server's, before a gap, were its response.
+                let client_gap = h.req_dir.is_none_or(|r| r == dir);
+                if !client_gap {
+                    buf[dir.index()] = Buffered::default();
+                }
+                let lost = if !client_gap {
                     "of the server's stream after the upgrade request (its response among them)"
                 } else {
                     "of the client's stream while its upgrade request waited for the response"
@@ -1035,6 +1041,10 @@ impl Session {
                 let probe = ProbePhase { buf, unanswered, request_end, ..Default::default() };
                 self.phase = Phase::Probe(probe);
                 self.run_probe(false, cfg, sink);
+                if client_gap {
+                    // The gap itself, in the phase the search led to (frames, or searching on).
+                    return self.plain_gap(dir, offset, (len, exact), seq, reason, at, cfg, sink);
+                }
             }
             // The request direction lost bytes before any request was read: its request may be
             // what was lost; a 101 from the server then still starts the frames.
@@ -2085,7 +2095,10 @@ impl Session {
                     || (p.buf[i].bytes.is_empty() && p.following[i].is_empty())
                     || complete
             };
-            if done(0) && done(1) && (found.iter().all(Option::is_none) || p.both_sides) {
+            // Nothing yet in either direction (a search begun at a gap) is not an answer.
+            let given_up = complete || p.given_up.iter().any(|&g| g);
+            if done(0) && done(1) && given_up && (found.iter().all(Option::is_none) || p.both_sides)
+            {
                 self.unanswered_no_response(sink);
                 self.phase = Phase::Ignored;
             }

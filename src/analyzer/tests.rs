@@ -846,3 +846,67 @@ fn a_lost_refusal_followed_by_a_retry_is_not_an_upgrade_of_the_first_request() {
     assert!(unanswered);
     assert_eq!(texts(&ev).len(), 8);
 }
+
+/// A gap of `len` bytes in `dir` at its next offset (the capture lost them).
+fn lose(c: &mut Conn, dir: Direction, len: u64) {
+    c.packet += 1;
+    let at = PacketRef::new(Timestamp::from_nanos(c.packet as i64 * 1_000_000), c.packet);
+    let offset = c.off[dir.index()];
+    c.a.on_stream_event(StreamEvent::Gap {
+        conn: ConnId(1),
+        dir,
+        offset,
+        len,
+        seq: offset as u32,
+        reason: crate::tcp::GapReason::Lost,
+        at,
+    });
+    c.off[dir.index()] += len;
+}
+
+#[test]
+fn the_frames_after_a_request_whose_101_was_lost_are_found_whatever_else_was_lost() {
+    // helper-35's live run with queue drops: the 101 lost, and the client's stream lost bytes
+    // too. A gap in the client's stream dropped the frames it had sent since its request, and
+    // a search begun at the 101's gap, with nothing yet to search, gave the connection up: none
+    // of its 40 messages were shown.
+    let msg = |i: usize, dir: Direction| {
+        let body = format!("{{\"n\":{i},\"pad\":\"{}\"}}", "y".repeat(200));
+        frame(true, 0, 1, if dir == C2S { fresh_mask(i as u8) } else { None }, body.as_bytes())
+    };
+    // When the 101's gap is declared: right after the request, after the client's first
+    // frames, after the client's own gap; or never (the client's gap alone).
+    for (when, client_gap) in [(0, true), (1, true), (2, true), (0, false), (3, true)] {
+        let mut c = Conn::new(RoleSource::Syn);
+        c.send(C2S, request("").as_bytes());
+        if when == 0 {
+            lose(&mut c, S2C, 129);
+        }
+        for i in 0..10 {
+            c.send(C2S, &msg(i, C2S));
+        }
+        if when == 1 {
+            lose(&mut c, S2C, 129);
+        }
+        if client_gap {
+            lose(&mut c, C2S, 100);
+        }
+        if when == 2 {
+            lose(&mut c, S2C, 129);
+        }
+        for i in 10..40 {
+            c.send(C2S, &msg(i, C2S));
+            if when != 3 {
+                c.send(S2C, &msg(i, S2C));
+            }
+        }
+        let ev = c.close();
+        let t = texts(&ev);
+        let case = format!("101 lost at {when}, client gap {client_gap}: {:?}", codes(&ev));
+        assert_eq!(t.iter().filter(|(d, _)| *d == C2S).count(), 40, "{case}");
+        assert_eq!(t.iter().filter(|(d, _)| *d == S2C).count(), if when == 3 { 0 } else { 30 });
+        let gaps = ev.iter().filter(|e| matches!(e, Event::Gap { .. })).count();
+        assert_eq!(gaps, usize::from(when != 3) + usize::from(client_gap), "{case}");
+        assert!(codes(&ev).contains(&"handshake_not_seen".to_string()), "{case}");
+    }
+}
