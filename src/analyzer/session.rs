@@ -266,6 +266,10 @@ struct HttpPhase {
     /// Bytes of the request direction went missing before any request was read: a 101 alone
     /// may then start the frames.
     request_lost: bool,
+    /// With `request_lost`: the request direction's bytes buffered follow bytes lost from its
+    /// first byte on (the request, and the frames after it start where the bytes resume, when
+    /// only the request was lost), not a later gap.
+    lost_at_start: bool,
 }
 
 #[derive(Debug, Default)]
@@ -290,6 +294,13 @@ struct ProbePhase {
     /// found in it from there answer the request; anything else before them (a retried
     /// request after a lost refusal) says the request was not upgraded.
     request_end: Option<(usize, u64)>,
+    /// With `request_end`: the request direction's bytes from its request's end up to a gap
+    /// were masked frames (too few for a search to be sure of on their own: a request answered
+    /// by a 101 is all the evidence more they need). The client is then that direction.
+    anchored: bool,
+    /// With `request_end`: the request direction lost bytes right at its request's end, before
+    /// any other came; frames found in it after them answer the request as frames at its end do.
+    lost_since_request: bool,
     /// A connection seen from its SYN whose first bytes (its request, perhaps) were lost, and
     /// no 101 came: one side's frames are enough only when their masking agrees with the roles
     /// its SYN gave (masked from the client, not from the server); else both sides must show
@@ -492,6 +503,7 @@ impl Session {
                 pending: VecDeque::new(),
                 requests: 0,
                 request_lost: false,
+                lost_at_start: false,
             })
         };
         Session {
@@ -1055,6 +1067,7 @@ impl Session {
             {
                 self.saw.gap_before_handshake = true;
                 h.request_lost = true;
+                h.lost_at_start = offset == 0;
                 h.req_dir = Some(dir);
                 h.buf[dir.index()] = Buffered { start: offset + len, ..Default::default() };
                 self.swapped = dir == Direction::ServerToClient;
@@ -1067,19 +1080,56 @@ impl Session {
             Phase::Http(h) => {
                 self.saw.gap_before_handshake = true;
                 let handshake_lost = h.requests == 0;
-                self.phase = if self.info.role == RoleSource::Guess
+                if self.info.role == RoleSource::Guess
                     || reason == GapReason::Snaplen
                     || handshake_lost
                 {
-                    Phase::Probe(ProbePhase::default())
+                    // A client whose request alone was lost waits, frames and all, for a 101
+                    // (helper-37: the 101 lost as well dropped every client frame): its bytes are
+                    // searched too. Not after a later gap of its own: waiting for a side whose
+                    // bytes start anywhere to agree held back the other side's frames.
+                    let mut buf = std::mem::take(&mut h.buf);
+                    let keep = h.lost_at_start && h.req_dir.is_some_and(|r| r != dir);
+                    if !keep {
+                        buf = Default::default();
+                    }
+                    buf[dir.index()] = Buffered { start: offset + len, ..Default::default() };
+                    self.phase = Phase::Probe(ProbePhase { buf, ..Default::default() });
+                    self.swapped = false;
+                    self.run_probe(false, cfg, sink);
                 } else {
-                    Phase::Ignored
+                    self.phase = Phase::Ignored;
                 }
             }
             Phase::Probe(p) => {
+                let i = dir.index();
+                // The client's bytes since its request, up to the gap: its first frames when it
+                // was upgraded (dropping them lost its first messages without a word).
+                if let Some((ri, end)) = p.request_end
+                    && ri == i
+                    && !p.anchored
+                    && p.following[i].is_empty()
+                {
+                    let b = &p.buf[i];
+                    if b.bytes.is_empty() {
+                        p.lost_since_request |= offset == end;
+                    } else if b.start == end && frames_from_request_end(&b.bytes, end) {
+                        p.anchored = true;
+                        self.run_probe(false, cfg, sink);
+                        return self.plain_gap(
+                            dir,
+                            offset,
+                            (len, exact),
+                            seq,
+                            reason,
+                            at,
+                            cfg,
+                            sink,
+                        );
+                    }
+                }
                 // Searching continues after the gap; what was before it cannot be joined, but
                 // a chain followed on whose next header comes after it goes on.
-                let i = dir.index();
                 p.following[i].retain(|c| c.next_header() >= offset + len);
                 p.buf[i] = Buffered::default();
                 p.resume[i] = 0;
@@ -1604,6 +1654,39 @@ impl Session {
                     self.swapped = req_dir == Direction::ServerToClient;
                     self.saw.gap_before_handshake = true;
                 }
+                // The server's stream picked up without its SYN-ACK (and its start not agreed
+                // on), its first bytes no response: the response was lost before them, and they
+                // are what followed it (helper-37: frames read as a malformed response, an
+                // error, and the connection's messages lost).
+                if !lone
+                    && self.info.role == RoleSource::Guess
+                    && h.pending.iter().any(|p| p.upgrade.is_some())
+                    && http::lenient::looks_like_response_start(&buf.bytes) == Some(false)
+                {
+                    let pos = buf.position();
+                    let pending = std::mem::take(&mut h.pending);
+                    let req_i = d.opposite().index();
+                    let request_end = Some((req_i, h.buf[req_i].start));
+                    let buf = std::mem::take(&mut h.buf);
+                    let unanswered = self.unanswered(pending, sink);
+                    if self.room_for_note() {
+                        let note = self.finding_event(
+                            CheckId::CaptureGap,
+                            Some(self.ws_dir(d)),
+                            pos,
+                            "the server's stream was picked up without its start (its SYN-ACK \
+                             was not captured), and its first bytes are no HTTP response: the \
+                             response to the upgrade request was lost before them, and the \
+                             frames of both directions are searched for without it"
+                                .to_string(),
+                        );
+                        self.handshake_notes.push(note);
+                    }
+                    let probe = ProbePhase { buf, unanswered, request_end, ..Default::default() };
+                    self.phase = Phase::Probe(probe);
+                    self.run_probe(false, cfg, sink);
+                    return true;
+                }
                 if buf.bytes.is_empty() || (h.pending.is_empty() && !lone) {
                     if !buf.bytes.is_empty() && buf.bytes.len() > cfg.max_http_head {
                         // More than a head, and no request it could answer: not followed.
@@ -1973,6 +2056,7 @@ impl Session {
                 pending: VecDeque::new(),
                 requests,
                 request_lost: false,
+                lost_at_start: false,
             });
             self.run_http(cfg, sink);
             return;
@@ -2034,6 +2118,10 @@ impl Session {
                     resumed: resumed.then_some(d == Direction::ClientToServer),
                 },
             };
+            if p.anchored && p.request_end.is_some_and(|(r, _)| r == i) {
+                (found[i], boundary[i]) = (Some(true), Some(p.buf[i].start));
+                continue;
+            }
             if !p.following[i].is_empty() {
                 (found[i], boundary[i]) = p.follow(i, expect, complete, cfg.max_resync);
                 continue;
@@ -2071,8 +2159,11 @@ impl Session {
             }
         }
         let quiet = |i: usize| p.given_up[i] || (complete && found[i].is_none());
+        let anchored = p.request_end.filter(|_| p.anchored).map(|(r, _)| r);
         // Frames in both directions must agree: one side masks, the other does not.
         let client = match found {
+            // The client's frames right after its request: the other side need not show any.
+            _ if anchored.is_some_and(|r| found[1 - r] != Some(true)) => anchored,
             [Some(m0), Some(m1)] if m0 != m1 => Some(if m0 { 0 } else { 1 }),
             [Some(_), Some(_)] => {
                 self.unanswered_no_response(sink);
@@ -2114,7 +2205,9 @@ impl Session {
         // sent nothing since); bytes before them (a retried request after a lost refusal) say
         // it was not.
         let answered_by_frames = p.request_end.is_some_and(|(i, end)| {
-            boundary[i] == Some(end) || (bufs[i].bytes.is_empty() && bufs[i].start == end)
+            boundary[i] == Some(end)
+                || (bufs[i].bytes.is_empty() && bufs[i].start == end)
+                || (p.lost_since_request && client == i)
         });
         let make = |from_client: bool, start: u64| {
             DirectionDecoder::new(
@@ -2136,6 +2229,12 @@ impl Session {
         let dirs = [0, 1].map(|i| {
             let from_client = client == i;
             match (boundary[i], found[i]) {
+                // Frames right after the request start where it ended: decoded from there as
+                // after a 101 (no probation; a compressed first message inflates).
+                (Some(at), Some(_)) if anchored == Some(i) => DirectionDecoder::new(
+                    DirConfig { from_start: true, ..make(true, 0).config().clone() },
+                    at,
+                ),
                 (Some(at), Some(masked)) => DirectionDecoder::at_boundary(
                     DirConfig { from_start: false, ..make(from_client, 0).config().clone() },
                     at,
@@ -2606,6 +2705,28 @@ impl Session {
 }
 
 /// Skips buffered body bytes: `Some((progressed, done))`, or `None` when the body is malformed.
+/// Whether `bytes`, a client's bytes from the end of its upgrade request (stream offset `end`)
+/// up to a gap, are masked frames from their first byte: a chain that ends exactly there and
+/// shows what a search needs of one frame, or whose last frame (or header) the gap cut. A
+/// request retried after a lost refusal (`G` reads as a reserved opcode) is not.
+fn frames_from_request_end(bytes: &[u8], end: u64) -> bool {
+    let expect = Expect {
+        masked: Some(true),
+        rsv_allowed: 0b100,
+        evidence: resync::Evidence::Detect { min_frames_at_end: 1, resumed: None },
+    };
+    let mut chain = resync::Chain::new(end, expect);
+    let stop = end + bytes.len() as u64;
+    match chain.advance(bytes, end, expect, false) {
+        resync::Verdict::Accept(masked) => masked,
+        resync::Verdict::Reject => false,
+        resync::Verdict::Undecided if chain.next_header() == stop => {
+            chain.advance(bytes, end, expect, true) == resync::Verdict::Accept(true)
+        }
+        resync::Verdict::Undecided => chain.next_header() > end,
+    }
+}
+
 fn skip_body(skip: &mut BodySkipper, buf: &mut Buffered) -> Option<(bool, bool)> {
     let p = skip.skip(&buf.bytes).ok()?;
     buf.consume(p.consumed);

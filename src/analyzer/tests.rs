@@ -866,35 +866,40 @@ fn lose(c: &mut Conn, dir: Direction, len: u64) {
 
 #[test]
 fn the_frames_after_a_request_whose_101_was_lost_are_found_whatever_else_was_lost() {
-    // helper-35's live run with queue drops: the 101 lost, and the client's stream lost bytes
-    // too. A gap in the client's stream dropped the frames it had sent since its request, and
-    // a search begun at the 101's gap, with nothing yet to search, gave the connection up: none
-    // of its 40 messages were shown.
+    // helper-35's and helper-37's captures with packets lost: the 101, and client bytes too. A
+    // gap in the client's stream dropped the frames it had sent since its request, a search
+    // begun at the 101's gap, with nothing yet to search, gave the connection up (none of its
+    // messages shown), and client bytes lost right after the request made its frames read as a
+    // refusal (a `no_response` handshake with the request, then an upgraded one without it).
     let msg = |i: usize, dir: Direction| {
         let body = format!("{{\"n\":{i},\"pad\":\"{}\"}}", "y".repeat(200));
         frame(true, 0, 1, if dir == C2S { fresh_mask(i as u8) } else { None }, body.as_bytes())
     };
     // When the 101's gap is declared: right after the request, after the client's first
-    // frames, after the client's own gap; or never (the client's gap alone).
-    for (when, client_gap) in [(0, true), (1, true), (2, true), (0, false), (3, true)] {
+    // frames, after the client's own gap, or never (the server sends nothing); how many client
+    // frames come before the client's gap (none: it lost its first frames), if it has one.
+    let cases = [(0, Some(10)), (1, Some(10)), (2, Some(10)), (0, None), (3, Some(10))];
+    let few = [(0, Some(3)), (1, Some(3)), (2, Some(3)), (0, Some(0)), (1, Some(0)), (2, Some(0))];
+    for (when, client_gap) in cases.into_iter().chain(few) {
+        let before = client_gap.unwrap_or(10);
         let mut c = Conn::new(RoleSource::Syn);
         c.send(C2S, request("").as_bytes());
         if when == 0 {
             lose(&mut c, S2C, 129);
         }
-        for i in 0..10 {
+        for i in 0..before {
             c.send(C2S, &msg(i, C2S));
         }
         if when == 1 {
             lose(&mut c, S2C, 129);
         }
-        if client_gap {
+        if client_gap.is_some() {
             lose(&mut c, C2S, 100);
         }
         if when == 2 {
             lose(&mut c, S2C, 129);
         }
-        for i in 10..40 {
+        for i in before..40 {
             c.send(C2S, &msg(i, C2S));
             if when != 3 {
                 c.send(S2C, &msg(i, S2C));
@@ -902,11 +907,104 @@ fn the_frames_after_a_request_whose_101_was_lost_are_found_whatever_else_was_los
         }
         let ev = c.close();
         let t = texts(&ev);
-        let case = format!("101 lost at {when}, client gap {client_gap}: {:?}", codes(&ev));
+        let case = format!("101 lost at {when}, client gap {client_gap:?}: {:?}", codes(&ev));
         assert_eq!(t.iter().filter(|(d, _)| *d == C2S).count(), 40, "{case}");
-        assert_eq!(t.iter().filter(|(d, _)| *d == S2C).count(), if when == 3 { 0 } else { 30 });
+        let answers = if when == 3 { 0 } else { 40 - before };
+        assert_eq!(t.iter().filter(|(d, _)| *d == S2C).count(), answers, "{case}");
         let gaps = ev.iter().filter(|e| matches!(e, Event::Gap { .. })).count();
-        assert_eq!(gaps, usize::from(when != 3) + usize::from(client_gap), "{case}");
+        assert_eq!(gaps, usize::from(when != 3) + usize::from(client_gap.is_some()), "{case}");
         assert!(codes(&ev).contains(&"handshake_not_seen".to_string()), "{case}");
+        // One handshake: the request, upgraded (its frames say so), its response not seen.
+        let handshakes: Vec<_> = ev
+            .iter()
+            .filter_map(|e| match e {
+                Event::Handshake { request, response, outcome, .. } => {
+                    Some((request.is_some(), response.is_some(), *outcome))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(handshakes, vec![(true, false, HandshakeOutcome::Upgraded)], "{case}");
     }
+}
+
+#[test]
+fn a_connection_whose_request_and_101_were_both_lost_keeps_the_frames_sent_meanwhile() {
+    // helper-37: a client whose request was lost waits, frames and all, for a 101 (a head's
+    // worth); the 101's gap then dropped everything the client had sent (all 20 messages of a
+    // short connection, and a wrong `closed_first_by`).
+    let msg = |i: usize, dir: Direction| {
+        let body = format!("{{\"n\":{i},\"pad\":\"{}\"}}", "y".repeat(200));
+        frame(true, 0, 1, if dir == C2S { fresh_mask(i as u8) } else { None }, body.as_bytes())
+    };
+    // Which direction's gap is declared first, and how many of its frames come before the
+    // other's gap (each direction's bytes come in order, behind its own gap).
+    for (first, ahead) in [(C2S, 0), (S2C, 0), (C2S, 20), (C2S, 3), (S2C, 3), (S2C, 20)] {
+        let second = if first == C2S { S2C } else { C2S };
+        let len = |d: Direction| if d == C2S { 162 } else { 129 };
+        let mut c = Conn::new(RoleSource::Syn);
+        lose(&mut c, first, len(first));
+        for i in 0..ahead {
+            c.send(first, &msg(i, first));
+        }
+        lose(&mut c, second, len(second));
+        for i in 0..20 {
+            if i >= ahead {
+                c.send(first, &msg(i, first));
+            }
+            c.send(second, &msg(i, second));
+        }
+        let ev = c.close();
+        let t = texts(&ev);
+        let case = format!("{first:?} first, {ahead} ahead: {:?}", codes(&ev));
+        assert_eq!(t.iter().filter(|(d, _)| *d == C2S).count(), 20, "{case}");
+        assert_eq!(t.iter().filter(|(d, _)| *d == S2C).count(), 20, "{case}");
+        let gaps = ev.iter().filter(|e| matches!(e, Event::Gap { .. })).count();
+        assert_eq!(gaps, 2, "{case}");
+    }
+}
+
+#[test]
+fn a_101_lost_with_the_syn_ack_is_a_capture_gap_not_a_malformed_response() {
+    // helper-37: neither SYN captured, nor the 101: the server's stream starts at its first
+    // frame, which was read as the response (an `http_malformed` error, every message lost).
+    let msg = |i: usize, dir: Direction| {
+        let body = format!("{{\"n\":{i}}}");
+        frame(true, 0, 1, if dir == C2S { fresh_mask(i as u8) } else { None }, body.as_bytes())
+    };
+    let mut c = Conn::new(RoleSource::Guess);
+    c.send(C2S, request("").as_bytes());
+    for i in 0..10 {
+        c.send(S2C, &msg(i, S2C));
+        c.send(C2S, &msg(i, C2S));
+    }
+    let ev = c.close();
+    let t = texts(&ev);
+    let found = codes(&ev);
+    assert_eq!(t.iter().filter(|(d, _)| *d == C2S).count(), 10, "{found:?}");
+    assert_eq!(t.iter().filter(|(d, _)| *d == S2C).count(), 10, "{found:?}");
+    assert!(!found.contains(&"http_malformed".to_string()), "{found:?}");
+    assert!(found.contains(&"capture_gap".to_string()), "{found:?}");
+    let outcomes: Vec<_> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::Handshake { request, outcome, .. } => Some((request.is_some(), *outcome)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(outcomes, vec![(true, HandshakeOutcome::Upgraded)]);
+    // A server that answers with something else altogether: no frames, no response.
+    let mut c = Conn::new(RoleSource::Guess);
+    c.send(C2S, request("").as_bytes());
+    c.send(S2C, &[0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5]);
+    let ev = c.close();
+    assert!(texts(&ev).is_empty());
+    let outcomes: Vec<_> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::Handshake { outcome, .. } => Some(*outcome),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(outcomes, vec![HandshakeOutcome::NoResponse], "{:?}", codes(&ev));
 }
