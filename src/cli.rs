@@ -275,9 +275,10 @@ pub struct DecodeArgs {
 
     /// Analyse only share I of N of the connections (I from 0 to N-1), chosen by a hash of each
     /// connection that is the same on every machine: N runs with 0/N … N-1/N, anywhere (a
-    /// Kubernetes Indexed Job: --shard $JOB_COMPLETION_INDEX/N), split a capture or an archive,
-    /// and `wsscope merge` combines their reports into exactly the report of one run. Every run
-    /// still reads every packet.
+    /// Kubernetes Indexed Job: --shard $JOB_COMPLETION_INDEX/N), split a capture or an archive.
+    /// `wsscope merge` combines the shares' reports (`report --shard`) into exactly the report
+    /// of one run; the shares' `export` events together are one run's (concatenate them: merge
+    /// takes reports only). Every run still reads every packet.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
 

@@ -49,25 +49,33 @@ fn ranges(numbers: impl Iterator<Item = usize>) -> String {
 /// What differs between `here` and `there`, in a few words: the members of two objects that
 /// differ, or the two values, each cut to 80 characters.
 fn difference(here: Option<&Value>, there: Option<&Value>) -> String {
-    let short = |v: Option<&Value>| {
-        let text = v.map_or("nothing".to_string(), Value::to_string);
-        match text.char_indices().nth(80) {
-            Some((cut, _)) => format!("{}…", &text[..cut]),
-            None => text,
-        }
+    let text = |v: Option<&Value>| v.map_or("nothing".to_string(), Value::to_string);
+    // 80 characters of each, from a little before where they first differ (long values that
+    // begin alike were cut where they still agreed).
+    let pair = |a: Option<&Value>, b: Option<&Value>| {
+        let (a, b) = (text(a), text(b));
+        let same = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
+        let from = same.saturating_sub(20);
+        let short = |t: &str| {
+            let rest: String = t.chars().skip(from).take(80).collect();
+            let before = if from > 0 { "…" } else { "" };
+            let after = if t.chars().count() > from + 80 { "…" } else { "" };
+            format!("{before}{rest}{after}")
+        };
+        format!("{} here, {} there", short(&a), short(&b))
     };
     if let (Some(Value::Object(a)), Some(Value::Object(b))) = (here, there) {
         let keys = a.keys().chain(b.keys().filter(|k| !a.contains_key(*k)));
         let differ: Vec<String> = keys
             .filter(|k| a.get(*k) != b.get(*k))
             .take(4)
-            .map(|k| format!("{k} {} here, {} there", short(a.get(k)), short(b.get(k))))
+            .map(|k| format!("{k} {}", pair(a.get(k), b.get(k))))
             .collect();
         if !differ.is_empty() {
             return differ.join("; ");
         }
     }
-    format!("{} here, {} there", short(here), short(there))
+    pair(here, there)
 }
 
 /// Whether two inputs' names are the same file name (the shares may have run on machines that
@@ -118,7 +126,8 @@ pub fn merge(mut shares: Vec<ShareReport>) -> Result<Value, Error> {
             return Err(bad(
                 &s.name,
                 format!(
-                    "is share {}/{}, the first report is of {} shares",
+                    "is share {}/{}, the first report is of {} shares: a share of another run \
+                     (remove the reports of earlier runs, or give only this run's shares)",
                     share.index,
                     share.count,
                     seen.len()
@@ -127,7 +136,14 @@ pub fn merge(mut shares: Vec<ShareReport>) -> Result<Value, Error> {
         }
         let slot = &mut seen[share.index as usize];
         if let Some(other) = slot {
-            return Err(bad(&s.name, format!("share {} is also in {other}", share.index)));
+            return Err(bad(
+                &s.name,
+                format!(
+                    "share {} is also in {other}: give each share once (the same file twice, or \
+                     a share run twice)",
+                    share.index
+                ),
+            ));
         }
         *slot = Some(s.name.clone());
         match &settings {
@@ -202,17 +218,23 @@ pub fn merge(mut shares: Vec<ShareReport>) -> Result<Value, Error> {
         }
         let exit =
             |d: &Value| (d["exit"]["fail_on"].clone(), d["exit"]["require_connections"].clone());
+        let flags = |(fail_on, require): &(Value, Value)| {
+            let fail_on = format!("--fail-on {}", fail_on.as_str().unwrap_or("error"));
+            match require.as_u64() {
+                Some(n) => format!("{fail_on} --require-connections {n}"),
+                None => fail_on,
+            }
+        };
         if exit(&s.doc) != exit(&first.doc) {
             return Err(bad(
                 &s.name,
                 format!(
-                    "its --fail-on or --require-connections differ from {}'s: {:?} and {} here, \
-                     {:?} and {} there",
+                    "its --fail-on or --require-connections differ from {}'s: {} here, {} \
+                     there; every share must run with the same (the merged report is judged \
+                     by them)",
                     first.name,
-                    exit(&s.doc).0.as_str().unwrap_or_default(),
-                    exit(&s.doc).1,
-                    exit(&first.doc).0.as_str().unwrap_or_default(),
-                    exit(&first.doc).1
+                    flags(&exit(&s.doc)),
+                    flags(&exit(&first.doc)),
                 ),
             ));
         }
@@ -278,9 +300,16 @@ pub fn merge(mut shares: Vec<ShareReport>) -> Result<Value, Error> {
                     return Err(bad(
                         &s.name,
                         format!(
-                            "input {i}'s {key} differs from {}'s: {}; not the same inputs",
+                            "input {i}'s {key} differs from {}'s: {}; not the same inputs{}",
                             first.name,
-                            difference(other.get(key), input.get(key))
+                            difference(other.get(key), input.get(key)),
+                            if key == "tcp" {
+                                " (or a limit on the whole connection table acted differently: \
+                                 --max-connections is split among the --threads workers, so run \
+                                 every share with the same --threads)"
+                            } else {
+                                ""
+                            }
                         ),
                     ));
                 }

@@ -468,7 +468,10 @@ fn merge_refuses_incomplete_or_foreign_shares() {
     for (other, want) in [
         ("n.json", "its redaction differs from"),
         ("n.json", "--no-redact here, redaction there"),
-        ("o.json", "\"info\" and null here, \"error\" and null there"),
+        (
+            "o.json",
+            "--fail-on info here, --fail-on error there; every share must run with the same",
+        ),
     ] {
         let out = wsscope(&["merge", &path("a.json"), &path(other)]);
         let err = String::from_utf8_lossy(&out.stderr);
