@@ -1113,19 +1113,27 @@ impl Session {
                     let b = &p.buf[i];
                     if b.bytes.is_empty() {
                         p.lost_since_request |= offset == end;
-                    } else if b.start == end && frames_from_request_end(&b.bytes, end) {
-                        p.anchored = true;
-                        self.run_probe(false, cfg, sink);
-                        return self.plain_gap(
-                            dir,
-                            offset,
-                            (len, exact),
-                            seq,
-                            reason,
-                            at,
-                            cfg,
-                            sink,
-                        );
+                    } else if b.start == end {
+                        match frames_from_request_end(&b.bytes, end) {
+                            Some(true) => {
+                                p.anchored = true;
+                                self.run_probe(false, cfg, sink);
+                                return self.plain_gap(
+                                    dir,
+                                    offset,
+                                    (len, exact),
+                                    seq,
+                                    reason,
+                                    at,
+                                    cfg,
+                                    sink,
+                                );
+                            }
+                            // Frames too few to show, perhaps: lost with the gap since the
+                            // request (one handshake, not a refusal and then an upgrade).
+                            None => p.lost_since_request = true,
+                            Some(false) => {}
+                        }
                     }
                 }
                 // Searching continues after the gap; what was before it cannot be joined, but
@@ -1655,14 +1663,19 @@ impl Session {
                     self.saw.gap_before_handshake = true;
                 }
                 // The server's stream picked up without its SYN-ACK (and its start not agreed
-                // on), its first bytes no response: the response was lost before them, and they
-                // are what followed it (helper-37: frames read as a malformed response, an
-                // error, and the connection's messages lost).
-                if !lone
+                // on), its first bytes frames: the response was lost before them (helper-37:
+                // frames read as a malformed response, an error, and every message lost).
+                // Only frames from the first byte say so (helper-39: a CRLF before a 101, a
+                // server that is no HTTP server at all).
+                let frames_first = (!lone
                     && self.info.role == RoleSource::Guess
                     && h.pending.iter().any(|p| p.upgrade.is_some())
-                    && http::lenient::looks_like_response_start(&buf.bytes) == Some(false)
-                {
+                    && !buf.bytes.is_empty())
+                .then(|| frames_from_first_byte(&buf.bytes));
+                if frames_first == Some(None) && buf.bytes.len() <= cfg.max_http_head {
+                    return false;
+                }
+                if frames_first == Some(Some(true)) {
                     let pos = buf.position();
                     let pending = std::mem::take(&mut h.pending);
                     let req_i = d.opposite().index();
@@ -1675,9 +1688,9 @@ impl Session {
                             Some(self.ws_dir(d)),
                             pos,
                             "the server's stream was picked up without its start (its SYN-ACK \
-                             was not captured), and its first bytes are no HTTP response: the \
-                             response to the upgrade request was lost before them, and the \
-                             frames of both directions are searched for without it"
+                             was not captured), and its first bytes are frames: the response to \
+                             the upgrade request was lost before them, and the frames of both \
+                             directions are searched for without it"
                                 .to_string(),
                         );
                         self.handshake_notes.push(note);
@@ -2706,24 +2719,51 @@ impl Session {
 
 /// Skips buffered body bytes: `Some((progressed, done))`, or `None` when the body is malformed.
 /// Whether `bytes`, a client's bytes from the end of its upgrade request (stream offset `end`)
-/// up to a gap, are masked frames from their first byte: a chain that ends exactly there and
-/// shows what a search needs of one frame, or whose last frame (or header) the gap cut. A
-/// request retried after a lost refusal (`G` reads as a reserved opcode) is not.
-fn frames_from_request_end(bytes: &[u8], end: u64) -> bool {
+/// up to a gap, are masked frames from their first byte: `Some(true)` for at least two
+/// complete ones (a chain that ends exactly there shows what a search needs of it; or whose
+/// next frame, or header, the gap cut), `Some(false)` when they are not frames (a request
+/// retried after a lost refusal: `G` reads as a reserved opcode), `None` when they may be but
+/// show too little (helper-39: one header whose payload runs into the gap starts about one in
+/// 30 random binaries, and an eager client's lone frame proves nothing).
+fn frames_from_request_end(bytes: &[u8], end: u64) -> Option<bool> {
     let expect = Expect {
         masked: Some(true),
         rsv_allowed: 0b100,
-        evidence: resync::Evidence::Detect { min_frames_at_end: 1, resumed: None },
+        evidence: resync::Evidence::Detect {
+            min_frames_at_end: resync::MIN_FRAMES_AT_END,
+            resumed: None,
+        },
     };
     let mut chain = resync::Chain::new(end, expect);
     let stop = end + bytes.len() as u64;
-    match chain.advance(bytes, end, expect, false) {
-        resync::Verdict::Accept(masked) => masked,
-        resync::Verdict::Reject => false,
+    let shown = match chain.advance(bytes, end, expect, false) {
+        resync::Verdict::Accept(masked) => return Some(masked),
+        resync::Verdict::Reject => return Some(false),
         resync::Verdict::Undecided if chain.next_header() == stop => {
             chain.advance(bytes, end, expect, true) == resync::Verdict::Accept(true)
         }
-        resync::Verdict::Undecided => chain.next_header() > end,
+        // The gap cut the frame after the last one counted, or its header.
+        resync::Verdict::Undecided if chain.next_header() > stop => chain.frames() > 2,
+        resync::Verdict::Undecided => chain.frames() >= 2,
+    };
+    shown.then_some(true)
+}
+
+/// Whether the server's first bytes captured are unmasked frames from their first byte, the
+/// chain convincing (`Some(true)`), ruled out (`Some(false)`), or not yet either (`None`).
+fn frames_from_first_byte(bytes: &[u8]) -> Option<bool> {
+    let expect = Expect {
+        masked: Some(false),
+        rsv_allowed: 0b100,
+        evidence: resync::Evidence::Detect {
+            min_frames_at_end: resync::MIN_FRAMES_AT_END,
+            resumed: None,
+        },
+    };
+    match resync::Chain::new(0, expect).advance(bytes, 0, expect, false) {
+        resync::Verdict::Accept(masked) => Some(!masked),
+        resync::Verdict::Reject => Some(false),
+        resync::Verdict::Undecided => None,
     }
 }
 

@@ -1008,3 +1008,63 @@ fn a_101_lost_with_the_syn_ack_is_a_capture_gap_not_a_malformed_response() {
         .collect();
     assert_eq!(outcomes, vec![HandshakeOutcome::NoResponse], "{:?}", codes(&ev));
 }
+
+#[test]
+fn what_a_lost_response_is_inferred_from_needs_frames_enough_to_show_it() {
+    // helper-39's counter-examples to the inferences above.
+    let msg =
+        |i: usize| frame(true, 0, 1, fresh_mask(i as u8), format!("{{\"n\":{i}}}").as_bytes());
+    let handshakes = |ev: &[Event]| -> Vec<_> {
+        ev.iter()
+            .filter_map(|e| match e {
+                Event::Handshake { request, response, outcome, .. } => {
+                    Some((request.is_some(), response.is_some(), *outcome))
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    // A client frame cut by the gap after the request (101 lost): the frames after the gap
+    // answer the request, one handshake with it (not a `no_response` and an upgrade without).
+    let mut c = Conn::new(RoleSource::Syn);
+    c.send(C2S, request("").as_bytes());
+    lose(&mut c, S2C, 129);
+    c.send(C2S, &msg(0)[..5]);
+    lose(&mut c, C2S, (msg(0).len() - 5) as u64);
+    for i in 1..8 {
+        c.send(C2S, &msg(i));
+        c.send(S2C, &frame(true, 0, 1, None, b"pong"));
+    }
+    let ev = c.close();
+    assert_eq!(
+        handshakes(&ev),
+        vec![(true, false, HandshakeOutcome::Upgraded)],
+        "{:?}",
+        codes(&ev)
+    );
+    assert_eq!(texts(&ev).len(), 14);
+    // An eager client's lone frame, its next bytes lost, the refusal lost, nothing more: no
+    // upgrade inferred, no message made up.
+    let mut c = Conn::new(RoleSource::Syn);
+    c.send(C2S, request("").as_bytes());
+    c.send(C2S, &msg(0));
+    lose(&mut c, C2S, 40);
+    lose(&mut c, S2C, 129);
+    let ev = c.close();
+    assert_eq!(handshakes(&ev), vec![(true, false, HandshakeOutcome::NoResponse)]);
+    assert!(texts(&ev).is_empty());
+    // Neither SYN captured. A blank line before the 101 (RFC 9112 §2.2 lets a reader skip it)
+    // is the response, not a sign it was lost; nor is a server that speaks something else.
+    let mut c = Conn::new(RoleSource::Guess);
+    c.send(C2S, request("").as_bytes());
+    c.send(S2C, format!("\r\n{}", response("")).as_bytes());
+    c.send(S2C, &frame(true, 0, 1, None, b"hi"));
+    let ev = c.close();
+    assert!(!codes(&ev).contains(&"capture_gap".to_string()), "{:?}", codes(&ev));
+    let mut c = Conn::new(RoleSource::Guess);
+    c.send(C2S, request("").as_bytes());
+    c.send(S2C, b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n");
+    let ev = c.close();
+    assert!(!codes(&ev).contains(&"capture_gap".to_string()), "{:?}", codes(&ev));
+    assert!(texts(&ev).is_empty());
+}

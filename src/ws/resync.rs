@@ -247,6 +247,11 @@ impl Chain {
         self.pos
     }
 
+    /// Headers the chain has gone past (the last one's payload may run on past the bytes seen).
+    pub fn frames(&self) -> usize {
+        self.frames
+    }
+
     /// Whether the chain is convincing, and then whether its frames are masked.
     pub fn accepted(&self) -> Option<bool> {
         self.accepted
