@@ -277,7 +277,16 @@ pub fn merge(mut shares: Vec<ShareReport>) -> Result<Value, Error> {
             let evicted =
                 |v: &Value| v["memory"]["connections_evicted"].as_u64().is_some_and(|n| n > 0);
             let budget_acted = evicted(other) || evicted(&input);
-            for key in ["name", "link_type", "end_of_input", "packets", "tcp", "capture"] {
+            for key in [
+                "name",
+                "link_type",
+                "end_of_input",
+                "packets",
+                "first_packet_utc",
+                "last_packet_utc",
+                "tcp",
+                "capture",
+            ] {
                 if key == "name" && same_file_name(other.get(key), input.get(key)) {
                     continue;
                 }

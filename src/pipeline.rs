@@ -30,6 +30,10 @@ pub struct RunSummary {
     pub capture: CaptureStats,
     /// What the memory budget did (the run so far, every input and thread).
     pub memory: crate::memory::MemoryStats,
+    /// The time of the first packet read, in ISO 8601 (UTC); null before any.
+    pub first_packet_utc: Option<String>,
+    /// The time of the last packet read, in ISO 8601 (UTC); null before any.
+    pub last_packet_utc: Option<String>,
 }
 
 /// Opens the source described by `source`: a file, or live interfaces each read on its own
@@ -252,6 +256,7 @@ pub fn drive_tracker<T: Tracker>(
     // without a packet (live output waits at most the window). The wall clock is read only on
     // read timeouts (counted from the first one after a packet, a little late, never early).
     let mut last_ts: Option<Timestamp> = None;
+    let mut first_ts: Option<Timestamp> = None;
     let mut waiting_since: Option<std::time::Instant> = None;
     // Live capture: counters for the display thread and `stats` events, about once a second.
     let live = source.is_live();
@@ -291,6 +296,7 @@ pub fn drive_tracker<T: Tracker>(
                     tracker.segment(&seg, PacketRef::new(p.ts, p.number));
                 }
                 last_ts = Some(p.ts);
+                first_ts.get_or_insert(p.ts);
                 waiting_since = None;
             }
             Next::Timeout => {
@@ -348,6 +354,8 @@ pub fn drive_tracker<T: Tracker>(
         tcp,
         capture: source.capture_stats(),
         memory: limits.memory.stats(),
+        first_packet_utc: first_ts.map(crate::timefmt::iso8601_exact),
+        last_packet_utc: last_ts.map(crate::timefmt::iso8601_exact),
     }
 }
 
