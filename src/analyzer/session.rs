@@ -77,8 +77,9 @@ struct Saw {
 /// Every item has an order key: the packet it belongs to (a frame's header, the packet that
 /// completed a message). An item is released once neither direction can still produce output
 /// with a smaller key: no bytes of an earlier packet wait behind a TCP hole (`tcp`) or inside a
-/// decoder (a split frame header, bytes kept while searching for a frame boundary). Keys never
-/// decrease within one direction, so each direction keeps its stream order.
+/// decoder (a split frame header, bytes kept while searching for a frame boundary). The keys of
+/// a direction's decoded output never decrease, so each direction keeps its stream order; the
+/// session's own events (gaps, TCP notes) are placed by their packet alone.
 ///
 /// Invariant: `held` is sorted by `(key, seq)`.
 #[derive(Debug, Default)]
@@ -97,8 +98,18 @@ struct Order {
 
 impl Order {
     fn insert(&mut self, key: u64, dir: Direction, since: Timestamp, item: Item) {
-        let key = key.max(self.last[dir.index()]);
-        self.last[dir.index()] = key;
+        // A direction's decoded output keeps its stream order. An event of the session (a gap)
+        // neither moves nor is moved by it: output a decoder held on probation comes after it,
+        // from bytes before it (helper-39: the client's messages before a gap, held, were all
+        // keyed at the gap's packet and came after every server message).
+        let key = match item {
+            Item::Ws(_) => {
+                let key = key.max(self.last[dir.index()]);
+                self.last[dir.index()] = key;
+                key
+            }
+            Item::Event(_) => key,
+        };
         self.seq += 1;
         self.bytes += item_bytes(&item);
         let h = Held { key, seq: self.seq, dir, since, item };
@@ -824,8 +835,8 @@ impl Session {
         cfg: &AnalyzerConfig,
         sink: &mut impl EventSink,
     ) {
+        // (An event does not raise the direction's last key: see `Order::insert`.)
         if self.order.held.is_empty() && self.floor().is_none() {
-            self.order.last[d.index()] = self.order.last[d.index()].max(key);
             sink.event(event);
             return;
         }
@@ -2217,6 +2228,7 @@ impl Session {
         // The request was upgraded if the client's frames start where it ended (or the client
         // sent nothing since); bytes before them (a retried request after a lost refusal) say
         // it was not.
+        let request_end = p.request_end;
         let answered_by_frames = p.request_end.is_some_and(|(i, end)| {
             boundary[i] == Some(end)
                 || (bufs[i].bytes.is_empty() && bufs[i].start == end)
@@ -2242,12 +2254,17 @@ impl Session {
         let dirs = [0, 1].map(|i| {
             let from_client = client == i;
             match (boundary[i], found[i]) {
-                // Frames right after the request start where it ended: decoded from there as
-                // after a 101 (no probation; a compressed first message inflates).
-                (Some(at), Some(_)) if anchored == Some(i) => DirectionDecoder::new(
-                    DirConfig { from_start: true, ..make(true, 0).config().clone() },
-                    at,
-                ),
+                // The client's frames right after the request start where it ended: decoded
+                // from there as after a 101 (no probation, which a gap at a frame boundary
+                // would have ended by dropping them; a compressed first message inflates).
+                (Some(at), Some(true))
+                    if client == i && (anchored == Some(i) || request_end == Some((i, at))) =>
+                {
+                    DirectionDecoder::new(
+                        DirConfig { from_start: true, ..make(true, 0).config().clone() },
+                        at,
+                    )
+                }
                 (Some(at), Some(masked)) => DirectionDecoder::at_boundary(
                     DirConfig { from_start: false, ..make(from_client, 0).config().clone() },
                     at,

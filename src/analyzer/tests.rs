@@ -1068,3 +1068,72 @@ fn what_a_lost_response_is_inferred_from_needs_frames_enough_to_show_it() {
     assert!(!codes(&ev).contains(&"capture_gap".to_string()), "{:?}", codes(&ev));
     assert!(texts(&ev).is_empty());
 }
+
+#[test]
+fn frames_found_before_a_gap_keep_capture_order_with_the_other_side() {
+    // helper-39: the 101 lost and the client's bytes lost later, while the server's bytes
+    // still waited behind the 101's hole. The client's messages, held on probation, were keyed
+    // at the client gap's packet and came after every server message (a ping after its pong).
+    let mut c = Conn::new(RoleSource::Syn);
+    c.send(C2S, request("").as_bytes()); // packet 2
+    let at = |p: u64| PacketRef::new(Timestamp::from_nanos(p as i64 * 1_000_000), p);
+    let data = |c: &mut Conn, dir: Direction, p: u64, bytes: &[u8]| {
+        let offset = c.off[dir.index()];
+        c.a.on_stream_event(StreamEvent::Data {
+            conn: ConnId(1),
+            dir,
+            offset,
+            seq: offset as u32,
+            data: bytes,
+            at: at(p),
+        });
+        c.off[dir.index()] += bytes.len() as u64;
+    };
+    // The server's frames (odd packets from 3) wait behind the lost 101.
+    c.a.on_stream_event(StreamEvent::Pending {
+        conn: ConnId(1),
+        dir: S2C,
+        since: Some(at(3)),
+        at: at(3),
+    });
+    for i in 0..6u8 {
+        data(
+            &mut c,
+            C2S,
+            4 + 2 * u64::from(i),
+            &frame(true, 0, 1, fresh_mask(i), format!("c{i}").as_bytes()),
+        );
+    }
+    let gap = |c: &mut Conn, dir: Direction, len: u64, p: u64| {
+        let offset = c.off[dir.index()];
+        c.a.on_stream_event(StreamEvent::Gap {
+            conn: ConnId(1),
+            dir,
+            offset,
+            len,
+            seq: offset as u32,
+            reason: crate::tcp::GapReason::Lost,
+            at: at(p),
+        });
+        c.off[dir.index()] += len;
+    };
+    gap(&mut c, C2S, 50, 16);
+    gap(&mut c, S2C, 129, 3);
+    for i in 0..6u8 {
+        data(
+            &mut c,
+            S2C,
+            3 + 2 * u64::from(i),
+            &frame(true, 0, 1, None, format!("s{i}").as_bytes()),
+        );
+    }
+    c.a.on_stream_event(StreamEvent::Pending {
+        conn: ConnId(1),
+        dir: S2C,
+        since: None,
+        at: at(16),
+    });
+    c.packet = 20;
+    let t: Vec<String> = texts(&c.close()).into_iter().map(|(_, t)| t).collect();
+    assert_eq!(t, ["s0", "c0", "s1", "c1", "s2", "c2", "s3", "c3", "s4", "c4", "s5", "c5"]);
+}
