@@ -61,7 +61,12 @@ impl Conn {
 
     fn send(&mut self, dir: Direction, bytes: &[u8]) {
         self.packet += 1;
-        let at = PacketRef::new(Timestamp::from_nanos(self.packet as i64 * 1_000_000), self.packet);
+        self.send_in(dir, bytes, self.packet);
+    }
+
+    /// `bytes` in packet number `packet` (which need not be the next).
+    fn send_in(&mut self, dir: Direction, bytes: &[u8], packet: u64) {
+        let at = packet_at(packet);
         let offset = self.off[dir.index()];
         self.a.on_stream_event(StreamEvent::Data {
             conn: ConnId(1),
@@ -847,10 +852,20 @@ fn a_lost_refusal_followed_by_a_retry_is_not_an_upgrade_of_the_first_request() {
     assert_eq!(texts(&ev).len(), 8);
 }
 
+/// Packet number `p`, at `p` milliseconds.
+fn packet_at(p: u64) -> PacketRef {
+    PacketRef::new(Timestamp::from_nanos(p as i64 * 1_000_000), p)
+}
+
 /// A gap of `len` bytes in `dir` at its next offset (the capture lost them).
 fn lose(c: &mut Conn, dir: Direction, len: u64) {
     c.packet += 1;
-    let at = PacketRef::new(Timestamp::from_nanos(c.packet as i64 * 1_000_000), c.packet);
+    lose_in(c, dir, len, c.packet);
+}
+
+/// A gap declared at packet `packet` (which need not be the next).
+fn lose_in(c: &mut Conn, dir: Direction, len: u64, packet: u64) {
+    let at = packet_at(packet);
     let offset = c.off[dir.index()];
     c.a.on_stream_event(StreamEvent::Gap {
         conn: ConnId(1),
@@ -1076,62 +1091,30 @@ fn frames_found_before_a_gap_keep_capture_order_with_the_other_side() {
     // at the client gap's packet and came after every server message (a ping after its pong).
     let mut c = Conn::new(RoleSource::Syn);
     c.send(C2S, request("").as_bytes()); // packet 2
-    let at = |p: u64| PacketRef::new(Timestamp::from_nanos(p as i64 * 1_000_000), p);
-    let data = |c: &mut Conn, dir: Direction, p: u64, bytes: &[u8]| {
-        let offset = c.off[dir.index()];
-        c.a.on_stream_event(StreamEvent::Data {
-            conn: ConnId(1),
-            dir,
-            offset,
-            seq: offset as u32,
-            data: bytes,
-            at: at(p),
-        });
-        c.off[dir.index()] += bytes.len() as u64;
-    };
     // The server's frames (odd packets from 3) wait behind the lost 101.
     c.a.on_stream_event(StreamEvent::Pending {
         conn: ConnId(1),
         dir: S2C,
-        since: Some(at(3)),
-        at: at(3),
+        since: Some(packet_at(3)),
+        at: packet_at(3),
     });
     for i in 0..6u8 {
-        data(
-            &mut c,
+        c.send_in(
             C2S,
-            4 + 2 * u64::from(i),
             &frame(true, 0, 1, fresh_mask(i), format!("c{i}").as_bytes()),
+            4 + 2 * u64::from(i),
         );
     }
-    let gap = |c: &mut Conn, dir: Direction, len: u64, p: u64| {
-        let offset = c.off[dir.index()];
-        c.a.on_stream_event(StreamEvent::Gap {
-            conn: ConnId(1),
-            dir,
-            offset,
-            len,
-            seq: offset as u32,
-            reason: crate::tcp::GapReason::Lost,
-            at: at(p),
-        });
-        c.off[dir.index()] += len;
-    };
-    gap(&mut c, C2S, 50, 16);
-    gap(&mut c, S2C, 129, 3);
+    lose_in(&mut c, C2S, 50, 16);
+    lose_in(&mut c, S2C, 129, 3);
     for i in 0..6u8 {
-        data(
-            &mut c,
-            S2C,
-            3 + 2 * u64::from(i),
-            &frame(true, 0, 1, None, format!("s{i}").as_bytes()),
-        );
+        c.send_in(S2C, &frame(true, 0, 1, None, format!("s{i}").as_bytes()), 3 + 2 * u64::from(i));
     }
     c.a.on_stream_event(StreamEvent::Pending {
         conn: ConnId(1),
         dir: S2C,
         since: None,
-        at: at(16),
+        at: packet_at(16),
     });
     c.packet = 20;
     let t: Vec<String> = texts(&c.close()).into_iter().map(|(_, t)| t).collect();
