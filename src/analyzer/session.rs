@@ -306,8 +306,9 @@ struct ProbePhase {
     /// request after a lost refusal) says the request was not upgraded.
     request_end: Option<(usize, u64)>,
     /// With `request_end`: the request direction's bytes from its request's end up to a gap
-    /// were masked frames (too few for a search to be sure of on their own: a request answered
-    /// by a 101 is all the evidence more they need). The client is then that direction.
+    /// were at least two complete masked frames (fewer than a search needs on its own: that
+    /// they start where the request ended is the rest of the evidence). The client is then
+    /// that direction.
     anchored: bool,
     /// With `request_end`: the request direction lost bytes right at its request's end, before
     /// any other came; frames found in it after them answer the request as frames at its end do.
