@@ -2736,6 +2736,19 @@ impl Session {
 }
 
 /// Skips buffered body bytes: `Some((progressed, done))`, or `None` when the body is malformed.
+/// What frames masked (or not) as `masked` says must show to be taken for frames without a
+/// handshake (any extension's RSV1 allowed).
+fn detect_masked(masked: bool) -> Expect {
+    Expect {
+        masked: Some(masked),
+        rsv_allowed: 0b100,
+        evidence: resync::Evidence::Detect {
+            min_frames_at_end: resync::MIN_FRAMES_AT_END,
+            resumed: None,
+        },
+    }
+}
+
 /// Whether `bytes`, a client's bytes from the end of its upgrade request (stream offset `end`)
 /// up to a gap, are masked frames from their first byte: `Some(true)` for at least two
 /// complete ones (a chain that ends exactly there shows what a search needs of it; or whose
@@ -2744,14 +2757,7 @@ impl Session {
 /// show too little (helper-39: one header whose payload runs into the gap starts about one in
 /// 30 random binaries, and an eager client's lone frame proves nothing).
 fn frames_from_request_end(bytes: &[u8], end: u64) -> Option<bool> {
-    let expect = Expect {
-        masked: Some(true),
-        rsv_allowed: 0b100,
-        evidence: resync::Evidence::Detect {
-            min_frames_at_end: resync::MIN_FRAMES_AT_END,
-            resumed: None,
-        },
-    };
+    let expect = detect_masked(true);
     let mut chain = resync::Chain::new(end, expect);
     let stop = end + bytes.len() as u64;
     let shown = match chain.advance(bytes, end, expect, false) {
@@ -2770,14 +2776,7 @@ fn frames_from_request_end(bytes: &[u8], end: u64) -> Option<bool> {
 /// Whether the server's first bytes captured are unmasked frames from their first byte, the
 /// chain convincing (`Some(true)`), ruled out (`Some(false)`), or not yet either (`None`).
 fn frames_from_first_byte(bytes: &[u8]) -> Option<bool> {
-    let expect = Expect {
-        masked: Some(false),
-        rsv_allowed: 0b100,
-        evidence: resync::Evidence::Detect {
-            min_frames_at_end: resync::MIN_FRAMES_AT_END,
-            resumed: None,
-        },
-    };
+    let expect = detect_masked(false);
     match resync::Chain::new(0, expect).advance(bytes, 0, expect, false) {
         resync::Verdict::Accept(masked) => Some(!masked),
         resync::Verdict::Reject => Some(false),

@@ -534,17 +534,7 @@ fn frames_after_a_lost_request_that_no_101_answered_are_searched_for() {
     // A connection seen from its SYN whose first 157 client bytes (its request) were lost.
     let request_lost = || {
         let mut c = Conn::new(RoleSource::Syn);
-        let at = PacketRef::new(Timestamp::from_nanos(2_000_000), 2);
-        c.a.on_stream_event(StreamEvent::Gap {
-            conn: ConnId(1),
-            dir: C2S,
-            offset: 0,
-            len: 157,
-            seq: 0,
-            reason: crate::tcp::GapReason::Lost,
-            at,
-        });
-        c.off[C2S.index()] = 157;
+        lose_in(&mut c, C2S, 157, 2);
         c
     };
     let mut c = request_lost();
@@ -819,17 +809,7 @@ fn a_lost_refusal_followed_by_a_retry_is_not_an_upgrade_of_the_first_request() {
     let mut c = Conn::new(RoleSource::Syn);
     c.send(C2S, request("").as_bytes());
     c.send(C2S, request("Authorization: Basic eDp5\r\n").as_bytes());
-    let at = PacketRef::new(Timestamp::from_nanos(9_000_000), 9);
-    c.a.on_stream_event(StreamEvent::Gap {
-        conn: ConnId(1),
-        dir: S2C,
-        offset: 0,
-        len: 81,
-        seq: 0,
-        reason: crate::tcp::GapReason::Lost,
-        at,
-    });
-    c.off[S2C.index()] = 81;
+    lose_in(&mut c, S2C, 81, 9);
     c.send(S2C, response("").as_bytes());
     for i in 0..4 {
         c.send(C2S, &frame(true, 0, 1, fresh_mask(i), format!("c{i}").as_bytes()));
