@@ -2166,9 +2166,9 @@ impl Session {
                         if let Some((at, masked)) = resync::undecided_chains(
                             b,
                             start,
-                            resume_from,
-                            b.len(),
+                            resume_from..b.len(),
                             expect,
+                            false,
                             f,
                             MAX_FOLLOWED,
                         ) {

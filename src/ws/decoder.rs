@@ -133,6 +133,11 @@ impl FrameDecoder {
         self.probation.is_some_and(|p| p.frames > 0)
     }
 
+    /// Frames of the probation passed so far (`None` without one).
+    pub fn probation_passed(&self) -> Option<usize> {
+        self.probation.map(|p| usize::from(PROBATION_FRAMES - p.frames))
+    }
+
     /// Stream offset of the next byte expected.
     pub fn offset(&self) -> u64 {
         self.offset

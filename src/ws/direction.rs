@@ -306,13 +306,15 @@ impl Searching {
     /// one followed past the kept bytes, or one in them (the chains followed past them are
     /// given up for it).
     fn convincing_now(&mut self, expect: Expect) -> Option<(usize, bool, usize)> {
+        let (buf, start) = (&self.buf, self.start);
+        self.tracked.retain_mut(|c| c.advance_to_cut(buf, start, expect) != Verdict::Reject);
         if let Some(found) = self.take_accepted() {
             return Some(found);
         }
         let (buf, start, from) = (&self.buf, self.start, self.resume);
         let t = &mut self.tracked;
         let Some((at, masked)) =
-            resync::undecided_chains(buf, start, from, buf.len(), expect, t, MAX_TRACKED)
+            resync::undecided_chains(buf, start, from..buf.len(), expect, true, t, MAX_TRACKED)
         else {
             // Kept for `carry_over`, which comes next (the bytes are about to go missing).
             self.scanned = Some((start, from, buf.len()));
@@ -336,9 +338,15 @@ impl Searching {
         let keep = (max / 4).max(resync::MAX_CHECKED);
         let drop = self.buf.len().saturating_sub(keep);
         let (buf, start, from) = (&self.buf, self.start, self.resume);
-        if let Some(found) =
-            resync::undecided_chains(buf, start, from, drop, expect, &mut self.tracked, MAX_TRACKED)
-        {
+        if let Some(found) = resync::undecided_chains(
+            buf,
+            start,
+            from..drop,
+            expect,
+            false,
+            &mut self.tracked,
+            MAX_TRACKED,
+        ) {
             self.tracked.clear();
             return Some((found.0, found.1, 0));
         }
@@ -357,9 +365,15 @@ impl Searching {
         if self.scanned.take() == Some((start, from, end)) {
             from = end; // searched by `convincing_now` just before
         }
-        while let Some((at, _)) =
-            resync::undecided_chains(buf, start, from, end, expect, &mut self.tracked, MAX_TRACKED)
-        {
+        while let Some((at, _)) = resync::undecided_chains(
+            buf,
+            start,
+            from..end,
+            expect,
+            false,
+            &mut self.tracked,
+            MAX_TRACKED,
+        ) {
             // Convincing but cut by the missing bytes: not followed.
             from = at + 1;
         }
@@ -758,6 +772,12 @@ impl DirectionDecoder {
         if let Mode::Resync(_) = self.mode {
             self.settle_before_gap(out);
         }
+        if self.holds() && self.frames_end_at(offset) {
+            // The frames on probation end exactly where bytes go missing, as frames that end a
+            // stream do: what they said is taken as it stands, as at the stream's end.
+            self.release_tentative(out);
+            self.holding = false;
+        }
         if !self.holds() {
             return self.gap_inner(offset, (len, exact), at, out);
         }
@@ -781,6 +801,15 @@ impl DirectionDecoder {
             let at_gap = Position { packet: at.packet, ts: at.ts, offset };
             out(at.packet, WsOut::Finding { check: CheckId::FrameSyncLost, detail, at: at_gap });
         }
+    }
+
+    /// Whether the frames decoded on probation (enough of them to be judged, as a chain that
+    /// ends a finished stream is) end exactly at stream offset `offset`.
+    fn frames_end_at(&self, offset: u64) -> bool {
+        matches!(&self.mode, Mode::Decoding(d)
+            if d.at_frame_boundary()
+                && d.offset() == offset
+                && d.probation_passed().is_some_and(|n| n >= resync::MIN_FRAMES_AT_END))
     }
 
     fn gap_inner(

@@ -107,26 +107,32 @@ pub fn find_boundary_from(buf: &[u8], from: usize, expect: Expect, complete: boo
     Found::NotYet { resume_from: buf.len() }
 }
 
-/// The chains starting at the offsets `from..to` of `buf` (stream offset `base`) that the bytes
+/// The chains starting at the offsets `starts` of `buf` (stream offset `base`) that the bytes
 /// seen so far neither reject nor accept: a frame of theirs runs past the end of `buf`. They are
 /// appended to `out` in offset order, at most `max` in all, to be followed on with
 /// [`Chain::advance`] once those bytes are gone. Returns the first offset (of `buf`) whose chain
-/// is accepted already, if any: the search stops there.
+/// is accepted already, if any: the search stops there. `cut`: bytes go missing right after
+/// `buf` (see [`Chain::advance_to_cut`]).
 pub fn undecided_chains(
     buf: &[u8],
     base: u64,
-    from: usize,
-    to: usize,
+    starts: std::ops::Range<usize>,
     expect: Expect,
+    cut: bool,
     out: &mut Vec<Chain>,
     max: usize,
 ) -> Option<(usize, bool)> {
-    for start in from..to.min(buf.len()) {
+    for start in starts.start..starts.end.min(buf.len()) {
         let mut chain = Chain::new(base + start as u64, expect);
         if repeats_the_bytes_before(buf, start) {
             continue;
         }
-        match chain.advance(buf, base, expect, false) {
+        let verdict = if cut {
+            chain.advance_to_cut(buf, base, expect)
+        } else {
+            chain.advance(buf, base, expect, false)
+        };
+        match verdict {
             Verdict::Accept(masked) => return Some((start, masked)),
             Verdict::Undecided if out.len() < max => out.push(chain),
             Verdict::Undecided | Verdict::Reject => {}
@@ -284,10 +290,6 @@ impl Chain {
         if let Some(masked) = self.accepted {
             return Verdict::Accept(masked);
         }
-        let at_end = match expect.evidence {
-            Evidence::Resync => MIN_FRAMES_AT_END,
-            Evidence::Detect { min_frames_at_end, .. } => min_frames_at_end.max(1),
-        };
         loop {
             let Some(rel) = self.pos.checked_sub(base).and_then(|r| usize::try_from(r).ok()) else {
                 return Verdict::Reject;
@@ -301,23 +303,49 @@ impl Chain {
             if rest.is_empty() {
                 // The chain ends exactly where the data ends: convincing with enough frames,
                 // else more data may extend it.
-                return if complete && self.frames >= at_end {
-                    // (A resumed stream's first byte: see `Evidence::Detect::resumed`.)
-                    let masked = self.masked.filter(|_| self.start == 0);
-                    if self.shown.convincing(expect.evidence, self.frames, true, masked) {
-                        self.accept(self.masked.unwrap_or(false))
-                    } else {
-                        Verdict::Reject
-                    }
-                } else {
-                    Verdict::Undecided
-                };
+                return if complete { self.judge_at_end(expect) } else { Verdict::Undecided };
             }
             match self.step(rest, expect, complete) {
                 Some(Verdict::Accept(masked)) => return self.accept(masked),
                 Some(v) => return v,
                 None => {}
             }
+        }
+    }
+
+    /// [`Chain::advance`] through data that missing bytes are about to cut short: a chain that
+    /// ends exactly where the data does is judged as one that ends a finished stream (the
+    /// header after it is lost, so nothing can refute it, and a chance chain ending exactly at
+    /// the loss is as unlikely as one ending exactly at the stream's end); one whose last frame
+    /// runs on past the data stays undecided (the bytes after the loss may still tell).
+    pub fn advance_to_cut(&mut self, buf: &[u8], base: u64, expect: Expect) -> Verdict {
+        match self.advance(buf, base, expect, false) {
+            Verdict::Undecided if self.pos == base + buf.len() as u64 => {
+                match self.judge_at_end(expect) {
+                    Verdict::Reject => Verdict::Undecided,
+                    v => v,
+                }
+            }
+            v => v,
+        }
+    }
+
+    /// The verdict on a chain that ends exactly where the data ends, when no more will come:
+    /// undecided with too few frames for that, else accepted when what it showed convinces.
+    fn judge_at_end(&mut self, expect: Expect) -> Verdict {
+        let at_end = match expect.evidence {
+            Evidence::Resync => MIN_FRAMES_AT_END,
+            Evidence::Detect { min_frames_at_end, .. } => min_frames_at_end.max(1),
+        };
+        if self.frames < at_end {
+            return Verdict::Undecided;
+        }
+        // (A resumed stream's first byte: see `Evidence::Detect::resumed`.)
+        let masked = self.masked.filter(|_| self.start == 0);
+        if self.shown.convincing(expect.evidence, self.frames, true, masked) {
+            self.accept(self.masked.unwrap_or(false))
+        } else {
+            Verdict::Reject
         }
     }
 
@@ -539,6 +567,30 @@ mod tests {
             "more bytes may still come"
         );
         assert_eq!(find_boundary(&buf, CLIENT, true), Found::At { offset: 2, masked: true });
+    }
+
+    #[test]
+    fn a_chain_ending_exactly_where_bytes_go_missing_is_judged_as_at_a_streams_end() {
+        let mut buf = vec![0xde, 0xad];
+        buf.extend(text(b"hello", Some([1, 2, 3, 4])));
+        let cut = |buf: &[u8]| {
+            let mut out = Vec::new();
+            undecided_chains(buf, 100, 0..buf.len(), CLIENT, true, &mut out, 64)
+        };
+        assert_eq!(cut(&buf), None, "one frame alone is not enough");
+        buf.extend(text(b"world", Some([5, 6, 7, 8])));
+        assert_eq!(cut(&buf), Some((2, true)));
+        // A frame that runs on past the data: the bytes after the loss may still tell.
+        let mut long = buf.clone();
+        let mut binary = text(b"a longer frame", Some([9, 9, 9, 9]));
+        binary[0] = 0x82;
+        long.extend(&binary[..8]);
+        let mut chain = Chain::new(102, CLIENT);
+        assert_eq!(chain.advance_to_cut(&long, 100, CLIENT), Verdict::Undecided);
+        assert_eq!(chain.next_header(), 100 + long.len() as u64 + 12);
+        // Without the loss, two frames ending where the data does prove nothing yet.
+        let mut out = Vec::new();
+        assert_eq!(undecided_chains(&buf, 100, 0..buf.len(), CLIENT, false, &mut out, 64), None);
     }
 
     #[test]
