@@ -2089,11 +2089,7 @@ impl Session {
         self.report_answered(*handshake, HandshakeOutcome::Upgraded, response_at, sink);
         self.phase = Phase::WebSocket(Box::new(ws));
         // Both directions' bytes after the heads, in capture order.
-        let mut pieces: Vec<(Direction, u64, &[u8], PacketRef)> = Direction::BOTH
-            .iter()
-            .flat_map(|d| buf[d.index()].pieces().into_iter().map(move |(o, b, a)| (*d, o, b, a)))
-            .collect();
-        pieces.sort_by_key(|p| p.3.packet);
+        let pieces = in_capture_order(Direction::BOTH.map(|d| buf[d.index()].pieces()));
         for (dir, off, bytes, at) in pieces {
             self.on_plain(dir, off, bytes, at, cfg, sink);
         }
@@ -2356,18 +2352,17 @@ impl Session {
         }
         // The two directions' bytes as they were captured (from the frame boundaries found), in
         // capture order.
-        let mut pieces: Vec<(Direction, u64, &[u8], PacketRef)> = Direction::BOTH
-            .iter()
-            .flat_map(|d| {
-                let from = boundary[d.index()].unwrap_or(0);
-                bufs[d.index()].pieces().into_iter().filter_map(move |(o, b, a)| {
+        let pieces = in_capture_order(Direction::BOTH.map(|d| {
+            let from = boundary[d.index()].unwrap_or(0);
+            let pieces = bufs[d.index()].pieces().into_iter();
+            pieces
+                .filter_map(|(o, b, a)| {
                     let cut = usize::try_from(from.saturating_sub(o)).ok()?;
                     let rest = b.get(cut..).filter(|r| !r.is_empty())?;
-                    Some((*d, o + cut as u64, rest, a))
+                    Some((o + cut as u64, rest, a))
                 })
-            })
-            .collect();
-        pieces.sort_by_key(|p| p.3.packet);
+                .collect()
+        }));
         for (dir, off, bytes, at) in pieces {
             self.on_plain(dir, off, bytes, at, cfg, sink);
         }
@@ -2746,6 +2741,34 @@ fn detect_masked(masked: bool) -> Expect {
             min_frames_at_end: resync::MIN_FRAMES_AT_END,
             resumed: None,
         },
+    }
+}
+
+/// The two directions' pieces (each in stream order) as one list in capture order: the next is
+/// the head whose packet came first. Each direction keeps its stream order: a segment captured
+/// late (reordered, or its clock behind the other side's) still comes where its bytes go (sorted
+/// by packet, the bytes after it were fed first, at its offset: the client's `reserved_opcode`
+/// and `client_frame_unmasked` errors, by the hundred, on a capture that lost a 101).
+fn in_capture_order(
+    [c2s, s2c]: [Vec<(u64, &[u8], PacketRef)>; 2],
+) -> Vec<(Direction, u64, &[u8], PacketRef)> {
+    let mut out = Vec::with_capacity(c2s.len() + s2c.len());
+    let (mut a, mut b) = (c2s.into_iter().peekable(), s2c.into_iter().peekable());
+    loop {
+        let take_a = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => x.2.packet <= y.2.packet,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return out,
+        };
+        let (d, next) = if take_a {
+            (Direction::ClientToServer, a.next())
+        } else {
+            (Direction::ServerToClient, b.next())
+        };
+        if let Some((o, bytes, at)) = next {
+            out.push((d, o, bytes, at));
+        }
     }
 }
 

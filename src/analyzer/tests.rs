@@ -960,6 +960,39 @@ fn a_connection_whose_request_and_101_were_both_lost_keeps_the_frames_sent_meanw
 }
 
 #[test]
+fn bytes_captured_late_are_searched_in_stream_order_when_a_101_was_lost() {
+    // A client segment captured after the one that follows it (reordered, or a clock behind
+    // the other side's): the frame search had its bytes in stream order, but fed them on sorted
+    // by packet, the later bytes first at the earlier offset (hundreds of `reserved_opcode`
+    // and `client_frame_unmasked` errors on a copy of a testdata capture that lost its 101).
+    let body = |i: usize| format!("{{\"n\":{i},\"pad\":\"{}\"}}", "z".repeat(300));
+    let mut c = Conn::new(RoleSource::Syn);
+    c.send(C2S, request("").as_bytes());
+    let frames: Vec<Vec<u8>> =
+        (0..4).map(|i| frame(true, 0, 1, fresh_mask(i as u8), body(i).as_bytes())).collect();
+    c.send_in(C2S, &frames[0], 3);
+    // Frame 1 in two segments: its first half captured (packet 9) after its second (packet 5).
+    let (a, b) = frames[1].split_at(100);
+    c.send_in(C2S, a, 9);
+    c.send_in(C2S, b, 5);
+    c.send_in(C2S, &frames[2], 10);
+    c.send_in(C2S, &frames[3], 11);
+    c.packet = 11;
+    lose(&mut c, S2C, 129);
+    for i in 0..4 {
+        c.send(S2C, &frame(true, 0, 1, None, body(i).as_bytes()));
+    }
+    let ev = c.close();
+    let found = codes(&ev);
+    let t = texts(&ev);
+    assert_eq!(t.iter().filter(|(d, _)| *d == C2S).count(), 4, "{found:?}");
+    assert_eq!(t.iter().filter(|(d, _)| *d == S2C).count(), 4, "{found:?}");
+    let error =
+        |e: &Event| matches!(e, Event::Finding { severity: super::checks::Severity::Error, .. });
+    assert!(!ev.iter().any(error), "{found:?}");
+}
+
+#[test]
 fn a_101_lost_with_the_syn_ack_is_a_capture_gap_not_a_malformed_response() {
     // helper-37: neither SYN captured, nor the 101: the server's stream starts at its first
     // frame, which was read as the response (an `http_malformed` error, every message lost).
