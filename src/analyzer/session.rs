@@ -2625,7 +2625,7 @@ impl Session {
         sink: &mut impl EventSink,
     ) {
         let mut rtt = None;
-        // A control frame's payload is always `Payload::Bytes`: its raw (unmasked) bytes.
+        // A whole control frame's payload is `Payload::Bytes`: its raw (unmasked) bytes.
         let control: &[u8] = match &m.payload {
             Payload::Bytes(b) if m.opcode.is_control() => b,
             _ => &[],

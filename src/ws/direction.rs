@@ -126,6 +126,9 @@ struct FrameState {
     role: Role,
     /// Payload bytes of this frame seen so far (gives the mask phase).
     seen: u64,
+    /// Payload bytes of this frame missing from the capture, and for a control frame how many
+    /// of its bytes were kept before the first of them.
+    hole: (u64, usize),
     /// The highest-numbered packet that carried part of it.
     latest: PacketRef,
 }
@@ -1088,6 +1091,10 @@ impl DirectionDecoder {
             FrameItem::PayloadGap(n) => {
                 if let Some(f) = &mut self.frame {
                     f.seen += n;
+                    if f.hole.0 == 0 {
+                        f.hole.1 = self.control.len();
+                    }
+                    f.hole.0 += n;
                     if f.role == Role::Data
                         && let Some(m) = &mut self.msg
                     {
@@ -1235,7 +1242,7 @@ impl DirectionDecoder {
             }
         };
         let latest = PacketRef::new(pos.ts, pos.packet);
-        self.frame = Some(FrameState { header: h, pos, role, seen: 0, latest });
+        self.frame = Some(FrameState { header: h, pos, role, seen: 0, hole: (0, 0), latest });
     }
 
     fn start_message(&mut self, opcode: OpCode, compressed: bool, pos: Position, capacity: usize) {
@@ -1336,42 +1343,55 @@ impl DirectionDecoder {
         };
         match frame.role {
             Role::Ignored => {}
-            Role::Control => self.finish_control(frame.header, frame.pos, (end, last.ack), out),
+            Role::Control => {
+                let (h, pos) = (frame.header, frame.pos);
+                self.finish_control(h, pos, (end, last.ack), frame.hole, out)
+            }
             Role::Data if frame.header.fin => self.finish_message(end, out),
             Role::Data => {}
         }
     }
 
+    /// A control frame ended; `missing` of its payload bytes were not captured, the first of
+    /// them after `before` bytes kept.
     fn finish_control(
         &mut self,
         h: FrameHeader,
         pos: Position,
         (end, end_ack): (Position, Option<u32>),
+        (missing, before): (u64, usize),
         out: &mut impl FnMut(WsOut),
     ) {
         let payload = std::mem::take(&mut self.control);
         let mut violations = Vec::new();
         let close = (h.opcode == OpCode::Close).then(|| {
             self.closed = true;
-            let c = parse_close(&payload);
+            // With bytes missing, only a code captured whole before them is known (its reason
+            // is not, and joining the bytes around a hole would make up another).
+            let kept = if missing == 0 { &payload[..] } else { &payload[..before.min(2)] };
+            if missing > 0 && kept.len() < 2 {
+                return (None, String::new());
+            }
+            let c = parse_close(kept);
             violations = c.violations;
             (c.code, c.reason)
         });
+        let truncated = missing == 0 && (payload.len() as u64) < h.payload_len;
         out(WsOut::Message(Box::new(Message {
             opcode: h.opcode,
             length: Some(h.payload_len),
-            captured_length: h.payload_len,
+            captured_length: h.payload_len - missing,
             wire_length: h.payload_len,
             compressed: false,
             fragments: 1,
             first: pos,
             last: pos,
             end,
-            truncated: (payload.len() as u64) < h.payload_len,
-            payload: Payload::Bytes(payload),
+            truncated,
+            payload: if missing == 0 { Payload::Bytes(payload) } else { Payload::Unavailable },
             close,
-            incomplete: false,
-            missing: Some(0),
+            incomplete: missing > 0,
+            missing: Some(missing),
             acked: end_ack,
         })));
         for (check, detail) in violations {

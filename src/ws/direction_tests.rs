@@ -958,6 +958,41 @@ fn frames_not_confirmed_before_the_next_loss_are_counted_not_shown() {
     assert!(text.contains("5 messages found after missing bytes could not be confirmed"), "{text}");
 }
 
+/// Bytes missing inside a control frame's payload: the frame is shown incomplete, with the
+/// count missing and no content (helper-40: a pong of 98 bytes that lost 88 of them was shown
+/// complete, its 10 bytes as its payload); a close frame keeps only a code captured whole.
+#[test]
+fn a_control_frame_that_lost_bytes_says_so() {
+    let msg = |d: &mut DirectionDecoder, f: &[u8], keep: usize, lost: usize| {
+        let mut out = Vec::new();
+        let at = PacketRef::default();
+        d.feed(0, &f[..keep], at, &mut |_, o| out.push(o));
+        d.gap(keep as u64, lost as u64, at, &mut |_, o| out.push(o));
+        d.feed((keep + lost) as u64, &f[keep + lost..], at, &mut |_, o| out.push(o));
+        out.into_iter().find_map(|o| match o {
+            WsOut::Message(m) => Some(m),
+            _ => None,
+        })
+    };
+    let pong = frame(true, 0, 10, None, &[7; 98]);
+    let m = msg(&mut DirectionDecoder::new(server(), 0), &pong, 12, 88).expect("the pong");
+    assert!(m.incomplete, "{m:?}");
+    assert_eq!((m.missing, m.captured_length, m.length), (Some(88), 10, Some(98)), "{m:?}");
+    assert_eq!(m.payload, Payload::Unavailable);
+    // A close frame: its code before the hole, its reason (here not UTF-8 once joined) lost.
+    let mut payload = 1001u16.to_be_bytes().to_vec();
+    payload.extend("going away: ünïcode".as_bytes());
+    let close = frame(true, 0, 8, None, &payload);
+    let mut d = DirectionDecoder::new(server(), 0);
+    let m = msg(&mut d, &close, 2 + 2 + 13, 2).expect("the close");
+    assert_eq!(m.close.as_ref().map(|(c, r)| (c.map(|c| c.0), r.as_str())), Some((Some(1001), "")));
+    assert!(m.incomplete && m.payload == Payload::Unavailable, "{m:?}");
+    assert!(d.closed());
+    // A hole in the code itself: no code.
+    let m = msg(&mut DirectionDecoder::new(server(), 0), &close, 3, 4).expect("the close");
+    assert_eq!(m.close, Some((None, String::new())));
+}
+
 /// Frames found after missing bytes that end exactly where more bytes go missing are taken,
 /// as frames that end a stream are: a chance chain of "frames" in payload bytes ends there
 /// only by coincidence. Two whole frames are enough, as at a stream's end; one is not.
