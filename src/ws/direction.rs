@@ -991,6 +991,15 @@ impl DirectionDecoder {
         let Mode::Resync(s) = &mut self.mode else {
             return Resumed { note: None, pieces: Vec::new() };
         };
+        let mut offset = offset;
+        if seen == 0 {
+            // A chance header whose length leads to a real frame swallows the real frames
+            // before it: frames start inside it when they end exactly where it does.
+            for _ in 0..4 {
+                let Some(inner) = resync::swallowed_by_first(&s.buf, offset, expect) else { break };
+                offset = inner;
+            }
+        }
         let total_skipped = s.skipped + offset as u64;
         let frame_start = s.start + offset as u64;
         let pieces = s.pieces_from(offset);
@@ -1052,11 +1061,10 @@ impl DirectionDecoder {
             } else {
                 None
             },
-            rsv_allowed: if self.cfg.from_start {
-                self.cfg.rsv_allowed
-            } else {
-                self.cfg.rsv_allowed | 0b100
-            },
+            // What the handshake negotiated (frames found without one allow RSV1: their
+            // configuration says so); a guess that the lost bytes held a compressed frame made
+            // a chance RSV1 header inside a payload the peer's `reserved_bits_set` error.
+            rsv_allowed: self.cfg.rsv_allowed,
             evidence: resync::Evidence::Resync,
         }
     }

@@ -993,6 +993,50 @@ fn a_control_frame_that_lost_bytes_says_so() {
     assert_eq!(m.close, Some((None, String::new())));
 }
 
+/// A chance header after missing bytes whose length leads to a real frame (helper-40: `8a 4c`
+/// in a payload, a "pong" of 76 bytes): the real frames it swallowed are decoded, and no pong
+/// nobody sent is shown.
+#[test]
+fn frames_a_chance_header_swallowed_after_missing_bytes_are_decoded() {
+    let cfg = DirConfig { from_start: false, ..server() };
+    let real: Vec<u8> =
+        (0..2).flat_map(|i| frame(true, 0, 1, None, format!("r{i}").as_bytes())).collect();
+    let mut s = vec![0x37; 5];
+    s.extend([0x8a, 10 + real.len() as u8]);
+    s.extend([0x37; 10]);
+    s.extend(&real);
+    for i in 2..6 {
+        s.extend(frame(true, 0, 1, None, format!("r{i}").as_bytes()));
+    }
+    let out = run_detailed(cfg, &[&s]);
+    let text = out.join("\n");
+    assert!(!text.contains("pong"), "{text}");
+    for i in 0..6 {
+        assert!(out.iter().any(|l| l.ends_with(&format!("text:r{i}"))), "r{i}: {text}");
+    }
+}
+
+/// After bytes lost before a 101 that was captured (the request's tail, perhaps), the frames
+/// are searched for as the handshake negotiated them: without an extension, a header with RSV1
+/// set is a chance pair of bytes in a payload, not a frame (helper-40: taken, it made the
+/// client's `reserved_bits_set` error out of a capture loss).
+#[test]
+fn frames_after_a_loss_are_searched_for_as_the_handshake_negotiated_them() {
+    let cfg = DirConfig { rsv_allowed: 0, ..client() };
+    let mut d = DirectionDecoder::after_loss(cfg, 0);
+    let mut out = Vec::new();
+    let at = PacketRef::default();
+    d.gap(0, 10, at, &mut |_, o| out.push(render(&o)));
+    // "Compressed" frames (RSV1) chained to the end of the stream, then nothing else.
+    let s: Vec<u8> =
+        (0..4).flat_map(|i| frame(true, 4, 2, Some([0x37, 0xfa, 0x21, i]), b"zz")).collect();
+    d.feed(10, &s, at, &mut |_, o| out.push(render(&o)));
+    d.finish(10 + s.len() as u64, at, &mut |_, o| out.push(render(&o)));
+    let text = out.join("\n");
+    assert!(!text.contains("reserved_bits_set"), "{text}");
+    assert!(!text.contains("message binary"), "{text}");
+}
+
 /// Frames found after missing bytes that end exactly where more bytes go missing are taken,
 /// as frames that end a stream are: a chance chain of "frames" in payload bytes ends there
 /// only by coincidence. Two whole frames are enough, as at a stream's end; one is not.

@@ -141,6 +141,45 @@ pub fn undecided_chains(
     None
 }
 
+/// Where frames start inside the first frame of a chain found at offset `start` of `buf`: a
+/// chain of at least two frames that starts within that frame's span and ends exactly where it
+/// ends. The search takes the earliest chain, and a chance header in a payload whose length
+/// happens to lead to a real frame (two bytes such as `8a 4c` in random or compressed data)
+/// starts a chain that the real frames after it confirm: the real frames it swallowed were
+/// lost, and a ping or a binary message nobody sent was shown (helper-40: most of the messages
+/// invented after missing bytes). Two frames of a payload's own that end exactly at its end
+/// are much rarer than one header that does. Only first frames with a one-byte length (at most
+/// 125) are looked into: a chance header has one 98 % of the time, and looking into a long
+/// real frame would cost its length at every search. `None` when there is no such chain (or
+/// the first frame is not all in `buf`).
+pub fn swallowed_by_first(buf: &[u8], start: usize, expect: Expect) -> Option<usize> {
+    let Parsed::Done(h, hl) = FrameHeader::parse(buf.get(start..)?) else { return None };
+    if h.payload_len > 125 {
+        return None;
+    }
+    let end = start.checked_add(hl)?.checked_add(usize::try_from(h.payload_len).ok()?)?;
+    let span = buf.get(..end)?;
+    (start + 1..end).find(|&p| !repeats_the_bytes_before(span, p) && lands_at_end(span, p, expect))
+}
+
+/// Whether a chain of at least two frames, one with payload, starts at `p` and ends exactly at
+/// the end of `span`.
+fn lands_at_end(span: &[u8], p: usize, expect: Expect) -> bool {
+    let mut chain = Chain::new(p as u64, expect);
+    loop {
+        let Some(rest) = usize::try_from(chain.pos).ok().and_then(|at| span.get(at..)) else {
+            return false;
+        };
+        if rest.is_empty() {
+            return chain.frames >= 2 && chain.shown.with_payload >= 1;
+        }
+        match chain.step(rest, expect, true) {
+            None | Some(Verdict::Accept(_)) => {}
+            Some(_) => return false,
+        }
+    }
+}
+
 /// What a chain has shown so far (for [`Evidence::Detect`]).
 #[derive(Clone, Copy, Debug, Default)]
 struct Shown {
@@ -591,6 +630,32 @@ mod tests {
         // Without the loss, two frames ending where the data does prove nothing yet.
         let mut out = Vec::new();
         assert_eq!(undecided_chains(&buf, 100, 0..buf.len(), CLIENT, false, &mut out, 64), None);
+    }
+
+    #[test]
+    fn frames_inside_a_chance_header_that_swallowed_them_are_where_frames_start() {
+        // helper-40: `8a 4c` in a payload, a "pong" of 76 bytes whose end is a real frame's
+        // start, swallowed the real frames before it and was shown as a pong nobody sent.
+        let real: Vec<u8> = [&b"one"[..], b"two"].iter().flat_map(|p| text(p, None)).collect();
+        let mut buf = vec![0x8a, (10 + real.len()) as u8];
+        buf.extend([0x37; 10]);
+        let inner = buf.len();
+        buf.extend(&real);
+        buf.extend(text(b"after", None));
+        assert_eq!(swallowed_by_first(&buf, 0, SERVER), Some(inner));
+        // One frame inside that ends where it ends proves nothing: a real frame's payload may
+        // hold such a header as easily.
+        let mut one = vec![0x82, (10 + 5) as u8];
+        one.extend([0x37; 10]);
+        one.extend(text(b"one", None));
+        one.extend(text(b"after", None));
+        assert_eq!(swallowed_by_first(&one, 0, SERVER), None);
+        // Frames inside that do not end where the first frame ends are its payload.
+        let mut off = vec![0x82, (10 + real.len() + 1) as u8];
+        off.extend([0x37; 10]);
+        off.extend(&real);
+        off.extend([0x37; 1]);
+        assert_eq!(swallowed_by_first(&off, 0, SERVER), None);
     }
 
     #[test]
