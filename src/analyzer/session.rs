@@ -313,6 +313,11 @@ struct ProbePhase {
     /// With `request_end`: the request direction lost bytes right at its request's end, before
     /// any other came; frames found in it after them answer the request as frames at its end do.
     lost_since_request: bool,
+    /// With `anchored`: the request was lost, not seen (`request_end` is the end of the bytes
+    /// lost, which may have ended inside a frame): the frames are a guess, decoded on probation
+    /// as frames a search found (a header that refutes them is not the client's error), and
+    /// frames, perhaps a message's first fragments, may have been lost with the request.
+    anchored_after_loss: bool,
     /// A connection seen from its SYN whose first bytes (its request, perhaps) were lost, and
     /// no 101 came: one side's frames are enough only when their masking agrees with the roles
     /// its SYN gave (masked from the client, not from the server); else both sides must show
@@ -1077,6 +1082,28 @@ impl Session {
                     && h.pending.is_empty()
                     && h.req_dir.is_none_or(|r| r == dir) =>
             {
+                // Again, after a lost request: the client's bytes since are its frames when they
+                // are masked frames from their first byte up to this gap (the request and the
+                // 101 were lost, and the server's bytes wait behind their own hole): searched
+                // with the server's, as after a request (dropping them lost the first messages).
+                let b = &h.buf[dir.index()];
+                if h.request_lost
+                    && !b.bytes.is_empty()
+                    && frames_from_request_end(&b.bytes, b.start) == Some(true)
+                {
+                    let request_end = Some((dir.index(), b.start));
+                    let buf = std::mem::take(&mut h.buf);
+                    let probe = ProbePhase {
+                        buf,
+                        request_end,
+                        anchored: true,
+                        anchored_after_loss: true,
+                        ..Default::default()
+                    };
+                    self.phase = Phase::Probe(probe);
+                    self.run_probe(false, cfg, sink);
+                    return self.plain_gap(dir, offset, (len, exact), seq, reason, at, cfg, sink);
+                }
                 self.saw.gap_before_handshake = true;
                 h.request_lost = true;
                 h.lost_at_start = offset == 0;
@@ -2226,6 +2253,7 @@ impl Session {
         // sent nothing since); bytes before them (a retried request after a lost refusal) say
         // it was not.
         let request_end = p.request_end;
+        let anchored_after_loss = p.anchored_after_loss;
         let answered_by_frames = p.request_end.is_some_and(|(i, end)| {
             boundary[i] == Some(end)
                 || (bufs[i].bytes.is_empty() && bufs[i].start == end)
@@ -2255,7 +2283,9 @@ impl Session {
                 // from there as after a 101 (no probation, which a gap at a frame boundary
                 // would have ended by dropping them; a compressed first message inflates).
                 (Some(at), Some(true))
-                    if client == i && (anchored == Some(i) || request_end == Some((i, at))) =>
+                    if client == i
+                        && !anchored_after_loss
+                        && (anchored == Some(i) || request_end == Some((i, at))) =>
                 {
                     DirectionDecoder::new(
                         DirConfig { from_start: true, ..make(true, 0).config().clone() },

@@ -960,6 +960,65 @@ fn a_connection_whose_request_and_101_were_both_lost_keeps_the_frames_sent_meanw
 }
 
 #[test]
+fn a_client_that_loses_bytes_again_after_its_lost_request_keeps_its_frames_before_them() {
+    // helper-37's copy with one packet in ten deleted: the request lost, then one of the
+    // client's frames, while the server's bytes (its 101 lost) still waited behind their own
+    // hole. The client's second gap dropped the frames it had sent since its request, with
+    // nothing said: 31 messages of one connection.
+    let msg = |i: usize, dir: Direction| {
+        let body = format!("{{\"n\":{i},\"pad\":\"{}\"}}", "y".repeat(100));
+        frame(true, 0, 1, if dir == C2S { fresh_mask(i as u8) } else { None }, body.as_bytes())
+    };
+    // Frames before the client's second gap: two complete ones show they are frames. (One,
+    // or none, shows nothing: the first bytes after a lost request may be the rest of the
+    // request. Those bytes are dropped, and so are the client's after its second gap, which
+    // start anywhere: waiting for them to agree held the server's frames back.)
+    for (ahead, kept) in [(2, 2), (4, 4)] {
+        let mut c = Conn::new(RoleSource::Syn);
+        lose(&mut c, C2S, 162);
+        for i in 0..ahead {
+            c.send(C2S, &msg(i, C2S));
+        }
+        lose(&mut c, C2S, msg(ahead, C2S).len() as u64);
+        for i in ahead + 1..ahead + 7 {
+            c.send(C2S, &msg(i, C2S));
+        }
+        lose(&mut c, S2C, 129);
+        for i in 0..10 {
+            c.send(S2C, &msg(i, S2C));
+        }
+        let ev = c.close();
+        let t = texts(&ev);
+        let case = format!("{ahead} ahead: {:?}", codes(&ev));
+        let client: Vec<_> = t.iter().filter(|(d, _)| *d == C2S).map(|(_, m)| m.clone()).collect();
+        assert_eq!(client.len(), kept + 6, "{case} {client:?}");
+        assert!(client.iter().all(|m| !m.contains(&format!("\"n\":{ahead},"))), "{case}");
+        assert_eq!(t.iter().filter(|(d, _)| *d == S2C).count(), 10, "{case}");
+        let gaps = ev.iter().filter(|e| matches!(e, Event::Gap { .. })).count();
+        assert_eq!(gaps, 3, "{case}");
+        assert!(!codes(&ev).iter().any(|c| c == "http_malformed"), "{case}");
+    }
+    // The bytes lost may hold frames after the request: a message's first fragment among them
+    // leaves its last one without a start, which is the capture's doing, not the client's.
+    let mut c = Conn::new(RoleSource::Syn);
+    lose(&mut c, C2S, 300);
+    c.send(C2S, &frame(true, 0, 0, fresh_mask(200), b"the end of a message"));
+    for i in 0..3 {
+        c.send(C2S, &msg(i, C2S));
+    }
+    lose(&mut c, C2S, 40);
+    lose(&mut c, S2C, 129);
+    for i in 0..10 {
+        c.send(S2C, &msg(i, S2C));
+    }
+    let ev = c.close();
+    let found = codes(&ev);
+    assert_eq!(texts(&ev).iter().filter(|(d, _)| *d == C2S).count(), 3, "{found:?}");
+    assert!(!found.iter().any(|c| c == "unexpected_continuation"), "{found:?}");
+    assert!(found.iter().any(|c| c == "continuation_without_start"), "{found:?}");
+}
+
+#[test]
 fn bytes_captured_late_are_searched_in_stream_order_when_a_101_was_lost() {
     // A client segment captured after the one that follows it (reordered, or a clock behind
     // the other side's): the frame search had its bytes in stream order, but fed them on sorted
