@@ -999,6 +999,9 @@ impl DirectionDecoder {
                 let Some(inner) = resync::swallowed_by_first(&s.buf, offset, expect) else { break };
                 offset = inner;
             }
+            if let Some(len) = resync::empty_opening_fragment(&s.buf, offset) {
+                offset += len;
+            }
         }
         let total_skipped = s.skipped + offset as u64;
         let frame_start = s.start + offset as u64;

@@ -1016,6 +1016,29 @@ fn frames_a_chance_header_swallowed_after_missing_bytes_are_decoded() {
     }
 }
 
+/// After missing bytes, the search's boundary at `01 00` (an empty first fragment, or two
+/// common payload bytes) made the continuations after it one complete message, when the
+/// message's real first fragments were lost (helper-41, fuzz seed 1071): they are a message
+/// whose start was lost.
+#[test]
+fn continuations_after_an_empty_first_fragment_found_by_a_search_are_not_a_whole_message() {
+    let cfg = DirConfig { from_start: false, ..server() };
+    let mut s = vec![0x37; 5];
+    s.extend([0x01, 0x00]);
+    s.extend(frame(false, 0, 0, None, b"tail of a "));
+    s.extend(frame(true, 0, 0, None, b"message"));
+    for i in 0..4 {
+        s.extend(frame(true, 0, 1, None, format!("r{i}").as_bytes()));
+    }
+    let out = run_detailed(cfg, &[&s]);
+    let text = out.join("\n");
+    assert!(!text.contains("message\n") && !text.contains("text:tail"), "{text}");
+    assert!(text.contains("continuation_without_start"), "{text}");
+    for i in 0..4 {
+        assert!(out.iter().any(|l| l.ends_with(&format!("text:r{i}"))), "r{i}: {text}");
+    }
+}
+
 /// After bytes lost before a 101 that was captured (the request's tail, perhaps), the frames
 /// are searched for as the handshake negotiated them: without an extension, a header with RSV1
 /// set is a chance pair of bytes in a payload, not a frame (helper-40: taken, it made the

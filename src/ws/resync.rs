@@ -168,6 +168,18 @@ pub fn swallowed_by_first(buf: &[u8], start: usize, expect: Expect) -> Option<us
     (start + 1..end).find(|&p| !repeats_the_bytes_before(span, p) && lands_at_end(span, p, expect))
 }
 
+/// Whether the frame at `start` of `buf` is an empty first fragment of a data message (`01 00`,
+/// `02 00`, masked or not), and then its length: a boundary a search found there makes the
+/// continuations after it one complete message, when two common bytes of a payload can be that
+/// header and the message's real first fragments were lost (helper-41: a "complete" text made
+/// of the last three fragments of one). Decoding starts after it: the continuations are then a
+/// message whose start was lost, as they are.
+pub fn empty_opening_fragment(buf: &[u8], start: usize) -> Option<usize> {
+    let Parsed::Done(h, hl) = FrameHeader::parse(buf.get(start..)?) else { return None };
+    let opening = matches!(h.opcode, OpCode::Text | OpCode::Binary) && !h.fin;
+    (opening && h.payload_len == 0 && h.rsv == 0).then_some(hl)
+}
+
 /// Whether a chain of at least two frames, one with payload, starts at `p` and ends exactly at
 /// the end of `span`.
 fn lands_at_end(span: &[u8], p: usize, expect: Expect) -> bool {
@@ -667,6 +679,18 @@ mod tests {
         off.extend(&real);
         off.extend([0x37; 1]);
         assert_eq!(swallowed_by_first(&off, 0, SERVER), None);
+    }
+
+    #[test]
+    fn an_empty_first_fragment_found_by_a_search_is_passed_over() {
+        let mut buf = vec![0x01, 0x00];
+        buf.extend([0x00, 0x03, b'a', b'b', b'c']);
+        assert_eq!(empty_opening_fragment(&buf, 0), Some(2));
+        assert_eq!(empty_opening_fragment(&[0x02, 0x80, 1, 2, 3, 4], 0), Some(6));
+        // Whole empty messages, and first fragments with payload, are what they say.
+        assert_eq!(empty_opening_fragment(&[0x81, 0x00], 0), None);
+        assert_eq!(empty_opening_fragment(&text(b"x", None), 0), None);
+        assert_eq!(empty_opening_fragment(&buf, 2), None);
     }
 
     #[test]
