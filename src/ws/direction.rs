@@ -806,8 +806,11 @@ impl DirectionDecoder {
         }
     }
 
-    /// Whether the frames decoded on probation (enough of them to be judged, as a chain that
-    /// ends a finished stream is) end exactly at stream offset `offset`.
+    /// Whether the frames decoded on probation end exactly at stream offset `offset`, at least
+    /// [`resync::MIN_FRAMES_AT_END`] of them, as for a chain that ends a finished stream: their
+    /// boundary passed a test already (a search's chain, [`resync::MIN_FRAMES_AT_CUT`] frames
+    /// when it ended at a loss, or a client's frames from the first byte after a lost request),
+    /// so the loss asks no more of them than a stream's end would.
     fn frames_end_at(&self, offset: u64) -> bool {
         matches!(&self.mode, Mode::Decoding(d)
             if d.at_frame_boundary()
