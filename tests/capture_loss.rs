@@ -209,3 +209,66 @@ fn records_that_read_as_frames_after_a_loss_are_no_protocol_errors() {
     let findings: Vec<&Value> = events.iter().filter(|e| e["type"] == "finding").collect();
     assert!(findings.iter().any(|f| f["code"] == "frame_sync_lost"), "{findings:#?}");
 }
+
+/// Copies pcapng `input` (little-endian) without its enhanced packet blocks whose 1-based
+/// number `drop` names.
+fn drop_pcapng_packets(input: &[u8], drop: &[usize]) -> Vec<u8> {
+    let (mut out, mut at, mut packet) = (Vec::new(), 0, 0);
+    while at + 12 <= input.len() {
+        let kind = u32::from_le_bytes(input[at..at + 4].try_into().unwrap());
+        let len = u32::from_le_bytes(input[at + 4..at + 8].try_into().unwrap()) as usize;
+        let block = &input[at..at + len];
+        at += len;
+        if kind == 6 {
+            packet += 1;
+            if drop.contains(&packet) {
+                continue;
+            }
+        }
+        out.extend_from_slice(block);
+    }
+    out
+}
+
+/// Two capture points merged with clocks 30 ms apart (the server's behind), and the server's
+/// SYN-ACK and first ACK lost: the connection is picked up at the 101, and the client's SYN and
+/// upgrade request are captured after it. The request was taken for frames: 494 errors the
+/// client never made and 37 "messages" for 24 sent. The 101 now waits for the request.
+#[test]
+fn a_request_captured_after_its_101_on_a_connection_picked_up_there_is_the_request() {
+    let full = crate::util::testdata("captures/field/merged-skew-minus.pcapng");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no-syn-ack.pcapng");
+    std::fs::write(&path, drop_pcapng_packets(&std::fs::read(&full).unwrap(), &[1, 2])).unwrap();
+    let messages = |events: &[wsscope::event::Event]| -> Vec<(String, Vec<u8>)> {
+        use wsscope::event::{Event, Payload};
+        let mut out = Vec::new();
+        for e in events {
+            if let Event::Message { direction, payload, .. } = e {
+                let bytes = match payload {
+                    Payload::Text(t) => t.as_bytes().to_vec(),
+                    Payload::Bytes(b) => b.clone(),
+                    Payload::Unavailable => b"(unavailable)".to_vec(),
+                };
+                out.push((format!("{direction:?}"), bytes));
+            }
+        }
+        out
+    };
+    let (want, got) = (crate::messages::analyze(&full), crate::messages::analyze(&path));
+    assert_eq!(messages(&want).len(), 24);
+    assert!(messages(&got) == messages(&want), "{} messages", messages(&got).len());
+    let mut findings = Vec::new();
+    for e in &got {
+        match e {
+            wsscope::event::Event::Handshake { request, accept_valid, .. } => {
+                assert_eq!(request.as_ref().map(|r| r.path.as_str()), Some("/field"));
+                assert_eq!(*accept_valid, Some(true));
+            }
+            wsscope::event::Event::Finding { code, .. } => findings.push(code.to_string()),
+            _ => {}
+        }
+    }
+    findings.sort();
+    assert_eq!(findings, ["capture_clock_skew", "request_origin_missing"]);
+}

@@ -281,6 +281,52 @@ struct HttpPhase {
     /// first byte on (the request, and the frames after it start where the bytes resume, when
     /// only the request was lost), not a later gap.
     lost_at_start: bool,
+    /// A 101 waits for the client's first bytes (see `HttpPhase::wait_for_request`).
+    waiting_101: bool,
+    /// No more bytes will come: a 101 waits no longer.
+    ended: bool,
+}
+
+impl HttpPhase {
+    fn new(req_dir: Option<Direction>, requests: u64) -> HttpPhase {
+        HttpPhase {
+            req_dir,
+            buf: Default::default(),
+            req: ReqState::Head,
+            resp: RespState::Head,
+            pending: VecDeque::new(),
+            requests,
+            request_lost: false,
+            lost_at_start: false,
+            waiting_101: false,
+            ended: false,
+        }
+    }
+
+    /// Whether a response with no request before it (in TCP direction `resp`) waits for the
+    /// client's first bytes. On a connection picked up without its SYN-ACK, a response seen
+    /// before any byte of the client is taken as answering a request sent before the capture
+    /// started. But where two capture points are merged and their clocks disagree, the request
+    /// is captured after its 101 (and the client's SYN with it, its SYN-ACK lost): read as
+    /// frames, it made errors the client never made (118 in a damaged copy of
+    /// `merged-skew-minus`). So the response waits: a request from the client answers it, and
+    /// anything else makes it a 101 alone. Bounded by a head's worth of the server's bytes, the
+    /// reorder window (capture time since the response) and the connection's end; a client
+    /// that lost bytes (a gap) lost its request.
+    fn wait_for_request(&mut self, resp: Direction, lost: bool, cfg: &AnalyzerConfig) -> bool {
+        let client_silent = self.buf[resp.opposite().index()].marks.is_empty();
+        let buf = &self.buf[resp.index()];
+        let waited = match (buf.front_packet(), buf.marks.back()) {
+            (Some(first), Some(last)) => last.1.ts > first.ts.saturating_add(cfg.reorder_window),
+            _ => false,
+        };
+        self.waiting_101 = client_silent
+            && !lost
+            && !self.ended
+            && !waited
+            && buf.bytes.len() <= cfg.max_http_head;
+        self.waiting_101
+    }
 }
 
 #[derive(Debug, Default)]
@@ -512,16 +558,10 @@ impl Session {
         {
             Phase::Probe(ProbePhase::default())
         } else {
-            Phase::Http(HttpPhase {
-                req_dir: (info.role != RoleSource::Guess).then_some(Direction::ClientToServer),
-                buf: Default::default(),
-                req: ReqState::Head,
-                resp: RespState::Head,
-                pending: VecDeque::new(),
-                requests: 0,
-                request_lost: false,
-                lost_at_start: false,
-            })
+            Phase::Http(HttpPhase::new(
+                (info.role != RoleSource::Guess).then_some(Direction::ClientToServer),
+                0,
+            ))
         };
         Session {
             info: info.clone(),
@@ -1362,6 +1402,13 @@ impl Session {
             }
             None => ends,
         };
+        // A 101 that waited for its request waits no longer.
+        if let Phase::Http(h) = &mut self.phase
+            && h.waiting_101
+        {
+            h.ended = true;
+            self.run_http(cfg, sink);
+        }
         // A connection still being searched for frames gets a last search over the finished
         // streams (where a chain ending at the end of the data is final).
         if matches!(self.phase, Phase::Probe(_)) {
@@ -1706,6 +1753,10 @@ impl Session {
                 // frames read as a malformed response, an error, and every message lost).
                 // Only frames from the first byte say so (helper-39: a CRLF before a 101, a
                 // server that is no HTTP server at all).
+                if lone && h.wait_for_request(d, self.saw.gap_before_handshake, cfg) {
+                    return false;
+                }
+                let buf = &mut h.buf[d.index()];
                 let frames_first = (!lone
                     && self.info.role == RoleSource::Guess
                     && h.pending.iter().any(|p| p.upgrade.is_some())
@@ -2100,16 +2151,7 @@ impl Session {
         let SwitchPhase { ws, req_dir, buf, requests, response_at, handshake } = *sw;
         if still_http {
             self.report_answered(*handshake, HandshakeOutcome::NotFollowed, response_at, sink);
-            self.phase = Phase::Http(HttpPhase {
-                req_dir: Some(req_dir),
-                buf,
-                req: ReqState::Head,
-                resp: RespState::Head,
-                pending: VecDeque::new(),
-                requests,
-                request_lost: false,
-                lost_at_start: false,
-            });
+            self.phase = Phase::Http(HttpPhase { buf, ..HttpPhase::new(Some(req_dir), requests) });
             self.run_http(cfg, sink);
             return;
         }

@@ -1192,3 +1192,77 @@ fn frames_found_before_a_gap_keep_capture_order_with_the_other_side() {
     let t: Vec<String> = texts(&c.close()).into_iter().map(|(_, t)| t).collect();
     assert_eq!(t, ["s0", "c0", "s1", "c1", "s2", "c2", "s3", "c3", "s4", "c4", "s5", "c5"]);
 }
+
+/// The handshake events of `ev`: (the request's path, whether the accept key matched).
+fn handshakes(ev: &[Event]) -> Vec<(Option<String>, Option<bool>, HandshakeOutcome)> {
+    ev.iter()
+        .filter_map(|e| match e {
+            Event::Handshake { request, accept_valid, outcome, .. } => {
+                Some((request.as_ref().map(|r| r.path.clone()), *accept_valid, *outcome))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_101_captured_before_its_request_waits_for_it() {
+    // Two capture points merged with clocks that disagree, the SYN-ACK lost: the connection is
+    // picked up at the server's 101, and the client's SYN and request come after it. The 101
+    // was taken as answering a request sent before the capture, and the request decoded as
+    // frames (a damaged copy of merged-skew-minus: 118 errors the client never made).
+    let mut c = Conn::new(RoleSource::Guess);
+    c.send(S2C, response("").as_bytes());
+    c.send(S2C, &frame(true, 0, 1, None, b"s0"));
+    c.send(C2S, request("").as_bytes());
+    c.send(C2S, &frame(true, 0, 1, MASK, b"c0"));
+    c.send(S2C, &frame(true, 0, 1, None, b"s1"));
+    clean_close(&mut c);
+    let ev = c.close();
+    let found = codes(&ev);
+    assert_eq!(
+        handshakes(&ev),
+        [(Some("/chat".to_string()), Some(true), HandshakeOutcome::Upgraded)],
+        "{found:?}"
+    );
+    let t: Vec<String> = texts(&ev).into_iter().map(|(_, t)| t).collect();
+    assert_eq!(t, ["s0", "c0", "s1"], "{found:?}");
+    let error =
+        |e: &Event| matches!(e, Event::Finding { severity: super::checks::Severity::Error, .. });
+    assert!(!ev.iter().any(error), "{found:?}");
+    assert!(!found.contains(&"handshake_request_not_seen".to_string()), "{found:?}");
+}
+
+#[test]
+fn a_101_whose_request_does_not_come_starts_the_frames_all_the_same() {
+    let not_seen = |ev: &[Event]| {
+        let h = handshakes(ev);
+        assert_eq!(h.len(), 1);
+        assert_eq!((h[0].1, h[0].2), (None, HandshakeOutcome::Upgraded));
+        assert!(codes(ev).contains(&"handshake_request_not_seen".to_string()));
+    };
+    // The capture started after the request: the client's first bytes are frames.
+    let mut c = Conn::new(RoleSource::Guess);
+    c.send(S2C, response("").as_bytes());
+    c.send(S2C, &frame(true, 0, 1, None, b"s0"));
+    c.send(C2S, &frame(true, 0, 1, MASK, b"c0"));
+    let ev = c.close();
+    not_seen(&ev);
+    let t: Vec<String> = texts(&ev).into_iter().map(|(_, t)| t).collect();
+    assert_eq!(t, ["s0", "c0"]);
+    // A client that sends nothing: the connection's end.
+    let mut c = Conn::new(RoleSource::Guess);
+    c.send(S2C, response("").as_bytes());
+    c.send(S2C, &frame(true, 0, 1, None, b"s0"));
+    let ev = c.close();
+    not_seen(&ev);
+    assert_eq!(texts(&ev).len(), 1);
+    // Or the reorder window: frames of the server long after its 101 are shown at once.
+    let mut c = Conn::new(RoleSource::Guess);
+    c.send(S2C, response("").as_bytes());
+    c.send(S2C, &frame(true, 0, 1, None, b"s0"));
+    c.send_in(S2C, &frame(true, 0, 1, None, b"s1"), 2_500);
+    assert_eq!(texts(&c.a.sink_mut().0).len(), 2);
+    let ev = c.close();
+    not_seen(&ev);
+}
