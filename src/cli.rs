@@ -279,7 +279,7 @@ pub struct DecodeArgs {
     /// `wsscope merge` combines the shares' reports (`report --shard`) into exactly the report
     /// of one run; the shares' `export` events together are one run's (concatenate them: merge
     /// takes reports only). Every run still reads every packet.
-    #[arg(long, value_name = "I/N")]
+    #[arg(long, value_name = "I/N", allow_hyphen_values = true)]
     pub shard: Option<String>,
 
     /// Seed of the Community ID every connection carries (community_id), the flow hash Zeek and

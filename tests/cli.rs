@@ -852,3 +852,21 @@ fn a_share_says_it_is_one() {
         String::from_utf8_lossy(&o.stdout)
     );
 }
+
+/// A share out of range gets the flag's own message, a negative one too (clap took `-1` for a
+/// flag: "unexpected argument '-1'", and a tip to write `-- -1`).
+#[test]
+fn a_bad_share_says_how_to_give_one() {
+    let f = "testdata/captures/real/concurrent.pcap";
+    for (share, says) in [
+        ("-1/3", "give I/N, share I of N counted from 0"),
+        ("3/3", "share I must be below N"),
+        ("1/0", "must be at least 1"),
+        ("1-3", "give I/N"),
+    ] {
+        let o = wsscope(&["report", f, "--shard", share]);
+        assert_eq!(o.status.code(), Some(2), "{share}");
+        assert!(stderr(&o).contains(says), "{share}: {}", stderr(&o));
+        assert!(stderr(&o).contains(&format!("--shard {share:?}")), "{share}: {}", stderr(&o));
+    }
+}
