@@ -845,6 +845,13 @@ fn a_share_says_it_is_one() {
     let o = wsscope(&["export", f, "--format", "ndjson"]);
     let first = String::from_utf8_lossy(&o.stdout).lines().next().unwrap().to_string();
     assert!(!first.contains("shard"), "{first}");
+    // One JSON document says it too.
+    let o = wsscope(&["export", f, "--shard", "2/3", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["shard"], serde_json::json!({"index": 2, "count": 3}));
+    let o = wsscope(&["export", f, "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(doc.get("shard").is_none());
     let o = wsscope(&[f, "--shard", "0/2"]);
     assert!(
         String::from_utf8_lossy(&o.stdout).contains("share 0 of 2 (--shard 0/2)"),

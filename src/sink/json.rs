@@ -18,6 +18,10 @@ pub struct Document {
     pub tool: Tool,
     /// The redaction rules applied to every event, or null when nothing was redacted.
     pub redaction: Option<Rules>,
+    /// With `--shard I/N` only: the events cover only the connections of share I of N (the
+    /// connections whose Community ID hash falls in it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<super::ShareOf>,
     /// Each input with its counters.
     pub inputs: Vec<InputSummary>,
     /// Every event, in order.
@@ -53,6 +57,7 @@ impl<W: Write> Json<W> {
                 schema_version: SCHEMA_VERSION,
                 tool: Tool::default(),
                 redaction: None,
+                shard: None,
                 inputs: Vec::new(),
                 events: Vec::new(),
             },
@@ -61,8 +66,9 @@ impl<W: Write> Json<W> {
 }
 
 impl<W: Write> Format for Json<W> {
-    fn begin(&mut self, _input: &InputInfo, redaction: Option<&Rules>) -> io::Result<()> {
+    fn begin(&mut self, input: &InputInfo, redaction: Option<&Rules>) -> io::Result<()> {
         self.doc.redaction = redaction.cloned();
+        self.doc.shard = input.shard.map(|(index, count)| super::ShareOf { index, count });
         Ok(())
     }
 
