@@ -281,7 +281,8 @@ struct HttpPhase {
     /// first byte on (the request, and the frames after it start where the bytes resume, when
     /// only the request was lost), not a later gap.
     lost_at_start: bool,
-    /// A 101 waits for the client's first bytes (see `HttpPhase::wait_for_request`).
+    /// A response waits for the client's bytes: its first (see `HttpPhase::wait_for_request`),
+    /// or the end of a request head longer than what is kept of it.
     waiting_101: bool,
     /// No more bytes will come: a 101 waits no longer.
     ended: bool,
@@ -1402,7 +1403,7 @@ impl Session {
             }
             None => ends,
         };
-        // A 101 that waited for its request waits no longer.
+        // A response that waited for the client's bytes waits no longer.
         if let Phase::Http(h) = &mut self.phase
             && h.waiting_101
         {
@@ -1795,6 +1796,18 @@ impl Session {
                         // More than a head, and no request it could answer: not followed.
                         self.phase = Phase::Ignored;
                     }
+                    return false;
+                }
+                // The request's head is still being read past what is kept of it (longer than
+                // --max-http-head): its response, captured before the head's last segments
+                // (reordered), waits for its end, where the client's frames start (taken from
+                // inside the head, they were errors the client never made). Bounded by a head's
+                // worth of the response side's bytes and the connection's end.
+                if matches!(h.req, ReqState::SkipHead(_))
+                    && !h.ended
+                    && buf.bytes.len() <= cfg.max_http_head
+                {
+                    h.waiting_101 = true;
                     return false;
                 }
                 if lone && http::lenient::looks_like_response_start(&buf.bytes) == Some(false) {

@@ -1266,3 +1266,26 @@ fn a_101_whose_request_does_not_come_starts_the_frames_all_the_same() {
     let ev = c.close();
     not_seen(&ev);
 }
+
+#[test]
+fn a_response_captured_before_the_end_of_a_request_head_too_long_to_keep_waits_for_it() {
+    // A request head longer than --max-http-head is read up to the limit and dropped from
+    // there to its end. Its 101, captured before the head's last segment (reordered), took the
+    // client's frames to start inside the head: unmasked frames with RSV bits, errors the
+    // client never made (vanishing_upgrades.pcap with packets displaced by up to 3 places).
+    let long = format!("X-Pad: {}\r\n", "p".repeat(70 << 10));
+    let head = request(&long);
+    let (first, rest) = head.as_bytes().split_at(66 << 10);
+    let mut c = Conn::new(RoleSource::Syn);
+    c.send(C2S, first);
+    c.send(S2C, response("").as_bytes());
+    c.send(C2S, rest);
+    c.send(C2S, &frame(true, 0, 1, MASK, b"c0"));
+    c.send(S2C, &frame(true, 0, 1, None, b"s0"));
+    clean_close(&mut c);
+    let ev = c.close();
+    let found = codes(&ev);
+    assert_eq!(found, ["http_malformed"]);
+    let t: Vec<String> = texts(&ev).into_iter().map(|(_, t)| t).collect();
+    assert_eq!(t, ["c0", "s0"], "{found:?}");
+}
