@@ -1289,3 +1289,32 @@ fn a_response_captured_before_the_end_of_a_request_head_too_long_to_keep_waits_f
     let t: Vec<String> = texts(&ev).into_iter().map(|(_, t)| t).collect();
     assert_eq!(t, ["c0", "s0"], "{found:?}");
 }
+
+#[test]
+fn a_request_captured_after_a_101_that_waited_no_longer_is_no_frames() {
+    // Past a head's worth of the server's bytes the 101 waits no longer for the client's
+    // first bytes. The request that comes then was decoded as frames from its first byte
+    // (helper-42: 22 connections of merged captures with more than 64 KiB of the server's
+    // bytes captured before the client's request, 4,218 errors): the client's frames are now
+    // decoded on probation, and the request's text makes them searched for.
+    let cfg = AnalyzerConfig { max_http_head: 1024, ..Default::default() };
+    let mut c = Conn::with(RoleSource::Guess, cfg);
+    c.send(S2C, response("").as_bytes());
+    for i in 0..20 {
+        c.send(S2C, &frame(true, 0, 1, None, format!("s{i:02}{}", "x".repeat(100)).as_bytes()));
+    }
+    c.send(C2S, request("").as_bytes());
+    for i in 0..10 {
+        c.send(C2S, &frame(true, 0, 1, fresh_mask(i), format!("c{i}").as_bytes()));
+    }
+    clean_close(&mut c);
+    let ev = c.close();
+    let found = codes(&ev);
+    let error =
+        |e: &Event| matches!(e, Event::Finding { severity: super::checks::Severity::Error, .. });
+    assert!(!ev.iter().any(error), "{found:?}");
+    let t = texts(&ev);
+    assert_eq!(t.iter().filter(|(d, _)| *d == S2C).count(), 20, "{found:?}");
+    let client: Vec<&str> = t.iter().filter(|(d, _)| *d == C2S).map(|(_, t)| t.as_str()).collect();
+    assert_eq!(client, ["c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9"], "{found:?}");
+}
