@@ -311,9 +311,11 @@ impl HttpPhase {
     /// is captured after its 101 (and the client's SYN with it, its SYN-ACK lost): read as
     /// frames, it made errors the client never made (118 in a damaged copy of
     /// `merged-skew-minus`). So the response waits: a request from the client answers it, and
-    /// anything else makes it a 101 alone. Bounded by a head's worth of the server's bytes, the
-    /// reorder window (capture time since the response) and the connection's end; a client
-    /// that lost bytes (a gap) lost its request.
+    /// anything else makes it a 101 alone. Bounded by `--max-resync` (or `--max-http-head`, if
+    /// more) of the server's bytes (a head's worth let 23 of helper-42's connections lose their
+    /// request, whose server sent 65–91 KB before it was captured), the reorder window (capture
+    /// time since the response) and the connection's end; a client that lost bytes (a gap) lost
+    /// its request.
     fn wait_for_request(&mut self, resp: Direction, lost: bool, cfg: &AnalyzerConfig) -> bool {
         let client_silent = self.buf[resp.opposite().index()].marks.is_empty();
         let buf = &self.buf[resp.index()];
@@ -325,7 +327,7 @@ impl HttpPhase {
             && !lost
             && !self.ended
             && !waited
-            && buf.bytes.len() <= cfg.max_http_head;
+            && buf.bytes.len() <= cfg.max_http_head.max(cfg.max_resync);
         self.waiting_101
     }
 }

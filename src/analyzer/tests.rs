@@ -1231,6 +1231,24 @@ fn a_101_captured_before_its_request_waits_for_it() {
         |e: &Event| matches!(e, Event::Finding { severity: super::checks::Severity::Error, .. });
     assert!(!ev.iter().any(error), "{found:?}");
     assert!(!found.contains(&"handshake_request_not_seen".to_string()), "{found:?}");
+    // More than a head's worth of the server's frames first (helper-42: 65–91 KB from a busy
+    // server in 30–100 ms of skew): it waits as long as --max-resync.
+    let mut c = Conn::new(RoleSource::Guess);
+    c.send(S2C, response("").as_bytes());
+    for i in 0..80 {
+        c.send(S2C, &frame(true, 0, 2, None, &[i; 1000]));
+    }
+    c.send(C2S, request("").as_bytes());
+    c.send(C2S, &frame(true, 0, 1, MASK, b"c0"));
+    clean_close(&mut c);
+    let ev = c.close();
+    let found = codes(&ev);
+    assert_eq!(
+        handshakes(&ev),
+        [(Some("/chat".to_string()), Some(true), HandshakeOutcome::Upgraded)],
+        "{found:?}"
+    );
+    assert_eq!(texts(&ev), [(C2S, "c0".to_string())], "{found:?}");
 }
 
 #[test]
@@ -1292,16 +1310,16 @@ fn a_response_captured_before_the_end_of_a_request_head_too_long_to_keep_waits_f
 
 #[test]
 fn a_request_captured_after_a_101_that_waited_no_longer_is_no_frames() {
-    // Past a head's worth of the server's bytes the 101 waits no longer for the client's
-    // first bytes. The request that comes then was decoded as frames from its first byte
+    // Past `--max-resync` of the server's bytes the 101 waits no longer for the client's first
+    // bytes. The request that comes then was decoded as frames from its first byte
     // (helper-42: 22 connections of merged captures with more than 64 KiB of the server's
     // bytes captured before the client's request, 4,218 errors): the client's frames are now
     // decoded on probation, and the request's text makes them searched for.
-    let cfg = AnalyzerConfig { max_http_head: 1024, ..Default::default() };
+    let cfg = AnalyzerConfig { max_http_head: 1024, max_resync: 16 << 10, ..Default::default() };
     let mut c = Conn::with(RoleSource::Guess, cfg);
     c.send(S2C, response("").as_bytes());
     for i in 0..20 {
-        c.send(S2C, &frame(true, 0, 1, None, format!("s{i:02}{}", "x".repeat(100)).as_bytes()));
+        c.send(S2C, &frame(true, 0, 1, None, format!("s{i:02}{}", "x".repeat(1000)).as_bytes()));
     }
     c.send(C2S, request("").as_bytes());
     for i in 0..10 {
