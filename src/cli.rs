@@ -314,9 +314,9 @@ pub struct DecodeArgs {
     /// capture lost, or for frames of a connection seen without its handshake). Frames longer
     /// than this are still followed by their headers; a connection without a handshake that
     /// shows no frames in this many bytes, and no chain of them running on past, is taken as
-    /// not WebSocket. So many of the server's bytes (or --max-http-head's, if more) a 101 seen
-    /// before any byte of its client keeps while it waits for its request, which merged
-    /// capture points with skewed clocks capture later. From 16K to 64M (past that, the memory
+    /// not WebSocket. So many of the server's bytes (or 64K, if more) a 101 seen before any
+    /// byte of its client keeps while it waits for its request, which merged capture points
+    /// with skewed clocks capture later. From 16K to 64M (past that, the memory
     /// budget decides what is kept).
     #[arg(long, value_name = "SIZE", default_value = "256K")]
     pub max_resync: String,

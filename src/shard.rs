@@ -307,7 +307,10 @@ const ROUND_SLACK: usize = 64 << 10;
 /// Stages of a step, in the order one table goes through them.
 const STAGE_IDLE: u8 = 0;
 const STAGE_HOLES: u8 = 1;
-const STAGE_SEGMENT: u8 = 2;
+/// After a sweep's two halves: the analyzer lets time pass for what it holds (see
+/// [`StreamSink::on_sweep`]).
+const STAGE_SWEPT: u8 = 2;
+const STAGE_SEGMENT: u8 = 3;
 
 /// What a worker answers, tagged with (key, stage). Events are by far the most common, so
 /// they are not boxed (a box would cost an allocation each).
@@ -540,6 +543,10 @@ impl StreamSink for Tap {
     fn keeps_searching(&self, conn: ConnId) -> bool {
         self.analyzer.keeps_searching(conn)
     }
+
+    fn on_sweep(&mut self, at: PacketRef) {
+        self.analyzer.on_sweep(at);
+    }
 }
 
 /// Collects a worker's events with the key and stage of the step being taken.
@@ -677,7 +684,9 @@ fn work(
                     table.sweep_idle(at, &mut tap);
                     set(&mut tap, STAGE_HOLES);
                     table.sweep_holes(at, &mut tap);
-                    stage = STAGE_HOLES;
+                    set(&mut tap, STAGE_SWEPT);
+                    tap.on_sweep(at);
+                    stage = STAGE_SWEPT;
                 }
                 Job::Finish(at) => {
                     set(&mut tap, STAGE_IDLE);

@@ -135,6 +135,9 @@ pub struct Analyzer<S: EventSink> {
     since_sweep: u32,
     /// This thread's zlib state pool and inflate buffer, charged to the memory budget.
     _per_thread: crate::memory::Charge,
+    /// Connections whose response waits for the client's bytes ([`Session::waiting_since`]),
+    /// looked at by the table's sweeps.
+    waiting: Vec<ConnId>,
 }
 
 /// Events between two passes over every session to save memory.
@@ -154,6 +157,7 @@ impl<S: EventSink> Analyzer<S> {
             stats: AnalyzerStats::default(),
             saving: Level::Normal,
             since_sweep: SAVE_SPACING,
+            waiting: Vec::new(),
         }
     }
 
@@ -182,6 +186,9 @@ impl<S: EventSink> Analyzer<S> {
         if let Some(s) = self.sessions.get_mut(&conn) {
             s.save_memory(level, &self.cfg, &mut self.sink);
             s.account();
+            if s.waiting_since().is_some() && !self.waiting.contains(&conn) {
+                self.waiting.push(conn);
+            }
         }
     }
 
@@ -219,6 +226,9 @@ impl<S: EventSink> StreamSink for Analyzer<S> {
                 s.on_data(dir, offset, data, at, &self.cfg, &mut self.sink);
                 s.save_memory(level, &self.cfg, &mut self.sink);
                 s.account();
+                if s.waiting_since().is_some() && !self.waiting.contains(&conn) {
+                    self.waiting.push(conn);
+                }
             }
             return;
         }
@@ -251,6 +261,28 @@ impl<S: EventSink> StreamSink for Analyzer<S> {
 
     fn keeps_searching(&self, conn: ConnId) -> bool {
         self.sessions.get(&conn).is_some_and(|s| s.searching())
+    }
+
+    /// A response that waited longer than the reorder window for the client's bytes is read
+    /// now, in connection order (as a sharded run's merger interleaves the workers'), whatever
+    /// its connection does meanwhile.
+    fn on_sweep(&mut self, at: crate::tcp::PacketRef) {
+        if self.waiting.is_empty() {
+            return;
+        }
+        let mut ids = std::mem::take(&mut self.waiting);
+        ids.sort_unstable();
+        for id in ids {
+            let Some(s) = self.sessions.get_mut(&id) else { continue };
+            match s.waiting_since() {
+                Some(since) if at.ts > since.saturating_add(self.cfg.reorder_window) => {
+                    s.stop_waiting(&self.cfg, &mut self.sink);
+                    self.settle(id);
+                }
+                Some(_) => self.waiting.push(id),
+                None => {}
+            }
+        }
     }
 }
 

@@ -283,9 +283,10 @@ struct HttpPhase {
     lost_at_start: bool,
     /// A response waits for the client's bytes: its first (see `HttpPhase::wait_for_request`),
     /// or the end of a request head longer than what is kept of it.
-    waiting_101: bool,
-    /// No more bytes will come: a 101 waits no longer.
-    ended: bool,
+    waiting: bool,
+    /// A response waits no longer: the reorder window passed, bytes went missing, the
+    /// connection ended, or the client's first request is no upgrade.
+    no_wait: bool,
 }
 
 impl HttpPhase {
@@ -299,8 +300,8 @@ impl HttpPhase {
             requests,
             request_lost: false,
             lost_at_start: false,
-            waiting_101: false,
-            ended: false,
+            waiting: false,
+            no_wait: false,
         }
     }
 
@@ -310,25 +311,36 @@ impl HttpPhase {
     /// started. But where two capture points are merged and their clocks disagree, the request
     /// is captured after its 101 (and the client's SYN with it, its SYN-ACK lost): read as
     /// frames, it made errors the client never made (118 in a damaged copy of
-    /// `merged-skew-minus`). So the response waits: a request from the client answers it, and
-    /// anything else makes it a 101 alone. Bounded by `--max-resync` (or `--max-http-head`, if
-    /// more) of the server's bytes (a head's worth let 23 of helper-42's connections lose their
-    /// request, whose server sent 65–91 KB before it was captured), the reorder window (capture
-    /// time since the response) and the connection's end; a client that lost bytes (a gap) lost
-    /// its request.
+    /// `merged-skew-minus`). So a 101 waits: an upgrade request from the client answers it,
+    /// and anything else makes it a 101 alone. Bounded by `--max-resync` of the server's bytes
+    /// (or a head's worth, if more: that let 23 of helper-42's connections lose their request,
+    /// whose server sent 65–91 KB before it was captured), the reorder window (capture time
+    /// since the response: checked at its own packets and at the table's sweeps, see
+    /// `Session::stop_waiting`), bytes lost on either side and the connection's end. Only a
+    /// 101: another response alone answered an earlier request (helper-43: a 200 taken as the
+    /// answer to the next upgrade request, a refusal nobody made).
     fn wait_for_request(&mut self, resp: Direction, lost: bool, cfg: &AnalyzerConfig) -> bool {
         let client_silent = self.buf[resp.opposite().index()].marks.is_empty();
         let buf = &self.buf[resp.index()];
+        let is_101 = buf.bytes.starts_with(b"HTTP/") && buf.bytes.get(8..12) == Some(b" 101");
         let waited = match (buf.front_packet(), buf.marks.back()) {
             (Some(first), Some(last)) => last.1.ts > first.ts.saturating_add(cfg.reorder_window),
             _ => false,
         };
-        self.waiting_101 = client_silent
+        let wait = is_101
+            && client_silent
             && !lost
-            && !self.ended
+            && !self.no_wait
             && !waited
             && buf.bytes.len() <= cfg.max_http_head.max(cfg.max_resync);
-        self.waiting_101
+        self.waiting = wait;
+        wait
+    }
+
+    /// The time of the packet of the response that waits, if one does.
+    fn waiting_since(&self) -> Option<Timestamp> {
+        let resp = self.req_dir?.opposite();
+        self.buf[resp.index()].front_packet().map(|p| p.ts).filter(|_| self.waiting)
     }
 }
 
@@ -1017,6 +1029,7 @@ impl Session {
         cfg: &AnalyzerConfig,
         sink: &mut impl EventSink,
     ) {
+        self.stop_waiting(cfg, sink);
         if matches!(self.phase, Phase::Switching(_)) {
             self.run_switch(true, cfg, sink);
         }
@@ -1384,6 +1397,28 @@ impl Session {
         }
     }
 
+    /// Since when a response waits for the client's bytes (see `HttpPhase::wait_for_request`).
+    pub fn waiting_since(&self) -> Option<Timestamp> {
+        match &self.phase {
+            Phase::Http(h) => h.waiting_since(),
+            _ => None,
+        }
+    }
+
+    /// A response that waits for the client's bytes waits no longer, and is read now: the
+    /// reorder window passed (the table's sweeps tell, so that a server that goes quiet after
+    /// its 101 is not held back until the connection ends, helper-43), bytes went missing (a
+    /// gap dropped the 101 waiting with the bytes buffered before it, helper-43), or the
+    /// connection ended.
+    pub fn stop_waiting(&mut self, cfg: &AnalyzerConfig, sink: &mut impl EventSink) {
+        if let Phase::Http(h) = &mut self.phase
+            && std::mem::take(&mut h.waiting)
+        {
+            h.no_wait = true;
+            self.run_http(cfg, sink);
+        }
+    }
+
     /// The connection ended.
     pub fn finish(
         &mut self,
@@ -1405,13 +1440,7 @@ impl Session {
             }
             None => ends,
         };
-        // A response that waited for the client's bytes waits no longer.
-        if let Phase::Http(h) = &mut self.phase
-            && h.waiting_101
-        {
-            h.ended = true;
-            self.run_http(cfg, sink);
-        }
+        self.stop_waiting(cfg, sink);
         // A connection still being searched for frames gets a last search over the finished
         // streams (where a chain ending at the end of the data is final).
         if matches!(self.phase, Phase::Probe(_)) {
@@ -1656,6 +1685,21 @@ impl Session {
                         }
                     }
                 };
+                // A 101 waits for the client's first bytes, and they are a request that is no
+                // upgrade: the 101 answered one sent before the capture, and is read alone
+                // (helper-43: a GET after it took the 101 as its answer, and the frames after it
+                // were not followed). An upgrade request is the 101's (on a connection that
+                // switched, no other can come), whatever its key: a wrong accept key is then the
+                // server's.
+                if let Phase::Http(h) = &mut self.phase
+                    && h.requests == 0
+                    && (h.waiting || h.no_wait)
+                    && !http::is_upgrade_request(&head)
+                {
+                    let first = std::mem::take(&mut h.waiting);
+                    h.no_wait = true;
+                    return first;
+                }
                 if malformed.is_some() && !http::is_upgrade_request(&head) {
                     self.not_http(cfg);
                     return true;
@@ -1757,6 +1801,9 @@ impl Session {
                 // Only frames from the first byte say so (helper-39: a CRLF before a 101, a
                 // server that is no HTTP server at all).
                 if lone && h.wait_for_request(d, self.saw.gap_before_handshake, cfg) {
+                    // Shown as a WebSocket attempt at once, as a 101 alone is (what comes
+                    // meanwhile, a conflicting retransmission, is said).
+                    self.announce(sink);
                     return false;
                 }
                 let buf = &mut h.buf[d.index()];
@@ -1801,15 +1848,15 @@ impl Session {
                     return false;
                 }
                 // The request's head is still being read past what is kept of it (longer than
-                // --max-http-head): its response, captured before the head's last segments
+                // a head's worth): its response, captured before the head's last segments
                 // (reordered), waits for its end, where the client's frames start (taken from
-                // inside the head, they were errors the client never made). Bounded by a head's
-                // worth of the response side's bytes and the connection's end.
+                // inside the head, they were errors the client never made). Bounded as a 101
+                // waiting for its request is, by a head's worth of the response side's bytes.
                 if matches!(h.req, ReqState::SkipHead(_))
-                    && !h.ended
+                    && !h.no_wait
                     && buf.bytes.len() <= cfg.max_http_head
                 {
-                    h.waiting_101 = true;
+                    h.waiting = true;
                     return false;
                 }
                 if lone && http::lenient::looks_like_response_start(&buf.bytes) == Some(false) {
@@ -1923,8 +1970,7 @@ impl Session {
         let req_dir = h.req_dir.unwrap_or(Direction::ClientToServer);
         // Where the client's bytes resume; when none came yet, when the 101 was seen.
         let client = &h.buf[req_dir.index()];
-        let silent = client.marks.is_empty();
-        let at = match silent {
+        let at = match client.marks.is_empty() {
             true => Position { offset: client.start, ..pos },
             false => client.position(),
         };
@@ -1952,13 +1998,8 @@ impl Session {
         // request. Its frames are decoded from there on probation: a first header that is not
         // one a search would take (the request's tail is text: RSV bits, reserved opcodes)
         // makes it search instead of reporting protocol errors the client never made.
-        let lost = self.saw.gap_before_handshake;
-        // Nor is the client's next byte known to start a frame when none came before the 101
-        // and the 101 waited no longer (`HttpPhase::wait_for_request`): its request may still
-        // come, captured after a head's worth of the server's bytes (helper-42: merged capture
-        // points, 22 connections whose request made hundreds of errors).
-        let known = !lost && !silent;
-        if lost {
+        let known = !self.saw.gap_before_handshake;
+        if !known {
             let note = self.finding_event(
                 CheckId::CaptureGap,
                 Some(Direction::ClientToServer),
@@ -2161,8 +2202,17 @@ impl Session {
                 Some(b.starts_with(b"HTTP/"))
             }
         };
-        let still_http = req == Some(true) || resp == Some(true);
+        let mut still_http = req == Some(true) || resp == Some(true);
         let frames = req == Some(false) || resp == Some(false) || end;
+        // One side goes on with HTTP and the other with frames: the first captured tells, as
+        // it did when each came in its own packets (a 101 that waited for its client's first
+        // bytes has the server's frames buffered with it).
+        if req.is_some() && resp.is_some() && req != resp {
+            let first = |d: Direction| sw.buf[d.index()].front_packet().map(|p| p.packet);
+            let (c, s) = (first(sw.req_dir), first(sw.req_dir.opposite()));
+            let client_first = c <= s;
+            still_http = if client_first { req == Some(true) } else { resp == Some(true) };
+        }
         if !still_http && !frames {
             return;
         }

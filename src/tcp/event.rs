@@ -297,6 +297,10 @@ pub trait StreamSink {
     fn keeps_searching(&self, _conn: ConnId) -> bool {
         false
     }
+    /// The table's sweep at `at` is done (capture time passed a sweep's interval; the same
+    /// instants in a sharded run as in one thread): the sink may let time pass for what it
+    /// holds.
+    fn on_sweep(&mut self, _at: PacketRef) {}
 }
 
 impl<F: FnMut(StreamEvent<'_>)> StreamSink for F {

@@ -598,6 +598,7 @@ impl Table {
         let at = PacketRef::new(now, self.last.packet);
         self.sweep_idle(at, sink);
         self.sweep_holes(at, sink);
+        sink.on_sweep(at);
     }
 
     /// The table's sweeps are decided by its owner (a worker of a sharded run, whose reader
