@@ -12,7 +12,8 @@
 //!   the one table's [`SweepClock`] over every packet and tells every worker), the end.
 //! - Steps go out in *rounds*: every worker receives its part of every round, empty or not. A
 //!   worker answers each round with its events, each tagged with the step's key, a stage
-//!   (sweep steps have two, as a table's sweep does) and its connection.
+//!   (sweep steps have three, as a table's sweep does: idle connections, holes, then the
+//!   analyzer's [`StreamSink::on_sweep`]) and its connection.
 //! - The merger takes one answer per worker per round and emits events by (key, stage,
 //!   connection): a segment's events come from one worker, already in order; a sweep's or the
 //!   end's come from every worker and are interleaved by connection, as one table visits them.
