@@ -1205,6 +1205,20 @@ fn handshakes(ev: &[Event]) -> Vec<(Option<String>, Option<bool>, HandshakeOutco
         .collect()
 }
 
+/// Closes `c` cleanly: its events and finding codes, its one handshake the upgrade of the
+/// test's request (`/chat`) with a valid accept key.
+fn answered(mut c: Conn) -> (Vec<Event>, Vec<String>) {
+    clean_close(&mut c);
+    let ev = c.close();
+    let found = codes(&ev);
+    assert_eq!(
+        handshakes(&ev),
+        [(Some("/chat".to_string()), Some(true), HandshakeOutcome::Upgraded)],
+        "{found:?}"
+    );
+    (ev, found)
+}
+
 #[test]
 fn a_101_captured_before_its_request_waits_for_it() {
     // Two capture points merged with clocks that disagree, the SYN-ACK lost: the connection is
@@ -1217,14 +1231,7 @@ fn a_101_captured_before_its_request_waits_for_it() {
     c.send(C2S, request("").as_bytes());
     c.send(C2S, &frame(true, 0, 1, MASK, b"c0"));
     c.send(S2C, &frame(true, 0, 1, None, b"s1"));
-    clean_close(&mut c);
-    let ev = c.close();
-    let found = codes(&ev);
-    assert_eq!(
-        handshakes(&ev),
-        [(Some("/chat".to_string()), Some(true), HandshakeOutcome::Upgraded)],
-        "{found:?}"
-    );
+    let (ev, found) = answered(c);
     let t: Vec<String> = texts(&ev).into_iter().map(|(_, t)| t).collect();
     assert_eq!(t, ["s0", "c0", "s1"], "{found:?}");
     let error =
@@ -1240,14 +1247,7 @@ fn a_101_captured_before_its_request_waits_for_it() {
     }
     c.send(C2S, request("").as_bytes());
     c.send(C2S, &frame(true, 0, 1, MASK, b"c0"));
-    clean_close(&mut c);
-    let ev = c.close();
-    let found = codes(&ev);
-    assert_eq!(
-        handshakes(&ev),
-        [(Some("/chat".to_string()), Some(true), HandshakeOutcome::Upgraded)],
-        "{found:?}"
-    );
+    let (ev, found) = answered(c);
     assert_eq!(texts(&ev), [(C2S, "c0".to_string())], "{found:?}");
 }
 
