@@ -137,7 +137,7 @@ pub struct Analyzer<S: EventSink> {
     _per_thread: crate::memory::Charge,
     /// Connections whose response waits for the client's bytes ([`Session::waiting_since`]),
     /// looked at by the table's sweeps.
-    waiting: Vec<ConnId>,
+    waiting: std::collections::BTreeSet<ConnId>,
 }
 
 /// Events between two passes over every session to save memory.
@@ -157,7 +157,7 @@ impl<S: EventSink> Analyzer<S> {
             stats: AnalyzerStats::default(),
             saving: Level::Normal,
             since_sweep: SAVE_SPACING,
-            waiting: Vec::new(),
+            waiting: Default::default(),
         }
     }
 
@@ -186,8 +186,8 @@ impl<S: EventSink> Analyzer<S> {
         if let Some(s) = self.sessions.get_mut(&conn) {
             s.save_memory(level, &self.cfg, &mut self.sink);
             s.account();
-            if s.waiting_since().is_some() && !self.waiting.contains(&conn) {
-                self.waiting.push(conn);
+            if s.waiting_since().is_some() {
+                self.waiting.insert(conn);
             }
         }
     }
@@ -226,8 +226,8 @@ impl<S: EventSink> StreamSink for Analyzer<S> {
                 s.on_data(dir, offset, data, at, &self.cfg, &mut self.sink);
                 s.save_memory(level, &self.cfg, &mut self.sink);
                 s.account();
-                if s.waiting_since().is_some() && !self.waiting.contains(&conn) {
-                    self.waiting.push(conn);
+                if s.waiting_since().is_some() {
+                    self.waiting.insert(conn);
                 }
             }
             return;
@@ -270,16 +270,16 @@ impl<S: EventSink> StreamSink for Analyzer<S> {
         if self.waiting.is_empty() {
             return;
         }
-        let mut ids = std::mem::take(&mut self.waiting);
-        ids.sort_unstable();
-        for id in ids {
+        for id in std::mem::take(&mut self.waiting) {
             let Some(s) = self.sessions.get_mut(&id) else { continue };
             match s.waiting_since() {
                 Some(since) if at.ts > since.saturating_add(self.cfg.reorder_window) => {
                     s.stop_waiting(&self.cfg, &mut self.sink);
                     self.settle(id);
                 }
-                Some(_) => self.waiting.push(id),
+                Some(_) => {
+                    self.waiting.insert(id);
+                }
                 None => {}
             }
         }

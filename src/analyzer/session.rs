@@ -320,7 +320,12 @@ impl HttpPhase {
     /// 101: another response alone answered an earlier request (helper-43: a 200 taken as the
     /// answer to the next upgrade request, a refusal nobody made).
     fn wait_for_request(&mut self, resp: Direction, lost: bool, cfg: &AnalyzerConfig) -> bool {
-        let client_silent = self.buf[resp.opposite().index()].marks.is_empty();
+        // Nothing from the client yet, or only the start of a request (one longer than a
+        // segment comes in several: helper-44, a 3.7 KB request with a large cookie).
+        let client = &self.buf[resp.opposite().index()];
+        let client_silent = client.marks.is_empty()
+            || (http::looks_like_request_start(&client.bytes) != Some(false)
+                && client.bytes.len() <= cfg.max_http_head);
         let buf = &self.buf[resp.index()];
         let is_101 = buf.bytes.starts_with(b"HTTP/") && buf.bytes.get(8..12) == Some(b" 101");
         let waited = match (buf.front_packet(), buf.marks.back()) {

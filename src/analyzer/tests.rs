@@ -1249,6 +1249,20 @@ fn a_101_captured_before_its_request_waits_for_it() {
     c.send(C2S, &frame(true, 0, 1, MASK, b"c0"));
     let (ev, found) = answered(c);
     assert_eq!(texts(&ev), [(C2S, "c0".to_string())], "{found:?}");
+    // A request in several segments, the server's frames between them (helper-44: a 3.7 KB
+    // request with a large cookie ended the wait at its first segment, and was decoded as
+    // frames, 231 errors).
+    let mut c = Conn::new(RoleSource::Guess);
+    c.send(S2C, response("").as_bytes());
+    c.send(S2C, &frame(true, 0, 1, None, b"s0"));
+    let head = request(&format!("Cookie: {}\r\n", "c".repeat(3000)));
+    for piece in head.as_bytes().chunks(1400) {
+        c.send(C2S, piece);
+        c.send(S2C, &frame(true, 0, 1, None, b"s"));
+    }
+    c.send(C2S, &frame(true, 0, 1, MASK, b"c0"));
+    let (ev, found) = answered(c);
+    assert_eq!(texts(&ev).len(), 5, "{found:?}");
 }
 
 #[test]
