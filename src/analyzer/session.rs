@@ -344,8 +344,8 @@ impl HttpPhase {
 
     /// The time of the packet of the response that waits, if one does.
     fn waiting_since(&self) -> Option<Timestamp> {
-        let resp = self.req_dir?.opposite();
-        self.buf[resp.index()].front_packet().map(|p| p.ts).filter(|_| self.waiting)
+        let resp = self.req_dir.filter(|_| self.waiting)?.opposite();
+        self.buf[resp.index()].front_packet().map(|p| p.ts)
     }
 }
 
@@ -1800,18 +1800,19 @@ impl Session {
                     self.swapped = req_dir == Direction::ServerToClient;
                     self.saw.gap_before_handshake = true;
                 }
+                // A 101 before any byte of the client may wait for its request (see
+                // `HttpPhase::wait_for_request`). It is shown as a WebSocket attempt at once, as a
+                // 101 alone is (what comes meanwhile, a conflicting retransmission, is said).
+                if lone && h.wait_for_request(d, self.saw.gap_before_handshake, cfg) {
+                    self.announce(sink);
+                    return false;
+                }
+                let buf = &mut h.buf[d.index()];
                 // The server's stream picked up without its SYN-ACK (and its start not agreed
                 // on), its first bytes frames: the response was lost before them (helper-37:
                 // frames read as a malformed response, an error, and every message lost).
                 // Only frames from the first byte say so (helper-39: a CRLF before a 101, a
                 // server that is no HTTP server at all).
-                if lone && h.wait_for_request(d, self.saw.gap_before_handshake, cfg) {
-                    // Shown as a WebSocket attempt at once, as a 101 alone is (what comes
-                    // meanwhile, a conflicting retransmission, is said).
-                    self.announce(sink);
-                    return false;
-                }
-                let buf = &mut h.buf[d.index()];
                 let frames_first = (!lone
                     && self.info.role == RoleSource::Guess
                     && h.pending.iter().any(|p| p.upgrade.is_some())
