@@ -145,16 +145,18 @@ impl Buffered {
         }
     }
 
-    /// The packet that carried the byte at the front.
+    /// The packet that carried the byte at the front: the last mark at or before it, found by
+    /// halving (marks are in offset order; a scan from the back cost the number of pieces
+    /// buffered, at every segment of a 101 waiting for its request: 200,000 one-byte
+    /// segments took 39 s instead of 0.08).
     fn front_packet(&self) -> Option<PacketRef> {
-        self.marks.iter().rev().find(|m| m.0 <= self.start).or(self.marks.front()).map(|m| m.1)
+        let i = self.marks.partition_point(|m| m.0 <= self.start);
+        i.checked_sub(1).and_then(|i| self.marks.get(i)).or(self.marks.front()).map(|m| m.1)
     }
 
     /// The position of the byte at the front.
     fn position(&self) -> Position {
-        let at =
-            self.marks.iter().rev().find(|m| m.0 <= self.start).or(self.marks.front()).map(|m| m.1);
-        let at = at.unwrap_or_default();
+        let at = self.front_packet().unwrap_or_default();
         Position { packet: at.packet, ts: at.ts, offset: self.start }
     }
 
@@ -332,12 +334,15 @@ impl HttpPhase {
             (Some(first), Some(last)) => last.1.ts > first.ts.saturating_add(cfg.reorder_window),
             _ => false,
         };
+        // The bytes held and the marks of the pieces they came in (one-byte segments would
+        // otherwise hold 32 bytes of marks per byte).
+        let held = buf.bytes.len() + buf.marks.len() * size_of::<(u64, PacketRef)>();
         let wait = is_101
             && client_silent
             && !lost
             && !self.no_wait
             && !waited
-            && buf.bytes.len() <= cfg.max_http_head.max(cfg.max_resync);
+            && held <= cfg.max_http_head.max(cfg.max_resync);
         self.waiting = wait;
         wait
     }

@@ -1370,3 +1370,21 @@ fn a_101_that_waits_for_its_request_is_read_when_the_window_passes_or_bytes_go_m
     let ev = c.close();
     assert!(!handshakes(&ev).iter().any(|h| h.2 == HandshakeOutcome::Refused), "{ev:?}");
 }
+
+#[test]
+fn a_101_waiting_for_its_request_holds_no_more_than_max_resync_marks_included() {
+    // One-byte segments: the bytes are few, the marks of the pieces they came in are 32 bytes
+    // each. Counted with the bytes, 10,000 of them end the wait (bytes alone would not; the
+    // reorder window is made long enough not to end it first).
+    let cfg =
+        AnalyzerConfig { reorder_window: std::time::Duration::from_secs(60), ..Default::default() };
+    let mut c = Conn::with(RoleSource::Guess, cfg);
+    c.send(S2C, response("").as_bytes());
+    let frames: Vec<u8> = (0..100).flat_map(|_| frame(true, 0, 1, None, &[b'x'; 98])).collect();
+    for b in &frames {
+        c.send(S2C, std::slice::from_ref(b));
+    }
+    assert_eq!(texts(&c.a.sink_mut().0).len(), 100);
+    let ev = c.close();
+    assert!(codes(&ev).contains(&"handshake_request_not_seen".to_string()));
+}
