@@ -374,6 +374,28 @@ fn whole_frames_lost_between_frames_are_a_finding() {
     assert!(m[1].ends_with("text:message 2"), "{m:?}");
 }
 
+#[test]
+fn a_burst_of_pongs_after_whole_frames_went_missing_is_found_again() {
+    // helper-40 (node `ws`, a burst of pings answered at once): after a lost frame the stream
+    // went on with four pongs and the close. Four control frames were rejected as proof of a
+    // boundary, and a header-like pair inside the third pong, whose length led to the fourth,
+    // was taken instead: a binary message nobody sent, and three pongs lost.
+    let mut s = frame(true, 0, 1, None, b"kept");
+    let kept = s.len();
+    s.extend(frame(true, 0, 1, None, b"lost whole"));
+    let lost = s.len();
+    for p in [&[0x11; 66][..], &[0x22; 58], &[0x33; 82], &[0x44; 77]] {
+        s.extend(frame(true, 0, 0xA, None, p));
+    }
+    s.extend(frame(true, 0, 8, None, &[0x03, 0xE8]));
+    let out = run_with_gap(server(), &s, kept..lost);
+    let m = messages(&out);
+    assert_eq!(m.len(), 6, "{m:?}");
+    assert!(m[1..5].iter().all(|m| m.starts_with("message pong")), "{m:?}");
+    assert!(m[5].contains("close=Some(1000)"), "{m:?}");
+    assert_eq!(findings(&out), vec!["finding capture_gap"], "{out:?}");
+}
+
 /// Decodes `s` whose bytes in `lost` are missing from the capture (a gap there), to its end.
 fn run_with_gap(cfg: DirConfig, s: &[u8], lost: std::ops::Range<usize>) -> Vec<String> {
     let mut d = DirectionDecoder::new(cfg, 0);

@@ -21,6 +21,8 @@ pub const MIN_FRAMES_AT_END: usize = 2;
 /// the loss made a message nobody sent out of a chain of two (helper-41: "EVIL!", pings,
 /// pongs). Three cost helper-37's 10 % copies 200 of the 2,200 messages two found again.
 pub const MIN_FRAMES_AT_CUT: usize = 3;
+/// Control frames a chain may run through, after missing bytes, before it must show data.
+pub const MAX_CONTROL_RUN: usize = 8;
 /// Frames longer than this are not believed while resynchronising.
 const MAX_PLAUSIBLE_LEN: u64 = 16 << 20;
 
@@ -216,6 +218,9 @@ struct Shown {
     filler_seen: bool,
     /// A text message is in progress (its fragments must be UTF-8).
     in_text: bool,
+    /// The payload length of the chain's first control frame, and whether a later one's
+    /// differed: records of one layout that read as control frames all have the same length.
+    control_len: Option<(u64, bool)>,
 }
 
 impl Shown {
@@ -479,6 +484,11 @@ impl Chain {
         }
         self.shown.closed = h.opcode == OpCode::Close;
         self.shown.data_frame |= !h.opcode.is_control();
+        if h.opcode.is_control() {
+            let first = self.shown.control_len.map_or(h.payload_len, |(l, _)| l);
+            let varied = self.shown.control_len.is_some_and(|(l, v)| v || l != h.payload_len);
+            self.shown.control_len = Some((first, varied));
+        }
         self.masked = Some(is_masked);
         let here = self.pos;
         self.pos = next;
@@ -503,11 +513,18 @@ impl Chain {
         }
         self.frames += 1;
         if self.frames >= MIN_FRAMES {
-            return Some(if self.shown.convincing(expect.evidence, self.frames, false, None) {
-                Verdict::Accept(is_masked)
-            } else {
-                Verdict::Reject
-            });
+            if self.shown.convincing(expect.evidence, self.frames, false, None) {
+                return Some(Verdict::Accept(is_masked));
+            }
+            // In a stream known to be WebSocket, a run of control frames of different lengths
+            // (a burst of pongs) is followed on until it shows data or ends the stream with a
+            // close. (Records of one layout read as control frames of one length.)
+            let control_run = expect.evidence == Evidence::Resync
+                && !self.shown.data_frame
+                && self.shown.with_payload >= 1
+                && self.shown.control_len.is_some_and(|(_, varied)| varied)
+                && self.frames < MAX_CONTROL_RUN;
+            return if control_run { None } else { Some(Verdict::Reject) };
         }
         None
     }
@@ -653,6 +670,55 @@ mod tests {
         let mut chain = Chain::new(102, CLIENT);
         assert_eq!(chain.advance_to_cut(&long, 100, CLIENT), Verdict::Undecided);
         assert_eq!(chain.next_header(), 100 + long.len() as u64 + 12);
+    }
+
+    #[test]
+    fn a_run_of_control_frames_is_followed_until_it_shows_data_or_ends_the_stream() {
+        let pong = |n: usize| {
+            let mut f = vec![0x8a, n as u8];
+            f.extend(std::iter::repeat_n(0x5a, n));
+            f
+        };
+        let mut buf = vec![0xde, 0xad];
+        for n in [66, 58, 82, 77] {
+            buf.extend(pong(n));
+        }
+        // Four pongs: more may come, and a frame after them decides.
+        assert!(matches!(find_boundary(&buf, SERVER, false), Found::NotYet { resume_from: 2 }));
+        let mut closed = buf.clone();
+        closed.extend([0x88, 0x02, 0x03, 0xe8]);
+        assert_eq!(find_boundary(&closed, SERVER, true), Found::At { offset: 2, masked: false });
+        let mut data = buf.clone();
+        data.extend(text(b"after", None));
+        assert_eq!(find_boundary(&data, SERVER, false), Found::At { offset: 2, masked: false });
+        // A longer run of control frames alone proves nothing: its first frames are not taken.
+        let mut long = vec![0xde, 0xad];
+        let lens: Vec<usize> = (0..MAX_CONTROL_RUN + 2).map(|i| 10 + i).collect();
+        for &n in &lens {
+            long.extend(pong(n));
+        }
+        long.extend(text(b"after", None));
+        // (Up to MAX_CONTROL_RUN - 1 of them before the data frame.)
+        let first = lens.len() - (MAX_CONTROL_RUN - 1);
+        let offset = 2 + lens[..first].iter().map(|n| n + 2).sum::<usize>();
+        assert_eq!(find_boundary(&long, SERVER, false), Found::At { offset, masked: false });
+        // Nor does a run of control frames of one length: binary records that start `8a 0e`
+        // read as pongs of 14 bytes (`records_that_read_as_control_frames_are_not_a_chain`).
+        let mut same = vec![0xde, 0xad];
+        for _ in 0..5 {
+            same.extend(pong(14));
+        }
+        same.extend([0x88, 0x02, 0x03, 0xe8]);
+        assert_eq!(
+            find_boundary(&same, SERVER, true),
+            Found::At { offset: 2 + 2 * 16, masked: false }
+        );
+        // Nor does it convince when a stream is being told apart from other protocols.
+        let detect =
+            Expect { evidence: Evidence::Detect { min_frames_at_end: 2, resumed: None }, ..SERVER };
+        assert!(
+            matches!(find_boundary(&data, detect, false), Found::At { offset, .. } if offset > 2)
+        );
     }
 
     #[test]
