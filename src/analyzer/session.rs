@@ -2289,6 +2289,7 @@ impl Session {
                     // The roles of a resumed connection are its earlier part's.
                     resumed: resumed.then_some(d == Direction::ClientToServer),
                 },
+                run_from: None,
             };
             if p.anchored && p.request_end.is_some_and(|(r, _)| r == i) {
                 (found[i], boundary[i]) = (Some(true), Some(p.buf[i].start));
@@ -2895,6 +2896,7 @@ fn detect_masked(masked: bool) -> Expect {
             min_frames_at_end: resync::MIN_FRAMES_AT_END,
             resumed: None,
         },
+        run_from: None,
     }
 }
 

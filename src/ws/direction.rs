@@ -201,6 +201,8 @@ struct Searching {
     skipped: u64,
     /// The search started after missing bytes.
     after_gap: bool,
+    /// Where the search started (a stream offset): after missing bytes, where bytes resumed.
+    resumed_at: u64,
     /// Chains from offsets before `buf` (given up to `max_resync`, or before missing bytes)
     /// whose frames run past the bytes seen so far, in offset order: followed on without their
     /// payloads, and accepted before any candidate in `buf`.
@@ -218,7 +220,7 @@ const MAX_TRACKED: usize = 256;
 
 impl Searching {
     fn new(start: u64, after_gap: bool, skipped: u64) -> Self {
-        Searching { start, after_gap, skipped, ..Default::default() }
+        Searching { start, after_gap, skipped, resumed_at: start, ..Default::default() }
     }
 
     fn push(&mut self, offset: u64, data: &[u8], at: PacketRef) {
@@ -284,6 +286,9 @@ impl Searching {
                 self.tracked.clear();
             }
         }
+        // Offsets in the kept bytes here, stream offsets everywhere else.
+        let run_from = expect.run_from.and_then(|r| r.checked_sub(self.start));
+        let expect = resync::Expect { run_from, ..expect };
         match resync::find_boundary_from(&self.buf, self.resume, expect, complete) {
             Found::At { offset, masked } => Some((offset, masked, 0)),
             Found::NotYet { resume_from } => {
@@ -1072,6 +1077,10 @@ impl DirectionDecoder {
             // a chance RSV1 header inside a payload the peer's `reserved_bits_set` error.
             rsv_allowed: self.cfg.rsv_allowed,
             evidence: resync::Evidence::Resync,
+            run_from: match &self.mode {
+                Mode::Resync(s) if s.after_gap => Some(s.resumed_at),
+                _ => None,
+            },
         }
     }
 

@@ -21,7 +21,8 @@ pub const MIN_FRAMES_AT_END: usize = 2;
 /// the loss made a message nobody sent out of a chain of two (helper-41: "EVIL!", pings,
 /// pongs). Three cost helper-37's 10 % copies 200 of the 2,200 messages two found again.
 pub const MIN_FRAMES_AT_CUT: usize = 3;
-/// Control frames a chain may run through, after missing bytes, before it must show data.
+/// Frames a run of control frames of different lengths may have before it must show data, when
+/// it starts where bytes resumed after missing bytes ([`Expect::run_from`]).
 pub const MAX_CONTROL_RUN: usize = 8;
 /// Frames longer than this are not believed while resynchronising.
 const MAX_PLAUSIBLE_LEN: u64 = 16 << 20;
@@ -36,6 +37,13 @@ pub struct Expect {
     pub rsv_allowed: u8,
     /// How much a chain must show.
     pub evidence: Evidence,
+    /// Where bytes resumed after missing bytes (a stream offset), when the search started
+    /// there: a chain that starts exactly there may run through up to [`MAX_CONTROL_RUN`]
+    /// control frames of different lengths before it shows data (a burst of pongs after a lost
+    /// frame). Elsewhere four control frames are no boundary: the first could be a chance
+    /// header inside a lost frame's tail whose length leads to such a burst (helper-45: shown
+    /// as a pong).
+    pub run_from: Option<u64>,
 }
 
 /// How convincing a chain of frames must be.
@@ -287,9 +295,9 @@ pub struct Chain {
     /// reads as a chain of well-formed frames that all carry the same key, or a few rotating
     /// ones. (The zero key, which some embedded clients send every time, masks zeros into zeros:
     /// no chain.)
-    keys: [Option<[u8; 4]>; MIN_FRAMES],
+    keys: [Option<[u8; 4]>; MAX_CONTROL_RUN],
     /// Stream offsets of the counted frames' headers.
-    heads: [u64; MIN_FRAMES],
+    heads: [u64; MAX_CONTROL_RUN],
     /// Set once the chain is convincing: whether its frames are masked.
     accepted: Option<bool>,
 }
@@ -304,8 +312,8 @@ impl Chain {
             masked: expect.masked,
             in_message: None,
             shown: Shown::default(),
-            keys: [None; MIN_FRAMES],
-            heads: [start; MIN_FRAMES],
+            keys: [None; MAX_CONTROL_RUN],
+            heads: [start; MAX_CONTROL_RUN],
             accepted: None,
         }
     }
@@ -332,7 +340,7 @@ impl Chain {
         if self.start >= from {
             return Some(self.start);
         }
-        self.heads[..self.frames.min(MIN_FRAMES)]
+        self.heads[..self.frames.min(MAX_CONTROL_RUN)]
             .iter()
             .copied()
             .chain(std::iter::once(self.pos))
@@ -342,7 +350,7 @@ impl Chain {
 
     /// How many of the chain's counted frames start before stream offset `at`.
     pub fn frames_before(&self, at: u64) -> usize {
-        self.heads[..self.frames.min(MIN_FRAMES)].iter().filter(|h| **h < at).count()
+        self.heads[..self.frames.min(MAX_CONTROL_RUN)].iter().filter(|h| **h < at).count()
     }
 
     /// Follows the chain through `buf`, whose first byte is at stream offset `base`, as far as
@@ -435,7 +443,7 @@ impl Chain {
         if self.masked.is_some_and(|m| m != is_masked)
             || !plausible(&h, expect.rsv_allowed, &mut in_message)
             || h.mask.is_some_and(|k| {
-                k != [0; 4] && self.keys[..frames.min(MIN_FRAMES)].contains(&Some(k))
+                k != [0; 4] && self.keys[..frames.min(MAX_CONTROL_RUN)].contains(&Some(k))
             })
         {
             return Some(Verdict::Reject);
@@ -517,9 +525,11 @@ impl Chain {
                 return Some(Verdict::Accept(is_masked));
             }
             // In a stream known to be WebSocket, a run of control frames of different lengths
-            // (a burst of pongs) is followed on until it shows data or ends the stream with a
-            // close. (Records of one layout read as control frames of one length.)
+            // (a burst of pongs) that starts where bytes resumed is followed on until it shows
+            // data or ends the stream with a close. (Records of one layout read as control
+            // frames of one length.)
             let control_run = expect.evidence == Evidence::Resync
+                && expect.run_from == Some(self.start)
                 && !self.shown.data_frame
                 && self.shown.with_payload >= 1
                 && self.shown.control_len.is_some_and(|(_, varied)| varied)
@@ -600,13 +610,14 @@ mod tests {
     use super::*;
 
     const SERVER: Expect =
-        Expect { masked: Some(false), rsv_allowed: 0, evidence: Evidence::Resync };
+        Expect { masked: Some(false), rsv_allowed: 0, evidence: Evidence::Resync, run_from: None };
     const CLIENT: Expect =
-        Expect { masked: Some(true), rsv_allowed: 0, evidence: Evidence::Resync };
+        Expect { masked: Some(true), rsv_allowed: 0, evidence: Evidence::Resync, run_from: None };
     const DETECT: Expect = Expect {
         masked: None,
         rsv_allowed: 0b100,
         evidence: Evidence::Detect { min_frames_at_end: MIN_FRAMES_AT_END, resumed: None },
+        run_from: None,
     };
 
     fn text(payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
@@ -673,35 +684,48 @@ mod tests {
     }
 
     #[test]
-    fn a_run_of_control_frames_is_followed_until_it_shows_data_or_ends_the_stream() {
+    fn a_run_of_control_frames_where_bytes_resumed_is_followed_until_it_shows_data_or_a_close() {
         let pong = |n: usize| {
             let mut f = vec![0x8a, n as u8];
             f.extend(std::iter::repeat_n(0x5a, n));
             f
         };
+        // Bytes resumed at offset 2 (after missing bytes): four pongs there are a burst.
+        let resumed = Expect { run_from: Some(2), ..SERVER };
         let mut buf = vec![0xde, 0xad];
         for n in [66, 58, 82, 77] {
             buf.extend(pong(n));
         }
         // Four pongs: more may come, and a frame after them decides.
-        assert!(matches!(find_boundary(&buf, SERVER, false), Found::NotYet { resume_from: 2 }));
+        let found = find_boundary(&buf, resumed, false);
+        assert!(matches!(found, Found::NotYet { resume_from: 2 }), "{found:?}");
         let mut closed = buf.clone();
         closed.extend([0x88, 0x02, 0x03, 0xe8]);
-        assert_eq!(find_boundary(&closed, SERVER, true), Found::At { offset: 2, masked: false });
+        assert_eq!(find_boundary(&closed, resumed, true), Found::At { offset: 2, masked: false });
         let mut data = buf.clone();
         data.extend(text(b"after", None));
-        assert_eq!(find_boundary(&data, SERVER, false), Found::At { offset: 2, masked: false });
-        // A longer run of control frames alone proves nothing: its first frames are not taken.
+        assert_eq!(find_boundary(&data, resumed, false), Found::At { offset: 2, masked: false });
+        // Anywhere else four control frames are no boundary (helper-45: a chance `8a NN` inside
+        // a lost frame's tail whose length leads to a burst of pongs was shown as a pong).
+        assert_ne!(find_boundary(&data, SERVER, false), Found::At { offset: 2, masked: false });
+        let mut chance = vec![0x37, 0x8a, 3, 0x37, 0x37, 0x37];
+        for n in [66, 58, 82] {
+            chance.extend(pong(n));
+        }
+        chance.extend(text(b"after", None));
+        let at = |o| Expect { run_from: Some(o), ..SERVER };
+        assert_eq!(find_boundary(&chance, at(0), false), Found::At { offset: 6, masked: false });
+        // A longer run proves nothing: its first frames are not taken.
         let mut long = vec![0xde, 0xad];
         let lens: Vec<usize> = (0..MAX_CONTROL_RUN + 2).map(|i| 10 + i).collect();
         for &n in &lens {
             long.extend(pong(n));
         }
         long.extend(text(b"after", None));
-        // (Up to MAX_CONTROL_RUN - 1 of them before the data frame.)
-        let first = lens.len() - (MAX_CONTROL_RUN - 1);
+        // (From where three of them and the data frame are four frames, as anywhere else.)
+        let first = lens.len() - (MIN_FRAMES - 1);
         let offset = 2 + lens[..first].iter().map(|n| n + 2).sum::<usize>();
-        assert_eq!(find_boundary(&long, SERVER, false), Found::At { offset, masked: false });
+        assert_eq!(find_boundary(&long, resumed, false), Found::At { offset, masked: false });
         // Nor does a run of control frames of one length: binary records that start `8a 0e`
         // read as pongs of 14 bytes (`records_that_read_as_control_frames_are_not_a_chain`).
         let mut same = vec![0xde, 0xad];
@@ -710,15 +734,38 @@ mod tests {
         }
         same.extend([0x88, 0x02, 0x03, 0xe8]);
         assert_eq!(
-            find_boundary(&same, SERVER, true),
-            Found::At { offset: 2 + 2 * 16, masked: false }
+            find_boundary(&same, resumed, true),
+            Found::At { offset: 2 + 3 * 16, masked: false }
         );
-        // Nor does it convince when a stream is being told apart from other protocols.
-        let detect =
-            Expect { evidence: Evidence::Detect { min_frames_at_end: 2, resumed: None }, ..SERVER };
+        // Nor when a stream is being told apart from other protocols.
+        let detect = Expect {
+            evidence: Evidence::Detect { min_frames_at_end: 2, resumed: None },
+            ..resumed
+        };
         assert!(
             matches!(find_boundary(&data, detect, false), Found::At { offset, .. } if offset > 2)
         );
+    }
+
+    #[test]
+    fn a_chain_taken_at_its_eighth_frame_resumes_at_its_first_still_kept() {
+        // helper-45: heads were kept for four frames; a run taken at its sixth and followed
+        // across more missing bytes resumed after the data frame that proved it.
+        let resumed = Expect { run_from: Some(0), ..SERVER };
+        let mut chain = Chain::new(0, resumed);
+        let mut buf = Vec::new();
+        let mut heads = Vec::new();
+        for n in 10..17u8 {
+            heads.push(buf.len() as u64);
+            buf.extend([0x8a, n]);
+            buf.extend(std::iter::repeat_n(0x5a, usize::from(n)));
+        }
+        heads.push(buf.len() as u64);
+        buf.extend(text(b"after", None));
+        assert_eq!(chain.advance(&buf, 0, resumed, false), Verdict::Accept(false));
+        assert_eq!(chain.frames(), 8);
+        assert_eq!(chain.first_frame_from(heads[5], buf.len() as u64), Some(heads[5]));
+        assert_eq!(chain.frames_before(heads[7]), 7);
     }
 
     #[test]
@@ -784,7 +831,8 @@ mod tests {
     fn a_run_of_zero_bytes_is_not_a_chain_of_empty_frames() {
         let buf = [0u8; 64];
         assert!(matches!(find_boundary(&buf, SERVER, false), Found::NotYet { .. }));
-        let any = Expect { masked: None, rsv_allowed: 0, evidence: Evidence::Resync };
+        let any =
+            Expect { masked: None, rsv_allowed: 0, evidence: Evidence::Resync, run_from: None };
         assert!(matches!(find_boundary(&buf, any, true), Found::NotYet { .. }));
     }
 
@@ -868,7 +916,8 @@ mod tests {
     fn masking_must_match_the_direction() {
         let buf: Vec<u8> = (0..MIN_FRAMES).flat_map(|_| text(b"hi", None)).collect();
         assert!(matches!(find_boundary(&buf, CLIENT, false), Found::NotYet { .. }));
-        let any = Expect { masked: None, rsv_allowed: 0, evidence: Evidence::Resync };
+        let any =
+            Expect { masked: None, rsv_allowed: 0, evidence: Evidence::Resync, run_from: None };
         assert_eq!(find_boundary(&buf, any, false), Found::At { offset: 0, masked: false });
     }
 
@@ -947,7 +996,7 @@ mod tests {
     }
 
     fn resync_any() -> Expect {
-        Expect { masked: None, rsv_allowed: 0b100, evidence: Evidence::Resync }
+        Expect { masked: None, rsv_allowed: 0b100, evidence: Evidence::Resync, run_from: None }
     }
 
     #[test]
