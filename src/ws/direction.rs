@@ -1010,10 +1010,6 @@ impl DirectionDecoder {
             if let Some(len) = resync::empty_opening_fragment(&s.buf, offset) {
                 offset += len;
             }
-            let resumed_here = s.after_gap && s.start + offset as u64 == s.resumed_at;
-            if let Some(len) = resync::empty_message(&s.buf, offset).filter(|_| !resumed_here) {
-                offset += len;
-            }
         }
         let total_skipped = s.skipped + offset as u64;
         let frame_start = s.start + offset as u64;

@@ -185,23 +185,9 @@ pub fn swallowed_by_first(buf: &[u8], start: usize, expect: Expect) -> Option<us
 /// of the last three fragments of one). Decoding starts after it: the continuations are then a
 /// message whose start was lost, as they are.
 pub fn empty_opening_fragment(buf: &[u8], start: usize) -> Option<usize> {
-    empty_data_frame(buf, start).filter(|&(fin, rsv, _)| !fin && rsv == 0).map(|(.., hl)| hl)
-}
-
-/// Whether the frame at `start` of `buf` is an empty whole data message (`81 00`, `82 00`, `c2
-/// 00`…, masked or not), and then its length. After missing bytes, a search that found its
-/// boundary there inside a lost frame's tail took two common payload bytes (a compressed
-/// payload often ends in `00`) for a message nobody sent (helper-40: 8 of the 57 left). Where
-/// bytes resumed it is believed: frames start there as often as not.
-pub fn empty_message(buf: &[u8], start: usize) -> Option<usize> {
-    empty_data_frame(buf, start).filter(|&(fin, ..)| fin).map(|(.., hl)| hl)
-}
-
-/// An empty text or binary frame at `start`: (FIN, RSV bits, header length).
-fn empty_data_frame(buf: &[u8], start: usize) -> Option<(bool, u8, usize)> {
     let Parsed::Done(h, hl) = FrameHeader::parse(buf.get(start..)?) else { return None };
-    let data = matches!(h.opcode, OpCode::Text | OpCode::Binary);
-    (data && h.payload_len == 0).then_some((h.fin, h.rsv, hl))
+    let opening = matches!(h.opcode, OpCode::Text | OpCode::Binary) && !h.fin;
+    (opening && h.payload_len == 0 && h.rsv == 0).then_some(hl)
 }
 
 /// Whether a chain of at least two frames, one with payload, starts at `p` and ends exactly at
@@ -816,10 +802,6 @@ mod tests {
         assert_eq!(empty_opening_fragment(&[0x02, 0x80, 1, 2, 3, 4], 0), Some(6));
         // Whole empty messages, and first fragments with payload, are what they say.
         assert_eq!(empty_opening_fragment(&[0x81, 0x00], 0), None);
-        assert_eq!(empty_message(&[0x81, 0x00], 0), Some(2));
-        assert_eq!(empty_message(&[0xc2, 0x80, 1, 2, 3, 4], 0), Some(6));
-        assert_eq!(empty_message(&buf, 0), None);
-        assert_eq!(empty_message(&[0x89, 0x00], 0), None, "an empty ping is common");
         assert_eq!(empty_opening_fragment(&text(b"x", None), 0), None);
         assert_eq!(empty_opening_fragment(&buf, 2), None);
     }
