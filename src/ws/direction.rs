@@ -286,10 +286,10 @@ impl Searching {
                 self.tracked.clear();
             }
         }
-        // Offsets in the kept bytes here, stream offsets everywhere else.
+        // Offsets of the kept bytes here, stream offsets everywhere else (`trim` too).
         let run_from = expect.run_from.and_then(|r| r.checked_sub(self.start));
-        let expect = resync::Expect { run_from, ..expect };
-        match resync::find_boundary_from(&self.buf, self.resume, expect, complete) {
+        let in_buf = resync::Expect { run_from, ..expect };
+        match resync::find_boundary_from(&self.buf, self.resume, in_buf, complete) {
             Found::At { offset, masked } => Some((offset, masked, 0)),
             Found::NotYet { resume_from } => {
                 self.resume = resume_from;
