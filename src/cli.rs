@@ -143,11 +143,12 @@ pub enum Command {
     Redaction(RedactionArgs),
 }
 
-/// `files` of a command that reads one input (every command but `report`).
+/// `files` of a command that reads one input (every command but `report`): several only with
+/// `--join`, which makes them one.
 fn one_file(a: clap::Arg) -> clap::Arg {
-    a.num_args(0..=1).action(clap::ArgAction::Set).help(
-        "Capture file, pcap or pcapng; `-` reads standard input (one: `wsscope report` takes \
-         several)",
+    a.help(
+        "Capture file, pcap or pcapng; `-` reads standard input. Several only with --join (read \
+         as one capture); `wsscope report` also takes them as separate inputs",
     )
 }
 
@@ -157,6 +158,15 @@ pub struct InputArgs {
     /// Capture file(s), pcap or pcapng; `-` reads standard input.
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
+
+    /// Read the FILEs as one capture: their packets merged by timestamp (as mergecap merges
+    /// them) and numbered in that order, so that connections go on from one file to the next.
+    /// For the pieces of one recording (-w with -C or -G, tcpdump -C/-G, editcap -c: in any
+    /// order, ws.10.pcap before ws.2.pcap too) and for the captures of two taps, one per
+    /// direction. Without it, each FILE is an input of its own: a connection that goes on into
+    /// the next file is seen there as captured mid-session.
+    #[arg(long, requires = "files")]
+    pub join: bool,
 
     /// Capture live from this interface instead of reading a file (needs capture permission).
     /// Repeat to capture from several at once (each on its own thread); `-i any` captures from

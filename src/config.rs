@@ -17,6 +17,9 @@ use std::time::Duration;
 pub enum Input {
     /// A capture file, or `-` for standard input.
     File(PathBuf),
+    /// Several capture files read as one (`--join`), in the order given (packets come in
+    /// timestamp order whatever the order).
+    Joined(Vec<PathBuf>),
     /// Live capture from one or more interfaces at once.
     Live {
         /// Interface names (at least one).
@@ -151,6 +154,25 @@ pub fn parse_rotate_seconds(s: &str) -> Result<Duration, Error> {
     Ok(d)
 }
 
+impl Input {
+    /// The files read (none for live capture).
+    pub fn files(&self) -> &[PathBuf] {
+        match self {
+            Input::File(p) => std::slice::from_ref(p),
+            Input::Joined(ps) => ps,
+            Input::Live { .. } => &[],
+        }
+    }
+
+    /// The size of the files read, in bytes, for progress (0 for live capture and pipes).
+    pub fn file_bytes(&self) -> u64 {
+        self.files().iter().map(|p| std::fs::metadata(p).map_or(0, |m| m.len())).sum()
+    }
+}
+
+/// Between the file names of a joined input in its name (`ws.pcap + ws.1.pcap`).
+pub const JOINED: &str = " + ";
+
 impl Source {
     /// Builds the sources from the flags: one per file, or the live interface. `many` allows more
     /// than one file.
@@ -170,6 +192,11 @@ impl Source {
         let rotation = Rotation::from_args(a)?;
         let write =
             a.write.clone().map(|path| Save { path, rotation, packet_buffered: a.packet_buffered });
+        if !a.files.is_empty() && a.duration.is_some() {
+            return Err(Error::Usage(
+                "--duration applies to live capture (-i); use --count for files".into(),
+            ));
+        }
         let inputs = match (&a.files[..], &a.interface[..]) {
             ([], [_, ..]) => {
                 let names = a
@@ -184,20 +211,28 @@ impl Source {
                     "give a capture FILE (or - for standard input), or -i IFACE to capture live; see --help".into(),
                 ));
             }
+            (files, []) if a.join && files.len() > 1 => {
+                if files.iter().filter(|f| *f == Path::new("-")).count() > 1 {
+                    return Err(Error::Usage(
+                        "--join: standard input (-) can be given once".into(),
+                    ));
+                }
+                vec![Input::Joined(files.to_vec())]
+            }
             (files, []) => {
                 if files.len() > 1 && a.write.is_some() {
                     return Err(Error::Usage(
-                        "-w writes the packets of one input; give one FILE".into(),
+                        "-w writes the packets of one input; give one FILE, or --join to read \
+                         the FILEs as one capture (and write them merged)"
+                            .into(),
                     ));
                 }
                 if files.len() > 1 && !many {
                     return Err(Error::Usage(
-                        "this command reads one FILE; `wsscope report` takes several".into(),
-                    ));
-                }
-                if a.duration.is_some() {
-                    return Err(Error::Usage(
-                        "--duration applies to live capture (-i); use --count for files".into(),
+                        "this command reads one FILE; give --join to read several as one \
+                         capture (the pieces of a rotated recording, or two taps), or use \
+                         `wsscope report`, which also takes them as separate inputs"
+                            .into(),
                     ));
                 }
                 files.iter().cloned().map(Input::File).collect()
@@ -222,10 +257,14 @@ impl Source {
             .collect())
     }
 
-    /// A short description for messages (`file.pcap`, `-i eth0`, `-i eth0 -i eth1`).
+    /// A short description for messages (`file.pcap`, `a.pcap + b.pcap`, `-i eth0`,
+    /// `-i eth0 -i eth1`).
     pub fn describe(&self) -> String {
         match &self.input {
             Input::File(p) => p.display().to_string(),
+            Input::Joined(ps) => {
+                ps.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(JOINED)
+            }
             Input::Live { interfaces, .. } => {
                 interfaces.iter().map(|i| format!("-i {i}")).collect::<Vec<_>>().join(" ")
             }
@@ -236,6 +275,9 @@ impl Source {
     pub fn display(&self) -> String {
         match &self.input {
             Input::File(p) => crate::term::path(p),
+            Input::Joined(ps) => {
+                ps.iter().map(|p| crate::term::path(p)).collect::<Vec<_>>().join(JOINED)
+            }
             Input::Live { interfaces, .. } => interfaces
                 .iter()
                 .map(|i| format!("-i {}", crate::term::escape(i)))

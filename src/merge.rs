@@ -78,13 +78,14 @@ fn difference(here: Option<&Value>, there: Option<&Value>) -> String {
     pair(here, there)
 }
 
-/// Whether two inputs' names are the same file name (the shares may have run on machines that
-/// mount the archive at different places).
+/// Whether two inputs' names are the same file names (the shares may have run on machines that
+/// mount the archive at different places); a `--join`ed input's name lists its files.
 fn same_file_name(a: Option<&Value>, b: Option<&Value>) -> bool {
-    fn name(v: Option<&Value>) -> Option<&std::ffi::OsStr> {
-        std::path::Path::new(v?.as_str()?).file_name()
+    fn names(v: Option<&Value>) -> Option<Vec<&std::ffi::OsStr>> {
+        let joined = v?.as_str()?.split(crate::config::JOINED);
+        joined.map(|p| std::path::Path::new(p).file_name()).collect()
     }
-    name(a).is_some() && name(a) == name(b)
+    names(a).is_some() && names(a) == names(b)
 }
 
 /// Merges the reports of every share of one run into the report of the whole run.

@@ -25,7 +25,7 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
-use crate::config::{Input, Source};
+use crate::config::Source;
 use crate::error::{Access, Error, explain};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -80,25 +80,26 @@ impl Protected {
     pub fn inputs(sources: &[Source]) -> Protected {
         let mut p = Protected::default();
         for s in sources {
-            let Input::File(path) = &s.input else { continue };
-            if path == Path::new("-") {
-                // SAFETY: fstat on fd 0 with a valid out-pointer; a closed fd gives an error.
-                let mut st: libc::stat = unsafe { std::mem::zeroed() };
-                let id = (unsafe { libc::fstat(0, &mut st) } == 0)
-                    .then_some(FileId { dev: st.st_dev, ino: st.st_ino });
-                p.entries.push(Entry {
-                    name: "standard input".into(),
-                    input: true,
-                    path: None,
-                    id,
-                });
-            } else {
-                p.entries.push(Entry {
-                    name: format!("the input {}", path.display()),
-                    input: true,
-                    path: normalized(path),
-                    id: std::fs::metadata(path).ok().map(|m| FileId::of(&m)),
-                });
+            for path in s.input.files() {
+                if path == Path::new("-") {
+                    // SAFETY: fstat on fd 0 with a valid out-pointer; a closed fd gives an error.
+                    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+                    let id = (unsafe { libc::fstat(0, &mut st) } == 0)
+                        .then_some(FileId { dev: st.st_dev, ino: st.st_ino });
+                    p.entries.push(Entry {
+                        name: "standard input".into(),
+                        input: true,
+                        path: None,
+                        id,
+                    });
+                } else {
+                    p.entries.push(Entry {
+                        name: format!("the input {}", path.display()),
+                        input: true,
+                        path: normalized(path),
+                        id: std::fs::metadata(path).ok().map(|m| FileId::of(&m)),
+                    });
+                }
             }
         }
         p
@@ -437,6 +438,7 @@ fn temporary_beside(path: &Path) -> io::Result<(File, PathBuf)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Input;
 
     fn source(path: &Path) -> Source {
         Source {

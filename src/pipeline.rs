@@ -34,6 +34,10 @@ pub struct RunSummary {
     pub first_packet_utc: Option<String>,
     /// The time of the last packet read, in ISO 8601 (UTC); null before any.
     pub last_packet_utc: Option<String>,
+    /// The times of the first and last packets read (not written: the strings above are).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub span: Option<(Timestamp, Timestamp)>,
 }
 
 /// Opens the source described by `source`: a file, or live interfaces each read on its own
@@ -42,6 +46,13 @@ pub fn open(source: &Source) -> Result<Box<dyn PacketSource + Send>, Error> {
     let filter = source.filter.as_deref();
     match &source.input {
         Input::File(path) => tee(source, Box::new(FileSource::open(path, filter)?)),
+        Input::Joined(paths) => {
+            let mut files: Vec<(String, Box<dyn PacketSource + Send>)> = Vec::new();
+            for path in paths {
+                files.push((path.display().to_string(), Box::new(FileSource::open(path, filter)?)));
+            }
+            tee(source, Box::new(crate::capture::Joined::new(files)))
+        }
         Input::Live { interfaces, options } => {
             let mut opened: Vec<Box<dyn PacketSource + Send>> = Vec::new();
             for i in interfaces {
@@ -356,6 +367,7 @@ pub fn drive_tracker<T: Tracker>(
         memory: limits.memory.stats(),
         first_packet_utc: first_ts.map(crate::timefmt::iso8601_exact),
         last_packet_utc: last_ts.map(crate::timefmt::iso8601_exact),
+        span: first_ts.zip(last_ts),
     }
 }
 

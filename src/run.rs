@@ -171,6 +171,7 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
         crate::privileges::apply(&s.privileges)?;
     }
     let mut reported_over = 0;
+    let mut apart = Vec::new();
     for (source, mut packets) in opened {
         let mut info = InputInfo {
             name: source.describe(),
@@ -191,7 +192,7 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
             );
         }
         output.begin(&info);
-        let progress = (cfg.progress && matches!(source.input, Input::File(_)))
+        let progress = (cfg.progress && !matches!(source.input, Input::Live { .. }))
             .then(|| Progress::start(source, &stop));
         let (summary, stats): (RunSummary, AnalyzerStats) = if cfg.threads > 1 {
             shard::drive(
@@ -282,6 +283,13 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
             );
         }
         reported_over = over;
+        if let Input::File(_) = source.input {
+            apart.push(crate::capture::join::Apart {
+                name: source.display(),
+                span: summary.span,
+                open_at_end: summary.tcp.open_at_end,
+            });
+        }
         output.end(&info, &summary, &stats);
         if let Err(e) = closed {
             let _ = output.finish();
@@ -289,10 +297,13 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
         }
         if stop.is_requested()
             && stop.max_packets.is_none()
-            && matches!(source.input, Input::File(_))
+            && !matches!(source.input, Input::Live { .. })
         {
             break; // output failed (e.g. a closed pipe): no point reading on
         }
+    }
+    if let (Some(h), true) = (crate::capture::join::hint(&apart), cfg.notices) {
+        eprintln!("wsscope: note: {h}");
     }
     if cfg.notices {
         signal_notice();
@@ -476,10 +487,7 @@ struct Progress {
 impl Progress {
     fn start(source: &Source, stop: &Arc<Stop>) -> Progress {
         let done = Arc::new(AtomicBool::new(false));
-        let size = match &source.input {
-            Input::File(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
-            Input::Live { .. } => 0,
-        };
+        let size = source.input.file_bytes();
         let name = source.display();
         let (d, s) = (Arc::clone(&done), Arc::clone(stop));
         let thread = std::thread::spawn(move || {

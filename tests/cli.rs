@@ -47,7 +47,8 @@ fn live_option_errors_say_what_the_option_takes() {
     assert!(stderr(&o).contains("larger than the largest, 262144"), "{}", stderr(&o));
 }
 
-/// `--help` says one FILE for every command but `report`, and the parser holds to it.
+/// `--help` says one FILE (several with --join) for every command but `report`, and the parser
+/// holds to it.
 #[test]
 fn commands_that_read_one_file_say_so() {
     let f = testdata("captures/real/node-basic.pcap");
@@ -55,12 +56,10 @@ fn commands_that_read_one_file_say_so() {
     for cmd in [&["export"][..], &["streams"], &[]] {
         let help = wsscope(&[cmd, &["--help"]].concat());
         let help = String::from_utf8_lossy(&help.stdout);
-        assert!(
-            help.contains("[OPTIONS] [FILE]\n") && help.contains("(one: `wsscope report` takes"),
-            "{cmd:?}: {help}"
-        );
+        assert!(help.contains("Several only with --join"), "{cmd:?}: {help}");
         let o = wsscope(&[cmd, &[f, f]].concat());
         assert_eq!(o.status.code(), Some(2), "{cmd:?}");
+        assert!(stderr(&o).contains("give --join to read several as one capture"), "{cmd:?}");
     }
     let help = wsscope(&["report", "--help"]);
     assert!(String::from_utf8_lossy(&help.stdout).contains("[FILE]..."));
@@ -669,6 +668,125 @@ fn write_rotates_by_packet_time() {
         rotated(d, "ws.pcap").iter().map(|(_, f)| std::fs::metadata(f).unwrap().len()).collect()
     };
     assert_eq!(sizes(dir.path()), sizes(again.path()));
+}
+
+// ── --join: several files as one capture ────────────────────────────────────────────────────
+
+/// `report`'s connections, summary and TLS rows, and its exit status.
+fn report_of(args: &[&str]) -> (serde_json::Value, Option<i32>, String) {
+    let mut all = vec!["report", "--fail-on", "info"];
+    all.extend_from_slice(args);
+    let o = wsscope(&all);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!("{args:?}: {e}: {}", stderr(&o));
+    });
+    let rows = serde_json::json!([doc["connections"], doc["summary"], doc["tls"]]);
+    (rows, o.status.code(), stderr(&o))
+}
+
+/// The events of `export`, without the `begin` and `summary` lines (they name the input).
+fn events_of(args: &[&str]) -> Vec<String> {
+    let mut all = vec!["export"];
+    all.extend_from_slice(args);
+    let o = wsscope(&all);
+    assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let events = text
+        .lines()
+        .filter(|l| !l.starts_with(r#"{"type":"begin""#) && !l.starts_with(r#"{"type":"summary""#));
+    events.map(str::to_string).collect()
+}
+
+#[test]
+fn rotated_pieces_read_with_join_are_the_whole_capture_and_read_apart_say_so() {
+    for (name, rotate) in [
+        ("captures/real/concurrent.pcap", "2K"),
+        ("captures/real/chromium-deflate.pcap", "1K"),
+        ("captures/crafted/multilink.pcapng", "1K"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let input = testdata(name);
+        let ext = if name.ends_with(".pcapng") { "pcapng" } else { "pcap" };
+        let base = format!("ws.{ext}");
+        let out = dir.path().join(&base);
+        let o = wsscope(&[
+            "streams",
+            input.to_str().unwrap(),
+            "-w",
+            out.to_str().unwrap(),
+            "-C",
+            rotate,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        // Named newest first, as a careless glob may: the packets still come in time order.
+        let mut pieces: Vec<String> = rotated(dir.path(), &base)
+            .into_iter()
+            .map(|(_, p)| p.to_str().unwrap().to_string())
+            .collect();
+        assert!(pieces.len() >= 3, "{name}: {pieces:?}");
+        pieces.reverse();
+        let pieces: Vec<&str> = pieces.iter().map(String::as_str).collect();
+        let whole = report_of(&[input.to_str().unwrap()]);
+        let mut joined = vec!["--join"];
+        joined.extend(&pieces);
+        let (rows, status, _) = report_of(&joined);
+        assert_eq!((&rows, status), (&whole.0, whole.1), "{name}");
+        assert_eq!(events_of(&joined), events_of(&[input.to_str().unwrap()]), "{name}");
+        // -j 2 reads the joined input as one thread does.
+        let mut sharded = joined.clone();
+        sharded.extend(["-j", "2"]);
+        assert_eq!(report_of(&sharded).0, whole.0, "{name}");
+        // -w with --join writes the merged capture: the original's packets.
+        let merged = dir.path().join(format!("merged.{ext}"));
+        let mut write = vec!["streams"];
+        write.extend(&joined);
+        write.extend(["-w", merged.to_str().unwrap()]);
+        let o = wsscope(&write);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(packets_of(&merged), packets_of(&input), "{name}");
+        // Read apart, connections are cut at each file's end, and a note says what to do.
+        let (apart, _, err) = report_of(&pieces);
+        assert_ne!(apart, whole.0, "{name}");
+        assert!(err.contains("--join reads them as one capture"), "{name}: {err}");
+    }
+}
+
+#[test]
+fn two_taps_one_per_direction_joined_give_the_conversation() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = testdata("captures/real/concurrent.pcap");
+    let tap = |filter: &str, file: &str| {
+        let out = dir.path().join(file);
+        let o = wsscope(&[
+            "streams",
+            input.to_str().unwrap(),
+            "-f",
+            filter,
+            "-w",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        out.to_str().unwrap().to_string()
+    };
+    let server = tap("tcp src port 19011", "server.pcap");
+    let client = tap("tcp dst port 19011", "client.pcap");
+    let (rows, status, _) = report_of(&["--join", &server, &client]);
+    let whole = report_of(&[input.to_str().unwrap()]);
+    assert_eq!(rows["summary"], whole.0["summary"]);
+    assert_eq!(rows[1]["messages"], 50);
+    assert_eq!(status, whole.1);
+    // Apart, each tap holds one side: the clients' messages are lost, and the requests are
+    // reported missing from the server's.
+    let (apart, _, _) = report_of(&[&server, &client]);
+    assert_eq!(apart[1]["messages"], 25);
+    assert_eq!(apart[1]["findings_by_code"]["handshake_request_not_seen"], 5);
+}
+
+#[test]
+fn standard_input_is_joined_once_at_most() {
+    let o = wsscope(&["--join", "-", "-"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("standard input (-) can be given once"), "{}", stderr(&o));
 }
 
 #[test]

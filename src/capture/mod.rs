@@ -10,6 +10,7 @@
 mod bpf;
 mod classic;
 mod file;
+pub mod join;
 mod live;
 mod pcapng;
 mod pump;
@@ -19,6 +20,7 @@ mod sniff;
 mod tee;
 
 pub use file::FileSource;
+pub use join::Joined;
 pub use live::{
     LiveOptions, LiveSource, MAX_SNAPLEN, by_number, describe_interfaces, list_interfaces,
 };

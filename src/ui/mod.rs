@@ -106,10 +106,7 @@ pub fn run(mut cfg: RunConfig, opts: UiOptions) -> Result<u8, Error> {
     let source: Source = cfg.sources.remove(0);
     let mut packets = pipeline::open(&source)?;
     let live = matches!(source.input, Input::Live { .. });
-    let total_bytes = match &source.input {
-        Input::File(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
-        Input::Live { .. } => 0,
-    };
+    let total_bytes = source.input.file_bytes();
     // TLS keys: a pcapng file's own, and a key log followed while capturing live.
     let _follower = match &cfg.analyzer.tls.keys {
         Some(store) => {
