@@ -46,13 +46,7 @@ pub fn open(source: &Source) -> Result<Box<dyn PacketSource + Send>, Error> {
     let filter = source.filter.as_deref();
     match &source.input {
         Input::File(path) => tee(source, Box::new(FileSource::open(path, filter)?)),
-        Input::Joined(paths) => {
-            let mut files: Vec<(String, Box<dyn PacketSource + Send>)> = Vec::new();
-            for path in paths {
-                files.push((path.display().to_string(), Box::new(FileSource::open(path, filter)?)));
-            }
-            tee(source, Box::new(crate::capture::Joined::new(files)))
-        }
+        Input::Joined(paths) => tee(source, Box::new(crate::capture::Joined::open(paths, filter)?)),
         Input::Live { interfaces, options } => {
             let mut opened: Vec<Box<dyn PacketSource + Send>> = Vec::new();
             for i in interfaces {

@@ -9,24 +9,27 @@
 //!   they were named (`ws.10.pcap` before `ws.2.pcap`).
 //! - Packets are numbered 1, 2, … in that merged order: the numbers of `mergecap -w`'s file.
 //! - Interfaces keep their link types, names and snapshot lengths; ids are given in order of
-//!   appearance, every file's interfaces after the files' before it at the start.
-//! - A file that ends early (cut inside a packet) leaves the others read to their ends; the
-//!   input then ends `Truncated`, naming the file.
-//! - The retransmission history reads bytes again from the file that holds them: an offset carries
-//!   its file's index in its top [`FILE_BITS`] bits.
+//!   appearance.
+//! - Every file is opened and its first packet read before anything else ([`Joined::open`]: a
+//!   bad file fails the run at once); then a file is open only from its first packet's turn
+//!   until its end, so that a recording in thousands of pieces holds one or two readers (their
+//!   buffers and descriptors) at a time, not thousands. Standard input and pipes, which cannot
+//!   be opened twice, stay open from the start.
+//! - A file that ends early (cut inside a packet, or gone before its turn) leaves the others
+//!   read to their ends; the input then ends `Truncated`, naming the file.
 //!
-//! Not done: reading the files in parallel; each packet is copied once out of its file's reader,
-//! so that the files' next packets can be compared.
+//! Not done: reading the files in parallel; the retransmission history rereading bytes from the
+//! files (it keeps its own copy, as for live capture); each packet is copied once out of its
+//! file's reader, so that the files' next packets can be compared.
 
-use super::{CaptureStats, EndOfInput, Iface, Next, PacketSource, RawPacket};
+use super::{CaptureStats, EndOfInput, FileSource, Iface, Next, PacketSource, RawPacket};
+use crate::error::Error;
 use crate::packet::LinkType;
 use crate::time::Timestamp;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// Bits of a joined file offset that name the file.
-const FILE_BITS: u32 = 16;
-/// Bits left for the offset in that file (256 TiB).
-const OFFSET_BITS: u32 = 64 - FILE_BITS;
 
 /// A file's next packet, copied out of its reader.
 struct Head {
@@ -34,20 +37,34 @@ struct Head {
     wire_len: u32,
     data: Vec<u8>,
     link: LinkType,
-    /// Index into [`Joined::ifaces`].
-    iface: Option<usize>,
+    /// The file's own id of the packet's interface.
+    iface: Option<u32>,
     secrets: Vec<u8>,
-    file_offset: Option<u64>,
+}
+
+/// Opens a file again when its turn comes.
+pub type Opener = Box<dyn FnMut() -> Result<Box<dyn PacketSource + Send>, Error> + Send>;
+
+/// Where a file is.
+enum State {
+    /// Closed after its first packet was read: opened again when the merge reaches that
+    /// packet's time ([`Joined::pending`]).
+    Waiting(Opener),
+    Open(Box<dyn PacketSource + Send>),
+    /// Ended (and closed).
+    Ended(EndOfInput),
 }
 
 struct Part {
-    source: Box<dyn PacketSource + Send>,
     name: String,
+    state: State,
+    /// What the file said of itself when it was first opened.
+    links: Vec<LinkType>,
+    decimals: u8,
+    fixed_decimals: Option<u8>,
     head: Head,
     /// Whether `head` holds the file's next packet.
     ready: bool,
-    /// How the file ended, once it did.
-    ended: Option<EndOfInput>,
     /// Its interfaces seen so far, as (its id, index into [`Joined::ifaces`]).
     ifaces: Vec<(u32, usize)>,
 }
@@ -58,59 +75,122 @@ pub struct Joined {
     ifaces: Vec<Iface>,
     /// The part whose head was handed out last: read its next packet before comparing.
     taken: Option<usize>,
+    /// The parts open with a packet ready (usually one; two taps: two).
+    active: Vec<usize>,
+    /// The parts waiting for their turn, earliest first packet (then first given) on top.
+    pending: BinaryHeap<Reverse<(Timestamp, usize)>>,
     number: u64,
+    /// Handed to each file's reader when it opens.
+    keys: Option<Arc<crate::tls::KeyStore>>,
+    no_secrets: bool,
 }
 
 impl Joined {
-    /// Joins opened files, given with their names for messages.
-    pub fn new(sources: Vec<(String, Box<dyn PacketSource + Send>)>) -> Joined {
-        let parts = sources
-            .into_iter()
-            .map(|(name, source)| Part {
-                source,
-                name,
-                head: Head {
-                    ts: Timestamp::default(),
-                    wire_len: 0,
-                    data: Vec::new(),
-                    link: LinkType(0),
-                    iface: None,
-                    secrets: Vec::new(),
-                    file_offset: None,
-                },
-                ready: false,
-                ended: None,
-                ifaces: Vec::new(),
-            })
-            .collect();
-        let mut j = Joined { parts, ifaces: Vec::new(), taken: None, number: 0 };
-        for i in 0..j.parts.len() {
-            j.learn_interfaces(i);
+    /// Opens `paths` (BPF `filter` on each) and reads each one's first packet, one file after
+    /// the other; regular files are then closed until their turn, standard input and pipes stay
+    /// open.
+    pub fn open(paths: &[PathBuf], filter: Option<&str>) -> Result<Joined, Error> {
+        let mut j = Joined::new(Vec::new());
+        for path in paths {
+            let regular =
+                path != Path::new("-") && std::fs::metadata(path).is_ok_and(|m| m.is_file());
+            let source: Box<dyn PacketSource + Send> = Box::new(FileSource::open(path, filter)?);
+            let reopen = regular.then(|| {
+                let (path, filter) = (path.clone(), filter.map(str::to_string));
+                Box::new(move || {
+                    Ok(Box::new(FileSource::open(&path, filter.as_deref())?)
+                        as Box<dyn PacketSource + Send>)
+                }) as Opener
+            });
+            j.add(path.display().to_string(), source, reopen);
+        }
+        Ok(j)
+    }
+
+    /// Joins opened sources, each with its name for messages and, when it can be opened again,
+    /// how: such a source is closed once its first packet is read, until its turn.
+    pub fn new(files: Vec<(String, Box<dyn PacketSource + Send>, Option<Opener>)>) -> Joined {
+        let mut j = Joined {
+            parts: Vec::new(),
+            ifaces: Vec::new(),
+            taken: None,
+            active: Vec::new(),
+            pending: BinaryHeap::new(),
+            number: 0,
+            keys: None,
+            no_secrets: false,
+        };
+        for (name, source, reopen) in files {
+            j.add(name, source, reopen);
         }
         j
     }
 
-    /// Gives every interface part `i` described since the last call an id of the joined input.
-    fn learn_interfaces(&mut self, i: usize) {
-        let theirs = self.parts[i].source.interfaces();
-        for iface in theirs {
-            if self.parts[i].ifaces.iter().any(|(id, _)| *id == iface.id) {
-                continue;
+    /// Adds a file: reads its first packet, then closes it until its turn when it can be
+    /// opened again.
+    fn add(&mut self, name: String, source: Box<dyn PacketSource + Send>, reopen: Option<Opener>) {
+        self.parts.push(Part {
+            name,
+            links: source.link_types(),
+            decimals: source.ts_decimals(),
+            fixed_decimals: source.fixed_ts_decimals(),
+            state: State::Open(source),
+            head: Head {
+                ts: Timestamp::default(),
+                wire_len: 0,
+                data: Vec::new(),
+                link: LinkType(0),
+                iface: None,
+                secrets: Vec::new(),
+            },
+            ready: false,
+            ifaces: Vec::new(),
+        });
+        let i = self.parts.len() - 1;
+        self.fill(i);
+        let part = &mut self.parts[i];
+        match (part.ready, reopen) {
+            (true, Some(open)) => {
+                part.state = State::Waiting(open);
+                part.ready = false;
+                self.pending.push(Reverse((part.head.ts, i)));
             }
-            let ours = self.ifaces.len();
-            self.ifaces.push(Iface { id: ours as u32, ..iface.clone() });
-            self.parts[i].ifaces.push((iface.id, ours));
+            (true, None) => self.active.push(i),
+            (false, _) => {}
         }
     }
 
-    /// Reads part `i`'s next packet into its head, unless it has ended.
+    /// Opens part `i` again; its first packet is read again by [`Joined::fill`].
+    fn reopen(&mut self, i: usize) {
+        let part = &mut self.parts[i];
+        let State::Waiting(open) = &mut part.state else { return };
+        part.state = match open() {
+            Ok(mut source) => {
+                if let Some(k) = &self.keys {
+                    source.set_key_store(Arc::clone(k));
+                }
+                if self.no_secrets {
+                    source.no_secrets_wanted();
+                }
+                State::Open(source)
+            }
+            Err(e) => State::Ended(EndOfInput::Truncated {
+                message: format!("could not be opened again: {e}"),
+            }),
+        };
+    }
+
+    /// Reads part `i`'s next packet into its head, unless it waits, has one, or has ended; a
+    /// part that ends is closed.
     fn fill(&mut self, i: usize) {
         let part = &mut self.parts[i];
-        if part.ready || part.ended.is_some() {
+        if part.ready {
             return;
         }
-        let described = loop {
-            match part.source.next_packet() {
+        let State::Open(source) = &mut part.state else { return };
+        // Files do not time out; a source that did is asked again (a bounded number of times).
+        for _ in 0..1_000_000 {
+            match source.next_packet() {
                 Next::Packet(p) => {
                     let h = &mut part.head;
                     h.ts = p.ts;
@@ -118,43 +198,187 @@ impl Joined {
                     h.data.clear();
                     h.data.extend_from_slice(p.data);
                     h.link = p.link;
+                    h.iface = p.iface.map(|f| f.id);
                     h.secrets.clear();
                     h.secrets.extend_from_slice(p.secrets);
-                    h.file_offset = p
-                        .file_offset
-                        .filter(|o| *o >> OFFSET_BITS == 0 && (i as u64) < 1 << FILE_BITS)
-                        .map(|o| (i as u64) << OFFSET_BITS | o);
                     part.ready = true;
-                    break p.iface.map(|f| (f.id, f.link));
+                    return;
                 }
-                // Files do not time out; a source that did is asked again.
                 Next::Timeout => continue,
                 Next::End(end) => {
-                    part.ended = Some(end);
+                    let _ = source.close();
+                    part.state = State::Ended(end);
                     return;
                 }
             }
-        };
-        let mut iface = described.and_then(|(id, _)| lookup(&part.ifaces, id));
-        if iface.is_none() {
-            self.learn_interfaces(i);
-            iface = described.and_then(|(id, _)| lookup(&self.parts[i].ifaces, id));
         }
-        self.parts[i].head.iface = iface;
+    }
+
+    /// The joined id of the interface part `i`'s head was captured on, given on first sight.
+    fn iface_of_head(&mut self, i: usize) -> Option<usize> {
+        let theirs = self.parts[i].head.iface?;
+        if let Some(ours) = lookup(&self.parts[i].ifaces, theirs) {
+            return Some(ours);
+        }
+        let State::Open(source) = &self.parts[i].state else { return None };
+        let iface = source.interfaces().into_iter().find(|f| f.id == theirs)?;
+        let ours = self.ifaces.len();
+        self.ifaces.push(Iface { id: ours as u32, ..iface });
+        self.parts[i].ifaces.push((theirs, ours));
+        Some(ours)
     }
 
     /// How the joined input ended: cleanly when every file did, else as the first that did not.
     fn end(&self) -> EndOfInput {
-        let first = self.parts.iter().find_map(|p| match &p.ended {
-            Some(EndOfInput::Truncated { message }) => Some(EndOfInput::Truncated {
+        let first = self.parts.iter().find_map(|p| match &p.state {
+            State::Ended(EndOfInput::Truncated { message }) => Some(EndOfInput::Truncated {
                 message: format!("{}: {message} (the other files were read to their ends)", p.name),
             }),
-            Some(EndOfInput::Stopped { message }) => {
+            State::Ended(EndOfInput::Stopped { message }) => {
                 Some(EndOfInput::Stopped { message: format!("{}: {message}", p.name) })
             }
-            Some(EndOfInput::Clean) | None => None,
+            _ => None,
         });
         first.unwrap_or(EndOfInput::Clean)
+    }
+
+    /// The part whose packet comes next, opening the files whose turn has come.
+    fn next_part(&mut self) -> Option<usize> {
+        // Each round that does not return opens a waiting file.
+        for _ in 0..=self.parts.len() {
+            let open = self.active.iter().map(|&i| (self.parts[i].head.ts, i)).min();
+            let waiting = self.pending.peek().map(|w| w.0);
+            match (open, waiting) {
+                (Some((_, i)), None) => return Some(i),
+                (Some(o), Some(w)) if o < w => return Some(o.1),
+                (_, Some((_, w))) => {
+                    self.pending.pop();
+                    self.reopen(w);
+                    self.fill(w);
+                    if self.parts[w].ready {
+                        self.active.push(w);
+                    }
+                }
+                (None, None) => return None,
+            }
+        }
+        None
+    }
+}
+
+fn lookup(ifaces: &[(u32, usize)], id: u32) -> Option<usize> {
+    ifaces.iter().find(|(theirs, _)| *theirs == id).map(|(_, ours)| *ours)
+}
+
+impl PacketSource for Joined {
+    fn link_types(&self) -> Vec<LinkType> {
+        let mut links = Vec::new();
+        for p in &self.parts {
+            let now = match &p.state {
+                State::Open(s) => s.link_types(),
+                _ => p.links.clone(),
+            };
+            for l in now {
+                if !links.contains(&l) {
+                    links.push(l);
+                }
+            }
+        }
+        links
+    }
+
+    fn ts_decimals(&self) -> u8 {
+        let now = |p: &Part| match &p.state {
+            State::Open(s) => s.ts_decimals(),
+            _ => p.decimals,
+        };
+        self.parts.iter().map(now).max().unwrap_or(9)
+    }
+
+    fn fixed_ts_decimals(&self) -> Option<u8> {
+        let mut most = 0;
+        for p in &self.parts {
+            most = most.max(p.fixed_decimals?);
+        }
+        Some(most)
+    }
+
+    fn interfaces(&self) -> Vec<Iface> {
+        self.ifaces.clone()
+    }
+
+    fn next_packet(&mut self) -> Next<'_> {
+        if let Some(i) = self.taken.take() {
+            self.parts[i].ready = false;
+            self.fill(i);
+            if !self.parts[i].ready {
+                self.active.retain(|&a| a != i);
+            }
+        }
+        let Some(i) = self.next_part() else {
+            return Next::End(self.end());
+        };
+        let iface = self.iface_of_head(i);
+        self.taken = Some(i);
+        self.number += 1;
+        let h = &self.parts[i].head;
+        Next::Packet(RawPacket {
+            number: self.number,
+            ts: h.ts,
+            wire_len: h.wire_len,
+            data: &h.data,
+            link: h.link,
+            iface: iface.and_then(|f| self.ifaces.get(f)),
+            secrets: &h.secrets,
+            file_offset: None,
+        })
+    }
+
+    fn capture_stats(&mut self) -> CaptureStats {
+        CaptureStats::default()
+    }
+
+    fn set_key_store(&mut self, store: Arc<crate::tls::KeyStore>) {
+        for p in &mut self.parts {
+            if let State::Open(s) = &mut p.state {
+                s.set_key_store(Arc::clone(&store));
+            }
+        }
+        self.keys = Some(store);
+    }
+
+    fn no_secrets_wanted(&mut self) {
+        for p in &mut self.parts {
+            if let State::Open(s) = &mut p.state {
+                s.no_secrets_wanted();
+            }
+        }
+        self.no_secrets = true;
+    }
+
+    fn stop(&mut self) {
+        for p in &mut self.parts {
+            if let State::Open(s) = &mut p.state {
+                s.stop();
+            }
+        }
+    }
+
+    fn settle(&mut self) {
+        for p in &mut self.parts {
+            if let State::Open(s) = &mut p.state {
+                s.settle();
+            }
+        }
+    }
+
+    fn close(&mut self) -> Result<(), crate::error::Error> {
+        for p in &mut self.parts {
+            if let State::Open(s) = &mut p.state {
+                s.close()?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -195,119 +419,6 @@ pub fn hint(inputs: &[Apart]) -> Option<String> {
         a.open_at_end,
         if a.open_at_end == 1 { "" } else { "s" },
     ))
-}
-
-fn lookup(ifaces: &[(u32, usize)], id: u32) -> Option<usize> {
-    ifaces.iter().find(|(theirs, _)| *theirs == id).map(|(_, ours)| *ours)
-}
-
-impl PacketSource for Joined {
-    fn link_types(&self) -> Vec<LinkType> {
-        let mut links = Vec::new();
-        for l in self.parts.iter().flat_map(|p| p.source.link_types()) {
-            if !links.contains(&l) {
-                links.push(l);
-            }
-        }
-        links
-    }
-
-    fn ts_decimals(&self) -> u8 {
-        self.parts.iter().map(|p| p.source.ts_decimals()).max().unwrap_or(9)
-    }
-
-    fn fixed_ts_decimals(&self) -> Option<u8> {
-        let mut most = 0;
-        for p in &self.parts {
-            most = most.max(p.source.fixed_ts_decimals()?);
-        }
-        Some(most)
-    }
-
-    fn interfaces(&self) -> Vec<Iface> {
-        self.ifaces.clone()
-    }
-
-    fn next_packet(&mut self) -> Next<'_> {
-        if let Some(i) = self.taken.take() {
-            self.parts[i].ready = false;
-        }
-        for i in 0..self.parts.len() {
-            self.fill(i);
-        }
-        // The earliest next packet; the first file's on a tie.
-        let next = (0..self.parts.len())
-            .filter(|&i| self.parts[i].ready)
-            .min_by_key(|&i| (self.parts[i].head.ts, i));
-        let Some(i) = next else {
-            return Next::End(self.end());
-        };
-        self.taken = Some(i);
-        self.number += 1;
-        let h = &self.parts[i].head;
-        Next::Packet(RawPacket {
-            number: self.number,
-            ts: h.ts,
-            wire_len: h.wire_len,
-            data: &h.data,
-            link: h.link,
-            iface: h.iface.and_then(|f| self.ifaces.get(f)),
-            secrets: &h.secrets,
-            file_offset: h.file_offset,
-        })
-    }
-
-    fn reread(&self) -> Option<Arc<dyn crate::tcp::ReadBack>> {
-        let files: Vec<_> = self.parts.iter().map(|p| p.source.reread()).collect();
-        files.iter().any(Option::is_some).then(|| Arc::new(Files(files)) as _)
-    }
-
-    fn capture_stats(&mut self) -> CaptureStats {
-        CaptureStats::default()
-    }
-
-    fn set_key_store(&mut self, store: Arc<crate::tls::KeyStore>) {
-        for p in &mut self.parts {
-            p.source.set_key_store(Arc::clone(&store));
-        }
-    }
-
-    fn no_secrets_wanted(&mut self) {
-        for p in &mut self.parts {
-            p.source.no_secrets_wanted();
-        }
-    }
-
-    fn stop(&mut self) {
-        for p in &mut self.parts {
-            p.source.stop();
-        }
-    }
-
-    fn settle(&mut self) {
-        for p in &mut self.parts {
-            p.source.settle();
-        }
-    }
-
-    fn close(&mut self) -> Result<(), crate::error::Error> {
-        for p in &mut self.parts {
-            p.source.close()?;
-        }
-        Ok(())
-    }
-}
-
-/// The files, read again: an offset's top bits say which.
-#[derive(Debug)]
-struct Files(Vec<Option<Arc<dyn crate::tcp::ReadBack>>>);
-
-impl crate::tcp::ReadBack for Files {
-    fn read_back(&self, offset: u64, buf: &mut [u8]) -> bool {
-        let file = (offset >> OFFSET_BITS) as usize;
-        let at = offset & ((1 << OFFSET_BITS) - 1);
-        self.0.get(file).and_then(Option::as_ref).is_some_and(|f| f.read_back(at, buf))
-    }
 }
 
 #[cfg(test)]

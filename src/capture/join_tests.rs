@@ -61,8 +61,8 @@ impl PacketSource for Fake {
     }
 }
 
-/// Every packet as (number, seconds, byte, joined interface id, offset), and the end.
-type Reading = (Vec<(u64, i64, u8, u32, Option<u64>)>, EndOfInput);
+/// Every packet as (number, seconds, byte, joined interface id), and the end.
+type Reading = (Vec<(u64, i64, u8, u32)>, EndOfInput);
 
 fn read(j: &mut Joined) -> Reading {
     let mut out = Vec::new();
@@ -73,7 +73,6 @@ fn read(j: &mut Joined) -> Reading {
                 p.ts.as_nanos() / 1_000_000_000,
                 p.data[0],
                 p.iface.unwrap().id,
-                p.file_offset,
             )),
             Next::Timeout => {}
             Next::End(e) => return (out, e),
@@ -83,7 +82,7 @@ fn read(j: &mut Joined) -> Reading {
 }
 
 fn joined(files: Vec<Box<dyn PacketSource + Send>>) -> Joined {
-    Joined::new(files.into_iter().enumerate().map(|(i, f)| (format!("f{i}"), f)).collect())
+    Joined::new(files.into_iter().enumerate().map(|(i, f)| (format!("f{i}"), f, None)).collect())
 }
 
 #[test]
@@ -108,16 +107,91 @@ fn two_taps_interleave_by_time_each_keeping_its_order_and_ties_go_to_the_first_f
 }
 
 #[test]
-fn interfaces_of_every_file_keep_their_link_types_under_ids_of_the_joined_input() {
+fn interfaces_of_every_file_keep_their_link_types_under_ids_given_as_they_appear() {
     let a = Fake::file(&[(1, b'a', 1), (3, b'b', 0)], &[1, 113]);
     let b = Fake::file(&[(2, b'c', 0)], &[276]);
     let mut j = joined(vec![a, b]);
-    let links: Vec<(u32, u32)> = j.interfaces().iter().map(|i| (i.id, i.link.0)).collect();
-    assert_eq!(links, [(0, 1), (1, 113), (2, 276)]);
     assert_eq!(j.link_types(), [LinkType(1), LinkType(113), LinkType(276)]);
     let (packets, _) = read(&mut j);
     let seen: Vec<(u8, u32)> = packets.iter().map(|p| (p.2, p.3)).collect();
-    assert_eq!(seen, [(b'a', 1), (b'c', 2), (b'b', 0)]);
+    assert_eq!(seen, [(b'a', 0), (b'c', 1), (b'b', 2)]);
+    let links: Vec<(u32, u32)> = j.interfaces().iter().map(|i| (i.id, i.link.0)).collect();
+    assert_eq!(links, [(0, 113), (1, 276), (2, 1)]);
+}
+
+/// Pieces that open again, counting how many are open at once.
+fn pieces(
+    n: i64,
+    open: &Arc<std::sync::atomic::AtomicI64>,
+    most: &Arc<std::sync::atomic::AtomicI64>,
+) -> Vec<(String, Box<dyn PacketSource + Send>, Option<Opener>)> {
+    use std::sync::atomic::Ordering::SeqCst;
+    (0..n)
+        .map(|k| {
+            let packets = [(10 * k, b'a' + k as u8, 0), (10 * k + 1, b'A' + k as u8, 0)];
+            let (open, most) = (Arc::clone(open), Arc::clone(most));
+            let opener: Opener = Box::new(move || {
+                let now = open.fetch_add(1, SeqCst) + 1;
+                most.fetch_max(now, SeqCst);
+                Ok(Box::new(Counted { inner: Fake::file(&packets, &[1]), open: Arc::clone(&open) })
+                    as Box<_>)
+            });
+            (format!("ws.{k}.pcap"), Fake::file(&packets, &[1]), Some(opener))
+        })
+        .collect()
+}
+
+/// A source that counts itself open until dropped.
+struct Counted {
+    inner: Box<dyn PacketSource + Send>,
+    open: Arc<std::sync::atomic::AtomicI64>,
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl PacketSource for Counted {
+    fn link_types(&self) -> Vec<LinkType> {
+        self.inner.link_types()
+    }
+    fn interfaces(&self) -> Vec<Iface> {
+        self.inner.interfaces()
+    }
+    fn next_packet(&mut self) -> Next<'_> {
+        self.inner.next_packet()
+    }
+    fn capture_stats(&mut self) -> CaptureStats {
+        CaptureStats::default()
+    }
+}
+
+#[test]
+fn a_recording_in_many_pieces_holds_one_piece_open_at_a_time() {
+    use std::sync::atomic::{AtomicI64, Ordering::SeqCst};
+    let (open, most) = (Arc::new(AtomicI64::new(0)), Arc::new(AtomicI64::new(0)));
+    let mut files = pieces(50, &open, &most);
+    files.reverse();
+    let mut j = Joined::new(files);
+    assert_eq!(open.load(SeqCst), 0, "closed until their turn");
+    let (packets, end) = read(&mut j);
+    assert_eq!(packets.len(), 100);
+    assert!(packets.windows(2).all(|w| w[0].1 <= w[1].1 && w[0].0 + 1 == w[1].0));
+    assert_eq!(end, EndOfInput::Clean);
+    assert_eq!(most.load(SeqCst), 1);
+    assert_eq!(open.load(SeqCst), 0, "each closed at its end");
+}
+
+#[test]
+fn a_piece_gone_before_its_turn_ends_the_input_truncated_naming_it() {
+    let mut files = pieces(3, &Arc::default(), &Arc::default());
+    files[1].2 = Some(Box::new(|| Err(crate::error::Error::Usage("gone".into()))));
+    let (packets, end) = read(&mut Joined::new(files));
+    assert_eq!(packets.len(), 4);
+    let EndOfInput::Truncated { message } = end else { panic!("{end:?}") };
+    assert!(message.starts_with("ws.1.pcap: could not be opened again: "), "{message}");
 }
 
 #[test]
@@ -129,33 +203,6 @@ fn a_file_cut_short_leaves_the_others_read_and_the_end_names_it() {
     assert_eq!(packets.len(), 3);
     let EndOfInput::Truncated { message } = end else { panic!("{end:?}") };
     assert!(message.starts_with("f0: truncated dump file"), "{message}");
-}
-
-#[derive(Debug)]
-struct Echo(u8);
-
-impl crate::tcp::ReadBack for Echo {
-    fn read_back(&self, offset: u64, buf: &mut [u8]) -> bool {
-        buf.fill(self.0.wrapping_add(offset as u8));
-        true
-    }
-}
-
-#[test]
-fn offsets_carry_their_file_so_bytes_are_read_again_from_the_right_one() {
-    let a = Fake::file(&[(1, b'a', 0)], &[1]);
-    let b = Fake::file(&[(2, b'b', 0)], &[1]);
-    let (packets, _) = read(&mut joined(vec![a, b]));
-    let offsets: Vec<Option<u64>> = packets.iter().map(|p| p.4).collect();
-    assert_eq!(offsets, [Some(101), Some(1 << OFFSET_BITS | 101)]);
-    let files = Files(vec![Some(Arc::new(Echo(10))), None, Some(Arc::new(Echo(20)))]);
-    let mut buf = [0u8; 2];
-    assert!(crate::tcp::ReadBack::read_back(&files, 5, &mut buf));
-    assert_eq!(buf, [15, 15]);
-    assert!(crate::tcp::ReadBack::read_back(&files, 2 << OFFSET_BITS | 5, &mut buf));
-    assert_eq!(buf, [25, 25]);
-    assert!(!crate::tcp::ReadBack::read_back(&files, 1 << OFFSET_BITS | 5, &mut buf));
-    assert!(!crate::tcp::ReadBack::read_back(&files, 7 << OFFSET_BITS | 5, &mut buf));
 }
 
 fn apart(name: &str, first: i64, last: i64, open_at_end: u64) -> Apart {
