@@ -124,6 +124,8 @@ pub(super) struct ClassicReader {
     ended: bool,
     /// The file's one interface.
     iface: Iface,
+    /// Whether the buffer has its full size ([`BUFFER`]).
+    grown: bool,
 }
 
 /// What the buffer holds at its front.
@@ -139,10 +141,21 @@ impl ClassicReader {
         // A second descriptor of the same file: reads at an offset (`pread`) do not move the
         // reader's position.
         let reread = file.try_clone().ok().map(std::sync::Arc::new);
-        let reader = LegacyPcapReader::new(BUFFER, file)
+        let capacity = super::reader_buffer(&file, 4096, BUFFER);
+        let reader = LegacyPcapReader::new(capacity, file)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{e:?}")))?;
         let iface = Iface { id: 0, link: format.link, name: None, snaplen: format.snapshot };
-        Ok(ClassicReader { reader, format, pending: 0, reread, number: 0, ended: false, iface })
+        let grown = capacity == BUFFER;
+        Ok(ClassicReader {
+            reader,
+            format,
+            pending: 0,
+            reread,
+            number: 0,
+            ended: false,
+            iface,
+            grown,
+        })
     }
 
     /// The file, for reading packets' bytes again at their `file_offset`.
@@ -238,6 +251,14 @@ impl ClassicReader {
                 Err(PcapError::Eof) => return Front::End(EndOfInput::Clean),
                 Err(PcapError::Incomplete(_)) => {
                     if self.reader.refill().is_err() {
+                        return Front::End(truncated("error reading dump file".to_string()));
+                    }
+                }
+                // Started small for a small file that has grown since: the full size holds
+                // any record libpcap reads.
+                Err(PcapError::BufferTooSmall) if !self.grown => {
+                    self.grown = true;
+                    if !self.reader.grow(BUFFER) {
                         return Front::End(truncated("error reading dump file".to_string()));
                     }
                 }
@@ -405,6 +426,27 @@ mod tests {
 
     fn ethernet_frame(len: usize) -> Vec<u8> {
         (0..len).map(|i| (i * 7 + 3) as u8).collect()
+    }
+
+    #[test]
+    fn a_small_file_that_grows_a_record_larger_than_its_first_buffer_is_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = Builder::new(false, false, 262_144);
+        b.record(1, 0, 60, 60, &ethernet_frame(60));
+        let path = b.write(&dir, "growing.pcap");
+        let mut source = FileSource::open(&path, None).unwrap();
+        assert!(matches!(&source.reader, super::super::file::Reader::Classic(_)));
+        // tcpdump appends while wsscope reads: a record far beyond the small file's buffer.
+        let big = ethernet_frame(200_000);
+        let mut more = Builder { big_endian: false, bytes: Vec::new() };
+        more.record(2, 0, 200_000, 200_000, &big);
+        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        std::io::Write::write_all(&mut f, &more.bytes).unwrap();
+        drop(f);
+        let (packets, end) = read_all(source);
+        assert_eq!(end, EndOfInput::Clean);
+        assert_eq!(packets.len(), 2);
+        assert_eq!(packets[1].3, big);
     }
 
     #[test]

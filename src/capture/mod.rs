@@ -51,6 +51,15 @@ pub struct Iface {
 /// (a key log given with `--keylog` is not limited by this).
 pub const MAX_CAPTURE_SECRETS: usize = 16 << 20;
 
+/// The buffer a file reader starts with: `most`, or less for a file that is smaller (plus
+/// slack, at least `least`), so that opening thousands of small files (`--join` of a rotated
+/// recording) does not allocate and clear `most` bytes for each. A reader whose buffer is then
+/// too small for a record (the file grew since) grows it.
+pub(crate) fn reader_buffer(file: &std::fs::File, least: usize, most: usize) -> usize {
+    let len = file.metadata().map_or(u64::MAX, |m| m.len());
+    usize::try_from(len).map_or(most, |l| l.saturating_add(4096).clamp(least, most))
+}
+
 /// The longest interface name kept (pcapng's `if_name`, in bytes): a crafted file may give
 /// 65,532 bytes, three times that once made valid UTF-8, for each of thousands of interfaces.
 pub const MAX_IFACE_NAME: usize = 1024;

@@ -184,7 +184,9 @@ impl PcapngReader {
         // A second descriptor of the same file: reads at an offset (`pread`) do not move the
         // reader's position.
         let reread = file.try_clone().ok().map(std::sync::Arc::new);
-        let reader = match PcapNGReader::new(BUFFER, file) {
+        // At least 64 KiB: the section header is read before the buffer can grow.
+        let capacity = super::reader_buffer(&file, 64 << 10, BUFFER);
+        let reader = match PcapNGReader::new(capacity, file) {
             Ok(r) => r,
             Err(PcapError::Incomplete(_) | PcapError::UnexpectedEof | PcapError::Eof) => {
                 return Err(OpenError::Truncated(
@@ -196,7 +198,7 @@ impl PcapngReader {
         };
         let mut r = PcapngReader {
             reader,
-            capacity: BUFFER,
+            capacity,
             interfaces: Vec::new(),
             big_endian: false,
             links: Vec::new(),
