@@ -434,7 +434,7 @@ mod tests {
         let mut b = Builder::new(false, false, 262_144);
         b.record(1, 0, 60, 60, &ethernet_frame(60));
         let path = b.write(&dir, "growing.pcap");
-        let mut source = FileSource::open(&path, None).unwrap();
+        let source = FileSource::open(&path, None).unwrap();
         assert!(matches!(&source.reader, super::super::file::Reader::Classic(_)));
         // tcpdump appends while wsscope reads: a record far beyond the small file's buffer.
         let big = ethernet_frame(200_000);
