@@ -155,7 +155,8 @@ fn one_file(a: clap::Arg) -> clap::Arg {
 /// Where packets come from, plus the BPF filter and when to stop.
 #[derive(Debug, Args)]
 pub struct InputArgs {
-    /// Capture file(s), pcap or pcapng; `-` reads standard input.
+    /// Capture file(s), pcap or pcapng; `-` reads standard input. Several are separate inputs,
+    /// or one capture with --join (the pieces of a rotated recording, two taps).
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
 

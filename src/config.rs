@@ -192,6 +192,13 @@ impl Source {
         let rotation = Rotation::from_args(a)?;
         let write =
             a.write.clone().map(|path| Save { path, rotation, packet_buffered: a.packet_buffered });
+        if a.join && !a.interface.is_empty() {
+            return Err(Error::Usage(
+                "--join reads capture FILEs as one capture; it does not apply to live capture \
+                 (-i; several -i are already read together)"
+                    .into(),
+            ));
+        }
         if !a.files.is_empty() && a.duration.is_some() {
             return Err(Error::Usage(
                 "--duration applies to live capture (-i); use --count for files".into(),
@@ -275,6 +282,13 @@ impl Source {
     pub fn display(&self) -> String {
         match &self.input {
             Input::File(p) => crate::term::path(p),
+            // Thousands of pieces: the first and the last (in the order given) and how many.
+            Input::Joined(ps) if ps.len() > 4 => format!(
+                "{}{JOINED}…{JOINED}{} ({} files)",
+                crate::term::path(&ps[0]),
+                crate::term::path(&ps[ps.len() - 1]),
+                ps.len()
+            ),
             Input::Joined(ps) => {
                 ps.iter().map(|p| crate::term::path(p)).collect::<Vec<_>>().join(JOINED)
             }

@@ -79,11 +79,15 @@ fn difference(here: Option<&Value>, there: Option<&Value>) -> String {
 }
 
 /// Whether two inputs' names are the same file names (the shares may have run on machines that
-/// mount the archive at different places); a `--join`ed input's name lists its files.
+/// mount the archive at different places); a `--join`ed input's name lists its files, in any
+/// order (joined, the order does not matter).
 fn same_file_name(a: Option<&Value>, b: Option<&Value>) -> bool {
     fn names(v: Option<&Value>) -> Option<Vec<&std::ffi::OsStr>> {
         let joined = v?.as_str()?.split(crate::config::JOINED);
-        joined.map(|p| std::path::Path::new(p).file_name()).collect()
+        let mut names: Vec<_> =
+            joined.map(|p| std::path::Path::new(p).file_name()).collect::<Option<_>>()?;
+        names.sort();
+        Some(names)
     }
     names(a).is_some() && names(a) == names(b)
 }

@@ -4,12 +4,17 @@
 //!
 //! Guarantees:
 //! - Packets come in timestamp order across the files; each file's own packets keep their order
-//!   (only the files' next packets are compared, as `mergecap` does); equal timestamps go to the
-//!   file given first. So rotated pieces come back as the one recording, in whatever order
-//!   they were named (`ws.10.pcap` before `ws.2.pcap`).
-//! - Packets are numbered 1, 2, … in that merged order: the numbers of `mergecap -w`'s file.
+//!   (only the files' next packets are compared, as `mergecap` does). Of packets with the same
+//!   timestamp, the file whose first packet is earlier gives its packet first (then the file
+//!   given first): so rotated pieces come back as the one recording in whatever order they were
+//!   named (`ws.10.pcap` before `ws.2.pcap`), also where a piece ends and the next starts within
+//!   one tick of a coarse clock. (`mergecap` gives a tie to the file named last.)
+//! - Packets are numbered 1, 2, … in that merged order.
 //! - Interfaces keep their link types, names and snapshot lengths; ids are given in order of
-//!   appearance.
+//!   appearance, and an interface of a later file that is the same as one of an earlier file
+//!   (link type, name, snapshot length) is that one, as `mergecap` merges them: the pieces of
+//!   one recording have one interface.
+//! - Memory: the next packet of the files open (one or two), and a few words per file.
 //! - Every file is opened and its first packet read before anything else ([`Joined::open`]: a
 //!   bad file fails the run at once); then a file is open only from its first packet's turn
 //!   until its end, so that a recording in thousands of pieces holds one or two readers (their
@@ -58,6 +63,9 @@ enum State {
 struct Part {
     name: String,
     state: State,
+    /// The time of its first packet: of two packets with the same time, the one of the file
+    /// that started first comes first.
+    first: Timestamp,
     /// What the file said of itself when it was first opened.
     links: Vec<LinkType>,
     decimals: u8,
@@ -77,8 +85,8 @@ pub struct Joined {
     taken: Option<usize>,
     /// The parts open with a packet ready (usually one; two taps: two).
     active: Vec<usize>,
-    /// The parts waiting for their turn, earliest first packet (then first given) on top.
-    pending: BinaryHeap<Reverse<(Timestamp, usize)>>,
+    /// The parts waiting for their turn, by [`Joined::key`] of their first packet.
+    pending: BinaryHeap<Reverse<(Timestamp, Timestamp, usize)>>,
     number: u64,
     /// Handed to each file's reader when it opens.
     keys: Option<Arc<crate::tls::KeyStore>>,
@@ -131,6 +139,7 @@ impl Joined {
     fn add(&mut self, name: String, source: Box<dyn PacketSource + Send>, reopen: Option<Opener>) {
         self.parts.push(Part {
             name,
+            first: Timestamp::default(),
             links: source.link_types(),
             decimals: source.ts_decimals(),
             fixed_decimals: source.fixed_ts_decimals(),
@@ -149,11 +158,15 @@ impl Joined {
         let i = self.parts.len() - 1;
         self.fill(i);
         let part = &mut self.parts[i];
+        part.first = part.head.ts;
         match (part.ready, reopen) {
             (true, Some(open)) => {
                 part.state = State::Waiting(open);
                 part.ready = false;
-                self.pending.push(Reverse((part.head.ts, i)));
+                // Read again at its turn: only the time is kept until then.
+                part.head.data = Vec::new();
+                part.head.secrets = Vec::new();
+                self.pending.push(Reverse(self.key(i)));
             }
             (true, None) => self.active.push(i),
             (false, _) => {}
@@ -208,10 +221,18 @@ impl Joined {
                 Next::End(end) => {
                     let _ = source.close();
                     part.state = State::Ended(end);
+                    part.head.data = Vec::new();
+                    part.head.secrets = Vec::new();
                     return;
                 }
             }
         }
+    }
+
+    /// The order of part `i`'s next packet: its time, then the time of the file's first packet,
+    /// then the order the files were given in.
+    fn key(&self, i: usize) -> (Timestamp, Timestamp, usize) {
+        (self.parts[i].head.ts, self.parts[i].first, i)
     }
 
     /// The joined id of the interface part `i`'s head was captured on, given on first sight.
@@ -222,8 +243,17 @@ impl Joined {
         }
         let State::Open(source) = &self.parts[i].state else { return None };
         let iface = source.interfaces().into_iter().find(|f| f.id == theirs)?;
-        let ours = self.ifaces.len();
-        self.ifaces.push(Iface { id: ours as u32, ..iface });
+        // The same interface in an earlier file (one this file has not taken yet): the pieces
+        // of one recording.
+        let taken = &self.parts[i].ifaces;
+        let same = self.ifaces.iter().position(|f| {
+            (f.link, &f.name, f.snaplen) == (iface.link, &iface.name, iface.snaplen)
+                && !taken.iter().any(|(_, ours)| *ours == f.id as usize)
+        });
+        let ours = same.unwrap_or_else(|| {
+            self.ifaces.push(Iface { id: self.ifaces.len() as u32, ..iface });
+            self.ifaces.len() - 1
+        });
         self.parts[i].ifaces.push((theirs, ours));
         Some(ours)
     }
@@ -246,12 +276,12 @@ impl Joined {
     fn next_part(&mut self) -> Option<usize> {
         // Each round that does not return opens a waiting file.
         for _ in 0..=self.parts.len() {
-            let open = self.active.iter().map(|&i| (self.parts[i].head.ts, i)).min();
+            let open = self.active.iter().map(|&i| self.key(i)).min();
             let waiting = self.pending.peek().map(|w| w.0);
             match (open, waiting) {
-                (Some((_, i)), None) => return Some(i),
-                (Some(o), Some(w)) if o < w => return Some(o.1),
-                (_, Some((_, w))) => {
+                (Some((.., i)), None) => return Some(i),
+                (Some(o), Some(w)) if o < w => return Some(o.2),
+                (_, Some((.., w))) => {
                     self.pending.pop();
                     self.reopen(w);
                     self.fill(w);
@@ -400,11 +430,27 @@ pub fn hint(inputs: &[Apart]) -> Option<String> {
     let mut by_time: Vec<(&Apart, (Timestamp, Timestamp))> =
         inputs.iter().filter_map(|a| Some((a, a.span?))).collect();
     by_time.sort_by_key(|(_, (first, _))| *first);
-    let (a, b, gap) = by_time.windows(2).find_map(|w| {
-        let ((a, (_, a_last)), (b, (b_first, _))) = (w[0], w[1]);
-        let gap = b_first.as_nanos() - a_last.as_nanos();
-        (a.open_at_end > 0 && gap <= CONTINUES_WITHIN_SECS * 1_000_000_000).then_some((a, b, gap))
-    })?;
+    // For each file that ends with connections open, the files that start within the window
+    // after its end (or before it): the nearest start after its end is the likeliest next
+    // piece; only without one, a file that overlaps it (a tap of the other direction).
+    let within = CONTINUES_WITHIN_SECS * 1_000_000_000;
+    let mut best: Option<(&Apart, &Apart, i64)> = None;
+    for (k, &(a, (_, a_last))) in by_time.iter().enumerate() {
+        if a.open_at_end == 0 {
+            continue;
+        }
+        for &(b, (b_first, _)) in &by_time[k + 1..] {
+            let gap = b_first.as_nanos() - a_last.as_nanos();
+            if gap > within {
+                break;
+            }
+            let rank = |g: i64| (g < 0, g.unsigned_abs());
+            if a.name != b.name && best.is_none_or(|(.., g)| rank(gap) < rank(g)) {
+                best = Some((a, b, gap));
+            }
+        }
+    }
+    let (a, b, gap) = best?;
     let when = if gap >= 0 {
         format!("starts {:.3} s after {} ends", gap as f64 / 1e9, a.name)
     } else {

@@ -97,6 +97,27 @@ fn rotated_pieces_given_out_of_order_come_back_as_one_recording_numbered_from_on
 }
 
 #[test]
+fn where_a_coarse_clock_ticks_across_two_pieces_named_backwards_the_earlier_piece_goes_first() {
+    let earlier = Fake::file(&[(1, b'a', 0), (2, b'b', 0), (2, b'c', 0)], &[1]);
+    let later = Fake::file(&[(2, b'd', 0), (2, b'e', 0), (3, b'f', 0)], &[1]);
+    let (packets, _) = read(&mut joined(vec![later, earlier]));
+    let bytes: Vec<u8> = packets.iter().map(|p| p.2).collect();
+    assert_eq!(bytes, b"abcdef");
+}
+
+#[test]
+fn the_pieces_of_one_recording_have_one_interface() {
+    let a = Fake::file(&[(1, b'a', 0)], &[1]);
+    let b = Fake::file(&[(2, b'b', 0), (3, b'c', 1)], &[1, 1]);
+    let mut j = joined(vec![a, b]);
+    let (packets, _) = read(&mut j);
+    let seen: Vec<(u8, u32)> = packets.iter().map(|p| (p.2, p.3)).collect();
+    // The second file's second interface is another one, though it looks the same.
+    assert_eq!(seen, [(b'a', 0), (b'b', 0), (b'c', 1)]);
+    assert_eq!(j.interfaces().len(), 2);
+}
+
+#[test]
 fn two_taps_interleave_by_time_each_keeping_its_order_and_ties_go_to_the_first_file() {
     // The second file's timestamps go backwards: its order is kept, as mergecap keeps it.
     let a = Fake::file(&[(1, b'a', 0), (3, b'c', 0), (5, b'e', 0)], &[1]);
@@ -221,11 +242,23 @@ fn pieces_read_apart_are_noticed_whatever_the_order_they_were_given_in() {
 }
 
 #[test]
+fn the_piece_that_starts_where_one_ends_is_named_rather_than_one_inside_it() {
+    let note = hint(&[
+        apart("ws.pcap", 0, 100, 8),
+        apart("other.pcap", 10, 20, 0),
+        apart("ws.pcap1", 100, 200, 3),
+    ]);
+    assert!(note.unwrap().starts_with("ws.pcap1 starts 0.000 s after ws.pcap ends"));
+}
+
+#[test]
 fn unrelated_captures_are_not_noticed() {
     // Nothing open at the end of the earlier file, or the next one starts much later.
     assert_eq!(hint(&[apart("a", 0, 10, 0), apart("b", 11, 20, 5)]), None);
     assert_eq!(hint(&[apart("a", 0, 10, 2), apart("b", 71, 80, 5)]), None);
     assert_eq!(hint(&[apart("a", 0, 10, 2)]), None);
     let empty = Apart { name: "e".into(), span: None, open_at_end: 0 };
+    // One file given twice is not two pieces.
+    assert_eq!(hint(&[apart("a", 0, 10, 2), apart("a", 0, 10, 2)]), None);
     assert_eq!(hint(&[apart("a", 0, 10, 2), empty]), None);
 }
