@@ -283,9 +283,10 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
             );
         }
         reported_over = over;
-        if let Input::File(_) = source.input {
+        if let Input::File(path) = &source.input {
             apart.push(crate::capture::join::Apart {
                 name: source.display(),
+                file: std::fs::canonicalize(path).ok(),
                 span: summary.span,
                 open_at_end: summary.tcp.open_at_end,
             });

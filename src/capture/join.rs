@@ -8,12 +8,14 @@
 //!   timestamp, the file whose first packet is earlier gives its packet first (then the file
 //!   given first): so rotated pieces come back as the one recording in whatever order they were
 //!   named (`ws.10.pcap` before `ws.2.pcap`), also where a piece ends and the next starts within
-//!   one tick of a coarse clock. (`mergecap` gives a tie to the file named last.)
+//!   one tick of a coarse clock. Pieces that start within the same tick (a few packets each)
+//!   keep the order given. (`mergecap` gives a tie to the file named last.)
 //! - Packets are numbered 1, 2, … in that merged order.
-//! - Interfaces keep their link types, names and snapshot lengths; ids are given in order of
-//!   appearance, and an interface of a later file that is the same as one of an earlier file
-//!   (link type, name, snapshot length) is that one, as `mergecap` merges them: the pieces of
-//!   one recording have one interface.
+//! - Interfaces keep their link types, names and snapshot lengths; ids are given file by file
+//!   as the files' packets first appear, each file's in its own order, and the k-th interface
+//!   of a file that is the same as an earlier file's (link type, name, snapshot length: pcapng
+//!   descriptions are not kept) is the k-th of those, as `mergecap` merges them: the pieces of
+//!   one recording have the recording's interfaces.
 //! - Memory: the next packet of the files open (one or two), and a few words per file.
 //! - Every file is opened and its first packet read before anything else ([`Joined::open`]: a
 //!   bad file fails the run at once); then a file is open only from its first packet's turn
@@ -45,6 +47,19 @@ struct Head {
     /// The file's own id of the packet's interface.
     iface: Option<u32>,
     secrets: Vec<u8>,
+}
+
+impl Head {
+    fn empty() -> Head {
+        Head {
+            ts: Timestamp::default(),
+            wire_len: 0,
+            data: Vec::new(),
+            link: LinkType(0),
+            iface: None,
+            secrets: Vec::new(),
+        }
+    }
 }
 
 /// Opens a file again when its turn comes.
@@ -102,7 +117,17 @@ impl Joined {
         for path in paths {
             let regular =
                 path != Path::new("-") && std::fs::metadata(path).is_ok_and(|m| m.is_file());
-            let source: Box<dyn PacketSource + Send> = Box::new(FileSource::open(path, filter)?);
+            let name = path.display().to_string();
+            let source: Box<dyn PacketSource + Send> = match FileSource::open(path, filter) {
+                Ok(f) => Box::new(f),
+                // A piece whose capture was killed before it wrote its header (the last of a
+                // rotation, often): the others are read; the end says which was not.
+                Err(e @ (Error::EmptyCapture { .. } | Error::TruncatedHeader { .. })) => {
+                    j.add_ended(name, EndOfInput::Truncated { message: e.to_string() });
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let reopen = regular.then(|| {
                 let (path, filter) = (path.clone(), filter.map(str::to_string));
                 Box::new(move || {
@@ -110,7 +135,7 @@ impl Joined {
                         as Box<dyn PacketSource + Send>)
                 }) as Opener
             });
-            j.add(path.display().to_string(), source, reopen);
+            j.add(name, source, reopen);
         }
         Ok(j)
     }
@@ -144,14 +169,7 @@ impl Joined {
             decimals: source.ts_decimals(),
             fixed_decimals: source.fixed_ts_decimals(),
             state: State::Open(source),
-            head: Head {
-                ts: Timestamp::default(),
-                wire_len: 0,
-                data: Vec::new(),
-                link: LinkType(0),
-                iface: None,
-                secrets: Vec::new(),
-            },
+            head: Head::empty(),
             ready: false,
             ifaces: Vec::new(),
         });
@@ -171,6 +189,21 @@ impl Joined {
             (true, None) => self.active.push(i),
             (false, _) => {}
         }
+    }
+
+    /// Adds a file that gave no packet.
+    fn add_ended(&mut self, name: String, end: EndOfInput) {
+        self.parts.push(Part {
+            name,
+            first: Timestamp::default(),
+            links: Vec::new(),
+            decimals: 6,
+            fixed_decimals: Some(6),
+            state: State::Ended(end),
+            head: Head::empty(),
+            ready: false,
+            ifaces: Vec::new(),
+        });
     }
 
     /// Opens part `i` again; its first packet is read again by [`Joined::fill`].
@@ -241,21 +274,28 @@ impl Joined {
         if let Some(ours) = lookup(&self.parts[i].ifaces, theirs) {
             return Some(ours);
         }
+        // Every interface the file has described, in its order, so that its k-th interface of a
+        // kind is the joined k-th of that kind, whichever carries a packet first.
         let State::Open(source) = &self.parts[i].state else { return None };
-        let iface = source.interfaces().into_iter().find(|f| f.id == theirs)?;
-        // The same interface in an earlier file (one this file has not taken yet): the pieces
-        // of one recording.
-        let taken = &self.parts[i].ifaces;
-        let same = self.ifaces.iter().position(|f| {
-            (f.link, &f.name, f.snaplen) == (iface.link, &iface.name, iface.snaplen)
-                && !taken.iter().any(|(_, ours)| *ours == f.id as usize)
-        });
-        let ours = same.unwrap_or_else(|| {
-            self.ifaces.push(Iface { id: self.ifaces.len() as u32, ..iface });
-            self.ifaces.len() - 1
-        });
-        self.parts[i].ifaces.push((theirs, ours));
-        Some(ours)
+        for iface in source.interfaces() {
+            if lookup(&self.parts[i].ifaces, iface.id).is_some() {
+                continue;
+            }
+            // The same interface in an earlier file, one this file has not taken yet: the
+            // pieces of one recording.
+            let taken = &self.parts[i].ifaces;
+            let same = self.ifaces.iter().position(|f| {
+                (f.link, &f.name, f.snaplen) == (iface.link, &iface.name, iface.snaplen)
+                    && !taken.iter().any(|(_, ours)| *ours == f.id as usize)
+            });
+            let id = iface.id;
+            let ours = same.unwrap_or_else(|| {
+                self.ifaces.push(Iface { id: self.ifaces.len() as u32, ..iface });
+                self.ifaces.len() - 1
+            });
+            self.parts[i].ifaces.push((id, ours));
+        }
+        lookup(&self.parts[i].ifaces, theirs)
     }
 
     /// How the joined input ended: cleanly when every file did, else as the first that did not.
@@ -416,6 +456,9 @@ impl PacketSource for Joined {
 /// how many connections were open at its end.
 pub struct Apart {
     pub name: String,
+    /// The file's canonical path, when it has one: one file given twice under two names is
+    /// not two pieces.
+    pub file: Option<PathBuf>,
     pub span: Option<(Timestamp, Timestamp)>,
     pub open_at_end: u64,
 }
@@ -445,7 +488,8 @@ pub fn hint(inputs: &[Apart]) -> Option<String> {
                 break;
             }
             let rank = |g: i64| (g < 0, g.unsigned_abs());
-            if a.name != b.name && best.is_none_or(|(.., g)| rank(gap) < rank(g)) {
+            let same = a.name == b.name || a.file.is_some() && a.file == b.file;
+            if !same && best.is_none_or(|(.., g)| rank(gap) < rank(g)) {
                 best = Some((a, b, gap));
             }
         }

@@ -115,6 +115,13 @@ fn the_pieces_of_one_recording_have_one_interface() {
     // The second file's second interface is another one, though it looks the same.
     assert_eq!(seen, [(b'a', 0), (b'b', 0), (b'c', 1)]);
     assert_eq!(j.interfaces().len(), 2);
+    // Two interfaces alike in every piece: each keeps its place, whichever carries a packet
+    // first in a later piece.
+    let a = Fake::file(&[(1, b'a', 0), (2, b'b', 1)], &[1, 1]);
+    let b = Fake::file(&[(3, b'c', 1), (4, b'd', 0)], &[1, 1]);
+    let (packets, _) = read(&mut joined(vec![a, b]));
+    let seen: Vec<(u8, u32)> = packets.iter().map(|p| (p.2, p.3)).collect();
+    assert_eq!(seen, [(b'a', 0), (b'b', 1), (b'c', 1), (b'd', 0)]);
 }
 
 #[test]
@@ -128,16 +135,16 @@ fn two_taps_interleave_by_time_each_keeping_its_order_and_ties_go_to_the_first_f
 }
 
 #[test]
-fn interfaces_of_every_file_keep_their_link_types_under_ids_given_as_they_appear() {
+fn interfaces_of_every_file_keep_their_link_types_under_ids_given_file_by_file() {
     let a = Fake::file(&[(1, b'a', 1), (3, b'b', 0)], &[1, 113]);
     let b = Fake::file(&[(2, b'c', 0)], &[276]);
     let mut j = joined(vec![a, b]);
     assert_eq!(j.link_types(), [LinkType(1), LinkType(113), LinkType(276)]);
     let (packets, _) = read(&mut j);
     let seen: Vec<(u8, u32)> = packets.iter().map(|p| (p.2, p.3)).collect();
-    assert_eq!(seen, [(b'a', 0), (b'c', 1), (b'b', 2)]);
+    assert_eq!(seen, [(b'a', 1), (b'c', 2), (b'b', 0)]);
     let links: Vec<(u32, u32)> = j.interfaces().iter().map(|i| (i.id, i.link.0)).collect();
-    assert_eq!(links, [(0, 113), (1, 276), (2, 1)]);
+    assert_eq!(links, [(0, 1), (1, 113), (2, 276)]);
 }
 
 /// Pieces that open again, counting how many are open at once.
@@ -228,7 +235,7 @@ fn a_file_cut_short_leaves_the_others_read_and_the_end_names_it() {
 
 fn apart(name: &str, first: i64, last: i64, open_at_end: u64) -> Apart {
     let t = |s| Timestamp::from_secs_nanos(s, 0);
-    Apart { name: name.into(), span: Some((t(first), t(last))), open_at_end }
+    Apart { name: name.into(), file: None, span: Some((t(first), t(last))), open_at_end }
 }
 
 #[test]
@@ -257,8 +264,38 @@ fn unrelated_captures_are_not_noticed() {
     assert_eq!(hint(&[apart("a", 0, 10, 0), apart("b", 11, 20, 5)]), None);
     assert_eq!(hint(&[apart("a", 0, 10, 2), apart("b", 71, 80, 5)]), None);
     assert_eq!(hint(&[apart("a", 0, 10, 2)]), None);
-    let empty = Apart { name: "e".into(), span: None, open_at_end: 0 };
+    let empty = Apart { name: "e".into(), file: None, span: None, open_at_end: 0 };
     // One file given twice is not two pieces.
     assert_eq!(hint(&[apart("a", 0, 10, 2), apart("a", 0, 10, 2)]), None);
+    let spelled = |name: &str| Apart { file: Some("/x/a".into()), ..apart(name, 0, 10, 2) };
+    assert_eq!(hint(&[spelled("a"), spelled("./a")]), None);
     assert_eq!(hint(&[apart("a", 0, 10, 2), empty]), None);
+}
+
+#[test]
+fn a_piece_killed_before_its_header_is_passed_over_and_named_at_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/captures/real/py-basic.pcap");
+    let empty = dir.path().join("ws.2.pcap");
+    std::fs::write(&empty, b"").unwrap();
+    let cut = dir.path().join("ws.3.pcap");
+    std::fs::write(&cut, &std::fs::read(whole).unwrap()[..10]).unwrap();
+    let paths = [PathBuf::from(whole), empty, cut];
+    let mut j = Joined::open(&paths, None).unwrap();
+    let mut packets = 0;
+    let end = loop {
+        match j.next_packet() {
+            Next::Packet(_) => packets += 1,
+            Next::Timeout => {}
+            Next::End(e) => break e,
+        }
+        assert!(packets < 10_000);
+    };
+    assert!(packets > 10, "{packets}");
+    let EndOfInput::Truncated { message } = end else { panic!("{end:?}") };
+    assert!(message.contains("ws.2.pcap is empty"), "{message}");
+    // Anything else that is not a capture still fails the run at once.
+    let text = dir.path().join("notes.pcap");
+    std::fs::write(&text, b"not a capture at all, just some text\n").unwrap();
+    assert!(Joined::open(&[PathBuf::from(whole), text], None).is_err());
 }
