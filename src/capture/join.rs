@@ -63,7 +63,7 @@ impl Head {
 }
 
 /// Opens a file again when its turn comes.
-pub type Opener = Box<dyn FnMut() -> Result<Box<dyn PacketSource + Send>, Error> + Send>;
+type Opener = Box<dyn FnMut() -> Result<Box<dyn PacketSource + Send>, Error> + Send>;
 
 /// Where a file is.
 enum State {
@@ -142,7 +142,7 @@ impl Joined {
 
     /// Joins opened sources, each with its name for messages and, when it can be opened again,
     /// how: such a source is closed once its first packet is read, until its turn.
-    pub fn new(files: Vec<(String, Box<dyn PacketSource + Send>, Option<Opener>)>) -> Joined {
+    fn new(files: Vec<(String, Box<dyn PacketSource + Send>, Option<Opener>)>) -> Joined {
         let mut j = Joined {
             parts: Vec::new(),
             ifaces: Vec::new(),
@@ -197,6 +197,7 @@ impl Joined {
             name,
             first: Timestamp::default(),
             links: Vec::new(),
+            // The coarsest any source reports: no part in the maxima over the files.
             decimals: 6,
             fixed_decimals: Some(6),
             state: State::Ended(end),
