@@ -439,12 +439,22 @@ impl Dispatch<'_> {
     }
 }
 
+/// The worker of `n` that owns a connection whose [`FlowKey::shard_hash`] is `hash`: the hash
+/// scaled to `0..n` by its high bits (Lemire's multiply-shift, no division).
+///
+/// Not `hash % n`: `--shard I/N` keeps the connections whose hash is I modulo N, and when N and
+/// `n` share a factor (`--shard 0/2 --threads 2`) every connection of the share would have the
+/// same remainder modulo `n` too, so one worker would analyse them all while the others only
+/// followed TCP for connections the share does not report.
+fn worker_of(hash: u64, n: usize) -> usize {
+    ((u128::from(hash) * n as u128) >> 64) as usize
+}
+
 impl Tracker for Dispatch<'_> {
     fn segment(&mut self, seg: &Segment<'_>, at: PacketRef) {
         self.last = at;
         self.tick(at);
-        let n = self.rounds.len() as u64;
-        let w = (FlowKey::new(seg.src, seg.dst).shard_hash() % n) as usize;
+        let w = worker_of(FlowKey::new(seg.src, seg.dst).shard_hash(), self.rounds.len());
         let round = &mut self.rounds[w];
         let start = round.bytes.len();
         round.bytes.extend_from_slice(seg.payload);
@@ -842,6 +852,39 @@ mod tests {
             missing: 0,
             file_offset: None,
         }
+    }
+
+    /// The connections of one `--shard` share are spread over every worker, whatever N and the
+    /// number of threads: 6,000 clients of one server, each share's connections counted per
+    /// worker, and no worker gets less than half its fair part.
+    #[test]
+    fn a_shares_connections_are_spread_over_every_worker() {
+        let server: std::net::SocketAddr = "10.0.0.1:443".parse().unwrap();
+        let hashes: Vec<u64> = (0..6000u32)
+            .map(|i| {
+                let client = std::net::SocketAddr::from(([10, 1, (i >> 8) as u8, i as u8], 40000));
+                FlowKey::new(client, server).shard_hash()
+            })
+            .collect();
+        for shares in 1..=6u64 {
+            for threads in 2..=4usize {
+                for share in 0..shares {
+                    let mine: Vec<u64> =
+                        hashes.iter().copied().filter(|h| h % shares == share).collect();
+                    let mut per_worker = vec![0usize; threads];
+                    for &h in &mine {
+                        per_worker[worker_of(h, threads)] += 1;
+                    }
+                    let fair = mine.len() / threads;
+                    assert!(
+                        per_worker.iter().all(|&c| c >= fair / 2),
+                        "--shard {share}/{shares} --threads {threads}: {per_worker:?}"
+                    );
+                }
+            }
+        }
+        assert_eq!(worker_of(0, 3), 0);
+        assert_eq!(worker_of(u64::MAX, 3), 2);
     }
 
     /// Rounds and parts keep their full size under the default budget, and under a small one
