@@ -1899,7 +1899,7 @@ impl Session {
                     }
                     let req = http::assumed_request(&head);
                     self.announce(sink);
-                    self.lone_101(req, &head, pos, malformed, cfg, sink);
+                    self.lone_101(req, head, pos, malformed, cfg, sink);
                     return true;
                 }
                 // A response to a plain request that is not valid HTTP: stop following HTTP.
@@ -1936,7 +1936,7 @@ impl Session {
                             info,
                             req_pos,
                             violations,
-                            &head,
+                            head,
                             pos,
                             (true, cfg),
                             sink,
@@ -1971,7 +1971,7 @@ impl Session {
     fn lone_101(
         &mut self,
         req: RequestInfo,
-        head: &http::ResponseHead,
+        head: http::ResponseHead,
         pos: Position,
         malformed: Option<HttpError>,
         cfg: &AnalyzerConfig,
@@ -2026,8 +2026,13 @@ impl Session {
     }
 
     fn skip_response_body(&mut self, head: &http::ResponseHead, method: &str) {
+        self.apply_body(http::response_body(head, method));
+    }
+
+    /// Skips a response body of this kind, or stops following HTTP when it cannot be skipped.
+    fn apply_body(&mut self, body: Result<BodyKind, HttpError>) {
         let Phase::Http(h) = &mut self.phase else { return };
-        match http::response_body(head, method) {
+        match body {
             Ok(BodyKind::None) => {}
             Ok(BodyKind::UntilClose) | Err(_) => self.phase = Phase::Ignored,
             Ok(kind) => h.resp = RespState::Body(BodySkipper::new(kind)),
@@ -2040,14 +2045,16 @@ impl Session {
         req: Box<RequestInfo>,
         req_pos: Position,
         req_violations: Vec<Violation>,
-        head: &http::ResponseHead,
+        head: http::ResponseHead,
         pos: Position,
         (client_boundary, cfg): (bool, &AnalyzerConfig),
         sink: &mut impl EventSink,
     ) {
+        let (negotiated, accept_valid, violations) = http::check_response(&req, &head);
+        let refused = head.status != 101;
+        let body = refused.then(|| http::response_body(&head, "GET"));
         let info = http::response_info(head, pos.packet);
-        let (negotiated, accept_valid, violations) = http::check_response(&req, head);
-        if head.status != 101 {
+        if let Some(body) = body {
             self.handshake(
                 Some(req),
                 Some(Box::new(info)),
@@ -2063,7 +2070,7 @@ impl Session {
             }
             let Phase::Http(h) = &mut self.phase else { return };
             h.req = ReqState::Head;
-            self.skip_response_body(head, "GET");
+            self.apply_body(body);
             return;
         }
         let Phase::Http(h) = &mut self.phase else { return };

@@ -13,7 +13,7 @@ use super::accept::accept_for;
 use super::extensions::{
     PERMESSAGE_DEFLATE, check_offers, format_extension, negotiate_deflate, parse_extensions,
 };
-use super::parse::{RequestHead, ResponseHead, has_token, header, headers_all};
+use super::parse::{RequestHead, ResponseHead, has_token, header, header_values, headers_all};
 use super::types::{Extension, Negotiated, RequestInfo, ResponseInfo, Violation};
 use crate::analyzer::checks::CheckId;
 use base64::Engine;
@@ -29,8 +29,7 @@ fn owned(value: Option<&str>) -> Option<String> {
 
 /// Every `Sec-WebSocket-Protocol` element over all fields, trimmed, empty ones dropped.
 fn protocol_list(headers: &[(String, String)]) -> Vec<String> {
-    headers_all(headers, "Sec-WebSocket-Protocol")
-        .iter()
+    header_values(headers, "Sec-WebSocket-Protocol")
         .flat_map(|v| v.split(','))
         .map(|p| p.trim_matches([' ', '\t']))
         .filter(|p| !p.is_empty())
@@ -43,7 +42,7 @@ fn protocol_list(headers: &[(String, String)]) -> Vec<String> {
 fn extension_list(headers: &[(String, String)]) -> (Vec<Extension>, Vec<Violation>) {
     let mut list = Vec::new();
     let mut violations = Vec::new();
-    for value in headers_all(headers, "Sec-WebSocket-Extensions") {
+    for value in header_values(headers, "Sec-WebSocket-Extensions") {
         match parse_extensions(&[value]) {
             Ok(mut parsed) => list.append(&mut parsed),
             Err(e) => violations.push(violation(
@@ -64,9 +63,26 @@ fn describe(name: &str, values: &[&str]) -> String {
     }
 }
 
-/// Whether any of the values contains the token.
-fn any_token(values: &[&str], token: &str) -> bool {
-    values.iter().any(|v| has_token(v, token))
+/// Whether any field called `name` contains the token.
+fn any_token(headers: &[(String, String)], name: &str, token: &str) -> bool {
+    header_values(headers, name).any(|v| has_token(v, token))
+}
+
+/// The values of the fields called `name`: none, one, or several (then every one, in order).
+/// Only the rare case of several collects them.
+enum Fields<'a> {
+    None,
+    One(&'a str),
+    Many(Vec<&'a str>),
+}
+
+fn fields<'a>(headers: &'a [(String, String)], name: &str) -> Fields<'a> {
+    let mut values = header_values(headers, name);
+    match (values.next(), values.next()) {
+        (None, _) => Fields::None,
+        (Some(one), None) => Fields::One(one),
+        _ => Fields::Many(headers_all(headers, name)),
+    }
 }
 
 /// What the upgrade request said, as every sink shows it. `packet` is the 1-based number of the
@@ -113,9 +129,8 @@ fn info_with(head: RequestHead, packet: u64, extensions: Vec<Extension>) -> Requ
 /// `Sec-WebSocket-Version` field. Whether the attempt follows the rules is
 /// [`check_request`]'s business; the connection is followed and reported either way.
 pub fn is_upgrade_request(head: &RequestHead) -> bool {
-    let names_websocket = headers_all(&head.headers, "Upgrade")
-        .iter()
-        .any(|v| v.to_ascii_lowercase().contains("websocket"));
+    let names_websocket = header_values(&head.headers, "Upgrade")
+        .any(|v| v.as_bytes().windows(9).any(|w| w.eq_ignore_ascii_case(b"websocket")));
     names_websocket
         || header(&head.headers, "Sec-WebSocket-Key").is_some()
         || header(&head.headers, "Sec-WebSocket-Version").is_some()
@@ -124,6 +139,11 @@ pub fn is_upgrade_request(head: &RequestHead) -> bool {
 /// Why a `Sec-WebSocket-Key` value is not the base64 encoding (RFC 4648 §4, padded) of 16 bytes
 /// (RFC 6455 §4.1 (7)), or `None` when it is.
 fn key_problem(key: &str) -> Option<String> {
+    // The common case, 24 characters that decode to 16 bytes, without allocating.
+    let mut bytes = [0u8; 18];
+    if key.len() == 24 && STANDARD.decode_slice(key, &mut bytes) == Ok(16) {
+        return None;
+    }
     match STANDARD.decode(key) {
         Err(e) => Some(format!("Sec-WebSocket-Key {key:?} is not base64 ({e})")),
         Ok(bytes) if bytes.len() != 16 => {
@@ -190,30 +210,32 @@ fn checks_but_extensions(head: &RequestHead) -> Vec<Violation> {
         Some("") => v.push(violation(CheckId::RequestHostMissing, "Host header is empty".into())),
         Some(_) => {}
     }
-    let upgrade = headers_all(h, "Upgrade");
-    if !any_token(&upgrade, "websocket") {
+    if !any_token(h, "Upgrade", "websocket") {
+        let upgrade = headers_all(h, "Upgrade");
         v.push(violation(CheckId::RequestUpgradeHeaderInvalid, describe("Upgrade", &upgrade)));
     }
-    let connection = headers_all(h, "Connection");
-    if !any_token(&connection, "Upgrade") {
+    if !any_token(h, "Connection", "Upgrade") {
+        let connection = headers_all(h, "Connection");
         v.push(violation(
             CheckId::RequestConnectionHeaderInvalid,
             describe("Connection", &connection),
         ));
     }
-    let problem = match headers_all(h, "Sec-WebSocket-Key").as_slice() {
-        [] => Some("no Sec-WebSocket-Key header".to_string()),
-        [key] => key_problem(key),
-        keys => Some(format!("Sec-WebSocket-Key sent {} times: {:?}", keys.len(), keys.join(", "))),
+    let problem = match fields(h, "Sec-WebSocket-Key") {
+        Fields::None => Some("no Sec-WebSocket-Key header".to_string()),
+        Fields::One(key) => key_problem(key),
+        Fields::Many(keys) => {
+            Some(format!("Sec-WebSocket-Key sent {} times: {:?}", keys.len(), keys.join(", ")))
+        }
     };
     if let Some(detail) = problem {
         v.push(violation(CheckId::RequestKeyInvalid, detail));
     }
-    let problem = match headers_all(h, "Sec-WebSocket-Version").as_slice() {
-        [] => Some("no Sec-WebSocket-Version header".to_string()),
-        ["13"] => None,
-        [version] => Some(format!("Sec-WebSocket-Version is {version:?}, not \"13\"")),
-        versions => Some(format!(
+    let problem = match fields(h, "Sec-WebSocket-Version") {
+        Fields::None => Some("no Sec-WebSocket-Version header".to_string()),
+        Fields::One("13") => None,
+        Fields::One(version) => Some(format!("Sec-WebSocket-Version is {version:?}, not \"13\"")),
+        Fields::Many(versions) => Some(format!(
             "Sec-WebSocket-Version sent {} times: {:?}",
             versions.len(),
             versions.join(", ")
@@ -236,18 +258,22 @@ pub fn is_interim(head: &ResponseHead) -> bool {
 
 /// What the response to the upgrade request said. `packet` is the 1-based number of the packet
 /// holding the response's first byte.
-pub fn response_info(head: &ResponseHead, packet: u64) -> ResponseInfo {
+pub fn response_info(head: ResponseHead, packet: u64) -> ResponseInfo {
     let h = &head.headers;
-    let versions = headers_all(h, "Sec-WebSocket-Version");
+    let version = match fields(h, "Sec-WebSocket-Version") {
+        Fields::None => None,
+        Fields::One(one) => Some(one.to_string()),
+        Fields::Many(versions) => Some(versions.join(", ")),
+    };
     ResponseInfo {
         status: head.status,
-        reason: head.reason.clone(),
         http_version: format!("1.{}", head.minor_version),
         accept: owned(header(h, "Sec-WebSocket-Accept")),
         protocol: owned(header(h, "Sec-WebSocket-Protocol")),
         extensions: extension_list(h).0,
-        version: if versions.is_empty() { None } else { Some(versions.join(", ")) },
-        headers: h.clone(),
+        version,
+        reason: head.reason,
+        headers: head.headers,
         packet,
     }
 }
@@ -289,12 +315,12 @@ pub fn check_response(
         return (Negotiated::default(), None, vec![violation(CheckId::UpgradeRefused, detail)]);
     }
 
-    let upgrade = headers_all(h, "Upgrade");
-    if !any_token(&upgrade, "websocket") {
+    if !any_token(h, "Upgrade", "websocket") {
+        let upgrade = headers_all(h, "Upgrade");
         v.push(violation(CheckId::ResponseUpgradeHeaderInvalid, describe("Upgrade", &upgrade)));
     }
-    let connection = headers_all(h, "Connection");
-    if !any_token(&connection, "Upgrade") {
+    if !any_token(h, "Connection", "Upgrade") {
+        let connection = headers_all(h, "Connection");
         v.push(violation(
             CheckId::ResponseConnectionHeaderInvalid,
             describe("Connection", &connection),
@@ -302,8 +328,8 @@ pub fn check_response(
     }
 
     let expected = req.key.as_deref().map(accept_for);
-    let accept_valid = match (headers_all(h, "Sec-WebSocket-Accept").as_slice(), expected) {
-        ([], expected) => {
+    let accept_valid = match (fields(h, "Sec-WebSocket-Accept"), expected) {
+        (Fields::None, expected) => {
             let detail = match expected {
                 Some(e) => format!("no Sec-WebSocket-Accept header; expected {e:?}"),
                 None => "no Sec-WebSocket-Accept header".to_string(),
@@ -311,16 +337,16 @@ pub fn check_response(
             v.push(violation(CheckId::AcceptKeyInvalid, detail));
             None
         }
-        ([got], Some(expected)) if *got == expected => Some(true),
-        ([got], Some(expected)) => {
+        (Fields::One(got), Some(expected)) if got == expected => Some(true),
+        (Fields::One(got), Some(expected)) => {
             v.push(violation(
                 CheckId::AcceptKeyInvalid,
                 format!("expected {expected:?}, got {got:?}"),
             ));
             Some(false)
         }
-        ([_], None) => None,
-        (all, expected) => {
+        (Fields::One(_), None) => None,
+        (Fields::Many(all), expected) => {
             let mut detail =
                 format!("Sec-WebSocket-Accept sent {} times: {:?}", all.len(), all.join(", "));
             if let Some(e) = &expected {
@@ -332,26 +358,25 @@ pub fn check_response(
     };
 
     let selected = protocol_list(h);
-    let fields = headers_all(h, "Sec-WebSocket-Protocol");
-    let offered = if req.protocols.is_empty() {
-        "the client offered none".to_string()
-    } else {
-        format!("offered: {:?}", req.protocols.join(", "))
-    };
     if selected.len() > 1 {
         v.push(violation(
             CheckId::SubprotocolNotOffered,
             format!(
                 "the server selected several subprotocols {:?}; at most one is allowed",
-                fields.join(", ")
+                headers_all(h, "Sec-WebSocket-Protocol").join(", ")
             ),
         ));
     } else if let Some(p) = selected.first().filter(|p| !req.protocols.contains(p)) {
+        let offered = if req.protocols.is_empty() {
+            "the client offered none".to_string()
+        } else {
+            format!("offered: {:?}", req.protocols.join(", "))
+        };
         v.push(violation(
             CheckId::SubprotocolNotOffered,
             format!("the server selected {p:?}; {offered}"),
         ));
-    } else if selected.is_empty() && !fields.is_empty() {
+    } else if selected.is_empty() && header_values(h, "Sec-WebSocket-Protocol").next().is_some() {
         v.push(violation(
             CheckId::SubprotocolNotOffered,
             "the server selected an empty subprotocol".into(),
@@ -907,7 +932,7 @@ Sec-WebSocket-Extensions: permessage-deflate\r\n\
 
     #[test]
     fn response_info_has_every_fact() {
-        let info = response_info(&response(PYTHON_101), 9);
+        let info = response_info(response(PYTHON_101), 9);
         assert_eq!(
             (info.status, info.reason.as_str(), info.http_version.as_str()),
             (101, "Switching Protocols", "1.1")
@@ -937,7 +962,7 @@ Sec-WebSocket-Extensions: permessage-deflate\r\n\
             CheckId::UpgradeRefused,
             "status 426 \"Upgrade Required\"; the server supports Sec-WebSocket-Version \"13, 8, 7\"",
         );
-        assert_eq!(response_info(&response(res), 1).version.as_deref(), Some("13, 8, 7"));
+        assert_eq!(response_info(response(res), 1).version.as_deref(), Some("13, 8, 7"));
     }
 
     #[test]
