@@ -20,9 +20,10 @@
 //! - Connection ids are the workers' own; the merger numbers connections in the order they
 //!   opened, as one table does, and rewrites every event's id.
 //!
-//! Limits that count connections (`--max-connections`) apply to each worker's share (the
-//! limit divided by N), and what the memory budget evicts is chosen per worker: when they act,
-//! the output can differ from one thread's. Every channel is bounded, so memory stays bounded by
+//! Limits that count the whole table (`--max-connections`, `--max-buffered-total` and the
+//! retransmission history's total) apply to each worker's share (the limit divided by N, the
+//! shares adding up to it), and what the memory budget evicts is chosen per worker: when they
+//! act, the output can differ from one thread's. Every channel is bounded, so memory stays bounded by
 //! a few rounds per worker.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
@@ -131,10 +132,7 @@ fn drive_rounds<S: EventSink>(
     let mut in_flight = crate::memory::Charge::new(&limits.memory);
     in_flight.set(sizes.in_flight(threads));
     let round = sizes.round;
-    let worker_limits = |i: usize| TcpLimits {
-        max_connections: share_of(limits.max_connections, threads, i),
-        ..limits.clone()
-    };
+    let worker_limits = |i: usize| worker_limits(limits, threads, i);
     let counts: Arc<Vec<[AtomicU64; 2]>> =
         Arc::new((0..threads).map(|_| [AtomicU64::new(0), AtomicU64::new(0)]).collect());
     std::thread::scope(|scope| {
@@ -214,7 +212,25 @@ fn drive_rounds<S: EventSink>(
 /// Worker `i`'s part of `limit` connections among `workers` (at most `limit` of them): the parts
 /// add up to the limit.
 fn share_of(limit: usize, workers: usize, i: usize) -> usize {
-    (limit / workers + usize::from(i < limit % workers)).max(1)
+    bytes_share_of(limit, workers, i).max(1)
+}
+
+/// Worker `i`'s part of a total that may be 0 (then 0): the parts of `workers` add up to it.
+fn bytes_share_of(total: usize, workers: usize, i: usize) -> usize {
+    total / workers + usize::from(i < total % workers)
+}
+
+/// Worker `i`'s limits: the limits that count the whole table (connections, out-of-order bytes
+/// of all connections, retransmission history of all connections) are split between the
+/// workers, their parts adding up to the limit, so that `-j N` holds no more than one thread
+/// does; every other limit is the same for each.
+fn worker_limits(limits: &TcpLimits, threads: usize, i: usize) -> TcpLimits {
+    TcpLimits {
+        max_connections: share_of(limits.max_connections, threads, i),
+        max_buffered_total: bytes_share_of(limits.max_buffered_total, threads, i),
+        max_history_total: bytes_share_of(limits.max_history_total, threads, i),
+        ..limits.clone()
+    }
 }
 
 /// Adds the counters of one worker's table to `sum` (`max_concurrent` and `max_open` are the
@@ -851,6 +867,31 @@ mod tests {
             payload: b"abc",
             missing: 0,
             file_offset: None,
+        }
+    }
+
+    /// The limits that count the whole table are split between the workers: their parts add up
+    /// to the limit one thread has (so `-j 4` buffers no more out-of-order bytes than `-j 1`),
+    /// and a limit of 0 stays 0. Per-connection limits are the same for every worker.
+    #[test]
+    fn whole_table_limits_are_split_between_the_workers() {
+        let limits = TcpLimits {
+            max_connections: 10,
+            max_buffered_total: 1000,
+            max_history_total: 0,
+            ..TcpLimits::default()
+        };
+        for threads in 1..=4 {
+            let parts: Vec<TcpLimits> =
+                (0..threads).map(|i| worker_limits(&limits, threads, i)).collect();
+            let sum = |f: fn(&TcpLimits) -> usize| parts.iter().map(f).sum::<usize>();
+            assert_eq!(sum(|l| l.max_connections), 10, "{threads} threads");
+            assert_eq!(sum(|l| l.max_buffered_total), 1000, "{threads} threads");
+            assert_eq!(sum(|l| l.max_history_total), 0, "{threads} threads");
+            for l in &parts {
+                assert_eq!(l.max_buffered_per_direction, limits.max_buffered_per_direction);
+                assert_eq!(l.retransmission_history, limits.retransmission_history);
+            }
         }
     }
 
