@@ -244,6 +244,21 @@ pub fn merge(mut shares: Vec<ShareReport>) -> Result<Value, Error> {
             ));
         }
     }
+    // Connections and TLS connections: disjoint, each with the run's id. They move out of the
+    // shares (what follows reads only the shares' other fields), so the largest part of every
+    // report is held once, not copied.
+    let mut rows: Vec<Value> = Vec::new();
+    let mut tls: Vec<Value> = Vec::new();
+    for s in &mut shares {
+        let Some(list) = s.doc.get_mut("connections").and_then(Value::as_array_mut) else {
+            return Err(bad(&s.name, "has no connections list".into()));
+        };
+        rows.append(list);
+        if let Some(list) = s.doc.get_mut("tls").and_then(Value::as_array_mut) {
+            tls.append(list);
+        }
+    }
+    let first = &shares[0];
     let mut out = first.doc.clone();
     let Some(obj) = out.as_object_mut() else {
         return Err(bad(&first.name, "is not a report (not a JSON object)".into()));
@@ -358,14 +373,6 @@ pub fn merge(mut shares: Vec<ShareReport>) -> Result<Value, Error> {
     }
     summary.no_websocket = no_websocket;
 
-    // Connections: disjoint, each with the run's id.
-    let mut rows: Vec<Value> = Vec::new();
-    for s in &shares {
-        let list = s.doc["connections"]
-            .as_array()
-            .ok_or_else(|| bad(&s.name, "has no connections list".into()))?;
-        rows.extend(list.iter().cloned());
-    }
     rows.sort_by_key(|r| (r["input"].as_u64(), r["id"].as_u64()));
     if let Some(w) =
         rows.windows(2).find(|w| (&w[0]["input"], &w[0]["id"]) == (&w[1]["input"], &w[1]["id"]))
@@ -376,11 +383,6 @@ pub fn merge(mut shares: Vec<ShareReport>) -> Result<Value, Error> {
         )));
     }
 
-    // TLS connections: disjoint too.
-    let mut tls: Vec<Value> = Vec::new();
-    for s in &shares {
-        tls.extend(s.doc["tls"].as_array().into_iter().flatten().cloned());
-    }
     tls.sort_by_key(|r| (r["input"].as_u64(), r["id"].as_u64()));
 
     // The exit decision, from the merged counts.
