@@ -266,12 +266,12 @@ fn merge_command(a: wsscope::cli::MergeArgs) -> Result<u8, Error> {
         let name = wsscope::term::path(p);
         let text =
             std::fs::read(p).map_err(|e| Error::Usage(format!("cannot read {name}: {e}")))?;
-        let doc = serde_json::from_slice(&text)
+        let share = wsscope::merge::ShareReport::parse(name.clone(), &text)
             .map_err(|e| Error::Usage(format!("{name} is not a JSON report: {e}")))?;
-        shares.push(wsscope::merge::ShareReport { name, doc });
+        shares.push(share);
     }
     let merged = wsscope::merge::merge(shares)?;
-    let status = merged["exit"]["status"].as_u64().unwrap_or(2) as u8;
+    let status = merged.status();
     files.write_merged(&merged)?;
     Ok(status)
 }

@@ -15,14 +15,112 @@ use crate::analyzer::AnalyzerStats;
 use crate::error::Error;
 use crate::pipeline::RunSummary;
 use crate::sink::report::{ExitDecision, Share, Summary, decide_exit};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-/// One share's report as read: where from, and its JSON.
+/// One share's report as read: where from, and its JSON. The connection rows and TLS entries,
+/// most of a report, are kept as their text: they go into the merged report unchanged, and a
+/// parsed tree of them takes several times the memory of the text.
 pub struct ShareReport {
     /// The file it came from (for messages).
     pub name: String,
-    /// The report.
+    /// The report, with `null` in place of `connections` and `tls`.
     pub doc: Value,
+    /// `connections`, each row's text; `None` when the report has no such list.
+    rows: Option<Vec<Box<RawValue>>>,
+    /// `tls`, each entry's text.
+    tls: Vec<Box<RawValue>>,
+}
+
+impl ShareReport {
+    /// A report from its JSON text: the rows stay text.
+    pub fn parse(name: String, text: &[u8]) -> Result<Self, serde_json::Error> {
+        let Ok(Fields(fields)) = serde_json::from_slice::<Fields>(text) else {
+            // Not an object: read whole, so that the messages say what it is (it has no rows).
+            let doc = serde_json::from_slice(text)?;
+            return Ok(ShareReport { name, doc, rows: None, tls: Vec::new() });
+        };
+        let mut doc = Map::new();
+        let (mut rows, mut tls) = (None, Vec::new());
+        for (key, raw) in fields {
+            let listed = match key.as_str() {
+                "connections" => serde_json::from_str(raw.get()).map(|l| rows = Some(l)).is_ok(),
+                "tls" => serde_json::from_str(raw.get()).map(|l| tls = l).is_ok(),
+                _ => false,
+            };
+            let value = if listed { Value::Null } else { serde_json::from_str(raw.get())? };
+            doc.insert(key, value);
+        }
+        Ok(ShareReport { name, doc: Value::Object(doc), rows, tls })
+    }
+}
+
+/// The fields of a JSON object in order, each value as text.
+struct Fields(Vec<(String, Box<RawValue>)>);
+
+impl<'de> Deserialize<'de> for Fields {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Fields;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Fields, A::Error> {
+                let mut fields = Vec::new();
+                while let Some(entry) = m.next_entry::<String, Box<RawValue>>()? {
+                    fields.push(entry);
+                }
+                Ok(Fields(fields))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
+/// The merged report: its fields, with `connections` and `tls` as the shares' text.
+pub struct Merged {
+    /// The report, `null` at `connections` and `tls`.
+    pub doc: Value,
+    /// The connection rows, in order.
+    pub rows: Vec<Box<RawValue>>,
+    /// The TLS entries, in order.
+    pub tls: Vec<Box<RawValue>>,
+}
+
+impl Merged {
+    /// The exit status the merged report decided.
+    pub fn status(&self) -> u8 {
+        self.doc["exit"]["status"].as_u64().map_or(2, |s| s.min(255) as u8)
+    }
+}
+
+impl Serialize for Merged {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let fields = self.doc.as_object().map(|o| o.iter()).into_iter().flatten();
+        let mut map = s.serialize_map(self.doc.as_object().map(Map::len))?;
+        for (key, value) in fields {
+            match key.as_str() {
+                "connections" => map.serialize_entry(key, &self.rows)?,
+                "tls" => map.serialize_entry(key, &self.tls)?,
+                _ => map.serialize_entry(key, value)?,
+            }
+        }
+        map.end()
+    }
+}
+
+/// Where a row sorts: its input and connection id.
+#[derive(Deserialize)]
+struct RowKey {
+    input: Option<u64>,
+    id: Option<u64>,
+}
+
+fn row_key(row: &RawValue) -> (Option<u64>, Option<u64>) {
+    serde_json::from_str::<RowKey>(row.get()).map_or((None, None), |k| (k.input, k.id))
 }
 
 /// Ascending numbers as runs (`0, 2–4, 7`), at most 20 runs and then how many more.
@@ -93,7 +191,7 @@ fn same_file_name(a: Option<&Value>, b: Option<&Value>) -> bool {
 }
 
 /// Merges the reports of every share of one run into the report of the whole run.
-pub fn merge(mut shares: Vec<ShareReport>) -> Result<Value, Error> {
+pub fn merge(mut shares: Vec<ShareReport>) -> Result<Merged, Error> {
     let bad = |name: &str, what: String| Error::Usage(format!("wsscope merge: {name}: {what}"));
     // Each share once, all of the same N.
     let mut seen: Vec<Option<String>> = Vec::new();
@@ -247,16 +345,14 @@ pub fn merge(mut shares: Vec<ShareReport>) -> Result<Value, Error> {
     // Connections and TLS connections: disjoint, each with the run's id. They move out of the
     // shares (what follows reads only the shares' other fields), so the largest part of every
     // report is held once, not copied.
-    let mut rows: Vec<Value> = Vec::new();
-    let mut tls: Vec<Value> = Vec::new();
+    let mut rows: Vec<Box<RawValue>> = Vec::new();
+    let mut tls: Vec<Box<RawValue>> = Vec::new();
     for s in &mut shares {
-        let Some(list) = s.doc.get_mut("connections").and_then(Value::as_array_mut) else {
+        let Some(mut list) = s.rows.take() else {
             return Err(bad(&s.name, "has no connections list".into()));
         };
-        rows.append(list);
-        if let Some(list) = s.doc.get_mut("tls").and_then(Value::as_array_mut) {
-            tls.append(list);
-        }
+        rows.append(&mut list);
+        tls.append(&mut s.tls);
     }
     let first = &shares[0];
     let mut out = first.doc.clone();
@@ -373,17 +469,18 @@ pub fn merge(mut shares: Vec<ShareReport>) -> Result<Value, Error> {
     }
     summary.no_websocket = no_websocket;
 
-    rows.sort_by_key(|r| (r["input"].as_u64(), r["id"].as_u64()));
-    if let Some(w) =
-        rows.windows(2).find(|w| (&w[0]["input"], &w[0]["id"]) == (&w[1]["input"], &w[1]["id"]))
-    {
+    let mut keyed: Vec<_> = rows.into_iter().map(|r| (row_key(&r), r)).collect();
+    keyed.sort_by_key(|(k, _)| *k);
+    if let Some(w) = keyed.windows(2).find(|w| w[0].0 == w[1].0) {
+        let id = w[0].0.1.map_or("null".to_string(), |id| id.to_string());
         return Err(Error::Usage(format!(
-            "wsscope merge: connection {} is in two shares: the reports are not of one sharded run",
-            w[0]["id"]
+            "wsscope merge: connection {id} is in two shares: the reports are not of one sharded run"
         )));
     }
-
-    tls.sort_by_key(|r| (r["input"].as_u64(), r["id"].as_u64()));
+    let rows: Vec<Box<RawValue>> = keyed.into_iter().map(|(_, r)| r).collect();
+    let mut keyed: Vec<_> = tls.into_iter().map(|r| (row_key(&r), r)).collect();
+    keyed.sort_by_key(|(k, _)| *k);
+    let tls: Vec<Box<RawValue>> = keyed.into_iter().map(|(_, r)| r).collect();
 
     // The exit decision, from the merged counts.
     let mut exit: ExitDecision = serde_json::from_value(first.doc["exit"].clone())
@@ -394,10 +491,10 @@ pub fn merge(mut shares: Vec<ShareReport>) -> Result<Value, Error> {
     decide_exit(&mut exit, &summary, &policy, require);
 
     obj.insert("summary".into(), to_value(&summary)?);
-    obj.insert("connections".into(), Value::Array(rows));
-    obj.insert("tls".into(), Value::Array(tls));
+    obj.insert("connections".into(), Value::Null);
+    obj.insert("tls".into(), Value::Null);
     obj.insert("exit".into(), to_value(&exit)?);
-    Ok(out)
+    Ok(Merged { doc: out, rows, tls })
 }
 
 fn to_value(v: &impl serde::Serialize) -> Result<Value, Error> {
@@ -478,5 +575,39 @@ fn add_summary(sum: &mut Summary, o: &Summary) {
     }
     for (rule, n) in violations {
         *sum.violations.entry(*rule).or_default() += n;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A share's rows and TLS entries are kept as their text, byte for byte, and the merged
+    /// report writes them back where `connections` and `tls` stood, between the fields around
+    /// them.
+    #[test]
+    fn rows_stay_text_and_go_back_in_place() {
+        let text =
+            b"{\"a\": 1, \"connections\": [\n    {\n      \"id\": 2,  \"input\": 0\n    }\n  ], \
+                     \"tls\": [], \"b\": [true]}";
+        let mut share = ShareReport::parse("s".into(), text).unwrap();
+        let rows = share.rows.take().unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].get(), "{\n      \"id\": 2,  \"input\": 0\n    }");
+        assert_eq!(row_key(&rows[0]), (Some(0), Some(2)));
+        assert_eq!(
+            share.doc,
+            serde_json::json!({"a": 1, "connections": null, "tls": null, "b": [true]})
+        );
+        let merged = Merged { doc: share.doc, rows, tls: Vec::new() };
+        assert_eq!(
+            serde_json::to_string(&merged).unwrap(),
+            "{\"a\":1,\"connections\":[{\n      \"id\": 2,  \"input\": 0\n    }],\"tls\":[],\"b\":[true]}"
+        );
+        assert_eq!(merged.status(), 2);
+        // No list of connections, or a document that is not an object: no rows.
+        assert!(ShareReport::parse("s".into(), b"{\"a\": 1}").unwrap().rows.is_none());
+        assert!(ShareReport::parse("s".into(), b"[1]").unwrap().rows.is_none());
+        assert!(ShareReport::parse("s".into(), b"{\"a\": ").is_err());
     }
 }

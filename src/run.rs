@@ -377,11 +377,11 @@ impl ReportFiles {
     }
 
     /// Writes the JUnit file and the report of `wsscope merge`, from the merged JSON.
-    pub fn write_merged(self, doc: &serde_json::Value) -> Result<(), Error> {
+    pub fn write_merged(self, merged: &crate::merge::Merged) -> Result<(), Error> {
         self.write_with(
-            || crate::sink::junit::render_json(doc),
+            || crate::sink::junit::render_merged(&merged.doc, &merged.rows),
             |out| {
-                serde_json::to_writer_pretty(&mut *out, doc)?;
+                serde_json::to_writer_pretty(&mut *out, merged)?;
                 out.write_all(b"\n")?;
                 out.flush()
             },

@@ -28,7 +28,7 @@ use std::fmt::Write as _;
 // or read from a report's JSON (`wsscope merge --junit`), so that both write the same file
 // without a copy of the report.
 
-/// The report's JSON, as far as the JUnit file needs it.
+/// The report's JSON but its connections, as far as the JUnit file needs it.
 #[derive(Deserialize)]
 struct Doc<'a> {
     #[serde(borrow)]
@@ -37,8 +37,6 @@ struct Doc<'a> {
     inputs: Vec<InputRow<'a>>,
     #[serde(borrow)]
     summary: SummaryRow<'a>,
-    #[serde(borrow)]
-    connections: Vec<Conn<'a>>,
     policy: Policy,
     #[serde(borrow)]
     exit: Exit<'a>,
@@ -227,9 +225,22 @@ pub fn render(report: &Report) -> Result<String, String> {
     render_parts(&head, report.connections.iter().map(|c| Conn::from(&**c)))
 }
 
-/// [`render`] from the report's JSON (a report read back, or merged by `wsscope merge`).
-pub fn render_json(doc: &serde_json::Value) -> Result<String, String> {
-    let doc = Doc::deserialize(doc).map_err(|e| format!("not a wsscope report: {e}"))?;
+/// [`render`] from a report merged by `wsscope merge`: its JSON, whose `connections` are
+/// `rows` (each row's text).
+pub fn render_merged(
+    doc: &serde_json::Value,
+    rows: &[Box<serde_json::value::RawValue>],
+) -> Result<String, String> {
+    let head_doc = Doc::deserialize(doc).map_err(|e| format!("not a wsscope report: {e}"))?;
+    let connections = rows
+        .iter()
+        .map(|r| serde_json::from_str::<Conn>(r.get()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("not a wsscope report: connections: {e}"))?;
+    render_doc(head_doc, connections)
+}
+
+fn render_doc<'a>(doc: Doc<'a>, connections: Vec<Conn<'a>>) -> Result<String, String> {
     let head = Head {
         redaction: doc.redaction.as_ref().map(Redaction::summary),
         inputs: doc.inputs.into_iter().map(|i| i.name).collect(),
@@ -239,7 +250,7 @@ pub fn render_json(doc: &serde_json::Value) -> Result<String, String> {
         require_connections: doc.exit.require_connections,
         reasons: doc.exit.reasons,
     };
-    render_parts(&head, doc.connections.into_iter())
+    render_parts(&head, connections.into_iter())
 }
 
 fn render_parts<'a>(
