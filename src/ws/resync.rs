@@ -139,10 +139,10 @@ pub fn undecided_chains(
     max: usize,
 ) -> Option<(usize, bool)> {
     for start in starts.start..starts.end.min(buf.len()) {
-        let mut chain = Chain::new(base + start as u64, expect);
-        if repeats_the_bytes_before(buf, start) {
+        if first_header_rejected(&buf[start..], expect) || repeats_the_bytes_before(buf, start) {
             continue;
         }
+        let mut chain = Chain::new(base + start as u64, expect);
         let verdict = if cut {
             chain.advance_to_cut(buf, base, expect)
         } else {
@@ -268,9 +268,34 @@ fn repeats_the_bytes_before(buf: &[u8], start: usize) -> bool {
     )
 }
 
+/// Whether the first header of a chain at `rest[0]` is rejected by its first two bytes alone
+/// (masking, RSV bits, opcode, a control frame's FIN and length), as [`Chain::step`] would
+/// reject it: most offsets of a search, decided without setting up a chain. `false` when those
+/// bytes do not decide, or the header is not all there (the chain says what that means).
+#[inline]
+fn first_header_rejected(rest: &[u8], expect: Expect) -> bool {
+    let [b0, b1, ..] = *rest else { return false };
+    let masked = b1 & 0x80 != 0;
+    let len7 = b1 & 0x7f;
+    let extended = match len7 {
+        126 => 2,
+        127 => 8,
+        _ => 0,
+    };
+    if rest.len() < 2 + extended + if masked { 4 } else { 0 } {
+        return false;
+    }
+    let (fin, rsv, opcode) = (b0 & 0x80 != 0, (b0 >> 4) & 0x7, b0 & 0x0f);
+    expect.masked.is_some_and(|m| m != masked)
+        || rsv & !expect.rsv_allowed != 0
+        || matches!(opcode, 0x3..=0x7 | 0xB..=0xF)
+        || (opcode >= 0x8 && (!fin || len7 > 125 || rsv != 0))
+        || (opcode == 0x0 && rsv != 0)
+}
+
 /// Whether a convincing chain starts at `start` (and whether its frames are masked).
 fn chain_from(buf: &[u8], start: usize, expect: Expect, complete: bool) -> Verdict {
-    if repeats_the_bytes_before(buf, start) {
+    if first_header_rejected(&buf[start..], expect) || repeats_the_bytes_before(buf, start) {
         return Verdict::Reject;
     }
     Chain::new(start as u64, expect).advance(buf, 0, expect, complete)
@@ -608,6 +633,34 @@ pub(crate) fn plausible(h: &FrameHeader, rsv_allowed: u8, in_message: &mut Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The two-byte check rejects only what a chain would reject at its first header,
+        /// whatever the bytes, the expectation and whether the stream is complete.
+        #[test]
+        fn the_first_header_check_rejects_only_what_a_chain_rejects(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+            b0 in proptest::prelude::any::<u8>(),
+            b1 in proptest::prelude::any::<u8>(),
+            masked in proptest::option::of(proptest::prelude::any::<bool>()),
+            rsv_allowed in 0u8..8,
+            detect in proptest::prelude::any::<bool>(),
+            complete in proptest::prelude::any::<bool>(),
+        ) {
+            let mut buf = vec![b0, b1];
+            buf.extend_from_slice(&bytes);
+            let evidence = if detect {
+                Evidence::Detect { min_frames_at_end: MIN_FRAMES_AT_END, resumed: None }
+            } else {
+                Evidence::Resync
+            };
+            let expect = Expect { masked, rsv_allowed, evidence, run_from: None };
+            if first_header_rejected(&buf, expect) {
+                let verdict = Chain::new(0, expect).advance(&buf, 0, expect, complete);
+                proptest::prop_assert_eq!(verdict, Verdict::Reject);
+            }
+        }
+    }
 
     const SERVER: Expect =
         Expect { masked: Some(false), rsv_allowed: 0, evidence: Evidence::Resync, run_from: None };
