@@ -24,8 +24,8 @@ pub fn run(data: &[u8]) {
         let _ = http::request_body(head);
         if let Ok(Parsed::Done(resp, _)) = http::parse_response(&msg[*n..], max) {
             let _ = http::check_response(&info, &resp);
-            let _ = http::response_info(&resp, 2);
             let _ = http::response_body(&resp, &head.method);
+            let _ = http::response_info(resp, 2);
         }
     }
     if let Ok(Parsed::Done(resp, _)) = http::parse_response(msg, max) {
