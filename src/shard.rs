@@ -20,10 +20,10 @@
 //! - Connection ids are the workers' own; the merger numbers connections in the order they
 //!   opened, as one table does, and rewrites every event's id.
 //!
-//! Limits that count the whole table (`--max-connections`, `--max-buffered-total` and the
-//! retransmission history's total) apply to each worker's share (the limit divided by N, the
-//! shares adding up to it), and what the memory budget evicts is chosen per worker: when they
-//! act, the output can differ from one thread's. Every channel is bounded, so memory stays bounded by
+//! Limits that count the whole table (`--max-connections`, `--max-buffered-total`,
+//! `--max-history-total`) apply to each worker's share (the limit divided by N, the shares
+//! adding up to it), and what the memory budget evicts is chosen per worker: when they act, the
+//! output can differ from one thread's. Every channel is bounded, so memory stays bounded by
 //! a few rounds per worker.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
