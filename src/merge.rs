@@ -57,26 +57,29 @@ impl ShareReport {
     }
 }
 
-/// The fields of a JSON object in order, each value as text.
-struct Fields(Vec<(String, Box<RawValue>)>);
+/// The fields of a JSON object in order, each value as text (borrowed from the report's text).
+struct Fields<'a>(Vec<(String, &'a RawValue)>);
 
-impl<'de> Deserialize<'de> for Fields {
+impl<'de: 'a, 'a> Deserialize<'de> for Fields<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl<'de> serde::de::Visitor<'de> for Visit {
-            type Value = Fields;
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
+            type Value = Fields<'a>;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Fields, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Fields<'a>, A::Error> {
                 let mut fields = Vec::new();
-                while let Some(entry) = m.next_entry::<String, Box<RawValue>>()? {
+                while let Some(entry) = m.next_entry::<String, &'de RawValue>()? {
                     fields.push(entry);
                 }
                 Ok(Fields(fields))
             }
         }
-        d.deserialize_map(Visit)
+        d.deserialize_map(Visit(std::marker::PhantomData))
     }
 }
 
