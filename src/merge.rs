@@ -122,8 +122,18 @@ struct RowKey {
     id: Option<u64>,
 }
 
-fn row_key(row: &RawValue) -> (Option<u64>, Option<u64>) {
+/// A row's input and connection id.
+type Key = (Option<u64>, Option<u64>);
+
+fn row_key(row: &RawValue) -> Key {
     serde_json::from_str::<RowKey>(row.get()).map_or((None, None), |k| (k.input, k.id))
+}
+
+/// Rows sorted by input and connection id (stable), each with that key.
+fn in_row_order(rows: Vec<Box<RawValue>>) -> Vec<(Key, Box<RawValue>)> {
+    let mut keyed: Vec<_> = rows.into_iter().map(|r| (row_key(&r), r)).collect();
+    keyed.sort_by_key(|(k, _)| *k);
+    keyed
 }
 
 /// Ascending numbers as runs (`0, 2–4, 7`), at most 20 runs and then how many more.
@@ -472,18 +482,15 @@ pub fn merge(mut shares: Vec<ShareReport>) -> Result<Merged, Error> {
     }
     summary.no_websocket = no_websocket;
 
-    let mut keyed: Vec<_> = rows.into_iter().map(|r| (row_key(&r), r)).collect();
-    keyed.sort_by_key(|(k, _)| *k);
-    if let Some(w) = keyed.windows(2).find(|w| w[0].0 == w[1].0) {
+    let rows = in_row_order(rows);
+    if let Some(w) = rows.windows(2).find(|w| w[0].0 == w[1].0) {
         let id = w[0].0.1.map_or("null".to_string(), |id| id.to_string());
         return Err(Error::Usage(format!(
             "wsscope merge: connection {id} is in two shares: the reports are not of one sharded run"
         )));
     }
-    let rows: Vec<Box<RawValue>> = keyed.into_iter().map(|(_, r)| r).collect();
-    let mut keyed: Vec<_> = tls.into_iter().map(|r| (row_key(&r), r)).collect();
-    keyed.sort_by_key(|(k, _)| *k);
-    let tls: Vec<Box<RawValue>> = keyed.into_iter().map(|(_, r)| r).collect();
+    let rows = rows.into_iter().map(|(_, r)| r).collect();
+    let tls = in_row_order(tls).into_iter().map(|(_, r)| r).collect();
 
     // The exit decision, from the merged counts.
     let mut exit: ExitDecision = serde_json::from_value(first.doc["exit"].clone())

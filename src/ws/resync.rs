@@ -268,29 +268,15 @@ fn repeats_the_bytes_before(buf: &[u8], start: usize) -> bool {
     )
 }
 
-/// Whether the first header of a chain at `rest[0]` is rejected by its first two bytes alone
-/// (masking, RSV bits, opcode, a control frame's FIN and length), as [`Chain::step`] would
-/// reject it: most offsets of a search, decided without setting up a chain. `false` when those
-/// bytes do not decide, or the header is not all there (the chain says what that means).
+/// Whether the first header of a chain at `rest[0]` is one [`Chain::step`] rejects by the
+/// header alone (masking, RSV bits, opcode, a control frame's FIN and length, the length's
+/// encoding), with the same [`plausible`]: most offsets of a search, decided without setting up
+/// a chain. `false` when the header is not all there (the chain says what that means).
 #[inline]
 fn first_header_rejected(rest: &[u8], expect: Expect) -> bool {
-    let [b0, b1, ..] = *rest else { return false };
-    let masked = b1 & 0x80 != 0;
-    let len7 = b1 & 0x7f;
-    let extended = match len7 {
-        126 => 2,
-        127 => 8,
-        _ => 0,
-    };
-    if rest.len() < 2 + extended + if masked { 4 } else { 0 } {
-        return false;
-    }
-    let (fin, rsv, opcode) = (b0 & 0x80 != 0, (b0 >> 4) & 0x7, b0 & 0x0f);
-    expect.masked.is_some_and(|m| m != masked)
-        || rsv & !expect.rsv_allowed != 0
-        || matches!(opcode, 0x3..=0x7 | 0xB..=0xF)
-        || (opcode >= 0x8 && (!fin || len7 > 125 || rsv != 0))
-        || (opcode == 0x0 && rsv != 0)
+    let Parsed::Done(h, _) = FrameHeader::parse(rest) else { return false };
+    expect.masked.is_some_and(|m| m != h.mask.is_some())
+        || !plausible(&h, expect.rsv_allowed, &mut None)
 }
 
 /// Whether a convincing chain starts at `start` (and whether its frames are masked).
@@ -635,7 +621,7 @@ mod tests {
     use super::*;
 
     proptest::proptest! {
-        /// The two-byte check rejects only what a chain would reject at its first header,
+        /// The header check rejects only what a chain would reject at its first header,
         /// whatever the bytes, the expectation and whether the stream is complete.
         #[test]
         fn the_first_header_check_rejects_only_what_a_chain_rejects(
