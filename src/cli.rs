@@ -234,7 +234,8 @@ pub struct InputArgs {
     /// SIZE (a packet larger than SIZE gets a file of its own). A bare number is millions of
     /// bytes, as in tcpdump (-C 100 = 100,000,000 bytes); K, M, G are powers of 1024 and B
     /// bytes (64K, 4M, 500B). Files are numbered before the extension: ws.pcap, ws.1.pcap,
-    /// ws.2.pcap, ...; each is refused if it exists, unless --force.
+    /// ws.2.pcap, ...; each is refused if it exists, unless --force (names left by an earlier
+    /// run are refused when the run starts).
     #[arg(short = 'C', long = "file-size", value_name = "SIZE")]
     pub file_size: Option<String>,
 

@@ -129,8 +129,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             let text = Text::new(stdout(), v.output.use_color(), v.output.verbose, live)
                 .with_time(v.output.time)
                 .filtered(v.display_filter.is_some());
-            let outcome = run::run(cfg, text)?;
-            Ok(outcome.exit_status(v.fail_on.threshold()))
+            run::run(cfg, text)?.status(v.fail_on.threshold())
         }
         Some(Command::Report(a)) => {
             let policy = wsscope::policy::resolve(&wsscope::policy::PolicyArgs {
@@ -176,9 +175,12 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 .with_policy(policy.policy);
             let outcome = run::run(cfg, format)?;
             let report = outcome.format.into_report(policy.require_connections);
+            // Written even when -w failed: its input's `end_of_input` says where and why.
             files.write(&report)?;
-            let status = report.exit.status;
-            Ok(status)
+            match outcome.failed {
+                Some(e) => Err(e),
+                None => Ok(report.exit.status),
+            }
         }
         Some(Command::Export(a)) => {
             let sources = Source::from_args(&a.input, false)?;
@@ -203,9 +205,9 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
             let threshold = a.fail_on.threshold();
             let status = match a.format {
                 ExportFormat::Ndjson => {
-                    run::run(cfg, Ndjson::new(stdout(), live))?.exit_status(threshold)
+                    run::run(cfg, Ndjson::new(stdout(), live))?.status(threshold)?
                 }
-                ExportFormat::Json => run::run(cfg, Json::new(stdout()))?.exit_status(threshold),
+                ExportFormat::Json => run::run(cfg, Json::new(stdout()))?.status(threshold)?,
                 ExportFormat::Text => {
                     let text = Text::new(
                         stdout(),
@@ -215,7 +217,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                     )
                     .with_time(a.output.time)
                     .filtered(a.display_filter.is_some());
-                    run::run(cfg, text)?.exit_status(threshold)
+                    run::run(cfg, text)?.status(threshold)?
                 }
             };
             Ok(status)

@@ -106,12 +106,18 @@ pub struct Outcome<F> {
     pub format: F,
     /// Findings per severity: [info, warning, error].
     pub findings: [u64; 3],
+    /// The error that ended an input (a `-w` file that could not be written): the outputs
+    /// hold everything analysed before it, and the run fails with it once they are written.
+    pub failed: Option<Error>,
 }
 
 impl<F> Outcome<F> {
-    /// 1 when findings reached `threshold`, else 0.
-    pub fn exit_status(&self, threshold: Option<Severity>) -> u8 {
-        u8::from(reaches(self.findings, threshold))
+    /// 1 when findings reached `threshold`, else 0; or the error that ended an input.
+    pub fn status(self, threshold: Option<Severity>) -> Result<u8, Error> {
+        match self.failed {
+            Some(e) => Err(e),
+            None => Ok(u8::from(reaches(self.findings, threshold))),
+        }
     }
 }
 
@@ -172,6 +178,7 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
     }
     let mut reported_over = 0;
     let mut apart = Vec::new();
+    let mut failed = None;
     for (source, mut packets) in opened {
         let mut info = InputInfo {
             name: source.describe(),
@@ -293,8 +300,15 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
         }
         output.end(&info, &summary, &stats);
         if let Err(e) = closed {
-            let _ = output.finish();
-            return Err(e);
+            if cfg.notices {
+                eprintln!(
+                    "wsscope: {}: reading stopped where -w failed (the error below): what came \
+                     before is analysed and in the output",
+                    source.display()
+                );
+            }
+            failed = Some(e);
+            break;
         }
         if stop.is_requested()
             && stop.max_packets.is_none()
@@ -318,7 +332,7 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
     }
     let (format, findings) =
         output.finish().map_err(|e| Error::Output { what: "the output".into(), source: e })?;
-    Ok(Outcome { format, findings })
+    Ok(Outcome { format, findings, failed })
 }
 
 /// `report`'s files (`--junit`, `-o`): created before anything is read, so that a refused name

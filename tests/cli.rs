@@ -633,6 +633,72 @@ fn write_rotates_by_size_into_numbered_files_that_together_hold_every_packet() {
 }
 
 #[test]
+fn a_rotation_refuses_an_earlier_runs_pieces_before_it_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = testdata("captures/real/py-basic.pcap");
+    let out = dir.path().join("ws.pcap");
+    let old = dir.path().join("ws.3.pcap");
+    std::fs::write(&old, b"an earlier run's piece").unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let report = elsewhere.path().join("r.json");
+    let args = |force: bool| {
+        let mut a = vec!["report", input.to_str().unwrap(), "-w", out.to_str().unwrap()];
+        a.extend(["-C", "1K", "-W", "2", "-o", report.to_str().unwrap()]);
+        a.extend(force.then_some("--force"));
+        a.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let refused = wsscope(&args(false).iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(refused.status.code(), Some(2));
+    let err = stderr(&refused);
+    assert!(err.contains("ws.3.pcap exists") && err.contains("--force"), "{err}");
+    // Refused before anything was written or removed.
+    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert_eq!(names, [std::ffi::OsString::from("ws.3.pcap")]);
+    assert_eq!(std::fs::read(&old).unwrap(), b"an earlier run's piece");
+    // With --force the rotation replaces it when it comes to its name.
+    let o = wsscope(&args(true).iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(report.exists());
+    assert_eq!(rotated(dir.path(), "ws.pcap").len(), 2);
+    assert_ne!(std::fs::read(&old).ok().as_deref(), Some(&b"an earlier run's piece"[..]));
+}
+
+#[test]
+fn a_write_that_fails_halfway_still_leaves_the_report_of_what_was_read() {
+    let dir = tempfile::tempdir().unwrap();
+    // Larger than -w's 64 KiB buffer: the first flush to /dev/full fails, mid-capture.
+    let input = testdata("captures/real/py-large.pcap");
+    let report = dir.path().join("r.json");
+    let junit = dir.path().join("r.xml");
+    let o = wsscope(&[
+        "report",
+        input.to_str().unwrap(),
+        "-w",
+        "/dev/full",
+        "-o",
+        report.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("reading stopped where -w failed") && err.contains("/dev/full"), "{err}");
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let end = &doc["inputs"][0]["end_of_input"];
+    assert_eq!(end["kind"], "truncated", "{end}");
+    assert!(end["message"].as_str().unwrap().contains("/dev/full"), "{end}");
+    let read = doc["summary"]["packets"].as_u64().unwrap();
+    let all = packets_of(&input).len() as u64;
+    assert!(read > 0 && read < all, "{read} of {all} packets");
+    assert!(std::fs::read_to_string(&junit).unwrap().contains("<testsuite"));
+    // export writes its summary the same way, and fails the same way.
+    let o = wsscope(&["export", input.to_str().unwrap(), "-w", "/dev/full"]);
+    assert_eq!(o.status.code(), Some(2));
+    let last = String::from_utf8_lossy(&o.stdout).lines().last().unwrap_or_default().to_string();
+    assert!(last.contains("\"type\":\"summary\"") && last.contains("truncated"), "{last}");
+}
+
+#[test]
 fn write_rotates_by_packet_time() {
     let dir = tempfile::tempdir().unwrap();
     let input = testdata("captures/real/py-basic.pcap");

@@ -10,9 +10,11 @@
 //!   is `-G` or more (packet time) after the current file's first packet. Files are named
 //!   `ws.pcap`, `ws.1.pcap`, `ws.2.pcap`, … (the number before the extension).
 //! - **Files.** Each is created by [`OutFile`] (never over an input or through a link; an
-//!   existing file refused unless `--force`) and committed when rotation closes it. A file that
-//!   cannot be created or written ends the input there: the packets before it are analysed and
-//!   saved, and [`PacketSource::close`] returns the error (exit status 2).
+//!   existing file refused unless `--force`; with rotation, a name it could come to that an
+//!   earlier run left is refused at the start, [`existing_piece`]) and committed when rotation
+//!   closes it. A file that cannot be created or written ends the input there: the packets
+//!   before it are analysed and saved, and [`PacketSource::close`] returns the error (exit
+//!   status 2, once every output is written: `run::Outcome::failed`).
 //! - **`-W COUNT`.** When a new file starts and the run has written more than COUNT, the oldest
 //!   is removed — only if it is still the file this run wrote (same device and inode).
 
@@ -119,6 +121,27 @@ pub fn numbered(base: &Path, n: u64) -> PathBuf {
     base.with_file_name(OsStr::from_bytes(&new))
 }
 
+/// A file beside `base` named as a later file of its rotation ([`numbered`] with n ≥ 1), if
+/// there is one: a rotation is refused at its start rather than when it reaches that name,
+/// which would end the input halfway (and, with `-W`, after removing this run's older files).
+fn existing_piece(base: &Path) -> Option<PathBuf> {
+    let name = base.file_name()?.as_bytes();
+    let (stem, ext) = match name.iter().rposition(|&b| b == b'.') {
+        Some(i) if i > 0 => name.split_at(i),
+        _ => (name, &[][..]),
+    };
+    let dir = match base.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::read_dir(dir).ok()?.flatten().map(|e| e.file_name()).find_map(|found| {
+        let n = found.as_bytes().strip_prefix(stem)?.strip_prefix(b".")?.strip_suffix(ext)?;
+        let number = std::str::from_utf8(n).ok()?.parse::<u64>().ok().filter(|n| *n > 0)?;
+        (numbered(base, number).file_name() == Some(found.as_os_str()))
+            .then(|| base.with_file_name(&found))
+    })
+}
+
 impl TeeSource {
     /// Wraps `inner`, writing its packets as `save` says, to files created for a run whose
     /// inputs are `protected` (`force`: replace existing files). The first file is created
@@ -145,6 +168,15 @@ impl TeeSource {
         if save.rotation.is_on() {
             // Files created after privileges are given up: checked then (-Z).
             crate::outfile::will_write_later("-w", &save.path);
+            if !force && let Some(old) = existing_piece(&save.path) {
+                return Err(Error::Usage(format!(
+                    "-w {}: {} exists (an earlier run's piece?), and this rotation would come to \
+                     its name; remove the old pieces, choose another name, or add --force to \
+                     replace them as the rotation reaches them",
+                    save.path.display(),
+                    old.display()
+                )));
+            }
         }
         let mut saver = Saver {
             base: save.path.clone(),
@@ -452,5 +484,26 @@ mod tests {
         assert_eq!(n("ws", 2), "ws.2");
         assert_eq!(n(".ws", 2), ".ws.2");
         assert_eq!(n("a.b/ws.tar.pcap", 3), "a.b/ws.tar.3.pcap");
+    }
+
+    #[test]
+    fn an_earlier_runs_piece_is_found_by_its_name_alone() {
+        let d = tempfile::tempdir().unwrap();
+        let base = d.path().join("ws.pcap");
+        let touch = |name: &str| std::fs::write(d.path().join(name), b"").unwrap();
+        // The first file is OutFile's to refuse; names the rotation never writes are not its.
+        for name in ["ws.pcap", "ws.0.pcap", "ws.03.pcap", "ws.x.pcap", "ws.1.pcapng", "wsx.1.pcap"]
+        {
+            touch(name);
+        }
+        assert_eq!(existing_piece(&base), None);
+        touch("ws.4.pcap");
+        assert_eq!(existing_piece(&base), Some(d.path().join("ws.4.pcap")));
+        // Without an extension, and with a dot in the directory's name.
+        let sub = d.path().join("a.b");
+        std::fs::create_dir(&sub).unwrap();
+        assert_eq!(existing_piece(&sub.join("cap")), None);
+        std::fs::write(sub.join("cap.12"), b"").unwrap();
+        assert_eq!(existing_piece(&sub.join("cap")), Some(sub.join("cap.12")));
     }
 }
