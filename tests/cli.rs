@@ -652,7 +652,8 @@ fn a_rotation_refuses_an_earlier_runs_pieces_before_it_starts() {
     let err = stderr(&refused);
     assert!(err.contains("ws.3.pcap exists") && err.contains("--force"), "{err}");
     // Refused before anything was written or removed.
-    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+    let names: Vec<_> =
+        std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
     assert_eq!(names, [std::ffi::OsString::from("ws.3.pcap")]);
     assert_eq!(std::fs::read(&old).unwrap(), b"an earlier run's piece");
     // With --force the rotation replaces it when it comes to its name.
