@@ -255,6 +255,8 @@ fn issue_13_snaplen_cuts_are_findings_and_the_frames_after_them_are_decoded() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("\"echo: héllo wörld ✓ 🚀\""), "{out}");
     assert!(out.contains("snaplen_cut: 132 bytes at stream offset 30"), "{out}");
+    // The handshake is not called absent when the snapshot length cut it (helper-50).
+    assert!(out.contains("handshake_not_seen: bytes before the frames found were cut by the capture's snapshot length"), "{out}");
     assert!(
         out.contains("(snaplen 96): their bytes are missing; capture again with -s 0"),
         "{out}"

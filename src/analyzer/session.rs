@@ -66,6 +66,9 @@ struct Saw {
     tls: bool,
     http: bool,
     gap_before_handshake: bool,
+    /// Bytes before the frames were found were cut by the capture's snapshot length (the
+    /// handshake was captured, in part).
+    snaplen_before_frames: bool,
     /// A `Handshake` event with an outcome counted in the summary (not `no_response`).
     outcome: bool,
     /// The capture lost bytes of this WebSocket direction (indexed by [`Direction::index`]).
@@ -1063,6 +1066,7 @@ impl Session {
             Phase::Ignored => self.announced,
             Phase::WebSocket(_) | Phase::Switching(_) => false,
         };
+        self.saw.snaplen_before_frames |= before_frames && reason == GapReason::Snaplen;
         let mut cut = (reason == GapReason::Snaplen).then(|| {
             self.finding_event(
                 CheckId::SnaplenCut,
@@ -2479,6 +2483,11 @@ impl Session {
                  of silence, or evicted to stay under --memory-budget; its earlier part has the \
                  handshake): frames were found again by validating frame headers; compressed \
                  messages can only be inflated when they do not refer to earlier data"
+            } else if self.saw.snaplen_before_frames {
+                "bytes before the frames found were cut by the capture's snapshot length, the \
+                 opening handshake's among them if it was captured (snaplen_cut: capture again \
+                 with -s 0): frames were found by validating consecutive frame headers; \
+                 compressed messages can only be inflated when they do not refer to earlier data"
             } else {
                 "no opening handshake in the capture: frames were found by validating consecutive frame headers; \
                  compressed messages can only be inflated when they do not refer to earlier data"
