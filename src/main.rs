@@ -290,8 +290,10 @@ fn streams_command(a: StreamsArgs) -> Result<u8, Error> {
     wsscope::privileges::apply(&source.privileges)?;
     run::listening_notice(&source, &wsscope::capture::describe_links(&packets.link_types()));
     let summary = pipeline::drive(packets.as_mut(), &limits, &stop, &mut sink);
-    packets.close()?;
+    // A -w file that failed ended the input: what was read is still summarised, then the run
+    // fails with it (as `report` and `export` do).
+    let closed = packets.close();
     run::signal_notice();
     sink.finish(&source.describe(), &summary)?;
-    Ok(0)
+    closed.map(|()| 0)
 }

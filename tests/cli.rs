@@ -697,6 +697,11 @@ fn a_write_that_fails_halfway_still_leaves_the_report_of_what_was_read() {
     assert_eq!(o.status.code(), Some(2));
     let last = String::from_utf8_lossy(&o.stdout).lines().last().unwrap_or_default().to_string();
     assert!(last.contains("\"type\":\"summary\"") && last.contains("truncated"), "{last}");
+    // So does streams.
+    let o = wsscope(&["streams", "--format", "json", input.to_str().unwrap(), "-w", "/dev/full"]);
+    assert_eq!(o.status.code(), Some(2));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["end_of_input"]["kind"], "truncated", "{doc}");
 }
 
 #[test]
@@ -892,32 +897,25 @@ fn file_count_keeps_the_last_files_of_the_run() {
 }
 
 #[test]
-fn an_existing_rotated_file_stops_the_run_and_keeps_what_was_written() {
+fn an_existing_rotated_file_is_refused_before_anything_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let input = testdata("captures/real/py-basic.pcap");
     let out = dir.path().join("ws.pcap");
     let second = dir.path().join("ws.1.pcap");
     std::fs::write(&second, "not mine").unwrap();
     let args = ["streams", input.to_str().unwrap(), "-w", out.to_str().unwrap(), "-C", "1K"];
-    let o = wsscope(&args);
-    assert_eq!(o.status.code(), Some(2));
-    let e = stderr(&o);
-    assert!(e.contains(&format!("-w {}: the file exists; add --force", second.display())), "{e}");
-    assert_eq!(std::fs::read_to_string(&second).unwrap(), "not mine");
-    // NDJSON still ends the input with its summary, which says why it ended (before: no
-    // summary line at all).
-    std::fs::remove_file(&out).unwrap();
-    let nd = ["export", input.to_str().unwrap(), "-w", out.to_str().unwrap(), "-C", "1K"];
-    let o = wsscope(&nd);
-    assert_eq!(o.status.code(), Some(2));
-    let text = String::from_utf8_lossy(&o.stdout);
-    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
-    assert_eq!(last["type"], "summary", "{text}");
-    assert_eq!(last["end_of_input"]["kind"], "truncated", "{last}");
-    assert!(last["end_of_input"]["message"].as_str().unwrap().contains("the file exists"));
-    let first = packets_of(&out);
-    assert!(!first.is_empty());
-    assert_eq!(first[..], packets_of(&input)[..first.len()], "the first file is whole");
+    // Refused at the start (before: when the rotation came to it, halfway through the input).
+    for cmd in ["streams", "export"] {
+        let mut a = args.to_vec();
+        a[0] = cmd;
+        let o = wsscope(&a);
+        assert_eq!(o.status.code(), Some(2));
+        let e = stderr(&o);
+        assert!(e.contains(&format!("{} exists", second.display())), "{e}");
+        assert!(o.stdout.is_empty(), "{cmd}: {}", String::from_utf8_lossy(&o.stdout));
+        assert!(!out.exists(), "{cmd}");
+        assert_eq!(std::fs::read_to_string(&second).unwrap(), "not mine");
+    }
     // --force replaces it.
     let mut forced = args.to_vec();
     forced.push("--force");
