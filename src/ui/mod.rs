@@ -43,6 +43,8 @@ enum UiMsg {
     Done {
         pcap_dropped: u64,
         packets: Box<crate::packet::PacketStats>,
+        /// Why the input ended before its end, if it did ([`ended_early`]).
+        ended_early: Option<String>,
     },
     /// Live capture counters, about once a second.
     Stats(Box<crate::event::Stats>),
@@ -145,7 +147,9 @@ pub fn run(mut cfg: RunConfig, opts: UiOptions) -> Result<u8, Error> {
             let mut sender = analyzer.into_sink().into_inner();
             sender.flush();
             let pcap_dropped = summary.capture.dropped + summary.capture.if_dropped;
-            let _ = tx.send(UiMsg::Done { pcap_dropped, packets: Box::new(summary.packets) });
+            let ended_early = ended_early(&summary.end_of_input);
+            let stats = Box::new(summary.packets);
+            let _ = tx.send(UiMsg::Done { pcap_dropped, packets: stats, ended_early });
             packets.close()
         })
     };
@@ -169,6 +173,19 @@ pub fn run(mut cfg: RunConfig, opts: UiOptions) -> Result<u8, Error> {
     drop(rx);
     let closed = worker.join().unwrap_or(Ok(()));
     result.and(closed).map(|()| 0)
+}
+
+/// What the status bar says of how the input ended: a file cut or damaged, a `-w` file that
+/// could not be written, an interface that went away; nothing when it ended, or was stopped, as
+/// asked.
+fn ended_early(end: &crate::capture::EndOfInput) -> Option<String> {
+    match end {
+        crate::capture::EndOfInput::Truncated { message } => Some(message.clone()),
+        crate::capture::EndOfInput::Stopped { message } => {
+            message.split_once(pipeline::INTERFACE_ENDED).map(|(_, why)| why.to_string())
+        }
+        crate::capture::EndOfInput::Clean => None,
+    }
 }
 
 /// `user`: the account wsscope switched to once the capture was open (`-Z`), for save errors.
@@ -228,8 +245,9 @@ fn ui_loop(
                     state.capture.memory = (st.memory_used, st.memory_budget);
                     dirty = true;
                 }
-                Ok(UiMsg::Done { pcap_dropped, packets }) => {
+                Ok(UiMsg::Done { pcap_dropped, packets, ended_early }) => {
                     state.capture.done = true;
+                    state.capture.ended_early = ended_early;
                     state.capture.pcap_dropped = pcap_dropped;
                     state.capture.undecoded = packets.malformed;
                     state.capture.undecoded_why = packets.undecoded;

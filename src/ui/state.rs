@@ -416,6 +416,9 @@ pub struct CaptureStatus {
     pub messages_per_sec: f64,
     /// Reading is finished.
     pub done: bool,
+    /// Reading ended before the input did, and why (a cut file, `-w` that failed, an
+    /// interface gone).
+    pub ended_early: Option<String>,
     /// Live capture.
     pub live: bool,
     /// What is captured, live: the interfaces and the BPF filter (`-i lo -f 'tcp port 80'`).

@@ -448,6 +448,21 @@ fn the_status_bar_says_how_many_packets_were_not_decoded_and_why() {
 }
 
 #[test]
+fn the_status_bar_says_when_the_input_ended_early_and_why() {
+    let mut s = state("testdata/captures/real/py-basic.pcap");
+    s.capture.done = true;
+    assert!(!screen(&mut s, 200, 48).contains("ended early"));
+    s.capture.ended_early = Some("cannot write -w /mnt/full.pcap: No space left\u{1b}[2J".into());
+    let shown = screen(&mut s, 200, 48);
+    let status = shown.lines().last().unwrap_or_default().to_string();
+    assert!(
+        status.contains("input ended early: cannot write -w /mnt/full.pcap: No space left"),
+        "{status}"
+    );
+    assert!(!status.contains('\u{1b}'), "{status}");
+}
+
+#[test]
 fn rows_beyond_max_rows_drop_the_oldest_of_the_busiest_connection_and_say_so() {
     let evs = events("testdata/captures/real/py-basic.pcap");
     let mut s = AppState::new(64 << 20);

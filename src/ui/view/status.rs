@@ -89,6 +89,12 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, s: &AppState) {
                     fg(s, Color::Red),
                 ));
             }
+            if let Some(why) = &c.ended_early {
+                parts.push(Span::styled(
+                    format!(" · input ended early: {}", crate::term::escape(why)),
+                    fg(s, Color::Red),
+                ));
+            }
             if c.undecoded > 0 {
                 let why = c.undecoded_why.summary();
                 let why = if why.is_empty() { String::new() } else { format!(": {why}") };
