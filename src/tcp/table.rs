@@ -271,11 +271,20 @@ fn list_holes(conn: &mut Conn, key: FlowKey, holes: &mut Vec<(ConnId, FlowKey)>)
 pub struct SweepClock {
     next: Option<Timestamp>,
     interval: Duration,
+    /// Packets since the clock fell behind the next sweep by more than two intervals.
+    behind: u32,
 }
+
+/// Packets dated more than two sweep intervals before the next sweep (a packet dated in the
+/// future set it, or the clock stepped back) after which the clock starts again from packet
+/// time: one stray timestamp does not stop sweeping for the rest of the capture (helper-51:
+/// one SYN dated ten years ahead left every later idle connection in the table), and a clock
+/// that jumps back and forth sweeps at most once per this many packets.
+const BEHIND_PACKETS: u32 = 1024;
 
 impl Default for SweepClock {
     fn default() -> Self {
-        SweepClock { next: None, interval: SWEEP_INTERVAL }
+        SweepClock { next: None, interval: SWEEP_INTERVAL, behind: 0 }
     }
 }
 
@@ -289,18 +298,32 @@ impl SweepClock {
             .min()
             .unwrap_or(SWEEP_INTERVAL)
             .max(MIN_SWEEP_INTERVAL);
-        SweepClock { next: None, interval }
+        SweepClock { next: None, interval, behind: 0 }
     }
 
     /// Whether packet time `now` is due for a sweep (then the next one is a second later).
+    /// [`BEHIND_PACKETS`] packets in a row dated well before the next sweep are due too.
     pub fn due(&mut self, now: Timestamp) -> bool {
         match self.next {
-            Some(t) if now < t => false,
             None => {
                 self.next = Some(now.saturating_add(self.interval));
                 false
             }
+            Some(t) if now < t => {
+                if t.saturating_since(now) <= self.interval.saturating_mul(2) {
+                    self.behind = 0;
+                    return false;
+                }
+                self.behind += 1;
+                if self.behind < BEHIND_PACKETS {
+                    return false;
+                }
+                self.behind = 0;
+                self.next = Some(now.saturating_add(self.interval));
+                true
+            }
             Some(_) => {
+                self.behind = 0;
                 self.next = Some(now.saturating_add(self.interval));
                 true
             }
@@ -988,6 +1011,28 @@ fn close<S: StreamSink>(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn one_packet_dated_in_the_future_does_not_stop_the_sweeps() {
+        let at = |ms: i64| Timestamp::from_nanos(ms * 1_000_000);
+        let mut c = SweepClock::default();
+        let sweeps = |c: &mut SweepClock, from: i64, n: i64| {
+            (0..n).filter(|i| c.due(at(from + i * 10))).count()
+        };
+        // A packet every 10 ms: a sweep a second.
+        assert_eq!(sweeps(&mut c, 0, 1000), 9);
+        // A stray packet ten years ahead is swept by; then packet time goes on as before.
+        assert!(c.due(at(10 * 365 * 86_400_000)));
+        let before = BEHIND_PACKETS as i64;
+        assert_eq!(sweeps(&mut c, 10_000, before - 1), 0);
+        // After BEHIND_PACKETS such packets the clock follows packet time again.
+        assert_eq!(sweeps(&mut c, 10_000 + (before - 1) * 10, 1), 1);
+        assert_eq!(sweeps(&mut c, 30_000, 1000), 10);
+        // Small steps back (two taps' clocks a few ms apart) are no reason to sweep.
+        let mut c = SweepClock::default();
+        let jitter = (0..5000).filter(|i| c.due(at(i * 10 - (i % 2) * 50))).count();
+        assert_eq!(jitter, 49);
+    }
     use super::*;
 
     /// docs/ARCHITECTURE.md quotes the per-connection cost; keep it honest.
