@@ -302,8 +302,9 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
         if let Err(e) = closed {
             if cfg.notices {
                 eprintln!(
-                    "wsscope: {}: reading stopped where -w failed (the error below): what came \
-                     before is analysed and in the output",
+                    "wsscope: {}: reading stopped early because of the error below (a -w file \
+                     that could not be written, a capture thread that failed): what came before \
+                     is analysed and in the output",
                     source.display()
                 );
             }

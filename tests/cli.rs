@@ -683,7 +683,11 @@ fn a_write_that_fails_halfway_still_leaves_the_report_of_what_was_read() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
-    assert!(err.contains("reading stopped where -w failed") && err.contains("/dev/full"), "{err}");
+    assert!(
+        err.contains("reading stopped early because of the error below")
+            && err.contains("/dev/full"),
+        "{err}"
+    );
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     let end = &doc["inputs"][0]["end_of_input"];
     assert_eq!(end["kind"], "truncated", "{end}");
