@@ -340,6 +340,11 @@ pub struct Table {
     /// Open connections with bytes waiting behind a hole (each listed once, stale entries
     /// skipped), looked at by every sweep.
     holes: Vec<(ConnId, FlowKey)>,
+    /// 4-tuples whose entry stopped being an open connection (closed, idle, evicted), oldest
+    /// first; some since reused or forgotten. At `--max-connections` the oldest is freed
+    /// without walking the table (helper-51: with the table full of open connections, each new
+    /// one walked all of them to free the one that had just closed).
+    lingering: std::collections::VecDeque<FlowKey>,
     limits: TcpLimits,
     next_id: u64,
     budget: Budget,
@@ -367,6 +372,7 @@ impl Table {
             conns: HashMap::default(),
             timers: Timers::default(),
             holes: Vec::new(),
+            lingering: std::collections::VecDeque::new(),
             clock: SweepClock::for_limits(&limits),
             limits,
             next_id: 1,
@@ -414,6 +420,7 @@ impl Table {
         let held = self.conns.capacity() * (size_of::<FlowKey>() + size_of::<Tracked>())
             + self.timers.bytes()
             + self.holes.capacity() * size_of::<(ConnId, FlowKey)>()
+            + self.lingering.capacity() * size_of::<FlowKey>()
             + self.open_now() as usize * size_of::<Conn>()
             + self.budget.buffered
             + self.budget.pool.bytes();
@@ -506,6 +513,7 @@ impl Table {
                         );
                         if let Some(t) = conn.closed_at {
                             tracked.slot = Slot::Closed(t);
+                            self.lingering.push_back(key);
                         } else {
                             list_holes(conn, key, &mut self.holes);
                         }
@@ -641,6 +649,17 @@ impl Table {
     /// Starts tracking `key` as `slot`, queued for its deadline.
     fn track(&mut self, key: FlowKey, slot: Slot) {
         let timer = slot.deadline(&self.limits);
+        if !matches!(slot, Slot::Open(_)) {
+            self.lingering.push_back(key);
+            if self.lingering.len() > 2 * self.conns.len() + 1024 {
+                // Stale and repeated keys go (one 4-tuple reused a million times is one entry).
+                let conns = &self.conns;
+                let mut seen = std::collections::HashSet::new();
+                self.lingering.retain(|k| {
+                    conns.get(k).is_some_and(|t| t.slot.open().is_none()) && seen.insert(*k)
+                });
+            }
+        }
         self.conns.insert(key, Tracked { slot, timer });
         self.timers.push(timer, key);
         if self.timers.bloated(self.conns.len()) {
@@ -796,9 +815,12 @@ impl Table {
             return;
         }
         self.stats.connection_limit_hits += 1;
-        self.conns.retain(|_, s| matches!(s.slot, Slot::Open(_)));
-        if self.conns.len() < self.limits.max_connections {
-            return;
+        // The entry that stopped being an open connection longest ago: one freed makes room.
+        while let Some(key) = self.lingering.pop_front() {
+            if self.conns.get(&key).is_some_and(|t| t.slot.open().is_none()) {
+                self.conns.remove(&key);
+                return;
+            }
         }
         self.evict_eighth(CloseReason::Evicted, sink);
     }

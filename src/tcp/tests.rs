@@ -885,6 +885,31 @@ fn connection_limit_evicts_the_least_recently_active() {
 }
 
 #[test]
+fn at_the_connection_limit_the_oldest_closed_entry_makes_room_not_an_open_connection() {
+    // Two connections held open, then short ones one after another: each new one frees the
+    // entry of the one before (closed, lingering) and evicts nobody. helper-51: it walked the
+    // whole table for that, 300 µs per connection with 100,000 held open.
+    let limits = TcpLimits { max_connections: 3, ..TcpLimits::default() };
+    let mut h = Harness::with_limits(limits);
+    h.seg("10.0.0.1:1", S, 1, 0, "S", b"");
+    h.seg("10.0.0.1:2", S, 1, 0, "S", b"");
+    for i in 0..50u32 {
+        let src = format!("10.0.1.{}:{}", i % 250, 3000 + i);
+        h.seg(&src, S, 1, 0, "S", b"");
+        h.seg(&src, S, 2, 0, "R", b"");
+    }
+    assert_eq!(h.table.stats().evicted, 0);
+    assert!(h.closes().iter().all(|c| !matches!(c, Ev::Close(_, CloseReason::Evicted))));
+    assert_eq!(h.table.stats().connection_limit_hits, 49);
+    assert!(h.table.len() <= 3);
+    // With nothing lingering, the least recently active open connection goes.
+    h.seg("10.0.0.1:1", S, 2, 0, ".", b"x");
+    h.seg("10.0.0.1:4", S, 1, 0, "S", b"");
+    h.seg("10.0.0.1:5", S, 1, 0, "S", b"");
+    assert_eq!(h.table.stats().evicted, 1);
+}
+
+#[test]
 fn idle_connections_close_by_packet_time() {
     let limits = TcpLimits { idle_timeout: Duration::from_secs(60), ..TcpLimits::default() };
     let mut h = Harness::with_limits(limits);
