@@ -259,9 +259,7 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
         // A cut or damaged input is not an error (what came before it is analysed), but every
         // output says so: the report only in `inputs[].end_of_input`, so standard error too. A
         // -w file that failed says it as the run's error below.
-        if let (EndOfInput::Stopped { message }, true) = (&summary.end_of_input, cfg.notices)
-            && let Some((_, why)) = message.split_once(pipeline::INTERFACE_ENDED)
-        {
+        if let (Some(why), true) = (summary.end_of_input.interface_ended(), cfg.notices) {
             eprintln!(
                 "wsscope: {}: warning: an interface ended early (the others were captured until \
                  the stop): {}",

@@ -142,6 +142,19 @@ pub enum EndOfInput {
     },
 }
 
+impl EndOfInput {
+    /// Why an interface ended before the others were stopped, when one did (a live capture of
+    /// several interfaces: `crate::pipeline::INTERFACE_ENDED`).
+    pub fn interface_ended(&self) -> Option<&str> {
+        match self {
+            EndOfInput::Stopped { message } => {
+                message.split_once(crate::pipeline::INTERFACE_ENDED).map(|(_, why)| why)
+            }
+            EndOfInput::Clean | EndOfInput::Truncated { .. } => None,
+        }
+    }
+}
+
 /// Counters from libpcap for live captures.
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,

@@ -110,26 +110,27 @@ struct Saver {
 /// (`ws`, `ws.1`, … without an extension; a leading dot does not start an extension).
 pub fn numbered(base: &Path, n: u64) -> PathBuf {
     let Some(name) = base.file_name().filter(|_| n > 0) else { return base.to_path_buf() };
-    let name = name.as_bytes();
-    let (stem, ext) = match name.iter().rposition(|&b| b == b'.') {
-        Some(i) if i > 0 => name.split_at(i),
-        _ => (name, &[][..]),
-    };
+    let (stem, ext) = stem_and_extension(name.as_bytes());
     let mut new = stem.to_vec();
     new.extend(format!(".{n}").as_bytes());
     new.extend(ext);
     base.with_file_name(OsStr::from_bytes(&new))
 }
 
+/// A file name split before its last dot (`ws` and `.pcap`); a leading dot does not start an
+/// extension.
+fn stem_and_extension(name: &[u8]) -> (&[u8], &[u8]) {
+    match name.iter().rposition(|&b| b == b'.') {
+        Some(i) if i > 0 => name.split_at(i),
+        _ => (name, &[]),
+    }
+}
+
 /// A file beside `base` named as a later file of its rotation ([`numbered`] with n ≥ 1), if
 /// there is one: a rotation is refused at its start rather than when it reaches that name,
 /// which would end the input halfway (and, with `-W`, after removing this run's older files).
 fn existing_piece(base: &Path) -> Option<PathBuf> {
-    let name = base.file_name()?.as_bytes();
-    let (stem, ext) = match name.iter().rposition(|&b| b == b'.') {
-        Some(i) if i > 0 => name.split_at(i),
-        _ => (name, &[][..]),
-    };
+    let (stem, ext) = stem_and_extension(base.file_name()?.as_bytes());
     let dir = match base.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),

@@ -264,6 +264,22 @@ fn list_holes(conn: &mut Conn, key: FlowKey, holes: &mut Vec<(ConnId, FlowKey)>)
     }
 }
 
+/// Queues `key`, whose entry (in `conns`) has just stopped being an open connection, for
+/// [`Table::make_room`]. Past twice the table (and 1,024), stale and repeated keys are dropped
+/// (one 4-tuple reused a million times is one entry), so the queue stays within the table's size.
+fn note_lingering(
+    lingering: &mut std::collections::VecDeque<FlowKey>,
+    conns: &HashMap<FlowKey, Tracked>,
+    key: FlowKey,
+) {
+    lingering.push_back(key);
+    if lingering.len() > 2 * conns.len() + 1024 {
+        let mut seen = std::collections::HashSet::new();
+        lingering
+            .retain(|k| conns.get(k).is_some_and(|t| t.slot.open().is_none()) && seen.insert(*k));
+    }
+}
+
 /// When packet time has passed far enough for the table to sweep: once a second of packet time
 /// ([`SWEEP_INTERVAL`]), counted from the first packet. A sharded run's reader keeps one, fed
 /// every packet, to tell every worker's table when to sweep as one table would.
@@ -400,6 +416,12 @@ impl Table {
         self.holes.len()
     }
 
+    /// Entries of the queue of lingering 4-tuples, stale and repeated ones included.
+    #[cfg(test)]
+    pub fn lingering_listed(&self) -> usize {
+        self.lingering.len()
+    }
+
     /// Connections open now (counted from the table's counters: every connection opened and
     /// not yet counted as closed); closed ones the table still remembers are not counted.
     pub fn open_now(&self) -> u64 {
@@ -511,17 +533,19 @@ impl Table {
                             &mut self.stats,
                             sink,
                         );
-                        if let Some(t) = conn.closed_at {
-                            tracked.slot = Slot::Closed(t);
-                            self.lingering.push_back(key);
-                        } else {
-                            list_holes(conn, key, &mut self.holes);
+                        let closed = conn.closed_at;
+                        match closed {
+                            Some(t) => tracked.slot = Slot::Closed(t),
+                            None => list_holes(conn, key, &mut self.holes),
                         }
                         // Its linger may end before the idle deadline it was queued for, and a
                         // packet stamped earlier than the last (merged captures) brings the
                         // idle deadline forward.
                         if let Some(due) = tracked.earlier_deadline(&self.limits) {
                             requeue(&mut self.timers, &self.conns, due, key);
+                        }
+                        if closed.is_some() {
+                            note_lingering(&mut self.lingering, &self.conns, key);
                         }
                         return;
                     }
@@ -649,18 +673,11 @@ impl Table {
     /// Starts tracking `key` as `slot`, queued for its deadline.
     fn track(&mut self, key: FlowKey, slot: Slot) {
         let timer = slot.deadline(&self.limits);
-        if !matches!(slot, Slot::Open(_)) {
-            self.lingering.push_back(key);
-            if self.lingering.len() > 2 * self.conns.len() + 1024 {
-                // Stale and repeated keys go (one 4-tuple reused a million times is one entry).
-                let conns = &self.conns;
-                let mut seen = std::collections::HashSet::new();
-                self.lingering.retain(|k| {
-                    conns.get(k).is_some_and(|t| t.slot.open().is_none()) && seen.insert(*k)
-                });
-            }
-        }
+        let lingers = slot.open().is_none();
         self.conns.insert(key, Tracked { slot, timer });
+        if lingers {
+            note_lingering(&mut self.lingering, &self.conns, key);
+        }
         self.timers.push(timer, key);
         if self.timers.bloated(self.conns.len()) {
             self.timers.rebuild(self.conns.iter().map(|(k, t)| (t.timer, *k)));
@@ -1033,6 +1050,7 @@ fn close<S: StreamSink>(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn one_packet_dated_in_the_future_does_not_stop_the_sweeps() {
@@ -1055,7 +1073,6 @@ mod tests {
         let jitter = (0..5000).filter(|i| c.due(at(i * 10 - (i % 2) * 50))).count();
         assert_eq!(jitter, 49);
     }
-    use super::*;
 
     /// docs/ARCHITECTURE.md quotes the per-connection cost; keep it honest.
     #[test]

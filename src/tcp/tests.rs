@@ -907,6 +907,17 @@ fn at_the_connection_limit_the_oldest_closed_entry_makes_room_not_an_open_connec
     h.seg("10.0.0.1:4", S, 1, 0, "S", b"");
     h.seg("10.0.0.1:5", S, 1, 0, "S", b"");
     assert_eq!(h.table.stats().evicted, 1);
+    // One 4-tuple reused over and over, the limit never reached: the queue stays bounded.
+    let mut h = Harness::with_limits(TcpLimits::default());
+    for i in 0..5_000u32 {
+        h.seg("10.0.2.1:4000", S, 1 + i * 100_000, 0, "S", b"");
+        h.seg("10.0.2.1:4000", S, 2 + i * 100_000, 0, "R", b"");
+    }
+    assert!(
+        h.table.lingering_listed() <= 2 * h.table.len() + 1024 + 1,
+        "{}",
+        h.table.lingering_listed()
+    );
 }
 
 #[test]

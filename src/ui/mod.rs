@@ -181,10 +181,7 @@ pub fn run(mut cfg: RunConfig, opts: UiOptions) -> Result<u8, Error> {
 fn ended_early(end: &crate::capture::EndOfInput) -> Option<String> {
     match end {
         crate::capture::EndOfInput::Truncated { message } => Some(message.clone()),
-        crate::capture::EndOfInput::Stopped { message } => {
-            message.split_once(pipeline::INTERFACE_ENDED).map(|(_, why)| why.to_string())
-        }
-        crate::capture::EndOfInput::Clean => None,
+        _ => end.interface_ended().map(str::to_string),
     }
 }
 
