@@ -174,8 +174,12 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 .with_shard(cfg.analyzer.shard, cfg.analysis_settings())
                 .with_policy(policy.policy);
             let outcome = run::run(cfg, format)?;
-            let report = outcome.format.into_report(policy.require_connections);
-            // Written even when -w failed: its input's `end_of_input` says where and why.
+            let mut report = outcome.format.into_report(policy.require_connections);
+            // Written even when -w failed: its input's `end_of_input` says where and why, and
+            // `exit` says the run failed (status 2, as the process).
+            if let Some(e) = &outcome.failed {
+                report.failed_with(e.to_string());
+            }
             files.write(&report)?;
             match outcome.failed {
                 Some(e) => Err(e),
@@ -275,6 +279,13 @@ fn merge_command(a: wsscope::cli::MergeArgs) -> Result<u8, Error> {
     let merged = wsscope::merge::merge(shares)?;
     let status = merged.status();
     files.write_merged(&merged)?;
+    if let Some(e) = merged.doc["exit"]["error"].as_str() {
+        eprintln!(
+            "wsscope: error: a share's run failed before its input ended, so the merged report \
+             is short of what it did not read: {}",
+            wsscope::term::escape(e)
+        );
+    }
     Ok(status)
 }
 

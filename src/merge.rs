@@ -498,6 +498,11 @@ pub fn merge(mut shares: Vec<ShareReport>) -> Result<Merged, Error> {
     let policy: crate::policy::Policy = serde_json::from_value(first.doc["policy"].clone())
         .map_err(|e| bad(&first.name, format!("policy: {e}")))?;
     let require = exit.require_connections;
+    // A share whose run failed (`exit.error`) fails the merged report as it failed one run.
+    exit.error = shares.iter().find_map(|s| {
+        let e = s.doc["exit"]["error"].as_str()?;
+        Some(if shares.len() > 1 { format!("{}: {e}", s.name) } else { e.to_string() })
+    });
     decide_exit(&mut exit, &summary, &policy, require);
 
     obj.insert("summary".into(), to_value(&summary)?);

@@ -695,7 +695,37 @@ fn a_write_that_fails_halfway_still_leaves_the_report_of_what_was_read() {
     let read = doc["summary"]["packets"].as_u64().unwrap();
     let all = packets_of(&input).len() as u64;
     assert!(read > 0 && read < all, "{read} of {all} packets");
-    assert!(std::fs::read_to_string(&junit).unwrap().contains("<testsuite"));
+    // The report says the run failed, as the exit status does.
+    assert_eq!(doc["exit"]["status"], 2, "{}", doc["exit"]);
+    assert!(doc["exit"]["error"].as_str().unwrap().contains("/dev/full"), "{}", doc["exit"]);
+    let reasons = doc["exit"]["reasons"].to_string();
+    assert!(reasons.contains("the run failed before its input ended"), "{reasons}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("the input was read to its end") && xml.contains("run_failed"), "{xml}");
+    // Shares that failed so (at the same packet: -w saves every share's packets) merge into a
+    // report that fails the same way.
+    let share = |i: &str, extra: &[&str]| {
+        let out = dir.path().join(format!("s{i}.json"));
+        let shard = format!("{i}/2");
+        let mut args = vec!["report", input.to_str().unwrap(), "--shard", &shard];
+        args.extend(["-o", out.to_str().unwrap()]);
+        args.extend(extra);
+        wsscope(&args);
+        out
+    };
+    let (s0, s1) = (share("0", &["-w", "/dev/full"]), share("1", &["-w", "/dev/full"]));
+    let merged = dir.path().join("m.json");
+    let o = wsscope(&[
+        "merge",
+        s0.to_str().unwrap(),
+        s1.to_str().unwrap(),
+        "-o",
+        merged.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("/dev/full"), "{}", stderr(&o));
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&merged).unwrap()).unwrap();
+    assert_eq!(m["exit"]["status"], 2, "{}", m["exit"]);
     // export writes its summary the same way, and fails the same way.
     let o = wsscope(&["export", input.to_str().unwrap(), "-w", "/dev/full"]);
     assert_eq!(o.status.code(), Some(2));

@@ -76,6 +76,8 @@ struct Exit<'a> {
     require_connections: Option<u64>,
     #[serde(borrow)]
     reasons: Vec<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    error: Option<Cow<'a, str>>,
 }
 
 /// What the run's suites say besides the connections.
@@ -88,6 +90,8 @@ struct Head<'a> {
     fail_on: Cow<'a, str>,
     require_connections: Option<u64>,
     reasons: Vec<Cow<'a, str>>,
+    /// The error that stopped the run before its input ended (`exit.error`).
+    error: Option<Cow<'a, str>>,
 }
 
 /// One connection's row.
@@ -221,6 +225,7 @@ pub fn render(report: &Report) -> Result<String, String> {
         fail_on: Cow::Borrowed(&report.exit.fail_on),
         require_connections: report.exit.require_connections,
         reasons: report.exit.reasons.iter().map(|r| Cow::Borrowed(r.as_str())).collect(),
+        error: report.exit.error.as_deref().map(Cow::Borrowed),
     };
     render_parts(&head, report.connections.iter().map(|c| Conn::from(&**c)))
 }
@@ -249,6 +254,7 @@ fn render_doc<'a>(doc: Doc<'a>, connections: Vec<Conn<'a>>) -> Result<String, St
         fail_on: doc.exit.fail_on,
         require_connections: doc.exit.require_connections,
         reasons: doc.exit.reasons,
+        error: doc.exit.error,
     };
     render_parts(&head, connections.into_iter())
 }
@@ -281,6 +287,22 @@ fn render_parts<'a>(
                 out: Vec::new(),
             }],
         ));
+    }
+    // A run that failed before its input ended (a -w file that could not be written) fails
+    // the build even when what was read is clean.
+    if let Some(e) = &head.error {
+        let case = Case {
+            classname: "wsscope.run",
+            name: "the input was read to its end".to_string(),
+            time: 0.0,
+            failures: vec![(e.to_string(), format!("the run failed before its input ended: {e}"))],
+            types: vec!["run_failed".into()],
+            out: Vec::new(),
+        };
+        match suites.iter_mut().find(|(name, _)| name == "wsscope") {
+            Some((_, cases)) => cases.push(case),
+            None => suites.push(("wsscope".to_string(), vec![case])),
+        }
     }
     // One suite per input, its connections in the report's order; a test case's ordinal counts
     // the input's connections to the same server and path before it.

@@ -64,6 +64,16 @@ pub struct Report {
     pub exit: ExitDecision,
 }
 
+impl Report {
+    /// Records the error that stopped the run before its input ended (`exit.error`) and takes
+    /// the exit decision again: status 2, the error among the reasons.
+    pub fn failed_with(&mut self, error: String) {
+        self.exit.error = Some(error);
+        let require = self.exit.require_connections;
+        decide_exit(&mut self.exit, &self.summary, &self.policy, require);
+    }
+}
+
 /// One share of a sharded run (`--shard I/N`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -171,10 +181,15 @@ pub struct ExitDecision {
     pub fail_on: String,
     /// --require-connections: WebSocket connections the run had to find.
     pub require_connections: Option<u64>,
-    /// 0 (nothing at or above the level, and enough connections) or 1.
+    /// 0 (nothing at or above the level, and enough connections), 1, or 2 when `error`.
     pub status: u8,
-    /// Why the status is 1.
+    /// Why the status is not 0.
     pub reasons: Vec<String>,
+    /// The error that stopped the run before its input ended (a `-w` file that could not be
+    /// written): the report holds what was read before it, and the status is 2. Absent when
+    /// the run did not fail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// One connection.
@@ -431,7 +446,7 @@ pub struct FindingReport {
 /// The exit decision of a report, from its summary and policy alone (so `wsscope merge`
 /// decides exactly as one run): findings at or above `exit.fail_on` that the policy does not
 /// allow, `require_connections` against the upgraded connections, and every threshold of the
-/// policy broken. Replaces `exit.reasons`.
+/// policy broken, or 2 when the run failed (`exit.error`). Replaces `exit.reasons`.
 pub fn decide_exit(
     exit: &mut ExitDecision,
     summary: &Summary,
@@ -488,6 +503,10 @@ pub fn decide_exit(
         exit.reasons.extend(policy.reason(*rule, *n));
     }
     exit.status = u8::from(!exit.reasons.is_empty());
+    if let Some(e) = &exit.error {
+        exit.reasons.push(format!("the run failed before its input ended: {e}"));
+        exit.status = 2;
+    }
 }
 
 /// `ip:port` as `SocketAddr`'s `Display` writes it; IPv4 digit by digit (`format!` took 1,900
