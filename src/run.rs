@@ -100,6 +100,20 @@ impl RunConfig {
     }
 }
 
+/// A pcap file whose records libpcap cannot frame from the start is most likely one of the
+/// variants old patched tcpdumps wrote (Red Hat 6.1, SuSE 6.3, Nokia IPSO: longer record
+/// headers behind the usual magic number): Wireshark reads them, libpcap and wsscope do not,
+/// and `editcap` converts them.
+fn variant_hint(message: &str, packets: u64) -> &'static str {
+    if packets <= 2 && message.contains("invalid packet capture length") {
+        " (a file whose first records cannot be framed may be a pcap variant an old patched \
+         tcpdump wrote, such as Red Hat 6.1's, SuSE 6.3's or Nokia IPSO's; `editcap -F pcap IN \
+         OUT` converts it)"
+    } else {
+        ""
+    }
+}
+
 /// What a run produced.
 pub struct Outcome<F> {
     /// The output format, finished.
@@ -271,9 +285,11 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
             (&summary.end_of_input, cfg.notices, closed.is_ok())
         {
             eprintln!(
-                "wsscope: {}: warning: the input ended early, everything before was analysed: {}",
+                "wsscope: {}: warning: the input ended early, everything before was analysed: \
+                 {}{}",
                 source.display(),
-                crate::term::escape(message)
+                crate::term::escape(message),
+                variant_hint(message, summary.packets.packets)
             );
         }
         let over = cfg.analyzer.tls.keys.as_ref().map_or(0, |k| k.stats().over_limit);

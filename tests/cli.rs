@@ -73,6 +73,45 @@ fn a_file_that_is_not_a_capture_says_so() {
     assert!(stderr(&o).contains("README.md is text, not a capture"), "{}", stderr(&o));
 }
 
+/// A pcap variant with four more bytes in each record header (as Nokia IPSO's tcpdump wrote):
+/// libpcap frames the first record and then reads packet bytes as the next header. The warning
+/// names the likely cause and the conversion.
+#[test]
+fn a_pcap_variant_with_longer_record_headers_is_named_with_its_conversion() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("variant.pcap");
+    let mut b = Vec::new();
+    for word in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65_535, 1] {
+        b.extend_from_slice(&word.to_le_bytes());
+    }
+    for second in 1..4u32 {
+        for word in [second, 0, 60, 60, 0] {
+            b.extend_from_slice(&word.to_le_bytes());
+        }
+        b.extend_from_slice(&[0x41; 60]);
+    }
+    let (header, records) = b.split_at(24);
+    std::fs::write(&path, &b).unwrap();
+    let o = wsscope(&["report", path.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert!(
+        err.contains("invalid packet capture length") && err.contains("editcap -F pcap"),
+        "{err}"
+    );
+    // A file framed well for a while, then damaged, says only what libpcap says.
+    let mut b = header.to_vec();
+    for second in 1..6u32 {
+        for word in [second, 0, 60, 60] {
+            b.extend_from_slice(&word.to_le_bytes());
+        }
+        b.extend_from_slice(&[0x41; 60]);
+    }
+    b.extend_from_slice(records);
+    std::fs::write(&path, &b).unwrap();
+    let err = stderr(&wsscope(&["report", path.to_str().unwrap()]));
+    assert!(err.contains("invalid packet capture length") && !err.contains("editcap"), "{err}");
+}
+
 #[test]
 fn a_directory_is_refused() {
     let o = wsscope(&["streams", testdata("captures").to_str().unwrap()]);
