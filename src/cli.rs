@@ -587,9 +587,10 @@ pub struct ReportArgs {
     /// on an empty report. The report says why nothing was found.
     #[arg(long, value_name = "N", help_heading = "Output")]
     pub require_connections: Option<u64>,
-    /// Also write a JUnit XML file: a test case per connection, a failure per finding at or
-    /// above --fail-on (and one when --require-connections is not met). An existing file is
-    /// refused unless --force.
+    /// Also write a JUnit XML file: a test case per connection, failing (one failure listing
+    /// them line by line) when it has findings at or above --fail-on or broke a policy
+    /// threshold; and the run's test cases (--require-connections, failing findings on no
+    /// listed connection). An existing file is refused unless --force.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub junit: Option<PathBuf>,
     /// Write the report here instead of standard output (`-` is standard output). An existing

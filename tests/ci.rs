@@ -289,15 +289,21 @@ fn junit_follows_the_junit_schema() {
         ],
         vec!["testdata/captures/cases/not_ws_443.pcap", "--require-connections", "1"],
         vec!["testdata/captures/tls/tls-nokeys.pcap", "testdata/captures/real/midstream.pcap"],
+        // A finding on a TLS connection that is not WebSocket: counted, on no connection row.
+        vec!["testdata/captures/tls/tls-nokeys.pcap", "--fail-on", "info"],
     ];
     for args in runs {
         let (doc, xml, code) = report_and_junit(&args);
         check_junit_schema(&xml);
-        // As many suites as inputs (and one for --require-connections).
+        // The run's suite, then as many suites as inputs.
         let suites = names(&xml);
         let inputs = doc["inputs"].as_array().unwrap().len();
-        let extra = usize::from(!doc["exit"]["require_connections"].is_null());
-        assert_eq!(suites.len(), inputs + extra, "{args:?}\n{xml}");
+        assert_eq!(suites.len(), 1 + inputs, "{args:?}\n{xml}");
+        assert_eq!(suites[0].0, "wsscope", "{args:?}\n{xml}");
+        assert!(
+            suites[0].1.contains(&"every failing finding is on a listed connection".to_string()),
+            "{args:?}\n{xml}"
+        );
         assert_eq!(code == 1, xml.contains("<failure"), "{args:?}: exit {code}\n{xml}");
     }
 }
@@ -349,8 +355,8 @@ fn junit_names_are_the_same_for_two_recordings_of_one_session() {
     let (_, a, _) = report_and_junit(&["testdata/junit/chat-1.pcap"]);
     let (_, b, _) = report_and_junit(&["testdata/junit/chat-2.pcap"]);
     let (na, nb) = (names(&a), names(&b));
-    assert_eq!(na[0].1, vec!["127.0.0.1:8080 /chat #1".to_string()]);
-    assert_eq!(na[0].1, nb[0].1);
+    assert_eq!(na[1].1, vec!["127.0.0.1:8080 /chat #1".to_string()]);
+    assert_eq!((&na[0], &na[1].1), (&nb[0], &nb[1].1));
     // …and py-basic with its client's port rewritten.
     let dir = tempfile::tempdir().unwrap();
     let moved = dir.path().join("py-basic.pcap");
@@ -359,14 +365,37 @@ fn junit_names_are_the_same_for_two_recordings_of_one_session() {
     let (db, b, _) = report_and_junit(&[moved.to_str().unwrap()]);
     assert_eq!(da["connections"][0]["client"], "127.0.0.1:54910");
     assert_eq!(db["connections"][0]["client"], "127.0.0.1:41234");
-    assert_eq!(names(&a)[0].1, names(&b)[0].1);
-    assert_eq!(names(&a)[0].1, vec!["127.0.0.1:19001 /py-basic #1".to_string()]);
+    assert_eq!(names(&a)[1].1, names(&b)[1].1);
+    assert_eq!(names(&a)[1].1, vec!["127.0.0.1:19001 /py-basic #1".to_string()]);
     // Several connections to one server and path are numbered in order of their start.
     let (_, xml, _) = report_and_junit(&["testdata/captures/real/concurrent.pcap"]);
     let n = names(&xml);
-    assert_eq!(n[0].0, "testdata/captures/real/concurrent.pcap");
-    assert_eq!(n[0].1.len(), 5, "{n:?}");
-    assert!(n[0].1.iter().all(|s| s.starts_with("127.0.0.1:19011 /concurrent/")), "{n:?}");
+    assert_eq!(n[1].0, "testdata/captures/real/concurrent.pcap");
+    assert_eq!(n[1].1.len(), 5, "{n:?}");
+    assert!(n[1].1.iter().all(|s| s.starts_with("127.0.0.1:19011 /concurrent/")), "{n:?}");
+}
+
+/// A finding that makes the run fail but is on no connection row (here on a TLS connection
+/// that is not WebSocket) fails the run's test case: the JUnit file fails when the run does.
+#[test]
+fn a_failing_finding_on_no_listed_connection_fails_the_runs_test_case() {
+    let cap = "testdata/captures/tls/tls-nokeys.pcap";
+    let (doc, xml, code) = report_and_junit(&[cap, "--fail-on", "info"]);
+    assert_eq!(code, 1);
+    assert_eq!(doc["connections"].as_array().unwrap().len(), 0, "{doc}");
+    let x = roxmltree::Document::parse(&xml).unwrap();
+    let failure = x.descendants().find(|n| n.has_tag_name("failure")).unwrap();
+    assert_eq!(failure.attribute("type"), Some("unlisted"), "{xml}");
+    let case = failure.parent().unwrap();
+    assert_eq!(case.attribute("name"), Some("every failing finding is on a listed connection"));
+    assert!(
+        failure.attribute("message").unwrap().starts_with("1 finding at or above --fail-on info"),
+        "{xml}"
+    );
+    // At the default level the same run passes, and so does its test case.
+    let (_, xml, code) = report_and_junit(&[cap]);
+    assert_eq!(code, 0);
+    assert!(!xml.contains("<failure"), "{xml}");
 }
 
 #[test]

@@ -1,9 +1,13 @@
 //! JUnit XML for CI systems that render test reports (Jenkins, GitLab, GitHub actions that read
 //! JUnit), rendered from the report, so it is redacted as the report is.
 //!
-//! - One `<testsuite>` per input (named after it, as given on the command line), one
-//!   `<testcase>` per connection, and with `--require-connections` a `wsscope` suite with one
-//!   test case for it.
+//! - A `wsscope` suite first, with the run's own test cases: `at least N WebSocket
+//!   connections` (`--require-connections`), `the input was read to its end` (only when the run
+//!   failed before, as with a `-w` file that could not be written), and always `every failing
+//!   finding is on a listed connection`, which fails when the summary counts findings at or
+//!   above `--fail-on` (or violations) that no connection's test case shows; then one
+//!   `<testsuite>` per input (named after it, as given on the command line), one `<testcase>`
+//!   per connection.
 //! - Test case names stay the same across runs of the same test: the server, the request path
 //!   (without its query) and the connection's ordinal among the input's connections to that
 //!   server and path — `127.0.0.1:8080 /chat #2` — never the client's random port.
@@ -21,7 +25,7 @@ use crate::policy::{Policy, Rule};
 use crate::tcp::Direction;
 use serde::Deserialize;
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 // What the JUnit file is made of: borrowed from the report as it is built (`report --junit`),
@@ -67,6 +71,16 @@ struct InputRow<'a> {
 struct SummaryRow<'a> {
     #[serde(borrow)]
     no_websocket: Vec<Cow<'a, str>>,
+    findings: Counts,
+    findings_allowed: Counts,
+    violations: BTreeMap<Rule, u64>,
+}
+
+#[derive(Deserialize)]
+struct Counts {
+    error: u64,
+    warning: u64,
+    info: u64,
 }
 
 #[derive(Deserialize)]
@@ -92,6 +106,10 @@ struct Head<'a> {
     reasons: Vec<Cow<'a, str>>,
     /// The error that stopped the run before its input ended (`exit.error`).
     error: Option<Cow<'a, str>>,
+    /// The summary's findings the policy does not allow, by severity: [info, warning, error].
+    counted: [u64; 3],
+    /// The summary's policy violations.
+    violations: u64,
 }
 
 /// One connection's row.
@@ -226,6 +244,15 @@ pub fn render(report: &Report) -> Result<String, String> {
         require_connections: report.exit.require_connections,
         reasons: report.exit.reasons.iter().map(|r| Cow::Borrowed(r.as_str())).collect(),
         error: report.exit.error.as_deref().map(Cow::Borrowed),
+        counted: {
+            let (f, a) = (&report.summary.findings, &report.summary.findings_allowed);
+            [
+                f.info.saturating_sub(a.info),
+                f.warning.saturating_sub(a.warning),
+                f.error.saturating_sub(a.error),
+            ]
+        },
+        violations: report.summary.violations.values().sum(),
     };
     render_parts(&head, report.connections.iter().map(|c| Conn::from(&**c)))
 }
@@ -255,6 +282,15 @@ fn render_doc<'a>(doc: Doc<'a>, connections: Vec<Conn<'a>>) -> Result<String, St
         require_connections: doc.exit.require_connections,
         reasons: doc.exit.reasons,
         error: doc.exit.error,
+        counted: {
+            let (f, a) = (&doc.summary.findings, &doc.summary.findings_allowed);
+            [
+                f.info.saturating_sub(a.info),
+                f.warning.saturating_sub(a.warning),
+                f.error.saturating_sub(a.error),
+            ]
+        },
+        violations: doc.summary.violations.values().sum(),
     };
     render_parts(&head, connections.into_iter())
 }
@@ -271,38 +307,32 @@ fn render_parts<'a>(
         ),
     };
     let failing = |f: &Finding| !f.allowed && threshold.is_some_and(|t| f.severity >= t);
-    let mut suites: Vec<(String, Vec<Case>)> = Vec::new();
+    // The run's own test cases, in a `wsscope` suite before the inputs'.
+    let mut run = Vec::new();
     if let Some(n) = head.require_connections {
         let unmet: Vec<&Cow<str>> =
             head.reasons.iter().filter(|r| r.contains("--require-connections")).collect();
         let why = head.no_websocket.join("\n");
-        suites.push((
-            "wsscope".to_string(),
-            vec![Case {
-                classname: "wsscope.run",
-                name: format!("at least {n} WebSocket connection{}", if n == 1 { "" } else { "s" }),
-                time: 0.0,
-                failures: unmet.iter().map(|r| (r.to_string(), format!("{r}\n{why}"))).collect(),
-                types: if unmet.is_empty() { vec![] } else { vec!["require_connections".into()] },
-                out: Vec::new(),
-            }],
-        ));
+        run.push(Case {
+            classname: "wsscope.run",
+            name: format!("at least {n} WebSocket connection{}", if n == 1 { "" } else { "s" }),
+            time: 0.0,
+            failures: unmet.iter().map(|r| (r.to_string(), format!("{r}\n{why}"))).collect(),
+            types: if unmet.is_empty() { vec![] } else { vec!["require_connections".into()] },
+            out: Vec::new(),
+        });
     }
     // A run that failed before its input ended (a -w file that could not be written) fails
     // the build even when what was read is clean.
     if let Some(e) = &head.error {
-        let case = Case {
+        run.push(Case {
             classname: "wsscope.run",
             name: "the input was read to its end".to_string(),
             time: 0.0,
             failures: vec![(e.to_string(), format!("the run failed before its input ended: {e}"))],
             types: vec!["run_failed".into()],
             out: Vec::new(),
-        };
-        match suites.iter_mut().find(|(name, _)| name == "wsscope") {
-            Some((_, cases)) => cases.push(case),
-            None => suites.push(("wsscope".to_string(), vec![case])),
-        }
+        });
     }
     // One suite per input, its connections in the report's order; a test case's ordinal counts
     // the input's connections to the same server and path before it.
@@ -310,7 +340,11 @@ fn render_parts<'a>(
     type Ordinals = HashMap<(String, String), usize>;
     let mut per_input: Vec<(Vec<Case>, Ordinals)> =
         head.inputs.iter().map(|_| Default::default()).collect();
+    // What the connections' test cases show, against the summary's counts.
+    let (mut listed_findings, mut listed_violations) = (0u64, 0u64);
     for c in connections {
+        listed_findings += c.findings.iter().filter(|f| failing(f)).count() as u64;
+        listed_violations += c.violations.len() as u64;
         let Some((cases, ordinals)) = per_input.get_mut(c.input) else { continue };
         let path = c.handshake.path.as_deref().map(without_query);
         let path = path.unwrap_or_else(|| "(no handshake)".to_string());
@@ -319,6 +353,8 @@ fn render_parts<'a>(
         let name = format!("{} {path} #{n}", c.server);
         cases.push(connection_case(&c, name, &failing));
     }
+    run.push(unlisted_case(head, threshold, listed_findings, listed_violations));
+    let mut suites: Vec<(String, Vec<Case>)> = vec![("wsscope".to_string(), run)];
     for (input, (cases, _)) in head.inputs.iter().zip(per_input) {
         suites.push((input.to_string(), cases));
     }
@@ -398,6 +434,61 @@ fn render_parts<'a>(
     }
     let _ = writeln!(x, "</testsuites>");
     Ok(x)
+}
+
+/// The findings that count toward `--fail-on` and the violations the report's summary counts
+/// but no connection lists (on a TLS connection that is not WebSocket, past a connection's
+/// listing limits, on a row left out under the memory budget): one test case, failing when there
+/// are any, so that the JUnit file fails whenever they make the run fail. It is always there, so a
+/// run that finds no connection still has a test.
+fn unlisted_case(
+    head: &Head<'_>,
+    threshold: Option<Severity>,
+    listed_findings: u64,
+    listed_violations: u64,
+) -> Case {
+    let at_or_above = |s: Severity| threshold.is_some_and(|t| s >= t);
+    let [info, warning, error] = head.counted;
+    let counted = [(Severity::Info, info), (Severity::Warning, warning), (Severity::Error, error)]
+        .iter()
+        .filter(|(s, _)| at_or_above(*s))
+        .map(|(_, n)| n)
+        .sum::<u64>();
+    let findings = counted.saturating_sub(listed_findings);
+    let violations = head.violations.saturating_sub(listed_violations);
+    let mut case = Case {
+        classname: "wsscope.run",
+        name: "every failing finding is on a listed connection".to_string(),
+        time: 0.0,
+        failures: Vec::new(),
+        types: Vec::new(),
+        out: Vec::new(),
+    };
+    if findings + violations > 0 {
+        let what = match (findings, violations) {
+            (f, 0) => format!("{f} finding{} at or above --fail-on {}", plural(f), head.fail_on),
+            (0, v) => format!("{v} policy violation{}", plural(v)),
+            (f, v) => format!(
+                "{f} finding{} at or above --fail-on {} and {v} policy violation{}",
+                plural(f),
+                head.fail_on,
+                plural(v)
+            ),
+        };
+        let summary = format!("{what} counted but not listed on a connection");
+        let text = format!(
+            "{summary}: on TLS connections that are not WebSocket, past a connection's listing \
+             limits, or on connections the memory budget left out of the report; the report's \
+             summary counts them (summary.findings_by_code, summary.violations)"
+        );
+        case.failures.push((summary, text));
+        case.types.push("unlisted".into());
+    }
+    case
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 fn connection_case(c: &Conn<'_>, name: String, failing: &dyn Fn(&Finding) -> bool) -> Case {
