@@ -366,12 +366,16 @@ fn check_junit(xml: &str, report: &Value) {
     check_content(rest);
     assert!(stack.is_empty(), "unclosed {stack:?}");
     let listed = report["connections"].as_array().expect("connections").len() as u64;
-    let wanted = u64::from(report["exit"]["require_connections"].is_u64());
-    assert_eq!(testcases, listed + wanted, "one testcase per connection");
+    // The run's own test cases: --require-connections, and whether every failing finding is
+    // on a listed connection.
+    let run = 1 + u64::from(report["exit"]["require_connections"].is_u64());
+    assert_eq!(testcases, listed + run, "one testcase per connection, and the run's");
     let tests = xml.split("tests=\"").nth(1).and_then(|t| t.split('"').next());
-    assert_eq!(tests, Some((listed + wanted).to_string().as_str()));
+    assert_eq!(tests, Some((listed + run).to_string().as_str()));
     let declared = xml.split("failures=\"").nth(1).and_then(|t| t.split('"').next());
     assert_eq!(declared, Some(failures.to_string().as_str()), "failures attribute");
+    // The JUnit file fails exactly when the run does.
+    assert_eq!(report["exit"]["status"] == 1, failures > 0, "failures and the exit status");
 }
 
 /// Character data: `&` only as one of the five entities.

@@ -31,6 +31,7 @@ use super::flow::{ConnId, Direction};
 use super::history::{BlockPool, History};
 use super::seq::SeqSpace;
 use crate::limits::TcpLimits;
+use crate::time::Timestamp;
 use std::collections::VecDeque;
 use std::ops::Range;
 
@@ -373,6 +374,27 @@ impl HalfStream {
     /// True while bytes wait behind a hole.
     pub fn has_pending(&self) -> bool {
         !self.chunks.is_empty()
+    }
+
+    /// The packet time after which a sweep can turn the first hole into a gap (its reorder
+    /// window, measured from the acknowledgment past it, or from its first byte buffered in a
+    /// one-way capture); `None` when only a segment of the connection can (the peer has not
+    /// acknowledged past it, or nothing waits). It changes only with the connection's own
+    /// segments. [`Timestamp::from_nanos`]`(i64::MIN)`: at the next sweep.
+    pub fn hole_deadline(&self, window: std::time::Duration) -> Option<Timestamp> {
+        let target = self.chunks.first_offset()?;
+        let since = match self.peer_ack {
+            Some(ack) if ack >= target => {
+                let marks = self.reorder.as_ref().map(|r| &r.ack_marks);
+                match marks.and_then(|m| m.iter().find(|m| m.offset >= target)) {
+                    Some(m) => m.at,
+                    None => return Some(Timestamp::from_nanos(i64::MIN)),
+                }
+            }
+            Some(_) => return None,
+            None => self.reorder.as_ref().and_then(|r| r.pending_first)?.0,
+        };
+        Some(since.ts.saturating_add(window))
     }
 
     /// The connection is over: turns every remaining hole into a gap and delivers what is

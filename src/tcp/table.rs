@@ -141,6 +141,45 @@ struct Conn {
     held_syn: Option<Box<HeldSyn>>,
     /// Listed in the table's connections with bytes behind a hole (`Table::holes`).
     hole_listed: bool,
+    /// The deadline of its entry in `Table::holes.due` (the earliest of its entries there);
+    /// [`NEVER`] when it has none.
+    hole_due: Timestamp,
+}
+
+/// A connection whose first hole's reorder window ends at `at` (`Table::due`), ordered by that
+/// time, then by connection.
+#[derive(Debug)]
+struct Due {
+    at: Timestamp,
+    id: ConnId,
+    key: FlowKey,
+}
+
+impl PartialEq for Due {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.id.0) == (other.at, other.id.0)
+    }
+}
+
+impl Eq for Due {}
+
+impl PartialOrd for Due {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Due {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.id.0).cmp(&(other.at, other.id.0))
+    }
+}
+
+impl Conn {
+    /// When a sweep can next settle one of its holes ([`HalfStream::hole_deadline`]).
+    fn hole_deadline(&self, window: Duration) -> Option<Timestamp> {
+        self.halves.iter().filter_map(|h| h.hole_deadline(window)).min()
+    }
 }
 
 #[derive(Debug)]
@@ -256,12 +295,32 @@ fn requeue(timers: &mut Timers, conns: &HashMap<FlowKey, Tracked>, due: Timestam
 /// dropped.
 const HOLES_SLACK: usize = 4096;
 
-/// Lists `conn` (at `key`) among the connections with bytes behind a hole, once.
-fn list_holes(conn: &mut Conn, key: FlowKey, holes: &mut Vec<(ConnId, FlowKey)>) {
+/// Lists `conn` (at `key`) among the connections with bytes behind a hole, once, and queues it
+/// for the sweep after its reorder window ends when that is earlier than it was queued for.
+fn list_holes(conn: &mut Conn, key: FlowKey, holes: &mut Holes, window: Duration) {
     if !conn.hole_listed && conn.halves.iter().any(HalfStream::has_pending) {
         conn.hole_listed = true;
-        holes.push((conn.info.id, key));
+        holes.all.push((conn.info.id, key));
     }
+    if let Some(at) = conn.hole_deadline(window)
+        && at < conn.hole_due
+    {
+        conn.hole_due = at;
+        holes.due.push(std::cmp::Reverse(Due { at, id: conn.info.id, key }));
+    }
+}
+
+/// The open connections with bytes waiting behind a hole.
+#[derive(Debug, Default)]
+struct Holes {
+    /// Each of them, listed once (stale entries skipped): walked by a sweep only while the
+    /// buffered bytes of all connections are over `--max-buffered-total`, when every one of
+    /// them may have to give its bytes up.
+    all: Vec<(ConnId, FlowKey)>,
+    /// Those whose hole a sweep can settle (its reorder window runs), by the time it ends:
+    /// a sweep looks at the ones due, not at every connection waiting for bytes its peer never
+    /// acknowledged (helper-53: 20,000 such connections and 20,000 sweeps took 77 s).
+    due: std::collections::BinaryHeap<std::cmp::Reverse<Due>>,
 }
 
 /// Queues `key`, whose entry (in `conns`) has just stopped being an open connection, for
@@ -353,9 +412,8 @@ pub struct Table {
     conns: HashMap<FlowKey, Tracked>,
     /// When each tracked 4-tuple is due for a sweep.
     timers: Timers,
-    /// Open connections with bytes waiting behind a hole (each listed once, stale entries
-    /// skipped), looked at by every sweep.
-    holes: Vec<(ConnId, FlowKey)>,
+    /// Open connections with bytes waiting behind a hole, for the sweeps.
+    holes: Holes,
     /// 4-tuples whose entry stopped being an open connection (closed, idle, evicted), oldest
     /// first; some since reused or forgotten. At `--max-connections` the oldest is freed
     /// without walking the table (helper-51: with the table full of open connections, each new
@@ -387,7 +445,7 @@ impl Table {
         Table {
             conns: HashMap::default(),
             timers: Timers::default(),
-            holes: Vec::new(),
+            holes: Holes::default(),
             lingering: std::collections::VecDeque::new(),
             clock: SweepClock::for_limits(&limits),
             limits,
@@ -410,10 +468,11 @@ impl Table {
         self.looked_at
     }
 
-    /// Entries of the list of connections with bytes behind a hole, stale ones included.
+    /// Entries of the longer of the two lists of connections with bytes behind a hole, stale
+    /// ones included.
     #[cfg(test)]
     pub fn holes_listed(&self) -> usize {
-        self.holes.len()
+        self.holes.all.len().max(self.holes.due.len())
     }
 
     /// Entries of the queue of lingering 4-tuples, stale and repeated ones included.
@@ -441,7 +500,8 @@ impl Table {
     fn account(&mut self) {
         let held = self.conns.capacity() * (size_of::<FlowKey>() + size_of::<Tracked>())
             + self.timers.bytes()
-            + self.holes.capacity() * size_of::<(ConnId, FlowKey)>()
+            + self.holes.all.capacity() * size_of::<(ConnId, FlowKey)>()
+            + self.holes.due.capacity() * size_of::<Due>()
             + self.lingering.capacity() * size_of::<FlowKey>()
             + self.open_now() as usize * size_of::<Conn>()
             + self.budget.buffered
@@ -499,12 +559,22 @@ impl Table {
         self.on_segment_inner(seg, at, sink);
         // Entries of connections gone since they were listed are dropped by the next sweep;
         // while packet time stands still (or goes back) no sweep comes, and they piled up.
-        if self.holes.len() > self.conns.len().saturating_mul(2).saturating_add(HOLES_SLACK) {
-            let conns = &self.conns;
-            self.holes.retain(|(id, key)| {
+        let bound = self.conns.len().saturating_mul(2).saturating_add(HOLES_SLACK);
+        let conns = &self.conns;
+        if self.holes.all.len() > bound {
+            self.holes.all.retain(|(id, key)| {
                 matches!(conns.get(key), Some(Tracked { slot: Slot::Open(c), .. }) if c.info.id == *id)
             });
-            self.holes.shrink_to(self.holes.len().saturating_mul(2));
+            self.holes.all.shrink_to(self.holes.all.len().saturating_mul(2));
+        }
+        // Entries of connections gone, or queued again for an earlier time, wait for their
+        // time to come; a long reorder window and many connections would pile them up.
+        if self.holes.due.len() > bound {
+            self.holes.due.retain(|std::cmp::Reverse(d)| {
+                matches!(conns.get(&d.key), Some(Tracked { slot: Slot::Open(c), .. })
+                    if c.info.id == d.id && c.hole_due == d.at)
+            });
+            self.holes.due.shrink_to(self.holes.due.len().saturating_mul(2));
         }
         self.account();
         self.save_memory(sink);
@@ -536,7 +606,9 @@ impl Table {
                         let closed = conn.closed_at;
                         match closed {
                             Some(t) => tracked.slot = Slot::Closed(t),
-                            None => list_holes(conn, key, &mut self.holes),
+                            None => {
+                                list_holes(conn, key, &mut self.holes, self.limits.reorder_window)
+                            }
                         }
                         // Its linger may end before the idle deadline it was queued for, and a
                         // packet stamped earlier than the last (merged captures) brings the
@@ -627,12 +699,13 @@ impl Table {
             syn: [None, None],
             held_syn: None,
             hole_listed: false,
+            hole_due: NEVER,
         });
         on_conn_segment(&mut conn, seg, at, &self.limits, &mut self.budget, &mut self.stats, sink);
         let slot = match conn.closed_at {
             Some(t) => Slot::Closed(t),
             None => {
-                list_holes(&mut conn, key, &mut self.holes);
+                list_holes(&mut conn, key, &mut self.holes, self.limits.reorder_window);
                 Slot::Open(conn)
             }
         };
@@ -745,11 +818,30 @@ impl Table {
     }
 
     /// Second half of a sweep at `at`: holes whose reorder window closed while their connection
-    /// was quiet, in id order. Only the connections with bytes behind a hole are looked at.
+    /// was quiet, in id order. Only the connections whose window ended are looked at, unless the
+    /// bytes buffered by all connections are over `--max-buffered-total`: then every connection
+    /// with bytes behind a hole is, and gives them up in id order until they are under it (the
+    /// others, ticked as well, have nothing to do: their window runs and a sweep changes nothing
+    /// else they depend on).
     pub fn sweep_holes<S: StreamSink>(&mut self, at: PacketRef, sink: &mut S) {
-        let mut waiting = std::mem::take(&mut self.holes);
-        waiting.sort_unstable_by_key(|v| v.0);
-        for &(id, key) in &waiting {
+        let mut batch = Vec::new();
+        let walk_all = self.budget.buffered > self.limits.max_buffered_total;
+        if walk_all {
+            batch = std::mem::take(&mut self.holes.all);
+        }
+        // Due: the window ended strictly before now (as `reorder_window_passed` measures it).
+        while let Some(std::cmp::Reverse(d)) = self.holes.due.peek()
+            && d.at < at.ts
+        {
+            if let Some(std::cmp::Reverse(d)) = self.holes.due.pop()
+                && !walk_all
+            {
+                batch.push((d.id, d.key));
+            }
+        }
+        batch.sort_unstable_by_key(|v| v.0);
+        batch.dedup_by_key(|v| v.0);
+        for &(id, key) in &batch {
             #[cfg(test)]
             {
                 self.looked_at += 1;
@@ -760,7 +852,10 @@ impl Table {
             if c.info.id != id {
                 continue; // a later connection on the same 4-tuple lists itself
             }
-            c.hole_listed = false;
+            if walk_all {
+                c.hole_listed = false;
+            }
+            c.hole_due = NEVER;
             if !c.halves.iter().any(HalfStream::has_pending) {
                 continue;
             }
@@ -784,13 +879,13 @@ impl Table {
                     self.track(key, Slot::Closed(t));
                 }
             } else {
-                list_holes(c, key, &mut self.holes);
+                list_holes(c, key, &mut self.holes, self.limits.reorder_window);
             }
         }
-        // The list's buffer is kept for the next sweep when nothing was listed meanwhile.
-        if self.holes.is_empty() {
-            waiting.clear();
-            self.holes = waiting;
+        // The list's buffer is kept for the next walk when nothing was listed meanwhile.
+        if walk_all && self.holes.all.is_empty() {
+            batch.clear();
+            self.holes.all = batch;
         }
     }
 
@@ -822,7 +917,7 @@ impl Table {
         }
         self.conns.clear();
         self.timers.clear();
-        self.holes.clear();
+        self.holes = Holes::default();
         self.account();
     }
 

@@ -544,6 +544,45 @@ fn sweeps_look_only_at_what_is_due() {
 }
 
 #[test]
+fn sweeps_skip_holes_that_only_a_segment_can_settle() {
+    // helper-53: connections with bytes behind a hole their peer never acknowledged wait for
+    // a segment, not for time; every sweep looked at each of them (20,000 such connections
+    // and 20,000 sweeps: 77 s for a 10 MB capture).
+    let limits = TcpLimits { reorder_window: Duration::from_millis(10), ..TcpLimits::default() };
+    let mut h = Harness::with_limits(limits);
+    for i in 0..5_000u32 {
+        let src = format!("10.1.{}.{}:{}", i / 250, i % 250, 1024 + i % 50_000);
+        h.seg(&src, S, 1000, 0, "S", b"");
+        h.seg(S, &src, 5000, 1001, "SA", b"");
+        h.seg(&src, S, 1010, 5001, ".", b"later"); // bytes 1001..1010 missing
+        h.seg(S, &src, 5001, 1001, ".", b""); // acknowledged up to the hole only
+    }
+    // 10 s of another connection's packets every 2 ms: 2,000 sweeps, one per 5 ms.
+    for i in 0..5_000u32 {
+        h.wait(Duration::from_millis(1));
+        h.seg("10.0.0.3:40001", S, 7000 + i, 0, "", b"x");
+    }
+    assert!(!h.events.iter().any(|e| matches!(e, Ev::Gap(..))), "no hole was settled by time");
+    // Each is looked at once (queued when its bytes came before the acknowledgment, as a
+    // one-way capture's would be); walking them at every sweep was 10 million.
+    let looked = h.table.looked_at();
+    assert!(looked <= 10_000, "sweeps looked at {looked} entries");
+    // The peer acknowledges past one hole: its window runs, and the next sweeps settle it.
+    h.seg(S, "10.1.0.7:1031", 5001, 1015, ".", b"");
+    for i in 0..20u32 {
+        h.wait(Duration::from_millis(1));
+        h.seg("10.0.0.3:40001", S, 12_000 + i, 0, "", b"x");
+    }
+    let gaps = h.events.iter().filter(|e| matches!(e, Ev::Gap(..))).count();
+    assert_eq!(
+        gaps,
+        1,
+        "{:?}",
+        h.events.iter().filter(|e| matches!(e, Ev::Gap(..))).collect::<Vec<_>>()
+    );
+}
+
+#[test]
 fn bytes_waiting_behind_a_hole_are_announced_and_released() {
     let mut h = Harness::new();
     h.handshake(1000, 5000);
