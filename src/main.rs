@@ -161,7 +161,10 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                     keep_payloads: false,
                     ..a.decode.to_config(false)?
                 },
-                redact: a.redaction.to_redactor(false, !a.no_redact, &sources)?,
+                redact: a
+                    .redaction
+                    .to_redactor(false, !a.no_redact, &sources)?
+                    .map(|r| r.keeping_protocol(policy.policy.require_subprotocol.clone())),
                 sources,
                 max_payload: None,
                 threads: a.decode.threads,

@@ -375,6 +375,63 @@ fn junit_names_are_the_same_for_two_recordings_of_one_session() {
     assert!(n[1].1.iter().all(|s| s.starts_with("127.0.0.1:19011 /concurrent/")), "{n:?}");
 }
 
+/// `--require-subprotocol` judges what the server selected, not its redacted text, and blames
+/// the client when it did not offer the subprotocol (helper-52: a server that selected a
+/// token redaction hid was said not to have; a client that offered only another was not
+/// blamed).
+#[test]
+fn a_required_subprotocol_is_judged_on_the_real_token_and_blames_the_right_side() {
+    let dir = tempfile::tempdir().unwrap();
+    let want = "graphql-transport-ws";
+    let case = |name: &str, offered: &str, selected: &str| {
+        let pcap = dir.path().join(format!("{name}.pcap"));
+        let mut request = String::from(
+            "GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+             Origin: http://example.com\r\n",
+        );
+        if !offered.is_empty() {
+            request += &format!("Sec-WebSocket-Protocol: {offered}\r\n");
+        }
+        let mut response = String::from(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n",
+        );
+        if !selected.is_empty() {
+            response += &format!("Sec-WebSocket-Protocol: {selected}\r\n");
+        }
+        let ex = vec![
+            (Direction::ClientToServer, format!("{request}\r\n").into_bytes()),
+            (Direction::ServerToClient, format!("{response}\r\n").into_bytes()),
+        ];
+        write_session_pcap(&pcap, &ex);
+        let args = [pcap.to_str().unwrap(), "--require-subprotocol", want];
+        // Redacting every subprotocol (the header named) must not change the verdict.
+        let mut redacted = args.to_vec();
+        redacted.extend(["--redact-header", "Sec-WebSocket-Protocol"]);
+        let (doc, _, code) = report_and_junit(&redacted);
+        let v = doc["connections"][0]["violations"].as_array().unwrap().clone();
+        (code, v, doc)
+    };
+    let (code, v, doc) = case("selected", &format!("chat, {want}"), want);
+    assert_eq!((code, v.len()), (0, 0), "{v:?}");
+    // The required token is kept; the other one is still redacted.
+    let offered = doc["connections"][0]["handshake"]["offered_subprotocols"].to_string();
+    assert!(
+        offered.contains(want) && offered.contains("redacted") && !offered.contains("\"chat\""),
+        "{offered}"
+    );
+    let (code, v, _) = case("other", "chat", "chat");
+    assert_eq!((code, v[0]["direction"].as_str()), (1, Some("client_to_server")), "{v:?}");
+    assert!(v[0]["message"].as_str().unwrap().starts_with("the client did not offer"), "{v:?}");
+    let (code, v, _) = case("not_selected", &format!("chat, {want}"), "chat");
+    assert_eq!((code, v[0]["direction"].as_str()), (1, Some("server_to_client")), "{v:?}");
+    assert!(
+        v[0]["message"].as_str().unwrap().starts_with(&format!("the client offered \"{want}\"")),
+        "{v:?}"
+    );
+}
+
 /// A finding that makes the run fail but is on no connection row (here on a TLS connection
 /// that is not WebSocket) fails the run's test case: the JUnit file fails when the run does.
 #[test]

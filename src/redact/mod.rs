@@ -385,6 +385,10 @@ pub struct Redactor {
     /// Decisions per subprotocol token, apart and after a marker: its replacement and the
     /// secrets it holds, if it is redacted.
     protocols: RefCell<[foldhash::HashMap<String, ProtocolDecision>; 2]>,
+    /// The subprotocol the policy requires (`--require-subprotocol`): never redacted. It is in
+    /// the command line and the report's policy, and the check compares the selected one with
+    /// it: redacted, a server that selected it was said not to (helper-52).
+    required_protocol: Option<String>,
 }
 
 impl Redactor {
@@ -456,6 +460,7 @@ impl Redactor {
             field_names: RefCell::default(),
             clean: RefCell::default(),
             protocols: RefCell::default(),
+            required_protocol: None,
             rules,
         })
     }
@@ -649,6 +654,12 @@ impl Redactor {
         r
     }
 
+    /// Keeps the subprotocol `name` (the policy's `--require-subprotocol`) as it is.
+    pub fn keeping_protocol(mut self, name: Option<String>) -> Self {
+        self.required_protocol = name;
+        self
+    }
+
     /// [`Redactor::protocol`], decided.
     fn decide_protocol(
         &self,
@@ -656,7 +667,9 @@ impl Redactor {
         after_marker: bool,
         found: &mut Vec<String>,
     ) -> Option<String> {
-        if t.is_empty() || text::with_normalized(t, |n| self.keep.iter().any(|k| k.as_bytes() == n))
+        if t.is_empty()
+            || self.required_protocol.as_deref() == Some(t)
+            || text::with_normalized(t, |n| self.keep.iter().any(|k| k.as_bytes() == n))
         {
             return None;
         }

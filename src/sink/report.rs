@@ -738,13 +738,20 @@ impl ReportBuilder {
             (self.report.policy.require_subprotocol.clone(), outcome, continues)
         {
             let got = response.as_ref().and_then(|r| r.protocol.as_deref());
-            let offered = request.as_ref().is_some_and(|r| r.protocols.contains(&want));
+            // None: the request was not captured, so what the client offered is unknown.
+            let offered = request.as_ref().map(|r| r.protocols.contains(&want));
             let at = response.as_ref().map(|r| r.packet).or(request.as_ref().map(|r| r.packet));
             let ts = self
                 .conn(connection)
                 .map_or(Timestamp::default(), |c| Timestamp::from_nanos(c.at_ns.1));
-            let broken = match (seen, got) {
-                (false, _) => Some((
+            let selected = |g: Option<&str>| match g {
+                Some(g) => format!("the server selected subprotocol {g:?}"),
+                None => "the server selected none".to_string(),
+            };
+            // The client is blamed when it did not offer the subprotocol (the server could not
+            // select it), the server when it was offered and not selected.
+            let broken = match (seen, got, offered) {
+                (false, ..) => Some((
                     None,
                     format!(
                         "the handshake was not captured, so its subprotocol is unknown \
@@ -752,18 +759,22 @@ impl ReportBuilder {
                          connects"
                     ),
                 )),
-                (true, Some(g)) if g == want => None,
-                (true, Some(g)) => Some((
-                    Some(Direction::ServerToClient),
-                    format!("the server selected subprotocol {g:?}, not {want:?}"),
-                )),
-                (true, None) if !offered => Some((
+                (true, Some(g), _) if g == want => None,
+                (true, g, Some(false)) => Some((
                     Some(Direction::ClientToServer),
-                    format!("the client did not offer subprotocol {want:?}"),
+                    format!("the client did not offer subprotocol {want:?} ({})", selected(g)),
                 )),
-                (true, None) => Some((
+                (true, g, Some(true)) => Some((
                     Some(Direction::ServerToClient),
-                    format!("the client offered {want:?}; the server selected none"),
+                    format!("the client offered {want:?}; {}", selected(g)),
+                )),
+                (true, g, None) => Some((
+                    Some(Direction::ServerToClient),
+                    format!(
+                        "{}, not {want:?} (the request was not captured: what the client \
+                         offered is unknown)",
+                        selected(g)
+                    ),
                 )),
             };
             if let Some((dir, message)) = broken {
