@@ -150,8 +150,20 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 _ => FailOn::Error,
             };
             let sources = Source::from_args(&a.input, true)?;
-            let files =
-                run::ReportFiles::create(a.junit.as_deref(), a.output_file.as_deref(), &sources)?;
+            let keylog = a.decode.keylog_file();
+            let mut read: Vec<(&str, &std::path::Path)> = Vec::new();
+            if let Some(k) = &keylog {
+                read.push((if k.from_env { "SSLKEYLOGFILE" } else { "--keylog" }, &k.path));
+            }
+            if let Some(p) = &a.policy {
+                read.push(("--policy", p));
+            }
+            let files = run::ReportFiles::create(
+                a.junit.as_deref(),
+                a.output_file.as_deref(),
+                &sources,
+                &read,
+            )?;
             let cfg = RunConfig {
                 progress: a.output.show_progress(),
                 notices: !a.output.quiet,

@@ -119,6 +119,17 @@ impl Protected {
         p
     }
 
+    /// Adds another file the run reads (`flag`'s, as given on the command line: `--keylog`,
+    /// `--policy`).
+    pub fn add_input(&mut self, flag: &str, path: &Path) {
+        self.entries.push(Entry {
+            name: format!("the file of {flag} {}", path.display()),
+            input: true,
+            path: normalized(path),
+            id: std::fs::metadata(path).ok().map(|m| FileId::of(&m)),
+        });
+    }
+
     /// Adds another output of the run (`flag` as given on the command line).
     pub fn add_output(&mut self, flag: &str, path: &Path) {
         self.entries.push(Entry {

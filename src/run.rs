@@ -364,9 +364,14 @@ impl ReportFiles {
         junit: Option<&Path>,
         json: Option<&Path>,
         sources: &[Source],
+        read: &[(&str, &Path)],
     ) -> Result<ReportFiles, Error> {
         let force = sources.first().is_some_and(|s| s.force);
         let mut protected = Protected::inputs(sources);
+        // The key log and the policy file are inputs too: --force never writes over them.
+        for (flag, path) in read {
+            protected.add_input(flag, path);
+        }
         if let Some(w) = sources.first().and_then(|s| s.write.as_ref()).map(|w| w.path.as_path()) {
             protected.add_output("-w", w);
         }
@@ -384,8 +389,8 @@ impl ReportFiles {
         let json = json.filter(|p| *p != Path::new("-"));
         if junit == Some(Path::new("-")) {
             return Err(Error::Usage(
-                "--junit -: standard output carries the report; give the JUnit file a name \
-                 (--junit report.xml)"
+                "--junit -: give the JUnit file a name (--junit report.xml); it is not written \
+                 to standard output (where the report goes without -o)"
                     .into(),
             ));
         }

@@ -177,6 +177,33 @@ fn outputs_never_write_over_an_input_by_any_name() {
             }
         }
     }
+    // The key log and the policy file are inputs too (helper-52: `--keylog k.keys --junit
+    // k.keys --force` replaced the key log with XML), the key log also when named by
+    // SSLKEYLOGFILE.
+    let keys = dir.path().join("k.keys");
+    std::fs::copy(testdata("captures/tls/py-tls13.keys"), &keys).unwrap();
+    let policy = dir.path().join("p.toml");
+    std::fs::write(&policy, "fail-on = \"error\"\n").unwrap();
+    let (k, p) = (keys.to_str().unwrap(), policy.to_str().unwrap());
+    let kept = |path: &PathBuf| std::fs::read(path).unwrap();
+    let (key_bytes, policy_bytes) = (kept(&keys), kept(&policy));
+    for args in [
+        vec!["report", i, "--keylog", k, "--junit", k, "--force"],
+        vec!["report", i, "--keylog", k, "-o", k, "--force"],
+        vec!["report", i, "--policy", p, "-o", p, "--force"],
+        vec!["report", i, "--policy", p, "--junit", p, "--force"],
+    ] {
+        let o = wsscope(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&o).contains("never writes over its input"), "{}", stderr(&o));
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_wsscope"))
+        .args(["report", i, "-o", k, "--force"])
+        .env("SSLKEYLOGFILE", k)
+        .output()
+        .unwrap();
+    assert!(stderr(&o).contains("the file of SSLKEYLOGFILE"), "{}", stderr(&o));
+    assert_eq!((kept(&keys), kept(&policy)), (key_bytes, policy_bytes));
     // Standard input redirected from the file is the same file.
     let o = Command::new(env!("CARGO_BIN_EXE_wsscope"))
         .args(["report", "-", "-o", i, "--force"])
