@@ -112,6 +112,30 @@ fn a_pcap_variant_with_longer_record_headers_is_named_with_its_conversion() {
     assert!(err.contains("invalid packet capture length") && !err.contains("editcap"), "{err}");
 }
 
+/// A pcapng file with a section header and no interface (what `editcap -F pcapng` writes for a
+/// pcap file without packets) is an empty capture, as tshark reads it, not a cut file.
+#[test]
+fn a_pcapng_file_that_describes_no_interface_is_an_empty_capture() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("empty.pcapng");
+    let mut b = Vec::new();
+    for word in [0x0a0d_0d0au32, 28, 0x1a2b_3c4d, 1, u32::MAX, u32::MAX, 28] {
+        b.extend_from_slice(&word.to_le_bytes());
+    }
+    std::fs::write(&path, &b).unwrap();
+    let o = wsscope(&["report", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("the capture holds no packets"), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["inputs"][0]["link_type"], "none");
+    assert_eq!(doc["inputs"][0]["end_of_input"]["kind"], "clean");
+    // Cut inside its section header, it is still a cut file.
+    std::fs::write(&path, &b[..20]).unwrap();
+    let o = wsscope(&["report", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("truncated"), "{}", stderr(&o));
+}
+
 #[test]
 fn a_directory_is_refused() {
     let o = wsscope(&["streams", testdata("captures").to_str().unwrap()]);

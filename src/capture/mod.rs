@@ -198,8 +198,12 @@ fn prepare<T: pcap::Activated + ?Sized>(
     Ok(link)
 }
 
-/// The link types of a source, as shown: `ETHERNET (1)`, or `LINUX_SLL2 (276), ETHERNET (1)`.
+/// The link types of a source, as shown: `ETHERNET (1)`, or `LINUX_SLL2 (276), ETHERNET (1)`;
+/// `none` for a pcapng file that describes no interface (it holds no packets).
 pub fn describe_links(links: &[LinkType]) -> String {
+    if links.is_empty() {
+        return "none".into();
+    }
     let names: Vec<String> = links.iter().map(|l| l.to_string()).collect();
     names.join(", ")
 }

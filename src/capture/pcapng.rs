@@ -224,20 +224,21 @@ impl PcapngReader {
         if let Some(e) = r.filter_error.take() {
             return Err(OpenError::Tool(e));
         }
-        if r.links.is_empty() {
+        // A section without interfaces ends cleanly: it holds no packets, an empty capture
+        // (as tshark reads it; libpcap refuses it). `editcap -F pcapng` writes one for a pcap
+        // file with no packets.
+        let empty = r.links.is_empty() && matches!(front, Front::End(EndOfInput::Clean));
+        if r.links.is_empty() && !empty {
             return Err(match front {
                 Front::End(EndOfInput::Truncated { message }) if message.contains("cut") => {
                     OpenError::Truncated(format!(
                         "truncated inside its section/interface header ({message})"
                     ))
                 }
-                Front::End(EndOfInput::Clean) => OpenError::Truncated(
-                    "truncated inside its section/interface header (it ends before its first interface description block)".into(),
-                ),
                 _ => OpenError::Malformed,
             });
         }
-        if !r.links.iter().any(|l| l.is_supported()) {
+        if !empty && !r.links.iter().any(|l| l.is_supported()) {
             return Err(OpenError::Tool(Error::UnsupportedLinkType {
                 input: input.to_string(),
                 link: r.links[0],
@@ -959,12 +960,21 @@ mod tests {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/captures/crafted/pcapng.pcapng");
         let bytes = std::fs::read(src).unwrap();
         let mut truncated = 0;
+        // The section header block alone: no interface, no packet. libpcap refuses it; it is an
+        // empty capture, as tshark reads it.
+        let section = u32::from_le_bytes(bytes[4..8].try_into().unwrap()) as usize;
         // Cuts inside the headers make both refuse the file; the rest must read alike.
         for cut in 0..bytes.len() {
             let path = dir.path().join("cut.pcapng");
             std::fs::write(&path, &bytes[..cut]).unwrap();
             let ours = FileSource::open(&path, None);
             let libpcap = FileSource::open_libpcap(&path, None);
+            if cut == section {
+                let (packets, end) = read_all(ours.unwrap());
+                assert!(packets.is_empty() && end == EndOfInput::Clean, "{end:?}");
+                assert!(libpcap.is_err());
+                continue;
+            }
             match (ours, libpcap) {
                 (Ok(_), Ok(_)) => {
                     if let (_, EndOfInput::Truncated { .. }) = assert_same(&path, None) {

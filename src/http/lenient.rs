@@ -105,11 +105,19 @@ fn minor(version: &str) -> u8 {
 /// long).
 pub fn request(head: &[u8]) -> RequestHead {
     let (start, headers) = lines(head);
-    let mut parts = start.split_whitespace();
-    let method = parts.next().unwrap_or_default().to_string();
-    let target = parts.next().unwrap_or_default().to_string();
-    let minor_version = parts.next().map_or(0, minor);
-    RequestHead { method, target, minor_version, headers }
+    let start = start.trim();
+    let (method, rest) = start.split_once(char::is_whitespace).unwrap_or((start, ""));
+    // The version is the last word: a target holding whitespace (a tab, a form feed) is one
+    // broken target, not a target and a version (helper-52: `GET /a\tb HTTP/1.1` was said to
+    // be HTTP/1.0).
+    let rest = rest.trim();
+    let (target, version) = match rest.rsplit_once(char::is_whitespace) {
+        Some((t, v)) if v.starts_with("HTTP/") => (t.trim_end(), Some(v)),
+        _ if rest.starts_with("HTTP/") => ("", Some(rest)),
+        _ => (rest, None),
+    };
+    let minor_version = version.map_or(0, minor);
+    RequestHead { method: method.to_string(), target: target.to_string(), minor_version, headers }
 }
 
 /// A response head read forgivingly from `head`.
@@ -158,6 +166,20 @@ mod tests {
         assert_eq!(h.headers[1], ("X-A".to_string(), "a\rb\0c".to_string()));
         assert_eq!(h.headers[2], ("X-F".to_string(), "one two".to_string()));
         assert_eq!(h.headers[3], ("Upgrade".to_string(), "websocket".to_string()));
+    }
+
+    #[test]
+    fn the_version_is_the_last_word_of_the_request_line() {
+        let h = request("GET /emoji😀/tab\there HTTP/1.1\r\nHost: x\r\n\r\n".as_bytes());
+        assert_eq!((h.target.as_str(), h.minor_version), ("/emoji😀/tab\there", 1));
+        let h = request(b"GET /a\x0bb\x0cc  HTTP/1.1\r\n\r\n");
+        assert_eq!((h.target.as_str(), h.minor_version), ("/a\x0bb\x0cc", 1));
+        let h = request(b"GET /no-version\r\n\r\n");
+        assert_eq!((h.target.as_str(), h.minor_version), ("/no-version", 0));
+        let h = request(b"GET HTTP/1.1\r\n\r\n");
+        assert_eq!((h.method.as_str(), h.target.as_str(), h.minor_version), ("GET", "", 1));
+        let h = request(b"");
+        assert_eq!((h.method.as_str(), h.target.as_str(), h.minor_version), ("", "", 0));
     }
 
     #[test]
