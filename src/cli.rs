@@ -531,6 +531,15 @@ pub struct OutputArgs {
     pub time: crate::timefmt::TimeMode,
 }
 
+/// What `report` prints besides its JSON (it has no text to colour, time or make verbose).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Output")]
+pub struct QuietArgs {
+    /// Print less: no progress, no notices on standard error.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
 /// The default text view (`wsscope FILE`, `wsscope -i IFACE`).
 #[derive(Debug, Args)]
 pub struct ViewArgs {
@@ -636,7 +645,7 @@ pub struct ReportArgs {
     #[command(flatten)]
     pub redaction: RedactArgs,
     #[command(flatten)]
-    pub output: OutputArgs,
+    pub output: QuietArgs,
     #[command(flatten)]
     pub limits: LimitArgs,
 }

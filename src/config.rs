@@ -549,6 +549,13 @@ impl OutputArgs {
     }
 }
 
+impl crate::cli::QuietArgs {
+    /// Whether progress may be drawn on standard error.
+    pub fn show_progress(&self) -> bool {
+        !self.quiet && std::io::stderr().is_terminal()
+    }
+}
+
 impl FailOn {
     /// The lowest severity that makes the exit status 1.
     pub fn threshold(self) -> Option<Severity> {

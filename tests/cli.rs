@@ -136,6 +136,21 @@ fn a_pcapng_file_that_describes_no_interface_is_an_empty_capture() {
     assert!(stderr(&o).contains("truncated"), "{}", stderr(&o));
 }
 
+/// `report` writes JSON: the text view's --color, --time and -v would do nothing there, so it
+/// does not take them (helper-52: accepted, and without effect).
+#[test]
+fn report_refuses_the_text_views_options() {
+    let input = testdata("captures/real/py-basic.pcap");
+    for flag in [&["--color", "always"][..], &["--time", "utc"], &["-v"]] {
+        let mut args = vec!["report", input.to_str().unwrap()];
+        args.extend(flag);
+        let o = wsscope(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&o).contains(flag[0]), "{}", stderr(&o));
+    }
+    assert!(wsscope(&["report", input.to_str().unwrap(), "-q"]).status.success());
+}
+
 #[test]
 fn a_directory_is_refused() {
     let o = wsscope(&["streams", testdata("captures").to_str().unwrap()]);

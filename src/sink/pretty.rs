@@ -26,9 +26,13 @@ const INDENTS: &[u8; 258] = &{
 
 /// Writes `value` as pretty JSON (two spaces per level), as `serde_json::to_writer_pretty`.
 pub fn write<T: Serialize + ?Sized>(value: &T, out: impl Write) -> io::Result<()> {
-    let mut w = Chunked { inner: out, buf: Vec::with_capacity(CHUNK + 4096) };
+    let mut w = Chunked { inner: out, buf: Vec::with_capacity(CHUNK + 4096), failed: None };
     let mut ser = sonic_rs::Serializer::with_formatter(&mut w, Pretty::default());
-    value.serialize(&mut ser).map_err(io::Error::other)?;
+    if let Err(e) = value.serialize(&mut ser) {
+        // The writer's own error (a closed pipe is not a failure to the caller), not
+        // sonic-rs's wrapping of it.
+        return Err(w.failed.take().unwrap_or_else(|| io::Error::other(e)));
+    }
     w.hand_on()
 }
 
@@ -36,11 +40,17 @@ pub fn write<T: Serialize + ?Sized>(value: &T, out: impl Write) -> io::Result<()
 struct Chunked<W: Write> {
     inner: W,
     buf: Vec<u8>,
+    /// The underlying writer's first error.
+    failed: Option<io::Error>,
 }
 
 impl<W: Write> Chunked<W> {
     fn hand_on(&mut self) -> io::Result<()> {
-        self.inner.write_all(&self.buf)?;
+        if let Err(e) = self.inner.write_all(&self.buf) {
+            let kind = e.kind();
+            self.failed.get_or_insert(e);
+            return Err(kind.into());
+        }
         self.buf.clear();
         Ok(())
     }
@@ -213,6 +223,25 @@ mod tests {
         let text = mine(&long);
         assert!(text.len() > 3 * super::CHUNK);
         assert_eq!(text, serde_json::to_string_pretty(&long).unwrap());
+    }
+
+    /// The writer's own error comes back (a closed pipe is told apart from a failure).
+    #[test]
+    fn the_writers_error_is_returned_as_it_is() {
+        struct Closed;
+        impl std::io::Write for Closed {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let long: Vec<String> = (0..20_000).map(|i| format!("item {i}")).collect();
+        let e = super::write(&long, Closed).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+        let e = super::write(&1u8, Closed).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
     }
 
     proptest::proptest! {
