@@ -290,7 +290,9 @@ pub struct DecodeArgs {
     /// Kubernetes Indexed Job: --shard $JOB_COMPLETION_INDEX/N), split a capture or an archive.
     /// `wsscope merge` combines the shares' reports (`report --shard`) into exactly the report
     /// of one run; the shares' `export` events together are one run's (concatenate them: merge
-    /// takes reports only). Every run still reads every packet.
+    /// takes reports only). Every run still reads every packet. With --idle-timeout, a
+    /// connection picked up mid-stream that pauses can make the shares differ from one run
+    /// (docs/scale-out.md).
     #[arg(long, value_name = "I/N", allow_hyphen_values = true)]
     pub shard: Option<String>,
 
@@ -337,8 +339,9 @@ pub struct DecodeArgs {
     /// each connection's segments to one worker (by a hash of the connection), each worker
     /// reassembles and analyses its connections, and the output is the same, byte for byte, as
     /// with one thread, unless a limit on the whole table acts: each worker holds 1/N of
-    /// --max-connections and chooses its own --memory-budget evictions. Live capture too. Worth
-    /// it on large captures and busy links with many connections.
+    /// --max-connections, --max-buffered-total and --max-history-total and chooses its own
+    /// --memory-budget evictions (the report and standard error say when one acted). Live
+    /// capture too. Worth it on large captures and busy links with many connections.
     #[arg(short = 'j', long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(1..=256).map(usize::from))]
     pub threads: usize,
@@ -360,7 +363,8 @@ pub struct LimitArgs {
     #[arg(long, value_name = "N", default_value_t = 4096)]
     pub max_buffered_segments: usize,
 
-    /// Out-of-order bytes buffered by all connections together.
+    /// Out-of-order bytes buffered by all connections together (with -j N, each worker holds
+    /// 1/N of it).
     #[arg(long, value_name = "SIZE", default_value = "256M")]
     pub max_buffered_total: String,
 
@@ -406,7 +410,8 @@ pub struct LimitArgs {
     #[arg(long, value_name = "SIZE", default_value = "16K")]
     pub retransmission_history: String,
 
-    /// Delivered bytes kept for that check by all connections together.
+    /// Delivered bytes kept for that check by all connections together (with -j N, each
+    /// worker holds 1/N of it); past it, bytes are not kept and standard error says how often.
     #[arg(long, value_name = "SIZE", default_value = "64M")]
     pub max_history_total: String,
 }

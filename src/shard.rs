@@ -251,6 +251,7 @@ fn add_table(sum: &mut TableStats, t: &TableStats) {
         segments_after_close,
         ignored_rsts,
         ignored_syns,
+        history_not_kept,
     } = *t;
     sum.connections += connections;
     sum.closed_fin += closed_fin;
@@ -264,6 +265,7 @@ fn add_table(sum: &mut TableStats, t: &TableStats) {
     sum.segments_after_close += segments_after_close;
     sum.ignored_rsts += ignored_rsts;
     sum.ignored_syns += ignored_syns;
+    sum.history_not_kept += history_not_kept;
 }
 
 /// A step for a worker, owning what it borrowed (payload bytes live in the round's buffer).

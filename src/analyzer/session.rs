@@ -1096,7 +1096,8 @@ impl Session {
                         format!(
                             "{len} bytes declared lost without waiting out the reorder window: \
                              too many bytes waited behind the hole (--max-buffered-per-direction, \
-                             --max-buffered-segments, --max-buffered-total)"
+                             --max-buffered-segments, --max-buffered-total; with --threads N, \
+                             each worker holds 1/N of the total)"
                         ),
                     );
                     self.push_event(wsd, at.packet, e, at.ts, cfg, sink);

@@ -432,6 +432,14 @@ pub fn limits_notice(tcp: &crate::tcp::TableStats) -> Option<String> {
             tcp.closed_idle
         ));
     }
+    if tcp.history_not_kept > 0 {
+        what.push(format!(
+            "{} segment(s) not kept for the retransmission check once all connections held \
+             --max-history-total (with --threads, each worker holds its share of it; raise it): \
+             a retransmission of their bytes that differs is not caught",
+            tcp.history_not_kept
+        ));
+    }
     (!what.is_empty()).then(|| what.join("; "))
 }
 

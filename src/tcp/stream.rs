@@ -56,6 +56,8 @@ pub(crate) struct Budget {
     pub history: usize,
     /// Blocks the histories are made of.
     pub pool: BlockPool,
+    /// Segments whose bytes `max_history_total` kept out of the history.
+    pub history_not_kept: u64,
 }
 
 /// Where a run of bytes (a packet, the payload of the segment being handled) lies in the
@@ -747,6 +749,7 @@ impl HalfStream {
             self.history.extend(kept, file, &mut ctx.budget.pool);
             ctx.budget.history = ctx.budget.history + keep - excess;
         } else {
+            ctx.budget.history_not_kept += u64::from(keep > 0);
             ctx.budget.history -= self.history.len();
             self.history.clear(&mut ctx.budget.pool);
         }

@@ -75,6 +75,11 @@ pub struct TableStats {
     /// SYNs with a new initial sequence number on an open connection that went on (no new
     /// connection followed them).
     pub ignored_syns: u64,
+    /// Segments whose bytes were not kept for the retransmission check because all
+    /// connections together held `--max-history-total` (with `--threads`, each worker its
+    /// share of it): a retransmission of them that differs is not caught (it counts as
+    /// unverified).
+    pub history_not_kept: u64,
 }
 
 impl TableStats {
@@ -525,7 +530,7 @@ impl Table {
 
     /// Counters so far.
     pub fn stats(&self) -> TableStats {
-        self.stats
+        TableStats { history_not_kept: self.budget.history_not_kept, ..self.stats }
     }
 
     /// Connections currently tracked (open or lingering after close).

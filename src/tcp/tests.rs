@@ -329,6 +329,19 @@ fn conflicting_partial_overlap_with_delivered_bytes_is_reported_exactly() {
 }
 
 #[test]
+fn bytes_the_history_total_keeps_out_are_counted() {
+    // helper-53: --max-history-total acting was seen nowhere.
+    let limits = TcpLimits { max_history_total: 8, ..TcpLimits::default() };
+    let mut h = Harness::with_limits(limits);
+    h.handshake(1000, 5000);
+    h.seg(C, S, 1001, 5001, ".", b"abcdef"); // kept: 6 of 8
+    h.seg(C, S, 1007, 5001, ".", b"ghij"); // 6 + 4 > 8: not kept
+    h.seg(C, S, 1001, 5001, ".", b"XXXXXX"); // history given up with it: not caught
+    assert!(h.anomalies().is_empty());
+    assert_eq!(h.table.stats().history_not_kept, 1);
+}
+
+#[test]
 fn acknowledged_bytes_beyond_the_acked_tail_are_not_held_and_count_as_unverified() {
     let limits = TcpLimits { retransmission_history_acked: 2, ..TcpLimits::default() };
     let mut h = Harness::with_limits(limits);
