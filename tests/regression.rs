@@ -157,7 +157,9 @@ fn issue_12_a_run_without_websocket_says_why_and_ci_can_require_connections() {
     assert_eq!(r["exit"]["status"], 1);
     let reasons = r["exit"]["reasons"].to_string();
     assert!(
-        reasons.contains("0 WebSocket connections found, --require-connections 1"),
+        reasons.contains(
+            "0 upgraded WebSocket connections found (summary.upgraded), --require-connections 1"
+        ),
         "{reasons}"
     );
     let why = r["summary"]["no_websocket"].to_string();

@@ -489,7 +489,8 @@ pub fn decide_exit(
     {
         let attempts = summary.websocket_connections - summary.upgraded;
         exit.reasons.push(format!(
-            "{} WebSocket connection{} found, --require-connections {n}{}",
+            "{} upgraded WebSocket connection{} found (summary.upgraded), \
+             --require-connections {n}{}",
             summary.upgraded,
             if summary.upgraded == 1 { "" } else { "s" },
             if attempts > 0 {
