@@ -151,6 +151,20 @@ fn report_refuses_the_text_views_options() {
     assert!(wsscope(&["report", input.to_str().unwrap(), "-q"]).status.success());
 }
 
+/// A file name that is not UTF-8 is read like any other (libpcap takes names as text: it said
+/// "A null pointer was supplied as the file name").
+#[test]
+fn a_file_name_that_is_not_utf8_is_read() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(std::ffi::OsStr::from_bytes(b"bad\xff.pcap"));
+    std::fs::copy(testdata("captures/real/py-basic.pcap"), &path).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_wsscope")).arg("report").arg(&path).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["summary"]["messages"], 17, "{}", doc["summary"]);
+}
+
 #[test]
 fn a_directory_is_refused() {
     let o = wsscope(&["streams", testdata("captures").to_str().unwrap()]);

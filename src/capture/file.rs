@@ -161,6 +161,16 @@ impl FileSource {
                 };
                 (cap, Some(pump))
             }
+            // libpcap takes a file name as text: a name that is not UTF-8 is opened here and
+            // handed over as a descriptor ("A null pointer was supplied as the file name").
+            None if path.to_str().is_none() => {
+                let file = std::fs::File::open(path).map_err(open_error)?;
+                // SAFETY: the descriptor is handed over; libpcap owns and closes it.
+                let cap = unsafe {
+                    Capture::from_raw_fd_with_precision(file.into_raw_fd(), Precision::Nano)
+                };
+                (cap, None)
+            }
             None => (Capture::from_file_with_precision(path, Precision::Nano), None),
         };
         let mut cap = match cap {
