@@ -204,6 +204,11 @@ impl Source {
                 "--duration applies to live capture (-i); use --count for files".into(),
             ));
         }
+        if a.files.iter().filter(|f| f.as_path() == Path::new("-")).count() > 1 {
+            return Err(Error::Usage(
+                "- (standard input) is given more than once: it can be read only once".into(),
+            ));
+        }
         let inputs = match (&a.files[..], &a.interface[..]) {
             ([], [_, ..]) => {
                 let names = a

@@ -161,12 +161,36 @@ struct PolicyFile {
     require_clean_close: Option<bool>,
 }
 
-/// A size written as a number (bytes) or a string (`64K`).
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+/// A size written as a number (bytes) or a string (`64K`); anything else is refused with a
+/// message that says so (an untagged enum's own said "data did not match any variant").
+#[derive(Debug)]
 enum SizeValue {
     Number(u64),
     Text(String),
+}
+
+impl<'de> Deserialize<'de> for SizeValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Size;
+        impl serde::de::Visitor<'_> for Size {
+            type Value = SizeValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a size: a whole number of bytes (65536) or a text (\"64K\", \"1M\")")
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<SizeValue, E> {
+                Ok(SizeValue::Number(n))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<SizeValue, E> {
+                u64::try_from(n)
+                    .map(SizeValue::Number)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(n), &self))
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<SizeValue, E> {
+                Ok(SizeValue::Text(s.to_string()))
+            }
+        }
+        d.deserialize_any(Size)
+    }
 }
 
 /// The policy flags as typed (from [`crate::cli::ReportArgs`]).
@@ -301,9 +325,11 @@ pub fn parse_code(s: &str, what: &str) -> Result<CheckId, Error> {
     if let Some(c) = CheckId::ALL.iter().find(|c| c.as_str() == s) {
         return Ok(*c);
     }
+    // Compared in lower case: `REQUEST_ORIGIN_MISSING` is one edit per letter away.
+    let lower = s.to_ascii_lowercase();
     let nearest = CheckId::ALL
         .iter()
-        .map(|c| (edit_distance(&c.as_str(), s), c.as_str()))
+        .map(|c| (edit_distance(&c.as_str(), &lower), c.as_str()))
         .min()
         .filter(|(d, _)| *d <= 3)
         .map(|(_, c)| format!(" (did you mean {c}?)"))

@@ -165,6 +165,24 @@ fn a_file_name_that_is_not_utf8_is_read() {
     assert_eq!(doc["summary"]["messages"], 17, "{}", doc["summary"]);
 }
 
+/// Usage errors helper-52 found unclear: standard input twice, a check code in capitals, a
+/// policy size written as a fraction.
+#[test]
+fn usage_errors_say_what_is_wrong() {
+    let input = testdata("captures/real/py-basic.pcap");
+    let o = wsscope(&["report", "-", "-"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("it can be read only once"), "{}", stderr(&o));
+    let o = wsscope(&["report", input.to_str().unwrap(), "--allow", "REQUEST_ORIGIN_MISSING"]);
+    assert!(stderr(&o).contains("did you mean request_origin_missing?"), "{}", stderr(&o));
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("p.toml");
+    std::fs::write(&policy, "max-message-bytes = 1.5\n").unwrap();
+    let o = wsscope(&["report", input.to_str().unwrap(), "--policy", policy.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("expected a size: a whole number of bytes"), "{}", stderr(&o));
+}
+
 #[test]
 fn a_directory_is_refused() {
     let o = wsscope(&["streams", testdata("captures").to_str().unwrap()]);
