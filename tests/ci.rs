@@ -367,6 +367,13 @@ fn junit_names_are_the_same_for_two_recordings_of_one_session() {
     assert_eq!(db["connections"][0]["client"], "127.0.0.1:41234");
     assert_eq!(names(&a)[1].1, names(&b)[1].1);
     assert_eq!(names(&a)[1].1, vec!["127.0.0.1:19001 /py-basic #1".to_string()]);
+    // Two inputs in one run: CI servers key tests on class and name, so each name starts with
+    // its input's.
+    let (_, xml, _) =
+        report_and_junit(&["testdata/junit/chat-1.pcap", "testdata/junit/chat-2.pcap"]);
+    let n = names(&xml);
+    assert_eq!(n[1].1, vec!["testdata/junit/chat-1.pcap: 127.0.0.1:8080 /chat #1".to_string()]);
+    assert_eq!(n[2].1, vec!["testdata/junit/chat-2.pcap: 127.0.0.1:8080 /chat #1".to_string()]);
     // Several connections to one server and path are numbered in order of their start.
     let (_, xml, _) = report_and_junit(&["testdata/captures/real/concurrent.pcap"]);
     let n = names(&xml);

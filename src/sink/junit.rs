@@ -350,7 +350,12 @@ fn render_parts<'a>(
         let path = path.unwrap_or_else(|| "(no handshake)".to_string());
         let n = ordinals.entry((c.server.to_string(), path.clone())).or_default();
         *n += 1;
-        let name = format!("{} {path} #{n}", c.server);
+        // CI servers tell tests apart by class and name, not by suite: with several inputs the
+        // name starts with the input's, so the same connection in two inputs is two tests.
+        let name = match head.inputs.get(c.input) {
+            Some(input) if head.inputs.len() > 1 => format!("{input}: {} {path} #{n}", c.server),
+            _ => format!("{} {path} #{n}", c.server),
+        };
         cases.push(connection_case(&c, name, &failing));
     }
     run.push(unlisted_case(head, threshold, listed_findings, listed_violations));
