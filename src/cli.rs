@@ -640,8 +640,12 @@ pub struct ReportArgs {
     /// open when the capture ended counts too; one wsscope stopped following, under
     /// --idle-timeout, --memory-budget or --max-connections, does not: if it goes on, the part
     /// that resumes it is judged).
-    #[arg(long, help_heading = "Policy")]
+    #[arg(long, help_heading = "Policy", overrides_with = "no_require_clean_close")]
     pub require_clean_close: bool,
+    /// Do not require clean closes, whatever a --policy file says (the last of the two flags
+    /// wins).
+    #[arg(long, help_heading = "Policy", overrides_with = "require_clean_close")]
+    pub no_require_clean_close: bool,
     /// Keep every value as captured. By default the report and the JUnit file are redacted
     /// (the rules of --redact: `wsscope redaction` lists them), since they are what gets
     /// attached to CI runs and tickets.

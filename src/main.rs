@@ -139,7 +139,11 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 max_ping_rtt: a.max_ping_rtt.as_deref(),
                 max_message_bytes: a.max_message_bytes.as_deref(),
                 require_subprotocol: a.require_subprotocol.as_deref(),
-                require_clean_close: a.require_clean_close,
+                require_clean_close: match (a.require_clean_close, a.no_require_clean_close) {
+                    (true, _) => Some(true),
+                    (_, true) => Some(false),
+                    _ => None,
+                },
                 fail_on: a.fail_on.map(FailOn::as_str),
                 require_connections: a.require_connections,
             })?;

@@ -208,8 +208,8 @@ pub struct PolicyArgs<'a> {
     pub max_message_bytes: Option<&'a str>,
     /// `--require-subprotocol`.
     pub require_subprotocol: Option<&'a str>,
-    /// `--require-clean-close`.
-    pub require_clean_close: bool,
+    /// `--require-clean-close` (`Some(true)`) or `--no-require-clean-close` (`Some(false)`).
+    pub require_clean_close: Option<bool>,
     /// `--fail-on`, when given.
     pub fail_on: Option<&'a str>,
     /// `--require-connections`, when given.
@@ -298,7 +298,8 @@ pub fn resolve(a: &PolicyArgs<'_>) -> Result<Resolved, Error> {
     if policy.require_subprotocol.as_deref().is_some_and(|p| p.trim().is_empty()) {
         return Err(Error::Usage("--require-subprotocol: give the subprotocol's name".into()));
     }
-    policy.require_clean_close = a.require_clean_close || file.require_clean_close == Some(true);
+    policy.require_clean_close =
+        a.require_clean_close.or(file.require_clean_close).unwrap_or(false);
     let fail_on = match (a.fail_on, &file.fail_on) {
         (Some(f), _) => f.to_string(),
         (None, Some(f)) => match f.as_str() {
@@ -391,7 +392,7 @@ mod tests {
             max_ping_rtt: Some("200ms"),
             max_message_bytes: Some("64K"),
             require_subprotocol: Some("graphql-transport-ws"),
-            require_clean_close: true,
+            require_clean_close: Some(true),
             ..args()
         })
         .unwrap();
@@ -450,6 +451,10 @@ server_frame_masked = "info"
         assert_eq!(r.policy.require_subprotocol.as_deref(), Some("chat"));
         assert_eq!(r.policy.severity.get(&CheckId::ServerFrameMasked), Some(&Severity::Info));
         assert_eq!(r.policy.file.as_deref(), Some(p.to_str().unwrap()));
+        assert!(r.policy.require_clean_close);
+        // --no-require-clean-close turns the file's off (helper-52: it could not be).
+        let off = PolicyArgs { file: Some(&p), require_clean_close: Some(false), ..args() };
+        assert!(!resolve(&off).unwrap().policy.require_clean_close);
         std::fs::write(&p, "alow = [\"x\"]\n").unwrap();
         let e = resolve(&PolicyArgs { file: Some(&p), ..args() }).unwrap_err().to_string();
         assert!(e.contains("alow"), "{e}");
