@@ -206,7 +206,7 @@ impl Source {
         }
         if a.files.iter().filter(|f| f.as_path() == Path::new("-")).count() > 1 {
             return Err(Error::Usage(
-                "- (standard input) is given more than once: it can be read only once".into(),
+                "standard input (-) can be given once: it can be read only once".into(),
             ));
         }
         let inputs = match (&a.files[..], &a.interface[..]) {
@@ -223,14 +223,7 @@ impl Source {
                     "give a capture FILE (or - for standard input), or -i IFACE to capture live; see --help".into(),
                 ));
             }
-            (files, []) if a.join && files.len() > 1 => {
-                if files.iter().filter(|f| *f == Path::new("-")).count() > 1 {
-                    return Err(Error::Usage(
-                        "--join: standard input (-) can be given once".into(),
-                    ));
-                }
-                vec![Input::Joined(files.to_vec())]
-            }
+            (files, []) if a.join && files.len() > 1 => vec![Input::Joined(files.to_vec())],
             (files, []) => {
                 if files.len() > 1 && a.write.is_some() {
                     return Err(Error::Usage(

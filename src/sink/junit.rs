@@ -19,7 +19,7 @@
 //! - Only elements and attributes of the common JUnit schema (Jenkins' `junit-10.xsd`, the Ant
 //!   format) are written: no `properties` inside a test case.
 
-use super::report::{ConnectionReport, Report};
+use super::report::{ConnectionReport, Report, SeverityCounts};
 use crate::analyzer::checks::{CheckId, Severity};
 use crate::policy::{Policy, Rule};
 use crate::tcp::Direction;
@@ -71,16 +71,18 @@ struct InputRow<'a> {
 struct SummaryRow<'a> {
     #[serde(borrow)]
     no_websocket: Vec<Cow<'a, str>>,
-    findings: Counts,
-    findings_allowed: Counts,
+    findings: SeverityCounts,
+    findings_allowed: SeverityCounts,
     violations: BTreeMap<Rule, u64>,
 }
 
-#[derive(Deserialize)]
-struct Counts {
-    error: u64,
-    warning: u64,
-    info: u64,
+/// The findings the policy does not allow, by severity: [info, warning, error].
+fn not_allowed(f: &SeverityCounts, a: &SeverityCounts) -> [u64; 3] {
+    [
+        f.info.saturating_sub(a.info),
+        f.warning.saturating_sub(a.warning),
+        f.error.saturating_sub(a.error),
+    ]
 }
 
 #[derive(Deserialize)]
@@ -244,14 +246,7 @@ pub fn render(report: &Report) -> Result<String, String> {
         require_connections: report.exit.require_connections,
         reasons: report.exit.reasons.iter().map(|r| Cow::Borrowed(r.as_str())).collect(),
         error: report.exit.error.as_deref().map(Cow::Borrowed),
-        counted: {
-            let (f, a) = (&report.summary.findings, &report.summary.findings_allowed);
-            [
-                f.info.saturating_sub(a.info),
-                f.warning.saturating_sub(a.warning),
-                f.error.saturating_sub(a.error),
-            ]
-        },
+        counted: not_allowed(&report.summary.findings, &report.summary.findings_allowed),
         violations: report.summary.violations.values().sum(),
     };
     render_parts(&head, report.connections.iter().map(|c| Conn::from(&**c)))
@@ -282,14 +277,7 @@ fn render_doc<'a>(doc: Doc<'a>, connections: Vec<Conn<'a>>) -> Result<String, St
         require_connections: doc.exit.require_connections,
         reasons: doc.exit.reasons,
         error: doc.exit.error,
-        counted: {
-            let (f, a) = (&doc.summary.findings, &doc.summary.findings_allowed);
-            [
-                f.info.saturating_sub(a.info),
-                f.warning.saturating_sub(a.warning),
-                f.error.saturating_sub(a.error),
-            ]
-        },
+        counted: not_allowed(&doc.summary.findings, &doc.summary.findings_allowed),
         violations: doc.summary.violations.values().sum(),
     };
     render_parts(&head, connections.into_iter())
