@@ -45,6 +45,9 @@ struct Chunked<W: Write> {
 }
 
 impl<W: Write> Chunked<W> {
+    // Once per 64 KiB: kept out of the writes that call it.
+    #[cold]
+    #[inline(never)]
     fn hand_on(&mut self) -> io::Result<()> {
         if let Err(e) = self.inner.write_all(&self.buf) {
             let kind = e.kind();

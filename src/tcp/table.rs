@@ -302,8 +302,13 @@ const HOLES_SLACK: usize = 4096;
 
 /// Lists `conn` (at `key`) among the connections with bytes behind a hole, once, and queues it
 /// for the sweep after its reorder window ends when that is earlier than it was queued for.
+#[inline]
 fn list_holes(conn: &mut Conn, key: FlowKey, holes: &mut Holes, window: Duration) {
-    if !conn.hole_listed && conn.halves.iter().any(HalfStream::has_pending) {
+    // The common case, for every segment: nothing waits behind a hole.
+    if !conn.halves.iter().any(HalfStream::has_pending) {
+        return;
+    }
+    if !conn.hole_listed {
         conn.hole_listed = true;
         holes.all.push((conn.info.id, key));
     }
