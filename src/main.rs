@@ -184,7 +184,7 @@ fn dispatch(cli: Cli) -> Result<u8, Error> {
                 sources,
                 max_payload: None,
                 threads: a.decode.threads,
-                keylog: a.decode.keylog_file(),
+                keylog,
                 display_filter: None,
             };
             let memory = cfg.limits.memory.clone();

@@ -93,12 +93,7 @@ impl Protected {
                         id,
                     });
                 } else {
-                    p.entries.push(Entry {
-                        name: format!("the input {}", path.display()),
-                        input: true,
-                        path: normalized(path),
-                        id: std::fs::metadata(path).ok().map(|m| FileId::of(&m)),
-                    });
+                    p.add_file(format!("the input {}", path.display()), path);
                 }
             }
         }
@@ -109,12 +104,7 @@ impl Protected {
     pub fn paths(paths: &[PathBuf]) -> Protected {
         let mut p = Protected::default();
         for path in paths {
-            p.entries.push(Entry {
-                name: format!("the input {}", path.display()),
-                input: true,
-                path: normalized(path),
-                id: std::fs::metadata(path).ok().map(|m| FileId::of(&m)),
-            });
+            p.add_file(format!("the input {}", path.display()), path);
         }
         p
     }
@@ -122,8 +112,14 @@ impl Protected {
     /// Adds another file the run reads (`flag`'s, as given on the command line: `--keylog`,
     /// `--policy`).
     pub fn add_input(&mut self, flag: &str, path: &Path) {
+        self.add_file(format!("the file of {flag} {}", path.display()), path);
+    }
+
+    /// An input file at `path` (by its name and, if it exists, by its identity), named `name`
+    /// in messages.
+    fn add_file(&mut self, name: String, path: &Path) {
         self.entries.push(Entry {
-            name: format!("the file of {flag} {}", path.display()),
+            name,
             input: true,
             path: normalized(path),
             id: std::fs::metadata(path).ok().map(|m| FileId::of(&m)),

@@ -76,15 +76,6 @@ struct SummaryRow<'a> {
     violations: BTreeMap<Rule, u64>,
 }
 
-/// The findings the policy does not allow, by severity: [info, warning, error].
-fn not_allowed(f: &SeverityCounts, a: &SeverityCounts) -> [u64; 3] {
-    [
-        f.info.saturating_sub(a.info),
-        f.warning.saturating_sub(a.warning),
-        f.error.saturating_sub(a.error),
-    ]
-}
-
 #[derive(Deserialize)]
 struct Exit<'a> {
     #[serde(borrow)]
@@ -108,8 +99,8 @@ struct Head<'a> {
     reasons: Vec<Cow<'a, str>>,
     /// The error that stopped the run before its input ended (`exit.error`).
     error: Option<Cow<'a, str>>,
-    /// The summary's findings the policy does not allow, by severity: [info, warning, error].
-    counted: [u64; 3],
+    /// The summary's findings the policy does not allow.
+    counted: SeverityCounts,
     /// The summary's policy violations.
     violations: u64,
 }
@@ -246,7 +237,7 @@ pub fn render(report: &Report) -> Result<String, String> {
         require_connections: report.exit.require_connections,
         reasons: report.exit.reasons.iter().map(|r| Cow::Borrowed(r.as_str())).collect(),
         error: report.exit.error.as_deref().map(Cow::Borrowed),
-        counted: not_allowed(&report.summary.findings, &report.summary.findings_allowed),
+        counted: report.summary.findings.not_allowed(&report.summary.findings_allowed),
         violations: report.summary.violations.values().sum(),
     };
     render_parts(&head, report.connections.iter().map(|c| Conn::from(&**c)))
@@ -277,7 +268,7 @@ fn render_doc<'a>(doc: Doc<'a>, connections: Vec<Conn<'a>>) -> Result<String, St
         require_connections: doc.exit.require_connections,
         reasons: doc.exit.reasons,
         error: doc.exit.error,
-        counted: not_allowed(&doc.summary.findings, &doc.summary.findings_allowed),
+        counted: doc.summary.findings.not_allowed(&doc.summary.findings_allowed),
         violations: doc.summary.violations.values().sum(),
     };
     render_parts(&head, connections.into_iter())
@@ -440,13 +431,13 @@ fn unlisted_case(
     listed_findings: u64,
     listed_violations: u64,
 ) -> Case {
-    let at_or_above = |s: Severity| threshold.is_some_and(|t| s >= t);
-    let [info, warning, error] = head.counted;
-    let counted = [(Severity::Info, info), (Severity::Warning, warning), (Severity::Error, error)]
-        .iter()
-        .filter(|(s, _)| at_or_above(*s))
-        .map(|(_, n)| n)
-        .sum::<u64>();
+    let c = &head.counted;
+    let counted =
+        [(Severity::Info, c.info), (Severity::Warning, c.warning), (Severity::Error, c.error)]
+            .into_iter()
+            .filter(|(s, _)| threshold.is_some_and(|t| *s >= t))
+            .map(|(_, n)| n)
+            .sum::<u64>();
     let findings = counted.saturating_sub(listed_findings);
     let violations = head.violations.saturating_sub(listed_violations);
     let mut case = Case {

@@ -173,6 +173,18 @@ pub struct SeverityCounts {
     pub info: u64,
 }
 
+impl SeverityCounts {
+    /// These counts less the findings the policy allows (`allowed`): what counts toward
+    /// `--fail-on`.
+    pub fn not_allowed(&self, allowed: &SeverityCounts) -> SeverityCounts {
+        SeverityCounts {
+            error: self.error.saturating_sub(allowed.error),
+            warning: self.warning.saturating_sub(allowed.warning),
+            info: self.info.saturating_sub(allowed.info),
+        }
+    }
+}
+
 /// The exit status and why.
 #[derive(Debug, Default, Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -455,11 +467,7 @@ pub fn decide_exit(
 ) {
     exit.reasons.clear();
     let (f, a) = (&summary.findings, &summary.findings_allowed);
-    let counted = SeverityCounts {
-        error: f.error.saturating_sub(a.error),
-        warning: f.warning.saturating_sub(a.warning),
-        info: f.info.saturating_sub(a.info),
-    };
+    let counted = f.not_allowed(a);
     let threshold = match exit.fail_on.as_str() {
         "error" => Some(Severity::Error),
         "warning" => Some(Severity::Warning),
