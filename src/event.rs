@@ -115,9 +115,20 @@ impl Payload {
     }
 }
 
+/// Payload bytes from which the JSON sinks write a message without holding its whole text in
+/// memory (sonic-rs reserves six times a string's length to escape it at once).
+pub const LARGE_PAYLOAD: usize = 64 << 10;
+
 fn ser_b64<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
     use base64::Engine;
-    s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(b))
+    let engine = &base64::engine::general_purpose::STANDARD;
+    if b.len() < LARGE_PAYLOAD {
+        s.serialize_str(&engine.encode(b))
+    } else {
+        // Encoded a piece at a time: serde_json escapes and writes each piece as it comes, so
+        // a large binary message costs no encoded copy.
+        s.collect_str(&base64::display::Base64Display::new(b, engine))
+    }
 }
 
 /// How a connection's opening handshake went.
@@ -349,6 +360,14 @@ pub enum Event {
 }
 
 impl Event {
+    /// Bytes of message content the event holds (what writing it escapes or encodes).
+    pub fn payload_capacity(&self) -> usize {
+        match self {
+            Event::Message { payload, .. } => payload.capacity(),
+            _ => 0,
+        }
+    }
+
     /// The connection an event belongs to, mutable (sinks renumber connections across inputs).
     pub fn connection_mut(&mut self) -> &mut ConnId {
         match self {

@@ -21,6 +21,10 @@ mod gen_bulk;
 #[path = "../fuzz/harness/alloc_count.rs"]
 mod alloc_count;
 
+#[allow(dead_code)]
+#[path = "util/mod.rs"]
+mod util;
+
 use wsscope::cli::{Cli, Command};
 use wsscope::config::Source;
 use wsscope::run::{self, RunConfig};
@@ -84,6 +88,52 @@ fn report(capture: &std::path::Path, budget: &str, threads: &str) -> Seen {
     }
 }
 
+/// `wsscope export CAPTURE --format FORMAT --max-message-size 16M` in-process, written to
+/// nowhere: the heap's growth at its peak and the meter's peak.
+fn export(capture: &std::path::Path, format: &str) -> (usize, u64) {
+    use wsscope::sink::{json::Json, ndjson::Ndjson};
+    let args = ["wsscope", "export", "--quiet", "--format", format, "--max-message-size", "16M"];
+    let cli = <Cli as clap::Parser>::try_parse_from(
+        args.iter().copied().chain([capture.to_str().expect("utf-8 path")]),
+    )
+    .expect("arguments");
+    let Some(Command::Export(a)) = cli.command else { panic!("not export") };
+    let sources = Source::from_args(&a.input, false).expect("input");
+    let cfg = RunConfig {
+        progress: false,
+        notices: false,
+        limits: a.limits.to_limits().expect("limits"),
+        analyzer: a.decode.to_config(false).expect("decode options"),
+        redact: None,
+        sources,
+        max_payload: None,
+        threads: a.decode.threads,
+        keylog: None,
+        display_filter: None,
+    };
+    let memory = cfg.limits.memory.clone();
+    let measure = alloc_count::Measure::start();
+    match format {
+        "json" => drop(run::run(cfg, Json::new(std::io::sink())).expect("run")),
+        _ => drop(run::run(cfg, Ndjson::new(std::io::sink(), false)).expect("run")),
+    }
+    let heap = measure.peak();
+    assert!(measure.counted(), "the counting allocator is the global one");
+    (heap, memory.stats().peak)
+}
+
+/// A connection whose server sends three 6 MiB text messages full of characters JSON escapes.
+fn large_messages(path: &std::path::Path) {
+    use wsscope::tcp::Direction;
+    let mut ex = util::ws_handshake().to_vec();
+    let text: String = "\"\\\t<>&é".repeat(6 << 17);
+    for _ in 0..3 {
+        let f = wsscope::ws::encode::frame(true, 0, 1, None, text.as_bytes());
+        ex.extend(f.chunks(60_000).map(|c| (Direction::ServerToClient, c.to_vec())));
+    }
+    util::write_session_pcap(path, &ex);
+}
+
 #[test]
 fn the_heap_grows_as_the_meter_says() {
     let dir = std::env::temp_dir().join(format!("wsscope-accounting-{}", std::process::id()));
@@ -138,6 +188,30 @@ fn the_heap_grows_as_the_meter_says() {
         let budget_bytes =
             if budget == "1G" { 1 << 30 } else { budget[..2].parse::<u64>().unwrap() << 20 };
         assert!(seen.meter <= budget_bytes, "the meter's peak is under the budget");
+    }
+
+    // What the JSON outputs write is not kept: an event is written and gone (the JSON document
+    // once held every event until the end), and a large message is escaped into the output a
+    // run at a time (sonic-rs reserves six times a string to escape it at once). The heap grows
+    // by what the meter saw (payloads in progress, charged) and a few fixed buffers.
+    let large = dir.join("large.pcap");
+    large_messages(&large);
+    for (capture, format) in [(&capture, "json"), (&large, "json"), (&large, "ndjson")] {
+        let (heap, meter) = export(capture, format);
+        eprintln!(
+            "export --format {format} {}: heap grew {:.1} MiB at its peak, the meter's peak \
+             {:.1} MiB",
+            capture.display(),
+            heap as f64 / MIB,
+            meter as f64 / MIB
+        );
+        assert!(
+            heap as f64 <= meter as f64 + 4.0 * MIB,
+            "export --format {format} {}: the heap grew {:.1} MiB, the meter saw {:.1} MiB",
+            capture.display(),
+            heap as f64 / MIB,
+            meter as f64 / MIB
+        );
     }
     std::fs::remove_dir_all(&dir).expect("remove the temporary directory");
 }

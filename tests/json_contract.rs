@@ -135,12 +135,16 @@ fn every_ndjson_line_and_json_export_validates() {
                 &format!("{cap} line {}", i + 1),
             );
         }
-        let o = wsscope(&["export", &cap, "--format", "json"]);
-        assert_valid(
-            &doc_schema,
-            &serde_json::from_slice(&o.stdout).unwrap(),
-            &format!("{cap} --format json"),
-        );
+        let o = wsscope(&["export", &cap, "--frames", "--format", "json"]);
+        let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_valid(&doc_schema, &doc, &format!("{cap} --format json"));
+        // Written an event at a time, yet exactly serde_json's pretty document, with the same
+        // events as the NDJSON lines.
+        let pretty = serde_json::to_string_pretty(&doc).unwrap() + "\n";
+        assert!(pretty.as_bytes() == o.stdout, "{cap}: not serde_json's pretty text");
+        let events: Vec<Value> =
+            lines[1..lines.len() - 1].iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(doc["events"].as_array().unwrap(), &events, "{cap}: events");
     }
 }
 

@@ -1,4 +1,6 @@
-//! One JSON document with every event, written at the end (docs/json-format.md).
+//! One JSON document with every event (docs/json-format.md), written as the events happen:
+//! the head when the first input begins, each event as it comes, the inputs' counters at the
+//! end. Memory does not grow with the capture: no event is kept once written.
 
 use super::{Format, InputInfo, SCHEMA_VERSION, Tool};
 use crate::analyzer::AnalyzerStats;
@@ -8,7 +10,8 @@ use crate::redact::Rules;
 use serde::Serialize;
 use std::io::{self, Write};
 
-/// The `export --format json` document.
+/// The `export --format json` document (its schema; written piece by piece by [`Json`], byte
+/// for byte as `serde_json::to_writer_pretty` writes it).
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Document {
@@ -22,10 +25,10 @@ pub struct Document {
     /// connections whose Community ID hash falls in it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shard: Option<super::ShareOf>,
-    /// Each input with its counters.
-    pub inputs: Vec<InputSummary>,
     /// Every event, in order.
     pub events: Vec<Event>,
+    /// Each input with its counters (after the events: they are known at the end).
+    pub inputs: Vec<InputSummary>,
 }
 
 /// An input and what was read from it.
@@ -42,38 +45,74 @@ pub struct InputSummary {
     pub analyzer: AnalyzerStats,
 }
 
-/// Collects events and writes one document.
+/// The fields of [`Document`] before its events.
+#[derive(Serialize)]
+struct Head<'a> {
+    schema_version: u32,
+    tool: Tool,
+    redaction: Option<&'a Rules>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shard: Option<super::ShareOf>,
+}
+
+/// Writes one document, an event at a time.
 pub struct Json<W: Write> {
     out: W,
-    doc: Document,
+    /// The head and `"events": [` are written.
+    started: bool,
+    /// Events written so far.
+    events: u64,
+    /// The inputs read so far, written at the end.
+    inputs: Vec<InputSummary>,
+    /// An event's text (one smaller than a large message's).
+    buf: Vec<u8>,
 }
 
 impl<W: Write> Json<W> {
-    /// A document written to `out` at the end.
+    /// A document written to `out` as events come.
     pub fn new(out: W) -> Self {
-        Json {
-            out,
-            doc: Document {
-                schema_version: SCHEMA_VERSION,
-                tool: Tool::default(),
-                redaction: None,
-                shard: None,
-                inputs: Vec::new(),
-                events: Vec::new(),
-            },
-        }
+        Json { out, started: false, events: 0, inputs: Vec::new(), buf: Vec::new() }
+    }
+
+    /// Writes the head, up to the opening of the events array.
+    fn start(
+        &mut self,
+        redaction: Option<&Rules>,
+        shard: Option<super::ShareOf>,
+    ) -> io::Result<()> {
+        let head = Head { schema_version: SCHEMA_VERSION, tool: Tool::default(), redaction, shard };
+        let text = serde_json::to_vec_pretty(&head)?;
+        // The head object without its closing line break and brace.
+        let open = text.strip_suffix(b"\n}").unwrap_or(&text);
+        self.out.write_all(open)?;
+        self.out.write_all(b",\n  \"events\": [")?;
+        self.started = true;
+        Ok(())
     }
 }
 
 impl<W: Write> Format for Json<W> {
     fn begin(&mut self, input: &InputInfo, redaction: Option<&Rules>) -> io::Result<()> {
-        self.doc.redaction = redaction.cloned();
-        self.doc.shard = input.shard.map(|(index, count)| super::ShareOf { index, count });
-        Ok(())
+        if self.started {
+            return Ok(());
+        }
+        self.start(redaction, input.shard.map(|(index, count)| super::ShareOf { index, count }))
     }
 
     fn event(&mut self, event: Event) -> io::Result<()> {
-        self.doc.events.push(event);
+        if !self.started {
+            self.start(None, None)?;
+        }
+        self.out.write_all(if self.events == 0 { b"\n    " } else { b",\n    " })?;
+        self.events += 1;
+        if event.payload_capacity() < crate::event::LARGE_PAYLOAD {
+            // sonic-rs, twice as fast, into a buffer as large as the largest such event.
+            self.buf.clear();
+            super::pretty::write_nested(&event, &mut self.buf, 2)?;
+            return self.out.write_all(&self.buf);
+        }
+        // A large message is escaped straight into the output by serde_json, a run at a time.
+        serde_json::to_writer_pretty(Indented { out: &mut self.out, indent: b"    " }, &event)?;
         Ok(())
     }
 
@@ -83,7 +122,7 @@ impl<W: Write> Format for Json<W> {
         summary: &RunSummary,
         analyzer: &AnalyzerStats,
     ) -> io::Result<()> {
-        self.doc.inputs.push(InputSummary {
+        self.inputs.push(InputSummary {
             input: input.clone(),
             summary: summary.clone(),
             analyzer: *analyzer,
@@ -92,8 +131,122 @@ impl<W: Write> Format for Json<W> {
     }
 
     fn finish(&mut self) -> io::Result<()> {
-        serde_json::to_writer_pretty(&mut self.out, &self.doc)?;
-        self.out.write_all(b"\n")?;
+        if !self.started {
+            self.start(None, None)?;
+        }
+        self.out.write_all(if self.events == 0 { b"]" } else { b"\n  ]" })?;
+        self.out.write_all(b",\n  \"inputs\": ")?;
+        serde_json::to_writer_pretty(Indented { out: &mut self.out, indent: b"  " }, &self.inputs)?;
+        self.out.write_all(b"\n}\n")?;
         self.out.flush()
+    }
+}
+
+/// Writes pretty JSON one level deeper: `indent` after every line break (JSON text has line
+/// breaks only between tokens, never inside a string).
+struct Indented<'a, W: Write> {
+    out: &'a mut W,
+    indent: &'static [u8],
+}
+
+impl<W: Write> Write for Indented<'_, W> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.write_all(bytes)?;
+        Ok(bytes.len())
+    }
+
+    fn write_all(&mut self, mut bytes: &[u8]) -> io::Result<()> {
+        while let Some(at) = memchr::memchr(b'\n', bytes) {
+            self.out.write_all(&bytes[..=at])?;
+            self.out.write_all(self.indent)?;
+            bytes = &bytes[at + 1..];
+        }
+        self.out.write_all(bytes)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Payload, Position};
+    use crate::tcp::{ConnId, Direction};
+    use crate::time::Timestamp;
+    use crate::ws::OpCode;
+
+    fn message(payload: Payload) -> Event {
+        let at = Position { packet: 7, ts: Timestamp::from_nanos(1_500_000_001), offset: 90 };
+        let n = payload.capacity() as u64;
+        Event::Message {
+            connection: ConnId(3),
+            direction: Direction::ClientToServer,
+            opcode: OpCode::Text,
+            complete: true,
+            length: Some(n),
+            captured_length: n,
+            missing: Some(0),
+            wire_length: n,
+            compressed: false,
+            fragments: 1,
+            first: at,
+            last: at,
+            end: at,
+            payload,
+            truncated: false,
+            close: None,
+            rtt: None,
+        }
+    }
+
+    fn written(events: Vec<Event>, shard: Option<(u64, u64)>) -> String {
+        let input = InputInfo {
+            name: "a.pcap".into(),
+            link_type: "ETHERNET (1)".into(),
+            ts_decimals: 6,
+            shard,
+        };
+        let mut json = Json::new(Vec::new());
+        json.begin(&input, None).unwrap();
+        for e in events {
+            json.event(e).unwrap();
+        }
+        json.finish().unwrap();
+        String::from_utf8(json.out).unwrap()
+    }
+
+    #[test]
+    fn the_document_written_piece_by_piece_is_serde_jsons_pretty_document() {
+        let text: String = (0u32..0x80).filter_map(char::from_u32).cycle().take(200_000).collect();
+        let events = || {
+            vec![
+                message(Payload::Text("a \"quoted\"\nline".into())),
+                message(Payload::Text(text.clone())),
+                message(Payload::Bytes((0..=255u8).cycle().take(100_003).collect())),
+                message(Payload::Unavailable),
+            ]
+        };
+        for (events, shard) in [(events(), None), (events(), Some((1, 4))), (vec![], None)] {
+            let want = Document {
+                schema_version: SCHEMA_VERSION,
+                tool: Tool::default(),
+                redaction: None,
+                shard: shard.map(|(index, count)| super::super::ShareOf { index, count }),
+                events: events
+                    .iter()
+                    .map(|e| {
+                        message(match e {
+                            Event::Message { payload, .. } => payload.clone(),
+                            _ => unreachable!(),
+                        })
+                    })
+                    .collect(),
+                inputs: vec![],
+            };
+            let want = serde_json::to_string_pretty(&want).unwrap() + "\n";
+            assert_eq!(written(events, shard), want);
+        }
     }
 }

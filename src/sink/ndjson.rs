@@ -93,7 +93,17 @@ impl<W: Write> Format for Ndjson<W> {
     }
 
     fn event(&mut self, event: Event) -> io::Result<()> {
-        self.line(&event)
+        if event.payload_capacity() < crate::event::LARGE_PAYLOAD {
+            return self.line(&event);
+        }
+        // A large message is escaped straight into the output, a run of text at a time, by
+        // serde_json (the same bytes): no copy of its whole JSON text is made.
+        serde_json::to_writer(&mut self.out, &event)?;
+        self.out.write_all(b"\n")?;
+        if self.line_buffered {
+            self.out.flush()?;
+        }
+        Ok(())
     }
 
     fn stats(&mut self, stats: &crate::event::Stats) -> io::Result<()> {
@@ -142,6 +152,46 @@ mod tests {
             let want = serde_json::to_string(&event).unwrap() + "\n";
             n.event(event).unwrap();
             prop_assert_eq!(String::from_utf8(n.out).unwrap(), want);
+        }
+    }
+
+    #[test]
+    fn large_messages_are_written_as_serde_json_writes_them() {
+        use crate::event::Payload;
+        let at = Position { packet: 1, ts: Timestamp::from_nanos(1), offset: 0 };
+        let text: String = (0u32..0x80).filter_map(char::from_u32).cycle().take(300_001).collect();
+        let bytes: Vec<u8> = (0..=255u8).cycle().take(200_002).collect();
+        for payload in [Payload::Text(text), Payload::Bytes(bytes.clone())] {
+            let event = Event::Message {
+                connection: ConnId(1),
+                direction: crate::tcp::Direction::ServerToClient,
+                opcode: crate::ws::OpCode::Binary,
+                complete: true,
+                length: None,
+                captured_length: 0,
+                missing: None,
+                wire_length: 0,
+                compressed: false,
+                fragments: 1,
+                first: at,
+                last: at,
+                end: at,
+                payload,
+                truncated: false,
+                close: None,
+                rtt: None,
+            };
+            assert!(event.payload_capacity() >= crate::event::LARGE_PAYLOAD);
+            let mut n = Ndjson::new(Vec::new(), false);
+            let want = serde_json::to_string(&event).unwrap() + "\n";
+            n.event(event).unwrap();
+            let line = String::from_utf8(n.out).unwrap();
+            assert_eq!(line, want);
+            let back: serde_json::Value = serde_json::from_str(&line).unwrap();
+            if let Some(b64) = back["payload"]["bytes"].as_str() {
+                use base64::Engine;
+                assert_eq!(base64::engine::general_purpose::STANDARD.decode(b64).unwrap(), bytes);
+            }
         }
     }
 

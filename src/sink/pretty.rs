@@ -36,6 +36,18 @@ pub fn write<T: Serialize + ?Sized>(value: &T, out: impl Write) -> io::Result<()
     w.hand_on()
 }
 
+/// Writes `value` into `buf` as pretty JSON nested `depth` levels deep (the indentation of
+/// its inner lines and closing bracket; the first line is not indented): what
+/// `serde_json::to_writer_pretty` writes for it as an element at that depth.
+pub fn write_nested<T: Serialize + ?Sized>(
+    value: &T,
+    buf: &mut Vec<u8>,
+    depth: usize,
+) -> io::Result<()> {
+    let mut ser = sonic_rs::Serializer::with_formatter(buf, Pretty { depth, has_value: false });
+    value.serialize(&mut ser).map_err(io::Error::other)
+}
+
 /// Collects what sonic-rs writes and hands it on a chunk at a time.
 struct Chunked<W: Write> {
     inner: W,
