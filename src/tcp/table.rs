@@ -72,8 +72,9 @@ pub struct TableStats {
     /// RSTs ignored because their sequence number was outside the receiver's window (the
     /// receiver drops them; forged ones look like this).
     pub ignored_rsts: u64,
-    /// SYNs with a new initial sequence number on an open connection that went on (no new
-    /// connection followed them).
+    /// SYNs with a new initial sequence number on an open connection that started no new
+    /// connection: the old one went on, another such SYN followed, or it ended first (each
+    /// distinct SYN once; its retransmissions not).
     pub ignored_syns: u64,
     /// Segments whose bytes were not kept for the retransmission check because all
     /// connections together held `--max-history-total` (with `--threads`, each worker its
@@ -223,12 +224,16 @@ enum Reuse {
 /// A SYN alone does not end an open connection (the server answers it with an ACK and keeps
 /// the connection, RFC 5961 §4): the connection is taken as reused only once the server
 /// accepts the SYN (a SYN-ACK acknowledging it) or the client sends after it.
-fn reuse_of(conn: &mut Conn, seg: &Segment<'_>, at: PacketRef) -> Reuse {
+/// Each SYN held (its retransmissions aside) counts as ignored until one is confirmed.
+fn reuse_of(conn: &mut Conn, seg: &Segment<'_>, at: PacketRef, stats: &mut TableStats) -> Reuse {
     let from_client = seg.src == conn.info.client;
     if seg.flags.syn && !seg.flags.ack && from_client && is_new_isn(conn, seg) {
         match &conn.held_syn {
             Some(h) if h.seq == seg.seq => {}
-            _ => conn.held_syn = Some(Box::new(HeldSyn { seq: seg.seq, at, reported: false })),
+            _ => {
+                stats.ignored_syns += 1;
+                conn.held_syn = Some(Box::new(HeldSyn { seq: seg.seq, at, reported: false }));
+            }
         }
         return Reuse::Held;
     }
@@ -602,7 +607,7 @@ impl Table {
         // The common case costs one lookup: a segment of an open connection.
         if let Some(tracked) = self.conns.get_mut(&key) {
             match &mut tracked.slot {
-                Slot::Open(conn) => match reuse_of(conn, seg, at) {
+                Slot::Open(conn) => match reuse_of(conn, seg, at, &mut self.stats) {
                     Reuse::No => {
                         on_conn_segment(
                             conn,
@@ -639,6 +644,8 @@ impl Table {
                         return;
                     }
                     Reuse::Confirmed(syn_at) => {
+                        // The SYN started a new connection: not ignored after all.
+                        self.stats.ignored_syns -= 1;
                         self.stats.reused += 1;
                         close(conn, CloseReason::Reused, at, &self.limits, &mut self.budget, sink);
                         reused_syn = Some((conn.info.client, conn.info.server, syn_at));
@@ -1022,7 +1029,6 @@ fn on_conn_segment<S: StreamSink>(
     // Traffic of the connection goes on after a SYN that would have replaced it.
     if let Some(h) = conn.held_syn.as_mut().filter(|h| !h.reported) {
         h.reported = true;
-        stats.ignored_syns += 1;
         let anomaly = Anomaly::SynOnOpenConnection { seq: h.seq };
         let syn_at = h.at;
         sink.on_stream_event(StreamEvent::Anomaly {

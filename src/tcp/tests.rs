@@ -881,6 +881,23 @@ fn a_syn_on_an_open_connection_that_goes_on_is_ignored_and_reported() {
 }
 
 #[test]
+fn every_syn_that_starts_no_connection_is_counted_once() {
+    let mut h = Harness::new();
+    h.handshake(1000, 5000);
+    h.seg(C, S, 1001, 5001, ".P", b"hello");
+    // A flood of new ISNs with nothing after them, one of them retransmitted; then one the
+    // server accepts, which starts a new connection and is not ignored.
+    for isn in [10_000, 20_000, 20_000, 30_000, 40_000] {
+        h.seg(C, S, isn, 0, "S", b"");
+    }
+    assert_eq!(h.table.stats().ignored_syns, 4);
+    h.seg(C, S, 50_000, 0, "S", b"");
+    h.seg(S, C, 90_000, 50_001, "S.", b"");
+    h.finish();
+    assert_eq!((h.table.stats().ignored_syns, h.table.stats().reused), (4, 1));
+}
+
+#[test]
 fn a_new_syn_followed_by_the_client_without_a_captured_syn_ack_starts_a_new_connection() {
     let mut h = Harness::new();
     h.handshake(1000, 5000);
