@@ -144,12 +144,13 @@ fn the_heap_grows_as_the_meter_says() {
     let expected = gen_bulk::generate(&capture, &opts).expect("capture");
 
     // Fixed buffers of a run, charged to nothing: the file's 1 MiB read buffer, the report's
-    // and the redactor's start; and what the report holds besides its rows at the end. The
-    // meter's estimates (an HTTP head, a connection's state) cover them on one thread: there,
-    // 1 MiB is the margin, and leaving the open connections' state uncharged (770
-    // bytes each) fails the test. With `--threads`, the rounds and answers in flight are
-    // charged as if all were full, which leaves more room.
-    let fixed = |threads: &str| if threads == "1" { (1.0, MIB) } else { (1.05, 2.0 * MIB) };
+    // start, and what is allocated for a moment while connections are evicted. Everything
+    // else is charged as it is held (HTTP heads with their texts, the pool of zlib states
+    // since 2026-12-08, which was charged as if full before and hid 0.7 MiB of heads): on
+    // one thread 1.5 MiB is the margin, and leaving the open connections' state uncharged
+    // (770 bytes each) fails the test. With `--threads`, the rounds and answers in flight
+    // are charged as if all were full, which leaves more room.
+    let fixed = |threads: &str| if threads == "1" { (1.0, 1.5 * MIB) } else { (1.05, 2.0 * MIB) };
     for (budget, threads) in [("1G", "1"), ("1G", "2"), ("16M", "1"), ("16M", "2"), ("32M", "2")] {
         let seen = report(&capture, budget, threads);
         let (heap, meter) = (seen.heap as f64, seen.meter as f64);

@@ -133,8 +133,9 @@ pub struct Analyzer<S: EventSink> {
     saving: Level,
     /// Events since every session was last asked to save memory.
     since_sweep: u32,
-    /// This thread's zlib state pool and inflate buffer, charged to the memory budget.
-    _per_thread: crate::memory::Charge,
+    /// This thread's zlib state pool and inflate buffer, charged to the memory budget as they
+    /// hold.
+    _per_thread: crate::ws::deflate::ThreadCharge,
     /// Connections whose response waits for the client's bytes ([`Session::waiting_since`]),
     /// looked at by the table's sweeps.
     waiting: std::collections::BTreeSet<ConnId>,
@@ -146,10 +147,8 @@ const SAVE_SPACING: u32 = 1024;
 impl<S: EventSink> Analyzer<S> {
     /// An analyzer pushing events into `sink`.
     pub fn new(cfg: AnalyzerConfig, sink: S) -> Self {
-        let mut per_thread = crate::memory::Charge::new(&cfg.memory);
-        per_thread.set(crate::ws::deflate::PER_THREAD_BYTES);
         Analyzer {
-            _per_thread: per_thread,
+            _per_thread: crate::ws::deflate::charge_thread_to(&cfg.memory),
             cfg,
             sessions: HashMap::default(),
             closed_mark: None,

@@ -269,6 +269,15 @@ struct Pending {
     violations: Vec<Violation>,
 }
 
+impl Pending {
+    /// Bytes it holds on the heap besides itself (the upgrade request boxed, with its texts).
+    fn heap_bytes(&self) -> usize {
+        self.method.capacity()
+            + self.upgrade.as_ref().map_or(0, |(r, _)| size_of::<RequestInfo>() + r.heap_bytes())
+            + Violation::list_bytes(&self.violations)
+    }
+}
+
 #[derive(Debug)]
 struct HttpPhase {
     /// Which TCP direction carries requests (the HTTP client's), once known.
@@ -474,6 +483,20 @@ struct SwitchPhase {
     handshake: Box<Answered>,
 }
 
+impl Answered {
+    /// Bytes it holds (itself boxed, the request and response with their texts).
+    fn heap_bytes(&self) -> usize {
+        size_of::<Answered>()
+            + size_of::<RequestInfo>()
+            + self.request.heap_bytes()
+            + size_of::<http::ResponseInfo>()
+            + self.response.heap_bytes()
+            + Violation::list_bytes(&self.req_violations)
+            + Violation::list_bytes(&self.violations)
+            + self.client_early.as_ref().map_or(0, |e| size_of::<Event>() + e.payload_capacity())
+    }
+}
+
 /// An upgrade request and its 101, held until what follows shows the outcome.
 #[derive(Debug)]
 struct Answered {
@@ -623,12 +646,12 @@ impl Session {
         let phase = match &self.phase {
             Phase::Http(h) => {
                 h.buf.iter().map(Buffered::footprint).sum::<usize>()
-                    + h.pending.len() * (size_of::<Pending>() + size_of::<RequestInfo>() + 256)
+                    + h.pending.capacity() * size_of::<Pending>()
+                    + h.pending.iter().map(Pending::heap_bytes).sum::<usize>()
             }
             Phase::Switching(sw) => {
-                // The request's and response's heads and headers (an estimate).
                 size_of::<SwitchPhase>()
-                    + 2048
+                    + sw.handshake.heap_bytes()
                     + sw.buf.iter().map(Buffered::footprint).sum::<usize>()
                     + sw.ws.dirs.iter().map(DirectionDecoder::footprint).sum::<usize>()
             }

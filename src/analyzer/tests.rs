@@ -729,7 +729,7 @@ fn session_state_stays_small() {
 #[test]
 fn a_session_charges_its_buffers_and_gives_up_payload_copies_past_half_the_budget() {
     let memory = crate::memory::Memory::new(64 << 20);
-    // The analyzer charges its thread's inflate pool and buffer from the start.
+    // The analyzer charges its thread's inflate pool and buffer (at most this).
     let reserve = crate::ws::deflate::PER_THREAD_BYTES;
     let cfg = AnalyzerConfig { memory: memory.clone(), ..AnalyzerConfig::default() };
     let mut c = Conn::with(RoleSource::Syn, cfg);

@@ -100,3 +100,65 @@ pub struct Negotiated {
     /// cannot interpret.
     pub unknown_extensions: bool,
 }
+
+/// Heap bytes of texts and lists (what holding a handshake's facts costs the memory budget).
+fn opt_bytes(s: &Option<String>) -> usize {
+    s.as_ref().map_or(0, String::capacity)
+}
+
+fn strings_bytes(v: &[String], capacity: usize) -> usize {
+    capacity * size_of::<String>() + v.iter().map(String::capacity).sum::<usize>()
+}
+
+fn extensions_bytes(v: &Vec<Extension>) -> usize {
+    v.capacity() * size_of::<Extension>()
+        + v.iter()
+            .map(|e| {
+                e.name.capacity()
+                    + e.params.capacity() * size_of::<(String, Option<String>)>()
+                    + e.params.iter().map(|(n, v)| n.capacity() + opt_bytes(v)).sum::<usize>()
+            })
+            .sum::<usize>()
+}
+
+fn headers_bytes(v: &Vec<(String, String)>) -> usize {
+    v.capacity() * size_of::<(String, String)>()
+        + v.iter().map(|(n, v)| n.capacity() + v.capacity()).sum::<usize>()
+}
+
+impl RequestInfo {
+    /// Bytes it holds on the heap besides itself.
+    pub fn heap_bytes(&self) -> usize {
+        self.method.capacity()
+            + self.path.capacity()
+            + self.http_version.capacity()
+            + [&self.host, &self.origin, &self.user_agent, &self.key, &self.version]
+                .into_iter()
+                .map(opt_bytes)
+                .sum::<usize>()
+            + strings_bytes(&self.protocols, self.protocols.capacity())
+            + extensions_bytes(&self.extensions)
+            + headers_bytes(&self.headers)
+    }
+}
+
+impl ResponseInfo {
+    /// Bytes it holds on the heap besides itself.
+    pub fn heap_bytes(&self) -> usize {
+        self.reason.capacity()
+            + self.http_version.capacity()
+            + [&self.accept, &self.protocol, &self.version]
+                .into_iter()
+                .map(opt_bytes)
+                .sum::<usize>()
+            + extensions_bytes(&self.extensions)
+            + headers_bytes(&self.headers)
+    }
+}
+
+impl Violation {
+    /// Bytes a list of violations holds on the heap.
+    pub fn list_bytes(v: &Vec<Violation>) -> usize {
+        v.capacity() * size_of::<Violation>() + v.iter().map(|v| v.detail.capacity()).sum::<usize>()
+    }
+}

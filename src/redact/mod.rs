@@ -382,6 +382,8 @@ pub struct Redactor {
     field_names: RefCell<foldhash::HashMap<String, bool>>,
     /// Short texts no pattern matches.
     clean: RefCell<foldhash::HashSet<String>>,
+    /// Bytes the remembered decisions and clean texts hold (charged with `learned`).
+    remembered: std::cell::Cell<usize>,
     /// Decisions per subprotocol token, apart and after a marker: its replacement and the
     /// secrets it holds, if it is redacted.
     protocols: RefCell<[foldhash::HashMap<String, ProtocolDecision>; 2]>,
@@ -459,6 +461,7 @@ impl Redactor {
             header_kinds: RefCell::default(),
             field_names: RefCell::default(),
             clean: RefCell::default(),
+            remembered: std::cell::Cell::new(0),
             protocols: RefCell::default(),
             required_protocol: None,
             rules,
@@ -498,6 +501,19 @@ impl Redactor {
     /// Bytes the secrets learned from open connections' handshakes hold.
     pub fn learned_bytes(&self) -> usize {
         self.learned_bytes
+    }
+
+    /// Bytes it holds that grow with what the capture sends: the secrets learned for open
+    /// connections and the decisions and clean texts it remembers (at most about 1 MiB).
+    pub fn held_bytes(&self) -> usize {
+        self.learned_bytes + self.remembered.get()
+    }
+
+    /// A remembered entry of `key` and a value of `value` bytes (in a hash table: a slot and
+    /// its control byte).
+    fn remember(&self, key: &str, value: usize) {
+        let bytes = key.len() + size_of::<String>() + value + 1;
+        self.remembered.set(self.remembered.get() + bytes);
     }
 
     /// The rules applied.
@@ -612,6 +628,7 @@ impl Redactor {
         let mut clean = self.clean.borrow_mut();
         if cur.is_none() && short && clean.len() < MAX_REMEMBERED_CLEAN {
             clean.insert(s.to_string());
+            self.remember(s, 0);
         }
         cur
     }
@@ -649,6 +666,10 @@ impl Redactor {
         let mut remembered = self.protocols.borrow_mut();
         let map = &mut remembered[usize::from(after_marker)];
         if map.len() < MAX_REMEMBERED_NAMES {
+            let held = r.as_ref().map_or(0, |r| {
+                r.len() + secrets.iter().map(|s| s.len() + size_of::<String>()).sum::<usize>()
+            });
+            self.remember(t, size_of::<ProtocolDecision>() + held);
             map.insert(t.to_string(), r.clone().map(|r| (r, secrets)));
         }
         r
@@ -751,6 +772,7 @@ impl Redactor {
         let mut names = self.field_names.borrow_mut();
         if names.len() < MAX_REMEMBERED_NAMES && name.len() <= MAX_REMEMBERED_NAME_LEN {
             names.insert(name.to_string(), d);
+            self.remember(name, size_of::<bool>());
         }
         d
     }
@@ -776,6 +798,7 @@ impl Redactor {
         let mut kinds = self.header_kinds.borrow_mut();
         if kinds.len() < MAX_REMEMBERED_NAMES && name.len() <= MAX_REMEMBERED_NAME_LEN {
             kinds.insert(name.to_string(), kind);
+            self.remember(name, size_of::<HeaderKind>());
         }
         kind
     }
@@ -890,7 +913,8 @@ impl<S> Redacting<S> {
         Redacting { redactor, sink, charge: None }
     }
 
-    /// Charges the secrets the redactor remembers for open connections to `memory`.
+    /// Charges what the redactor holds (the secrets it remembers for open connections, its
+    /// remembered decisions) to `memory`.
     pub fn charge_to(mut self, memory: &crate::memory::Memory) -> Self {
         self.charge = Some(crate::memory::Charge::new(memory));
         self
@@ -913,7 +937,7 @@ impl<S: EventSink> EventSink for Redacting<S> {
         if let Some(r) = &mut self.redactor {
             r.apply(&mut event);
             if let Some(c) = &mut self.charge {
-                c.set(r.learned_bytes());
+                c.set(r.held_bytes());
             }
         }
         self.sink.event(event);

@@ -18,6 +18,7 @@
 //! right bytes or fails on a back-reference that reaches further than the capture saw. The
 //! failure is reported as missing context, never as garbage.
 
+use crate::memory::{Charge, Memory};
 use flate2::{Decompress, FlushDecompress, Status};
 use std::collections::VecDeque;
 
@@ -34,6 +35,9 @@ thread_local! {
     static OUT: std::cell::RefCell<Box<[u8]>> = std::cell::RefCell::new(vec![0u8; CHUNK].into_boxed_slice());
     /// zlib states not in use by a message.
     static STATES: std::cell::RefCell<Vec<Decompress>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// What the pool and the output buffer hold, charged to the meter of the analyzer that
+    /// runs on this thread ([`charge_thread_to`]).
+    static POOL_CHARGE: std::cell::RefCell<Option<Charge>> = const { std::cell::RefCell::new(None) };
 }
 /// RFC 7692 §7.2.2: the tail removed by the compressor, appended back before inflating.
 const TAIL: [u8; 4] = [0x00, 0x00, 0xFF, 0xFF];
@@ -55,9 +59,55 @@ pub enum InflateError {
 /// window), for the memory budget.
 const STATE_BYTES: usize = 48 << 10;
 
-/// What one thread's inflation holds besides its inflaters: the pool of zlib states (full, at
-/// worst) and the shared output buffer (for the memory budget).
+/// The most one thread's inflation holds besides its inflaters: the pool of zlib states (full)
+/// and the shared output buffer.
+#[cfg(test)]
 pub const PER_THREAD_BYTES: usize = POOL * STATE_BYTES + CHUNK;
+
+/// Charges what this thread's inflation holds besides its inflaters (the output buffer and the
+/// zlib states pooled between messages, as they come and go) to `memory`, until the guard is
+/// dropped; then the pool is emptied. An analyzer holds one for the thread it runs on.
+pub fn charge_thread_to(memory: &Memory) -> ThreadCharge {
+    let mut charge = Charge::new(memory);
+    charge.set(pool_bytes(STATES.try_with(|s| s.borrow().len()).unwrap_or(0)));
+    let previous = POOL_CHARGE.try_with(|c| c.replace(Some(charge))).ok().flatten();
+    ThreadCharge { previous }
+}
+
+/// Keeps this thread's inflation charged to a meter ([`charge_thread_to`]).
+#[derive(Debug)]
+pub struct ThreadCharge {
+    /// The charge this one replaced (an analyzer within another's life on the same thread),
+    /// put back when this one goes.
+    previous: Option<Charge>,
+}
+
+impl Drop for ThreadCharge {
+    fn drop(&mut self) {
+        let _ = STATES.try_with(|s| s.borrow_mut().clear());
+        let mut previous = self.previous.take();
+        if let Some(p) = &mut previous {
+            p.set(pool_bytes(0));
+        }
+        let _ = POOL_CHARGE.try_with(|c| c.replace(previous));
+    }
+}
+
+/// What the output buffer and `pooled` zlib states hold.
+fn pool_bytes(pooled: usize) -> usize {
+    CHUNK + pooled * STATE_BYTES
+}
+
+/// The pool now holds `pooled` states: charged as such.
+fn recharge(pooled: usize) {
+    let _ = POOL_CHARGE.try_with(|c| {
+        if let Ok(mut c) = c.try_borrow_mut()
+            && let Some(c) = c.as_mut()
+        {
+            c.set(pool_bytes(pooled));
+        }
+    });
+}
 
 /// The inflater of one direction.
 pub struct Inflater {
@@ -169,6 +219,7 @@ impl Inflater {
                     && s.len() < POOL
                 {
                     s.push(z);
+                    recharge(s.len());
                 }
             });
         }
@@ -197,7 +248,15 @@ impl Inflater {
         let z = match &mut self.z {
             Some(z) => z,
             None => {
-                let pooled = STATES.try_with(|s| s.try_borrow_mut().ok()?.pop()).ok().flatten();
+                let pooled = STATES
+                    .try_with(|s| {
+                        let mut s = s.try_borrow_mut().ok()?;
+                        let z = s.pop()?;
+                        recharge(s.len());
+                        Some(z)
+                    })
+                    .ok()
+                    .flatten();
                 let mut z = match pooled {
                     Some(mut z) => {
                         z.reset(false);
@@ -514,6 +573,32 @@ mod tests {
         let err = inflate(&mut i, &[&[0xff, 0xff, 0xff, 0xff]]).unwrap_err();
         assert!(matches!(err, InflateError::Corrupt(_)), "{err:?}");
         assert!(!i.context_known());
+    }
+
+    #[test]
+    fn the_pool_of_zlib_states_is_charged_as_it_holds_and_emptied_after_the_run() {
+        let memory = Memory::new(64 << 20);
+        let guard = charge_thread_to(&memory);
+        assert_eq!(memory.used(), CHUNK, "the output buffer only");
+        // Two messages inflated at once: two states, both pooled after their messages.
+        let compressed = compress_all(&[b"hello hello hello".to_vec()]);
+        let (mut a, mut b) = (Inflater::new(false, true), Inflater::new(false, true));
+        let mut sink = |_: &[u8]| {};
+        a.feed(&compressed[0], 1 << 20, &mut sink).unwrap();
+        b.feed(&compressed[0], 1 << 20, &mut sink).unwrap();
+        // In use, a state is its inflater's (charged by its session), not the pool's.
+        assert_eq!(memory.used(), CHUNK);
+        a.finish(1 << 20, &mut sink).unwrap();
+        b.finish(1 << 20, &mut sink).unwrap();
+        assert_eq!(memory.used(), CHUNK + 2 * STATE_BYTES);
+        // The next message takes one back.
+        assert_eq!(inflate(&mut a, &[&compress_all(&[b"x".to_vec()])[0]]).unwrap(), b"x");
+        assert_eq!(memory.used(), CHUNK + 2 * STATE_BYTES);
+        a.feed(&compress_all(&[b"y".to_vec()])[0], 1 << 20, &mut sink).unwrap_or(());
+        assert_eq!(memory.used(), CHUNK + STATE_BYTES);
+        drop(guard);
+        assert_eq!(memory.used(), 0);
+        assert_eq!(STATES.with(|s| s.borrow().len()), 0, "the pool is emptied");
     }
 
     #[test]
