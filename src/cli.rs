@@ -714,7 +714,8 @@ pub struct ExportArgs {
 pub enum StreamsFormat {
     /// One human-readable line per connection.
     Text,
-    /// One JSON document with every connection, gap and anomaly.
+    /// One JSON document with every connection, gap and anomaly: `input`, `connections` (each
+    /// written when it closes), then the run's counters.
     Json,
 }
 

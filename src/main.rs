@@ -328,7 +328,8 @@ fn streams_command(a: StreamsArgs) -> Result<u8, Error> {
     let mut packets = pipeline::open(&source)?;
     let out = BufWriter::new(std::io::stdout().lock());
     let write_dir = a.write_dir.map(|dir| streams::WriteDir::new(dir, &source));
-    let mut sink = streams::StreamsSink::new(out, a.format, write_dir)?;
+    let mut sink = streams::StreamsSink::new(out, a.format, write_dir, source.describe())?
+        .charge_to(&limits.memory);
     wsscope::privileges::apply(&source.privileges)?;
     run::listening_notice(&source, &wsscope::capture::describe_links(&packets.link_types()));
     let summary = pipeline::drive(packets.as_mut(), &limits, &stop, &mut sink);
@@ -336,6 +337,13 @@ fn streams_command(a: StreamsArgs) -> Result<u8, Error> {
     // fails with it (as `report` and `export` do).
     let closed = packets.close();
     run::signal_notice();
-    sink.finish(&source.describe(), &summary)?;
+    // What the budget gave up and what the limits cut, as `report` and `export` say it.
+    if let Some(m) = wsscope::sink::memory_notice(&summary.memory) {
+        eprintln!("wsscope: {}: {m}", source.display());
+    }
+    if let Some(m) = wsscope::sink::limits_notice(&summary.tcp) {
+        eprintln!("wsscope: {}: warning: {m}", source.display());
+    }
+    sink.finish(&summary)?;
     closed.map(|()| 0)
 }

@@ -135,6 +135,17 @@ impl<F> Outcome<F> {
     }
 }
 
+/// Whether `source` can be closed after it was checked and opened again at its turn: a regular
+/// capture file (not standard input or a pipe, which can be read once), with no `-w` file (the
+/// opening creates it) and no account to switch to (it might not be allowed to open it).
+fn reopenable(source: &Source) -> bool {
+    let Input::File(path) = &source.input else { return false };
+    path != std::path::Path::new("-")
+        && source.write.is_none()
+        && !matches!(source.privileges, crate::privileges::Plan::Switch(_))
+        && std::fs::metadata(path).is_ok_and(|m| m.is_file())
+}
+
 /// Reads every input into `format`.
 pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error> {
     let stop = stop_conditions(&cfg.sources);
@@ -144,15 +155,20 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
     let rules = redactor.as_ref().map(|r| r.rules().clone());
     let mut output = Output::new(format, Arc::clone(&stop), cfg.max_payload, rules)
         .with_display_filter(cfg.display_filter.take());
-    // Open every input first, so a bad path fails before any output is written.
+    // Open every input first, so a bad path fails before any output is written. A capture
+    // file after the first is closed again until its turn, as `--join` does: hundreds of
+    // rotated files held two descriptors each (past about 500, "Too many open files" under the
+    // usual limit of 1024) and up to 1 MiB of read buffer each, outside the memory budget.
     let mut opened = Vec::new();
-    for source in &cfg.sources {
-        opened.push((source, pipeline::open(source)?));
+    for (i, source) in cfg.sources.iter().enumerate() {
+        let packets = pipeline::open(source)?;
+        let later = i > 0 && reopenable(source);
+        opened.push((source, (!later).then_some(packets)));
     }
     // TLS keys: pcapng files hand theirs over; a key log is followed while capturing live.
     let mut _follower = None;
     if let Some(store) = &cfg.analyzer.tls.keys {
-        for (_, p) in &mut opened {
+        for p in opened.iter_mut().filter_map(|(_, p)| p.as_mut()) {
             p.set_key_store(Arc::clone(store));
         }
         let live = cfg.sources.iter().any(|s| matches!(s.input, Input::Live { .. }));
@@ -193,7 +209,31 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
     let mut reported_over = 0;
     let mut apart = Vec::new();
     let mut failed = None;
-    for (source, mut packets) in opened {
+    for (source, packets) in opened {
+        let mut packets = match packets {
+            Some(p) => p,
+            None => match pipeline::open(source) {
+                Ok(mut p) => {
+                    if let Some(store) = &cfg.analyzer.tls.keys {
+                        p.set_key_store(Arc::clone(store));
+                    }
+                    p
+                }
+                // Read when the run began, gone or changed since: the inputs before it are in
+                // the outputs, and the run fails with the error.
+                Err(e) => {
+                    if cfg.notices {
+                        eprintln!(
+                            "wsscope: {}: could not be opened again for its turn: the inputs \
+                             before it are analysed and in the output",
+                            source.display()
+                        );
+                    }
+                    failed = Some(e);
+                    break;
+                }
+            },
+        };
         let mut info = InputInfo {
             name: source.describe(),
             link_type: describe_links(&packets.link_types()),

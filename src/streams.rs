@@ -7,6 +7,7 @@ use crate::cli::StreamsFormat;
 use crate::error::Error;
 use crate::outfile::{OutFile, Protected};
 use crate::pipeline::RunSummary;
+use crate::sink::pretty::Indented;
 use crate::tcp::{
     Anomaly, CloseReason, ConnId, ConnInfo, DirStats, Direction, GapReason, RoleSource,
     StreamEvent, StreamSink,
@@ -125,7 +126,16 @@ pub struct StreamsSink<W: Write> {
     out: W,
     format: StreamsFormat,
     open: HashMap<ConnId, ConnSummary>,
-    done: Vec<ConnSummary>,
+    /// The input, named at the head of the JSON document.
+    input: String,
+    /// JSON: the document's head is written, and how many connections after it (each is
+    /// written when it closes, never kept).
+    started: bool,
+    written: u64,
+    /// What the open connections' summaries hold on the heap (texts and lists), and its charge
+    /// with the map's to the memory budget.
+    held: usize,
+    charge: Option<crate::memory::Charge>,
     write_dir: Option<WriteDir>,
     files: HashMap<(ConnId, Direction), BufWriter<OutFile>>,
     error: Option<Error>,
@@ -138,7 +148,12 @@ impl<W: Write> StreamsSink<W> {
     /// file per connection and direction ([`crate::outfile`]'s rules: never over an input or
     /// through a link; files of an earlier run are refused before anything is read, unless
     /// `force`).
-    pub fn new(out: W, format: StreamsFormat, write_dir: Option<WriteDir>) -> Result<Self, Error> {
+    pub fn new(
+        out: W,
+        format: StreamsFormat,
+        write_dir: Option<WriteDir>,
+        input: String,
+    ) -> Result<Self, Error> {
         if let Some(w) = &write_dir {
             let d = &w.dir;
             let existed = d.exists();
@@ -174,12 +189,31 @@ impl<W: Write> StreamsSink<W> {
             out,
             format,
             open: HashMap::new(),
-            done: Vec::new(),
+            input,
+            started: false,
+            written: 0,
+            held: 0,
+            charge: None,
             write_dir,
             files: HashMap::new(),
             error: None,
             limit_gaps: 0,
         })
+    }
+
+    /// Charges the open connections' summaries to `memory` (the budget's evictions then bound
+    /// them as they bound the connection table).
+    pub fn charge_to(mut self, memory: &crate::memory::Memory) -> Self {
+        self.charge = Some(crate::memory::Charge::new(memory));
+        self
+    }
+
+    /// The summaries held changed: charged again.
+    fn account(&mut self) {
+        if let Some(c) = &mut self.charge {
+            let map = self.open.capacity() * (size_of::<(ConnId, ConnSummary)>() + 1);
+            c.set(map + self.held);
+        }
     }
 
     fn open_conn(&mut self, info: &ConnInfo) {
@@ -211,7 +245,11 @@ impl<W: Write> StreamsSink<W> {
             };
             self.print(format_args!("#{} open   {} → {}{}", info.id, s.client, s.server, role));
         }
-        self.open.insert(info.id, s);
+        self.held += s.heap_bytes();
+        if let Some(old) = self.open.insert(info.id, s) {
+            self.held -= old.heap_bytes();
+        }
+        self.account();
     }
 
     fn write_bytes(&mut self, conn: ConnId, dir: Direction, data: &[u8]) {
@@ -248,6 +286,8 @@ impl<W: Write> StreamsSink<W> {
         ts: Timestamp,
     ) {
         let Some(mut s) = self.open.remove(&conn) else { return };
+        self.held -= s.heap_bytes();
+        self.account();
         s.close = Some(reason);
         s.end = ts.as_secs_f64();
         s.client_to_server.stats = stats[0];
@@ -271,8 +311,34 @@ impl<W: Write> StreamsSink<W> {
                 let line = text_line(&s);
                 self.print(format_args!("{line}"));
             }
-            StreamsFormat::Json => self.done.push(s),
+            StreamsFormat::Json => {
+                if self.error.is_none()
+                    && let Err(e) = self.write_json(&s)
+                {
+                    self.error = Some(Error::Output { what: "standard output".into(), source: e });
+                }
+            }
         }
+    }
+
+    /// The JSON document's head: the input and the opening of its connections.
+    fn json_head(&mut self) -> std::io::Result<()> {
+        if !self.started {
+            self.started = true;
+            self.out.write_all(b"{\n  \"input\": ")?;
+            serde_json::to_writer(&mut self.out, &self.input)?;
+            self.out.write_all(b",\n  \"connections\": [")?;
+        }
+        Ok(())
+    }
+
+    /// A closed connection's object in the JSON document, written at once.
+    fn write_json(&mut self, s: &ConnSummary) -> std::io::Result<()> {
+        self.json_head()?;
+        self.out.write_all(if self.written == 0 { b"\n    " } else { b",\n    " })?;
+        self.written += 1;
+        serde_json::to_writer_pretty(Indented::new(&mut self.out, b"    "), s)?;
+        Ok(())
     }
 
     fn print(&mut self, args: std::fmt::Arguments<'_>) {
@@ -284,14 +350,15 @@ impl<W: Write> StreamsSink<W> {
     }
 
     /// Prints the totals (text) or the whole document (JSON) and returns the first write error.
-    pub fn finish(mut self, input: &str, summary: &RunSummary) -> Result<(), Error> {
+    pub fn finish(mut self, summary: &RunSummary) -> Result<(), Error> {
         match self.format {
             StreamsFormat::Text => {
                 let p = &summary.packets;
                 let t = &summary.tcp;
+                let input = std::mem::take(&mut self.input);
                 self.print(format_args!(
                     "{}: {} packets ({} TCP, {} other, {} malformed, {} cut by snaplen), {} connection{}",
-                    crate::term::escape(input),
+                    crate::term::escape(&input),
                     p.packets,
                     p.tcp_segments,
                     p.other,
@@ -350,22 +417,10 @@ impl<W: Write> StreamsSink<W> {
                 }
             }
             StreamsFormat::Json => {
-                #[derive(Serialize)]
-                struct Doc<'a> {
-                    input: &'a str,
-                    #[serde(flatten)]
-                    summary: &'a RunSummary,
-                    connections: &'a [ConnSummary],
-                }
-                let doc = Doc { input, summary, connections: &self.done };
-                if self.error.is_none() {
-                    let r = serde_json::to_writer_pretty(&mut self.out, &doc)
-                        .map_err(std::io::Error::from)
-                        .and_then(|_| writeln!(self.out));
-                    if let Err(e) = r {
-                        self.error =
-                            Some(Error::Output { what: "standard output".into(), source: e });
-                    }
+                if self.error.is_none()
+                    && let Err(e) = self.json_tail(summary)
+                {
+                    self.error = Some(Error::Output { what: "standard output".into(), source: e });
                 }
             }
         }
@@ -373,6 +428,34 @@ impl<W: Write> StreamsSink<W> {
             self.error.get_or_insert(Error::Output { what: "standard output".into(), source: e });
         }
         self.error.map_or(Ok(()), Err)
+    }
+}
+
+impl<W: Write> StreamsSink<W> {
+    /// The end of the JSON document: the connections' array closed, then the run's counters
+    /// (the summary's members, at the document's level).
+    fn json_tail(&mut self, summary: &RunSummary) -> std::io::Result<()> {
+        self.json_head()?;
+        self.out.write_all(if self.written == 0 { b"]" } else { b"\n  ]" })?;
+        let members = serde_json::to_vec_pretty(summary)?;
+        // `{`, its members each on lines indented by two, `\n}`: the members go on as ours.
+        if let Some(inner) = members.strip_prefix(b"{").and_then(|m| m.strip_suffix(b"\n}"))
+            && !inner.is_empty()
+        {
+            self.out.write_all(b",")?;
+            self.out.write_all(inner)?;
+        }
+        self.out.write_all(b"\n}\n")
+    }
+}
+
+impl ConnSummary {
+    /// What it holds on the heap besides itself.
+    fn heap_bytes(&self) -> usize {
+        self.client.capacity()
+            + self.server.capacity()
+            + self.gaps.capacity() * size_of::<GapRecord>()
+            + self.anomalies.capacity() * size_of::<AnomalyRecord>()
     }
 }
 
@@ -389,6 +472,7 @@ impl<W: Write> StreamSink for StreamsSink<W> {
                 if let Some(s) = self.open.get_mut(&conn)
                     && s.gaps.len() < MAX_LISTED
                 {
+                    let before = s.heap_bytes();
                     s.gaps.push(GapRecord {
                         direction: dir,
                         offset,
@@ -397,6 +481,8 @@ impl<W: Write> StreamSink for StreamsSink<W> {
                         reason,
                         packet: at.packet,
                     });
+                    self.held = self.held + s.heap_bytes() - before;
+                    self.account();
                 }
             }
             StreamEvent::Fin { conn, dir, .. } => {
@@ -416,7 +502,10 @@ impl<W: Write> StreamSink for StreamsSink<W> {
                 if let Some(s) = self.open.get_mut(&conn)
                     && s.anomalies.len() < MAX_LISTED
                 {
+                    let before = s.heap_bytes();
                     s.anomalies.push(AnomalyRecord { direction: dir, packet: at.packet, anomaly });
+                    self.held = self.held + s.heap_bytes() - before;
+                    self.account();
                 }
             }
             StreamEvent::Close { conn, reason, stats, at } => {

@@ -1204,3 +1204,61 @@ fn a_bad_share_says_how_to_give_one() {
         assert!(stderr(&o).contains(&format!("--shard {share:?}")), "{share}: {}", stderr(&o));
     }
 }
+
+/// Hundreds of rotated capture files read apart (`report dir/*.pcap`): each is checked when the
+/// run begins, then closed until its turn. They were all held open (two descriptors and up to
+/// 1 MiB each), and past about 500 files the run failed with "Too many open files" under the
+/// usual limit of 1024 descriptors; here the limit is 64 for 150 files.
+#[test]
+fn many_inputs_are_read_under_a_small_limit_of_open_files() {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let src = testdata("captures/real/node-basic.pcap");
+    let mut files = Vec::new();
+    for i in 0..150 {
+        let f = dir.path().join(format!("piece{i:03}.pcap"));
+        std::fs::copy(&src, &f).unwrap();
+        files.push(f.to_str().unwrap().to_string());
+    }
+    let mut c = Command::new(env!("CARGO_BIN_EXE_wsscope"));
+    c.args(["report", "--quiet", "--fail-on", "never"]).args(&files);
+    // SAFETY: setrlimit(2) is async-signal-safe; only the child's limit changes.
+    unsafe {
+        c.pre_exec(|| {
+            let lim = libc::rlimit { rlim_cur: 64, rlim_max: 64 };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let o = c.output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["inputs"].as_array().unwrap().len(), 150);
+    let one = wsscope(&["report", "--quiet", src.to_str().unwrap()]);
+    let one: serde_json::Value = serde_json::from_slice(&one.stdout).unwrap();
+    let per_file = one["summary"]["websocket_connections"].as_u64().unwrap();
+    assert!(per_file > 0);
+    assert_eq!(doc["summary"]["websocket_connections"].as_u64().unwrap(), 150 * per_file);
+}
+
+/// `streams --format json` writes each connection when it closes (memory does not grow with
+/// the capture) and the run's counters at the end: one document, serde_json's pretty text.
+#[test]
+fn streams_json_is_one_pretty_document_written_as_connections_close() {
+    for cap in ["captures/real/py-close-codes.pcap", "captures/real/node-basic.pcap"] {
+        let f = testdata(cap);
+        let o = wsscope(&["streams", "--format", "json", f.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let pretty = serde_json::to_string_pretty(&doc).unwrap() + "\n";
+        assert!(pretty.as_bytes() == o.stdout, "{cap}: not serde_json's pretty text");
+        let text = wsscope(&["streams", f.to_str().unwrap()]);
+        let closed =
+            String::from_utf8_lossy(&text.stdout).lines().filter(|l| l.contains(" close")).count();
+        assert_eq!(doc["connections"].as_array().unwrap().len(), closed, "{cap}");
+        assert_eq!(doc["input"], f.to_str().unwrap());
+        assert!(doc["packets"]["packets"].as_u64().unwrap() > 0, "{cap}: the counters follow");
+    }
+}

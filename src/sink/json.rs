@@ -2,6 +2,7 @@
 //! the head when the first input begins, each event as it comes, the inputs' counters at the
 //! end. Memory does not grow with the capture: no event is kept once written.
 
+use super::pretty::Indented;
 use super::{Format, InputInfo, SCHEMA_VERSION, Tool};
 use crate::analyzer::AnalyzerStats;
 use crate::event::Event;
@@ -112,7 +113,7 @@ impl<W: Write> Format for Json<W> {
             return self.out.write_all(&self.buf);
         }
         // A large message is escaped straight into the output by serde_json, a run at a time.
-        serde_json::to_writer_pretty(Indented { out: &mut self.out, indent: b"    " }, &event)?;
+        serde_json::to_writer_pretty(Indented::new(&mut self.out, b"    "), &event)?;
         Ok(())
     }
 
@@ -136,35 +137,8 @@ impl<W: Write> Format for Json<W> {
         }
         self.out.write_all(if self.events == 0 { b"]" } else { b"\n  ]" })?;
         self.out.write_all(b",\n  \"inputs\": ")?;
-        serde_json::to_writer_pretty(Indented { out: &mut self.out, indent: b"  " }, &self.inputs)?;
+        serde_json::to_writer_pretty(Indented::new(&mut self.out, b"  "), &self.inputs)?;
         self.out.write_all(b"\n}\n")?;
-        self.out.flush()
-    }
-}
-
-/// Writes pretty JSON one level deeper: `indent` after every line break (JSON text has line
-/// breaks only between tokens, never inside a string).
-struct Indented<'a, W: Write> {
-    out: &'a mut W,
-    indent: &'static [u8],
-}
-
-impl<W: Write> Write for Indented<'_, W> {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.write_all(bytes)?;
-        Ok(bytes.len())
-    }
-
-    fn write_all(&mut self, mut bytes: &[u8]) -> io::Result<()> {
-        while let Some(at) = memchr::memchr(b'\n', bytes) {
-            self.out.write_all(&bytes[..=at])?;
-            self.out.write_all(self.indent)?;
-            bytes = &bytes[at + 1..];
-        }
-        self.out.write_all(bytes)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
 }

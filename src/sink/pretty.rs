@@ -202,6 +202,40 @@ impl Formatter for Pretty {
     }
 }
 
+/// Writes pretty JSON one level deeper: `indent` after every line break (JSON text has line
+/// breaks only between tokens, never inside a string).
+pub struct Indented<'a, W: Write> {
+    out: &'a mut W,
+    indent: &'static [u8],
+}
+
+impl<'a, W: Write> Indented<'a, W> {
+    /// Writes into `out`, with `indent` after every line break.
+    pub fn new(out: &'a mut W, indent: &'static [u8]) -> Self {
+        Indented { out, indent }
+    }
+}
+
+impl<W: Write> Write for Indented<'_, W> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.write_all(bytes)?;
+        Ok(bytes.len())
+    }
+
+    fn write_all(&mut self, mut bytes: &[u8]) -> io::Result<()> {
+        while let Some(at) = memchr::memchr(b'\n', bytes) {
+            self.out.write_all(&bytes[..=at])?;
+            self.out.write_all(self.indent)?;
+            bytes = &bytes[at + 1..];
+        }
+        self.out.write_all(bytes)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde::Serialize;

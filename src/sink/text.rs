@@ -405,10 +405,11 @@ impl<W: Write> Format for Text<W> {
             }
             Event::End { connection, reason, closed_first_by, clean, ts } => {
                 let t = self.rel(*connection, *ts);
+                // Forgotten at its end: a long run shows millions of connections.
                 let lasted = self
                     .starts
-                    .get(connection)
-                    .map(|s| timefmt::duration(ts.saturating_since(*s).as_secs_f64()));
+                    .remove(connection)
+                    .map(|s| timefmt::duration(ts.saturating_since(s).as_secs_f64()));
                 let who = match closed_first_by {
                     Some(Direction::ClientToServer) => "closed by the client",
                     Some(Direction::ServerToClient) => "closed by the server",
