@@ -304,7 +304,11 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
         if let (Some(m), true) = (loss, cfg.notices) {
             eprintln!("wsscope: {}: warning: {m}", source.display());
         }
-        if let (Some(m), true) = (crate::sink::memory_notice(&summary.memory), cfg.notices) {
+        // The budget's figures are the run's so far: with several inputs they are said once,
+        // at the end (a thousand rotated files said nearly the same line a thousand times).
+        if let (Some(m), true, 1) =
+            (crate::sink::memory_notice(&summary.memory), cfg.notices, cfg.sources.len())
+        {
             eprintln!("wsscope: {}: {m}", source.display());
         }
         if let (Some(m), true) = (crate::sink::limits_notice(&summary.tcp), cfg.notices) {
@@ -374,6 +378,12 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
     }
     if let (Some(h), true) = (crate::capture::join::hint(&apart), cfg.notices) {
         eprintln!("wsscope: note: {h}");
+    }
+    let many = cfg.sources.len();
+    if let (Some(m), true, 2..) =
+        (crate::sink::memory_notice(&cfg.limits.memory.stats()), cfg.notices, many)
+    {
+        eprintln!("wsscope: the {many} inputs: {m}");
     }
     if cfg.notices {
         signal_notice();

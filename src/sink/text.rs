@@ -311,6 +311,27 @@ impl<W: Write> Format for Text<W> {
                     meta += &format!(" rtt {:.3} ms", r * 1e3);
                 }
                 let max = if self.verbose { usize::MAX } else { PREVIEW };
+                let cut = if *truncated { " …" } else { "" };
+                // A whole large message (-v) is escaped into the output as it is written: the
+                // line once held three escaped copies of it, and a binary one a string per byte.
+                let shown = match payload {
+                    Payload::Text(s) => s.len().min(max),
+                    Payload::Bytes(b) => b.len().min(max / 3),
+                    Payload::Unavailable => 0,
+                };
+                if close.is_none() && shown >= crate::event::LARGE_PAYLOAD {
+                    write!(self.out, "{t} #{connection} {a} {:<6} {meta}  ", opcode.name())?;
+                    match payload {
+                        Payload::Text(s) => write!(self.out, "\"{}\"", Printable(s, max))?,
+                        Payload::Bytes(b) => write!(self.out, "{}", HexPreview(b, max / 3))?,
+                        Payload::Unavailable => {}
+                    }
+                    writeln!(self.out, "{cut}")?;
+                    if self.line_buffered {
+                        self.out.flush()?;
+                    }
+                    return Ok(());
+                }
                 let body = match (close, payload) {
                     (Some(c), _) => format!(
                         "{} {}",
@@ -330,7 +351,6 @@ impl<W: Write> Format for Text<W> {
                     (None, Payload::Bytes(b)) => hex_preview(b, max / 3),
                     (None, Payload::Unavailable) => "(content unavailable)".into(),
                 };
-                let cut = if *truncated { " …" } else { "" };
                 format!("{t} #{connection} {a} {:<6} {meta}  {body}{cut}", opcode.name())
             }
             Event::Finding { connection, code, severity, rfc, direction, at, message } => {
@@ -530,10 +550,71 @@ pub fn tunnels(t: &crate::packet::TunnelStats) -> String {
 }
 
 fn quote(s: &str, max: usize) -> String {
-    format!("\"{}\"", printable(s, max))
+    format!("\"{}\"", Printable(s, max))
 }
 
 fn hex_preview(b: &[u8], max: usize) -> String {
-    let shown: Vec<String> = b.iter().take(max).map(|x| format!("{x:02x}")).collect();
-    format!("[{}{}]", shown.join(" "), if b.len() > max { " …" } else { "" })
+    HexPreview(b, max).to_string()
+}
+
+/// At most `.1` characters of a text, as [`crate::term::printable`] shows them, written as
+/// they are escaped.
+struct Printable<'a>(&'a str, usize);
+
+impl std::fmt::Display for Printable<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (s, max) = (self.0, self.1);
+        let mut plain = 0;
+        for (n, (i, c)) in s.char_indices().enumerate() {
+            if n >= max {
+                f.write_str(&s[plain..i])?;
+                return f.write_str("…");
+            }
+            if crate::term::needs_escape(c) {
+                f.write_str(&s[plain..i])?;
+                f.write_str(&crate::term::printable(c.encode_utf8(&mut [0; 4]), 1))?;
+                plain = i + c.len_utf8();
+            }
+        }
+        f.write_str(&s[plain..])
+    }
+}
+
+/// The first `.1` bytes in hex, `[01 ab …]`.
+struct HexPreview<'a>(&'a [u8], usize);
+
+impl std::fmt::Display for HexPreview<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (b, max) = (self.0, self.1);
+        f.write_str("[")?;
+        for (i, x) in b.iter().take(max).enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            write!(f, "{x:02x}")?;
+        }
+        f.write_str(if b.len() > max { " …]" } else { "]" })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The text written as it is escaped is the text `printable` builds: any characters
+        /// (controls, invisible ones, any Unicode), cut anywhere.
+        #[test]
+        fn printable_as_written_is_printable(s in any::<String>(), max in 0usize..40) {
+            prop_assert_eq!(Printable(&s, max).to_string(), printable(&s, max));
+        }
+
+        #[test]
+        fn hex_preview_as_written(b in proptest::collection::vec(any::<u8>(), 0..40), max in 0usize..50) {
+            let shown: Vec<String> = b.iter().take(max).map(|x| format!("{x:02x}")).collect();
+            let want = format!("[{}{}]", shown.join(" "), if b.len() > max { " …" } else { "" });
+            prop_assert_eq!(HexPreview(&b, max).to_string(), want);
+        }
+    }
 }
