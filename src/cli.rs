@@ -731,7 +731,9 @@ pub struct StreamsArgs {
 
     /// Write each direction's reassembled bytes to DIR/conn-<id>-<direction>.bin (gaps are
     /// skipped, not filled). A DIR holding such files already is refused unless --force; a
-    /// symbolic link in DIR is never written through.
+    /// symbolic link in DIR is never written through. At most a quarter of the open-file
+    /// limit (`ulimit -n`, at most 1024) is held open; with more connections open at once,
+    /// files are closed and opened again as their bytes come (as tcpflow does).
     #[arg(long, value_name = "DIR")]
     pub write_dir: Option<PathBuf>,
 

@@ -322,6 +322,42 @@ impl OutFile {
         matches!(self.kind, Kind::Device)
     }
 
+    /// Closes its descriptor until [`OutFile::reopen`], for a caller that writes more files at
+    /// once than it may hold open (`streams --write-dir`). A device stays open.
+    pub fn park(&mut self) {
+        if !matches!(self.kind, Kind::Device) {
+            self.file = None;
+        }
+    }
+
+    /// Opens a parked file again, to append: the file it created (or its replacement's
+    /// temporary file), never one put at its path since or a link.
+    pub fn reopen(&mut self) -> io::Result<()> {
+        if self.file.is_some() {
+            return Ok(());
+        }
+        let at = match &self.kind {
+            Kind::New { .. } => &self.path,
+            Kind::Replace { tmp } => tmp,
+            Kind::Device => return Ok(()),
+        };
+        let file = OpenOptions::new()
+            .append(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(at)
+            .map_err(|e| explain(e, at, Access::Write))?;
+        if let Kind::New { id } = self.kind
+            && FileId::of(&file.metadata()?) != id
+        {
+            return Err(io::Error::other(format!(
+                "{} was replaced by another file while wsscope wrote it",
+                at.display()
+            )));
+        }
+        self.file = Some(file);
+        Ok(())
+    }
+
     /// Makes the output final: syncs and renames a replacement over the old file; a new file is
     /// already in place.
     pub fn commit(mut self) -> Result<(), Error> {

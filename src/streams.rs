@@ -121,6 +121,27 @@ impl WriteDir {
     }
 }
 
+/// A stream's `--write-dir` file: open with its buffer, or parked (its descriptor closed
+/// until more bytes come, [`max_open_files`]).
+enum StreamFile {
+    Open(BufWriter<OutFile>),
+    Parked(OutFile),
+    /// Only while being parked.
+    Gone,
+}
+
+/// Stream files held open at once: a quarter of the descriptors the process may open (at
+/// least 16, at most 1024). A capture with more connections open at once has the others'
+/// files closed and opened again as their bytes come; before, the run failed with "Too many
+/// open files" past ~500 open connections under the usual limit of 1024.
+fn max_open_files() -> usize {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes only into `lim`.
+    let known = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0;
+    let cur = if known { usize::try_from(lim.rlim_cur).unwrap_or(usize::MAX) } else { 1024 };
+    (cur / 4).clamp(16, 1024)
+}
+
 /// Collects stream events into summaries and prints them as connections close.
 pub struct StreamsSink<W: Write> {
     out: W,
@@ -137,7 +158,10 @@ pub struct StreamsSink<W: Write> {
     held: usize,
     charge: Option<crate::memory::Charge>,
     write_dir: Option<WriteDir>,
-    files: HashMap<(ConnId, Direction), BufWriter<OutFile>>,
+    files: HashMap<(ConnId, Direction), StreamFile>,
+    /// Files of `files` open now, and the most held open at once ([`max_open_files`]).
+    open_files: usize,
+    max_open: usize,
     error: Option<Error>,
     /// Gaps forced by a buffering limit (reported in the totals).
     limit_gaps: u64,
@@ -196,6 +220,8 @@ impl<W: Write> StreamsSink<W> {
             charge: None,
             write_dir,
             files: HashMap::new(),
+            open_files: 0,
+            max_open: max_open_files(),
             error: None,
             limit_gaps: 0,
         })
@@ -257,19 +283,33 @@ impl<W: Write> StreamsSink<W> {
         if self.error.is_some() {
             return;
         }
-        let file = match self.files.entry((conn, dir)) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => {
-                let path = w.dir.join(format!("conn-{conn}-{dir}.bin"));
-                match OutFile::create("--write-dir", &path, &w.protected, w.force) {
-                    Ok(f) => v.insert(BufWriter::new(f)),
-                    Err(e) => {
-                        self.error = Some(e);
-                        return;
-                    }
+        let key = (conn, dir);
+        if !matches!(self.files.get(&key), Some(StreamFile::Open(_))) {
+            let path = w.dir.join(format!("conn-{conn}-{dir}.bin"));
+            let (protected, force) = (&w.protected, w.force);
+            let opened = match self.files.remove(&key) {
+                Some(StreamFile::Parked(mut f)) => f.reopen().map(|()| f).map_err(|e| {
+                    Error::Output { what: format!("--write-dir {}", path.display()), source: e }
+                }),
+                _ => OutFile::create("--write-dir", &path, protected, force),
+            };
+            let file = match opened {
+                Ok(f) => f,
+                Err(e) => {
+                    self.error = Some(e);
+                    return;
                 }
+            };
+            if self.open_files >= self.max_open
+                && let Err(e) = self.park_all()
+            {
+                self.error = Some(e);
+                return;
             }
-        };
+            self.open_files += 1;
+            self.files.insert(key, StreamFile::Open(BufWriter::new(file)));
+        }
+        let Some(StreamFile::Open(file)) = self.files.get_mut(&key) else { return };
         if let Err(e) = file.write_all(data) {
             self.error = Some(Error::Output {
                 what: format!("stream bytes of connection {conn}"),
@@ -294,13 +334,18 @@ impl<W: Write> StreamsSink<W> {
         s.server_to_client.stats = stats[1];
         for dir in Direction::BOTH {
             if let Some(f) = self.files.remove(&(conn, dir)) {
-                let done = f
-                    .into_inner()
-                    .map_err(|e| Error::Output {
-                        what: format!("stream bytes of connection {conn}"),
-                        source: e.into_error(),
-                    })
-                    .and_then(OutFile::commit);
+                let file = match f {
+                    StreamFile::Open(b) => {
+                        self.open_files -= 1;
+                        b.into_inner().map_err(|e| Error::Output {
+                            what: format!("stream bytes of connection {conn}"),
+                            source: e.into_error(),
+                        })
+                    }
+                    StreamFile::Parked(f) => Ok(f),
+                    StreamFile::Gone => continue,
+                };
+                let done = file.and_then(OutFile::commit);
                 if let Err(e) = done {
                     self.error.get_or_insert(e);
                 }
@@ -319,6 +364,25 @@ impl<W: Write> StreamsSink<W> {
                 }
             }
         }
+    }
+
+    /// Closes every open stream file (its bytes written), to be opened again when more come:
+    /// at most [`max_open_files`] are held open, as tcpflow does.
+    fn park_all(&mut self) -> Result<(), Error> {
+        for (&(conn, _), v) in self.files.iter_mut() {
+            if !matches!(v, StreamFile::Open(_)) {
+                continue;
+            }
+            let StreamFile::Open(b) = std::mem::replace(v, StreamFile::Gone) else { continue };
+            let mut f = b.into_inner().map_err(|e| Error::Output {
+                what: format!("stream bytes of connection {conn}"),
+                source: e.into_error(),
+            })?;
+            f.park();
+            *v = StreamFile::Parked(f);
+        }
+        self.open_files = 0;
+        Ok(())
     }
 
     /// The JSON document's head: the input and the opening of its connections.

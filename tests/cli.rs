@@ -1262,3 +1262,50 @@ fn streams_json_is_one_pretty_document_written_as_connections_close() {
         assert!(doc["packets"]["packets"].as_u64().unwrap() > 0, "{cap}: the counters follow");
     }
 }
+
+/// `streams --write-dir` on a capture with more connections open at once than it may hold
+/// files open: each stream's file is closed and opened again as its bytes come (it failed with
+/// "Too many open files" past ~500 open connections under the usual limit of 1024). Under a
+/// limit of 64 descriptors, the files are those of a run without the limit, byte for byte.
+#[test]
+fn write_dir_keeps_a_bounded_number_of_files_open() {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("open.pcap");
+    let opts = crate::gen_bulk::Options {
+        concurrency: Some(200),
+        ..crate::gen_bulk::Options::new(2_000_000)
+    };
+    crate::gen_bulk::generate(&cap, &opts).unwrap();
+    let (free, limited) = (dir.path().join("free"), dir.path().join("limited"));
+    let o = wsscope(&["streams", cap.to_str().unwrap(), "--write-dir", free.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mut c = Command::new(env!("CARGO_BIN_EXE_wsscope"));
+    c.args(["streams", cap.to_str().unwrap(), "--write-dir", limited.to_str().unwrap()]);
+    // SAFETY: setrlimit(2) is async-signal-safe; only the child's limit changes.
+    unsafe {
+        c.pre_exec(|| {
+            let lim = libc::rlimit { rlim_cur: 64, rlim_max: 64 };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let o = c.output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let files = |d: &std::path::Path| {
+        let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap())
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let (a, b) = (files(&free), files(&limited));
+    assert!(a.len() > 200, "{} files", a.len());
+    assert!(a == b, "the files differ under the limit");
+}
