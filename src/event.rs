@@ -360,6 +360,32 @@ pub enum Event {
 }
 
 impl Event {
+    /// A complete message from the client of connection 3 with `payload` (for tests).
+    #[cfg(test)]
+    pub(crate) fn message_for_tests(payload: Payload) -> Event {
+        let at = Position { packet: 7, ts: Timestamp::from_nanos(1_500_000_001), offset: 90 };
+        let n = payload.capacity() as u64;
+        Event::Message {
+            connection: ConnId(3),
+            direction: Direction::ClientToServer,
+            opcode: crate::ws::OpCode::Text,
+            complete: true,
+            length: Some(n),
+            captured_length: n,
+            missing: Some(0),
+            wire_length: n,
+            compressed: false,
+            fragments: 1,
+            first: at,
+            last: at,
+            end: at,
+            payload,
+            truncated: false,
+            close: None,
+            rtt: None,
+        }
+    }
+
     /// Bytes of message content the event holds (what writing it escapes or encodes).
     pub fn payload_capacity(&self) -> usize {
         match self {

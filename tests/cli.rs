@@ -1205,23 +1205,9 @@ fn a_bad_share_says_how_to_give_one() {
     }
 }
 
-/// Hundreds of rotated capture files read apart (`report dir/*.pcap`): each is checked when the
-/// run begins, then closed until its turn. They were all held open (two descriptors and up to
-/// 1 MiB each), and past about 500 files the run failed with "Too many open files" under the
-/// usual limit of 1024 descriptors; here the limit is 64 for 150 files.
-#[test]
-fn many_inputs_are_read_under_a_small_limit_of_open_files() {
+/// The child may hold at most 64 descriptors open.
+fn at_most_64_open_files(c: &mut Command) {
     use std::os::unix::process::CommandExt;
-    let dir = tempfile::tempdir().unwrap();
-    let src = testdata("captures/real/node-basic.pcap");
-    let mut files = Vec::new();
-    for i in 0..150 {
-        let f = dir.path().join(format!("piece{i:03}.pcap"));
-        std::fs::copy(&src, &f).unwrap();
-        files.push(f.to_str().unwrap().to_string());
-    }
-    let mut c = Command::new(env!("CARGO_BIN_EXE_wsscope"));
-    c.args(["report", "--quiet", "--fail-on", "never"]).args(&files);
     // SAFETY: setrlimit(2) is async-signal-safe; only the child's limit changes.
     unsafe {
         c.pre_exec(|| {
@@ -1232,6 +1218,25 @@ fn many_inputs_are_read_under_a_small_limit_of_open_files() {
             Ok(())
         });
     }
+}
+
+/// Hundreds of rotated capture files read apart (`report dir/*.pcap`): each is checked when the
+/// run begins, then closed until its turn. They were all held open (two descriptors and up to
+/// 1 MiB each), and past about 500 files the run failed with "Too many open files" under the
+/// usual limit of 1024 descriptors; here the limit is 64 for 150 files.
+#[test]
+fn many_inputs_are_read_under_a_small_limit_of_open_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = testdata("captures/real/node-basic.pcap");
+    let mut files = Vec::new();
+    for i in 0..150 {
+        let f = dir.path().join(format!("piece{i:03}.pcap"));
+        std::fs::copy(&src, &f).unwrap();
+        files.push(f.to_str().unwrap().to_string());
+    }
+    let mut c = Command::new(env!("CARGO_BIN_EXE_wsscope"));
+    c.args(["report", "--quiet", "--fail-on", "never"]).args(&files);
+    at_most_64_open_files(&mut c);
     let o = c.output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -1269,7 +1274,6 @@ fn streams_json_is_one_pretty_document_written_as_connections_close() {
 /// limit of 64 descriptors, the files are those of a run without the limit, byte for byte.
 #[test]
 fn write_dir_keeps_a_bounded_number_of_files_open() {
-    use std::os::unix::process::CommandExt;
     let dir = tempfile::tempdir().unwrap();
     let cap = dir.path().join("open.pcap");
     let opts = crate::gen_bulk::Options {
@@ -1282,16 +1286,7 @@ fn write_dir_keeps_a_bounded_number_of_files_open() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let mut c = Command::new(env!("CARGO_BIN_EXE_wsscope"));
     c.args(["streams", cap.to_str().unwrap(), "--write-dir", limited.to_str().unwrap()]);
-    // SAFETY: setrlimit(2) is async-signal-safe; only the child's limit changes.
-    unsafe {
-        c.pre_exec(|| {
-            let lim = libc::rlimit { rlim_cur: 64, rlim_max: 64 };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    at_most_64_open_files(&mut c);
     let o = c.output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let files = |d: &std::path::Path| {

@@ -146,33 +146,10 @@ impl<W: Write> Format for Json<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Payload, Position};
-    use crate::tcp::{ConnId, Direction};
-    use crate::time::Timestamp;
-    use crate::ws::OpCode;
+    use crate::event::Payload;
 
     fn message(payload: Payload) -> Event {
-        let at = Position { packet: 7, ts: Timestamp::from_nanos(1_500_000_001), offset: 90 };
-        let n = payload.capacity() as u64;
-        Event::Message {
-            connection: ConnId(3),
-            direction: Direction::ClientToServer,
-            opcode: OpCode::Text,
-            complete: true,
-            length: Some(n),
-            captured_length: n,
-            missing: Some(0),
-            wire_length: n,
-            compressed: false,
-            fragments: 1,
-            first: at,
-            last: at,
-            end: at,
-            payload,
-            truncated: false,
-            close: None,
-            rtt: None,
-        }
+        Event::message_for_tests(payload)
     }
 
     fn written(events: Vec<Event>, shard: Option<(u64, u64)>) -> String {

@@ -158,29 +158,10 @@ mod tests {
     #[test]
     fn large_messages_are_written_as_serde_json_writes_them() {
         use crate::event::Payload;
-        let at = Position { packet: 1, ts: Timestamp::from_nanos(1), offset: 0 };
         let text: String = (0u32..0x80).filter_map(char::from_u32).cycle().take(300_001).collect();
         let bytes: Vec<u8> = (0..=255u8).cycle().take(200_002).collect();
         for payload in [Payload::Text(text), Payload::Bytes(bytes.clone())] {
-            let event = Event::Message {
-                connection: ConnId(1),
-                direction: crate::tcp::Direction::ServerToClient,
-                opcode: crate::ws::OpCode::Binary,
-                complete: true,
-                length: None,
-                captured_length: 0,
-                missing: None,
-                wire_length: 0,
-                compressed: false,
-                fragments: 1,
-                first: at,
-                last: at,
-                end: at,
-                payload,
-                truncated: false,
-                close: None,
-                rtt: None,
-            };
+            let event = Event::message_for_tests(payload);
             assert!(event.payload_capacity() >= crate::event::LARGE_PAYLOAD);
             let mut n = Ndjson::new(Vec::new(), false);
             let want = serde_json::to_string(&event).unwrap() + "\n";
