@@ -664,7 +664,7 @@ pub struct ReportArgs {
 pub enum ExportFormat {
     /// One JSON object per line, streamed while reading.
     Ndjson,
-    /// One JSON document with every event (buffered until the end).
+    /// One JSON document with every event, written as they come (its `inputs` last).
     Json,
     /// Human-readable lines.
     Text,

@@ -345,7 +345,12 @@ impl OutFile {
             .append(true)
             .custom_flags(libc::O_NOFOLLOW)
             .open(at)
-            .map_err(|e| explain(e, at, Access::Write))?;
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::NotFound => {
+                    io::Error::other(format!("{} was removed while wsscope wrote it", at.display()))
+                }
+                _ => explain(e, at, Access::Write),
+            })?;
         if let Kind::New { id } = self.kind
             && FileId::of(&file.metadata()?) != id
         {

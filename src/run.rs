@@ -135,15 +135,45 @@ impl<F> Outcome<F> {
     }
 }
 
-/// Whether `source` can be closed after it was checked and opened again at its turn: a regular
-/// capture file (not standard input or a pipe, which can be read once), with no `-w` file (the
-/// opening creates it) and no account to switch to (it might not be allowed to open it).
-fn reopenable(source: &Source) -> bool {
-    let Input::File(path) = &source.input else { return false };
-    path != std::path::Path::new("-")
-        && source.write.is_none()
-        && !matches!(source.privileges, crate::privileges::Plan::Switch(_))
-        && std::fs::metadata(path).is_ok_and(|m| m.is_file())
+/// An input as the run holds it until its turn.
+enum Turn {
+    Open(Box<dyn crate::capture::PacketSource + Send>),
+    /// Checked, closed, opened again at its turn: the file with this identity.
+    Later(crate::outfile::FileId),
+}
+
+/// Whether `source` can be closed after it was checked and opened again at its turn, and the
+/// identity of its file: a regular capture file (not standard input or a pipe, which can be
+/// read once), with no `-w` file (the opening creates it) and no account to switch to (it
+/// might not be allowed to open it).
+fn reopenable(source: &Source) -> Option<crate::outfile::FileId> {
+    let Input::File(path) = &source.input else { return None };
+    if path == std::path::Path::new("-")
+        || source.write.is_some()
+        || matches!(source.privileges, crate::privileges::Plan::Switch(_))
+    {
+        return None;
+    }
+    let meta = std::fs::metadata(path).ok().filter(std::fs::Metadata::is_file)?;
+    Some(crate::outfile::FileId::of(&meta))
+}
+
+/// Opens an input at its turn: the file checked when the run began, not one put at its path
+/// since.
+fn reopen(
+    source: &Source,
+    id: crate::outfile::FileId,
+) -> Result<Box<dyn crate::capture::PacketSource + Send>, Error> {
+    let packets = pipeline::open(source)?;
+    let Input::File(path) = &source.input else { return Ok(packets) };
+    match std::fs::metadata(path) {
+        Ok(m) if crate::outfile::FileId::of(&m) == id => Ok(packets),
+        _ => Err(Error::Usage(format!(
+            "{} was replaced by another file after the run began (the inputs are checked when \
+             it begins and each read at its turn): run again on the files as they are now",
+            source.display()
+        ))),
+    }
 }
 
 /// Reads every input into `format`.
@@ -159,18 +189,27 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
     // file after the first is closed again until its turn, as `--join` does: hundreds of
     // rotated files held two descriptors each (past about 500, "Too many open files" under the
     // usual limit of 1024) and up to 1 MiB of read buffer each, outside the memory budget.
+    // A pcapng file hands over the TLS secrets it holds before its first packet when opened
+    // (they serve every input, as before), and the rest as they are met.
+    let keys = cfg.analyzer.tls.keys.as_ref();
     let mut opened = Vec::new();
     for (i, source) in cfg.sources.iter().enumerate() {
-        let packets = pipeline::open(source)?;
-        let later = i > 0 && reopenable(source);
-        opened.push((source, (!later).then_some(packets)));
+        let mut packets = pipeline::open(source)?;
+        if let Some(store) = keys {
+            packets.set_key_store(Arc::clone(store));
+        }
+        let later = (i > 0).then(|| reopenable(source)).flatten();
+        opened.push((
+            source,
+            match later {
+                Some(id) => Turn::Later(id),
+                None => Turn::Open(packets),
+            },
+        ));
     }
-    // TLS keys: pcapng files hand theirs over; a key log is followed while capturing live.
+    // A key log is followed while capturing live.
     let mut _follower = None;
     if let Some(store) = &cfg.analyzer.tls.keys {
-        for p in opened.iter_mut().filter_map(|(_, p)| p.as_mut()) {
-            p.set_key_store(Arc::clone(store));
-        }
         let live = cfg.sources.iter().any(|s| matches!(s.input, Input::Live { .. }));
         if let Some(k) = &cfg.keylog {
             let absent = crate::keyfile::is_absent(&k.path);
@@ -211,21 +250,21 @@ pub fn run<F: Format>(mut cfg: RunConfig, format: F) -> Result<Outcome<F>, Error
     let mut failed = None;
     for (source, packets) in opened {
         let mut packets = match packets {
-            Some(p) => p,
-            None => match pipeline::open(source) {
+            Turn::Open(p) => p,
+            Turn::Later(id) => match reopen(source, id) {
                 Ok(mut p) => {
                     if let Some(store) = &cfg.analyzer.tls.keys {
                         p.set_key_store(Arc::clone(store));
                     }
                     p
                 }
-                // Read when the run began, gone or changed since: the inputs before it are in
-                // the outputs, and the run fails with the error.
+                // Checked when the run began, gone or replaced since: the inputs before it are
+                // in the outputs, and the run fails with the error.
                 Err(e) => {
                     if cfg.notices {
                         eprintln!(
-                            "wsscope: {}: could not be opened again for its turn: the inputs \
-                             before it are analysed and in the output",
+                            "wsscope: {}: could not be read at its turn: the inputs before it \
+                             are analysed and in the output",
                             source.display()
                         );
                     }

@@ -131,7 +131,7 @@ enum StreamFile {
 }
 
 /// Stream files held open at once: a quarter of the descriptors the process may open (at
-/// least 16, at most 1024). A capture with more connections open at once has the others'
+/// least 2, at most 1024). A capture with more connections open at once has the others'
 /// files closed and opened again as their bytes come; before, the run failed with "Too many
 /// open files" past ~500 open connections under the usual limit of 1024.
 fn max_open_files() -> usize {
@@ -139,7 +139,7 @@ fn max_open_files() -> usize {
     // SAFETY: getrlimit writes only into `lim`.
     let known = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0;
     let cur = if known { usize::try_from(lim.rlim_cur).unwrap_or(usize::MAX) } else { 1024 };
-    (cur / 4).clamp(16, 1024)
+    (cur / 4).clamp(2, 1024)
 }
 
 /// Collects stream events into summaries and prints them as connections close.
@@ -153,6 +153,8 @@ pub struct StreamsSink<W: Write> {
     /// written when it closes, never kept).
     started: bool,
     written: u64,
+    /// Writing to standard output failed: nothing more is written there.
+    out_failed: bool,
     /// What the open connections' summaries hold on the heap (texts and lists), and its charge
     /// with the map's to the memory budget.
     held: usize,
@@ -216,6 +218,7 @@ impl<W: Write> StreamsSink<W> {
             input,
             started: false,
             written: 0,
+            out_failed: false,
             held: 0,
             charge: None,
             write_dir,
@@ -279,12 +282,18 @@ impl<W: Write> StreamsSink<W> {
     }
 
     fn write_bytes(&mut self, conn: ConnId, dir: Direction, data: &[u8]) {
-        let Some(w) = &self.write_dir else { return };
-        if self.error.is_some() {
+        if self.write_dir.is_none() || self.error.is_some() {
             return;
         }
         let key = (conn, dir);
         if !matches!(self.files.get(&key), Some(StreamFile::Open(_))) {
+            if self.open_files >= self.max_open
+                && let Err(e) = self.park_all()
+            {
+                self.error = Some(e);
+                return;
+            }
+            let Some(w) = &self.write_dir else { return };
             let path = w.dir.join(format!("conn-{conn}-{dir}.bin"));
             let (protected, force) = (&w.protected, w.force);
             let opened = match self.files.remove(&key) {
@@ -300,12 +309,6 @@ impl<W: Write> StreamsSink<W> {
                     return;
                 }
             };
-            if self.open_files >= self.max_open
-                && let Err(e) = self.park_all()
-            {
-                self.error = Some(e);
-                return;
-            }
             self.open_files += 1;
             self.files.insert(key, StreamFile::Open(BufWriter::new(file)));
         }
@@ -357,10 +360,12 @@ impl<W: Write> StreamsSink<W> {
                 self.print(format_args!("{line}"));
             }
             StreamsFormat::Json => {
-                if self.error.is_none()
+                if !self.out_failed
                     && let Err(e) = self.write_json(&s)
                 {
-                    self.error = Some(Error::Output { what: "standard output".into(), source: e });
+                    self.out_failed = true;
+                    self.error
+                        .get_or_insert(Error::Output { what: "standard output".into(), source: e });
                 }
             }
         }
@@ -405,11 +410,13 @@ impl<W: Write> StreamsSink<W> {
         Ok(())
     }
 
+    /// A line on standard output (after a --write-dir error too: the summaries go on).
     fn print(&mut self, args: std::fmt::Arguments<'_>) {
-        if self.error.is_none()
+        if !self.out_failed
             && let Err(e) = writeln!(self.out, "{args}")
         {
-            self.error = Some(Error::Output { what: "standard output".into(), source: e });
+            self.out_failed = true;
+            self.error.get_or_insert(Error::Output { what: "standard output".into(), source: e });
         }
     }
 
@@ -480,11 +487,13 @@ impl<W: Write> StreamsSink<W> {
                     crate::capture::EndOfInput::Clean => {}
                 }
             }
+            // Closed even after a --write-dir error: the document stays one JSON document.
             StreamsFormat::Json => {
-                if self.error.is_none()
+                if !self.out_failed
                     && let Err(e) = self.json_tail(summary)
                 {
-                    self.error = Some(Error::Output { what: "standard output".into(), source: e });
+                    self.error
+                        .get_or_insert(Error::Output { what: "standard output".into(), source: e });
                 }
             }
         }

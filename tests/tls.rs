@@ -279,3 +279,25 @@ fn a_lost_segment_costs_its_record_and_nothing_after() {
     let tls = events.iter().find(|e| e["type"] == "tls").unwrap();
     assert_eq!(tls["tls"]["decryption"], "decrypted");
 }
+
+/// The secrets a pcapng file holds before its first packet serve every input of the run, also
+/// one read before it (inputs are checked when the run begins; since 2026-12-08 a file after
+/// the first is closed until its turn, and hands its secrets over when checked).
+#[test]
+fn a_later_pcapng_files_secrets_serve_an_earlier_input() {
+    let tls = testdata("captures/tls");
+    let (plain, dsb) = (tls.join("py-tls13.pcap"), tls.join("tls13-dsb.pcapng"));
+    let alone = wsscope(&["report", "--fail-on", "never", plain.to_str().unwrap()], &[]);
+    let alone: Value = serde_json::from_slice(&alone.stdout).unwrap();
+    assert_eq!(alone["summary"]["tls_decrypted"], 0, "no keys of its own");
+    let o = wsscope(
+        &["report", "--fail-on", "never", plain.to_str().unwrap(), dsb.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let first: Vec<&Value> =
+        doc["connections"].as_array().unwrap().iter().filter(|c| c["input"] == 0).collect();
+    assert!(!first.is_empty(), "the first input's connections are decrypted and listed");
+    assert_eq!(doc["summary"]["tls_decrypted"], doc["summary"]["tls_connections"]);
+}
