@@ -494,7 +494,7 @@ impl ReportFiles {
     /// Writes the JUnit file and the report (to standard output without `-o`).
     pub fn write(self, report: &Report) -> Result<(), Error> {
         self.write_with(
-            || crate::sink::junit::render(report),
+            |out| crate::sink::junit::write(report, out),
             |out| ReportFormat::write(report, out),
         )
     }
@@ -502,7 +502,7 @@ impl ReportFiles {
     /// Writes the JUnit file and the report of `wsscope merge`, from the merged JSON.
     pub fn write_merged(self, merged: &crate::merge::Merged) -> Result<(), Error> {
         self.write_with(
-            || crate::sink::junit::render_merged(&merged.doc, &merged.rows),
+            |out| crate::sink::junit::write_merged(&merged.doc, &merged.rows, out),
             |out| {
                 serde_json::to_writer_pretty(&mut *out, merged)?;
                 out.write_all(b"\n")?;
@@ -513,7 +513,7 @@ impl ReportFiles {
 
     fn write_with(
         self,
-        junit: impl FnOnce() -> Result<String, String>,
+        junit: impl FnOnce(&mut dyn Write) -> Result<(), crate::sink::junit::Failed>,
         body: impl Fn(&mut dyn Write) -> std::io::Result<()>,
     ) -> Result<(), Error> {
         let failed = |f: &OutFile, flag: &str, e| Error::Output {
@@ -521,8 +521,14 @@ impl ReportFiles {
             source: e,
         };
         if let Some(mut f) = self.junit {
-            let xml = junit().map_err(Error::Usage)?;
-            f.write_all(xml.as_bytes()).map_err(|e| failed(&f, "--junit", e))?;
+            use crate::sink::junit::Failed;
+            match junit(&mut f) {
+                Ok(()) => {}
+                Err(Failed::Report(e)) => {
+                    return Err(Error::Usage(format!("not a wsscope report: {e}")));
+                }
+                Err(Failed::Write(e)) => return Err(failed(&f, "--junit", e)),
+            }
             f.commit()?;
         }
         match self.json {

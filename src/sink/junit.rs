@@ -26,7 +26,7 @@ use crate::tcp::Direction;
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
+use std::io::Write;
 
 // What the JUnit file is made of: borrowed from the report as it is built (`report --junit`),
 // or read from a report's JSON (`wsscope merge --junit`), so that both write the same file
@@ -223,6 +223,14 @@ struct Case {
 /// Renders `report` as JUnit XML; findings at or above its `--fail-on` that the policy does
 /// not allow are failures, as is every policy violation.
 pub fn render(report: &Report) -> Result<String, String> {
+    let mut out = Vec::new();
+    write(report, &mut out).map_err(|e| e.to_string())?;
+    String::from_utf8(out).map_err(|e| e.to_string())
+}
+
+/// [`render`], written to `out` as it is made: no copy of the file is held (a report of many
+/// connections once held its cases and their text besides the report).
+pub fn write(report: &Report, out: &mut dyn Write) -> Result<(), Failed> {
     let head = Head {
         redaction: report.redaction.as_ref().map(crate::redact::Rules::summary),
         inputs: report.inputs.iter().map(|i| Cow::Borrowed(i.input.name.as_str())).collect(),
@@ -240,7 +248,8 @@ pub fn render(report: &Report) -> Result<String, String> {
         counted: report.summary.findings.not_allowed(&report.summary.findings_allowed),
         violations: report.summary.violations.values().sum(),
     };
-    render_parts(&head, report.connections.iter().map(|c| Conn::from(&**c)))
+    let conn = |i: usize| Ok(Conn::from(&*report.connections[i]));
+    write_parts(&head, report.connections.len(), &conn, out)
 }
 
 /// [`render`] from a report merged by `wsscope merge`: its JSON, whose `connections` are
@@ -249,16 +258,18 @@ pub fn render_merged(
     doc: &serde_json::Value,
     rows: &[Box<serde_json::value::RawValue>],
 ) -> Result<String, String> {
-    let head_doc = Doc::deserialize(doc).map_err(|e| format!("not a wsscope report: {e}"))?;
-    let connections = rows
-        .iter()
-        .map(|r| serde_json::from_str::<Conn>(r.get()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("not a wsscope report: connections: {e}"))?;
-    render_doc(head_doc, connections)
+    let mut out = Vec::new();
+    write_merged(doc, rows, &mut out).map_err(|e| e.to_string())?;
+    String::from_utf8(out).map_err(|e| e.to_string())
 }
 
-fn render_doc<'a>(doc: Doc<'a>, connections: Vec<Conn<'a>>) -> Result<String, String> {
+/// [`render_merged`], written to `out` as it is made.
+pub fn write_merged(
+    doc: &serde_json::Value,
+    rows: &[Box<serde_json::value::RawValue>],
+    out: &mut dyn Write,
+) -> Result<(), Failed> {
+    let doc = Doc::deserialize(doc).map_err(|e| Failed::Report(format!("{e}")))?;
     let head = Head {
         redaction: doc.redaction.as_ref().map(Redaction::summary),
         inputs: doc.inputs.into_iter().map(|i| i.name).collect(),
@@ -271,18 +282,51 @@ fn render_doc<'a>(doc: Doc<'a>, connections: Vec<Conn<'a>>) -> Result<String, St
         counted: doc.summary.findings.not_allowed(&doc.summary.findings_allowed),
         violations: doc.summary.violations.values().sum(),
     };
-    render_parts(&head, connections.into_iter())
+    let conn = |i: usize| {
+        serde_json::from_str::<Conn>(rows[i].get())
+            .map_err(|e| Failed::Report(format!("connections: {e}")))
+    };
+    write_parts(&head, rows.len(), &conn, out)
 }
 
-fn render_parts<'a>(
+/// Why a JUnit file was not written.
+#[derive(Debug)]
+pub enum Failed {
+    /// The report is not one wsscope wrote.
+    Report(String),
+    /// Writing failed.
+    Write(std::io::Error),
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failed::Report(e) => write!(f, "not a wsscope report: {e}"),
+            Failed::Write(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<std::io::Error> for Failed {
+    fn from(e: std::io::Error) -> Self {
+        Failed::Write(e)
+    }
+}
+
+/// Writes the file from the head and the `count` connections `conn` gives, in two passes over
+/// them: the first counts each suite's tests, failures and time (the suites' attributes), the
+/// second writes each connection's test case as it is made.
+fn write_parts<'a>(
     head: &Head<'_>,
-    connections: impl Iterator<Item = Conn<'a>>,
-) -> Result<String, String> {
+    count: usize,
+    conn: &dyn Fn(usize) -> Result<Conn<'a>, Failed>,
+    out: &mut dyn Write,
+) -> Result<(), Failed> {
     let threshold = match head.fail_on.as_ref() {
         "never" => None,
         s => Some(
             Severity::deserialize(serde_json::Value::from(s))
-                .map_err(|e| format!("exit.fail_on: {e}"))?,
+                .map_err(|e| Failed::Report(format!("exit.fail_on: {e}")))?,
         ),
     };
     let failing = |f: &Finding| !f.allowed && threshold.is_some_and(|t| f.severity >= t);
@@ -313,39 +357,27 @@ fn render_parts<'a>(
             out: Vec::new(),
         });
     }
-    // One suite per input, its connections in the report's order; a test case's ordinal counts
-    // the input's connections to the same server and path before it.
-    // (server, path without query) → connections so far.
-    type Ordinals = HashMap<(String, String), usize>;
-    let mut per_input: Vec<(Vec<Case>, Ordinals)> =
-        head.inputs.iter().map(|_| Default::default()).collect();
-    // What the connections' test cases show, against the summary's counts.
+    // First pass: what the connections' test cases show, against the summary's counts, and
+    // each input's suite: (tests, failures, time), summed in the report's order.
     let (mut listed_findings, mut listed_violations) = (0u64, 0u64);
-    for c in connections {
-        listed_findings += c.findings.iter().filter(|f| failing(f)).count() as u64;
+    let mut suites: Vec<(usize, usize, f64)> = vec![(0, 0, 0.0); head.inputs.len()];
+    let mut inputs = Vec::with_capacity(count);
+    for i in 0..count {
+        let c = conn(i)?;
+        let failures = c.findings.iter().filter(|f| failing(f)).count() as u64;
+        listed_findings += failures;
         listed_violations += c.violations.len() as u64;
-        let Some((cases, ordinals)) = per_input.get_mut(c.input) else { continue };
-        let path = c.handshake.path.as_deref().map(without_query);
-        let path = path.unwrap_or_else(|| "(no handshake)".to_string());
-        let n = ordinals.entry((c.server.to_string(), path.clone())).or_default();
-        *n += 1;
-        // CI servers tell tests apart by class and name, not by suite: with several inputs the
-        // name starts with the input's, so the same connection in two inputs is two tests.
-        let name = match head.inputs.get(c.input) {
-            Some(input) if head.inputs.len() > 1 => format!("{input}: {} {path} #{n}", c.server),
-            _ => format!("{} {path} #{n}", c.server),
-        };
-        cases.push(connection_case(&c, name, &failing));
+        inputs.push(c.input);
+        if let Some(s) = suites.get_mut(c.input) {
+            s.0 += 1;
+            s.1 += usize::from(failures > 0 || !c.violations.is_empty());
+            s.2 += c.duration.max(0.0);
+        }
     }
     run.push(unlisted_case(head, threshold, listed_findings, listed_violations));
-    let mut suites: Vec<(String, Vec<Case>)> = vec![("wsscope".to_string(), run)];
-    for (input, (cases, _)) in head.inputs.iter().zip(per_input) {
-        suites.push((input.to_string(), cases));
-    }
-
     let failed = |cases: &[Case]| cases.iter().filter(|c| !c.failures.is_empty()).count();
-    let tests: usize = suites.iter().map(|(_, c)| c.len()).sum();
-    let failures: usize = suites.iter().map(|(_, c)| failed(c)).sum();
+    let tests = run.len() + suites.iter().map(|s| s.0).sum::<usize>();
+    let failures = failed(&run) + suites.iter().map(|s| s.1).sum::<usize>();
     let mut props = Vec::new();
     if let Some(r) = &head.redaction {
         props.push(("wsscope.redaction", r.clone()));
@@ -355,69 +387,107 @@ fn render_parts<'a>(
         props.push(("wsscope.policy", p));
     }
 
-    let mut x = String::new();
-    let _ = writeln!(x, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
-    let _ = writeln!(
-        x,
+    let mut out = std::io::BufWriter::new(out);
+    let out = &mut out;
+    writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
+    writeln!(
+        out,
         r#"<testsuites name="wsscope" tests="{tests}" failures="{failures}" errors="0">"#
-    );
-    for (name, cases) in &suites {
-        let time: f64 = cases.iter().map(|c| c.time).sum();
-        let _ = writeln!(
-            x,
-            r#"  <testsuite name="{}" tests="{}" failures="{}" errors="0" skipped="0" time="{}">"#,
-            attr(name),
-            cases.len(),
-            failed(cases),
-            seconds(time)
-        );
-        let _ = writeln!(x, "    <properties>");
-        for (k, v) in &props {
-            let _ = writeln!(x, r#"      <property name="{k}" value="{}"/>"#, attr(v));
-        }
-        let _ = writeln!(x, "    </properties>");
-        for c in cases {
-            let _ = writeln!(
-                x,
-                r#"    <testcase classname="{}" name="{}" time="{}">"#,
-                c.classname,
-                attr(&c.name),
-                seconds(c.time)
-            );
-            if !c.failures.is_empty() {
-                let n = c.failures.len();
-                let mut message = if n == 1 {
-                    c.failures[0].0.clone()
-                } else {
-                    let shown: Vec<&str> =
-                        c.failures.iter().take(3).map(|f| f.0.as_str()).collect();
-                    format!(
-                        "{n} failures: {}{}",
-                        shown.join("; "),
-                        if n > 3 { format!("; and {} more", n - 3) } else { String::new() }
-                    )
-                };
-                if message.chars().count() > 500 {
-                    message = message.chars().take(499).collect::<String>() + "…";
-                }
-                let body: Vec<&str> = c.failures.iter().map(|f| f.1.as_str()).collect();
-                let _ = writeln!(
-                    x,
-                    r#"      <failure type="{}" message="{}">{}</failure>"#,
-                    attr(&c.types.join(", ")),
-                    attr(&message),
-                    text(&body.join("\n"))
-                );
-            }
-            if !c.out.is_empty() {
-                let _ = writeln!(x, "      <system-out>{}</system-out>", text(&c.out.join("\n")));
-            }
-            let _ = writeln!(x, "    </testcase>");
-        }
-        let _ = writeln!(x, "  </testsuite>");
+    )?;
+    let time: f64 = run.iter().map(|c| c.time).sum();
+    suite_head(out, "wsscope", (run.len(), failed(&run), time), &props)?;
+    for c in &run {
+        write_case(out, c)?;
     }
-    let _ = writeln!(x, "</testsuites>");
-    Ok(x)
+    writeln!(out, "  </testsuite>")?;
+    // Second pass: one suite per input, its connections in the report's order; a test case's
+    // ordinal counts the input's connections to the same server and path before it.
+    let mut order: Vec<usize> = (0..count).filter(|&i| inputs[i] < head.inputs.len()).collect();
+    order.sort_by_key(|&i| inputs[i]);
+    let mut next = order.into_iter().peekable();
+    for (index, input) in head.inputs.iter().enumerate() {
+        suite_head(out, input, suites[index], &props)?;
+        // (server, path without query) → connections so far.
+        let mut ordinals: HashMap<(String, String), usize> = HashMap::new();
+        while let Some(i) = next.next_if(|&i| inputs[i] == index) {
+            let c = conn(i)?;
+            let path = c.handshake.path.as_deref().map(without_query);
+            let path = path.unwrap_or_else(|| "(no handshake)".to_string());
+            let n = ordinals.entry((c.server.to_string(), path.clone())).or_default();
+            *n += 1;
+            // CI servers tell tests apart by class and name, not by suite: with several inputs
+            // the name starts with the input's, so the same connection in two inputs is two
+            // tests.
+            let name = match head.inputs.len() {
+                2.. => format!("{input}: {} {path} #{n}", c.server),
+                _ => format!("{} {path} #{n}", c.server),
+            };
+            write_case(out, &connection_case(&c, name, &failing))?;
+        }
+        writeln!(out, "  </testsuite>")?;
+    }
+    writeln!(out, "</testsuites>")?;
+    out.flush()?;
+    Ok(())
+}
+
+/// A suite's opening line and properties: (tests, failures, time).
+fn suite_head(
+    out: &mut dyn Write,
+    name: &str,
+    (tests, failures, time): (usize, usize, f64),
+    props: &[(&str, String)],
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        r#"  <testsuite name="{}" tests="{tests}" failures="{failures}" errors="0" skipped="0" time="{}">"#,
+        attr(name),
+        seconds(time)
+    )?;
+    writeln!(out, "    <properties>")?;
+    for (k, v) in props {
+        writeln!(out, r#"      <property name="{k}" value="{}"/>"#, attr(v))?;
+    }
+    writeln!(out, "    </properties>")
+}
+
+/// One test case.
+fn write_case(out: &mut dyn Write, c: &Case) -> std::io::Result<()> {
+    writeln!(
+        out,
+        r#"    <testcase classname="{}" name="{}" time="{}">"#,
+        c.classname,
+        attr(&c.name),
+        seconds(c.time)
+    )?;
+    if !c.failures.is_empty() {
+        let n = c.failures.len();
+        let mut message = if n == 1 {
+            c.failures[0].0.clone()
+        } else {
+            let shown: Vec<&str> = c.failures.iter().take(3).map(|f| f.0.as_str()).collect();
+            format!(
+                "{n} failures: {}{}",
+                shown.join("; "),
+                if n > 3 { format!("; and {} more", n - 3) } else { String::new() }
+            )
+        };
+        if message.chars().count() > 500 {
+            message = message.chars().take(499).collect::<String>() + "…";
+        }
+        let body: Vec<&str> = c.failures.iter().map(|f| f.1.as_str()).collect();
+        writeln!(
+            out,
+            r#"      <failure type="{}" message="{}">{}</failure>"#,
+            attr(&c.types.join(", ")),
+            attr(&message),
+            text(&body.join("\n"))
+        )?;
+    }
+    if !c.out.is_empty() {
+        writeln!(out, "      <system-out>{}</system-out>", text(&c.out.join("\n")))?;
+    }
+    writeln!(out, "    </testcase>")
 }
 
 /// The findings that count toward `--fail-on` and the violations the report's summary counts
