@@ -52,26 +52,43 @@ fn command(args: &[&str], capture: &std::path::Path) -> Option<Command> {
     <Cli as clap::Parser>::try_parse_from(all).expect("arguments").command
 }
 
+/// A run as `main` configures it, quiet.
+fn config(
+    limits: &wsscope::cli::LimitArgs,
+    analyzer: wsscope::analyzer::AnalyzerConfig,
+    redact: Option<wsscope::redact::Redactor>,
+    sources: Vec<Source>,
+    threads: usize,
+) -> RunConfig {
+    RunConfig {
+        progress: false,
+        notices: false,
+        limits: limits.to_limits().expect("limits"),
+        analyzer,
+        redact,
+        sources,
+        max_payload: None,
+        threads,
+        keylog: None,
+        display_filter: None,
+    }
+}
+
 /// `wsscope report CAPTURE --memory-budget BUDGET` in-process, as `main` runs it.
 fn report(capture: &std::path::Path, budget: &str, threads: &str) -> Seen {
     let args = ["report", "--quiet", "--memory-budget", budget, "--threads", threads];
     let Some(Command::Report(a)) = command(&args, capture) else { panic!("not report") };
     let sources = Source::from_args(&a.input, true).expect("input");
-    let cfg = RunConfig {
-        progress: false,
-        notices: false,
-        limits: a.limits.to_limits().expect("limits"),
-        analyzer: wsscope::analyzer::AnalyzerConfig {
+    let cfg = config(
+        &a.limits,
+        wsscope::analyzer::AnalyzerConfig {
             keep_payloads: false,
             ..a.decode.to_config(false).expect("decode options")
         },
-        redact: a.redaction.to_redactor(false, true, &sources).expect("redaction"),
+        a.redaction.to_redactor(false, true, &sources).expect("redaction"),
         sources,
-        max_payload: None,
-        threads: a.decode.threads,
-        keylog: None,
-        display_filter: None,
-    };
+        a.decode.threads,
+    );
     let memory = cfg.limits.memory.clone();
     let format = ReportFormat::new("never").with_memory(&memory);
     let measure = alloc_count::Measure::start();
@@ -98,18 +115,8 @@ fn export(capture: &std::path::Path, format: &str) -> (usize, u64) {
     let args = ["export", "--quiet", "--format", format, "--max-message-size", "16M"];
     let Some(Command::Export(a)) = command(&args, capture) else { panic!("not export") };
     let sources = Source::from_args(&a.input, false).expect("input");
-    let cfg = RunConfig {
-        progress: false,
-        notices: false,
-        limits: a.limits.to_limits().expect("limits"),
-        analyzer: a.decode.to_config(false).expect("decode options"),
-        redact: None,
-        sources,
-        max_payload: None,
-        threads: a.decode.threads,
-        keylog: None,
-        display_filter: None,
-    };
+    let analyzer = a.decode.to_config(false).expect("decode options");
+    let cfg = config(&a.limits, analyzer, None, sources, a.decode.threads);
     let memory = cfg.limits.memory.clone();
     let measure = alloc_count::Measure::start();
     match format {
