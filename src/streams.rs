@@ -7,7 +7,7 @@ use crate::cli::StreamsFormat;
 use crate::error::Error;
 use crate::outfile::{OutFile, Protected};
 use crate::pipeline::RunSummary;
-use crate::sink::pretty::Indented;
+use crate::sink::pretty::{Elements, Indented};
 use crate::tcp::{
     Anomaly, CloseReason, ConnId, ConnInfo, DirStats, Direction, GapReason, RoleSource,
     StreamEvent, StreamSink,
@@ -130,6 +130,11 @@ enum StreamFile {
     Gone,
 }
 
+/// What a stream file's path takes (an estimate: `DIR/conn-<id>-<direction>.bin`) and its
+/// write buffer while open (`BufWriter`'s), for the memory budget.
+const FILE_PATH_BYTES: usize = 96;
+const FILE_BUFFER_BYTES: usize = 8 << 10;
+
 /// Stream files held open at once: a quarter of the descriptors the process may open (at
 /// least 2, at most 1024). A capture with more connections open at once has the others'
 /// files closed and opened again as their bytes come; before, the run failed with "Too many
@@ -149,10 +154,10 @@ pub struct StreamsSink<W: Write> {
     open: HashMap<ConnId, ConnSummary>,
     /// The input, named at the head of the JSON document.
     input: String,
-    /// JSON: the document's head is written, and how many connections after it (each is
-    /// written when it closes, never kept).
+    /// JSON: the document's head is written, and the connections after it (each written when
+    /// it closes, never kept).
     started: bool,
-    written: u64,
+    connections: Elements,
     /// Writing to standard output failed: nothing more is written there.
     out_failed: bool,
     /// What the open connections' summaries hold on the heap (texts and lists), and its charge
@@ -217,7 +222,7 @@ impl<W: Write> StreamsSink<W> {
             open: HashMap::new(),
             input,
             started: false,
-            written: 0,
+            connections: Elements::default(),
             out_failed: false,
             held: 0,
             charge: None,
@@ -241,7 +246,11 @@ impl<W: Write> StreamsSink<W> {
     fn account(&mut self) {
         if let Some(c) = &mut self.charge {
             let map = self.open.capacity() * (size_of::<(ConnId, ConnSummary)>() + 1);
-            c.set(map + self.held);
+            // --write-dir: a file (its path) per stream, a write buffer per open one.
+            let files = self.files.capacity()
+                * (size_of::<((ConnId, Direction), StreamFile)>() + 1 + FILE_PATH_BYTES)
+                + self.open_files * FILE_BUFFER_BYTES;
+            c.set(map + files + self.held);
         }
     }
 
@@ -311,6 +320,7 @@ impl<W: Write> StreamsSink<W> {
             };
             self.open_files += 1;
             self.files.insert(key, StreamFile::Open(BufWriter::new(file)));
+            self.account();
         }
         let Some(StreamFile::Open(file)) = self.files.get_mut(&key) else { return };
         if let Err(e) = file.write_all(data) {
@@ -330,7 +340,6 @@ impl<W: Write> StreamsSink<W> {
     ) {
         let Some(mut s) = self.open.remove(&conn) else { return };
         self.held -= s.heap_bytes();
-        self.account();
         s.close = Some(reason);
         s.end = ts.as_secs_f64();
         s.client_to_server.stats = stats[0];
@@ -354,6 +363,7 @@ impl<W: Write> StreamsSink<W> {
                 }
             }
         }
+        self.account();
         match self.format {
             StreamsFormat::Text => {
                 let line = text_line(&s);
@@ -404,8 +414,7 @@ impl<W: Write> StreamsSink<W> {
     /// A closed connection's object in the JSON document, written at once.
     fn write_json(&mut self, s: &ConnSummary) -> std::io::Result<()> {
         self.json_head()?;
-        self.out.write_all(if self.written == 0 { b"\n    " } else { b",\n    " })?;
-        self.written += 1;
+        self.connections.next(&mut self.out)?;
         serde_json::to_writer_pretty(Indented::new(&mut self.out, b"    "), s)?;
         Ok(())
     }
@@ -509,7 +518,7 @@ impl<W: Write> StreamsSink<W> {
     /// (the summary's members, at the document's level).
     fn json_tail(&mut self, summary: &RunSummary) -> std::io::Result<()> {
         self.json_head()?;
-        self.out.write_all(if self.written == 0 { b"]" } else { b"\n  ]" })?;
+        self.connections.close(&mut self.out)?;
         let members = serde_json::to_vec_pretty(summary)?;
         // `{`, its members each on lines indented by two, `\n}`: the members go on as ours.
         if let Some(inner) = members.strip_prefix(b"{").and_then(|m| m.strip_suffix(b"\n}"))

@@ -64,14 +64,12 @@ pub fn needs_escape(c: char) -> bool {
     )
 }
 
-fn push_escaped(o: &mut String, c: char) {
+fn push_escaped(o: &mut impl std::fmt::Write, c: char) -> std::fmt::Result {
     match c {
-        '\n' => o.push_str("\\n"),
-        '\r' => o.push_str("\\r"),
-        '\t' => o.push_str("\\t"),
-        c => {
-            let _ = write!(o, "\\u{{{:x}}}", c as u32);
-        }
+        '\n' => o.write_str("\\n"),
+        '\r' => o.write_str("\\r"),
+        '\t' => o.write_str("\\t"),
+        c => write!(o, "\\u{{{:x}}}", c as u32),
     }
 }
 
@@ -85,7 +83,7 @@ pub fn escape(s: &str) -> Cow<'_, str> {
             o.push_str(&s[..first]);
             for c in s[first..].chars() {
                 if needs_escape(c) {
-                    push_escaped(&mut o, c);
+                    let _ = push_escaped(&mut o, c);
                 } else {
                     o.push(c);
                 }
@@ -97,19 +95,31 @@ pub fn escape(s: &str) -> Cow<'_, str> {
 
 /// [`escape`], cut after `max` characters of `s` (an ellipsis marks the cut).
 pub fn printable(s: &str, max: usize) -> String {
-    let mut o = String::with_capacity(s.len().min(max.saturating_mul(4)));
-    for (i, c) in s.chars().enumerate() {
-        if i >= max {
-            o.push('…');
-            break;
+    Printable(s, max).to_string()
+}
+
+/// [`printable`] written as it is escaped, without a copy (the text view's `-v` of a large
+/// message).
+pub struct Printable<'a>(pub &'a str, pub usize);
+
+impl std::fmt::Display for Printable<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (s, max) = (self.0, self.1);
+        // Runs of characters shown as they are go out in one piece.
+        let mut plain = 0;
+        for (n, (i, c)) in s.char_indices().enumerate() {
+            if n >= max {
+                f.write_str(&s[plain..i])?;
+                return f.write_str("…");
+            }
+            if needs_escape(c) {
+                f.write_str(&s[plain..i])?;
+                push_escaped(f, c)?;
+                plain = i + c.len_utf8();
+            }
         }
-        if needs_escape(c) {
-            push_escaped(&mut o, c);
-        } else {
-            o.push(c);
-        }
+        f.write_str(&s[plain..])
     }
-    o
 }
 
 /// A file name as shown on a terminal: [`escape`]d, with each byte that is not UTF-8 as `\xff`
@@ -207,6 +217,28 @@ mod tests {
         // Rust's Debug escaping of a string is left alone too.
         let dbg = format!("{hostile:?}");
         assert_eq!(escape(&dbg), dbg);
+    }
+
+    proptest::proptest! {
+        /// Written a run at a time, the text is each character escaped or kept, in order, up
+        /// to `max` of them: any characters (controls, invisible ones, any Unicode), cut
+        /// anywhere.
+        #[test]
+        fn printable_escapes_each_character_up_to_the_cut(s in proptest::prelude::any::<String>(), max in 0usize..40) {
+            let mut want = String::new();
+            for (i, c) in s.chars().enumerate() {
+                if i >= max {
+                    want.push('…');
+                    break;
+                }
+                if needs_escape(c) {
+                    let _ = push_escaped(&mut want, c);
+                } else {
+                    want.push(c);
+                }
+            }
+            proptest::prop_assert_eq!(printable(&s, max), want);
+        }
     }
 
     #[test]

@@ -106,8 +106,8 @@ fn opt_bytes(s: &Option<String>) -> usize {
     s.as_ref().map_or(0, String::capacity)
 }
 
-fn strings_bytes(v: &[String], capacity: usize) -> usize {
-    capacity * size_of::<String>() + v.iter().map(String::capacity).sum::<usize>()
+fn strings_bytes(v: &Vec<String>) -> usize {
+    v.capacity() * size_of::<String>() + v.iter().map(String::capacity).sum::<usize>()
 }
 
 fn extensions_bytes(v: &Vec<Extension>) -> usize {
@@ -136,7 +136,7 @@ impl RequestInfo {
                 .into_iter()
                 .map(opt_bytes)
                 .sum::<usize>()
-            + strings_bytes(&self.protocols, self.protocols.capacity())
+            + strings_bytes(&self.protocols)
             + extensions_bytes(&self.extensions)
             + headers_bytes(&self.headers)
     }

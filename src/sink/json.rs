@@ -2,7 +2,7 @@
 //! the head when the first input begins, each event as it comes, the inputs' counters at the
 //! end. Memory does not grow with the capture: no event is kept once written.
 
-use super::pretty::Indented;
+use super::pretty::{Elements, Indented};
 use super::{Format, InputInfo, SCHEMA_VERSION, Tool};
 use crate::analyzer::AnalyzerStats;
 use crate::event::Event;
@@ -61,8 +61,8 @@ pub struct Json<W: Write> {
     out: W,
     /// The head and `"events": [` are written.
     started: bool,
-    /// Events written so far.
-    events: u64,
+    /// The events array's elements written so far.
+    events: Elements,
     /// The inputs read so far, written at the end.
     inputs: Vec<InputSummary>,
     /// An event's text (one smaller than a large message's).
@@ -72,7 +72,13 @@ pub struct Json<W: Write> {
 impl<W: Write> Json<W> {
     /// A document written to `out` as events come.
     pub fn new(out: W) -> Self {
-        Json { out, started: false, events: 0, inputs: Vec::new(), buf: Vec::new() }
+        Json {
+            out,
+            started: false,
+            events: Elements::default(),
+            inputs: Vec::new(),
+            buf: Vec::new(),
+        }
     }
 
     /// Writes the head, up to the opening of the events array.
@@ -104,8 +110,7 @@ impl<W: Write> Format for Json<W> {
         if !self.started {
             self.start(None, None)?;
         }
-        self.out.write_all(if self.events == 0 { b"\n    " } else { b",\n    " })?;
-        self.events += 1;
+        self.events.next(&mut self.out)?;
         if event.payload_capacity() < crate::event::LARGE_PAYLOAD {
             // sonic-rs, twice as fast, into a buffer as large as the largest such event.
             self.buf.clear();
@@ -135,7 +140,7 @@ impl<W: Write> Format for Json<W> {
         if !self.started {
             self.start(None, None)?;
         }
-        self.out.write_all(if self.events == 0 { b"]" } else { b"\n  ]" })?;
+        self.events.close(&mut self.out)?;
         self.out.write_all(b",\n  \"inputs\": ")?;
         serde_json::to_writer_pretty(Indented::new(&mut self.out, b"  "), &self.inputs)?;
         self.out.write_all(b"\n}\n")?;

@@ -236,6 +236,28 @@ impl<W: Write> Write for Indented<'_, W> {
     }
 }
 
+/// The elements of an array that is a member of a pretty document's top object, written one
+/// at a time (each pretty-printed with [`Indented`] by four spaces): the separators and the
+/// closing bracket as serde_json's pretty printer writes them.
+#[derive(Debug, Default)]
+pub struct Elements {
+    written: u64,
+}
+
+impl Elements {
+    /// Before an element: the comma after the one before it, a line break, the indentation.
+    pub fn next(&mut self, out: &mut impl Write) -> io::Result<()> {
+        out.write_all(if self.written == 0 { b"\n    " } else { b",\n    " })?;
+        self.written += 1;
+        Ok(())
+    }
+
+    /// The closing bracket (`[]` when the array is empty).
+    pub fn close(&self, out: &mut impl Write) -> io::Result<()> {
+        out.write_all(if self.written == 0 { b"]" } else { b"\n  ]" })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde::Serialize;

@@ -11,7 +11,7 @@ use crate::event::{Event, HandshakeOutcome, Payload};
 use crate::pipeline::RunSummary;
 use crate::redact::Rules;
 use crate::tcp::{ConnId, Direction};
-use crate::term::{escape, printable};
+use crate::term::{Printable, escape, printable};
 use crate::time::Timestamp;
 use crate::timefmt::{self, Moments, TimeMode};
 use crate::tls::Decryption;
@@ -557,29 +557,6 @@ fn hex_preview(b: &[u8], max: usize) -> String {
     HexPreview(b, max).to_string()
 }
 
-/// At most `.1` characters of a text, as [`crate::term::printable`] shows them, written as
-/// they are escaped.
-struct Printable<'a>(&'a str, usize);
-
-impl std::fmt::Display for Printable<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (s, max) = (self.0, self.1);
-        let mut plain = 0;
-        for (n, (i, c)) in s.char_indices().enumerate() {
-            if n >= max {
-                f.write_str(&s[plain..i])?;
-                return f.write_str("…");
-            }
-            if crate::term::needs_escape(c) {
-                f.write_str(&s[plain..i])?;
-                f.write_str(&crate::term::printable(c.encode_utf8(&mut [0; 4]), 1))?;
-                plain = i + c.len_utf8();
-            }
-        }
-        f.write_str(&s[plain..])
-    }
-}
-
 /// The first `.1` bytes in hex, `[01 ab …]`.
 struct HexPreview<'a>(&'a [u8], usize);
 
@@ -603,13 +580,6 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
-        /// The text written as it is escaped is the text `printable` builds: any characters
-        /// (controls, invisible ones, any Unicode), cut anywhere.
-        #[test]
-        fn printable_as_written_is_printable(s in any::<String>(), max in 0usize..40) {
-            prop_assert_eq!(Printable(&s, max).to_string(), printable(&s, max));
-        }
-
         #[test]
         fn hex_preview_as_written(b in proptest::collection::vec(any::<u8>(), 0..40), max in 0usize..50) {
             let shown: Vec<String> = b.iter().take(max).map(|x| format!("{x:02x}")).collect();

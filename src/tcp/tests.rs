@@ -226,12 +226,26 @@ impl Harness {
         self.seg(c, s, 1001, 5001, ".", b"hi");
     }
 
+    /// Another connection (10.0.0.3:40001) sends its segments `seqs` (a byte each), `every`
+    /// apart (and 1 ms per segment): time passes while the connections under test say nothing.
+    fn others_send(&mut self, seqs: std::ops::Range<u32>, every: Duration) {
+        for i in seqs {
+            self.wait(every);
+            self.seg("10.0.0.3:40001", S, 7000 + i, 0, "", b"x");
+        }
+    }
+
     /// SYN, SYN-ACK, ACK with client ISN `ci` and server ISN `si`.
     fn handshake(&mut self, ci: u32, si: u32) {
         self.seg(C, S, ci, 0, "S", b"");
         self.seg(S, C, si, ci.wrapping_add(1), "S.", b"");
         self.seg(C, S, ci.wrapping_add(1), si.wrapping_add(1), ".", b"");
     }
+}
+
+/// The `i`th of many clients in 10.`net`.0.0/16, each with its own address and port.
+fn nth_client(net: u8, i: u32) -> String {
+    format!("10.{net}.{}.{}:{}", i / 250, i % 250, 1024 + i % 50_000)
 }
 
 fn own(e: StreamEvent<'_>) -> Ev {
@@ -440,10 +454,7 @@ fn a_quiet_connection_s_hole_is_declared_by_the_sweep() {
     h.seg(S, C, 5001, 1009, ".", b"");
     h.seg(C, S, 1009, 5001, ".", b"cccc");
     // Another connection's packets let time pass; this one says nothing more.
-    for i in 0..4u32 {
-        h.wait(Duration::from_millis(900));
-        h.seg("10.0.0.3:40001", S, 7000 + i, 0, "", b"x");
-    }
+    h.others_send(0..4, Duration::from_millis(900));
     assert_eq!(h.gaps(), vec![Ev::Gap(1, C2S, 4, 4, GapReason::Lost)]);
     assert_eq!(h.stream(1, C2S), b"aaaacccc");
 }
@@ -458,15 +469,9 @@ fn a_sub_second_reorder_window_is_kept_to_within_half_of_it() {
     h.seg(C, S, 1009, 5001, ".", b"cccc");
     // Another connection's packets every 10 ms let time pass (sweeps every 50 ms); this one
     // says nothing more. Swept once a second, the hole was declared after up to 1.1 s.
-    for i in 0..9u32 {
-        h.wait(Duration::from_millis(9)); // and 1 ms per segment
-        h.seg("10.0.0.3:40001", S, 7000 + i, 0, "", b"x");
-    }
+    h.others_send(0..9, Duration::from_millis(9));
     assert!(h.gaps().is_empty(), "declared before the window passed");
-    for i in 9..16u32 {
-        h.wait(Duration::from_millis(9)); // and 1 ms per segment
-        h.seg("10.0.0.3:40001", S, 7000 + i, 0, "", b"x");
-    }
+    h.others_send(9..16, Duration::from_millis(9));
     assert_eq!(h.gaps(), vec![Ev::Gap(1, C2S, 4, 4, GapReason::Lost)]);
 }
 
@@ -475,15 +480,9 @@ fn a_sub_second_idle_timeout_is_kept_to_within_half_of_it() {
     let limits = TcpLimits { idle_timeout: Duration::from_millis(100), ..TcpLimits::default() };
     let mut h = Harness::with_limits(limits);
     h.handshake(1000, 5000);
-    for i in 0..10u32 {
-        h.wait(Duration::from_millis(9)); // and 1 ms per segment
-        h.seg("10.0.0.3:40001", S, 7000 + i, 0, "", b"x");
-    }
+    h.others_send(0..10, Duration::from_millis(9));
     assert_eq!(h.closes(), vec![], "closed before the timeout passed");
-    for i in 10..16u32 {
-        h.wait(Duration::from_millis(9)); // and 1 ms per segment
-        h.seg("10.0.0.3:40001", S, 7000 + i, 0, "", b"x");
-    }
+    h.others_send(10..16, Duration::from_millis(9));
     assert_eq!(h.closes(), vec![Ev::Close(1, CloseReason::Idle)]);
 }
 
@@ -522,7 +521,7 @@ fn connections_listed_for_their_holes_stay_bounded_while_time_stands_still() {
     let frozen = h.ts;
     for i in 0..20_000u32 {
         h.ts = frozen;
-        let src = format!("10.2.{}.{}:{}", i / 250, i % 250, 1024 + i % 50_000);
+        let src = nth_client(2, i);
         h.seg(&src, S, 1000, 0, "S", b"");
         h.ts = frozen;
         h.seg(&src, S, 1010, 0, ".", b"later"); // bytes 1001..1010 missing
@@ -538,16 +537,13 @@ fn sweeps_look_only_at_what_is_due() {
     let limits = TcpLimits { idle_timeout: Duration::from_millis(5), ..TcpLimits::default() };
     let mut h = Harness::with_limits(limits);
     for i in 0..20_000u32 {
-        let src = format!("10.1.{}.{}:{}", i / 250, i % 250, 1024 + i % 50_000);
+        let src = nth_client(1, i);
         h.seg(&src, S, 1000, 0, "S", b"");
     }
     // 20 s of another connection's packets every 2 ms (the harness adds 1 ms per segment):
     // 8,000 sweeps, one per 2.5 ms. The first ones close the quiet connections; most of the
     // others find nothing due.
-    for i in 0..10_000u32 {
-        h.wait(Duration::from_millis(1));
-        h.seg("10.0.0.3:40001", S, 7000 + i, 0, "", b"x");
-    }
+    h.others_send(0..10_000, Duration::from_millis(1));
     assert_eq!(h.table.stats().closed_idle, 20_000);
     // Each quiet connection was looked at to be closed and, 30 s later, to be forgotten; the
     // busy one each time its deadline passed. Walking the table at every sweep would have
@@ -564,17 +560,14 @@ fn sweeps_skip_holes_that_only_a_segment_can_settle() {
     let limits = TcpLimits { reorder_window: Duration::from_millis(10), ..TcpLimits::default() };
     let mut h = Harness::with_limits(limits);
     for i in 0..5_000u32 {
-        let src = format!("10.1.{}.{}:{}", i / 250, i % 250, 1024 + i % 50_000);
+        let src = nth_client(1, i);
         h.seg(&src, S, 1000, 0, "S", b"");
         h.seg(S, &src, 5000, 1001, "SA", b"");
         h.seg(&src, S, 1010, 5001, ".", b"later"); // bytes 1001..1010 missing
         h.seg(S, &src, 5001, 1001, ".", b""); // acknowledged up to the hole only
     }
     // 10 s of another connection's packets every 2 ms: 2,000 sweeps, one per 5 ms.
-    for i in 0..5_000u32 {
-        h.wait(Duration::from_millis(1));
-        h.seg("10.0.0.3:40001", S, 7000 + i, 0, "", b"x");
-    }
+    h.others_send(0..5_000, Duration::from_millis(1));
     assert!(!h.events.iter().any(|e| matches!(e, Ev::Gap(..))), "no hole was settled by time");
     // Each is looked at once (queued when its bytes came before the acknowledgment, as a
     // one-way capture's would be); walking them at every sweep was 10 million.
